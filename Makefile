@@ -1,0 +1,131 @@
+# Build, test, benchmark and install the raft library.
+# Targets: all (default), test, test-unit, test-sim, test-asan, valgrind,
+# soak SEEDS=N, bench, install, uninstall, clean.
+
+VERSION       := 0.1.0
+SOVERSION     := 0
+PREFIX        ?= /usr/local
+DESTDIR       ?=
+CC            ?= cc
+SEEDS         ?= 2000
+
+WARN     := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wconversion -Wno-sign-conversion
+CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L
+OPT      ?= -O2 -g
+CFLAGS   ?=
+ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(CFLAGS)
+LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden -I.
+TEST_CFLAGS = $(CSTD) -Wall -Wextra -Wpedantic -Werror -Wshadow $(OPT) $(CFLAGS) -I. -Isrc
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+
+B        ?= build
+SRCS     := $(wildcard src/*.c)
+OBJS     := $(patsubst src/%.c,$(B)/src/%.o,$(SRCS))
+PICOBJS  := $(patsubst src/%.c,$(B)/pic/%.o,$(SRCS))
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+SIM_LIB_SRCS := $(filter-out tests/sim/main.c,$(wildcard tests/sim/*.c))
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+
+LIBA     := $(B)/libraft.a
+LIBSO    := $(B)/libraft.so.$(VERSION)
+
+.PHONY: all test test-unit test-sim test-asan valgrind valgrind-quick soak \
+        bench install uninstall clean check-symbols
+
+all: $(LIBA) $(LIBSO)
+
+$(B)/src/%.o: src/%.c raft.h $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(B)/pic/%.o: src/%.c raft.h $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(LIBA): $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBSO): $(PICOBJS)
+	$(CC) -shared -Wl,-soname,libraft.so.$(SOVERSION) -o $@ $^
+	ln -sf libraft.so.$(VERSION) $(B)/libraft.so.$(SOVERSION)
+	ln -sf libraft.so.$(VERSION) $(B)/libraft.so
+
+# ---- tests ---------------------------------------------------------------
+
+$(B)/test-unit: $(UNIT_SRCS) $(SIM_LIB_SRCS) $(wildcard tests/unit/*.h tests/sim/*.h) $(LIBA)
+	$(CC) $(TEST_CFLAGS) $(UNIT_SRCS) $(SIM_LIB_SRCS) $(LIBA) $(CHECK_LIBS) -o $@
+
+$(B)/sim: tests/sim/main.c $(SIM_LIB_SRCS) $(wildcard tests/sim/*.h) $(LIBA)
+	$(CC) $(TEST_CFLAGS) tests/sim/main.c $(SIM_LIB_SRCS) $(LIBA) -o $@
+
+test-unit: $(B)/test-unit
+	$(B)/test-unit
+
+test-sim: $(B)/sim
+	$(B)/sim --seeds $(SEEDS)
+
+check-symbols: $(LIBA) $(LIBSO)
+	@bad=$$(nm -g --defined-only $(LIBA) | awk 'NF==3 {print $$3}' | grep -v '^raft_' | grep -v '^raft__' || true); \
+	 if [ -n "$$bad" ]; then echo "non-raft globals in libraft.a: $$bad"; exit 1; fi
+	@bad=$$(nm -D --defined-only $(LIBSO) | awk 'NF==3 {print $$3}' | grep -v '^raft_' || true); \
+	 if [ -n "$$bad" ]; then echo "non-raft exports in libraft.so: $$bad"; exit 1; fi
+	@bad=$$(nm -D --defined-only $(LIBSO) | awk 'NF==3 {print $$3}' | grep '^raft__' || true); \
+	 if [ -n "$$bad" ]; then echo "internal symbols exported from libraft.so: $$bad"; exit 1; fi
+	@echo "symbols ok: only raft_* exported"
+
+# Sanitizer build in its own directory.
+test-asan:
+	$(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    build/asan/test-unit build/asan/sim
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/test-unit
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/sim --seeds 500
+
+VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
+
+# The whole suite under memcheck.
+valgrind: $(B)/test-unit $(B)/sim
+	CK_FORK=no $(VALGRIND) $(B)/test-unit
+	$(VALGRIND) $(B)/sim --seeds $(SEEDS)
+
+# The part of it that `make test` runs.
+valgrind-quick: $(B)/test-unit $(B)/sim
+	CK_FORK=no $(VALGRIND) $(B)/test-unit
+	$(VALGRIND) $(B)/sim --seeds 60
+
+test: all check-symbols test-unit test-sim test-asan valgrind-quick
+	@echo "make test: all passed"
+
+soak: $(B)/sim
+	$(B)/sim --seeds $(SEEDS) --first $${FIRST:-0}
+
+# ---- benchmark -------------------------------------------------------------
+
+$(B)/bench: $(BENCH_SRCS) $(wildcard tests/bench/*.h) $(LIBA)
+	$(CC) $(TEST_CFLAGS) $(BENCH_SRCS) $(LIBA) -o $@
+
+bench: $(B)/bench
+	bash tests/bench/run.sh $(B)/bench
+
+# ---- install -------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 raft.h $(DESTDIR)$(PREFIX)/include/raft.h
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/libraft.a
+	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libraft.so.$(VERSION)
+	ln -sf libraft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libraft.so.$(SOVERSION)
+	ln -sf libraft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libraft.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' raft.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/raft.h $(DESTDIR)$(PREFIX)/lib/libraft.a \
+	      $(DESTDIR)$(PREFIX)/lib/libraft.so.$(VERSION) \
+	      $(DESTDIR)$(PREFIX)/lib/libraft.so.$(SOVERSION) \
+	      $(DESTDIR)$(PREFIX)/lib/libraft.so \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc
+
+clean:
+	rm -rf build

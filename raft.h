@@ -1,0 +1,537 @@
+/*
+ * raft.h - an embeddable, I/O-agnostic Raft consensus library.
+ *
+ * This header is the whole public contract of the library. Everything not
+ * declared here is private and may change without notice.
+ *
+ * The library is a deterministic state machine. The host program owns the
+ * disk, the network, the clock and the threads; it drives a node with
+ * raft_tick() (one unit of logical time), raft_step() (one incoming message)
+ * and raft_propose() (one command to replicate), and the node acts through
+ * the callbacks in struct raft_callbacks: send a message, persist term and
+ * vote, persist log entries, apply committed entries, report diagnostics.
+ *
+ * The library never allocates except through the allocator in the config,
+ * never reads a clock or a random source of its own, performs no I/O and
+ * keeps no global state. Given the same config, seed and sequence of calls a
+ * node behaves identically.
+ *
+ * Threads: a node is not thread-safe. All calls on one node must be
+ * serialised by the host. Different nodes are independent.
+ *
+ * Conventions used in this header:
+ *   - Every function returning int returns 0 on success or a negative
+ *     RAFT_E* code. A call that fails leaves the node as it was, except
+ *     where the function's documentation says otherwise.
+ *   - Pointers are labelled "borrowed" (read during the call only),
+ *     "retained" (kept until a stated event) or "out" (written by the call).
+ *   - Callbacks must not call mutating functions (raft_tick, raft_step,
+ *     raft_propose, raft_propose_batch, raft_bootstrap, raft_restore,
+ *     raft_destroy) on the node that invoked them; such calls return
+ *     RAFT_EBUSY (raft_destroy is ignored). Queries are allowed.
+ */
+#ifndef RAFT_H
+#define RAFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ======================================================================
+ * Version
+ * ====================================================================== */
+
+#define RAFT_VERSION_MAJOR 0
+#define RAFT_VERSION_MINOR 1
+#define RAFT_VERSION_PATCH 0
+#define RAFT_VERSION_NUMBER \
+    (RAFT_VERSION_MAJOR * 10000 + RAFT_VERSION_MINOR * 100 + RAFT_VERSION_PATCH)
+
+/* Version of the library actually linked, as RAFT_VERSION_NUMBER. */
+int raft_version_number(void);
+
+/* ======================================================================
+ * Error codes
+ * ====================================================================== */
+
+/*
+ * X(name, value, text). Codes a caller handles differently are distinct.
+ * Codes returned by raft_step() for a rejected message (RAFT_ENOTMEMBER,
+ * RAFT_ESTALE, RAFT_EBADMSG, RAFT_ETOOBIG) mean the message was dropped and
+ * the node is unchanged apart from any reply it sent (a node answers a
+ * stale-term request with its own term so the sender can catch up); a host
+ * typically counts them and carries on.
+ */
+#define RAFT_ERRNO_MAP(X)                                                     \
+    X(RAFT_ENOMEM, -1, "out of memory")                                       \
+    X(RAFT_EINVAL, -2, "invalid argument")                                    \
+    X(RAFT_EBUSY, -3, "mutating call made from within a callback")           \
+    X(RAFT_ENOTLEADER, -4, "this node is not the leader")                     \
+    X(RAFT_ENOTMEMBER, -5, "sender is not a member of the configuration")    \
+    X(RAFT_ESTALE, -6, "message carries a term older than the node's")       \
+    X(RAFT_EBADMSG, -7, "malformed or impossible message")                   \
+    X(RAFT_ETOOBIG, -8, "entry or batch exceeds the configured limits")      \
+    X(RAFT_EPERSIST, -9, "a persistence callback failed")                    \
+    X(RAFT_EAPPLY, -10, "the apply callback failed")                         \
+    X(RAFT_ENOTSTARTED, -11, "node not started: bootstrap or restore it")    \
+    X(RAFT_ESTARTED, -12, "node already started")                            \
+    X(RAFT_ENOSPACE, -13, "term or index space exhausted")
+
+enum {
+#define RAFT__ERRNO_ENUM(name, value, text) name = value,
+    RAFT_ERRNO_MAP(RAFT__ERRNO_ENUM)
+#undef RAFT__ERRNO_ENUM
+};
+
+/*
+ * Static English text for an error code, never NULL, never allocates.
+ * Unknown codes give "unknown error"; 0 gives "success".
+ */
+const char *raft_strerror(int code);
+
+/* ======================================================================
+ * Scalar types
+ * ====================================================================== */
+
+typedef uint64_t raft_id;    /* node id; 0 means "none" and is never valid */
+typedef uint64_t raft_term;  /* election term; 0 only before the first term */
+typedef uint64_t raft_index; /* log index; the first entry has index 1 */
+
+/* Roles. */
+enum { RAFT_FOLLOWER = 1, RAFT_CANDIDATE = 2, RAFT_LEADER = 3 };
+
+/* ======================================================================
+ * Value structs: entries and messages
+ * ====================================================================== */
+
+/* Entry types. */
+enum {
+    RAFT_ENTRY_COMMAND = 1, /* a host command, handed to the apply callback */
+    RAFT_ENTRY_NOOP = 2     /* written by each new leader; applied as a no-op
+                               (the apply callback sees it and may ignore it) */
+};
+
+/*
+ * One log entry. The index is implied by position (a message's entries
+ * follow its prev_index; a callback receives the index of the first one).
+ * `buf` is borrowed or retained as stated by whichever call hands it over.
+ */
+struct raft_entry {
+    raft_term term;
+    int type;        /* RAFT_ENTRY_* */
+    const void *buf; /* payload, may be NULL when len is 0 */
+    size_t len;      /* payload bytes */
+};
+
+/* A payload for raft_propose_batch(). */
+struct raft_buf {
+    const void *base;
+    size_t len;
+};
+
+/* Message types. */
+enum {
+    RAFT_MSG_VOTE = 1,        /* RequestVote RPC (Raft 5.2) */
+    RAFT_MSG_VOTE_RESP = 2,   /* its reply */
+    RAFT_MSG_APPEND = 3,      /* AppendEntries RPC, also the heartbeat (5.3) */
+    RAFT_MSG_APPEND_RESP = 4  /* its reply */
+};
+
+/* RequestVote: a candidate asks for a vote in `term`. */
+struct raft_msg_vote {
+    raft_index last_index; /* candidate's last log index */
+    raft_term last_term;   /* term of that entry, 0 if the log is empty */
+};
+
+/* Reply to RequestVote. The voter's last entry lets a losing candidate tell
+ * a split vote from a stale log. */
+struct raft_msg_vote_resp {
+    bool granted;
+    raft_index last_index; /* voter's last log index */
+    raft_term last_term;   /* term of that entry, 0 if the log is empty */
+};
+
+/* AppendEntries: entries prev_index+1 .. prev_index+n_entries. */
+struct raft_msg_append {
+    raft_index prev_index; /* index of the entry just before the new ones */
+    raft_term prev_term;   /* its term, 0 when prev_index is 0 */
+    raft_index commit;     /* leader's commit index */
+    size_t n_entries;
+    const struct raft_entry *entries; /* borrowed, see raft_send_cb/raft_step */
+};
+
+/*
+ * Reply to AppendEntries.
+ * On success, `index` is the highest index now known to match the leader
+ * (prev_index + n_entries of the request).
+ * On rejection, `index` is the request's prev_index, and (hint_index,
+ * hint_term) is the follower's last entry that may still match: the largest
+ * index <= min(prev_index, last index) whose term is <= the request's
+ * prev_term, with that entry's term. The leader uses it to skip whole terms
+ * of conflicting entries at once.
+ */
+struct raft_msg_append_resp {
+    bool success;
+    raft_index index;
+    raft_index hint_index;
+    raft_term hint_term;
+};
+
+/* A message between two nodes. */
+struct raft_msg {
+    int type;       /* RAFT_MSG_* */
+    raft_id from;   /* sender */
+    raft_id to;     /* recipient */
+    raft_term term; /* sender's current term */
+    union {
+        struct raft_msg_vote vote;
+        struct raft_msg_vote_resp vote_resp;
+        struct raft_msg_append append;
+        struct raft_msg_append_resp append_resp;
+    } u;
+};
+
+/* ======================================================================
+ * Configuration and allocator
+ * ====================================================================== */
+
+/*
+ * Allocator hooks, with the host's context pointer. Either all three
+ * functions are set or none (NULL means libc malloc/realloc/free).
+ * `alloc` and `realloc` return NULL on failure; the library then returns
+ * RAFT_ENOMEM from the call that needed memory, with the node unchanged.
+ * `free(ctx, NULL)` is never called.
+ */
+struct raft_allocator {
+    void *ctx;
+    void *(*alloc)(void *ctx, size_t size);
+    void *(*realloc)(void *ctx, void *ptr, size_t size);
+    void (*free)(void *ctx, void *ptr);
+};
+
+/*
+ * Node configuration, copied by raft_create(). Zero in a numeric field
+ * selects the documented default.
+ *
+ * Timing is in ticks: the host decides how long a tick is. A follower that
+ * hears nothing from a leader for a randomized timeout in
+ * [election_ticks, election_ticks + election_ticks / 4] ticks (drawn from the
+ * seeded generator) starts an election; a leader sends heartbeats every
+ * heartbeat_ticks. election_ticks must be greater than heartbeat_ticks.
+ *
+ * The message limits bound what this node sends and what it accepts: an
+ * AppendEntries carrying more than max_msg_entries entries or more than
+ * max_msg_bytes payload bytes is rejected with RAFT_ETOOBIG, and a single
+ * proposal larger than max_msg_bytes is refused. Configure every node of a
+ * cluster with the same limits.
+ */
+struct raft_config {
+    raft_id id;               /* this node, non-zero */
+    unsigned election_ticks;  /* default 10 */
+    unsigned heartbeat_ticks; /* default 1 */
+    uint64_t seed;            /* PRNG seed; give each node a different one */
+    uint32_t max_msg_entries; /* entries per AppendEntries, default 64 */
+    uint32_t max_msg_bytes;   /* payload bytes per AppendEntries, default 1 MiB */
+    uint32_t max_inflight;    /* AppendEntries in flight per follower while
+                                 pipelining, default 8 */
+    struct raft_allocator allocator; /* all NULL: libc */
+};
+
+/* ======================================================================
+ * Callbacks
+ * ====================================================================== */
+
+struct raft; /* opaque node */
+
+/*
+ * Send `msg` to node msg->to. The message and everything it points to
+ * (entries and their payloads) are borrowed for the duration of the call:
+ * the host serialises or copies what it needs before returning. Delivery
+ * may be unreliable: messages may be lost, duplicated, delayed or reordered.
+ * Return 0 if the message was handed to the transport, non-zero otherwise;
+ * a failed send is treated as a lost message (reported as
+ * RAFT_EVENT_SEND_FAILED) and never stops messages to other peers.
+ *
+ * Ordering: every message is sent only after the state it depends on has
+ * been persisted through the callbacks below.
+ */
+typedef int (*raft_send_cb)(struct raft *r, void *ctx,
+                            const struct raft_msg *msg);
+
+/*
+ * Durably store the current term and vote (0 = no vote) together, in one
+ * atomic write, replacing the previous pair. Called before any message that
+ * depends on the new pair is sent (Raft 5.1, 5.2: a vote must survive a
+ * crash). Return 0 once durable, non-zero on failure; on failure the node
+ * keeps its previous term and vote, sends nothing that depends on them, and
+ * the driving call returns RAFT_EPERSIST.
+ */
+typedef int (*raft_persist_state_cb)(struct raft *r, void *ctx, raft_term term,
+                                     raft_id vote);
+
+/*
+ * Durably store `n` >= 1 entries at indexes first .. first+n-1, first
+ * discarding every stored entry with index >= first. `entries` and their
+ * payloads are borrowed for the call. Called before the node acknowledges
+ * the entries to anyone (followers) or counts them toward commitment
+ * (leaders). Return 0 once durable, non-zero on failure.
+ *
+ * On failure the host may have stored any prefix of the new entries or kept
+ * any prefix of the old ones at indexes >= first: the node forgets every
+ * entry at index >= first (none of them was committed, so none is needed),
+ * acknowledges nothing, and the driving call returns RAFT_EPERSIST. A leader
+ * whose own append fails also steps down to follower, so it never gives the
+ * same index and term to a different entry.
+ *
+ * Asynchronous persistence is not offered in this version; a later version
+ * may add a config flag under which the host reports durability later.
+ */
+typedef int (*raft_persist_entries_cb)(struct raft *r, void *ctx,
+                                       raft_index first,
+                                       const struct raft_entry *entries,
+                                       size_t n);
+
+/*
+ * Apply the committed entry at `index` to the state machine. Called exactly
+ * once per index per node incarnation, in index order, after the entry is
+ * committed and after the messages of the same call have been sent.
+ * `entry` and its payload are borrowed for the call. Entries of type
+ * RAFT_ENTRY_NOOP are passed too (a host normally ignores them).
+ * Return 0 on success. Non-zero stops applying: the entry is not counted as
+ * applied, the driving call returns RAFT_EAPPLY, and the same entry is
+ * offered again at the next raft_tick, raft_step or raft_propose.
+ */
+typedef int (*raft_apply_cb)(struct raft *r, void *ctx, raft_index index,
+                             const struct raft_entry *entry);
+
+/* Diagnostic event types. */
+enum {
+    RAFT_EVENT_ROLE = 1,          /* role changed: role, term */
+    RAFT_EVENT_TERM = 2,          /* term changed: term */
+    RAFT_EVENT_ELECTION_START = 3,/* became candidate: term */
+    RAFT_EVENT_ELECTION_WON = 4,  /* term */
+    RAFT_EVENT_ELECTION_LOST = 5, /* a majority rejected us: term */
+    RAFT_EVENT_MSG_REJECTED = 6,  /* raft_step refused a message: peer, error,
+                                     reason */
+    RAFT_EVENT_APPEND_REJECTED = 7,/* follower refused entries (log mismatch):
+                                     peer is the leader */
+    RAFT_EVENT_SEND_FAILED = 8,   /* the send callback failed: peer */
+    RAFT_EVENT_STEP_DOWN = 9      /* leader stepped down: error says why
+                                     (RAFT_EPERSIST) or 0 for a higher term */
+};
+
+/* A diagnostic event; borrowed for the duration of the callback. */
+struct raft_event {
+    int type;           /* RAFT_EVENT_* */
+    raft_term term;     /* node's term after the event */
+    int role;           /* node's role after the event */
+    raft_id peer;       /* the other node involved, or 0 */
+    int error;          /* RAFT_E* code, or 0 */
+    const char *reason; /* static text, or NULL */
+};
+
+/*
+ * Optional diagnostics. When NULL, no event is built and nothing is spent.
+ * Must not call mutating functions on the node.
+ */
+typedef void (*raft_event_cb)(struct raft *r, void *ctx,
+                              const struct raft_event *ev);
+
+/* The callback table, copied by raft_create(). All but `event` required. */
+struct raft_callbacks {
+    raft_send_cb send;
+    raft_persist_state_cb persist_state;
+    raft_persist_entries_cb persist_entries;
+    raft_apply_cb apply;
+    raft_event_cb event;
+};
+
+/* ======================================================================
+ * Lifecycle
+ * ====================================================================== */
+
+/*
+ * Create a node. `cfg` and `cbs` are copied; `ctx` is retained and passed to
+ * every callback until raft_destroy(). On success *out holds the node, which
+ * must then be started with raft_bootstrap() or raft_restore() before it can
+ * be driven. Returns RAFT_EINVAL for a NULL argument, a zero id, a missing
+ * required callback, an incomplete allocator, or election_ticks <=
+ * heartbeat_ticks; RAFT_ENOMEM if allocation fails (*out is then untouched).
+ */
+int raft_create(const struct raft_config *cfg, const struct raft_callbacks *cbs,
+                void *ctx, struct raft **out);
+
+/*
+ * Free the node and everything it allocated. No callback is invoked.
+ * raft_destroy(NULL) does nothing. Called from within a callback of the
+ * same node, it does nothing.
+ */
+void raft_destroy(struct raft *r);
+
+/*
+ * Start a brand-new node of a brand-new cluster whose voters are
+ * voters[0..n_voters) (borrowed; copied). Call it with the same list on every
+ * initial node, and persist the list yourself: pass it to raft_restore()
+ * after a restart. The node starts as a follower at term 0 with an empty log;
+ * no callback is invoked. A one-voter cluster elects itself at the first
+ * election timeout.
+ * Returns RAFT_EINVAL if the list is empty, has duplicates or zeros, or
+ * does not contain this node; RAFT_ESTARTED if the node was already started;
+ * RAFT_ENOMEM.
+ */
+int raft_bootstrap(struct raft *r, const raft_id *voters, size_t n_voters);
+
+/*
+ * Start a node from the state it persisted before a crash or shutdown:
+ * the voter list, the last term and vote given to persist_state, and the
+ * log entries given to persist_entries, starting at index 1 (all borrowed;
+ * copied). The node starts as a follower with commit index 0 and applies
+ * committed entries again from index 1 as it learns the commit index.
+ * Returns RAFT_EINVAL if the voter list is invalid (as for raft_bootstrap),
+ * the vote is not a voter, or the entries are not a possible log (a term of
+ * 0, terms that decrease, a term above `term`, an unknown type, a payload
+ * larger than max_msg_bytes); RAFT_ESTARTED; RAFT_ENOMEM.
+ */
+int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
+                 raft_term term, raft_id vote, const struct raft_entry *entries,
+                 size_t n_entries);
+
+/* ======================================================================
+ * Driving a node
+ * ====================================================================== */
+
+/*
+ * Advance logical time by one tick: followers and candidates count toward
+ * their election timeout and start an election when it expires; a leader
+ * sends heartbeats every heartbeat_ticks. Also retries applying entries if
+ * an earlier apply failed.
+ * Returns 0, RAFT_EPERSIST (persisting a new term failed: the election did
+ * not start and will be retried at the next tick), RAFT_EAPPLY, RAFT_ENOMEM,
+ * RAFT_ENOTSTARTED or RAFT_EBUSY.
+ */
+int raft_tick(struct raft *r);
+
+/*
+ * Hand the node one incoming message. `msg` and everything it points to are
+ * borrowed: entries are copied into the node's log before the call returns.
+ * Replies are sent through the send callback before this returns.
+ * Returns 0 if the message was processed (including a consistency-check
+ * failure, which is answered with a rejection and reported as
+ * RAFT_EVENT_APPEND_REJECTED), or:
+ *   RAFT_EINVAL       msg is NULL;
+ *   RAFT_ENOTMEMBER   msg->from is not a voter (or is this node);
+ *   RAFT_EBADMSG      unknown type, wrong recipient, term 0 or UINT64_MAX,
+ *                     an index of 0 paired with a non-zero term (or the
+ *                     reverse), entry terms of 0, decreasing, below
+ *                     prev_term or above the message term, an unknown entry
+ *                     type, entries == NULL with n_entries > 0, an index
+ *                     range that overflows, a reply about an index past this
+ *                     node's log, or a second leader in the same term;
+ *   RAFT_ETOOBIG      more than max_msg_entries entries or max_msg_bytes
+ *                     payload bytes;
+ *   RAFT_ESTALE       msg->term is older than the node's term (a request is
+ *                     answered with the current term first);
+ *   RAFT_EPERSIST     persisting term/vote or entries failed (nothing that
+ *                     depends on it was acknowledged);
+ *   RAFT_ENOMEM, RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_EBUSY.
+ * Every rejection is also reported as RAFT_EVENT_MSG_REJECTED.
+ */
+int raft_step(struct raft *r, const struct raft_msg *msg);
+
+/*
+ * Leader only: append one command (buf[0..len), borrowed; copied before the
+ * call returns) to the log, persist it, and start replicating it. On success
+ * *index (if not NULL) receives the entry's index; the entry is applied
+ * through the apply callback once committed, which may be during this call
+ * in a one-voter cluster. Committed is not guaranteed: if leadership is
+ * lost first, the entry may be overwritten; a host that must know watches
+ * the apply callback for (index, term).
+ * Returns RAFT_ENOTLEADER on a follower or candidate (raft_leader() then
+ * gives the leader to redirect to, or 0 if unknown), RAFT_ETOOBIG if len
+ * exceeds max_msg_bytes, RAFT_EINVAL if buf is NULL with len > 0,
+ * RAFT_EPERSIST if persisting failed (the leader then steps down),
+ * RAFT_ENOSPACE, RAFT_ENOMEM, RAFT_EAPPLY (the entry was appended; an
+ * earlier entry failed to apply), RAFT_ENOTSTARTED, RAFT_EBUSY.
+ */
+int raft_propose(struct raft *r, const void *buf, size_t len,
+                 raft_index *index);
+
+/*
+ * Like raft_propose() for n >= 1 commands bufs[0..n) (borrowed; copied),
+ * appended, persisted and replicated together at consecutive indexes; all
+ * or none are appended. *first_index (if not NULL) receives the index of
+ * the first. Cheaper per command than n calls to raft_propose(): one
+ * persist callback and, per follower, as few messages as the limits allow.
+ * Same return codes as raft_propose(), plus RAFT_EINVAL if n is 0 or bufs
+ * is NULL.
+ */
+int raft_propose_batch(struct raft *r, const struct raft_buf *bufs, size_t n,
+                       raft_index *first_index);
+
+/* ======================================================================
+ * Queries (allowed from within callbacks; never fail on a valid node)
+ * ====================================================================== */
+
+/* Progress-tracking states of a follower, seen from the leader. */
+enum {
+    RAFT_PROGRESS_PROBE = 1,    /* finding the last matching index, one
+                                   message at a time */
+    RAFT_PROGRESS_REPLICATE = 2 /* pipelining, up to max_inflight messages */
+};
+
+/* Snapshot of a node's state, filled by raft_status(). */
+struct raft_status {
+    raft_id id;
+    int role;              /* RAFT_FOLLOWER, RAFT_CANDIDATE or RAFT_LEADER;
+                              0 before the node is started */
+    raft_term term;
+    raft_id vote;          /* voted for in `term`, or 0 */
+    raft_id leader;        /* known leader of `term`, 0 if none */
+    raft_index commit;     /* highest index known committed */
+    raft_index applied;    /* highest index applied */
+    raft_index last_index; /* index of the last log entry, 0 if empty */
+    raft_term last_term;   /* term of that entry, 0 if empty */
+    size_t n_voters;
+};
+
+/* Replication progress of one voter, seen from the leader. */
+struct raft_progress {
+    raft_id id;
+    bool self;          /* the leader itself */
+    int state;          /* RAFT_PROGRESS_* (the leader itself: REPLICATE) */
+    raft_index match;   /* highest index known replicated there */
+    raft_index next;    /* next index to send there */
+    unsigned inflight;  /* AppendEntries in flight */
+};
+
+/* Fill *st (out). `r` and `st` must not be NULL. */
+void raft_status(const struct raft *r, struct raft_status *st);
+
+/* This node's role (0 before start), term and known leader (0 if none). */
+int raft_role(const struct raft *r);
+raft_term raft_current_term(const struct raft *r);
+raft_id raft_leader(const struct raft *r);
+
+/*
+ * Leader only: fill *p (out) with the progress of the i-th voter,
+ * 0 <= i < n_voters, in the order the voter list was given.
+ * Returns RAFT_ENOTLEADER on a non-leader, RAFT_EINVAL if i is out of range.
+ */
+int raft_progress(const struct raft *r, size_t i, struct raft_progress *p);
+
+/*
+ * Read the entry at `index` of the node's log into *e (out). The payload
+ * pointer is retained by the node until the next mutating call on it.
+ * Returns RAFT_EINVAL if index is 0 or past the last index.
+ */
+int raft_entry_at(const struct raft *r, raft_index index, struct raft_entry *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RAFT_H */
