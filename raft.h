@@ -41,6 +41,14 @@
 extern "C" {
 #endif
 
+/* Marks the exported functions; everything else is hidden in the shared
+ * library. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define RAFT_API __attribute__((visibility("default")))
+#else
+#define RAFT_API
+#endif
+
 /* ======================================================================
  * Version
  * ====================================================================== */
@@ -52,7 +60,7 @@ extern "C" {
     (RAFT_VERSION_MAJOR * 10000 + RAFT_VERSION_MINOR * 100 + RAFT_VERSION_PATCH)
 
 /* Version of the library actually linked, as RAFT_VERSION_NUMBER. */
-int raft_version_number(void);
+RAFT_API int raft_version_number(void);
 
 /* ======================================================================
  * Error codes
@@ -91,7 +99,7 @@ enum {
  * Static English text for an error code, never NULL, never allocates.
  * Unknown codes give "unknown error"; 0 gives "success".
  */
-const char *raft_strerror(int code);
+RAFT_API const char *raft_strerror(int code);
 
 /* ======================================================================
  * Scalar types
@@ -362,7 +370,7 @@ struct raft_callbacks {
  * required callback, an incomplete allocator, or election_ticks <=
  * heartbeat_ticks; RAFT_ENOMEM if allocation fails (*out is then untouched).
  */
-int raft_create(const struct raft_config *cfg, const struct raft_callbacks *cbs,
+RAFT_API int raft_create(const struct raft_config *cfg, const struct raft_callbacks *cbs,
                 void *ctx, struct raft **out);
 
 /*
@@ -370,7 +378,7 @@ int raft_create(const struct raft_config *cfg, const struct raft_callbacks *cbs,
  * raft_destroy(NULL) does nothing. Called from within a callback of the
  * same node, it does nothing.
  */
-void raft_destroy(struct raft *r);
+RAFT_API void raft_destroy(struct raft *r);
 
 /*
  * Start a brand-new node of a brand-new cluster whose voters are
@@ -383,7 +391,7 @@ void raft_destroy(struct raft *r);
  * does not contain this node; RAFT_ESTARTED if the node was already started;
  * RAFT_ENOMEM.
  */
-int raft_bootstrap(struct raft *r, const raft_id *voters, size_t n_voters);
+RAFT_API int raft_bootstrap(struct raft *r, const raft_id *voters, size_t n_voters);
 
 /*
  * Start a node from the state it persisted before a crash or shutdown:
@@ -396,7 +404,7 @@ int raft_bootstrap(struct raft *r, const raft_id *voters, size_t n_voters);
  * 0, terms that decrease, a term above `term`, an unknown type, a payload
  * larger than max_msg_bytes); RAFT_ESTARTED; RAFT_ENOMEM.
  */
-int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
+RAFT_API int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
                  raft_term term, raft_id vote, const struct raft_entry *entries,
                  size_t n_entries);
 
@@ -413,7 +421,7 @@ int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
  * not start and will be retried at the next tick), RAFT_EAPPLY, RAFT_ENOMEM,
  * RAFT_ENOTSTARTED or RAFT_EBUSY.
  */
-int raft_tick(struct raft *r);
+RAFT_API int raft_tick(struct raft *r);
 
 /*
  * Hand the node one incoming message. `msg` and everything it points to are
@@ -440,7 +448,7 @@ int raft_tick(struct raft *r);
  *   RAFT_ENOMEM, RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_EBUSY.
  * Every rejection is also reported as RAFT_EVENT_MSG_REJECTED.
  */
-int raft_step(struct raft *r, const struct raft_msg *msg);
+RAFT_API int raft_step(struct raft *r, const struct raft_msg *msg);
 
 /*
  * Leader only: append one command (buf[0..len), borrowed; copied before the
@@ -457,7 +465,7 @@ int raft_step(struct raft *r, const struct raft_msg *msg);
  * RAFT_ENOSPACE, RAFT_ENOMEM, RAFT_EAPPLY (the entry was appended; an
  * earlier entry failed to apply), RAFT_ENOTSTARTED, RAFT_EBUSY.
  */
-int raft_propose(struct raft *r, const void *buf, size_t len,
+RAFT_API int raft_propose(struct raft *r, const void *buf, size_t len,
                  raft_index *index);
 
 /*
@@ -469,7 +477,7 @@ int raft_propose(struct raft *r, const void *buf, size_t len,
  * Same return codes as raft_propose(), plus RAFT_EINVAL if n is 0 or bufs
  * is NULL.
  */
-int raft_propose_batch(struct raft *r, const struct raft_buf *bufs, size_t n,
+RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs, size_t n,
                        raft_index *first_index);
 
 /* ======================================================================
@@ -509,26 +517,26 @@ struct raft_progress {
 };
 
 /* Fill *st (out). `r` and `st` must not be NULL. */
-void raft_status(const struct raft *r, struct raft_status *st);
+RAFT_API void raft_status(const struct raft *r, struct raft_status *st);
 
 /* This node's role (0 before start), term and known leader (0 if none). */
-int raft_role(const struct raft *r);
-raft_term raft_current_term(const struct raft *r);
-raft_id raft_leader(const struct raft *r);
+RAFT_API int raft_role(const struct raft *r);
+RAFT_API raft_term raft_current_term(const struct raft *r);
+RAFT_API raft_id raft_leader(const struct raft *r);
 
 /*
  * Leader only: fill *p (out) with the progress of the i-th voter,
  * 0 <= i < n_voters, in the order the voter list was given.
  * Returns RAFT_ENOTLEADER on a non-leader, RAFT_EINVAL if i is out of range.
  */
-int raft_progress(const struct raft *r, size_t i, struct raft_progress *p);
+RAFT_API int raft_progress(const struct raft *r, size_t i, struct raft_progress *p);
 
 /*
  * Read the entry at `index` of the node's log into *e (out). The payload
  * pointer is retained by the node until the next mutating call on it.
  * Returns RAFT_EINVAL if index is 0 or past the last index.
  */
-int raft_entry_at(const struct raft *r, raft_index index, struct raft_entry *e);
+RAFT_API int raft_entry_at(const struct raft *r, raft_index index, struct raft_entry *e);
 
 #ifdef __cplusplus
 }

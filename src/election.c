@@ -1,0 +1,186 @@
+/*
+ * election.c - leader election (Raft 5.2) with the election restriction
+ * (5.4.1), plus a tie-break for candidates that time out together.
+ */
+#include "election.h"
+
+#include <string.h>
+
+#include "quorum.h"
+#include "replication.h"
+
+static void send_vote_requests(struct raft *r)
+{
+    struct raft_msg m;
+    size_t i;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_VOTE;
+    m.from = r->cfg.id;
+    m.term = r->term;
+    m.u.vote.last_index = raft__log_last(&r->log);
+    m.u.vote.last_term = raft__log_last_term(&r->log);
+    for (i = 0; i < r->n; i++) {
+        if (i != r->self) {
+            m.to = r->prs[i].id;
+            raft__send(r, &m);
+        }
+    }
+}
+
+int raft__election_start(struct raft *r)
+{
+    size_t i;
+    int rc;
+    if (r->term >= UINT64_MAX - 1) {
+        return RAFT_ENOSPACE;
+    }
+    /* Room for the no-op of a term we may win during this very call, so
+     * that winning cannot fail for want of memory. */
+    rc = raft__log_reserve(&r->log, 1, 0, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    /* Raft 5.2: increment the term and vote for self, durably and in one
+     * write, before asking anyone. */
+    rc = raft__set_term_vote(r, r->term + 1, r->cfg.id);
+    if (rc != 0) {
+        return rc;
+    }
+    r->leader = 0;
+    raft__set_role(r, RAFT_CANDIDATE);
+    raft__reset_election_timer(r);
+    for (i = 0; i < r->n; i++) {
+        r->prs[i].vote = RAFT__VOTE_NONE;
+    }
+    r->prs[r->self].vote = RAFT__VOTE_GRANTED;
+    raft__emit(r, RAFT_EVENT_ELECTION_START, 0, 0, NULL);
+    if (raft__quorum_vote_result(r->n, 1, 0) == RAFT__VOTE_WON) {
+        return raft__repl_become_leader(r);
+    }
+    send_vote_requests(r);
+    return 0;
+}
+
+/* Raft 5.4.1: is a log ending at (index, term) at least as up-to-date as
+ * ours? */
+static bool log_up_to_date(const struct raft *r, raft_index index, raft_term term)
+{
+    raft_term my_term = raft__log_last_term(&r->log);
+    return term > my_term || (term == my_term && index >= raft__log_last(&r->log));
+}
+
+/*
+ * A competing candidate of our own term asked for our vote. Raft leaves
+ * simultaneous candidates to their random timeouts; on a coarse clock those
+ * often coincide again and split the vote again. Instead the candidates
+ * agree on an order: the more up-to-date log first, then the lower id. The
+ * preferred one retries after one heartbeat interval if this term fails;
+ * the others wait out their full randomized timeout. This only changes
+ * timing, never what a node may vote for, so safety is untouched; the order
+ * is antisymmetric, so two candidates that see each other never both hurry.
+ */
+static void tie_break(struct raft *r, const struct raft_msg *m)
+{
+    raft_term my_term = raft__log_last_term(&r->log);
+    raft_index my_index = raft__log_last(&r->log);
+    bool preferred =
+        my_term > m->u.vote.last_term ||
+        (my_term == m->u.vote.last_term &&
+         (my_index > m->u.vote.last_index ||
+          (my_index == m->u.vote.last_index && r->cfg.id < m->from)));
+    if (!preferred) {
+        r->yielded = true;
+        r->election_timeout = r->base_timeout;
+        return;
+    }
+    if (!r->yielded) {
+        unsigned t = r->election_elapsed + r->cfg.heartbeat_ticks;
+        if (t < r->election_timeout) {
+            r->election_timeout = t;
+        }
+    }
+}
+
+static void send_vote_resp(struct raft *r, raft_id to, bool granted)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_VOTE_RESP;
+    m.from = r->cfg.id;
+    m.to = to;
+    m.term = r->term;
+    m.u.vote_resp.granted = granted;
+    m.u.vote_resp.last_index = raft__log_last(&r->log);
+    m.u.vote_resp.last_term = raft__log_last_term(&r->log);
+    raft__send(r, &m);
+}
+
+int raft__election_recv_vote(struct raft *r, const struct raft_msg *m)
+{
+    bool new_term = m->term > r->term;
+    raft_id vote = new_term ? 0 : r->vote;
+    /* Figure 2, RequestVote 2: grant if we have not voted for another in
+     * this term and the candidate's log is at least as up-to-date. A leader
+     * or candidate of this term has voted for itself. */
+    bool grant = (vote == 0 || vote == m->from) &&
+                 log_up_to_date(r, m->u.vote.last_index, m->u.vote.last_term);
+    if (new_term || (grant && r->vote != m->from)) {
+        /* A new term and the vote are persisted in one write: two writes
+         * would let a crash between them cause a double vote. */
+        int rc = raft__set_term_vote(r, m->term, grant ? m->from : 0);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (new_term) {
+        bool was_leader = r->role == RAFT_LEADER;
+        r->leader = 0;
+        raft__set_role(r, RAFT_FOLLOWER);
+        raft__reset_election_timer(r);
+        if (was_leader) {
+            raft__emit(r, RAFT_EVENT_STEP_DOWN, m->from, 0, "saw a higher term");
+        }
+    }
+    if (grant) {
+        /* Figure 2, Followers: granting a vote restarts the timeout. */
+        r->election_elapsed = 0;
+    } else if (r->role == RAFT_CANDIDATE) {
+        tie_break(r, m);
+    }
+    send_vote_resp(r, m->from, grant);
+    return 0;
+}
+
+int raft__election_recv_vote_resp(struct raft *r, const struct raft_msg *m)
+{
+    struct raft__progress *pr = raft__voter(r, m->from);
+    size_t granted = 0;
+    size_t rejected = 0;
+    size_t i;
+    if (r->role != RAFT_CANDIDATE || pr->vote != RAFT__VOTE_NONE) {
+        return 0; /* late or duplicated reply */
+    }
+    for (i = 0; i < r->n; i++) {
+        granted += r->prs[i].vote == RAFT__VOTE_GRANTED;
+        rejected += r->prs[i].vote == RAFT__VOTE_REJECTED;
+    }
+    if (!m->u.vote_resp.granted) {
+        pr->vote = RAFT__VOTE_REJECTED;
+        if (raft__quorum_vote_result(r->n, granted, rejected + 1) == RAFT__VOTE_LOST) {
+            raft__emit(r, RAFT_EVENT_ELECTION_LOST, m->from, 0, NULL);
+        }
+        return 0;
+    }
+    if (raft__quorum_vote_result(r->n, granted + 1, rejected) == RAFT__VOTE_WON) {
+        /* Reserve the no-op's room before counting the vote, so running out
+         * of memory leaves the reply unprocessed rather than half-done. */
+        int rc = raft__log_reserve(&r->log, 1, 0, 1);
+        if (rc != 0) {
+            return rc;
+        }
+        pr->vote = RAFT__VOTE_GRANTED;
+        return raft__repl_become_leader(r);
+    }
+    pr->vote = RAFT__VOTE_GRANTED;
+    return 0;
+}

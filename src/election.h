@@ -1,0 +1,18 @@
+/* election.h - leader election (Raft 5.2, 5.4.1). */
+#ifndef RAFT_ELECTION_H
+#define RAFT_ELECTION_H
+
+#include "node.h"
+
+/* Start an election: new term, vote for self (persisted together), ask
+ * every voter. RAFT_EPERSIST / RAFT_ENOMEM / RAFT_ENOSPACE leave the node
+ * unchanged; the election is then retried at the next tick. */
+int raft__election_start(struct raft *r);
+
+/* RequestVote from a voter whose term is >= ours. */
+int raft__election_recv_vote(struct raft *r, const struct raft_msg *m);
+
+/* A vote reply of our current term. */
+int raft__election_recv_vote_resp(struct raft *r, const struct raft_msg *m);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * log.c - compact in-memory log storage; see log.h for the layout.
+ */
+#include "log.h"
+
+#include <string.h>
+
+#include "heap.h"
+
+#define BLOCK_SHIFT 9u /* 512 descriptors (8 KiB) per block */
+#define BLOCK_SIZE ((size_t)1 << BLOCK_SHIFT)
+#define BLOCK_MASK (BLOCK_SIZE - 1)
+#define CHUNK_MIN ((size_t)4096)   /* first chunk: small nodes stay small */
+#define CHUNK_MAX ((size_t)65536)  /* chunks double up to this size */
+
+/* A payload arena. Payloads of entries first, first+1, ... are stored back
+ * to back; an entry whose payload is here was appended while this chunk was
+ * the tail. Chunks are linked newest first. */
+struct raft__log_chunk {
+    struct raft__log_chunk *prev;
+    raft_index first; /* index of the first entry appended into this chunk */
+    size_t used;
+    size_t cap;
+    uint8_t data[];
+};
+
+void raft__log_init(struct raft__log *l, const struct raft_allocator *a)
+{
+    memset(l, 0, sizeof(*l));
+    l->a = a;
+}
+
+void raft__log_close(struct raft__log *l)
+{
+    size_t i;
+    struct raft__log_chunk *c = l->tail;
+    while (c != NULL) {
+        struct raft__log_chunk *prev = c->prev;
+        raft__heap_free(l->a, c);
+        c = prev;
+    }
+    for (i = 0; i < l->nblocks; i++) {
+        raft__heap_free(l->a, l->blocks[i]);
+    }
+    raft__heap_free(l->a, l->blocks);
+    raft__heap_free(l->a, l->runs);
+    memset(l, 0, sizeof(*l));
+}
+
+static inline struct raft__log_ent *ent_at(const struct raft__log *l, raft_index i)
+{
+    size_t p = (size_t)(i - 1);
+    return &l->blocks[p >> BLOCK_SHIFT][p & BLOCK_MASK];
+}
+
+/* Index into runs of the run holding i, 1 <= i <= last. */
+static size_t run_of(const struct raft__log *l, raft_index i)
+{
+    size_t lo = 0;
+    size_t hi = l->nruns - 1;
+    if (l->runs[hi].start <= i) {
+        return hi; /* the common case: the current term */
+    }
+    /* Invariant: runs[lo].start <= i < runs[hi].start. */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->runs[mid].start <= i) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+raft_term raft__log_term(const struct raft__log *l, raft_index i)
+{
+    if (i == 0 || i > l->last) {
+        return 0;
+    }
+    return l->runs[run_of(l, i)].term;
+}
+
+raft_term raft__log_last_term(const struct raft__log *l)
+{
+    return l->nruns == 0 ? 0 : l->runs[l->nruns - 1].term;
+}
+
+static int grow(const struct raft_allocator *a, void **p, size_t *cap,
+                size_t need, size_t elem)
+{
+    size_t ncap;
+    void *np;
+    if (need <= *cap) {
+        return 0;
+    }
+    ncap = *cap == 0 ? 8 : *cap;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    np = raft__heap_realloc(a, *p, ncap * elem);
+    if (np == NULL) {
+        return RAFT_ENOMEM;
+    }
+    *p = np;
+    *cap = ncap;
+    return 0;
+}
+
+static int reserve_blocks(struct raft__log *l, size_t n)
+{
+    size_t need = (size_t)((l->last + n + BLOCK_SIZE - 1) >> BLOCK_SHIFT);
+    void *dir = l->blocks;
+    if (grow(l->a, &dir, &l->blocks_cap, need, sizeof(*l->blocks)) != 0) {
+        return RAFT_ENOMEM;
+    }
+    l->blocks = dir;
+    while (l->nblocks < need) {
+        struct raft__log_ent *b =
+            raft__heap_alloc(l->a, BLOCK_SIZE * sizeof(struct raft__log_ent));
+        if (b == NULL) {
+            return RAFT_ENOMEM; /* blocks already added are kept: harmless */
+        }
+        l->blocks[l->nblocks++] = b;
+    }
+    return 0;
+}
+
+static int reserve_bytes(struct raft__log *l, size_t bytes)
+{
+    struct raft__log_chunk *c;
+    size_t cap;
+    if (bytes == 0 || (l->tail != NULL && l->tail->cap - l->tail->used >= bytes)) {
+        return 0;
+    }
+    cap = l->tail == NULL ? CHUNK_MIN : l->tail->cap * 2;
+    if (cap > CHUNK_MAX) {
+        cap = CHUNK_MAX;
+    }
+    if (cap < bytes) {
+        cap = bytes;
+    }
+    if (cap > SIZE_MAX - sizeof(*c)) {
+        return RAFT_ENOMEM;
+    }
+    c = raft__heap_alloc(l->a, sizeof(*c) + cap);
+    if (c == NULL) {
+        return RAFT_ENOMEM;
+    }
+    /* The rest of the old tail is abandoned; at most one entry's worth. */
+    c->prev = l->tail;
+    c->first = l->last + 1;
+    c->used = 0;
+    c->cap = cap;
+    l->tail = c;
+    return 0;
+}
+
+int raft__log_reserve(struct raft__log *l, size_t n, size_t bytes, size_t runs)
+{
+    void *rp = l->runs;
+    if (grow(l->a, &rp, &l->runs_cap, l->nruns + runs, sizeof(*l->runs)) != 0) {
+        return RAFT_ENOMEM;
+    }
+    l->runs = rp;
+    if (reserve_blocks(l, n) != 0) {
+        return RAFT_ENOMEM;
+    }
+    return reserve_bytes(l, bytes);
+}
+
+void raft__log_append(struct raft__log *l, raft_term term, int type,
+                      const void *buf, size_t len)
+{
+    struct raft__log_ent *e;
+    raft_index i = l->last + 1;
+    if (l->nruns == 0 || l->runs[l->nruns - 1].term != term) {
+        l->runs[l->nruns].start = i;
+        l->runs[l->nruns].term = term;
+        l->nruns++;
+    }
+    e = ent_at(l, i);
+    e->len = (uint32_t)len;
+    e->type = (uint8_t)type;
+    if (l->tail != NULL) {
+        uint8_t *dst = l->tail->data + l->tail->used;
+        if (len > 0) {
+            memcpy(dst, buf, len);
+        }
+        l->tail->used += len;
+        e->buf = dst;
+    } else {
+        e->buf = NULL; /* only empty payloads precede the first chunk */
+    }
+    l->last = i;
+}
+
+void raft__log_truncate(struct raft__log *l, raft_index from)
+{
+    struct raft__log_chunk *keep = NULL;
+    if (from > l->last) {
+        return;
+    }
+    /* Chunks whose first entry is truncated hold nothing that survives. Keep
+     * the largest of them, emptied, as the new tail so a reservation made
+     * before the truncation still holds after it. */
+    while (l->tail != NULL && l->tail->first >= from) {
+        struct raft__log_chunk *c = l->tail;
+        l->tail = c->prev;
+        if (keep == NULL || c->cap > keep->cap) {
+            raft__heap_free(l->a, keep);
+            keep = c;
+        } else {
+            raft__heap_free(l->a, c);
+        }
+    }
+    if (l->tail != NULL) {
+        /* Entry from-1 was appended into this chunk (its first < from), so
+         * its payload ends where the truncated payloads began. */
+        const struct raft__log_ent *e = ent_at(l, from - 1);
+        l->tail->used = (size_t)(e->buf + e->len - l->tail->data);
+    }
+    if (keep != NULL) {
+        keep->prev = l->tail;
+        keep->first = from;
+        keep->used = 0;
+        l->tail = keep;
+    }
+    while (l->nruns > 0 && l->runs[l->nruns - 1].start >= from) {
+        l->nruns--;
+    }
+    l->last = from - 1;
+}
+
+void raft__log_get(const struct raft__log *l, raft_index i, struct raft_entry *e)
+{
+    const struct raft__log_ent *d = ent_at(l, i);
+    e->term = l->runs[run_of(l, i)].term;
+    e->type = d->type;
+    e->buf = d->buf;
+    e->len = d->len;
+}
+
+size_t raft__log_slice(const struct raft__log *l, raft_index lo, size_t max_n,
+                       size_t max_bytes, struct raft_entry *out)
+{
+    size_t n = 0;
+    size_t bytes = 0;
+    size_t run;
+    raft_index next_start;
+    raft_index i;
+    if (lo == 0 || lo > l->last) {
+        return 0;
+    }
+    run = run_of(l, lo);
+    next_start = run + 1 < l->nruns ? l->runs[run + 1].start : l->last + 1;
+    /* Bounded by max_n and by the log's end. */
+    for (i = lo; i <= l->last && n < max_n; i++) {
+        const struct raft__log_ent *d = ent_at(l, i);
+        if (n > 0 && d->len > max_bytes - bytes) {
+            break;
+        }
+        if (i == next_start) {
+            run++;
+            next_start = run + 1 < l->nruns ? l->runs[run + 1].start : l->last + 1;
+        }
+        bytes += d->len;
+        out[n].term = l->runs[run].term;
+        out[n].type = d->type;
+        out[n].buf = d->buf;
+        out[n].len = d->len;
+        n++;
+    }
+    return n;
+}
+
+raft_index raft__log_match_hint(const struct raft__log *l, raft_index i,
+                                raft_term t)
+{
+    size_t r;
+    if (i > l->last) {
+        i = l->last;
+    }
+    if (i == 0) {
+        return 0;
+    }
+    /* Walk runs backwards from the one holding i: O(number of terms). */
+    r = run_of(l, i);
+    for (;;) {
+        if (l->runs[r].term <= t) {
+            return i;
+        }
+        if (r == 0) {
+            return 0;
+        }
+        i = l->runs[r].start - 1;
+        r--;
+    }
+}

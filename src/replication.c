@@ -1,0 +1,360 @@
+/*
+ * replication.c - log replication (Raft 5.3) and commitment (5.4.2).
+ *
+ * Leader side: per-follower progress with probing and pipelining, fast
+ * backtracking from the follower's hint, commit by counting replicas of
+ * current-term entries. Follower side: the AppendEntries consistency check,
+ * conflict truncation, persistence before acknowledgement.
+ */
+#include "replication.h"
+
+#include <string.h>
+
+#include "quorum.h"
+
+/* ---- leader ---------------------------------------------------------------- */
+
+static bool send_append(struct raft *r, const struct raft__progress *pr,
+                        raft_index prev, size_t n, raft_index commit)
+{
+    struct raft_msg m;
+    m.type = RAFT_MSG_APPEND;
+    m.from = r->cfg.id;
+    m.to = pr->id;
+    m.term = r->term;
+    m.u.append.prev_index = prev;
+    m.u.append.prev_term = raft__log_term(&r->log, prev);
+    m.u.append.commit = commit;
+    m.u.append.n_entries = n;
+    m.u.append.entries = n > 0 ? r->ents : NULL;
+    return raft__send(r, &m);
+}
+
+/* Send entries to a follower while flow control allows: one probe at a
+ * time, or up to max_inflight pipelined messages. */
+static void replicate(struct raft *r, struct raft__progress *pr)
+{
+    uint32_t w = r->cfg.max_inflight;
+    raft_index last = raft__log_last(&r->log);
+    while (!raft__progress_paused(pr, w) && pr->next <= last) {
+        raft_index prev = pr->next - 1;
+        size_t n = raft__log_slice(&r->log, pr->next, r->cfg.max_msg_entries,
+                                   r->cfg.max_msg_bytes, r->ents);
+        bool ok = send_append(r, pr, prev, n, r->commit);
+        raft__progress_sent(pr, prev + n, w);
+        if (!ok) {
+            /* Treat it as lost: restart from the last known match at the
+             * next heartbeat rather than retrying in a loop now. */
+            raft__progress_become_probe(pr);
+            pr->probe_sent = true;
+            return;
+        }
+    }
+}
+
+static void replicate_all(struct raft *r)
+{
+    size_t i;
+    for (i = 0; i < r->n; i++) {
+        if (i != r->self) {
+            replicate(r, &r->prs[i]);
+        }
+    }
+}
+
+/* Raft 5.3, 5.4.2: commit the highest index stored on a majority, but only
+ * by counting replicas of an entry of the current term (Figure 8). */
+static void maybe_commit(struct raft *r)
+{
+    raft_index n;
+    size_t i;
+    for (i = 0; i < r->n; i++) {
+        /* Persistence is synchronous: the leader's whole log is durable. */
+        r->match_scratch[i] = i == r->self ? raft__log_last(&r->log) : r->prs[i].match;
+    }
+    n = raft__quorum_commit_index(r->match_scratch, r->n);
+    if (n > r->commit && raft__log_term(&r->log, n) == r->term) {
+        r->commit = n;
+    }
+}
+
+/* The leader's own write failed: forget the entries from `first` on and
+ * step down, so this term's (index, term) pairs are never reused for
+ * different entries. */
+static int step_down_after_persist_failure(struct raft *r, raft_index first)
+{
+    raft__log_truncate(&r->log, first);
+    raft__become_follower(r, r->term, 0); /* same term: cannot fail */
+    raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, RAFT_EPERSIST, "persisting entries failed");
+    return RAFT_EPERSIST;
+}
+
+/* Persist entries first..last of the log in message-sized pieces (the
+ * scratch array holds one piece). */
+static int persist_range(struct raft *r, raft_index first, raft_index last)
+{
+    raft_index i = first;
+    while (i <= last) {
+        size_t k = raft__log_slice(&r->log, i, r->cfg.max_msg_entries, SIZE_MAX,
+                                   r->ents);
+        if (r->cb.persist_entries(r, r->ctx, i, r->ents, k) != 0) {
+            return RAFT_EPERSIST;
+        }
+        i += k;
+    }
+    return 0;
+}
+
+int raft__repl_become_leader(struct raft *r)
+{
+    raft_index last = raft__log_last(&r->log);
+    size_t i;
+    for (i = 0; i < r->n; i++) {
+        raft__progress_reset(&r->prs[i], last);
+    }
+    r->leader = r->cfg.id;
+    r->heartbeat_elapsed = 0;
+    raft__set_role(r, RAFT_LEADER);
+    raft__emit(r, RAFT_EVENT_ELECTION_WON, 0, 0, NULL);
+    /* A no-op of the new term: committing it commits every earlier entry,
+     * which the leader cannot do by counting replicas (Raft 5.4.2, 8). Its
+     * room was reserved by the caller. */
+    raft__log_append(&r->log, r->term, RAFT_ENTRY_NOOP, NULL, 0);
+    if (persist_range(r, last + 1, last + 1) != 0) {
+        return step_down_after_persist_failure(r, last + 1);
+    }
+    maybe_commit(r);
+    replicate_all(r);
+    return 0;
+}
+
+int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
+                       raft_index *first_out)
+{
+    raft_index first = raft__log_last(&r->log) + 1;
+    size_t bytes = 0;
+    size_t i;
+    int rc;
+    /* Bounded by n, the caller's own batch. */
+    for (i = 0; i < n; i++) {
+        if (bufs[i].base == NULL && bufs[i].len > 0) {
+            return RAFT_EINVAL;
+        }
+        if (bufs[i].len > r->cfg.max_msg_bytes) {
+            return RAFT_ETOOBIG;
+        }
+        if (bufs[i].len > SIZE_MAX - bytes) {
+            return RAFT_ETOOBIG;
+        }
+        bytes += bufs[i].len;
+    }
+    if (n > UINT64_MAX - first) {
+        return RAFT_ENOSPACE;
+    }
+    rc = raft__log_reserve(&r->log, n, bytes, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    for (i = 0; i < n; i++) {
+        raft__log_append(&r->log, r->term, RAFT_ENTRY_COMMAND, bufs[i].base,
+                         bufs[i].len);
+    }
+    if (persist_range(r, first, raft__log_last(&r->log)) != 0) {
+        return step_down_after_persist_failure(r, first);
+    }
+    if (first_out != NULL) {
+        *first_out = first;
+    }
+    maybe_commit(r);
+    replicate_all(r);
+    return 0;
+}
+
+void raft__repl_tick(struct raft *r)
+{
+    raft_index last;
+    size_t i;
+    if (++r->heartbeat_elapsed < r->cfg.heartbeat_ticks) {
+        return;
+    }
+    r->heartbeat_elapsed = 0;
+    last = raft__log_last(&r->log);
+    for (i = 0; i < r->n; i++) {
+        struct raft__progress *pr = &r->prs[i];
+        if (i == r->self) {
+            continue;
+        }
+        if (pr->state == RAFT_PROGRESS_REPLICATE && pr->infl_count > 0 &&
+            pr->match == pr->hb_match) {
+            /* No progress over a whole heartbeat interval with messages in
+             * flight: assume the tail was lost and probe again. */
+            raft__progress_become_probe(pr);
+        }
+        if (pr->state == RAFT_PROGRESS_PROBE) {
+            /* The heartbeat doubles as a retransmitted probe. */
+            pr->probe_sent = false;
+            if (pr->next <= last) {
+                replicate(r, pr);
+            } else if (send_append(r, pr, pr->next - 1, 0, r->commit)) {
+                pr->probe_sent = true;
+            }
+        } else {
+            /* Anchored at match, which the follower is known to hold, so a
+             * heartbeat never trips over entries still in flight. */
+            send_append(r, pr, pr->match, 0,
+                        r->commit < pr->match ? r->commit : pr->match);
+        }
+        pr->hb_match = pr->match;
+    }
+}
+
+int raft__repl_recv_append_resp(struct raft *r, const struct raft_msg *m)
+{
+    const struct raft_msg_append_resp *a = &m->u.append_resp;
+    struct raft__progress *pr = raft__voter(r, m->from);
+    if (r->role != RAFT_LEADER) {
+        return 0; /* a reply to a leader we no longer are */
+    }
+    if (a->index > raft__log_last(&r->log)) {
+        raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
+                   "reply about an index past the log");
+        return RAFT_EBADMSG;
+    }
+    if (a->success) {
+        bool advanced = raft__progress_update(pr, a->index, r->cfg.max_inflight);
+        if (pr->state == RAFT_PROGRESS_PROBE && a->index >= pr->match) {
+            raft__progress_become_replicate(pr);
+        }
+        if (advanced) {
+            maybe_commit(r);
+        }
+    } else {
+        /* Fast backtracking: skip every entry whose term shows it cannot
+         * match the follower's hint. */
+        raft_index j = raft__log_match_hint(&r->log, a->hint_index, a->hint_term);
+        if (!raft__progress_reject(pr, a->index, j + 1)) {
+            return 0;
+        }
+    }
+    replicate(r, pr);
+    return 0;
+}
+
+/* ---- follower ---------------------------------------------------------------- */
+
+static void send_append_resp(struct raft *r, raft_id to, bool success,
+                             raft_index index, raft_index hint_index)
+{
+    struct raft_msg m;
+    m.type = RAFT_MSG_APPEND_RESP;
+    m.from = r->cfg.id;
+    m.to = to;
+    m.term = r->term;
+    m.u.append_resp.success = success;
+    m.u.append_resp.index = index;
+    m.u.append_resp.hint_index = hint_index;
+    m.u.append_resp.hint_term = raft__log_term(&r->log, hint_index);
+    raft__send(r, &m);
+}
+
+int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
+{
+    const struct raft_msg_append *a = &m->u.append;
+    const struct raft_entry *ents = a->entries;
+    size_t n = a->n_entries;
+    raft_index prev = a->prev_index;
+    raft_term prev_term = a->prev_term;
+    raft_index last = raft__log_last(&r->log);
+    raft_index first = 0; /* first index to write, 0 if none */
+    size_t i = 0;
+    bool match;
+    int rc;
+
+    if (m->term == r->term &&
+        (r->role == RAFT_LEADER || (r->leader != 0 && r->leader != m->from))) {
+        raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
+                   "second leader in the same term");
+        return RAFT_EBADMSG; /* impossible under Election Safety */
+    }
+    /* Entries up to our commit index are known to match any leader's log
+     * (Leader Completeness), so only the part after it needs checking. */
+    if (prev < r->commit) {
+        raft_index skip = r->commit - prev;
+        if (skip >= n) {
+            ents += n;
+            n = 0;
+        } else {
+            ents += skip;
+            n -= (size_t)skip;
+            prev_term = ents[-1].term;
+        }
+        prev = r->commit;
+        if (n > 0 && raft__log_term(&r->log, prev) != prev_term) {
+            raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
+                       "conflicts with a committed entry");
+            return RAFT_EBADMSG;
+        }
+    }
+    /* Figure 2, AppendEntries 2: the log must contain prev with its term. */
+    match = prev <= last && raft__log_term(&r->log, prev) == prev_term;
+    if (match) {
+        /* AppendEntries 3, 4: skip entries already present; the first whose
+         * term differs, and everything after it, is replaced. Bounded by n. */
+        for (i = 0; i < n; i++) {
+            raft_index idx = prev + 1 + i;
+            if (idx > last || raft__log_term(&r->log, idx) != ents[i].term) {
+                break;
+            }
+        }
+        if (i < n) {
+            size_t bytes = 0;
+            size_t runs = 1;
+            size_t j;
+            first = prev + 1 + i;
+            for (j = i; j < n; j++) {
+                bytes += ents[j].len;
+                runs += j > i && ents[j].term != ents[j - 1].term;
+            }
+            rc = raft__log_reserve(&r->log, n - i, bytes, runs);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+    }
+    /* Figure 2, All servers / Candidates: recognise the leader of a term at
+     * least as new as ours (persisting a term change first). */
+    rc = raft__become_follower(r, m->term, m->from);
+    if (rc != 0) {
+        return rc;
+    }
+    r->election_elapsed = 0;
+    if (!match) {
+        raft_index hint = raft__log_match_hint(&r->log, prev, prev_term);
+        raft__emit(r, RAFT_EVENT_APPEND_REJECTED, m->from, 0, "log mismatch");
+        send_append_resp(r, m->from, false, a->prev_index, hint);
+        return 0;
+    }
+    if (first != 0) {
+        /* Durable before acknowledged. On failure the host may hold any
+         * prefix of the old or new entries from `first` on: forget them all
+         * (none is committed) and acknowledge nothing. */
+        if (r->cb.persist_entries(r, r->ctx, first, ents + i, n - i) != 0) {
+            raft__log_truncate(&r->log, first);
+            return RAFT_EPERSIST;
+        }
+        raft__log_truncate(&r->log, first);
+        for (; i < n; i++) {
+            raft__log_append(&r->log, ents[i].term, ents[i].type, ents[i].buf,
+                             ents[i].len);
+        }
+    }
+    /* AppendEntries 5: commit = min(leaderCommit, index of last new entry). */
+    if (a->commit > r->commit) {
+        raft_index c = a->commit < prev + n ? a->commit : prev + n;
+        if (c > r->commit) {
+            r->commit = c;
+        }
+    }
+    send_append_resp(r, m->from, true, prev + n, 0);
+    return 0;
+}

@@ -1,0 +1,25 @@
+/* replication.h - log replication and commitment (Raft 5.3, 5.4.2). */
+#ifndef RAFT_REPLICATION_H
+#define RAFT_REPLICATION_H
+
+#include "node.h"
+
+/* Take leadership of the current term: reset every follower's progress and
+ * append the term's no-op (its room must be reserved by the caller). On a
+ * persistence failure the node steps down and RAFT_EPERSIST is returned. */
+int raft__repl_become_leader(struct raft *r);
+
+/* Leader's tick: heartbeats and stalled-pipeline detection. */
+void raft__repl_tick(struct raft *r);
+
+/* Leader: append, persist and replicate n commands. */
+int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
+                       raft_index *first);
+
+/* AppendEntries whose term is >= ours. */
+int raft__repl_recv_append(struct raft *r, const struct raft_msg *m);
+
+/* An AppendEntries reply of our current term. */
+int raft__repl_recv_append_resp(struct raft *r, const struct raft_msg *m);
+
+#endif

@@ -1,0 +1,853 @@
+/*
+ * bench.c - benchmark of the raft library (see README.md in this directory).
+ *
+ *   bench w1 --voters 3 --batch 64 --n 100000 [--runs 5] [--seed S]
+ *   bench w1-once --voters 3 --batch 64 --n 100000 [--seed S]   (callgrind)
+ *   bench w2 --election 10 --heartbeat 1 [--seeds 1000] [--seed S]
+ *   bench w3 [--n 100000] [--seed S]
+ *
+ * Every cluster lives in this process: a message queue stands in for the
+ * network, the persistence callbacks keep nothing but the last index, and
+ * an allocator hook counts what each node allocates. Runs are deterministic
+ * for a given seed. The benchmark prints figures; it exits non-zero only
+ * when a run is invalid (the library misbehaved, so the figure would be
+ * meaningless), never because of a number.
+ */
+#include "raft.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_NODES 5
+#define PAYLOAD 64 /* bytes per proposed entry */
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2), noreturn))
+#endif
+static void die(const char *fmt, ...);
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "bench: error: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    exit(1);
+}
+
+/* ---- deterministic randomness ------------------------------------------ */
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15u;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s += 0x9e3779b97f4a7c15u;
+    return mix64(*s);
+}
+
+/* The value carried in the first 8 bytes of the i-th proposed entry. */
+static uint64_t entry_value(uint64_t seed, uint64_t i)
+{
+    return mix64(seed * 0x100000001b3u ^ i);
+}
+
+/* ---- counting allocator -------------------------------------------------- */
+
+struct alloc_stats {
+    size_t cur;          /* bytes currently allocated (requested sizes) */
+    size_t peak;
+    uint64_t n_alloc;    /* alloc calls */
+    uint64_t n_realloc;  /* realloc calls */
+    uint64_t n_free;     /* free calls */
+};
+
+/* Each block carries its requested size in a header, so that frees and
+ * reallocs are accounted exactly. */
+union hdr {
+    max_align_t align;
+    size_t size;
+};
+
+static void *hook_alloc(void *ctx, size_t size)
+{
+    struct alloc_stats *as = ctx;
+    union hdr *h = malloc(sizeof *h + size);
+    if (h == NULL)
+        return NULL;
+    h->size = size;
+    as->n_alloc++;
+    as->cur += size;
+    if (as->cur > as->peak)
+        as->peak = as->cur;
+    return h + 1;
+}
+
+static void *hook_realloc(void *ctx, void *ptr, size_t size)
+{
+    struct alloc_stats *as = ctx;
+    union hdr *h;
+    size_t old;
+    if (ptr == NULL) {
+        void *p = hook_alloc(ctx, size);
+        if (p != NULL) {
+            as->n_alloc--; /* counted as a realloc call below */
+            as->n_realloc++;
+        }
+        return p;
+    }
+    h = (union hdr *)ptr - 1;
+    old = h->size;
+    h = realloc(h, sizeof *h + size);
+    if (h == NULL)
+        return NULL;
+    h->size = size;
+    as->n_realloc++;
+    as->cur = as->cur - old + size;
+    if (as->cur > as->peak)
+        as->peak = as->cur;
+    return h + 1;
+}
+
+static void hook_free(void *ctx, void *ptr)
+{
+    struct alloc_stats *as = ctx;
+    union hdr *h = (union hdr *)ptr - 1;
+    as->n_free++;
+    as->cur -= h->size;
+    free(h);
+}
+
+/* ---- message queue (the network) ----------------------------------------- */
+
+/* A message deep-copied out of the send callback (the library's buffers are
+ * only borrowed): entries and payloads live in one heap block. */
+struct qmsg {
+    struct raft_msg m;
+    void *blk;
+};
+
+struct queue {
+    struct qmsg *v;
+    size_t head, tail, cap;
+};
+
+static void queue_push(struct queue *q, const struct raft_msg *m)
+{
+    struct qmsg *e;
+    if (q->tail == q->cap) {
+        if (q->head > 0 && q->head >= q->cap / 2) {
+            memmove(q->v, q->v + q->head, (q->tail - q->head) * sizeof *q->v);
+            q->tail -= q->head;
+            q->head = 0;
+        } else {
+            size_t cap = q->cap ? q->cap * 2 : 256;
+            struct qmsg *v = realloc(q->v, cap * sizeof *v);
+            if (v == NULL)
+                die("out of memory (queue of %zu)", cap);
+            q->v = v;
+            q->cap = cap;
+        }
+    }
+    e = &q->v[q->tail++];
+    e->m = *m;
+    e->blk = NULL;
+    if (m->type == RAFT_MSG_APPEND && m->u.append.n_entries > 0) {
+        size_t n = m->u.append.n_entries, bytes = n * sizeof(struct raft_entry);
+        const struct raft_entry *src = m->u.append.entries;
+        struct raft_entry *es;
+        unsigned char *p;
+        size_t i;
+        for (i = 0; i < n; i++)
+            bytes += src[i].len;
+        es = malloc(bytes);
+        if (es == NULL)
+            die("out of memory (message of %zu bytes)", bytes);
+        p = (unsigned char *)(es + n);
+        for (i = 0; i < n; i++) {
+            es[i] = src[i];
+            if (src[i].len > 0) {
+                memcpy(p, src[i].buf, src[i].len);
+                es[i].buf = p;
+                p += src[i].len;
+            } else {
+                es[i].buf = NULL;
+            }
+        }
+        e->m.u.append.entries = es;
+        e->blk = es;
+    }
+}
+
+static int queue_empty(const struct queue *q) { return q->head == q->tail; }
+
+/* Take the oldest message (FIFO) or, with rng != NULL, a random one. */
+static struct qmsg queue_pop(struct queue *q, uint64_t *rng)
+{
+    struct qmsg e;
+    if (rng != NULL) {
+        size_t i = q->head + (size_t)(rng_next(rng) % (q->tail - q->head));
+        e = q->v[i];
+        q->v[i] = q->v[q->head];
+    } else {
+        e = q->v[q->head];
+    }
+    q->head++;
+    if (q->head == q->tail)
+        q->head = q->tail = 0;
+    return e;
+}
+
+static void queue_clear(struct queue *q)
+{
+    while (!queue_empty(q))
+        free(queue_pop(q, NULL).blk);
+    free(q->v);
+    memset(q, 0, sizeof *q);
+}
+
+/* ---- cluster ---------------------------------------------------------------- */
+
+struct cluster;
+
+struct node {
+    struct cluster *c;
+    struct raft *r;
+    raft_id id;
+    struct alloc_stats as;
+    uint64_t sum;         /* the state machine: sum of first 8 bytes */
+    uint64_t n_cmds;      /* command entries applied */
+    raft_index applied;   /* last index applied */
+    raft_index persisted; /* last index persisted */
+    raft_term term;       /* persisted term and vote */
+    raft_id vote;
+};
+
+struct cluster {
+    size_t n;
+    struct node nodes[MAX_NODES];
+    raft_id voters[MAX_NODES];
+    struct queue q;
+    uint64_t n_msgs;                    /* messages sent, all nodes */
+    uint64_t appends[MAX_NODES + 1];    /* AppendEntries sent, per node */
+    raft_id cut;                        /* drop all to/from this node */
+    raft_id leader;                     /* whose applies free proposal slots */
+    uint64_t freed;                     /* commands applied there, unrefilled */
+    int strict;                         /* any rejected message is fatal */
+    uint64_t n_rejected[16];            /* raft_step errors, by -code */
+    int bad_apply;
+};
+
+static int cb_send(struct raft *r, void *ctx, const struct raft_msg *msg)
+{
+    struct node *nd = ctx;
+    struct cluster *c = nd->c;
+    (void)r;
+    c->n_msgs++;
+    if (msg->type == RAFT_MSG_APPEND && msg->from <= MAX_NODES)
+        c->appends[msg->from]++;
+    if (c->cut != 0 && (msg->from == c->cut || msg->to == c->cut))
+        return 0; /* handed to the network, which loses it */
+    queue_push(&c->q, msg);
+    return 0;
+}
+
+static int cb_persist_state(struct raft *r, void *ctx, raft_term term,
+                            raft_id vote)
+{
+    struct node *nd = ctx;
+    (void)r;
+    nd->term = term;
+    nd->vote = vote;
+    return 0;
+}
+
+static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
+                              const struct raft_entry *entries, size_t n)
+{
+    struct node *nd = ctx;
+    (void)r;
+    (void)entries;
+    nd->persisted = first + n - 1;
+    return 0;
+}
+
+static int cb_apply(struct raft *r, void *ctx, raft_index index,
+                    const struct raft_entry *entry)
+{
+    struct node *nd = ctx;
+    (void)r;
+    if (index != nd->applied + 1)
+        nd->c->bad_apply = 1;
+    nd->applied = index;
+    if (entry->type == RAFT_ENTRY_COMMAND) {
+        uint64_t v = 0;
+        if (entry->len >= sizeof v)
+            memcpy(&v, entry->buf, sizeof v);
+        else
+            nd->c->bad_apply = 1;
+        nd->sum += v;
+        nd->n_cmds++;
+        if (nd->id == nd->c->leader)
+            nd->c->freed++;
+    }
+    return 0;
+}
+
+static const struct raft_callbacks callbacks = {
+    cb_send, cb_persist_state, cb_persist_entries, cb_apply, NULL,
+};
+
+static struct cluster *cluster_new(size_t n, unsigned election,
+                                   unsigned heartbeat, uint64_t seed)
+{
+    struct cluster *c = calloc(1, sizeof *c);
+    size_t i;
+    int rc;
+    if (c == NULL)
+        die("out of memory");
+    c->n = n;
+    for (i = 0; i < n; i++)
+        c->voters[i] = (raft_id)(i + 1);
+    for (i = 0; i < n; i++) {
+        struct node *nd = &c->nodes[i];
+        struct raft_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        nd->c = c;
+        nd->id = (raft_id)(i + 1);
+        cfg.id = nd->id;
+        cfg.election_ticks = election;
+        cfg.heartbeat_ticks = heartbeat;
+        cfg.seed = mix64(seed ^ mix64(nd->id));
+        cfg.allocator.ctx = &nd->as;
+        cfg.allocator.alloc = hook_alloc;
+        cfg.allocator.realloc = hook_realloc;
+        cfg.allocator.free = hook_free;
+        rc = raft_create(&cfg, &callbacks, nd, &nd->r);
+        if (rc != 0)
+            die("raft_create: %s (%d)", raft_strerror(rc), rc);
+        rc = raft_bootstrap(nd->r, c->voters, n);
+        if (rc != 0)
+            die("raft_bootstrap: %s (%d)", raft_strerror(rc), rc);
+    }
+    return c;
+}
+
+static void cluster_free(struct cluster *c)
+{
+    size_t i;
+    for (i = 0; i < c->n; i++)
+        raft_destroy(c->nodes[i].r);
+    queue_clear(&c->q);
+    free(c);
+}
+
+static struct node *node_of(struct cluster *c, raft_id id)
+{
+    if (id == 0 || id > c->n)
+        die("message to unknown node %" PRIu64, id);
+    return &c->nodes[id - 1];
+}
+
+/* Deliver one message (FIFO, or random with rng). Returns 0 if none. */
+static int deliver_one(struct cluster *c, uint64_t *rng)
+{
+    struct qmsg e;
+    int rc;
+    if (queue_empty(&c->q))
+        return 0;
+    e = queue_pop(&c->q, rng);
+    if (c->cut != 0 && (e.m.from == c->cut || e.m.to == c->cut)) {
+        free(e.blk);
+        return 1;
+    }
+    rc = raft_step(node_of(c, e.m.to)->r, &e.m);
+    free(e.blk);
+    if (rc != 0) {
+        if (c->strict) {
+            fprintf(stderr,
+                    "bench: error: raft_step(node %" PRIu64 ", type %d from %"
+                    PRIu64 " term %" PRIu64 ") returned %d (%s) in a "
+                    "fault-free run\n",
+                    e.m.to, e.m.type, e.m.from, e.m.term, rc,
+                    raft_strerror(rc));
+            exit(1);
+        }
+        c->n_rejected[(-rc) & 15]++;
+    }
+    return 1;
+}
+
+static void deliver_all(struct cluster *c, uint64_t *rng)
+{
+    while (deliver_one(c, rng))
+        ;
+}
+
+static void tick(struct cluster *c, struct node *nd)
+{
+    int rc = raft_tick(nd->r);
+    if (rc != 0) {
+        fprintf(stderr, "bench: error: raft_tick(node %" PRIu64 ") returned "
+                "%d (%s)\n", nd->id, rc, raft_strerror(rc));
+        exit(1);
+    }
+    (void)c;
+}
+
+/* All nodes have applied everything the leader has in its log. */
+static int all_applied(struct cluster *c, struct node *leader)
+{
+    struct raft_status st;
+    size_t i;
+    raft_status(leader->r, &st);
+    for (i = 0; i < c->n; i++)
+        if (c->nodes[i].applied != st.last_index)
+            return 0;
+    return 1;
+}
+
+/* Tick node 1 alone until it is leader, delivering FIFO after each tick,
+ * then heartbeat until every node applied the leader's no-op. */
+static struct node *elect_first(struct cluster *c)
+{
+    struct node *l = &c->nodes[0];
+    int i;
+    for (i = 0; raft_role(l->r) != RAFT_LEADER; i++) {
+        if (i > 10000)
+            die("node 1 did not become leader after %d ticks", i);
+        tick(c, l);
+        deliver_all(c, NULL);
+    }
+    for (i = 0; !all_applied(c, l); i++) {
+        if (i > 1000)
+            die("followers did not apply the no-op after %d heartbeats", i);
+        tick(c, l);
+        deliver_all(c, NULL);
+    }
+    return l;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- W1 / W3 load: N entries with B outstanding ---------------------------- */
+
+struct load {
+    uint64_t seed;
+    uint64_t proposed;
+    uint64_t expected; /* sum of the proposed values */
+    size_t batch;
+    struct raft_buf *bufs;
+    unsigned char *payloads; /* batch * PAYLOAD bytes, reused */
+};
+
+static void propose(struct cluster *c, struct node *l, struct load *ld,
+                    size_t k)
+{
+    size_t i;
+    int rc;
+    for (i = 0; i < k; i++) {
+        unsigned char *p = ld->payloads + i * PAYLOAD;
+        uint64_t v = entry_value(ld->seed, ld->proposed + i);
+        memcpy(p, &v, sizeof v);
+        memset(p + sizeof v, (int)(v & 0xff), PAYLOAD - sizeof v);
+        ld->bufs[i].base = p;
+        ld->bufs[i].len = PAYLOAD;
+        ld->expected += v;
+    }
+    if (ld->batch == 1)
+        rc = raft_propose(l->r, ld->bufs[0].base, ld->bufs[0].len, NULL);
+    else
+        rc = raft_propose_batch(l->r, ld->bufs, k, NULL);
+    if (rc != 0) {
+        fprintf(stderr, "bench: error: raft_propose%s(%zu) after %" PRIu64
+                " proposals returned %d (%s)\n",
+                ld->batch == 1 ? "" : "_batch", k, ld->proposed, rc,
+                raft_strerror(rc));
+        exit(1);
+    }
+    ld->proposed += k;
+    (void)c;
+}
+
+/* Commit and apply n entries on every node, batch outstanding. The cluster
+ * must have a leader (l). No ticks until the leader has applied all of
+ * them; then the leader heartbeats until the followers have too. */
+static void run_load(struct cluster *c, struct node *l, size_t batch,
+                     uint64_t n, uint64_t seed, uint64_t *expected)
+{
+    struct load ld;
+    size_t i;
+    int t;
+    memset(&ld, 0, sizeof ld);
+    ld.seed = seed;
+    ld.batch = batch;
+    ld.bufs = calloc(batch, sizeof *ld.bufs);
+    ld.payloads = calloc(batch, PAYLOAD);
+    if (ld.bufs == NULL || ld.payloads == NULL)
+        die("out of memory");
+    c->leader = l->id;
+    c->freed = 0;
+
+    propose(c, l, &ld, batch < n ? batch : (size_t)n);
+    while (deliver_one(c, NULL)) {
+        if (c->freed > 0 && ld.proposed < n) {
+            uint64_t k = c->freed < n - ld.proposed ? c->freed
+                                                    : n - ld.proposed;
+            c->freed = 0;
+            propose(c, l, &ld, (size_t)k);
+        }
+    }
+    if (l->n_cmds != n) {
+        fprintf(stderr, "bench: error: stalled: the network is idle but the "
+                "leader applied %" PRIu64 " of %" PRIu64 " entries (%" PRIu64
+                " proposed, %zu outstanding allowed)\n",
+                l->n_cmds, n, ld.proposed, batch);
+        exit(1);
+    }
+    for (t = 0; !all_applied(c, l); t++) {
+        if (t > 1000)
+            die("followers did not catch up after %d heartbeats", t);
+        tick(c, l);
+        deliver_all(c, NULL);
+    }
+    if (c->bad_apply)
+        die("apply callback saw an out-of-order index or a short entry");
+    for (i = 0; i < c->n; i++) {
+        if (c->nodes[i].n_cmds != n || c->nodes[i].sum != ld.expected) {
+            fprintf(stderr, "bench: error: node %zu applied %" PRIu64
+                    " entries summing to %" PRIu64 ", expected %" PRIu64
+                    " summing to %" PRIu64 "\n", i + 1, c->nodes[i].n_cmds,
+                    c->nodes[i].sum, n, ld.expected);
+            exit(1);
+        }
+    }
+    free(ld.bufs);
+    free(ld.payloads);
+    *expected = ld.expected;
+}
+
+static uint64_t total_allocs(const struct cluster *c)
+{
+    uint64_t s = 0;
+    size_t i;
+    for (i = 0; i < c->n; i++)
+        s += c->nodes[i].as.n_alloc + c->nodes[i].as.n_realloc;
+    return s;
+}
+
+struct w1_result {
+    double cpu;      /* seconds */
+    uint64_t allocs; /* alloc + realloc calls, all nodes, timed part */
+    uint64_t msgs;   /* messages sent, all nodes, timed part */
+};
+
+static void w1_run(size_t voters, size_t batch, uint64_t n, uint64_t seed,
+                   struct w1_result *res)
+{
+    struct cluster *c = cluster_new(voters, 10, 1, seed);
+    struct node *l;
+    uint64_t a0, m0, expected;
+    double t0, t1;
+    c->strict = 1;
+    l = elect_first(c);
+    a0 = total_allocs(c);
+    m0 = c->n_msgs;
+    t0 = cpu_now();
+    run_load(c, l, batch, n, seed, &expected);
+    t1 = cpu_now();
+    res->cpu = t1 - t0;
+    res->allocs = total_allocs(c) - a0;
+    res->msgs = c->n_msgs - m0;
+    cluster_free(c);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+static int w1(size_t voters, size_t batch, uint64_t n, int runs, uint64_t seed,
+              int once)
+{
+    double cpu[64];
+    struct w1_result res, first;
+    int i;
+    if (voters < 1 || voters > MAX_NODES || batch < 1 || n < 1 || runs < 1 ||
+        runs > 64)
+        die("w1: bad arguments");
+    memset(&first, 0, sizeof first);
+    for (i = 0; i < runs; i++) {
+        w1_run(voters, batch, n, seed, &res);
+        cpu[i] = res.cpu;
+        if (i == 0)
+            first = res;
+        else if (res.allocs != first.allocs || res.msgs != first.msgs)
+            fprintf(stderr, "bench: warning: run %d is not deterministic "
+                    "(allocs %" PRIu64 " vs %" PRIu64 ", msgs %" PRIu64
+                    " vs %" PRIu64 ")\n", i, res.allocs, first.allocs,
+                    res.msgs, first.msgs);
+    }
+    if (once) {
+        printf("w1-once voters=%zu B=%zu N=%" PRIu64 " seed=%" PRIu64
+               ": ok, %.3f s cpu\n", voters, batch, n, seed, cpu[0]);
+        return 0;
+    }
+    qsort(cpu, (size_t)runs, sizeof cpu[0], cmp_double);
+    {
+        double med = runs % 2 ? cpu[runs / 2]
+                              : (cpu[runs / 2 - 1] + cpu[runs / 2]) / 2;
+        printf("W1 throughput voters=%zu B=%zu (N=%" PRIu64 " x %d-byte "
+               "entries, seed %" PRIu64 "): %.0f entries/s cpu (committed and "
+               "applied on every node, per CPU second of the whole process, "
+               "median of %d runs), %.3f allocs/entry (alloc+realloc hook "
+               "calls, all nodes), %.3f msgs/entry (sent by all nodes)\n",
+               voters, batch, n, PAYLOAD, seed, (double)n / med, runs,
+               (double)first.allocs / (double)n,
+               (double)first.msgs / (double)n);
+    }
+    return 0;
+}
+
+/* ---- W2: failover ----------------------------------------------------------- */
+
+static struct node *find_leader(struct cluster *c, raft_id except)
+{
+    struct node *best = NULL;
+    size_t i;
+    for (i = 0; i < c->n; i++) {
+        struct node *nd = &c->nodes[i];
+        if (nd->id == except || raft_role(nd->r) != RAFT_LEADER)
+            continue;
+        if (best == NULL ||
+            raft_current_term(nd->r) > raft_current_term(best->r))
+            best = nd;
+    }
+    return best;
+}
+
+/* Ticks from cutting off a stable leader until another node leads. */
+static long w2_one(unsigned election, unsigned heartbeat, uint64_t seed,
+                   uint64_t *rejected)
+{
+    struct cluster *c = cluster_new(5, election, heartbeat, seed);
+    uint64_t rng = mix64(seed ^ 0x5eedu);
+    struct node *l = NULL;
+    raft_term lterm = 0;
+    uint64_t hb_before[MAX_NODES + 1];
+    long round, limit = 100L * (long)election + 1000;
+    int hbs = 0;
+    size_t i;
+
+    /* Phase 1: elect a leader and let it settle. */
+    for (round = 0;; round++) {
+        struct node *nl;
+        if (round > limit)
+            die("w2 seed %" PRIu64 ": no stable leader after %ld rounds", seed, round);
+        memcpy(hb_before, c->appends, sizeof hb_before);
+        for (i = 0; i < c->n; i++)
+            tick(c, &c->nodes[i]);
+        {
+            /* did the leader send AppendEntries on its tick? */
+            int sent = l != NULL && c->appends[l->id] > hb_before[l->id];
+            deliver_all(c, &rng);
+            nl = find_leader(c, 0);
+            if (nl == NULL || nl != l || raft_current_term(nl->r) != lterm) {
+                l = nl;
+                lterm = l ? raft_current_term(l->r) : 0;
+                hbs = 0;
+                continue;
+            }
+            if (!all_applied(c, l))
+                continue;
+            if (sent && ++hbs >= 3)
+                break; /* its heartbeat was just delivered */
+        }
+    }
+
+    /* Phase 2: cut it off and count rounds until another node leads. */
+    c->cut = l->id;
+    for (round = 1;; round++) {
+        if (round > limit)
+            die("w2 seed %" PRIu64 ": no new leader %ld rounds after the cut", seed, round);
+        for (i = 0; i < c->n; i++)
+            tick(c, &c->nodes[i]);
+        deliver_all(c, &rng);
+        if (find_leader(c, l->id) != NULL)
+            break;
+    }
+    for (i = 0; i < 16; i++)
+        rejected[i] += c->n_rejected[i];
+    cluster_free(c);
+    return round;
+}
+
+static long nearest_rank(const long *v, size_t n, double p)
+{
+    size_t k = (size_t)(p * (double)n + 0.999999999);
+    if (k < 1)
+        k = 1;
+    if (k > n)
+        k = n;
+    return v[k - 1];
+}
+
+static int w2(unsigned election, unsigned heartbeat, size_t seeds,
+              uint64_t seed, const char *label)
+{
+    long *v = calloc(seeds, sizeof *v);
+    uint64_t rejected[16];
+    double mean = 0;
+    size_t s;
+    long med, p99;
+    if (v == NULL || seeds == 0 || election <= heartbeat)
+        die("w2: bad arguments");
+    memset(rejected, 0, sizeof rejected);
+    for (s = 0; s < seeds; s++) {
+        v[s] = w2_one(election, heartbeat, seed + s, rejected);
+        mean += (double)v[s];
+    }
+    mean /= (double)seeds;
+    qsort(v, seeds, sizeof *v, cmp_long);
+    med = nearest_rank(v, seeds, 0.50);
+    p99 = nearest_rank(v, seeds, 0.99);
+    printf("W2 failover%s%s (election=%u heartbeat=%u, 5 voters): median %ld "
+           "ticks (%.2fx), p99 %ld ticks (%.2fx), max %ld ticks (%.2fx), "
+           "mean %.2f ticks; ticks from cutting off a stable leader until "
+           "another node is leader (x = multiple of election_ticks), %zu "
+           "seeds %" PRIu64 "..%" PRIu64 ", random delivery order\n",
+           *label ? " " : "", label, election, heartbeat, med,
+           (double)med / election, p99, (double)p99 / election, v[seeds - 1],
+           (double)v[seeds - 1] / election, mean, seeds, seed,
+           seed + seeds - 1);
+    for (s = 1; s < 16; s++)
+        if (rejected[s] != 0 && -(int)s != RAFT_ESTALE)
+            fprintf(stderr, "bench: note: w2: raft_step rejected %" PRIu64
+                    " messages with %s\n", rejected[s],
+                    raft_strerror(-(int)s));
+    free(v);
+    return 0;
+}
+
+/* ---- W3: memory ------------------------------------------------------------- */
+
+static int w3(uint64_t n, uint64_t seed)
+{
+    struct cluster *c = cluster_new(3, 10, 1, seed);
+    size_t base[3], per[3], i;
+    double b[3];
+    struct node *l;
+    uint64_t expected;
+    c->strict = 1;
+    for (i = 0; i < 3; i++)
+        base[i] = c->nodes[i].as.cur;
+    l = elect_first(c);
+    run_load(c, l, 64, n, seed, &expected);
+    for (i = 0; i < 3; i++) {
+        per[i] = c->nodes[i].as.cur;
+        b[i] = ((double)per[i] - (double)base[i]) / (double)n;
+    }
+    printf("W3 memory voters=3 (N=%" PRIu64 " retained %d-byte entries, "
+           "seed %" PRIu64 "): %.1f heap bytes per retained entry per node "
+           "(median over nodes; leader %.1f, followers %.1f %.1f; bytes "
+           "requested through the allocator hook after all applied minus "
+           "after start with an empty log (%zu %zu %zu), not counting "
+           "malloc's own overhead)\n",
+           n, PAYLOAD, seed,
+           b[0] < b[1] ? (b[1] < b[2] ? b[1] : (b[0] < b[2] ? b[2] : b[0]))
+                       : (b[0] < b[2] ? b[0] : (b[1] < b[2] ? b[2] : b[1])),
+           b[0], b[1], b[2], base[0], base[1], base[2]);
+    cluster_free(c);
+    return 0;
+}
+
+/* ---- main ------------------------------------------------------------------- */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: bench w1 --voters V --batch B --n N [--runs R] [--seed S]\n"
+            "       bench w1-once --voters V --batch B --n N [--seed S]\n"
+            "       bench w2 --election E --heartbeat H [--seeds K] [--seed S] "
+            "[--label L]\n"
+            "       bench w3 [--n N] [--seed S]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t voters = 3, batch = 1, n = 100000, runs = 5, seed = 1;
+    uint64_t election = 10, heartbeat = 1, seeds = 1000;
+    const char *label = "";
+    int i;
+    if (argc < 2)
+        usage();
+    for (i = 2; i < argc; i++) {
+        const char *o = argv[i];
+        char *end;
+        uint64_t v;
+        if (i + 1 >= argc)
+            usage();
+        if (strcmp(o, "--label") == 0) {
+            label = argv[++i];
+            continue;
+        }
+        v = strtoull(argv[++i], &end, 10);
+        if (*end != '\0' || end == argv[i])
+            usage();
+        if (strcmp(o, "--voters") == 0)
+            voters = v;
+        else if (strcmp(o, "--batch") == 0)
+            batch = v;
+        else if (strcmp(o, "--n") == 0)
+            n = v;
+        else if (strcmp(o, "--runs") == 0)
+            runs = v;
+        else if (strcmp(o, "--seed") == 0)
+            seed = v;
+        else if (strcmp(o, "--election") == 0)
+            election = v;
+        else if (strcmp(o, "--heartbeat") == 0)
+            heartbeat = v;
+        else if (strcmp(o, "--seeds") == 0)
+            seeds = v;
+        else
+            usage();
+    }
+    if (strcmp(argv[1], "w1") == 0)
+        return w1((size_t)voters, (size_t)batch, n, (int)runs, seed, 0);
+    if (strcmp(argv[1], "w1-once") == 0)
+        return w1((size_t)voters, (size_t)batch, n, 1, seed, 1);
+    if (strcmp(argv[1], "w2") == 0)
+        return w2((unsigned)election, (unsigned)heartbeat, (size_t)seeds, seed,
+                  label);
+    if (strcmp(argv[1], "w3") == 0)
+        return w3(n, seed);
+    usage();
+    return 2;
+}

@@ -1,0 +1,995 @@
+/*
+ * harness.c - see harness.h.
+ *
+ * The harness itself uses libc malloc, never the counting allocator: only
+ * the library's allocations are counted.
+ */
+#include "harness.h"
+
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n == 0 ? 1 : n);
+    ck_assert_msg(p != NULL, "harness: out of memory");
+    return p;
+}
+
+static void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n == 0 ? 1 : n);
+    ck_assert_msg(q != NULL, "harness: out of memory");
+    return q;
+}
+
+static char *xdup(const void *buf, size_t len)
+{
+    if (len == 0) {
+        return NULL;
+    }
+    char *p = xmalloc(len);
+    memcpy(p, buf, len);
+    return p;
+}
+
+#define GROW(arr, n, cap)                                           \
+    do {                                                            \
+        if ((n) == (cap)) {                                         \
+            (cap) = (cap) ? (cap) * 2 : 16;                         \
+            (arr) = xrealloc((arr), (cap) * sizeof(*(arr)));        \
+        }                                                           \
+    } while (0)
+
+/* ---- counting allocator --------------------------------------------------- */
+
+/* Every block carries a header with its size and a magic number, so frees
+ * of foreign pointers are caught and outstanding bytes are exact. */
+#define H_MAGIC 0x52414654u
+struct h_hdr {
+    alignas(max_align_t) size_t size;
+    unsigned magic;
+};
+
+static bool alloc_should_fail(struct h_alloc *a)
+{
+    a->calls++;
+    if (a->fail_at != 0 && a->calls == a->fail_at) {
+        a->failures++;
+        return true;
+    }
+    return false;
+}
+
+static void *h_alloc_alloc(void *ctx, size_t size)
+{
+    struct h_alloc *a = ctx;
+    if (alloc_should_fail(a)) {
+        return NULL;
+    }
+    struct h_hdr *hd = malloc(sizeof(*hd) + (size ? size : 1));
+    if (hd == NULL) {
+        return NULL;
+    }
+    hd->size = size;
+    hd->magic = H_MAGIC;
+    a->blocks++;
+    a->bytes += size;
+    return hd + 1;
+}
+
+static void h_alloc_free(void *ctx, void *ptr)
+{
+    struct h_alloc *a = ctx;
+    if (ptr == NULL) {
+        a->bad_free++; /* raft.h: free(ctx, NULL) is never called */
+        return;
+    }
+    struct h_hdr *hd = (struct h_hdr *)ptr - 1;
+    if (hd->magic != H_MAGIC) {
+        a->bad_free++;
+        return;
+    }
+    hd->magic = 0;
+    a->blocks--;
+    a->bytes -= hd->size;
+    free(hd);
+}
+
+static void *h_alloc_realloc(void *ctx, void *ptr, size_t size)
+{
+    struct h_alloc *a = ctx;
+    if (ptr == NULL) {
+        return h_alloc_alloc(ctx, size);
+    }
+    struct h_hdr *hd = (struct h_hdr *)ptr - 1;
+    if (hd->magic != H_MAGIC) {
+        a->bad_free++;
+        return NULL;
+    }
+    if (alloc_should_fail(a)) {
+        return NULL; /* the old block stays valid, as with realloc(3) */
+    }
+    size_t old = hd->size;
+    struct h_hdr *nh = realloc(hd, sizeof(*nh) + (size ? size : 1));
+    if (nh == NULL) {
+        return NULL;
+    }
+    nh->size = size;
+    a->bytes = a->bytes - old + size;
+    return nh + 1;
+}
+
+struct raft_allocator h_alloc_table(struct h_alloc *a)
+{
+    struct raft_allocator t = {a, h_alloc_alloc, h_alloc_realloc,
+                               h_alloc_free};
+    return t;
+}
+
+/* ---- logs ------------------------------------------------------------------ */
+
+static void log_truncate(struct h_log *l, size_t n)
+{
+    while (l->n > n) {
+        l->n--;
+        free(l->e[l->n].buf);
+        l->e[l->n].buf = NULL;
+    }
+}
+
+static void log_push(struct h_log *l, raft_term term, int type,
+                     const void *buf, size_t len)
+{
+    GROW(l->e, l->n, l->cap);
+    struct h_entry *e = &l->e[l->n++];
+    e->term = term;
+    e->type = type;
+    e->len = len;
+    e->buf = xdup(buf, len);
+}
+
+static void log_free(struct h_log *l)
+{
+    log_truncate(l, 0);
+    free(l->e);
+    memset(l, 0, sizeof(*l));
+}
+
+/* ---- callbacks ----------------------------------------------------------- */
+
+static struct h_call *push_call(struct h_node *nd, int kind)
+{
+    GROW(nd->calls, nd->n_calls, nd->cap_calls);
+    struct h_call *c = &nd->calls[nd->n_calls++];
+    memset(c, 0, sizeof(*c));
+    c->kind = kind;
+    return c;
+}
+
+static bool take_fault(int *counter)
+{
+    if (*counter == 0) {
+        return false;
+    }
+    if (*counter > 0) {
+        (*counter)--;
+    }
+    return true;
+}
+
+static void copy_msg(struct h_msg *dst, const struct raft_msg *m)
+{
+    dst->m = *m;
+    dst->ents = NULL;
+    if (m->type == RAFT_MSG_APPEND) {
+        size_t n = m->u.append.n_entries;
+        if (n > 0 && m->u.append.entries != NULL) {
+            dst->ents = xmalloc(n * sizeof(*dst->ents));
+            for (size_t i = 0; i < n; i++) {
+                dst->ents[i] = m->u.append.entries[i];
+                dst->ents[i].buf = xdup(m->u.append.entries[i].buf,
+                                        m->u.append.entries[i].len);
+            }
+        }
+        dst->m.u.append.entries = dst->ents;
+    }
+}
+
+static void free_msg(struct h_msg *hm)
+{
+    if (hm->ents != NULL) {
+        for (size_t i = 0; i < hm->m.u.append.n_entries; i++) {
+            free((void *)hm->ents[i].buf);
+        }
+        free(hm->ents);
+    }
+    hm->ents = NULL;
+}
+
+static int cb_send(struct raft *r, void *ctx, const struct raft_msg *msg)
+{
+    (void)r;
+    struct h_node *nd = ctx;
+    struct harness *h = nd->h;
+    if (nd->hook != NULL) {
+        nd->hook(nd, H_CB_SEND);
+    }
+    struct h_call *c = push_call(nd, H_CB_SEND);
+    c->msg_type = msg->type;
+    c->to = msg->to;
+    c->term = msg->term;
+    if (msg->type == RAFT_MSG_VOTE_RESP) {
+        c->ok = msg->u.vote_resp.granted;
+    } else if (msg->type == RAFT_MSG_APPEND_RESP) {
+        c->ok = msg->u.append_resp.success;
+        c->index = msg->u.append_resp.index;
+    } else if (msg->type == RAFT_MSG_APPEND) {
+        c->index = msg->u.append.prev_index;
+        c->n = msg->u.append.n_entries;
+    }
+    if (msg->to <= H_MAX_NODES && take_fault(&nd->fail_send_to[msg->to])) {
+        c->rc = -1;
+        return -1;
+    }
+    GROW(h->net, h->n_net, h->cap_net);
+    copy_msg(&h->net[h->n_net++], msg);
+    return 0;
+}
+
+static int cb_persist_state(struct raft *r, void *ctx, raft_term term,
+                            raft_id vote)
+{
+    (void)r;
+    struct h_node *nd = ctx;
+    if (nd->hook != NULL) {
+        nd->hook(nd, H_CB_PERSIST_STATE);
+    }
+    struct h_call *c = push_call(nd, H_CB_PERSIST_STATE);
+    c->term = term;
+    c->vote = vote;
+    if (take_fault(&nd->fail_persist_state)) {
+        c->rc = -1;
+        return -1; /* nothing written: the old pair stays */
+    }
+    nd->d_term = term;
+    nd->d_vote = vote;
+    return 0;
+}
+
+static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
+                              const struct raft_entry *entries, size_t n)
+{
+    (void)r;
+    struct h_node *nd = ctx;
+    if (nd->hook != NULL) {
+        nd->hook(nd, H_CB_PERSIST_ENTRIES);
+    }
+    struct h_call *c = push_call(nd, H_CB_PERSIST_ENTRIES);
+    c->index = first;
+    c->n = n;
+    ck_assert_msg(first >= 1 && n >= 1 && entries != NULL,
+                  "node %llu: persist_entries(first=%llu, n=%zu) violates "
+                  "raft.h (first >= 1, n >= 1)",
+                  (unsigned long long)nd->id, (unsigned long long)first, n);
+    ck_assert_msg(first <= nd->disk.n + 1,
+                  "node %llu: persist_entries(first=%llu) leaves a hole "
+                  "after the %zu stored entries",
+                  (unsigned long long)nd->id, (unsigned long long)first,
+                  nd->disk.n);
+    if (take_fault(&nd->fail_persist_entries)) {
+        /* raft.h allows any prefix to have been written; the simplest
+         * faithful model is "the old entries at >= first were discarded
+         * and the first new one (if more than one) was stored", which
+         * makes a library that trusts the disk after a failure visible. */
+        log_truncate(&nd->disk, (size_t)(first - 1));
+        if (n > 1) {
+            log_push(&nd->disk, entries[0].term, entries[0].type,
+                     entries[0].buf, entries[0].len);
+        }
+        c->rc = -1;
+        return -1;
+    }
+    log_truncate(&nd->disk, (size_t)(first - 1));
+    for (size_t i = 0; i < n; i++) {
+        log_push(&nd->disk, entries[i].term, entries[i].type, entries[i].buf,
+                 entries[i].len);
+    }
+    return 0;
+}
+
+static int cb_apply(struct raft *r, void *ctx, raft_index index,
+                    const struct raft_entry *entry)
+{
+    (void)r;
+    struct h_node *nd = ctx;
+    if (nd->hook != NULL) {
+        nd->hook(nd, H_CB_APPLY);
+    }
+    struct h_call *c = push_call(nd, H_CB_APPLY);
+    c->index = index;
+    c->term = entry->term;
+    if (take_fault(&nd->fail_apply)) {
+        c->rc = -1;
+        return -1;
+    }
+    if (nd->applied.n == nd->applied_cap) {
+        nd->applied_cap = nd->applied_cap ? nd->applied_cap * 2 : 16;
+        nd->applied_idx = xrealloc(nd->applied_idx,
+                                   nd->applied_cap * sizeof(raft_index));
+    }
+    nd->applied_idx[nd->applied.n] = index;
+    log_push(&nd->applied, entry->term, entry->type, entry->buf, entry->len);
+    return 0;
+}
+
+static void cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
+{
+    (void)r;
+    struct h_node *nd = ctx;
+    if (nd->hook != NULL) {
+        nd->hook(nd, 0);
+    }
+    GROW(nd->events, nd->n_events, nd->cap_events);
+    struct h_event *e = &nd->events[nd->n_events++];
+    e->type = ev->type;
+    e->term = ev->term;
+    e->role = ev->role;
+    e->peer = ev->peer;
+    e->error = ev->error;
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+struct raft_config h_config(const struct harness *h, raft_id id)
+{
+    struct raft_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.id = id;
+    cfg.election_ticks = h->opts.election_ticks ? h->opts.election_ticks : 10;
+    cfg.heartbeat_ticks = h->opts.heartbeat_ticks ? h->opts.heartbeat_ticks : 1;
+    cfg.seed = h->opts.seed * 1000 + id;
+    cfg.max_msg_entries = h->opts.max_msg_entries;
+    cfg.max_msg_bytes = h->opts.max_msg_bytes;
+    cfg.max_inflight = h->opts.max_inflight;
+    if (h->opts.counting_alloc) {
+        cfg.allocator = h_alloc_table((struct h_alloc *)&h->alloc);
+    }
+    return cfg;
+}
+
+struct raft_callbacks h_callbacks(const struct harness *h)
+{
+    struct raft_callbacks cbs = {cb_send, cb_persist_state, cb_persist_entries,
+                                 cb_apply, cb_event};
+    if (h->opts.no_event_cb) {
+        cbs.event = NULL;
+    }
+    return cbs;
+}
+
+struct harness *h_new(size_t n, const struct h_opts *opts)
+{
+    ck_assert_msg(n >= 1 && n <= H_MAX_NODES, "h_new: bad node count");
+    struct harness *h = xmalloc(sizeof(*h));
+    memset(h, 0, sizeof(*h));
+    if (opts != NULL) {
+        h->opts = *opts;
+    }
+    h->n = n;
+    h->strict = true;
+    for (size_t i = 0; i < n; i++) {
+        h->voters[i] = (raft_id)(i + 1);
+    }
+    struct raft_callbacks cbs = h_callbacks(h);
+    for (raft_id id = 1; id <= n; id++) {
+        struct h_node *nd = &h->nodes[id];
+        nd->h = h;
+        nd->id = id;
+        nd->cfg = h_config(h, id);
+        int rc = raft_create(&nd->cfg, &cbs, nd, &nd->r);
+        ck_assert_msg(rc == 0, "raft_create(node %llu) = %d (%s), seed %llu",
+                      (unsigned long long)id, rc, raft_strerror(rc),
+                      (unsigned long long)h->opts.seed);
+    }
+    return h;
+}
+
+static void node_clear_records(struct h_node *nd)
+{
+    log_free(&nd->applied);
+    free(nd->applied_idx);
+    nd->applied_idx = NULL;
+    nd->applied_cap = 0;
+    free(nd->calls);
+    nd->calls = NULL;
+    nd->n_calls = nd->cap_calls = 0;
+    free(nd->events);
+    nd->events = NULL;
+    nd->n_events = nd->cap_events = 0;
+}
+
+void h_free(struct harness *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    for (raft_id id = 1; id <= h->n; id++) {
+        struct h_node *nd = &h->nodes[id];
+        raft_destroy(nd->r);
+        nd->r = NULL;
+        log_free(&nd->disk);
+        node_clear_records(nd);
+    }
+    for (size_t i = 0; i < h->n_net; i++) {
+        free_msg(&h->net[i]);
+    }
+    free(h->net);
+    free(h);
+}
+
+struct h_node *h_node(struct harness *h, raft_id id)
+{
+    ck_assert_msg(id >= 1 && id <= h->n, "no node %llu", (unsigned long long)id);
+    return &h->nodes[id];
+}
+
+struct raft *h_raft(struct harness *h, raft_id id)
+{
+    return h_node(h, id)->r;
+}
+
+void h_bootstrap_all(struct harness *h)
+{
+    for (raft_id id = 1; id <= h->n; id++) {
+        int rc = raft_bootstrap(h_raft(h, id), h->voters, h->n);
+        ck_assert_msg(rc == 0, "raft_bootstrap(node %llu) = %d (%s)",
+                      (unsigned long long)id, rc, raft_strerror(rc));
+    }
+}
+
+size_t h_payload(char *buf, raft_index index, raft_term term)
+{
+    int k = snprintf(buf, 48, "i%llut%llu", (unsigned long long)index,
+                     (unsigned long long)term);
+    return (size_t)k;
+}
+
+void h_mk_entries(struct raft_entry *out, char *bufs, raft_index first,
+                  const raft_term *terms, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *b = bufs + i * 48;
+        out[i].term = terms[i];
+        out[i].type = RAFT_ENTRY_COMMAND;
+        out[i].len = h_payload(b, first + i, terms[i]);
+        out[i].buf = b;
+    }
+}
+
+int h_restore(struct harness *h, raft_id id, raft_term term, raft_id vote,
+              const raft_term *terms, size_t n)
+{
+    struct h_node *nd = h_node(h, id);
+    struct raft_entry *ents = xmalloc((n ? n : 1) * sizeof(*ents));
+    char *bufs = xmalloc((n ? n : 1) * 48);
+    h_mk_entries(ents, bufs, 1, terms, n);
+    int rc = raft_restore(nd->r, h->voters, h->n, term, vote, ents, n);
+    if (rc == 0) {
+        nd->d_term = term;
+        nd->d_vote = vote;
+        log_truncate(&nd->disk, 0);
+        for (size_t i = 0; i < n; i++) {
+            log_push(&nd->disk, ents[i].term, ents[i].type, ents[i].buf,
+                     ents[i].len);
+        }
+    }
+    free(bufs);
+    free(ents);
+    return rc;
+}
+
+int h_restart(struct harness *h, raft_id id)
+{
+    struct h_node *nd = h_node(h, id);
+    raft_destroy(nd->r);
+    nd->r = NULL;
+    node_clear_records(nd);
+    struct raft_callbacks cbs = h_callbacks(h);
+    int rc = raft_create(&nd->cfg, &cbs, nd, &nd->r);
+    if (rc != 0) {
+        nd->r = NULL;
+        return rc;
+    }
+    size_t n = nd->disk.n;
+    struct raft_entry *ents = xmalloc((n ? n : 1) * sizeof(*ents));
+    for (size_t i = 0; i < n; i++) {
+        ents[i].term = nd->disk.e[i].term;
+        ents[i].type = nd->disk.e[i].type;
+        ents[i].buf = nd->disk.e[i].buf;
+        ents[i].len = nd->disk.e[i].len;
+    }
+    rc = raft_restore(nd->r, h->voters, h->n, nd->d_term, nd->d_vote, ents, n);
+    free(ents);
+    return rc;
+}
+
+/* ---- driving ----------------------------------------------------------------- */
+
+int h_tick(struct harness *h, raft_id id, unsigned n)
+{
+    int first = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int rc = raft_tick(h_raft(h, id));
+        if (rc != 0 && first == 0) {
+            first = rc;
+        }
+    }
+    return first;
+}
+
+unsigned h_tick_until_role(struct harness *h, raft_id id, int role,
+                           unsigned max)
+{
+    for (unsigned i = 1; i <= max; i++) {
+        raft_tick(h_raft(h, id));
+        if (raft_role(h_raft(h, id)) == role) {
+            return i;
+        }
+    }
+    return 0;
+}
+
+static unsigned max_timeout(const struct harness *h)
+{
+    unsigned e = h->opts.election_ticks ? h->opts.election_ticks : 10;
+    return e + e / 4;
+}
+
+void h_elect(struct harness *h, raft_id id)
+{
+    struct raft *r = h_raft(h, id);
+    if (raft_role(r) != RAFT_LEADER) {
+        raft_term t0 = raft_current_term(r);
+        unsigned max = 2 * max_timeout(h) + 2;
+        for (unsigned i = 0; i < max && raft_current_term(r) == t0 &&
+                             raft_role(r) != RAFT_LEADER;
+             i++) {
+            raft_tick(r);
+        }
+        h_deliver_all(h);
+    }
+    ck_assert_msg(raft_role(r) == RAFT_LEADER,
+                  "h_elect: node %llu is not leader (role %d, term %llu), "
+                  "seed %llu",
+                  (unsigned long long)id, raft_role(r),
+                  (unsigned long long)raft_current_term(r),
+                  (unsigned long long)h->opts.seed);
+}
+
+void h_heartbeat(struct harness *h, raft_id leader, unsigned rounds)
+{
+    unsigned hb = h->opts.heartbeat_ticks ? h->opts.heartbeat_ticks : 1;
+    for (unsigned i = 0; i < rounds; i++) {
+        h_tick(h, leader, hb);
+        h_deliver_all(h);
+    }
+}
+
+int h_propose(struct harness *h, raft_id id, const char *s, raft_index *idx)
+{
+    return raft_propose(h_raft(h, id), s, strlen(s), idx);
+}
+
+/* ---- network -------------------------------------------------------------------- */
+
+static bool matches(const struct raft_msg *m, raft_id from, raft_id to,
+                    int type)
+{
+    return (from == 0 || m->from == from) && (to == 0 || m->to == to) &&
+           (type == 0 || m->type == type);
+}
+
+size_t h_count(const struct harness *h, raft_id from, raft_id to, int type)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < h->n_net; i++) {
+        k += matches(&h->net[i].m, from, to, type);
+    }
+    return k;
+}
+
+const struct raft_msg *h_find(const struct harness *h, raft_id from,
+                              raft_id to, int type, size_t k)
+{
+    for (size_t i = 0; i < h->n_net; i++) {
+        if (matches(&h->net[i].m, from, to, type) && k-- == 0) {
+            return &h->net[i].m;
+        }
+    }
+    return NULL;
+}
+
+const char *h_msg_type_name(int type)
+{
+    switch (type) {
+    case RAFT_MSG_VOTE: return "VOTE";
+    case RAFT_MSG_VOTE_RESP: return "VOTE_RESP";
+    case RAFT_MSG_APPEND: return "APPEND";
+    case RAFT_MSG_APPEND_RESP: return "APPEND_RESP";
+    default: return "?";
+    }
+}
+
+/* Remove net[i] and step it into its recipient. */
+static int deliver_at(struct harness *h, size_t i)
+{
+    struct h_msg hm = h->net[i];
+    memmove(&h->net[i], &h->net[i + 1], (h->n_net - i - 1) * sizeof(hm));
+    h->n_net--;
+    int rc = RAFT_EINVAL;
+    if (hm.m.to >= 1 && hm.m.to <= h->n && h->nodes[hm.m.to].r != NULL &&
+        raft_role(h->nodes[hm.m.to].r) != 0) {
+        rc = raft_step(h->nodes[hm.m.to].r, &hm.m);
+        h->delivered++;
+        if (h->strict) {
+            ck_assert_msg(rc != RAFT_EBADMSG && rc != RAFT_ETOOBIG &&
+                              rc != RAFT_ENOTMEMBER && rc != RAFT_EINVAL,
+                          "node %llu rejected a library-made %s from %llu "
+                          "(term %llu) with %d (%s); seed %llu",
+                          (unsigned long long)hm.m.to,
+                          h_msg_type_name(hm.m.type),
+                          (unsigned long long)hm.m.from,
+                          (unsigned long long)hm.m.term, rc, raft_strerror(rc),
+                          (unsigned long long)h->opts.seed);
+        }
+    }
+    free_msg(&hm);
+    return rc;
+}
+
+int h_deliver_one(struct harness *h, raft_id from, raft_id to, int type)
+{
+    for (size_t i = 0; i < h->n_net; i++) {
+        if (matches(&h->net[i].m, from, to, type)) {
+            return deliver_at(h, i);
+        }
+    }
+    ck_abort_msg("h_deliver_one: no %s message %llu -> %llu in flight",
+                 type ? h_msg_type_name(type) : "", (unsigned long long)from,
+                 (unsigned long long)to);
+    return 0;
+}
+
+size_t h_deliver_all(struct harness *h)
+{
+    size_t n = 0;
+    for (;;) {
+        size_t i = 0;
+        while (i < h->n_net && h->hold != NULL &&
+               h->hold(&h->net[i].m, h->hold_arg)) {
+            i++;
+        }
+        if (i == h->n_net) {
+            return n;
+        }
+        deliver_at(h, i);
+        n++;
+        ck_assert_msg(n < 1000000, "h_deliver_all: message storm; seed %llu",
+                      (unsigned long long)h->opts.seed);
+    }
+}
+
+void h_drop(struct harness *h, raft_id from, raft_id to, int type)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < h->n_net; i++) {
+        if (matches(&h->net[i].m, from, to, type)) {
+            free_msg(&h->net[i]);
+        } else {
+            h->net[j++] = h->net[i];
+        }
+    }
+    h->n_net = j;
+}
+
+void h_drop_all(struct harness *h)
+{
+    h_drop(h, 0, 0, 0);
+}
+
+/* ---- inspection -------------------------------------------------------------------- */
+
+struct raft_status h_status(struct harness *h, raft_id id)
+{
+    struct raft_status st;
+    memset(&st, 0, sizeof(st));
+    raft_status(h_raft(h, id), &st);
+    return st;
+}
+
+bool h_status_eq(const struct raft_status *a, const struct raft_status *b)
+{
+    return a->id == b->id && a->role == b->role && a->term == b->term &&
+           a->vote == b->vote && a->leader == b->leader &&
+           a->commit == b->commit && a->applied == b->applied &&
+           a->last_index == b->last_index && a->last_term == b->last_term &&
+           a->n_voters == b->n_voters;
+}
+
+void h_assert_status_eq(const struct raft_status *a,
+                        const struct raft_status *b, const char *what)
+{
+    ck_assert_msg(h_status_eq(a, b),
+                  "%s: status changed: role %d->%d term %llu->%llu vote "
+                  "%llu->%llu leader %llu->%llu commit %llu->%llu applied "
+                  "%llu->%llu last %llu/%llu->%llu/%llu voters %zu->%zu",
+                  what, a->role, b->role, (unsigned long long)a->term,
+                  (unsigned long long)b->term, (unsigned long long)a->vote,
+                  (unsigned long long)b->vote, (unsigned long long)a->leader,
+                  (unsigned long long)b->leader, (unsigned long long)a->commit,
+                  (unsigned long long)b->commit,
+                  (unsigned long long)a->applied,
+                  (unsigned long long)b->applied,
+                  (unsigned long long)a->last_index,
+                  (unsigned long long)a->last_term,
+                  (unsigned long long)b->last_index,
+                  (unsigned long long)b->last_term, a->n_voters, b->n_voters);
+}
+
+size_t h_log_terms(struct harness *h, raft_id id, raft_term *terms, size_t cap)
+{
+    struct raft_status st = h_status(h, id);
+    size_t n = 0;
+    for (raft_index i = 1; i <= st.last_index; i++) {
+        struct raft_entry e;
+        int rc = raft_entry_at(h_raft(h, id), i, &e);
+        ck_assert_msg(rc == 0, "raft_entry_at(node %llu, %llu) = %d with "
+                      "last_index %llu", (unsigned long long)id,
+                      (unsigned long long)i, rc,
+                      (unsigned long long)st.last_index);
+        if (n < cap) {
+            terms[n] = e.term;
+        }
+        n++;
+    }
+    return n;
+}
+
+static void fmt_terms(char *buf, size_t cap, const raft_term *t, size_t n)
+{
+    size_t off = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n && off + 24 < cap; i++) {
+        off += (size_t)snprintf(buf + off, cap - off, "%s%llu", i ? "," : "",
+                                (unsigned long long)t[i]);
+    }
+}
+
+void h_assert_log_terms(struct harness *h, raft_id id, const raft_term *terms,
+                        size_t n)
+{
+    raft_term got[256];
+    size_t k = h_log_terms(h, id, got, 256);
+    bool eq = k == n;
+    for (size_t i = 0; eq && i < n && i < 256; i++) {
+        eq = got[i] == terms[i];
+    }
+    if (!eq) {
+        char a[1024], b[1024];
+        fmt_terms(a, sizeof(a), terms, n);
+        fmt_terms(b, sizeof(b), got, k < 256 ? k : 256);
+        ck_abort_msg("node %llu log terms: want [%s], got [%s]",
+                     (unsigned long long)id, a, b);
+    }
+}
+
+void h_assert_logs_equal(struct harness *h, raft_id a, raft_id b)
+{
+    struct raft_status sa = h_status(h, a), sb = h_status(h, b);
+    ck_assert_msg(sa.last_index == sb.last_index,
+                  "logs of %llu and %llu differ in length: %llu vs %llu",
+                  (unsigned long long)a, (unsigned long long)b,
+                  (unsigned long long)sa.last_index,
+                  (unsigned long long)sb.last_index);
+    for (raft_index i = 1; i <= sa.last_index; i++) {
+        struct raft_entry ea, eb;
+        ck_assert_int_eq(raft_entry_at(h_raft(h, a), i, &ea), 0);
+        ck_assert_int_eq(raft_entry_at(h_raft(h, b), i, &eb), 0);
+        ck_assert_msg(ea.term == eb.term && ea.type == eb.type &&
+                          ea.len == eb.len &&
+                          (ea.len == 0 || memcmp(ea.buf, eb.buf, ea.len) == 0),
+                      "logs of %llu and %llu differ at index %llu (terms "
+                      "%llu/%llu)",
+                      (unsigned long long)a, (unsigned long long)b,
+                      (unsigned long long)i, (unsigned long long)ea.term,
+                      (unsigned long long)eb.term);
+    }
+}
+
+void h_assert_disk_matches(struct harness *h, raft_id id)
+{
+    struct h_node *nd = h_node(h, id);
+    struct raft_status st = h_status(h, id);
+    ck_assert_msg(nd->d_term == st.term && nd->d_vote == st.vote,
+                  "node %llu: disk has term %llu vote %llu, memory term %llu "
+                  "vote %llu",
+                  (unsigned long long)id, (unsigned long long)nd->d_term,
+                  (unsigned long long)nd->d_vote, (unsigned long long)st.term,
+                  (unsigned long long)st.vote);
+    ck_assert_msg(nd->disk.n == st.last_index,
+                  "node %llu: disk has %zu entries, memory last_index %llu",
+                  (unsigned long long)id, nd->disk.n,
+                  (unsigned long long)st.last_index);
+    for (size_t i = 0; i < nd->disk.n; i++) {
+        struct raft_entry e;
+        ck_assert_int_eq(raft_entry_at(nd->r, i + 1, &e), 0);
+        const struct h_entry *d = &nd->disk.e[i];
+        ck_assert_msg(d->term == e.term && d->type == e.type &&
+                          d->len == e.len &&
+                          (e.len == 0 || memcmp(d->buf, e.buf, e.len) == 0),
+                      "node %llu: disk and memory differ at index %zu",
+                      (unsigned long long)id, i + 1);
+    }
+}
+
+void h_reset_calls(struct harness *h, raft_id id)
+{
+    struct h_node *nd = h_node(h, id);
+    nd->n_calls = 0;
+    nd->n_events = 0;
+}
+
+void h_reset_all_calls(struct harness *h)
+{
+    for (raft_id id = 1; id <= h->n; id++) {
+        h_reset_calls(h, id);
+    }
+}
+
+size_t h_ncalls(const struct harness *h, raft_id id, int kind)
+{
+    const struct h_node *nd = &h->nodes[id];
+    size_t k = 0;
+    for (size_t i = 0; i < nd->n_calls; i++) {
+        k += kind == 0 || nd->calls[i].kind == kind;
+    }
+    return k;
+}
+
+long h_call_pos(const struct harness *h, raft_id id, int kind, size_t k)
+{
+    const struct h_node *nd = &h->nodes[id];
+    for (size_t i = 0; i < nd->n_calls; i++) {
+        if ((kind == 0 || nd->calls[i].kind == kind) && k-- == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+const struct h_call *h_call(const struct harness *h, raft_id id, int kind,
+                            size_t k)
+{
+    long p = h_call_pos(h, id, kind, k);
+    return p < 0 ? NULL : &h->nodes[id].calls[p];
+}
+
+size_t h_nevents(const struct harness *h, raft_id id, int type)
+{
+    const struct h_node *nd = &h->nodes[id];
+    size_t k = 0;
+    for (size_t i = 0; i < nd->n_events; i++) {
+        k += type == 0 || nd->events[i].type == type;
+    }
+    return k;
+}
+
+const struct h_event *h_event(const struct harness *h, raft_id id, int type,
+                              size_t k)
+{
+    const struct h_node *nd = &h->nodes[id];
+    for (size_t i = 0; i < nd->n_events; i++) {
+        if ((type == 0 || nd->events[i].type == type) && k-- == 0) {
+            return &nd->events[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- message builders ---------------------------------------------------------- */
+
+struct raft_msg h_msg_vote(raft_id from, raft_id to, raft_term term,
+                           raft_index last_index, raft_term last_term)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_VOTE;
+    m.from = from;
+    m.to = to;
+    m.term = term;
+    m.u.vote.last_index = last_index;
+    m.u.vote.last_term = last_term;
+    return m;
+}
+
+struct raft_msg h_msg_vote_resp(raft_id from, raft_id to, raft_term term,
+                                bool granted, raft_index last_index,
+                                raft_term last_term)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_VOTE_RESP;
+    m.from = from;
+    m.to = to;
+    m.term = term;
+    m.u.vote_resp.granted = granted;
+    m.u.vote_resp.last_index = last_index;
+    m.u.vote_resp.last_term = last_term;
+    return m;
+}
+
+struct raft_msg h_msg_append(raft_id from, raft_id to, raft_term term,
+                             raft_index prev_index, raft_term prev_term,
+                             raft_index commit,
+                             const struct raft_entry *entries, size_t n)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_APPEND;
+    m.from = from;
+    m.to = to;
+    m.term = term;
+    m.u.append.prev_index = prev_index;
+    m.u.append.prev_term = prev_term;
+    m.u.append.commit = commit;
+    m.u.append.entries = entries;
+    m.u.append.n_entries = n;
+    return m;
+}
+
+struct raft_msg h_msg_append_resp(raft_id from, raft_id to, raft_term term,
+                                  bool success, raft_index index,
+                                  raft_index hint_index, raft_term hint_term)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_APPEND_RESP;
+    m.from = from;
+    m.to = to;
+    m.term = term;
+    m.u.append_resp.success = success;
+    m.u.append_resp.index = index;
+    m.u.append_resp.hint_index = hint_index;
+    m.u.append_resp.hint_term = hint_term;
+    return m;
+}
+
+void h_make_leader_scripted(struct harness *h, raft_id id)
+{
+    struct raft *r = h_raft(h, id);
+    unsigned t = h_tick_until_role(h, id, RAFT_CANDIDATE, 2 * max_timeout(h));
+    ck_assert_msg(t > 0 || raft_role(r) == RAFT_LEADER,
+                  "node %llu never became candidate", (unsigned long long)id);
+    struct raft_status st = h_status(h, id);
+    for (raft_id p = 1; p <= h->n && raft_role(r) != RAFT_LEADER; p++) {
+        if (p == id) {
+            continue;
+        }
+        /* the voter's last entry: claim an empty log, which is always
+         * consistent with granting */
+        struct raft_msg m = h_msg_vote_resp(p, id, st.term, true, 0, 0);
+        int rc = raft_step(r, &m);
+        ck_assert_msg(rc == 0, "granted vote from %llu: raft_step = %d (%s)",
+                      (unsigned long long)p, rc, raft_strerror(rc));
+    }
+    ck_assert_msg(raft_role(r) == RAFT_LEADER,
+                  "node %llu did not become leader after a majority of votes",
+                  (unsigned long long)id);
+    h_drop_all(h);
+    h_reset_all_calls(h);
+}

@@ -1,0 +1,304 @@
+/*
+ * harness.h - a tiny, deterministic, in-memory cluster for scripted unit
+ * tests of the raft library.
+ *
+ * A harness owns K nodes with ids 1..K. Every node's callbacks record what
+ * the library asked for:
+ *   - send: the message is deep-copied (entries and payloads: the library's
+ *     buffers are only borrowed) into one FIFO network shared by all nodes;
+ *   - persist_state / persist_entries: written to a per-node fake disk;
+ *   - apply: appended to a per-node list of applied entries;
+ *   - every callback is also appended to a per-node call log, so tests can
+ *     assert the ORDER of callbacks (persist before send, send before apply).
+ * Faults can be injected per node (fail the next persist_state /
+ * persist_entries / apply, fail sends to a peer), and the library can be
+ * given a counting allocator that fails the k-th allocation and tracks
+ * outstanding blocks.
+ *
+ * Nothing here ticks a node unless a test asks, so scripted tests are fully
+ * deterministic: to elect node X, tick only X, then deliver messages.
+ */
+#ifndef RAFT_TEST_HARNESS_H
+#define RAFT_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <check.h>
+
+#include "raft.h"
+
+#define H_MAX_NODES 9
+
+/* ---- counting allocator ------------------------------------------------ */
+
+struct h_alloc {
+    size_t blocks;          /* outstanding blocks */
+    size_t bytes;           /* outstanding bytes */
+    unsigned long calls;    /* alloc + realloc calls that asked for memory */
+    unsigned long fail_at;  /* fail the call whose number is fail_at (0: off) */
+    unsigned long failures; /* how many calls were failed */
+    unsigned long bad_free; /* free(NULL) or free of a foreign pointer */
+};
+
+/* An allocator table that uses `a` as its context. */
+struct raft_allocator h_alloc_table(struct h_alloc *a);
+
+/* ---- recorded callbacks ------------------------------------------------ */
+
+enum {
+    H_CB_SEND = 1,
+    H_CB_PERSIST_STATE,
+    H_CB_PERSIST_ENTRIES,
+    H_CB_APPLY,
+};
+
+struct h_call {
+    int kind;          /* H_CB_* */
+    int rc;            /* what the fake returned */
+    /* send */
+    int msg_type;
+    raft_id to;
+    bool ok;           /* vote granted / append success (responses) */
+    /* persist_state */
+    raft_term term;
+    raft_id vote;
+    /* persist_entries (first, n) / apply (index) */
+    raft_index index;
+    size_t n;
+};
+
+struct h_event {
+    int type;
+    raft_term term;
+    int role;
+    raft_id peer;
+    int error;
+};
+
+/* An owned copy of an entry. */
+struct h_entry {
+    raft_term term;
+    int type;
+    char *buf;   /* owned, NULL when len == 0 */
+    size_t len;
+};
+
+struct h_log {
+    struct h_entry *e; /* e[0] is index 1 */
+    size_t n;
+    size_t cap;
+};
+
+/* A message in flight: an owned deep copy. */
+struct h_msg {
+    struct raft_msg m;   /* m.u.append.entries points at ents */
+    struct raft_entry *ents;
+};
+
+struct harness;
+
+struct h_node {
+    struct harness *h;
+    raft_id id;
+    struct raft *r;            /* NULL if not created */
+    struct raft_config cfg;
+
+    /* fake disk */
+    raft_term d_term;
+    raft_id d_vote;
+    struct h_log disk;
+
+    /* applied entries, in callback order (index in applied_idx) */
+    struct h_log applied;
+    raft_index *applied_idx;
+    size_t applied_cap;
+
+    /* callback log */
+    struct h_call *calls;
+    size_t n_calls;
+    size_t cap_calls;
+    struct h_event *events;
+    size_t n_events;
+    size_t cap_events;
+
+    /* fault injection: each counter fails that many next calls (-1: all) */
+    int fail_persist_state;
+    int fail_persist_entries;
+    int fail_apply;
+    int fail_send_to[H_MAX_NODES + 1];
+
+    /* Called at the start of every callback (kind H_CB_*, or 0 for the
+     * event callback); used by the re-entrancy tests. */
+    void (*hook)(struct h_node *nd, int kind);
+    void *hook_arg;
+};
+
+struct h_opts {
+    unsigned election_ticks;   /* 0: 10 */
+    unsigned heartbeat_ticks;  /* 0: 1 */
+    uint32_t max_msg_entries;  /* 0: library default */
+    uint32_t max_msg_bytes;    /* 0: library default */
+    uint32_t max_inflight;     /* 0: library default */
+    uint64_t seed;             /* node i gets seed * 1000 + i */
+    bool counting_alloc;       /* give the library the counting allocator */
+    bool no_event_cb;          /* leave the optional event callback NULL */
+};
+
+struct harness {
+    size_t n;
+    struct h_node nodes[H_MAX_NODES + 1]; /* indexed by id, [0] unused */
+    raft_id voters[H_MAX_NODES];
+    struct h_opts opts;
+
+    struct h_msg *net;
+    size_t n_net;
+    size_t cap_net;
+
+    /* Messages matching this predicate stay in the network during
+     * h_deliver_all (they are "held", neither delivered nor dropped). */
+    bool (*hold)(const struct raft_msg *m, void *arg);
+    void *hold_arg;
+
+    /* When true (default), h_deliver_all fails the test if a message the
+     * library itself produced is rejected as malformed (EBADMSG, ETOOBIG,
+     * ENOTMEMBER, EINVAL): a correct node never sends such a message. */
+    bool strict;
+
+    unsigned long delivered; /* total messages delivered */
+
+    struct h_alloc alloc;
+};
+
+/* Create n nodes (raft_create), not started. Fails the test on error. */
+struct harness *h_new(size_t n, const struct h_opts *opts);
+/* Destroy every node and free everything. */
+void h_free(struct harness *h);
+
+/* A raft_config for node `id` as h_new would build it. */
+struct raft_config h_config(const struct harness *h, raft_id id);
+/* The callback table the harness uses (all callbacks set). */
+struct raft_callbacks h_callbacks(const struct harness *h);
+
+struct h_node *h_node(struct harness *h, raft_id id);
+struct raft *h_raft(struct harness *h, raft_id id);
+
+/* Bootstrap every node with voters 1..n; fails the test on error. */
+void h_bootstrap_all(struct harness *h);
+
+/*
+ * Restore node `id` from (term, vote, a log with the given entry terms).
+ * Payloads are generated ("i<index>t<term>") so that entries of different
+ * nodes with equal (index, term) are byte-identical, as Raft guarantees.
+ * The fake disk is set to the same state. Returns raft_restore's code.
+ */
+int h_restore(struct harness *h, raft_id id, raft_term term, raft_id vote,
+              const raft_term *terms, size_t n);
+
+/* Destroy node `id` and restore it from its fake disk (a crash/restart).
+ * Clears its applied list and call log. Returns raft_restore's code. */
+int h_restart(struct harness *h, raft_id id);
+
+/* Generated payload of entry (index, term), into buf (>= 48 bytes). */
+size_t h_payload(char *buf, raft_index index, raft_term term);
+
+/* ---- driving ----------------------------------------------------------- */
+
+/* Tick node id n times; returns the first non-zero code (or 0). */
+int h_tick(struct harness *h, raft_id id, unsigned n);
+/* Tick until raft_role(id) == role; returns the number of ticks it took,
+ * or 0 if `max` ticks were not enough. */
+unsigned h_tick_until_role(struct harness *h, raft_id id, int role,
+                           unsigned max);
+/* Tick node id until it starts an election, then deliver every message;
+ * asserts that it became leader. Only `id` is ticked. */
+void h_elect(struct harness *h, raft_id id);
+/* Tick the leader heartbeat_ticks and deliver all, `rounds` times. */
+void h_heartbeat(struct harness *h, raft_id leader, unsigned rounds);
+/* Propose a NUL-terminated string; returns raft_propose's code. */
+int h_propose(struct harness *h, raft_id id, const char *s, raft_index *idx);
+
+/* ---- the network --------------------------------------------------------- */
+
+/* Number of messages in flight matching from/to/type (0 = any). */
+size_t h_count(const struct harness *h, raft_id from, raft_id to, int type);
+/* The k-th (0-based) message in flight matching, or NULL. */
+const struct raft_msg *h_find(const struct harness *h, raft_id from,
+                              raft_id to, int type, size_t k);
+/* Remove and step the first matching message; returns raft_step's code.
+ * Fails the test if there is none. */
+int h_deliver_one(struct harness *h, raft_id from, raft_id to, int type);
+/* Deliver until the network holds only held messages; returns the number
+ * of messages delivered. */
+size_t h_deliver_all(struct harness *h);
+/* Drop every message in flight (or only from->to, 0 = any). */
+void h_drop_all(struct harness *h);
+void h_drop(struct harness *h, raft_id from, raft_id to, int type);
+
+/* ---- inspection ---------------------------------------------------------- */
+
+struct raft_status h_status(struct harness *h, raft_id id);
+bool h_status_eq(const struct raft_status *a, const struct raft_status *b);
+/* Fail the test (with a description) if two statuses differ. */
+void h_assert_status_eq(const struct raft_status *a,
+                        const struct raft_status *b, const char *what);
+
+/* Read the node's in-memory log terms into terms[] (cap entries). */
+size_t h_log_terms(struct harness *h, raft_id id, raft_term *terms,
+                   size_t cap);
+/* Fail the test unless the node's in-memory log has exactly these terms. */
+void h_assert_log_terms(struct harness *h, raft_id id, const raft_term *terms,
+                        size_t n);
+/* Fail the test unless the in-memory logs of a and b are equal (terms,
+ * types and payloads). */
+void h_assert_logs_equal(struct harness *h, raft_id a, raft_id b);
+/* Fail the test unless the fake disk matches the node's memory: term, vote
+ * and every log entry. */
+void h_assert_disk_matches(struct harness *h, raft_id id);
+
+/* Forget the recorded calls and events of one node / every node. */
+void h_reset_calls(struct harness *h, raft_id id);
+void h_reset_all_calls(struct harness *h);
+/* Number of recorded calls of a kind (0 = any). */
+size_t h_ncalls(const struct harness *h, raft_id id, int kind);
+/* Position in the call log of the k-th call of a kind, or -1. */
+long h_call_pos(const struct harness *h, raft_id id, int kind, size_t k);
+/* The k-th recorded call of a kind, or NULL. */
+const struct h_call *h_call(const struct harness *h, raft_id id, int kind,
+                            size_t k);
+/* Number of recorded events of a type (0 = any). */
+size_t h_nevents(const struct harness *h, raft_id id, int type);
+const struct h_event *h_event(const struct harness *h, raft_id id, int type,
+                              size_t k);
+
+/* ---- message builders ---------------------------------------------------- */
+
+struct raft_msg h_msg_vote(raft_id from, raft_id to, raft_term term,
+                           raft_index last_index, raft_term last_term);
+struct raft_msg h_msg_vote_resp(raft_id from, raft_id to, raft_term term,
+                                bool granted, raft_index last_index,
+                                raft_term last_term);
+struct raft_msg h_msg_append(raft_id from, raft_id to, raft_term term,
+                             raft_index prev_index, raft_term prev_term,
+                             raft_index commit,
+                             const struct raft_entry *entries, size_t n);
+struct raft_msg h_msg_append_resp(raft_id from, raft_id to, raft_term term,
+                                  bool success, raft_index index,
+                                  raft_index hint_index, raft_term hint_term);
+
+/* Fill out[0..n) with COMMAND entries of the given terms and generated
+ * payloads for indexes first..; bufs must hold n * 48 bytes. */
+void h_mk_entries(struct raft_entry *out, char *bufs, raft_index first,
+                  const raft_term *terms, size_t n);
+
+/*
+ * Make node `id` (already started) leader by script: tick it until it is a
+ * candidate, then step hand-made granted votes from the lowest other voters
+ * until it leads. Drops every message and forgets every call afterwards.
+ */
+void h_make_leader_scripted(struct harness *h, raft_id id);
+
+const char *h_msg_type_name(int type);
+
+#endif

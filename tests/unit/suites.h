@@ -1,0 +1,14 @@
+/* suites.h - every unit-test suite, collected by main.c. */
+#ifndef RAFT_TEST_SUITES_H
+#define RAFT_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *raft_api_suite(void);         /* test_raft.c */
+Suite *raft_election_suite(void);    /* test_election.c */
+Suite *raft_replication_suite(void); /* test_replication.c */
+Suite *raft_input_suite(void);       /* test_input.c */
+Suite *raft_persist_suite(void);     /* test_persist.c */
+Suite *raft_oom_suite(void);         /* test_oom.c */
+
+#endif
