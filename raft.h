@@ -174,8 +174,9 @@ struct raft_msg_append {
 
 /*
  * Reply to AppendEntries.
- * On success, `index` is the highest index now known to match the leader
- * (prev_index + n_entries of the request).
+ * On success, `index` is the highest index now known to match the leader:
+ * prev_index + n_entries of the request, or the follower's commit index if
+ * the whole request lay at or below it.
  * On rejection, `index` is the request's prev_index, and (hint_index,
  * hint_term) is the follower's last entry that may still match: the largest
  * index <= min(prev_index, last index) whose term is <= the request's
