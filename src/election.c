@@ -151,9 +151,9 @@ int raft__election_recv_vote(struct raft *r, const struct raft_msg *m)
     return 0;
 }
 
-int raft__election_recv_vote_resp(struct raft *r, const struct raft_msg *m)
+int raft__election_recv_vote_resp(struct raft *r, struct raft__progress *pr,
+                                  const struct raft_msg *m)
 {
-    struct raft__progress *pr = raft__voter(r, m->from);
     size_t granted = 0;
     size_t rejected = 0;
     size_t i;

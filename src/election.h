@@ -13,6 +13,7 @@ int raft__election_start(struct raft *r);
 int raft__election_recv_vote(struct raft *r, const struct raft_msg *m);
 
 /* A vote reply of our current term. */
-int raft__election_recv_vote_resp(struct raft *r, const struct raft_msg *m);
+int raft__election_recv_vote_resp(struct raft *r, struct raft__progress *pr,
+                                  const struct raft_msg *m);
 
 #endif

@@ -7,22 +7,11 @@
 
 #include "heap.h"
 
-#define BLOCK_SHIFT 9u /* 512 descriptors (8 KiB) per block */
+#define BLOCK_SHIFT RAFT__LOG_BLOCK_SHIFT
 #define BLOCK_SIZE ((size_t)1 << BLOCK_SHIFT)
-#define BLOCK_MASK (BLOCK_SIZE - 1)
 #define CHUNK_MIN ((size_t)4096)   /* first chunk: small nodes stay small */
 #define CHUNK_MAX ((size_t)65536)  /* chunks double up to this size */
 
-/* A payload arena. Payloads of entries first, first+1, ... are stored back
- * to back; an entry whose payload is here was appended while this chunk was
- * the tail. Chunks are linked newest first. */
-struct raft__log_chunk {
-    struct raft__log_chunk *prev;
-    raft_index first; /* index of the first entry appended into this chunk */
-    size_t used;
-    size_t cap;
-    uint8_t data[];
-};
 
 void raft__log_init(struct raft__log *l, const struct raft_allocator *a)
 {
@@ -47,11 +36,7 @@ void raft__log_close(struct raft__log *l)
     memset(l, 0, sizeof(*l));
 }
 
-static inline struct raft__log_ent *ent_at(const struct raft__log *l, raft_index i)
-{
-    size_t p = (size_t)(i - 1);
-    return &l->blocks[p >> BLOCK_SHIFT][p & BLOCK_MASK];
-}
+#define ent_at raft__log_ent_at
 
 /* Index into runs of the run holding i, 1 <= i <= last. */
 static size_t run_of(const struct raft__log *l, raft_index i)
@@ -73,11 +58,8 @@ static size_t run_of(const struct raft__log *l, raft_index i)
     return lo;
 }
 
-raft_term raft__log_term(const struct raft__log *l, raft_index i)
+raft_term raft__log_term_slow(const struct raft__log *l, raft_index i)
 {
-    if (i == 0 || i > l->last) {
-        return 0;
-    }
     return l->runs[run_of(l, i)].term;
 }
 
@@ -156,7 +138,8 @@ static int reserve_bytes(struct raft__log *l, size_t bytes)
     return 0;
 }
 
-int raft__log_reserve(struct raft__log *l, size_t n, size_t bytes, size_t runs)
+int raft__log_reserve_slow(struct raft__log *l, size_t n, size_t bytes,
+                           size_t runs)
 {
     void *rp = l->runs;
     if (grow(l->a, &rp, &l->runs_cap, l->nruns + runs, sizeof(*l->runs)) != 0) {
@@ -232,14 +215,6 @@ void raft__log_truncate(struct raft__log *l, raft_index from)
     l->last = from - 1;
 }
 
-void raft__log_get(const struct raft__log *l, raft_index i, struct raft_entry *e)
-{
-    const struct raft__log_ent *d = ent_at(l, i);
-    e->term = l->runs[run_of(l, i)].term;
-    e->type = d->type;
-    e->buf = d->buf;
-    e->len = d->len;
-}
 
 size_t raft__log_slice(const struct raft__log *l, raft_index lo, size_t max_n,
                        size_t max_bytes, struct raft_entry *out)
@@ -249,20 +224,22 @@ size_t raft__log_slice(const struct raft__log *l, raft_index lo, size_t max_n,
     size_t run;
     raft_index next_start;
     raft_index i;
+    raft_index end;
     if (lo == 0 || lo > l->last) {
         return 0;
     }
+    end = l->last - lo < max_n ? l->last + 1 : lo + max_n;
     run = run_of(l, lo);
-    next_start = run + 1 < l->nruns ? l->runs[run + 1].start : l->last + 1;
+    next_start = run + 1 < l->nruns ? l->runs[run + 1].start : end;
     /* Bounded by max_n and by the log's end. */
-    for (i = lo; i <= l->last && n < max_n; i++) {
+    for (i = lo; i < end; i++) {
         const struct raft__log_ent *d = ent_at(l, i);
-        if (n > 0 && d->len > max_bytes - bytes) {
+        if (d->len > max_bytes - bytes && n > 0) {
             break;
         }
         if (i == next_start) {
             run++;
-            next_start = run + 1 < l->nruns ? l->runs[run + 1].start : l->last + 1;
+            next_start = run + 1 < l->nruns ? l->runs[run + 1].start : end;
         }
         bytes += d->len;
         out[n].term = l->runs[run].term;

@@ -34,7 +34,19 @@ struct raft__log_run {
     raft_term term;
 };
 
-struct raft__log_chunk;
+/* A payload arena. Payloads of entries first, first+1, ... are stored back
+ * to back; an entry whose payload is here was appended while this chunk was
+ * the tail. Chunks are linked newest first. */
+struct raft__log_chunk {
+    struct raft__log_chunk *prev;
+    raft_index first; /* index of the first entry appended into this chunk */
+    size_t used;
+    size_t cap;
+    uint8_t data[];
+};
+
+/* 512 descriptors (8 KiB) per block. */
+#define RAFT__LOG_BLOCK_SHIFT 9u
 
 struct raft__log {
     const struct raft_allocator *a;
@@ -56,8 +68,19 @@ static inline raft_index raft__log_last(const struct raft__log *l)
     return l->last;
 }
 
+raft_term raft__log_term_slow(const struct raft__log *l, raft_index i);
+
 /* Term of the entry at index i; 0 for i == 0 or i > last. */
-raft_term raft__log_term(const struct raft__log *l, raft_index i);
+static inline raft_term raft__log_term(const struct raft__log *l, raft_index i)
+{
+    if (i == 0 || i > l->last) {
+        return 0;
+    }
+    if (l->runs[l->nruns - 1].start <= i) {
+        return l->runs[l->nruns - 1].term; /* the common case: this term */
+    }
+    return raft__log_term_slow(l, i);
+}
 
 /* Term of the last entry, 0 if empty. */
 raft_term raft__log_last_term(const struct raft__log *l);
@@ -67,7 +90,26 @@ raft_term raft__log_last_term(const struct raft__log *l);
  * terms form at most `runs` runs, after an optional truncation. Returns 0 or
  * RAFT_ENOMEM (the log is unchanged either way).
  */
-int raft__log_reserve(struct raft__log *l, size_t n, size_t bytes, size_t runs);
+int raft__log_reserve_slow(struct raft__log *l, size_t n, size_t bytes,
+                          size_t runs);
+
+/* Free bytes at the end of the newest chunk. */
+static inline size_t raft__log_tail_room(const struct raft__log *l)
+{
+    return l->tail == NULL ? 0 : l->tail->cap - l->tail->used;
+}
+
+static inline int raft__log_reserve(struct raft__log *l, size_t n, size_t bytes,
+                                    size_t runs)
+{
+    /* Fast path, taken by almost every append: everything already fits. */
+    if (l->nruns + runs <= l->runs_cap &&
+        l->last + n <= ((raft_index)l->nblocks << RAFT__LOG_BLOCK_SHIFT) &&
+        (bytes == 0 || raft__log_tail_room(l) >= bytes)) {
+        return 0;
+    }
+    return raft__log_reserve_slow(l, n, bytes, runs);
+}
 
 /* Append one entry at last+1, copying the payload. Needs a reservation. */
 void raft__log_append(struct raft__log *l, raft_term term, int type,
@@ -76,8 +118,25 @@ void raft__log_append(struct raft__log *l, raft_term term, int type,
 /* Remove every entry with index >= from (from >= 1). Never allocates. */
 void raft__log_truncate(struct raft__log *l, raft_index from);
 
+/* Descriptor of the entry at index i, 1 <= i <= last. */
+static inline struct raft__log_ent *raft__log_ent_at(const struct raft__log *l,
+                                                     raft_index i)
+{
+    size_t p = (size_t)(i - 1);
+    return &l->blocks[p >> RAFT__LOG_BLOCK_SHIFT]
+                     [p & (((size_t)1 << RAFT__LOG_BLOCK_SHIFT) - 1)];
+}
+
 /* Fill *e with the entry at index i, 1 <= i <= last (payload borrowed). */
-void raft__log_get(const struct raft__log *l, raft_index i, struct raft_entry *e);
+static inline void raft__log_get(const struct raft__log *l, raft_index i,
+                                 struct raft_entry *e)
+{
+    const struct raft__log_ent *d = raft__log_ent_at(l, i);
+    e->term = raft__log_term(l, i);
+    e->type = d->type;
+    e->buf = d->buf;
+    e->len = d->len;
+}
 
 /*
  * Fill out[0..) with entries from index lo on: at most max_n entries, and

@@ -36,16 +36,48 @@ void raft__progress_reset(struct raft__progress *pr, raft_index last);
 void raft__progress_become_probe(struct raft__progress *pr);
 void raft__progress_become_replicate(struct raft__progress *pr);
 
-/* May a new AppendEntries with entries be sent now? */
-bool raft__progress_paused(const struct raft__progress *pr, uint32_t max_inflight);
+/* Is sending more entries to this follower paused by flow control? */
+static inline bool raft__progress_paused(const struct raft__progress *pr, uint32_t max_inflight)
+{
+    if (pr->state == RAFT_PROGRESS_PROBE) {
+        return pr->probe_sent;
+    }
+    return pr->infl_count >= max_inflight;
+}
 
 /* Record an AppendEntries carrying entries up to `last` just sent. */
-void raft__progress_sent(struct raft__progress *pr, raft_index last,
-                         uint32_t max_inflight);
+static inline void raft__progress_sent(struct raft__progress *pr, raft_index last,
+                         uint32_t max_inflight)
+{
+    if (pr->state == RAFT_PROGRESS_PROBE) {
+        pr->probe_sent = true;
+        return;
+    }
+    /* Optimistically assume delivery: the next message follows this one. */
+    pr->next = last + 1;
+    pr->infl[(pr->infl_head + pr->infl_count) % max_inflight] = last;
+    pr->infl_count++;
+}
 
 /* A success reply for index m: returns true if match advanced. */
-bool raft__progress_update(struct raft__progress *pr, raft_index m,
-                           uint32_t max_inflight);
+static inline bool raft__progress_update(struct raft__progress *pr, raft_index m,
+                           uint32_t max_inflight)
+{
+    bool advanced = false;
+    if (m > pr->match) {
+        pr->match = m;
+        advanced = true;
+    }
+    if (pr->next <= m) {
+        pr->next = m + 1;
+    }
+    /* Messages whose entries are all acknowledged are no longer in flight. */
+    while (pr->infl_count > 0 && pr->infl[pr->infl_head] <= m) {
+        pr->infl_head = (pr->infl_head + 1) % max_inflight;
+        pr->infl_count--;
+    }
+    return advanced;
+}
 
 /*
  * A rejection of prev index `rejected`, with next_hint the leader's chosen

@@ -383,7 +383,7 @@ static int enter(struct raft *r)
  * already failed (then its error wins; applying is retried later). */
 static int leave(struct raft *r, int rc)
 {
-    int arc = raft__apply(r);
+    int arc = r->applied < r->commit ? raft__apply(r) : 0;
     r->busy = false;
     return rc != 0 ? rc : arc;
 }
@@ -463,8 +463,8 @@ static int validate_append(const struct raft *r, const struct raft_msg *m,
     return 0;
 }
 
-static int validate(const struct raft *r, const struct raft_msg *m,
-                    const char **why)
+static int validate(struct raft *r, const struct raft_msg *m,
+                    struct raft__progress **pr, const char **why)
 {
     if (m->to != r->cfg.id) {
         *why = "addressed to another node";
@@ -474,7 +474,8 @@ static int validate(const struct raft *r, const struct raft_msg *m,
         *why = "sent by this node";
         return RAFT_ENOTMEMBER;
     }
-    if (raft__voter((struct raft *)r, m->from) == NULL) {
+    *pr = raft__voter(r, m->from);
+    if (*pr == NULL) {
         *why = "sender is not a voter";
         return RAFT_ENOTMEMBER;
     }
@@ -533,8 +534,9 @@ static void reply_stale(struct raft *r, const struct raft_msg *m)
 
 static int step(struct raft *r, const struct raft_msg *m)
 {
+    struct raft__progress *pr = NULL;
     const char *why = NULL;
-    int rc = validate(r, m, &why);
+    int rc = validate(r, m, &pr, &why);
     if (rc != 0) {
         return reject(r, m, rc, why);
     }
@@ -552,14 +554,14 @@ static int step(struct raft *r, const struct raft_msg *m)
         if (m->term > r->term) {
             return raft__become_follower(r, m->term, 0);
         }
-        return raft__election_recv_vote_resp(r, m);
+        return raft__election_recv_vote_resp(r, pr, m);
     case RAFT_MSG_APPEND:
         return raft__repl_recv_append(r, m);
     default:
         if (m->term > r->term) {
             return raft__become_follower(r, m->term, 0);
         }
-        return raft__repl_recv_append_resp(r, m);
+        return raft__repl_recv_append_resp(r, pr, m);
     }
 }
 

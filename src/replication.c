@@ -78,6 +78,24 @@ static void maybe_commit(struct raft *r)
     }
 }
 
+/* A follower's match just rose to m > commit. If a majority already holds
+ * m, m is the new majority index (nothing above m can have gained a
+ * replica); otherwise fall back to the full computation. */
+static void commit_after_ack(struct raft *r, raft_index m)
+{
+    size_t have = 0;
+    size_t i;
+    for (i = 0; i < r->n; i++) {
+        raft_index match = i == r->self ? raft__log_last(&r->log) : r->prs[i].match;
+        have += match >= m;
+    }
+    if (have < raft__quorum_majority(r->n)) {
+        maybe_commit(r);
+    } else if (raft__log_term(&r->log, m) == r->term) {
+        r->commit = m;
+    }
+}
+
 /* The leader's own write failed: forget the entries from `first` on and
  * step down, so this term's (index, term) pairs are never reused for
  * different entries. */
@@ -123,7 +141,9 @@ int raft__repl_become_leader(struct raft *r)
     if (persist_range(r, last + 1, last + 1) != 0) {
         return step_down_after_persist_failure(r, last + 1);
     }
-    maybe_commit(r);
+    if (raft__quorum_majority(r->n) == 1) {
+        maybe_commit(r); /* the leader's own copy is a majority */
+    }
     replicate_all(r);
     return 0;
 }
@@ -133,7 +153,7 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
 {
     raft_index first = raft__log_last(&r->log) + 1;
     size_t bytes = 0;
-    size_t i;
+    size_t i, k;
     int rc;
     /* Bounded by n, the caller's own batch. */
     for (i = 0; i < n; i++) {
@@ -155,17 +175,31 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
     if (rc != 0) {
         return rc;
     }
-    for (i = 0; i < n; i++) {
-        raft__log_append(&r->log, r->term, RAFT_ENTRY_COMMAND, bufs[i].base,
-                         bufs[i].len);
-    }
-    if (persist_range(r, first, raft__log_last(&r->log)) != 0) {
-        return step_down_after_persist_failure(r, first);
+    /* Append, and persist in message-sized pieces straight from the
+     * host's buffers (borrowed for this call), which the scratch array
+     * describes one piece at a time. */
+    for (i = 0; i < n; i += k) {
+        size_t j;
+        k = n - i < r->cfg.max_msg_entries ? n - i : r->cfg.max_msg_entries;
+        for (j = 0; j < k; j++) {
+            const struct raft_buf *b = &bufs[i + j];
+            struct raft_entry *e = &r->ents[j];
+            raft__log_append(&r->log, r->term, RAFT_ENTRY_COMMAND, b->base, b->len);
+            e->term = r->term;
+            e->type = RAFT_ENTRY_COMMAND;
+            e->buf = b->base;
+            e->len = b->len;
+        }
+        if (r->cb.persist_entries(r, r->ctx, first + i, r->ents, k) != 0) {
+            return step_down_after_persist_failure(r, first);
+        }
     }
     if (first_out != NULL) {
         *first_out = first;
     }
-    maybe_commit(r);
+    if (raft__quorum_majority(r->n) == 1) {
+        maybe_commit(r); /* the leader's own copy is a majority */
+    }
     replicate_all(r);
     return 0;
 }
@@ -208,10 +242,10 @@ void raft__repl_tick(struct raft *r)
     }
 }
 
-int raft__repl_recv_append_resp(struct raft *r, const struct raft_msg *m)
+int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
+                                const struct raft_msg *m)
 {
     const struct raft_msg_append_resp *a = &m->u.append_resp;
-    struct raft__progress *pr = raft__voter(r, m->from);
     if (r->role != RAFT_LEADER) {
         return 0; /* a reply to a leader we no longer are */
     }
@@ -225,8 +259,9 @@ int raft__repl_recv_append_resp(struct raft *r, const struct raft_msg *m)
         if (pr->state == RAFT_PROGRESS_PROBE && a->index >= pr->match) {
             raft__progress_become_replicate(pr);
         }
-        if (advanced) {
-            maybe_commit(r);
+        /* Only a match above the commit index can raise it. */
+        if (advanced && pr->match > r->commit) {
+            commit_after_ack(r, pr->match);
         }
     } else {
         /* Fast backtracking: skip every entry whose term shows it cannot
@@ -323,10 +358,13 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
     }
     /* Figure 2, All servers / Candidates: recognise the leader of a term at
      * least as new as ours (persisting a term change first). */
-    rc = raft__become_follower(r, m->term, m->from);
-    if (rc != 0) {
-        return rc;
+    if (m->term != r->term || r->role != RAFT_FOLLOWER) {
+        rc = raft__become_follower(r, m->term, m->from);
+        if (rc != 0) {
+            return rc;
+        }
     }
+    r->leader = m->from;
     r->election_elapsed = 0;
     if (!match) {
         raft_index hint = raft__log_match_hint(&r->log, prev, prev_term);

@@ -20,6 +20,7 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
 int raft__repl_recv_append(struct raft *r, const struct raft_msg *m);
 
 /* An AppendEntries reply of our current term. */
-int raft__repl_recv_append_resp(struct raft *r, const struct raft_msg *m);
+int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
+                                const struct raft_msg *m);
 
 #endif
