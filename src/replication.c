@@ -318,6 +318,7 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
         if (skip >= n) {
             ents += n;
             n = 0;
+            prev_term = raft__log_term(&r->log, r->commit); /* reply: commit */
         } else {
             ents += skip;
             n -= (size_t)skip;
