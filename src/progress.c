@@ -7,7 +7,7 @@ void raft__progress_reset(struct raft__progress *pr, raft_index last)
 {
     pr->next = last + 1;
     pr->match = 0;
-    pr->hb_match = 0;
+    pr->hb_pending = 0;
     pr->infl_head = 0;
     pr->infl_count = 0;
     pr->state = RAFT_PROGRESS_PROBE;

@@ -21,7 +21,8 @@ struct raft__progress {
     raft_id id;
     raft_index next;
     raft_index match;
-    raft_index hb_match;   /* match at the previous heartbeat (stall check) */
+    raft_index hb_pending; /* newest index in flight at the previous
+                              heartbeat, 0 if none (stall check) */
     raft_index *infl;      /* ring: last index of each message in flight */
     uint32_t infl_head;
     uint32_t infl_count;

@@ -218,10 +218,10 @@ void raft__repl_tick(struct raft *r)
         if (i == r->self) {
             continue;
         }
-        if (pr->state == RAFT_PROGRESS_REPLICATE && pr->infl_count > 0 &&
-            pr->match == pr->hb_match) {
-            /* No progress over a whole heartbeat interval with messages in
-             * flight: assume the tail was lost and probe again. */
+        if (pr->state == RAFT_PROGRESS_REPLICATE && pr->hb_pending > pr->match) {
+            /* Entries already in flight at the previous heartbeat are still
+             * unacknowledged a whole interval later: assume they were lost
+             * and probe again from the last known match. */
             raft__progress_become_probe(pr);
         }
         if (pr->state == RAFT_PROGRESS_PROBE) {
@@ -238,7 +238,9 @@ void raft__repl_tick(struct raft *r)
             send_append(r, pr, pr->match, 0,
                         r->commit < pr->match ? r->commit : pr->match);
         }
-        pr->hb_match = pr->match;
+        pr->hb_pending = pr->state == RAFT_PROGRESS_REPLICATE && pr->infl_count > 0
+                             ? pr->next - 1
+                             : 0;
     }
 }
 
