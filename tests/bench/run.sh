@@ -31,6 +31,10 @@ jobs=${BENCH_JOBS:-2}
 top=${BENCH_TOP:-0}
 configs="3:1 3:64 5:1 5:64"
 
+if [ "$n" -lt 10 ] 2>/dev/null; then
+    echo "run.sh: BENCH_N must be at least 10" >&2
+    exit 1
+fi
 if [ ! -x "$bench" ]; then
     echo "run.sh: $bench: no such executable (run make bench)" >&2
     exit 1
@@ -50,15 +54,24 @@ fail() {
     status=1
 }
 
+# Copy a file to stderr (bash only).
+to_stderr() {
+    local f
+    for f in "$@"; do
+        [ -s "$f" ] && printf '%s\n' "$(<"$f")" >&2
+    done
+    return 0
+}
+
 # Run the bench binary, keep its stdout line, pass errors through.
 run() {
     local out
     if ! out=$("$bench" "$@" 2>"$work/stderr"); then
-        cat "$work/stderr" >&2
+        to_stderr "$work/stderr"
         fail "bench $* failed"
         return 1
     fi
-    cat "$work/stderr" >&2
+    to_stderr "$work/stderr"
     printf '%s\n' "$out"
 }
 
@@ -68,12 +81,14 @@ for c in $configs; do
     v=${c%:*} b=${c#*:}
     w1line[$c]=$(run w1 --voters "$v" --batch "$b" --n "$n" --runs "$runs" \
                      --seed "$seed")
+    [ -n "${w1line[$c]}" ] || status=1 # run failed, in a subshell
 done
 
 # ---- W1 instructions: callgrind pairs, in the background ----------------
 callgrind_one() { # voters batch n
     local f="$work/callgrind.v$1.b$2.n$3"
     if valgrind --tool=callgrind --callgrind-out-file="$f" \
+            --toggle-collect='bench_w1_load*' \
             "$bench" w1-once --voters "$1" --batch "$2" --n "$3" \
             --seed "$seed" >/dev/null 2>"$f.log"; then
         echo 0 >"$f.rc"
@@ -95,8 +110,17 @@ callgrind_all() {
     done
     wait
 }
-callgrind_all &
-cg_pid=$!
+have_cg=1
+for tool in valgrind callgrind_annotate; do
+    if ! command -v "$tool" >/dev/null; then
+        fail "$tool not found: W1 instructions per entry not measured"
+        have_cg=0
+    fi
+done
+if [ "$have_cg" = 1 ]; then
+    callgrind_all &
+    cg_pid=$!
+fi
 
 # ---- W2 and W3 meanwhile (not timed) ------------------------------------
 w2c=$(run w2 --election 10 --heartbeat 1 --seeds "$seeds" --seed "$seed" \
@@ -104,8 +128,9 @@ w2c=$(run w2 --election 10 --heartbeat 1 --seeds "$seeds" --seed "$seed" \
 w2f=$(run w2 --election 1000 --heartbeat 100 --seeds "$seeds" --seed "$seed" \
           --label fine)
 w3=$(run w3 --n "$n" --seed "$seed")
+[ -n "$w2c" ] && [ -n "$w2f" ] && [ -n "$w3" ] || status=1
 
-wait "$cg_pid"
+[ "$have_cg" = 1 ] && wait "$cg_pid"
 
 # Self Ir summed over functions whose file is the library's (src/*), from
 # callgrind_annotate's file:function list. Prints "ir nfuncs".
@@ -126,27 +151,29 @@ lib_ir() {
         END { printf "%.0f %d\n", sum, nf }'
 }
 
-# Top K library functions by self Ir.
+# Top K library functions by self Ir, with their share of the library's.
 lib_top() {
     callgrind_annotate --inclusive=no --threshold=100 --auto=no \
-        --show-percs=yes "$1" |
-    awk -v repo="$repo" -v k="$2" '
+        --show-percs=no "$1" |
+    awk -v repo="$repo" -v k="$2" -v total="$3" '
         function islib(f) {
             if (substr(f, 1, length(repo) + 1) == repo "/")
                 f = substr(f, length(repo) + 2)
             return f ~ /^src\/[^\/]+$/
         }
-        NF >= 3 && $1 ~ /^[0-9,]+$/ && shown < k {
-            j = index($3, ":")
-            if (j > 0 && islib(substr($3, 1, j - 1))) {
-                printf "    %15s %s %s\n", $1, $2, $3; shown++
+        NF >= 2 && $1 ~ /^[0-9,]+$/ && shown < k {
+            ir = $1; gsub(/,/, "", ir)
+            j = index($2, ":")
+            if (j > 0 && islib(substr($2, 1, j - 1))) {
+                printf "    %15s %5.1f%%  %s\n", $1, 100 * ir / total, $2
+                shown++
             }
         }'
 }
 
-# From the raw callgrind file: inclusive Ir of calls made by library
-# functions to code that is neither the library nor the harness (libc:
-# memcpy, memset, ...), and the callees' names. Prints "ir names".
+# From the raw callgrind file: inclusive Ir of the calls library functions
+# make to code that is neither the library nor the harness (libc: memcpy,
+# memset, ...). Prints "callee ir" lines and a "TOTAL ir" line.
 lib_external() {
     awk -v repo="$repo" '
         function nm(kind, s,   p, id, rest) {
@@ -178,10 +205,33 @@ lib_external() {
             }
         }
         END {
-            s = ""
-            for (c in by) s = s (s == "" ? "" : ",") c
-            printf "%.0f %s\n", ext, (s == "" ? "-" : s)
+            for (c in by) printf "%s %.0f\n", c, by[c]
+            printf "TOTAL %.0f\n", ext
         }' "$1"
+}
+
+# Per-entry difference of two lib_external outputs: prints "per names",
+# names being the callees costing at least 0.5 instr/entry, costliest first.
+external_per_entry() { # small big divisor
+    awk -v d="$3" '
+        FNR == NR { small[$1] = $2; next }
+        { big[$1] = $2 }
+        END {
+            total = (big["TOTAL"] - small["TOTAL"]) / d
+            s = ""
+            while (1) {
+                best = ""; bv = 0.5
+                for (c in big) {
+                    if (c == "TOTAL" || (c in used)) continue
+                    v = (big[c] - small[c]) / d
+                    if (v >= bv) { best = c; bv = v }
+                }
+                if (best == "") break
+                used[best] = 1
+                s = s (s == "" ? "" : " ") sprintf("%s %.0f", best, bv)
+            }
+            printf "%.0f %s\n", total, (s == "" ? "-" : s)
+        }' "$1" "$2"
 }
 
 for c in $configs; do
@@ -189,9 +239,12 @@ for c in $configs; do
     big=$work/callgrind.v$v.b$b.n$n small=$work/callgrind.v$v.b$b.n$n_small
     line=${w1line[$c]}
     [ -n "$line" ] || continue
-    if [ "$(cat "$big.rc" 2>/dev/null)" != 0 ] ||
-       [ "$(cat "$small.rc" 2>/dev/null)" != 0 ]; then
-        cat "$big.log" "$small.log" >&2 2>/dev/null
+    if [ "$have_cg" != 1 ]; then
+        echo "$line"
+        continue
+    fi
+    if [ "$(<"$big.rc")" != 0 ] || [ "$(<"$small.rc")" != 0 ]; then
+        to_stderr "$big.log" "$small.log"
         fail "callgrind run for voters=$v B=$b failed"
         echo "$line"
         continue
@@ -204,23 +257,25 @@ for c in $configs; do
         echo "$line"
         continue
     fi
-    read -r ext_big ext_names < <(lib_external "$big")
-    read -r ext_small _ < <(lib_external "$small")
+    lib_external "$big" >"$big.ext"
+    lib_external "$small" >"$small.ext"
+    read -r ext ext_names < <(external_per_entry "$small.ext" "$big.ext" \
+                                 $((n - n_small)))
     per=$(awk -v a="$ir_big" -v b="$ir_small" -v d=$((n - n_small)) \
               'BEGIN { printf "%.0f", (a - b) / d }')
-    ext=$(awk -v a="$ext_big" -v b="$ext_small" -v d=$((n - n_small)) \
-              'BEGIN { printf "%.0f", (a - b) / d }')
-    if [ "$ext_big" = 0 ]; then
-        note="the library calls no libc function"
+    if [ "$ext_names" = - ]; then
+        note="the library calls no libc function per entry"
     else
-        note="libc functions it calls ($ext_names) not counted: +$ext instr/entry"
+        note="not counted: libc functions called by the library, +$ext"
+        note="$note instr/entry ($ext_names)"
     fi
-    echo "$line, $per instr/entry (library code: self Ir of functions in" \
-         "src/, callgrind, (Ir(N=$n) - Ir(N=$n_small)) / $((n - n_small));" \
-         "$note)"
+    echo "$line, $per instr/entry (library code: callgrind self Ir of" \
+         "src/ functions in the measured part, (Ir(N=$n) - Ir(N=$n_small))" \
+         "/ $((n - n_small)); $note)"
     if [ "$top" -gt 0 ]; then
-        echo "  top $top library functions by self Ir, voters=$v B=$b N=$n:"
-        lib_top "$big" "$top"
+        echo "  top $top library functions by self Ir, voters=$v B=$b N=$n" \
+             "(% of the library's self Ir):"
+        lib_top "$big" "$top" "$ir_big"
     fi
 done
 [ -n "$w2c" ] && echo "$w2c"
