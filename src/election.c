@@ -133,10 +133,17 @@ int raft__election_recv_vote(struct raft *r, const struct raft_msg *m)
         }
     }
     if (new_term) {
+        /* Adopting the term alone does not restart the election timer
+         * (Figure 2 restarts it only on hearing the leader, granting a vote
+         * or starting an election): otherwise a candidate with a stale log
+         * and a fast clock could keep every up-to-date node from ever
+         * timing out, and no leader would be elected. */
         bool was_leader = r->role == RAFT_LEADER;
         r->leader = 0;
-        raft__set_role(r, RAFT_FOLLOWER);
-        raft__reset_election_timer(r);
+        if (r->role != RAFT_FOLLOWER) {
+            raft__set_role(r, RAFT_FOLLOWER);
+            raft__reset_election_timer(r);
+        }
         if (was_leader) {
             raft__emit(r, RAFT_EVENT_STEP_DOWN, m->from, 0, "saw a higher term");
         }
