@@ -22,7 +22,6 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubu
 B        ?= build
 SRCS     := $(wildcard src/*.c)
 OBJS     := $(patsubst src/%.c,$(B)/src/%.o,$(SRCS))
-PICOBJS  := $(patsubst src/%.c,$(B)/pic/%.o,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 SIM_LIB_SRCS := $(filter-out tests/sim/main.c,$(wildcard tests/sim/*.c))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
@@ -30,16 +29,13 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 LIBA     := $(B)/libraft.a
 LIBSO    := $(B)/libraft.so.$(VERSION)
 
-.PHONY: all test test-unit test-sim test-asan valgrind valgrind-quick soak \
-        bench install uninstall clean check-symbols
+.PHONY: all test test-unit test-sim test-asan test-clang valgrind valgrind-quick \
+        soak bench install uninstall clean check-symbols
 
 all: $(LIBA) $(LIBSO)
 
+# One set of position-independent objects serves both libraries.
 $(B)/src/%.o: src/%.c raft.h $(wildcard src/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -c $< -o $@
-
-$(B)/pic/%.o: src/%.c raft.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
@@ -47,7 +43,7 @@ $(LIBA): $(OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LIBSO): $(PICOBJS)
+$(LIBSO): $(OBJS)
 	$(CC) -shared -Wl,-soname,libraft.so.$(SOVERSION) -o $@ $^
 	ln -sf libraft.so.$(VERSION) $(B)/libraft.so.$(SOVERSION)
 	ln -sf libraft.so.$(VERSION) $(B)/libraft.so
@@ -82,6 +78,11 @@ test-asan:
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/test-unit
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/sim --seeds 500
 
+# Everything must also compile warning-free with clang.
+test-clang:
+	$(MAKE) B=build/clang CC=clang build/clang/libraft.a build/clang/libraft.so.$(VERSION) \
+	    build/clang/test-unit build/clang/sim build/clang/bench
+
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
 
 # The whole suite under memcheck.
@@ -94,7 +95,7 @@ valgrind-quick: $(B)/test-unit $(B)/sim
 	CK_FORK=no $(VALGRIND) $(B)/test-unit
 	$(VALGRIND) $(B)/sim --seeds 60
 
-test: all check-symbols test-unit test-sim test-asan valgrind-quick
+test: all check-symbols test-clang test-unit test-sim test-asan valgrind-quick
 	@echo "make test: all passed"
 
 soak: $(B)/sim
