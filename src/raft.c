@@ -500,7 +500,8 @@ static int validate(struct raft *r, const struct raft_msg *m,
         return validate_append(r, m, why);
     case RAFT_MSG_APPEND_RESP:
         if (m->u.append_resp.hint_index > m->u.append_resp.index ||
-            m->u.append_resp.hint_term > m->term) {
+            !pair_ok(m->u.append_resp.hint_index, m->u.append_resp.hint_term,
+                     m->term)) {
             *why = "impossible hint";
             return RAFT_EBADMSG;
         }
