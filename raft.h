@@ -231,6 +231,11 @@ struct raft_allocator {
  * [election_ticks, election_ticks + election_ticks / 4] ticks (drawn from the
  * seeded generator) starts an election; a leader sends heartbeats every
  * heartbeat_ticks. election_ticks must be greater than heartbeat_ticks.
+ * One exception shortens a timeout: when candidates of the same term see
+ * each other's vote requests, the one with the more up-to-date log (then
+ * the lower id) retries after heartbeat_ticks if its election fails, while
+ * the others keep their full timeout, so a split vote costs one heartbeat
+ * interval rather than another election timeout.
  *
  * The message limits bound what this node sends and what it accepts: an
  * AppendEntries carrying more than max_msg_entries entries or more than
@@ -401,9 +406,10 @@ RAFT_API int raft_bootstrap(struct raft *r, const raft_id *voters, size_t n_vote
  * copied). The node starts as a follower with commit index 0 and applies
  * committed entries again from index 1 as it learns the commit index.
  * Returns RAFT_EINVAL if the voter list is invalid (as for raft_bootstrap),
- * the vote is not a voter, or the entries are not a possible log (a term of
- * 0, terms that decrease, a term above `term`, an unknown type, a payload
- * larger than max_msg_bytes); RAFT_ESTARTED; RAFT_ENOMEM.
+ * the vote is not a voter (or is set while term is 0), term is UINT64_MAX,
+ * or the entries are not a possible log (a term of 0, terms that decrease, a
+ * term above `term`, an unknown type, a NULL payload with a non-zero length,
+ * a payload larger than max_msg_bytes); RAFT_ESTARTED; RAFT_ENOMEM.
  */
 RAFT_API int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
                  raft_term term, raft_id vote, const struct raft_entry *entries,
@@ -419,8 +425,9 @@ RAFT_API int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters
  * sends heartbeats every heartbeat_ticks. Also retries applying entries if
  * an earlier apply failed.
  * Returns 0, RAFT_EPERSIST (persisting a new term failed: the election did
- * not start and will be retried at the next tick), RAFT_EAPPLY, RAFT_ENOMEM,
- * RAFT_ENOTSTARTED or RAFT_EBUSY.
+ * not start and will be retried at the next tick), RAFT_ENOSPACE (the term
+ * has reached UINT64_MAX - 1: no further election is possible), RAFT_EAPPLY,
+ * RAFT_ENOMEM, RAFT_ENOTSTARTED or RAFT_EBUSY.
  */
 RAFT_API int raft_tick(struct raft *r);
 
@@ -439,7 +446,9 @@ RAFT_API int raft_tick(struct raft *r);
  *                     prev_term or above the message term, an unknown entry
  *                     type, entries == NULL with n_entries > 0, an index
  *                     range that overflows, a reply about an index past this
- *                     node's log, or a second leader in the same term;
+ *                     node's log, a second leader in the same term, or
+ *                     entries that contradict this node's committed entries
+ *                     (impossible from a correct leader);
  *   RAFT_ETOOBIG      more than max_msg_entries entries or max_msg_bytes
  *                     payload bytes;
  *   RAFT_ESTALE       msg->term is older than the node's term (a request is
@@ -471,10 +480,12 @@ RAFT_API int raft_propose(struct raft *r, const void *buf, size_t len,
 
 /*
  * Like raft_propose() for n >= 1 commands bufs[0..n) (borrowed; copied),
- * appended, persisted and replicated together at consecutive indexes; all
- * or none are appended. *first_index (if not NULL) receives the index of
- * the first. Cheaper per command than n calls to raft_propose(): one
- * persist callback and, per follower, as few messages as the limits allow.
+ * appended, persisted and replicated together at consecutive indexes; the
+ * node's log gains all of them or none (after a failed persist the host's
+ * disk may keep a prefix, as persist_entries allows). *first_index (if not
+ * NULL) receives the index of the first. Cheaper per command than n calls
+ * to raft_propose(): one persist callback per max_msg_entries commands and,
+ * per follower, as few messages as the limits allow.
  * Same return codes as raft_propose(), plus RAFT_EINVAL if n is 0 or bufs
  * is NULL.
  */

@@ -82,7 +82,8 @@ void raft__set_role(struct raft *r, int role);
 /*
  * Become follower of `term` (>= current) with the given known leader (0 if
  * unknown), persisting a term change first. RAFT_EPERSIST leaves the node
- * unchanged.
+ * unchanged. A leader stepping down for a newer term reports STEP_DOWN;
+ * callers stepping down in the same term report their own reason.
  */
 int raft__become_follower(struct raft *r, raft_term term, raft_id leader);
 

@@ -97,7 +97,8 @@ void raft__reset_election_timer(struct raft *r)
 int raft__become_follower(struct raft *r, raft_term term, raft_id leader)
 {
     bool was_leader = r->role == RAFT_LEADER;
-    if (term > r->term) {
+    bool newer = term > r->term;
+    if (newer) {
         int rc = raft__set_term_vote(r, term, 0);
         if (rc != 0) {
             return rc;
@@ -108,7 +109,7 @@ int raft__become_follower(struct raft *r, raft_term term, raft_id leader)
     }
     r->leader = leader;
     raft__set_role(r, RAFT_FOLLOWER);
-    if (was_leader) {
+    if (was_leader && newer) {
         raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, 0, "saw a higher term");
     }
     return 0;

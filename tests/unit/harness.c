@@ -16,14 +16,14 @@
 static void *xmalloc(size_t n)
 {
     void *p = malloc(n == 0 ? 1 : n);
-    ck_assert_msg(p != NULL, "harness: out of memory");
+    H_CHECK(p != NULL, "harness: out of memory");
     return p;
 }
 
 static void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n == 0 ? 1 : n);
-    ck_assert_msg(q != NULL, "harness: out of memory");
+    H_CHECK(q != NULL, "harness: out of memory");
     return q;
 }
 
@@ -272,11 +272,11 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
     struct h_call *c = push_call(nd, H_CB_PERSIST_ENTRIES);
     c->index = first;
     c->n = n;
-    ck_assert_msg(first >= 1 && n >= 1 && entries != NULL,
+    H_CHECK(first >= 1 && n >= 1 && entries != NULL,
                   "node %llu: persist_entries(first=%llu, n=%zu) violates "
                   "raft.h (first >= 1, n >= 1)",
                   (unsigned long long)nd->id, (unsigned long long)first, n);
-    ck_assert_msg(first <= nd->disk.n + 1,
+    H_CHECK(first <= nd->disk.n + 1,
                   "node %llu: persist_entries(first=%llu) leaves a hole "
                   "after the %zu stored entries",
                   (unsigned long long)nd->id, (unsigned long long)first,
@@ -372,9 +372,27 @@ struct raft_callbacks h_callbacks(const struct harness *h)
     return cbs;
 }
 
+static struct harness *live;
+
+void h_cleanup_all(void)
+{
+    while (live != NULL) {
+        h_free(live);
+    }
+}
+
+static void noop_setup(void)
+{
+}
+
+void h_tcase_cleanup(TCase *tc)
+{
+    tcase_add_checked_fixture(tc, noop_setup, h_cleanup_all);
+}
+
 struct harness *h_new(size_t n, const struct h_opts *opts)
 {
-    ck_assert_msg(n >= 1 && n <= H_MAX_NODES, "h_new: bad node count");
+    H_CHECK(n >= 1 && n <= H_MAX_NODES, "h_new: bad node count");
     struct harness *h = xmalloc(sizeof(*h));
     memset(h, 0, sizeof(*h));
     if (opts != NULL) {
@@ -382,6 +400,8 @@ struct harness *h_new(size_t n, const struct h_opts *opts)
     }
     h->n = n;
     h->strict = true;
+    h->next_live = live;
+    live = h;
     for (size_t i = 0; i < n; i++) {
         h->voters[i] = (raft_id)(i + 1);
     }
@@ -391,8 +411,11 @@ struct harness *h_new(size_t n, const struct h_opts *opts)
         nd->h = h;
         nd->id = id;
         nd->cfg = h_config(h, id);
+        if (h->opts.no_create) {
+            continue;
+        }
         int rc = raft_create(&nd->cfg, &cbs, nd, &nd->r);
-        ck_assert_msg(rc == 0, "raft_create(node %llu) = %d (%s), seed %llu",
+        H_CHECK(rc == 0, "raft_create(node %llu) = %d (%s), seed %llu",
                       (unsigned long long)id, rc, raft_strerror(rc),
                       (unsigned long long)h->opts.seed);
     }
@@ -418,6 +441,12 @@ void h_free(struct harness *h)
     if (h == NULL) {
         return;
     }
+    for (struct harness **p = &live; *p != NULL; p = &(*p)->next_live) {
+        if (*p == h) {
+            *p = h->next_live;
+            break;
+        }
+    }
     for (raft_id id = 1; id <= h->n; id++) {
         struct h_node *nd = &h->nodes[id];
         raft_destroy(nd->r);
@@ -434,7 +463,7 @@ void h_free(struct harness *h)
 
 struct h_node *h_node(struct harness *h, raft_id id)
 {
-    ck_assert_msg(id >= 1 && id <= h->n, "no node %llu", (unsigned long long)id);
+    H_CHECK(id >= 1 && id <= h->n, "no node %llu", (unsigned long long)id);
     return &h->nodes[id];
 }
 
@@ -447,7 +476,7 @@ void h_bootstrap_all(struct harness *h)
 {
     for (raft_id id = 1; id <= h->n; id++) {
         int rc = raft_bootstrap(h_raft(h, id), h->voters, h->n);
-        ck_assert_msg(rc == 0, "raft_bootstrap(node %llu) = %d (%s)",
+        H_CHECK(rc == 0, "raft_bootstrap(node %llu) = %d (%s)",
                       (unsigned long long)id, rc, raft_strerror(rc));
     }
 }
@@ -563,7 +592,7 @@ void h_elect(struct harness *h, raft_id id)
         }
         h_deliver_all(h);
     }
-    ck_assert_msg(raft_role(r) == RAFT_LEADER,
+    H_CHECK(raft_role(r) == RAFT_LEADER,
                   "h_elect: node %llu is not leader (role %d, term %llu), "
                   "seed %llu",
                   (unsigned long long)id, raft_role(r),
@@ -637,7 +666,7 @@ static int deliver_at(struct harness *h, size_t i)
         rc = raft_step(h->nodes[hm.m.to].r, &hm.m);
         h->delivered++;
         if (h->strict) {
-            ck_assert_msg(rc != RAFT_EBADMSG && rc != RAFT_ETOOBIG &&
+            H_CHECK(rc != RAFT_EBADMSG && rc != RAFT_ETOOBIG &&
                               rc != RAFT_ENOTMEMBER && rc != RAFT_EINVAL,
                           "node %llu rejected a library-made %s from %llu "
                           "(term %llu) with %d (%s); seed %llu",
@@ -679,9 +708,60 @@ size_t h_deliver_all(struct harness *h)
         }
         deliver_at(h, i);
         n++;
-        ck_assert_msg(n < 1000000, "h_deliver_all: message storm; seed %llu",
+        H_CHECK(n < 1000000, "h_deliver_all: message storm; seed %llu",
                       (unsigned long long)h->opts.seed);
     }
+}
+
+bool h_hold_nodes(const struct raft_msg *m, void *arg)
+{
+    uint32_t mask = *(const uint32_t *)arg;
+    return ((mask >> m->from) & 1u) || ((mask >> m->to) & 1u);
+}
+
+void h_partition(struct harness *h, uint32_t mask)
+{
+    h->partition = mask;
+    h->hold = mask ? h_hold_nodes : NULL;
+    h->hold_arg = mask ? &h->partition : NULL;
+}
+
+int h_deliver_at(struct harness *h, size_t i)
+{
+    H_CHECK(i < h->n_net, "h_deliver_at: no message %zu", i);
+    return deliver_at(h, i);
+}
+
+void h_drop_at(struct harness *h, size_t i)
+{
+    H_CHECK(i < h->n_net, "h_drop_at: no message %zu", i);
+    free_msg(&h->net[i]);
+    memmove(&h->net[i], &h->net[i + 1], (h->n_net - i - 1) * sizeof(h->net[0]));
+    h->n_net--;
+}
+
+void h_duplicate_at(struct harness *h, size_t i)
+{
+    H_CHECK(i < h->n_net, "h_duplicate_at: no message %zu", i);
+    GROW(h->net, h->n_net, h->cap_net);
+    struct raft_msg m = h->net[i].m;
+    copy_msg(&h->net[h->n_net++], &m);
+}
+
+bool h_pop(struct harness *h, struct h_msg *out)
+{
+    if (h->n_net == 0) {
+        return false;
+    }
+    *out = h->net[0];
+    memmove(&h->net[0], &h->net[1], (h->n_net - 1) * sizeof(*out));
+    h->n_net--;
+    return true;
+}
+
+void h_msg_free(struct h_msg *m)
+{
+    free_msg(m);
 }
 
 void h_drop(struct harness *h, raft_id from, raft_id to, int type)
@@ -724,7 +804,7 @@ bool h_status_eq(const struct raft_status *a, const struct raft_status *b)
 void h_assert_status_eq(const struct raft_status *a,
                         const struct raft_status *b, const char *what)
 {
-    ck_assert_msg(h_status_eq(a, b),
+    H_CHECK(h_status_eq(a, b),
                   "%s: status changed: role %d->%d term %llu->%llu vote "
                   "%llu->%llu leader %llu->%llu commit %llu->%llu applied "
                   "%llu->%llu last %llu/%llu->%llu/%llu voters %zu->%zu",
@@ -748,7 +828,7 @@ size_t h_log_terms(struct harness *h, raft_id id, raft_term *terms, size_t cap)
     for (raft_index i = 1; i <= st.last_index; i++) {
         struct raft_entry e;
         int rc = raft_entry_at(h_raft(h, id), i, &e);
-        ck_assert_msg(rc == 0, "raft_entry_at(node %llu, %llu) = %d with "
+        H_CHECK(rc == 0, "raft_entry_at(node %llu, %llu) = %d with "
                       "last_index %llu", (unsigned long long)id,
                       (unsigned long long)i, rc,
                       (unsigned long long)st.last_index);
@@ -773,34 +853,39 @@ static void fmt_terms(char *buf, size_t cap, const raft_term *t, size_t n)
 void h_assert_log_terms(struct harness *h, raft_id id, const raft_term *terms,
                         size_t n)
 {
-    raft_term got[256];
-    size_t k = h_log_terms(h, id, got, 256);
+    size_t cap = n + 1;
+    raft_term *got = xmalloc(cap * sizeof(*got));
+    size_t k = h_log_terms(h, id, got, cap);
     bool eq = k == n;
-    for (size_t i = 0; eq && i < n && i < 256; i++) {
+    for (size_t i = 0; eq && i < n; i++) {
         eq = got[i] == terms[i];
     }
     if (!eq) {
         char a[1024], b[1024];
         fmt_terms(a, sizeof(a), terms, n);
-        fmt_terms(b, sizeof(b), got, k < 256 ? k : 256);
+        fmt_terms(b, sizeof(b), got, k < cap ? k : cap);
+        free(got);
         ck_abort_msg("node %llu log terms: want [%s], got [%s]",
                      (unsigned long long)id, a, b);
     }
+    free(got);
 }
 
 void h_assert_logs_equal(struct harness *h, raft_id a, raft_id b)
 {
     struct raft_status sa = h_status(h, a), sb = h_status(h, b);
-    ck_assert_msg(sa.last_index == sb.last_index,
+    H_CHECK(sa.last_index == sb.last_index,
                   "logs of %llu and %llu differ in length: %llu vs %llu",
                   (unsigned long long)a, (unsigned long long)b,
                   (unsigned long long)sa.last_index,
                   (unsigned long long)sb.last_index);
     for (raft_index i = 1; i <= sa.last_index; i++) {
         struct raft_entry ea, eb;
-        ck_assert_int_eq(raft_entry_at(h_raft(h, a), i, &ea), 0);
-        ck_assert_int_eq(raft_entry_at(h_raft(h, b), i, &eb), 0);
-        ck_assert_msg(ea.term == eb.term && ea.type == eb.type &&
+        H_CHECK(raft_entry_at(h_raft(h, a), i, &ea) == 0 &&
+                    raft_entry_at(h_raft(h, b), i, &eb) == 0,
+                "raft_entry_at(%llu) failed below last_index",
+                (unsigned long long)i);
+        H_CHECK(ea.term == eb.term && ea.type == eb.type &&
                           ea.len == eb.len &&
                           (ea.len == 0 || memcmp(ea.buf, eb.buf, ea.len) == 0),
                       "logs of %llu and %llu differ at index %llu (terms "
@@ -815,21 +900,22 @@ void h_assert_disk_matches(struct harness *h, raft_id id)
 {
     struct h_node *nd = h_node(h, id);
     struct raft_status st = h_status(h, id);
-    ck_assert_msg(nd->d_term == st.term && nd->d_vote == st.vote,
+    H_CHECK(nd->d_term == st.term && nd->d_vote == st.vote,
                   "node %llu: disk has term %llu vote %llu, memory term %llu "
                   "vote %llu",
                   (unsigned long long)id, (unsigned long long)nd->d_term,
                   (unsigned long long)nd->d_vote, (unsigned long long)st.term,
                   (unsigned long long)st.vote);
-    ck_assert_msg(nd->disk.n == st.last_index,
+    H_CHECK(nd->disk.n == st.last_index,
                   "node %llu: disk has %zu entries, memory last_index %llu",
                   (unsigned long long)id, nd->disk.n,
                   (unsigned long long)st.last_index);
     for (size_t i = 0; i < nd->disk.n; i++) {
         struct raft_entry e;
-        ck_assert_int_eq(raft_entry_at(nd->r, i + 1, &e), 0);
+        H_CHECK(raft_entry_at(nd->r, i + 1, &e) == 0,
+                "raft_entry_at(%zu) failed below last_index", i + 1);
         const struct h_entry *d = &nd->disk.e[i];
-        ck_assert_msg(d->term == e.term && d->type == e.type &&
+        H_CHECK(d->term == e.term && d->type == e.type &&
                           d->len == e.len &&
                           (e.len == 0 || memcmp(d->buf, e.buf, e.len) == 0),
                       "node %llu: disk and memory differ at index %zu",
@@ -969,11 +1055,40 @@ struct raft_msg h_msg_append_resp(raft_id from, raft_id to, raft_term term,
     return m;
 }
 
+static void make_leader(struct harness *h, raft_id id, bool keep_appends);
+
 void h_make_leader_scripted(struct harness *h, raft_id id)
+{
+    make_leader(h, id, false);
+}
+
+void h_make_leader_keep_appends(struct harness *h, raft_id id)
+{
+    make_leader(h, id, true);
+}
+
+struct raft_progress h_progress(struct harness *h, raft_id leader,
+                                raft_id peer)
+{
+    struct raft_progress p;
+    for (size_t i = 0; i < h->n; i++) {
+        memset(&p, 0, sizeof(p));
+        int rc = raft_progress(h_raft(h, leader), i, &p);
+        H_CHECK(rc == 0, "raft_progress(%llu, %zu) = %d (%s)",
+                      (unsigned long long)leader, i, rc, raft_strerror(rc));
+        if (p.id == peer) {
+            return p;
+        }
+    }
+    ck_abort_msg("no progress for voter %llu", (unsigned long long)peer);
+    return p;
+}
+
+static void make_leader(struct harness *h, raft_id id, bool keep_appends)
 {
     struct raft *r = h_raft(h, id);
     unsigned t = h_tick_until_role(h, id, RAFT_CANDIDATE, 2 * max_timeout(h));
-    ck_assert_msg(t > 0 || raft_role(r) == RAFT_LEADER,
+    H_CHECK(t > 0 || raft_role(r) == RAFT_LEADER,
                   "node %llu never became candidate", (unsigned long long)id);
     struct raft_status st = h_status(h, id);
     for (raft_id p = 1; p <= h->n && raft_role(r) != RAFT_LEADER; p++) {
@@ -984,12 +1099,41 @@ void h_make_leader_scripted(struct harness *h, raft_id id)
          * consistent with granting */
         struct raft_msg m = h_msg_vote_resp(p, id, st.term, true, 0, 0);
         int rc = raft_step(r, &m);
-        ck_assert_msg(rc == 0, "granted vote from %llu: raft_step = %d (%s)",
+        H_CHECK(rc == 0, "granted vote from %llu: raft_step = %d (%s)",
                       (unsigned long long)p, rc, raft_strerror(rc));
     }
-    ck_assert_msg(raft_role(r) == RAFT_LEADER,
+    H_CHECK(raft_role(r) == RAFT_LEADER,
                   "node %llu did not become leader after a majority of votes",
                   (unsigned long long)id);
-    h_drop_all(h);
+    if (keep_appends) {
+        h_drop(h, 0, 0, RAFT_MSG_VOTE);
+        h_drop(h, 0, 0, RAFT_MSG_VOTE_RESP);
+    } else {
+        h_drop_all(h);
+    }
     h_reset_all_calls(h);
+}
+
+struct harness *h_single(size_t n, const struct h_opts *opts, raft_term term,
+                         raft_id vote, const raft_term *log, size_t nlog)
+{
+    struct harness *h = h_new(n, opts);
+    int rc = h_restore(h, 1, term, vote, log, nlog);
+    H_CHECK(rc == 0, "h_single: raft_restore = %d (%s)", rc,
+                  raft_strerror(rc));
+    return h;
+}
+
+long h_assert_sent(const struct harness *h, raft_id id, int type, raft_id to)
+{
+    const struct h_node *nd = &h->nodes[id];
+    for (size_t i = 0; i < nd->n_calls; i++) {
+        if (nd->calls[i].kind == H_CB_SEND && nd->calls[i].msg_type == type &&
+            nd->calls[i].to == to) {
+            return (long)i;
+        }
+    }
+    ck_abort_msg("node %llu sent no %s to %llu", (unsigned long long)id,
+                 h_msg_type_name(type), (unsigned long long)to);
+    return -1;
 }

@@ -31,6 +31,18 @@
 
 #define H_MAX_NODES 9
 
+/*
+ * Like ck_assert_msg, for hot paths: Check's assertions record their
+ * location through a write(2) even when they pass, which makes loops of
+ * thousands of passing checks slow (the OOM test runs millions).
+ */
+#define H_CHECK(cond, ...)                 \
+    do {                                   \
+        if (!(cond)) {                     \
+            ck_abort_msg(__VA_ARGS__);     \
+        }                                  \
+    } while (0)
+
 /* ---- counting allocator ------------------------------------------------ */
 
 struct h_alloc {
@@ -144,9 +156,11 @@ struct h_opts {
     uint64_t seed;             /* node i gets seed * 1000 + i */
     bool counting_alloc;       /* give the library the counting allocator */
     bool no_event_cb;          /* leave the optional event callback NULL */
+    bool no_create;            /* h_new leaves every node uncreated */
 };
 
 struct harness {
+    struct harness *next_live; /* list of live harnesses (h_cleanup_all) */
     size_t n;
     struct h_node nodes[H_MAX_NODES + 1]; /* indexed by id, [0] unused */
     raft_id voters[H_MAX_NODES];
@@ -167,6 +181,7 @@ struct harness {
     bool strict;
 
     unsigned long delivered; /* total messages delivered */
+    uint32_t partition;      /* mask used by h_partition */
 
     struct h_alloc alloc;
 };
@@ -175,6 +190,11 @@ struct harness {
 struct harness *h_new(size_t n, const struct h_opts *opts);
 /* Destroy every node and free everything. */
 void h_free(struct harness *h);
+/* Free every harness still alive: a checked teardown, so a test that fails
+ * half-way (CK_FORK=no longjmps out of it) leaks nothing under valgrind. */
+void h_cleanup_all(void);
+/* Add that teardown to a test case. */
+void h_tcase_cleanup(TCase *tc);
 
 /* A raft_config for node `id` as h_new would build it. */
 struct raft_config h_config(const struct harness *h, raft_id id);
@@ -232,6 +252,22 @@ int h_deliver_one(struct harness *h, raft_id from, raft_id to, int type);
 /* Deliver until the network holds only held messages; returns the number
  * of messages delivered. */
 size_t h_deliver_all(struct harness *h);
+/* A hold predicate: hold every message to or from a node whose bit
+ * (1u << id) is set in *(const uint32_t *)arg - a partition. */
+bool h_hold_nodes(const struct raft_msg *m, void *arg);
+/* Partition: hold traffic of the nodes in mask (0: heal). */
+void h_partition(struct harness *h, uint32_t mask);
+
+/* Step / drop / duplicate the i-th message in flight (0-based). */
+int h_deliver_at(struct harness *h, size_t i);
+void h_drop_at(struct harness *h, size_t i);
+void h_duplicate_at(struct harness *h, size_t i);
+
+/* Take the first message out of the network into *out (the caller frees
+ * it with h_msg_free); false if the network is empty. */
+bool h_pop(struct harness *h, struct h_msg *out);
+void h_msg_free(struct h_msg *m);
+
 /* Drop every message in flight (or only from->to, 0 = any). */
 void h_drop_all(struct harness *h);
 void h_drop(struct harness *h, raft_id from, raft_id to, int type);
@@ -298,7 +334,28 @@ void h_mk_entries(struct raft_entry *out, char *bufs, raft_index first,
  * until it leads. Drops every message and forgets every call afterwards.
  */
 void h_make_leader_scripted(struct harness *h, raft_id id);
+/* The same, but keep the APPEND messages the new leader sent (only the
+ * vote traffic is dropped), so a test can answer them. */
+void h_make_leader_keep_appends(struct harness *h, raft_id id);
+
+/* The leader's progress entry for voter `peer` (fails the test if none). */
+struct raft_progress h_progress(struct harness *h, raft_id leader,
+                                raft_id peer);
+
+/*
+ * A harness of n nodes in which only node 1 is started, restored from
+ * (term, vote, log terms); the others exist but are never driven. This is
+ * the usual setup for scripted single-node tests.
+ */
+struct harness *h_single(size_t n, const struct h_opts *opts, raft_term term,
+                         raft_id vote, const raft_term *log, size_t nlog);
+
+/* Assert that the call log of `id` holds a send of `type` to `to`; returns
+ * the position of the first one. */
+long h_assert_sent(const struct harness *h, raft_id id, int type, raft_id to);
 
 const char *h_msg_type_name(int type);
+
+#define H_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif
