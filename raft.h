@@ -445,8 +445,9 @@ RAFT_API int raft_tick(struct raft *r);
  *                     reverse), entry terms of 0, decreasing, below
  *                     prev_term or above the message term, an unknown entry
  *                     type, entries == NULL with n_entries > 0, an index
- *                     range that overflows, a reply about an index past this
- *                     node's log, a second leader in the same term, or
+ *                     range that overflows, a success reply acknowledging an
+ *                     index past this node's log, a second leader in the
+ *                     same term, or
  *                     entries that contradict this node's committed entries
  *                     (impossible from a correct leader);
  *   RAFT_ETOOBIG      more than max_msg_entries entries or max_msg_bytes
@@ -480,12 +481,14 @@ RAFT_API int raft_propose(struct raft *r, const void *buf, size_t len,
 
 /*
  * Like raft_propose() for n >= 1 commands bufs[0..n) (borrowed; copied),
- * appended, persisted and replicated together at consecutive indexes; the
- * node's log gains all of them or none (after a failed persist the host's
- * disk may keep a prefix, as persist_entries allows). *first_index (if not
+ * appended, persisted and replicated together at consecutive indexes; if
+ * memory runs out none is appended. *first_index (if not
  * NULL) receives the index of the first. Cheaper per command than n calls
  * to raft_propose(): one persist callback per max_msg_entries commands and,
  * per follower, as few messages as the limits allow.
+ * On RAFT_EPERSIST the pieces persisted before the failing one stay in the
+ * log: as with any proposal whose leader steps down, the outcome of the
+ * batch's commands is unknown until they are seen applied or overwritten.
  * Same return codes as raft_propose(), plus RAFT_EINVAL if n is 0 or bufs
  * is NULL.
  */

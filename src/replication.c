@@ -191,7 +191,9 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
             e->len = b->len;
         }
         if (r->cb.persist_entries(r, r->ctx, first + i, r->ents, k) != 0) {
-            return step_down_after_persist_failure(r, first);
+            /* Earlier pieces are durable and stay; only this piece and
+             * what follows it are forgotten. */
+            return step_down_after_persist_failure(r, first + i);
         }
     }
     if (first_out != NULL) {
@@ -252,8 +254,16 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
         return 0; /* a reply to a leader we no longer are */
     }
     if (a->index > raft__log_last(&r->log)) {
+        if (!a->success) {
+            /* A stale-term request answered with the responder's newer
+             * term: it may name an index of a longer log we had as leader
+             * of an older term. Nothing to learn from it. */
+            return 0;
+        }
+        /* Within a term the leader's log only grows, so a success beyond
+         * it cannot answer anything this leader sent. */
         raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
-                   "reply about an index past the log");
+                   "acknowledges an index past the log");
         return RAFT_EBADMSG;
     }
     if (a->success) {

@@ -337,8 +337,6 @@ static const struct bad_case cases[] = {
      b_leader_other_leader},
     {"ack of an index past the leader's log", LEADER, RAFT_EBADMSG, false,
      b_ack_past_log},
-    {"rejection of an index past the leader's log", LEADER, RAFT_EBADMSG,
-     false, b_reject_past_log},
 };
 
 START_TEST(test_bad_input_rejected_and_node_unchanged)
@@ -409,6 +407,27 @@ START_TEST(test_step_null_message_is_einval)
 }
 END_TEST
 
+/* A rejection naming an index past the leader's log is not malformed: a
+ * node answers a stale-term request with its own newer term, so a leader of
+ * that newer term can receive the answer to what it sent, with a longer
+ * log, as leader of an older term. It is ignored: no error, nothing sent,
+ * nothing changed. */
+START_TEST(test_rejection_past_log_is_ignored)
+{
+    struct harness *h = setup(LEADER);
+    struct raft_msg m;
+    struct raft_status before = h_status(h, 1);
+    b_reject_past_log(&m, NULL);
+    ck_assert_uint_gt(m.u.append_resp.index, before.last_index);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    struct raft_status after = h_status(h, 1);
+    h_assert_status_eq(&before, &after, "rejection past the log");
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_APPEND), 0);
+    still_works(h, LEADER, "rejection past the log");
+    h_free(h);
+}
+END_TEST
+
 /* The limits are inclusive: exactly max_msg_entries entries and exactly
  * max_msg_bytes bytes are accepted. */
 START_TEST(test_limits_are_inclusive)
@@ -463,6 +482,7 @@ Suite *raft_input_suite(void)
     tcase_add_loop_test(tc, test_bad_input_rejected_and_node_unchanged, 0,
                         (int)H_ARRAY_LEN(cases));
     tcase_add_test(tc, test_step_null_message_is_einval);
+    tcase_add_test(tc, test_rejection_past_log_is_ignored);
     tcase_add_test(tc, test_limits_are_inclusive);
     tcase_add_test(tc, test_bad_input_flood_leaves_follower_unchanged);
     suite_add_tcase(s, tc);

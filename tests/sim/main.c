@@ -1,0 +1,200 @@
+/*
+ * main.c - command-line runner for the cluster simulator.
+ *
+ *   sim --seeds N [--first F] [--nodes K] [--events E] [--stats]
+ *       runs seeds F..F+N-1 and ends with "sim: P passed, Q failed";
+ *       exits 1 if any seed failed.
+ *   sim --seed S [--nodes K] [--events E] [-v]
+ *       replays one seed exactly; -v traces every event to stdout.
+ *
+ * A seed fully determines a run (node count, configuration, faults and
+ * schedule); --nodes K overrides only the node count, and a failure report
+ * prints the exact command that reproduces it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+struct sim_cli {
+    const char *argv0;
+    uint64_t first, count;
+    bool single, verbose, stats;
+    struct sim_opts opts;
+};
+
+struct sim_totals {
+    struct sim_stats sum;
+    double worst_heal; /* max heal_steps / heal_bound */
+    uint64_t worst_heal_seed;
+};
+
+static void sim_usage(const char *argv0)
+{
+    fprintf(stderr,
+            "usage: %s --seeds N [--first F] [--nodes K] [--events E] "
+            "[--stats]\n"
+            "       %s --seed S [--nodes K] [--events E] [-v]\n",
+            argv0, argv0);
+}
+
+static bool sim_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
+{
+    bool have_seeds = false;
+    memset(c, 0, sizeof *c);
+    c->argv0 = argv[0];
+    for (int i = 1; i < argc; i += 2) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t x = 0;
+        if (strcmp(a, "-v") == 0) {
+            c->verbose = true;
+            i--; /* a flag: no value to skip */
+        } else if (strcmp(a, "--stats") == 0) {
+            c->stats = true;
+            i--;
+        } else if (!sim_parse_u64(v, &x)) {
+            return false; /* every other option takes a number */
+        } else if (strcmp(a, "--seeds") == 0) {
+            c->count = x;
+            have_seeds = true;
+        } else if (strcmp(a, "--first") == 0) {
+            c->first = x;
+        } else if (strcmp(a, "--seed") == 0) {
+            c->first = x;
+            c->count = 1;
+            c->single = true;
+        } else if (strcmp(a, "--nodes") == 0 && x >= 1 && x <= SIM_MAX_NODES) {
+            c->opts.n_nodes = (unsigned)x;
+        } else if (strcmp(a, "--events") == 0) {
+            c->opts.fault_events = x;
+        } else {
+            return false;
+        }
+    }
+    return have_seeds != c->single;
+}
+
+/* Run one seed; report a failure with the command that replays it. */
+static int sim_run_seed(const struct sim_cli *c, uint64_t seed,
+                        struct sim_stats *st)
+{
+    struct sim_rng g;
+    struct sim_chooser ch;
+    struct sim_opts o = c->opts;
+    char err[1024];
+    char extra[48] = "";
+    sim_rng_init(&g, seed);
+    sim_rng_chooser(&g, &ch);
+    o.stats = st;
+    o.trace = c->single && c->verbose ? stdout : NULL;
+    int rc = sim_run(&o, &ch, err, sizeof err);
+    if (rc == SIM_PASS)
+        return 0;
+    if (o.fault_events != 0)
+        snprintf(extra, sizeof extra, " --events %llu",
+                 (unsigned long long)o.fault_events);
+    printf("seed %llu (%u nodes): %s: %s\n", (unsigned long long)seed,
+           st->n_nodes, rc == SIM_FAIL ? "FAIL" : "ERROR", err);
+    printf("replay: %s --seed %llu --nodes %u%s -v\n", c->argv0,
+           (unsigned long long)seed, st->n_nodes, extra);
+    fflush(stdout);
+    return 1;
+}
+
+static void sim_add_stats(struct sim_totals *t, const struct sim_stats *st,
+                          uint64_t seed)
+{
+    struct sim_stats *u = &t->sum;
+    u->events += st->events;
+    u->steps += st->steps;
+    u->heal_steps += st->heal_steps;
+    u->delivered += st->delivered;
+    u->dropped += st->dropped;
+    u->duplicated += st->duplicated;
+    u->crashes += st->crashes;
+    u->restarts += st->restarts;
+    u->partitions += st->partitions;
+    u->proposals += st->proposals;
+    u->accepted += st->accepted;
+    u->committed += st->committed;
+    u->elections += st->elections;
+    if (st->max_term > u->max_term)
+        u->max_term = st->max_term;
+    u->persist_failures += st->persist_failures;
+    u->send_failures += st->send_failures;
+    u->apply_failures += st->apply_failures;
+    double r = st->heal_bound ? (double)st->heal_steps / (double)st->heal_bound
+                              : 0;
+    if (r > t->worst_heal) {
+        t->worst_heal = r;
+        t->worst_heal_seed = seed;
+    }
+}
+
+static void sim_print_stats(const struct sim_totals *t, uint64_t runs)
+{
+    const struct sim_stats *u = &t->sum;
+    printf("stats over %llu runs: events %llu, steps %llu, delivered %llu, "
+           "dropped %llu, duplicated %llu, crashes %llu, restarts %llu, "
+           "partitions %llu\n",
+           (unsigned long long)runs, (unsigned long long)u->events,
+           (unsigned long long)u->steps, (unsigned long long)u->delivered,
+           (unsigned long long)u->dropped, (unsigned long long)u->duplicated,
+           (unsigned long long)u->crashes, (unsigned long long)u->restarts,
+           (unsigned long long)u->partitions);
+    printf("  proposals %llu, accepted %llu, committed entries %llu, "
+           "elections %llu, max term %llu, injected failures: persist %llu "
+           "send %llu apply %llu\n",
+           (unsigned long long)u->proposals, (unsigned long long)u->accepted,
+           (unsigned long long)u->committed, (unsigned long long)u->elections,
+           (unsigned long long)u->max_term,
+           (unsigned long long)u->persist_failures,
+           (unsigned long long)u->send_failures,
+           (unsigned long long)u->apply_failures);
+    printf("  heal steps %llu; worst run used %.1f%% of its liveness bound "
+           "(seed %llu)\n",
+           (unsigned long long)u->heal_steps, 100.0 * t->worst_heal,
+           (unsigned long long)t->worst_heal_seed);
+}
+
+int main(int argc, char **argv)
+{
+    struct sim_cli c;
+    struct sim_totals t;
+    uint64_t passed = 0, failed = 0;
+    if (!sim_parse_args(argc, argv, &c)) {
+        sim_usage(argv[0]);
+        return 2;
+    }
+    memset(&t, 0, sizeof t);
+    for (uint64_t i = 0; i < c.count; i++) {
+        struct sim_stats st;
+        memset(&st, 0, sizeof st);
+        if (sim_run_seed(&c, c.first + i, &st) == 0)
+            passed++;
+        else
+            failed++;
+        sim_add_stats(&t, &st, c.first + i);
+    }
+    if (c.stats || c.single)
+        sim_print_stats(&t, c.count);
+    printf("sim: %llu passed, %llu failed\n", (unsigned long long)passed,
+           (unsigned long long)failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,540 @@
+/*
+ * sim.c - one simulation run: setup, fault phase, heal phase, teardown.
+ *
+ * An "event" is one atomic action of the simulated world: one library call
+ * on one node (tick, delivery of one message, proposal), the loss or
+ * duplication of one message, a partition change, a crash or a restart.
+ * Invariants are checked after every library call on the node it touched
+ * (other nodes cannot change: callbacks only talk to the simulated world),
+ * and inside callbacks where the property concerns the callback itself.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_int.h"
+
+/* Heal-phase budget, see README.md "Liveness bound". */
+#define SIM_LIVE_ELECTIONS 50 /* election timeouts allowed for elections */
+#define SIM_LIVE_PER_ENTRY 8  /* steps per entry/term to repair a log */
+#define SIM_LIVE_SLACK 100    /* stale long-delayed messages, startup */
+
+static unsigned long long sim_ull(uint64_t x)
+{
+    return (unsigned long long)x;
+}
+
+uint64_t sim_choose(struct sim *s, uint64_t bound)
+{
+    if (bound < 2)
+        return 0;
+    return s->ch.next(s->ch.ctx, bound) % bound;
+}
+
+bool sim_one_in(struct sim *s, uint64_t n)
+{
+    return n != 0 && sim_choose(s, n) == 0;
+}
+
+void sim_fail(struct sim *s, const char *property, const char *fmt, ...)
+{
+    if (s->failed)
+        return; /* the first violation is the one worth reporting */
+    s->failed = true;
+    s->st.fail_event = s->event;
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if (s->errlen > 0)
+        snprintf(s->err, s->errlen, "event %llu: %s: %s", sim_ull(s->event),
+                 property, detail);
+    if (s->trace != NULL)
+        fprintf(s->trace, "FAIL event %llu: %s: %s\n", sim_ull(s->event),
+                property, detail);
+}
+
+void sim_tracef(struct sim *s, const char *fmt, ...)
+{
+    if (s->trace == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(s->trace, "%7llu t=%-5llu ", sim_ull(s->event), sim_ull(s->now));
+    vfprintf(s->trace, fmt, ap);
+    fputc('\n', s->trace);
+    va_end(ap);
+}
+
+void *sim_grow(struct sim *s, void *p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return p;
+    size_t ncap = *cap < 16 ? 16 : *cap * 2;
+    if (ncap < need)
+        ncap = need;
+    uint8_t *np = realloc(p, ncap * size);
+    if (np == NULL) {
+        s->oom = true;
+        return NULL;
+    }
+    memset(np + *cap * size, 0, (ncap - *cap) * size);
+    *cap = ncap;
+    return np;
+}
+
+static bool sim_stop(const struct sim *s)
+{
+    return s->failed || s->oom;
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+/*
+ * Smallest election timeout for which a healthy leader is never deposed in
+ * the heal phase (latency 1..2 steps). Without skew a follower sees at most
+ * h + 2 ticks between heartbeats, under h + 4. With skew (rates 2/3..3/2) a
+ * slow leader needs up to 2h steps for h ticks, latency adds up to 2, and a
+ * fast follower counts at most 3k/2 + 1 ticks in k steps: 3h + 4, under
+ * 4h + 4. (Randomized timeouts only ever add to election_ticks.)
+ */
+static unsigned sim_min_election(unsigned h, bool skewed)
+{
+    return skewed ? 4 * h + 4 : h + 4;
+}
+
+static void sim_setup_config(struct sim *s)
+{
+    struct raft_config *c = &s->cfg;
+    memset(c, 0, sizeof *c);
+    s->skewed = sim_choose(s, 2) == 0;
+    c->heartbeat_ticks = 1 + (unsigned)sim_choose(s, 3);
+    unsigned emin = sim_min_election(c->heartbeat_ticks, s->skewed);
+    c->election_ticks = emin + (unsigned)sim_choose(s, 21 - emin);
+    switch (sim_choose(s, 4)) { /* small limits exercise batching/paging */
+    case 0:  c->max_msg_entries = 0; break; /* library default */
+    case 1:  c->max_msg_entries = 1 + (uint32_t)sim_choose(s, 3); break;
+    case 2:  c->max_msg_entries = 1 + (uint32_t)sim_choose(s, 8); break;
+    default: c->max_msg_entries = 1 + (uint32_t)sim_choose(s, 64); break;
+    }
+    c->max_inflight = (uint32_t)sim_choose(s, 9); /* 0: default */
+    /* Never below one maximal payload, so no proposal is too big. */
+    if (sim_choose(s, 3) == 0)
+        c->max_msg_bytes = 64 + (uint32_t)sim_choose(s, 449);
+}
+
+static void sim_setup_faults(struct sim *s)
+{
+    struct sim_faults *f = &s->f;
+    uint32_t *w = f->weight;
+    uint32_t n = s->n;
+    w[SIM_EV_STEP] = 100;
+    w[SIM_EV_TICK] = (uint32_t)sim_choose(s, 21);
+    /* 2n..4n deliveries per step outpace the ~2n messages a step creates */
+    w[SIM_EV_DELIVER] = 100 * (2 * n + (uint32_t)sim_choose(s, 2 * n + 1));
+    w[SIM_EV_DROP] = w[SIM_EV_DELIVER] * (uint32_t)sim_choose(s, 11) / 100;
+    w[SIM_EV_DUP] = w[SIM_EV_DELIVER] * (uint32_t)sim_choose(s, 6) / 100;
+    w[SIM_EV_PROPOSE] = 10 + (uint32_t)sim_choose(s, 91);
+    w[SIM_EV_PARTITION] = (uint32_t)sim_choose(s, 9);
+    w[SIM_EV_CUT] = (uint32_t)sim_choose(s, 7);
+    w[SIM_EV_HEAL] = 2 + (uint32_t)sim_choose(s, 9);
+    w[SIM_EV_CRASH] = (uint32_t)sim_choose(s, 7);
+    w[SIM_EV_RESTART] = 3 + (uint32_t)sim_choose(s, 13);
+    f->weight_total = 0;
+    for (int i = 0; i < SIM_EV_COUNT; i++)
+        f->weight_total += w[i];
+    f->persist_fail = sim_choose(s, 3) == 0 ? 20 + sim_choose(s, 481) : 0;
+    f->send_fail = sim_choose(s, 3) == 0 ? 20 + sim_choose(s, 181) : 0;
+    f->apply_fail = sim_choose(s, 4) == 0 ? 50 + sim_choose(s, 451) : 0;
+    f->max_latency = (unsigned)sim_choose(s, 6);
+    f->long_delay = sim_choose(s, 3) == 0 ? 30 + sim_choose(s, 71) : 0;
+}
+
+static int sim_setup(struct sim *s, const struct sim_opts *o)
+{
+    static const unsigned sizes[3] = {3, 5, 7};
+    /* Always drawn, so --nodes K with the drawn K replays the same run. */
+    unsigned drawn = sizes[sim_choose(s, 3)];
+    s->n = o->n_nodes ? o->n_nodes : drawn;
+    s->st.n_nodes = s->n;
+    if (s->n > SIM_MAX_NODES) {
+        if (s->errlen > 0)
+            snprintf(s->err, s->errlen, "at most %d nodes", SIM_MAX_NODES);
+        return -1;
+    }
+    uint64_t ev = 2000 + sim_choose(s, 4001);
+    s->fault_events = o->fault_events ? o->fault_events : ev;
+    sim_setup_config(s);
+    sim_setup_faults(s);
+    sim_tracef(s, "setup: %u nodes, election %u heartbeat %u, max entries "
+               "%u bytes %u inflight %u, skew %d, faults: persist 1/%llu "
+               "send 1/%llu apply 1/%llu latency 0..%u long delay 1/%llu",
+               s->n, s->cfg.election_ticks, s->cfg.heartbeat_ticks,
+               s->cfg.max_msg_entries, s->cfg.max_msg_bytes,
+               s->cfg.max_inflight, (int)s->skewed,
+               sim_ull(s->f.persist_fail), sim_ull(s->f.send_fail),
+               sim_ull(s->f.apply_fail), s->f.max_latency,
+               sim_ull(s->f.long_delay));
+    for (unsigned i = 0; i < s->n; i++)
+        s->voters[i] = i + 1;
+    for (unsigned i = 0; i < s->n && !sim_stop(s); i++)
+        if (sim_node_init(s, &s->nodes[i], i + 1) != 0)
+            return -1;
+    for (unsigned i = 0; i < s->n; i++)
+        sim_tracef(s, "node %u ticks %u per %u steps", i + 1,
+                   s->nodes[i].rate_num, s->nodes[i].rate_den);
+    return sim_stop(s) ? -1 : 0;
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+/* A random node that is up (want_alive) or down; NULL if there is none. */
+static struct sim_node *sim_pick_node(struct sim *s, bool want_alive)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < s->n; i++)
+        k += sim_node_alive(&s->nodes[i]) == want_alive;
+    if (k == 0)
+        return NULL;
+    uint64_t j = sim_choose(s, k);
+    for (unsigned i = 0; i < s->n; i++)
+        if (sim_node_alive(&s->nodes[i]) == want_alive && j-- == 0)
+            return &s->nodes[i];
+    return NULL;
+}
+
+/* One global time step: each live node ticks per its rate, in an order
+ * rotated at random so no node is systematically first. */
+static void sim_time_step(struct sim *s)
+{
+    s->now++;
+    s->st.steps++;
+    unsigned start = (unsigned)sim_choose(s, s->n);
+    for (unsigned k = 0; k < s->n && !sim_stop(s); k++) {
+        struct sim_node *nd = &s->nodes[(start + k) % s->n];
+        if (!sim_node_alive(nd))
+            continue;
+        nd->rate_acc += nd->rate_num;
+        while (nd->rate_acc >= nd->rate_den && !sim_stop(s) &&
+               sim_node_alive(nd)) {
+            nd->rate_acc -= nd->rate_den;
+            sim_node_tick(nd);
+        }
+    }
+}
+
+/* Clients mostly find the leader; sometimes they ask anyone. */
+static void sim_ev_propose(struct sim *s)
+{
+    struct sim_node *leaders[SIM_MAX_NODES];
+    unsigned k = 0;
+    for (unsigned i = 0; i < s->n; i++)
+        if (sim_node_alive(&s->nodes[i]) &&
+            raft_role(s->nodes[i].r) == RAFT_LEADER)
+            leaders[k++] = &s->nodes[i];
+    struct sim_node *nd = k > 0 && sim_choose(s, 4) != 0
+                              ? leaders[sim_choose(s, k)]
+                              : sim_pick_node(s, true);
+    if (nd != NULL)
+        sim_node_propose(nd);
+}
+
+static void sim_ev_partition(struct sim *s)
+{
+    bool side[SIM_MAX_NODES + 1];
+    unsigned in_a = 0;
+    if (s->n < 2)
+        return;
+    for (unsigned i = 1; i <= s->n; i++)
+        in_a += side[i] = sim_choose(s, 2) == 0;
+    if (in_a == 0 || in_a == s->n) { /* both sides non-empty */
+        unsigned i = 1 + (unsigned)sim_choose(s, s->n);
+        side[i] = !side[i];
+    }
+    char desc[64] = "";
+    size_t len = 0;
+    for (unsigned a = 1; a <= s->n; a++) {
+        for (unsigned b = 1; b <= s->n; b++)
+            s->cut[a][b] = side[a] != side[b];
+        if (len + 4 < sizeof desc)
+            len += (size_t)snprintf(desc + len, sizeof desc - len, "%s%u",
+                                    side[a] ? "A" : "B", a);
+    }
+    s->event++;
+    s->st.partitions++;
+    sim_tracef(s, "partition %s", desc);
+}
+
+static void sim_ev_cut(struct sim *s)
+{
+    if (s->n < 2)
+        return;
+    unsigned a = 1 + (unsigned)sim_choose(s, s->n);
+    unsigned b = 1 + (unsigned)sim_choose(s, s->n - 1);
+    if (b >= a)
+        b++;
+    s->cut[a][b] = true;
+    s->event++;
+    sim_tracef(s, "cut link %u->%u", a, b);
+}
+
+static void sim_ev_heal(struct sim *s)
+{
+    memset(s->cut, 0, sizeof s->cut);
+    s->event++;
+    sim_tracef(s, "heal all links");
+}
+
+static void sim_ev_crash(struct sim *s)
+{
+    struct sim_node *nd = sim_pick_node(s, true);
+    if (nd == NULL)
+        return;
+    sim_node_crash(nd);
+    if (sim_choose(s, 2) == 0)
+        sim_net_drop_to(s, nd->id);
+}
+
+static void sim_ev_restart(struct sim *s)
+{
+    struct sim_node *nd = sim_pick_node(s, false);
+    if (nd != NULL)
+        sim_node_start(nd, true);
+}
+
+static int sim_pick_event(struct sim *s)
+{
+    uint64_t x = sim_choose(s, s->f.weight_total);
+    for (int i = 0; i < SIM_EV_COUNT; i++) {
+        if (x < s->f.weight[i])
+            return i;
+        x -= s->f.weight[i];
+    }
+    return SIM_EV_STEP;
+}
+
+static void sim_fault_event(struct sim *s)
+{
+    struct sim_node *nd;
+    switch (sim_pick_event(s)) {
+    case SIM_EV_TICK:
+        nd = sim_pick_node(s, true);
+        if (nd != NULL)
+            sim_node_tick(nd);
+        else
+            sim_time_step(s);
+        break;
+    case SIM_EV_DELIVER:
+        if (!sim_net_deliver_one(s))
+            sim_time_step(s); /* nothing due: time passes */
+        break;
+    case SIM_EV_DROP:      sim_net_drop_one(s); break;
+    case SIM_EV_DUP:       sim_net_dup_one(s); break;
+    case SIM_EV_PROPOSE:   sim_ev_propose(s); break;
+    case SIM_EV_PARTITION: sim_ev_partition(s); break;
+    case SIM_EV_CUT:       sim_ev_cut(s); break;
+    case SIM_EV_HEAL:      sim_ev_heal(s); break;
+    case SIM_EV_CRASH:     sim_ev_crash(s); break;
+    case SIM_EV_RESTART:   sim_ev_restart(s); break;
+    default:               sim_time_step(s); break;
+    }
+}
+
+static void sim_fault_phase(struct sim *s)
+{
+    uint64_t end = s->event + s->fault_events;
+    /* Some choices are no-ops (a drop with nothing in flight, a step with
+     * every node down); the iteration cap bounds the phase regardless. */
+    for (uint64_t it = 0; it < 4 * s->fault_events && s->event < end &&
+                          !sim_stop(s);
+         it++) {
+        if (s->ch.exhausted != NULL && s->ch.exhausted(s->ch.ctx))
+            break;
+        sim_fault_event(s);
+    }
+}
+
+/* ---- heal phase ----------------------------------------------------------- */
+
+/* Number of runs of equal terms in a disk log: each may cost the leader
+ * one rejected probe to skip. */
+static uint64_t sim_term_runs(const struct sim_disk *d)
+{
+    uint64_t runs = 0;
+    for (size_t i = 0; i < d->len; i++)
+        runs += i == 0 || d->ents[i].term != d->ents[i - 1].term;
+    return runs;
+}
+
+/*
+ * Step budget for the heal phase (README.md, "Liveness bound"): elections
+ * get SIM_LIVE_ELECTIONS maximal election timeouts of the slowest clock;
+ * log repair gets SIM_LIVE_PER_ENTRY steps (a round trip plus a heartbeat
+ * period) per entry of the longest log and per term run in any log, as if
+ * each cost one AppendEntries round trip of its own.
+ */
+static uint64_t sim_heal_bound(const struct sim *s)
+{
+    uint64_t e = s->cfg.election_ticks;
+    uint64_t timeout = e + e / 4 + 1;            /* ticks */
+    uint64_t steps = s->skewed ? (timeout * 3 + 1) / 2 : timeout; /* rate 2/3 */
+    uint64_t longest = 0, runs = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct sim_disk *d = &s->nodes[i].disk;
+        uint64_t r = sim_term_runs(d);
+        longest = d->len > longest ? d->len : longest;
+        runs = r > runs ? r : runs;
+    }
+    return SIM_LIVE_ELECTIONS * steps +
+           SIM_LIVE_PER_ENTRY * (longest + runs) + SIM_LIVE_SLACK;
+}
+
+/* The node every live node agrees leads the current term, if any. */
+static struct sim_node *sim_agreed_leader(struct sim *s)
+{
+    struct sim_node *l = NULL;
+    for (unsigned i = 0; i < s->n; i++)
+        if (raft_role(s->nodes[i].r) == RAFT_LEADER)
+            l = &s->nodes[i];
+    if (l == NULL)
+        return NULL;
+    raft_term t = raft_current_term(l->r);
+    for (unsigned i = 0; i < s->n; i++)
+        if (raft_current_term(s->nodes[i].r) != t ||
+            raft_leader(s->nodes[i].r) != l->id)
+            return NULL;
+    return l;
+}
+
+/*
+ * Liveness: an agreed leader exists; a fresh probe proposed to it commits;
+ * every node applies it and catches up with the leader's commit index. If
+ * leadership moves before that, a new probe goes to the new leader.
+ */
+static bool sim_live_poll(struct sim *s)
+{
+    struct sim_live *lv = &s->live;
+    if (lv->index == 0) {
+        struct sim_node *l = sim_agreed_leader(s);
+        raft_index idx;
+        uint64_t hash;
+        if (l != NULL && sim_node_propose_probe(l, &idx, &hash) == 0) {
+            *lv = (struct sim_live){l, raft_current_term(l->r), idx, hash};
+            sim_tracef(s, "liveness probe at index %llu via node %llu",
+                       sim_ull(idx), sim_ull(l->id));
+        }
+        return false;
+    }
+    struct raft_status ls;
+    raft_status(lv->leader->r, &ls);
+    if (ls.role != RAFT_LEADER || ls.term != lv->term) {
+        lv->index = 0;
+        return false;
+    }
+    for (unsigned i = 0; i < s->n; i++) {
+        struct raft_status st;
+        raft_status(s->nodes[i].r, &st);
+        if (st.applied < lv->index || st.applied < ls.commit)
+            return false;
+    }
+    if (s->chain_len < lv->index || s->chain[lv->index - 1].term != lv->term ||
+        s->chain[lv->index - 1].hash != lv->hash)
+        sim_fail(s, "Liveness", "probe at index %llu term %llu was applied "
+                 "everywhere with different contents", sim_ull(lv->index),
+                 sim_ull(lv->term));
+    return true;
+}
+
+static void sim_live_fail(struct sim *s, uint64_t bound)
+{
+    char desc[256] = "";
+    size_t len = 0;
+    for (unsigned i = 0; i < s->n && len < sizeof desc; i++) {
+        struct raft_status st;
+        raft_status(s->nodes[i].r, &st);
+        len += (size_t)snprintf(desc + len, sizeof desc - len,
+                                " [%u: role %d term %llu leader %llu commit "
+                                "%llu applied %llu last %llu]", i + 1, st.role,
+                                sim_ull(st.term), sim_ull(st.leader),
+                                sim_ull(st.commit), sim_ull(st.applied),
+                                sim_ull(st.last_index));
+    }
+    sim_fail(s, "Liveness", "no agreed leader committed a fresh proposal on "
+             "all nodes within %llu heal steps:%s", sim_ull(bound), desc);
+}
+
+static void sim_heal_phase(struct sim *s)
+{
+    s->faults_on = false;
+    memset(s->cut, 0, sizeof s->cut);
+    sim_tracef(s, "heal phase: no more faults");
+    for (unsigned i = 0; i < s->n && !sim_stop(s); i++)
+        if (!sim_node_alive(&s->nodes[i]))
+            sim_node_start(&s->nodes[i], true);
+    uint64_t bound = sim_heal_bound(s);
+    if (s->opts->skip_liveness) /* still run a while to check safety */
+        bound = bound < 200 ? bound : 200;
+    s->st.heal_bound = bound;
+    for (uint64_t step = 1; step <= bound && !sim_stop(s); step++) {
+        sim_time_step(s);
+        sim_net_deliver_due(s);
+        if (!s->opts->skip_liveness && !sim_stop(s) && sim_live_poll(s)) {
+            s->st.heal_steps = step;
+            sim_check_final(s);
+            return;
+        }
+    }
+    if (!s->opts->skip_liveness && !sim_stop(s))
+        sim_live_fail(s, bound);
+}
+
+/* ---- run ------------------------------------------------------------------ */
+
+static void sim_teardown(struct sim *s)
+{
+    for (unsigned i = 0; i < SIM_MAX_NODES; i++)
+        if (s->nodes[i].sim != NULL)
+            sim_node_free(&s->nodes[i]);
+    sim_net_free(s);
+    sim_check_free(s);
+}
+
+int sim_run(const struct sim_opts *o, const struct sim_chooser *ch, char *err,
+            size_t errlen)
+{
+    if (errlen > 0)
+        err[0] = '\0';
+    struct sim *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        if (errlen > 0)
+            snprintf(err, errlen, "out of memory");
+        return SIM_ERROR;
+    }
+    s->opts = o;
+    s->ch = *ch;
+    s->trace = o->trace;
+    s->err = err;
+    s->errlen = errlen;
+    s->faults_on = true;
+    bool setup_ok = sim_setup(s, o) == 0;
+    if (setup_ok) {
+        sim_fault_phase(s);
+        if (!sim_stop(s))
+            sim_heal_phase(s);
+    }
+    s->st.events = s->event;
+    sim_teardown(s); /* may still report a leak in the library */
+    int rc = s->failed ? SIM_FAIL : SIM_PASS;
+    if (s->oom) { /* the world is incomplete: no verdict on the library */
+        if (errlen > 0)
+            snprintf(err, errlen, "simulator out of memory");
+        rc = SIM_ERROR;
+    } else if (!setup_ok && !s->failed) {
+        rc = SIM_ERROR; /* bad options; err says why */
+    }
+    if (o->stats != NULL)
+        *o->stats = s->st;
+    free(s);
+    return rc;
+}

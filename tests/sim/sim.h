@@ -1,0 +1,101 @@
+/*
+ * sim.h - deterministic fault-injecting cluster simulator for raft.h.
+ *
+ * One call to sim_run() builds a cluster of 1..SIM_MAX_NODES nodes wired to
+ * a simulated network and simulated disks, runs a fault phase (message loss,
+ * duplication, reordering, delay, partitions, crashes and restarts, failing
+ * persistence/send/apply callbacks, client proposals), then a heal phase in
+ * which all faults stop and the cluster must make progress. Safety
+ * properties are checked after every event; see README.md.
+ *
+ * Every choice the simulator makes is drawn from a struct sim_chooser, so a
+ * run is a pure function of (opts, chooser output). The seeded PRNG chooser
+ * gives reproducible runs per seed; the byte chooser lets a fuzzer drive the
+ * schedule. This file and everything linked with it has no global mutable
+ * state, never calls exit() and frees everything it allocates.
+ */
+#ifndef SIM_H
+#define SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SIM_MAX_NODES 9
+
+/*
+ * Source of every decision. next() returns a value in [0, bound) for
+ * bound >= 2 (the simulator reduces it modulo bound anyway, so any value is
+ * safe); the simulator never calls it with bound < 2. exhausted() is
+ * optional: when it returns true the fault phase ends early and the run
+ * proceeds to the heal phase, where a chooser returning 0 forever still
+ * yields a terminating run.
+ */
+struct sim_chooser {
+    uint64_t (*next)(void *ctx, uint64_t bound);
+    bool (*exhausted)(void *ctx);
+    void *ctx;
+};
+
+/* xoshiro256** seeded through splitmix64. */
+struct sim_rng {
+    uint64_t s[4];
+};
+
+void sim_rng_init(struct sim_rng *g, uint64_t seed);
+uint64_t sim_rng_next(struct sim_rng *g);
+/* Fill *out with a chooser drawing from g (retained for the chooser's use). */
+void sim_rng_chooser(struct sim_rng *g, struct sim_chooser *out);
+
+/* Chooser reading a byte string (e.g. fuzzer input); returns 0 once empty. */
+struct sim_bytes {
+    const uint8_t *data;
+    size_t len;
+    size_t pos;
+};
+
+void sim_bytes_chooser(struct sim_bytes *b, const uint8_t *data, size_t len,
+                       struct sim_chooser *out);
+
+/* Counters describing one run, filled by sim_run() when opts->stats is set. */
+struct sim_stats {
+    unsigned n_nodes;       /* cluster size actually used */
+    uint64_t events;        /* events executed, fault and heal phase */
+    uint64_t fail_event;    /* event number of the first violation, or 0 */
+    uint64_t steps;         /* global time steps */
+    uint64_t heal_steps;    /* steps the heal phase needed */
+    uint64_t heal_bound;    /* steps the heal phase was allowed */
+    uint64_t delivered, dropped, duplicated;
+    uint64_t crashes, restarts, partitions;
+    uint64_t proposals, accepted, committed;
+    uint64_t elections;     /* distinct (term, leader) pairs seen */
+    uint64_t max_term;
+    uint64_t persist_failures, send_failures, apply_failures;
+};
+
+struct sim_opts {
+    unsigned n_nodes;       /* 1..SIM_MAX_NODES; 0: drawn from {3, 5, 7} */
+    uint64_t fault_events;  /* fault phase length; 0: drawn, 2000..6000 */
+    bool skip_liveness;     /* skip the heal-phase liveness requirement
+                               (safety is still checked during heal) */
+    FILE *trace;            /* event trace destination, NULL for none */
+    struct sim_stats *stats;/* out, optional */
+};
+
+enum {
+    SIM_PASS = 0,  /* every property held */
+    SIM_FAIL = 1,  /* a property was violated: err describes it */
+    SIM_ERROR = -1 /* the simulator itself could not run (out of memory,
+                      bad options): err describes it */
+};
+
+/*
+ * Run one simulation. `o` and `ch` are borrowed. On SIM_FAIL or SIM_ERROR a
+ * NUL-terminated description ("event N: property: details") is written to
+ * err[0..errlen) when errlen > 0.
+ */
+int sim_run(const struct sim_opts *o, const struct sim_chooser *ch, char *err,
+            size_t errlen);
+
+#endif /* SIM_H */

@@ -1,0 +1,603 @@
+/*
+ * sim_check.c - safety bookkeeping, checked incrementally after every event.
+ *
+ * Global knowledge kept across the whole run (all incarnations of all nodes):
+ *   - the committed chain: index -> (term, payload hash) for the longest
+ *     prefix any node has reported committed (raft_status().commit or an
+ *     apply callback). Every later observation must agree with it.
+ *   - the Log Matching map: (index, term) -> (payload hash, previous term),
+ *     recorded the first time any node persists (index, term).
+ *   - the leader of each term (node id and incarnation).
+ *   - every proposal a leader accepted.
+ * Cost per event is O(1) amortised: each node re-verifies its log against
+ * the chain only once per index per incarnation, and Leader Completeness
+ * (O(committed prefix)) runs once per won election.
+ *
+ * Entries are compared by term alone wherever the Log Matching map already
+ * guarantees that equal (index, term) means equal payload; payload hashes
+ * are compared where an entry leaves the library (apply, final check).
+ */
+#include <stdlib.h>
+
+#include "sim_int.h"
+
+uint64_t sim_entry_hash(int type, const void *buf, size_t len)
+{
+    /* FNV-1a 64 over the type byte and the payload. */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    h = (h ^ (uint8_t)type) * 0x100000001b3ULL;
+    const uint8_t *p = buf;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static unsigned long long sim_ull(uint64_t x)
+{
+    return (unsigned long long)x;
+}
+
+/* ---- Log Matching map (open addressing, linear probing) ---------------- */
+
+static size_t sim_lm_slot_of(const struct sim_lm_slot *tab, size_t cap,
+                             raft_index index, raft_term term)
+{
+    uint64_t h = index * 0x9e3779b97f4a7c15ULL ^ term * 0xc2b2ae3d27d4eb4fULL;
+    h ^= h >> 29;
+    size_t i = (size_t)h & (cap - 1);
+    while (tab[i].index != 0 && (tab[i].index != index || tab[i].term != term))
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Keep the load factor at most 1/2 so probes stay short. */
+static bool sim_lm_reserve(struct sim *s)
+{
+    if ((s->lm_used + 1) * 2 <= s->lm_cap)
+        return true;
+    size_t cap = s->lm_cap ? s->lm_cap * 2 : 1024;
+    struct sim_lm_slot *tab = calloc(cap, sizeof *tab);
+    if (tab == NULL) {
+        s->oom = true;
+        return false;
+    }
+    for (size_t i = 0; i < s->lm_cap; i++)
+        if (s->lm[i].index != 0)
+            tab[sim_lm_slot_of(tab, cap, s->lm[i].index, s->lm[i].term)] =
+                s->lm[i];
+    free(s->lm);
+    s->lm = tab;
+    s->lm_cap = cap;
+    return true;
+}
+
+static const struct sim_lm_slot *sim_lm_find(const struct sim *s,
+                                             raft_index index, raft_term term)
+{
+    if (s->lm_cap == 0)
+        return NULL;
+    const struct sim_lm_slot *e =
+        &s->lm[sim_lm_slot_of(s->lm, s->lm_cap, index, term)];
+    return e->index != 0 ? e : NULL;
+}
+
+/*
+ * Log Matching: any two entries ever persisted with the same (index, term)
+ * carry the same payload and follow an entry of the same term. `insert`
+ * records a first sighting (persist); messages only compare.
+ */
+static void sim_lm_check(struct sim_node *nd, raft_index index, raft_term term,
+                         raft_term prev, uint64_t hash, bool insert,
+                         const char *what)
+{
+    struct sim *s = nd->sim;
+    const struct sim_lm_slot *e = sim_lm_find(s, index, term);
+    if (e == NULL) {
+        if (!insert || !sim_lm_reserve(s))
+            return;
+        size_t i = sim_lm_slot_of(s->lm, s->lm_cap, index, term);
+        s->lm[i] = (struct sim_lm_slot){index, term, prev, hash};
+        s->lm_used++;
+        return;
+    }
+    if (e->hash != hash)
+        sim_fail(s, "Log Matching",
+                 "node %llu %s index %llu term %llu with a payload differing "
+                 "from the one persisted earlier at the same index and term",
+                 sim_ull(nd->id), what, sim_ull(index), sim_ull(term));
+    else if (e->prev_term != prev)
+        sim_fail(s, "Log Matching",
+                 "node %llu %s index %llu term %llu after an entry of term "
+                 "%llu, but it was persisted earlier after term %llu",
+                 sim_ull(nd->id), what, sim_ull(index), sim_ull(term),
+                 sim_ull(prev), sim_ull(e->prev_term));
+}
+
+/* ---- committed chain ---------------------------------------------------- */
+
+/* Append index chain_len + 1, seen committed by a node in term `seen`;
+ * also checks that no payload id commits twice. */
+static void sim_chain_extend(struct sim_node *nd, const struct raft_entry *e,
+                             uint64_t hash, raft_term seen)
+{
+    struct sim *s = nd->sim;
+    struct sim_link *c =
+        sim_grow(s, s->chain, &s->chain_cap, s->chain_len + 1, sizeof *c);
+    if (c == NULL)
+        return;
+    s->chain = c;
+    c[s->chain_len++] = (struct sim_link){e->term, hash, seen};
+    s->st.committed = s->chain_len;
+    if (e->type != RAFT_ENTRY_COMMAND)
+        return;
+    uint64_t pid = 0;
+    if (e->len >= 8)
+        for (int i = 7; i >= 0; i--)
+            pid = pid << 8 | ((const uint8_t *)e->buf)[i];
+    if (pid == 0 || pid > s->next_pid) {
+        sim_fail(s, "State Machine Safety",
+                 "index %zu committed a command nobody proposed",
+                 s->chain_len);
+        return;
+    }
+    raft_index *where = sim_grow(s, s->pid_index, &s->pid_cap, s->next_pid + 1,
+                                 sizeof *where);
+    if (where == NULL)
+        return;
+    s->pid_index = where;
+    if (where[pid] != 0)
+        sim_fail(s, "State Machine Safety",
+                 "proposal %llu committed twice, at indexes %llu and %zu",
+                 sim_ull(pid), sim_ull(where[pid]), s->chain_len);
+    where[pid] = s->chain_len;
+}
+
+/* Check a node's committed prefix (verified, commit] against the chain;
+ * the node is in term `term`. */
+static void sim_verify_commit(struct sim_node *nd, raft_index commit,
+                              raft_term term)
+{
+    struct sim *s = nd->sim;
+    for (raft_index i = nd->verified + 1; i <= commit && !s->failed; i++) {
+        struct raft_entry e;
+        if (raft_entry_at(nd->r, i, &e) != 0) {
+            sim_fail(s, "API", "node %llu: raft_entry_at(%llu) failed "
+                     "below its commit index %llu", sim_ull(nd->id),
+                     sim_ull(i), sim_ull(commit));
+            return;
+        }
+        if (i <= s->chain_len) {
+            struct sim_link *c = &s->chain[i - 1];
+            if (e.term != c->term)
+                sim_fail(s, "Commit Safety",
+                         "node %llu has index %llu committed with term %llu, "
+                         "but that index was committed with term %llu",
+                         sim_ull(nd->id), sim_ull(i), sim_ull(e.term),
+                         sim_ull(c->term));
+            if (term < c->commit_term)
+                c->commit_term = term;
+        } else {
+            sim_chain_extend(nd, &e, sim_entry_hash(e.type, e.buf, e.len),
+                             term);
+        }
+    }
+    if (commit > nd->verified)
+        nd->verified = commit;
+}
+
+/* ---- per-node invariants ------------------------------------------------ */
+
+static bool sim_leader_known(const struct sim *s, raft_term term, raft_id id)
+{
+    return term < s->leaders_cap && s->leaders[term].id == id;
+}
+
+/* raft_status invariants and durability of what the node reports. */
+static void sim_check_status(struct sim_node *nd, const struct raft_status *st)
+{
+    struct sim *s = nd->sim;
+    const struct sim_disk *d = &nd->disk;
+    unsigned long long id = sim_ull(nd->id);
+    if (st->id != nd->id || st->n_voters != s->n || st->role < RAFT_FOLLOWER ||
+        st->role > RAFT_LEADER || st->leader > s->n)
+        sim_fail(s, "raft_status", "node %llu reports id %llu, %zu voters, "
+                 "role %d, leader %llu", id, sim_ull(st->id), st->n_voters,
+                 st->role, sim_ull(st->leader));
+    else if (st->commit > st->last_index)
+        sim_fail(s, "Commit bound", "node %llu: commit %llu > last index %llu",
+                 id, sim_ull(st->commit), sim_ull(st->last_index));
+    else if (st->applied > st->commit)
+        sim_fail(s, "Apply bound", "node %llu: applied %llu > commit %llu",
+                 id, sim_ull(st->applied), sim_ull(st->commit));
+    else if (st->applied != nd->applied)
+        sim_fail(s, "Apply accounting", "node %llu reports applied %llu, but "
+                 "its apply callback succeeded up to %llu", id,
+                 sim_ull(st->applied), sim_ull(nd->applied));
+    else if (st->commit < nd->commit_seen)
+        sim_fail(s, "Commit monotonicity", "node %llu: commit went from %llu "
+                 "down to %llu", id, sim_ull(nd->commit_seen),
+                 sim_ull(st->commit));
+    else if (st->role == RAFT_LEADER && st->leader != nd->id)
+        sim_fail(s, "raft_status", "node %llu is leader but reports leader "
+                 "%llu", id, sim_ull(st->leader));
+    else if (st->term < nd->term_seen)
+        sim_fail(s, "Term monotonicity", "node %llu: term went from %llu "
+                 "down to %llu", id, sim_ull(nd->term_seen), sim_ull(st->term));
+    else if (st->term != d->term || st->vote != d->vote)
+        sim_fail(s, "Durability", "node %llu runs with term %llu vote %llu "
+                 "but persisted term %llu vote %llu", id, sim_ull(st->term),
+                 sim_ull(st->vote), sim_ull(d->term), sim_ull(d->vote));
+    else if (st->last_index != nd->log_last || st->last_index > d->len ||
+             (st->last_index == 0
+                  ? st->last_term != 0
+                  : d->ents[st->last_index - 1].term != st->last_term))
+        sim_fail(s, "Durability", "node %llu's log ends at %llu/%llu, which "
+                 "is not what it persisted (log of %llu entries, %zu on "
+                 "disk)", id, sim_ull(st->last_index), sim_ull(st->last_term),
+                 sim_ull(nd->log_last), d->len);
+    else if (st->leader != 0 && !sim_leader_known(s, st->term, st->leader))
+        sim_fail(s, "Election Safety", "node %llu follows node %llu in term "
+                 "%llu, which never became leader of that term", id,
+                 sim_ull(st->leader), sim_ull(st->term));
+}
+
+void sim_check_node(struct sim_node *nd)
+{
+    struct sim *s = nd->sim;
+    if (nd->r == NULL || s->failed)
+        return;
+    struct raft_status st;
+    raft_status(nd->r, &st);
+    if (st.role == RAFT_LEADER)
+        sim_note_leader(nd, st.term);
+    sim_check_status(nd, &st);
+    if (s->failed)
+        return;
+    nd->commit_seen = st.commit;
+    nd->term_seen = st.term;
+    if (st.term > s->st.max_term)
+        s->st.max_term = st.term;
+    sim_verify_commit(nd, st.commit, st.term);
+}
+
+void sim_check_rc(struct sim_node *nd, const char *call, int rc, int also_ok)
+{
+    struct sim *s = nd->sim;
+    bool injected = s->inj_persist || s->inj_apply;
+    if (rc == 0) {
+        if (injected)
+            sim_fail(s, "Error reporting", "%s on node %llu returned 0 "
+                     "although a %s callback failed during it", call,
+                     sim_ull(nd->id), s->inj_persist ? "persist" : "apply");
+        return;
+    }
+    if ((also_ok != 0 && rc == also_ok) ||
+        (rc == RAFT_EPERSIST && s->inj_persist) ||
+        (rc == RAFT_EAPPLY && s->inj_apply))
+        return;
+    sim_fail(s, "Return code", "%s on node %llu returned %d (%s)%s", call,
+             sim_ull(nd->id), rc, raft_strerror(rc),
+             injected ? "" : " with no injected failure");
+}
+
+/* ---- callbacks ---------------------------------------------------------- */
+
+/* The committed entries a write at `first` would remove must come back. */
+static void sim_check_truncation(struct sim_node *nd, raft_index first,
+                                 const struct raft_entry *e, size_t n)
+{
+    struct sim *s = nd->sim;
+    const struct sim_disk *d = &nd->disk;
+    /* Only the node's log counts: a disk tail beyond it (left by a failed
+     * write) is already forgotten by the node and may go. */
+    for (raft_index i = first; i <= nd->log_last && i <= s->chain_len; i++) {
+        raft_term old = d->ents[i - 1].term;
+        if (old != s->chain[i - 1].term)
+            continue; /* not the committed entry: it may go */
+        size_t k = (size_t)(i - first);
+        if (k >= n || e[k].term != old) {
+            sim_fail(s, "No committed entry lost",
+                     "node %llu overwrites committed index %llu (term %llu) "
+                     "with a write at %llu of %zu entries", sim_ull(nd->id),
+                     sim_ull(i), sim_ull(old), sim_ull(first), n);
+            return;
+        }
+    }
+}
+
+void sim_check_persist(struct sim_node *nd, raft_index first,
+                       const struct raft_entry *e, size_t n)
+{
+    struct sim *s = nd->sim;
+    const struct sim_disk *d = &nd->disk;
+    if (n == 0 || e == NULL || first == 0 || first > nd->log_last + 1) {
+        sim_fail(s, "persist_entries", "node %llu writes %zu entries at %llu "
+                 "onto a log of %llu entries", sim_ull(nd->id), n,
+                 sim_ull(first), sim_ull(nd->log_last));
+        return;
+    }
+    raft_term prev = first > 1 ? d->ents[first - 2].term : 0;
+    for (size_t k = 0; k < n && !s->failed; k++) {
+        const struct raft_entry *x = &e[k];
+        if (x->term == 0 || x->term < prev || x->term > d->term ||
+            (x->type != RAFT_ENTRY_COMMAND && x->type != RAFT_ENTRY_NOOP) ||
+            (x->len > 0 && x->buf == NULL)) {
+            sim_fail(s, "persist_entries", "node %llu (term %llu) writes an "
+                     "impossible entry at %llu: term %llu after term %llu, "
+                     "type %d", sim_ull(nd->id), sim_ull(d->term),
+                     sim_ull(first + k), sim_ull(x->term), sim_ull(prev),
+                     x->type);
+            return;
+        }
+        sim_lm_check(nd, first + k, x->term, prev,
+                     sim_entry_hash(x->type, x->buf, x->len), true, "persists");
+        prev = x->term;
+    }
+    sim_check_truncation(nd, first, e, n);
+}
+
+/* Messages must depend only on persisted state and respect the limits. */
+static void sim_check_append_out(struct sim_node *nd, const struct raft_msg *m)
+{
+    struct sim *s = nd->sim;
+    const struct raft_msg_append *a = &m->u.append;
+    uint32_t max_n = nd->cfg.max_msg_entries ? nd->cfg.max_msg_entries : 64;
+    uint64_t max_b = nd->cfg.max_msg_bytes ? nd->cfg.max_msg_bytes : 1u << 20;
+    uint64_t bytes = 0;
+    raft_term prev = a->prev_term;
+    if (raft_role(nd->r) != RAFT_LEADER || (a->prev_index == 0) != (prev == 0) ||
+        (a->n_entries > 0 && a->entries == NULL)) {
+        sim_fail(s, "Send", "node %llu (role %d) sends a malformed APPEND",
+                 sim_ull(nd->id), raft_role(nd->r));
+        return;
+    }
+    if (a->n_entries > max_n) {
+        sim_fail(s, "Message limits", "node %llu sends %zu entries, limit "
+                 "%u", sim_ull(nd->id), a->n_entries, max_n);
+        return;
+    }
+    for (size_t k = 0; k < a->n_entries && !s->failed; k++) {
+        const struct raft_entry *x = &a->entries[k];
+        bytes += x->len;
+        if (x->term < prev || x->term > m->term || x->term == 0) {
+            sim_fail(s, "Send", "node %llu sends entry %llu with term %llu "
+                     "after term %llu in a term-%llu APPEND", sim_ull(nd->id),
+                     sim_ull(a->prev_index + 1 + k), sim_ull(x->term),
+                     sim_ull(prev), sim_ull(m->term));
+            return;
+        }
+        sim_lm_check(nd, a->prev_index + 1 + k, x->term, prev,
+                     sim_entry_hash(x->type, x->buf, x->len), false, "sends");
+        prev = x->term;
+    }
+    if (bytes > max_b && a->n_entries > 1)
+        sim_fail(s, "Message limits", "node %llu sends %llu payload bytes, "
+                 "limit %llu", sim_ull(nd->id), sim_ull(bytes), sim_ull(max_b));
+}
+
+void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
+{
+    struct sim *s = nd->sim;
+    const struct sim_disk *d = &nd->disk;
+    unsigned long long id = sim_ull(nd->id);
+    if (m->from != nd->id || m->to == 0 || m->to > s->n || m->to == nd->id ||
+        m->type < RAFT_MSG_VOTE || m->type > RAFT_MSG_APPEND_RESP) {
+        sim_fail(s, "Send", "node %llu sends type %d from %llu to %llu", id,
+                 m->type, sim_ull(m->from), sim_ull(m->to));
+        return;
+    }
+    if (m->term == 0 || m->term != d->term) {
+        sim_fail(s, "Durability", "node %llu sends a term-%llu message with "
+                 "term %llu persisted", id, sim_ull(m->term), sim_ull(d->term));
+        return;
+    }
+    switch (m->type) {
+    case RAFT_MSG_VOTE:
+        if (d->vote != nd->id)
+            sim_fail(s, "Durability", "node %llu requests votes in term %llu "
+                     "without a persisted vote for itself (vote %llu)", id,
+                     sim_ull(m->term), sim_ull(d->vote));
+        break;
+    case RAFT_MSG_VOTE_RESP:
+        if (m->u.vote_resp.granted && d->vote != m->to)
+            sim_fail(s, "Durability", "node %llu grants its term-%llu vote "
+                     "to %llu but persisted a vote for %llu", id,
+                     sim_ull(m->term), sim_ull(m->to), sim_ull(d->vote));
+        break;
+    case RAFT_MSG_APPEND:
+        sim_check_append_out(nd, m);
+        break;
+    default:
+        if (m->u.append_resp.success && m->u.append_resp.index > nd->log_last)
+            sim_fail(s, "Durability", "node %llu acknowledges index %llu "
+                     "with only %llu entries persisted", id,
+                     sim_ull(m->u.append_resp.index), sim_ull(nd->log_last));
+        break;
+    }
+}
+
+void sim_check_apply(struct sim_node *nd, raft_index index,
+                     const struct raft_entry *e)
+{
+    struct sim *s = nd->sim;
+    const struct sim_disk *d = &nd->disk;
+    unsigned long long id = sim_ull(nd->id);
+    struct raft_status st;
+    raft_status(nd->r, &st);
+    /* Cheap checks first: the payload is hashed only once the entry is
+     * known to be in the log, so a bogus entry cannot crash the simulator. */
+    if (index != nd->applied + 1) {
+        sim_fail(s, "State Machine Safety", "node %llu applies index %llu "
+                 "after index %llu (must be in order, each once)", id,
+                 sim_ull(index), sim_ull(nd->applied));
+        return;
+    }
+    if (index > st.commit) {
+        sim_fail(s, "State Machine Safety", "node %llu applies index %llu "
+                 "above its commit index %llu", id, sim_ull(index),
+                 sim_ull(st.commit));
+        return;
+    }
+    const struct sim_entry *x = index <= nd->log_last ? &d->ents[index - 1]
+                                                      : NULL;
+    if (x == NULL || x->term != e->term || x->type != e->type ||
+        x->len != e->len || x->hash != sim_entry_hash(e->type, e->buf, e->len)) {
+        sim_fail(s, "Durability", "node %llu applies index %llu term %llu, "
+                 "which differs from its persisted log", id, sim_ull(index),
+                 sim_ull(e->term));
+        return;
+    }
+    if (index > s->chain_len) {
+        sim_chain_extend(nd, e, x->hash, st.term); /* index == len + 1 */
+        return;
+    }
+    const struct sim_link *c = &s->chain[index - 1];
+    if (c->term != e->term || c->hash != x->hash)
+        sim_fail(s, "State Machine Safety", "node %llu applies index %llu "
+                 "term %llu, but term %llu%s was committed there", id,
+                 sim_ull(index), sim_ull(e->term), sim_ull(c->term),
+                 c->term == e->term ? " with another payload" : "");
+}
+
+/* The disk a node restarts from must be a log the library could write. */
+void sim_check_restore(struct sim_node *nd)
+{
+    struct sim *s = nd->sim;
+    const struct sim_disk *d = &nd->disk;
+    raft_term prev = 0;
+    if (d->vote > s->n)
+        sim_fail(s, "Durability", "node %llu persisted a vote for %llu",
+                 sim_ull(nd->id), sim_ull(d->vote));
+    for (size_t i = 0; i < d->len && !s->failed; i++) {
+        const struct sim_entry *x = &d->ents[i];
+        if (x->term < prev || x->term > d->term)
+            sim_fail(s, "Durability", "node %llu's disk holds term %llu at "
+                     "index %zu after term %llu, with term %llu persisted",
+                     sim_ull(nd->id), sim_ull(x->term), i + 1, sim_ull(prev),
+                     sim_ull(d->term));
+        else
+            sim_lm_check(nd, i + 1, x->term, prev, x->hash, true, "restores");
+        prev = x->term;
+    }
+}
+
+/*
+ * Leader Completeness: a leader of `term` holds every entry committed in an
+ * earlier term. Index i was committed by the time any index j >= i was, so
+ * its commit term is at most the minimum bound over the chain from i on.
+ * A bound equal to `term` also counts: nothing commits in a term before its
+ * leader exists, and this runs the moment the leader is first seen. Entries
+ * committed only in later terms may legitimately be missing (a candidate
+ * can win an old term from delayed votes after a newer term committed).
+ */
+static void sim_check_completeness(struct sim_node *nd, raft_term term)
+{
+    struct sim *s = nd->sim;
+    raft_term bound = UINT64_MAX;
+    for (size_t i = s->chain_len; i >= 1; i--) {
+        const struct sim_link *c = &s->chain[i - 1];
+        struct raft_entry e;
+        bound = c->commit_term < bound ? c->commit_term : bound;
+        if (bound > term)
+            continue;
+        if (raft_entry_at(nd->r, i, &e) != 0 || e.term != c->term) {
+            sim_fail(s, "Leader Completeness", "node %llu leads term %llu but "
+                     "lacks index %zu (term %llu), committed by term %llu",
+                     sim_ull(nd->id), sim_ull(term), i, sim_ull(c->term),
+                     sim_ull(bound));
+            return;
+        }
+    }
+}
+
+/*
+ * Called whenever a node is seen leading `term` (event callback or status).
+ * Election Safety: one leader per term, one incarnation of it. Leader
+ * Completeness: its log holds the whole committed chain known so far.
+ */
+void sim_note_leader(struct sim_node *nd, raft_term term)
+{
+    struct sim *s = nd->sim;
+    if (nd->led_term == term || s->failed)
+        return;
+    nd->led_term = term;
+    struct sim_leader *l =
+        sim_grow(s, s->leaders, &s->leaders_cap, term + 1, sizeof *l);
+    if (l == NULL)
+        return;
+    s->leaders = l;
+    if (l[term].id == 0) {
+        l[term] = (struct sim_leader){nd->id, nd->incarnation};
+        s->st.elections++;
+        sim_tracef(s, "node %llu leads term %llu", sim_ull(nd->id),
+                   sim_ull(term));
+    } else if (l[term].id != nd->id || l[term].incarnation != nd->incarnation) {
+        sim_fail(s, "Election Safety", "node %llu (incarnation %llu) leads "
+                 "term %llu, already led by node %llu (incarnation %llu)",
+                 sim_ull(nd->id), sim_ull(nd->incarnation), sim_ull(term),
+                 sim_ull(l[term].id), sim_ull(l[term].incarnation));
+        return;
+    }
+    sim_check_completeness(nd, term);
+}
+
+void sim_note_proposal(struct sim *s, uint64_t pid, raft_index index,
+                       raft_term term, uint64_t hash)
+{
+    struct sim_proposal *p =
+        sim_grow(s, s->props, &s->props_cap, s->props_len + 1, sizeof *p);
+    if (p == NULL)
+        return;
+    s->props = p;
+    p[s->props_len++] = (struct sim_proposal){pid, index, term, hash};
+}
+
+/* After the heal phase: every node holds the committed chain, and every
+ * acknowledged proposal sits at its index with its payload everywhere. */
+void sim_check_final(struct sim *s)
+{
+    for (unsigned k = 0; k < s->n && !s->failed; k++) {
+        struct sim_node *nd = &s->nodes[k];
+        for (size_t i = 1; i <= s->chain_len; i++) {
+            struct raft_entry e;
+            if (raft_entry_at(nd->r, i, &e) != 0 ||
+                e.term != s->chain[i - 1].term) {
+                sim_fail(s, "No committed entry lost", "at the end node %llu "
+                         "lacks committed index %zu (term %llu)",
+                         sim_ull(nd->id), i, sim_ull(s->chain[i - 1].term));
+                return;
+            }
+        }
+    }
+    for (size_t j = 0; j < s->props_len && !s->failed; j++) {
+        const struct sim_proposal *p = &s->props[j];
+        if (p->index > s->chain_len || s->chain[p->index - 1].term != p->term)
+            continue; /* never committed: may be gone */
+        for (unsigned k = 0; k < s->n; k++) {
+            struct raft_entry e;
+            if (raft_entry_at(s->nodes[k].r, p->index, &e) != 0 ||
+                e.term != p->term ||
+                sim_entry_hash(e.type, e.buf, e.len) != p->hash) {
+                sim_fail(s, "Acknowledged proposals", "proposal %llu "
+                         "acknowledged at index %llu term %llu is not there "
+                         "on node %u at the end", sim_ull(p->pid),
+                         sim_ull(p->index), sim_ull(p->term), k + 1);
+                return;
+            }
+        }
+    }
+}
+
+void sim_check_free(struct sim *s)
+{
+    free(s->chain);
+    free(s->lm);
+    free(s->leaders);
+    free(s->props);
+    free(s->pid_index);
+    s->chain = NULL;
+    s->lm = NULL;
+    s->leaders = NULL;
+    s->props = NULL;
+    s->pid_index = NULL;
+}

@@ -1,0 +1,234 @@
+/*
+ * sim_int.h - internals shared by the simulator's translation units.
+ *
+ * Layout: sim.c runs the phases and picks events, sim_node.c owns the node
+ * lifecycle and the raft callbacks (simulated disk), sim_net.c the network,
+ * sim_check.c the safety bookkeeping, sim_chooser.c the choosers.
+ */
+#ifndef SIM_INT_H
+#define SIM_INT_H
+
+#include "raft.h"
+#include "sim.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SIM_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define SIM_PRINTF(f, a)
+#endif
+
+/* One entry on a simulated disk; owns its payload copy. */
+struct sim_entry {
+    raft_term term;
+    int type;
+    uint8_t *buf;
+    size_t len;
+    uint64_t hash; /* sim_entry_hash() of (type, payload) */
+};
+
+/* What a node has made durable: survives crashes. */
+struct sim_disk {
+    raft_term term;
+    raft_id vote;
+    struct sim_entry *ents; /* ents[i] holds index i + 1 */
+    size_t len, cap;
+};
+
+struct sim;
+
+struct sim_node {
+    struct sim *sim;
+    raft_id id;
+    struct raft *r; /* NULL while crashed */
+    struct raft_config cfg;
+    /* Clock skew: the node ticks rate_num times per rate_den global steps. */
+    unsigned rate_num, rate_den, rate_acc;
+    struct sim_disk disk;
+    uint64_t incarnation; /* bumped at every restart */
+    uint64_t alloc_live;  /* blocks outstanding from this node's allocator */
+    /* Length of the node's log as the persistence contract defines it: the
+     * disk length after a restore or a successful persist_entries, first - 1
+     * after a failed one (the node forgets everything from `first` on, even
+     * if part of the write reached the disk). The disk may be longer. */
+    raft_index log_last;
+
+    /* Observations about the current incarnation (reset on restart). */
+    raft_index applied;     /* successful apply callbacks: index of the last */
+    raft_index commit_seen; /* highest commit index observed */
+    raft_index verified;    /* log prefix checked against the committed chain */
+    raft_term led_term;     /* last term this incarnation was seen leading */
+
+    raft_term term_seen; /* highest term observed, across incarnations */
+};
+
+/* A message in flight; entries and payloads live in the same allocation. */
+struct sim_msg {
+    struct raft_msg m;
+    uint64_t deliver_at; /* global step from which it may be delivered */
+};
+
+/* Event kinds of the fault phase. */
+enum {
+    SIM_EV_STEP,      /* advance global time, tick nodes per their rate */
+    SIM_EV_TICK,      /* one extra tick of one node (clock jitter) */
+    SIM_EV_DELIVER,   /* deliver one due message, chosen at random */
+    SIM_EV_DROP,      /* lose one in-flight message */
+    SIM_EV_DUP,       /* duplicate one in-flight message */
+    SIM_EV_PROPOSE,   /* a client proposes (single or batch) */
+    SIM_EV_PARTITION, /* split the nodes into two groups */
+    SIM_EV_CUT,       /* cut one link in one direction */
+    SIM_EV_HEAL,      /* restore all links */
+    SIM_EV_CRASH,     /* crash a live node */
+    SIM_EV_RESTART,   /* restart a crashed node from its disk */
+    SIM_EV_COUNT
+};
+
+/* Fault knobs, drawn once per run. A "1 in N" of 0 disables the fault. */
+struct sim_faults {
+    uint32_t weight[SIM_EV_COUNT];
+    uint64_t weight_total;
+    uint64_t persist_fail; /* 1 in N persist_state/persist_entries fail */
+    uint64_t send_fail;    /* 1 in N sends fail */
+    uint64_t apply_fail;   /* 1 in N applies fail */
+    unsigned max_latency;  /* fault-phase latency 0..max_latency steps */
+    uint64_t long_delay;   /* 1 in N messages delayed 10..60 steps */
+};
+
+/* The committed chain: index i + 1 is committed with this term/payload. */
+struct sim_link {
+    raft_term term;
+    uint64_t hash;
+    /* Upper bound on the term in which the entry was committed: the lowest
+     * current term of any node seen holding it as committed (a node learns
+     * of a commitment from a leader of its own term or an older one). */
+    raft_term commit_term;
+};
+
+/* Log Matching map slot: (index, term) -> (payload hash, previous term). */
+struct sim_lm_slot {
+    raft_index index; /* 0: empty slot */
+    raft_term term;
+    raft_term prev_term;
+    uint64_t hash;
+};
+
+/* Who led a term, and in which incarnation. */
+struct sim_leader {
+    raft_id id;
+    uint64_t incarnation;
+};
+
+/* A proposal a leader accepted. */
+struct sim_proposal {
+    uint64_t pid; /* unique id carried in the payload's first 8 bytes */
+    raft_index index;
+    raft_term term;
+    uint64_t hash;
+};
+
+/* Progress of the heal-phase liveness requirement. */
+struct sim_live {
+    struct sim_node *leader; /* the leader the probe was proposed to */
+    raft_term term;
+    raft_index index; /* probe's index, 0 while no probe is pending */
+    uint64_t hash;
+};
+
+struct sim {
+    const struct sim_opts *opts;
+    struct sim_chooser ch;
+    FILE *trace;
+    unsigned n;
+    struct sim_node nodes[SIM_MAX_NODES];
+    raft_id voters[SIM_MAX_NODES];
+    uint64_t now;   /* global time, in steps */
+    uint64_t event; /* events so far (1-based once running) */
+
+    /* Network. cut[a][b]: messages from a to b are lost (ids index it). */
+    struct sim_msg **bag;
+    size_t bag_len, bag_cap;
+    bool cut[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
+    size_t *due; /* scratch: indexes of deliverable messages */
+    size_t due_cap;
+
+    struct raft_config cfg; /* shared by all nodes except id and seed */
+    bool skewed;            /* node tick rates differ */
+    uint64_t fault_events;  /* fault phase length */
+    struct sim_faults f;
+    bool faults_on; /* false in the heal phase */
+
+    /* Failures injected during the current library call. */
+    bool inj_persist, inj_apply;
+
+    /* Safety bookkeeping (sim_check.c). */
+    struct sim_link *chain;
+    size_t chain_len, chain_cap;
+    struct sim_lm_slot *lm;
+    size_t lm_used, lm_cap;
+    struct sim_leader *leaders; /* indexed by term */
+    size_t leaders_cap;
+    struct sim_proposal *props;
+    size_t props_len, props_cap;
+    raft_index *pid_index; /* payload id -> index it committed at, or 0 */
+    size_t pid_cap;
+    uint64_t next_pid;
+
+    struct sim_live live;
+
+    bool failed;
+    bool oom;
+    char *err;
+    size_t errlen;
+    struct sim_stats st;
+};
+
+/* ---- sim.c ---- */
+uint64_t sim_choose(struct sim *s, uint64_t bound);
+bool sim_one_in(struct sim *s, uint64_t n);
+void sim_fail(struct sim *s, const char *property, const char *fmt, ...)
+    SIM_PRINTF(3, 4);
+void sim_tracef(struct sim *s, const char *fmt, ...) SIM_PRINTF(2, 3);
+/* Grow array p of *cap elements of `size` bytes to hold `need`; new
+ * elements are zeroed. Returns the (possibly moved) array, or NULL with
+ * s->oom set, in which case p is still valid and unchanged. */
+void *sim_grow(struct sim *s, void *p, size_t *cap, size_t need, size_t size);
+
+/* ---- sim_node.c ---- */
+int sim_node_init(struct sim *s, struct sim_node *nd, raft_id id);
+int sim_node_start(struct sim_node *nd, bool restore);
+void sim_node_crash(struct sim_node *nd);
+void sim_node_free(struct sim_node *nd);
+void sim_node_tick(struct sim_node *nd);
+void sim_node_step(struct sim_node *nd, const struct raft_msg *m);
+void sim_node_propose(struct sim_node *nd);
+int sim_node_propose_probe(struct sim_node *nd, raft_index *index,
+                           uint64_t *hash);
+bool sim_node_alive(const struct sim_node *nd);
+
+/* ---- sim_net.c ---- */
+void sim_net_send(struct sim *s, const struct raft_msg *m);
+bool sim_net_deliver_one(struct sim *s);
+void sim_net_deliver_due(struct sim *s);
+void sim_net_drop_one(struct sim *s);
+void sim_net_dup_one(struct sim *s);
+void sim_net_drop_to(struct sim *s, raft_id to);
+void sim_net_free(struct sim *s);
+void sim_net_describe(const struct raft_msg *m, char *buf, size_t len);
+
+/* ---- sim_check.c ---- */
+uint64_t sim_entry_hash(int type, const void *buf, size_t len);
+void sim_check_node(struct sim_node *nd);
+void sim_check_rc(struct sim_node *nd, const char *call, int rc, int also_ok);
+void sim_check_persist(struct sim_node *nd, raft_index first,
+                       const struct raft_entry *e, size_t n);
+void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m);
+void sim_check_apply(struct sim_node *nd, raft_index index,
+                     const struct raft_entry *e);
+void sim_check_restore(struct sim_node *nd);
+void sim_note_leader(struct sim_node *nd, raft_term term);
+void sim_note_proposal(struct sim *s, uint64_t pid, raft_index index,
+                       raft_term term, uint64_t hash);
+void sim_check_final(struct sim *s);
+void sim_check_free(struct sim *s);
+
+#endif /* SIM_INT_H */

@@ -1,0 +1,267 @@
+/*
+ * sim_net.c - the simulated network: an unordered bag of in-flight messages.
+ *
+ * Each message carries the global step from which it may be delivered.
+ * Delivery picks uniformly among the due messages, so any two due messages
+ * may be reordered. Partitions and cut links are applied at delivery time:
+ * a message crossing a cut link when it would arrive is lost, as is one
+ * addressed to a crashed node.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_int.h"
+
+/* Beyond this many messages in flight the transport loses new ones; keeps
+ * a run's memory and per-delivery scan bounded whatever the schedule. */
+#define SIM_BAG_MAX 4096
+
+/* Deep copy of a message into one allocation; NULL when out of memory. */
+static struct sim_msg *sim_msg_copy(const struct raft_msg *m)
+{
+    size_t n = m->type == RAFT_MSG_APPEND ? m->u.append.n_entries : 0;
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += m->u.append.entries[i].len;
+    size_t size = sizeof(struct sim_msg) + n * sizeof(struct raft_entry) + bytes;
+    struct sim_msg *sm = malloc(size);
+    if (sm == NULL)
+        return NULL;
+    sm->m = *m;
+    sm->deliver_at = 0;
+    if (m->type != RAFT_MSG_APPEND)
+        return sm;
+    struct raft_entry *ents = (struct raft_entry *)(sm + 1);
+    uint8_t *data = (uint8_t *)(ents + n);
+    for (size_t i = 0; i < n; i++) {
+        ents[i] = m->u.append.entries[i];
+        ents[i].buf = NULL;
+        if (ents[i].len > 0) {
+            memcpy(data, m->u.append.entries[i].buf, ents[i].len);
+            ents[i].buf = data;
+            data += ents[i].len;
+        }
+    }
+    sm->m.u.append.entries = n > 0 ? ents : NULL;
+    return sm;
+}
+
+static uint64_t sim_net_latency(struct sim *s)
+{
+    if (!s->faults_on)
+        return 1 + sim_choose(s, 2); /* heal phase: 1..2 steps */
+    uint64_t lat = sim_choose(s, (uint64_t)s->f.max_latency + 1);
+    if (sim_one_in(s, s->f.long_delay))
+        lat += 10 + sim_choose(s, 51);
+    return lat;
+}
+
+/* Put a copy in the bag; a full bag or a failed allocation loses it. */
+static void sim_net_put(struct sim *s, const struct raft_msg *m)
+{
+    if (s->bag_len >= SIM_BAG_MAX) {
+        s->st.dropped++;
+        return;
+    }
+    struct sim_msg **bag =
+        sim_grow(s, s->bag, &s->bag_cap, s->bag_len + 1, sizeof *bag);
+    if (bag == NULL)
+        return;
+    s->bag = bag;
+    struct sim_msg *sm = sim_msg_copy(m);
+    if (sm == NULL) {
+        s->oom = true;
+        return;
+    }
+    sm->deliver_at = s->now + sim_net_latency(s);
+    s->bag[s->bag_len++] = sm;
+}
+
+void sim_net_send(struct sim *s, const struct raft_msg *m)
+{
+    sim_net_put(s, m);
+}
+
+/* Remove bag[i] (order of the bag is irrelevant: choices are by index). */
+static struct sim_msg *sim_net_take(struct sim *s, size_t i)
+{
+    struct sim_msg *sm = s->bag[i];
+    s->bag[i] = s->bag[--s->bag_len];
+    return sm;
+}
+
+void sim_net_describe(const struct raft_msg *m, char *buf, size_t len)
+{
+    const char *names[] = {"?", "VOTE", "VOTE_RESP", "APPEND", "APPEND_RESP"};
+    int t = m->type >= 1 && m->type <= 4 ? m->type : 0;
+    int k = snprintf(buf, len, "%s %llu->%llu term=%llu", names[t],
+                     (unsigned long long)m->from, (unsigned long long)m->to,
+                     (unsigned long long)m->term);
+    if (k < 0 || (size_t)k >= len)
+        return;
+    buf += k;
+    len -= (size_t)k;
+    switch (m->type) {
+    case RAFT_MSG_VOTE:
+        snprintf(buf, len, " last=%llu/%llu",
+                 (unsigned long long)m->u.vote.last_index,
+                 (unsigned long long)m->u.vote.last_term);
+        break;
+    case RAFT_MSG_VOTE_RESP:
+        snprintf(buf, len, " granted=%d last=%llu/%llu",
+                 (int)m->u.vote_resp.granted,
+                 (unsigned long long)m->u.vote_resp.last_index,
+                 (unsigned long long)m->u.vote_resp.last_term);
+        break;
+    case RAFT_MSG_APPEND:
+        snprintf(buf, len, " prev=%llu/%llu n=%zu commit=%llu",
+                 (unsigned long long)m->u.append.prev_index,
+                 (unsigned long long)m->u.append.prev_term,
+                 m->u.append.n_entries,
+                 (unsigned long long)m->u.append.commit);
+        break;
+    case RAFT_MSG_APPEND_RESP:
+        snprintf(buf, len, " ok=%d index=%llu hint=%llu/%llu",
+                 (int)m->u.append_resp.success,
+                 (unsigned long long)m->u.append_resp.index,
+                 (unsigned long long)m->u.append_resp.hint_index,
+                 (unsigned long long)m->u.append_resp.hint_term);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Deliver (or lose, if the link is cut or the node down) and free sm. */
+static void sim_net_deliver(struct sim *s, struct sim_msg *sm)
+{
+    struct sim_node *dst = &s->nodes[sm->m.to - 1];
+    bool lost = !sim_node_alive(dst) || s->cut[sm->m.from][sm->m.to];
+    s->event++;
+    if (s->trace != NULL) {
+        char d[160];
+        sim_net_describe(&sm->m, d, sizeof d);
+        sim_tracef(s, "deliver %s%s", d,
+                   !sim_node_alive(dst) ? " (lost: node down)"
+                   : lost               ? " (lost: link cut)"
+                                        : "");
+    }
+    if (lost) {
+        s->st.dropped++;
+    } else {
+        s->st.delivered++;
+        sim_node_step(dst, &sm->m);
+    }
+    free(sm);
+}
+
+/* Indexes of the due messages into s->due; returns how many. */
+static size_t sim_net_collect_due(struct sim *s)
+{
+    size_t k = 0;
+    size_t *due = sim_grow(s, s->due, &s->due_cap, s->bag_len + 1, sizeof *due);
+    if (due == NULL)
+        return 0;
+    s->due = due;
+    for (size_t i = 0; i < s->bag_len; i++)
+        if (s->bag[i]->deliver_at <= s->now)
+            due[k++] = i;
+    return k;
+}
+
+/* Fault phase: deliver one due message chosen at random; false if none. */
+bool sim_net_deliver_one(struct sim *s)
+{
+    size_t k = sim_net_collect_due(s);
+    if (k == 0)
+        return false;
+    sim_net_deliver(s, sim_net_take(s, s->due[sim_choose(s, k)]));
+    return true;
+}
+
+/*
+ * Heal phase: deliver every message due now, in an order drawn from the
+ * chooser. Messages sent meanwhile have latency >= 1 and wait for a later
+ * step, so a step costs O(messages in flight) whatever the library sends.
+ */
+void sim_net_deliver_due(struct sim *s)
+{
+    struct sim_msg **batch = NULL;
+    size_t k = 0, cap = 0;
+    batch = sim_grow(s, batch, &cap, s->bag_len + 1, sizeof *batch);
+    if (batch == NULL)
+        return;
+    for (size_t i = 0; i < s->bag_len;) {
+        if (s->bag[i]->deliver_at <= s->now)
+            batch[k++] = sim_net_take(s, i);
+        else
+            i++;
+    }
+    for (size_t i = k; i > 1; i--) { /* Fisher-Yates */
+        size_t j = (size_t)sim_choose(s, i);
+        struct sim_msg *t = batch[i - 1];
+        batch[i - 1] = batch[j];
+        batch[j] = t;
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (s->failed || s->oom)
+            free(batch[i]);
+        else
+            sim_net_deliver(s, batch[i]);
+    }
+    free(batch);
+}
+
+void sim_net_drop_one(struct sim *s)
+{
+    if (s->bag_len == 0)
+        return;
+    struct sim_msg *sm = sim_net_take(s, sim_choose(s, s->bag_len));
+    s->event++;
+    s->st.dropped++;
+    if (s->trace != NULL) {
+        char d[160];
+        sim_net_describe(&sm->m, d, sizeof d);
+        sim_tracef(s, "drop %s", d);
+    }
+    free(sm);
+}
+
+void sim_net_dup_one(struct sim *s)
+{
+    if (s->bag_len == 0)
+        return;
+    const struct sim_msg *sm = s->bag[sim_choose(s, s->bag_len)];
+    s->event++;
+    s->st.duplicated++;
+    if (s->trace != NULL) {
+        char d[160];
+        sim_net_describe(&sm->m, d, sizeof d);
+        sim_tracef(s, "duplicate %s", d);
+    }
+    sim_net_put(s, &sm->m);
+}
+
+/* A crashed node's inbox is lost with it (optional per crash). */
+void sim_net_drop_to(struct sim *s, raft_id to)
+{
+    for (size_t i = 0; i < s->bag_len;) {
+        if (s->bag[i]->m.to == to) {
+            free(sim_net_take(s, i));
+            s->st.dropped++;
+        } else {
+            i++;
+        }
+    }
+}
+
+void sim_net_free(struct sim *s)
+{
+    for (size_t i = 0; i < s->bag_len; i++)
+        free(s->bag[i]);
+    free(s->bag);
+    free(s->due);
+    s->bag = NULL;
+    s->due = NULL;
+    s->bag_len = s->bag_cap = s->due_cap = 0;
+}

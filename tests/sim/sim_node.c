@@ -1,0 +1,588 @@
+/*
+ * sim_node.c - node lifecycle, simulated disk and the raft callbacks.
+ *
+ * Persistence is synchronous, so after every library call a node's log
+ * equals the prefix of its disk up to raft_status().last_index; the disk
+ * may hold more only after an injected persist_entries failure, which the
+ * header allows to leave part of the write behind (those entries come back
+ * at the next restart, as on a real disk).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_int.h"
+
+#define SIM_BATCH_MAX 8
+#define SIM_PAYLOAD_MIN 8 /* the unique id */
+#define SIM_PAYLOAD_MAX 64
+
+static unsigned long long sim_ull(uint64_t x)
+{
+    return (unsigned long long)x;
+}
+
+static uint64_t sim_mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+bool sim_node_alive(const struct sim_node *nd)
+{
+    return nd->r != NULL;
+}
+
+/* ---- simulated disk ----------------------------------------------------- */
+
+static void sim_disk_truncate(struct sim_disk *d, size_t len)
+{
+    for (size_t i = len; i < d->len; i++)
+        free(d->ents[i].buf);
+    if (len < d->len)
+        d->len = len;
+}
+
+/* Append copies of e[0..n) after the last stored entry. */
+static bool sim_disk_append(struct sim_node *nd, const struct raft_entry *e,
+                            size_t n)
+{
+    struct sim *s = nd->sim;
+    struct sim_disk *d = &nd->disk;
+    struct sim_entry *ents =
+        sim_grow(s, d->ents, &d->cap, d->len + n, sizeof *ents);
+    if (ents == NULL)
+        return false;
+    d->ents = ents;
+    for (size_t k = 0; k < n; k++) {
+        struct sim_entry *x = &d->ents[d->len];
+        x->term = e[k].term;
+        x->type = e[k].type;
+        x->len = e[k].len;
+        x->buf = NULL;
+        if (x->len > 0) {
+            x->buf = malloc(x->len);
+            if (x->buf == NULL) {
+                s->oom = true;
+                return false;
+            }
+            memcpy(x->buf, e[k].buf, x->len);
+        }
+        x->hash = sim_entry_hash(x->type, x->buf, x->len);
+        d->len++;
+    }
+    return true;
+}
+
+static void sim_disk_free(struct sim_disk *d)
+{
+    sim_disk_truncate(d, 0);
+    free(d->ents);
+    d->ents = NULL;
+    d->cap = 0;
+}
+
+/* ---- allocator: counts blocks so a leak in the library is caught at
+ * raft_destroy() without valgrind ---------------------------------------- */
+
+static void *sim_alloc(void *ctx, size_t size)
+{
+    struct sim_node *nd = ctx;
+    void *p = malloc(size ? size : 1);
+    if (p != NULL)
+        nd->alloc_live++;
+    return p;
+}
+
+static void *sim_realloc(void *ctx, void *p, size_t size)
+{
+    if (p == NULL)
+        return sim_alloc(ctx, size);
+    return realloc(p, size ? size : 1);
+}
+
+static void sim_free(void *ctx, void *p)
+{
+    struct sim_node *nd = ctx;
+    if (p == NULL) {
+        sim_fail(nd->sim, "API", "node %llu: allocator free(NULL) called",
+                 sim_ull(nd->id));
+        return;
+    }
+    nd->alloc_live--;
+    free(p);
+}
+
+/* ---- callbacks ------------------------------------------------------------ */
+
+static bool sim_cb_node_ok(struct sim_node *nd, const struct raft *r,
+                           const char *cb)
+{
+    if (r == nd->r)
+        return true;
+    sim_fail(nd->sim, "API", "%s callback of node %llu got another node's "
+             "handle", cb, sim_ull(nd->id));
+    return false;
+}
+
+static int sim_cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
+{
+    struct sim_node *nd = ctx;
+    struct sim *s = nd->sim;
+    if (!sim_cb_node_ok(nd, r, "send"))
+        return -1;
+    sim_check_outgoing(nd, m);
+    if (s->trace != NULL) {
+        char d[160];
+        sim_net_describe(m, d, sizeof d);
+        sim_tracef(s, "  send %s", d);
+    }
+    if (s->faults_on && sim_one_in(s, s->f.send_fail)) {
+        s->st.send_failures++;
+        sim_tracef(s, "  [%llu] send fails (injected)", sim_ull(nd->id));
+        return -1;
+    }
+    sim_net_send(s, m);
+    return 0;
+}
+
+static int sim_cb_persist_state(struct raft *r, void *ctx, raft_term term,
+                                raft_id vote)
+{
+    struct sim_node *nd = ctx;
+    struct sim *s = nd->sim;
+    struct sim_disk *d = &nd->disk;
+    if (!sim_cb_node_ok(nd, r, "persist_state"))
+        return -1;
+    if (term < d->term || term == 0 || vote > s->n)
+        sim_fail(s, "persist_state", "node %llu persists term %llu vote %llu "
+                 "over term %llu", sim_ull(nd->id), sim_ull(term),
+                 sim_ull(vote), sim_ull(d->term));
+    else if (term == d->term && d->vote != 0 && vote != d->vote)
+        sim_fail(s, "Election Safety", "node %llu changes its term-%llu vote "
+                 "from %llu to %llu", sim_ull(nd->id), sim_ull(term),
+                 sim_ull(d->vote), sim_ull(vote));
+    /* The header promises mutating calls from callbacks are refused. */
+    if (raft_tick(r) != RAFT_EBUSY)
+        sim_fail(s, "API", "raft_tick from within a callback of node %llu "
+                 "was not refused with RAFT_EBUSY", sim_ull(nd->id));
+    if (s->faults_on && sim_one_in(s, s->f.persist_fail)) {
+        s->inj_persist = true;
+        s->st.persist_failures++;
+        sim_tracef(s, "  [%llu] persist_state term=%llu vote=%llu FAILS "
+                   "(injected)", sim_ull(nd->id), sim_ull(term), sim_ull(vote));
+        return -1;
+    }
+    sim_tracef(s, "  [%llu] persist_state term=%llu vote=%llu",
+               sim_ull(nd->id), sim_ull(term), sim_ull(vote));
+    d->term = term;
+    d->vote = vote;
+    return 0;
+}
+
+/* Injected failure: the disk keeps an arbitrary part of the write, as the
+ * header allows: either the truncation happened and a prefix (possibly
+ * empty) of the new entries landed, or only part of the old tail went. */
+static void sim_persist_partial(struct sim_node *nd, raft_index first,
+                                const struct raft_entry *e, size_t n)
+{
+    struct sim *s = nd->sim;
+    struct sim_disk *d = &nd->disk;
+    size_t base = (size_t)(first - 1);
+    if (d->len <= base || sim_choose(s, 2) == 0) {
+        sim_disk_truncate(d, base);
+        size_t k = (size_t)sim_choose(s, n);
+        sim_disk_append(nd, e, k);
+        sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu FAILS "
+                   "(injected), %zu new entries stored", sim_ull(nd->id),
+                   sim_ull(first), n, k);
+    } else {
+        size_t keep = (size_t)sim_choose(s, d->len - base + 1);
+        sim_disk_truncate(d, base + keep);
+        sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu FAILS "
+                   "(injected), %zu old entries kept", sim_ull(nd->id),
+                   sim_ull(first), n, keep);
+    }
+}
+
+static int sim_cb_persist_entries(struct raft *r, void *ctx, raft_index first,
+                                  const struct raft_entry *e, size_t n)
+{
+    struct sim_node *nd = ctx;
+    struct sim *s = nd->sim;
+    if (!sim_cb_node_ok(nd, r, "persist_entries"))
+        return -1;
+    sim_check_persist(nd, first, e, n);
+    if (s->failed)
+        return -1; /* the write may be impossible to perform; run is over */
+    if (s->faults_on && sim_one_in(s, s->f.persist_fail)) {
+        s->inj_persist = true;
+        s->st.persist_failures++;
+        sim_persist_partial(nd, first, e, n);
+        nd->log_last = first - 1;
+        return -1;
+    }
+    sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu (terms "
+               "%llu..%llu)", sim_ull(nd->id), sim_ull(first), n,
+               sim_ull(e[0].term), sim_ull(e[n - 1].term));
+    sim_disk_truncate(&nd->disk, (size_t)(first - 1));
+    nd->log_last = first - 1;
+    if (!sim_disk_append(nd, e, n))
+        return -1;
+    nd->log_last = first - 1 + n;
+    return 0;
+}
+
+static int sim_cb_apply(struct raft *r, void *ctx, raft_index index,
+                        const struct raft_entry *e)
+{
+    struct sim_node *nd = ctx;
+    struct sim *s = nd->sim;
+    if (!sim_cb_node_ok(nd, r, "apply"))
+        return -1;
+    sim_check_apply(nd, index, e);
+    if (s->faults_on && sim_one_in(s, s->f.apply_fail)) {
+        s->inj_apply = true;
+        s->st.apply_failures++;
+        sim_tracef(s, "  [%llu] apply index=%llu FAILS (injected)",
+                   sim_ull(nd->id), sim_ull(index));
+        return -1;
+    }
+    sim_tracef(s, "  [%llu] apply index=%llu term=%llu", sim_ull(nd->id),
+               sim_ull(index), sim_ull(e->term));
+    nd->applied = index;
+    return 0;
+}
+
+static const char *sim_event_name(int type)
+{
+    static const char *const names[] = {
+        "?",           "ROLE",           "TERM",
+        "ELECTION_START", "ELECTION_WON", "ELECTION_LOST",
+        "MSG_REJECTED", "APPEND_REJECTED", "SEND_FAILED",
+        "STEP_DOWN"};
+    return type >= 1 && type <= 9 ? names[type] : names[0];
+}
+
+static void sim_cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
+{
+    struct sim_node *nd = ctx;
+    struct sim *s = nd->sim;
+    if (!sim_cb_node_ok(nd, r, "event"))
+        return;
+    sim_tracef(s, "  [%llu] event %s term=%llu role=%d peer=%llu error=%d%s%s",
+               sim_ull(nd->id), sim_event_name(ev->type), sim_ull(ev->term),
+               ev->role,
+               sim_ull(ev->peer), ev->error, ev->reason ? " " : "",
+               ev->reason ? ev->reason : "");
+    /* Record leadership at once: a leader whose first append fails steps
+     * down within the same call, before the post-call status check. */
+    if (ev->type == RAFT_EVENT_ELECTION_WON ||
+        (ev->type == RAFT_EVENT_ROLE && ev->role == RAFT_LEADER))
+        sim_note_leader(nd, ev->term);
+    if (ev->type == RAFT_EVENT_STEP_DOWN && ev->error != 0 &&
+        !(ev->error == RAFT_EPERSIST && s->inj_persist))
+        sim_fail(s, "Error reporting", "node %llu stepped down with error "
+                 "%d without an injected persist failure", sim_ull(nd->id),
+                 ev->error);
+}
+
+static const struct raft_callbacks sim_callbacks = {
+    .send = sim_cb_send,
+    .persist_state = sim_cb_persist_state,
+    .persist_entries = sim_cb_persist_entries,
+    .apply = sim_cb_apply,
+    .event = sim_cb_event,
+};
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+/* raft_destroy and check the library returned every block it allocated. */
+static void sim_node_destroy(struct sim_node *nd)
+{
+    raft_destroy(nd->r);
+    nd->r = NULL;
+    if (nd->alloc_live != 0)
+        sim_fail(nd->sim, "Memory", "node %llu: %llu blocks still allocated "
+                 "after raft_destroy", sim_ull(nd->id),
+                 sim_ull(nd->alloc_live));
+    nd->alloc_live = 0;
+}
+
+int sim_node_init(struct sim *s, struct sim_node *nd, raft_id id)
+{
+    static const unsigned rates[3][2] = {{1, 1}, {2, 3}, {3, 2}};
+    nd->sim = s;
+    nd->id = id;
+    nd->cfg = s->cfg;
+    nd->cfg.id = id;
+    nd->cfg.allocator = (struct raft_allocator){nd, sim_alloc, sim_realloc,
+                                                sim_free};
+    size_t rate = s->skewed ? (size_t)sim_choose(s, 3) : 0;
+    nd->rate_num = rates[rate][0];
+    nd->rate_den = rates[rate][1];
+    return sim_node_start(nd, false);
+}
+
+static int sim_node_restore(struct sim_node *nd)
+{
+    struct sim *s = nd->sim;
+    const struct sim_disk *d = &nd->disk;
+    struct raft_entry *ents = NULL;
+    if (d->len > 0) {
+        ents = malloc(d->len * sizeof *ents);
+        if (ents == NULL)
+            return RAFT_ENOMEM;
+    }
+    for (size_t i = 0; i < d->len; i++)
+        ents[i] = (struct raft_entry){d->ents[i].term, d->ents[i].type,
+                                      d->ents[i].buf, d->ents[i].len};
+    int rc = raft_restore(nd->r, s->voters, s->n, d->term, d->vote, ents,
+                          d->len);
+    free(ents);
+    return rc;
+}
+
+/* A freshly started node: follower, nothing committed, log == disk. */
+static void sim_node_check_fresh(struct sim_node *nd)
+{
+    struct raft_status st;
+    raft_status(nd->r, &st);
+    if (st.role != RAFT_FOLLOWER || st.commit != 0 || st.applied != 0 ||
+        st.last_index != nd->disk.len || st.leader != 0)
+        sim_fail(nd->sim, "Restart", "node %llu starts as role %d, commit "
+                 "%llu, applied %llu, leader %llu, log %llu (disk %zu)",
+                 sim_ull(nd->id), st.role, sim_ull(st.commit),
+                 sim_ull(st.applied), sim_ull(st.leader),
+                 sim_ull(st.last_index), nd->disk.len);
+}
+
+/* Create and bootstrap (first start) or restore (restart from disk). */
+int sim_node_start(struct sim_node *nd, bool restore)
+{
+    struct sim *s = nd->sim;
+    if (restore) {
+        nd->incarnation++;
+        s->st.restarts++;
+    }
+    nd->cfg.seed = sim_mix64(sim_choose(s, UINT64_MAX) ^
+                             sim_mix64(nd->id << 32 ^ nd->incarnation));
+    nd->applied = nd->commit_seen = nd->verified = 0;
+    nd->log_last = nd->disk.len;
+    nd->led_term = 0;
+    nd->rate_acc = 0;
+    s->event++;
+    sim_tracef(s, "%s node %llu (term %llu vote %llu, %zu entries on disk)",
+               restore ? "restart" : "start", sim_ull(nd->id),
+               sim_ull(nd->disk.term), sim_ull(nd->disk.vote), nd->disk.len);
+    const char *call = "raft_create";
+    int rc = raft_create(&nd->cfg, &sim_callbacks, nd, &nd->r);
+    if (rc == 0) {
+        if (restore)
+            sim_check_restore(nd);
+        call = restore ? "raft_restore" : "raft_bootstrap";
+        rc = restore ? sim_node_restore(nd)
+                     : raft_bootstrap(nd->r, s->voters, s->n);
+    }
+    if (rc != 0) {
+        if (rc == RAFT_ENOMEM)
+            s->oom = true;
+        else
+            sim_fail(s, "Restart", "%s of node %llu failed: %s", call,
+                     sim_ull(nd->id), raft_strerror(rc));
+        if (nd->r != NULL)
+            sim_node_destroy(nd);
+        return -1;
+    }
+    sim_node_check_fresh(nd);
+    sim_check_node(nd);
+    return 0;
+}
+
+void sim_node_crash(struct sim_node *nd)
+{
+    struct sim *s = nd->sim;
+    s->event++;
+    s->st.crashes++;
+    sim_tracef(s, "crash node %llu", sim_ull(nd->id));
+    sim_node_destroy(nd);
+}
+
+void sim_node_free(struct sim_node *nd)
+{
+    if (nd->r != NULL)
+        sim_node_destroy(nd);
+    sim_disk_free(&nd->disk);
+}
+
+/* ---- driving ---------------------------------------------------------- */
+
+static void sim_call_begin(struct sim *s)
+{
+    s->event++;
+    s->inj_persist = false;
+    s->inj_apply = false;
+}
+
+void sim_node_tick(struct sim_node *nd)
+{
+    struct sim *s = nd->sim;
+    sim_call_begin(s);
+    sim_tracef(s, "tick node %llu", sim_ull(nd->id));
+    int rc = raft_tick(nd->r);
+    sim_check_rc(nd, "raft_tick", rc, 0);
+    sim_check_node(nd);
+}
+
+void sim_node_step(struct sim_node *nd, const struct raft_msg *m)
+{
+    struct sim *s = nd->sim;
+    raft_term before = raft_current_term(nd->r);
+    s->inj_persist = false;
+    s->inj_apply = false;
+    int rc = raft_step(nd->r, m);
+    if (rc != 0)
+        sim_tracef(s, "  [%llu] -> %s", sim_ull(nd->id), raft_strerror(rc));
+    sim_check_rc(nd, "raft_step", rc, RAFT_ESTALE);
+    if (!s->failed && (rc == RAFT_ESTALE) != (m->term < before))
+        sim_fail(s, "Return code", "raft_step on node %llu (term %llu) of a "
+                 "term-%llu message returned %s", sim_ull(nd->id),
+                 sim_ull(before), sim_ull(m->term), raft_strerror(rc));
+    sim_check_node(nd);
+}
+
+/* Payload: the unique id (8 bytes, little-endian), then filler bytes. */
+static void sim_payload(struct sim *s, uint8_t *buf, size_t len, uint64_t *pid)
+{
+    uint64_t id = ++s->next_pid;
+    uint64_t x = sim_choose(s, UINT64_MAX);
+    for (size_t i = 0; i < 8; i++)
+        buf[i] = (uint8_t)(id >> (8 * i));
+    for (size_t i = 8; i < len; i++) {
+        if (i % 8 == 0)
+            x = sim_mix64(x + i);
+        buf[i] = (uint8_t)(x >> (8 * (i % 8)));
+    }
+    *pid = id;
+}
+
+struct sim_batch {
+    size_t n;
+    uint8_t data[SIM_BATCH_MAX][SIM_PAYLOAD_MAX];
+    struct raft_buf bufs[SIM_BATCH_MAX];
+    uint64_t pid[SIM_BATCH_MAX];
+    uint64_t hash[SIM_BATCH_MAX];
+};
+
+/* Up to n payloads whose total fits one AppendEntries, so that a batch is
+ * never legitimately refused with RAFT_ETOOBIG. */
+static void sim_batch_fill(struct sim_node *nd, struct sim_batch *b, size_t n)
+{
+    struct sim *s = nd->sim;
+    uint64_t max_b = nd->cfg.max_msg_bytes ? nd->cfg.max_msg_bytes : 1u << 20;
+    uint64_t total = 0;
+    b->n = 0;
+    while (b->n < n) {
+        size_t len = SIM_PAYLOAD_MIN +
+                     sim_choose(s, SIM_PAYLOAD_MAX - SIM_PAYLOAD_MIN + 1);
+        if (b->n > 0 && total + len > max_b)
+            break;
+        size_t k = b->n++;
+        sim_payload(s, b->data[k], len, &b->pid[k]);
+        b->bufs[k] = (struct raft_buf){b->data[k], len};
+        b->hash[k] = sim_entry_hash(RAFT_ENTRY_COMMAND, b->data[k], len);
+        total += len;
+    }
+}
+
+/* The leader appended the batch at idx.. in its term: check and record. */
+static void sim_check_accepted(struct sim_node *nd,
+                               const struct raft_status *before,
+                               raft_index idx, const struct sim_batch *b)
+{
+    struct sim *s = nd->sim;
+    if (before->role != RAFT_LEADER || idx != before->last_index + 1) {
+        sim_fail(s, "Propose", "node %llu (role %d, last index %llu) "
+                 "accepted a proposal at index %llu", sim_ull(nd->id),
+                 before->role, sim_ull(before->last_index), sim_ull(idx));
+        return;
+    }
+    for (size_t k = 0; k < b->n; k++) {
+        struct raft_entry e;
+        if (raft_entry_at(nd->r, idx + k, &e) != 0 || e.term != before->term ||
+            sim_entry_hash(e.type, e.buf, e.len) != b->hash[k]) {
+            sim_fail(s, "Propose", "node %llu does not hold proposal %llu at "
+                     "index %llu term %llu right after accepting it",
+                     sim_ull(nd->id), sim_ull(b->pid[k]), sim_ull(idx + k),
+                     sim_ull(before->term));
+            return;
+        }
+        sim_note_proposal(s, b->pid[k], idx + k, before->term, b->hash[k]);
+    }
+    s->st.accepted += b->n;
+}
+
+/* A non-leader refuses and names a plausible leader (or none). */
+static void sim_check_redirect(struct sim_node *nd,
+                               const struct raft_status *before)
+{
+    raft_id hint = raft_leader(nd->r);
+    if (before->role == RAFT_LEADER || hint > nd->sim->n || hint == nd->id)
+        sim_fail(nd->sim, "Propose", "node %llu (role %d) refused with "
+                 "RAFT_ENOTLEADER and leader hint %llu", sim_ull(nd->id),
+                 before->role, sim_ull(hint));
+}
+
+/* Propose b's payloads to nd; returns the library's code, *idx the index. */
+static int sim_submit(struct sim_node *nd, const struct sim_batch *b,
+                      bool batch, raft_index *idx)
+{
+    struct sim *s = nd->sim;
+    struct raft_status before;
+    raft_status(nd->r, &before);
+    sim_call_begin(s);
+    s->st.proposals += b->n;
+    *idx = 0;
+    const char *call = batch ? "raft_propose_batch" : "raft_propose";
+    int rc = batch ? raft_propose_batch(nd->r, b->bufs, b->n, idx)
+                   : raft_propose(nd->r, b->bufs[0].base, b->bufs[0].len, idx);
+    sim_tracef(s, "%s node %llu n=%zu pid=%llu.. -> %s index %llu", call,
+               sim_ull(nd->id), b->n, sim_ull(b->pid[0]), raft_strerror(rc),
+               sim_ull(*idx));
+    sim_check_rc(nd, call, rc, RAFT_ENOTLEADER);
+    if (rc == RAFT_EAPPLY && *idx == 0)
+        *idx = before.last_index + 1; /* appended; index maybe not reported */
+    if (rc == 0 || rc == RAFT_EAPPLY)
+        sim_check_accepted(nd, &before, *idx, b);
+    else if (rc == RAFT_ENOTLEADER)
+        sim_check_redirect(nd, &before);
+    else if (rc == RAFT_EPERSIST && raft_role(nd->r) == RAFT_LEADER)
+        sim_fail(s, "persist_entries", "leader %llu still leads after its "
+                 "own append failed", sim_ull(nd->id));
+    sim_check_node(nd);
+    return rc;
+}
+
+/* A client request: usually one command, sometimes a batch of 1..8. */
+void sim_node_propose(struct sim_node *nd)
+{
+    struct sim *s = nd->sim;
+    struct sim_batch b;
+    size_t n = sim_choose(s, 4) == 0 ? 1 + (size_t)sim_choose(s, SIM_BATCH_MAX)
+                                     : 1;
+    bool batch = n > 1 || sim_choose(s, 8) == 0;
+    raft_index idx;
+    sim_batch_fill(nd, &b, n);
+    sim_submit(nd, &b, batch, &idx);
+}
+
+/* The heal phase's fresh proposal, which must commit everywhere. */
+int sim_node_propose_probe(struct sim_node *nd, raft_index *index,
+                           uint64_t *hash)
+{
+    struct sim_batch b;
+    sim_batch_fill(nd, &b, 1);
+    *hash = b.hash[0];
+    return sim_submit(nd, &b, false, index);
+}
