@@ -1,6 +1,7 @@
 # Build, test, benchmark and install the raft library.
-# Targets: all (default), test, test-unit, test-sim, test-asan, valgrind,
-# soak SEEDS=N, bench, install, uninstall, clean.
+# Targets: all (default), test (everything below that checks), test-unit,
+# test-sim, test-asan, test-clang, valgrind, check-symbols, soak SEEDS=N,
+# bench, install, uninstall, clean.
 
 VERSION       := 0.1.0
 SOVERSION     := 0
@@ -29,7 +30,7 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 LIBA     := $(B)/libraft.a
 LIBSO    := $(B)/libraft.so.$(VERSION)
 
-.PHONY: all test test-unit test-sim test-asan test-clang valgrind valgrind-quick \
+.PHONY: all test test-unit test-sim test-asan test-clang valgrind \
         soak bench install uninstall clean check-symbols
 
 all: $(LIBA) $(LIBSO)
@@ -76,7 +77,7 @@ test-asan:
 	$(MAKE) B=build/asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    build/asan/test-unit build/asan/sim
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/test-unit
-	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/sim --seeds 500
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/sim --seeds $(SEEDS)
 
 # Everything must also compile warning-free with clang.
 test-clang:
@@ -90,12 +91,7 @@ valgrind: $(B)/test-unit $(B)/sim
 	CK_FORK=no $(VALGRIND) $(B)/test-unit
 	$(VALGRIND) $(B)/sim --seeds $(SEEDS)
 
-# The part of it that `make test` runs.
-valgrind-quick: $(B)/test-unit $(B)/sim
-	CK_FORK=no $(VALGRIND) $(B)/test-unit
-	$(VALGRIND) $(B)/sim --seeds 60
-
-test: all check-symbols test-clang test-unit test-sim test-asan valgrind-quick
+test: all check-symbols test-clang test-unit test-sim test-asan valgrind
 	@echo "make test: all passed"
 
 soak: $(B)/sim
