@@ -137,20 +137,20 @@ int raft__election_recv_vote(struct raft *r, const struct raft_msg *m)
          * (Figure 2 restarts it only on hearing the leader, granting a vote
          * or starting an election): otherwise a candidate with a stale log
          * and a fast clock could keep every up-to-date node from ever
-         * timing out, and no leader would be elected. */
+         * timing out, and no leader would be elected. A fresh timeout is
+         * drawn all the same, so the survivors of one election do not keep
+         * the long timeouts that made them lose it. */
         bool was_leader = r->role == RAFT_LEADER;
         r->leader = 0;
-        if (r->role != RAFT_FOLLOWER) {
-            raft__set_role(r, RAFT_FOLLOWER);
-            raft__reset_election_timer(r);
-        }
+        raft__set_role(r, RAFT_FOLLOWER);
+        raft__draw_election_timeout(r);
         if (was_leader) {
             raft__emit(r, RAFT_EVENT_STEP_DOWN, m->from, 0, "saw a higher term");
         }
     }
     if (grant) {
         /* Figure 2, Followers: granting a vote restarts the timeout. */
-        r->election_elapsed = 0;
+        raft__reset_election_timer(r);
     } else if (r->role == RAFT_CANDIDATE) {
         tie_break(r, m);
     }

@@ -87,6 +87,9 @@ void raft__set_role(struct raft *r, int role);
  */
 int raft__become_follower(struct raft *r, raft_term term, raft_id leader);
 
+/* Draw a fresh randomized timeout, keeping the time already elapsed. */
+void raft__draw_election_timeout(struct raft *r);
+
 /* Restart the election timer with a fresh randomized timeout. */
 void raft__reset_election_timer(struct raft *r);
 

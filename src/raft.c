@@ -84,14 +84,19 @@ void raft__set_role(struct raft *r, int role)
     }
 }
 
-void raft__reset_election_timer(struct raft *r)
+void raft__draw_election_timeout(struct raft *r)
 {
     unsigned t = r->cfg.election_ticks;
     unsigned jitter = t / 4;
-    r->election_elapsed = 0;
     r->base_timeout = t + (unsigned)raft__rand_below(&r->rng, (uint64_t)jitter + 1);
     r->election_timeout = r->base_timeout;
     r->yielded = false;
+}
+
+void raft__reset_election_timer(struct raft *r)
+{
+    r->election_elapsed = 0;
+    raft__draw_election_timeout(r);
 }
 
 int raft__become_follower(struct raft *r, raft_term term, raft_id leader)
