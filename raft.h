@@ -87,7 +87,15 @@ RAFT_API int raft_version_number(void);
     X(RAFT_EAPPLY, -10, "the apply callback failed")                         \
     X(RAFT_ENOTSTARTED, -11, "node not started: bootstrap or restore it")    \
     X(RAFT_ESTARTED, -12, "node already started")                            \
-    X(RAFT_ENOSPACE, -13, "term or index space exhausted")
+    X(RAFT_ENOSPACE, -13, "term or index space exhausted")                   \
+    X(RAFT_ENOBUFS, -14, "buffer too small")                                 \
+    X(RAFT_ESHORT, -15, "input ends before the encoded message does")        \
+    X(RAFT_ETRAILING, -16, "bytes follow the encoded message")               \
+    X(RAFT_EVERSION, -17, "unknown wire format version")                     \
+    X(RAFT_ETYPE, -18, "unknown message or entry type")                      \
+    X(RAFT_ECOUNT, -19, "entry count impossible for the input length")       \
+    X(RAFT_ELIMIT, -20, "encoded message exceeds the decoder's limits")      \
+    X(RAFT_EFORMAT, -21, "malformed encoding: reserved bits or bad length")
 
 enum {
 #define RAFT__ERRNO_ENUM(name, value, text) name = value,
@@ -494,6 +502,75 @@ RAFT_API int raft_propose(struct raft *r, const void *buf, size_t len,
  */
 RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs, size_t n,
                        raft_index *first_index);
+
+/* ======================================================================
+ * Wire format (codec)
+ *
+ * A portable encoding of struct raft_msg for hosts that send messages over
+ * a network: versioned, fixed little-endian, length-prefixed. The format is
+ * specified byte by byte in docs/wire-format.md. These functions are pure:
+ * they need no node, never allocate and never read outside the given
+ * buffers.
+ * ====================================================================== */
+
+#define RAFT_WIRE_VERSION 1
+/* Bytes of the length prefix that starts every encoded message. */
+#define RAFT_WIRE_PREFIX 4
+
+/* Decoder limits; zero in a field selects the default. Bytes from the
+ * network are untrusted: these bound what one message may claim. */
+struct raft_wire_limits {
+    uint32_t max_entries;     /* entries per message, default 64 */
+    uint32_t max_entry_bytes; /* payload bytes per entry, default 1 MiB */
+    uint32_t max_msg_bytes;   /* whole encoded message, default 64 MiB */
+};
+
+/*
+ * Encode `msg` (borrowed) into buf[0..cap) (out). On success returns 0 and
+ * sets *len (out) to the bytes written. If cap is too small, returns
+ * RAFT_ENOBUFS, sets *len to the bytes needed and writes nothing: call with
+ * cap 0 to learn the size. Returns RAFT_EINVAL if msg or len is NULL, buf is
+ * NULL with cap > 0, the type or an entry type is unknown, entries is NULL
+ * with n_entries > 0, an entry has a NULL payload with a non-zero length, a
+ * payload exceeds UINT32_MAX bytes, or the encoding would exceed UINT32_MAX
+ * bytes.
+ */
+RAFT_API int raft_msg_encode(const struct raft_msg *msg, void *buf, size_t cap,
+                             size_t *len);
+
+/*
+ * Read the total length of the encoded message starting at buf[0..len),
+ * from its length prefix, into *msg_len (out), so a stream transport knows
+ * how many bytes to collect. Returns RAFT_ESHORT if len < RAFT_WIRE_PREFIX,
+ * RAFT_EFORMAT if the prefix is smaller than the smallest message.
+ */
+RAFT_API int raft_msg_peek_len(const void *buf, size_t len, size_t *msg_len);
+
+/*
+ * Decode exactly one message from buf[0..len) (borrowed) into *msg (out),
+ * with its entries in ents[0..ents_cap) (out). Zero copy: entry payload
+ * pointers point into `buf`, so the decoded message is valid only while
+ * `buf` is unchanged; raft_step() copies what it keeps, so decode, step,
+ * then reuse the buffer. `limits` may be NULL for the defaults. Nothing is
+ * read outside buf[0..len). Returns 0, or:
+ *   RAFT_EINVAL    a NULL argument (ents may be NULL when ents_cap is 0);
+ *   RAFT_ESHORT    buf ends before the message does;
+ *   RAFT_ETRAILING bytes follow the message;
+ *   RAFT_EVERSION  the version is not RAFT_WIRE_VERSION;
+ *   RAFT_ETYPE     unknown message type or entry type;
+ *   RAFT_ECOUNT    the entry count cannot fit in the message's length;
+ *   RAFT_ELIMIT    the message, an entry or the entry count exceeds limits;
+ *   RAFT_ENOBUFS   more entries than ents_cap;
+ *   RAFT_EFORMAT   reserved bits or bytes are not zero, a flag is set on a
+ *                  type that has none, or the length prefix disagrees with
+ *                  the content.
+ * Decoding checks the encoding only; raft_step() checks the meaning (terms,
+ * indexes, membership). On failure *msg and ents are unspecified.
+ */
+RAFT_API int raft_msg_decode(const void *buf, size_t len,
+                             const struct raft_wire_limits *limits,
+                             struct raft_msg *msg, struct raft_entry *ents,
+                             size_t ents_cap);
 
 /* ======================================================================
  * Queries (allowed from within callbacks; never fail on a valid node)

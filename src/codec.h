@@ -1,0 +1,18 @@
+/* codec.h - wire format constants shared by codec.c (see
+ * docs/wire-format.md for the layout). */
+#ifndef RAFT_CODEC_H
+#define RAFT_CODEC_H
+
+#define RAFT__WIRE_HEADER 32u      /* length, version, type, flags, from, to, term */
+#define RAFT__WIRE_VOTE 48u        /* header + last_index + last_term */
+#define RAFT__WIRE_APPEND_RESP 56u /* header + index + hint_index + hint_term */
+#define RAFT__WIRE_APPEND 64u      /* header + prev_index + prev_term + commit +
+                                      n_entries + reserved, before entries */
+#define RAFT__WIRE_ENTRY 16u       /* term, len, type, 3 reserved bytes */
+#define RAFT__WIRE_FLAG_OK 1u      /* granted / success */
+
+#define RAFT__WIRE_DEFAULT_MAX_ENTRIES 64u
+#define RAFT__WIRE_DEFAULT_MAX_ENTRY_BYTES (1024u * 1024u)
+#define RAFT__WIRE_DEFAULT_MAX_MSG_BYTES (64u * 1024u * 1024u)
+
+#endif
