@@ -62,6 +62,13 @@ static void replicate_all(struct raft *r)
     }
 }
 
+/* Highest index known stored on voter i. Persistence is synchronous, so
+ * the leader's whole log is durable. */
+static raft_index match_of(const struct raft *r, size_t i)
+{
+    return i == r->self ? raft__log_last(&r->log) : r->prs[i].match;
+}
+
 /* Raft 5.3, 5.4.2: commit the highest index stored on a majority, but only
  * by counting replicas of an entry of the current term (Figure 8). */
 static void maybe_commit(struct raft *r)
@@ -69,8 +76,7 @@ static void maybe_commit(struct raft *r)
     raft_index n;
     size_t i;
     for (i = 0; i < r->n; i++) {
-        /* Persistence is synchronous: the leader's whole log is durable. */
-        r->match_scratch[i] = i == r->self ? raft__log_last(&r->log) : r->prs[i].match;
+        r->match_scratch[i] = match_of(r, i);
     }
     n = raft__quorum_commit_index(r->match_scratch, r->n);
     if (n > r->commit && raft__log_term(&r->log, n) == r->term) {
@@ -86,8 +92,7 @@ static void commit_after_ack(struct raft *r, raft_index m)
     size_t have = 0;
     size_t i;
     for (i = 0; i < r->n; i++) {
-        raft_index match = i == r->self ? raft__log_last(&r->log) : r->prs[i].match;
-        have += match >= m;
+        have += match_of(r, i) >= m;
     }
     if (have < raft__quorum_majority(r->n)) {
         maybe_commit(r);
@@ -107,25 +112,10 @@ static int step_down_after_persist_failure(struct raft *r, raft_index first)
     return RAFT_EPERSIST;
 }
 
-/* Persist entries first..last of the log in message-sized pieces (the
- * scratch array holds one piece). */
-static int persist_range(struct raft *r, raft_index first, raft_index last)
-{
-    raft_index i = first;
-    while (i <= last) {
-        size_t k = raft__log_slice(&r->log, i, r->cfg.max_msg_entries, SIZE_MAX,
-                                   r->ents);
-        if (r->cb.persist_entries(r, r->ctx, i, r->ents, k) != 0) {
-            return RAFT_EPERSIST;
-        }
-        i += k;
-    }
-    return 0;
-}
-
 int raft__repl_become_leader(struct raft *r)
 {
     raft_index last = raft__log_last(&r->log);
+    struct raft_entry noop;
     size_t i;
     for (i = 0; i < r->n; i++) {
         raft__progress_reset(&r->prs[i], last);
@@ -138,7 +128,11 @@ int raft__repl_become_leader(struct raft *r)
      * which the leader cannot do by counting replicas (Raft 5.4.2, 8). Its
      * room was reserved by the caller. */
     raft__log_append(&r->log, r->term, RAFT_ENTRY_NOOP, NULL, 0);
-    if (persist_range(r, last + 1, last + 1) != 0) {
+    noop.term = r->term;
+    noop.type = RAFT_ENTRY_NOOP;
+    noop.buf = NULL;
+    noop.len = 0;
+    if (r->cb.persist_entries(r, r->ctx, last + 1, &noop, 1) != 0) {
         return step_down_after_persist_failure(r, last + 1);
     }
     if (raft__quorum_majority(r->n) == 1) {
