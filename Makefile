@@ -126,3 +126,5 @@ uninstall:
 
 clean:
 	rm -rf build
+
+include examples/counter/counter.mk

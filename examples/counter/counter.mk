@@ -1,0 +1,35 @@
+# Build rules for the replicated counter example, included by the Makefile.
+# Targets: examples, demo, test-e2e, bench-counter.
+
+CTR_DIR        := examples/counter
+CTR_COMMON     := $(CTR_DIR)/proto.c
+CTR_SERVER_SRC := $(CTR_DIR)/server.c $(CTR_DIR)/storage.c $(CTR_COMMON)
+CTR_CLI_SRC    := $(CTR_DIR)/cli.c $(CTR_COMMON)
+CTR_HDRS        = $(wildcard $(CTR_DIR)/*.h)
+EX_CFLAGS       = $(CSTD) -Wall -Wextra -Wpedantic -Werror -Wshadow $(OPT) $(CFLAGS) -I. -I$(CTR_DIR)
+E2E_SECONDS    ?= 30
+
+.PHONY: examples demo test-e2e bench-counter
+
+$(B)/counter-server: $(CTR_SERVER_SRC) $(CTR_HDRS) $(LIBA)
+	$(CC) $(EX_CFLAGS) $(CTR_SERVER_SRC) $(LIBA) -o $@
+
+$(B)/counter-cli: $(CTR_CLI_SRC) $(CTR_HDRS)
+	$(CC) $(EX_CFLAGS) $(CTR_CLI_SRC) -o $@
+
+$(B)/counter-e2e: tests/e2e/counter_e2e.c $(CTR_COMMON) $(CTR_HDRS)
+	$(CC) $(EX_CFLAGS) tests/e2e/counter_e2e.c $(CTR_COMMON) -lpthread -o $@
+
+$(B)/counter-bench: tests/e2e/counter_bench.c $(CTR_COMMON) $(CTR_HDRS)
+	$(CC) $(EX_CFLAGS) tests/e2e/counter_bench.c $(CTR_COMMON) -lpthread -o $@
+
+examples: $(B)/counter-server $(B)/counter-cli
+
+demo: examples
+	bash $(CTR_DIR)/demo.sh $(B)
+
+test-e2e: examples $(B)/counter-e2e
+	$(B)/counter-e2e --bin $(B) --seconds $(E2E_SECONDS)
+
+bench-counter: examples $(B)/counter-bench
+	$(B)/counter-bench --bin $(B)

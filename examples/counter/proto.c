@@ -1,0 +1,192 @@
+/*
+ * proto.c - client protocol encoding and small I/O helpers shared by the
+ * counter server, the CLI and the tests. Only libc and POSIX.
+ */
+#include "proto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void ctr_put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+void ctr_put64(uint8_t *p, uint64_t v)
+{
+    ctr_put32(p, (uint32_t)v);
+    ctr_put32(p + 4, (uint32_t)(v >> 32));
+}
+
+uint32_t ctr_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+uint64_t ctr_get64(const uint8_t *p)
+{
+    return (uint64_t)ctr_get32(p) | (uint64_t)ctr_get32(p + 4) << 32;
+}
+
+void ctr_req_encode(const struct ctr_req *q, uint8_t *buf)
+{
+    memset(buf, 0, CTR_REQ_LEN);
+    ctr_put32(buf, CTR_REQ_LEN);
+    buf[4] = q->op;
+    ctr_put64(buf + 8, q->client_id);
+    ctr_put64(buf + 16, q->seq);
+    ctr_put64(buf + 24, q->amount);
+}
+
+int ctr_req_decode(const uint8_t *buf, size_t len, struct ctr_req *q)
+{
+    if (len != CTR_REQ_LEN || ctr_get32(buf) != CTR_REQ_LEN || buf[5] != 0 ||
+        buf[6] != 0 || buf[7] != 0) {
+        return -1;
+    }
+    q->op = buf[4];
+    if (q->op != CTR_OP_INCR && q->op != CTR_OP_GET && q->op != CTR_OP_STATUS) {
+        return -1;
+    }
+    q->client_id = ctr_get64(buf + 8);
+    q->seq = ctr_get64(buf + 16);
+    q->amount = ctr_get64(buf + 24);
+    return 0;
+}
+
+size_t ctr_resp_encode(const struct ctr_resp *p, uint8_t *buf)
+{
+    size_t alen = strnlen(p->addr, CTR_ADDR_MAX);
+    size_t len = CTR_RESP_FIXED + alen;
+    ctr_put32(buf, (uint32_t)len);
+    buf[4] = p->status;
+    buf[5] = p->role;
+    buf[6] = (uint8_t)alen;
+    buf[7] = (uint8_t)(alen >> 8);
+    ctr_put64(buf + 8, p->value);
+    ctr_put64(buf + 16, p->leader_id);
+    ctr_put64(buf + 24, p->term);
+    ctr_put64(buf + 32, p->commit);
+    ctr_put64(buf + 40, p->applied);
+    ctr_put64(buf + 48, p->node_id);
+    memcpy(buf + CTR_RESP_FIXED, p->addr, alen);
+    return len;
+}
+
+int ctr_resp_decode(const uint8_t *buf, size_t len, struct ctr_resp *p)
+{
+    size_t alen;
+    if (len < CTR_RESP_FIXED || ctr_get32(buf) != len) {
+        return -1;
+    }
+    alen = (size_t)buf[6] | (size_t)buf[7] << 8;
+    if (alen > CTR_ADDR_MAX || CTR_RESP_FIXED + alen != len) {
+        return -1;
+    }
+    p->status = buf[4];
+    p->role = buf[5];
+    p->value = ctr_get64(buf + 8);
+    p->leader_id = ctr_get64(buf + 16);
+    p->term = ctr_get64(buf + 24);
+    p->commit = ctr_get64(buf + 32);
+    p->applied = ctr_get64(buf + 40);
+    p->node_id = ctr_get64(buf + 48);
+    memcpy(p->addr, buf + CTR_RESP_FIXED, alen);
+    p->addr[alen] = '\0';
+    return 0;
+}
+
+uint32_t ctr_crc32(uint32_t crc, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    size_t i;
+    int k;
+    crc = ~crc;
+    /* Bitwise: the log is small and fsync dominates; no table needed. */
+    for (i = 0; i < len; i++) {
+        crc ^= p[i];
+        for (k = 0; k < 8; k++) {
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+        }
+    }
+    return ~crc;
+}
+
+int ctr_read_full(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int ctr_write_full(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+uint64_t ctr_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int ctr_parse_addr(const char *s, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(s, ':');
+    char *end;
+    long port;
+    size_t hlen;
+    if (colon == NULL) {
+        return -1;
+    }
+    hlen = (size_t)(colon - s);
+    if (hlen == 0 || hlen >= sizeof(host)) {
+        return -1;
+    }
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port <= 0 || port > 65535) {
+        return -1;
+    }
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0) {
+        strcpy(host, "127.0.0.1");
+    }
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}

@@ -1,0 +1,110 @@
+/*
+ * proto.h - the counter example's client protocol and shared I/O helpers.
+ *
+ * One TCP listen address per server carries both Raft peers and clients.
+ * The first byte a connecting side sends says which it is:
+ *   'R'  a Raft peer: then a stream of raft wire-format messages
+ *        (docs/wire-format.md), each self-delimited by its length prefix;
+ *   'C'  a client: then a stream of requests, each answered in order.
+ *
+ * Client request, 32 bytes, little-endian:
+ *   0  u32 length (32)
+ *   4  u8  op: CTR_OP_INCR, CTR_OP_GET, CTR_OP_STATUS
+ *   5  u8[3] zero
+ *   8  u64 client_id   (non-zero, chosen by the client, e.g. random)
+ *   16 u64 seq         (per client, starts at 1, +1 per new request; a
+ *                       retry reuses the same seq)
+ *   24 u64 amount      (INCR: the increment; otherwise 0)
+ *
+ * Response, 56 bytes + addr_len, little-endian:
+ *   0  u32 length
+ *   4  u8  status: CTR_OK, CTR_NOT_LEADER, CTR_RETRY, CTR_BAD_REQUEST
+ *   5  u8  role of the answering node (RAFT_FOLLOWER/CANDIDATE/LEADER)
+ *   6  u16 addr_len
+ *   8  u64 value       (INCR/GET: counter value after the operation in
+ *                       log order; STATUS: this node's applied value)
+ *   16 u64 leader_id   (known leader, 0 if none)
+ *   24 u64 term
+ *   32 u64 commit
+ *   40 u64 applied
+ *   48 u64 node_id     (the answering node)
+ *   56 addr_len bytes: the leader's "host:port", if known
+ *
+ * INCR and GET go through the Raft log (GET is linearizable that way);
+ * STATUS answers at once from local state and never goes through the log.
+ * A request with a (client_id, seq) already applied returns the recorded
+ * result without applying again (exactly-once for retries). A client must
+ * not have two requests outstanding with different seqs and then retry the
+ * older one: the session remembers only the latest seq per client.
+ */
+#ifndef COUNTER_PROTO_H
+#define COUNTER_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTR_HELLO_PEER 'R'
+#define CTR_HELLO_CLIENT 'C'
+
+#define CTR_REQ_LEN 32u
+#define CTR_RESP_FIXED 56u
+#define CTR_ADDR_MAX 255u
+
+enum { CTR_OP_INCR = 1, CTR_OP_GET = 2, CTR_OP_STATUS = 3 };
+enum { CTR_OK = 0, CTR_NOT_LEADER = 1, CTR_RETRY = 2, CTR_BAD_REQUEST = 3 };
+
+struct ctr_req {
+    uint8_t op;
+    uint64_t client_id;
+    uint64_t seq;
+    uint64_t amount;
+};
+
+struct ctr_resp {
+    uint8_t status;
+    uint8_t role;
+    uint64_t value;
+    uint64_t leader_id;
+    uint64_t term;
+    uint64_t commit;
+    uint64_t applied;
+    uint64_t node_id;
+    char addr[CTR_ADDR_MAX + 1]; /* NUL-terminated */
+};
+
+/* Encode into buf (CTR_REQ_LEN bytes). */
+void ctr_req_encode(const struct ctr_req *q, uint8_t *buf);
+/* Decode exactly CTR_REQ_LEN bytes; -1 if malformed (length, zero bytes,
+ * op unknown). */
+int ctr_req_decode(const uint8_t *buf, size_t len, struct ctr_req *q);
+
+/* Encode into buf (at least CTR_RESP_FIXED + CTR_ADDR_MAX bytes); returns
+ * the encoded length. */
+size_t ctr_resp_encode(const struct ctr_resp *p, uint8_t *buf);
+/* Decode a whole response of `len` bytes; -1 if malformed. */
+int ctr_resp_decode(const uint8_t *buf, size_t len, struct ctr_resp *p);
+
+/* Little-endian helpers. */
+void ctr_put32(uint8_t *p, uint32_t v);
+void ctr_put64(uint8_t *p, uint64_t v);
+uint32_t ctr_get32(const uint8_t *p);
+uint64_t ctr_get64(const uint8_t *p);
+
+/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of buf[0..len), starting
+ * from crc (0 for a fresh checksum). */
+uint32_t ctr_crc32(uint32_t crc, const void *buf, size_t len);
+
+/* Blocking I/O on a file descriptor, retrying EINTR and short transfers.
+ * 0 on success, -1 on error or (read) end of file before len bytes. */
+int ctr_read_full(int fd, void *buf, size_t len);
+int ctr_write_full(int fd, const void *buf, size_t len);
+
+/* Monotonic time in milliseconds. */
+uint64_t ctr_now_ms(void);
+
+/* Parse "host:port" (IPv4 dotted or "localhost") into a sockaddr_in;
+ * -1 if invalid. */
+struct sockaddr_in;
+int ctr_parse_addr(const char *s, struct sockaddr_in *sa);
+
+#endif
