@@ -163,8 +163,9 @@ struct raft_msg_vote {
     raft_term last_term;   /* term of that entry, 0 if the log is empty */
 };
 
-/* Reply to RequestVote. The voter's last entry lets a losing candidate tell
- * a split vote from a stale log. */
+/* Reply to RequestVote. The voter's last entry tells a losing candidate
+ * whether it lost to a split vote or to a more up-to-date log (the reason
+ * of RAFT_EVENT_ELECTION_LOST). */
 struct raft_msg_vote_resp {
     bool granted;
     raft_index last_index; /* voter's last log index */
@@ -336,7 +337,9 @@ enum {
     RAFT_EVENT_TERM = 2,          /* term changed: term */
     RAFT_EVENT_ELECTION_START = 3,/* became candidate: term */
     RAFT_EVENT_ELECTION_WON = 4,  /* term */
-    RAFT_EVENT_ELECTION_LOST = 5, /* a majority rejected us: term */
+    RAFT_EVENT_ELECTION_LOST = 5, /* a majority rejected us: term, peer (the
+                                     last rejecter), reason (split vote or a
+                                     more up-to-date log) */
     RAFT_EVENT_MSG_REJECTED = 6,  /* raft_step refused a message: peer, error,
                                      reason */
     RAFT_EVENT_APPEND_REJECTED = 7,/* follower refused entries (log mismatch):
@@ -384,8 +387,9 @@ struct raft_callbacks {
  * required callback, an incomplete allocator, or election_ticks <=
  * heartbeat_ticks; RAFT_ENOMEM if allocation fails (*out is then untouched).
  */
-RAFT_API int raft_create(const struct raft_config *cfg, const struct raft_callbacks *cbs,
-                void *ctx, struct raft **out);
+RAFT_API int raft_create(const struct raft_config *cfg,
+                         const struct raft_callbacks *cbs, void *ctx,
+                         struct raft **out);
 
 /*
  * Free the node and everything it allocated. No callback is invoked.
@@ -405,7 +409,8 @@ RAFT_API void raft_destroy(struct raft *r);
  * does not contain this node; RAFT_ESTARTED if the node was already started;
  * RAFT_ENOMEM.
  */
-RAFT_API int raft_bootstrap(struct raft *r, const raft_id *voters, size_t n_voters);
+RAFT_API int raft_bootstrap(struct raft *r, const raft_id *voters,
+                            size_t n_voters);
 
 /*
  * Start a node from the state it persisted before a crash or shutdown:
@@ -419,9 +424,9 @@ RAFT_API int raft_bootstrap(struct raft *r, const raft_id *voters, size_t n_vote
  * term above `term`, an unknown type, a NULL payload with a non-zero length,
  * a payload larger than max_msg_bytes); RAFT_ESTARTED; RAFT_ENOMEM.
  */
-RAFT_API int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
-                 raft_term term, raft_id vote, const struct raft_entry *entries,
-                 size_t n_entries);
+RAFT_API int raft_restore(struct raft *r, const raft_id *voters,
+                          size_t n_voters, raft_term term, raft_id vote,
+                          const struct raft_entry *entries, size_t n_entries);
 
 /* ======================================================================
  * Driving a node
@@ -485,7 +490,7 @@ RAFT_API int raft_step(struct raft *r, const struct raft_msg *msg);
  * earlier entry failed to apply), RAFT_ENOTSTARTED, RAFT_EBUSY.
  */
 RAFT_API int raft_propose(struct raft *r, const void *buf, size_t len,
-                 raft_index *index);
+                          raft_index *index);
 
 /*
  * Like raft_propose() for n >= 1 commands bufs[0..n) (borrowed; copied),
@@ -500,8 +505,8 @@ RAFT_API int raft_propose(struct raft *r, const void *buf, size_t len,
  * Same return codes as raft_propose(), plus RAFT_EINVAL if n is 0 or bufs
  * is NULL.
  */
-RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs, size_t n,
-                       raft_index *first_index);
+RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs,
+                                size_t n, raft_index *first_index);
 
 /* ======================================================================
  * Wire format (codec)

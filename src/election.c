@@ -101,6 +101,13 @@ static void tie_break(struct raft *r, const struct raft_msg *m)
     }
 }
 
+/* Is a log ending at (index, term) strictly more up-to-date than ours? */
+static bool log_newer(const struct raft *r, raft_index index, raft_term term)
+{
+    raft_term my_term = raft__log_last_term(&r->log);
+    return term > my_term || (term == my_term && index > raft__log_last(&r->log));
+}
+
 static void send_vote_resp(struct raft *r, raft_id to, bool granted)
 {
     struct raft_msg m;
@@ -174,7 +181,10 @@ int raft__election_recv_vote_resp(struct raft *r, struct raft__progress *pr,
     if (!m->u.vote_resp.granted) {
         pr->vote = RAFT__VOTE_REJECTED;
         if (raft__quorum_vote_result(r->n, granted, rejected + 1) == RAFT__VOTE_LOST) {
-            raft__emit(r, RAFT_EVENT_ELECTION_LOST, m->from, 0, NULL);
+            raft__emit(r, RAFT_EVENT_ELECTION_LOST, m->from, 0,
+                       log_newer(r, m->u.vote_resp.last_index, m->u.vote_resp.last_term)
+                           ? "a voter's log is more up-to-date"
+                           : "votes went to another candidate");
         }
         return 0;
     }
