@@ -1,0 +1,1779 @@
+/*
+ * server.c - counter-server: one node of a replicated counter built on the
+ * raft library, with real processes, TCP and files.
+ *
+ * One thread runs a poll() loop over the listen socket, the outbound
+ * connection to each peer, and inbound peer and client connections. Every
+ * socket is non-blocking and every buffer has a fixed cap, so a slow or
+ * dead peer never stalls the loop and never makes memory grow.
+ *
+ * Flow of a client INCR on the leader: the request is read, all requests
+ * read in the same loop iteration go to the log in one raft_propose_batch
+ * (one fsync for all of them), the (index, term) each got is remembered,
+ * and the client is answered when the apply callback sees that index with
+ * that term, i.e. once the entry is committed, hence fsynced on a
+ * majority. Sessions (client_id -> last seq and result) make retries
+ * exactly-once. See README.md for the flags and the file formats.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "raft.h"
+#include "storage.h"
+
+/* ---- limits ------------------------------------------------------------- */
+
+#define MAX_VOTERS 32
+#define MAX_CONNS 512           /* inbound connections (peers and clients) */
+#define CLIENT_DEPTH 64         /* requests in flight per client connection */
+#define CLIENT_IN_MAX (CTR_REQ_LEN * CLIENT_DEPTH)
+#define RESP_MAX (CTR_RESP_FIXED + CTR_ADDR_MAX)
+#define CLIENT_OUT_MAX (RESP_MAX * CLIENT_DEPTH)
+#define MAX_ENTRIES 256u        /* per AppendEntries and per proposed batch */
+#define MAX_PAYLOAD 65536u      /* payload bytes per AppendEntries */
+#define MAX_FRAME (64u + 16u * MAX_ENTRIES + MAX_PAYLOAD) /* wire bytes */
+#define PEER_OUT_MAX (4u << 20) /* queued bytes per peer before dropping */
+#define MAX_PENDING 8192u       /* client requests waiting for their entry */
+#define STALL_MS 5000u          /* a peer not reading this long is dropped */
+#define HELLO_MS 5000u          /* time for a new connection to say R or C */
+#define BACKOFF_MIN_MS 50u
+#define BACKOFF_MAX_MS 1000u
+#define MAX_CATCHUP 3           /* ticks run at once after a late wake-up */
+#define READ_CHUNK 16384u
+#define SESSIONS_MAX 65536u
+#define CMD_LEN 32u
+#define ADDR_TEXT 64u
+
+/* ---- logging ------------------------------------------------------------ */
+
+enum { L_ERR, L_INFO, L_DEBUG };
+
+static raft_id g_log_id;
+static int g_verbosity = L_INFO;
+static volatile sig_atomic_t g_stop;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void logm(int level, const char *fmt, ...)
+{
+    char line[1024];
+    struct timespec ts;
+    struct tm tm;
+    size_t n;
+    int w;
+    va_list ap;
+    if (level > g_verbosity) {
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    n = strftime(line, sizeof(line), "%H:%M:%S", &tm);
+    w = snprintf(line + n, sizeof(line) - n, ".%03ld n%" PRIu64 " %s",
+                 ts.tv_nsec / 1000000L, g_log_id,
+                 level == L_ERR ? "error: " : "");
+    n += w > 0 ? (size_t)w : 0;
+    va_start(ap, fmt);
+    w = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+    va_end(ap);
+    n += w > 0 ? (size_t)w : 0;
+    if (n > sizeof(line) - 2) {
+        n = sizeof(line) - 2;
+    }
+    line[n++] = '\n';
+    /* One write per line, so lines of concurrent nodes never interleave. */
+    (void)ctr_write_full(STDERR_FILENO, line, n);
+}
+
+static const char *role_name(int role)
+{
+    switch (role) {
+    case RAFT_LEADER:
+        return "leader";
+    case RAFT_CANDIDATE:
+        return "candidate";
+    case RAFT_FOLLOWER:
+        return "follower";
+    default:
+        return "none";
+    }
+}
+
+/* ---- bounded byte buffers ----------------------------------------------- */
+
+/* Bytes p[off..len) are queued; the buffer never holds more than max. */
+struct buf {
+    uint8_t *p;
+    size_t off, len, cap, max;
+};
+
+static size_t buf_used(const struct buf *b)
+{
+    return b->len - b->off;
+}
+
+static void buf_consume(struct buf *b, size_t n)
+{
+    b->off += n;
+    if (b->off == b->len) {
+        b->off = b->len = 0;
+    }
+}
+
+/* Make room for n more bytes after p[len]; -1 if that would pass max or
+ * memory runs out. */
+static int buf_reserve(struct buf *b, size_t n)
+{
+    size_t used = buf_used(b), cap;
+    uint8_t *p;
+    if (n > b->max - used) {
+        return -1;
+    }
+    if (b->cap - b->len >= n) {
+        return 0;
+    }
+    if (b->off > 0) {
+        memmove(b->p, b->p + b->off, used);
+        b->off = 0;
+        b->len = used;
+        if (b->cap - b->len >= n) {
+            return 0;
+        }
+    }
+    for (cap = b->cap ? b->cap : 256; cap - used < n; cap *= 2) {
+    }
+    cap = cap > b->max ? b->max : cap;
+    p = realloc(b->p, cap);
+    if (p == NULL) {
+        return -1;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void buf_free(struct buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->off = b->len = b->cap = 0;
+}
+
+/* Send what b holds until the socket would block. -1 (errno set) if the
+ * connection is broken. *progress is set if anything was written. */
+static int buf_send(int fd, struct buf *b, bool *progress)
+{
+    while (buf_used(b) > 0) {
+        ssize_t n = send(fd, b->p + b->off, buf_used(b), MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+        }
+        buf_consume(b, (size_t)n);
+        *progress = true;
+    }
+    return 0;
+}
+
+/* ---- types -------------------------------------------------------------- */
+
+enum { SLOT_WAIT, SLOT_DONE };
+
+/* One client request in flight; answered in arrival order. */
+struct slot {
+    uint8_t state;
+    uint8_t status;
+    uint64_t value;
+};
+
+enum { CONN_NEW, CONN_PEER, CONN_CLIENT };
+
+/* An accepted connection: a peer sending us messages, or a client. */
+struct conn {
+    int fd;
+    int kind;
+    uint64_t no; /* connection number, for logs */
+    char name[ADDR_TEXT];
+    struct buf in, out;
+    uint64_t opened_ms;
+    bool eof;  /* client half-closed: finish answering, then close */
+    bool dead; /* closed at the end of this loop iteration */
+    struct slot slots[CLIENT_DEPTH];
+    unsigned head, count;
+};
+
+enum { LINK_DOWN, LINK_CONNECTING, LINK_UP };
+
+/* A voter, and our outbound connection to it (unused for ourselves). */
+struct peer {
+    raft_id id;
+    char addr[ADDR_TEXT];
+    struct sockaddr_in sa;
+    int fd;
+    int link;
+    struct buf out;
+    uint64_t retry_ms;    /* no new attempt before this */
+    uint64_t backoff_ms;
+    uint64_t up_ms;       /* when the link came up */
+    uint64_t progress_ms; /* last time queued bytes moved (or started to wait) */
+    uint64_t dropped;     /* messages dropped on a full buffer, this link */
+    bool reported_down;
+};
+
+/* A client request waiting for the entry it was proposed as. */
+struct pending {
+    raft_index index;
+    raft_term term;
+    struct conn *c; /* NULL once the connection is gone */
+    unsigned slot;
+};
+
+struct session {
+    uint64_t client; /* 0: free bucket */
+    uint64_t seq;    /* last applied seq */
+    uint64_t value;  /* its result */
+    raft_index index; /* last touched at this log index (for eviction) */
+};
+
+/* The replicated state machine. */
+struct sm {
+    uint64_t counter;
+    struct session *tab; /* open addressing, linear probing */
+    size_t cap, n;
+};
+
+struct opts {
+    raft_id id;
+    const char *data;
+    const char *listen;
+    struct peer peers[MAX_VOTERS];
+    size_t n_peers;
+    unsigned tick_ms, election_ticks, heartbeat_ticks;
+    uint64_t seed;
+    bool have_seed;
+};
+
+struct server {
+    struct opts o;
+    struct raft *raft;
+    struct storage st;
+    struct sm sm;
+    int lfd;
+    uint64_t now;
+    uint64_t next_tick;
+    uint64_t accept_paused_until;
+    int last_tick_rc;
+    raft_id shown_leader;
+    bool more_work; /* parsed requests wait: poll without sleeping */
+    struct conn *conns[MAX_CONNS];
+    size_t n_conns, n_polled, rr;
+    uint64_t next_conn_no;
+    struct pollfd pfd[1 + MAX_VOTERS + MAX_CONNS];
+    /* Pending requests in index order: absolute positions head..tail. */
+    struct pending pend[MAX_PENDING];
+    uint64_t pend_head, pend_tail;
+    /* This iteration's batch of commands. */
+    uint8_t cmd[MAX_ENTRIES][CMD_LEN];
+    struct raft_buf bufs[MAX_ENTRIES];
+    struct conn *batch_conn[MAX_ENTRIES];
+    unsigned batch_slot[MAX_ENTRIES];
+    size_t batch_n;
+    struct raft_wire_limits wire;
+    struct raft_entry ents[MAX_ENTRIES]; /* decoder output */
+};
+
+/* ---- state machine: sessions -------------------------------------------- */
+
+static size_t home(const struct sm *m, uint64_t client)
+{
+    uint64_t x = client; /* splitmix64 finalizer: ids need not be random */
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    x ^= x >> 31;
+    return (size_t)(x & (m->cap - 1));
+}
+
+static struct session *sm_find(const struct sm *m, uint64_t client)
+{
+    size_t i;
+    if (m->cap == 0) {
+        return NULL;
+    }
+    for (i = home(m, client); m->tab[i].client != 0; i = (i + 1) & (m->cap - 1)) {
+        if (m->tab[i].client == client) {
+            return &m->tab[i];
+        }
+    }
+    return NULL;
+}
+
+static void sm_put(struct sm *m, const struct session *se)
+{
+    size_t i = home(m, se->client);
+    while (m->tab[i].client != 0) {
+        i = (i + 1) & (m->cap - 1);
+    }
+    m->tab[i] = *se;
+}
+
+static int sm_grow(struct sm *m)
+{
+    struct sm bigger = *m;
+    size_t i;
+    bigger.cap = m->cap ? m->cap * 2 : 64;
+    bigger.tab = calloc(bigger.cap, sizeof(*bigger.tab));
+    if (bigger.tab == NULL) {
+        return -1;
+    }
+    for (i = 0; i < m->cap; i++) {
+        if (m->tab[i].client != 0) {
+            sm_put(&bigger, &m->tab[i]);
+        }
+    }
+    free(m->tab);
+    *m = bigger;
+    return 0;
+}
+
+/* Remove bucket i, shifting later members of its probe run back so that
+ * lookups never stop at the hole. */
+static void sm_delete(struct sm *m, size_t i)
+{
+    size_t mask = m->cap - 1, j = i, k;
+    for (;;) {
+        j = (j + 1) & mask;
+        if (m->tab[j].client == 0) {
+            break;
+        }
+        k = home(m, m->tab[j].client);
+        /* The member at j may move to i unless its home lies in (i, j]. */
+        if ((i <= j) ? (k <= i || k > j) : (k <= i && k > j)) {
+            m->tab[i] = m->tab[j];
+            i = j;
+        }
+    }
+    m->tab[i].client = 0;
+    m->n--;
+}
+
+/* The table is full: forget the session touched longest ago. Every node
+ * applies the same log, so every node evicts the same session. */
+static void sm_evict_oldest(struct sm *m)
+{
+    size_t i, oldest = m->cap;
+    for (i = 0; i < m->cap; i++) {
+        if (m->tab[i].client != 0 &&
+            (oldest == m->cap || m->tab[i].index < m->tab[oldest].index)) {
+            oldest = i;
+        }
+    }
+    sm_delete(m, oldest);
+}
+
+/* Find or create the session of `client`; NULL if memory runs out. */
+static struct session *sm_session(struct sm *m, uint64_t client)
+{
+    struct session *se = sm_find(m, client);
+    struct session fresh = {client, 0, 0, 0};
+    if (se != NULL) {
+        return se;
+    }
+    if (m->n == SESSIONS_MAX) {
+        sm_evict_oldest(m);
+    } else if ((m->n + 1) * 4 > m->cap * 3 && sm_grow(m) != 0) {
+        return NULL;
+    }
+    sm_put(m, &fresh);
+    m->n++;
+    return sm_find(m, client);
+}
+
+/* ---- state machine: commands -------------------------------------------- */
+
+/* Command payload, little-endian, CMD_LEN bytes:
+ * u8 op (CTR_OP_INCR or CTR_OP_GET), u8[7] zero, u64 client_id, u64 seq,
+ * u64 amount. */
+struct cmd {
+    uint8_t op;
+    uint64_t client, seq, amount;
+};
+
+static void cmd_encode(const struct ctr_req *q, uint8_t *p)
+{
+    memset(p, 0, CMD_LEN);
+    p[0] = q->op;
+    ctr_put64(p + 8, q->client_id);
+    ctr_put64(p + 16, q->seq);
+    ctr_put64(p + 24, q->op == CTR_OP_INCR ? q->amount : 0);
+}
+
+static int cmd_decode(const struct raft_entry *e, struct cmd *c)
+{
+    const uint8_t *p = e->buf;
+    size_t i;
+    if (e->len != CMD_LEN || (p[0] != CTR_OP_INCR && p[0] != CTR_OP_GET)) {
+        return -1;
+    }
+    for (i = 1; i < 8; i++) {
+        if (p[i] != 0) {
+            return -1;
+        }
+    }
+    c->op = p[0];
+    c->client = ctr_get64(p + 8);
+    c->seq = ctr_get64(p + 16);
+    c->amount = ctr_get64(p + 24);
+    return c->client != 0 && c->seq != 0 ? 0 : -1;
+}
+
+/* Apply one command; its result in *res. -1 only if memory ran out (the
+ * library then offers the entry again, so the state stays deterministic). */
+static int sm_apply(struct sm *m, raft_index index, const struct cmd *c,
+                    struct slot *res)
+{
+    struct session *se = sm_session(m, c->client);
+    if (se == NULL) {
+        return -1;
+    }
+    res->state = SLOT_DONE;
+    if (c->seq < se->seq) {
+        /* Older than the last request of this client: the result is no
+         * longer known (clients retry only their latest request). */
+        res->status = CTR_BAD_REQUEST;
+        res->value = 0;
+    } else if (c->seq > se->seq) {
+        if (c->op == CTR_OP_INCR) {
+            m->counter += c->amount; /* wraps modulo 2^64 */
+        }
+        se->seq = c->seq;
+        se->value = m->counter;
+        res->status = CTR_OK;
+        res->value = m->counter;
+    } else {
+        res->status = CTR_OK; /* a retry already applied: same answer */
+        res->value = se->value;
+    }
+    se->index = index;
+    return 0;
+}
+
+/* ---- pending client requests -------------------------------------------- */
+
+static void slot_done(struct conn *c, unsigned slot, uint8_t status,
+                      uint64_t value)
+{
+    c->slots[slot].state = SLOT_DONE;
+    c->slots[slot].status = status;
+    c->slots[slot].value = value;
+}
+
+static void pend_complete(struct pending *p, uint8_t status, uint64_t value)
+{
+    if (p->c != NULL) {
+        slot_done(p->c, p->slot, status, value);
+    }
+}
+
+/* Entry `index` of `term` was applied with result *res (NULL: not a
+ * command). Requests proposed at lower indexes can no longer be answered
+ * by it; the one proposed at this index succeeded only if the term matches
+ * (otherwise another leader's entry replaced it). */
+static void pending_resolve(struct server *s, raft_index index, raft_term term,
+                            const struct slot *res)
+{
+    while (s->pend_head < s->pend_tail) {
+        struct pending *p = &s->pend[s->pend_head % MAX_PENDING];
+        if (p->index > index) {
+            return;
+        }
+        if (p->index == index && p->term == term && res != NULL) {
+            pend_complete(p, res->status, res->value);
+        } else {
+            pend_complete(p, CTR_RETRY, 0);
+        }
+        s->pend_head++;
+    }
+}
+
+/* Leadership lost: the outcome of every pending request is unknown, so
+ * the client must retry (its session makes the retry exactly-once). */
+static void pending_fail_all(struct server *s)
+{
+    while (s->pend_head < s->pend_tail) {
+        pend_complete(&s->pend[s->pend_head % MAX_PENDING], CTR_RETRY, 0);
+        s->pend_head++;
+    }
+}
+
+/* A proposal failed: answer the requests registered from `mark` on. */
+static void pending_fail_from(struct server *s, uint64_t mark, uint8_t status)
+{
+    while (s->pend_tail > s->pend_head && s->pend_tail > mark) {
+        s->pend_tail--;
+        pend_complete(&s->pend[s->pend_tail % MAX_PENDING], status, 0);
+    }
+}
+
+static void pending_forget(struct server *s, const struct conn *c)
+{
+    uint64_t k;
+    for (k = s->pend_head; k < s->pend_tail; k++) {
+        if (s->pend[k % MAX_PENDING].c == c) {
+            s->pend[k % MAX_PENDING].c = NULL;
+        }
+    }
+}
+
+static size_t pending_room(const struct server *s)
+{
+    return MAX_PENDING - (size_t)(s->pend_tail - s->pend_head);
+}
+
+/* ---- peers: outbound links ---------------------------------------------- */
+
+static struct peer *peer_by_id(struct server *s, raft_id id)
+{
+    size_t i;
+    for (i = 0; i < s->o.n_peers; i++) {
+        if (s->o.peers[i].id == id) {
+            return &s->o.peers[i];
+        }
+    }
+    return NULL;
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    int one = 1;
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        return -1;
+    }
+    /* Messages and responses are small: do not wait to coalesce them. */
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* Close the link; reconnect after a backoff that doubles while links keep
+ * failing fast and restarts from the minimum after one that lasted. */
+static void peer_down(struct server *s, struct peer *p, const char *why,
+                      int err)
+{
+    if (!p->reported_down) {
+        logm(L_INFO, "link to n%" PRIu64 " (%s) down: %s%s%s", p->id, p->addr,
+             why, err ? ": " : "", err ? strerror(err) : "");
+        p->reported_down = true;
+    }
+    if (p->fd >= 0) {
+        close(p->fd);
+    }
+    p->fd = -1;
+    if (p->link == LINK_UP && s->now - p->up_ms >= 1000) {
+        p->backoff_ms = BACKOFF_MIN_MS;
+    } else {
+        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_MIN_MS;
+        p->backoff_ms = p->backoff_ms > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : p->backoff_ms;
+    }
+    p->link = LINK_DOWN;
+    p->retry_ms = s->now + p->backoff_ms;
+    p->out.off = p->out.len = 0;
+}
+
+static void peer_up(struct server *s, struct peer *p)
+{
+    p->link = LINK_UP;
+    p->up_ms = s->now;
+    p->progress_ms = s->now;
+    p->dropped = 0;
+    p->reported_down = false;
+    logm(L_INFO, "link to n%" PRIu64 " (%s) up", p->id, p->addr);
+}
+
+/* Start connecting, unless backing off. The hello byte is queued first;
+ * messages queued while connecting go out once connected. */
+static void peer_connect(struct server *s, struct peer *p)
+{
+    int fd;
+    if (p->link != LINK_DOWN || s->now < p->retry_ms) {
+        return;
+    }
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0 || set_nonblock(fd) != 0) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        peer_down(s, p, "socket", e);
+        return;
+    }
+    p->fd = fd;
+    p->out.off = p->out.len = 0;
+    p->out.p[p->out.len++] = CTR_HELLO_PEER; /* out.cap >= 256 from start */
+    p->progress_ms = s->now;
+    if (connect(fd, (const struct sockaddr *)&p->sa, sizeof(p->sa)) == 0) {
+        peer_up(s, p);
+    } else if (errno == EINPROGRESS || errno == EINTR) {
+        p->link = LINK_CONNECTING;
+    } else {
+        peer_down(s, p, "connect", errno);
+    }
+}
+
+static void peer_connecting_event(struct server *s, struct peer *p)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+        err = errno;
+    }
+    if (err != 0) {
+        peer_down(s, p, "connect", err);
+    } else {
+        peer_up(s, p);
+    }
+}
+
+static void peer_flush(struct server *s, struct peer *p)
+{
+    bool progress = false;
+    if (p->link != LINK_UP || buf_used(&p->out) == 0) {
+        return;
+    }
+    if (buf_send(p->fd, &p->out, &progress) != 0) {
+        peer_down(s, p, "send", errno);
+        return;
+    }
+    if (progress) {
+        p->progress_ms = s->now;
+    }
+}
+
+/* Peers never write on our outbound connection: readable means closed
+ * (or a confused peer). */
+static void peer_readable(struct server *s, struct peer *p)
+{
+    uint8_t b[256];
+    ssize_t n = read(p->fd, b, sizeof(b));
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return;
+    }
+    if (n < 0) {
+        peer_down(s, p, "read", errno);
+    } else {
+        peer_down(s, p, n == 0 ? "closed by the peer" : "unexpected bytes", 0);
+    }
+}
+
+static void peer_event(struct server *s, struct peer *p, short re)
+{
+    if (p->fd < 0 || re == 0) {
+        return;
+    }
+    if (p->link == LINK_CONNECTING) {
+        peer_connecting_event(s, p);
+        return;
+    }
+    if (re & POLLOUT) {
+        peer_flush(s, p);
+    }
+    if (p->fd >= 0 && (re & (POLLIN | POLLHUP | POLLERR))) {
+        peer_readable(s, p);
+    }
+}
+
+/* Drop a link whose peer has not taken a byte for STALL_MS (or is stuck
+ * connecting): its queue would otherwise only hold stale messages. */
+static void peer_check_stall(struct server *s, struct peer *p)
+{
+    if (p->link == LINK_DOWN || s->now - p->progress_ms < STALL_MS) {
+        return;
+    }
+    if (p->link == LINK_CONNECTING) {
+        peer_down(s, p, "connect timed out", 0);
+    } else if (buf_used(&p->out) > 0) {
+        logm(L_INFO, "n%" PRIu64 " read nothing for %u ms (%zu bytes queued, "
+             "%" PRIu64 " messages dropped): reconnecting",
+             p->id, STALL_MS, buf_used(&p->out), p->dropped);
+        p->reported_down = true;
+        peer_down(s, p, "stalled", 0);
+    }
+}
+
+/* ---- raft callbacks ----------------------------------------------------- */
+
+/* Encode into the peer's queue; the loop writes it out. Non-zero (a lost
+ * message, as far as the library is concerned) when there is no link or
+ * the queue is full. */
+static int on_send(struct raft *r, void *ctx, const struct raft_msg *m)
+{
+    struct server *s = ctx;
+    struct peer *p = peer_by_id(s, m->to);
+    size_t need = 0;
+    int rc;
+    (void)r;
+    if (p == NULL || p->id == s->o.id) {
+        return -1;
+    }
+    peer_connect(s, p);
+    if (p->link == LINK_DOWN) {
+        return -1;
+    }
+    rc = raft_msg_encode(m, p->out.p + p->out.len, p->out.cap - p->out.len, &need);
+    if (rc == RAFT_ENOBUFS) {
+        if (buf_reserve(&p->out, need) != 0) {
+            p->dropped++;
+            logm(L_DEBUG, "queue to n%" PRIu64 " full: message dropped", p->id);
+            return -1;
+        }
+        rc = raft_msg_encode(m, p->out.p + p->out.len, p->out.cap - p->out.len,
+                             &need);
+    }
+    if (rc != 0) {
+        logm(L_ERR, "encoding a message to n%" PRIu64 ": %s", p->id,
+             raft_strerror(rc));
+        return -1;
+    }
+    if (buf_used(&p->out) == 0) {
+        p->progress_ms = s->now; /* the stall clock starts with the queue */
+    }
+    p->out.len += need;
+    return 0;
+}
+
+static int on_persist_state(struct raft *r, void *ctx, raft_term term,
+                            raft_id vote)
+{
+    struct server *s = ctx;
+    (void)r;
+    if (st_state_write(&s->st, term, vote) != 0) {
+        logm(L_ERR, "persisting term %" PRIu64 " vote %" PRIu64 ": %s", term,
+             vote, s->st.err);
+        return -1;
+    }
+    return 0;
+}
+
+static int on_persist_entries(struct raft *r, void *ctx, raft_index first,
+                              const struct raft_entry *e, size_t n)
+{
+    struct server *s = ctx;
+    (void)r;
+    if (st_log_append(&s->st, first, e, n) != 0) {
+        logm(L_ERR, "persisting %zu entries at index %" PRIu64 ": %s", n, first,
+             s->st.err);
+        return -1;
+    }
+    return 0;
+}
+
+static int on_apply(struct raft *r, void *ctx, raft_index index,
+                    const struct raft_entry *e)
+{
+    struct server *s = ctx;
+    struct slot res = {SLOT_DONE, CTR_RETRY, 0};
+    struct cmd c;
+    bool is_cmd = false;
+    (void)r;
+    if (e->type == RAFT_ENTRY_COMMAND) {
+        if (cmd_decode(e, &c) != 0) {
+            /* Deterministic on every node: skip it everywhere. */
+            logm(L_ERR, "entry %" PRIu64 ": malformed command of %zu bytes, "
+                 "ignored", index, e->len);
+        } else if (sm_apply(&s->sm, index, &c, &res) != 0) {
+            logm(L_ERR, "entry %" PRIu64 ": out of memory, will retry", index);
+            return -1;
+        } else {
+            is_cmd = true;
+        }
+    }
+    pending_resolve(s, index, e->term, is_cmd ? &res : NULL);
+    return 0;
+}
+
+static void on_event(struct raft *r, void *ctx, const struct raft_event *ev)
+{
+    struct server *s = ctx;
+    (void)r;
+    switch (ev->type) {
+    case RAFT_EVENT_ROLE:
+        logm(L_INFO, "role %s, term %" PRIu64, role_name(ev->role), ev->term);
+        if (ev->role != RAFT_LEADER) {
+            pending_fail_all(s);
+        }
+        break;
+    case RAFT_EVENT_TERM:
+        logm(L_INFO, "term %" PRIu64, ev->term);
+        break;
+    case RAFT_EVENT_ELECTION_LOST:
+    case RAFT_EVENT_STEP_DOWN:
+        logm(L_INFO, "%s in term %" PRIu64 ": %s",
+             ev->type == RAFT_EVENT_STEP_DOWN ? "stepped down" : "lost election",
+             ev->term, ev->reason ? ev->reason : "?");
+        break;
+    case RAFT_EVENT_MSG_REJECTED:
+        logm(L_DEBUG, "rejected a message from n%" PRIu64 ": %s (%s)", ev->peer,
+             raft_strerror(ev->error), ev->reason ? ev->reason : "?");
+        break;
+    default:
+        logm(L_DEBUG, "event %d, peer n%" PRIu64 ", term %" PRIu64 "%s%s",
+             ev->type, ev->peer, ev->term, ev->reason ? ": " : "",
+             ev->reason ? ev->reason : "");
+        break;
+    }
+}
+
+/* ---- driving the node --------------------------------------------------- */
+
+static void node_step(struct server *s, const struct raft_msg *m)
+{
+    int rc = raft_step(s->raft, m);
+    switch (rc) {
+    case 0:
+        break;
+    case RAFT_ENOTMEMBER:
+    case RAFT_ESTALE:
+    case RAFT_EBADMSG:
+    case RAFT_ETOOBIG:
+        /* Stale or duplicate messages are normal on a real network. */
+        logm(L_DEBUG, "step (type %d from n%" PRIu64 "): %s", m->type, m->from,
+             raft_strerror(rc));
+        break;
+    default:
+        logm(L_ERR, "step (type %d from n%" PRIu64 "): %s", m->type, m->from,
+             raft_strerror(rc));
+        break;
+    }
+}
+
+/* One tick per elapsed period; after a long stall (a stopped process, a
+ * slow disk) run at most a few, so time is not replayed in a burst. */
+static void run_ticks(struct server *s)
+{
+    int done = 0, rc;
+    while (s->now >= s->next_tick && done < MAX_CATCHUP) {
+        rc = raft_tick(s->raft);
+        if (rc != 0 && rc != s->last_tick_rc) {
+            logm(L_ERR, "tick: %s", raft_strerror(rc));
+        }
+        s->last_tick_rc = rc;
+        s->next_tick += s->o.tick_ms;
+        done++;
+    }
+    if (s->now >= s->next_tick) {
+        logm(L_DEBUG, "%" PRIu64 " ms late: ticks skipped", s->now - s->next_tick);
+        s->next_tick = s->now + s->o.tick_ms;
+    }
+}
+
+static void show_leader(struct server *s)
+{
+    raft_id leader = raft_leader(s->raft);
+    struct peer *p;
+    if (leader == s->shown_leader) {
+        return;
+    }
+    s->shown_leader = leader;
+    p = peer_by_id(s, leader);
+    if (p != NULL) {
+        logm(L_INFO, "leader is n%" PRIu64 " (%s)%s", leader, p->addr,
+             leader == s->o.id ? ", this node" : "");
+    } else {
+        logm(L_INFO, "leader unknown");
+    }
+}
+
+/* ---- inbound connections ------------------------------------------------ */
+
+static void conn_kill(struct conn *c, int level, const char *why)
+{
+    if (!c->dead) {
+        logm(level, "connection #%" PRIu64 " (%s, %s): %s; closing", c->no,
+             c->name, c->kind == CONN_PEER ? "peer" :
+             c->kind == CONN_CLIENT ? "client" : "new", why);
+    }
+    c->dead = true;
+}
+
+/* A frame that cannot be a message: the stream is out of sync, so the
+ * connection is useless. The sender reconnects if it is a real peer. */
+static void bad_frame(struct conn *c, const char *what, int rc)
+{
+    char why[128];
+    snprintf(why, sizeof(why), "bad %s: %s", what, raft_strerror(rc));
+    conn_kill(c, L_INFO, why);
+}
+
+static void peer_input(struct server *s, struct conn *c)
+{
+    struct raft_msg m;
+    size_t mlen;
+    int rc;
+    while (!c->dead && buf_used(&c->in) >= RAFT_WIRE_PREFIX) {
+        const uint8_t *p = c->in.p + c->in.off;
+        rc = raft_msg_peek_len(p, buf_used(&c->in), &mlen);
+        if (rc == 0 && mlen > s->wire.max_msg_bytes) {
+            rc = RAFT_ELIMIT;
+        }
+        if (rc != 0) {
+            bad_frame(c, "frame length", rc);
+            return;
+        }
+        if (buf_used(&c->in) < mlen) {
+            return; /* in.max holds a whole frame: room is there */
+        }
+        rc = raft_msg_decode(p, mlen, &s->wire, &m, s->ents, MAX_ENTRIES);
+        if (rc != 0) {
+            bad_frame(c, "message", rc);
+            return;
+        }
+        node_step(s, &m); /* copies what it keeps: the bytes may go */
+        buf_consume(&c->in, mlen);
+    }
+}
+
+/* The first byte says who is calling. */
+static void conn_hello(struct conn *c)
+{
+    uint8_t b = c->in.p[c->in.off];
+    char why[96];
+    buf_consume(&c->in, 1);
+    if (b == CTR_HELLO_PEER) {
+        c->kind = CONN_PEER;
+        c->in.max = MAX_FRAME;
+        logm(L_DEBUG, "connection #%" PRIu64 " (%s): peer", c->no, c->name);
+    } else if (b == CTR_HELLO_CLIENT) {
+        c->kind = CONN_CLIENT;
+        c->out.max = CLIENT_OUT_MAX;
+    } else {
+        snprintf(why, sizeof(why), "first byte 0x%02x is neither 'R' (peer) "
+                 "nor 'C' (client)", b);
+        conn_kill(c, L_INFO, why);
+    }
+}
+
+static bool conn_busy(const struct conn *c)
+{
+    return c->count > 0 || buf_used(&c->out) > 0 ||
+           buf_used(&c->in) >= CTR_REQ_LEN;
+}
+
+static void conn_read(struct server *s, struct conn *c)
+{
+    size_t room = c->in.max - buf_used(&c->in);
+    ssize_t n;
+    room = room < READ_CHUNK ? room : READ_CHUNK;
+    if (room == 0 || c->eof) {
+        return;
+    }
+    if (buf_reserve(&c->in, room) != 0) {
+        conn_kill(c, L_ERR, "out of memory");
+        return;
+    }
+    n = read(c->fd, c->in.p + c->in.len, room);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            conn_kill(c, L_DEBUG, strerror(errno));
+        }
+        return;
+    }
+    if (n == 0) {
+        /* A client may half-close after its last request: answer first. */
+        if (c->kind == CONN_CLIENT && conn_busy(c)) {
+            c->eof = true;
+        } else {
+            conn_kill(c, L_DEBUG, "closed by the other side");
+        }
+        return;
+    }
+    c->in.len += (size_t)n;
+    if (c->kind == CONN_NEW) {
+        conn_hello(c);
+    }
+    if (c->kind == CONN_PEER) {
+        peer_input(s, c);
+    }
+}
+
+static void conn_write(struct conn *c)
+{
+    bool progress = false;
+    if (!c->dead && buf_send(c->fd, &c->out, &progress) != 0) {
+        conn_kill(c, L_DEBUG, strerror(errno));
+    }
+}
+
+static void conn_event(struct server *s, struct conn *c, short re)
+{
+    if (re & POLLOUT) {
+        conn_write(c);
+    }
+    if (c->dead) {
+        return;
+    }
+    if (re & POLLIN) {
+        conn_read(s, c);
+    } else if (re & (POLLHUP | POLLERR | POLLNVAL)) {
+        conn_kill(c, L_DEBUG, "hung up");
+    }
+}
+
+static void conn_free(struct conn *c)
+{
+    close(c->fd);
+    buf_free(&c->in);
+    buf_free(&c->out);
+    free(c);
+}
+
+static void conn_add(struct server *s, int fd, const struct sockaddr_in *sa)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    char host[INET_ADDRSTRLEN];
+    if (c == NULL) {
+        logm(L_ERR, "accept: out of memory");
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    c->kind = CONN_NEW;
+    c->no = ++s->next_conn_no;
+    c->opened_ms = s->now;
+    c->in.max = CLIENT_IN_MAX;
+    c->out.max = RESP_MAX;
+    if (inet_ntop(AF_INET, &sa->sin_addr, host, sizeof(host)) == NULL) {
+        strcpy(host, "?");
+    }
+    snprintf(c->name, sizeof(c->name), "%s:%u", host, ntohs(sa->sin_port));
+    s->conns[s->n_conns++] = c;
+}
+
+static void do_accept(struct server *s)
+{
+    struct sockaddr_in sa;
+    socklen_t len;
+    int fd;
+    for (;;) {
+        len = sizeof(sa);
+        fd = accept(s->lfd, (struct sockaddr *)&sa, &len);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM ||
+                errno == ENOBUFS) {
+                /* Pending connections stay queued; retry shortly rather than
+                 * spin on a listen socket that stays readable. */
+                logm(L_ERR, "accept: %s", strerror(errno));
+                s->accept_paused_until = s->now + 100;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+                       errno != EINTR && errno != ECONNABORTED) {
+                logm(L_ERR, "accept: %s", strerror(errno));
+            }
+            return;
+        }
+        if (s->n_conns == MAX_CONNS || set_nonblock(fd) != 0) {
+            logm(L_ERR, "accept: %s", s->n_conns == MAX_CONNS ?
+                 "too many connections, refused" : strerror(errno));
+            close(fd);
+            continue;
+        }
+        conn_add(s, fd, &sa);
+    }
+}
+
+/* Close dead connections, and clients that half-closed and got their
+ * answers. A connection nobody introduced in time is dropped too. */
+static void reap(struct server *s)
+{
+    size_t j = s->n_conns;
+    while (j-- > 0) {
+        struct conn *c = s->conns[j];
+        if (c->kind == CONN_NEW && s->now - c->opened_ms >= HELLO_MS) {
+            conn_kill(c, L_INFO, "no hello byte in time");
+        }
+        if (!c->dead && !(c->eof && !conn_busy(c))) {
+            continue;
+        }
+        pending_forget(s, c);
+        conn_free(c);
+        s->conns[j] = s->conns[--s->n_conns];
+    }
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+enum { ANSWER_NOW, ANSWER_AFTER_COMMIT };
+
+/* Decide a request: answered from local state, or through the log. */
+static int classify(struct server *s, const struct ctr_req *q, uint8_t *status,
+                    uint64_t *value)
+{
+    const struct session *se;
+    *status = CTR_OK;
+    *value = s->sm.counter;
+    if (q->op == CTR_OP_STATUS) {
+        return ANSWER_NOW;
+    }
+    if (q->client_id == 0 || q->seq == 0) {
+        *status = CTR_BAD_REQUEST;
+    } else if (raft_role(s->raft) != RAFT_LEADER) {
+        *status = CTR_NOT_LEADER;
+    } else if ((se = sm_find(&s->sm, q->client_id)) != NULL && q->seq <= se->seq) {
+        /* Already applied: a retry. Only the latest result is kept. */
+        *status = q->seq == se->seq ? CTR_OK : CTR_BAD_REQUEST;
+        *value = se->value;
+    } else {
+        return ANSWER_AFTER_COMMIT;
+    }
+    return ANSWER_NOW;
+}
+
+static bool batch_room(const struct server *s)
+{
+    return s->batch_n < MAX_ENTRIES && s->batch_n < pending_room(s);
+}
+
+/* Handle the next buffered request of c; false to stop reading from c. */
+static bool client_next(struct server *s, struct conn *c)
+{
+    struct ctr_req q;
+    uint8_t status;
+    uint64_t value;
+    unsigned slot;
+    int how;
+    if (ctr_req_decode(c->in.p + c->in.off, CTR_REQ_LEN, &q) != 0) {
+        conn_kill(c, L_INFO, "malformed request");
+        return false;
+    }
+    how = classify(s, &q, &status, &value);
+    if (how == ANSWER_AFTER_COMMIT && !batch_room(s)) {
+        return false;
+    }
+    buf_consume(&c->in, CTR_REQ_LEN);
+    slot = (c->head + c->count++) % CLIENT_DEPTH;
+    c->slots[slot].state = SLOT_WAIT;
+    if (how == ANSWER_NOW) {
+        slot_done(c, slot, status, value);
+        return true;
+    }
+    cmd_encode(&q, s->cmd[s->batch_n]);
+    s->bufs[s->batch_n].base = s->cmd[s->batch_n];
+    s->bufs[s->batch_n].len = CMD_LEN;
+    s->batch_conn[s->batch_n] = c;
+    s->batch_slot[s->batch_n] = slot;
+    s->batch_n++;
+    return true;
+}
+
+/* Propose the batch as one raft_propose_batch: one append, one fsync.
+ * Each request is registered under the index it will get before the call,
+ * because the entry may be applied before the call returns. */
+static void propose_batch(struct server *s)
+{
+    struct raft_status st;
+    raft_index first = 0;
+    uint64_t mark = s->pend_tail;
+    size_t i;
+    int rc;
+    raft_status(s->raft, &st);
+    for (i = 0; i < s->batch_n; i++) {
+        struct pending *p = &s->pend[s->pend_tail++ % MAX_PENDING];
+        p->index = st.last_index + 1 + i;
+        p->term = st.term;
+        p->c = s->batch_conn[i];
+        p->slot = s->batch_slot[i];
+    }
+    rc = raft_propose_batch(s->raft, s->bufs, s->batch_n, &first);
+    if (rc == RAFT_EAPPLY) {
+        rc = 0; /* appended; an apply failure is logged where it happens */
+    }
+    if (rc == 0 && first != st.last_index + 1) {
+        logm(L_ERR, "proposal got index %" PRIu64 ", expected %" PRIu64, first,
+             st.last_index + 1);
+        pending_fail_all(s);
+    } else if (rc != 0) {
+        logm(rc == RAFT_ENOTLEADER ? L_DEBUG : L_ERR, "propose %zu: %s",
+             s->batch_n, raft_strerror(rc));
+        pending_fail_from(s, mark, rc == RAFT_ENOTLEADER ? CTR_NOT_LEADER
+                                                        : CTR_RETRY);
+    }
+    s->batch_n = 0;
+}
+
+static void client_answer(struct server *s, struct conn *c)
+{
+    struct raft_status st;
+    struct ctr_resp r;
+    const struct peer *lp;
+    raft_status(s->raft, &st);
+    lp = peer_by_id(s, st.leader);
+    memset(&r, 0, sizeof(r));
+    r.role = (uint8_t)st.role;
+    r.leader_id = st.leader;
+    r.term = st.term;
+    r.commit = st.commit;
+    r.applied = st.applied;
+    r.node_id = s->o.id;
+    snprintf(r.addr, sizeof(r.addr), "%s", lp != NULL ? lp->addr : "");
+    while (c->count > 0 && c->slots[c->head].state == SLOT_DONE &&
+           buf_reserve(&c->out, RESP_MAX) == 0) {
+        r.status = c->slots[c->head].status;
+        r.value = c->slots[c->head].value;
+        c->out.len += ctr_resp_encode(&r, c->out.p + c->out.len);
+        c->head = (c->head + 1) % CLIENT_DEPTH;
+        c->count--;
+    }
+}
+
+static bool client_ready(const struct conn *c)
+{
+    return c->kind == CONN_CLIENT && !c->dead && c->count < CLIENT_DEPTH &&
+           buf_used(&c->in) >= CTR_REQ_LEN;
+}
+
+/* Read every buffered request (starting with a different connection each
+ * time, for fairness), propose the batch, queue the answers. */
+static void serve_clients(struct server *s)
+{
+    size_t k, n = s->n_conns;
+    s->more_work = false;
+    for (k = 0; k < n; k++) {
+        struct conn *c = s->conns[(s->rr + k) % n];
+        while (client_ready(c) && client_next(s, c)) {
+        }
+    }
+    s->rr++;
+    if (s->batch_n > 0) {
+        propose_batch(s);
+    }
+    for (k = 0; k < n; k++) {
+        struct conn *c = s->conns[k];
+        if (c->kind == CONN_CLIENT && !c->dead) {
+            client_answer(s, c);
+            conn_write(c);
+            /* Requests left behind by a full batch: come back at once,
+             * unless only commits (i.e. peer messages) can make room. */
+            s->more_work |= client_ready(c) && pending_room(s) > 0;
+        }
+    }
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static short conn_events(const struct conn *c)
+{
+    short ev = 0;
+    if (!c->eof && !c->dead && buf_used(&c->in) < c->in.max) {
+        ev |= POLLIN;
+    }
+    if (buf_used(&c->out) > 0) {
+        ev |= POLLOUT;
+    }
+    return ev;
+}
+
+static size_t poll_build(struct server *s)
+{
+    size_t n = 0, i;
+    s->pfd[n].fd = s->now < s->accept_paused_until ? -1 : s->lfd;
+    s->pfd[n++].events = POLLIN;
+    for (i = 0; i < s->o.n_peers; i++) {
+        struct peer *p = &s->o.peers[i];
+        s->pfd[n].fd = p->fd;
+        s->pfd[n++].events = p->link == LINK_CONNECTING ? POLLOUT
+                             : (short)(POLLIN | (buf_used(&p->out) ? POLLOUT : 0));
+    }
+    for (i = 0; i < s->n_conns; i++) {
+        s->pfd[n].fd = s->conns[i]->fd;
+        s->pfd[n++].events = conn_events(s->conns[i]);
+    }
+    s->n_polled = s->n_conns;
+    return n;
+}
+
+static int poll_timeout(const struct server *s)
+{
+    uint64_t now = ctr_now_ms();
+    if (s->more_work || now >= s->next_tick) {
+        return 0;
+    }
+    return (int)(s->next_tick - now);
+}
+
+static void poll_dispatch(struct server *s)
+{
+    size_t i, base = 1 + s->o.n_peers;
+    for (i = 0; i < s->o.n_peers; i++) {
+        peer_event(s, &s->o.peers[i], s->pfd[1 + i].revents);
+    }
+    /* Connections accepted below are not in pfd yet. */
+    for (i = 0; i < s->n_polled; i++) {
+        if (s->pfd[base + i].revents != 0) {
+            conn_event(s, s->conns[i], s->pfd[base + i].revents);
+        }
+    }
+    if (s->pfd[0].revents & POLLIN) {
+        do_accept(s);
+    }
+}
+
+static void flush_peers(struct server *s)
+{
+    size_t i;
+    for (i = 0; i < s->o.n_peers; i++) {
+        peer_flush(s, &s->o.peers[i]);
+        peer_check_stall(s, &s->o.peers[i]);
+    }
+}
+
+static int run(struct server *s)
+{
+    while (!g_stop) {
+        size_t n = poll_build(s);
+        if (poll(s->pfd, (nfds_t)n, poll_timeout(s)) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            logm(L_ERR, "poll: %s", strerror(errno));
+            return -1;
+        }
+        s->now = ctr_now_ms();
+        poll_dispatch(s);
+        run_ticks(s);
+        serve_clients(s);
+        flush_peers(s);
+        show_leader(s);
+        reap(s);
+    }
+    return 0;
+}
+
+/* ---- startup ------------------------------------------------------------ */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static int setup_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns EINTR */
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0) {
+        return -1;
+    }
+    sa.sa_handler = SIG_IGN; /* a closed socket is an error code, not a kill */
+    return sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int listen_open(struct server *s)
+{
+    struct sockaddr_in sa;
+    int one = 1;
+    if (ctr_parse_addr(s->o.listen, &sa) != 0) {
+        logm(L_ERR, "--listen %s: not HOST:PORT", s->o.listen);
+        return -1;
+    }
+    s->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (s->lfd < 0 ||
+        setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(s->lfd, (const struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(s->lfd, 128) != 0 || set_nonblock(s->lfd) != 0) {
+        logm(L_ERR, "listen on %s: %s", s->o.listen, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void voter_ids(const struct opts *o, raft_id *ids)
+{
+    size_t i;
+    for (i = 0; i < o->n_peers; i++) {
+        ids[i] = o->peers[i].id;
+    }
+}
+
+/* The directory must belong to this node of this cluster. */
+static int config_check(struct server *s, raft_id *voters, size_t *n)
+{
+    raft_id id;
+    size_t i;
+    if (st_config_read(&s->st, &id, voters, MAX_VOTERS, n) != 0) {
+        logm(L_ERR, "%s", s->st.err);
+        return -1;
+    }
+    if (id != s->o.id) {
+        logm(L_ERR, "%s/config: belongs to node %" PRIu64 ", not --id %" PRIu64,
+             s->o.data, id, s->o.id);
+        return -1;
+    }
+    for (i = 0; i < *n && peer_by_id(s, voters[i]) != NULL; i++) {
+    }
+    if (i < *n || *n != s->o.n_peers) {
+        logm(L_ERR, "%s/config: the voters stored at bootstrap differ from "
+             "--peers (same ids required, in any order)", s->o.data);
+        return -1;
+    }
+    return 0;
+}
+
+static int restore(struct server *s, const raft_id *voters, size_t n)
+{
+    struct st_loaded l;
+    raft_term term;
+    raft_id vote;
+    int rc;
+    if (st_state_read(&s->st, &term, &vote) != 0 || st_log_load(&s->st, &l) != 0) {
+        logm(L_ERR, "%s", s->st.err);
+        return -1;
+    }
+    if (l.torn) {
+        logm(L_INFO, "%s/log: cut a torn tail of %" PRIu64 " bytes at offset "
+             "%" PRIu64 " (an interrupted write)", s->o.data, l.torn_bytes,
+             l.torn_offset);
+    }
+    rc = raft_restore(s->raft, voters, n, term, vote, l.entries, l.n);
+    if (rc != 0) {
+        logm(L_ERR, "restoring from %s: %s (term %" PRIu64 ", vote %" PRIu64
+             ", %zu entries, last term %" PRIu64 ")", s->o.data,
+             raft_strerror(rc), term, vote, l.n,
+             l.n ? l.entries[l.n - 1].term : 0);
+    } else {
+        logm(L_INFO, "restored from %s: term %" PRIu64 ", vote %" PRIu64
+             ", %zu log entries loaded (last term %" PRIu64 ")", s->o.data, term,
+             vote, l.n, l.n ? l.entries[l.n - 1].term : 0);
+    }
+    st_loaded_free(&l);
+    return rc == 0 ? 0 : -1;
+}
+
+static int bootstrap(struct server *s, const raft_id *voters, size_t n)
+{
+    struct st_loaded l;
+    int rc;
+    if (st_config_write(&s->st, s->o.id, voters, n) != 0 ||
+        st_log_load(&s->st, &l) != 0) {
+        logm(L_ERR, "%s", s->st.err);
+        return -1;
+    }
+    st_loaded_free(&l);
+    rc = raft_bootstrap(s->raft, voters, n);
+    if (rc != 0) {
+        logm(L_ERR, "bootstrap: %s", raft_strerror(rc));
+        return -1;
+    }
+    logm(L_INFO, "bootstrapped a new cluster of %zu voters in %s", n, s->o.data);
+    return 0;
+}
+
+static int node_create(struct server *s)
+{
+    struct raft_config cfg;
+    struct raft_callbacks cb = {on_send, on_persist_state, on_persist_entries,
+                                on_apply, on_event};
+    int rc;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.id = s->o.id;
+    cfg.election_ticks = s->o.election_ticks;
+    cfg.heartbeat_ticks = s->o.heartbeat_ticks;
+    cfg.seed = s->o.seed;
+    cfg.max_msg_entries = MAX_ENTRIES;
+    cfg.max_msg_bytes = MAX_PAYLOAD;
+    s->wire.max_entries = MAX_ENTRIES;
+    s->wire.max_entry_bytes = MAX_PAYLOAD;
+    s->wire.max_msg_bytes = MAX_FRAME;
+    rc = raft_create(&cfg, &cb, s, &s->raft);
+    if (rc != 0) {
+        logm(L_ERR, "raft_create: %s", raft_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Before anything can fail: cleanup must see no descriptor as open. */
+static void server_init(struct server *s)
+{
+    size_t i;
+    s->lfd = -1;
+    s->st.dir_fd = -1;
+    s->st.log_fd = -1;
+    for (i = 0; i < MAX_VOTERS; i++) {
+        s->o.peers[i].fd = -1;
+        s->o.peers[i].link = LINK_DOWN;
+    }
+}
+
+static int peers_init(struct server *s)
+{
+    size_t i;
+    for (i = 0; i < s->o.n_peers; i++) {
+        struct peer *p = &s->o.peers[i];
+        p->out.max = PEER_OUT_MAX;
+        if (p->id != s->o.id && buf_reserve(&p->out, 256) != 0) {
+            logm(L_ERR, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int server_start(struct server *s)
+{
+    raft_id voters[MAX_VOTERS];
+    size_t n = s->o.n_peers;
+    bool fresh;
+    s->now = ctr_now_ms();
+    if (peers_init(s) != 0 || listen_open(s) != 0) {
+        return -1;
+    }
+    if (st_open(&s->st, s->o.data, MAX_PAYLOAD, &fresh) != 0) {
+        logm(L_ERR, "%s", s->st.err);
+        return -1;
+    }
+    voter_ids(&s->o, voters);
+    if ((!fresh && config_check(s, voters, &n) != 0) || node_create(s) != 0 ||
+        (fresh ? bootstrap(s, voters, n) : restore(s, voters, n)) != 0) {
+        return -1;
+    }
+    logm(L_INFO, "listening on %s; %zu voters; tick %u ms, election %u ticks, "
+         "heartbeat %u ticks; seed %" PRIu64, s->o.listen, n, s->o.tick_ms,
+         s->o.election_ticks, s->o.heartbeat_ticks, s->o.seed);
+    s->next_tick = s->now + s->o.tick_ms;
+    return 0;
+}
+
+static void server_stop(struct server *s)
+{
+    size_t i;
+    for (i = 0; i < s->n_conns; i++) {
+        conn_free(s->conns[i]);
+    }
+    for (i = 0; i < s->o.n_peers; i++) {
+        if (s->o.peers[i].fd >= 0) {
+            close(s->o.peers[i].fd);
+        }
+        buf_free(&s->o.peers[i].out);
+    }
+    if (s->lfd >= 0) {
+        close(s->lfd);
+    }
+    raft_destroy(s->raft);
+    st_close(&s->st);
+    free(s->sm.tab);
+}
+
+/* ---- flags -------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: counter-server --id N --data DIR --peers ID=HOST:PORT,...\n"
+        "                      [--listen HOST:PORT] [--tick-ms 50]\n"
+        "                      [--election-ticks 10] [--heartbeat-ticks 1]\n"
+        "                      [--seed N] [--quiet | --verbose]\n"
+        "  --peers lists every voter, this node included; give every node\n"
+        "  the same list. --listen defaults to this node's --peers address.\n");
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    if (s == NULL || *s < '0' || *s > '9') {
+        return -1;
+    }
+    errno = 0;
+    *v = strtoull(s, &end, 10);
+    return (*end != '\0' || errno != 0) ? -1 : 0;
+}
+
+static int parse_uint(const char *s, unsigned *v, unsigned max)
+{
+    uint64_t x;
+    if (parse_u64(s, &x) != 0 || x == 0 || x > max) {
+        return -1;
+    }
+    *v = (unsigned)x;
+    return 0;
+}
+
+static int parse_peer(struct opts *o, char *item)
+{
+    char *eq = strchr(item, '=');
+    struct peer *p = &o->peers[o->n_peers];
+    size_t i;
+    if (eq == NULL || o->n_peers == MAX_VOTERS) {
+        return -1;
+    }
+    *eq = '\0';
+    if (parse_u64(item, &p->id) != 0 || p->id == 0 ||
+        strlen(eq + 1) >= sizeof(p->addr) || ctr_parse_addr(eq + 1, &p->sa) != 0) {
+        return -1;
+    }
+    for (i = 0; i < o->n_peers; i++) {
+        if (o->peers[i].id == p->id) {
+            return -1;
+        }
+    }
+    strcpy(p->addr, eq + 1);
+    o->n_peers++;
+    return 0;
+}
+
+static int parse_peers(struct opts *o, const char *arg)
+{
+    char list[4096];
+    char *save = NULL, *item;
+    if (strlen(arg) >= sizeof(list)) {
+        return -1;
+    }
+    strcpy(list, arg);
+    for (item = strtok_r(list, ",", &save); item != NULL;
+         item = strtok_r(NULL, ",", &save)) {
+        if (parse_peer(o, item) != 0) {
+            return -1;
+        }
+    }
+    return o->n_peers > 0 ? 0 : -1;
+}
+
+/* "--name value" or "--name=value"; NULL if argv[*i] is not --name. */
+static const char *flag(int argc, char **argv, int *i, const char *name,
+                        bool *missing)
+{
+    size_t len = strlen(name);
+    if (strncmp(argv[*i], name, len) != 0) {
+        return NULL;
+    }
+    if (argv[*i][len] == '=') {
+        return argv[*i] + len + 1;
+    }
+    if (argv[*i][len] != '\0') {
+        return NULL;
+    }
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int parse_one(struct opts *o, int argc, char **argv, int *i)
+{
+    const char *v;
+    bool missing = false;
+    if ((v = flag(argc, argv, i, "--id", &missing)) != NULL) {
+        return parse_u64(v, &o->id) != 0 || o->id == 0 ? -1 : 0;
+    } else if ((v = flag(argc, argv, i, "--data", &missing)) != NULL) {
+        o->data = v;
+    } else if ((v = flag(argc, argv, i, "--listen", &missing)) != NULL) {
+        o->listen = v;
+    } else if ((v = flag(argc, argv, i, "--peers", &missing)) != NULL) {
+        return parse_peers(o, v);
+    } else if ((v = flag(argc, argv, i, "--tick-ms", &missing)) != NULL) {
+        return parse_uint(v, &o->tick_ms, 60000);
+    } else if ((v = flag(argc, argv, i, "--election-ticks", &missing)) != NULL) {
+        return parse_uint(v, &o->election_ticks, 1000000);
+    } else if ((v = flag(argc, argv, i, "--heartbeat-ticks", &missing)) != NULL) {
+        return parse_uint(v, &o->heartbeat_ticks, 1000000);
+    } else if ((v = flag(argc, argv, i, "--seed", &missing)) != NULL) {
+        o->have_seed = true;
+        return parse_u64(v, &o->seed);
+    } else if (strcmp(argv[*i], "--quiet") == 0) {
+        g_verbosity = L_ERR;
+    } else if (strcmp(argv[*i], "--verbose") == 0) {
+        g_verbosity = L_DEBUG;
+    } else {
+        return -1;
+    }
+    return missing ? -1 : 0;
+}
+
+static int check_opts(struct opts *o)
+{
+    struct timespec ts;
+    size_t i;
+    const char *self = NULL;
+    for (i = 0; i < o->n_peers; i++) {
+        self = o->peers[i].id == o->id ? o->peers[i].addr : self;
+    }
+    if (o->id == 0 || o->data == NULL || o->n_peers == 0 || self == NULL) {
+        fprintf(stderr, "counter-server: --id, --data and --peers (including "
+                        "this node's id) are required\n");
+        return -1;
+    }
+    if (o->election_ticks <= o->heartbeat_ticks) {
+        fprintf(stderr, "counter-server: --election-ticks must exceed "
+                        "--heartbeat-ticks\n");
+        return -1;
+    }
+    o->listen = o->listen ? o->listen : self;
+    if (!o->have_seed) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        o->seed = o->id * 0x9e3779b97f4a7c15u ^ (uint64_t)ts.tv_sec * 1000000000u ^
+                  (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 32;
+    }
+    return 0;
+}
+
+static int parse_args(struct opts *o, int argc, char **argv)
+{
+    int i;
+    o->tick_ms = 50;
+    o->election_ticks = 10;
+    o->heartbeat_ticks = 1;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        }
+        if (parse_one(o, argc, argv, &i) != 0) {
+            fprintf(stderr, "counter-server: bad or incomplete argument: %s\n",
+                    argv[i]);
+            return -1;
+        }
+    }
+    return check_opts(o);
+}
+
+int main(int argc, char **argv)
+{
+    struct server *s = calloc(1, sizeof(*s));
+    int rc = 1;
+    if (s == NULL) {
+        fprintf(stderr, "counter-server: out of memory\n");
+        return 1;
+    }
+    if (parse_args(&s->o, argc, argv) != 0) {
+        usage(stderr);
+        free(s);
+        return 2;
+    }
+    g_log_id = s->o.id;
+    server_init(s);
+    if (setup_signals() != 0) {
+        logm(L_ERR, "sigaction: %s", strerror(errno));
+    } else if (server_start(s) == 0 && run(s) == 0) {
+        logm(L_INFO, "shutting down");
+        rc = 0;
+    }
+    server_stop(s);
+    free(s);
+    return rc;
+}
