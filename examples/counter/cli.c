@@ -1,0 +1,455 @@
+/*
+ * cli.c - command-line client for the replicated counter.
+ *
+ *   counter-cli [--servers H:P,H:P,...] [--timeout-ms MS] [--deadline-ms MS]
+ *               [--client-id N] [--seq N] incr N | get | status
+ *
+ * incr and get go to the leader: the CLI starts with the first server,
+ * follows the leader hint of a CTR_NOT_LEADER answer (or tries the next
+ * server when there is none), and on a timeout, a lost connection or
+ * CTR_RETRY sends the same request again - same client_id, same seq - after
+ * a short backoff, until the overall deadline. The server's session table
+ * makes such retries exactly-once. On success it prints the counter value
+ * (just the number) and exits 0; otherwise it prints why and exits 1.
+ *
+ * status asks every server for its local state and prints one line each:
+ *   127.0.0.1:7001 id=1 role=leader term=3 leader=1 commit=12 applied=12 value=42
+ *   127.0.0.1:7002 unreachable
+ * It exits 0 if at least one server answered, 1 otherwise.
+ *
+ * Usage errors exit 2. Only libc and POSIX.
+ */
+#include "proto.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_SERVERS "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
+#define MAX_SERVERS 64
+#define ROLE_FOLLOWER 1 /* RAFT_FOLLOWER etc. in raft.h */
+#define ROLE_CANDIDATE 2
+#define ROLE_LEADER 3
+
+static const char *prog = "counter-cli";
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: %s [--servers H:P,H:P,...] [--timeout-ms MS] "
+            "[--deadline-ms MS]\n"
+            "       [--client-id N] [--seq N] incr N | get | status\n"
+            "  --servers      comma-separated server addresses (default %s)\n"
+            "  --timeout-ms   per-attempt timeout (default 1000)\n"
+            "  --deadline-ms  overall deadline for incr/get (default 10000)\n"
+            "  --client-id    client id (default: random)\n"
+            "  --seq          request sequence number (default 1); reuse the\n"
+            "                 same client id and seq to retry a request\n",
+            prog, DEFAULT_SERVERS);
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (s == NULL || *s == '\0' || *s == '-') {
+        return -1;
+    }
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static const char *role_name(uint8_t role)
+{
+    switch (role) {
+    case ROLE_FOLLOWER:
+        return "follower";
+    case ROLE_CANDIDATE:
+        return "candidate";
+    case ROLE_LEADER:
+        return "leader";
+    default:
+        return "unknown";
+    }
+}
+
+static const char *status_name(uint8_t st)
+{
+    switch (st) {
+    case CTR_OK:
+        return "ok";
+    case CTR_NOT_LEADER:
+        return "not leader";
+    case CTR_RETRY:
+        return "retry";
+    case CTR_BAD_REQUEST:
+        return "bad request";
+    default:
+        return "unknown status";
+    }
+}
+
+/* A random non-zero client id: /dev/urandom, else time and pid. */
+static uint64_t random_client_id(void)
+{
+    uint64_t id = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (ctr_read_full(fd, &id, sizeof(id)) != 0) {
+            id = 0;
+        }
+        close(fd);
+    }
+    if (id == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        id = ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)ts.tv_nsec ^
+             ((uint64_t)getpid() << 16);
+        id ^= id >> 31;
+        id *= 0x9E3779B97F4A7C15u;
+        if (id == 0) {
+            id = 1;
+        }
+    }
+    return id;
+}
+
+static void set_io_timeout(int fd, uint64_t ms)
+{
+    struct timeval tv;
+    tv.tv_sec = (time_t)(ms / 1000u);
+    tv.tv_usec = (suseconds_t)((ms % 1000u) * 1000u);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Connect to addr within timeout_ms and send the client hello; the socket
+ * is left blocking with send/receive timeouts of timeout_ms. -1 on error,
+ * with *why set. */
+static int dial(const char *addr, uint64_t timeout_ms, const char **why)
+{
+    struct sockaddr_in sa;
+    struct pollfd pfd;
+    int fd, flags, rc, one = 1, err = 0;
+    socklen_t elen = sizeof(err);
+    uint8_t hello = CTR_HELLO_CLIENT;
+
+    if (ctr_parse_addr(addr, &sa) != 0) {
+        *why = "bad address";
+        return -1;
+    }
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        *why = strerror(errno);
+        return -1;
+    }
+    flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    if (rc != 0 && errno != EINPROGRESS) {
+        *why = strerror(errno);
+        close(fd);
+        return -1;
+    }
+    if (rc != 0) {
+        pfd.fd = fd;
+        pfd.events = POLLOUT;
+        do {
+            rc = poll(&pfd, 1, (int)timeout_ms);
+        } while (rc < 0 && errno == EINTR);
+        if (rc <= 0) {
+            *why = rc == 0 ? "connect timed out" : strerror(errno);
+            close(fd);
+            return -1;
+        }
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0) {
+            *why = strerror(err != 0 ? err : errno);
+            close(fd);
+            return -1;
+        }
+    }
+    fcntl(fd, F_SETFL, flags);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    set_io_timeout(fd, timeout_ms);
+    if (ctr_write_full(fd, &hello, 1) != 0) {
+        *why = "send failed";
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* One request/response exchange on a connected client socket. 0 on
+ * success; -1 on a lost connection, timeout or malformed answer. */
+static int exchange(int fd, const struct ctr_req *q, struct ctr_resp *p,
+                    const char **why)
+{
+    uint8_t req[CTR_REQ_LEN];
+    uint8_t resp[CTR_RESP_FIXED + CTR_ADDR_MAX];
+    uint32_t len;
+
+    ctr_req_encode(q, req);
+    if (ctr_write_full(fd, req, sizeof(req)) != 0) {
+        *why = "send failed";
+        return -1;
+    }
+    if (ctr_read_full(fd, resp, 4) != 0) {
+        *why = errno == EAGAIN || errno == EWOULDBLOCK ? "timed out"
+                                                       : "connection lost";
+        return -1;
+    }
+    len = ctr_get32(resp);
+    if (len < CTR_RESP_FIXED || len > sizeof(resp)) {
+        *why = "malformed response";
+        return -1;
+    }
+    if (ctr_read_full(fd, resp + 4, len - 4) != 0) {
+        *why = errno == EAGAIN || errno == EWOULDBLOCK ? "timed out"
+                                                       : "connection lost";
+        return -1;
+    }
+    if (ctr_resp_decode(resp, len, p) != 0) {
+        *why = "malformed response";
+        return -1;
+    }
+    return 0;
+}
+
+/* Connect, send one request, read the answer, close. */
+static int call(const char *addr, const struct ctr_req *q, struct ctr_resp *p,
+                uint64_t timeout_ms, const char **why)
+{
+    int rc, fd = dial(addr, timeout_ms, why);
+    if (fd < 0) {
+        return -1;
+    }
+    rc = exchange(fd, q, p, why);
+    close(fd);
+    return rc;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)(ms / 1000u);
+    ts.tv_nsec = (long)((ms % 1000u) * 1000000u);
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int cmd_status(char **servers, int n, uint64_t timeout_ms, uint64_t cid)
+{
+    int i, answered = 0;
+    for (i = 0; i < n; i++) {
+        struct ctr_req q = {CTR_OP_STATUS, cid, 1, 0};
+        struct ctr_resp p;
+        const char *why = NULL;
+        if (call(servers[i], &q, &p, timeout_ms, &why) != 0) {
+            printf("%s unreachable (%s)\n", servers[i], why);
+            continue;
+        }
+        if (p.status != CTR_OK) {
+            printf("%s error (%s)\n", servers[i], status_name(p.status));
+            continue;
+        }
+        answered++;
+        printf("%s id=%" PRIu64 " role=%s term=%" PRIu64 " leader=%" PRIu64
+               " commit=%" PRIu64 " applied=%" PRIu64 " value=%" PRIu64 "\n",
+               servers[i], p.node_id, role_name(p.role), p.term, p.leader_id,
+               p.commit, p.applied, p.value);
+    }
+    fflush(stdout);
+    return answered > 0 ? 0 : 1;
+}
+
+/* incr/get: find the leader and retry with the same (client_id, seq) until
+ * the deadline. */
+static int cmd_op(char **servers, int n, uint64_t timeout_ms,
+                  uint64_t deadline_ms, const struct ctr_req *q)
+{
+    uint64_t deadline = ctr_now_ms() + deadline_ms;
+    uint64_t backoff = 20;
+    char target[CTR_ADDR_MAX + 1];
+    const char *last_why = "no server tried";
+    int next = 0, attempts = 0;
+
+    snprintf(target, sizeof(target), "%s", servers[0]);
+    next = 1 % n;
+    for (;;) {
+        struct ctr_resp p;
+        const char *why = NULL;
+        uint64_t now = ctr_now_ms(), left;
+        int redirect = 0;
+        if (now >= deadline) {
+            break;
+        }
+        left = deadline - now;
+        attempts++;
+        if (call(target, q, &p, timeout_ms < left ? timeout_ms : left, &why) != 0) {
+            last_why = why;
+        } else if (p.status == CTR_OK) {
+            printf("%" PRIu64 "\n", p.value);
+            fflush(stdout);
+            return 0;
+        } else if (p.status == CTR_BAD_REQUEST) {
+            fprintf(stderr,
+                    "%s: %s rejected the request (CTR_BAD_REQUEST: malformed, "
+                    "or a seq older than this client id's latest)\n",
+                    prog, target);
+            return 1;
+        } else if (p.status == CTR_NOT_LEADER) {
+            last_why = "no leader known";
+            if (p.addr[0] != '\0' && strcmp(p.addr, target) != 0) {
+                snprintf(target, sizeof(target), "%s", p.addr);
+                redirect = 1;
+            }
+        } else {
+            last_why = p.status == CTR_RETRY ? "server asked to retry"
+                                              : "unexpected status";
+        }
+        if (redirect) {
+            continue; /* follow the hint at once */
+        }
+        /* Next server in the list, after a short backoff. */
+        snprintf(target, sizeof(target), "%s", servers[next]);
+        next = (next + 1) % n;
+        sleep_ms(backoff);
+        if (backoff < 200) {
+            backoff *= 2;
+        }
+        if (attempts > 10000) {
+            break; /* guards against a pathological hint loop */
+        }
+    }
+    fprintf(stderr,
+            "%s: gave up after %d attempts in %" PRIu64 " ms (last: %s); the "
+            "request may or may not have been applied - retry with "
+            "--client-id %" PRIu64 " --seq %" PRIu64 " to find out\n",
+            prog, attempts, deadline_ms, last_why, q->client_id, q->seq);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    char *servers_arg = NULL;
+    char *servers[MAX_SERVERS];
+    int nservers = 0;
+    uint64_t timeout_ms = 1000, deadline_ms = 10000, client_id = 0, seq = 1;
+    int i;
+    char *tok, *save = NULL;
+
+    signal(SIGPIPE, SIG_IGN);
+    for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
+        const char *opt = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(opt, "--help") == 0) {
+            usage();
+            return 0;
+        }
+        if (val == NULL) {
+            fprintf(stderr, "%s: %s needs a value\n", prog, opt);
+            usage();
+            return 2;
+        }
+        if (strcmp(opt, "--servers") == 0) {
+            servers_arg = argv[++i];
+        } else if (strcmp(opt, "--timeout-ms") == 0) {
+            if (parse_u64(argv[++i], &timeout_ms) != 0 || timeout_ms == 0 ||
+                timeout_ms > 3600000u) {
+                fprintf(stderr, "%s: bad --timeout-ms '%s'\n", prog, argv[i]);
+                return 2;
+            }
+        } else if (strcmp(opt, "--deadline-ms") == 0) {
+            if (parse_u64(argv[++i], &deadline_ms) != 0 || deadline_ms == 0) {
+                fprintf(stderr, "%s: bad --deadline-ms '%s'\n", prog, argv[i]);
+                return 2;
+            }
+        } else if (strcmp(opt, "--client-id") == 0) {
+            if (parse_u64(argv[++i], &client_id) != 0 || client_id == 0) {
+                fprintf(stderr, "%s: bad --client-id '%s' (must be > 0)\n", prog,
+                        argv[i]);
+                return 2;
+            }
+        } else if (strcmp(opt, "--seq") == 0) {
+            if (parse_u64(argv[++i], &seq) != 0 || seq == 0) {
+                fprintf(stderr, "%s: bad --seq '%s' (must be > 0)\n", prog,
+                        argv[i]);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "%s: unknown option %s\n", prog, opt);
+            usage();
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage();
+        return 2;
+    }
+
+    servers_arg = strdup(servers_arg != NULL ? servers_arg : DEFAULT_SERVERS);
+    if (servers_arg == NULL) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
+    }
+    for (tok = strtok_r(servers_arg, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        struct sockaddr_in sa;
+        if (ctr_parse_addr(tok, &sa) != 0) {
+            fprintf(stderr, "%s: bad server address '%s' (want IPv4:port)\n",
+                    prog, tok);
+            return 2;
+        }
+        if (nservers == MAX_SERVERS) {
+            fprintf(stderr, "%s: too many servers (max %d)\n", prog,
+                    MAX_SERVERS);
+            return 2;
+        }
+        servers[nservers++] = tok;
+    }
+    if (nservers == 0) {
+        fprintf(stderr, "%s: no servers given\n", prog);
+        return 2;
+    }
+    if (client_id == 0) {
+        client_id = random_client_id();
+    }
+
+    if (strcmp(argv[i], "status") == 0 && i + 1 == argc) {
+        return cmd_status(servers, nservers, timeout_ms, client_id);
+    }
+    if (strcmp(argv[i], "get") == 0 && i + 1 == argc) {
+        struct ctr_req q = {CTR_OP_GET, client_id, seq, 0};
+        return cmd_op(servers, nservers, timeout_ms, deadline_ms, &q);
+    }
+    if (strcmp(argv[i], "incr") == 0 && i + 2 == argc) {
+        struct ctr_req q = {CTR_OP_INCR, client_id, seq, 0};
+        if (parse_u64(argv[i + 1], &q.amount) != 0 || q.amount == 0) {
+            fprintf(stderr, "%s: bad increment '%s' (want a positive integer)\n",
+                    prog, argv[i + 1]);
+            return 2;
+        }
+        return cmd_op(servers, nservers, timeout_ms, deadline_ms, &q);
+    }
+    fprintf(stderr, "%s: unknown command or wrong arguments: %s\n", prog,
+            argv[i]);
+    usage();
+    return 2;
+}
