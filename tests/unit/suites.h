@@ -10,5 +10,6 @@ Suite *raft_replication_suite(void); /* test_replication.c */
 Suite *raft_input_suite(void);       /* test_input.c */
 Suite *raft_persist_suite(void);     /* test_persist.c */
 Suite *raft_oom_suite(void);         /* test_oom.c */
+Suite *raft_codec_suite(void);       /* test_codec.c */
 
 #endif

@@ -1,0 +1,1915 @@
+/*
+ * test_codec.c - the wire format: raft_msg_encode, raft_msg_peek_len and
+ * raft_msg_decode against docs/wire-format.md, which is the contract.
+ *
+ * The offsets, sizes, type codes and default limits below are written out
+ * from the document on purpose instead of being taken from src/codec.h, so
+ * a change to the format fails these tests.
+ *
+ * Every decode of hostile bytes goes through an exactly-sized heap copy
+ * (dec_exact), so ASan and valgrind see any read outside the input.
+ * Allocations are tracked and freed by the fixture, so a failing test
+ * leaks nothing under CK_FORK=no either.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "raft.h"
+#include "suites.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Check's assertions cost a write(2) even when they pass; loops use this. */
+#define CHECK(cond, ...)               \
+    do {                               \
+        if (!(cond)) {                 \
+            ck_abort_msg(__VA_ARGS__); \
+        }                              \
+    } while (0)
+
+#define MIB (1024u * 1024u)
+
+/* ---- the layout, from docs/wire-format.md ------------------------------ */
+
+enum {
+    O_LEN = 0,   /* u32 length */
+    O_VER = 4,   /* u8 version */
+    O_TYPE = 5,  /* u8 type */
+    O_FLAGS = 6, /* u16 flags */
+    O_FROM = 8,
+    O_TO = 16,
+    O_TERM = 24,
+    O_NENT = 56, /* APPEND: u32 n_entries */
+    O_RSV = 60,  /* APPEND: u32 reserved */
+
+    LEN_HEADER = 32,
+    LEN_VOTE = 48,
+    LEN_APPEND_RESP = 56,
+    LEN_APPEND = 64,
+    LEN_ENTRY = 16,
+
+    EO_TERM = 0, /* entry: u64 term */
+    EO_LEN = 8,  /* u32 len */
+    EO_TYPE = 12, /* u8 type */
+    EO_RSV = 13  /* 3 reserved bytes */
+};
+
+#define DEF_MAX_ENTRIES 64u
+#define DEF_MAX_ENTRY_BYTES MIB
+#define DEF_MAX_MSG_BYTES (64u * MIB)
+
+static void wle(uint8_t *p, unsigned width, uint64_t v)
+{
+    for (unsigned i = 0; i < width; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static uint64_t rle(const uint8_t *p, unsigned width)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < width; i++) {
+        v |= (uint64_t)p[i] << (8 * i);
+    }
+    return v;
+}
+
+static const char *err_name(int rc)
+{
+    switch (rc) {
+#define CASE_NAME(name, value, text) \
+    case name:                       \
+        return #name;
+        RAFT_ERRNO_MAP(CASE_NAME)
+#undef CASE_NAME
+    case 0:
+        return "0";
+    default:
+        return "?";
+    }
+}
+
+/* ---- tracked allocations ------------------------------------------------ */
+
+#define MAX_LIVE 1024
+static void *live[MAX_LIVE];
+
+static void *track(void *p)
+{
+    for (size_t i = 0; p != NULL && i < MAX_LIVE; i++) {
+        if (live[i] == NULL) {
+            live[i] = p;
+            return p;
+        }
+    }
+    free(p);
+    return NULL;
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = track(malloc(n > 0 ? n : 1));
+    CHECK(p != NULL, "out of memory (%zu bytes)", n);
+    return p;
+}
+
+static void xfree(void *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < MAX_LIVE; i++) {
+        if (live[i] == p) {
+            live[i] = NULL;
+        }
+    }
+    free(p);
+}
+
+/*
+ * Copy data[0..n) to the very end of a heap block of exactly n bytes
+ * (n == 0: a pointer one past the end of a 1-byte block), so that any read
+ * past the input is an out-of-bounds read. *block receives what to free.
+ */
+static uint8_t *exact_copy(const void *data, size_t n, uint8_t **block)
+{
+    *block = xmalloc(n > 0 ? n : 1);
+    if (n == 0) {
+        return *block + 1;
+    }
+    memcpy(*block, data, n);
+    return *block;
+}
+
+/* Decode data[0..n) from an exact heap copy; for error cases only (the
+ * decoded payloads would point into the freed copy). */
+static int dec_exact(const void *data, size_t n,
+                     const struct raft_wire_limits *lim, struct raft_msg *m,
+                     struct raft_entry *ents, size_t cap)
+{
+    uint8_t *block;
+    uint8_t *p = exact_copy(data, n, &block);
+    int rc = raft_msg_decode(p, n, lim, m, ents, cap);
+    xfree(block);
+    return rc;
+}
+
+/* Encode into a fresh exactly-sized buffer, learning the size with cap 0. */
+static uint8_t *enc_alloc(const struct raft_msg *m, size_t *len)
+{
+    size_t need = 0;
+    int rc = raft_msg_encode(m, NULL, 0, &need);
+    CHECK(rc == RAFT_ENOBUFS, "encode(NULL, 0) = %s, want RAFT_ENOBUFS",
+          err_name(rc));
+    uint8_t *buf = xmalloc(need);
+    size_t got = 0;
+    rc = raft_msg_encode(m, buf, need, &got);
+    CHECK(rc == 0 && got == need, "encode(cap %zu) = %s, len %zu", need,
+          err_name(rc), got);
+    *len = got;
+    return buf;
+}
+
+/* The encoded size by the document. */
+static size_t spec_size(const struct raft_msg *m)
+{
+    switch (m->type) {
+    case RAFT_MSG_VOTE:
+    case RAFT_MSG_VOTE_RESP:
+        return LEN_VOTE;
+    case RAFT_MSG_APPEND_RESP:
+        return LEN_APPEND_RESP;
+    default: {
+        size_t n = LEN_APPEND;
+        for (size_t i = 0; i < m->u.append.n_entries; i++) {
+            n += LEN_ENTRY + m->u.append.entries[i].len;
+        }
+        return n;
+    }
+    }
+}
+
+/* Fail unless `got` carries exactly what `want` does. */
+static void check_msg_eq(const struct raft_msg *want, const struct raft_msg *got,
+                         const struct raft_entry *ents, const char *name)
+{
+    CHECK(got->type == want->type, "%s: type %d, want %d", name, got->type,
+          want->type);
+    CHECK(got->from == want->from && got->to == want->to &&
+              got->term == want->term,
+          "%s: header differs", name);
+    switch (want->type) {
+    case RAFT_MSG_VOTE:
+        CHECK(got->u.vote.last_index == want->u.vote.last_index &&
+                  got->u.vote.last_term == want->u.vote.last_term,
+              "%s: vote body differs", name);
+        break;
+    case RAFT_MSG_VOTE_RESP:
+        CHECK(got->u.vote_resp.granted == want->u.vote_resp.granted,
+              "%s: granted %d, want %d", name, got->u.vote_resp.granted,
+              want->u.vote_resp.granted);
+        CHECK(got->u.vote_resp.last_index == want->u.vote_resp.last_index &&
+                  got->u.vote_resp.last_term == want->u.vote_resp.last_term,
+              "%s: vote_resp body differs", name);
+        break;
+    case RAFT_MSG_APPEND_RESP:
+        CHECK(got->u.append_resp.success == want->u.append_resp.success,
+              "%s: success %d, want %d", name, got->u.append_resp.success,
+              want->u.append_resp.success);
+        CHECK(got->u.append_resp.index == want->u.append_resp.index &&
+                  got->u.append_resp.hint_index ==
+                      want->u.append_resp.hint_index &&
+                  got->u.append_resp.hint_term == want->u.append_resp.hint_term,
+              "%s: append_resp body differs", name);
+        break;
+    default: {
+        const struct raft_msg_append *w = &want->u.append;
+        const struct raft_msg_append *g = &got->u.append;
+        CHECK(g->prev_index == w->prev_index && g->prev_term == w->prev_term &&
+                  g->commit == w->commit,
+              "%s: append body differs", name);
+        CHECK(g->n_entries == w->n_entries, "%s: %zu entries, want %zu", name,
+              g->n_entries, w->n_entries);
+        if (w->n_entries > 0) {
+            CHECK(g->entries == ents,
+                  "%s: entries not in the caller's array", name);
+        }
+        for (size_t i = 0; i < w->n_entries; i++) {
+            const struct raft_entry *we = &w->entries[i];
+            const struct raft_entry *ge = &g->entries[i];
+            CHECK(ge->term == we->term && ge->type == we->type &&
+                      ge->len == we->len,
+                  "%s: entry %zu: term/type/len %llu/%d/%zu, want "
+                  "%llu/%d/%zu",
+                  name, i, (unsigned long long)ge->term, ge->type, ge->len,
+                  (unsigned long long)we->term, we->type, we->len);
+            CHECK(we->len == 0 || memcmp(ge->buf, we->buf, we->len) == 0,
+                  "%s: entry %zu: payload differs", name, i);
+        }
+        break;
+    }
+    }
+}
+
+/* A decoded message must not be able to pass for a correct one by
+ * accident: decode into this poison. */
+static void poison(struct raft_msg *m, struct raft_entry *ents, size_t n)
+{
+    memset(m, 0xA5, sizeof(*m));
+    m->u.vote_resp.granted = true; /* a valid bool in the poisoned union */
+    if (n > 0) {
+        memset(ents, 0xA5, n * sizeof(*ents));
+    }
+}
+
+/* ---- payloads and the round-trip table ---------------------------------- */
+
+static uint8_t PAY_BIN[300]; /* filled by setup() */
+static const char PAY_ABC[] = "abc";
+static const char PAY_ODD[] = "\0\xff\x01\x80\x7f"; /* 5 bytes */
+
+static const struct raft_entry ENTS_EMPTY_NULL[] = {
+    {.term = 1, .type = RAFT_ENTRY_NOOP, .buf = NULL, .len = 0},
+};
+static const struct raft_entry ENTS_EMPTY_PTR[] = {
+    {.term = 1, .type = RAFT_ENTRY_COMMAND, .buf = PAY_ABC, .len = 0},
+};
+static const struct raft_entry ENTS_MIX[] = {
+    {.term = 1, .type = RAFT_ENTRY_NOOP, .buf = NULL, .len = 0},
+    {.term = 1, .type = RAFT_ENTRY_COMMAND, .buf = PAY_ABC, .len = 3},
+    {.term = 2, .type = RAFT_ENTRY_COMMAND, .buf = PAY_ODD, .len = 5},
+    {.term = UINT64_MAX, .type = RAFT_ENTRY_COMMAND, .buf = PAY_BIN,
+     .len = sizeof(PAY_BIN)},
+    {.term = 0, .type = RAFT_ENTRY_NOOP, .buf = NULL, .len = 0},
+    {.term = 0x0102030405060708u, .type = RAFT_ENTRY_COMMAND, .buf = PAY_ABC,
+     .len = 1},
+    {.term = 9, .type = RAFT_ENTRY_NOOP, .buf = PAY_ODD, .len = 2},
+};
+static const struct raft_entry ENTS_MAXTERM[] = {
+    {.term = UINT64_MAX, .type = RAFT_ENTRY_COMMAND, .buf = PAY_ABC, .len = 3},
+    {.term = UINT64_MAX, .type = RAFT_ENTRY_NOOP, .buf = NULL, .len = 0},
+};
+
+#define M UINT64_MAX
+#define MIXED_A 0x0102030405060708u
+#define MIXED_B 0x8070605040302010u
+
+struct rt_case {
+    const char *name;
+    struct raft_msg m;
+};
+
+static const struct rt_case RT[] = {
+    {"vote, all zero", {.type = RAFT_MSG_VOTE}},
+    {"vote, all max",
+     {.type = RAFT_MSG_VOTE, .from = M, .to = M, .term = M,
+      .u.vote = {.last_index = M, .last_term = M}}},
+    {"vote, mixed",
+     {.type = RAFT_MSG_VOTE, .from = 1, .to = 2, .term = MIXED_A,
+      .u.vote = {.last_index = MIXED_B, .last_term = 7}}},
+    {"vote_resp granted, all zero",
+     {.type = RAFT_MSG_VOTE_RESP, .u.vote_resp = {.granted = true}}},
+    {"vote_resp denied, all zero", {.type = RAFT_MSG_VOTE_RESP}},
+    {"vote_resp granted, all max",
+     {.type = RAFT_MSG_VOTE_RESP, .from = M, .to = M, .term = M,
+      .u.vote_resp = {.granted = true, .last_index = M, .last_term = M}}},
+    {"vote_resp denied, all max",
+     {.type = RAFT_MSG_VOTE_RESP, .from = M, .to = M, .term = M,
+      .u.vote_resp = {.granted = false, .last_index = M, .last_term = M}}},
+    {"append_resp success, all zero",
+     {.type = RAFT_MSG_APPEND_RESP, .u.append_resp = {.success = true}}},
+    {"append_resp failure, all zero", {.type = RAFT_MSG_APPEND_RESP}},
+    {"append_resp success, all max",
+     {.type = RAFT_MSG_APPEND_RESP, .from = M, .to = M, .term = M,
+      .u.append_resp = {.success = true, .index = M, .hint_index = M,
+                        .hint_term = M}}},
+    {"append_resp failure, all max",
+     {.type = RAFT_MSG_APPEND_RESP, .from = M, .to = M, .term = M,
+      .u.append_resp = {.success = false, .index = M, .hint_index = M,
+                        .hint_term = M}}},
+    {"append_resp failure, mixed",
+     {.type = RAFT_MSG_APPEND_RESP, .from = 3, .to = MIXED_A, .term = 4,
+      .u.append_resp = {.success = false, .index = MIXED_B, .hint_index = 5,
+                        .hint_term = 6}}},
+    {"append heartbeat, all zero", {.type = RAFT_MSG_APPEND}},
+    {"append heartbeat, all max",
+     {.type = RAFT_MSG_APPEND, .from = M, .to = M, .term = M,
+      .u.append = {.prev_index = M, .prev_term = M, .commit = M}}},
+    {"append, no entries but a non-NULL array",
+     {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 3,
+      .u.append = {.prev_index = 4, .prev_term = 3, .commit = 2,
+                   .n_entries = 0, .entries = ENTS_MIX}}},
+    {"append, one empty entry with NULL payload",
+     {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 3,
+      .u.append = {.n_entries = 1, .entries = ENTS_EMPTY_NULL}}},
+    {"append, one empty entry with a non-NULL payload",
+     {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 3,
+      .u.append = {.prev_index = 1, .prev_term = 1, .n_entries = 1,
+                   .entries = ENTS_EMPTY_PTR}}},
+    {"append, mixed entries",
+     {.type = RAFT_MSG_APPEND, .from = MIXED_A, .to = MIXED_B, .term = 9,
+      .u.append = {.prev_index = MIXED_B, .prev_term = MIXED_A, .commit = 1,
+                   .n_entries = ARRAY_LEN(ENTS_MIX), .entries = ENTS_MIX}}},
+    {"append, all max with entries",
+     {.type = RAFT_MSG_APPEND, .from = M, .to = M, .term = M,
+      .u.append = {.prev_index = M, .prev_term = M, .commit = M,
+                   .n_entries = ARRAY_LEN(ENTS_MAXTERM),
+                   .entries = ENTS_MAXTERM}}},
+};
+
+#undef M
+
+static void setup(void)
+{
+    for (size_t i = 0; i < sizeof(PAY_BIN); i++) {
+        PAY_BIN[i] = (uint8_t)(i * 37 + 11);
+    }
+}
+
+static struct raft *wnode[4]; /* the integration test's nodes */
+
+static void teardown(void)
+{
+    for (size_t i = 0; i < ARRAY_LEN(wnode); i++) {
+        raft_destroy(wnode[i]);
+        wnode[i] = NULL;
+    }
+    for (size_t i = 0; i < MAX_LIVE; i++) {
+        free(live[i]);
+        live[i] = NULL;
+    }
+}
+
+/* Decode buf (left in place: exactly sized by enc_alloc) and compare with
+ * the original; then re-encode the decoded message: same bytes. */
+static void round_trip(const struct raft_msg *m, const uint8_t *buf, size_t len,
+                       const struct raft_wire_limits *lim, const char *name)
+{
+    size_t cap = m->type == RAFT_MSG_APPEND ? m->u.append.n_entries : 0;
+    struct raft_entry *ents = cap > 0 ? xmalloc(cap * sizeof(*ents)) : NULL;
+    struct raft_msg d;
+    poison(&d, ents, cap);
+    int rc = raft_msg_decode(buf, len, lim, &d, ents, cap);
+    CHECK(rc == 0, "%s: decode = %s", name, err_name(rc));
+    check_msg_eq(m, &d, ents, name);
+
+    size_t len2 = 0;
+    uint8_t *again = enc_alloc(&d, &len2);
+    CHECK(len2 == len && memcmp(again, buf, len) == 0,
+          "%s: re-encoding the decoded message gives other bytes", name);
+    xfree(again);
+    xfree(ents);
+}
+
+/* ======================================================================
+ * Round trips
+ * ====================================================================== */
+
+START_TEST(test_roundtrip_every_type)
+{
+    for (size_t i = 0; i < ARRAY_LEN(RT); i++) {
+        const struct rt_case *c = &RT[i];
+        size_t len = 0;
+        uint8_t *buf = enc_alloc(&c->m, &len);
+        CHECK(len == spec_size(&c->m), "%s: encoded %zu bytes, spec says %zu",
+              c->name, len, spec_size(&c->m));
+        CHECK(rle(buf + O_LEN, 4) == len && buf[O_VER] == 1 &&
+                  buf[O_TYPE] == c->m.type,
+              "%s: length/version/type bytes wrong", c->name);
+
+        size_t peek = 0;
+        int rc = raft_msg_peek_len(buf, len, &peek);
+        CHECK(rc == 0 && peek == len, "%s: peek_len = %s, %zu", c->name,
+              err_name(rc), peek);
+
+        round_trip(&c->m, buf, len, NULL, c->name);
+        /* Zero in every limit selects the defaults. */
+        const struct raft_wire_limits zero = {0, 0, 0};
+        round_trip(&c->m, buf, len, &zero, c->name);
+        xfree(buf);
+    }
+}
+END_TEST
+
+/* Flags follow the booleans exactly: bit 0 of the u16 at offset 6. */
+START_TEST(test_roundtrip_flag_bit)
+{
+    for (size_t i = 0; i < ARRAY_LEN(RT); i++) {
+        const struct rt_case *c = &RT[i];
+        size_t len = 0;
+        uint8_t *buf = enc_alloc(&c->m, &len);
+        uint64_t want = 0;
+        if (c->m.type == RAFT_MSG_VOTE_RESP) {
+            want = c->m.u.vote_resp.granted;
+        } else if (c->m.type == RAFT_MSG_APPEND_RESP) {
+            want = c->m.u.append_resp.success;
+        }
+        CHECK(rle(buf + O_FLAGS, 2) == want, "%s: flags 0x%04llx, want %llu",
+              c->name, (unsigned long long)rle(buf + O_FLAGS, 2),
+              (unsigned long long)want);
+        xfree(buf);
+    }
+}
+END_TEST
+
+/* Entries and messages exactly at the default limits decode; one more
+ * byte or entry does not. */
+START_TEST(test_roundtrip_at_default_limits)
+{
+    /* Pattern source: entry i's payload starts at pattern + i, so every
+     * entry's bytes differ. */
+    size_t pat_len = DEF_MAX_ENTRY_BYTES + DEF_MAX_ENTRIES + 1;
+    uint8_t *pat = xmalloc(pat_len);
+    for (size_t i = 0; i < pat_len; i++) {
+        pat[i] = (uint8_t)((i * 131) ^ (i >> 9));
+    }
+    struct raft_entry ents[DEF_MAX_ENTRIES + 1];
+    struct raft_msg m = {.type = RAFT_MSG_APPEND, .from = 1, .to = 2,
+                         .term = 5,
+                         .u.append = {.prev_index = 10, .prev_term = 4,
+                                      .commit = 10, .entries = ents}};
+    uint8_t *buf;
+    size_t len;
+    struct raft_msg d;
+    struct raft_entry dents[DEF_MAX_ENTRIES + 1];
+
+    /* One entry of exactly max_entry_bytes. */
+    ents[0] = (struct raft_entry){.term = 5, .type = RAFT_ENTRY_COMMAND,
+                                  .buf = pat, .len = DEF_MAX_ENTRY_BYTES};
+    m.u.append.n_entries = 1;
+    buf = enc_alloc(&m, &len);
+    ck_assert_uint_eq(len, LEN_APPEND + LEN_ENTRY + DEF_MAX_ENTRY_BYTES);
+    round_trip(&m, buf, len, NULL, "one 1 MiB entry");
+    xfree(buf);
+
+    /* One byte more: ELIMIT. */
+    ents[0].len = DEF_MAX_ENTRY_BYTES + 1;
+    buf = enc_alloc(&m, &len);
+    ck_assert_int_eq(raft_msg_decode(buf, len, NULL, &d, dents, 1), RAFT_ELIMIT);
+    xfree(buf);
+
+    /* 64 entries, and a message of exactly 64 MiB: each entry takes
+     * 16 + (1 MiB - 17) bytes, 64 of them plus the 64-byte fixed part. */
+    for (size_t i = 0; i < DEF_MAX_ENTRIES; i++) {
+        ents[i] = (struct raft_entry){.term = 5 + i,
+                                      .type = RAFT_ENTRY_COMMAND,
+                                      .buf = pat + i,
+                                      .len = DEF_MAX_ENTRY_BYTES - 17};
+    }
+    m.u.append.n_entries = DEF_MAX_ENTRIES;
+    buf = enc_alloc(&m, &len);
+    ck_assert_uint_eq(len, DEF_MAX_MSG_BYTES);
+    round_trip(&m, buf, len, NULL, "64 entries, 64 MiB");
+    xfree(buf);
+
+    /* One byte more in the last entry: the message exceeds 64 MiB. */
+    ents[DEF_MAX_ENTRIES - 1].len++;
+    buf = enc_alloc(&m, &len);
+    ck_assert_uint_eq(len, DEF_MAX_MSG_BYTES + 1);
+    ck_assert_int_eq(raft_msg_decode(buf, len, NULL, &d, dents, DEF_MAX_ENTRIES),
+                     RAFT_ELIMIT);
+    xfree(buf);
+
+    /* 64 empty entries decode; 65 are over the entry-count limit. */
+    for (size_t i = 0; i <= DEF_MAX_ENTRIES; i++) {
+        ents[i] = (struct raft_entry){.term = 5, .type = RAFT_ENTRY_NOOP};
+    }
+    m.u.append.n_entries = DEF_MAX_ENTRIES;
+    buf = enc_alloc(&m, &len);
+    round_trip(&m, buf, len, NULL, "64 empty entries");
+    xfree(buf);
+    m.u.append.n_entries = DEF_MAX_ENTRIES + 1;
+    buf = enc_alloc(&m, &len);
+    ck_assert_int_eq(raft_msg_decode(buf, len, NULL, &d, dents,
+                                     DEF_MAX_ENTRIES + 1),
+                     RAFT_ELIMIT);
+    xfree(buf);
+    xfree(pat);
+}
+END_TEST
+
+/* Custom limits are inclusive: a message exactly at each passes. */
+START_TEST(test_roundtrip_at_custom_limits)
+{
+    static const struct raft_entry ents[] = {
+        {.term = 3, .type = RAFT_ENTRY_COMMAND, .buf = "abc", .len = 3},
+        {.term = 3, .type = RAFT_ENTRY_COMMAND, .buf = "hello", .len = 5},
+        {.term = 4, .type = RAFT_ENTRY_NOOP, .buf = NULL, .len = 0},
+    };
+    const struct raft_msg m = {
+        .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 4,
+        .u.append = {.prev_index = 4, .prev_term = 2, .commit = 4,
+                     .n_entries = 3, .entries = ents}};
+    size_t len;
+    uint8_t *buf = enc_alloc(&m, &len);
+    ck_assert_uint_eq(len, 64 + 3 * 16 + 8);
+    const struct raft_wire_limits exact = {.max_entries = 3,
+                                           .max_entry_bytes = 5,
+                                           .max_msg_bytes = (uint32_t)len};
+    round_trip(&m, buf, len, &exact, "exactly at custom limits");
+
+    struct raft_msg d;
+    struct raft_entry dents[4];
+    struct raft_wire_limits l = exact;
+    l.max_entries = 2;
+    ck_assert_int_eq(raft_msg_decode(buf, len, &l, &d, dents, 4), RAFT_ELIMIT);
+    l = exact;
+    l.max_entry_bytes = 4;
+    ck_assert_int_eq(raft_msg_decode(buf, len, &l, &d, dents, 4), RAFT_ELIMIT);
+    l = exact;
+    l.max_msg_bytes = (uint32_t)len - 1;
+    ck_assert_int_eq(raft_msg_decode(buf, len, &l, &d, dents, 4), RAFT_ELIMIT);
+    xfree(buf);
+}
+END_TEST
+
+/* ======================================================================
+ * Golden bytes, written out by hand from docs/wire-format.md
+ * ====================================================================== */
+
+#define GOLD_PAYLOAD 259u
+
+static void gold_payload(uint8_t *p)
+{
+    for (unsigned i = 0; i < GOLD_PAYLOAD; i++) {
+        p[i] = (uint8_t)(i * 7 + 1);
+    }
+}
+
+START_TEST(test_golden_append)
+{
+    static const uint8_t want_head[96] = {
+        /*  0 length 355   */ 0x63, 0x01, 0x00, 0x00,
+        /*  4 version 1    */ 0x01,
+        /*  5 type 3       */ 0x03,
+        /*  6 flags 0      */ 0x00, 0x00,
+        /*  8 from         */ 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+        /* 16 to           */ 0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11,
+        /* 24 term         */ 0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21,
+        /* 32 prev_index   */ 0x38, 0x37, 0x36, 0x35, 0x34, 0x33, 0x32, 0x31,
+        /* 40 prev_term    */ 0x48, 0x47, 0x46, 0x45, 0x44, 0x43, 0x42, 0x41,
+        /* 48 commit       */ 0x58, 0x57, 0x56, 0x55, 0x54, 0x53, 0x52, 0x51,
+        /* 56 n_entries 2  */ 0x02, 0x00, 0x00, 0x00,
+        /* 60 reserved     */ 0x00, 0x00, 0x00, 0x00,
+        /* 64 e0 term      */ 0x68, 0x67, 0x66, 0x65, 0x64, 0x63, 0x62, 0x61,
+        /* 72 e0 len 0     */ 0x00, 0x00, 0x00, 0x00,
+        /* 76 e0 type 2    */ 0x02,
+        /* 77 reserved     */ 0x00, 0x00, 0x00,
+        /* 80 e1 term      */ 0x78, 0x77, 0x76, 0x75, 0x74, 0x73, 0x72, 0x71,
+        /* 88 e1 len 259   */ 0x03, 0x01, 0x00, 0x00,
+        /* 92 e1 type 1    */ 0x01,
+        /* 93 reserved     */ 0x00, 0x00, 0x00,
+        /* 96 e1 payload follows */
+    };
+    uint8_t want[96 + GOLD_PAYLOAD];
+    memcpy(want, want_head, sizeof(want_head));
+    gold_payload(want + 96);
+
+    uint8_t payload[GOLD_PAYLOAD];
+    gold_payload(payload);
+    const struct raft_entry ents[2] = {
+        {.term = 0x6162636465666768u, .type = RAFT_ENTRY_NOOP},
+        {.term = 0x7172737475767778u, .type = RAFT_ENTRY_COMMAND,
+         .buf = payload, .len = GOLD_PAYLOAD},
+    };
+    const struct raft_msg m = {
+        .type = RAFT_MSG_APPEND,
+        .from = 0x0102030405060708u,
+        .to = 0x1112131415161718u,
+        .term = 0x2122232425262728u,
+        .u.append = {.prev_index = 0x3132333435363738u,
+                     .prev_term = 0x4142434445464748u,
+                     .commit = 0x5152535455565758u,
+                     .n_entries = 2,
+                     .entries = ents}};
+
+    uint8_t out[sizeof(want)];
+    size_t len = 0;
+    ck_assert_int_eq(raft_msg_encode(&m, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, sizeof(want));
+    for (size_t i = 0; i < sizeof(want); i++) {
+        CHECK(out[i] == want[i], "append byte %zu: 0x%02x, want 0x%02x", i,
+              out[i], want[i]);
+    }
+
+    /* And the hand-written bytes decode to the message. */
+    struct raft_msg d;
+    struct raft_entry dents[2];
+    poison(&d, dents, 2);
+    ck_assert_int_eq(raft_msg_decode(want, sizeof(want), NULL, &d, dents, 2), 0);
+    check_msg_eq(&m, &d, dents, "golden append");
+}
+END_TEST
+
+START_TEST(test_golden_vote_resp)
+{
+    static const uint8_t want[48] = {
+        /*  0 length 48       */ 0x30, 0x00, 0x00, 0x00,
+        /*  4 version, type 2 */ 0x01, 0x02,
+        /*  6 flags: granted  */ 0x01, 0x00,
+        /*  8 from            */ 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 16 to              */ 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+        /* 24 term            */ 0xef, 0xbe, 0xad, 0xde, 0x00, 0x00, 0x00, 0x00,
+        /* 32 last_index      */ 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80,
+        /* 40 last_term       */ 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    };
+    struct raft_msg m = {
+        .type = RAFT_MSG_VOTE_RESP,
+        .from = 3,
+        .to = 0x0000000100000002u,
+        .term = 0xdeadbeefu,
+        .u.vote_resp = {.granted = true,
+                        .last_index = 0x8000000000000001u,
+                        .last_term = 0xfffffffffffffffeu}};
+    uint8_t out[64];
+    memset(out, 0x5a, sizeof(out));
+    size_t len = 0;
+    ck_assert_int_eq(raft_msg_encode(&m, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, 48);
+    for (size_t i = 0; i < sizeof(want); i++) {
+        CHECK(out[i] == want[i], "vote_resp byte %zu: 0x%02x, want 0x%02x", i,
+              out[i], want[i]);
+    }
+    for (size_t i = sizeof(want); i < sizeof(out); i++) {
+        CHECK(out[i] == 0x5a, "vote_resp: byte %zu past the message written",
+              i);
+    }
+    struct raft_msg d;
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(want, sizeof(want), NULL, &d, NULL, 0), 0);
+    check_msg_eq(&m, &d, NULL, "golden vote_resp");
+
+    /* Denied: the same bytes with flag bit 0 clear. */
+    m.u.vote_resp.granted = false;
+    ck_assert_int_eq(raft_msg_encode(&m, out, sizeof(out), &len), 0);
+    for (size_t i = 0; i < sizeof(want); i++) {
+        uint8_t w = i == O_FLAGS ? 0x00 : want[i];
+        CHECK(out[i] == w, "denied vote_resp byte %zu: 0x%02x, want 0x%02x", i,
+              out[i], w);
+    }
+}
+END_TEST
+
+START_TEST(test_golden_vote_and_append_resp)
+{
+    static const uint8_t want_vote[48] = {
+        0x30, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00, 0x00,
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x34, 0x12, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    };
+    static const uint8_t want_resp[56] = {
+        0x38, 0x00, 0x00, 0x00, 0x01, 0x04, 0x01, 0x00,
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0xef, 0xcd, 0xab, 0x00, 0x00, 0x00, 0x00, 0x00,
+    };
+    const struct raft_msg vote = {
+        .type = RAFT_MSG_VOTE, .from = 1, .to = 2, .term = 5,
+        .u.vote = {.last_index = 0x1234, .last_term = 4}};
+    const struct raft_msg resp = {
+        .type = RAFT_MSG_APPEND_RESP, .from = 2, .to = 1, .term = 0x100,
+        .u.append_resp = {.success = true, .index = 0x10000, .hint_index = 7,
+                          .hint_term = 0xabcdef}};
+    uint8_t out[64];
+    size_t len = 0;
+    ck_assert_int_eq(raft_msg_encode(&vote, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, sizeof(want_vote));
+    ck_assert_mem_eq(out, want_vote, sizeof(want_vote));
+    ck_assert_int_eq(raft_msg_encode(&resp, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, sizeof(want_resp));
+    ck_assert_mem_eq(out, want_resp, sizeof(want_resp));
+
+    struct raft_msg d;
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(want_vote, 48, NULL, &d, NULL, 0), 0);
+    check_msg_eq(&vote, &d, NULL, "golden vote");
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(want_resp, 56, NULL, &d, NULL, 0), 0);
+    check_msg_eq(&resp, &d, NULL, "golden append_resp");
+}
+END_TEST
+
+/* ======================================================================
+ * raft_msg_encode: ENOBUFS and EINVAL
+ * ====================================================================== */
+
+#define CANARY 0x5a
+
+START_TEST(test_encode_too_small_writes_nothing)
+{
+    for (size_t i = 0; i < ARRAY_LEN(RT); i++) {
+        const struct rt_case *c = &RT[i];
+        size_t need = spec_size(&c->m);
+        size_t total = need + 16;
+        uint8_t *buf = xmalloc(total);
+        const size_t caps[] = {0, 1, need / 2, need - 1};
+        for (size_t k = 0; k < ARRAY_LEN(caps); k++) {
+            memset(buf, CANARY, total);
+            size_t len = 12345;
+            int rc = raft_msg_encode(&c->m, buf, caps[k], &len);
+            CHECK(rc == RAFT_ENOBUFS, "%s, cap %zu: %s, want RAFT_ENOBUFS",
+                  c->name, caps[k], err_name(rc));
+            CHECK(len == need, "%s, cap %zu: *len %zu, want %zu", c->name,
+                  caps[k], len, need);
+            for (size_t b = 0; b < total; b++) {
+                CHECK(buf[b] == CANARY, "%s, cap %zu: byte %zu written",
+                      c->name, caps[k], b);
+            }
+        }
+        /* NULL with cap 0: the documented way to learn the size. */
+        size_t len = 0;
+        ck_assert_int_eq(raft_msg_encode(&c->m, NULL, 0, &len), RAFT_ENOBUFS);
+        ck_assert_uint_eq(len, need);
+
+        /* Exactly enough, and more than enough: only *len bytes written. */
+        const size_t ok_caps[] = {need, total};
+        for (size_t k = 0; k < ARRAY_LEN(ok_caps); k++) {
+            memset(buf, CANARY, total);
+            len = 0;
+            int rc = raft_msg_encode(&c->m, buf, ok_caps[k], &len);
+            CHECK(rc == 0 && len == need, "%s, cap %zu: %s, len %zu", c->name,
+                  ok_caps[k], err_name(rc), len);
+            for (size_t b = need; b < total; b++) {
+                CHECK(buf[b] == CANARY, "%s, cap %zu: byte %zu past the end "
+                      "written", c->name, ok_caps[k], b);
+            }
+        }
+        xfree(buf);
+    }
+}
+END_TEST
+
+static const struct raft_entry BAD_ETYPE0[] = {
+    {.term = 1, .type = 0, .buf = "x", .len = 1}};
+static const struct raft_entry BAD_ETYPE3[] = {
+    {.term = 1, .type = RAFT_ENTRY_COMMAND, .buf = "x", .len = 1},
+    {.term = 1, .type = 3, .buf = "x", .len = 1}};
+static const struct raft_entry BAD_NULLBUF[] = {
+    {.term = 1, .type = RAFT_ENTRY_COMMAND, .buf = "x", .len = 1},
+    {.term = 1, .type = RAFT_ENTRY_COMMAND, .buf = NULL, .len = 1}};
+
+START_TEST(test_encode_einval)
+{
+    const struct raft_msg good = {.type = RAFT_MSG_VOTE, .from = 1, .to = 2,
+                                  .term = 1};
+    uint8_t buf[256];
+    size_t len = 0;
+
+    ck_assert_int_eq(raft_msg_encode(NULL, buf, sizeof(buf), &len), RAFT_EINVAL);
+    ck_assert_int_eq(raft_msg_encode(NULL, NULL, 0, &len), RAFT_EINVAL);
+    ck_assert_int_eq(raft_msg_encode(&good, buf, sizeof(buf), NULL), RAFT_EINVAL);
+    ck_assert_int_eq(raft_msg_encode(&good, NULL, 0, NULL), RAFT_EINVAL);
+    ck_assert_int_eq(raft_msg_encode(&good, NULL, 1, &len), RAFT_EINVAL);
+    ck_assert_int_eq(raft_msg_encode(&good, NULL, 4096, &len), RAFT_EINVAL);
+
+    struct {
+        const char *name;
+        struct raft_msg m;
+    } bad[] = {
+        {"type 0", {.type = 0, .from = 1, .to = 2, .term = 1}},
+        {"type 5", {.type = 5, .from = 1, .to = 2, .term = 1}},
+        {"type -1", {.type = -1, .from = 1, .to = 2, .term = 1}},
+        {"type 256+1", {.type = 257, .from = 1, .to = 2, .term = 1}},
+        {"entry type 0",
+         {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1,
+          .u.append = {.n_entries = 1, .entries = BAD_ETYPE0}}},
+        {"entry type 3",
+         {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1,
+          .u.append = {.n_entries = 2, .entries = BAD_ETYPE3}}},
+        {"entries NULL with n_entries 1",
+         {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1,
+          .u.append = {.n_entries = 1, .entries = NULL}}},
+        {"NULL payload with len 1",
+         {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1,
+          .u.append = {.n_entries = 2, .entries = BAD_NULLBUF}}},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+        const size_t caps[] = {0, sizeof(buf)};
+        for (size_t k = 0; k < ARRAY_LEN(caps); k++) {
+            memset(buf, CANARY, sizeof(buf));
+            int rc = raft_msg_encode(&bad[i].m, caps[k] ? buf : NULL, caps[k],
+                                     &len);
+            CHECK(rc == RAFT_EINVAL, "%s, cap %zu: %s, want RAFT_EINVAL",
+                  bad[i].name, caps[k], err_name(rc));
+            for (size_t b = 0; b < sizeof(buf); b++) {
+                CHECK(buf[b] == CANARY, "%s: byte %zu written", bad[i].name, b);
+            }
+        }
+    }
+
+    /* Size limits, with cap 0 so no payload is ever read: an encoding of
+     * exactly UINT32_MAX bytes is fine (ENOBUFS, its size), one byte more
+     * is EINVAL. The payload pointer is never dereferenced by a correct
+     * encoder here. */
+    static const char one = 'x';
+    struct raft_entry big = {.term = 1, .type = RAFT_ENTRY_COMMAND, .buf = &one};
+    struct raft_msg m = {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1,
+                         .u.append = {.n_entries = 1, .entries = &big}};
+    big.len = (size_t)UINT32_MAX - LEN_APPEND - LEN_ENTRY;
+    len = 0;
+    ck_assert_int_eq(raft_msg_encode(&m, NULL, 0, &len), RAFT_ENOBUFS);
+    ck_assert_uint_eq(len, UINT32_MAX);
+    big.len++;
+    ck_assert_int_eq(raft_msg_encode(&m, NULL, 0, &len), RAFT_EINVAL);
+    big.len = UINT32_MAX;
+    ck_assert_int_eq(raft_msg_encode(&m, NULL, 0, &len), RAFT_EINVAL);
+#if SIZE_MAX > UINT32_MAX
+    big.len = (size_t)UINT32_MAX + 1;
+    ck_assert_int_eq(raft_msg_encode(&m, NULL, 0, &len), RAFT_EINVAL);
+    big.len = SIZE_MAX;
+    ck_assert_int_eq(raft_msg_encode(&m, NULL, 0, &len), RAFT_EINVAL);
+#endif
+}
+END_TEST
+
+/* ======================================================================
+ * raft_msg_peek_len
+ * ====================================================================== */
+
+START_TEST(test_peek_len)
+{
+    uint8_t b[8] = {0x30, 0, 0, 0, 1, 1, 0, 0};
+    size_t n = 0;
+    for (size_t len = 0; len < RAFT_WIRE_PREFIX; len++) {
+        ck_assert_int_eq(raft_msg_peek_len(b, len, &n), RAFT_ESHORT);
+    }
+    /* An exact 3-byte heap buffer: nothing past it is read either. */
+    uint8_t *blk;
+    uint8_t *p = exact_copy(b, 3, &blk);
+    ck_assert_int_eq(raft_msg_peek_len(p, 3, &n), RAFT_ESHORT);
+    xfree(blk);
+
+    const struct {
+        uint32_t prefix;
+        int rc;
+    } cases[] = {
+        {0, RAFT_EFORMAT},          {1, RAFT_EFORMAT},
+        {32, RAFT_EFORMAT},         {47, RAFT_EFORMAT},
+        {0x2f000000, 0},            {48, 0},
+        {49, 0},                    {56, 0},
+        {64, 0},                    {0x04030201, 0},
+        {DEF_MAX_MSG_BYTES + 1, 0}, {UINT32_MAX, 0},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        wle(b, 4, cases[i].prefix);
+        /* Only the 4 prefix bytes are needed, from an exact buffer. */
+        p = exact_copy(b, RAFT_WIRE_PREFIX, &blk);
+        n = 0;
+        int rc = raft_msg_peek_len(p, RAFT_WIRE_PREFIX, &n);
+        xfree(blk);
+        CHECK(rc == cases[i].rc, "prefix %u: %s, want %s", cases[i].prefix,
+              err_name(rc), err_name(cases[i].rc));
+        if (rc == 0) {
+            CHECK(n == cases[i].prefix, "prefix %u: got %zu", cases[i].prefix,
+                  n);
+        }
+        /* More bytes given change nothing. */
+        n = 0;
+        rc = raft_msg_peek_len(b, sizeof(b), &n);
+        CHECK(rc == cases[i].rc && (rc != 0 || n == cases[i].prefix),
+              "prefix %u with 8 bytes: %s, %zu", cases[i].prefix, err_name(rc),
+              n);
+    }
+}
+END_TEST
+
+/* ======================================================================
+ * Decoding checks, one test per row of the table in docs/wire-format.md,
+ * in its order. Each case mutates a valid encoding.
+ * ====================================================================== */
+
+enum { B_VOTE, B_VOTE_RESP, B_APPEND_RESP, B_APPEND0, B_APPEND2, N_BASES };
+
+/* B_APPEND2: entry 0 at 64 ("abc", payload 80..83), entry 1 at 83
+ * ("hello", payload 99..104), length 104. */
+#define E0 64u
+#define E1 83u
+#define LEN_A2 104u
+
+static const struct raft_entry BASE_ENTS[] = {
+    {.term = 3, .type = RAFT_ENTRY_COMMAND, .buf = "abc", .len = 3},
+    {.term = 3, .type = RAFT_ENTRY_COMMAND, .buf = "hello", .len = 5},
+};
+
+static const struct raft_msg BASES[N_BASES] = {
+    [B_VOTE] = {.type = RAFT_MSG_VOTE, .from = 1, .to = 2, .term = 3,
+                .u.vote = {.last_index = 4, .last_term = 2}},
+    [B_VOTE_RESP] = {.type = RAFT_MSG_VOTE_RESP, .from = 2, .to = 1, .term = 3,
+                     .u.vote_resp = {.granted = false, .last_index = 4,
+                                     .last_term = 2}},
+    [B_APPEND_RESP] = {.type = RAFT_MSG_APPEND_RESP, .from = 2, .to = 1,
+                       .term = 3,
+                       .u.append_resp = {.success = false, .index = 4,
+                                         .hint_index = 2, .hint_term = 1}},
+    [B_APPEND0] = {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 3,
+                   .u.append = {.prev_index = 4, .prev_term = 2, .commit = 4}},
+    [B_APPEND2] = {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 3,
+                   .u.append = {.prev_index = 4, .prev_term = 2, .commit = 4,
+                                .n_entries = 2, .entries = BASE_ENTS}},
+};
+
+struct patch {
+    unsigned off;
+    unsigned width; /* 0 ends the list */
+    uint64_t val;
+};
+
+enum { CAP_DEF = 0, CAP_NULL = -1, CAP_ZERO = -2 };
+
+struct dcase {
+    const char *name;
+    int base;
+    struct patch p[4];
+    int extra; /* bytes added (zero) or removed at the end */
+    struct raft_wire_limits lim;
+    int cap;   /* CAP_DEF (8 entries), CAP_NULL (NULL, 0), CAP_ZERO, or n */
+    int want;
+};
+
+#define P(o, w, v) {(o), (w), (uint64_t)(v)}
+
+/* Limits that let any count or length through to the later checks. */
+#define HUGE_LIMITS                                             \
+    {.max_entries = UINT32_MAX, .max_entry_bytes = UINT32_MAX, \
+     .max_msg_bytes = UINT32_MAX}
+
+struct frame {
+    uint8_t b[512];
+    size_t n;
+};
+
+static void base_frame(int base, struct frame *f)
+{
+    size_t len = 0;
+    int rc = raft_msg_encode(&BASES[base], f->b, sizeof(f->b), &len);
+    CHECK(rc == 0, "base %d: encode %s", base, err_name(rc));
+    f->n = len;
+}
+
+static int run_dcase(const struct dcase *c)
+{
+    struct frame f;
+    base_frame(c->base, &f);
+    for (size_t k = 0; k < ARRAY_LEN(c->p) && c->p[k].width > 0; k++) {
+        wle(f.b + c->p[k].off, c->p[k].width, c->p[k].val);
+    }
+    if (c->extra > 0) {
+        memset(f.b + f.n, 0, (size_t)c->extra);
+    }
+    f.n = (size_t)((long)f.n + c->extra);
+    struct raft_entry ents[8];
+    struct raft_msg m;
+    struct raft_entry *e = ents;
+    size_t cap = 8;
+    if (c->cap == CAP_NULL) {
+        e = NULL;
+        cap = 0;
+    } else if (c->cap == CAP_ZERO) {
+        cap = 0;
+    } else if (c->cap > 0) {
+        cap = (size_t)c->cap;
+    }
+    return dec_exact(f.b, f.n, &c->lim, &m, e, cap);
+}
+
+static void run_dcases(const struct dcase *cs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = run_dcase(&cs[i]);
+        CHECK(rc == cs[i].want, "%s: decode = %s, want %s", cs[i].name,
+              err_name(rc), err_name(cs[i].want));
+    }
+}
+
+#define RUN(table) run_dcases(table, ARRAY_LEN(table))
+
+START_TEST(test_decode_00_bases_are_valid)
+{
+    for (int b = 0; b < N_BASES; b++) {
+        struct frame f;
+        base_frame(b, &f);
+        struct raft_msg d;
+        struct raft_entry ents[2];
+        poison(&d, ents, 2);
+        int rc = dec_exact(f.b, f.n, NULL, &d, ents, 2);
+        CHECK(rc == 0, "base %d: %s", b, err_name(rc));
+    }
+    struct frame f;
+    base_frame(B_APPEND2, &f);
+    ck_assert_uint_eq(f.n, LEN_A2);
+    ck_assert_uint_eq(rle(f.b + E0 + EO_LEN, 4), 3);
+    ck_assert_uint_eq(rle(f.b + E1 + EO_LEN, 4), 5);
+}
+END_TEST
+
+START_TEST(test_decode_01_short_header)
+{
+    static const struct dcase cs[] = {
+        {.name = "vote, 31 bytes", .base = B_VOTE, .extra = -17,
+         .want = RAFT_ESHORT},
+        {.name = "append, 31 bytes", .base = B_APPEND2, .extra = -73,
+         .want = RAFT_ESHORT},
+        {.name = "append, 1 byte", .base = B_APPEND2, .extra = -103,
+         .want = RAFT_ESHORT},
+        {.name = "0 bytes", .base = B_VOTE, .extra = -48,
+         .want = RAFT_ESHORT},
+        {.name = "31 bytes with a bad version", .base = B_VOTE,
+         .p = {P(O_VER, 1, 9)}, .extra = -17, .want = RAFT_ESHORT},
+        {.name = "31 bytes with length 0", .base = B_VOTE,
+         .p = {P(O_LEN, 4, 0)}, .extra = -17, .want = RAFT_ESHORT},
+        {.name = "31 bytes with length 31", .base = B_VOTE,
+         .p = {P(O_LEN, 4, 31)}, .extra = -17, .want = RAFT_ESHORT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_02_version)
+{
+    static const struct dcase cs[] = {
+        {.name = "vote, version 0", .base = B_VOTE, .p = {P(O_VER, 1, 0)},
+         .want = RAFT_EVERSION},
+        {.name = "vote, version 2", .base = B_VOTE, .p = {P(O_VER, 1, 2)},
+         .want = RAFT_EVERSION},
+        {.name = "vote, version 0x81", .base = B_VOTE,
+         .p = {P(O_VER, 1, 0x81)}, .want = RAFT_EVERSION},
+        {.name = "vote, version 255", .base = B_VOTE,
+         .p = {P(O_VER, 1, 255)}, .want = RAFT_EVERSION},
+        {.name = "append, version 0", .base = B_APPEND2,
+         .p = {P(O_VER, 1, 0)}, .want = RAFT_EVERSION},
+        {.name = "32 bytes only, version 2", .base = B_VOTE,
+         .p = {P(O_VER, 1, 2)}, .extra = -16, .want = RAFT_EVERSION},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_03_length_below_smallest)
+{
+    static const struct dcase cs[] = {
+        {.name = "length 0", .base = B_VOTE, .p = {P(O_LEN, 4, 0)},
+         .want = RAFT_EFORMAT},
+        {.name = "length 4", .base = B_VOTE, .p = {P(O_LEN, 4, 4)},
+         .want = RAFT_EFORMAT},
+        {.name = "length 32", .base = B_VOTE, .p = {P(O_LEN, 4, 32)},
+         .want = RAFT_EFORMAT},
+        {.name = "length 47", .base = B_VOTE, .p = {P(O_LEN, 4, 47)},
+         .want = RAFT_EFORMAT},
+        {.name = "length 47 with 47 bytes", .base = B_VOTE,
+         .p = {P(O_LEN, 4, 47)}, .extra = -1, .want = RAFT_EFORMAT},
+        {.name = "length 32 with 32 bytes", .base = B_VOTE,
+         .p = {P(O_LEN, 4, 32)}, .extra = -16, .want = RAFT_EFORMAT},
+        {.name = "append, length 40", .base = B_APPEND2,
+         .p = {P(O_LEN, 4, 40)}, .want = RAFT_EFORMAT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_04_over_message_limit)
+{
+    static const struct dcase cs[] = {
+        {.name = "append 104 bytes, limit 103", .base = B_APPEND2,
+         .lim = {.max_msg_bytes = LEN_A2 - 1}, .want = RAFT_ELIMIT},
+        {.name = "append 104 bytes, limit 104", .base = B_APPEND2,
+         .lim = {.max_msg_bytes = LEN_A2}, .want = 0},
+        {.name = "vote, limit 47", .base = B_VOTE,
+         .lim = {.max_msg_bytes = 47}, .want = RAFT_ELIMIT},
+        {.name = "vote, limit 48", .base = B_VOTE,
+         .lim = {.max_msg_bytes = 48}, .want = 0},
+        {.name = "limit checked before the bytes are counted", .base = B_VOTE,
+         .p = {P(O_LEN, 4, 1000)}, .lim = {.max_msg_bytes = 500},
+         .want = RAFT_ELIMIT},
+        {.name = "default limit: length 64 MiB + 1", .base = B_VOTE,
+         .p = {P(O_LEN, 4, DEF_MAX_MSG_BYTES + 1)}, .want = RAFT_ELIMIT},
+        {.name = "default limit: length 64 MiB is allowed", .base = B_VOTE,
+         .p = {P(O_LEN, 4, DEF_MAX_MSG_BYTES)}, .want = RAFT_ESHORT},
+        {.name = "default limit: length UINT32_MAX", .base = B_VOTE,
+         .p = {P(O_LEN, 4, UINT32_MAX)}, .want = RAFT_ELIMIT},
+        {.name = "limit UINT32_MAX: length UINT32_MAX", .base = B_VOTE,
+         .p = {P(O_LEN, 4, UINT32_MAX)}, .lim = {.max_msg_bytes = UINT32_MAX},
+         .want = RAFT_ESHORT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_05_short_of_length)
+{
+    static const struct dcase cs[] = {
+        {.name = "vote, 47 bytes", .base = B_VOTE, .extra = -1,
+         .want = RAFT_ESHORT},
+        {.name = "vote, 32 bytes", .base = B_VOTE, .extra = -16,
+         .want = RAFT_ESHORT},
+        {.name = "append_resp, 55 bytes", .base = B_APPEND_RESP, .extra = -1,
+         .want = RAFT_ESHORT},
+        {.name = "append, 103 bytes", .base = B_APPEND2, .extra = -1,
+         .want = RAFT_ESHORT},
+        {.name = "vote, length 49 with 48 bytes", .base = B_VOTE,
+         .p = {P(O_LEN, 4, 49)}, .want = RAFT_ESHORT},
+        {.name = "append, length 200 with 104 bytes", .base = B_APPEND2,
+         .p = {P(O_LEN, 4, 200)}, .want = RAFT_ESHORT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_06_more_than_length)
+{
+    static const struct dcase cs[] = {
+        {.name = "vote + 1 byte", .base = B_VOTE, .extra = 1,
+         .want = RAFT_ETRAILING},
+        {.name = "vote + 8 bytes", .base = B_VOTE, .extra = 8,
+         .want = RAFT_ETRAILING},
+        {.name = "vote_resp + 1 byte", .base = B_VOTE_RESP, .extra = 1,
+         .want = RAFT_ETRAILING},
+        {.name = "append_resp + 1 byte", .base = B_APPEND_RESP, .extra = 1,
+         .want = RAFT_ETRAILING},
+        {.name = "heartbeat + 1 byte", .base = B_APPEND0, .extra = 1,
+         .want = RAFT_ETRAILING},
+        {.name = "append + 1 byte", .base = B_APPEND2, .extra = 1,
+         .want = RAFT_ETRAILING},
+        {.name = "append + 100 bytes", .base = B_APPEND2, .extra = 100,
+         .want = RAFT_ETRAILING},
+        {.name = "vote, length 48 given 104", .base = B_VOTE, .extra = 56,
+         .want = RAFT_ETRAILING},
+    };
+    RUN(cs);
+    /* Every valid encoding followed by one more byte. */
+    for (size_t i = 0; i < ARRAY_LEN(RT); i++) {
+        size_t len;
+        uint8_t *enc = enc_alloc(&RT[i].m, &len);
+        uint8_t *longer = xmalloc(len + 1);
+        memcpy(longer, enc, len);
+        longer[len] = 0;
+        struct raft_msg d;
+        struct raft_entry ents[16];
+        int rc = dec_exact(longer, len + 1, NULL, &d, ents, 16);
+        CHECK(rc == RAFT_ETRAILING, "%s + 1 byte: %s", RT[i].name,
+              err_name(rc));
+        xfree(longer);
+        xfree(enc);
+    }
+}
+END_TEST
+
+START_TEST(test_decode_07_message_type)
+{
+    static const struct dcase cs[] = {
+        {.name = "type 0", .base = B_VOTE, .p = {P(O_TYPE, 1, 0)},
+         .want = RAFT_ETYPE},
+        {.name = "type 5", .base = B_VOTE, .p = {P(O_TYPE, 1, 5)},
+         .want = RAFT_ETYPE},
+        {.name = "type 255", .base = B_VOTE, .p = {P(O_TYPE, 1, 255)},
+         .want = RAFT_ETYPE},
+        {.name = "append, type 0", .base = B_APPEND2, .p = {P(O_TYPE, 1, 0)},
+         .want = RAFT_ETYPE},
+        {.name = "append_resp, type 5", .base = B_APPEND_RESP,
+         .p = {P(O_TYPE, 1, 5)}, .want = RAFT_ETYPE},
+        {.name = "vote relabelled vote_resp is valid", .base = B_VOTE,
+         .p = {P(O_TYPE, 1, 2)}, .want = 0},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_08_flags)
+{
+    static const int bases[] = {B_VOTE, B_VOTE_RESP, B_APPEND_RESP, B_APPEND0,
+                                B_APPEND2};
+    for (size_t b = 0; b < ARRAY_LEN(bases); b++) {
+        int type = BASES[bases[b]].type;
+        bool has_flag =
+            type == RAFT_MSG_VOTE_RESP || type == RAFT_MSG_APPEND_RESP;
+        /* Bit 0 alone. */
+        struct dcase c = {.name = "bit 0", .base = bases[b],
+                          .p = {P(O_FLAGS, 2, 1)},
+                          .want = has_flag ? 0 : RAFT_EFORMAT};
+        int rc = run_dcase(&c);
+        CHECK(rc == c.want, "type %d, flag bit 0: %s, want %s", type,
+              err_name(rc), err_name(c.want));
+        /* Each reserved bit, alone and with bit 0. */
+        for (unsigned bit = 1; bit < 16; bit++) {
+            for (unsigned with0 = 0; with0 < 2; with0++) {
+                c.p[0] = (struct patch)P(O_FLAGS, 2, (1u << bit) | with0);
+                c.want = RAFT_EFORMAT;
+                rc = run_dcase(&c);
+                CHECK(rc == RAFT_EFORMAT,
+                      "type %d, flags 0x%04x: %s, want RAFT_EFORMAT", type,
+                      (1u << bit) | with0, err_name(rc));
+            }
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_decode_09_fixed_length)
+{
+    static const struct dcase cs[] = {
+        {.name = "vote, length 56", .base = B_VOTE, .p = {P(O_LEN, 4, 56)},
+         .extra = 8, .want = RAFT_EFORMAT},
+        {.name = "vote, length 64", .base = B_VOTE, .p = {P(O_LEN, 4, 64)},
+         .extra = 16, .want = RAFT_EFORMAT},
+        {.name = "vote_resp, length 56", .base = B_VOTE_RESP,
+         .p = {P(O_LEN, 4, 56)}, .extra = 8, .want = RAFT_EFORMAT},
+        {.name = "vote_resp, length 49", .base = B_VOTE_RESP,
+         .p = {P(O_LEN, 4, 49)}, .extra = 1, .want = RAFT_EFORMAT},
+        {.name = "append_resp, length 48", .base = B_APPEND_RESP,
+         .p = {P(O_LEN, 4, 48)}, .extra = -8, .want = RAFT_EFORMAT},
+        {.name = "append_resp, length 55", .base = B_APPEND_RESP,
+         .p = {P(O_LEN, 4, 55)}, .extra = -1, .want = RAFT_EFORMAT},
+        {.name = "append_resp, length 64", .base = B_APPEND_RESP,
+         .p = {P(O_LEN, 4, 64)}, .extra = 8, .want = RAFT_EFORMAT},
+        {.name = "append, length 48", .base = B_APPEND0,
+         .p = {P(O_LEN, 4, 48)}, .extra = -16, .want = RAFT_EFORMAT},
+        {.name = "append, length 56", .base = B_APPEND0,
+         .p = {P(O_LEN, 4, 56)}, .extra = -8, .want = RAFT_EFORMAT},
+        {.name = "append, length 63", .base = B_APPEND0,
+         .p = {P(O_LEN, 4, 63)}, .extra = -1, .want = RAFT_EFORMAT},
+        /* The expected length follows the type byte. */
+        {.name = "48-byte vote relabelled append", .base = B_VOTE,
+         .p = {P(O_TYPE, 1, RAFT_MSG_APPEND)}, .want = RAFT_EFORMAT},
+        {.name = "48-byte vote relabelled append_resp", .base = B_VOTE,
+         .p = {P(O_TYPE, 1, RAFT_MSG_APPEND_RESP)}, .want = RAFT_EFORMAT},
+        {.name = "56-byte append_resp relabelled vote", .base = B_APPEND_RESP,
+         .p = {P(O_TYPE, 1, RAFT_MSG_VOTE)}, .want = RAFT_EFORMAT},
+        {.name = "56-byte append_resp relabelled append", .base = B_APPEND_RESP,
+         .p = {P(O_TYPE, 1, RAFT_MSG_APPEND)}, .want = RAFT_EFORMAT},
+        {.name = "64-byte heartbeat relabelled vote_resp", .base = B_APPEND0,
+         .p = {P(O_TYPE, 1, RAFT_MSG_VOTE_RESP)}, .want = RAFT_EFORMAT},
+        {.name = "64-byte heartbeat relabelled append_resp", .base = B_APPEND0,
+         .p = {P(O_TYPE, 1, RAFT_MSG_APPEND_RESP)}, .want = RAFT_EFORMAT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_10_append_reserved_u32)
+{
+    static const struct dcase cs[] = {
+        {.name = "heartbeat, byte 60", .base = B_APPEND0,
+         .p = {P(O_RSV, 1, 1)}, .want = RAFT_EFORMAT},
+        {.name = "heartbeat, byte 61", .base = B_APPEND0,
+         .p = {P(O_RSV + 1, 1, 1)}, .want = RAFT_EFORMAT},
+        {.name = "heartbeat, byte 62", .base = B_APPEND0,
+         .p = {P(O_RSV + 2, 1, 0x10)}, .want = RAFT_EFORMAT},
+        {.name = "heartbeat, byte 63", .base = B_APPEND0,
+         .p = {P(O_RSV + 3, 1, 0x80)}, .want = RAFT_EFORMAT},
+        {.name = "append, reserved 0xffffffff", .base = B_APPEND2,
+         .p = {P(O_RSV, 4, UINT32_MAX)}, .want = RAFT_EFORMAT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_11_entry_count_limit)
+{
+    static const struct dcase cs[] = {
+        {.name = "2 entries, max_entries 1", .base = B_APPEND2,
+         .lim = {.max_entries = 1}, .want = RAFT_ELIMIT},
+        {.name = "2 entries, max_entries 2", .base = B_APPEND2,
+         .lim = {.max_entries = 2}, .want = 0},
+        {.name = "n_entries 65, default limit", .base = B_APPEND2,
+         .p = {P(O_NENT, 4, DEF_MAX_ENTRIES + 1)}, .want = RAFT_ELIMIT},
+        /* 64 passes the default limit and fails the next check: pins the
+         * default at exactly 64. */
+        {.name = "n_entries 64, default limit", .base = B_APPEND2,
+         .p = {P(O_NENT, 4, DEF_MAX_ENTRIES)}, .want = RAFT_ECOUNT},
+        {.name = "n_entries UINT32_MAX", .base = B_APPEND2,
+         .p = {P(O_NENT, 4, UINT32_MAX)}, .want = RAFT_ELIMIT},
+        {.name = "heartbeat, n_entries 65", .base = B_APPEND0,
+         .p = {P(O_NENT, 4, 65)}, .want = RAFT_ELIMIT},
+        {.name = "heartbeat, max_entries 1", .base = B_APPEND0,
+         .lim = {.max_entries = 1}, .want = 0},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_12_count_vs_length)
+{
+    static const struct dcase cs[] = {
+        {.name = "append, n_entries 3 in room for 2", .base = B_APPEND2,
+         .p = {P(O_NENT, 4, 3)}, .want = RAFT_ECOUNT},
+        {.name = "heartbeat, n_entries 1", .base = B_APPEND0,
+         .p = {P(O_NENT, 4, 1)}, .want = RAFT_ECOUNT},
+        {.name = "heartbeat + 15 bytes, n_entries 1", .base = B_APPEND0,
+         .p = {P(O_LEN, 4, 79), P(O_NENT, 4, 1)}, .extra = 15,
+         .want = RAFT_ECOUNT},
+        /* n * 16 == length - 64 passes: the next check sees the zeroed
+         * entry's type 0. */
+        {.name = "heartbeat + 16 bytes, n_entries 1", .base = B_APPEND0,
+         .p = {P(O_LEN, 4, 80), P(O_NENT, 4, 1)}, .extra = 16,
+         .want = RAFT_ETYPE},
+        /* n * 16 wraps to 0 in 32 bits. */
+        {.name = "n_entries 2^28", .base = B_APPEND2,
+         .p = {P(O_NENT, 4, 0x10000000u)}, .lim = HUGE_LIMITS, .want = RAFT_ECOUNT},
+        {.name = "n_entries 2^28 + 2", .base = B_APPEND2,
+         .p = {P(O_NENT, 4, 0x10000002u)}, .lim = HUGE_LIMITS, .want = RAFT_ECOUNT},
+        {.name = "n_entries UINT32_MAX", .base = B_APPEND2,
+         .p = {P(O_NENT, 4, UINT32_MAX)}, .lim = HUGE_LIMITS, .want = RAFT_ECOUNT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_13_entry_array_too_small)
+{
+    static const struct dcase cs[] = {
+        {.name = "2 entries, cap 1", .base = B_APPEND2, .cap = 1,
+         .want = RAFT_ENOBUFS},
+        {.name = "2 entries, cap 0", .base = B_APPEND2, .cap = CAP_ZERO,
+         .want = RAFT_ENOBUFS},
+        {.name = "2 entries, NULL array", .base = B_APPEND2, .cap = CAP_NULL,
+         .want = RAFT_ENOBUFS},
+        {.name = "2 entries, cap 2", .base = B_APPEND2, .cap = 2, .want = 0},
+        {.name = "heartbeat, NULL array", .base = B_APPEND0, .cap = CAP_NULL,
+         .want = 0},
+        {.name = "vote, NULL array", .base = B_VOTE, .cap = CAP_NULL,
+         .want = 0},
+        {.name = "append_resp, NULL array", .base = B_APPEND_RESP,
+         .cap = CAP_NULL, .want = 0},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_14_entry_header_fits)
+{
+    /* With entry 0's payload L bytes long, entry 1's header starts at
+     * 80 + L and needs 16 bytes before 104: L <= 8. */
+    static const struct dcase cs[] = {
+        {.name = "entry 0 len 9", .base = B_APPEND2,
+         .p = {P(E0 + EO_LEN, 4, 9)}, .want = RAFT_ECOUNT},
+        {.name = "entry 0 len 17", .base = B_APPEND2,
+         .p = {P(E0 + EO_LEN, 4, 17)}, .want = RAFT_ECOUNT},
+        {.name = "entry 0 len 24: header at the very end", .base = B_APPEND2,
+         .p = {P(E0 + EO_LEN, 4, 24)}, .want = RAFT_ECOUNT},
+        {.name = "3 entries, the third without room", .base = B_APPEND2,
+         .p = {P(O_LEN, 4, LEN_A2 + 8), P(O_NENT, 4, 3)}, .extra = 8,
+         .want = RAFT_ECOUNT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_15_entry_type)
+{
+    static const struct dcase cs[] = {
+        {.name = "entry 0 type 0", .base = B_APPEND2,
+         .p = {P(E0 + EO_TYPE, 1, 0)}, .want = RAFT_ETYPE},
+        {.name = "entry 0 type 3", .base = B_APPEND2,
+         .p = {P(E0 + EO_TYPE, 1, 3)}, .want = RAFT_ETYPE},
+        {.name = "entry 0 type 255", .base = B_APPEND2,
+         .p = {P(E0 + EO_TYPE, 1, 255)}, .want = RAFT_ETYPE},
+        {.name = "entry 1 type 0", .base = B_APPEND2,
+         .p = {P(E1 + EO_TYPE, 1, 0)}, .want = RAFT_ETYPE},
+        {.name = "entry 1 type 3", .base = B_APPEND2,
+         .p = {P(E1 + EO_TYPE, 1, 3)}, .want = RAFT_ETYPE},
+        {.name = "entry 0 type 2 (no-op) is valid", .base = B_APPEND2,
+         .p = {P(E0 + EO_TYPE, 1, RAFT_ENTRY_NOOP)}, .want = 0},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_16_entry_reserved)
+{
+    static const struct dcase cs[] = {
+        {.name = "entry 0 byte 13", .base = B_APPEND2,
+         .p = {P(E0 + EO_RSV, 1, 1)}, .want = RAFT_EFORMAT},
+        {.name = "entry 0 byte 14", .base = B_APPEND2,
+         .p = {P(E0 + EO_RSV + 1, 1, 1)}, .want = RAFT_EFORMAT},
+        {.name = "entry 0 byte 15", .base = B_APPEND2,
+         .p = {P(E0 + EO_RSV + 2, 1, 0x80)}, .want = RAFT_EFORMAT},
+        {.name = "entry 1 byte 13", .base = B_APPEND2,
+         .p = {P(E1 + EO_RSV, 1, 0x40)}, .want = RAFT_EFORMAT},
+        {.name = "entry 1 byte 15", .base = B_APPEND2,
+         .p = {P(E1 + EO_RSV + 2, 1, 1)}, .want = RAFT_EFORMAT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_17_entry_len_limit)
+{
+    static const struct dcase cs[] = {
+        {.name = "max_entry_bytes 2: entry 0 (3 bytes)", .base = B_APPEND2,
+         .lim = {.max_entry_bytes = 2}, .want = RAFT_ELIMIT},
+        {.name = "max_entry_bytes 4: entry 1 (5 bytes)", .base = B_APPEND2,
+         .lim = {.max_entry_bytes = 4}, .want = RAFT_ELIMIT},
+        {.name = "max_entry_bytes 5", .base = B_APPEND2,
+         .lim = {.max_entry_bytes = 5}, .want = 0},
+        {.name = "default: entry len 1 MiB + 1", .base = B_APPEND2,
+         .p = {P(E0 + EO_LEN, 4, DEF_MAX_ENTRY_BYTES + 1)},
+         .want = RAFT_ELIMIT},
+        /* 1 MiB is within the default and fails the next check: pins the
+         * default at exactly 1 MiB. */
+        {.name = "default: entry len 1 MiB", .base = B_APPEND2,
+         .p = {P(E0 + EO_LEN, 4, DEF_MAX_ENTRY_BYTES)}, .want = RAFT_EFORMAT},
+        {.name = "default: entry len UINT32_MAX", .base = B_APPEND2,
+         .p = {P(E1 + EO_LEN, 4, UINT32_MAX)}, .want = RAFT_ELIMIT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_18_payload_past_length)
+{
+    static const struct dcase cs[] = {
+        {.name = "entry 1 len 6", .base = B_APPEND2,
+         .p = {P(E1 + EO_LEN, 4, 6)}, .want = RAFT_EFORMAT},
+        {.name = "entry 0 len 25", .base = B_APPEND2,
+         .p = {P(E0 + EO_LEN, 4, 25)}, .want = RAFT_EFORMAT},
+        {.name = "entry 0 len 1000", .base = B_APPEND2,
+         .p = {P(E0 + EO_LEN, 4, 1000)}, .want = RAFT_EFORMAT},
+        /* Lengths that wrap a 32-bit position back inside the message. */
+        {.name = "entry 1 len UINT32_MAX", .base = B_APPEND2,
+         .p = {P(E1 + EO_LEN, 4, UINT32_MAX)}, .lim = HUGE_LIMITS,
+         .want = RAFT_EFORMAT},
+        {.name = "entry 0 len 2^32 - 16", .base = B_APPEND2,
+         .p = {P(E0 + EO_LEN, 4, 0xfffffff0u)}, .lim = HUGE_LIMITS,
+         .want = RAFT_EFORMAT},
+        {.name = "entry 0 len 2^32 - 80", .base = B_APPEND2,
+         .p = {P(E0 + EO_LEN, 4, 0xffffffb0u)}, .lim = HUGE_LIMITS,
+         .want = RAFT_EFORMAT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_19_bytes_after_last_entry)
+{
+    static const struct dcase cs[] = {
+        {.name = "append, length 105", .base = B_APPEND2,
+         .p = {P(O_LEN, 4, LEN_A2 + 1)}, .extra = 1, .want = RAFT_ETRAILING},
+        {.name = "heartbeat, length 65", .base = B_APPEND0,
+         .p = {P(O_LEN, 4, 65)}, .extra = 1, .want = RAFT_ETRAILING},
+        {.name = "heartbeat, length 79", .base = B_APPEND0,
+         .p = {P(O_LEN, 4, 79)}, .extra = 15, .want = RAFT_ETRAILING},
+        {.name = "entry 1 len 4: one byte left", .base = B_APPEND2,
+         .p = {P(E1 + EO_LEN, 4, 4)}, .want = RAFT_ETRAILING},
+        {.name = "entry 1 len 0", .base = B_APPEND2,
+         .p = {P(E1 + EO_LEN, 4, 0)}, .want = RAFT_ETRAILING},
+        {.name = "n_entries 1: entry 1 left over", .base = B_APPEND2,
+         .p = {P(O_NENT, 4, 1)}, .want = RAFT_ETRAILING},
+        {.name = "n_entries 0: both entries left over", .base = B_APPEND2,
+         .p = {P(O_NENT, 4, 0)}, .want = RAFT_ETRAILING},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_20_einval)
+{
+    struct frame f;
+    base_frame(B_APPEND2, &f);
+    struct raft_msg d;
+    struct raft_entry ents[4];
+    ck_assert_int_eq(raft_msg_decode(NULL, f.n, NULL, &d, ents, 4), RAFT_EINVAL);
+    ck_assert_int_eq(raft_msg_decode(NULL, 0, NULL, &d, ents, 4), RAFT_EINVAL);
+    ck_assert_int_eq(raft_msg_decode(f.b, f.n, NULL, NULL, ents, 4),
+                     RAFT_EINVAL);
+    ck_assert_int_eq(raft_msg_decode(f.b, f.n, NULL, &d, NULL, 4), RAFT_EINVAL);
+    ck_assert_int_eq(raft_msg_decode(f.b, f.n, NULL, &d, NULL, 1), RAFT_EINVAL);
+    /* NULL ents with cap 0 is allowed (see test 13). */
+    base_frame(B_VOTE, &f);
+    ck_assert_int_eq(raft_msg_decode(f.b, f.n, NULL, &d, NULL, 0), 0);
+    ck_assert_int_eq(raft_msg_decode(NULL, f.n, NULL, &d, NULL, 0), RAFT_EINVAL);
+    ck_assert_int_eq(raft_msg_decode(f.b, f.n, NULL, NULL, NULL, 0),
+                     RAFT_EINVAL);
+}
+END_TEST
+
+/* Where a message breaks two rules, the earlier row of the table wins. */
+START_TEST(test_decode_check_order)
+{
+    static const struct dcase cs[] = {
+        {.name = "short header before version", .base = B_VOTE,
+         .p = {P(O_VER, 1, 2)}, .extra = -17, .want = RAFT_ESHORT},
+        {.name = "version before length < 48", .base = B_VOTE,
+         .p = {P(O_VER, 1, 2), P(O_LEN, 4, 40)}, .want = RAFT_EVERSION},
+        {.name = "version before type", .base = B_VOTE,
+         .p = {P(O_VER, 1, 0), P(O_TYPE, 1, 0)}, .want = RAFT_EVERSION},
+        {.name = "length < 48 before the message limit", .base = B_VOTE,
+         .p = {P(O_LEN, 4, 40)}, .lim = {.max_msg_bytes = 30},
+         .want = RAFT_EFORMAT},
+        {.name = "length < 48 before short input", .base = B_VOTE,
+         .p = {P(O_LEN, 4, 40)}, .extra = -10, .want = RAFT_EFORMAT},
+        {.name = "message limit before short input", .base = B_APPEND2,
+         .p = {P(O_LEN, 4, 1000)}, .lim = {.max_msg_bytes = 500},
+         .want = RAFT_ELIMIT},
+        {.name = "message limit before trailing input", .base = B_APPEND2,
+         .extra = 1, .lim = {.max_msg_bytes = 100}, .want = RAFT_ELIMIT},
+        {.name = "short input before type", .base = B_VOTE,
+         .p = {P(O_TYPE, 1, 0)}, .extra = -1, .want = RAFT_ESHORT},
+        {.name = "trailing input before type", .base = B_VOTE,
+         .p = {P(O_TYPE, 1, 0)}, .extra = 1, .want = RAFT_ETRAILING},
+        {.name = "trailing input before flags", .base = B_VOTE,
+         .p = {P(O_FLAGS, 2, 2)}, .extra = 1, .want = RAFT_ETRAILING},
+        {.name = "type before flags", .base = B_VOTE,
+         .p = {P(O_TYPE, 1, 7), P(O_FLAGS, 2, 0x8000)}, .want = RAFT_ETYPE},
+        {.name = "reserved u32 before the entry limit", .base = B_APPEND2,
+         .p = {P(O_RSV, 4, 1), P(O_NENT, 4, 65)}, .want = RAFT_EFORMAT},
+        {.name = "entry limit before count vs length", .base = B_APPEND2,
+         .p = {P(O_NENT, 4, 3)}, .lim = {.max_entries = 2},
+         .want = RAFT_ELIMIT},
+        {.name = "count vs length before the entry array", .base = B_APPEND2,
+         .p = {P(O_NENT, 4, 3)}, .cap = 1, .want = RAFT_ECOUNT},
+        {.name = "entry array before entry type", .base = B_APPEND2,
+         .p = {P(E0 + EO_TYPE, 1, 0)}, .cap = 1, .want = RAFT_ENOBUFS},
+        {.name = "entry array before entry reserved", .base = B_APPEND2,
+         .p = {P(E0 + EO_RSV, 1, 1)}, .cap = CAP_NULL,
+         .want = RAFT_ENOBUFS},
+        {.name = "header fit before the entry's type", .base = B_APPEND2,
+         .p = {P(E0 + EO_LEN, 4, 9), P(89 + EO_TYPE, 1, 0)},
+         .want = RAFT_ECOUNT},
+        {.name = "entry type before entry reserved", .base = B_APPEND2,
+         .p = {P(E0 + EO_TYPE, 1, 9), P(E0 + EO_RSV, 1, 1)},
+         .want = RAFT_ETYPE},
+        {.name = "entry reserved before entry len limit", .base = B_APPEND2,
+         .p = {P(E0 + EO_RSV + 1, 1, 1)}, .lim = {.max_entry_bytes = 1},
+         .want = RAFT_EFORMAT},
+        {.name = "entry len limit before payload past length",
+         .base = B_APPEND2, .p = {P(E0 + EO_LEN, 4, 1000)},
+         .lim = {.max_entry_bytes = 500}, .want = RAFT_ELIMIT},
+        {.name = "entry 0 (type) before entry 1 (reserved)", .base = B_APPEND2,
+         .p = {P(E0 + EO_TYPE, 1, 0), P(E1 + EO_RSV, 1, 1)},
+         .want = RAFT_ETYPE},
+        {.name = "entry 0 (reserved) before entry 1 (type)", .base = B_APPEND2,
+         .p = {P(E0 + EO_RSV, 1, 1), P(E1 + EO_TYPE, 1, 0)},
+         .want = RAFT_EFORMAT},
+        {.name = "entry 0 (len limit) before entry 1 (type)", .base = B_APPEND2,
+         .p = {P(E1 + EO_TYPE, 1, 0)}, .lim = {.max_entry_bytes = 2},
+         .want = RAFT_ELIMIT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+/* ======================================================================
+ * Truncations, mutations, zero copy
+ * ====================================================================== */
+
+/* Every proper prefix of every valid encoding is ESHORT, read from an
+ * exactly-sized buffer. */
+START_TEST(test_every_truncation_is_eshort)
+{
+    for (size_t i = 0; i < ARRAY_LEN(RT); i++) {
+        size_t len;
+        uint8_t *enc = enc_alloc(&RT[i].m, &len);
+        struct raft_msg d;
+        struct raft_entry ents[16];
+        for (size_t k = 0; k < len; k++) {
+            int rc = dec_exact(enc, k, NULL, &d, ents, 16);
+            CHECK(rc == RAFT_ESHORT, "%s: %zu of %zu bytes: %s", RT[i].name, k,
+                  len, err_name(rc));
+        }
+        xfree(enc);
+    }
+}
+END_TEST
+
+/*
+ * Every single-byte change of a valid encoding either decodes to a message
+ * that re-encodes to exactly the changed bytes (the format is canonical) or
+ * is rejected with one of the decoder's documented codes.
+ */
+START_TEST(test_byte_mutations_are_canonical_or_rejected)
+{
+    static const int bases[] = {B_VOTE_RESP, B_APPEND_RESP, B_APPEND2};
+    unsigned long accepted = 0, rejected = 0;
+    for (size_t b = 0; b < ARRAY_LEN(bases); b++) {
+        struct frame f;
+        base_frame(bases[b], &f);
+        for (size_t off = 0; off < f.n; off++) {
+            uint8_t orig = f.b[off];
+            for (unsigned v = 0; v < 256; v++) {
+                if (v == orig) {
+                    continue;
+                }
+                f.b[off] = (uint8_t)v;
+                uint8_t *blk;
+                uint8_t *in = exact_copy(f.b, f.n, &blk);
+                struct raft_msg d;
+                struct raft_entry ents[8];
+                int rc = raft_msg_decode(in, f.n, NULL, &d, ents, 8);
+                if (rc == 0) {
+                    uint8_t out[sizeof(f.b)];
+                    size_t len = 0;
+                    int erc = raft_msg_encode(&d, out, sizeof(out), &len);
+                    CHECK(erc == 0 && len == f.n && memcmp(out, f.b, len) == 0,
+                          "base %d, byte %zu = 0x%02x: decoded but does not "
+                          "re-encode to the same bytes",
+                          bases[b], off, v);
+                    accepted++;
+                } else {
+                    CHECK(rc == RAFT_ESHORT || rc == RAFT_ETRAILING ||
+                              rc == RAFT_EVERSION || rc == RAFT_ETYPE ||
+                              rc == RAFT_ECOUNT || rc == RAFT_ELIMIT ||
+                              rc == RAFT_ENOBUFS || rc == RAFT_EFORMAT,
+                          "base %d, byte %zu = 0x%02x: %d is not a decode "
+                          "error code",
+                          bases[b], off, v, rc);
+                    rejected++;
+                }
+                xfree(blk);
+            }
+            f.b[off] = orig;
+        }
+    }
+    ck_assert_uint_gt(accepted, 0);
+    ck_assert_uint_gt(rejected, 0);
+}
+END_TEST
+
+START_TEST(test_zero_copy)
+{
+    static const struct raft_entry ents[] = {
+        {.term = 3, .type = RAFT_ENTRY_COMMAND, .buf = "abc", .len = 3},
+        {.term = 3, .type = RAFT_ENTRY_NOOP, .buf = NULL, .len = 0},
+        {.term = 4, .type = RAFT_ENTRY_COMMAND, .buf = "hello", .len = 5},
+    };
+    const struct raft_msg m = {
+        .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 4,
+        .u.append = {.n_entries = 3, .entries = ents}};
+    size_t len;
+    uint8_t *buf = enc_alloc(&m, &len);
+    struct raft_msg d;
+    struct raft_entry dents[3];
+    poison(&d, dents, 3);
+    ck_assert_int_eq(raft_msg_decode(buf, len, NULL, &d, dents, 3), 0);
+    ck_assert_ptr_eq(d.u.append.entries, dents);
+    /* Payloads at 64+16 and 64+16+3+16+16. */
+    ck_assert_ptr_eq(dents[0].buf, buf + 80);
+    ck_assert_ptr_eq(dents[2].buf, buf + 115);
+    /* An empty payload is NULL or points inside the buffer. */
+    ck_assert(dents[1].buf == NULL ||
+              ((const uint8_t *)dents[1].buf >= buf &&
+               (const uint8_t *)dents[1].buf <= buf + len));
+    /* It aliases the input: a change to the input shows through. */
+    buf[115] = 'J';
+    ck_assert_int_eq(((const char *)dents[2].buf)[0], 'J');
+    xfree(buf);
+}
+END_TEST
+
+/* ======================================================================
+ * Integration: a three-node cluster whose every message goes through
+ * encode, peek_len and decode.
+ * ====================================================================== */
+
+#define WQ_CAP 256
+
+struct wire_q {
+    uint8_t *frame[WQ_CAP];
+    size_t len[WQ_CAP];
+    size_t head, tail;
+    unsigned seen[5];    /* messages per type */
+    unsigned send_err;   /* encode failures or a full queue */
+    raft_index applied[4];
+};
+
+static int w_send(struct raft *r, void *ctx, const struct raft_msg *msg)
+{
+    struct wire_q *q = ctx;
+    (void)r;
+    size_t need = 0;
+    if (raft_msg_encode(msg, NULL, 0, &need) != RAFT_ENOBUFS ||
+        q->tail == WQ_CAP) {
+        q->send_err++;
+        return -1;
+    }
+    uint8_t *f = track(malloc(need));
+    size_t got = 0;
+    if (f == NULL || raft_msg_encode(msg, f, need, &got) != 0 || got != need) {
+        xfree(f);
+        q->send_err++;
+        return -1;
+    }
+    q->frame[q->tail] = f;
+    q->len[q->tail] = got;
+    q->tail++;
+    return 0;
+}
+
+static int w_persist_state(struct raft *r, void *ctx, raft_term t, raft_id v)
+{
+    (void)r, (void)ctx, (void)t, (void)v;
+    return 0;
+}
+
+static int w_persist_entries(struct raft *r, void *ctx, raft_index first,
+                             const struct raft_entry *e, size_t n)
+{
+    (void)r, (void)ctx, (void)first, (void)e, (void)n;
+    return 0;
+}
+
+static int w_apply(struct raft *r, void *ctx, raft_index index,
+                   const struct raft_entry *e)
+{
+    struct wire_q *q = ctx;
+    (void)e;
+    struct raft_status st;
+    raft_status(r, &st);
+    if (st.id < 4) {
+        q->applied[st.id] = index;
+    }
+    return 0;
+}
+
+/* Deliver every queued frame as a stream transport would: peek the length
+ * from the first 4 bytes, decode, step, then scribble over and free the
+ * frame (raft_step must have copied what it keeps). */
+static void w_deliver_all(struct wire_q *q)
+{
+    unsigned rounds = 0;
+    while (q->head < q->tail) {
+        CHECK(++rounds < WQ_CAP, "message storm");
+        uint8_t *f = q->frame[q->head];
+        size_t flen = q->len[q->head];
+        q->frame[q->head] = NULL;
+        q->head++;
+
+        size_t mlen = 0;
+        int rc = raft_msg_peek_len(f, RAFT_WIRE_PREFIX, &mlen);
+        CHECK(rc == 0 && mlen == flen, "peek_len: %s, %zu of %zu",
+              err_name(rc), mlen, flen);
+        struct raft_msg m;
+        struct raft_entry ents[64];
+        rc = raft_msg_decode(f, mlen, NULL, &m, ents, ARRAY_LEN(ents));
+        CHECK(rc == 0, "decoding a frame the library sent: %s", err_name(rc));
+        CHECK(m.to >= 1 && m.to <= 3, "message to %llu",
+              (unsigned long long)m.to);
+        q->seen[m.type]++;
+        rc = raft_step(wnode[m.to], &m);
+        CHECK(rc == 0, "raft_step(type %d, %llu -> %llu) = %s", m.type,
+              (unsigned long long)m.from, (unsigned long long)m.to,
+              err_name(rc));
+        memset(f, 0xee, flen);
+        xfree(f);
+    }
+    q->head = q->tail = 0;
+}
+
+START_TEST(test_decoded_messages_drive_a_cluster)
+{
+    static struct wire_q q;
+    memset(&q, 0, sizeof(q));
+    const struct raft_callbacks cbs = {.send = w_send,
+                                       .persist_state = w_persist_state,
+                                       .persist_entries = w_persist_entries,
+                                       .apply = w_apply};
+    const raft_id voters[] = {1, 2, 3};
+    for (raft_id id = 1; id <= 3; id++) {
+        struct raft_config cfg = {.id = id, .election_ticks = 10,
+                                  .heartbeat_ticks = 1, .seed = 100 + id};
+        ck_assert_int_eq(raft_create(&cfg, &cbs, &q, &wnode[id]), 0);
+        ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
+    }
+
+    /* Node 1 campaigns; the votes travel as bytes. */
+    unsigned ticks = 0;
+    while (raft_role(wnode[1]) != RAFT_CANDIDATE) {
+        ck_assert_uint_lt(ticks++, 100);
+        ck_assert_int_eq(raft_tick(wnode[1]), 0);
+    }
+    ck_assert_uint_eq(q.tail, 2);
+    w_deliver_all(&q);
+    ck_assert_int_eq(raft_role(wnode[1]), RAFT_LEADER);
+    ck_assert_uint_eq(raft_leader(wnode[2]), 1);
+    ck_assert_uint_eq(raft_leader(wnode[3]), 1);
+
+    /* A command, replicated and committed over the wire. */
+    static const char cmd[] = "set x = 42";
+    raft_index idx = 0;
+    ck_assert_int_eq(raft_propose(wnode[1], cmd, sizeof(cmd), &idx), 0);
+    w_deliver_all(&q);
+    ck_assert_int_eq(raft_tick(wnode[1]), 0); /* heartbeat carries commit */
+    w_deliver_all(&q);
+
+    raft_term term = raft_current_term(wnode[1]);
+    for (raft_id id = 1; id <= 3; id++) {
+        struct raft_entry e;
+        ck_assert_int_eq(raft_entry_at(wnode[id], idx, &e), 0);
+        ck_assert_uint_eq(e.term, term);
+        ck_assert_int_eq(e.type, RAFT_ENTRY_COMMAND);
+        ck_assert_uint_eq(e.len, sizeof(cmd));
+        ck_assert_mem_eq(e.buf, cmd, sizeof(cmd));
+        struct raft_status st;
+        raft_status(wnode[id], &st);
+        ck_assert_uint_eq(st.commit, idx);
+        ck_assert_uint_eq(q.applied[id], idx);
+    }
+    ck_assert_uint_eq(q.send_err, 0);
+    ck_assert_uint_gt(q.seen[RAFT_MSG_VOTE], 0);
+    ck_assert_uint_gt(q.seen[RAFT_MSG_VOTE_RESP], 0);
+    ck_assert_uint_gt(q.seen[RAFT_MSG_APPEND], 0);
+    ck_assert_uint_gt(q.seen[RAFT_MSG_APPEND_RESP], 0);
+}
+END_TEST
+
+Suite *raft_codec_suite(void)
+{
+    Suite *s = suite_create("codec");
+
+    TCase *tc = tcase_create("encode");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_roundtrip_every_type);
+    tcase_add_test(tc, test_roundtrip_flag_bit);
+    tcase_add_test(tc, test_roundtrip_at_default_limits);
+    tcase_add_test(tc, test_roundtrip_at_custom_limits);
+    tcase_add_test(tc, test_golden_append);
+    tcase_add_test(tc, test_golden_vote_resp);
+    tcase_add_test(tc, test_golden_vote_and_append_resp);
+    tcase_add_test(tc, test_encode_too_small_writes_nothing);
+    tcase_add_test(tc, test_encode_einval);
+    tcase_add_test(tc, test_peek_len);
+    tcase_set_timeout(tc, 120); /* 64 MiB messages under valgrind */
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("decode");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_decode_00_bases_are_valid);
+    tcase_add_test(tc, test_decode_01_short_header);
+    tcase_add_test(tc, test_decode_02_version);
+    tcase_add_test(tc, test_decode_03_length_below_smallest);
+    tcase_add_test(tc, test_decode_04_over_message_limit);
+    tcase_add_test(tc, test_decode_05_short_of_length);
+    tcase_add_test(tc, test_decode_06_more_than_length);
+    tcase_add_test(tc, test_decode_07_message_type);
+    tcase_add_test(tc, test_decode_08_flags);
+    tcase_add_test(tc, test_decode_09_fixed_length);
+    tcase_add_test(tc, test_decode_10_append_reserved_u32);
+    tcase_add_test(tc, test_decode_11_entry_count_limit);
+    tcase_add_test(tc, test_decode_12_count_vs_length);
+    tcase_add_test(tc, test_decode_13_entry_array_too_small);
+    tcase_add_test(tc, test_decode_14_entry_header_fits);
+    tcase_add_test(tc, test_decode_15_entry_type);
+    tcase_add_test(tc, test_decode_16_entry_reserved);
+    tcase_add_test(tc, test_decode_17_entry_len_limit);
+    tcase_add_test(tc, test_decode_18_payload_past_length);
+    tcase_add_test(tc, test_decode_19_bytes_after_last_entry);
+    tcase_add_test(tc, test_decode_20_einval);
+    tcase_add_test(tc, test_decode_check_order);
+    tcase_add_test(tc, test_every_truncation_is_eshort);
+    tcase_add_test(tc, test_byte_mutations_are_canonical_or_rejected);
+    tcase_add_test(tc, test_zero_copy);
+    tcase_set_timeout(tc, 120);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("wire_cluster");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_decoded_messages_drive_a_cluster);
+    suite_add_tcase(s, tc);
+    return s;
+}
