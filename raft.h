@@ -523,7 +523,12 @@ RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs,
 #define RAFT_WIRE_PREFIX 4
 
 /* Decoder limits; zero in a field selects the default. Bytes from the
- * network are untrusted: these bound what one message may claim. */
+ * network are untrusted: these bound what one message may claim. They are
+ * separate from the node's raft_config limits: set max_entries to at least
+ * the senders' max_msg_entries and max_entry_bytes to at least their
+ * max_msg_bytes, or a default decoder rejects their larger messages with
+ * RAFT_ELIMIT. Here max_msg_bytes bounds the whole encoded message, not
+ * just its payloads. */
 struct raft_wire_limits {
     uint32_t max_entries;     /* entries per message, default 64 */
     uint32_t max_entry_bytes; /* payload bytes per entry, default 1 MiB */
@@ -546,21 +551,24 @@ RAFT_API int raft_msg_encode(const struct raft_msg *msg, void *buf, size_t cap,
 /*
  * Read the total length of the encoded message starting at buf[0..len),
  * from its length prefix, into *msg_len (out), so a stream transport knows
- * how many bytes to collect. Returns RAFT_ESHORT if len < RAFT_WIRE_PREFIX,
- * RAFT_EFORMAT if the prefix is smaller than the smallest message.
+ * how many bytes to collect. Returns RAFT_EINVAL if buf or msg_len is NULL,
+ * RAFT_ESHORT if len < RAFT_WIRE_PREFIX, RAFT_EFORMAT if the prefix is
+ * smaller than the smallest message.
  */
 RAFT_API int raft_msg_peek_len(const void *buf, size_t len, size_t *msg_len);
 
 /*
  * Decode exactly one message from buf[0..len) (borrowed) into *msg (out),
  * with its entries in ents[0..ents_cap) (out). Zero copy: entry payload
- * pointers point into `buf`, so the decoded message is valid only while
- * `buf` is unchanged; raft_step() copies what it keeps, so decode, step,
+ * pointers point into `buf` (NULL for empty payloads; entries is NULL when
+ * there are none), so the decoded message is valid only while `buf` is
+ * unchanged; raft_step() copies what it keeps, so decode, step,
  * then reuse the buffer. `limits` may be NULL for the defaults. Nothing is
  * read outside buf[0..len). Returns 0, or:
  *   RAFT_EINVAL    a NULL argument (ents may be NULL when ents_cap is 0);
  *   RAFT_ESHORT    buf ends before the message does;
- *   RAFT_ETRAILING bytes follow the message;
+ *   RAFT_ETRAILING bytes follow the message, or follow its last entry
+ *                  within the length the prefix states;
  *   RAFT_EVERSION  the version is not RAFT_WIRE_VERSION;
  *   RAFT_ETYPE     unknown message type or entry type;
  *   RAFT_ECOUNT    the entry count cannot fit in the message's length;
