@@ -346,14 +346,63 @@ static int cmd_op(char **servers, int n, uint64_t timeout_ms,
     return 1;
 }
 
+/* Parse the server list (modified in place) and run the command argv[0]. */
+static int run(char *servers_arg, int argc, char **argv, uint64_t timeout_ms,
+               uint64_t deadline_ms, uint64_t client_id, uint64_t seq)
+{
+    char *servers[MAX_SERVERS];
+    int nservers = 0;
+    char *tok, *save = NULL;
+
+    for (tok = strtok_r(servers_arg, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        struct sockaddr_in sa;
+        if (ctr_parse_addr(tok, &sa) != 0) {
+            fprintf(stderr, "%s: bad server address '%s' (want IPv4:port)\n",
+                    prog, tok);
+            return 2;
+        }
+        if (nservers == MAX_SERVERS) {
+            fprintf(stderr, "%s: too many servers (max %d)\n", prog,
+                    MAX_SERVERS);
+            return 2;
+        }
+        servers[nservers++] = tok;
+    }
+    if (nservers == 0) {
+        fprintf(stderr, "%s: no servers given\n", prog);
+        return 2;
+    }
+    if (client_id == 0) {
+        client_id = random_client_id();
+    }
+    if (strcmp(argv[0], "status") == 0 && argc == 1) {
+        return cmd_status(servers, nservers, timeout_ms, client_id);
+    }
+    if (strcmp(argv[0], "get") == 0 && argc == 1) {
+        struct ctr_req q = {CTR_OP_GET, client_id, seq, 0};
+        return cmd_op(servers, nservers, timeout_ms, deadline_ms, &q);
+    }
+    if (strcmp(argv[0], "incr") == 0 && argc == 2) {
+        struct ctr_req q = {CTR_OP_INCR, client_id, seq, 0};
+        if (parse_u64(argv[1], &q.amount) != 0 || q.amount == 0) {
+            fprintf(stderr, "%s: bad increment '%s' (want a positive integer)\n",
+                    prog, argv[1]);
+            return 2;
+        }
+        return cmd_op(servers, nservers, timeout_ms, deadline_ms, &q);
+    }
+    fprintf(stderr, "%s: unknown command or wrong arguments: %s\n", prog,
+            argv[0]);
+    usage();
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     char *servers_arg = NULL;
-    char *servers[MAX_SERVERS];
-    int nservers = 0;
     uint64_t timeout_ms = 1000, deadline_ms = 10000, client_id = 0, seq = 1;
-    int i;
-    char *tok, *save = NULL;
+    int i, rc;
 
     signal(SIGPIPE, SIG_IGN);
     for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
@@ -409,47 +458,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", prog);
         return 1;
     }
-    for (tok = strtok_r(servers_arg, ",", &save); tok != NULL;
-         tok = strtok_r(NULL, ",", &save)) {
-        struct sockaddr_in sa;
-        if (ctr_parse_addr(tok, &sa) != 0) {
-            fprintf(stderr, "%s: bad server address '%s' (want IPv4:port)\n",
-                    prog, tok);
-            return 2;
-        }
-        if (nservers == MAX_SERVERS) {
-            fprintf(stderr, "%s: too many servers (max %d)\n", prog,
-                    MAX_SERVERS);
-            return 2;
-        }
-        servers[nservers++] = tok;
-    }
-    if (nservers == 0) {
-        fprintf(stderr, "%s: no servers given\n", prog);
-        return 2;
-    }
-    if (client_id == 0) {
-        client_id = random_client_id();
-    }
-
-    if (strcmp(argv[i], "status") == 0 && i + 1 == argc) {
-        return cmd_status(servers, nservers, timeout_ms, client_id);
-    }
-    if (strcmp(argv[i], "get") == 0 && i + 1 == argc) {
-        struct ctr_req q = {CTR_OP_GET, client_id, seq, 0};
-        return cmd_op(servers, nservers, timeout_ms, deadline_ms, &q);
-    }
-    if (strcmp(argv[i], "incr") == 0 && i + 2 == argc) {
-        struct ctr_req q = {CTR_OP_INCR, client_id, seq, 0};
-        if (parse_u64(argv[i + 1], &q.amount) != 0 || q.amount == 0) {
-            fprintf(stderr, "%s: bad increment '%s' (want a positive integer)\n",
-                    prog, argv[i + 1]);
-            return 2;
-        }
-        return cmd_op(servers, nservers, timeout_ms, deadline_ms, &q);
-    }
-    fprintf(stderr, "%s: unknown command or wrong arguments: %s\n", prog,
-            argv[i]);
-    usage();
-    return 2;
+    rc = run(servers_arg, argc - i, argv + i, timeout_ms, deadline_ms,
+             client_id, seq);
+    free(servers_arg);
+    return rc;
 }
