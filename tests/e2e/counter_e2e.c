@@ -1,0 +1,1748 @@
+/*
+ * counter_e2e.c - end-to-end test of the replicated counter example.
+ *
+ *   counter-e2e --bin DIR [--seconds 30] [--seed S] [--clients 8] [--keep]
+ *
+ * Runs three DIR/counter-server processes on loopback (data and logs in a
+ * temp dir) and checks, in order:
+ *
+ *  1. checker self-test: the linearizability checker below judges a set of
+ *     hand-made and randomly generated histories correctly;
+ *  2. bad input: garbage, truncated and stalled frames on the peer ('R')
+ *     and client ('C') sides do not stop a server from serving;
+ *  3. nemesis run: concurrent clients (own client_id, sequential seqs,
+ *     random increments 1..10, some GETs, retries with the same seq) while
+ *     a nemesis SIGKILLs a node (often the leader, sometimes two nodes)
+ *     every few seconds and restarts it, or pauses one with SIGSTOP and
+ *     resumes it (a deposed leader waking up). Then it heals the cluster, waits
+ *     until all nodes agree, and checks: acknowledged increments applied
+ *     exactly once (bounds on the final value); all nodes agree; the value
+ *     equals the replay of a node's log file (exactly-once per
+ *     (client_id, seq)), and all log files agree on the committed prefix;
+ *     the history is linearizable (with and without the log as witness);
+ *     the value survives a restart of the whole cluster.
+ *
+ * Random choices come from --seed (printed); timing still varies between
+ * runs. On failure the server logs are printed and the temp dir is kept.
+ * Every server is killed and reaped on every exit path.
+ */
+#include "cluster.h"
+
+#include <stdarg.h>
+
+/* ---- options and reporting ---------------------------------------------- */
+
+static const char *opt_bin = NULL;
+static int opt_seconds = 30;
+static uint64_t opt_seed = 0;
+static int opt_clients = 8;
+static int opt_keep = 0;
+
+static int n_passed, n_failed;
+static int64_t g_t0; /* history times are microseconds since this */
+
+#define say(...)                                                               \
+    do {                                                                       \
+        printf("counter-e2e: " __VA_ARGS__);                                   \
+        printf("\n");                                                          \
+        fflush(stdout);                                                        \
+    } while (0)
+
+/* ---- linearizability checker ---------------------------------------------
+ *
+ * A history is a set of operations on one counter (initially 0), each with
+ * its client, seq, type (INCR amount > 0, or GET), invocation time,
+ * completion time (negative: never completed, outcome unknown) and returned
+ * value (the counter after the operation in log order).
+ *
+ * lin_check() runs two checks:
+ *
+ *  Without a witness. Increments are positive and INCR returns the value
+ *  after it, so the completed INCRs are totally ordered by their values.
+ *  The checker verifies that this order is a chain (distinct values, each
+ *  INCR's pre-value v - amount at least the previous INCR's value, the
+ *  gaps explained by unknown increments) and respects real time (A
+ *  completed before B was invoked => value(A) < value(B)); that every GET
+ *  returns a value the counter can have had (not strictly inside an
+ *  INCR's step), at least the value of every INCR completed before it was
+ *  invoked, at most the pre-value of every INCR invoked after it
+ *  completed, and at least every GET completed before it was invoked.
+ *  These conditions are necessary; when no outcome is unknown they are
+ *  also sufficient.
+ *
+ *  With a witness (the committed commands in log order, as read from a
+ *  node's log file, retried duplicates included). Replaying them with
+ *  exactly-once per (client, seq) gives every applied operation a position
+ *  and the counter value there. The checker verifies that every log
+ *  command was issued by a client with the same type and amount, that
+ *  every completed operation is in the log and returned the value at its
+ *  position, and that the log order respects real time (A completed before
+ *  B was invoked => A is before B). Together this is a linearization, so
+ *  the history is linearizable; it also yields the final value.
+ */
+
+struct lin_op {
+    uint64_t client, seq;
+    uint8_t type; /* CTR_OP_INCR or CTR_OP_GET */
+    uint64_t amount;
+    int64_t invoke, complete; /* microseconds; complete < 0: unknown */
+    uint64_t value;
+};
+
+struct lin_cmd {
+    uint64_t client, seq;
+    uint8_t type;
+    uint64_t amount;
+};
+
+struct lin_key {
+    uint64_t a, b;
+    size_t i;
+};
+
+static int lin_key_cmp(const void *x, const void *y)
+{
+    const struct lin_key *p = x, *q = y;
+    if (p->a != q->a) {
+        return p->a < q->a ? -1 : 1;
+    }
+    if (p->b != q->b) {
+        return p->b < q->b ? -1 : 1;
+    }
+    return p->i < q->i ? -1 : p->i > q->i;
+}
+
+static int lin_fail(char *why, size_t wlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, wlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static uint64_t lin_done(const struct lin_op *o)
+{
+    return o->complete < 0 ? UINT64_MAX : (uint64_t)o->complete;
+}
+
+/* "client 1a2b seq 7 INCR 5 [1.234567 s, 1.240000 s] -> 42" */
+static const char *lin_desc(const struct lin_op *o, char *buf, size_t len)
+{
+    char done[32];
+    if (o->complete < 0) {
+        snprintf(done, sizeof(done), "never completed");
+    } else {
+        snprintf(done, sizeof(done), "%.6f s", (double)o->complete / 1e6);
+    }
+    if (o->type == CTR_OP_INCR) {
+        snprintf(buf, len,
+                 "client %" PRIx64 " seq %" PRIu64 " INCR %" PRIu64
+                 " [%.6f s, %s] -> %" PRIu64,
+                 o->client, o->seq, o->amount, (double)o->invoke / 1e6, done,
+                 o->value);
+    } else {
+        snprintf(buf, len,
+                 "client %" PRIx64 " seq %" PRIu64 " GET [%.6f s, %s] -> %" PRIu64,
+                 o->client, o->seq, (double)o->invoke / 1e6, done, o->value);
+    }
+    if (o->complete < 0) {
+        char *v = strstr(buf, " -> ");
+        if (v != NULL) {
+            *v = '\0';
+        }
+    }
+    return buf;
+}
+
+/* Index in keys[0..n) (sorted by a) of the last key with a < x, or -1. */
+static long lin_last_below(const struct lin_key *keys, size_t n, uint64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (keys[mid].a < x) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return (long)lo - 1;
+}
+
+/* Index of the first key with a > x, or n. */
+static size_t lin_first_above(const struct lin_key *keys, size_t n, uint64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (keys[mid].a <= x) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static int lin_check_nowitness(const struct lin_op *ops, size_t n, char *why,
+                               size_t wlen)
+{
+    struct lin_key *inc = NULL, *inc_c = NULL, *inc_i = NULL, *get_c = NULL;
+    uint64_t *pmax = NULL, *smin = NULL, *gmax = NULL;
+    size_t *parg = NULL, *sarg = NULL, *garg = NULL;
+    size_t ni = 0, ng = 0, i, k;
+    uint64_t unknown_sum = 0, gap_sum = 0, prev = 0, n_unknown = 0;
+    char d1[160], d2[160];
+    int rc = -1;
+
+    inc = calloc(n + 1, sizeof(*inc));
+    inc_c = calloc(n + 1, sizeof(*inc_c));
+    inc_i = calloc(n + 1, sizeof(*inc_i));
+    get_c = calloc(n + 1, sizeof(*get_c));
+    pmax = calloc(n + 1, sizeof(*pmax));
+    smin = calloc(n + 2, sizeof(*smin));
+    gmax = calloc(n + 1, sizeof(*gmax));
+    parg = calloc(n + 1, sizeof(*parg));
+    sarg = calloc(n + 2, sizeof(*sarg));
+    garg = calloc(n + 1, sizeof(*garg));
+    if (!inc || !inc_c || !inc_i || !get_c || !pmax || !smin || !gmax ||
+        !parg || !sarg || !garg) {
+        lin_fail(why, wlen, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        const struct lin_op *o = &ops[i];
+        if (o->type == CTR_OP_INCR && o->complete < 0) {
+            unknown_sum += o->amount;
+            n_unknown++;
+        } else if (o->type == CTR_OP_INCR) {
+            inc[ni].a = o->value;
+            inc[ni].i = i;
+            inc_c[ni].a = (uint64_t)o->complete;
+            inc_c[ni].i = i;
+            inc_i[ni].a = (uint64_t)o->invoke;
+            inc_i[ni].i = i;
+            ni++;
+        } else if (o->complete >= 0) {
+            get_c[ng].a = (uint64_t)o->complete;
+            get_c[ng].i = i;
+            ng++;
+        }
+    }
+    qsort(inc, ni, sizeof(*inc), lin_key_cmp);
+    qsort(inc_c, ni, sizeof(*inc_c), lin_key_cmp);
+    qsort(inc_i, ni, sizeof(*inc_i), lin_key_cmp);
+    qsort(get_c, ng, sizeof(*get_c), lin_key_cmp);
+
+    /* The completed INCRs, by value, form a chain. */
+    for (k = 0; k < ni; k++) {
+        const struct lin_op *o = &ops[inc[k].i];
+        uint64_t pre;
+        if (o->value < o->amount) {
+            lin_fail(why, wlen, "%s: value below its own increment",
+                     lin_desc(o, d1, sizeof(d1)));
+            goto out;
+        }
+        pre = o->value - o->amount;
+        if (k > 0 && o->value == prev) {
+            lin_fail(why, wlen, "two increments returned the same value: %s; %s",
+                     lin_desc(&ops[inc[k - 1].i], d1, sizeof(d1)),
+                     lin_desc(o, d2, sizeof(d2)));
+            goto out;
+        }
+        if (pre < prev) {
+            lin_fail(why, wlen,
+                     "increments overlap: %s ends at %" PRIu64
+                     " but %s starts from %" PRIu64,
+                     k > 0 ? lin_desc(&ops[inc[k - 1].i], d1, sizeof(d1))
+                           : "the initial state",
+                     prev, lin_desc(o, d2, sizeof(d2)), pre);
+            goto out;
+        }
+        gap_sum += pre - prev;
+        prev = o->value;
+    }
+    if (gap_sum > unknown_sum) {
+        lin_fail(why, wlen,
+                 "the completed increments leave %" PRIu64
+                 " unexplained (unknown increments total %" PRIu64
+                 "): something was applied that no client sent, or twice",
+                 gap_sum, unknown_sum);
+        goto out;
+    }
+    /* Real time among completed INCRs: suffix minimum of completion. */
+    smin[ni] = UINT64_MAX;
+    for (k = ni; k-- > 0;) {
+        uint64_t c = lin_done(&ops[inc[k].i]);
+        smin[k] = smin[k + 1];
+        sarg[k] = sarg[k + 1];
+        if (c < smin[k]) {
+            smin[k] = c;
+            sarg[k] = inc[k].i;
+        }
+        if (smin[k + 1] < (uint64_t)ops[inc[k].i].invoke) {
+            lin_fail(why, wlen,
+                     "real-time order violated: %s completed before %s was "
+                     "invoked but has a larger value",
+                     lin_desc(&ops[sarg[k + 1]], d1, sizeof(d1)),
+                     lin_desc(&ops[inc[k].i], d2, sizeof(d2)));
+            goto out;
+        }
+    }
+    /* Prefix max of INCR values by completion; suffix min of INCR
+     * pre-values by invocation; prefix max of GET values by completion. */
+    for (k = 0; k < ni; k++) {
+        const struct lin_op *o = &ops[inc_c[k].i];
+        pmax[k] = k > 0 ? pmax[k - 1] : 0;
+        parg[k] = k > 0 ? parg[k - 1] : inc_c[k].i;
+        if (k == 0 || o->value > pmax[k]) {
+            pmax[k] = o->value;
+            parg[k] = inc_c[k].i;
+        }
+    }
+    smin[ni] = UINT64_MAX;
+    for (k = ni; k-- > 0;) {
+        const struct lin_op *o = &ops[inc_i[k].i];
+        smin[k] = smin[k + 1];
+        sarg[k] = sarg[k + 1];
+        if (o->value - o->amount < smin[k]) {
+            smin[k] = o->value - o->amount;
+            sarg[k] = inc_i[k].i;
+        }
+    }
+    for (k = 0; k < ng; k++) {
+        const struct lin_op *o = &ops[get_c[k].i];
+        gmax[k] = k > 0 ? gmax[k - 1] : 0;
+        garg[k] = k > 0 ? garg[k - 1] : get_c[k].i;
+        if (k == 0 || o->value > gmax[k]) {
+            gmax[k] = o->value;
+            garg[k] = get_c[k].i;
+        }
+    }
+    for (k = 0; k < ng; k++) {
+        const struct lin_op *g = &ops[get_c[k].i];
+        size_t j;
+        long l;
+        /* A value the counter had: not strictly inside an INCR's step. */
+        j = lin_first_above(inc, ni, g->value);
+        if (j < ni && ops[inc[j].i].value - ops[inc[j].i].amount < g->value) {
+            lin_fail(why, wlen,
+                     "%s: the counter never had that value (%s steps over it)",
+                     lin_desc(g, d1, sizeof(d1)),
+                     lin_desc(&ops[inc[j].i], d2, sizeof(d2)));
+            goto out;
+        }
+        if (g->value > prev + (unknown_sum - gap_sum)) {
+            lin_fail(why, wlen, "%s: larger than any value the counter had",
+                     lin_desc(g, d1, sizeof(d1)));
+            goto out;
+        }
+        if (n_unknown == 0 && g->value != 0 &&
+            (j == 0 || ops[inc[j - 1].i].value != g->value)) {
+            lin_fail(why, wlen,
+                     "%s: no increment produced that value (and none has an "
+                     "unknown outcome)",
+                     lin_desc(g, d1, sizeof(d1)));
+            goto out;
+        }
+        /* INCRs completed before the GET was invoked. */
+        l = lin_last_below(inc_c, ni, (uint64_t)g->invoke);
+        if (l >= 0 && pmax[l] > g->value) {
+            lin_fail(why, wlen, "stale read: %s completed before %s was invoked",
+                     lin_desc(&ops[parg[l]], d1, sizeof(d1)),
+                     lin_desc(g, d2, sizeof(d2)));
+            goto out;
+        }
+        /* INCRs invoked after the GET completed. */
+        j = lin_first_above(inc_i, ni, (uint64_t)g->complete);
+        if (j < ni && smin[j] < g->value) {
+            lin_fail(why, wlen,
+                     "read from the future: %s completed before %s was invoked",
+                     lin_desc(g, d1, sizeof(d1)),
+                     lin_desc(&ops[sarg[j]], d2, sizeof(d2)));
+            goto out;
+        }
+        /* GETs completed before this one was invoked. */
+        l = lin_last_below(get_c, ng, (uint64_t)g->invoke);
+        if (l >= 0 && gmax[l] > g->value) {
+            lin_fail(why, wlen,
+                     "non-monotonic reads: %s completed before %s was invoked",
+                     lin_desc(&ops[garg[l]], d1, sizeof(d1)),
+                     lin_desc(g, d2, sizeof(d2)));
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(inc);
+    free(inc_c);
+    free(inc_i);
+    free(get_c);
+    free(pmax);
+    free(smin);
+    free(gmax);
+    free(parg);
+    free(sarg);
+    free(garg);
+    return rc;
+}
+
+static int lin_check_witness(const struct lin_op *ops, size_t n,
+                             const struct lin_cmd *log, size_t nlog,
+                             uint64_t *final_value, char *why, size_t wlen)
+{
+    struct lin_key *ids = calloc(n + 1, sizeof(*ids));
+    uint64_t *last = calloc(n + 1, sizeof(*last)); /* per ids[] entry */
+    size_t *pos = calloc(n + 1, sizeof(*pos));
+    uint64_t *val = calloc(n + 1, sizeof(*val));
+    size_t *ord = calloc(n + 1, sizeof(*ord));
+    size_t i, k, np = 0;
+    uint64_t state = 0, smin = UINT64_MAX;
+    size_t sarg = 0;
+    char d1[160], d2[160];
+    int rc = -1;
+
+    if (!ids || !last || !pos || !val || !ord) {
+        lin_fail(why, wlen, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < n; i++) {
+        ids[i].a = ops[i].client;
+        ids[i].b = ops[i].seq;
+        ids[i].i = i;
+        pos[i] = SIZE_MAX;
+    }
+    qsort(ids, n, sizeof(*ids), lin_key_cmp);
+    for (k = 1; k < n; k++) {
+        if (ids[k].a == ids[k - 1].a && ids[k].b == ids[k - 1].b) {
+            lin_fail(why, wlen, "bad history: %s and %s share client and seq",
+                     lin_desc(&ops[ids[k - 1].i], d1, sizeof(d1)),
+                     lin_desc(&ops[ids[k].i], d2, sizeof(d2)));
+            goto out;
+        }
+    }
+    for (k = 0; k < nlog; k++) {
+        const struct lin_cmd *c = &log[k];
+        size_t lo = 0, hi = n, first;
+        const struct lin_op *o;
+        /* First entry of this client (its session slot), then the op. */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (ids[mid].a < c->client) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        first = lo;
+        hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (ids[mid].a == c->client && ids[mid].b < c->seq) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if (lo == n || ids[lo].a != c->client || ids[lo].b != c->seq) {
+            lin_fail(why, wlen,
+                     "log command %zu (client %" PRIx64 " seq %" PRIu64
+                     " %s %" PRIu64 ") was never sent by any client",
+                     k + 1, c->client, c->seq,
+                     c->type == CTR_OP_INCR ? "INCR" : "GET", c->amount);
+            goto out;
+        }
+        o = &ops[ids[lo].i];
+        if (o->type != c->type || o->amount != c->amount) {
+            lin_fail(why, wlen,
+                     "log command %zu (client %" PRIx64 " seq %" PRIu64
+                     " %s %" PRIu64 ") differs from what was sent: %s",
+                     k + 1, c->client, c->seq,
+                     c->type == CTR_OP_INCR ? "INCR" : "GET", c->amount,
+                     lin_desc(o, d1, sizeof(d1)));
+            goto out;
+        }
+        if (c->seq <= last[first]) {
+            continue; /* a retry of an applied request: not applied again */
+        }
+        last[first] = c->seq;
+        if (c->type == CTR_OP_INCR) {
+            state += c->amount;
+        }
+        pos[ids[lo].i] = np;
+        val[ids[lo].i] = state;
+        ord[np++] = ids[lo].i;
+    }
+    *final_value = state;
+    for (i = 0; i < n; i++) {
+        if (ops[i].complete < 0) {
+            continue;
+        }
+        if (pos[i] == SIZE_MAX) {
+            lin_fail(why, wlen, "%s: acknowledged but not in the log",
+                     lin_desc(&ops[i], d1, sizeof(d1)));
+            goto out;
+        }
+        if (val[i] != ops[i].value) {
+            lin_fail(why, wlen,
+                     "%s: the log puts it where the counter is %" PRIu64,
+                     lin_desc(&ops[i], d1, sizeof(d1)), val[i]);
+            goto out;
+        }
+    }
+    /* Log order respects real time: nothing later in the log completed
+     * before an earlier entry was invoked. */
+    for (k = np; k-- > 0;) {
+        const struct lin_op *o = &ops[ord[k]];
+        if (smin < (uint64_t)o->invoke) {
+            lin_fail(why, wlen,
+                     "real-time order violated: %s completed before %s was "
+                     "invoked, but the log has them the other way round",
+                     lin_desc(&ops[sarg], d1, sizeof(d1)),
+                     lin_desc(o, d2, sizeof(d2)));
+            goto out;
+        }
+        if (lin_done(o) < smin) {
+            smin = lin_done(o);
+            sarg = ord[k];
+        }
+    }
+    rc = 0;
+out:
+    free(ids);
+    free(last);
+    free(pos);
+    free(val);
+    free(ord);
+    return rc;
+}
+
+/* Check a history; log may be NULL (then only the witness-free check).
+ * 0 if linearizable, -1 with a reason in why. *final_value (if log given):
+ * the counter after replaying the log. */
+static int lin_check(const struct lin_op *ops, size_t n,
+                     const struct lin_cmd *log, size_t nlog,
+                     uint64_t *final_value, char *why, size_t wlen)
+{
+    size_t i;
+    uint64_t dummy;
+    char d1[160];
+    for (i = 0; i < n; i++) {
+        const struct lin_op *o = &ops[i];
+        if ((o->type != CTR_OP_INCR && o->type != CTR_OP_GET) ||
+            (o->type == CTR_OP_INCR && o->amount == 0) ||
+            (o->type == CTR_OP_GET && o->amount != 0) || o->invoke < 0 ||
+            (o->complete >= 0 && o->complete < o->invoke)) {
+            return lin_fail(why, wlen, "malformed history entry: %s",
+                            lin_desc(o, d1, sizeof(d1)));
+        }
+    }
+    if (lin_check_nowitness(ops, n, why, wlen) != 0) {
+        return -1;
+    }
+    if (log == NULL) {
+        return 0;
+    }
+    return lin_check_witness(ops, n, log, nlog,
+                             final_value != NULL ? final_value : &dummy, why,
+                             wlen);
+}
+
+/* ---- checker self-test ----------------------------------------------------- */
+
+#define I_(c, s, a, t0, t1, v) {c, s, CTR_OP_INCR, a, t0, t1, v}
+#define G_(c, s, t0, t1, v) {c, s, CTR_OP_GET, 0, t0, t1, v}
+#define LI(c, s, a) {c, s, CTR_OP_INCR, a}
+#define LG(c, s) {c, s, CTR_OP_GET, 0}
+
+struct lin_case {
+    const char *name;
+    int ok_nolog, ok_log; /* expected verdicts: 1 linearizable */
+    size_t n, nlog;
+    struct lin_op ops[6];
+    struct lin_cmd log[6];
+};
+
+static const struct lin_case lin_cases[] = {
+    {"sequential", 1, 1, 3, 3,
+     {I_(1, 1, 5, 0, 10, 5), G_(2, 1, 20, 30, 5), I_(1, 2, 3, 40, 50, 8)},
+     {LI(1, 1, 5), LG(2, 1), LI(1, 2, 3)}},
+    {"concurrent increments complete out of order", 1, 1, 2, 2,
+     {I_(1, 1, 2, 0, 100, 5), I_(2, 1, 3, 10, 90, 3)},
+     {LI(2, 1, 3), LI(1, 1, 2)}},
+    {"GET concurrent with an INCR sees the old value", 1, 1, 2, 2,
+     {I_(1, 1, 2, 10, 20, 2), G_(2, 1, 0, 30, 0)},
+     {LG(2, 1), LI(1, 1, 2)}},
+    {"unknown increment applied", 1, 1, 2, 2,
+     {I_(1, 1, 4, 0, -1, 0), I_(2, 1, 1, 5, 6, 5)},
+     {LI(1, 1, 4), LI(2, 1, 1)}},
+    {"unknown increment not applied", 1, 1, 2, 1,
+     {I_(1, 1, 4, 0, -1, 0), I_(2, 1, 1, 5, 6, 1)},
+     {LI(2, 1, 1)}},
+    {"retried increment logged twice, applied once", 1, 1, 2, 3,
+     {I_(1, 1, 5, 0, 50, 5), I_(2, 1, 1, 60, 70, 6)},
+     {LI(1, 1, 5), LI(1, 1, 5), LI(2, 1, 1)}},
+    {"GETs and INCRs interleaved, unknown GET", 1, 1, 5, 4,
+     {I_(1, 1, 1, 0, 10, 1), G_(2, 1, 5, 20, 1), I_(3, 1, 2, 15, 40, 3),
+      G_(2, 2, 25, 50, 3), G_(1, 2, 45, -1, 0)},
+     {LI(1, 1, 1), LG(2, 1), LI(3, 1, 2), LG(2, 2)}},
+    {"stale read", 0, 0, 2, 2,
+     {I_(1, 1, 5, 0, 10, 5), G_(2, 1, 20, 30, 0)},
+     {LI(1, 1, 5), LG(2, 1)}},
+    {"real-time order of increments violated", 0, 0, 2, 2,
+     {I_(1, 1, 2, 0, 10, 5), I_(2, 1, 3, 20, 30, 3)},
+     {LI(2, 1, 3), LI(1, 1, 2)}},
+    {"two increments return the same value", 0, 0, 2, 2,
+     {I_(1, 1, 2, 0, 10, 2), I_(2, 1, 2, 0, 10, 2)},
+     {LI(1, 1, 2), LI(2, 1, 2)}},
+    {"increment applied twice", 0, 0, 2, 3,
+     {I_(1, 1, 5, 0, 10, 5), I_(2, 1, 3, 20, 30, 13)},
+     {LI(1, 1, 5), LI(1, 1, 5), LI(2, 1, 3)}},
+    {"GET of a value the counter never had", 0, 0, 2, 2,
+     {I_(1, 1, 10, 0, 10, 10), G_(2, 1, 0, 20, 4)},
+     {LG(2, 1), LI(1, 1, 10)}},
+    {"non-monotonic reads", 0, 0, 3, 3,
+     {I_(1, 1, 2, 0, -1, 0), G_(2, 1, 10, 20, 2), G_(3, 1, 30, 40, 0)},
+     {LI(1, 1, 2), LG(2, 1), LG(3, 1)}},
+    {"GET returns a value from the future", 0, 0, 2, 2,
+     {G_(2, 1, 0, 10, 5), I_(1, 1, 5, 20, 30, 5)},
+     {LI(1, 1, 5), LG(2, 1)}},
+    {"acknowledged increment missing from the log", 1, 0, 2, 1,
+     {I_(1, 1, 5, 0, 10, 5), I_(2, 1, 1, 0, -1, 0)},
+     {LI(2, 1, 1)}},
+    {"log command no client sent", 1, 0, 1, 2,
+     {I_(1, 1, 5, 0, 10, 5)},
+     {LI(1, 1, 5), LI(9, 1, 7)}},
+    {"log amount differs from the request", 1, 0, 1, 1,
+     {I_(1, 1, 5, 0, 10, 5)},
+     {LI(1, 1, 6)}},
+    {"log order contradicts real time (equal reads)", 1, 0, 2, 2,
+     {G_(1, 1, 0, 10, 0), G_(2, 1, 20, 30, 0)},
+     {LG(2, 1), LG(1, 1)}},
+    {"completed increments leave an unexplained gap", 0, 0, 2, 2,
+     {I_(1, 1, 5, 0, 10, 5), I_(2, 1, 1, 20, 30, 9)},
+     {LI(1, 1, 5), LI(2, 1, 1)}},
+};
+
+/* A random linearizable history: sequential clients, each op with a
+ * linearization point inside its interval; the log is the order of the
+ * points. The last op of some clients is unknown, applied or not. */
+static size_t lin_random(uint64_t *rng, struct lin_op *ops, struct lin_cmd *log,
+                         size_t *nlog)
+{
+    struct pt {
+        int64_t t;
+        size_t i;
+        int applied;
+    } pts[64], tmp;
+    size_t n = 0, np = 0, a, b;
+    int nc = (int)cl_rand_range(rng, 1, 5), c;
+    uint64_t state = 0;
+    for (c = 0; c < nc; c++) {
+        int64_t t = (int64_t)cl_rand_range(rng, 0, 20);
+        int m = (int)cl_rand_range(rng, 1, 8), k;
+        for (k = 0; k < m && n < 40; k++) {
+            struct lin_op *o = &ops[n];
+            int64_t p = t + 1 + (int64_t)cl_rand_range(rng, 0, 30);
+            o->client = 100 + (uint64_t)c;
+            o->seq = (uint64_t)k + 1;
+            o->type = cl_rand_range(rng, 0, 3) == 0 ? CTR_OP_GET : CTR_OP_INCR;
+            o->amount = o->type == CTR_OP_INCR ? cl_rand_range(rng, 1, 10) : 0;
+            o->invoke = t;
+            o->complete = p + 1 + (int64_t)cl_rand_range(rng, 0, 30);
+            pts[np].t = p;
+            pts[np].i = n;
+            pts[np].applied = 1;
+            if (k == m - 1 && cl_rand_range(rng, 0, 3) == 0) {
+                o->complete = -1;
+                pts[np].applied = (int)cl_rand_range(rng, 0, 1);
+            }
+            t = o->complete + (int64_t)cl_rand_range(rng, 0, 5);
+            np++;
+            n++;
+        }
+    }
+    /* Sort points (insertion sort; ties by index). */
+    for (a = 1; a < np; a++) {
+        for (b = a; b > 0 && (pts[b - 1].t > pts[b].t ||
+                              (pts[b - 1].t == pts[b].t && pts[b - 1].i > pts[b].i));
+             b--) {
+            tmp = pts[b];
+            pts[b] = pts[b - 1];
+            pts[b - 1] = tmp;
+        }
+    }
+    *nlog = 0;
+    for (a = 0; a < np; a++) {
+        struct lin_op *o = &ops[pts[a].i];
+        if (!pts[a].applied) {
+            continue;
+        }
+        if (o->type == CTR_OP_INCR) {
+            state += o->amount;
+        }
+        o->value = o->complete >= 0 ? state : 0;
+        log[*nlog].client = o->client;
+        log[*nlog].seq = o->seq;
+        log[*nlog].type = o->type;
+        log[*nlog].amount = o->amount;
+        (*nlog)++;
+        /* Sometimes a retry is logged again right after. */
+        if (cl_rand_range(rng, 0, 9) == 0) {
+            log[*nlog] = log[*nlog - 1];
+            (*nlog)++;
+        }
+    }
+    return n;
+}
+
+static int lin_selftest(uint64_t seed)
+{
+    size_t k;
+    int bad = 0, r, caught = 0, mutated = 0;
+    uint64_t rng = seed ^ 0x5E1F7E57u;
+    char why[512];
+    for (k = 0; k < sizeof(lin_cases) / sizeof(lin_cases[0]); k++) {
+        const struct lin_case *t = &lin_cases[k];
+        int ok0 = lin_check(t->ops, t->n, NULL, 0, NULL, why, sizeof(why)) == 0;
+        int ok1 =
+            lin_check(t->ops, t->n, t->log, t->nlog, NULL, why, sizeof(why)) == 0;
+        if (ok0 != t->ok_nolog || ok1 != t->ok_log) {
+            say("checker self-test: case '%s' judged %s/%s (no log/log), "
+                "expected %s/%s",
+                t->name, ok0 ? "ok" : "bad", ok1 ? "ok" : "bad",
+                t->ok_nolog ? "ok" : "bad", t->ok_log ? "ok" : "bad");
+            bad++;
+        }
+    }
+    for (r = 0; r < 2000; r++) {
+        struct lin_op ops[64];
+        struct lin_cmd log[128];
+        size_t nlog, n = lin_random(&rng, ops, log, &nlog), j;
+        if (lin_check(ops, n, NULL, 0, NULL, why, sizeof(why)) != 0 ||
+            lin_check(ops, n, log, nlog, NULL, why, sizeof(why)) != 0) {
+            say("checker self-test: random linearizable history %d rejected: %s",
+                r, why);
+            bad++;
+            continue;
+        }
+        /* Change one completed op's result: the log check must object. */
+        for (j = 0; j < n; j++) {
+            if (ops[j].complete >= 0) {
+                ops[j].value += cl_rand_range(&rng, 1, 3);
+                mutated++;
+                if (lin_check(ops, n, log, nlog, NULL, why, sizeof(why)) == 0) {
+                    say("checker self-test: random history %d with a wrong "
+                        "result accepted",
+                        r);
+                    bad++;
+                }
+                if (lin_check(ops, n, NULL, 0, NULL, why, sizeof(why)) != 0) {
+                    caught++;
+                }
+                break;
+            }
+        }
+    }
+    if (bad == 0) {
+        say("checker self-test: %zu hand-made cases and 2000 random histories "
+            "judged correctly (%d of %d corrupted ones also caught without the "
+            "log)",
+            sizeof(lin_cases) / sizeof(lin_cases[0]), caught, mutated);
+    }
+    return bad == 0 ? 0 : -1;
+}
+
+/* ---- reading a node's log file (format in examples/counter/storage.h) ----- */
+
+#define REC_HDR 8u
+#define REC_FIXED 17u
+#define ENTRY_COMMAND 1 /* RAFT_ENTRY_COMMAND */
+#define ENTRY_NOOP 2
+
+/* Decode a command payload as the server writes it (server.c, "Command
+ * payload"): 32 bytes, u8 op (INCR or GET), u8[7] zero, u64 client_id,
+ * u64 seq, u64 amount. */
+static int decode_command(const uint8_t *p, size_t len, struct lin_cmd *c)
+{
+    size_t i;
+    if (len != 32 || (p[0] != CTR_OP_INCR && p[0] != CTR_OP_GET)) {
+        return -1;
+    }
+    for (i = 1; i < 8; i++) {
+        if (p[i] != 0) {
+            return -1;
+        }
+    }
+    c->type = p[0];
+    c->client = ctr_get64(p + 8);
+    c->seq = ctr_get64(p + 16);
+    c->amount = ctr_get64(p + 24);
+    return c->client != 0 && c->seq != 0 ? 0 : -1;
+}
+
+/* Read the commands of entries 1..upto from DIR/nI/log. *last_index: the
+ * highest index read. 0 on success, -1 with why. */
+static int read_log(const char *path, uint64_t upto, struct lin_cmd **out,
+                    size_t *nout, uint64_t *last_index, uint64_t *noops,
+                    char *why, size_t wlen)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t hdr[REC_HDR], *body = NULL;
+    size_t cap = 0, n = 0, bcap = 0;
+    uint64_t expect = 1, off = 0;
+    struct lin_cmd *cmds = NULL;
+    int rc = -1;
+
+    *noops = 0;
+    *last_index = 0;
+    if (f == NULL) {
+        return lin_fail(why, wlen, "%s: %s", path, strerror(errno));
+    }
+    while (expect <= upto) {
+        uint32_t blen, crc;
+        uint64_t idx;
+        uint8_t type;
+        size_t got = fread(hdr, 1, REC_HDR, f);
+        if (got == 0) {
+            break;
+        }
+        if (got != REC_HDR) {
+            lin_fail(why, wlen, "%s: torn record header at offset %" PRIu64,
+                     path, off);
+            goto out;
+        }
+        blen = ctr_get32(hdr);
+        crc = ctr_get32(hdr + 4);
+        if (blen < REC_FIXED || blen > (1u << 24)) {
+            lin_fail(why, wlen, "%s: bad record length %" PRIu32
+                     " at offset %" PRIu64, path, blen, off);
+            goto out;
+        }
+        if (blen > bcap) {
+            uint8_t *nb = realloc(body, blen);
+            if (nb == NULL) {
+                lin_fail(why, wlen, "out of memory");
+                goto out;
+            }
+            body = nb;
+            bcap = blen;
+        }
+        if (fread(body, 1, blen, f) != blen) {
+            lin_fail(why, wlen, "%s: torn record at offset %" PRIu64, path, off);
+            goto out;
+        }
+        if (ctr_crc32(0, body, blen) != crc) {
+            lin_fail(why, wlen, "%s: bad checksum at offset %" PRIu64, path, off);
+            goto out;
+        }
+        idx = ctr_get64(body);
+        type = body[16];
+        if (idx != expect) {
+            lin_fail(why, wlen,
+                     "%s: record at offset %" PRIu64 " has index %" PRIu64
+                     ", expected %" PRIu64,
+                     path, off, idx, expect);
+            goto out;
+        }
+        if (type == ENTRY_NOOP) {
+            (*noops)++;
+        } else if (type == ENTRY_COMMAND) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 1024;
+                struct lin_cmd *nc = realloc(cmds, ncap * sizeof(*nc));
+                if (nc == NULL) {
+                    lin_fail(why, wlen, "out of memory");
+                    goto out;
+                }
+                cmds = nc;
+                cap = ncap;
+            }
+            if (decode_command(body + REC_FIXED, blen - REC_FIXED, &cmds[n]) !=
+                0) {
+                lin_fail(why, wlen,
+                         "%s: entry %" PRIu64 " has a payload of %" PRIu32
+                         " bytes that is not a counter command",
+                         path, idx, blen - REC_FIXED);
+                goto out;
+            }
+            n++;
+        } else {
+            lin_fail(why, wlen, "%s: entry %" PRIu64 " has unknown type %d",
+                     path, idx, type);
+            goto out;
+        }
+        *last_index = idx;
+        expect++;
+        off += REC_HDR + blen;
+    }
+    if (*last_index < upto) {
+        lin_fail(why, wlen, "%s: ends at index %" PRIu64 ", before the commit index %" PRIu64,
+                 path, *last_index, upto);
+        goto out;
+    }
+    rc = 0;
+out:
+    fclose(f);
+    free(body);
+    if (rc != 0) {
+        free(cmds);
+        cmds = NULL;
+        n = 0;
+    }
+    *out = cmds;
+    *nout = n;
+    return rc;
+}
+
+struct history {
+    struct lin_op *ops;
+    size_t n, cap;
+};
+
+static int hist_push(struct history *h, const struct lin_op *o)
+{
+    if (h->n == h->cap) {
+        size_t ncap = h->cap ? h->cap * 2 : 1024;
+        struct lin_op *no = realloc(h->ops, ncap * sizeof(*no));
+        if (no == NULL) {
+            return -1;
+        }
+        h->ops = no;
+        h->cap = ncap;
+    }
+    h->ops[h->n++] = *o;
+    return 0;
+}
+
+/* Operations outside the nemesis run (e.g. the bad-input test's INCR). */
+static struct history g_pre;
+
+/* The counter after applying cmds in order with the server's session rule:
+ * a (client, seq) is applied only if seq is above the client's last
+ * applied seq. Independent of any client history. */
+static uint64_t replay_log(const struct lin_cmd *cmds, size_t n)
+{
+    struct lin_key *k = calloc(n + 1, sizeof(*k));
+    uint64_t *last = calloc(n + 1, sizeof(*last)), value = 0;
+    size_t i, j;
+    if (k == NULL || last == NULL) {
+        free(k);
+        free(last);
+        return UINT64_MAX;
+    }
+    /* Rank clients: sort (client, position), then each position gets the
+     * index of its client's first key as its session slot. */
+    for (i = 0; i < n; i++) {
+        k[i].a = cmds[i].client;
+        k[i].b = i;
+        k[i].i = i;
+    }
+    qsort(k, n, sizeof(*k), lin_key_cmp);
+    for (i = 0, j = 0; i < n; i++) {
+        if (i > 0 && k[i].a != k[i - 1].a) {
+            j = i;
+        }
+        k[i].b = j; /* reuse: slot of this command's client */
+    }
+    {
+        size_t *slot = calloc(n + 1, sizeof(*slot));
+        if (slot == NULL) {
+            free(k);
+            free(last);
+            return UINT64_MAX;
+        }
+        for (i = 0; i < n; i++) {
+            slot[k[i].i] = (size_t)k[i].b;
+        }
+        for (i = 0; i < n; i++) {
+            if (cmds[i].seq > last[slot[i]]) {
+                last[slot[i]] = cmds[i].seq;
+                if (cmds[i].type == CTR_OP_INCR) {
+                    value += cmds[i].amount;
+                }
+            }
+        }
+        free(slot);
+    }
+    free(k);
+    free(last);
+    return value;
+}
+
+/* ---- bad input --------------------------------------------------------- */
+
+/* Send bytes on a fresh connection, optionally wait for an answer or EOF,
+ * then close. Returns a short description of what the server did. */
+static const char *poke(const struct cluster *c, int node, const uint8_t *buf,
+                        size_t len, int keep_open_ms, int *fd_out)
+{
+    int fd = cl_dial(c->addr[node], -1, 1000);
+    uint8_t ans[512];
+    ssize_t r;
+    if (fd < 0) {
+        return "connect failed";
+    }
+    if (len > 0 && ctr_write_full(fd, buf, len) != 0) {
+        close(fd);
+        return "closed while sending";
+    }
+    if (fd_out != NULL) {
+        *fd_out = fd; /* left open, stalled mid-frame */
+        return "left open";
+    }
+    cl_set_timeout(fd, keep_open_ms);
+    r = read(fd, ans, sizeof(ans));
+    close(fd);
+    if (r == 0) {
+        return "closed the connection";
+    }
+    if (r > 0) {
+        struct ctr_resp p;
+        if (r >= (ssize_t)CTR_RESP_FIXED &&
+            ctr_resp_decode(ans, (size_t)r, &p) == 0) {
+            return p.status == CTR_BAD_REQUEST ? "answered CTR_BAD_REQUEST"
+                                               : "answered (not BAD_REQUEST)";
+        }
+        return "sent something back";
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK ? "kept the connection open"
+                                                   : "reset the connection";
+}
+
+static int test_bad_input(struct cluster *c, uint64_t *rng)
+{
+    uint8_t buf[600];
+    int node, failed = 0;
+    size_t i;
+    for (node = 0; node < c->n; node++) {
+        const char *what[16], *how[16];
+        int nw = 0, stalled[2] = {-1, -1}, k;
+        struct ctr_resp p;
+        struct ctr_req q;
+
+        /* Peer side: garbage after the hello. */
+        buf[0] = CTR_HELLO_PEER;
+        for (i = 1; i < 300; i++) {
+            buf[i] = (uint8_t)cl_rand(rng);
+        }
+        what[nw] = "'R' + 299 random bytes";
+        how[nw++] = poke(c, node, buf, 300, 300, NULL);
+        /* Peer side: a truncated AppendEntries frame (length 64 + entry,
+         * only 40 bytes sent), then close. */
+        memset(buf, 0, sizeof(buf));
+        buf[0] = CTR_HELLO_PEER;
+        ctr_put32(buf + 1, 64 + 16 + 32);
+        buf[5] = 1;    /* version */
+        buf[6] = 3;    /* AppendEntries */
+        ctr_put64(buf + 9, 2);
+        ctr_put64(buf + 17, (uint64_t)node + 1);
+        ctr_put64(buf + 25, 1);
+        what[nw] = "'R' + truncated AppendEntries frame";
+        how[nw++] = poke(c, node, buf, 1 + 40, 300, NULL);
+        /* Peer side: an absurd length prefix. */
+        buf[0] = CTR_HELLO_PEER;
+        ctr_put32(buf + 1, 0xFFFFFFF0u);
+        what[nw] = "'R' + length 0xFFFFFFF0";
+        how[nw++] = poke(c, node, buf, 1 + 32, 300, NULL);
+        /* Peer side: a length below the header size. */
+        ctr_put32(buf + 1, 3);
+        what[nw] = "'R' + length 3";
+        how[nw++] = poke(c, node, buf, 1 + 8, 300, NULL);
+        /* Client side: garbage request (bad length field). */
+        buf[0] = CTR_HELLO_CLIENT;
+        for (i = 1; i < 1 + CTR_REQ_LEN; i++) {
+            buf[i] = (uint8_t)cl_rand(rng);
+        }
+        ctr_put32(buf + 1, 0x7FFFFFFFu);
+        what[nw] = "'C' + 32 garbage bytes";
+        how[nw++] = poke(c, node, buf, 1 + CTR_REQ_LEN, 300, NULL);
+        /* Client side: well-formed length, unknown op. */
+        memset(buf, 0, sizeof(buf));
+        buf[0] = CTR_HELLO_CLIENT;
+        q.op = CTR_OP_INCR;
+        q.client_id = 0xBAD;
+        q.seq = 1;
+        q.amount = 1;
+        ctr_req_encode(&q, buf + 1);
+        buf[1 + 4] = 99;
+        what[nw] = "'C' + request with unknown op";
+        how[nw++] = poke(c, node, buf, 1 + CTR_REQ_LEN, 300, NULL);
+        /* Client side: non-zero reserved bytes. */
+        ctr_req_encode(&q, buf + 1);
+        buf[1 + 6] = 1;
+        what[nw] = "'C' + request with reserved bytes set";
+        how[nw++] = poke(c, node, buf, 1 + CTR_REQ_LEN, 300, NULL);
+        /* Client side: INCR with client_id 0. */
+        q.client_id = 0;
+        ctr_req_encode(&q, buf + 1);
+        what[nw] = "'C' + INCR with client_id 0";
+        how[nw++] = poke(c, node, buf, 1 + CTR_REQ_LEN, 300, NULL);
+        /* Client side: truncated request, then close. */
+        q.client_id = 0xBAD;
+        ctr_req_encode(&q, buf + 1);
+        what[nw] = "'C' + truncated request (10 of 32 bytes)";
+        how[nw++] = poke(c, node, buf, 1 + 10, 300, NULL);
+        /* Unknown hello byte. */
+        buf[0] = 'X';
+        what[nw] = "unknown hello byte 'X'";
+        how[nw++] = poke(c, node, buf, 20, 300, NULL);
+        /* Stalled mid-frame on both sides, left open during the STATUS. */
+        buf[0] = CTR_HELLO_PEER;
+        ctr_put32(buf + 1, 48);
+        poke(c, node, buf, 1 + 6, 0, &stalled[0]);
+        buf[0] = CTR_HELLO_CLIENT;
+        ctr_put32(buf + 1, CTR_REQ_LEN);
+        poke(c, node, buf, 1 + 6, 0, &stalled[1]);
+
+        if (cl_status(c, node, &p, 2000) != 0) {
+            say("bad input: node %d does not answer STATUS afterwards", node + 1);
+            failed = 1;
+        } else if (cl_check_exited(c, node)) {
+            say("bad input: node %d exited", node + 1);
+            failed = 1;
+        }
+        for (k = 0; k < 2; k++) {
+            if (stalled[k] >= 0) {
+                close(stalled[k]);
+            }
+        }
+        if (node == 0) {
+            for (k = 0; k < nw; k++) {
+                say("bad input: %-42s -> %s", what[k], how[k]);
+            }
+        }
+    }
+    /* Still a working cluster: a leader, and an increment goes through. */
+    if (!failed) {
+        struct cl_client cc;
+        struct ctr_req q = {CTR_OP_INCR, 0, 1, 1};
+        struct ctr_resp p;
+        struct lin_op o;
+        memset(&o, 0, sizeof(o));
+        q.client_id = cl_rand(rng) | 1;
+        o.client = q.client_id;
+        o.seq = 1;
+        o.type = CTR_OP_INCR;
+        o.amount = 1;
+        cl_client_init(&cc, c, 0, cl_rand(rng));
+        o.invoke = cl_now_us() - g_t0;
+        if (cl_client_do(&cc, &q, &p, cl_now_us() + 10000000, NULL) != 0) {
+            say("bad input: an increment does not go through afterwards");
+            o.complete = -1;
+            failed = 1;
+        } else {
+            o.complete = cl_now_us() - g_t0;
+            o.value = p.value;
+        }
+        hist_push(&g_pre, &o); /* part of the history checked later */
+        cl_client_close(&cc);
+        for (node = 0; node < c->n; node++) {
+            if (cl_check_exited(c, node)) {
+                say("bad input: node %d exited", node + 1);
+                failed = 1;
+            }
+        }
+    }
+    if (!failed) {
+        say("bad input: all %d nodes still serve (STATUS answered, an INCR "
+            "committed)",
+            c->n);
+    }
+    return failed ? -1 : 0;
+}
+
+/* ---- the nemesis run ------------------------------------------------------ */
+
+struct run {
+    struct cluster *c;
+    int64_t t0, end;
+    volatile int stop;
+    uint64_t nemesis_seed;
+    int kills, leader_kills, double_kills, pauses;
+};
+
+struct client_ctx {
+    struct run *run;
+    int idx;
+    uint64_t client_id, rng;
+    struct history h;
+    struct cl_client cc;
+    int error;
+    char errmsg[256];
+};
+
+static void *client_main(void *arg)
+{
+    struct client_ctx *x = arg;
+    struct run *r = x->run;
+    uint64_t seq = 1;
+    cl_client_init(&x->cc, r->c, x->idx, x->rng ^ 0xC11E47u);
+    while (!r->stop && cl_now_us() < r->end) {
+        struct lin_op o;
+        struct ctr_req q;
+        struct ctr_resp p;
+        int rc;
+        memset(&o, 0, sizeof(o));
+        o.client = x->client_id;
+        o.seq = seq;
+        o.type = cl_rand_range(&x->rng, 0, 9) == 0 ? CTR_OP_GET : CTR_OP_INCR;
+        o.amount = o.type == CTR_OP_INCR ? cl_rand_range(&x->rng, 1, 10) : 0;
+        q.op = o.type;
+        q.client_id = o.client;
+        q.seq = o.seq;
+        q.amount = o.amount;
+        o.invoke = cl_now_us() - g_t0;
+        rc = cl_client_do(&x->cc, &q, &p, r->end, &r->stop);
+        if (rc == 0) {
+            o.complete = cl_now_us() - g_t0;
+            o.value = p.value;
+        } else {
+            o.complete = -1;
+        }
+        if (hist_push(&x->h, &o) != 0) {
+            x->error = 1;
+            snprintf(x->errmsg, sizeof(x->errmsg), "out of memory");
+            break;
+        }
+        if (rc < 0) {
+            x->error = 1;
+            snprintf(x->errmsg, sizeof(x->errmsg),
+                     "client %d: the server answered a well-formed request "
+                     "(seq %" PRIu64 ") with CTR_BAD_REQUEST or a malformed "
+                     "response",
+                     x->idx, seq);
+            break;
+        }
+        if (rc == 1) {
+            break; /* gave up at the end of the run */
+        }
+        seq++;
+    }
+    cl_client_close(&x->cc);
+    return NULL;
+}
+
+static void nemesis_sleep(struct run *r, int64_t ms)
+{
+    int64_t until = cl_now_us() + ms * 1000;
+    while (!r->stop && cl_now_us() < until) {
+        cl_sleep_ms(20);
+    }
+}
+
+static void *nemesis_main(void *arg)
+{
+    struct run *r = arg;
+    struct cluster *c = r->c;
+    uint64_t rng = r->nemesis_seed;
+    int round = 0;
+    for (;;) {
+        int victims[2], nv = 0, i, leader = -1, pause;
+        uint64_t term = 0;
+        int64_t down_ms;
+        nemesis_sleep(r, (int64_t)cl_rand_range(&rng, 1200, 2500));
+        down_ms = (int64_t)cl_rand_range(&rng, 200, 1500);
+        /* Leave room for this round and the final kill before the end. */
+        if (r->stop || cl_now_us() + down_ms * 1000 + 1500000 >= r->end) {
+            break;
+        }
+        for (i = 0; i < c->n; i++) {
+            if (cl_check_exited(c, i)) {
+                printf("  nemesis: node %d exited on its own; restarting it\n",
+                       i + 1);
+                cl_start(c, i);
+            }
+        }
+        /* Even rounds go for the leader; every fourth round pauses a node
+         * (SIGSTOP: a deposed leader that later wakes up) instead of
+         * killing it; rounds 4, 9, 14, ... kill a second node too. */
+        pause = round % 4 == 3;
+        if (round % 2 == 0 || pause) {
+            int64_t until = cl_now_us() + 2000000;
+            while ((leader = cl_find_leader(c, &term)) < 0 &&
+                   cl_now_us() < until && !r->stop) {
+                cl_sleep_ms(50);
+            }
+        }
+        victims[nv++] = leader >= 0 ? leader
+                                    : (int)cl_rand_range(&rng, 0, (uint64_t)c->n - 1);
+        if (pause) {
+            pid_t pid = cl_pids[victims[0]];
+            down_ms += 500;
+            if (pid > 0) {
+                kill(pid, SIGSTOP);
+            }
+            r->pauses++;
+            printf("  nemesis t=%5.1fs: SIGSTOP node %d%s for %.2f s, then "
+                   "SIGCONT\n",
+                   (double)(cl_now_us() - r->t0) / 1e6, victims[0] + 1,
+                   leader >= 0 ? " (the leader)" : "", (double)down_ms / 1e3);
+            fflush(stdout);
+            nemesis_sleep(r, down_ms);
+            if (pid > 0) {
+                kill(pid, SIGCONT);
+            }
+            round++;
+            continue;
+        }
+        if (round % 5 == 4) {
+            victims[nv] = (victims[0] + 1 +
+                           (int)cl_rand_range(&rng, 0, (uint64_t)c->n - 2)) %
+                          c->n;
+            nv++;
+            r->double_kills++;
+        }
+        for (i = 0; i < nv; i++) {
+            cl_stop(c, victims[i], SIGKILL);
+            cl_log_note(c, victims[i], "=== counter test: SIGKILL ===\n");
+            r->kills++;
+        }
+        if (leader >= 0) {
+            r->leader_kills++;
+        }
+        if (nv == 1) {
+            printf("  nemesis t=%5.1fs: SIGKILL node %d%s, restart after %.2f s\n",
+                   (double)(cl_now_us() - r->t0) / 1e6, victims[0] + 1,
+                   leader >= 0 ? " (the leader)" : "", (double)down_ms / 1e3);
+        } else {
+            printf("  nemesis t=%5.1fs: SIGKILL nodes %d%s and %d (no majority), "
+                   "restart after %.2f s\n",
+                   (double)(cl_now_us() - r->t0) / 1e6, victims[0] + 1,
+                   leader >= 0 ? " (the leader)" : "", victims[1] + 1,
+                   (double)down_ms / 1e3);
+        }
+        fflush(stdout);
+        nemesis_sleep(r, down_ms);
+        for (i = 0; i < nv; i++) {
+            cl_start(c, victims[i]);
+        }
+        round++;
+    }
+    /* A last kill of the leader just before the end, not restarted until
+     * the heal: requests in flight then end with an unknown outcome (some
+     * applied, some not), which the checks must sort out. */
+    if (!r->stop) {
+        int leader;
+        uint64_t term;
+        int64_t until = r->end - 300000;
+        while (cl_now_us() < until && !r->stop) {
+            cl_sleep_ms(10);
+        }
+        leader = cl_find_leader(c, &term);
+        if (leader >= 0 && !r->stop) {
+            cl_stop(c, leader, SIGKILL);
+            cl_log_note(c, leader, "=== counter test: SIGKILL ===\n");
+            r->kills++;
+            r->leader_kills++;
+            printf("  nemesis t=%5.1fs: SIGKILL node %d (the leader), left down "
+                   "until the end of the run\n",
+                   (double)(cl_now_us() - r->t0) / 1e6, leader + 1);
+            fflush(stdout);
+        }
+    }
+    return NULL;
+}
+
+static int check(int ok, const char *fmt, ...)
+{
+    va_list ap;
+    printf("counter-e2e: check: ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf(": %s\n", ok ? "ok" : "FAILED");
+    fflush(stdout);
+    return ok ? 0 : -1;
+}
+
+static int test_nemesis(struct cluster *c, uint64_t *rng)
+{
+    struct run r;
+    struct client_ctx *cx = calloc((size_t)opt_clients, sizeof(*cx));
+    pthread_t *tids = calloc((size_t)opt_clients, sizeof(*tids)), nem;
+    struct history all = {NULL, 0, 0};
+    struct lin_cmd *logs[CL_MAX] = {NULL};
+    size_t nlogs[CL_MAX] = {0};
+    uint64_t acked = 0, attempted = 0, n_inc = 0, n_get = 0, n_unknown = 0;
+    uint64_t value = 0, commit = 0, replay = 0, value2 = 0, commit2 = 0;
+    uint64_t attempts = 0, redirects = 0, timeouts = 0, retries = 0;
+    int64_t t_end;
+    int i, failed = 0;
+    size_t k;
+    char why[1024];
+
+    for (k = 0; k < g_pre.n; k++) {
+        hist_push(&all, &g_pre.ops[k]);
+        if (g_pre.ops[k].type == CTR_OP_INCR) {
+            attempted += g_pre.ops[k].amount;
+            acked += g_pre.ops[k].complete >= 0 ? g_pre.ops[k].amount : 0;
+        }
+    }
+
+    if (cx == NULL || tids == NULL) {
+        say("out of memory");
+        free(cx);
+        free(tids);
+        return -1;
+    }
+    memset(&r, 0, sizeof(r));
+    r.c = c;
+    r.nemesis_seed = cl_rand(rng);
+    say("nemesis run: %d clients for %d s; every 1.2-2.5 s a node (often the "
+        "leader, sometimes two) is SIGKILLed or SIGSTOPped for 0.2-2 s",
+        opt_clients, opt_seconds);
+    r.t0 = cl_now_us();
+    r.end = r.t0 + (int64_t)opt_seconds * 1000000;
+    for (i = 0; i < opt_clients; i++) {
+        cx[i].run = &r;
+        cx[i].idx = i;
+        cx[i].client_id = (cl_rand(rng) & ~(uint64_t)0xFF) | (uint64_t)(i + 1);
+        cx[i].rng = cl_rand(rng);
+        if (pthread_create(&tids[i], NULL, client_main, &cx[i]) != 0) {
+            say("pthread_create failed");
+            r.stop = 1;
+            opt_clients = i;
+            failed = 1;
+            break;
+        }
+    }
+    if (pthread_create(&nem, NULL, nemesis_main, &r) != 0) {
+        say("pthread_create failed");
+        r.stop = 1;
+        failed = 1;
+    } else {
+        pthread_join(nem, NULL);
+    }
+    for (i = 0; i < opt_clients; i++) {
+        pthread_join(tids[i], NULL);
+    }
+    t_end = cl_now_us();
+
+    /* Collect the history. */
+    for (i = 0; i < opt_clients; i++) {
+        struct client_ctx *x = &cx[i];
+        if (x->error) {
+            say("%s", x->errmsg);
+            failed = 1;
+        }
+        attempts += x->cc.attempts;
+        redirects += x->cc.redirects;
+        timeouts += x->cc.timeouts;
+        retries += x->cc.retries;
+        for (k = 0; k < x->h.n; k++) {
+            const struct lin_op *o = &x->h.ops[k];
+            if (hist_push(&all, o) != 0) {
+                say("out of memory");
+                failed = 1;
+                break;
+            }
+            if (o->type == CTR_OP_INCR) {
+                attempted += o->amount;
+                if (o->complete >= 0) {
+                    acked += o->amount;
+                    n_inc++;
+                }
+            } else if (o->complete >= 0) {
+                n_get++;
+            }
+            if (o->complete < 0) {
+                n_unknown++;
+            }
+        }
+        free(x->h.ops);
+    }
+    say("run: %" PRIu64 " INCRs and %" PRIu64 " GETs acknowledged (%.0f ops/s), "
+        "%" PRIu64 " unknown at the end; %" PRIu64 " attempts, %" PRIu64
+        " redirects, %" PRIu64 " timeouts, %" PRIu64 " CTR_RETRY",
+        n_inc, n_get, (double)(n_inc + n_get) * 1e6 / (double)(t_end - r.t0),
+        n_unknown, attempts, redirects, timeouts, retries);
+    say("run: %d kills (%d of the leader, %d of two nodes at once), %d pauses",
+        r.kills, r.leader_kills, r.double_kills, r.pauses);
+    if (c->crashed) {
+        say("a server exited on its own: %s", c->crash_msg);
+        failed = 1;
+    }
+    for (i = 0; i < c->n; i++) {
+        if (cl_check_exited(c, i)) {
+            say("a server exited on its own: %s", c->crash_msg);
+            failed = 1;
+        }
+    }
+    if (opt_seconds >= 20 && r.leader_kills < 3) {
+        say("the nemesis killed the leader only %d times", r.leader_kills);
+        failed = 1;
+    }
+
+    /* Heal, then one more GET through the log: it commits an entry of the
+     * current term, so everything before it in the leader's log is
+     * committed and nothing else ever will be. */
+    for (i = 0; i < c->n; i++) {
+        cl_start(c, i);
+    }
+    if (cl_wait_leader(c, 15000) < 0) {
+        say("no leader within 15 s after healing");
+        failed = 1;
+    } else {
+        struct cl_client cc;
+        struct ctr_req q;
+        struct ctr_resp p;
+        struct lin_op o;
+        memset(&o, 0, sizeof(o));
+        q.op = CTR_OP_GET;
+        q.client_id = (cl_rand(rng) & ~(uint64_t)0xFF) | 0xFF;
+        q.seq = 1;
+        q.amount = 0;
+        o.client = q.client_id;
+        o.seq = 1;
+        o.type = CTR_OP_GET;
+        cl_client_init(&cc, c, 0, cl_rand(rng));
+        o.invoke = cl_now_us() - g_t0;
+        if (cl_client_do(&cc, &q, &p, cl_now_us() + 15000000, NULL) != 0) {
+            say("the final GET did not complete within 15 s");
+            failed = 1;
+        } else {
+            o.complete = cl_now_us() - g_t0;
+            o.value = p.value;
+            hist_push(&all, &o);
+            say("after healing: GET -> %" PRIu64, p.value);
+        }
+        cl_client_close(&cc);
+    }
+    if (cl_wait_agree(c, 20000, &value, &commit) != 0) {
+        for (i = 0; i < c->n; i++) {
+            struct ctr_resp p;
+            if (cl_status(c, i, &p, 1000) == 0) {
+                say("node %d: term %" PRIu64 " commit %" PRIu64 " applied %" PRIu64
+                    " value %" PRIu64,
+                    i + 1, p.term, p.commit, p.applied, p.value);
+            } else {
+                say("node %d: no STATUS answer", i + 1);
+            }
+        }
+        check(0, "all nodes agree on commit index, applied index and value "
+                 "within 20 s");
+        failed = 1;
+    } else {
+        failed |= check(1, "all %d nodes agree: commit %" PRIu64 ", applied %" PRIu64
+                           ", value %" PRIu64,
+                        c->n, commit, commit, value);
+    }
+    failed |= check(acked <= value && value <= attempted,
+                    "acknowledged increments applied exactly once: sum of "
+                    "acknowledged %" PRIu64 " <= final %" PRIu64
+                    " <= sum of attempted %" PRIu64,
+                    acked, value, attempted);
+
+    /* Stop the servers, read every log file up to the agreed commit. */
+    cl_stop_all(c, SIGTERM);
+    for (i = 0; i < c->n && commit > 0; i++) {
+        char path[CL_PATH_MAX];
+        uint64_t last, noops;
+        cl_path(c, path, sizeof(path), i, "/log");
+        if (read_log(path, commit, &logs[i], &nlogs[i], &last, &noops, why,
+                     sizeof(why)) != 0) {
+            check(0, "read node %d's log: %s", i + 1, why);
+            failed = 1;
+        } else if (i == 0) {
+            say("node 1's log: %" PRIu64 " entries up to the commit index "
+                "(%zu commands, %" PRIu64 " no-ops)",
+                commit, nlogs[0], noops);
+        }
+    }
+    for (i = 1; i < c->n && logs[0] != NULL; i++) {
+        if (logs[i] != NULL) {
+            int same = nlogs[i] == nlogs[0];
+            for (k = 0; same && k < nlogs[0]; k++) {
+                same = logs[i][k].client == logs[0][k].client &&
+                       logs[i][k].seq == logs[0][k].seq &&
+                       logs[i][k].type == logs[0][k].type &&
+                       logs[i][k].amount == logs[0][k].amount;
+            }
+            failed |= check(same, "node %d's committed log equals node 1's", i + 1);
+        }
+    }
+    if (logs[0] != NULL) {
+        /* Exactly-once replay of node 1's log; the linearizability check
+         * replays the same way and also proves the history consistent. */
+        int lin = -1;
+        int lin0 = lin_check(all.ops, all.n, NULL, 0, NULL, why, sizeof(why));
+        replay = replay_log(logs[0], nlogs[0]);
+        failed |= check(replay == value,
+                        "exactly-once replay of node 1's log gives %" PRIu64
+                        ", the servers report %" PRIu64,
+                        replay, value);
+        failed |= check(lin0 == 0,
+                        "history of %zu ops consistent with a linearizable "
+                        "counter (order by returned values)%s%s",
+                        all.n, lin0 == 0 ? "" : ": ", lin0 == 0 ? "" : why);
+        if (lin0 == 0) {
+            uint64_t v = 0;
+            lin = lin_check(all.ops, all.n, logs[0], nlogs[0], &v, why,
+                            sizeof(why));
+            if (lin == 0 && v != replay) {
+                lin = -1;
+                snprintf(why, sizeof(why), "replays disagree");
+            }
+        }
+        failed |= check(lin == 0,
+                        "history linearizable with node 1's log as the "
+                        "linearization%s%s",
+                        lin == 0 ? "" : ": ", lin == 0 ? "" : why);
+    } else {
+        failed = 1;
+    }
+
+    /* Durability: restart the whole cluster; the value must survive. */
+    for (i = 0; i < c->n; i++) {
+        cl_start(c, i);
+    }
+    if (cl_wait_leader(c, 15000) < 0 ||
+        cl_wait_agree(c, 20000, &value2, &commit2) != 0) {
+        check(0, "the cluster recovers after a full restart");
+        failed = 1;
+    } else {
+        failed |= check(value2 == value && commit2 >= commit,
+                        "after a full restart all nodes agree on value %" PRIu64
+                        " (commit %" PRIu64 ")",
+                        value2, commit2);
+    }
+    for (i = 0; i < c->n; i++) {
+        if (cl_check_exited(c, i)) {
+            say("a server exited on its own: %s", c->crash_msg);
+            failed = 1;
+        }
+    }
+    cl_stop_all(c, SIGTERM);
+
+    for (i = 0; i < CL_MAX; i++) {
+        free(logs[i]);
+    }
+    free(all.ops);
+    free(g_pre.ops);
+    g_pre.ops = NULL;
+    g_pre.n = g_pre.cap = 0;
+    free(cx);
+    free(tids);
+    return failed ? -1 : 0;
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: counter-e2e --bin DIR [--seconds N] [--seed S] "
+            "[--clients N] [--keep]\n"
+            "  --bin      directory holding counter-server\n"
+            "  --seconds  length of the nemesis run (default 30)\n"
+            "  --seed     random seed (default: from the clock)\n"
+            "  --clients  concurrent clients (default 8)\n"
+            "  --keep     keep the temp dir even on success\n");
+}
+
+static void result(const char *name, int rc)
+{
+    if (rc == 0) {
+        n_passed++;
+        say("PASS %s", name);
+    } else {
+        n_failed++;
+        say("FAIL %s", name);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct cluster c;
+    uint64_t rng;
+    int i, rc;
+    char path[CL_PATH_MAX];
+    const char *tmp = getenv("TMPDIR");
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    opt_seed = ((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 1000003u ^
+                (uint64_t)getpid()) % 1000000u;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--keep") == 0) {
+            opt_keep = 1;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0) {
+            usage();
+            return 0;
+        }
+        if (v == NULL) {
+            usage();
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "--bin") == 0) {
+            opt_bin = v;
+        } else if (strcmp(a, "--seconds") == 0) {
+            opt_seconds = atoi(v);
+        } else if (strcmp(a, "--seed") == 0) {
+            opt_seed = strtoull(v, NULL, 10);
+        } else if (strcmp(a, "--clients") == 0) {
+            opt_clients = atoi(v);
+        } else {
+            usage();
+            return 2;
+        }
+    }
+    if (opt_bin == NULL || opt_seconds < 1 || opt_clients < 1 ||
+        opt_clients > 256) {
+        usage();
+        return 2;
+    }
+    snprintf(path, sizeof(path), "%s/counter-server", opt_bin);
+    if (access(path, X_OK) != 0) {
+        fprintf(stderr, "counter-e2e: %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    g_t0 = cl_now_us();
+    say("seed %" PRIu64, opt_seed);
+    rng = opt_seed * 0x9E3779B97F4A7C15u + 1;
+    /* Everything, including startup and healing, within seconds + 150. */
+    cl_install_handlers((unsigned)opt_seconds + 150u);
+
+    result("checker self-test", lin_selftest(opt_seed));
+
+    snprintf(path, sizeof(path), "%s/counter-e2e.XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (cl_init(&c, 3, opt_bin, path, &rng) != 0) {
+        say("cannot set up the cluster");
+        return 1;
+    }
+    say("cluster: %s, temp dir %s", c.peers, c.dir);
+    for (i = 0; i < c.n; i++) {
+        cl_start(&c, i);
+    }
+    if (cl_wait_leader(&c, 15000) < 0) {
+        say("no leader within 15 s of starting the cluster");
+        result("cluster start", -1);
+    } else {
+        result("bad input", test_bad_input(&c, &rng));
+        rc = test_nemesis(&c, &rng);
+        result("nemesis run", rc);
+    }
+    cl_stop_all(&c, SIGKILL);
+    if (n_failed > 0) {
+        cl_dump_logs(&c, 60);
+        say("FAILED with seed %" PRIu64 "; rerun: %s --bin %s --seconds %d "
+            "--seed %" PRIu64 " --clients %d",
+            opt_seed, argv[0], opt_bin, opt_seconds, opt_seed, opt_clients);
+        say("data and logs kept in %s", c.dir);
+    } else if (opt_keep) {
+        say("data and logs kept in %s", c.dir);
+    } else {
+        cl_remove_dir(&c);
+    }
+    say("%d passed, %d failed", n_passed, n_failed);
+    return n_failed > 0 ? 1 : 0;
+}
