@@ -807,6 +807,22 @@ static int on_apply(struct raft *r, void *ctx, raft_index index,
     return 0;
 }
 
+static const char *event_name(int type)
+{
+    switch (type) {
+    case RAFT_EVENT_ELECTION_START:
+        return "election started";
+    case RAFT_EVENT_ELECTION_WON:
+        return "election won";
+    case RAFT_EVENT_APPEND_REJECTED:
+        return "entries refused (log mismatch)";
+    case RAFT_EVENT_SEND_FAILED:
+        return "send failed";
+    default:
+        return "event";
+    }
+}
+
 static void on_event(struct raft *r, void *ctx, const struct raft_event *ev)
 {
     struct server *s = ctx;
@@ -832,9 +848,9 @@ static void on_event(struct raft *r, void *ctx, const struct raft_event *ev)
              raft_strerror(ev->error), ev->reason ? ev->reason : "?");
         break;
     default:
-        logm(L_DEBUG, "event %d, peer n%" PRIu64 ", term %" PRIu64 "%s%s",
-             ev->type, ev->peer, ev->term, ev->reason ? ": " : "",
-             ev->reason ? ev->reason : "");
+        logm(L_DEBUG, "%s, peer n%" PRIu64 ", term %" PRIu64 "%s%s",
+             event_name(ev->type), ev->peer, ev->term,
+             ev->reason ? ": " : "", ev->reason ? ev->reason : "");
         break;
     }
 }

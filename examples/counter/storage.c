@@ -493,15 +493,15 @@ static int check_content(struct loader *l, size_t off)
     const uint8_t *b = l->d + off + ST_REC_HDR;
     uint64_t index = ctr_get64(b), term = ctr_get64(b + 8);
     uint64_t want = l->out->n + 1;
-    uint64_t prev = l->out->n ? l->out->entries[l->out->n - 1].term : 1;
+    uint64_t prev = l->out->n ? l->out->entries[l->out->n - 1].term : 0;
     if (index != want) {
         return fail(l->s, "%s/log: record at byte offset %zu has index %" PRIu64
                           ", expected %" PRIu64 "; refusing to start",
                     l->s->dir, off, index, want);
     }
-    if (term < prev) {
+    if (term < prev || term == 0) {
         return fail(l->s, "%s/log: record at byte offset %zu (index %" PRIu64
-                          ") has term %" PRIu64 " below the previous %" PRIu64
+                          ") has term %" PRIu64 ", previous %" PRIu64
                           "; refusing to start",
                     l->s->dir, off, index, term, prev);
     }
@@ -518,8 +518,9 @@ static int bad_record(struct loader *l, size_t off, const char *why)
     struct storage *s = l->s;
     size_t next = find_valid(l->d, l->size, off + 1, s->max_payload);
     if (next < l->size) {
-        return fail(s, "%s/log: corrupt record at byte offset %zu (index %zu: "
-                       "%s) followed by a valid record at byte offset %zu; "
+        return fail(s, "%s/log: corrupt record at byte offset %zu (where index "
+                       "%zu should be: %s) followed by a valid record at byte "
+                       "offset %zu; "
                        "refusing to start rather than lose entries",
                     s->dir, off, l->out->n + 1, why, next);
     }
