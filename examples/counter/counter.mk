@@ -17,10 +17,10 @@ $(B)/counter-server: $(CTR_SERVER_SRC) $(CTR_HDRS) $(LIBA)
 $(B)/counter-cli: $(CTR_CLI_SRC) $(CTR_HDRS)
 	$(CC) $(EX_CFLAGS) $(CTR_CLI_SRC) -o $@
 
-$(B)/counter-e2e: tests/e2e/counter_e2e.c $(CTR_COMMON) $(CTR_HDRS)
+$(B)/counter-e2e: tests/e2e/counter_e2e.c $(CTR_COMMON) $(CTR_HDRS) $(wildcard tests/e2e/*.h)
 	$(CC) $(EX_CFLAGS) tests/e2e/counter_e2e.c $(CTR_COMMON) -lpthread -o $@
 
-$(B)/counter-bench: tests/e2e/counter_bench.c $(CTR_COMMON) $(CTR_HDRS)
+$(B)/counter-bench: tests/e2e/counter_bench.c $(CTR_COMMON) $(CTR_HDRS) $(wildcard tests/e2e/*.h)
 	$(CC) $(EX_CFLAGS) tests/e2e/counter_bench.c $(CTR_COMMON) -lpthread -o $@
 
 examples: $(B)/counter-server $(B)/counter-cli
