@@ -1235,6 +1235,9 @@ static void client_answer(struct server *s, struct conn *c)
     struct raft_status st;
     struct ctr_resp r;
     const struct peer *lp;
+    if (c->count == 0 || c->slots[c->head].state != SLOT_DONE) {
+        return;
+    }
     raft_status(s->raft, &st);
     lp = peer_by_id(s, st.leader);
     memset(&r, 0, sizeof(r));
