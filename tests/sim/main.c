@@ -130,6 +130,7 @@ static void sim_add_stats(struct sim_totals *t, const struct sim_stats *st,
     u->crashes += st->crashes;
     u->restarts += st->restarts;
     u->partitions += st->partitions;
+    u->strikes += st->strikes;
     u->proposals += st->proposals;
     u->accepted += st->accepted;
     u->committed += st->committed;
@@ -152,12 +153,13 @@ static void sim_print_stats(const struct sim_totals *t, uint64_t runs)
     const struct sim_stats *u = &t->sum;
     printf("stats over %llu runs: events %llu, steps %llu, delivered %llu, "
            "dropped %llu, duplicated %llu, crashes %llu, restarts %llu, "
-           "partitions %llu\n",
+           "partitions %llu, nemesis strikes %llu\n",
            (unsigned long long)runs, (unsigned long long)u->events,
            (unsigned long long)u->steps, (unsigned long long)u->delivered,
            (unsigned long long)u->dropped, (unsigned long long)u->duplicated,
            (unsigned long long)u->crashes, (unsigned long long)u->restarts,
-           (unsigned long long)u->partitions);
+           (unsigned long long)u->partitions,
+           (unsigned long long)u->strikes);
     printf("  proposals %llu, accepted %llu, committed entries %llu, "
            "elections %llu, max term %llu, injected failures: persist %llu "
            "send %llu apply %llu\n",

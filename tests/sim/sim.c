@@ -167,6 +167,7 @@ static int sim_setup(struct sim *s, const struct sim_opts *o)
     s->fault_events = o->fault_events ? o->fault_events : ev;
     sim_setup_config(s);
     sim_setup_faults(s);
+    sim_nemesis_setup(s);
     sim_tracef(s, "setup: %u nodes, election %u heartbeat %u, max entries "
                "%u bytes %u inflight %u, skew %d, faults: persist 1/%llu "
                "send 1/%llu apply 1/%llu latency 0..%u long delay 1/%llu",
@@ -317,6 +318,8 @@ static int sim_pick_event(struct sim *s)
 static void sim_fault_event(struct sim *s)
 {
     struct sim_node *nd;
+    if (sim_nemesis_step(s))
+        return;
     switch (sim_pick_event(s)) {
     case SIM_EV_TICK:
         nd = sim_pick_node(s, true);

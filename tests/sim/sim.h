@@ -4,7 +4,8 @@
  * One call to sim_run() builds a cluster of 1..SIM_MAX_NODES nodes wired to
  * a simulated network and simulated disks, runs a fault phase (message loss,
  * duplication, reordering, delay, partitions, crashes and restarts, failing
- * persistence/send/apply callbacks, client proposals), then a heal phase in
+ * persistence/send/apply callbacks, client proposals, and in most runs
+ * strikes aimed at the leader of the moment), then a heal phase in
  * which all faults stop and the cluster must make progress. Safety
  * properties are checked after every event; see README.md.
  *
@@ -68,6 +69,7 @@ struct sim_stats {
     uint64_t heal_bound;    /* steps the heal phase was allowed */
     uint64_t delivered, dropped, duplicated;
     uint64_t crashes, restarts, partitions;
+    uint64_t strikes;       /* leader-churn nemesis actions on a leader */
     uint64_t proposals, accepted, committed;
     uint64_t elections;     /* distinct (term, leader) pairs seen */
     uint64_t max_term;

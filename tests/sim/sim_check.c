@@ -253,6 +253,8 @@ void sim_check_node(struct sim_node *nd)
     sim_check_status(nd, &st);
     if (s->failed)
         return;
+    if (st.role == RAFT_LEADER && st.commit > nd->commit_seen)
+        sim_nemesis_on_commit(nd, st.term);
     nd->commit_seen = st.commit;
     nd->term_seen = st.term;
     if (st.term > s->st.max_term)
@@ -282,7 +284,16 @@ void sim_check_rc(struct sim_node *nd, const char *call, int rc, int also_ok)
 
 /* ---- callbacks ---------------------------------------------------------- */
 
-/* The committed entries a write at `first` would remove must come back. */
+/*
+ * The committed entries a write at `first` would remove must come back,
+ * unless the write comes from a leader of a term older than the one the
+ * entry was committed in. Such a stale leader may lack the entry (Leader
+ * Completeness only covers later terms), and a node that accepts its
+ * entries is still in an older term itself, so it was not part of the
+ * majority that committed the entry. As in Leader Completeness, the commit
+ * term of index i is bounded by the lowest bound from i on; the bound only
+ * grows with i, so the lowest removed committed index decides.
+ */
 static void sim_check_truncation(struct sim_node *nd, raft_index first,
                                  const struct raft_entry *e, size_t n)
 {
@@ -295,13 +306,22 @@ static void sim_check_truncation(struct sim_node *nd, raft_index first,
         if (old != s->chain[i - 1].term)
             continue; /* not the committed entry: it may go */
         size_t k = (size_t)(i - first);
-        if (k >= n || e[k].term != old) {
+        if (k < n && e[k].term == old)
+            continue; /* written back */
+        raft_term bound = UINT64_MAX;
+        for (size_t j = s->chain_len; j >= i; j--)
+            if (s->chain[j - 1].commit_term < bound)
+                bound = s->chain[j - 1].commit_term;
+        /* The write happens in the node's current term, which it persisted
+         * before accepting the leader's entries. */
+        if (bound <= d->term)
             sim_fail(s, "No committed entry lost",
-                     "node %llu overwrites committed index %llu (term %llu) "
-                     "with a write at %llu of %zu entries", sim_ull(nd->id),
-                     sim_ull(i), sim_ull(old), sim_ull(first), n);
-            return;
-        }
+                     "node %llu (term %llu) overwrites index %llu (term "
+                     "%llu), committed by term %llu, with a write at %llu of "
+                     "%zu entries", sim_ull(nd->id), sim_ull(d->term),
+                     sim_ull(i), sim_ull(old), sim_ull(bound), sim_ull(first),
+                     n);
+        return;
     }
 }
 
@@ -531,6 +551,7 @@ void sim_note_leader(struct sim_node *nd, raft_term term)
         s->st.elections++;
         sim_tracef(s, "node %llu leads term %llu", sim_ull(nd->id),
                    sim_ull(term));
+        sim_nemesis_on_leader(nd, term);
     } else if (l[term].id != nd->id || l[term].incarnation != nd->incarnation) {
         sim_fail(s, "Election Safety", "node %llu (incarnation %llu) leads "
                  "term %llu, already led by node %llu (incarnation %llu)",

@@ -94,6 +94,43 @@ struct sim_faults {
     uint64_t long_delay;   /* 1 in N messages delayed 10..60 steps */
 };
 
+/* Strikes of the leader-churn nemesis (sim_nemesis.c). */
+enum {
+    SIM_NEM_ISOLATE,   /* cut the leader off from everyone */
+    SIM_NEM_MINORITY,  /* cut the leader and a minority off */
+    SIM_NEM_REACH_ONE, /* the leader keeps links to one follower only */
+    SIM_NEM_MUTE,      /* cut the leader's outgoing links (all but one or all) */
+    SIM_NEM_CRASH,     /* crash the leader, restart it soon */
+    SIM_NEM_LOSS,      /* lose its in-flight messages except to one follower */
+    SIM_NEM_COUNT
+};
+
+/* Leader-churn nemesis: knobs drawn per run, and its pending actions. */
+struct sim_nemesis {
+    bool on;
+    bool alone;            /* the random partitions/cuts/crashes are off */
+    uint64_t on_elect;     /* strike 1 in N new leaders (0: never) */
+    uint64_t on_propose;   /* strike 1 in N accepted proposals (0: never) */
+    uint64_t on_commit;    /* strike 1 in N commit advances (0: never) */
+    uint64_t span;         /* strike delays are 0..span events */
+    uint64_t quick;        /* 1 in N strikes comes within 0..3 events */
+    uint64_t restart_span; /* a crashed leader restarts within this */
+    unsigned burst;        /* a new leader may get 1..burst proposals */
+    uint32_t mode_weight[SIM_NEM_COUNT];
+    uint64_t mode_total;
+    /* The pending strike (target 0: none). */
+    raft_id target;
+    raft_term term;
+    int mode;
+    uint64_t at; /* event number from which it is due */
+    /* The pending proposal burst. */
+    raft_id burst_id;
+    raft_term burst_term;
+    unsigned burst_left;
+    /* Event from which a crashed node restarts, by id (0: none). */
+    uint64_t restart_at[SIM_MAX_NODES + 1];
+};
+
 /* The committed chain: index i + 1 is committed with this term/payload. */
 struct sim_link {
     raft_term term;
@@ -156,6 +193,7 @@ struct sim {
     uint64_t fault_events;  /* fault phase length */
     struct sim_faults f;
     bool faults_on; /* false in the heal phase */
+    struct sim_nemesis nem;
 
     /* Failures injected during the current library call. */
     bool inj_persist, inj_apply;
@@ -212,8 +250,16 @@ void sim_net_deliver_due(struct sim *s);
 void sim_net_drop_one(struct sim *s);
 void sim_net_dup_one(struct sim *s);
 void sim_net_drop_to(struct sim *s, raft_id to);
+void sim_net_drop_at(struct sim *s, size_t i);
 void sim_net_free(struct sim *s);
 void sim_net_describe(const struct raft_msg *m, char *buf, size_t len);
+
+/* ---- sim_nemesis.c ---- */
+void sim_nemesis_setup(struct sim *s);
+bool sim_nemesis_step(struct sim *s);
+void sim_nemesis_on_leader(struct sim_node *nd, raft_term term);
+void sim_nemesis_on_propose(struct sim_node *nd, raft_term term);
+void sim_nemesis_on_commit(struct sim_node *nd, raft_term term);
 
 /* ---- sim_check.c ---- */
 uint64_t sim_entry_hash(int type, const void *buf, size_t len);

@@ -227,6 +227,19 @@ void sim_net_drop_one(struct sim *s)
     free(sm);
 }
 
+/* Lose bag[i] now (part of a nemesis event: no event of its own). */
+void sim_net_drop_at(struct sim *s, size_t i)
+{
+    struct sim_msg *sm = sim_net_take(s, i);
+    s->st.dropped++;
+    if (s->trace != NULL) {
+        char d[160];
+        sim_net_describe(&sm->m, d, sizeof d);
+        sim_tracef(s, "  lose %s", d);
+    }
+    free(sm);
+}
+
 void sim_net_dup_one(struct sim *s)
 {
     if (s->bag_len == 0)

@@ -242,6 +242,9 @@ static int sim_cb_apply(struct raft *r, void *ctx, raft_index index,
     if (!sim_cb_node_ok(nd, r, "apply"))
         return -1;
     sim_check_apply(nd, index, e);
+    if (s->failed)
+        return -1; /* stop a broken node from applying further (past its
+                      log, it may not even hold the entries it applies) */
     if (s->faults_on && sim_one_in(s, s->f.apply_fail)) {
         s->inj_apply = true;
         s->st.apply_failures++;
@@ -521,6 +524,7 @@ static void sim_check_accepted(struct sim_node *nd,
         sim_note_proposal(s, b->pid[k], idx + k, before->term, b->hash[k]);
     }
     s->st.accepted += b->n;
+    sim_nemesis_on_propose(nd, before->term);
 }
 
 /* A non-leader refuses and names a plausible leader (or none). */
