@@ -39,7 +39,8 @@
 /* ---- limits ------------------------------------------------------------- */
 
 #define MAX_VOTERS 32
-#define MAX_CONNS 512           /* inbound connections (peers and clients) */
+#define MAX_CONNS 512           /* inbound connections (peers and clients);
+                                 * when full, a new one evicts an old one */
 #define CLIENT_DEPTH 64         /* requests in flight per client connection */
 #define CLIENT_IN_MAX (CTR_REQ_LEN * CLIENT_DEPTH)
 #define RESP_MAX (CTR_RESP_FIXED + CTR_ADDR_MAX)
@@ -50,7 +51,15 @@
 #define PEER_OUT_MAX (4u << 20) /* queued bytes per peer before dropping */
 #define MAX_PENDING 8192u       /* client requests waiting for their entry */
 #define STALL_MS 5000u          /* a peer not reading this long is dropped */
-#define HELLO_MS 5000u          /* time for a new connection to say R or C */
+#define HELLO_MS 5000u          /* time for a new connection to say C, or R
+                                 * and then a first message from a voter */
+#define FRAME_MS 5000u          /* time to complete a request or peer frame,
+                                 * counted from its first byte */
+#define IDLE_MS 60000u          /* a client with nothing in flight, silent
+                                 * this long, is closed */
+#define CLOCK_STEP_MAX_MS 1000u /* see conn_clock() */
+#define POLL_MAX_MS 1000        /* wake up at least this often */
+#define DROP_REPORT_MS 5000u    /* at most one summary of drops this often */
 #define BACKOFF_MIN_MS 50u
 #define BACKOFF_MAX_MS 1000u
 #define MAX_CATCHUP 3           /* ticks run at once after a late wake-up */
@@ -205,7 +214,8 @@ struct slot {
 
 enum { CONN_NEW, CONN_PEER, CONN_CLIENT };
 
-/* An accepted connection: a peer sending us messages, or a client. */
+/* An accepted connection: a peer sending us messages, or a client.
+ * Times (_ms) are on the connection clock, s->conn_now. */
 struct conn {
     int fd;
     int kind;
@@ -213,6 +223,17 @@ struct conn {
     char name[ADDR_TEXT];
     struct buf in, out;
     uint64_t opened_ms;
+    uint64_t active_ms;  /* last byte read or written */
+    uint64_t rx;         /* bytes read so far */
+    uint64_t partial_at; /* stream offset where the incomplete request or
+                          * frame at the end of `in` begins ... */
+    uint64_t partial_ms; /* ... and when its first byte arrived */
+    bool partial;        /* `in` ends with an incomplete request or frame */
+    uint64_t out_ms;     /* answers queued: when they last moved */
+    raft_id peer;        /* messages from this voter arrive here, and this
+                          * is the newest such connection: never evicted */
+    bool greeted;        /* peer: a message from a voter arrived */
+    bool served;         /* client: a whole request arrived */
     bool eof;  /* client half-closed: finish answering, then close */
     bool dead; /* closed at the end of this loop iteration */
     struct slot slots[CLIENT_DEPTH];
@@ -277,6 +298,9 @@ struct server {
     struct sm sm;
     int lfd;
     uint64_t now;
+    uint64_t conn_now, conn_clock_at; /* see conn_clock() */
+    uint64_t drops_timed_out, drops_evicted, drop_report_ms;
+    char drop_last[256];
     uint64_t next_tick;
     uint64_t accept_paused_until;
     int last_tick_rc;
@@ -917,14 +941,72 @@ static void show_leader(struct server *s)
 
 /* ---- inbound connections ------------------------------------------------ */
 
+static const char *conn_kind(const struct conn *c)
+{
+    return c->kind == CONN_PEER ? "peer" : c->kind == CONN_CLIENT ? "client"
+                                                                  : "new";
+}
+
 static void conn_kill(struct conn *c, int level, const char *why)
 {
     if (!c->dead) {
         logm(level, "connection #%" PRIu64 " (%s, %s): %s; closing", c->no,
-             c->name, c->kind == CONN_PEER ? "peer" :
-             c->kind == CONN_CLIENT ? "client" : "new", why);
+             c->name, conn_kind(c), why);
     }
     c->dead = true;
+}
+
+/* Close c because it stalled or idled (a timeout), or to make room for a
+ * new connection (evicted). One line per connection only with --verbose;
+ * otherwise report_drops() sums them up now and then, so that a flood of
+ * connections does not flood the log as well. */
+static void conn_drop(struct server *s, struct conn *c, bool evicted,
+                      const char *why)
+{
+    if (c->dead) {
+        return;
+    }
+    conn_kill(c, L_DEBUG, why);
+    if (evicted) {
+        s->drops_evicted++;
+    } else {
+        s->drops_timed_out++;
+    }
+    snprintf(s->drop_last, sizeof(s->drop_last), "#%" PRIu64 " (%s, %s) %s",
+             c->no, c->name, conn_kind(c), why);
+}
+
+static void report_drops(struct server *s)
+{
+    uint64_t n;
+    if (s->drops_timed_out + s->drops_evicted == 0 || s->now < s->drop_report_ms) {
+        return;
+    }
+    n = s->drops_timed_out + s->drops_evicted;
+    logm(L_INFO, "closed %" PRIu64 " connection%s (%" PRIu64 " stalled or "
+         "idle, %" PRIu64 " evicted from a full table); last: %s", n,
+         n == 1 ? "" : "s", s->drops_timed_out, s->drops_evicted, s->drop_last);
+    s->drops_timed_out = s->drops_evicted = 0;
+    s->drop_report_ms = s->now + DROP_REPORT_MS;
+}
+
+/* Messages from voter `id` arrive on c, so c is now its link. An older
+ * connection that carried them is left over from before a reconnect (a
+ * peer sends on one connection at a time): it no longer counts as a link,
+ * so it can be evicted, and closed once idle. */
+static void peer_claim(struct server *s, struct conn *c, raft_id id)
+{
+    size_t i;
+    c->greeted = true;
+    if (c->peer == id) {
+        return;
+    }
+    for (i = 0; i < s->n_conns; i++) {
+        if (s->conns[i] != c && s->conns[i]->peer == id) {
+            s->conns[i]->peer = 0;
+        }
+    }
+    c->peer = id;
 }
 
 /* A frame that cannot be a message: the stream is out of sync, so the
@@ -959,6 +1041,9 @@ static void peer_input(struct server *s, struct conn *c)
             bad_frame(c, "message", rc);
             return;
         }
+        if (m.from != s->o.id && peer_by_id(s, m.from) != NULL) {
+            peer_claim(s, c, m.from);
+        }
         node_step(s, &m); /* copies what it keeps: the bytes may go */
         buf_consume(&c->in, mlen);
     }
@@ -990,6 +1075,20 @@ static bool conn_busy(const struct conn *c)
            buf_used(&c->in) >= CTR_REQ_LEN;
 }
 
+/* `left` bytes at the end of `in` are an incomplete request or frame: its
+ * deadline runs from when its first byte arrived. */
+static void conn_track_partial(struct server *s, struct conn *c, size_t left)
+{
+    uint64_t at = c->rx - left;
+    if (left == 0) {
+        c->partial = false;
+    } else if (!c->partial || c->partial_at != at) {
+        c->partial = true;
+        c->partial_at = at;
+        c->partial_ms = s->conn_now;
+    }
+}
+
 static void conn_read(struct server *s, struct conn *c)
 {
     size_t room = c->in.max - buf_used(&c->in);
@@ -1019,26 +1118,36 @@ static void conn_read(struct server *s, struct conn *c)
         return;
     }
     c->in.len += (size_t)n;
+    c->rx += (uint64_t)n;
+    c->active_ms = s->conn_now;
     if (c->kind == CONN_NEW) {
         conn_hello(c);
     }
     if (c->kind == CONN_PEER) {
-        peer_input(s, c);
+        peer_input(s, c); /* consumes every whole frame */
+        conn_track_partial(s, c, buf_used(&c->in));
+    } else if (c->kind == CONN_CLIENT) {
+        /* Requests are consumed whole, so any remainder is the last one. */
+        c->served |= buf_used(&c->in) >= CTR_REQ_LEN;
+        conn_track_partial(s, c, buf_used(&c->in) % CTR_REQ_LEN);
     }
 }
 
-static void conn_write(struct conn *c)
+static void conn_write(struct server *s, struct conn *c)
 {
     bool progress = false;
     if (!c->dead && buf_send(c->fd, &c->out, &progress) != 0) {
         conn_kill(c, L_DEBUG, strerror(errno));
+    }
+    if (progress) {
+        c->active_ms = c->out_ms = s->conn_now;
     }
 }
 
 static void conn_event(struct server *s, struct conn *c, short re)
 {
     if (re & POLLOUT) {
-        conn_write(c);
+        conn_write(s, c);
     }
     if (c->dead) {
         return;
@@ -1070,7 +1179,7 @@ static void conn_add(struct server *s, int fd, const struct sockaddr_in *sa)
     c->fd = fd;
     c->kind = CONN_NEW;
     c->no = ++s->next_conn_no;
-    c->opened_ms = s->now;
+    c->opened_ms = c->active_ms = s->conn_now;
     c->in.max = CLIENT_IN_MAX;
     c->out.max = RESP_MAX;
     if (inet_ntop(AF_INET, &sa->sin_addr, host, sizeof(host)) == NULL) {
@@ -1078,6 +1187,97 @@ static void conn_add(struct server *s, int fd, const struct sockaddr_in *sa)
     }
     snprintf(c->name, sizeof(c->name), "%s:%u", host, ntohs(sa->sin_port));
     s->conns[s->n_conns++] = c;
+}
+
+/* Nothing in flight, nothing to say: a client with no request pending, or
+ * a peer connection that is no longer a voter's link. */
+static bool conn_idle(const struct conn *c)
+{
+    if (c->kind == CONN_CLIENT) {
+        return c->count == 0 && buf_used(&c->in) == 0 && buf_used(&c->out) == 0;
+    }
+    return c->kind == CONN_PEER && c->greeted && c->peer == 0;
+}
+
+/* Close a connection that stalls or idles, so that it gives its slot back:
+ * no hello (or, after 'R', no message from a voter) within HELLO_MS; a
+ * request or frame still incomplete FRAME_MS after its first byte; a
+ * client that takes no byte of its answers for STALL_MS; a client with
+ * nothing in flight, or a superseded peer connection, silent for IDLE_MS.
+ * A voter's link may be silent for any time (a follower has nothing to say
+ * to another follower). */
+static void conn_check_time(struct server *s, struct conn *c)
+{
+    uint64_t now = s->conn_now;
+    char why[96];
+    if (c->kind == CONN_NEW && now - c->opened_ms >= HELLO_MS) {
+        conn_drop(s, c, false, "no hello byte in time");
+    } else if (c->kind == CONN_PEER && !c->greeted &&
+               now - c->opened_ms >= HELLO_MS) {
+        conn_drop(s, c, false, "no message from a voter in time");
+    } else if (c->partial && now - c->partial_ms >= FRAME_MS) {
+        snprintf(why, sizeof(why), "%s incomplete for %u ms",
+                 c->kind == CONN_PEER ? "frame" : "request", FRAME_MS);
+        conn_drop(s, c, false, why);
+    } else if (c->kind == CONN_CLIENT && buf_used(&c->out) > 0 &&
+               now - c->out_ms >= STALL_MS) {
+        snprintf(why, sizeof(why), "took no answer byte for %u ms", STALL_MS);
+        conn_drop(s, c, false, why);
+    } else if (conn_idle(c) && now - c->active_ms >= IDLE_MS) {
+        snprintf(why, sizeof(why), "idle for %u ms", IDLE_MS);
+        conn_drop(s, c, false, why);
+    }
+}
+
+static void conn_remove(struct server *s, size_t j)
+{
+    struct conn *c = s->conns[j];
+    pending_forget(s, c);
+    conn_free(c);
+    s->conns[j] = s->conns[--s->n_conns];
+}
+
+/* Eviction order: connections that have not proven useful (no hello yet,
+ * a peer connection that is no voter's link, a client that never sent a
+ * whole request) before clients that have; least recently active first. */
+static bool evict_before(const struct conn *a, const struct conn *b)
+{
+    bool a_served = a->kind == CONN_CLIENT && a->served;
+    bool b_served = b->kind == CONN_CLIENT && b->served;
+    if (a_served != b_served) {
+        return b_served;
+    }
+    return a->active_ms < b->active_ms ||
+           (a->active_ms == b->active_ms && a->no < b->no);
+}
+
+/* The table is full and a connection arrives: make room, so that stalled
+ * or idle connections cannot lock out new clients or a reconnecting peer.
+ * A connection already closed goes first, else one in evict_before()
+ * order. A voter's link is never evicted; there is at most one per voter,
+ * so there is always a candidate. */
+static bool conn_make_room(struct server *s)
+{
+    size_t i, v = s->n_conns;
+    for (i = 0; i < s->n_conns; i++) {
+        const struct conn *c = s->conns[i];
+        if (c->dead) {
+            v = i;
+            break;
+        }
+        if (c->kind == CONN_PEER && c->peer != 0) {
+            continue;
+        }
+        if (v == s->n_conns || evict_before(c, s->conns[v])) {
+            v = i;
+        }
+    }
+    if (v == s->n_conns) {
+        return false;
+    }
+    conn_drop(s, s->conns[v], true, "evicted: connection table full");
+    conn_remove(s, v);
+    return true;
 }
 
 static void do_accept(struct server *s)
@@ -1101,9 +1301,13 @@ static void do_accept(struct server *s)
             }
             return;
         }
-        if (s->n_conns == MAX_CONNS || set_nonblock(fd) != 0) {
-            logm(L_ERR, "accept: %s", s->n_conns == MAX_CONNS ?
-                 "too many connections, refused" : strerror(errno));
+        if (set_nonblock(fd) != 0) {
+            logm(L_ERR, "accept: %s", strerror(errno));
+            close(fd);
+            continue;
+        }
+        if (s->n_conns == MAX_CONNS && !conn_make_room(s)) {
+            logm(L_ERR, "accept: too many connections, refused");
             close(fd);
             continue;
         }
@@ -1111,23 +1315,21 @@ static void do_accept(struct server *s)
     }
 }
 
-/* Close dead connections, and clients that half-closed and got their
- * answers. A connection nobody introduced in time is dropped too. */
+/* Close dead connections, connections past a deadline, and clients that
+ * half-closed and got their answers. */
 static void reap(struct server *s)
 {
     size_t j = s->n_conns;
     while (j-- > 0) {
         struct conn *c = s->conns[j];
-        if (c->kind == CONN_NEW && s->now - c->opened_ms >= HELLO_MS) {
-            conn_kill(c, L_INFO, "no hello byte in time");
+        if (!c->dead) {
+            conn_check_time(s, c);
         }
-        if (!c->dead && !(c->eof && !conn_busy(c))) {
-            continue;
+        if (c->dead || (c->eof && !conn_busy(c))) {
+            conn_remove(s, j);
         }
-        pending_forget(s, c);
-        conn_free(c);
-        s->conns[j] = s->conns[--s->n_conns];
     }
+    report_drops(s);
 }
 
 /* ---- clients ------------------------------------------------------------ */
@@ -1248,6 +1450,9 @@ static void client_answer(struct server *s, struct conn *c)
     r.applied = st.applied;
     r.node_id = s->o.id;
     snprintf(r.addr, sizeof(r.addr), "%s", lp != NULL ? lp->addr : "");
+    if (buf_used(&c->out) == 0) {
+        c->out_ms = s->conn_now; /* the stall clock starts with the queue */
+    }
     while (c->count > 0 && c->slots[c->head].state == SLOT_DONE &&
            buf_reserve(&c->out, RESP_MAX) == 0) {
         r.status = c->slots[c->head].status;
@@ -1283,7 +1488,7 @@ static void serve_clients(struct server *s)
         struct conn *c = s->conns[k];
         if (c->kind == CONN_CLIENT && !c->dead) {
             client_answer(s, c);
-            conn_write(c);
+            conn_write(s, c);
             /* Requests left behind by a full batch: come back at once,
              * unless only commits (i.e. peer messages) can make room. */
             s->more_work |= client_ready(c) && pending_room(s) > 0;
@@ -1330,7 +1535,21 @@ static int poll_timeout(const struct server *s)
     if (s->more_work || now >= s->next_tick) {
         return 0;
     }
-    return (int)(s->next_tick - now);
+    /* At least every POLL_MAX_MS, for the connection deadlines in reap(). */
+    return s->next_tick - now < POLL_MAX_MS ? (int)(s->next_tick - now)
+                                            : POLL_MAX_MS;
+}
+
+/* The clock of connection deadlines. It follows the monotonic clock but
+ * counts at most CLOCK_STEP_MAX_MS per loop iteration. The loop wakes at
+ * least every POLL_MAX_MS, so a longer gap means this process did not run
+ * (SIGSTOP, a VM pause, a slow fsync): not the fault of the connections
+ * whose bytes waited in the kernel meanwhile. */
+static void conn_clock(struct server *s)
+{
+    uint64_t step = s->now - s->conn_clock_at;
+    s->conn_now += step < CLOCK_STEP_MAX_MS ? step : CLOCK_STEP_MAX_MS;
+    s->conn_clock_at = s->now;
 }
 
 static void poll_dispatch(struct server *s)
@@ -1371,6 +1590,7 @@ static int run(struct server *s)
             return -1;
         }
         s->now = ctr_now_ms();
+        conn_clock(s);
         poll_dispatch(s);
         run_ticks(s);
         serve_clients(s);
@@ -1559,6 +1779,7 @@ static int server_start(struct server *s)
     size_t n = s->o.n_peers;
     bool fresh;
     s->now = ctr_now_ms();
+    s->conn_now = s->conn_clock_at = s->now;
     if (peers_init(s) != 0 || listen_open(s) != 0) {
         return -1;
     }

@@ -9,7 +9,9 @@
  *  1. checker self-test: the linearizability checker below judges a set of
  *     hand-made and randomly generated histories correctly;
  *  2. bad input: garbage, truncated and stalled frames on the peer ('R')
- *     and client ('C') sides do not stop a server from serving;
+ *     and client ('C') sides do not stop a server from serving; nor does a
+ *     flood of more stalled connections than the server has slots for
+ *     (clients still get answers, a restarted peer gets back in);
  *  3. nemesis run: concurrent clients (own client_id, sequential seqs,
  *     random increments 1..10, some GETs, retries with the same seq) while
  *     a nemesis SIGKILLs a node (often the leader, sometimes two nodes)
@@ -29,6 +31,7 @@
 #include "cluster.h"
 
 #include <stdarg.h>
+#include <sys/resource.h>
 
 /* ---- options and reporting ---------------------------------------------- */
 
@@ -1011,6 +1014,171 @@ static const char *poke(const struct cluster *c, int node, const uint8_t *buf,
                                                    : "reset the connection";
 }
 
+/* The flood check: more stalled connections than the server's table has
+ * slots (MAX_CONNS in examples/counter/server.c), all left open. */
+#define SERVER_MAX_CONNS 512
+#define FLOOD_CONNS (SERVER_MAX_CONNS + 64)
+
+/* Make sure this process (and the servers it starts) may open `need`
+ * descriptors. */
+static int fd_limit_at_least(rlim_t need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return -1;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+            return -1;
+        }
+        rl.rlim_cur = need;
+        return setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return 0;
+}
+
+/* Open n connections to node and leave each one stalled, in turn: no hello
+ * at all; 'C' and 6 bytes of a request; 'R' and 7 bytes of a frame; 'C', a
+ * whole STATUS request (its answer never read) and 6 bytes of the next.
+ * fds[i] is -1 where connecting failed; returns how many connected. */
+static int flood_open(const struct cluster *c, int node, int *fds, int n)
+{
+    uint8_t buf[1 + 2 * CTR_REQ_LEN];
+    struct ctr_req q = {CTR_OP_STATUS, 0x464C4F4F44000001u, 1, 0};
+    int i, opened = 0;
+    for (i = 0; i < n; i++) {
+        size_t len = 0;
+        fds[i] = cl_dial(c->addr[node], -1, 2000);
+        if (fds[i] < 0) {
+            continue;
+        }
+        opened++;
+        memset(buf, 0, sizeof(buf));
+        switch (i % 4) {
+        case 1:
+            buf[0] = CTR_HELLO_CLIENT;
+            ctr_put32(buf + 1, CTR_REQ_LEN);
+            len = 1 + 6;
+            break;
+        case 2:
+            buf[0] = CTR_HELLO_PEER;
+            ctr_put32(buf + 1, 48);
+            buf[5] = 1; /* version */
+            len = 1 + 7;
+            break;
+        case 3:
+            buf[0] = CTR_HELLO_CLIENT;
+            ctr_req_encode(&q, buf + 1);
+            ctr_put32(buf + 1 + CTR_REQ_LEN, CTR_REQ_LEN);
+            len = 1 + CTR_REQ_LEN + 6;
+            break;
+        default:
+            break;
+        }
+        /* May fail: the server may have evicted it already. */
+        (void)ctr_write_full(fds[i], buf, len);
+    }
+    return opened;
+}
+
+/* Flood the leader with FLOOD_CONNS stalled connections and, while they
+ * stay open, check that it still answers STATUS, that a restarted peer
+ * gets back in, and that an INCR through it commits on every node. With
+ * the third node paused (SIGSTOP), that commit needs the restarted node to
+ * reach the flooded one on a new connection. */
+static int test_flood(struct cluster *c, uint64_t *rng)
+{
+    int fds[FLOOD_CONNS], leader, f, g, i, opened, failed = 0;
+    int64_t t0 = cl_now_us(), until;
+    struct cl_client cc;
+    struct ctr_req q = {CTR_OP_INCR, 0, 1, 1};
+    struct ctr_resp p;
+    struct lin_op o;
+
+    leader = cl_wait_leader(c, 5000);
+    if (leader < 0) {
+        say("bad input: flood: no leader");
+        return -1;
+    }
+    f = (leader + 1) % c->n;
+    g = (leader + 2) % c->n;
+    opened = flood_open(c, leader, fds, FLOOD_CONNS);
+    if (opened < FLOOD_CONNS) {
+        say("bad input: flood: only %d of %d connections to node %d opened",
+            opened, FLOOD_CONNS, leader + 1);
+        failed = 1;
+    } else if (cl_status(c, leader, &p, 2000) != 0) {
+        say("bad input: flood: node %d does not answer STATUS with %d stalled "
+            "connections open", leader + 1, opened);
+        failed = 1;
+    }
+    if (!failed) {
+        cl_stop(c, f, SIGKILL);
+        cl_log_note(c, f, "=== counter test: SIGKILL (flood check) ===\n");
+        if (cl_pids[g] > 0) {
+            kill(cl_pids[g], SIGSTOP);
+        }
+        cl_start(c, f);
+        memset(&o, 0, sizeof(o));
+        q.client_id = cl_rand(rng) | 1;
+        o.client = q.client_id;
+        o.seq = 1;
+        o.type = CTR_OP_INCR;
+        o.amount = 1;
+        cl_client_init(&cc, c, leader, cl_rand(rng));
+        o.invoke = cl_now_us() - g_t0;
+        if (cl_client_do(&cc, &q, &p, cl_now_us() + 10000000, NULL) != 0) {
+            say("bad input: flood: with node %d restarted and node %d paused, "
+                "an INCR through node %d does not commit", f + 1, g + 1,
+                leader + 1);
+            o.complete = -1;
+            failed = 1;
+        } else {
+            o.complete = cl_now_us() - g_t0;
+            o.value = p.value;
+        }
+        if (cl_pids[g] > 0) {
+            kill(cl_pids[g], SIGCONT);
+        }
+        hist_push(&g_pre, &o); /* part of the history checked later */
+        cl_client_close(&cc);
+    }
+    /* The commit reaches every node, the paused one included. */
+    until = cl_now_us() + 5000000;
+    for (i = 0; !failed && i < c->n; i++) {
+        struct ctr_resp r;
+        while (cl_status(c, i, &r, 500) != 0 || r.applied < p.commit) {
+            if (cl_now_us() >= until) {
+                say("bad input: flood: node %d has not applied index %" PRIu64
+                    " within 5 s", i + 1, p.commit);
+                failed = 1;
+                break;
+            }
+            cl_sleep_ms(20);
+        }
+    }
+    for (i = 0; i < FLOOD_CONNS; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    for (i = 0; i < c->n; i++) {
+        if (cl_check_exited(c, i)) {
+            say("bad input: node %d exited", i + 1);
+            failed = 1;
+        }
+    }
+    if (!failed) {
+        say("bad input: %d stalled connections to node %d (the leader, %d "
+            "slots) left open: STATUS answered; node %d restarted and got "
+            "back in; with node %d paused, an INCR sent to node %d committed "
+            "and reached all nodes (%.1f s)", opened, leader + 1,
+            SERVER_MAX_CONNS, f + 1, g + 1, leader + 1,
+            (double)(cl_now_us() - t0) / 1e6);
+    }
+    return failed ? -1 : 0;
+}
+
 static int test_bad_input(struct cluster *c, uint64_t *rng)
 {
     uint8_t buf[600];
@@ -1149,6 +1317,7 @@ static int test_bad_input(struct cluster *c, uint64_t *rng)
         say("bad input: all %d nodes still serve (STATUS answered, an INCR "
             "committed)",
             c->n);
+        failed = test_flood(c, rng) != 0;
     }
     return failed ? -1 : 0;
 }
@@ -1720,6 +1889,10 @@ int main(int argc, char **argv)
         return 1;
     }
     say("cluster: %s, temp dir %s", c.peers, c.dir);
+    /* The flood check opens more connections than a server has slots. */
+    if (fd_limit_at_least(FLOOD_CONNS + 256) != 0) {
+        say("cannot raise the open file limit to %d", FLOOD_CONNS + 256);
+    }
     for (i = 0; i < c.n; i++) {
         cl_start(&c, i);
     }
