@@ -1,0 +1,484 @@
+/*
+ * gen_corpus.c - writes the seed corpora under <dir>/<target>/ (make
+ * fuzz-corpus writes fuzz/corpus/). Deterministic: the same files every run.
+ *
+ *   fuzz_decode     a mode byte (see fuzz_decode.c) + encoded messages of
+ *                   every type, with default, small and raw limits
+ *   fuzz_roundtrip  raw mode: encoded messages; structured mode: message
+ *                   descriptions in fuzz_roundtrip.c's format
+ *   fuzz_node       operation streams in fuzz_node's format (fuzz.h): win an
+ *                   election and replicate, follow a leader, restore and
+ *                   restart, failures, messages through the codec
+ *   fuzz_sim        byte-chooser strings from a fixed PRNG
+ */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "fuzz.h"
+
+struct out {
+    uint8_t b[8192];
+    size_t n;
+};
+
+static void put(struct out *o, const void *p, size_t n)
+{
+    if (o->n + n > sizeof(o->b)) {
+        fprintf(stderr, "gen_corpus: file too big\n");
+        exit(1);
+    }
+    memcpy(o->b + o->n, p, n);
+    o->n += n;
+}
+
+static void u8(struct out *o, unsigned v)
+{
+    uint8_t b = (uint8_t)v;
+    put(o, &b, 1);
+}
+
+static void u16(struct out *o, unsigned v)
+{
+    u8(o, v & 0xff);
+    u8(o, (v >> 8) & 0xff);
+}
+
+static void u32(struct out *o, uint32_t v)
+{
+    u16(o, v & 0xffff);
+    u16(o, v >> 16);
+}
+
+static void u64(struct out *o, uint64_t v)
+{
+    u32(o, (uint32_t)v);
+    u32(o, (uint32_t)(v >> 32));
+}
+
+static void msg(struct out *o, const struct raft_msg *m)
+{
+    size_t len = 0;
+    if (raft_msg_encode(m, o->b + o->n, sizeof(o->b) - o->n, &len) != 0) {
+        fprintf(stderr, "gen_corpus: encode failed\n");
+        exit(1);
+    }
+    o->n += len;
+}
+
+/* A message through the node's STEP_WIRE operation. */
+static void wire_op(struct out *o, const struct raft_msg *m)
+{
+    size_t len = 0;
+    raft_msg_encode(m, NULL, 0, &len);
+    u8(o, FZ_OP_STEP_WIRE);
+    u16(o, (unsigned)len);
+    msg(o, m);
+}
+
+static const char *root;
+
+static void mkdirs(const char *target)
+{
+    char path[512];
+    if (mkdir(root, 0755) != 0 && errno != EEXIST) {
+        perror(root);
+        exit(1);
+    }
+    snprintf(path, sizeof(path), "%s/%s", root, target);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static void save(const char *target, const char *name, const struct out *o)
+{
+    char path[512];
+    FILE *f;
+    mkdirs(target);
+    snprintf(path, sizeof(path), "%s/%s/%s", root, target, name);
+    f = fopen(path, "wb");
+    if (f == NULL || fwrite(o->b, 1, o->n, f) != o->n || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+/* ---- sample messages -------------------------------------------------------- */
+
+static const struct raft_entry two[2] = {
+    {3, RAFT_ENTRY_COMMAND, "hello", 5},
+    {4, RAFT_ENTRY_NOOP, NULL, 0},
+};
+static const struct raft_entry three[3] = {
+    {2, RAFT_ENTRY_NOOP, NULL, 0},
+    {2, RAFT_ENTRY_COMMAND, "set x=1", 7},
+    {5, RAFT_ENTRY_COMMAND, "0123456789abcdef", 16},
+};
+
+static struct raft_msg sample(int which)
+{
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.from = 1;
+    m.to = 2;
+    m.term = 5;
+    switch (which) {
+    case 0:
+        m.type = RAFT_MSG_VOTE;
+        m.u.vote.last_index = 7;
+        m.u.vote.last_term = 4;
+        break;
+    case 1:
+        m.type = RAFT_MSG_VOTE_RESP;
+        m.u.vote_resp.granted = true;
+        m.u.vote_resp.last_index = 3;
+        m.u.vote_resp.last_term = 2;
+        break;
+    case 2:
+        m.type = RAFT_MSG_APPEND_RESP;
+        m.u.append_resp.success = true;
+        m.u.append_resp.index = 9;
+        break;
+    case 3:
+        m.type = RAFT_MSG_APPEND_RESP;
+        m.u.append_resp.index = 9;
+        m.u.append_resp.hint_index = 6;
+        m.u.append_resp.hint_term = 3;
+        break;
+    case 4:
+        m.type = RAFT_MSG_APPEND; /* heartbeat */
+        m.u.append.prev_index = 4;
+        m.u.append.prev_term = 3;
+        m.u.append.commit = 4;
+        break;
+    case 5:
+        m.type = RAFT_MSG_APPEND;
+        m.u.append.prev_index = 2;
+        m.u.append.prev_term = 2;
+        m.u.append.commit = 3;
+        m.u.append.n_entries = 2;
+        m.u.append.entries = two;
+        break;
+    default:
+        m.type = RAFT_MSG_APPEND;
+        m.u.append.prev_index = 0;
+        m.u.append.prev_term = 0;
+        m.u.append.commit = 1;
+        m.u.append.n_entries = 3;
+        m.u.append.entries = three;
+        break;
+    }
+    return m;
+}
+
+#define N_SAMPLES 7
+static const char *const sample_names[N_SAMPLES] = {
+    "vote", "vote_resp", "append_resp_ok", "append_resp_reject",
+    "heartbeat", "append_2", "append_3",
+};
+
+/* ---- fuzz_decode and fuzz_roundtrip --------------------------------------------- */
+
+static void gen_decode(void)
+{
+    struct raft_msg m;
+    struct out o;
+    char name[64];
+    int i;
+    for (i = 0; i < N_SAMPLES; i++) {
+        m = sample(i);
+        o.n = 0;
+        u8(&o, 0); /* NULL limits, 64 entry slots */
+        msg(&o, &m);
+        snprintf(name, sizeof(name), "%s", sample_names[i]);
+        save("fuzz_decode", name, &o);
+    }
+    m = sample(6);
+    o.n = 0;
+    u8(&o, 2); /* small limits: 3 entries, 16 bytes each, 200 in all */
+    u8(&o, 3);
+    u16(&o, 16);
+    u16(&o, 200);
+    msg(&o, &m);
+    save("fuzz_decode", "append_3_small_limits", &o);
+    o.n = 0;
+    u8(&o, 3 | 4); /* raw limits and 2 entry slots: ENOBUFS */
+    u32(&o, 64);
+    u32(&o, 1024);
+    u32(&o, 4096);
+    u8(&o, 2);
+    msg(&o, &m);
+    save("fuzz_decode", "append_3_two_slots", &o);
+    m = sample(5);
+    o.n = 0;
+    u8(&o, 1);
+    msg(&o, &m);
+    o.n -= 3; /* truncated payload: ESHORT */
+    save("fuzz_decode", "append_2_truncated", &o);
+}
+
+static void gen_roundtrip(void)
+{
+    struct raft_msg m;
+    struct out o;
+    char name[64];
+    int i;
+    for (i = 0; i < N_SAMPLES; i++) {
+        m = sample(i);
+        o.n = 0;
+        u8(&o, 0); /* raw mode */
+        msg(&o, &m);
+        snprintf(name, sizeof(name), "raw_%s", sample_names[i]);
+        save("fuzz_roundtrip", name, &o);
+    }
+    /* Structured: type byte (type - 1), from, to, term, body. */
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_APPEND - 1);
+    u64(&o, 1);
+    u64(&o, 2);
+    u64(&o, 7);
+    u8(&o, 3);   /* 3 entries */
+    u64(&o, 10); /* prev_index */
+    u64(&o, 6);  /* prev_term */
+    u64(&o, 9);  /* commit */
+    u8(&o, 0);   /* command */
+    u8(&o, 4);
+    put(&o, "abcd", 4);
+    u64(&o, 6);
+    u8(&o, 1);   /* no-op */
+    u8(&o, 0);
+    u64(&o, 7);
+    u8(&o, 0);
+    u8(&o, 20);
+    put(&o, "payload of 20 bytes.", 20);
+    u64(&o, 7);
+    save("fuzz_roundtrip", "struct_append_3", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_APPEND_RESP - 1);
+    u64(&o, 3);
+    u64(&o, 1);
+    u64(&o, 7);
+    u8(&o, 0); /* rejected */
+    u64(&o, 10);
+    u64(&o, 8);
+    u64(&o, 5);
+    save("fuzz_roundtrip", "struct_append_resp", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_VOTE_RESP - 1);
+    u64(&o, 2);
+    u64(&o, 1);
+    u64(&o, UINT64_MAX - 1);
+    u8(&o, 1); /* granted */
+    u64(&o, UINT64_MAX);
+    u64(&o, 1);
+    save("fuzz_roundtrip", "struct_vote_resp", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, 0xf2); /* unknown type: must not encode */
+    u64(&o, 1);
+    u64(&o, 2);
+    u64(&o, 3);
+    save("fuzz_roundtrip", "struct_bad_type", &o);
+}
+
+/* ---- fuzz_node ------------------------------------------------------------------ */
+
+/* A structured AppendEntries from voter 1 (the node is voter 2) carrying
+ * n entries of the message term with short payloads. */
+static void node_append(struct out *o, unsigned term_pick, unsigned prev_pick,
+                        unsigned n, unsigned commit_mode)
+{
+    unsigned i;
+    u8(o, FZ_OP_STEP_APPEND);
+    u8(o, 0);         /* from ids[0] = 1 */
+    u8(o, term_pick); /* 0: current term, 3: current + 1 */
+    u8(o, prev_pick); /* 0: last index, 5: 0 */
+    u8(o, 0);         /* prev term: the node's own */
+    u8(o, n | (commit_mode << 6));
+    for (i = 0; i < n; i++) {
+        u8(o, 1);     /* same term, command */
+        u8(o, 3);     /* 3 payload bytes */
+        put(o, "abc", 3);
+    }
+}
+
+static void gen_node(void)
+{
+    struct raft_msg m;
+    struct out o;
+
+    /* Node 1 of 3 wins, proposes, replicates, commits. */
+    o.n = 0;
+    u8(&o, 0);     /* 3 voters, self = 1 */
+    u8(&o, 7);     /* seed */
+    u8(&o, 0);     /* bootstrap */
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_PROPOSE);
+    u8(&o, 5);
+    put(&o, "hello", 5);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);  /* all peers */
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 1);
+    u8(&o, FZ_OP_BATCH);
+    u8(&o, 3);
+    u8(&o, 2);
+    put(&o, "aa", 2);
+    u8(&o, 0);
+    u8(&o, 4);
+    put(&o, "cccc", 4);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x81);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    save("fuzz_node", "leader", &o);
+
+    /* Node 2 of 3 follows leader 1: entries, a heartbeat through the codec,
+     * a vote request of a later term. */
+    o.n = 0;
+    u8(&o, 2);     /* 3 voters, self = 2 */
+    u8(&o, 1);
+    u8(&o, 0);
+    node_append(&o, 3, 5, 2, 0);
+    node_append(&o, 0, 0, 3, 0);
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_APPEND;
+    m.from = 1;
+    m.to = 2;
+    m.term = 1;
+    m.u.append.prev_index = 5;
+    m.u.append.prev_term = 1;
+    m.u.append.commit = 5;
+    wire_op(&o, &m);
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_VOTE;
+    m.from = 3;
+    m.to = 2;
+    m.term = 2;
+    m.u.vote.last_index = 5;
+    m.u.vote.last_term = 1;
+    wire_op(&o, &m);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    save("fuzz_node", "follower", &o);
+
+    /* Node 3 of 5 restored from a log of two terms, elected, restarted. */
+    o.n = 0;
+    u8(&o, 1 | (2 << 1)); /* 5 voters, self = 3 */
+    u8(&o, 3);
+    u8(&o, 1);     /* restore */
+    u8(&o, 4);     /* 4 entries */
+    u8(&o, 0x02);  /* term 1, 2 bytes */
+    put(&o, "e1", 2);
+    u8(&o, 0x40);  /* term 1, no-op */
+    u8(&o, 0x12);  /* term 2, 2 bytes */
+    put(&o, "e3", 2);
+    u8(&o, 0x01);
+    put(&o, "4", 1);
+    u8(&o, 1);     /* term 3 */
+    u8(&o, 0);     /* voted for voter 1 */
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_PROPOSE);
+    u8(&o, 1);
+    put(&o, "x", 1);
+    u8(&o, FZ_OP_RESTART);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 2);
+    save("fuzz_node", "restore_restart", &o);
+
+    /* Failures around a leader: a partial write, an allocation, an apply. */
+    o.n = 0;
+    u8(&o, 0);
+    u8(&o, 9);
+    u8(&o, 0);
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_FAULT);
+    u8(&o, 1);     /* persist_entries, next call */
+    u8(&o, 4);     /* new entries landed: 1 */
+    u8(&o, FZ_OP_BATCH);
+    u8(&o, 6);
+    u8(&o, 1); put(&o, "1", 1);
+    u8(&o, 1); put(&o, "2", 1);
+    u8(&o, 1); put(&o, "3", 1);
+    u8(&o, 1); put(&o, "4", 1);
+    u8(&o, 1); put(&o, "5", 1);
+    u8(&o, 1); put(&o, "6", 1);
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_FAULT);
+    u8(&o, 3);     /* apply */
+    u8(&o, FZ_OP_FAULT);
+    u8(&o, 4);     /* allocation */
+    u8(&o, FZ_OP_PROPOSE);
+    u8(&o, 60);
+    put(&o, "sixty bytes of payload: the longest a proposal op draws: 63.", 60);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 0);
+    u8(&o, FZ_OP_RESTART);
+    save("fuzz_node", "faults", &o);
+
+    /* Every message type through the codec to node 2. */
+    o.n = 0;
+    u8(&o, 2);
+    u8(&o, 5);
+    u8(&o, 0);
+    for (int i = 0; i < N_SAMPLES; i++) {
+        m = sample(i);
+        m.term = 1 + (uint64_t)i / 2;
+        if (m.type == RAFT_MSG_APPEND && m.u.append.n_entries > 0) {
+            continue; /* terms of the samples are above the message term */
+        }
+        wire_op(&o, &m);
+    }
+    save("fuzz_node", "wire", &o);
+}
+
+/* ---- fuzz_sim ------------------------------------------------------------------- */
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void gen_sim(void)
+{
+    static const size_t sizes[] = {16, 200, 800, 2000};
+    struct out o;
+    char name[64];
+    uint64_t x = 42;
+    size_t i, j;
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        o.n = 0;
+        for (j = 0; j < sizes[i]; j++) {
+            u8(&o, (unsigned)(splitmix(&x) >> 56));
+        }
+        snprintf(name, sizeof(name), "random_%zu", sizes[i]);
+        save("fuzz_sim", name, &o);
+    }
+    o.n = 0;
+    save("fuzz_sim", "empty", &o); /* every choice 0 */
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIR\n", argv[0]);
+        return 2;
+    }
+    root = argv[1];
+    gen_decode();
+    gen_roundtrip();
+    gen_node();
+    gen_sim();
+    return 0;
+}
