@@ -91,7 +91,7 @@ valgrind: $(B)/test-unit $(B)/sim
 	CK_FORK=no $(VALGRIND) $(B)/test-unit
 	$(VALGRIND) $(B)/sim --seeds $(SEEDS)
 
-test: all check-symbols test-clang test-unit test-sim test-asan valgrind
+test: all check-symbols test-clang test-unit test-sim test-asan valgrind fuzz-smoke
 	@echo "make test: all passed"
 
 soak: $(B)/sim
