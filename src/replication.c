@@ -322,8 +322,7 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
     if (prev < r->commit) {
         raft_index skip = r->commit - prev;
         if (skip >= n) {
-            ents += n;
-            n = 0;
+            n = 0; /* ents is unused from here on (and may be NULL) */
             prev_term = raft__log_term(&r->log, r->commit); /* reply: commit */
         } else {
             ents += skip;

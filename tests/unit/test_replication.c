@@ -1408,6 +1408,35 @@ static void chaos_run(uint64_t seed, unsigned steps)
     h_free(h);
 }
 
+
+/* Regression, found by fuzz_node (fuzz/regress/fuzz_node/
+ * heartbeat-below-commit-null-entries): a heartbeat (entries == NULL) whose
+ * prev_index lies below the follower's commit index is acknowledged at the
+ * commit index, leaves the log alone, and does no arithmetic on the NULL
+ * entries pointer (undefined behaviour that clang's UBSan reports; the
+ * sanitizer build of this suite uses clang). */
+START_TEST(test_heartbeat_below_commit_with_null_entries)
+{
+    const raft_term log[] = {1, 1};
+    struct harness *h = h_single(3, &opts, 1, 0, log, 2);
+    struct raft *r = h_raft(h, 1);
+    struct raft_msg a = h_msg_append(2, 1, 1, 2, 1, 2, NULL, 0);
+    ck_assert_int_eq(raft_step(r, &a), 0);
+    ck_assert_uint_eq(h_status(h, 1).commit, 2);
+    h_drop_all(h);
+    struct raft_msg hb = h_msg_append(2, 1, 1, 0, 0, 2, NULL, 0);
+    ck_assert_ptr_null(hb.u.append.entries);
+    ck_assert_int_eq(raft_step(r, &hb), 0);
+    const struct raft_msg *resp = h_find(h, 1, 2, RAFT_MSG_APPEND_RESP, 0);
+    ck_assert_ptr_nonnull(resp);
+    ck_assert(resp->u.append_resp.success);
+    ck_assert_uint_eq(resp->u.append_resp.index, 2);
+    ck_assert_uint_eq(h_status(h, 1).last_index, 2);
+    ck_assert_uint_eq(h_status(h, 1).commit, 2);
+    h_free(h);
+}
+END_TEST
+
 /* RAFT_TEST_SEEDS=N and RAFT_TEST_FIRST_SEED=S run seeds S..S+N-1
  * (default 1..40); a failure names its seed, to be replayed alone with
  * RAFT_TEST_FIRST_SEED=seed RAFT_TEST_SEEDS=1. */
@@ -1464,6 +1493,7 @@ Suite *raft_replication_suite(void)
     tcase_add_test(sc, test_batches_bounded_by_max_msg_bytes);
     tcase_add_test(sc, test_leader_retransmits_after_message_loss);
     tcase_add_test(sc, test_propose_on_follower_returns_enotleader_with_leader_hint);
+    tcase_add_test(sc, test_heartbeat_below_commit_with_null_entries);
     tcase_add_test(sc, test_random_walk_preserves_safety_properties);
     tcase_set_timeout(sc, 300);
     suite_add_tcase(s, sc);
