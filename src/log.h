@@ -25,7 +25,8 @@
 
 struct raft__log_ent {
     const uint8_t *buf; /* into a chunk; NULL only for empty payloads */
-    uint32_t len;
+    uint32_t len;       /* fits: every payload is <= max_msg_bytes, a
+                           uint32_t, checked before it reaches the log */
     uint8_t type;
 };
 

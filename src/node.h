@@ -18,9 +18,6 @@
 #define RAFT__DEFAULT_MAX_MSG_BYTES (1024u * 1024u)
 #define RAFT__DEFAULT_MAX_INFLIGHT 8u
 
-/* Payloads are stored with 32-bit lengths. */
-#define RAFT__MAX_ENTRY_BYTES UINT32_MAX
-
 struct raft {
     struct raft_config cfg;     /* defaults filled in */
     struct raft_callbacks cb;
