@@ -131,69 +131,12 @@ static uint64_t random_client_id(void)
     return id;
 }
 
-static void set_io_timeout(int fd, uint64_t ms)
-{
-    struct timeval tv;
-    tv.tv_sec = (time_t)(ms / 1000u);
-    tv.tv_usec = (suseconds_t)((ms % 1000u) * 1000u);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
-
 /* Connect to addr within timeout_ms and send the client hello; the socket
  * is left blocking with send/receive timeouts of timeout_ms. -1 on error,
  * with *why set. */
 static int dial(const char *addr, uint64_t timeout_ms, const char **why)
 {
-    struct sockaddr_in sa;
-    struct pollfd pfd;
-    int fd, flags, rc, one = 1, err = 0;
-    socklen_t elen = sizeof(err);
-    uint8_t hello = CTR_HELLO_CLIENT;
-
-    if (ctr_parse_addr(addr, &sa) != 0) {
-        *why = "bad address";
-        return -1;
-    }
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        *why = strerror(errno);
-        return -1;
-    }
-    flags = fcntl(fd, F_GETFL);
-    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    if (rc != 0 && errno != EINPROGRESS) {
-        *why = strerror(errno);
-        close(fd);
-        return -1;
-    }
-    if (rc != 0) {
-        pfd.fd = fd;
-        pfd.events = POLLOUT;
-        do {
-            rc = poll(&pfd, 1, (int)timeout_ms);
-        } while (rc < 0 && errno == EINTR);
-        if (rc <= 0) {
-            *why = rc == 0 ? "connect timed out" : strerror(errno);
-            close(fd);
-            return -1;
-        }
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0) {
-            *why = strerror(err != 0 ? err : errno);
-            close(fd);
-            return -1;
-        }
-    }
-    fcntl(fd, F_SETFL, flags);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    set_io_timeout(fd, timeout_ms);
-    if (ctr_write_full(fd, &hello, 1) != 0) {
-        *why = "send failed";
-        close(fd);
-        return -1;
-    }
-    return fd;
+    return ctr_dial(addr, CTR_HELLO_CLIENT, timeout_ms, why);
 }
 
 /* One request/response exchange on a connected client socket. 0 on

@@ -6,9 +6,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -189,4 +194,75 @@ int ctr_parse_addr(const char *s, struct sockaddr_in *sa)
         strcpy(host, "127.0.0.1");
     }
     return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+static int dial_fail(int fd, const char **why, const char *text)
+{
+    if (why != NULL) {
+        *why = text;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    return -1;
+}
+
+/* Wait for a non-blocking connect to finish. 0 or -1 with *text set. */
+static int connect_wait(int fd, uint64_t timeout_ms, const char **text)
+{
+    struct pollfd pfd;
+    int rc, err = 0;
+    socklen_t elen = sizeof(err);
+    pfd.fd = fd;
+    pfd.events = POLLOUT;
+    do {
+        rc = poll(&pfd, 1, timeout_ms > 0 ? (int)timeout_ms : 1);
+    } while (rc < 0 && errno == EINTR);
+    if (rc <= 0) {
+        *text = rc == 0 ? "connect timed out" : strerror(errno);
+        return -1;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0) {
+        *text = strerror(err != 0 ? err : errno);
+        return -1;
+    }
+    return 0;
+}
+
+int ctr_dial(const char *addr, int hello, uint64_t timeout_ms, const char **why)
+{
+    struct sockaddr_in sa;
+    struct timeval tv;
+    const char *text = NULL;
+    int fd, flags, rc, one = 1;
+    if (ctr_parse_addr(addr, &sa) != 0) {
+        return dial_fail(-1, why, "bad address");
+    }
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return dial_fail(-1, why, strerror(errno));
+    }
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    flags = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    if (rc != 0 && errno != EINPROGRESS) {
+        return dial_fail(fd, why, strerror(errno));
+    }
+    if (rc != 0 && connect_wait(fd, timeout_ms, &text) != 0) {
+        return dial_fail(fd, why, text);
+    }
+    fcntl(fd, F_SETFL, flags);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    tv.tv_sec = (time_t)(timeout_ms / 1000);
+    tv.tv_usec = (suseconds_t)((timeout_ms % 1000) * 1000);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (hello >= 0) {
+        uint8_t h = (uint8_t)hello;
+        if (ctr_write_full(fd, &h, 1) != 0) {
+            return dial_fail(fd, why, "send failed");
+        }
+    }
+    return fd;
 }

@@ -99,6 +99,14 @@ uint32_t ctr_crc32(uint32_t crc, const void *buf, size_t len);
 int ctr_read_full(int fd, void *buf, size_t len);
 int ctr_write_full(int fd, const void *buf, size_t len);
 
+/*
+ * Connect over TCP to "host:port" within timeout_ms (close-on-exec socket,
+ * TCP_NODELAY), leave it blocking with send and receive timeouts of
+ * timeout_ms, and send the hello byte unless hello < 0. Returns the fd, or
+ * -1 with *why (if not NULL) set to a static or strerror() text.
+ */
+int ctr_dial(const char *addr, int hello, uint64_t timeout_ms, const char **why);
+
 /* Monotonic time in milliseconds. */
 uint64_t ctr_now_ms(void);
 

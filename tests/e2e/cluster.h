@@ -504,64 +504,11 @@ static inline void cl_set_timeout(int fd, int64_t ms)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-static inline int cl_socket(void)
-{
-#ifdef SOCK_CLOEXEC
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-#else
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd >= 0) {
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-#endif
-    return fd;
-}
-
 /* TCP connect within timeout_ms; optionally send a hello byte (hello < 0:
  * none). Returns the fd (blocking, with I/O timeouts) or -1. */
 static inline int cl_dial(const char *addr, int hello, int64_t timeout_ms)
 {
-    struct sockaddr_in sa;
-    struct pollfd pfd;
-    int fd, flags, rc, one = 1, err = 0;
-    socklen_t elen = sizeof(err);
-    if (ctr_parse_addr(addr, &sa) != 0) {
-        return -1;
-    }
-    fd = cl_socket();
-    if (fd < 0) {
-        return -1;
-    }
-    flags = fcntl(fd, F_GETFL);
-    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-    if (rc != 0 && errno != EINPROGRESS) {
-        close(fd);
-        return -1;
-    }
-    if (rc != 0) {
-        pfd.fd = fd;
-        pfd.events = POLLOUT;
-        do {
-            rc = poll(&pfd, 1, (int)(timeout_ms > 0 ? timeout_ms : 1));
-        } while (rc < 0 && errno == EINTR);
-        if (rc <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 ||
-            err != 0) {
-            close(fd);
-            return -1;
-        }
-    }
-    fcntl(fd, F_SETFL, flags);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    cl_set_timeout(fd, timeout_ms);
-    if (hello >= 0) {
-        uint8_t h = (uint8_t)hello;
-        if (ctr_write_full(fd, &h, 1) != 0) {
-            close(fd);
-            return -1;
-        }
-    }
-    return fd;
+    return ctr_dial(addr, hello, timeout_ms > 0 ? (uint64_t)timeout_ms : 1, NULL);
 }
 
 /* Read one response. 0 ok; -1 error/timeout/EOF; -2 malformed. */
