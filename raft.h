@@ -95,7 +95,8 @@ RAFT_API int raft_version_number(void);
     X(RAFT_ETYPE, -18, "unknown message or entry type")                      \
     X(RAFT_ECOUNT, -19, "entry count impossible for the input length")       \
     X(RAFT_ELIMIT, -20, "encoded message exceeds the decoder's limits")      \
-    X(RAFT_EFORMAT, -21, "malformed encoding: reserved bits or bad length")
+    X(RAFT_EFORMAT, -21, "malformed encoding: reserved bits or bad length")   \
+    X(RAFT_ESTOPPED, -22, "node stopped after a failed write: restore it")
 
 enum {
 #define RAFT__ERRNO_ENUM(name, value, text) name = value,
@@ -246,6 +247,11 @@ struct raft_allocator {
  * the others keep their full timeout, so a split vote costs one heartbeat
  * interval rather than another election timeout.
  *
+ * async_persist selects asynchronous persistence (see "Persistence" below
+ * the callbacks): persist callbacks start writes and the host reports them
+ * durable later with raft_persisted(). false keeps the synchronous contract:
+ * a persist callback returns once its write is durable.
+ *
  * The message limits bound what this node sends and what it accepts: an
  * AppendEntries carrying more than max_msg_entries entries or more than
  * max_msg_bytes payload bytes is rejected with RAFT_ETOOBIG, and a single
@@ -261,6 +267,7 @@ struct raft_config {
     uint32_t max_msg_bytes;   /* payload bytes per AppendEntries, default 1 MiB */
     uint32_t max_inflight;    /* AppendEntries in flight per follower while
                                  pipelining, default 8 */
+    bool async_persist;       /* writes complete later, see raft_persisted */
     struct raft_allocator allocator; /* all NULL: libc */
 };
 
@@ -279,29 +286,61 @@ struct raft; /* opaque node */
  * a failed send is treated as a lost message (reported as
  * RAFT_EVENT_SEND_FAILED) and never stops messages to other peers.
  *
- * Ordering: every message is sent only after the state it depends on has
- * been persisted through the callbacks below.
+ * Ordering: messages are sent at the end of the driving call, after its
+ * events and before its apply callbacks, and only once the writes they
+ * depend on are durable (see "Persistence" below): a vote grant after the
+ * vote, an acknowledgement after the acknowledged entries. A leader's
+ * AppendEntries do not wait for the leader's own write of their entries.
  */
 typedef int (*raft_send_cb)(struct raft *r, void *ctx,
                             const struct raft_msg *msg);
 
 /*
- * Durably store the current term and vote (0 = no vote) together, in one
- * atomic write, replacing the previous pair. Called before any message that
+ * Persistence.
+ *
+ * Each call of persist_state or persist_entries is one write. Writes are
+ * made in the order the callbacks are called, like a write-ahead log: a
+ * later write may be made durable only with (or after) every earlier one.
+ * The callbacks are called during the driving call, where the node decides
+ * what to record; unlike the other callbacks they may therefore observe the
+ * node (through queries) before the call's transition is complete.
+ *
+ * Synchronous mode (cfg.async_persist false): a callback returns 0 once its
+ * write is durable, or non-zero if the write failed, with the effects each
+ * callback describes below.
+ *
+ * Asynchronous mode (cfg.async_persist true): a callback only starts the
+ * write and returns 0, or non-zero if it could not even start it (handled
+ * exactly as a failed synchronous write). The borrowed arguments must be
+ * copied before returning. The host then reports completions, in order,
+ * with raft_persisted(). Until a write is reported durable the node sends
+ * nothing that depends on it and counts nothing it holds: a vote grant, a
+ * candidate's own vote, an acknowledgement of entries, a leader's own copy
+ * of its entries toward commitment, and applying an entry all wait for it.
+ * Meanwhile the node goes on: a leader replicates entries it has not yet
+ * made durable itself (Raft thesis 10.2.1), and a follower accepts further
+ * AppendEntries, acknowledging each once the writes before it are durable.
+ * A crash may lose any suffix of the writes not yet reported durable; the
+ * host restarts the node (raft_restore) from what its disk holds.
+ */
+
+/*
+ * Store the current term and vote (0 = no vote) together, in one atomic
+ * write, replacing the previous pair. Called before any message that
  * depends on the new pair is sent (Raft 5.1, 5.2: a vote must survive a
- * crash). Return 0 once durable, non-zero on failure; on failure the node
- * keeps its previous term and vote, sends nothing that depends on them, and
- * the driving call returns RAFT_EPERSIST.
+ * crash). Return 0 once durable (asynchronous mode: once started), non-zero
+ * on failure; on failure the node keeps its previous term and vote, sends
+ * nothing that depends on them, and the driving call returns RAFT_EPERSIST.
  */
 typedef int (*raft_persist_state_cb)(struct raft *r, void *ctx, raft_term term,
                                      raft_id vote);
 
 /*
- * Durably store `n` >= 1 entries at indexes first .. first+n-1, first
- * discarding every stored entry with index >= first. `entries` and their
- * payloads are borrowed for the call. Called before the node acknowledges
- * the entries to anyone (followers) or counts them toward commitment
- * (leaders). Return 0 once durable, non-zero on failure.
+ * Store `n` >= 1 entries at indexes first .. first+n-1, first discarding
+ * every stored entry with index >= first. `entries` and their payloads are
+ * borrowed for the call. Called before the node acknowledges the entries to
+ * anyone (followers) or counts them toward commitment (leaders). Return 0
+ * once durable (asynchronous mode: once started), non-zero on failure.
  *
  * On failure the host may have stored any prefix of the new entries or kept
  * any prefix of the old ones at indexes >= first: the node forgets every
@@ -309,9 +348,6 @@ typedef int (*raft_persist_state_cb)(struct raft *r, void *ctx, raft_term term,
  * acknowledges nothing, and the driving call returns RAFT_EPERSIST. A leader
  * whose own append fails also steps down to follower, so it never gives the
  * same index and term to a different entry.
- *
- * Asynchronous persistence is not offered in this version; a later version
- * may add a config flag under which the host reports durability later.
  */
 typedef int (*raft_persist_entries_cb)(struct raft *r, void *ctx,
                                        raft_index first,
@@ -321,7 +357,8 @@ typedef int (*raft_persist_entries_cb)(struct raft *r, void *ctx,
 /*
  * Apply the committed entry at `index` to the state machine. Called exactly
  * once per index per node incarnation, in index order, after the entry is
- * committed and after the messages of the same call have been sent.
+ * committed and durable on this node, and after the messages of the same
+ * call have been sent.
  * `entry` and its payload are borrowed for the call. Entries of type
  * RAFT_ENTRY_NOOP are passed too (a host normally ignores them).
  * Return 0 on success. Non-zero stops applying: the entry is not counted as
@@ -333,8 +370,9 @@ typedef int (*raft_apply_cb)(struct raft *r, void *ctx, raft_index index,
 
 /* Diagnostic event types. */
 enum {
-    RAFT_EVENT_ROLE = 1,          /* role changed: role, term */
-    RAFT_EVENT_TERM = 2,          /* term changed: term */
+    RAFT_EVENT_ROLE = 1,          /* role changed since the last ROLE event:
+                                     role, term (one per call at most) */
+    RAFT_EVENT_TERM = 2,          /* term changed: term (one per call) */
     RAFT_EVENT_ELECTION_START = 3,/* became candidate: term */
     RAFT_EVENT_ELECTION_WON = 4,  /* term */
     RAFT_EVENT_ELECTION_LOST = 5, /* a majority rejected us: term, peer (the
@@ -344,16 +382,24 @@ enum {
                                      reason */
     RAFT_EVENT_APPEND_REJECTED = 7,/* follower refused entries (log mismatch):
                                      peer is the leader */
-    RAFT_EVENT_SEND_FAILED = 8,   /* the send callback failed: peer */
+    RAFT_EVENT_SEND_FAILED = 8,   /* a message was lost before the network:
+                                     the send callback failed, or the
+                                     outgoing queue was full: peer, reason */
     RAFT_EVENT_STEP_DOWN = 9      /* leader stepped down: error says why
                                      (RAFT_EPERSIST) or 0 for a higher term */
 };
 
-/* A diagnostic event; borrowed for the duration of the callback. */
+/*
+ * A diagnostic event; borrowed for the duration of the callback. Events are
+ * delivered at the end of the driving call that caused them, before its
+ * messages, in the order they happened; `term` and `role` are the node's
+ * term and role at delivery, which queries made from the callback return
+ * too. A call that changes term or role reports TERM, then ROLE, first.
+ */
 struct raft_event {
     int type;           /* RAFT_EVENT_* */
-    raft_term term;     /* node's term after the event */
-    int role;           /* node's role after the event */
+    raft_term term;     /* node's current term */
+    int role;           /* node's current role */
     raft_id peer;       /* the other node involved, or 0 */
     int error;          /* RAFT_E* code, or 0 */
     const char *reason; /* static text, or NULL */
@@ -507,6 +553,27 @@ RAFT_API int raft_propose(struct raft *r, const void *buf, size_t len,
  */
 RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs,
                                 size_t n, raft_index *first_index);
+
+/*
+ * Asynchronous mode only: report that the n oldest writes not yet reported
+ * (persist_state and persist_entries calls, in call order) have completed.
+ * status 0: they are durable; the node sends what waited for them, counts
+ * its own vote and entries, commits and applies accordingly (through the
+ * callbacks, before this returns). n may be 0 (nothing completes; effects
+ * still flush).
+ * status non-zero: their outcome is unknown (as after a failed fsync, some,
+ * all or none may be on disk). The node then stops: it discards every
+ * message waiting to be sent, steps down to follower if it led (reported
+ * as RAFT_EVENT_STEP_DOWN with RAFT_EPERSIST), sends and applies nothing
+ * more, and every later mutating call returns RAFT_ESTOPPED. Queries still
+ * work. Destroy it and restart it with raft_restore() from what the disk
+ * holds: only the disk can say what the node may now claim.
+ * Returns 0, RAFT_ESTOPPED (status non-zero, or the node was already
+ * stopped), RAFT_EINVAL (synchronous mode, or n exceeds the writes
+ * outstanding; the node is unchanged), RAFT_ENOMEM (the node is unchanged;
+ * report again), RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_EBUSY.
+ */
+RAFT_API int raft_persisted(struct raft *r, size_t n, int status);
 
 /* ======================================================================
  * Wire format (codec)

@@ -22,8 +22,24 @@ static void send_vote_requests(struct raft *r)
     for (i = 0; i < r->n; i++) {
         if (i != r->self) {
             m.to = r->prs[i].id;
-            raft__send(r, &m);
+            raft__queue(r, &m, RAFT__AFTER_STATE);
         }
+    }
+}
+
+/* Votes for and against this candidate. Its own vote counts only once the
+ * write holding it is durable (always, in synchronous mode). */
+static void tally(const struct raft *r, size_t *granted, size_t *rejected)
+{
+    size_t i;
+    *granted = 0;
+    *rejected = 0;
+    for (i = 0; i < r->n; i++) {
+        if (i == r->self && r->w_done < r->w_vote) {
+            continue;
+        }
+        *granted += r->prs[i].vote == RAFT__VOTE_GRANTED;
+        *rejected += r->prs[i].vote == RAFT__VOTE_REJECTED;
     }
 }
 
@@ -46,6 +62,7 @@ int raft__election_start(struct raft *r)
     if (rc != 0) {
         return rc;
     }
+    r->w_vote = r->w_state;
     r->leader = 0;
     raft__set_role(r, RAFT_CANDIDATE);
     raft__reset_election_timer(r);
@@ -54,11 +71,22 @@ int raft__election_start(struct raft *r)
     }
     r->prs[r->self].vote = RAFT__VOTE_GRANTED;
     raft__emit(r, RAFT_EVENT_ELECTION_START, 0, 0, NULL);
-    if (raft__quorum_vote_result(r->n, 1, 0) == RAFT__VOTE_WON) {
-        return raft__repl_become_leader(r);
-    }
     send_vote_requests(r);
-    return 0;
+    return raft__election_check_won(r);
+}
+
+int raft__election_check_won(struct raft *r)
+{
+    size_t granted, rejected;
+    if (r->role != RAFT_CANDIDATE) {
+        return 0;
+    }
+    tally(r, &granted, &rejected);
+    if (raft__quorum_vote_result(r->n, granted, rejected) != RAFT__VOTE_WON) {
+        return 0;
+    }
+    /* The caller reserved room for the no-op. */
+    return raft__repl_become_leader(r);
 }
 
 /* Raft 5.4.1: is a log ending at (index, term) at least as up-to-date as
@@ -119,7 +147,8 @@ static void send_vote_resp(struct raft *r, raft_id to, bool granted)
     m.u.vote_resp.granted = granted;
     m.u.vote_resp.last_index = raft__log_last(&r->log);
     m.u.vote_resp.last_term = raft__log_last_term(&r->log);
-    raft__send(r, &m);
+    /* A grant leaves once the vote is durable (Raft 5.2). */
+    raft__queue(r, &m, RAFT__AFTER_STATE);
 }
 
 int raft__election_recv_vote(struct raft *r, const struct raft_msg *m)
@@ -168,16 +197,11 @@ int raft__election_recv_vote(struct raft *r, const struct raft_msg *m)
 int raft__election_recv_vote_resp(struct raft *r, struct raft__progress *pr,
                                   const struct raft_msg *m)
 {
-    size_t granted = 0;
-    size_t rejected = 0;
-    size_t i;
+    size_t granted, rejected;
     if (r->role != RAFT_CANDIDATE || pr->vote != RAFT__VOTE_NONE) {
         return 0; /* late or duplicated reply */
     }
-    for (i = 0; i < r->n; i++) {
-        granted += r->prs[i].vote == RAFT__VOTE_GRANTED;
-        rejected += r->prs[i].vote == RAFT__VOTE_REJECTED;
-    }
+    tally(r, &granted, &rejected);
     if (!m->u.vote_resp.granted) {
         pr->vote = RAFT__VOTE_REJECTED;
         if (raft__quorum_vote_result(r->n, granted, rejected + 1) == RAFT__VOTE_LOST) {

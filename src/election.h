@@ -9,6 +9,11 @@
  * unchanged; the election is then retried at the next tick. */
 int raft__election_start(struct raft *r);
 
+/* Candidate: become leader if the votes counted so far (the node's own
+ * only once durable) make a majority. Room for the no-op must be reserved
+ * by the caller. */
+int raft__election_check_won(struct raft *r);
+
 /* RequestVote from a voter whose term is >= ours. */
 int raft__election_recv_vote(struct raft *r, const struct raft_msg *m);
 

@@ -1,6 +1,26 @@
 /*
  * node.h - struct raft, private to src/, and the helpers every module of
- * the core shares (role changes, persistence and send wrappers, events).
+ * the core shares.
+ *
+ * Effects model. A public mutating call (raft_tick, raft_step,
+ * raft_propose*, raft_persisted) runs in two halves:
+ *   1. handlers change the node's state and record what must happen:
+ *      messages go to the outgoing queue (effects.c), events to the event
+ *      queue, followers that may be sent entries are marked `dirty`;
+ *      persistence callbacks are started where the state they record is
+ *      decided (their failure changes what the handler does next);
+ *   2. the flush (raft__effects_flush) then carries out the rest in one
+ *      ordered pass, with the node's state final: events, queued messages
+ *      whose writes are durable, AppendEntries to dirty followers, and
+ *      applying newly committed entries.
+ * So no event, send or apply callback sees a state in mid-transition.
+ *
+ * Writes. Every persist callback starts one write; writes are numbered
+ * 1, 2, ... in the order they were started (w_issued) and complete in that
+ * order (w_done). In synchronous mode a callback returns once its write is
+ * durable, so w_done == w_issued between calls. In asynchronous mode the
+ * host reports completions with raft_persisted(); pending writes are kept in
+ * a ring so the node knows what each one makes durable.
  */
 #ifndef RAFT_NODE_H
 #define RAFT_NODE_H
@@ -18,6 +38,33 @@
 #define RAFT__DEFAULT_MAX_MSG_BYTES (1024u * 1024u)
 #define RAFT__DEFAULT_MAX_INFLIGHT 8u
 
+/* Events recorded during one call; more are dropped (diagnostics only,
+ * and no handler records more than a few). */
+#define RAFT__EVQ_CAP 8u
+
+/* A write started and not yet reported durable (asynchronous mode). */
+struct raft__write {
+    raft_index last; /* entries write: last index it makes durable, lowered
+                        when a later write truncates below it */
+    bool entries;    /* false: a term/vote write */
+};
+
+/* A message waiting in the outgoing queue. It leaves once write number
+ * `barrier` is durable (0: at once). */
+struct raft__out {
+    struct raft_msg m; /* never carries entries: those are built at the
+                          flush from the log (replicate) */
+    uint64_t barrier;
+};
+
+/* A recorded event; term and role are filled in when it is emitted. */
+struct raft__ev {
+    int type;
+    int error;
+    raft_id peer;
+    const char *reason;
+};
+
 struct raft {
     struct raft_config cfg;     /* defaults filled in */
     struct raft_callbacks cb;
@@ -25,6 +72,8 @@ struct raft {
 
     int role;                   /* 0 until started */
     bool busy;                  /* inside a mutating call: re-entry refused */
+    bool stopped;               /* a write failed in asynchronous mode */
+    bool flushing;              /* inside raft__effects_flush */
 
     /* Persistent state (Raft Figure 2), mirrored by persist_state. */
     raft_term term;
@@ -35,6 +84,30 @@ struct raft {
     raft_index commit;
     raft_index applied;
     struct raft__log log;
+    /* Invariant: durable <= last index. Entries 1..durable are on disk
+     * exactly as in memory: what a leader counts as its own match and
+     * what any node may apply. Equal to the last index in synchronous
+     * mode. */
+    raft_index durable;
+
+    /* Writes (see the top of this file). */
+    uint64_t w_issued;
+    uint64_t w_done;
+    uint64_t w_state;           /* number of the latest term/vote write */
+    uint64_t w_vote;            /* candidate: the write holding its self-vote */
+    struct raft__write *wq;     /* ring of writes w_done+1 .. w_issued */
+    size_t wq_cap;              /* a power of two, or 0 */
+
+    /* Outgoing queue, in the order the messages were made. */
+    struct raft__out *out;
+    size_t out_len;
+    size_t out_cap;
+
+    /* Event queue, and the role and term last reported by an event. */
+    struct raft__ev evq[RAFT__EVQ_CAP];
+    unsigned n_ev;
+    int ev_role;
+    raft_term ev_term;
 
     /* Voters, in configuration order; prs[self] is this node. */
     struct raft__progress *prs;
@@ -43,6 +116,9 @@ struct raft {
     raft_index *infl_store;     /* n * max_inflight ring slots */
     raft_index *match_scratch;  /* n slots for commit computation */
     struct raft_entry *ents;    /* max_msg_entries slots for messages */
+    raft_index ents_lo;         /* ents[0 .. ents_n) hold entries from */
+    size_t ents_n;              /* ents_lo on (0: nothing cached) */
+    bool any_dirty;             /* some prs[i].dirty is set */
 
     /* Timers, in ticks. */
     unsigned election_elapsed;
@@ -55,9 +131,10 @@ struct raft {
     bool yielded;
 };
 
-/* ---- raft.c ---- */
+/* ---- effects.c ---- */
 
-/* Report a diagnostic event; free when no event callback is set. */
+/* Record a diagnostic event; free when no event callback is set. During
+ * the flush it is emitted at once. */
 void raft__emit_slow(struct raft *r, int type, raft_id peer, int error,
                      const char *reason);
 #define raft__emit(r, type, peer, error, reason)                      \
@@ -67,13 +144,51 @@ void raft__emit_slow(struct raft *r, int type, raft_id peer, int error,
         }                                                             \
     } while (0)
 
-/* Send, turning a failure into an event. Returns true if handed over. */
+/* Barriers for raft__queue. */
+enum {
+    RAFT__AFTER_NOTHING = 0, /* leaves at the flush */
+    RAFT__AFTER_STATE = 1,   /* after the latest term/vote write */
+    RAFT__AFTER_ALL = 2      /* after every write started so far */
+};
+
+/* Queue `m` (entries must be empty) to leave at the flush once the writes
+ * named by `after` are durable. A full queue loses the message (reported as
+ * RAFT_EVENT_SEND_FAILED), which Raft tolerates like any lost message. */
+void raft__queue(struct raft *r, const struct raft_msg *m, int after);
+
+/* Send now (flush only), turning a failure into an event. Returns true if
+ * the message was handed over. */
 bool raft__send(struct raft *r, const struct raft_msg *m);
+
+/* Make room for k more pending writes (asynchronous mode; no-op otherwise).
+ * RAFT_ENOMEM leaves the node unchanged. */
+int raft__writes_reserve(struct raft *r, size_t k);
+
+/* A persist callback just started a write (returned 0): number it and, in
+ * synchronous mode, complete it. `last` is the entries write's last index,
+ * or 0 with entries == false for a term/vote write. */
+void raft__write_started(struct raft *r, bool entries, raft_index last);
+
+/* The log was cut back to from-1 (a truncation or a failed write): nothing
+ * at or above `from` is durable as it is in memory. */
+void raft__durable_cut(struct raft *r, raft_index from);
+
+/* Complete the n oldest pending writes. */
+void raft__writes_complete(struct raft *r, uint64_t n);
+
+/* Carry out the recorded effects (see the top of this file). Returns 0 or
+ * RAFT_EAPPLY. */
+int raft__effects_flush(struct raft *r);
+
+/* Drop every queued message and event (the node stops). */
+void raft__effects_discard(struct raft *r);
+
+/* ---- role.c ---- */
 
 /* Persist and adopt (term, vote). RAFT_EPERSIST leaves both unchanged. */
 int raft__set_term_vote(struct raft *r, raft_term term, raft_id vote);
 
-/* Set the role (emitting an event when it changes). */
+/* Set the role. The ROLE event is derived at the flush. */
 void raft__set_role(struct raft *r, int role);
 
 /*
@@ -93,7 +208,8 @@ void raft__reset_election_timer(struct raft *r);
 /* Find a voter's progress by id, or NULL. */
 struct raft__progress *raft__voter(struct raft *r, raft_id id);
 
-/* Apply committed entries in order. RAFT_EAPPLY if the callback failed. */
+/* Apply committed, durable entries in order. RAFT_EAPPLY if the callback
+ * failed. */
 int raft__apply(struct raft *r);
 
 #endif

@@ -29,6 +29,7 @@ struct raft__progress {
     uint8_t state;         /* RAFT_PROGRESS_* */
     bool probe_sent;       /* PROBE: a probe is outstanding, wait */
     uint8_t vote;          /* RAFT__VOTE_*: this voter's answer as candidate */
+    bool dirty;            /* send it what flow control allows at the flush */
 };
 
 /* Reset for a new leader whose log ends at last. */

@@ -30,26 +30,66 @@ static bool send_append(struct raft *r, const struct raft__progress *pr,
     return raft__send(r, &m);
 }
 
-/* Send entries to a follower while flow control allows: one probe at a
- * time, or up to max_inflight pipelined messages. */
-static void replicate(struct raft *r, struct raft__progress *pr)
+/* An empty AppendEntries, queued: it leaves at the flush. */
+static void queue_heartbeat(struct raft *r, const struct raft__progress *pr,
+                            raft_index prev, raft_index commit)
+{
+    struct raft_msg m;
+    m.type = RAFT_MSG_APPEND;
+    m.from = r->cfg.id;
+    m.to = pr->id;
+    m.term = r->term;
+    m.u.append.prev_index = prev;
+    m.u.append.prev_term = raft__log_term(&r->log, prev);
+    m.u.append.commit = commit;
+    m.u.append.n_entries = 0;
+    m.u.append.entries = NULL;
+    raft__queue(r, &m, RAFT__AFTER_NOTHING);
+}
+
+/* Entries from lo on, as many as one message may carry, in r->ents.
+ * Followers in step ask for the same slice: it is built once per flush. */
+static size_t slice(struct raft *r, raft_index lo)
+{
+    if (r->ents_n == 0 || r->ents_lo != lo) {
+        r->ents_n = raft__log_slice(&r->log, lo, r->cfg.max_msg_entries,
+                                    r->cfg.max_msg_bytes, r->ents);
+        r->ents_lo = lo;
+    }
+    return r->ents_n;
+}
+
+/* Send one AppendEntries with entries to a follower if flow control allows:
+ * one probe at a time, or up to max_inflight pipelined messages. Returns
+ * false when nothing more can be sent to it now. */
+static bool replicate_one(struct raft *r, struct raft__progress *pr)
 {
     uint32_t w = r->cfg.max_inflight;
-    raft_index last = raft__log_last(&r->log);
-    while (!raft__progress_paused(pr, w) && pr->next <= last) {
-        raft_index prev = pr->next - 1;
-        size_t n = raft__log_slice(&r->log, pr->next, r->cfg.max_msg_entries,
-                                   r->cfg.max_msg_bytes, r->ents);
-        bool ok = send_append(r, pr, prev, n, r->commit);
-        raft__progress_sent(pr, prev + n, w);
-        if (!ok) {
-            /* Treat it as lost: restart from the last known match at the
-             * next heartbeat rather than retrying in a loop now. */
-            raft__progress_become_probe(pr);
-            pr->probe_sent = true;
-            return;
-        }
+    raft_index prev;
+    size_t n;
+    bool ok;
+    if (raft__progress_paused(pr, w) || pr->next > raft__log_last(&r->log)) {
+        return false;
     }
+    prev = pr->next - 1;
+    n = slice(r, pr->next);
+    ok = send_append(r, pr, prev, n, r->commit);
+    raft__progress_sent(pr, prev + n, w);
+    if (!ok) {
+        /* Treat it as lost: restart from the last known match at the
+         * next heartbeat rather than retrying in a loop now. */
+        raft__progress_become_probe(pr);
+        pr->probe_sent = true;
+        return false;
+    }
+    return true;
+}
+
+/* Mark a follower to be sent what flow control allows at the flush. */
+static void want_replicate(struct raft *r, struct raft__progress *pr)
+{
+    pr->dirty = true;
+    r->any_dirty = true;
 }
 
 static void replicate_all(struct raft *r)
@@ -57,16 +97,43 @@ static void replicate_all(struct raft *r)
     size_t i;
     for (i = 0; i < r->n; i++) {
         if (i != r->self) {
-            replicate(r, &r->prs[i]);
+            want_replicate(r, &r->prs[i]);
         }
     }
 }
 
-/* Highest index known stored on voter i. Persistence is synchronous, so
- * the leader's whole log is durable. */
+void raft__repl_flush(struct raft *r)
+{
+    bool more = r->role == RAFT_LEADER;
+    size_t i;
+    r->ents_n = 0; /* the log may have changed since the last flush */
+    /* Round robin, one message per follower per round, so followers in step
+     * share each slice. Bounded by max_inflight rounds plus one. */
+    while (more) {
+        more = false;
+        for (i = 0; i < r->n; i++) {
+            struct raft__progress *pr = &r->prs[i];
+            if (pr->dirty) {
+                if (replicate_one(r, pr)) {
+                    more = true;
+                } else {
+                    pr->dirty = false;
+                }
+            }
+        }
+    }
+    for (i = 0; i < r->n; i++) {
+        r->prs[i].dirty = false;
+    }
+    r->any_dirty = false;
+}
+
+/* Highest index known stored on voter i. For the leader itself that is its
+ * durable index, not its last: in asynchronous mode its own write may still
+ * be in flight while followers already acknowledge (Raft thesis 10.2.1). */
 static raft_index match_of(const struct raft *r, size_t i)
 {
-    return i == r->self ? raft__log_last(&r->log) : r->prs[i].match;
+    return i == r->self ? r->durable : r->prs[i].match;
 }
 
 /* Raft 5.3, 5.4.2: commit the highest index stored on a majority, but only
@@ -81,6 +148,13 @@ static void maybe_commit(struct raft *r)
     n = raft__quorum_commit_index(r->match_scratch, r->n);
     if (n > r->commit && raft__log_term(&r->log, n) == r->term) {
         r->commit = n;
+    }
+}
+
+void raft__repl_durable_advanced(struct raft *r)
+{
+    if (r->role == RAFT_LEADER && r->durable > r->commit) {
+        maybe_commit(r);
     }
 }
 
@@ -106,6 +180,7 @@ static void commit_after_ack(struct raft *r, raft_index m)
  * different entries. */
 static int step_down_after_persist_failure(struct raft *r, raft_index first)
 {
+    raft__durable_cut(r, first);
     raft__log_truncate(&r->log, first);
     raft__become_follower(r, r->term, 0); /* same term: cannot fail */
     raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, RAFT_EPERSIST, "persisting entries failed");
@@ -135,6 +210,7 @@ int raft__repl_become_leader(struct raft *r)
     if (r->cb.persist_entries(r, r->ctx, last + 1, &noop, 1) != 0) {
         return step_down_after_persist_failure(r, last + 1);
     }
+    raft__write_started(r, true, last + 1);
     if (raft__quorum_majority(r->n) == 1) {
         maybe_commit(r); /* the leader's own copy is a majority */
     }
@@ -185,10 +261,11 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
             e->len = b->len;
         }
         if (r->cb.persist_entries(r, r->ctx, first + i, r->ents, k) != 0) {
-            /* Earlier pieces are durable and stay; only this piece and
-             * what follows it are forgotten. */
+            /* Earlier pieces are durable (or being written) and stay; only
+             * this piece and what follows it are forgotten. */
             return step_down_after_persist_failure(r, first + i);
         }
+        raft__write_started(r, true, first + i + k - 1);
     }
     if (first_out != NULL) {
         *first_out = first;
@@ -224,15 +301,16 @@ void raft__repl_tick(struct raft *r)
             /* The heartbeat doubles as a retransmitted probe. */
             pr->probe_sent = false;
             if (pr->next <= last) {
-                replicate(r, pr);
-            } else if (send_append(r, pr, pr->next - 1, 0, r->commit)) {
+                want_replicate(r, pr);
+            } else {
+                queue_heartbeat(r, pr, pr->next - 1, r->commit);
                 pr->probe_sent = true;
             }
         } else {
             /* Anchored at match, which the follower is known to hold, so a
              * heartbeat never trips over entries still in flight. */
-            send_append(r, pr, pr->match, 0,
-                        r->commit < pr->match ? r->commit : pr->match);
+            queue_heartbeat(r, pr, pr->match,
+                            r->commit < pr->match ? r->commit : pr->match);
         }
         pr->hb_pending = pr->state == RAFT_PROGRESS_REPLICATE && pr->infl_count > 0
                              ? pr->next - 1
@@ -277,7 +355,7 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
             return 0;
         }
     }
-    replicate(r, pr);
+    want_replicate(r, pr);
     return 0;
 }
 
@@ -295,7 +373,9 @@ static void send_append_resp(struct raft *r, raft_id to, bool success,
     m.u.append_resp.index = index;
     m.u.append_resp.hint_index = hint_index;
     m.u.append_resp.hint_term = raft__log_term(&r->log, hint_index);
-    raft__send(r, &m);
+    /* An acknowledgement leaves once every write started so far, which
+     * includes the acknowledged entries and the term, is durable. */
+    raft__queue(r, &m, RAFT__AFTER_ALL);
 }
 
 int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
@@ -383,14 +463,17 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
          * prefix of the old or new entries from `first` on: forget them all
          * (none is committed) and acknowledge nothing. */
         if (r->cb.persist_entries(r, r->ctx, first, ents + i, n - i) != 0) {
+            raft__durable_cut(r, first);
             raft__log_truncate(&r->log, first);
             return RAFT_EPERSIST;
         }
+        raft__durable_cut(r, first);
         raft__log_truncate(&r->log, first);
         for (; i < n; i++) {
             raft__log_append(&r->log, ents[i].term, ents[i].type, ents[i].buf,
                              ents[i].len);
         }
+        raft__write_started(r, true, prev + n);
     }
     /* AppendEntries 5: commit = min(leaderCommit, index of last new entry). */
     if (a->commit > r->commit) {

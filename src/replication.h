@@ -16,6 +16,13 @@ void raft__repl_tick(struct raft *r);
 int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
                        raft_index *first);
 
+/* The flush: send what flow control allows to every follower marked by a
+ * handler, round robin. */
+void raft__repl_flush(struct raft *r);
+
+/* The leader's durable index rose: commit what a majority now holds. */
+void raft__repl_durable_advanced(struct raft *r);
+
 /* AppendEntries whose term is >= ours. */
 int raft__repl_recv_append(struct raft *r, const struct raft_msg *m);
 

@@ -1,0 +1,258 @@
+/*
+ * effects.c - what leaves the node: the outgoing queue, recorded events,
+ * the numbering of writes and their completion, and the flush that carries
+ * a call's effects out in one ordered pass (see node.h).
+ */
+#include <string.h>
+
+#include "heap.h"
+#include "node.h"
+#include "replication.h"
+
+/* ---- events ------------------------------------------------------------ */
+
+static void emit_now(struct raft *r, int type, raft_id peer, int error,
+                     const char *reason)
+{
+    struct raft_event ev;
+    ev.type = type;
+    ev.term = r->term;
+    ev.role = r->role;
+    ev.peer = peer;
+    ev.error = error;
+    ev.reason = reason;
+    r->cb.event(r, r->ctx, &ev);
+}
+
+void raft__emit_slow(struct raft *r, int type, raft_id peer, int error,
+                     const char *reason)
+{
+    struct raft__ev *e;
+    if (r->flushing) {
+        emit_now(r, type, peer, error, reason);
+        return;
+    }
+    if (r->n_ev == RAFT__EVQ_CAP) {
+        return;
+    }
+    e = &r->evq[r->n_ev++];
+    e->type = type;
+    e->peer = peer;
+    e->error = error;
+    e->reason = reason;
+}
+
+/* Events first, with the state final: a term or role change is reported
+ * once per call, whatever intermediate states the call went through. */
+static void flush_events(struct raft *r)
+{
+    unsigned i;
+    if (r->cb.event == NULL) {
+        return;
+    }
+    if (r->term != r->ev_term) {
+        r->ev_term = r->term;
+        emit_now(r, RAFT_EVENT_TERM, 0, 0, NULL);
+    }
+    if (r->role != r->ev_role) {
+        r->ev_role = r->role;
+        emit_now(r, RAFT_EVENT_ROLE, 0, 0, NULL);
+    }
+    /* Bounded by RAFT__EVQ_CAP. */
+    for (i = 0; i < r->n_ev; i++) {
+        const struct raft__ev *e = &r->evq[i];
+        emit_now(r, e->type, e->peer, e->error, e->reason);
+    }
+    r->n_ev = 0;
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+bool raft__send(struct raft *r, const struct raft_msg *m)
+{
+    if (r->cb.send(r, r->ctx, m) != 0) {
+        raft__emit(r, RAFT_EVENT_SEND_FAILED, m->to, 0, "send callback failed");
+        return false;
+    }
+    return true;
+}
+
+/* A success reply to the same leader in the same term, still waiting,
+ * says less than a newer one: the newer one replaces it (so a follower
+ * that receives many AppendEntries while a write is slow keeps one reply
+ * per leader, not one per message). */
+static bool supersedes(const struct raft_msg *newer, const struct raft_msg *old)
+{
+    return old->type == RAFT_MSG_APPEND_RESP && newer->type == RAFT_MSG_APPEND_RESP &&
+           old->to == newer->to && old->term == newer->term &&
+           old->u.append_resp.success && newer->u.append_resp.success &&
+           old->u.append_resp.index <= newer->u.append_resp.index;
+}
+
+void raft__queue(struct raft *r, const struct raft_msg *m, int after)
+{
+    struct raft__out *o;
+    uint64_t barrier = after == RAFT__AFTER_ALL     ? r->w_issued
+                       : after == RAFT__AFTER_STATE ? r->w_state
+                                                    : 0;
+    if (barrier > r->w_done && r->out_len > 0) {
+        /* Bounded by the queue's capacity. */
+        size_t i;
+        for (i = 0; i < r->out_len; i++) {
+            if (supersedes(m, &r->out[i].m)) {
+                memmove(&r->out[i], &r->out[i + 1],
+                        (r->out_len - i - 1) * sizeof(*r->out));
+                r->out_len--;
+                break;
+            }
+        }
+    }
+    if (r->out_len == r->out_cap) {
+        raft__emit(r, RAFT_EVENT_SEND_FAILED, m->to, 0, "outgoing queue full");
+        return;
+    }
+    o = &r->out[r->out_len++];
+    o->m = *m;
+    o->barrier = barrier;
+}
+
+/* Send every queued message whose writes are durable, in queue order;
+ * the others keep their order. */
+static void flush_queue(struct raft *r)
+{
+    size_t i, keep = 0;
+    size_t len = r->out_len;
+    /* Bounded by the queue's capacity. A send callback cannot add to the
+     * queue (it cannot re-enter), so len is fixed. */
+    for (i = 0; i < len; i++) {
+        if (r->out[i].barrier <= r->w_done) {
+            raft__send(r, &r->out[i].m);
+        } else {
+            if (keep != i) {
+                r->out[keep] = r->out[i];
+            }
+            keep++;
+        }
+    }
+    r->out_len = keep;
+}
+
+void raft__effects_discard(struct raft *r)
+{
+    r->out_len = 0;
+    r->n_ev = 0;
+}
+
+/* ---- writes -------------------------------------------------------------- */
+
+int raft__writes_reserve(struct raft *r, size_t k)
+{
+    uint64_t pending = r->w_issued - r->w_done;
+    size_t cap;
+    struct raft__write *wq;
+    size_t i;
+    if (!r->cfg.async_persist || pending + k <= r->wq_cap) {
+        return 0;
+    }
+    cap = r->wq_cap == 0 ? 16 : r->wq_cap;
+    while (cap < pending + k) {
+        if (cap > SIZE_MAX / 2 / sizeof(*wq)) {
+            return RAFT_ENOMEM;
+        }
+        cap *= 2;
+    }
+    wq = raft__heap_alloc(&r->cfg.allocator, cap * sizeof(*wq));
+    if (wq == NULL) {
+        return RAFT_ENOMEM;
+    }
+    /* Re-linearise the ring: write w lives at (w - 1) % cap. */
+    for (i = 0; i < pending; i++) {
+        uint64_t w = r->w_done + 1 + i;
+        wq[(w - 1) & (cap - 1)] = r->wq[(w - 1) & (r->wq_cap - 1)];
+    }
+    raft__heap_free(&r->cfg.allocator, r->wq);
+    r->wq = wq;
+    r->wq_cap = cap;
+    return 0;
+}
+
+static struct raft__write *write_at(const struct raft *r, uint64_t w)
+{
+    return &r->wq[(w - 1) & (r->wq_cap - 1)];
+}
+
+void raft__durable_cut(struct raft *r, raft_index from)
+{
+    uint64_t w;
+    if (r->durable >= from) {
+        r->durable = from - 1;
+    }
+    /* Pending entries writes end in non-decreasing order once cut (each
+     * cut lowers every later one to at most from - 1), so the walk stops
+     * at the first write already below the cut. Bounded by the pending
+     * writes. */
+    for (w = r->w_issued; w > r->w_done; w--) {
+        struct raft__write *x = write_at(r, w);
+        if (!x->entries) {
+            continue;
+        }
+        if (x->last < from) {
+            break;
+        }
+        x->last = from - 1;
+    }
+}
+
+void raft__write_started(struct raft *r, bool entries, raft_index last)
+{
+    r->w_issued++;
+    if (!entries) {
+        r->w_state = r->w_issued;
+    }
+    if (!r->cfg.async_persist) {
+        r->w_done = r->w_issued;
+        if (entries) {
+            r->durable = last;
+        }
+        return;
+    }
+    /* raft__writes_reserve() made room. */
+    write_at(r, r->w_issued)->entries = entries;
+    write_at(r, r->w_issued)->last = last;
+}
+
+void raft__writes_complete(struct raft *r, uint64_t n)
+{
+    /* Bounded by n <= pending writes (checked by raft_persisted). */
+    while (n-- > 0) {
+        const struct raft__write *x = write_at(r, r->w_done + 1);
+        if (x->entries && x->last > r->durable) {
+            r->durable = x->last;
+        }
+        r->w_done++;
+    }
+}
+
+/* ---- flush ---------------------------------------------------------------- */
+
+int raft__effects_flush(struct raft *r)
+{
+    int rc = 0;
+    r->flushing = true;
+    flush_events(r);
+    if (r->stopped) {
+        r->flushing = false;
+        return 0;
+    }
+    if (r->out_len > 0) {
+        flush_queue(r);
+    }
+    if (r->any_dirty) {
+        raft__repl_flush(r);
+    }
+    if (r->applied < r->commit && r->applied < r->durable) {
+        rc = raft__apply(r);
+    }
+    r->flushing = false;
+    return rc;
+}

@@ -1,0 +1,88 @@
+/*
+ * role.c - role transitions, the persistent term and vote, election timers,
+ * and applying committed entries.
+ */
+#include "node.h"
+#include "rand.h"
+
+int raft__set_term_vote(struct raft *r, raft_term term, raft_id vote)
+{
+    if (r->cb.persist_state(r, r->ctx, term, vote) != 0) {
+        return RAFT_EPERSIST;
+    }
+    raft__write_started(r, false, 0);
+    r->term = term;
+    r->vote = vote;
+    return 0;
+}
+
+void raft__set_role(struct raft *r, int role)
+{
+    r->role = role;
+}
+
+void raft__draw_election_timeout(struct raft *r)
+{
+    unsigned t = r->cfg.election_ticks;
+    unsigned jitter = t / 4;
+    r->base_timeout = t + (unsigned)raft__rand_below(&r->rng, (uint64_t)jitter + 1);
+    r->election_timeout = r->base_timeout;
+    r->yielded = false;
+}
+
+void raft__reset_election_timer(struct raft *r)
+{
+    r->election_elapsed = 0;
+    raft__draw_election_timeout(r);
+}
+
+int raft__become_follower(struct raft *r, raft_term term, raft_id leader)
+{
+    bool was_leader = r->role == RAFT_LEADER;
+    bool newer = term > r->term;
+    if (newer) {
+        int rc = raft__set_term_vote(r, term, 0);
+        if (rc != 0) {
+            return rc;
+        }
+        raft__reset_election_timer(r);
+    } else if (r->role != RAFT_FOLLOWER) {
+        raft__reset_election_timer(r);
+    }
+    r->leader = leader;
+    raft__set_role(r, RAFT_FOLLOWER);
+    if (was_leader && newer) {
+        raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, 0, "saw a higher term");
+    }
+    return 0;
+}
+
+struct raft__progress *raft__voter(struct raft *r, raft_id id)
+{
+    size_t i;
+    for (i = 0; i < r->n; i++) {
+        if (r->prs[i].id == id) {
+            return &r->prs[i];
+        }
+    }
+    return NULL;
+}
+
+int raft__apply(struct raft *r)
+{
+    /* Only entries this node holds durably are applied: in asynchronous
+     * mode a follower may learn that an entry is committed before its own
+     * copy is on disk. Bounded by commit - applied; each entry is offered
+     * exactly once per incarnation unless the host's callback fails. */
+    raft_index upto = r->commit < r->durable ? r->commit : r->durable;
+    while (r->applied < upto) {
+        struct raft_entry e;
+        raft_index i = r->applied + 1;
+        raft__log_get(&r->log, i, &e);
+        if (r->cb.apply(r, r->ctx, i, &e) != 0) {
+            return RAFT_EAPPLY;
+        }
+        r->applied = i;
+    }
+    return 0;
+}

@@ -1,0 +1,312 @@
+/*
+ * step.c - the public driving calls (tick, step, propose, persisted):
+ * entering and leaving a call, validating messages, dispatching them.
+ *
+ * Every mutating call has the same shape: refuse re-entry, validate
+ * everything, reserve memory, persist, change the in-memory state while
+ * recording effects, and flush them on the way out (node.h). That ordering
+ * is what lets a failing call leave the node as it was.
+ */
+#include <string.h>
+
+#include "election.h"
+#include "node.h"
+#include "replication.h"
+
+/* ---- driving -------------------------------------------------------------- */
+
+/* Enter a mutating call that may start up to `writes` writes. */
+static int enter(struct raft *r, size_t writes)
+{
+    int rc;
+    if (r == NULL) {
+        return RAFT_EINVAL;
+    }
+    if (r->busy) {
+        return RAFT_EBUSY;
+    }
+    if (r->role == 0) {
+        return RAFT_ENOTSTARTED;
+    }
+    if (r->stopped) {
+        return RAFT_ESTOPPED;
+    }
+    rc = raft__writes_reserve(r, writes);
+    if (rc != 0) {
+        return rc;
+    }
+    r->busy = true;
+    return 0;
+}
+
+/* Leave a mutating call: carry out its effects. The call's own error wins
+ * over a failure to apply (applying is retried at the next call). */
+static int leave(struct raft *r, int rc)
+{
+    int frc = raft__effects_flush(r);
+    r->busy = false;
+    return rc != 0 ? rc : frc;
+}
+
+/* Writes a tick may start: a new term and vote. */
+#define TICK_WRITES 1u
+/* Writes a message may start: a new term, the entries, and the no-op of a
+ * won election. */
+#define STEP_WRITES 3u
+
+int raft_tick(struct raft *r)
+{
+    int rc = enter(r, TICK_WRITES);
+    if (rc != 0) {
+        return rc;
+    }
+    if (r->role == RAFT_LEADER) {
+        raft__repl_tick(r);
+    } else if (++r->election_elapsed >= r->election_timeout) {
+        rc = raft__election_start(r);
+    }
+    return leave(r, rc);
+}
+
+static int reject(struct raft *r, const struct raft_msg *m, int rc,
+                  const char *why)
+{
+    raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, rc, why);
+    return rc;
+}
+
+/* (index, term) pairs: index 0 goes with term 0 and only with it. */
+static bool pair_ok(raft_index index, raft_term term, raft_term msg_term)
+{
+    return (index == 0) == (term == 0) && term <= msg_term;
+}
+
+static int validate_append(const struct raft *r, const struct raft_msg *m,
+                           const char **why)
+{
+    const struct raft_msg_append *a = &m->u.append;
+    raft_term prev = a->prev_term;
+    size_t bytes = 0;
+    size_t i;
+    if (!pair_ok(a->prev_index, a->prev_term, m->term)) {
+        *why = "impossible previous entry";
+        return RAFT_EBADMSG;
+    }
+    if (a->n_entries > 0 && a->entries == NULL) {
+        *why = "entries missing";
+        return RAFT_EBADMSG;
+    }
+    if (a->n_entries > r->cfg.max_msg_entries) {
+        *why = "too many entries";
+        return RAFT_ETOOBIG;
+    }
+    if (a->prev_index > UINT64_MAX - 1 - a->n_entries) {
+        *why = "index range overflows";
+        return RAFT_EBADMSG;
+    }
+    /* Bounded by max_msg_entries. */
+    for (i = 0; i < a->n_entries; i++) {
+        const struct raft_entry *e = &a->entries[i];
+        if (e->term == 0 || e->term < prev || e->term > m->term) {
+            *why = "entry terms out of order";
+            return RAFT_EBADMSG;
+        }
+        if (e->type != RAFT_ENTRY_COMMAND && e->type != RAFT_ENTRY_NOOP) {
+            *why = "unknown entry type";
+            return RAFT_EBADMSG;
+        }
+        if (e->buf == NULL && e->len > 0) {
+            *why = "entry payload missing";
+            return RAFT_EBADMSG;
+        }
+        if (e->len > r->cfg.max_msg_bytes - bytes) {
+            *why = "too many payload bytes";
+            return RAFT_ETOOBIG;
+        }
+        bytes += e->len;
+        prev = e->term;
+    }
+    return 0;
+}
+
+static int validate(struct raft *r, const struct raft_msg *m,
+                    struct raft__progress **pr, const char **why)
+{
+    if (m->to != r->cfg.id) {
+        *why = "addressed to another node";
+        return RAFT_EBADMSG;
+    }
+    if (m->from == r->cfg.id) {
+        *why = "sent by this node";
+        return RAFT_ENOTMEMBER;
+    }
+    *pr = raft__voter(r, m->from);
+    if (*pr == NULL) {
+        *why = "sender is not a voter";
+        return RAFT_ENOTMEMBER;
+    }
+    if (m->term == 0 || m->term == UINT64_MAX) {
+        *why = "impossible term";
+        return RAFT_EBADMSG;
+    }
+    switch (m->type) {
+    case RAFT_MSG_VOTE:
+        if (!pair_ok(m->u.vote.last_index, m->u.vote.last_term, m->term)) {
+            *why = "impossible last entry";
+            return RAFT_EBADMSG;
+        }
+        return 0;
+    case RAFT_MSG_VOTE_RESP:
+        if (!pair_ok(m->u.vote_resp.last_index, m->u.vote_resp.last_term, m->term)) {
+            *why = "impossible last entry";
+            return RAFT_EBADMSG;
+        }
+        return 0;
+    case RAFT_MSG_APPEND:
+        return validate_append(r, m, why);
+    case RAFT_MSG_APPEND_RESP:
+        if (m->u.append_resp.hint_index > m->u.append_resp.index ||
+            !pair_ok(m->u.append_resp.hint_index, m->u.append_resp.hint_term,
+                     m->term)) {
+            *why = "impossible hint";
+            return RAFT_EBADMSG;
+        }
+        return 0;
+    default:
+        *why = "unknown message type";
+        return RAFT_EBADMSG;
+    }
+}
+
+/* Answer a request from an older term so its sender learns ours (5.1). */
+static void reply_stale(struct raft *r, const struct raft_msg *m)
+{
+    struct raft_msg out;
+    memset(&out, 0, sizeof(out));
+    out.from = r->cfg.id;
+    out.to = m->from;
+    out.term = r->term;
+    if (m->type == RAFT_MSG_VOTE) {
+        out.type = RAFT_MSG_VOTE_RESP;
+        out.u.vote_resp.granted = false;
+        out.u.vote_resp.last_index = raft__log_last(&r->log);
+        out.u.vote_resp.last_term = raft__log_last_term(&r->log);
+    } else {
+        out.type = RAFT_MSG_APPEND_RESP;
+        out.u.append_resp.success = false;
+        out.u.append_resp.index = m->u.append.prev_index;
+    }
+    raft__queue(r, &out, RAFT__AFTER_STATE);
+}
+
+static int step(struct raft *r, const struct raft_msg *m)
+{
+    struct raft__progress *pr = NULL;
+    const char *why = NULL;
+    int rc = validate(r, m, &pr, &why);
+    if (rc != 0) {
+        return reject(r, m, rc, why);
+    }
+    if (m->term < r->term) {
+        if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_APPEND) {
+            reply_stale(r, m);
+        }
+        return reject(r, m, RAFT_ESTALE, "stale term");
+    }
+    switch (m->type) {
+    case RAFT_MSG_VOTE:
+        /* A higher term and a vote are persisted together there. */
+        return raft__election_recv_vote(r, m);
+    case RAFT_MSG_VOTE_RESP:
+        if (m->term > r->term) {
+            return raft__become_follower(r, m->term, 0);
+        }
+        return raft__election_recv_vote_resp(r, pr, m);
+    case RAFT_MSG_APPEND:
+        return raft__repl_recv_append(r, m);
+    default:
+        if (m->term > r->term) {
+            return raft__become_follower(r, m->term, 0);
+        }
+        return raft__repl_recv_append_resp(r, pr, m);
+    }
+}
+
+int raft_step(struct raft *r, const struct raft_msg *m)
+{
+    int rc = enter(r, STEP_WRITES);
+    if (rc != 0) {
+        return rc;
+    }
+    if (m == NULL) {
+        r->busy = false;
+        return RAFT_EINVAL;
+    }
+    return leave(r, step(r, m));
+}
+
+int raft_propose_batch(struct raft *r, const struct raft_buf *bufs, size_t n,
+                       raft_index *first_index)
+{
+    /* One write per message-sized piece. */
+    size_t pieces = r == NULL ? 0 : n / r->cfg.max_msg_entries + 1;
+    int rc = enter(r, pieces);
+    if (rc != 0) {
+        return rc;
+    }
+    if (bufs == NULL || n == 0) {
+        rc = RAFT_EINVAL;
+    } else if (r->role != RAFT_LEADER) {
+        rc = RAFT_ENOTLEADER;
+    } else {
+        rc = raft__repl_propose(r, bufs, n, first_index);
+    }
+    return leave(r, rc);
+}
+
+int raft_propose(struct raft *r, const void *buf, size_t len, raft_index *index)
+{
+    struct raft_buf b;
+    b.base = buf;
+    b.len = len;
+    return raft_propose_batch(r, &b, 1, index);
+}
+
+
+int raft_persisted(struct raft *r, size_t n, int status)
+{
+    raft_index durable;
+    int rc = enter(r, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    if (!r->cfg.async_persist || n > r->w_issued - r->w_done) {
+        rc = RAFT_EINVAL;
+    } else if (status == 0 && r->role == RAFT_CANDIDATE &&
+               (rc = raft__log_reserve(&r->log, 1, 0, 1)) != 0) {
+        /* Room for the no-op of an election won now is missing: the
+         * report is refused and the node unchanged. */
+    } else if (status != 0) {
+        /* What reached the disk is unknown: only a restart from it tells.
+         * Nothing waiting for these writes may leave, and the node must
+         * not go on as if it held what it cannot vouch for. */
+        bool was_leader = r->role == RAFT_LEADER;
+        raft__effects_discard(r);
+        r->stopped = true;
+        r->role = RAFT_FOLLOWER;
+        r->leader = 0;
+        if (was_leader) {
+            raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, RAFT_EPERSIST,
+                       "a write failed");
+        }
+        rc = RAFT_ESTOPPED;
+    } else {
+        durable = r->durable;
+        raft__writes_complete(r, n);
+        if (r->durable > durable) {
+            raft__repl_durable_advanced(r);
+        }
+        rc = raft__election_check_won(r);
+    }
+    return leave(r, rc);
+}
