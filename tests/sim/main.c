@@ -1,15 +1,16 @@
 /*
  * main.c - command-line runner for the cluster simulator.
  *
- *   sim --seeds N [--first F] [--nodes K] [--events E] [--stats]
+ *   sim --seeds N [--first F] [--nodes K] [--persist M] [--events E] [--stats]
  *       runs seeds F..F+N-1 and ends with "sim: P passed, Q failed";
  *       exits 1 if any seed failed.
- *   sim --seed S [--nodes K] [--events E] [-v]
+ *   sim --seed S [--nodes K] [--persist M] [--events E] [-v]
  *       replays one seed exactly; -v traces every event to stdout.
  *
- * A seed fully determines a run (node count, configuration, faults and
- * schedule); --nodes K overrides only the node count, and a failure report
- * prints the exact command that reproduces it.
+ * A seed fully determines a run (node count, persistence mode,
+ * configuration, faults and schedule); --nodes K overrides only the node
+ * count and --persist sync|async|mixed only the persistence mode, and a
+ * failure report prints the exact command that reproduces it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,9 +35,9 @@ struct sim_totals {
 static void sim_usage(const char *argv0)
 {
     fprintf(stderr,
-            "usage: %s --seeds N [--first F] [--nodes K] [--events E] "
+            "usage: %s --seeds N [--first F] [--nodes K] [--persist M] [--events E] "
             "[--stats]\n"
-            "       %s --seed S [--nodes K] [--events E] [-v]\n",
+            "       %s --seed S [--nodes K] [--persist M] [--events E] [-v]\n",
             argv0, argv0);
 }
 
@@ -68,6 +69,14 @@ static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
         } else if (strcmp(a, "--stats") == 0) {
             c->stats = true;
             i--;
+        } else if (strcmp(a, "--persist") == 0 && v != NULL) {
+            static const char *const modes[] = {"sync", "async", "mixed"};
+            int m;
+            for (m = 0; m < 3 && strcmp(v, modes[m]) != 0; m++) {
+            }
+            if (m == 3)
+                return false;
+            c->opts.persist_mode = SIM_PERSIST_SYNC + m;
         } else if (!sim_parse_u64(v, &x)) {
             return false; /* every other option takes a number */
         } else if (strcmp(a, "--seeds") == 0) {
@@ -106,9 +115,13 @@ static int sim_run_seed(const struct sim_cli *c, uint64_t seed,
     int rc = sim_run(&o, &ch, err, sizeof err);
     if (rc == SIM_PASS)
         return 0;
+    static const char *const modes[] = {"", " --persist sync",
+                                        " --persist async", " --persist mixed"};
     if (o.fault_events != 0)
-        snprintf(extra, sizeof extra, " --events %llu",
-                 (unsigned long long)o.fault_events);
+        snprintf(extra, sizeof extra, " --events %llu%s",
+                 (unsigned long long)o.fault_events, modes[o.persist_mode]);
+    else
+        snprintf(extra, sizeof extra, "%s", modes[o.persist_mode]);
     printf("seed %llu (%u nodes): %s: %s\n", (unsigned long long)seed,
            st->n_nodes, rc == SIM_FAIL ? "FAIL" : "ERROR", err);
     printf("replay: %s --seed %llu --nodes %u%s -v\n", c->argv0,
@@ -140,6 +153,10 @@ static void sim_add_stats(struct sim_totals *t, const struct sim_stats *st,
     u->persist_failures += st->persist_failures;
     u->send_failures += st->send_failures;
     u->apply_failures += st->apply_failures;
+    u->async_nodes += st->async_nodes;
+    u->completions += st->completions;
+    u->sync_failures += st->sync_failures;
+    u->n_nodes += st->n_nodes;
     double r = st->heal_bound ? (double)st->heal_steps / (double)st->heal_bound
                               : 0;
     if (r > t->worst_heal) {
@@ -169,6 +186,11 @@ static void sim_print_stats(const struct sim_totals *t, uint64_t runs)
            (unsigned long long)u->persist_failures,
            (unsigned long long)u->send_failures,
            (unsigned long long)u->apply_failures);
+    printf("  nodes %llu (asynchronous persistence %llu), raft_persisted "
+           "calls %llu (failed %llu)\n",
+           (unsigned long long)u->n_nodes, (unsigned long long)u->async_nodes,
+           (unsigned long long)u->completions,
+           (unsigned long long)u->sync_failures);
     printf("  heal steps %llu; worst run used %.1f%% of its liveness bound "
            "(seed %llu)\n",
            (unsigned long long)u->heal_steps, 100.0 * t->worst_heal,

@@ -141,23 +141,31 @@ static void sim_setup_faults(struct sim *s)
     w[SIM_EV_HEAL] = 2 + (uint32_t)sim_choose(s, 9);
     w[SIM_EV_CRASH] = (uint32_t)sim_choose(s, 7);
     w[SIM_EV_RESTART] = 3 + (uint32_t)sim_choose(s, 13);
+    /* Disks from about as fast as the network to several times slower. */
+    w[SIM_EV_DURABLE] = s->any_async ? 25 * n + (uint32_t)sim_choose(s, 200 * n + 1)
+                                     : 0;
     f->weight_total = 0;
     for (int i = 0; i < SIM_EV_COUNT; i++)
         f->weight_total += w[i];
     f->persist_fail = sim_choose(s, 3) == 0 ? 20 + sim_choose(s, 481) : 0;
     f->send_fail = sim_choose(s, 3) == 0 ? 20 + sim_choose(s, 181) : 0;
     f->apply_fail = sim_choose(s, 4) == 0 ? 50 + sim_choose(s, 451) : 0;
+    f->sync_fail = sim_choose(s, 4) == 0 ? 50 + sim_choose(s, 951) : 0;
     f->max_latency = (unsigned)sim_choose(s, 6);
     f->long_delay = sim_choose(s, 3) == 0 ? 30 + sim_choose(s, 71) : 0;
 }
 
 static int sim_setup(struct sim *s, const struct sim_opts *o)
 {
-    static const unsigned sizes[3] = {3, 5, 7};
-    /* Always drawn, so --nodes K with the drawn K replays the same run. */
-    unsigned drawn = sizes[sim_choose(s, 3)];
+    /* Odd sizes, the usual deployments, twice as often. */
+    static const unsigned sizes[10] = {1, 2, 3, 3, 4, 5, 5, 6, 7, 7};
+    /* Always drawn, so --nodes K with the drawn K replays the same run;
+     * likewise the persistence mode. */
+    unsigned drawn = sizes[sim_choose(s, 10)];
+    int mode = 1 + (int)sim_choose(s, 3);
     s->n = o->n_nodes ? o->n_nodes : drawn;
     s->st.n_nodes = s->n;
+    s->persist_mode = o->persist_mode ? o->persist_mode : mode;
     if (s->n > SIM_MAX_NODES) {
         if (s->errlen > 0)
             snprintf(s->err, s->errlen, "at most %d nodes", SIM_MAX_NODES);
@@ -165,18 +173,23 @@ static int sim_setup(struct sim *s, const struct sim_opts *o)
     }
     uint64_t ev = 2000 + sim_choose(s, 4001);
     s->fault_events = o->fault_events ? o->fault_events : ev;
+    s->any_async = s->persist_mode != SIM_PERSIST_SYNC;
     sim_setup_config(s);
     sim_setup_faults(s);
     sim_nemesis_setup(s);
     sim_tracef(s, "setup: %u nodes, election %u heartbeat %u, max entries "
                "%u bytes %u inflight %u, skew %d, faults: persist 1/%llu "
-               "send 1/%llu apply 1/%llu latency 0..%u long delay 1/%llu",
+               "send 1/%llu apply 1/%llu latency 0..%u long delay 1/%llu, "
+               "persistence %s",
                s->n, s->cfg.election_ticks, s->cfg.heartbeat_ticks,
                s->cfg.max_msg_entries, s->cfg.max_msg_bytes,
                s->cfg.max_inflight, (int)s->skewed,
                sim_ull(s->f.persist_fail), sim_ull(s->f.send_fail),
                sim_ull(s->f.apply_fail), s->f.max_latency,
-               sim_ull(s->f.long_delay));
+               sim_ull(s->f.long_delay),
+               s->persist_mode == SIM_PERSIST_SYNC    ? "sync"
+               : s->persist_mode == SIM_PERSIST_ASYNC ? "async"
+                                                      : "mixed");
     for (unsigned i = 0; i < s->n; i++)
         s->voters[i] = i + 1;
     for (unsigned i = 0; i < s->n && !sim_stop(s); i++)
@@ -304,6 +317,32 @@ static void sim_ev_restart(struct sim *s)
         sim_node_start(nd, true);
 }
 
+/* A disk completes some of a node's pending writes: one, or a batch (group
+ * commit), or fails them. */
+static void sim_ev_durable(struct sim *s)
+{
+    unsigned k = 0;
+    struct sim_node *cand[SIM_MAX_NODES];
+    for (unsigned i = 0; i < s->n; i++)
+        if (sim_node_alive(&s->nodes[i]) && s->nodes[i].pend_len > 0)
+            cand[k++] = &s->nodes[i];
+    if (k == 0) {
+        sim_time_step(s); /* nothing pending: time passes */
+        return;
+    }
+    struct sim_node *nd = cand[sim_choose(s, k)];
+    size_t n = sim_choose(s, 2) == 0 ? 1 : 1 + (size_t)sim_choose(s, nd->pend_len);
+    sim_node_complete(nd, n, s->faults_on && sim_one_in(s, s->f.sync_fail));
+}
+
+/* Heal phase: every disk completes everything pending. */
+static void sim_complete_all(struct sim *s)
+{
+    for (unsigned i = 0; i < s->n && !sim_stop(s); i++)
+        if (sim_node_alive(&s->nodes[i]) && s->nodes[i].pend_len > 0)
+            sim_node_complete(&s->nodes[i], s->nodes[i].pend_len, false);
+}
+
 static int sim_pick_event(struct sim *s)
 {
     uint64_t x = sim_choose(s, s->f.weight_total);
@@ -340,6 +379,7 @@ static void sim_fault_event(struct sim *s)
     case SIM_EV_HEAL:      sim_ev_heal(s); break;
     case SIM_EV_CRASH:     sim_ev_crash(s); break;
     case SIM_EV_RESTART:   sim_ev_restart(s); break;
+    case SIM_EV_DURABLE:   sim_ev_durable(s); break;
     default:               sim_time_step(s); break;
     }
 }
@@ -481,7 +521,9 @@ static void sim_heal_phase(struct sim *s)
     s->st.heal_bound = bound;
     for (uint64_t step = 1; step <= bound && !sim_stop(s); step++) {
         sim_time_step(s);
+        sim_complete_all(s);
         sim_net_deliver_due(s);
+        sim_complete_all(s);
         if (!s->opts->skip_liveness && !sim_stop(s) && sim_live_poll(s)) {
             s->st.heal_steps = step;
             sim_check_final(s);

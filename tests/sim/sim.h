@@ -74,15 +74,26 @@ struct sim_stats {
     uint64_t elections;     /* distinct (term, leader) pairs seen */
     uint64_t max_term;
     uint64_t persist_failures, send_failures, apply_failures;
+    uint64_t async_nodes;   /* nodes in asynchronous mode */
+    uint64_t completions;   /* raft_persisted calls */
+    uint64_t sync_failures; /* failed completions (node stopped) */
 };
 
 struct sim_opts {
-    unsigned n_nodes;       /* 1..SIM_MAX_NODES; 0: drawn from {3, 5, 7} */
+    unsigned n_nodes;       /* 1..SIM_MAX_NODES; 0: drawn from 1..7 */
+    int persist_mode;       /* SIM_PERSIST_*; 0: drawn */
     uint64_t fault_events;  /* fault phase length; 0: drawn, 2000..6000 */
     bool skip_liveness;     /* skip the heal-phase liveness requirement
                                (safety is still checked during heal) */
     FILE *trace;            /* event trace destination, NULL for none */
     struct sim_stats *stats;/* out, optional */
+};
+
+/* How the nodes of a run persist. */
+enum {
+    SIM_PERSIST_SYNC = 1,  /* every node synchronous */
+    SIM_PERSIST_ASYNC = 2, /* every node asynchronous */
+    SIM_PERSIST_MIXED = 3  /* each node drawn */
 };
 
 enum {

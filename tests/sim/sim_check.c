@@ -241,6 +241,25 @@ static void sim_check_status(struct sim_node *nd, const struct raft_status *st)
                  sim_ull(st->leader), sim_ull(st->term));
 }
 
+/* A leader's commit index may only rise to an entry a majority holds
+ * durably, the leader's own copy counting only once it is durable. */
+static void sim_check_durable_majority(struct sim_node *nd, raft_index c)
+{
+    struct sim *s = nd->sim;
+    struct raft_entry e;
+    if (raft_entry_at(nd->r, c, &e) != 0)
+        return; /* the status check reports a commit past the log */
+    unsigned have = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct sim_disk *dd = sim_durable(&s->nodes[i]);
+        have += dd->len >= c && dd->ents[c - 1].term == e.term;
+    }
+    if (have < s->n / 2 + 1)
+        sim_fail(s, "Durability", "leader %llu commits index %llu (term %llu) "
+                 "held durably by only %u of %u nodes", sim_ull(nd->id),
+                 sim_ull(c), sim_ull(e.term), have, s->n);
+}
+
 void sim_check_node(struct sim_node *nd)
 {
     struct sim *s = nd->sim;
@@ -253,8 +272,12 @@ void sim_check_node(struct sim_node *nd)
     sim_check_status(nd, &st);
     if (s->failed)
         return;
-    if (st.role == RAFT_LEADER && st.commit > nd->commit_seen)
+    if (st.role == RAFT_LEADER && st.commit > nd->commit_seen) {
+        sim_check_durable_majority(nd, st.commit);
+        if (s->failed)
+            return;
         sim_nemesis_on_commit(nd, st.term);
+    }
     nd->commit_seen = st.commit;
     nd->term_seen = st.term;
     if (st.term > s->st.max_term)
@@ -406,32 +429,43 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
                  m->type, sim_ull(m->from), sim_ull(m->to));
         return;
     }
-    if (m->term == 0 || m->term != d->term) {
+    /* What a message depends on must be durable when it leaves. With
+     * asynchronous persistence a message may wait while the node moves on,
+     * so the durable term may be newer than the message's by then. */
+    const struct sim_disk *dd = sim_durable(nd);
+    if (m->term == 0 || m->term > dd->term || (!nd->async && m->term != d->term)) {
         sim_fail(s, "Durability", "node %llu sends a term-%llu message with "
-                 "term %llu persisted", id, sim_ull(m->term), sim_ull(d->term));
+                 "term %llu durable", id, sim_ull(m->term), sim_ull(dd->term));
         return;
     }
     switch (m->type) {
     case RAFT_MSG_VOTE:
-        if (d->vote != nd->id)
+        if (dd->term == m->term && dd->vote != nd->id)
             sim_fail(s, "Durability", "node %llu requests votes in term %llu "
-                     "without a persisted vote for itself (vote %llu)", id,
-                     sim_ull(m->term), sim_ull(d->vote));
+                     "without a durable vote for itself (vote %llu)", id,
+                     sim_ull(m->term), sim_ull(dd->vote));
         break;
     case RAFT_MSG_VOTE_RESP:
-        if (m->u.vote_resp.granted && d->vote != m->to)
+        if (m->u.vote_resp.granted && dd->term == m->term && dd->vote != m->to)
             sim_fail(s, "Durability", "node %llu grants its term-%llu vote "
-                     "to %llu but persisted a vote for %llu", id,
-                     sim_ull(m->term), sim_ull(m->to), sim_ull(d->vote));
+                     "to %llu but made durable a vote for %llu", id,
+                     sim_ull(m->term), sim_ull(m->to), sim_ull(dd->vote));
         break;
     case RAFT_MSG_APPEND:
         sim_check_append_out(nd, m);
         break;
     default:
-        if (m->u.append_resp.success && m->u.append_resp.index > nd->log_last)
+        if (!m->u.append_resp.success)
+            break;
+        if (!nd->async && m->u.append_resp.index > nd->log_last)
             sim_fail(s, "Durability", "node %llu acknowledges index %llu "
                      "with only %llu entries persisted", id,
                      sim_ull(m->u.append_resp.index), sim_ull(nd->log_last));
+        else if (nd->async && m->u.append_resp.index > dd->len &&
+                 m->u.append_resp.index < nd->cut_in_call)
+            sim_fail(s, "Durability", "node %llu acknowledges index %llu "
+                     "with only %zu entries durable", id,
+                     sim_ull(m->u.append_resp.index), dd->len);
         break;
     }
 }
@@ -458,12 +492,15 @@ void sim_check_apply(struct sim_node *nd, raft_index index,
                  sim_ull(st.commit));
         return;
     }
-    const struct sim_entry *x = index <= nd->log_last ? &d->ents[index - 1]
-                                                      : NULL;
+    /* Applied entries must be durable on the node itself. */
+    const struct sim_disk *dd = sim_durable(nd);
+    const struct sim_entry *x =
+        nd->async ? (index <= dd->len ? &dd->ents[index - 1] : NULL)
+                  : (index <= nd->log_last ? &d->ents[index - 1] : NULL);
     if (x == NULL || x->term != e->term || x->type != e->type ||
         x->len != e->len || x->hash != sim_entry_hash(e->type, e->buf, e->len)) {
         sim_fail(s, "Durability", "node %llu applies index %llu term %llu, "
-                 "which differs from its persisted log", id, sim_ull(index),
+                 "which differs from its durable log", id, sim_ull(index),
                  sim_ull(e->term));
         return;
     }

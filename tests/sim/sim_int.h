@@ -34,6 +34,17 @@ struct sim_disk {
     size_t len, cap;
 };
 
+/* A write a node in asynchronous mode started and the simulated disk has
+ * not yet made durable. */
+struct sim_write {
+    bool state;             /* term/vote write, else entries */
+    raft_term term;
+    raft_id vote;
+    raft_index first;
+    struct sim_entry *ents; /* n owned copies */
+    size_t n;
+};
+
 struct sim;
 
 struct sim_node {
@@ -43,7 +54,19 @@ struct sim_node {
     struct raft_config cfg;
     /* Clock skew: the node ticks rate_num times per rate_den global steps. */
     unsigned rate_num, rate_den, rate_acc;
+    /* The disk as the node's persist calls define it: every write started,
+     * in order. In synchronous mode also what is durable. */
     struct sim_disk disk;
+    /* Asynchronous mode: what is durable (survives a crash), and the writes
+     * started but not yet durable, oldest first. disk == dur + pend. */
+    bool async;
+    struct sim_disk dur;
+    struct sim_write *pend;
+    size_t pend_len, pend_cap;
+    /* Lowest `first` of an entries write made durable during the current
+     * raft_persisted call (UINT64_MAX if none): an acknowledgement sent in
+     * that call may name entries such a write has just replaced. */
+    raft_index cut_in_call;
     uint64_t incarnation; /* bumped at every restart */
     uint64_t alloc_live;  /* blocks outstanding from this node's allocator */
     /* Length of the node's log as the persistence contract defines it: the
@@ -80,6 +103,7 @@ enum {
     SIM_EV_HEAL,      /* restore all links */
     SIM_EV_CRASH,     /* crash a live node */
     SIM_EV_RESTART,   /* restart a crashed node from its disk */
+    SIM_EV_DURABLE,   /* a node's disk completes some of its pending writes */
     SIM_EV_COUNT
 };
 
@@ -90,6 +114,7 @@ struct sim_faults {
     uint64_t persist_fail; /* 1 in N persist_state/persist_entries fail */
     uint64_t send_fail;    /* 1 in N sends fail */
     uint64_t apply_fail;   /* 1 in N applies fail */
+    uint64_t sync_fail;    /* 1 in N asynchronous completions fail */
     unsigned max_latency;  /* fault-phase latency 0..max_latency steps */
     uint64_t long_delay;   /* 1 in N messages delayed 10..60 steps */
 };
@@ -190,6 +215,8 @@ struct sim {
 
     struct raft_config cfg; /* shared by all nodes except id and seed */
     bool skewed;            /* node tick rates differ */
+    int persist_mode;       /* SIM_PERSIST_* of this run */
+    bool any_async;         /* some node persists asynchronously */
     uint64_t fault_events;  /* fault phase length */
     struct sim_faults f;
     bool faults_on; /* false in the heal phase */
@@ -242,6 +269,11 @@ void sim_node_propose(struct sim_node *nd);
 int sim_node_propose_probe(struct sim_node *nd, raft_index *index,
                            uint64_t *hash);
 bool sim_node_alive(const struct sim_node *nd);
+/* Make the oldest k pending writes durable (asynchronous mode), or fail
+ * them: the node then stops and the host crashes it. */
+void sim_node_complete(struct sim_node *nd, size_t k, bool fail);
+/* What survives a crash of the node. */
+const struct sim_disk *sim_durable(const struct sim_node *nd);
 
 /* ---- sim_net.c ---- */
 void sim_net_send(struct sim *s, const struct raft_msg *m);

@@ -44,12 +44,11 @@ static void sim_disk_truncate(struct sim_disk *d, size_t len)
         d->len = len;
 }
 
-/* Append copies of e[0..n) after the last stored entry. */
-static bool sim_disk_append(struct sim_node *nd, const struct raft_entry *e,
-                            size_t n)
+/* Append copies of e[0..n) after the last stored entry of d. */
+static bool sim_disk_append_to(struct sim_node *nd, struct sim_disk *d,
+                               const struct raft_entry *e, size_t n)
 {
     struct sim *s = nd->sim;
-    struct sim_disk *d = &nd->disk;
     struct sim_entry *ents =
         sim_grow(s, d->ents, &d->cap, d->len + n, sizeof *ents);
     if (ents == NULL)
@@ -75,12 +74,135 @@ static bool sim_disk_append(struct sim_node *nd, const struct raft_entry *e,
     return true;
 }
 
+static bool sim_disk_append(struct sim_node *nd, const struct raft_entry *e,
+                            size_t n)
+{
+    return sim_disk_append_to(nd, &nd->disk, e, n);
+}
+
+/* The same, from entries the simulator owns. */
+static bool sim_disk_append_ents(struct sim_node *nd, struct sim_disk *d,
+                                 const struct sim_entry *x, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        struct raft_entry e = {x[k].term, x[k].type, x[k].buf, x[k].len};
+        if (!sim_disk_append_to(nd, d, &e, 1))
+            return false;
+    }
+    return true;
+}
+
 static void sim_disk_free(struct sim_disk *d)
 {
     sim_disk_truncate(d, 0);
     free(d->ents);
     d->ents = NULL;
     d->cap = 0;
+}
+
+/* ---- asynchronous writes -------------------------------------------------- */
+
+const struct sim_disk *sim_durable(const struct sim_node *nd)
+{
+    return nd->async ? &nd->dur : &nd->disk;
+}
+
+static void sim_write_free(struct sim_write *w)
+{
+    for (size_t k = 0; k < w->n; k++)
+        free(w->ents[k].buf);
+    free(w->ents);
+    w->ents = NULL;
+    w->n = 0;
+}
+
+/* Queue a started write; its entries are copied (the library's are only
+ * borrowed). */
+static bool sim_pend_push(struct sim_node *nd, const struct sim_write *w,
+                          const struct raft_entry *e)
+{
+    struct sim *s = nd->sim;
+    struct sim_write *p = sim_grow(s, nd->pend, &nd->pend_cap,
+                                   nd->pend_len + 1, sizeof *p);
+    if (p == NULL)
+        return false;
+    nd->pend = p;
+    struct sim_write *x = &nd->pend[nd->pend_len];
+    *x = *w;
+    x->ents = NULL;
+    if (w->n > 0) {
+        x->ents = calloc(w->n, sizeof *x->ents);
+        if (x->ents == NULL) {
+            s->oom = true;
+            return false;
+        }
+        for (size_t k = 0; k < w->n; k++) {
+            x->ents[k].term = e[k].term;
+            x->ents[k].type = e[k].type;
+            x->ents[k].len = e[k].len;
+            x->ents[k].hash = sim_entry_hash(e[k].type, e[k].buf, e[k].len);
+            if (e[k].len > 0) {
+                x->ents[k].buf = malloc(e[k].len);
+                if (x->ents[k].buf == NULL) {
+                    s->oom = true;
+                    x->n = k;
+                    nd->pend_len++;
+                    return false;
+                }
+                memcpy(x->ents[k].buf, e[k].buf, e[k].len);
+            }
+        }
+    }
+    nd->pend_len++;
+    return true;
+}
+
+/* Make write w durable; an entries write keeps only its first `keep`
+ * entries (a crash in the middle of it). */
+static void sim_write_land(struct sim_node *nd, const struct sim_write *w,
+                           size_t keep)
+{
+    struct sim_disk *d = &nd->dur;
+    if (w->state) {
+        d->term = w->term;
+        d->vote = w->vote;
+        return;
+    }
+    sim_disk_truncate(d, (size_t)(w->first - 1));
+    sim_disk_append_ents(nd, d, w->ents, keep < w->n ? keep : w->n);
+    if (w->first < nd->cut_in_call)
+        nd->cut_in_call = w->first;
+}
+
+/* Drop the k oldest pending writes (already landed or lost). */
+static void sim_pend_pop(struct sim_node *nd, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        sim_write_free(&nd->pend[i]);
+    memmove(nd->pend, nd->pend + k, (nd->pend_len - k) * sizeof *nd->pend);
+    nd->pend_len -= k;
+}
+
+/* A crash or a failed completion: some prefix of the pending writes lands,
+ * the last of it possibly in part, and the rest is lost. The node's disk is
+ * then what is durable. */
+static void sim_pend_crash(struct sim_node *nd)
+{
+    struct sim *s = nd->sim;
+    if (!nd->async)
+        return;
+    size_t j = (size_t)sim_choose(s, nd->pend_len + 1);
+    for (size_t i = 0; i < j; i++)
+        sim_write_land(nd, &nd->pend[i], SIZE_MAX);
+    if (j < nd->pend_len && !nd->pend[j].state && sim_choose(s, 2) == 0)
+        sim_write_land(nd, &nd->pend[j], (size_t)sim_choose(s, nd->pend[j].n));
+    sim_tracef(s, "  [%llu] crash: %zu of %zu pending writes landed",
+               sim_ull(nd->id), j, nd->pend_len);
+    sim_pend_pop(nd, nd->pend_len);
+    sim_disk_truncate(&nd->disk, 0);
+    sim_disk_append_ents(nd, &nd->disk, nd->dur.ents, nd->dur.len);
+    nd->disk.term = nd->dur.term;
+    nd->disk.vote = nd->dur.vote;
 }
 
 /* ---- allocator: counts blocks so a leak in the library is caught at
@@ -174,10 +296,16 @@ static int sim_cb_persist_state(struct raft *r, void *ctx, raft_term term,
                    "(injected)", sim_ull(nd->id), sim_ull(term), sim_ull(vote));
         return -1;
     }
-    sim_tracef(s, "  [%llu] persist_state term=%llu vote=%llu",
-               sim_ull(nd->id), sim_ull(term), sim_ull(vote));
+    sim_tracef(s, "  [%llu] persist_state term=%llu vote=%llu%s",
+               sim_ull(nd->id), sim_ull(term), sim_ull(vote),
+               nd->async ? " (started)" : "");
     d->term = term;
     d->vote = vote;
+    if (nd->async) {
+        struct sim_write w = {true, term, vote, 0, NULL, 0};
+        if (!sim_pend_push(nd, &w, NULL))
+            return -1;
+    }
     return 0;
 }
 
@@ -219,17 +347,28 @@ static int sim_cb_persist_entries(struct raft *r, void *ctx, raft_index first,
     if (s->faults_on && sim_one_in(s, s->f.persist_fail)) {
         s->inj_persist = true;
         s->st.persist_failures++;
-        sim_persist_partial(nd, first, e, n);
+        if (nd->async) /* the write could not even start: nothing lands */
+            sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu FAILS "
+                       "to start (injected)", sim_ull(nd->id),
+                       sim_ull(first), n);
+        else
+            sim_persist_partial(nd, first, e, n);
         nd->log_last = first - 1;
         return -1;
     }
     sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu (terms "
-               "%llu..%llu)", sim_ull(nd->id), sim_ull(first), n,
-               sim_ull(e[0].term), sim_ull(e[n - 1].term));
+               "%llu..%llu)%s", sim_ull(nd->id), sim_ull(first), n,
+               sim_ull(e[0].term), sim_ull(e[n - 1].term),
+               nd->async ? " (started)" : "");
     sim_disk_truncate(&nd->disk, (size_t)(first - 1));
     nd->log_last = first - 1;
     if (!sim_disk_append(nd, e, n))
         return -1;
+    if (nd->async) {
+        struct sim_write w = {false, 0, 0, first, NULL, n};
+        if (!sim_pend_push(nd, &w, e))
+            return -1;
+    }
     nd->log_last = first - 1 + n;
     return 0;
 }
@@ -279,6 +418,19 @@ static void sim_cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
                ev->role,
                sim_ull(ev->peer), ev->error, ev->reason ? " " : "",
                ev->reason ? ev->reason : "");
+    if (ev->term != raft_current_term(r) || ev->role != raft_role(r))
+        sim_fail(s, "Events", "node %llu reports event %s with term %llu role "
+                 "%d, but its queries say term %llu role %d", sim_ull(nd->id),
+                 sim_event_name(ev->type), sim_ull(ev->term), ev->role,
+                 sim_ull(raft_current_term(r)), raft_role(r));
+    if (ev->type == RAFT_EVENT_ELECTION_WON) {
+        const struct sim_disk *dd = sim_durable(nd);
+        if (dd->term != ev->term || dd->vote != nd->id)
+            sim_fail(s, "Durability", "node %llu won term %llu with its own "
+                     "vote not durable (durable term %llu vote %llu)",
+                     sim_ull(nd->id), sim_ull(ev->term), sim_ull(dd->term),
+                     sim_ull(dd->vote));
+    }
     /* Record leadership at once: a leader whose first append fails steps
      * down within the same call, before the post-call status check. */
     if (ev->type == RAFT_EVENT_ELECTION_WON ||
@@ -325,6 +477,11 @@ int sim_node_init(struct sim *s, struct sim_node *nd, raft_id id)
     size_t rate = s->skewed ? (size_t)sim_choose(s, 3) : 0;
     nd->rate_num = rates[rate][0];
     nd->rate_den = rates[rate][1];
+    nd->async = s->persist_mode == SIM_PERSIST_ASYNC ||
+                (s->persist_mode == SIM_PERSIST_MIXED && sim_choose(s, 2) == 0);
+    nd->cfg.async_persist = nd->async;
+    s->st.async_nodes += nd->async;
+    nd->cut_in_call = UINT64_MAX;
     return sim_node_start(nd, false);
 }
 
@@ -373,6 +530,9 @@ int sim_node_start(struct sim_node *nd, bool restore)
                              sim_mix64(nd->id << 32 ^ nd->incarnation));
     nd->applied = nd->commit_seen = nd->verified = 0;
     nd->log_last = nd->disk.len;
+    /* A crash may lose a term write that was not yet durable. */
+    if (nd->async && nd->term_seen > nd->disk.term)
+        nd->term_seen = nd->disk.term;
     nd->led_term = 0;
     nd->rate_acc = 0;
     s->event++;
@@ -410,6 +570,7 @@ void sim_node_crash(struct sim_node *nd)
     s->st.crashes++;
     sim_tracef(s, "crash node %llu", sim_ull(nd->id));
     sim_node_destroy(nd);
+    sim_pend_crash(nd);
 }
 
 void sim_node_free(struct sim_node *nd)
@@ -417,6 +578,11 @@ void sim_node_free(struct sim_node *nd)
     if (nd->r != NULL)
         sim_node_destroy(nd);
     sim_disk_free(&nd->disk);
+    sim_disk_free(&nd->dur);
+    sim_pend_pop(nd, nd->pend_len);
+    free(nd->pend);
+    nd->pend = NULL;
+    nd->pend_cap = 0;
 }
 
 /* ---- driving ---------------------------------------------------------- */
@@ -426,6 +592,43 @@ static void sim_call_begin(struct sim *s)
     s->event++;
     s->inj_persist = false;
     s->inj_apply = false;
+}
+
+void sim_node_complete(struct sim_node *nd, size_t k, bool fail)
+{
+    struct sim *s = nd->sim;
+    if (k > nd->pend_len)
+        k = nd->pend_len;
+    sim_call_begin(s);
+    s->st.completions++;
+    if (fail) {
+        /* What landed is unknown to the node; it must stop, and this host
+         * then crashes it to restart it from its disk. */
+        s->st.sync_failures++;
+        s->inj_persist = true;
+        sim_tracef(s, "persisted node %llu n=%zu FAILS (injected)",
+                   sim_ull(nd->id), k);
+        int rc = raft_persisted(nd->r, k, -1);
+        if (rc != RAFT_ESTOPPED)
+            sim_fail(s, "Return code", "raft_persisted(failure) on node %llu "
+                     "returned %d (%s), not RAFT_ESTOPPED", sim_ull(nd->id),
+                     rc, raft_strerror(rc));
+        if (!s->failed && raft_tick(nd->r) != RAFT_ESTOPPED)
+            sim_fail(s, "Return code", "stopped node %llu accepts raft_tick",
+                     sim_ull(nd->id));
+        sim_node_crash(nd);
+        return;
+    }
+    nd->cut_in_call = UINT64_MAX;
+    for (size_t i = 0; i < k; i++)
+        sim_write_land(nd, &nd->pend[i], SIZE_MAX);
+    sim_pend_pop(nd, k);
+    sim_tracef(s, "persisted node %llu n=%zu (%zu still pending)",
+               sim_ull(nd->id), k, nd->pend_len);
+    int rc = raft_persisted(nd->r, k, 0);
+    nd->cut_in_call = UINT64_MAX;
+    sim_check_rc(nd, "raft_persisted", rc, 0);
+    sim_check_node(nd);
 }
 
 void sim_node_tick(struct sim_node *nd)
