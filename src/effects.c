@@ -77,10 +77,8 @@ bool raft__send(struct raft *r, const struct raft_msg *m)
     return true;
 }
 
-/* A success reply to the same leader in the same term, still waiting,
- * says less than a newer one: the newer one replaces it (so a follower
- * that receives many AppendEntries while a write is slow keeps one reply
- * per leader, not one per message). */
+/* A success reply to the same leader in the same term says everything an
+ * older one does when it acknowledges at least as much. */
 static bool supersedes(const struct raft_msg *newer, const struct raft_msg *old)
 {
     return old->type == RAFT_MSG_APPEND_RESP && newer->type == RAFT_MSG_APPEND_RESP &&
@@ -89,22 +87,41 @@ static bool supersedes(const struct raft_msg *newer, const struct raft_msg *old)
            old->u.append_resp.index <= newer->u.append_resp.index;
 }
 
+/* Remove queued message i, keeping the order of the others. */
+static void queue_remove(struct raft *r, size_t i)
+{
+    memmove(&r->out[i], &r->out[i + 1], (r->out_len - i - 1) * sizeof(*r->out));
+    r->out_len--;
+}
+
 void raft__queue(struct raft *r, const struct raft_msg *m, int after)
 {
     struct raft__out *o;
     uint64_t barrier = after == RAFT__AFTER_ALL     ? r->w_issued
                        : after == RAFT__AFTER_STATE ? r->w_state
                                                     : 0;
-    if (barrier > r->w_done && r->out_len > 0) {
-        /* Bounded by the queue's capacity. */
-        size_t i;
-        for (i = 0; i < r->out_len; i++) {
+    size_t i;
+    /* A waiting acknowledgement that would leave together with this one
+     * (same barrier) is dropped, so a follower that gets many heartbeats
+     * while a write is slow keeps one reply, not one per message. One that
+     * would leave earlier is kept (it lets the leader commit sooner)
+     * unless the queue is full. Bounded by the queue's capacity. */
+    if (barrier > r->w_done) {
+        size_t older = r->out_len;
+        for (i = r->out_len; i-- > 0;) {
             if (supersedes(m, &r->out[i].m)) {
-                memmove(&r->out[i], &r->out[i + 1],
-                        (r->out_len - i - 1) * sizeof(*r->out));
-                r->out_len--;
-                break;
+                if (r->out[i].barrier == barrier) {
+                    queue_remove(r, i);
+                    older = r->out_len;
+                    break;
+                }
+                if (older == r->out_len) {
+                    older = i;
+                }
             }
+        }
+        if (r->out_len == r->out_cap && older < r->out_len) {
+            queue_remove(r, older);
         }
     }
     if (r->out_len == r->out_cap) {
@@ -116,17 +133,39 @@ void raft__queue(struct raft *r, const struct raft_msg *m, int after)
     o->barrier = barrier;
 }
 
+/* Is queued message i superseded by a later one that leaves now too? */
+static bool redundant(const struct raft *r, size_t i, size_t len)
+{
+    size_t j;
+    if (r->out[i].m.type != RAFT_MSG_APPEND_RESP) {
+        return false;
+    }
+    for (j = i + 1; j < len; j++) {
+        if (r->out[j].barrier <= r->w_done &&
+            supersedes(&r->out[j].m, &r->out[i].m)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Send every queued message whose writes are durable, in queue order;
- * the others keep their order. */
+ * the others keep their order. Of several acknowledgements to the same
+ * leader that leave together only the newest is sent (a batch of writes
+ * completed at once is acknowledged once). */
 static void flush_queue(struct raft *r)
 {
     size_t i, keep = 0;
     size_t len = r->out_len;
-    /* Bounded by the queue's capacity. A send callback cannot add to the
-     * queue (it cannot re-enter), so len is fixed. */
+    /* Bounded by the queue's capacity (squared, for the redundancy check
+     * of acknowledgements, which only waiting ones make longer than a
+     * few). A send callback cannot add to the queue (it cannot re-enter),
+     * so len is fixed. */
     for (i = 0; i < len; i++) {
         if (r->out[i].barrier <= r->w_done) {
-            raft__send(r, &r->out[i].m);
+            if (!redundant(r, i, len)) {
+                raft__send(r, &r->out[i].m);
+            }
         } else {
             if (keep != i) {
                 r->out[keep] = r->out[i];

@@ -258,6 +258,7 @@ static int cb_persist_state(struct raft *r, void *ctx, raft_term term,
     }
     nd->d_term = term;
     nd->d_vote = vote;
+    nd->pending += nd->cfg.async_persist;
     return 0;
 }
 
@@ -299,6 +300,7 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
         log_push(&nd->disk, entries[i].term, entries[i].type, entries[i].buf,
                  entries[i].len);
     }
+    nd->pending += nd->cfg.async_persist;
     return 0;
 }
 
@@ -356,6 +358,7 @@ struct raft_config h_config(const struct harness *h, raft_id id)
     cfg.max_msg_entries = h->opts.max_msg_entries;
     cfg.max_msg_bytes = h->opts.max_msg_bytes;
     cfg.max_inflight = h->opts.max_inflight;
+    cfg.async_persist = h->opts.async;
     if (h->opts.counting_alloc) {
         cfg.allocator = h_alloc_table((struct h_alloc *)&h->alloc);
     }
@@ -527,6 +530,7 @@ int h_restart(struct harness *h, raft_id id)
     struct h_node *nd = h_node(h, id);
     raft_destroy(nd->r);
     nd->r = NULL;
+    nd->pending = 0; /* the fake disk kept every write started */
     node_clear_records(nd);
     struct raft_callbacks cbs = h_callbacks(h);
     int rc = raft_create(&nd->cfg, &cbs, nd, &nd->r);
@@ -590,7 +594,11 @@ void h_elect(struct harness *h, raft_id id)
              i++) {
             raft_tick(r);
         }
-        h_deliver_all(h);
+        if (h->opts.async) {
+            h_settle(h);
+        } else {
+            h_deliver_all(h);
+        }
     }
     H_CHECK(raft_role(r) == RAFT_LEADER,
                   "h_elect: node %llu is not leader (role %d, term %llu), "
@@ -607,6 +615,37 @@ void h_heartbeat(struct harness *h, raft_id leader, unsigned rounds)
         h_tick(h, leader, hb);
         h_deliver_all(h);
     }
+}
+
+int h_persisted(struct harness *h, raft_id id, size_t n, int status)
+{
+    struct h_node *nd = h_node(h, id);
+    int rc = raft_persisted(nd->r, n, status);
+    if (rc == 0 || rc == RAFT_EAPPLY || rc == RAFT_ESTOPPED) {
+        nd->pending -= n;
+    }
+    return rc;
+}
+
+void h_settle(struct harness *h)
+{
+    bool busy = true;
+    /* Bounded: each round either completes writes or delivers messages,
+     * and a quiet cluster (no ticks) produces finitely many of both. */
+    for (unsigned round = 0; busy && round < 10000; round++) {
+        busy = false;
+        for (raft_id id = 1; id <= h->n; id++) {
+            struct h_node *nd = h_node(h, id);
+            if (nd->r != NULL && nd->pending > 0) {
+                h_persisted(h, id, nd->pending, 0);
+                busy = true;
+            }
+        }
+        if (h_deliver_all(h) > 0) {
+            busy = true;
+        }
+    }
+    H_CHECK(!busy, "h_settle: the cluster did not settle");
 }
 
 int h_propose(struct harness *h, raft_id id, const char *s, raft_index *idx)

@@ -135,6 +135,9 @@ struct h_node {
     size_t n_events;
     size_t cap_events;
 
+    /* asynchronous mode: writes started and not yet reported */
+    size_t pending;
+
     /* fault injection: each counter fails that many next calls (-1: all) */
     int fail_persist_state;
     int fail_persist_entries;
@@ -157,6 +160,9 @@ struct h_opts {
     bool counting_alloc;       /* give the library the counting allocator */
     bool no_event_cb;          /* leave the optional event callback NULL */
     bool no_create;            /* h_new leaves every node uncreated */
+    bool async;                /* asynchronous persistence: the fake disk
+                                  is written at once, but nothing is
+                                  durable until h_persisted says so */
 };
 
 struct harness {
@@ -236,6 +242,12 @@ unsigned h_tick_until_role(struct harness *h, raft_id id, int role,
 void h_elect(struct harness *h, raft_id id);
 /* Tick the leader heartbeat_ticks and deliver all, `rounds` times. */
 void h_heartbeat(struct harness *h, raft_id leader, unsigned rounds);
+/* Asynchronous mode: report the oldest n pending writes of node id durable
+ * (status 0) or failed; returns raft_persisted's code. */
+int h_persisted(struct harness *h, raft_id id, size_t n, int status);
+/* Report every pending write of every node durable, repeatedly, and
+ * deliver every message, until nothing is pending or in flight. */
+void h_settle(struct harness *h);
 /* Propose a NUL-terminated string; returns raft_propose's code. */
 int h_propose(struct harness *h, raft_id id, const char *s, raft_index *idx);
 

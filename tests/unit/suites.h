@@ -11,5 +11,6 @@ Suite *raft_input_suite(void);       /* test_input.c */
 Suite *raft_persist_suite(void);     /* test_persist.c */
 Suite *raft_oom_suite(void);         /* test_oom.c */
 Suite *raft_codec_suite(void);       /* test_codec.c */
+Suite *raft_async_suite(void);       /* test_async.c */
 
 #endif
