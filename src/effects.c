@@ -47,9 +47,6 @@ void raft__emit_slow(struct raft *r, int type, raft_id peer, int error,
 static void flush_events(struct raft *r)
 {
     unsigned i;
-    if (r->cb.event == NULL) {
-        return;
-    }
     if (r->term != r->ev_term) {
         r->ev_term = r->term;
         emit_now(r, RAFT_EVENT_TERM, 0, 0, NULL);
@@ -94,43 +91,52 @@ static void queue_remove(struct raft *r, size_t i)
     r->out_len--;
 }
 
-void raft__queue(struct raft *r, const struct raft_msg *m, int after)
+struct raft_msg *raft__queue_slot(struct raft *r, raft_id to, int after)
 {
     struct raft__out *o;
-    uint64_t barrier = after == RAFT__AFTER_ALL     ? r->w_issued
-                       : after == RAFT__AFTER_STATE ? r->w_state
-                                                    : 0;
-    size_t i;
-    /* A waiting acknowledgement that would leave together with this one
-     * (same barrier) is dropped, so a follower that gets many heartbeats
-     * while a write is slow keeps one reply, not one per message. One that
-     * would leave earlier is kept (it lets the leader commit sooner)
-     * unless the queue is full. Bounded by the queue's capacity. */
-    if (barrier > r->w_done) {
-        size_t older = r->out_len;
-        for (i = r->out_len; i-- > 0;) {
-            if (supersedes(m, &r->out[i].m)) {
-                if (r->out[i].barrier == barrier) {
-                    queue_remove(r, i);
-                    older = r->out_len;
-                    break;
-                }
-                if (older == r->out_len) {
-                    older = i;
-                }
-            }
-        }
-        if (r->out_len == r->out_cap && older < r->out_len) {
-            queue_remove(r, older);
-        }
-    }
     if (r->out_len == r->out_cap) {
-        raft__emit(r, RAFT_EVENT_SEND_FAILED, m->to, 0, "outgoing queue full");
-        return;
+        raft__emit(r, RAFT_EVENT_SEND_FAILED, to, 0, "outgoing queue full");
+        return NULL;
     }
     o = &r->out[r->out_len++];
-    o->m = *m;
-    o->barrier = barrier;
+    o->barrier = after == RAFT__AFTER_ALL     ? r->w_issued
+                 : after == RAFT__AFTER_STATE ? r->w_state
+                                              : 0;
+    return &o->m;
+}
+
+void raft__queue_coalesce(struct raft *r)
+{
+    const struct raft__out *last = &r->out[r->out_len - 1];
+    size_t i;
+    /* A waiting acknowledgement that would leave together with the new one
+     * (same barrier) is dropped, so a follower that gets many heartbeats
+     * while a write is slow keeps one reply, not one per message. One that
+     * would leave earlier is kept (it lets the leader commit sooner), but
+     * the oldest such goes when the queue is full, making room ahead of
+     * time. Bounded by the queue's capacity. */
+    size_t older = r->out_len;
+    for (i = r->out_len - 1; i-- > 0;) {
+        if (supersedes(&last->m, &r->out[i].m)) {
+            if (r->out[i].barrier == last->barrier) {
+                queue_remove(r, i);
+                return;
+            }
+            older = i;
+        }
+    }
+    if (r->out_len == r->out_cap && older < r->out_len) {
+        queue_remove(r, older);
+    }
+}
+
+void raft__queue(struct raft *r, const struct raft_msg *m, int after)
+{
+    struct raft_msg *slot = raft__queue_slot(r, m->to, after);
+    if (slot != NULL) {
+        *slot = *m;
+        raft__queue_done(r);
+    }
 }
 
 /* Is queued message i superseded by a later one that leaves now too? */
@@ -161,6 +167,11 @@ static void flush_queue(struct raft *r)
      * of acknowledgements, which only waiting ones make longer than a
      * few). A send callback cannot add to the queue (it cannot re-enter),
      * so len is fixed. */
+    if (len == 1 && r->out[0].barrier <= r->w_done) {
+        r->out_len = 0;
+        raft__send(r, &r->out[0].m);
+        return;
+    }
     for (i = 0; i < len; i++) {
         if (r->out[i].barrier <= r->w_done) {
             if (!redundant(r, i, len)) {
@@ -184,15 +195,12 @@ void raft__effects_discard(struct raft *r)
 
 /* ---- writes -------------------------------------------------------------- */
 
-int raft__writes_reserve(struct raft *r, size_t k)
+int raft__writes_reserve_slow(struct raft *r, size_t k)
 {
     uint64_t pending = r->w_issued - r->w_done;
     size_t cap;
     struct raft__write *wq;
     size_t i;
-    if (!r->cfg.async_persist || pending + k <= r->wq_cap) {
-        return 0;
-    }
     cap = r->wq_cap == 0 ? 16 : r->wq_cap;
     while (cap < pending + k) {
         if (cap > SIZE_MAX / 2 / sizeof(*wq)) {
@@ -220,7 +228,7 @@ static struct raft__write *write_at(const struct raft *r, uint64_t w)
     return &r->wq[(w - 1) & (r->wq_cap - 1)];
 }
 
-void raft__durable_cut(struct raft *r, raft_index from)
+void raft__durable_cut_slow(struct raft *r, raft_index from)
 {
     uint64_t w;
     if (r->durable >= from) {
@@ -242,19 +250,8 @@ void raft__durable_cut(struct raft *r, raft_index from)
     }
 }
 
-void raft__write_started(struct raft *r, bool entries, raft_index last)
+void raft__write_pending(struct raft *r, bool entries, raft_index last)
 {
-    r->w_issued++;
-    if (!entries) {
-        r->w_state = r->w_issued;
-    }
-    if (!r->cfg.async_persist) {
-        r->w_done = r->w_issued;
-        if (entries) {
-            r->durable = last;
-        }
-        return;
-    }
     /* raft__writes_reserve() made room. */
     write_at(r, r->w_issued)->entries = entries;
     write_at(r, r->w_issued)->last = last;
@@ -274,23 +271,26 @@ void raft__writes_complete(struct raft *r, uint64_t n)
 
 /* ---- flush ---------------------------------------------------------------- */
 
-int raft__effects_flush(struct raft *r)
+int raft__effects_flush_slow(struct raft *r)
 {
     int rc = 0;
     r->flushing = true;
-    flush_events(r);
-    if (r->stopped) {
-        r->flushing = false;
-        return 0;
+    if (r->cb.event != NULL) {
+        flush_events(r);
+    } else {
+        r->ev_term = r->term;
+        r->ev_role = r->role;
     }
-    if (r->out_len > 0) {
-        flush_queue(r);
-    }
-    if (r->any_dirty) {
-        raft__repl_flush(r);
-    }
-    if (r->applied < r->commit && r->applied < r->durable) {
-        rc = raft__apply(r);
+    if (!r->stopped) {
+        if (r->out_len > 0) {
+            flush_queue(r);
+        }
+        if (r->any_dirty) {
+            raft__repl_flush(r);
+        }
+        if (r->applied < r->commit && r->applied < r->durable) {
+            rc = raft__apply(r);
+        }
     }
     r->flushing = false;
     return rc;

@@ -156,29 +156,79 @@ enum {
  * RAFT_EVENT_SEND_FAILED), which Raft tolerates like any lost message. */
 void raft__queue(struct raft *r, const struct raft_msg *m, int after);
 
+/* The same in two steps, without a copy: take a slot for a message to `to`
+ * (NULL if the queue is full: the message is lost), fill it, then call
+ * raft__queue_done. */
+struct raft_msg *raft__queue_slot(struct raft *r, raft_id to, int after);
+void raft__queue_coalesce(struct raft *r);
+static inline void raft__queue_done(struct raft *r)
+{
+    if (r->out[r->out_len - 1].barrier > r->w_done) {
+        raft__queue_coalesce(r); /* it waits: merge with older replies */
+    }
+}
+
 /* Send now (flush only), turning a failure into an event. Returns true if
  * the message was handed over. */
 bool raft__send(struct raft *r, const struct raft_msg *m);
 
 /* Make room for k more pending writes (asynchronous mode; no-op otherwise).
  * RAFT_ENOMEM leaves the node unchanged. */
-int raft__writes_reserve(struct raft *r, size_t k);
+int raft__writes_reserve_slow(struct raft *r, size_t k);
+static inline int raft__writes_reserve(struct raft *r, size_t k)
+{
+    if (!r->cfg.async_persist || r->w_issued - r->w_done + k <= r->wq_cap) {
+        return 0;
+    }
+    return raft__writes_reserve_slow(r, k);
+}
 
 /* A persist callback just started a write (returned 0): number it and, in
  * synchronous mode, complete it. `last` is the entries write's last index,
  * or 0 with entries == false for a term/vote write. */
-void raft__write_started(struct raft *r, bool entries, raft_index last);
+void raft__write_pending(struct raft *r, bool entries, raft_index last);
+static inline void raft__write_started(struct raft *r, bool entries,
+                                       raft_index last)
+{
+    r->w_issued++;
+    if (!entries) {
+        r->w_state = r->w_issued;
+    }
+    if (r->cfg.async_persist) {
+        raft__write_pending(r, entries, last);
+        return;
+    }
+    r->w_done = r->w_issued;
+    if (entries) {
+        r->durable = last;
+    }
+}
 
 /* The log was cut back to from-1 (a truncation or a failed write): nothing
  * at or above `from` is durable as it is in memory. */
-void raft__durable_cut(struct raft *r, raft_index from);
+void raft__durable_cut_slow(struct raft *r, raft_index from);
+static inline void raft__durable_cut(struct raft *r, raft_index from)
+{
+    if (r->durable >= from || r->w_issued != r->w_done) {
+        raft__durable_cut_slow(r, from);
+    }
+}
 
 /* Complete the n oldest pending writes. */
 void raft__writes_complete(struct raft *r, uint64_t n);
 
 /* Carry out the recorded effects (see the top of this file). Returns 0 or
  * RAFT_EAPPLY. */
-int raft__effects_flush(struct raft *r);
+int raft__effects_flush_slow(struct raft *r);
+static inline int raft__effects_flush(struct raft *r)
+{
+    if (r->out_len == 0 && !r->any_dirty && r->n_ev == 0 &&
+        r->term == r->ev_term && r->role == r->ev_role &&
+        (r->applied >= r->commit || r->applied >= r->durable)) {
+        return 0; /* nothing to carry out: the common case of an ack */
+    }
+    return raft__effects_flush_slow(r);
+}
 
 /* Drop every queued message and event (the node stops). */
 void raft__effects_discard(struct raft *r);
@@ -205,8 +255,17 @@ void raft__draw_election_timeout(struct raft *r);
 /* Restart the election timer with a fresh randomized timeout. */
 void raft__reset_election_timer(struct raft *r);
 
-/* Find a voter's progress by id, or NULL. */
-struct raft__progress *raft__voter(struct raft *r, raft_id id);
+/* Find a voter's progress by id, or NULL. Linear: voters are few. */
+static inline struct raft__progress *raft__voter(struct raft *r, raft_id id)
+{
+    size_t i;
+    for (i = 0; i < r->n; i++) {
+        if (r->prs[i].id == id) {
+            return &r->prs[i];
+        }
+    }
+    return NULL;
+}
 
 /* Apply committed, durable entries in order. RAFT_EAPPLY if the callback
  * failed. */

@@ -34,17 +34,19 @@ static bool send_append(struct raft *r, const struct raft__progress *pr,
 static void queue_heartbeat(struct raft *r, const struct raft__progress *pr,
                             raft_index prev, raft_index commit)
 {
-    struct raft_msg m;
-    m.type = RAFT_MSG_APPEND;
-    m.from = r->cfg.id;
-    m.to = pr->id;
-    m.term = r->term;
-    m.u.append.prev_index = prev;
-    m.u.append.prev_term = raft__log_term(&r->log, prev);
-    m.u.append.commit = commit;
-    m.u.append.n_entries = 0;
-    m.u.append.entries = NULL;
-    raft__queue(r, &m, RAFT__AFTER_NOTHING);
+    struct raft_msg *m = raft__queue_slot(r, pr->id, RAFT__AFTER_NOTHING);
+    if (m == NULL) {
+        return;
+    }
+    m->type = RAFT_MSG_APPEND;
+    m->from = r->cfg.id;
+    m->to = pr->id;
+    m->term = r->term;
+    m->u.append.prev_index = prev;
+    m->u.append.prev_term = raft__log_term(&r->log, prev);
+    m->u.append.commit = commit;
+    m->u.append.n_entries = 0;
+    m->u.append.entries = NULL;
 }
 
 /* Entries from lo on, as many as one message may carry, in r->ents.
@@ -104,28 +106,34 @@ static void replicate_all(struct raft *r)
 
 void raft__repl_flush(struct raft *r)
 {
-    bool more = r->role == RAFT_LEADER;
+    struct raft__progress *prs = r->prs;
+    size_t n = r->n;
+    bool more = true;
     size_t i;
+    r->any_dirty = false;
+    if (r->role != RAFT_LEADER) {
+        for (i = 0; i < n; i++) {
+            prs[i].dirty = false;
+        }
+        return;
+    }
     r->ents_n = 0; /* the log may have changed since the last flush */
     /* Round robin, one message per follower per round, so followers in step
-     * share each slice. Bounded by max_inflight rounds plus one. */
+     * share each slice. A follower leaves the rounds (its flag cleared) once
+     * flow control or the end of the log stops it, so no flag survives.
+     * Bounded by max_inflight rounds plus one. */
     while (more) {
         more = false;
-        for (i = 0; i < r->n; i++) {
-            struct raft__progress *pr = &r->prs[i];
-            if (pr->dirty) {
-                if (replicate_one(r, pr)) {
+        for (i = 0; i < n; i++) {
+            if (prs[i].dirty) {
+                if (replicate_one(r, &prs[i])) {
                     more = true;
                 } else {
-                    pr->dirty = false;
+                    prs[i].dirty = false;
                 }
             }
         }
     }
-    for (i = 0; i < r->n; i++) {
-        r->prs[i].dirty = false;
-    }
-    r->any_dirty = false;
 }
 
 /* Highest index known stored on voter i. For the leader itself that is its
@@ -355,7 +363,10 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
             return 0;
         }
     }
-    want_replicate(r, pr);
+    if (!raft__progress_paused(pr, r->cfg.max_inflight) &&
+        pr->next <= raft__log_last(&r->log)) {
+        want_replicate(r, pr);
+    }
     return 0;
 }
 
@@ -364,18 +375,21 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
 static void send_append_resp(struct raft *r, raft_id to, bool success,
                              raft_index index, raft_index hint_index)
 {
-    struct raft_msg m;
-    m.type = RAFT_MSG_APPEND_RESP;
-    m.from = r->cfg.id;
-    m.to = to;
-    m.term = r->term;
-    m.u.append_resp.success = success;
-    m.u.append_resp.index = index;
-    m.u.append_resp.hint_index = hint_index;
-    m.u.append_resp.hint_term = raft__log_term(&r->log, hint_index);
     /* An acknowledgement leaves once every write started so far, which
      * includes the acknowledged entries and the term, is durable. */
-    raft__queue(r, &m, RAFT__AFTER_ALL);
+    struct raft_msg *m = raft__queue_slot(r, to, RAFT__AFTER_ALL);
+    if (m == NULL) {
+        return;
+    }
+    m->type = RAFT_MSG_APPEND_RESP;
+    m->from = r->cfg.id;
+    m->to = to;
+    m->term = r->term;
+    m->u.append_resp.success = success;
+    m->u.append_resp.index = index;
+    m->u.append_resp.hint_index = hint_index;
+    m->u.append_resp.hint_term = raft__log_term(&r->log, hint_index);
+    raft__queue_done(r);
 }
 
 int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)

@@ -57,17 +57,6 @@ int raft__become_follower(struct raft *r, raft_term term, raft_id leader)
     return 0;
 }
 
-struct raft__progress *raft__voter(struct raft *r, raft_id id)
-{
-    size_t i;
-    for (i = 0; i < r->n; i++) {
-        if (r->prs[i].id == id) {
-            return &r->prs[i];
-        }
-    }
-    return NULL;
-}
-
 int raft__apply(struct raft *r)
 {
     /* Only entries this node holds durably are applied: in asynchronous

@@ -16,7 +16,7 @@
 /* ---- driving -------------------------------------------------------------- */
 
 /* Enter a mutating call that may start up to `writes` writes. */
-static int enter(struct raft *r, size_t writes)
+static inline int enter(struct raft *r, size_t writes)
 {
     int rc;
     if (r == NULL) {
