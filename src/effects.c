@@ -91,18 +91,9 @@ static void queue_remove(struct raft *r, size_t i)
     r->out_len--;
 }
 
-struct raft_msg *raft__queue_slot(struct raft *r, raft_id to, int after)
+void raft__queue_full(struct raft *r, raft_id to)
 {
-    struct raft__out *o;
-    if (r->out_len == r->out_cap) {
-        raft__emit(r, RAFT_EVENT_SEND_FAILED, to, 0, "outgoing queue full");
-        return NULL;
-    }
-    o = &r->out[r->out_len++];
-    o->barrier = after == RAFT__AFTER_ALL     ? r->w_issued
-                 : after == RAFT__AFTER_STATE ? r->w_state
-                                              : 0;
-    return &o->m;
+    raft__emit(r, RAFT_EVENT_SEND_FAILED, to, 0, "outgoing queue full");
 }
 
 void raft__queue_coalesce(struct raft *r)

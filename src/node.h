@@ -159,7 +159,21 @@ void raft__queue(struct raft *r, const struct raft_msg *m, int after);
 /* The same in two steps, without a copy: take a slot for a message to `to`
  * (NULL if the queue is full: the message is lost), fill it, then call
  * raft__queue_done. */
-struct raft_msg *raft__queue_slot(struct raft *r, raft_id to, int after);
+void raft__queue_full(struct raft *r, raft_id to);
+static inline struct raft_msg *raft__queue_slot(struct raft *r, raft_id to,
+                                                int after)
+{
+    struct raft__out *o;
+    if (r->out_len == r->out_cap) {
+        raft__queue_full(r, to);
+        return NULL;
+    }
+    o = &r->out[r->out_len++];
+    o->barrier = after == RAFT__AFTER_ALL     ? r->w_issued
+                 : after == RAFT__AFTER_STATE ? r->w_state
+                                              : 0;
+    return &o->m;
+}
 void raft__queue_coalesce(struct raft *r);
 static inline void raft__queue_done(struct raft *r)
 {
