@@ -252,21 +252,35 @@ struct raft_allocator {
  * durable later with raft_persisted(). false keeps the synchronous contract:
  * a persist callback returns once its write is durable.
  *
- * The message limits bound what this node sends and what it accepts: an
- * AppendEntries carrying more than max_msg_entries entries or more than
- * max_msg_bytes payload bytes is rejected with RAFT_ETOOBIG, and a single
- * proposal larger than max_msg_bytes is refused. Configure every node of a
- * cluster with the same limits.
+ * The message limits bound what this node sends: no AppendEntries carries
+ * more than max_msg_entries entries, nor more than max_msg_bytes payload
+ * bytes unless it carries one entry, and a single proposal larger than
+ * max_msg_bytes is refused. What a node accepts is bounded only by the
+ * safety caps RAFT_MAX_ACCEPT_ENTRIES and RAFT_MAX_ACCEPT_BYTES, so nodes
+ * of one cluster may be configured with different limits, and a node
+ * restarted with lower limits still restores its own log.
  */
+/* Safety caps on one incoming AppendEntries (see struct raft_config). */
+#define RAFT_MAX_ACCEPT_ENTRIES 65536u
+#define RAFT_MAX_ACCEPT_BYTES (1024u * 1024u * 1024u)
+
 struct raft_config {
     raft_id id;               /* this node, non-zero */
     unsigned election_ticks;  /* default 10 */
     unsigned heartbeat_ticks; /* default 1 */
     uint64_t seed;            /* PRNG seed; give each node a different one */
-    uint32_t max_msg_entries; /* entries per AppendEntries, default 64 */
-    uint32_t max_msg_bytes;   /* payload bytes per AppendEntries, default 1 MiB */
+    uint32_t max_msg_entries; /* entries per AppendEntries sent, default 64,
+                                 at most RAFT_MAX_ACCEPT_ENTRIES */
+    uint32_t max_msg_bytes;   /* payload bytes per AppendEntries sent,
+                                 default 1 MiB, at most
+                                 RAFT_MAX_ACCEPT_BYTES */
     uint32_t max_inflight;    /* AppendEntries in flight per follower while
                                  pipelining, default 8 */
+    uint32_t max_inflight_bytes; /* payload bytes in flight per follower
+                                 while pipelining (a message that starts
+                                 below the bound may cross it), default
+                                 max_inflight * max_msg_bytes, at most
+                                 UINT32_MAX */
     bool async_persist;       /* writes complete later, see raft_persisted */
     struct raft_allocator allocator; /* all NULL: libc */
 };
@@ -430,8 +444,9 @@ struct raft_callbacks {
  * every callback until raft_destroy(). On success *out holds the node, which
  * must then be started with raft_bootstrap() or raft_restore() before it can
  * be driven. Returns RAFT_EINVAL for a NULL argument, a zero id, a missing
- * required callback, an incomplete allocator, or election_ticks <=
- * heartbeat_ticks; RAFT_ENOMEM if allocation fails (*out is then untouched).
+ * required callback, an incomplete allocator, election_ticks <=
+ * heartbeat_ticks, or a message limit above its cap; RAFT_ENOMEM if
+ * allocation fails (*out is then untouched).
  */
 RAFT_API int raft_create(const struct raft_config *cfg,
                          const struct raft_callbacks *cbs, void *ctx,
@@ -468,7 +483,7 @@ RAFT_API int raft_bootstrap(struct raft *r, const raft_id *voters,
  * the vote is not a voter (or is set while term is 0), term is UINT64_MAX,
  * or the entries are not a possible log (a term of 0, terms that decrease, a
  * term above `term`, an unknown type, a NULL payload with a non-zero length,
- * a payload larger than max_msg_bytes); RAFT_ESTARTED; RAFT_ENOMEM.
+ * a payload larger than UINT32_MAX bytes); RAFT_ESTARTED; RAFT_ENOMEM.
  */
 RAFT_API int raft_restore(struct raft *r, const raft_id *voters,
                           size_t n_voters, raft_term term, raft_id vote,
@@ -509,8 +524,9 @@ RAFT_API int raft_tick(struct raft *r);
  *                     same term, or
  *                     entries that contradict this node's committed entries
  *                     (impossible from a correct leader);
- *   RAFT_ETOOBIG      more than max_msg_entries entries or max_msg_bytes
- *                     payload bytes;
+ *   RAFT_ETOOBIG      more than RAFT_MAX_ACCEPT_ENTRIES entries or
+ *                     RAFT_MAX_ACCEPT_BYTES payload bytes (this node's own
+ *                     max_msg_* limits do not apply to what it receives);
  *   RAFT_ESTALE       msg->term is older than the node's term (a request is
  *                     answered with the current term first);
  *   RAFT_EPERSIST     persisting term/vote or entries failed (nothing that

@@ -217,7 +217,7 @@ void raft__log_truncate(struct raft__log *l, raft_index from)
 
 
 size_t raft__log_slice(const struct raft__log *l, raft_index lo, size_t max_n,
-                       size_t max_bytes, struct raft_entry *out)
+                       size_t max_bytes, struct raft_entry *out, size_t *total)
 {
     size_t n = 0;
     size_t bytes = 0;
@@ -225,6 +225,7 @@ size_t raft__log_slice(const struct raft__log *l, raft_index lo, size_t max_n,
     raft_index next_start;
     raft_index i;
     raft_index end;
+    *total = 0;
     if (lo == 0 || lo > l->last) {
         return 0;
     }
@@ -248,6 +249,7 @@ size_t raft__log_slice(const struct raft__log *l, raft_index lo, size_t max_n,
         out[n].len = d->len;
         n++;
     }
+    *total = bytes;
     return n;
 }
 

@@ -25,8 +25,8 @@
 
 struct raft__log_ent {
     const uint8_t *buf; /* into a chunk; NULL only for empty payloads */
-    uint32_t len;       /* fits: every payload is <= max_msg_bytes, a
-                           uint32_t, checked before it reaches the log */
+    uint32_t len;       /* fits: every payload is <= UINT32_MAX, checked
+                           before it reaches the log */
     uint8_t type;
 };
 
@@ -142,10 +142,11 @@ static inline void raft__log_get(const struct raft__log *l, raft_index i,
 /*
  * Fill out[0..) with entries from index lo on: at most max_n entries, and
  * no more payload bytes than max_bytes unless the first entry alone exceeds
- * it. Returns the number filled (0 when lo > last).
+ * it. Returns the number filled (0 when lo > last); *bytes (out) receives
+ * their payload bytes.
  */
 size_t raft__log_slice(const struct raft__log *l, raft_index lo, size_t max_n,
-                       size_t max_bytes, struct raft_entry *out);
+                       size_t max_bytes, struct raft_entry *out, size_t *bytes);
 
 /*
  * The largest index j <= min(i, last) whose term is <= t (0 if none): the

@@ -38,6 +38,11 @@
 #define RAFT__DEFAULT_MAX_MSG_BYTES (1024u * 1024u)
 #define RAFT__DEFAULT_MAX_INFLIGHT 8u
 
+/* What a node accepts in one AppendEntries, whatever its own limits (which
+ * bound what it sends): a safety cap, not flow control. */
+#define RAFT__ACCEPT_MAX_ENTRIES RAFT_MAX_ACCEPT_ENTRIES
+#define RAFT__ACCEPT_MAX_BYTES RAFT_MAX_ACCEPT_BYTES
+
 /* Events recorded during one call; more are dropped (diagnostics only,
  * and no handler records more than a few). */
 #define RAFT__EVQ_CAP 8u
@@ -113,11 +118,12 @@ struct raft {
     struct raft__progress *prs;
     size_t n;
     size_t self;
-    raft_index *infl_store;     /* n * max_inflight ring slots */
+    struct raft__infl *infl_store; /* n * max_inflight ring slots */
     raft_index *match_scratch;  /* n slots for commit computation */
     struct raft_entry *ents;    /* max_msg_entries slots for messages */
     raft_index ents_lo;         /* ents[0 .. ents_n) hold entries from */
-    size_t ents_n;              /* ents_lo on (0: nothing cached) */
+    size_t ents_n;              /* ents_lo on (0: nothing cached), with */
+    size_t ents_bytes;          /* this many payload bytes */
     bool any_dirty;             /* some prs[i].dirty is set */
 
     /* Timers, in ticks. */

@@ -1,27 +1,31 @@
 /*
- * progress.c - per-follower replication state on the leader.
+ * progress.c - per-follower replication state on the leader; the policy is
+ * described in progress.h.
  */
 #include "progress.h"
+
+static void infl_clear(struct raft__progress *pr)
+{
+    pr->infl_head = 0;
+    pr->infl_count = 0;
+    pr->infl_bytes = 0;
+}
 
 void raft__progress_reset(struct raft__progress *pr, raft_index last)
 {
     pr->next = last + 1;
     pr->match = 0;
-    pr->hb_pending = 0;
-    pr->infl_head = 0;
-    pr->infl_count = 0;
     pr->state = RAFT_PROGRESS_PROBE;
     pr->probe_sent = false;
+    infl_clear(pr);
 }
 
-void raft__progress_become_probe(struct raft__progress *pr)
+void raft__progress_become_probe(struct raft__progress *pr, raft_index next)
 {
-    /* Restart from the last index known to match. */
     pr->state = RAFT_PROGRESS_PROBE;
-    pr->next = pr->match + 1;
+    pr->next = next > pr->match ? next : pr->match + 1;
     pr->probe_sent = false;
-    pr->infl_head = 0;
-    pr->infl_count = 0;
+    infl_clear(pr);
 }
 
 void raft__progress_become_replicate(struct raft__progress *pr)
@@ -29,23 +33,21 @@ void raft__progress_become_replicate(struct raft__progress *pr)
     pr->state = RAFT_PROGRESS_REPLICATE;
     pr->next = pr->match + 1;
     pr->probe_sent = false;
-    pr->infl_head = 0;
-    pr->infl_count = 0;
+    infl_clear(pr);
 }
-
-
-
 
 bool raft__progress_reject(struct raft__progress *pr, raft_index rejected,
                            raft_index next_hint)
 {
     if (pr->state == RAFT_PROGRESS_REPLICATE) {
-        if (rejected <= pr->match) {
+        if (rejected <= pr->match || rejected >= pr->next) {
             return false; /* reordered reply to an old message */
         }
-        /* A pipelined message was lost or refused: fall back to probing
-         * from the last index known to match. */
-        raft__progress_become_probe(pr);
+        /* A pipelined message or the tail was lost (or refused): probe from
+         * where the follower's hint says its log ends, not from match,
+         * which may lie far behind. */
+        raft__progress_become_probe(pr, next_hint <= rejected ? next_hint
+                                                              : rejected);
         return true;
     }
     if (pr->next == 0 || rejected != pr->next - 1) {

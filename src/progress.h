@@ -4,8 +4,19 @@
  *
  * A follower is either probed (one AppendEntries at a time, until the leader
  * finds where their logs match) or replicated to (AppendEntries pipelined
- * without waiting for replies, at most max_inflight at once).
+ * without waiting for replies, at most max_inflight messages and about
+ * max_inflight_bytes payload bytes at once).
  * Invariant: match < next.
+ *
+ * Flow-control policy, kept here in one place:
+ *   - a probe is unpaused by a reply (to it or to a heartbeat anchored at
+ *     the same index), never by a timer alone, so a round trip longer than
+ *     the heartbeat interval does not resend the probe's entries;
+ *   - a failed send changes nothing but the fact that the message did not
+ *     leave: next stays where backtracking put it;
+ *   - while pipelining, heartbeats are anchored at the last index sent: a
+ *     follower that lacks it (the tail was lost) rejects the heartbeat and
+ *     its hint names where it stands, so only what it lacks is sent again.
  */
 #ifndef RAFT_PROGRESS_H
 #define RAFT_PROGRESS_H
@@ -17,53 +28,66 @@
 
 enum { RAFT__VOTE_NONE = 0, RAFT__VOTE_GRANTED = 1, RAFT__VOTE_REJECTED = 2 };
 
+/* One AppendEntries in flight. */
+struct raft__infl {
+    raft_index last; /* its last entry's index */
+    uint32_t bytes;  /* its payload bytes (capped, see raft__progress_sent) */
+};
+
 struct raft__progress {
     raft_id id;
     raft_index next;
     raft_index match;
-    raft_index hb_pending; /* newest index in flight at the previous
-                              heartbeat, 0 if none (stall check) */
-    raft_index *infl;      /* ring: last index of each message in flight */
+    struct raft__infl *infl; /* ring of max_inflight messages in flight */
+    uint64_t infl_bytes;     /* sum of infl[].bytes */
     uint32_t infl_head;
     uint32_t infl_count;
-    uint8_t state;         /* RAFT_PROGRESS_* */
-    bool probe_sent;       /* PROBE: a probe is outstanding, wait */
-    uint8_t vote;          /* RAFT__VOTE_*: this voter's answer as candidate */
-    bool dirty;            /* send it what flow control allows at the flush */
+    uint8_t state;           /* RAFT_PROGRESS_* */
+    bool probe_sent;         /* PROBE: a probe is outstanding, wait */
+    uint8_t vote;            /* RAFT__VOTE_*: this voter's answer as candidate */
+    bool dirty;              /* send it what flow control allows at the flush */
 };
 
 /* Reset for a new leader whose log ends at last. */
 void raft__progress_reset(struct raft__progress *pr, raft_index last);
 
-void raft__progress_become_probe(struct raft__progress *pr);
+/* Probe from `next` (clamped above match). */
+void raft__progress_become_probe(struct raft__progress *pr, raft_index next);
 void raft__progress_become_replicate(struct raft__progress *pr);
 
 /* Is sending more entries to this follower paused by flow control? */
-static inline bool raft__progress_paused(const struct raft__progress *pr, uint32_t max_inflight)
+static inline bool raft__progress_paused(const struct raft__progress *pr,
+                                         uint32_t max_inflight,
+                                         uint32_t max_bytes)
 {
     if (pr->state == RAFT_PROGRESS_PROBE) {
         return pr->probe_sent;
     }
-    return pr->infl_count >= max_inflight;
+    return pr->infl_count >= max_inflight || pr->infl_bytes >= max_bytes;
 }
 
-/* Record an AppendEntries carrying entries up to `last` just sent. */
+/* Record an AppendEntries carrying entries up to `last` (`bytes` payload
+ * bytes) just handed to the transport. */
 static inline void raft__progress_sent(struct raft__progress *pr, raft_index last,
-                         uint32_t max_inflight)
+                                       size_t bytes, uint32_t max_inflight)
 {
+    struct raft__infl *f;
     if (pr->state == RAFT_PROGRESS_PROBE) {
         pr->probe_sent = true;
         return;
     }
     /* Optimistically assume delivery: the next message follows this one. */
     pr->next = last + 1;
-    pr->infl[(pr->infl_head + pr->infl_count) % max_inflight] = last;
+    f = &pr->infl[(pr->infl_head + pr->infl_count) % max_inflight];
+    f->last = last;
+    f->bytes = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+    pr->infl_bytes += f->bytes;
     pr->infl_count++;
 }
 
 /* A success reply for index m: returns true if match advanced. */
 static inline bool raft__progress_update(struct raft__progress *pr, raft_index m,
-                           uint32_t max_inflight)
+                                         uint32_t max_inflight)
 {
     bool advanced = false;
     if (m > pr->match) {
@@ -74,7 +98,8 @@ static inline bool raft__progress_update(struct raft__progress *pr, raft_index m
         pr->next = m + 1;
     }
     /* Messages whose entries are all acknowledged are no longer in flight. */
-    while (pr->infl_count > 0 && pr->infl[pr->infl_head] <= m) {
+    while (pr->infl_count > 0 && pr->infl[pr->infl_head].last <= m) {
+        pr->infl_bytes -= pr->infl[pr->infl_head].bytes;
         pr->infl_head = (pr->infl_head + 1) % max_inflight;
         pr->infl_count--;
     }

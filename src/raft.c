@@ -54,6 +54,14 @@ static int config_fill(struct raft_config *c)
     if (c->max_inflight == 0) {
         c->max_inflight = RAFT__DEFAULT_MAX_INFLIGHT;
     }
+    if (c->max_inflight_bytes == 0) {
+        uint64_t b = (uint64_t)c->max_inflight * c->max_msg_bytes;
+        c->max_inflight_bytes = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+    }
+    if (c->max_msg_entries > RAFT__ACCEPT_MAX_ENTRIES ||
+        c->max_msg_bytes > RAFT__ACCEPT_MAX_BYTES) {
+        return RAFT_EINVAL;
+    }
     /* Keep timer arithmetic far from overflow. */
     if (c->election_ticks <= c->heartbeat_ticks || c->election_ticks > UINT32_MAX / 4) {
         return RAFT_EINVAL;
@@ -149,7 +157,7 @@ static int voters_set(struct raft *r, const raft_id *voters, size_t n)
     const struct raft_allocator *a = &r->cfg.allocator;
     uint32_t w = r->cfg.max_inflight;
     struct raft__progress *prs = raft__heap_alloc(a, n * sizeof(*prs));
-    raft_index *infl = raft__heap_alloc(a, n * w * sizeof(*infl));
+    struct raft__infl *infl = raft__heap_alloc(a, n * w * sizeof(*infl));
     raft_index *scratch = raft__heap_alloc(a, n * sizeof(*scratch));
     size_t out_cap = OUT_PER_VOTER * n + OUT_EXTRA;
     struct raft__out *out = raft__heap_alloc(a, out_cap * sizeof(*out));
@@ -178,7 +186,7 @@ static int voters_set(struct raft *r, const raft_id *voters, size_t n)
     return 0;
 }
 
-static int entries_check(const struct raft *r, raft_term term,
+static int entries_check(raft_term term,
                          const struct raft_entry *e, size_t n, size_t *bytes,
                          size_t *runs)
 {
@@ -192,7 +200,7 @@ static int entries_check(const struct raft *r, raft_term term,
     for (i = 0; i < n; i++) {
         if (e[i].term == 0 || e[i].term < prev || e[i].term > term ||
             (e[i].type != RAFT_ENTRY_COMMAND && e[i].type != RAFT_ENTRY_NOOP) ||
-            (e[i].buf == NULL && e[i].len > 0) || e[i].len > r->cfg.max_msg_bytes) {
+            (e[i].buf == NULL && e[i].len > 0) || (uint64_t)e[i].len > UINT32_MAX) {
             return RAFT_EINVAL;
         }
         if (e[i].term != prev) {
@@ -236,7 +244,7 @@ int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
     if (term == UINT64_MAX || (term == 0 && vote != 0)) {
         return RAFT_EINVAL;
     }
-    rc = entries_check(r, term, entries, n_entries, &bytes, &runs);
+    rc = entries_check(term, entries, n_entries, &bytes, &runs);
     if (rc != 0) {
         return rc;
     }

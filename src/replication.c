@@ -55,7 +55,8 @@ static size_t slice(struct raft *r, raft_index lo)
 {
     if (r->ents_n == 0 || r->ents_lo != lo) {
         r->ents_n = raft__log_slice(&r->log, lo, r->cfg.max_msg_entries,
-                                    r->cfg.max_msg_bytes, r->ents);
+                                    r->cfg.max_msg_bytes, r->ents,
+                                    &r->ents_bytes);
         r->ents_lo = lo;
     }
     return r->ents_n;
@@ -69,21 +70,19 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
     uint32_t w = r->cfg.max_inflight;
     raft_index prev;
     size_t n;
-    bool ok;
-    if (raft__progress_paused(pr, w) || pr->next > raft__log_last(&r->log)) {
+    if (raft__progress_paused(pr, w, r->cfg.max_inflight_bytes) ||
+        pr->next > raft__log_last(&r->log)) {
         return false;
     }
     prev = pr->next - 1;
     n = slice(r, pr->next);
-    ok = send_append(r, pr, prev, n, r->commit);
-    raft__progress_sent(pr, prev + n, w);
-    if (!ok) {
-        /* Treat it as lost: restart from the last known match at the
-         * next heartbeat rather than retrying in a loop now. */
-        raft__progress_become_probe(pr);
-        pr->probe_sent = true;
+    if (!send_append(r, pr, prev, n, r->commit)) {
+        /* The message never left: nothing changes (next stays where
+         * backtracking put it) and the next heartbeat, or reply, retries
+         * rather than a loop now. */
         return false;
     }
+    raft__progress_sent(pr, prev + n, r->ents_bytes, w);
     return true;
 }
 
@@ -299,30 +298,28 @@ void raft__repl_tick(struct raft *r)
         if (i == r->self) {
             continue;
         }
-        if (pr->state == RAFT_PROGRESS_REPLICATE && pr->hb_pending > pr->match) {
-            /* Entries already in flight at the previous heartbeat are still
-             * unacknowledged a whole interval later: assume they were lost
-             * and probe again from the last known match. */
-            raft__progress_become_probe(pr);
+        if (pr->state == RAFT_PROGRESS_PROBE && !pr->probe_sent &&
+            pr->next <= last) {
+            /* No probe outstanding (a reply unpaused it, or its send
+             * failed): the probe goes out with entries, at the flush. */
+            want_replicate(r, pr);
+            continue;
         }
+        /* In PROBE with a probe outstanding, an empty probe at the same
+         * index: its reply unpauses the probe, so the entries are resent
+         * at most once per round trip, however long. In REPLICATE, an
+         * empty message anchored at the last index sent: if the tail was
+         * lost the follower rejects it and its hint says where it stands.
+         * Either way commit goes no further than the anchor. */
+        queue_heartbeat(r, pr, pr->next - 1,
+                        r->commit < pr->next - 1 ? r->commit : pr->next - 1);
         if (pr->state == RAFT_PROGRESS_PROBE) {
-            /* The heartbeat doubles as a retransmitted probe. */
-            pr->probe_sent = false;
-            if (pr->next <= last) {
-                want_replicate(r, pr);
-            } else {
-                queue_heartbeat(r, pr, pr->next - 1, r->commit);
-                pr->probe_sent = true;
-            }
-        } else {
-            /* Anchored at match, which the follower is known to hold, so a
-             * heartbeat never trips over entries still in flight. */
-            queue_heartbeat(r, pr, pr->match,
-                            r->commit < pr->match ? r->commit : pr->match);
+            pr->probe_sent = true;
+        } else if (!raft__progress_paused(pr, r->cfg.max_inflight,
+                                          r->cfg.max_inflight_bytes) &&
+                   pr->next <= last) {
+            want_replicate(r, pr); /* e.g. after a failed send */
         }
-        pr->hb_pending = pr->state == RAFT_PROGRESS_REPLICATE && pr->infl_count > 0
-                             ? pr->next - 1
-                             : 0;
     }
 }
 
@@ -363,7 +360,7 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
             return 0;
         }
     }
-    if (!raft__progress_paused(pr, r->cfg.max_inflight) &&
+    if (!raft__progress_paused(pr, r->cfg.max_inflight, r->cfg.max_inflight_bytes) &&
         pr->next <= raft__log_last(&r->log)) {
         want_replicate(r, pr);
     }

@@ -81,7 +81,7 @@ static bool pair_ok(raft_index index, raft_term term, raft_term msg_term)
     return (index == 0) == (term == 0) && term <= msg_term;
 }
 
-static int validate_append(const struct raft *r, const struct raft_msg *m,
+static int validate_append(const struct raft_msg *m,
                            const char **why)
 {
     const struct raft_msg_append *a = &m->u.append;
@@ -96,7 +96,7 @@ static int validate_append(const struct raft *r, const struct raft_msg *m,
         *why = "entries missing";
         return RAFT_EBADMSG;
     }
-    if (a->n_entries > r->cfg.max_msg_entries) {
+    if (a->n_entries > RAFT__ACCEPT_MAX_ENTRIES) {
         *why = "too many entries";
         return RAFT_ETOOBIG;
     }
@@ -104,7 +104,7 @@ static int validate_append(const struct raft *r, const struct raft_msg *m,
         *why = "index range overflows";
         return RAFT_EBADMSG;
     }
-    /* Bounded by max_msg_entries. */
+    /* Bounded by RAFT__ACCEPT_MAX_ENTRIES. */
     for (i = 0; i < a->n_entries; i++) {
         const struct raft_entry *e = &a->entries[i];
         if (e->term == 0 || e->term < prev || e->term > m->term) {
@@ -119,7 +119,7 @@ static int validate_append(const struct raft *r, const struct raft_msg *m,
             *why = "entry payload missing";
             return RAFT_EBADMSG;
         }
-        if (e->len > r->cfg.max_msg_bytes - bytes) {
+        if (e->len > RAFT__ACCEPT_MAX_BYTES - bytes) {
             *why = "too many payload bytes";
             return RAFT_ETOOBIG;
         }
@@ -163,7 +163,7 @@ static int validate(struct raft *r, const struct raft_msg *m,
         }
         return 0;
     case RAFT_MSG_APPEND:
-        return validate_append(r, m, why);
+        return validate_append(m, why);
     case RAFT_MSG_APPEND_RESP:
         if (m->u.append_resp.hint_index > m->u.append_resp.index ||
             !pair_ok(m->u.append_resp.hint_index, m->u.append_resp.hint_term,

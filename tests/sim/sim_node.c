@@ -177,6 +177,8 @@ static void sim_write_land(struct sim_node *nd, const struct sim_write *w,
 /* Drop the k oldest pending writes (already landed or lost). */
 static void sim_pend_pop(struct sim_node *nd, size_t k)
 {
+    if (k == 0)
+        return;
     for (size_t i = 0; i < k; i++)
         sim_write_free(&nd->pend[i]);
     memmove(nd->pend, nd->pend + k, (nd->pend_len - k) * sizeof *nd->pend);

@@ -358,6 +358,7 @@ struct raft_config h_config(const struct harness *h, raft_id id)
     cfg.max_msg_entries = h->opts.max_msg_entries;
     cfg.max_msg_bytes = h->opts.max_msg_bytes;
     cfg.max_inflight = h->opts.max_inflight;
+    cfg.max_inflight_bytes = h->opts.max_inflight_bytes;
     cfg.async_persist = h->opts.async;
     if (h->opts.counting_alloc) {
         cfg.allocator = h_alloc_table((struct h_alloc *)&h->alloc);

@@ -156,6 +156,7 @@ struct h_opts {
     uint32_t max_msg_entries;  /* 0: library default */
     uint32_t max_msg_bytes;    /* 0: library default */
     uint32_t max_inflight;     /* 0: library default */
+    uint32_t max_inflight_bytes; /* 0: library default */
     uint64_t seed;             /* node i gets seed * 1000 + i */
     bool counting_alloc;       /* give the library the counting allocator */
     bool no_event_cb;          /* leave the optional event callback NULL */

@@ -252,15 +252,20 @@ static void b_index_overflow(struct raft_msg *m, struct raft_entry *e)
     base_append(m, e, 2);
     m->u.append.prev_index = UINT64_MAX - 1;
 }
+/* Above the safety caps (the node's own, smaller, limits bound only what
+ * it sends). Rejected on the count and lengths alone, before any payload
+ * is read, so the small buffers behind them are never overrun. */
 static void b_too_many_entries(struct raft_msg *m, struct raft_entry *e)
 {
-    base_append(m, e, MAX_ENTRIES + 1);
+    base_append(m, e, 1);
+    m->u.append.n_entries = (size_t)RAFT_MAX_ACCEPT_ENTRIES + 1;
 }
 static void b_too_many_bytes(struct raft_msg *m, struct raft_entry *e)
 {
     base_append(m, e, 2);
     e[0].buf = e[1].buf = pay40;
-    e[0].len = e[1].len = sizeof(pay40); /* 80 > 64 */
+    e[0].len = RAFT_MAX_ACCEPT_BYTES;
+    e[1].len = 1;
 }
 static void b_second_leader(struct raft_msg *m, struct raft_entry *e)
 {
@@ -327,9 +332,9 @@ static const struct bad_case cases[] = {
     {"entries NULL with n_entries 2", FOLLOWER, RAFT_EBADMSG, false,
      b_entries_null},
     {"index range overflows", FOLLOWER, RAFT_EBADMSG, false, b_index_overflow},
-    {"n_entries > max_msg_entries", FOLLOWER, RAFT_ETOOBIG, false,
+    {"n_entries > RAFT_MAX_ACCEPT_ENTRIES", FOLLOWER, RAFT_ETOOBIG, false,
      b_too_many_entries},
-    {"payload bytes > max_msg_bytes", FOLLOWER, RAFT_ETOOBIG, false,
+    {"payload bytes > RAFT_MAX_ACCEPT_BYTES", FOLLOWER, RAFT_ETOOBIG, false,
      b_too_many_bytes},
     {"second leader in the same term", FOLLOWER, RAFT_EBADMSG, false,
      b_second_leader},
@@ -428,8 +433,8 @@ START_TEST(test_rejection_past_log_is_ignored)
 }
 END_TEST
 
-/* The limits are inclusive: exactly max_msg_entries entries and exactly
- * max_msg_bytes bytes are accepted. */
+/* A message at this node's own sending limits is accepted (and so is a
+ * larger one: see test_flow.c). */
 START_TEST(test_limits_are_inclusive)
 {
     struct harness *h = setup(FOLLOWER);

@@ -318,7 +318,7 @@ static const struct {
     {"entry term above term", 2, 0, {1, 3}, {1, 1}, 2, 0},
     {"unknown entry type", 2, 0, {1, 2}, {1, 99}, 2, 0},
     {"entry type 0", 2, 0, {1}, {0}, 1, 0},
-    {"payload above max_msg_bytes", 2, 0, {1, 2}, {1, 1}, 2, 2},
+    {"payload above UINT32_MAX bytes", 2, 0, {1, 2}, {1, 1}, 2, 2},
     {"entries at term 0", 0, 0, {1}, {1}, 1, 0},
 };
 
@@ -336,8 +336,9 @@ START_TEST(test_restore_rejects_bad_state)
         ents[i].buf = "e";
         ents[i].len = 1;
         if (bad_restores[_i].big == i + 1) {
+            /* Rejected on the length alone, before the payload is read. */
             ents[i].buf = big;
-            ents[i].len = sizeof(big);
+            ents[i].len = (size_t)UINT32_MAX + 1;
         }
     }
     int rc = raft_restore(r, h->voters, 3, bad_restores[_i].term,
