@@ -344,8 +344,13 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
         return RAFT_EBADMSG;
     }
     if (a->success) {
+        raft_index probe_at = pr->next - 1;
         bool advanced = raft__progress_update(pr, a->index, r->cfg.max_inflight);
-        if (pr->state == RAFT_PROGRESS_PROBE && a->index >= pr->match) {
+        /* A probe ends with news: a match above the known one, or the
+         * answer to the probe (or its heartbeat) at next - 1. A late reply
+         * to something older says nothing, and pipelining again from match
+         * would resend what the outstanding probe carries. */
+        if (pr->state == RAFT_PROGRESS_PROBE && (advanced || a->index >= probe_at)) {
             raft__progress_become_replicate(pr);
         }
         /* Only a match above the commit index can raise it. */

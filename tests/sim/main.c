@@ -157,6 +157,8 @@ static void sim_add_stats(struct sim_totals *t, const struct sim_stats *st,
     u->completions += st->completions;
     u->sync_failures += st->sync_failures;
     u->n_nodes += st->n_nodes;
+    u->wire_bytes += st->wire_bytes;
+    u->slow_runs += st->slow_runs;
     double r = st->heal_bound ? (double)st->heal_steps / (double)st->heal_bound
                               : 0;
     if (r > t->worst_heal) {
@@ -187,10 +189,13 @@ static void sim_print_stats(const struct sim_totals *t, uint64_t runs)
            (unsigned long long)u->send_failures,
            (unsigned long long)u->apply_failures);
     printf("  nodes %llu (asynchronous persistence %llu), raft_persisted "
-           "calls %llu (failed %llu)\n",
+           "calls %llu (failed %llu), runs with a slow node %llu, bytes "
+           "through the wire codec %llu\n",
            (unsigned long long)u->n_nodes, (unsigned long long)u->async_nodes,
            (unsigned long long)u->completions,
-           (unsigned long long)u->sync_failures);
+           (unsigned long long)u->sync_failures,
+           (unsigned long long)u->slow_runs,
+           (unsigned long long)u->wire_bytes);
     printf("  heal steps %llu; worst run used %.1f%% of its liveness bound "
            "(seed %llu)\n",
            (unsigned long long)u->heal_steps, 100.0 * t->worst_heal,

@@ -177,10 +177,24 @@ static int sim_setup(struct sim *s, const struct sim_opts *o)
     sim_setup_config(s);
     sim_setup_faults(s);
     sim_nemesis_setup(s);
+    /* A third of the runs of three or more nodes have one node whose links
+     * are slow: a round trip of several heartbeat intervals, but well
+     * within an election timeout at the fastest clock (3/2 ticks a step),
+     * so that it stays a healthy member. The others are a majority without
+     * it, so it cannot hold up an election. */
+    uint64_t e = s->cfg.election_ticks;
+    uint64_t cap = e / 6 > 2 ? e / 6 - 2 : 0;
+    if (s->n >= 3 && sim_choose(s, 3) == 0 && cap > 0) {
+        uint64_t d = (1 + sim_choose(s, 2)) * s->cfg.heartbeat_ticks;
+        s->slow_node = 1 + sim_choose(s, s->n);
+        s->slow_delay = d < cap ? d : cap;
+        s->st.slow_runs = 1;
+    }
+    s->relimit = sim_choose(s, 3) == 0;
     sim_tracef(s, "setup: %u nodes, election %u heartbeat %u, max entries "
                "%u bytes %u inflight %u, skew %d, faults: persist 1/%llu "
                "send 1/%llu apply 1/%llu latency 0..%u long delay 1/%llu, "
-               "persistence %s",
+               "persistence %s, slow node %llu (+%llu steps), relimit %d",
                s->n, s->cfg.election_ticks, s->cfg.heartbeat_ticks,
                s->cfg.max_msg_entries, s->cfg.max_msg_bytes,
                s->cfg.max_inflight, (int)s->skewed,
@@ -189,7 +203,8 @@ static int sim_setup(struct sim *s, const struct sim_opts *o)
                sim_ull(s->f.long_delay),
                s->persist_mode == SIM_PERSIST_SYNC    ? "sync"
                : s->persist_mode == SIM_PERSIST_ASYNC ? "async"
-                                                      : "mixed");
+                                                      : "mixed",
+               sim_ull(s->slow_node), sim_ull(s->slow_delay), (int)s->relimit);
     for (unsigned i = 0; i < s->n; i++)
         s->voters[i] = i + 1;
     for (unsigned i = 0; i < s->n && !sim_stop(s); i++)
@@ -430,7 +445,8 @@ static uint64_t sim_heal_bound(const struct sim *s)
         runs = r > runs ? r : runs;
     }
     return SIM_LIVE_ELECTIONS * steps +
-           SIM_LIVE_PER_ENTRY * (longest + runs) + SIM_LIVE_SLACK;
+           (SIM_LIVE_PER_ENTRY + 2 * s->slow_delay) * (longest + runs) +
+           SIM_LIVE_SLACK;
 }
 
 /* The node every live node agrees leads the current term, if any. */
@@ -507,9 +523,47 @@ static void sim_live_fail(struct sim *s, uint64_t bound)
              "all nodes within %llu heal steps:%s", sim_ull(bound), desc);
 }
 
+/*
+ * No resend storm: in the fault-free heal phase, once the last message of
+ * the fault phase is delivered, the payload sent in AppendEntries stays
+ * within a small multiple of what the followers could need, each follower receiving the longest log a few times over (log
+ * repair after the faults, a new leader, heartbeat-anchored rejections
+ * under reordering). Resending in-flight entries every heartbeat, or the
+ * whole log after every hiccup, exceeds it.
+ */
+#define SIM_RESEND_FACTOR 4
+static void sim_check_resend(struct sim *s)
+{
+    uint64_t longest = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct sim_disk *d = &s->nodes[i].disk;
+        uint64_t b = 0;
+        for (size_t k = 0; k < d->len; k++)
+            b += d->ents[k].len;
+        longest = b > longest ? b : longest;
+    }
+    uint64_t bound = SIM_RESEND_FACTOR * (s->n - 1) * longest + 4096;
+    if (s->heal_sent > bound)
+        sim_fail(s, "Resend storm", "the heal phase sent %llu payload bytes "
+                 "in AppendEntries, more than %d times the longest log "
+                 "(%llu bytes) per follower", sim_ull(s->heal_sent),
+                 SIM_RESEND_FACTOR, sim_ull(longest));
+}
+
+/* Is a message of the fault phase still in flight? */
+static bool sim_backlog(const struct sim *s)
+{
+    for (size_t i = 0; i < s->bag_len; i++)
+        if (s->bag[i]->seq <= s->fault_seq)
+            return true;
+    return false;
+}
+
 static void sim_heal_phase(struct sim *s)
 {
     s->faults_on = false;
+    s->fault_seq = s->msg_seq;
+    s->backlog = true;
     memset(s->cut, 0, sizeof s->cut);
     sim_tracef(s, "heal phase: no more faults");
     for (unsigned i = 0; i < s->n && !sim_stop(s); i++)
@@ -520,12 +574,15 @@ static void sim_heal_phase(struct sim *s)
         bound = bound < 200 ? bound : 200;
     s->st.heal_bound = bound;
     for (uint64_t step = 1; step <= bound && !sim_stop(s); step++) {
+        if (s->backlog)
+            s->backlog = sim_backlog(s);
         sim_time_step(s);
         sim_complete_all(s);
         sim_net_deliver_due(s);
         sim_complete_all(s);
         if (!s->opts->skip_liveness && !sim_stop(s) && sim_live_poll(s)) {
             s->st.heal_steps = step;
+            sim_check_resend(s);
             sim_check_final(s);
             return;
         }

@@ -77,6 +77,8 @@ struct sim_stats {
     uint64_t async_nodes;   /* nodes in asynchronous mode */
     uint64_t completions;   /* raft_persisted calls */
     uint64_t sync_failures; /* failed completions (node stopped) */
+    uint64_t wire_bytes;    /* encoded bytes of every message sent */
+    uint64_t slow_runs;     /* runs with a slow node */
 };
 
 struct sim_opts {

@@ -88,6 +88,7 @@ struct sim_node {
 struct sim_msg {
     struct raft_msg m;
     uint64_t deliver_at; /* global step from which it may be delivered */
+    uint64_t seq;        /* send order */
 };
 
 /* Event kinds of the fault phase. */
@@ -210,12 +211,24 @@ struct sim {
     struct sim_msg **bag;
     size_t bag_len, bag_cap;
     bool cut[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
+    /* Heal phase: links are FIFO, like TCP; the latest delivery step of
+     * each link so far. */
+    uint64_t link_due[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
+    uint64_t msg_seq;
     size_t *due; /* scratch: indexes of deliverable messages */
     size_t due_cap;
 
     struct raft_config cfg; /* shared by all nodes except id and seed */
     bool skewed;            /* node tick rates differ */
     int persist_mode;       /* SIM_PERSIST_* of this run */
+    raft_id slow_node;      /* its links add slow_delay steps, 0: none */
+    uint64_t slow_delay;
+    bool relimit;           /* restarts may draw new message limits */
+    uint64_t heal_sent;     /* payload bytes of AppendEntries sent in the
+                               heal phase once no message of the fault
+                               phase is left (resend-storm check) */
+    uint64_t fault_seq;     /* last message sent in the fault phase */
+    bool backlog;           /* some such message is still in flight */
     bool any_async;         /* some node persists asynchronously */
     uint64_t fault_events;  /* fault phase length */
     struct sim_faults f;

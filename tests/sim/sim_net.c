@@ -16,41 +16,59 @@
  * a run's memory and per-delivery scan bounded whatever the schedule. */
 #define SIM_BAG_MAX 4096
 
-/* Deep copy of a message into one allocation; NULL when out of memory. */
-static struct sim_msg *sim_msg_copy(const struct raft_msg *m)
+/* Decoder limits for the simulator's transport: the library's own safety
+ * caps, so any message a node may send gets through. */
+static const struct raft_wire_limits sim_wire_limits = {
+    RAFT_MAX_ACCEPT_ENTRIES, RAFT_MAX_ACCEPT_BYTES, UINT32_MAX};
+
+/* Copy of a message as a real transport would carry it: encoded with the
+ * wire codec, then decoded (zero copy, so the entries point into the
+ * encoded bytes) into one allocation. NULL when out of memory or when the
+ * codec fails, which fails the run. */
+static struct sim_msg *sim_msg_copy(struct sim *s, const struct raft_msg *m)
 {
     size_t n = m->type == RAFT_MSG_APPEND ? m->u.append.n_entries : 0;
-    size_t bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        bytes += m->u.append.entries[i].len;
-    size_t size = sizeof(struct sim_msg) + n * sizeof(struct raft_entry) + bytes;
-    struct sim_msg *sm = malloc(size);
-    if (sm == NULL)
+    size_t len = 0;
+    int rc = raft_msg_encode(m, NULL, 0, &len);
+    if (rc != RAFT_ENOBUFS) {
+        sim_fail(s, "Codec", "raft_msg_encode of a message node %llu sent "
+                 "returned %d (%s)", (unsigned long long)m->from, rc,
+                 raft_strerror(rc));
         return NULL;
-    sm->m = *m;
-    sm->deliver_at = 0;
-    if (m->type != RAFT_MSG_APPEND)
-        return sm;
-    struct raft_entry *ents = (struct raft_entry *)(sm + 1);
-    uint8_t *data = (uint8_t *)(ents + n);
-    for (size_t i = 0; i < n; i++) {
-        ents[i] = m->u.append.entries[i];
-        ents[i].buf = NULL;
-        if (ents[i].len > 0) {
-            memcpy(data, m->u.append.entries[i].buf, ents[i].len);
-            ents[i].buf = data;
-            data += ents[i].len;
-        }
     }
-    sm->m.u.append.entries = n > 0 ? ents : NULL;
+    size_t size = sizeof(struct sim_msg) + n * sizeof(struct raft_entry) + len;
+    struct sim_msg *sm = malloc(size);
+    if (sm == NULL) {
+        s->oom = true;
+        return NULL;
+    }
+    struct raft_entry *ents = (struct raft_entry *)(sm + 1);
+    uint8_t *wire = (uint8_t *)(ents + n);
+    size_t got = 0;
+    rc = raft_msg_encode(m, wire, len, &got);
+    if (rc == 0)
+        rc = raft_msg_decode(wire, got, &sim_wire_limits, &sm->m, ents, n);
+    if (rc != 0) {
+        sim_fail(s, "Codec", "a message node %llu sent does not survive the "
+                 "wire codec: %d (%s)", (unsigned long long)m->from, rc,
+                 raft_strerror(rc));
+        free(sm);
+        return NULL;
+    }
+    s->st.wire_bytes += got;
+    sm->deliver_at = 0;
     return sm;
 }
 
-static uint64_t sim_net_latency(struct sim *s)
+static uint64_t sim_net_latency(struct sim *s, const struct raft_msg *m)
 {
+    /* Links of the slow node (if any) add a fixed delay both ways. */
+    uint64_t slow = m->from == s->slow_node || m->to == s->slow_node
+                        ? s->slow_delay
+                        : 0;
     if (!s->faults_on)
-        return 1 + sim_choose(s, 2); /* heal phase: 1..2 steps */
-    uint64_t lat = sim_choose(s, (uint64_t)s->f.max_latency + 1);
+        return slow + 1 + sim_choose(s, 2); /* heal phase: 1..2 steps */
+    uint64_t lat = slow + sim_choose(s, (uint64_t)s->f.max_latency + 1);
     if (sim_one_in(s, s->f.long_delay))
         lat += 10 + sim_choose(s, 51);
     return lat;
@@ -68,12 +86,18 @@ static void sim_net_put(struct sim *s, const struct raft_msg *m)
     if (bag == NULL)
         return;
     s->bag = bag;
-    struct sim_msg *sm = sim_msg_copy(m);
-    if (sm == NULL) {
-        s->oom = true;
+    struct sim_msg *sm = sim_msg_copy(s, m);
+    if (sm == NULL)
         return;
+    sm->deliver_at = s->now + sim_net_latency(s, m);
+    sm->seq = ++s->msg_seq;
+    if (!s->faults_on) {
+        /* Fault-free links keep order, as TCP does. */
+        uint64_t *last = &s->link_due[m->from][m->to];
+        if (sm->deliver_at < *last)
+            sm->deliver_at = *last;
+        *last = sm->deliver_at;
     }
-    sm->deliver_at = s->now + sim_net_latency(s);
     s->bag[s->bag_len++] = sm;
 }
 
@@ -184,6 +208,28 @@ bool sim_net_deliver_one(struct sim *s)
  * chooser. Messages sent meanwhile have latency >= 1 and wait for a later
  * step, so a step costs O(messages in flight) whatever the library sends.
  */
+/* Keep the shuffled interleaving of links, but put the messages of each
+ * link in send order (older messages from the fault phase aside, links are
+ * FIFO in the heal phase). Quadratic in the batch, which holds what is due
+ * in one step: a few dozen messages. */
+static void sim_net_link_order(struct sim_msg **batch, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        /* batch[i] becomes the oldest remaining message of its link. */
+        size_t best = i;
+        for (size_t j = i + 1; j < k; j++)
+            if (batch[j]->m.from == batch[i]->m.from &&
+                batch[j]->m.to == batch[i]->m.to &&
+                batch[j]->seq < batch[best]->seq)
+                best = j;
+        if (best != i) {
+            struct sim_msg *t = batch[i];
+            batch[i] = batch[best];
+            batch[best] = t;
+        }
+    }
+}
+
 void sim_net_deliver_due(struct sim *s)
 {
     struct sim_msg **batch = NULL;
@@ -203,6 +249,7 @@ void sim_net_deliver_due(struct sim *s)
         batch[i - 1] = batch[j];
         batch[j] = t;
     }
+    sim_net_link_order(batch, k);
     for (size_t i = 0; i < k; i++) {
         if (s->failed || s->oom)
             free(batch[i]);

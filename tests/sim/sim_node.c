@@ -257,6 +257,10 @@ static int sim_cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
     if (!sim_cb_node_ok(nd, r, "send"))
         return -1;
     sim_check_outgoing(nd, m);
+    if (!s->faults_on && !s->backlog && m->type == RAFT_MSG_APPEND) {
+        for (size_t k = 0; k < m->u.append.n_entries; k++)
+            s->heal_sent += m->u.append.entries[k].len;
+    }
     if (s->trace != NULL) {
         char d[160];
         sim_net_describe(m, d, sizeof d);
@@ -530,6 +534,17 @@ int sim_node_start(struct sim_node *nd, bool restore)
     }
     nd->cfg.seed = sim_mix64(sim_choose(s, UINT64_MAX) ^
                              sim_mix64(nd->id << 32 ^ nd->incarnation));
+    /* A node may come back with other message limits than before (and
+     * than its peers): limits bound what it sends, not what it accepts. */
+    if (restore && s->relimit && sim_choose(s, 2) == 0) {
+        nd->cfg.max_msg_entries = 1 + (uint32_t)sim_choose(s, 64);
+        nd->cfg.max_inflight = (uint32_t)sim_choose(s, 9);
+        nd->cfg.max_msg_bytes = sim_choose(s, 2) == 0
+                                    ? 0 : 64 + (uint32_t)sim_choose(s, 449);
+        sim_tracef(s, "node %llu restarts with limits: entries %u bytes %u "
+                   "inflight %u", sim_ull(nd->id), nd->cfg.max_msg_entries,
+                   nd->cfg.max_msg_bytes, nd->cfg.max_inflight);
+    }
     nd->applied = nd->commit_seen = nd->verified = 0;
     nd->log_last = nd->disk.len;
     /* A crash may lose a term write that was not yet durable. */
