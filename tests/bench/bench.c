@@ -5,6 +5,8 @@
  *   bench w1-once --voters 3 --batch 64 --n 100000 [--seed S]   (callgrind)
  *   bench w2 --election 10 --heartbeat 1 [--seeds 1000] [--seed S]
  *   bench w3 [--n 100000] [--seed S]
+ *   bench w5 [--n 20000] [--delay D] [--seed S]
+ *   (w1, w1-once and w5 take --async 1 for asynchronous persistence)
  *
  * Every cluster lives in this process: a message queue stands in for the
  * network, the persistence callbacks keep nothing but the last index, and
@@ -26,6 +28,11 @@
 
 #define MAX_NODES 5
 #define PAYLOAD 64 /* bytes per proposed entry */
+
+/* Asynchronous persistence (--async 1): each node's disk completes every
+ * write it was given as soon as the library call that started it returns,
+ * through raft_persisted(). */
+static int g_async;
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2), noreturn))
@@ -234,6 +241,7 @@ struct node {
     raft_index persisted; /* last index persisted */
     raft_term term;       /* persisted term and vote */
     raft_id vote;
+    size_t pending;       /* asynchronous mode: writes not yet reported */
 };
 
 struct cluster {
@@ -244,6 +252,13 @@ struct cluster {
     uint64_t n_msgs;                    /* messages sent, all nodes */
     uint64_t appends[MAX_NODES + 1];    /* AppendEntries sent, per node */
     raft_id cut;                        /* drop all to/from this node */
+    raft_id slow;                       /* W5: links of this node are slow */
+    struct qmsg *late;                  /* W5: messages on slow links, */
+    uint64_t *late_due;                 /* with their delivery tick, FIFO */
+    size_t late_head, late_len, late_cap;
+    uint64_t now;                       /* W5: ticks so far */
+    uint64_t delay;                     /* W5: one-way delay in ticks */
+    uint64_t wire_bytes;                /* W5: encoded bytes sent */
     raft_id leader;                     /* whose applies free proposal slots */
     uint64_t freed;                     /* commands applied there, unrefilled */
     int strict;                         /* any rejected message is fatal */
@@ -261,6 +276,29 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *msg)
         c->appends[msg->from]++;
     if (c->cut != 0 && (msg->from == c->cut || msg->to == c->cut))
         return 0; /* handed to the network, which loses it */
+    if (c->slow != 0) { /* W5 only: size it on the wire, maybe delay it */
+        size_t len = 0;
+        if (raft_msg_encode(msg, NULL, 0, &len) != RAFT_ENOBUFS)
+            die("raft_msg_encode failed on a message the library sent");
+        c->wire_bytes += len;
+        if (msg->from == c->slow || msg->to == c->slow) {
+            struct queue tmp = {NULL, 0, 0, 0};
+            if (c->late_head + c->late_len == c->late_cap) {
+                c->late_cap = c->late_cap ? 2 * c->late_cap : 256;
+                c->late = realloc(c->late, c->late_cap * sizeof *c->late);
+                c->late_due = realloc(c->late_due,
+                                      c->late_cap * sizeof *c->late_due);
+                if (c->late == NULL || c->late_due == NULL)
+                    die("out of memory");
+            }
+            queue_push(&tmp, msg); /* deep copy */
+            c->late[c->late_head + c->late_len] = queue_pop(&tmp, NULL);
+            c->late_due[c->late_head + c->late_len] = c->now + c->delay;
+            c->late_len++;
+            free(tmp.v);
+            return 0;
+        }
+    }
     queue_push(&c->q, msg);
     return 0;
 }
@@ -272,6 +310,7 @@ static int cb_persist_state(struct raft *r, void *ctx, raft_term term,
     (void)r;
     nd->term = term;
     nd->vote = vote;
+    nd->pending += g_async != 0;
     return 0;
 }
 
@@ -282,7 +321,21 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
     (void)r;
     (void)entries;
     nd->persisted = first + n - 1;
+    nd->pending += g_async != 0;
     return 0;
+}
+
+/* Asynchronous mode: the disk reports every write given to it. */
+static void disk_done(struct node *nd)
+{
+    int rc;
+    if (nd->pending == 0)
+        return;
+    rc = raft_persisted(nd->r, nd->pending, 0);
+    nd->pending = 0;
+    if (rc != 0)
+        die("raft_persisted(node %" PRIu64 ") returned %d (%s)", nd->id, rc,
+            raft_strerror(rc));
 }
 
 static int cb_apply(struct raft *r, void *ctx, raft_index index,
@@ -332,6 +385,7 @@ static struct cluster *cluster_new(size_t n, unsigned election,
         cfg.election_ticks = election;
         cfg.heartbeat_ticks = heartbeat;
         cfg.seed = mix64(seed ^ mix64(nd->id));
+        cfg.async_persist = g_async != 0;
         cfg.allocator.ctx = &nd->as;
         cfg.allocator.alloc = hook_alloc;
         cfg.allocator.realloc = hook_realloc;
@@ -376,6 +430,7 @@ static int deliver_one(struct cluster *c, uint64_t *rng)
     }
     rc = raft_step(node_of(c, e.m.to)->r, &e.m);
     free(e.blk);
+    disk_done(node_of(c, e.m.to));
     if (rc != 0) {
         if (c->strict) {
             fprintf(stderr,
@@ -405,6 +460,7 @@ static void tick(struct node *nd)
                 "%d (%s)\n", nd->id, rc, raft_strerror(rc));
         exit(1);
     }
+    disk_done(nd);
 }
 
 /* All nodes have applied everything the leader has in its log. */
@@ -482,6 +538,7 @@ static void propose(struct node *l, struct load *ld, size_t k)
                 raft_strerror(rc));
         exit(1);
     }
+    disk_done(l);
     ld->proposed += k;
 }
 
@@ -629,20 +686,22 @@ static int w1(size_t voters, size_t batch, uint64_t n, int runs, uint64_t seed,
                     res.msgs, first.msgs);
     }
     if (once) {
-        printf("w1-once voters=%zu B=%zu N=%" PRIu64 " seed=%" PRIu64
-               ": ok, %.3f s cpu\n", voters, batch, n, seed, cpu[0]);
+        printf("w1-once%s voters=%zu B=%zu N=%" PRIu64 " seed=%" PRIu64
+               ": ok, %.3f s cpu\n", g_async ? " async" : "", voters, batch,
+               n, seed, cpu[0]);
         return 0;
     }
     qsort(cpu, (size_t)runs, sizeof cpu[0], cmp_double);
     {
         double med = runs % 2 ? cpu[runs / 2]
                               : (cpu[runs / 2 - 1] + cpu[runs / 2]) / 2;
-        printf("W1 throughput voters=%zu B=%zu N=%" PRIu64 " seed=%" PRIu64
+        printf("W1 throughput%s voters=%zu B=%zu N=%" PRIu64 " seed=%" PRIu64
                ": %.0f entries/s cpu (%d-byte entries committed and applied "
                "on every node per process CPU second, median of %d runs), "
                "%.3f allocs/entry (alloc+realloc hook calls, all nodes), "
                "%.3f msgs/entry (sent, all nodes)\n",
-               voters, batch, n, seed, (double)n / med, PAYLOAD, runs,
+               g_async ? " async" : "", voters, batch, n, seed,
+               (double)n / med, PAYLOAD, runs,
                (double)first.allocs / (double)n,
                (double)first.msgs / (double)n);
     }
@@ -810,6 +869,73 @@ static int w3(uint64_t n, uint64_t seed)
     return 0;
 }
 
+/* ---- W5: bytes on the wire, with a slow follower ------------------------ */
+
+/* Move the slow links' messages that are due into the network, in order. */
+static void late_release(struct cluster *c)
+{
+    while (c->late_len > 0 && c->late_due[c->late_head] <= c->now) {
+        struct qmsg e = c->late[c->late_head++];
+        c->late_len--;
+        queue_push(&c->q, &e.m);
+        free(e.blk);
+    }
+    if (c->late_len == 0)
+        c->late_head = 0;
+}
+
+static int w5(uint64_t n, uint64_t delay, uint64_t seed)
+{
+    /* Election timeout far above the round trip, heartbeat every tick. */
+    struct cluster *c = cluster_new(3, 100, 1, seed);
+    struct node *l;
+    struct load ld;
+    uint64_t t, b0;
+    c->strict = 1;
+    l = elect_first(c);
+    c->slow = 3;
+    c->delay = delay;
+    memset(&ld, 0, sizeof ld);
+    ld.seed = seed;
+    ld.batch = 4;
+    ld.bufs = calloc(4, sizeof *ld.bufs);
+    ld.payloads = calloc(4, PAYLOAD);
+    if (ld.bufs == NULL || ld.payloads == NULL)
+        die("out of memory");
+    c->leader = l->id;
+    b0 = c->wire_bytes;
+    /* Four proposals a tick, then ticks until every node has everything. */
+    for (t = 0; t < n / 4 + 1000; t++) {
+        if (ld.proposed < n)
+            propose(l, &ld, 4);
+        c->now++;
+        tick(l);
+        late_release(c);
+        while (deliver_one(c, NULL))
+            late_release(c);
+        if (ld.proposed >= n && all_applied(c, l) && c->late_len == 0)
+            break;
+    }
+    if (!all_applied(c, l))
+        die("w5: the cluster did not catch up");
+    printf("W5 wire bytes voters=3 delay=%" PRIu64 " (follower 3 at a round "
+           "trip of %" PRIu64 " heartbeat intervals)%s N=%" PRIu64 " seed=%"
+           PRIu64 ": %.1f bytes per committed %d-byte entry (encoded "
+           "messages of every node, raft_msg_encode sizes)\n",
+           delay, 2 * delay, g_async ? " async" : "", ld.proposed, seed,
+           (double)(c->wire_bytes - b0) / (double)ld.proposed, PAYLOAD);
+    free(ld.bufs);
+    free(ld.payloads);
+    while (c->late_len > 0) {
+        free(c->late[c->late_head++].blk);
+        c->late_len--;
+    }
+    free(c->late);
+    free(c->late_due);
+    cluster_free(c);
+    return 0;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static void usage(void)
@@ -819,14 +945,17 @@ static void usage(void)
             "       bench w1-once --voters V --batch B --n N [--seed S]\n"
             "       bench w2 --election E --heartbeat H [--seeds K] [--seed S] "
             "[--label L]\n"
-            "       bench w3 [--n N] [--seed S]\n");
+            "       bench w3 [--n N] [--seed S]\n"
+            "       bench w5 [--n N] [--delay D] [--seed S]\n"
+            "       (w1, w1-once, w5: --async 1 for asynchronous "
+            "persistence)\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     uint64_t voters = 3, batch = 1, n = 100000, runs = 5, seed = 1;
-    uint64_t election = 10, heartbeat = 1, seeds = 1000;
+    uint64_t election = 10, heartbeat = 1, seeds = 1000, delay = 0;
     const char *label = "";
     int i;
     if (argc < 2)
@@ -860,6 +989,10 @@ int main(int argc, char **argv)
             heartbeat = v;
         else if (strcmp(o, "--seeds") == 0)
             seeds = v;
+        else if (strcmp(o, "--delay") == 0)
+            delay = v;
+        else if (strcmp(o, "--async") == 0)
+            g_async = v != 0;
         else
             usage();
     }
@@ -872,6 +1005,8 @@ int main(int argc, char **argv)
                   label);
     if (strcmp(argv[1], "w3") == 0)
         return w3(n, seed);
+    if (strcmp(argv[1], "w5") == 0)
+        return w5(n, delay, seed);
     usage();
     return 2;
 }

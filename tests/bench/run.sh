@@ -29,7 +29,8 @@ runs=${BENCH_RUNS:-5}
 seeds=${BENCH_SEEDS:-1000}
 jobs=${BENCH_JOBS:-2}
 top=${BENCH_TOP:-0}
-configs="3:1 3:64 5:1 5:64"
+# voters:batch:async (async 1: asynchronous persistence)
+configs="3:1:0 3:64:0 5:1:0 5:64:0 3:1:1 3:64:1 5:1:1 5:64:1"
 
 if [ "$n" -lt 10 ] 2>/dev/null; then
     echo "run.sh: BENCH_N must be at least 10" >&2
@@ -78,29 +79,30 @@ run() {
 # ---- W1: timed runs first, alone on the machine -------------------------
 declare -A w1line
 for c in $configs; do
-    v=${c%:*} b=${c#*:}
+    IFS=: read -r v b a <<<"$c"
     w1line[$c]=$(run w1 --voters "$v" --batch "$b" --n "$n" --runs "$runs" \
-                     --seed "$seed")
+                     --seed "$seed" --async "$a")
     [ -n "${w1line[$c]}" ] || status=1 # run failed, in a subshell
 done
 
 # ---- W1 instructions: callgrind pairs, in the background ----------------
-callgrind_one() { # voters batch n
-    local f="$work/callgrind.v$1.b$2.n$3"
+callgrind_one() { # voters batch async n
+    local f="$work/callgrind.v$1.b$2.a$3.n$4"
     if valgrind --tool=callgrind --callgrind-out-file="$f" \
             --toggle-collect='bench_w1_load*' \
-            "$bench" w1-once --voters "$1" --batch "$2" --n "$3" \
-            --seed "$seed" >/dev/null 2>"$f.log"; then
+            "$bench" w1-once --voters "$1" --batch "$2" --n "$4" \
+            --async "$3" --seed "$seed" >/dev/null 2>"$f.log"; then
         echo 0 >"$f.rc"
     else
         echo 1 >"$f.rc"
     fi
 }
 callgrind_all() {
-    local running=0 c nn
+    local running=0 c nn v b a
     for c in $configs; do
+        IFS=: read -r v b a <<<"$c"
         for nn in "$n" "$n_small"; do
-            callgrind_one "${c%:*}" "${c#*:}" "$nn" &
+            callgrind_one "$v" "$b" "$a" "$nn" &
             running=$((running + 1))
             if [ "$running" -ge "$jobs" ]; then
                 wait -n
@@ -128,7 +130,10 @@ w2c=$(run w2 --election 10 --heartbeat 1 --seeds "$seeds" --seed "$seed" \
 w2f=$(run w2 --election 1000 --heartbeat 100 --seeds "$seeds" --seed "$seed" \
           --label fine)
 w3=$(run w3 --n "$n" --seed "$seed")
-[ -n "$w2c" ] && [ -n "$w2f" ] && [ -n "$w3" ] || status=1
+w5a=$(run w5 --n "$n" --delay 0 --seed "$seed")
+w5b=$(run w5 --n "$n" --delay 2 --seed "$seed")
+[ -n "$w2c" ] && [ -n "$w2f" ] && [ -n "$w3" ] && [ -n "$w5a" ] &&
+    [ -n "$w5b" ] || status=1
 
 [ "$have_cg" = 1 ] && wait "$cg_pid"
 
@@ -235,8 +240,8 @@ external_per_entry() { # small big divisor
 }
 
 for c in $configs; do
-    v=${c%:*} b=${c#*:}
-    big=$work/callgrind.v$v.b$b.n$n small=$work/callgrind.v$v.b$b.n$n_small
+    IFS=: read -r v b a <<<"$c"
+    big=$work/callgrind.v$v.b$b.a$a.n$n small=$work/callgrind.v$v.b$b.a$a.n$n_small
     line=${w1line[$c]}
     [ -n "$line" ] || continue
     if [ "$have_cg" != 1 ]; then
@@ -245,7 +250,7 @@ for c in $configs; do
     fi
     if [ "$(<"$big.rc")" != 0 ] || [ "$(<"$small.rc")" != 0 ]; then
         to_stderr "$big.log" "$small.log"
-        fail "callgrind run for voters=$v B=$b failed"
+        fail "callgrind run for voters=$v B=$b async=$a failed"
         echo "$line"
         continue
     fi
@@ -281,4 +286,6 @@ done
 [ -n "$w2c" ] && echo "$w2c"
 [ -n "$w2f" ] && echo "$w2f"
 [ -n "$w3" ] && echo "$w3"
+[ -n "$w5a" ] && echo "$w5a"
+[ -n "$w5b" ] && echo "$w5b"
 exit "$status"
