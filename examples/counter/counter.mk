@@ -3,7 +3,7 @@
 
 CTR_DIR        := examples/counter
 CTR_COMMON     := $(CTR_DIR)/proto.c
-CTR_SERVER_SRC := $(CTR_DIR)/server.c $(CTR_DIR)/storage.c $(CTR_COMMON)
+CTR_SERVER_SRC := $(CTR_DIR)/server.c $(CTR_DIR)/storage.c $(CTR_DIR)/writer.c $(CTR_COMMON)
 CTR_CLI_SRC    := $(CTR_DIR)/cli.c $(CTR_COMMON)
 CTR_HDRS        = $(wildcard $(CTR_DIR)/*.h)
 EX_CFLAGS       = $(CSTD) -Wall -Wextra -Wpedantic -Werror -Wshadow $(OPT) $(CFLAGS) -I. -I$(CTR_DIR)
@@ -12,7 +12,7 @@ E2E_SECONDS    ?= 30
 .PHONY: examples demo test-e2e bench-counter
 
 $(B)/counter-server: $(CTR_SERVER_SRC) $(CTR_HDRS) $(LIBA)
-	$(CC) $(EX_CFLAGS) $(CTR_SERVER_SRC) $(LIBA) -o $@
+	$(CC) $(EX_CFLAGS) $(CTR_SERVER_SRC) $(LIBA) -lpthread -o $@
 
 $(B)/counter-cli: $(CTR_CLI_SRC) $(CTR_HDRS)
 	$(CC) $(EX_CFLAGS) $(CTR_CLI_SRC) -o $@

@@ -14,6 +14,15 @@
  * that term, i.e. once the entry is committed, hence fsynced on a
  * majority. Sessions (client_id -> last seq and result) make retries
  * exactly-once. See README.md for the flags and the file formats.
+ *
+ * Persistence is asynchronous (unless --sync-persist): the persist
+ * callbacks hand each write to a writer thread (writer.c), which batches
+ * everything queued into one write and one fdatasync and then wakes the
+ * loop through a pipe; the loop reports the completed writes with
+ * raft_persisted(). So the leader's AppendEntries leave before its own
+ * fsync, followers accept more entries while a write is in flight, and
+ * the loop keeps serving meanwhile. The loop thread is the only one that
+ * calls the raft library; the writer thread owns the files while it runs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +44,7 @@
 #include "proto.h"
 #include "raft.h"
 #include "storage.h"
+#include "writer.h"
 
 /* ---- limits ------------------------------------------------------------- */
 
@@ -289,12 +299,16 @@ struct opts {
     unsigned tick_ms, election_ticks, heartbeat_ticks;
     uint64_t seed;
     bool have_seed;
+    bool sync_persist;       /* persist in the loop thread, synchronously */
+    unsigned write_delay_ms; /* test knob: the writer sleeps before a batch */
 };
 
 struct server {
     struct opts o;
     struct raft *raft;
     struct storage st;
+    struct writer wr;       /* asynchronous persistence (not --sync-persist) */
+    bool wr_polled;         /* pfd holds the writer's pipe, last slot */
     struct sm sm;
     int lfd;
     uint64_t now;
@@ -309,7 +323,7 @@ struct server {
     struct conn *conns[MAX_CONNS];
     size_t n_conns, n_polled, rr;
     uint64_t next_conn_no;
-    struct pollfd pfd[1 + MAX_VOTERS + MAX_CONNS];
+    struct pollfd pfd[1 + MAX_VOTERS + MAX_CONNS + 1];
     /* Pending requests in index order: absolute positions head..tail. */
     struct pending pend[MAX_PENDING];
     uint64_t pend_head, pend_tail;
@@ -786,6 +800,14 @@ static int on_persist_state(struct raft *r, void *ctx, raft_term term,
 {
     struct server *s = ctx;
     (void)r;
+    if (!s->o.sync_persist) {
+        if (wr_state(&s->wr, term, vote) != 0) {
+            logm(L_ERR, "queueing term %" PRIu64 " vote %" PRIu64 ": out of "
+                 "memory", term, vote);
+            return -1;
+        }
+        return 0;
+    }
     if (st_state_write(&s->st, term, vote) != 0) {
         logm(L_ERR, "persisting term %" PRIu64 " vote %" PRIu64 ": %s", term,
              vote, s->st.err);
@@ -799,6 +821,14 @@ static int on_persist_entries(struct raft *r, void *ctx, raft_index first,
 {
     struct server *s = ctx;
     (void)r;
+    if (!s->o.sync_persist) {
+        if (wr_entries(&s->wr, first, e, n) != 0) {
+            logm(L_ERR, "queueing %zu entries at index %" PRIu64 ": out of "
+                 "memory", n, first);
+            return -1;
+        }
+        return 0;
+    }
     if (st_log_append(&s->st, first, e, n) != 0) {
         logm(L_ERR, "persisting %zu entries at index %" PRIu64 ": %s", n, first,
              s->st.err);
@@ -900,6 +930,27 @@ static void node_step(struct server *s, const struct raft_msg *m)
              raft_strerror(rc));
         break;
     }
+}
+
+/* The writer finished a batch: report what became durable. A failed write
+ * stops the node (what reached the disk is unknown) and so the process:
+ * restarting re-reads the files. */
+static int collect_writes(struct server *s)
+{
+    char err[ST_ERR_MAX];
+    size_t n = 0;
+    int failed = wr_collect(&s->wr, &n, err, sizeof(err));
+    int rc = raft_persisted(s->raft, n, 0);
+    if (rc != 0 && rc != RAFT_EAPPLY) {
+        logm(L_ERR, "raft_persisted(%zu): %s", n, raft_strerror(rc));
+    }
+    if (failed != 0) {
+        raft_persisted(s->raft, 0, -1);
+        logm(L_ERR, "%s; stopping (restart the node to recover from its "
+             "files)", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* One tick per elapsed period; after a long stall (a stopped process, a
@@ -1526,6 +1577,11 @@ static size_t poll_build(struct server *s)
         s->pfd[n++].events = conn_events(s->conns[i]);
     }
     s->n_polled = s->n_conns;
+    s->wr_polled = !s->o.sync_persist;
+    if (s->wr_polled) {
+        s->pfd[n].fd = wr_fd(&s->wr);
+        s->pfd[n++].events = POLLIN;
+    }
     return n;
 }
 
@@ -1591,6 +1647,11 @@ static int run(struct server *s)
         }
         s->now = ctr_now_ms();
         conn_clock(s);
+        /* Durability first: it releases acknowledgements and commits. */
+        if (s->wr_polled && (s->pfd[n - 1].revents & POLLIN) &&
+            collect_writes(s) != 0) {
+            return -1;
+        }
         poll_dispatch(s);
         run_ticks(s);
         serve_clients(s);
@@ -1735,6 +1796,7 @@ static int node_create(struct server *s)
     cfg.seed = s->o.seed;
     cfg.max_msg_entries = MAX_ENTRIES;
     cfg.max_msg_bytes = MAX_PAYLOAD;
+    cfg.async_persist = !s->o.sync_persist;
     s->wire.max_entries = MAX_ENTRIES;
     s->wire.max_entry_bytes = MAX_PAYLOAD;
     s->wire.max_msg_bytes = MAX_FRAME;
@@ -1792,9 +1854,14 @@ static int server_start(struct server *s)
         (fresh ? bootstrap(s, voters, n) : restore(s, voters, n)) != 0) {
         return -1;
     }
+    if (!s->o.sync_persist && wr_start(&s->wr, &s->st, s->o.write_delay_ms) != 0) {
+        logm(L_ERR, "starting the writer thread: %s", strerror(errno));
+        return -1;
+    }
     logm(L_INFO, "listening on %s; %zu voters; tick %u ms, election %u ticks, "
-         "heartbeat %u ticks; seed %" PRIu64, s->o.listen, n, s->o.tick_ms,
-         s->o.election_ticks, s->o.heartbeat_ticks, s->o.seed);
+         "heartbeat %u ticks; seed %" PRIu64 "; %s persistence", s->o.listen, n,
+         s->o.tick_ms, s->o.election_ticks, s->o.heartbeat_ticks, s->o.seed,
+         s->o.sync_persist ? "synchronous" : "asynchronous");
     s->next_tick = s->now + s->o.tick_ms;
     return 0;
 }
@@ -1814,6 +1881,7 @@ static void server_stop(struct server *s)
     if (s->lfd >= 0) {
         close(s->lfd);
     }
+    wr_stop(&s->wr); /* finishes the queued writes */
     raft_destroy(s->raft);
     st_close(&s->st);
     free(s->sm.tab);
@@ -1828,8 +1896,11 @@ static void usage(FILE *f)
         "                      [--listen HOST:PORT] [--tick-ms 50]\n"
         "                      [--election-ticks 10] [--heartbeat-ticks 1]\n"
         "                      [--seed N] [--quiet | --verbose]\n"
+        "                      [--sync-persist] [--write-delay-ms N]\n"
         "  --peers lists every voter, this node included; give every node\n"
-        "  the same list. --listen defaults to this node's --peers address.\n");
+        "  the same list. --listen defaults to this node's --peers address.\n"
+        "  --sync-persist writes and fsyncs inside the loop instead of in the\n"
+        "  writer thread; --write-delay-ms (testing) delays every batch.\n");
 }
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -1935,6 +2006,10 @@ static int parse_one(struct opts *o, int argc, char **argv, int *i)
     } else if ((v = flag(argc, argv, i, "--seed", &missing)) != NULL) {
         o->have_seed = true;
         return parse_u64(v, &o->seed);
+    } else if ((v = flag(argc, argv, i, "--write-delay-ms", &missing)) != NULL) {
+        return parse_uint(v, &o->write_delay_ms, 60000);
+    } else if (strcmp(argv[*i], "--sync-persist") == 0) {
+        o->sync_persist = true;
     } else if (strcmp(argv[*i], "--quiet") == 0) {
         g_verbosity = L_ERR;
     } else if (strcmp(argv[*i], "--verbose") == 0) {

@@ -665,8 +665,8 @@ static int build_records(struct storage *s, raft_index first,
     return 0;
 }
 
-int st_log_append(struct storage *s, raft_index first,
-                  const struct raft_entry *e, size_t n)
+int st_log_write(struct storage *s, raft_index first,
+                 const struct raft_entry *e, size_t n)
 {
     size_t total = 0;
     uint64_t start;
@@ -697,11 +697,29 @@ int st_log_append(struct storage *s, raft_index first,
         }
         return -1;
     }
+    s->n = (size_t)first - 1 + n;
+    s->offs[s->n] = start + total;
+    return 0;
+}
+
+int st_log_sync(struct storage *s)
+{
+    if (s->broken) {
+        return fail(s, "%s/log: an earlier fsync failed; restart the node",
+                    s->dir);
+    }
     if (fdatasync(s->log_fd) != 0) {
         s->broken = true;
         return fail_errno(s, "%s/log: fdatasync", s->dir);
     }
-    s->n = (size_t)first - 1 + n;
-    s->offs[s->n] = start + total;
     return 0;
+}
+
+int st_log_append(struct storage *s, raft_index first,
+                  const struct raft_entry *e, size_t n)
+{
+    if (st_log_write(s, first, e, n) != 0) {
+        return -1;
+    }
+    return st_log_sync(s);
 }

@@ -90,4 +90,12 @@ void st_loaded_free(struct st_loaded *l);
 int st_log_append(struct storage *s, raft_index first,
                   const struct raft_entry *e, size_t n);
 
+/* The same in two steps, so that several appends share one fdatasync:
+ * st_log_write truncates (with an fsync) if first is not past the end and
+ * writes the records; st_log_sync makes every write so far durable. Until
+ * then a crash may keep any prefix of them (the loader cuts a torn tail). */
+int st_log_write(struct storage *s, raft_index first,
+                 const struct raft_entry *e, size_t n);
+int st_log_sync(struct storage *s);
+
 #endif

@@ -1,0 +1,262 @@
+/*
+ * writer.c - the disk writer thread; see writer.h.
+ */
+#include "writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct wr_job {
+    bool state;
+    raft_term term;
+    raft_id vote;
+    raft_index first;
+    size_t n;
+    struct raft_entry *ents; /* n entries; payloads in the same block */
+};
+
+static void job_free(struct wr_job *j)
+{
+    free(j->ents);
+    j->ents = NULL;
+}
+
+static int queue_push(struct writer *w, struct wr_job *j)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->q_len == w->q_cap) {
+        size_t cap = w->q_cap ? 2 * w->q_cap : 64;
+        struct wr_job *q = realloc(w->q, cap * sizeof(*q));
+        if (q == NULL) {
+            pthread_mutex_unlock(&w->mu);
+            return -1;
+        }
+        w->q = q;
+        w->q_cap = cap;
+    }
+    w->q[w->q_len++] = *j;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+int wr_state(struct writer *w, raft_term term, raft_id vote)
+{
+    struct wr_job j;
+    memset(&j, 0, sizeof(j));
+    j.state = true;
+    j.term = term;
+    j.vote = vote;
+    return queue_push(w, &j);
+}
+
+int wr_entries(struct writer *w, raft_index first, const struct raft_entry *e,
+               size_t n)
+{
+    struct wr_job j;
+    size_t bytes = n * sizeof(*e), i;
+    uint8_t *p;
+    for (i = 0; i < n; i++) {
+        bytes += e[i].len;
+    }
+    memset(&j, 0, sizeof(j));
+    j.first = first;
+    j.n = n;
+    j.ents = malloc(bytes);
+    if (j.ents == NULL) {
+        return -1;
+    }
+    p = (uint8_t *)(j.ents + n);
+    for (i = 0; i < n; i++) {
+        j.ents[i] = e[i];
+        j.ents[i].buf = NULL;
+        if (e[i].len > 0) {
+            memcpy(p, e[i].buf, e[i].len);
+            j.ents[i].buf = p;
+            p += e[i].len;
+        }
+    }
+    if (queue_push(w, &j) != 0) {
+        job_free(&j);
+        return -1;
+    }
+    return 0;
+}
+
+/* Carry out one batch: every write in order, then one fdatasync if any of
+ * them touched the log. Term/vote writes are made durable on their own
+ * (the storage replaces the state file atomically, with its own fsyncs). */
+static int run_batch(struct writer *w, struct wr_job *b, size_t k,
+                     uint64_t *syncs)
+{
+    bool wrote_log = false;
+    size_t i;
+    for (i = 0; i < k; i++) {
+        int rc;
+        if (b[i].state) {
+            rc = st_state_write(w->st, b[i].term, b[i].vote);
+        } else {
+            rc = st_log_write(w->st, b[i].first, b[i].ents, b[i].n);
+            wrote_log = true;
+        }
+        if (rc != 0) {
+            return -1;
+        }
+    }
+    if (wrote_log) {
+        (*syncs)++;
+        return st_log_sync(w->st);
+    }
+    return 0;
+}
+
+static void *writer_main(void *arg)
+{
+    struct writer *w = arg;
+    for (;;) {
+        size_t k, i;
+        uint64_t syncs = 0;
+        int rc;
+        pthread_mutex_lock(&w->mu);
+        while (w->q_len == 0 && !w->stop) {
+            pthread_cond_wait(&w->cv, &w->mu);
+        }
+        if (w->q_len == 0 || w->failed) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        /* Take everything queued: the batch. */
+        k = w->q_len;
+        if (k > w->batch_cap) {
+            struct wr_job *b = realloc(w->batch, k * sizeof(*b));
+            if (b == NULL) {
+                k = w->batch_cap; /* work with what fits, if anything */
+            } else {
+                w->batch = b;
+                w->batch_cap = k;
+            }
+        }
+        memcpy(w->batch, w->q, k * sizeof(*w->q));
+        memmove(w->q, w->q + k, (w->q_len - k) * sizeof(*w->q));
+        w->q_len -= k;
+        pthread_mutex_unlock(&w->mu);
+        if (k == 0) {
+            rc = -1; /* out of memory for the batch */
+            snprintf(w->st->err, sizeof(w->st->err), "writer: out of memory");
+        } else {
+            if (w->delay_ms > 0) {
+                struct timespec ts = {(time_t)(w->delay_ms / 1000),
+                                      (long)(w->delay_ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+            rc = run_batch(w, w->batch, k, &syncs);
+        }
+        for (i = 0; i < k; i++) {
+            job_free(&w->batch[i]);
+        }
+        pthread_mutex_lock(&w->mu);
+        if (rc != 0) {
+            w->failed = true;
+            snprintf(w->err, sizeof(w->err), "%s", w->st->err);
+        } else {
+            w->done += k;
+            w->batches++;
+            w->writes += k;
+            w->syncs += syncs;
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (write(w->pipe_wr, "x", 1) < 0 && errno != EAGAIN) {
+            /* The loop polls the pipe: a full pipe already wakes it. */
+        }
+        if (rc != 0) {
+            break; /* what is on disk is unknown: write nothing more */
+        }
+    }
+    return NULL;
+}
+
+int wr_start(struct writer *w, struct storage *st, unsigned delay_ms)
+{
+    int fds[2];
+    memset(w, 0, sizeof(*w));
+    w->st = st;
+    w->delay_ms = delay_ms;
+    w->pipe_rd = w->pipe_wr = -1;
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+    w->pipe_rd = fds[0];
+    w->pipe_wr = fds[1];
+    if (fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0 ||
+        pthread_mutex_init(&w->mu, NULL) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    w->started = true;
+    return 0;
+}
+
+void wr_stop(struct writer *w)
+{
+    size_t i;
+    if (!w->started) {
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    for (i = 0; i < w->q_len; i++) {
+        job_free(&w->q[i]);
+    }
+    free(w->q);
+    free(w->batch);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    close(w->pipe_rd);
+    close(w->pipe_wr);
+    w->started = false;
+}
+
+int wr_fd(const struct writer *w)
+{
+    return w->pipe_rd;
+}
+
+int wr_collect(struct writer *w, size_t *n, char *err, size_t errlen)
+{
+    char buf[256];
+    int rc = 0;
+    while (read(w->pipe_rd, buf, sizeof(buf)) > 0) {
+    }
+    pthread_mutex_lock(&w->mu);
+    *n = (size_t)w->done;
+    w->done = 0;
+    if (w->failed) {
+        snprintf(err, errlen, "%s", w->err);
+        rc = -1;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
