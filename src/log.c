@@ -37,9 +37,9 @@ void raft__log_close(struct raft__log *l)
 }
 
 #define ent_at raft__log_ent_at
+#define run_of raft__log_run_of
 
-/* Index into runs of the run holding i, 1 <= i <= last. */
-static size_t run_of(const struct raft__log *l, raft_index i)
+size_t raft__log_run_of(const struct raft__log *l, raft_index i)
 {
     size_t lo = 0;
     size_t hi = l->nruns - 1;
@@ -174,6 +174,41 @@ void raft__log_append(struct raft__log *l, raft_term term, int type,
         e->buf = dst;
     } else {
         e->buf = NULL; /* only empty payloads precede the first chunk */
+    }
+    l->last = i;
+}
+
+void raft__log_append_n(struct raft__log *l, const struct raft_entry *e,
+                        size_t n)
+{
+    struct raft__log_chunk *t = l->tail;
+    uint8_t *dst = t != NULL ? t->data + t->used : NULL;
+    raft_term run_term = l->nruns > 0 ? l->runs[l->nruns - 1].term : 0;
+    raft_index i = l->last;
+    size_t k;
+    /* Bounded by n, reserved by the caller. One term-run check per entry
+     * against a register, one descriptor store, one copy. */
+    for (k = 0; k < n; k++) {
+        struct raft__log_ent *d;
+        size_t len = e[k].len;
+        i++;
+        if (e[k].term != run_term) {
+            run_term = e[k].term;
+            l->runs[l->nruns].start = i;
+            l->runs[l->nruns].term = run_term;
+            l->nruns++;
+        }
+        d = ent_at(l, i);
+        d->len = (uint32_t)len;
+        d->type = (uint8_t)e[k].type;
+        d->buf = dst; /* NULL only before the first chunk: empty payloads */
+        if (len > 0) {
+            memcpy(dst, e[k].buf, len);
+            dst += len;
+        }
+    }
+    if (t != NULL) {
+        t->used = (size_t)(dst - t->data);
     }
     l->last = i;
 }

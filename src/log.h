@@ -71,6 +71,9 @@ static inline raft_index raft__log_last(const struct raft__log *l)
 
 raft_term raft__log_term_slow(const struct raft__log *l, raft_index i);
 
+/* Index into runs of the run holding i, 1 <= i <= last. */
+size_t raft__log_run_of(const struct raft__log *l, raft_index i);
+
 /* Term of the entry at index i; 0 for i == 0 or i > last. */
 static inline raft_term raft__log_term(const struct raft__log *l, raft_index i)
 {
@@ -115,6 +118,11 @@ static inline int raft__log_reserve(struct raft__log *l, size_t n, size_t bytes,
 /* Append one entry at last+1, copying the payload. Needs a reservation. */
 void raft__log_append(struct raft__log *l, raft_term term, int type,
                       const void *buf, size_t len);
+
+/* Append e[0..n) at last+1.., copying the payloads; the same as n calls
+ * of raft__log_append, in one pass. Needs a reservation. */
+void raft__log_append_n(struct raft__log *l, const struct raft_entry *e,
+                        size_t n);
 
 /* Remove every entry with index >= from (from >= 1). Never allocates. */
 void raft__log_truncate(struct raft__log *l, raft_index from);

@@ -256,9 +256,8 @@ int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
     if (rc != 0) {
         return rc;
     }
-    for (i = 0; i < n_entries; i++) {
-        raft__log_append(&r->log, entries[i].term, entries[i].type,
-                         entries[i].buf, entries[i].len);
+    if (n_entries > 0) {
+        raft__log_append_n(&r->log, entries, n_entries);
     }
     r->term = term;
     r->vote = vote;

@@ -261,12 +261,12 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
         for (j = 0; j < k; j++) {
             const struct raft_buf *b = &bufs[i + j];
             struct raft_entry *e = &r->ents[j];
-            raft__log_append(&r->log, r->term, RAFT_ENTRY_COMMAND, b->base, b->len);
             e->term = r->term;
             e->type = RAFT_ENTRY_COMMAND;
             e->buf = b->base;
             e->len = b->len;
         }
+        raft__log_append_n(&r->log, r->ents, k);
         if (r->cb.persist_entries(r, r->ctx, first + i, r->ents, k) != 0) {
             /* Earlier pieces are durable (or being written) and stay; only
              * this piece and what follows it are forgotten. */
@@ -485,10 +485,7 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
         }
         raft__durable_cut(r, first);
         raft__log_truncate(&r->log, first);
-        for (; i < n; i++) {
-            raft__log_append(&r->log, ents[i].term, ents[i].type, ents[i].buf,
-                             ents[i].len);
-        }
+        raft__log_append_n(&r->log, ents + i, n - i);
         raft__write_started(r, true, prev + n);
     }
     /* AppendEntries 5: commit = min(leaderCommit, index of last new entry). */

@@ -64,10 +64,21 @@ int raft__apply(struct raft *r)
      * copy is on disk. Bounded by commit - applied; each entry is offered
      * exactly once per incarnation unless the host's callback fails. */
     raft_index upto = r->commit < r->durable ? r->commit : r->durable;
+    struct raft_entry e;
+    raft_index run_end = 0; /* e.term holds for indexes below run_end */
     while (r->applied < upto) {
-        struct raft_entry e;
         raft_index i = r->applied + 1;
-        raft__log_get(&r->log, i, &e);
+        const struct raft__log_ent *d = raft__log_ent_at(&r->log, i);
+        if (i >= run_end) {
+            /* A term lookup once per run of equal terms, not per entry. */
+            size_t k = raft__log_run_of(&r->log, i);
+            e.term = r->log.runs[k].term;
+            run_end = k + 1 < r->log.nruns ? r->log.runs[k + 1].start
+                                           : UINT64_MAX;
+        }
+        e.type = d->type;
+        e.buf = d->buf;
+        e.len = d->len;
         if (r->cb.apply(r, r->ctx, i, &e) != 0) {
             return RAFT_EAPPLY;
         }
