@@ -28,10 +28,6 @@ void raft__emit_slow(struct raft *r, int type, raft_id peer, int error,
                      const char *reason)
 {
     struct raft__ev *e;
-    if (r->flushing) {
-        emit_now(r, type, peer, error, reason);
-        return;
-    }
     if (r->n_ev == RAFT__EVQ_CAP) {
         return;
     }
@@ -68,7 +64,10 @@ static void flush_events(struct raft *r)
 bool raft__send(struct raft *r, const struct raft_msg *m)
 {
     if (r->cb.send(r, r->ctx, m) != 0) {
-        raft__emit(r, RAFT_EVENT_SEND_FAILED, m->to, 0, "send callback failed");
+        /* Only the flush sends, after the recorded events: report at once. */
+        if (r->cb.event != NULL) {
+            emit_now(r, RAFT_EVENT_SEND_FAILED, m->to, 0, "send callback failed");
+        }
         return false;
     }
     return true;
@@ -264,25 +263,25 @@ void raft__writes_complete(struct raft *r, uint64_t n)
 
 int raft__effects_flush_slow(struct raft *r)
 {
-    int rc = 0;
-    r->flushing = true;
-    if (r->cb.event != NULL) {
-        flush_events(r);
-    } else {
-        r->ev_term = r->term;
-        r->ev_role = r->role;
-    }
-    if (!r->stopped) {
-        if (r->out_len > 0) {
-            flush_queue(r);
-        }
-        if (r->any_dirty) {
-            raft__repl_flush(r);
-        }
-        if (r->applied < r->commit && r->applied < r->durable) {
-            rc = raft__apply(r);
+    if (r->n_ev > 0 || r->term != r->ev_term || r->role != r->ev_role) {
+        if (r->cb.event != NULL) {
+            flush_events(r);
+        } else {
+            r->ev_term = r->term;
+            r->ev_role = r->role;
         }
     }
-    r->flushing = false;
-    return rc;
+    if (r->stopped) {
+        return 0;
+    }
+    if (r->out_len > 0) {
+        flush_queue(r);
+    }
+    if (r->any_dirty) {
+        raft__repl_flush(r);
+    }
+    if (r->applied < r->commit && r->applied < r->durable) {
+        return raft__apply(r);
+    }
+    return 0;
 }

@@ -178,8 +178,8 @@ void raft__log_append(struct raft__log *l, raft_term term, int type,
     l->last = i;
 }
 
-void raft__log_append_n(struct raft__log *l, const struct raft_entry *e,
-                        size_t n)
+void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
+                           size_t n)
 {
     struct raft__log_chunk *t = l->tail;
     uint8_t *dst = t != NULL ? t->data + t->used : NULL;

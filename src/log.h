@@ -121,8 +121,17 @@ void raft__log_append(struct raft__log *l, raft_term term, int type,
 
 /* Append e[0..n) at last+1.., copying the payloads; the same as n calls
  * of raft__log_append, in one pass. Needs a reservation. */
-void raft__log_append_n(struct raft__log *l, const struct raft_entry *e,
-                        size_t n);
+void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
+                           size_t n);
+static inline void raft__log_append_n(struct raft__log *l,
+                                      const struct raft_entry *e, size_t n)
+{
+    if (n == 1) {
+        raft__log_append(l, e->term, e->type, e->buf, e->len);
+    } else {
+        raft__log_append_many(l, e, n);
+    }
+}
 
 /* Remove every entry with index >= from (from >= 1). Never allocates. */
 void raft__log_truncate(struct raft__log *l, raft_index from);

@@ -78,7 +78,6 @@ struct raft {
     int role;                   /* 0 until started */
     bool busy;                  /* inside a mutating call: re-entry refused */
     bool stopped;               /* a write failed in asynchronous mode */
-    bool flushing;              /* inside raft__effects_flush */
 
     /* Persistent state (Raft Figure 2), mirrored by persist_state. */
     raft_term term;
@@ -139,8 +138,8 @@ struct raft {
 
 /* ---- effects.c ---- */
 
-/* Record a diagnostic event; free when no event callback is set. During
- * the flush it is emitted at once. */
+/* Record a diagnostic event, delivered at the flush; free when no event
+ * callback is set. */
 void raft__emit_slow(struct raft *r, int type, raft_id peer, int error,
                      const char *reason);
 #define raft__emit(r, type, peer, error, reason)                      \
@@ -188,8 +187,8 @@ static inline void raft__queue_done(struct raft *r)
     }
 }
 
-/* Send now (flush only), turning a failure into an event. Returns true if
- * the message was handed over. */
+/* Send now (flush only), turning a failure into an event, emitted at once.
+ * Returns true if the message was handed over. */
 bool raft__send(struct raft *r, const struct raft_msg *m);
 
 /* Make room for k more pending writes (asynchronous mode; no-op otherwise).

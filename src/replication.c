@@ -64,7 +64,8 @@ static size_t slice(struct raft *r, raft_index lo)
 
 /* Send one AppendEntries with entries to a follower if flow control allows:
  * one probe at a time, or up to max_inflight pipelined messages. Returns
- * false when nothing more can be sent to it now. */
+ * false when nothing more can be sent to it now (possibly after sending
+ * one). */
 static bool replicate_one(struct raft *r, struct raft__progress *pr)
 {
     uint32_t w = r->cfg.max_inflight;
@@ -83,7 +84,10 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
         return false;
     }
     raft__progress_sent(pr, prev + n, r->ents_bytes, w);
-    return true;
+    /* Whether another message could follow, so the round robin ends
+     * without a pass that only finds nothing to send. */
+    return !raft__progress_paused(pr, w, r->cfg.max_inflight_bytes) &&
+           pr->next <= raft__log_last(&r->log);
 }
 
 /* Mark a follower to be sent what flow control allows at the flush. */
