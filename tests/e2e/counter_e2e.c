@@ -1822,6 +1822,34 @@ static void result(const char *name, int rc)
     }
 }
 
+/* Start every server and wait for a leader; a failure is a failed test
+ * named `what`. */
+static int cluster_up(struct cluster *c, const char *what)
+{
+    int i;
+    for (i = 0; i < c->n; i++) {
+        cl_start(c, i);
+    }
+    if (cl_wait_leader(c, 15000) < 0) {
+        say("no leader within 15 s of starting the servers");
+        result(what, -1);
+        return -1;
+    }
+    return 0;
+}
+
+/* Kill every server; keep the data and logs if anything failed. */
+static void cluster_down(struct cluster *c)
+{
+    cl_stop_all(c, SIGKILL);
+    if (n_failed == 0 && !opt_keep) {
+        cl_remove_dir(c);
+    } else {
+        cl_dump_logs(c, 60);
+        say("data and logs kept in %s", c->dir);
+    }
+}
+
 int main(int argc, char **argv)
 {
     struct cluster c;
@@ -1894,24 +1922,12 @@ int main(int argc, char **argv)
     if (fd_limit_at_least(FLOOD_CONNS + 256) != 0) {
         say("cannot raise the open file limit to %d", FLOOD_CONNS + 256);
     }
-    for (i = 0; i < c.n; i++) {
-        cl_start(&c, i);
-    }
-    if (cl_wait_leader(&c, 15000) < 0) {
-        say("no leader within 15 s of starting the cluster");
-        result("cluster start", -1);
-    } else {
+    if (cluster_up(&c, "cluster start") == 0) {
         result("bad input", test_bad_input(&c, &rng));
         rc = test_nemesis(&c, &rng);
         result("nemesis run", rc);
     }
-    cl_stop_all(&c, SIGKILL);
-    if (n_failed == 0 && !opt_keep) {
-        cl_remove_dir(&c);
-    } else {
-        cl_dump_logs(&c, 60);
-        say("data and logs kept in %s", c.dir);
-    }
+    cluster_down(&c);
 
     /* Again with slow disks: every batch of writes waits 20 ms before it
      * goes to the files, so kills land while writes are in flight (the
@@ -1929,24 +1945,12 @@ int main(int argc, char **argv)
         c.extra[2] = NULL;
         say("slow-disk cluster (--write-delay-ms 20): %s, temp dir %s",
             c.peers, c.dir);
-        for (i = 0; i < c.n; i++) {
-            cl_start(&c, i);
-        }
-        if (cl_wait_leader(&c, 15000) < 0) {
-            say("no leader within 15 s of starting the slow-disk cluster");
-            result("slow-disk cluster start", -1);
-        } else {
+        if (cluster_up(&c, "slow-disk cluster start") == 0) {
             result("nemesis run, writes in flight",
                    test_nemesis(&c, &rng));
         }
-        cl_stop_all(&c, SIGKILL);
+        cluster_down(&c);
         opt_seconds = full;
-        if (n_failed == 0 && !opt_keep) {
-            cl_remove_dir(&c);
-        } else {
-            cl_dump_logs(&c, 60);
-            say("data and logs kept in %s", c.dir);
-        }
     }
     if (n_failed > 0) {
         say("FAILED with seed %" PRIu64 "; rerun: %s --bin %s --seconds %d "
