@@ -26,9 +26,10 @@
  *   - Pointers are labelled "borrowed" (read during the call only),
  *     "retained" (kept until a stated event) or "out" (written by the call).
  *   - Callbacks must not call mutating functions (raft_tick, raft_step,
- *     raft_propose, raft_propose_batch, raft_bootstrap, raft_restore,
- *     raft_destroy) on the node that invoked them; such calls return
- *     RAFT_EBUSY (raft_destroy is ignored). Queries are allowed.
+ *     raft_propose, raft_propose_batch, raft_persisted, raft_bootstrap,
+ *     raft_restore, raft_destroy) on the node that invoked them; such
+ *     calls return RAFT_EBUSY (raft_destroy is ignored). Queries are
+ *     allowed.
  */
 #ifndef RAFT_H
 #define RAFT_H
@@ -501,14 +502,17 @@ RAFT_API int raft_restore(struct raft *r, const raft_id *voters,
  * Returns 0, RAFT_EPERSIST (persisting a new term failed: the election did
  * not start and will be retried at the next tick), RAFT_ENOSPACE (the term
  * has reached UINT64_MAX - 1: no further election is possible), RAFT_EAPPLY,
- * RAFT_ENOMEM, RAFT_ENOTSTARTED or RAFT_EBUSY.
+ * RAFT_ENOMEM, RAFT_ENOTSTARTED, RAFT_ESTOPPED (a failed asynchronous write
+ * stopped the node, see raft_persisted) or RAFT_EBUSY.
  */
 RAFT_API int raft_tick(struct raft *r);
 
 /*
  * Hand the node one incoming message. `msg` and everything it points to are
  * borrowed: entries are copied into the node's log before the call returns.
- * Replies are sent through the send callback before this returns.
+ * Replies are sent through the send callback before this returns, except
+ * in asynchronous mode those that wait for a write (they leave during the
+ * raft_persisted call that reports it).
  * Returns 0 if the message was processed (including a consistency-check
  * failure, which is answered with a rejection and reported as
  * RAFT_EVENT_APPEND_REJECTED), or:
@@ -531,7 +535,7 @@ RAFT_API int raft_tick(struct raft *r);
  *                     answered with the current term first);
  *   RAFT_EPERSIST     persisting term/vote or entries failed (nothing that
  *                     depends on it was acknowledged);
- *   RAFT_ENOMEM, RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_EBUSY.
+ *   RAFT_ENOMEM, RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
  * Every rejection is also reported as RAFT_EVENT_MSG_REJECTED.
  */
 RAFT_API int raft_step(struct raft *r, const struct raft_msg *msg);
@@ -549,7 +553,8 @@ RAFT_API int raft_step(struct raft *r, const struct raft_msg *msg);
  * exceeds max_msg_bytes, RAFT_EINVAL if buf is NULL with len > 0,
  * RAFT_EPERSIST if persisting failed (the leader then steps down),
  * RAFT_ENOSPACE, RAFT_ENOMEM, RAFT_EAPPLY (the entry was appended; an
- * earlier entry failed to apply), RAFT_ENOTSTARTED, RAFT_EBUSY.
+ * earlier entry failed to apply), RAFT_ENOTSTARTED, RAFT_ESTOPPED,
+ * RAFT_EBUSY.
  */
 RAFT_API int raft_propose(struct raft *r, const void *buf, size_t len,
                           raft_index *index);
@@ -699,7 +704,8 @@ struct raft_progress {
     raft_id id;
     bool self;          /* the leader itself */
     int state;          /* RAFT_PROGRESS_* (the leader itself: REPLICATE) */
-    raft_index match;   /* highest index known replicated there */
+    raft_index match;   /* highest index known replicated there (the
+                           leader itself: its durable index) */
     raft_index next;    /* next index to send there */
     unsigned inflight;  /* AppendEntries in flight */
 };

@@ -6,8 +6,10 @@
  * entries), a partitioned leader's uncommitted entry overwritten by a new
  * leader, more proposals - is run over and over with the counting allocator
  * failing the k-th allocation, for k = 1, 2, ... until a run completes
- * without reaching k allocations. Every library call goes through run_op(),
- * which checks, for the call that met the failed allocation:
+ * without reaching k allocations, once with synchronous and once with
+ * asynchronous persistence (where every call is followed by raft_persisted
+ * for its writes). Every library call goes through run_op(), which checks,
+ * for the call that met the failed allocation:
  *   - it returned RAFT_ENOMEM (raft_create: and left *out untouched, and
  *     freed whatever it had allocated);
  *   - the node is unchanged: raft_status, every log entry, and no callback
@@ -30,15 +32,18 @@
 #define SEED 21u
 
 enum { OP_CREATE = 1, OP_BOOTSTRAP, OP_RESTORE, OP_TICK, OP_STEP,
-       OP_PROPOSE, OP_BATCH };
+       OP_PROPOSE, OP_BATCH, OP_PERSISTED };
 
 static const char *const op_names[] = {"", "raft_create", "raft_bootstrap",
                                        "raft_restore", "raft_tick",
                                        "raft_step", "raft_propose",
-                                       "raft_propose_batch"};
+                                       "raft_propose_batch",
+                                       "raft_persisted"};
 
 struct oom {
     struct harness *h;
+    bool async;             /* asynchronous persistence: every call is
+                               followed by raft_persisted for its writes */
     unsigned long k;        /* the allocation that fails */
     unsigned long enomem;   /* calls that returned RAFT_ENOMEM */
     unsigned long ops;      /* library calls made */
@@ -100,9 +105,27 @@ static int do_op(struct oom *o, const struct op *op)
         return raft_propose(nd->r, op->s, strlen(op->s), NULL);
     case OP_BATCH:
         return raft_propose_batch(nd->r, op->bufs, op->n, NULL);
+    case OP_PERSISTED:
+        return h_persisted(h, op->id, nd->pending, 0);
     default:
         ck_abort();
         return 0;
+    }
+}
+
+static int run_op(struct oom *o, const struct op *op);
+
+/* Asynchronous mode: the disk completes what the call wrote, through
+ * raft_persisted, itself run with the same checks. */
+static void persist_done(struct oom *o, const struct op *op)
+{
+    struct h_node *nd = h_node(o->h, op->id);
+    if (o->async && op->kind != OP_PERSISTED && nd->r != NULL &&
+        nd->pending > 0) {
+        struct op p = {.kind = OP_PERSISTED, .id = op->id};
+        int rc = run_op(o, &p);
+        H_CHECK(rc == 0, "k=%lu: raft_persisted on node %llu = %d (%s)",
+                o->k, (unsigned long long)op->id, rc, raft_strerror(rc));
     }
 }
 
@@ -136,6 +159,7 @@ static int run_op(struct oom *o, const struct op *op)
                       "k=%lu: %s on node %llu returned RAFT_ENOMEM but no "
                       "allocation failed", o->k, name,
                       (unsigned long long)op->id);
+        persist_done(o, op);
         return rc;
     }
     H_CHECK(rc == RAFT_ENOMEM,
@@ -165,6 +189,7 @@ static int run_op(struct oom *o, const struct op *op)
     rc = do_op(o, op);
     H_CHECK(rc != RAFT_ENOMEM, "k=%lu: retried %s still ENOMEM", o->k,
                   name);
+    persist_done(o, op);
     return rc;
 }
 
@@ -255,7 +280,8 @@ static unsigned long scenario(struct oom *o)
 {
     struct h_opts opts = {.election_ticks = E, .heartbeat_ticks = 1,
                           .seed = SEED, .counting_alloc = true,
-                          .no_create = true, .max_msg_entries = 16};
+                          .no_create = true, .max_msg_entries = 16,
+                          .async = o->async};
     struct harness *h = h_new(3, &opts);
     o->h = h;
     h->alloc.fail_at = o->k;
@@ -343,14 +369,14 @@ static unsigned long scenario(struct oom *o)
     return failures;
 }
 
-START_TEST(test_oom_every_allocation_failure_is_clean)
+static void every_allocation_failure(bool async)
 {
     /* baseline: the scenario passes with memory always available */
-    struct oom base = {.k = 0};
+    struct oom base = {.k = 0, .async = async};
     ck_assert_uint_eq(scenario(&base), 0);
     unsigned long k, enomem = 0;
     for (k = 1; k < 100000; k++) {
-        struct oom o = {.k = k};
+        struct oom o = {.k = k, .async = async};
         if (scenario(&o) == 0) {
             break; /* fewer than k allocations: every one has been failed */
         }
@@ -359,6 +385,20 @@ START_TEST(test_oom_every_allocation_failure_is_clean)
     H_CHECK(k > 1, "the scenario never allocates");
     H_CHECK(enomem == k - 1, "%lu of %lu injected failures reported",
                   enomem, k - 1);
+}
+
+START_TEST(test_oom_every_allocation_failure_is_clean)
+{
+    every_allocation_failure(false);
+}
+END_TEST
+
+/* The same with asynchronous persistence: the write ring grows, and
+ * raft_persisted (which may win an election and append its no-op) is
+ * itself failed at every allocation. */
+START_TEST(test_oom_async_every_allocation_failure_is_clean)
+{
+    every_allocation_failure(true);
 }
 END_TEST
 
@@ -396,6 +436,7 @@ Suite *raft_oom_suite(void)
     TCase *tc = tcase_create("oom");
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_oom_every_allocation_failure_is_clean);
+    tcase_add_test(tc, test_oom_async_every_allocation_failure_is_clean);
     tcase_add_test(tc, test_oom_create_with_no_memory_at_all);
     tcase_set_timeout(tc, 600);
     suite_add_tcase(s, tc);
