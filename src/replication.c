@@ -162,12 +162,6 @@ static void maybe_commit(struct raft *r)
     }
 }
 
-void raft__repl_durable_advanced(struct raft *r)
-{
-    if (r->role == RAFT_LEADER && r->durable > r->commit) {
-        maybe_commit(r);
-    }
-}
 
 /* A follower's match just rose to m > commit. If a majority already holds
  * m, m is the new majority index (nothing above m can have gained a
@@ -183,6 +177,14 @@ static void commit_after_ack(struct raft *r, raft_index m)
         maybe_commit(r);
     } else if (raft__log_term(&r->log, m) == r->term) {
         r->commit = m;
+    }
+}
+
+void raft__repl_durable_advanced(struct raft *r)
+{
+    /* The leader's own match rose, as a follower's does on an ack. */
+    if (r->role == RAFT_LEADER && r->durable > r->commit) {
+        commit_after_ack(r, r->durable);
     }
 }
 

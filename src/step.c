@@ -306,7 +306,9 @@ int raft_persisted(struct raft *r, size_t n, int status)
         if (r->durable > durable) {
             raft__repl_durable_advanced(r);
         }
-        rc = raft__election_check_won(r);
+        if (r->role == RAFT_CANDIDATE) {
+            rc = raft__election_check_won(r);
+        }
     }
     return leave(r, rc);
 }
