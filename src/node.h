@@ -237,16 +237,30 @@ static inline void raft__durable_cut(struct raft *r, raft_index from)
 void raft__writes_complete(struct raft *r, uint64_t n);
 
 /* Carry out the recorded effects (see the top of this file). Returns 0 or
- * RAFT_EAPPLY. */
+ * RAFT_EAPPLY. The inline part handles what most calls record - at most
+ * one message, which may leave, and no event - and leaves the rest to the
+ * general path, in the same order: events, messages, replication, apply. */
 int raft__effects_flush_slow(struct raft *r);
+void raft__repl_flush(struct raft *r);
+int raft__apply(struct raft *r);
 static inline int raft__effects_flush(struct raft *r)
 {
-    if (r->out_len == 0 && !r->any_dirty && r->n_ev == 0 &&
-        r->term == r->ev_term && r->role == r->ev_role &&
-        (r->applied >= r->commit || r->applied >= r->durable)) {
-        return 0; /* nothing to carry out: the common case of an ack */
+    if (r->n_ev != 0 || r->term != r->ev_term || r->role != r->ev_role ||
+        r->stopped || r->out_len > 1 ||
+        (r->out_len == 1 && r->out[0].barrier > r->w_done)) {
+        return raft__effects_flush_slow(r);
     }
-    return raft__effects_flush_slow(r);
+    if (r->out_len == 1) {
+        r->out_len = 0;
+        raft__send(r, &r->out[0].m);
+    }
+    if (r->any_dirty) {
+        raft__repl_flush(r);
+    }
+    if (r->applied < r->commit && r->applied < r->durable) {
+        return raft__apply(r);
+    }
+    return 0;
 }
 
 /* Drop every queued message and event (the node stops). */

@@ -166,7 +166,7 @@ static void maybe_commit(struct raft *r)
 /* A follower's match just rose to m > commit. If a majority already holds
  * m, m is the new majority index (nothing above m can have gained a
  * replica); otherwise fall back to the full computation. */
-static void commit_after_ack(struct raft *r, raft_index m)
+static inline void commit_after_ack(struct raft *r, raft_index m)
 {
     size_t have = 0;
     size_t i;
@@ -380,8 +380,8 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
 
 /* ---- follower ---------------------------------------------------------------- */
 
-static void send_append_resp(struct raft *r, raft_id to, bool success,
-                             raft_index index, raft_index hint_index)
+static inline void send_append_resp(struct raft *r, raft_id to, bool success,
+                                    raft_index index, raft_index hint_index)
 {
     /* An acknowledgement leaves once every write started so far, which
      * includes the acknowledged entries and the term, is durable. */

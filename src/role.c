@@ -70,11 +70,17 @@ int raft__apply(struct raft *r)
         raft_index i = r->applied + 1;
         const struct raft__log_ent *d = raft__log_ent_at(&r->log, i);
         if (i >= run_end) {
-            /* A term lookup once per run of equal terms, not per entry. */
-            size_t k = raft__log_run_of(&r->log, i);
-            e.term = r->log.runs[k].term;
-            run_end = k + 1 < r->log.nruns ? r->log.runs[k + 1].start
-                                           : UINT64_MAX;
+            /* A term lookup once per run of equal terms, not per entry;
+             * the current term's run, the usual one, without a search. */
+            const struct raft__log *l = &r->log;
+            if (l->runs[l->nruns - 1].start <= i) {
+                e.term = l->runs[l->nruns - 1].term;
+                run_end = UINT64_MAX;
+            } else {
+                size_t k = raft__log_run_of(l, i);
+                e.term = l->runs[k].term;
+                run_end = l->runs[k + 1].start;
+            }
         }
         e.type = d->type;
         e.buf = d->buf;
