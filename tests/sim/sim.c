@@ -178,14 +178,18 @@ static int sim_setup(struct sim *s, const struct sim_opts *o)
     sim_setup_faults(s);
     sim_nemesis_setup(s);
     /* A third of the runs of three or more nodes have one node whose links
-     * are slow: a round trip of several heartbeat intervals, but well
-     * within an election timeout at the fastest clock (3/2 ticks a step),
-     * so that it stays a healthy member. The others are a majority without
-     * it, so it cannot hold up an election. */
-    uint64_t e = s->cfg.election_ticks;
-    uint64_t cap = e / 6 > 2 ? e / 6 - 2 : 0;
-    if (s->n >= 3 && sim_choose(s, 3) == 0 && cap > 0) {
-        uint64_t d = (1 + sim_choose(s, 2)) * s->cfg.heartbeat_ticks;
+     * are slow: a round trip of several heartbeat intervals. Such a run
+     * gets an election timeout of 30..60 ticks, and the delay stays within
+     * a sixth of it (less 2 steps) so that even at the fastest clock (3/2
+     * ticks a step) the slow node remains a healthy member. The others are
+     * a majority without it, so it cannot hold up an election. */
+    if (s->n >= 3 && sim_choose(s, 3) == 0) {
+        uint64_t h = s->cfg.heartbeat_ticks;
+        uint64_t d = (2 + sim_choose(s, 3)) * h;
+        uint64_t e = 30 + sim_choose(s, 31), cap;
+        if (e > s->cfg.election_ticks)
+            s->cfg.election_ticks = (unsigned)e;
+        cap = s->cfg.election_ticks / 6 - 2;
         s->slow_node = 1 + sim_choose(s, s->n);
         s->slow_delay = d < cap ? d : cap;
         s->st.slow_runs = 1;
