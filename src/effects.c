@@ -261,7 +261,7 @@ void raft__writes_complete(struct raft *r, uint64_t n)
 
 /* ---- flush ---------------------------------------------------------------- */
 
-int raft__effects_flush_slow(struct raft *r)
+bool raft__flush_events_and_queue(struct raft *r)
 {
     if (r->n_ev > 0 || r->term != r->ev_term || r->role != r->ev_role) {
         if (r->cb.event != NULL) {
@@ -272,16 +272,10 @@ int raft__effects_flush_slow(struct raft *r)
         }
     }
     if (r->stopped) {
-        return 0;
+        return false;
     }
     if (r->out_len > 0) {
         flush_queue(r);
     }
-    if (r->any_dirty) {
-        raft__repl_flush(r);
-    }
-    if (r->applied < r->commit && r->applied < r->durable) {
-        return raft__apply(r);
-    }
-    return 0;
+    return true;
 }

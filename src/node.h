@@ -38,11 +38,6 @@
 #define RAFT__DEFAULT_MAX_MSG_BYTES (1024u * 1024u)
 #define RAFT__DEFAULT_MAX_INFLIGHT 8u
 
-/* What a node accepts in one AppendEntries, whatever its own limits (which
- * bound what it sends): a safety cap, not flow control. */
-#define RAFT__ACCEPT_MAX_ENTRIES RAFT_MAX_ACCEPT_ENTRIES
-#define RAFT__ACCEPT_MAX_BYTES RAFT_MAX_ACCEPT_BYTES
-
 /* Events recorded during one call; more are dropped (diagnostics only,
  * and no handler records more than a few). */
 #define RAFT__EVQ_CAP 8u
@@ -237,20 +232,23 @@ static inline void raft__durable_cut(struct raft *r, raft_index from)
 void raft__writes_complete(struct raft *r, uint64_t n);
 
 /* Carry out the recorded effects (see the top of this file). Returns 0 or
- * RAFT_EAPPLY. The inline part handles what most calls record - at most
- * one message, which may leave, and no event - and leaves the rest to the
- * general path, in the same order: events, messages, replication, apply. */
-int raft__effects_flush_slow(struct raft *r);
-void raft__repl_flush(struct raft *r);
-int raft__apply(struct raft *r);
+ * RAFT_EAPPLY. Events and queued messages go first: inline when there is
+ * no event and at most one message, ready to leave (what most calls
+ * record), otherwise through raft__flush_events_and_queue, which returns
+ * false if the node is stopped and must do nothing more. Then replication
+ * to marked followers, then apply. */
+bool raft__flush_events_and_queue(struct raft *r);
+void raft__repl_flush(struct raft *r); /* replication.c */
+int raft__apply(struct raft *r);       /* role.c */
 static inline int raft__effects_flush(struct raft *r)
 {
     if (r->n_ev != 0 || r->term != r->ev_term || r->role != r->ev_role ||
         r->stopped || r->out_len > 1 ||
         (r->out_len == 1 && r->out[0].barrier > r->w_done)) {
-        return raft__effects_flush_slow(r);
-    }
-    if (r->out_len == 1) {
+        if (!raft__flush_events_and_queue(r)) {
+            return 0;
+        }
+    } else if (r->out_len == 1) {
         r->out_len = 0;
         raft__send(r, &r->out[0].m);
     }
@@ -300,8 +298,7 @@ static inline struct raft__progress *raft__voter(struct raft *r, raft_id id)
     return NULL;
 }
 
-/* Apply committed, durable entries in order. RAFT_EAPPLY if the callback
- * failed. */
-int raft__apply(struct raft *r);
+/* raft__apply (declared above, with the flush): apply committed, durable
+ * entries in order; RAFT_EAPPLY if the callback failed. */
 
 #endif

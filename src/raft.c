@@ -58,8 +58,8 @@ static int config_fill(struct raft_config *c)
         uint64_t b = (uint64_t)c->max_inflight * c->max_msg_bytes;
         c->max_inflight_bytes = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
     }
-    if (c->max_msg_entries > RAFT__ACCEPT_MAX_ENTRIES ||
-        c->max_msg_bytes > RAFT__ACCEPT_MAX_BYTES) {
+    if (c->max_msg_entries > RAFT_MAX_ACCEPT_ENTRIES ||
+        c->max_msg_bytes > RAFT_MAX_ACCEPT_BYTES) {
         return RAFT_EINVAL;
     }
     /* Keep timer arithmetic far from overflow. */

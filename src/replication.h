@@ -16,9 +16,8 @@ void raft__repl_tick(struct raft *r);
 int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
                        raft_index *first);
 
-/* The flush: send what flow control allows to every follower marked by a
- * handler, round robin. */
-void raft__repl_flush(struct raft *r);
+/* raft__repl_flush (declared in node.h, used by the flush): send what flow
+ * control allows to every follower marked by a handler, round robin. */
 
 /* The leader's durable index rose: commit what a majority now holds. */
 void raft__repl_durable_advanced(struct raft *r);

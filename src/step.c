@@ -96,7 +96,7 @@ static int validate_append(const struct raft_msg *m,
         *why = "entries missing";
         return RAFT_EBADMSG;
     }
-    if (a->n_entries > RAFT__ACCEPT_MAX_ENTRIES) {
+    if (a->n_entries > RAFT_MAX_ACCEPT_ENTRIES) {
         *why = "too many entries";
         return RAFT_ETOOBIG;
     }
@@ -104,7 +104,7 @@ static int validate_append(const struct raft_msg *m,
         *why = "index range overflows";
         return RAFT_EBADMSG;
     }
-    /* Bounded by RAFT__ACCEPT_MAX_ENTRIES. */
+    /* Bounded by RAFT_MAX_ACCEPT_ENTRIES. */
     for (i = 0; i < a->n_entries; i++) {
         const struct raft_entry *e = &a->entries[i];
         if (e->term == 0 || e->term < prev || e->term > m->term) {
@@ -119,7 +119,7 @@ static int validate_append(const struct raft_msg *m,
             *why = "entry payload missing";
             return RAFT_EBADMSG;
         }
-        if (e->len > RAFT__ACCEPT_MAX_BYTES - bytes) {
+        if (e->len > RAFT_MAX_ACCEPT_BYTES - bytes) {
             *why = "too many payload bytes";
             return RAFT_ETOOBIG;
         }
@@ -248,8 +248,11 @@ int raft_step(struct raft *r, const struct raft_msg *m)
 int raft_propose_batch(struct raft *r, const struct raft_buf *bufs, size_t n,
                        raft_index *first_index)
 {
-    /* One write per message-sized piece. */
-    size_t pieces = r == NULL ? 0 : n / r->cfg.max_msg_entries + 1;
+    /* One write per message-sized piece (room is needed only for writes
+     * that stay pending, in asynchronous mode). */
+    size_t pieces = r != NULL && r->cfg.async_persist
+                        ? n / r->cfg.max_msg_entries + 1
+                        : 0;
     int rc = enter(r, pieces);
     if (rc != 0) {
         return rc;

@@ -13,12 +13,12 @@
 #include "harness.h"
 #include "suites.h"
 
-static struct h_opts async_opts(void)
+static struct h_opts test_opts(bool async)
 {
     struct h_opts o;
     memset(&o, 0, sizeof(o));
     o.seed = 1;
-    o.async = true;
+    o.async = async;
     return o;
 }
 
@@ -26,7 +26,7 @@ static struct h_opts async_opts(void)
  * settled (the no-op committed and applied everywhere). */
 static struct harness *async_cluster(void)
 {
-    struct h_opts o = async_opts();
+    struct h_opts o = test_opts(true);
     struct harness *h = h_new(3, &o);
     h_bootstrap_all(h);
     h_elect(h, 1);
@@ -106,7 +106,7 @@ END_TEST
 
 START_TEST(test_candidate_counts_own_vote_once_durable)
 {
-    struct h_opts o = async_opts();
+    struct h_opts o = test_opts(true);
     struct harness *h = h_new(1, &o);
     h_bootstrap_all(h);
     ck_assert_uint_ne(h_tick_until_role(h, 1, RAFT_CANDIDATE, 100), 0);
@@ -128,7 +128,7 @@ END_TEST
 
 START_TEST(test_vote_grant_waits_for_durable_vote)
 {
-    struct h_opts o = async_opts();
+    struct h_opts o = test_opts(true);
     struct harness *h = h_new(3, &o);
     h_bootstrap_all(h);
     struct raft_msg v = h_msg_vote(1, 2, 1, 0, 0);
@@ -144,7 +144,7 @@ END_TEST
 
 START_TEST(test_vote_requests_wait_for_durable_term)
 {
-    struct h_opts o = async_opts();
+    struct h_opts o = test_opts(true);
     struct harness *h = h_new(3, &o);
     h_bootstrap_all(h);
     ck_assert_uint_ne(h_tick_until_role(h, 1, RAFT_CANDIDATE, 100), 0);
@@ -224,7 +224,7 @@ START_TEST(test_truncation_is_not_durable_until_rewritten)
     /* Follower 2 holds 1..3 of term 1 (durable), then a term-2 leader
      * replaces index 3. Until the replacement is durable, a report of the
      * older writes must not make index 3 count as durable. */
-    struct h_opts o = async_opts();
+    struct h_opts o = test_opts(true);
     raft_term log1[] = {1, 1, 1};
     struct harness *h = h_single(3, &o, 1, 0, log1, 3);
     raft_term t2[] = {2};
@@ -303,8 +303,7 @@ START_TEST(test_persisted_misuse)
     ck_assert_int_eq(raft_persisted(h_raft(h, 1), 0, 0), 0);
     h_free(h);
     /* Synchronous nodes have nothing to report. */
-    struct h_opts o = async_opts();
-    o.async = false;
+    struct h_opts o = test_opts(false);
     h = h_new(1, &o);
     h_bootstrap_all(h);
     ck_assert_int_eq(raft_persisted(h_raft(h, 1), 0, 0), RAFT_EINVAL);
@@ -342,9 +341,7 @@ END_TEST
 
 START_TEST(test_deposed_leader_event_reports_follower)
 {
-    struct h_opts o;
-    memset(&o, 0, sizeof(o));
-    o.seed = 1;
+    struct h_opts o = test_opts(false);
     struct harness *h = h_new(3, &o);
     h_bootstrap_all(h);
     h_elect(h, 1);
@@ -366,23 +363,50 @@ START_TEST(test_deposed_leader_event_reports_follower)
 }
 END_TEST
 
+/* Records the kinds of a node's callbacks in call order (0: event). */
+struct kinds {
+    int k[64];
+    size_t n;
+};
+
+static void record_kind(struct h_node *nd, int kind)
+{
+    struct kinds *ks = nd->hook_arg;
+    if (ks->n < H_ARRAY_LEN(ks->k)) {
+        ks->k[ks->n++] = kind;
+    }
+}
+
 START_TEST(test_events_before_sends)
 {
-    /* Events of a call are delivered before its messages, and no message
-     * leaves in the middle of a handler: a candidate's vote requests all
-     * follow its ELECTION_START. */
-    struct h_opts o;
-    memset(&o, 0, sizeof(o));
-    o.seed = 1;
+    /* Events of a call are delivered before its messages and no message
+     * leaves in the middle of a handler: an election's TERM, ROLE and
+     * ELECTION_START events all come before its vote requests, which come
+     * after the term/vote write. */
+    struct h_opts o = test_opts(false);
     struct harness *h = h_new(3, &o);
+    struct kinds ks = {{0}, 0};
+    size_t i, first_send = SIZE_MAX, last_event = 0, n_events = 0;
     h_bootstrap_all(h);
+    h_node(h, 1)->hook = record_kind;
+    h_node(h, 1)->hook_arg = &ks;
     ck_assert_uint_ne(h_tick_until_role(h, 1, RAFT_CANDIDATE, 100), 0);
+    h_node(h, 1)->hook = NULL;
     ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_ELECTION_START), 1);
     ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 2);
-    long st = h_call_pos(h, 1, H_CB_PERSIST_STATE, 0);
-    long s0 = h_call_pos(h, 1, H_CB_SEND, 0);
-    ck_assert_int_ge(st, 0);
-    ck_assert_int_gt(s0, st);
+    for (i = 0; i < ks.n; i++) {
+        if (ks.k[i] == 0) {
+            last_event = i;
+            n_events++;
+        } else if (ks.k[i] == H_CB_SEND && first_send == SIZE_MAX) {
+            first_send = i;
+        }
+    }
+    ck_assert_uint_eq(n_events, 3); /* TERM, ROLE, ELECTION_START */
+    ck_assert_uint_ne(first_send, SIZE_MAX);
+    ck_assert_uint_lt(last_event, first_send);
+    ck_assert_int_gt(h_call_pos(h, 1, H_CB_SEND, 0),
+                     h_call_pos(h, 1, H_CB_PERSIST_STATE, 0));
     h_free(h);
 }
 END_TEST

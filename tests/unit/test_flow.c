@@ -70,9 +70,7 @@ static struct harness *long_log_cluster(size_t nlog, const struct h_opts *o)
  */
 START_TEST(test_failed_send_keeps_probe_position)
 {
-    struct h_opts o;
-    memset(&o, 0, sizeof(o));
-    o.seed = 3;
+    struct h_opts o = {.seed = 3};
     struct harness *h = long_log_cluster(3001, &o);
     ck_assert_uint_ne(h_tick_until_role(h, 1, RAFT_CANDIDATE, 100), 0);
     h_deliver_one(h, 1, 2, RAFT_MSG_VOTE);
@@ -151,9 +149,7 @@ static void slow_deliver(struct harness *h, struct slow_net *s, unsigned now,
  * has everything; returns what the leader sent to followers. */
 static struct flow_count run_slow(unsigned delay, size_t n)
 {
-    struct h_opts o;
-    memset(&o, 0, sizeof(o));
-    o.seed = 5;
+    struct h_opts o = {.seed = 5};
     o.election_ticks = 100; /* far above the round trip */
     struct harness *h = h_new(3, &o);
     h_bootstrap_all(h);
@@ -207,9 +203,7 @@ END_TEST
  * the leader's larger messages: limits bound what a node sends. */
 START_TEST(test_smaller_limits_accept_larger_messages)
 {
-    struct h_opts o;
-    memset(&o, 0, sizeof(o));
-    o.seed = 7;
+    struct h_opts o = {.seed = 7};
     struct harness *h = h_new(3, &o);
     h_bootstrap_all(h);
     /* Node 2 sends at most 2 entries and 100 bytes per message. */
@@ -235,9 +229,7 @@ END_TEST
  * log still restores it. */
 START_TEST(test_restore_with_lower_limit)
 {
-    struct h_opts o;
-    memset(&o, 0, sizeof(o));
-    o.seed = 9;
+    struct h_opts o = {.seed = 9};
     o.max_msg_bytes = 16;
     struct harness *h = h_new(3, &o);
     static char big[100];
@@ -255,9 +247,7 @@ END_TEST
  * that has that many payload bytes unacknowledged. */
 START_TEST(test_inflight_bytes_bound)
 {
-    struct h_opts o;
-    memset(&o, 0, sizeof(o));
-    o.seed = 11;
+    struct h_opts o = {.seed = 11};
     o.max_msg_entries = 1;
     o.max_inflight = 64;
     o.max_inflight_bytes = 1000;
