@@ -32,6 +32,7 @@ void raft__emit_slow(struct raft *r, int type, raft_id peer, int error,
         return;
     }
     e = &r->evq[r->n_ev++];
+    r->fx_slow = true;
     e->type = type;
     e->peer = peer;
     e->error = error;
@@ -61,16 +62,12 @@ static void flush_events(struct raft *r)
 
 /* ---- messages ----------------------------------------------------------- */
 
-bool raft__send(struct raft *r, const struct raft_msg *m)
+void raft__send_failed(struct raft *r, const struct raft_msg *m)
 {
-    if (r->cb.send(r, r->ctx, m) != 0) {
-        /* Only the flush sends, after the recorded events: report at once. */
-        if (r->cb.event != NULL) {
-            emit_now(r, RAFT_EVENT_SEND_FAILED, m->to, 0, "send callback failed");
-        }
-        return false;
+    /* Only the flush sends, after the recorded events: report at once. */
+    if (r->cb.event != NULL) {
+        emit_now(r, RAFT_EVENT_SEND_FAILED, m->to, 0, "send callback failed");
     }
-    return true;
 }
 
 /* A success reply to the same leader in the same term says everything an
@@ -213,10 +210,6 @@ int raft__writes_reserve_slow(struct raft *r, size_t k)
     return 0;
 }
 
-static struct raft__write *write_at(const struct raft *r, uint64_t w)
-{
-    return &r->wq[(w - 1) & (r->wq_cap - 1)];
-}
 
 void raft__durable_cut_slow(struct raft *r, raft_index from)
 {
@@ -229,7 +222,7 @@ void raft__durable_cut_slow(struct raft *r, raft_index from)
      * at the first write already below the cut. Bounded by the pending
      * writes. */
     for (w = r->w_issued; w > r->w_done; w--) {
-        struct raft__write *x = write_at(r, w);
+        struct raft__write *x = raft__write_at(r, w);
         if (!x->entries) {
             continue;
         }
@@ -240,29 +233,11 @@ void raft__durable_cut_slow(struct raft *r, raft_index from)
     }
 }
 
-void raft__write_pending(struct raft *r, bool entries, raft_index last)
-{
-    /* raft__writes_reserve() made room. */
-    write_at(r, r->w_issued)->entries = entries;
-    write_at(r, r->w_issued)->last = last;
-}
-
-void raft__writes_complete(struct raft *r, uint64_t n)
-{
-    /* Bounded by n <= pending writes (checked by raft_persisted). */
-    while (n-- > 0) {
-        const struct raft__write *x = write_at(r, r->w_done + 1);
-        if (x->entries && x->last > r->durable) {
-            r->durable = x->last;
-        }
-        r->w_done++;
-    }
-}
-
 /* ---- flush ---------------------------------------------------------------- */
 
 bool raft__flush_events_and_queue(struct raft *r)
 {
+    r->fx_slow = r->stopped;
     if (r->n_ev > 0 || r->term != r->ev_term || r->role != r->ev_role) {
         if (r->cb.event != NULL) {
             flush_events(r);

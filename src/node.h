@@ -73,6 +73,10 @@ struct raft {
     int role;                   /* 0 until started */
     bool busy;                  /* inside a mutating call: re-entry refused */
     bool stopped;               /* a write failed in asynchronous mode */
+    /* The flush must take its general path: an event is recorded, the term
+     * or role may differ from the last reported ones, or the node stopped.
+     * Set where those change, cleared by the general path. */
+    bool fx_slow;
 
     /* Persistent state (Raft Figure 2), mirrored by persist_state. */
     raft_term term;
@@ -177,14 +181,22 @@ static inline struct raft_msg *raft__queue_slot(struct raft *r, raft_id to,
 void raft__queue_coalesce(struct raft *r);
 static inline void raft__queue_done(struct raft *r)
 {
-    if (r->out[r->out_len - 1].barrier > r->w_done) {
+    if (r->out_len > 1 && r->out[r->out_len - 1].barrier > r->w_done) {
         raft__queue_coalesce(r); /* it waits: merge with older replies */
     }
 }
 
 /* Send now (flush only), turning a failure into an event, emitted at once.
  * Returns true if the message was handed over. */
-bool raft__send(struct raft *r, const struct raft_msg *m);
+void raft__send_failed(struct raft *r, const struct raft_msg *m);
+static inline bool raft__send(struct raft *r, const struct raft_msg *m)
+{
+    if (r->cb.send(r, r->ctx, m) != 0) {
+        raft__send_failed(r, m);
+        return false;
+    }
+    return true;
+}
 
 /* Make room for k more pending writes (asynchronous mode; no-op otherwise).
  * RAFT_ENOMEM leaves the node unchanged. */
@@ -200,7 +212,19 @@ static inline int raft__writes_reserve(struct raft *r, size_t k)
 /* A persist callback just started a write (returned 0): number it and, in
  * synchronous mode, complete it. `last` is the entries write's last index,
  * or 0 with entries == false for a term/vote write. */
-void raft__write_pending(struct raft *r, bool entries, raft_index last);
+static inline struct raft__write *raft__write_at(const struct raft *r,
+                                                 uint64_t w)
+{
+    return &r->wq[(w - 1) & (r->wq_cap - 1)];
+}
+static inline void raft__write_pending(struct raft *r, bool entries,
+                                       raft_index last)
+{
+    /* raft__writes_reserve() made room. */
+    struct raft__write *x = raft__write_at(r, r->w_issued);
+    x->entries = entries;
+    x->last = last;
+}
 static inline void raft__write_started(struct raft *r, bool entries,
                                        raft_index last)
 {
@@ -229,12 +253,22 @@ static inline void raft__durable_cut(struct raft *r, raft_index from)
 }
 
 /* Complete the n oldest pending writes. */
-void raft__writes_complete(struct raft *r, uint64_t n);
+static inline void raft__writes_complete(struct raft *r, uint64_t n)
+{
+    /* Bounded by n <= pending writes (checked by raft_persisted). */
+    while (n-- > 0) {
+        const struct raft__write *x = raft__write_at(r, r->w_done + 1);
+        if (x->entries && x->last > r->durable) {
+            r->durable = x->last;
+        }
+        r->w_done++;
+    }
+}
 
 /* Carry out the recorded effects (see the top of this file). Returns 0 or
  * RAFT_EAPPLY. Events and queued messages go first: inline when there is
- * no event and at most one message, ready to leave (what most calls
- * record), otherwise through raft__flush_events_and_queue, which returns
+ * no event and at most one message (sent if its writes are done, else left
+ * waiting: what most calls record), otherwise through raft__flush_events_and_queue, which returns
  * false if the node is stopped and must do nothing more. Then replication
  * to marked followers, then apply. */
 bool raft__flush_events_and_queue(struct raft *r);
@@ -242,13 +276,11 @@ void raft__repl_flush(struct raft *r); /* replication.c */
 int raft__apply(struct raft *r);       /* role.c */
 static inline int raft__effects_flush(struct raft *r)
 {
-    if (r->n_ev != 0 || r->term != r->ev_term || r->role != r->ev_role ||
-        r->stopped || r->out_len > 1 ||
-        (r->out_len == 1 && r->out[0].barrier > r->w_done)) {
+    if (r->fx_slow || r->out_len > 1) {
         if (!raft__flush_events_and_queue(r)) {
             return 0;
         }
-    } else if (r->out_len == 1) {
+    } else if (r->out_len == 1 && r->out[0].barrier <= r->w_done) {
         r->out_len = 0;
         raft__send(r, &r->out[0].m);
     }

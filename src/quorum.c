@@ -4,11 +4,6 @@
  */
 #include "quorum.h"
 
-size_t raft__quorum_majority(size_t n)
-{
-    return n / 2 + 1;
-}
-
 raft_index raft__quorum_commit_index(raft_index *match, size_t n)
 {
     size_t i;

@@ -9,7 +9,10 @@
 enum { RAFT__VOTE_PENDING = 0, RAFT__VOTE_WON = 1, RAFT__VOTE_LOST = 2 };
 
 /* Number of votes that make a majority of n voters. */
-size_t raft__quorum_majority(size_t n);
+static inline size_t raft__quorum_majority(size_t n)
+{
+    return n / 2 + 1;
+}
 
 /*
  * The highest index replicated on a majority, given each voter's match

@@ -163,20 +163,26 @@ static void maybe_commit(struct raft *r)
 }
 
 
-/* A follower's match just rose to m > commit. If a majority already holds
- * m, m is the new majority index (nothing above m can have gained a
- * replica); otherwise fall back to the full computation. */
+/* A voter's match just rose to m > commit. If a majority already holds m,
+ * m is the new majority index (nothing above m can have gained a replica);
+ * if no majority holds anything above commit, the majority index has not
+ * moved; otherwise fall back to the full computation. */
 static inline void commit_after_ack(struct raft *r, raft_index m)
 {
-    size_t have = 0;
+    size_t have = 0, above = 0;
+    size_t need = raft__quorum_majority(r->n);
     size_t i;
     for (i = 0; i < r->n; i++) {
-        have += match_of(r, i) >= m;
+        raft_index x = match_of(r, i);
+        have += x >= m;
+        above += x > r->commit;
     }
-    if (have < raft__quorum_majority(r->n)) {
+    if (have >= need) {
+        if (raft__log_term(&r->log, m) == r->term) {
+            r->commit = m;
+        }
+    } else if (above >= need) {
         maybe_commit(r);
-    } else if (raft__log_term(&r->log, m) == r->term) {
-        r->commit = m;
     }
 }
 

@@ -11,6 +11,7 @@ int raft__set_term_vote(struct raft *r, raft_term term, raft_id vote)
         return RAFT_EPERSIST;
     }
     raft__write_started(r, false, 0);
+    r->fx_slow |= term != r->term;
     r->term = term;
     r->vote = vote;
     return 0;
@@ -18,6 +19,7 @@ int raft__set_term_vote(struct raft *r, raft_term term, raft_id vote)
 
 void raft__set_role(struct raft *r, int role)
 {
+    r->fx_slow |= role != r->role;
     r->role = role;
 }
 

@@ -296,7 +296,8 @@ int raft_persisted(struct raft *r, size_t n, int status)
         bool was_leader = r->role == RAFT_LEADER;
         raft__effects_discard(r);
         r->stopped = true;
-        r->role = RAFT_FOLLOWER;
+        r->fx_slow = true;
+        raft__set_role(r, RAFT_FOLLOWER);
         r->leader = 0;
         if (was_leader) {
             raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, RAFT_EPERSIST,
@@ -306,7 +307,7 @@ int raft_persisted(struct raft *r, size_t n, int status)
     } else {
         durable = r->durable;
         raft__writes_complete(r, n);
-        if (r->durable > durable) {
+        if (r->durable > durable && r->role == RAFT_LEADER) {
             raft__repl_durable_advanced(r);
         }
         if (r->role == RAFT_CANDIDATE) {
