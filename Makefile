@@ -1,23 +1,39 @@
 # Build, test, benchmark and install the raft library.
-# Targets: all (default), test (everything below that checks), test-unit,
-# test-sim, test-asan, test-clang, valgrind, check-symbols, soak SEEDS=N,
-# bench, install, uninstall, clean.
+#
+#   make                 the static and shared libraries, in build/
+#   make demo            the replicated counter demo (installs what it needs)
+#   make test            everything that checks (installs what it needs);
+#                        `make check` is the same
+#   make install         PREFIX, LIBDIR, INCLUDEDIR, PKGCONFIGDIR, DESTDIR
+#
+# Other targets: test-unit, test-sim, test-asan, test-clang, valgrind,
+# check-symbols, test-header, test-install, soak SEEDS=N, bench, fuzz,
+# uninstall, clean. The user's CPPFLAGS, CFLAGS and LDFLAGS are added to
+# every compile and link. Warnings are errors only where WERROR=-Werror is
+# set, which `make test` and `make check` do.
 
 VERSION       := 0.1.0
 SOVERSION     := 0
 PREFIX        ?= /usr/local
+LIBDIR        ?= $(PREFIX)/lib
+INCLUDEDIR    ?= $(PREFIX)/include
+PKGCONFIGDIR  ?= $(LIBDIR)/pkgconfig
 DESTDIR       ?=
 CC            ?= cc
+CXX           ?= c++
 SEEDS         ?= 2000
 
-WARN     := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+WERROR   ?=
+WARN     := -Wall -Wextra -Wpedantic $(WERROR) -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wconversion -Wno-sign-conversion
 CSTD     := -std=c11 -D_POSIX_C_SOURCE=200809L
 OPT      ?= -O2 -g
 CFLAGS   ?=
-ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(CFLAGS)
+CPPFLAGS ?=
+LDFLAGS  ?=
+ALL_CFLAGS = $(CSTD) $(WARN) $(OPT) $(CPPFLAGS) $(CFLAGS)
 LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden -I.
-TEST_CFLAGS = $(CSTD) -Wall -Wextra -Wpedantic -Werror -Wshadow $(OPT) $(CFLAGS) -I. -Isrc
+TEST_CFLAGS = $(CSTD) -Wall -Wextra -Wpedantic $(WERROR) -Wshadow $(OPT) $(CPPFLAGS) $(CFLAGS) -I. -Isrc
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
 B        ?= build
@@ -30,13 +46,23 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 LIBA     := $(B)/libraft.a
 LIBSO    := $(B)/libraft.so.$(VERSION)
 
-.PHONY: all test test-unit test-sim test-asan test-clang valgrind \
-        soak bench install uninstall clean check-symbols
+.PHONY: all test check test-all test-unit test-sim test-asan test-clang valgrind \
+        soak bench install uninstall clean check-symbols test-header \
+        test-install deps-test deps-demo FORCE
 
 all: $(LIBA) $(LIBSO)
 
+# Everything built in $(B) depends on this file, rewritten only when the
+# compiler or the flags change, so `make test` after a plain `make` (or a
+# different CFLAGS) rebuilds rather than reusing objects built otherwise.
+FLAGS := $(B)/.flags
+$(FLAGS): FORCE
+	@mkdir -p $(B)
+	@echo '$(CC) $(CXX) $(LIB_CFLAGS) $(TEST_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || \
+	  echo '$(CC) $(CXX) $(LIB_CFLAGS) $(TEST_CFLAGS) $(LDFLAGS)' > $@
+
 # One set of position-independent objects serves both libraries.
-$(B)/src/%.o: src/%.c raft.h $(wildcard src/*.h)
+$(B)/src/%.o: src/%.c raft.h $(wildcard src/*.h) $(FLAGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
@@ -45,17 +71,17 @@ $(LIBA): $(OBJS)
 	ar rcs $@ $^
 
 $(LIBSO): $(OBJS)
-	$(CC) -shared -Wl,-soname,libraft.so.$(SOVERSION) -o $@ $^
+	$(CC) -shared -Wl,-soname,libraft.so.$(SOVERSION) $(LDFLAGS) -o $@ $(OBJS)
 	ln -sf libraft.so.$(VERSION) $(B)/libraft.so.$(SOVERSION)
 	ln -sf libraft.so.$(VERSION) $(B)/libraft.so
 
 # ---- tests ---------------------------------------------------------------
 
 $(B)/test-unit: $(UNIT_SRCS) $(SIM_LIB_SRCS) $(wildcard tests/unit/*.h tests/sim/*.h) $(LIBA)
-	$(CC) $(TEST_CFLAGS) $(UNIT_SRCS) $(SIM_LIB_SRCS) $(LIBA) $(CHECK_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) $(UNIT_SRCS) $(SIM_LIB_SRCS) $(LIBA) $(LDFLAGS) $(CHECK_LIBS) -o $@
 
 $(B)/sim: tests/sim/main.c $(SIM_LIB_SRCS) $(wildcard tests/sim/*.h) $(LIBA)
-	$(CC) $(TEST_CFLAGS) tests/sim/main.c $(SIM_LIB_SRCS) $(LIBA) -o $@
+	$(CC) $(TEST_CFLAGS) tests/sim/main.c $(SIM_LIB_SRCS) $(LIBA) $(LDFLAGS) -o $@
 
 test-unit: $(B)/test-unit
 	$(B)/test-unit
@@ -94,8 +120,55 @@ valgrind: $(B)/test-unit $(B)/sim
 	CK_FORK=no $(VALGRIND) $(B)/test-unit
 	$(VALGRIND) $(B)/sim --seeds $(SEEDS)
 
-test: all check-symbols test-clang test-unit test-sim test-asan valgrind fuzz-smoke test-e2e
+# The README's test command: installs what is missing (or says how), then
+# builds everything with warnings as errors and runs every check.
+test check:
+	@bash scripts/deps.sh test
+	@$(MAKE) --no-print-directory WERROR=-Werror test-all
+
+test-all: all check-symbols test-header test-install test-clang test-unit test-sim \
+          test-asan valgrind fuzz-smoke test-e2e
 	@echo "make test: all passed"
+
+deps-test:
+	@bash scripts/deps.sh test
+
+deps-demo:
+	@bash scripts/deps.sh demo
+
+# The public header alone, as C99, C11, C17 and C2x with gcc and clang and
+# as C++11 through C++20 with g++ and clang++, warning-free. (Not with
+# -Wshadow in C++, which reports raft_status() and raft_progress() for
+# sharing their struct's name, as POSIX's stat() does.)
+HEADER_TEST := tests/header/header_test.c
+test-header: $(HEADER_TEST) raft.h
+	@for cc in $(CC) clang; do for std in c99 c11 c17 c2x; do \
+	  $$cc -std=$$std -Wall -Wextra -Wpedantic -Werror -Wshadow -I. \
+	       -c $(HEADER_TEST) -o /dev/null || exit 1; done; done
+	@for cxx in $(CXX) clang++; do for std in c++11 c++14 c++17 c++20; do \
+	  $$cxx -x c++ -std=$$std -Wall -Wextra -Wpedantic -Werror -I. \
+	       -c $(HEADER_TEST) -o /dev/null || exit 1; done; done
+	@echo "header ok: C99, C11, C17, C2x; C++11, C++14, C++17, C++20"
+
+# Install into a staging directory, then build a program against the
+# installed header and libraries: statically, dynamically (found through
+# an rpath), and through the installed pkg-config file.
+STAGE := $(B)/stage
+test-install: all
+	@rm -rf $(STAGE)
+	@$(MAKE) --no-print-directory install DESTDIR=$(abspath $(STAGE)) PREFIX=/usr/local >/dev/null
+	$(CC) -Wall -Wextra $(WERROR) $(CPPFLAGS) $(CFLAGS) -I$(STAGE)/usr/local/include tests/header/use_installed.c \
+	    $(STAGE)/usr/local/lib/libraft.a $(LDFLAGS) -o $(STAGE)/static
+	$(STAGE)/static static
+	$(CC) -Wall -Wextra $(WERROR) $(CPPFLAGS) $(CFLAGS) -I$(STAGE)/usr/local/include tests/header/use_installed.c \
+	    -L$(STAGE)/usr/local/lib -Wl,-rpath,$(abspath $(STAGE))/usr/local/lib -lraft $(LDFLAGS) \
+	    -o $(STAGE)/dynamic
+	$(STAGE)/dynamic dynamic
+	$(CC) -Wall -Wextra $(WERROR) $(CPPFLAGS) $(CFLAGS) tests/header/use_installed.c \
+	    $$(PKG_CONFIG_PATH=$(STAGE)/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$(abspath $(STAGE)) \
+	       pkg-config --cflags --libs raft) -Wl,-rpath,$(abspath $(STAGE))/usr/local/lib $(LDFLAGS) \
+	    -o $(STAGE)/pkgconfig
+	$(STAGE)/pkgconfig pkg-config
 
 soak: $(B)/sim
 	$(B)/sim --seeds $(SEEDS) --first $${FIRST:-0}
@@ -103,7 +176,7 @@ soak: $(B)/sim
 # ---- benchmark -------------------------------------------------------------
 
 $(B)/bench: $(BENCH_SRCS) $(wildcard tests/bench/*.h) $(LIBA)
-	$(CC) $(TEST_CFLAGS) $(BENCH_SRCS) $(LIBA) -o $@
+	$(CC) $(TEST_CFLAGS) $(BENCH_SRCS) $(LIBA) $(LDFLAGS) -o $@
 
 bench: $(B)/bench
 	bash tests/bench/run.sh $(B)/bench
@@ -119,9 +192,9 @@ FUZZ_JOBS    ?= 2
 FUZZ_TARGETS := fuzz_decode fuzz_roundtrip fuzz_node fuzz_sim
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-                -Wall -Wextra -Wpedantic -Werror -I. -Isrc
+                -Wall -Wextra -Wpedantic $(WERROR) -I. -Isrc
 FUZZ_BINS    := $(addprefix $(B)/fuzz/,$(FUZZ_TARGETS))
-FUZZ_DEPS    := $(SRCS) raft.h $(wildcard src/*.h) fuzz/fuzz.h
+FUZZ_DEPS    := $(SRCS) raft.h $(wildcard src/*.h) fuzz/fuzz.h $(FLAGS)
 
 .PHONY: fuzz fuzz-smoke fuzz-corpus
 
@@ -150,23 +223,30 @@ fuzz-corpus: $(B)/fuzz/gen_corpus
 	$(B)/fuzz/gen_corpus fuzz/corpus
 
 # ---- install -------------------------------------------------------------
+# The runtime linker finds the installed libraft.so.0 by itself when LIBDIR
+# is one of its directories (/usr/local/lib and /usr/lib on Debian): a
+# plain install as root refreshes its cache with ldconfig. For any other
+# LIBDIR, link with -Wl,-rpath,$(LIBDIR) or set LD_LIBRARY_PATH.
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 raft.h $(DESTDIR)$(PREFIX)/include/raft.h
-	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/libraft.a
-	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libraft.so.$(VERSION)
-	ln -sf libraft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libraft.so.$(SOVERSION)
-	ln -sf libraft.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libraft.so
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' raft.pc.in \
-	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 raft.h $(DESTDIR)$(INCLUDEDIR)/raft.h
+	install -m 644 $(LIBA) $(DESTDIR)$(LIBDIR)/libraft.a
+	install -m 755 $(LIBSO) $(DESTDIR)$(LIBDIR)/libraft.so.$(VERSION)
+	ln -sf libraft.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libraft.so.$(SOVERSION)
+	ln -sf libraft.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libraft.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' raft.pc.in \
+	    > $(DESTDIR)$(PKGCONFIGDIR)/raft.pc
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
+	  ldconfig; echo "ldconfig: runtime linker cache refreshed"; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/raft.h $(DESTDIR)$(PREFIX)/lib/libraft.a \
-	      $(DESTDIR)$(PREFIX)/lib/libraft.so.$(VERSION) \
-	      $(DESTDIR)$(PREFIX)/lib/libraft.so.$(SOVERSION) \
-	      $(DESTDIR)$(PREFIX)/lib/libraft.so \
-	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/raft.pc
+	rm -f $(DESTDIR)$(INCLUDEDIR)/raft.h $(DESTDIR)$(LIBDIR)/libraft.a \
+	      $(DESTDIR)$(LIBDIR)/libraft.so.$(VERSION) \
+	      $(DESTDIR)$(LIBDIR)/libraft.so.$(SOVERSION) \
+	      $(DESTDIR)$(LIBDIR)/libraft.so \
+	      $(DESTDIR)$(PKGCONFIGDIR)/raft.pc
 
 clean:
 	rm -rf build

@@ -63,6 +63,28 @@ extern "C" {
 /* Version of the library actually linked, as RAFT_VERSION_NUMBER. */
 RAFT_API int raft_version_number(void);
 
+/*
+ * Compatibility policy.
+ *   - Every change to this header is listed in CHANGELOG.md. Until 1.0, a
+ *     minor release may change the API; from 1.0 on, only a major one.
+ *   - The shared library's soname (libraft.so.N) changes with every release
+ *     that breaks binary compatibility, whatever the version number says;
+ *     a program linked against libraft.so.N keeps working with any later
+ *     library of the same soname.
+ *   - Structs the host fills in (raft_config, raft_callbacks,
+ *     raft_allocator, raft_wire_limits) only grow at the end, and a new
+ *     field's zero value keeps the previous behaviour: a host that
+ *     zero-initialises them (memset, `= {0}` or designated initialisers)
+ *     keeps its behaviour when rebuilt against a newer header. Structs the
+ *     library fills in (raft_status, raft_progress, raft_event, raft_msg,
+ *     raft_entry) also only grow at the end. Growing any public struct
+ *     changes its size, which breaks binary compatibility: the soname
+ *     changes with it.
+ *   - Error codes, enum values and wire format versions keep their numbers.
+ *   - A program may compare raft_version_number() with RAFT_VERSION_NUMBER
+ *     at start-up to detect a library older than its header.
+ */
+
 /* ======================================================================
  * Error codes
  * ====================================================================== */
@@ -392,7 +414,12 @@ enum {
     RAFT_EVENT_ELECTION_WON = 4,  /* term */
     RAFT_EVENT_ELECTION_LOST = 5, /* a majority rejected us: term, peer (the
                                      last rejecter), reason (split vote or a
-                                     more up-to-date log) */
+                                     more up-to-date log). The node stays a
+                                     candidate until its election timer
+                                     fires again (then it campaigns at the
+                                     next term) or it hears from a leader of
+                                     its term or a later one (then it
+                                     follows). */
     RAFT_EVENT_MSG_REJECTED = 6,  /* raft_step refused a message: peer, error,
                                      reason */
     RAFT_EVENT_APPEND_REJECTED = 7,/* follower refused entries (log mismatch):
@@ -518,16 +545,24 @@ RAFT_API int raft_tick(struct raft *r);
  * RAFT_EVENT_APPEND_REJECTED), or:
  *   RAFT_EINVAL       msg is NULL;
  *   RAFT_ENOTMEMBER   msg->from is not a voter (or is this node);
- *   RAFT_EBADMSG      unknown type, wrong recipient, term 0 or UINT64_MAX,
- *                     an index of 0 paired with a non-zero term (or the
- *                     reverse), entry terms of 0, decreasing, below
- *                     prev_term or above the message term, an unknown entry
- *                     type, entries == NULL with n_entries > 0, an index
- *                     range that overflows, a success reply acknowledging an
- *                     index past this node's log, a second leader in the
- *                     same term, or
- *                     entries that contradict this node's committed entries
- *                     (impossible from a correct leader);
+ *   RAFT_EBADMSG      the message is impossible from a correct node:
+ *                     - an unknown type, a recipient other than this node,
+ *                       a term of 0 or UINT64_MAX;
+ *                     - an (index, term) pair (prev_index/prev_term,
+ *                       last_index/last_term, hint_index/hint_term) with
+ *                       an index of 0 and a non-zero term or the reverse,
+ *                       or a term above the message's own term;
+ *                     - an AppendEntries reply whose hint_index is above
+ *                       its index;
+ *                     - entries == NULL with n_entries > 0, an index range
+ *                       past UINT64_MAX, an entry term of 0, below
+ *                       prev_term, below the previous entry's term or
+ *                       above the message term, an unknown entry type, a
+ *                       NULL payload with a non-zero length;
+ *                     - a success reply acknowledging an index past this
+ *                       leader's log, an AppendEntries from a second
+ *                       leader in the same term, or entries that contradict
+ *                       this node's committed entries;
  *   RAFT_ETOOBIG      more than RAFT_MAX_ACCEPT_ENTRIES entries or
  *                     RAFT_MAX_ACCEPT_BYTES payload bytes (this node's own
  *                     max_msg_* limits do not apply to what it receives);
@@ -546,8 +581,11 @@ RAFT_API int raft_step(struct raft *r, const struct raft_msg *msg);
  * *index (if not NULL) receives the entry's index; the entry is applied
  * through the apply callback once committed, which may be during this call
  * in a one-voter cluster. Committed is not guaranteed: if leadership is
- * lost first, the entry may be overwritten; a host that must know watches
- * the apply callback for (index, term).
+ * lost first, the entry may be overwritten. The entry's term is the
+ * leader's current term, raft_current_term(r) right after a successful
+ * call; a host that must know the outcome remembers (index, term) and
+ * watches the apply callback: the entry applied at that index carries that
+ * term if and only if it is this proposal.
  * Returns RAFT_ENOTLEADER on a follower or candidate (raft_leader() then
  * gives the leader to redirect to, or 0 if unknown), RAFT_ETOOBIG if len
  * exceeds max_msg_bytes, RAFT_EINVAL if buf is NULL with len > 0,
@@ -674,7 +712,10 @@ RAFT_API int raft_msg_decode(const void *buf, size_t len,
                              size_t ents_cap);
 
 /* ======================================================================
- * Queries (allowed from within callbacks; never fail on a valid node)
+ * Queries: read-only, allowed from within callbacks. raft_status() and the
+ * scalar queries cannot fail on a started or unstarted node;
+ * raft_progress() and raft_entry_at() return an error code for a request
+ * the node cannot answer (not the leader, an index out of range).
  * ====================================================================== */
 
 /* Progress-tracking states of a follower, seen from the leader. */

@@ -6,26 +6,31 @@ CTR_COMMON     := $(CTR_DIR)/proto.c
 CTR_SERVER_SRC := $(CTR_DIR)/server.c $(CTR_DIR)/storage.c $(CTR_DIR)/writer.c $(CTR_COMMON)
 CTR_CLI_SRC    := $(CTR_DIR)/cli.c $(CTR_COMMON)
 CTR_HDRS        = $(wildcard $(CTR_DIR)/*.h)
-EX_CFLAGS       = $(CSTD) -Wall -Wextra -Wpedantic -Werror -Wshadow $(OPT) $(CFLAGS) -I. -I$(CTR_DIR)
+EX_CFLAGS       = $(CSTD) -Wall -Wextra -Wpedantic $(WERROR) -Wshadow $(OPT) $(CPPFLAGS) $(CFLAGS) -I. -I$(CTR_DIR)
 E2E_SECONDS    ?= 30
 
-.PHONY: examples demo test-e2e bench-counter
+.PHONY: examples demo demo-run test-e2e bench-counter
 
 $(B)/counter-server: $(CTR_SERVER_SRC) $(CTR_HDRS) $(LIBA)
-	$(CC) $(EX_CFLAGS) $(CTR_SERVER_SRC) $(LIBA) -lpthread -o $@
+	$(CC) $(EX_CFLAGS) $(CTR_SERVER_SRC) $(LIBA) $(LDFLAGS) -lpthread -o $@
 
-$(B)/counter-cli: $(CTR_CLI_SRC) $(CTR_HDRS)
-	$(CC) $(EX_CFLAGS) $(CTR_CLI_SRC) -o $@
+$(B)/counter-cli: $(CTR_CLI_SRC) $(CTR_HDRS) $(FLAGS)
+	$(CC) $(EX_CFLAGS) $(CTR_CLI_SRC) $(LDFLAGS) -o $@
 
-$(B)/counter-e2e: tests/e2e/counter_e2e.c $(CTR_COMMON) $(CTR_HDRS) $(wildcard tests/e2e/*.h)
-	$(CC) $(EX_CFLAGS) tests/e2e/counter_e2e.c $(CTR_COMMON) -lpthread -o $@
+$(B)/counter-e2e: tests/e2e/counter_e2e.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
+	$(CC) $(EX_CFLAGS) tests/e2e/counter_e2e.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@
 
-$(B)/counter-bench: tests/e2e/counter_bench.c $(CTR_COMMON) $(CTR_HDRS) $(wildcard tests/e2e/*.h)
-	$(CC) $(EX_CFLAGS) tests/e2e/counter_bench.c $(CTR_COMMON) -lpthread -o $@
+$(B)/counter-bench: tests/e2e/counter_bench.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
+	$(CC) $(EX_CFLAGS) tests/e2e/counter_bench.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@
 
 examples: $(B)/counter-server $(B)/counter-cli
 
-demo: examples
+# The README's demo command: installs what is missing (or says how) first.
+demo:
+	@bash scripts/deps.sh demo
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: examples
 	bash $(CTR_DIR)/demo.sh $(B)
 
 test-e2e: examples $(B)/counter-e2e

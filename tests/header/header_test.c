@@ -1,0 +1,104 @@
+/*
+ * header_test.c - the public header alone, compiled (never run) as every C
+ * standard from C99 and as C++11 and later (`make test-header`), with
+ * warnings as errors. It names every public type, constant and function so
+ * that a declaration one language rejects fails the build.
+ */
+#include <raft.h>
+
+#include <string.h>
+
+static int on_send(struct raft *r, void *ctx, const struct raft_msg *m)
+{
+    (void)r;
+    (void)ctx;
+    return m->type == RAFT_MSG_APPEND ? 0 : 1;
+}
+
+static int on_state(struct raft *r, void *ctx, raft_term term, raft_id vote)
+{
+    (void)r;
+    (void)ctx;
+    return term == 0 && vote != 0;
+}
+
+static int on_entries(struct raft *r, void *ctx, raft_index first,
+                      const struct raft_entry *e, size_t n)
+{
+    (void)r;
+    (void)ctx;
+    return first == 0 || (n > 0 && e[0].type == RAFT_ENTRY_NOOP);
+}
+
+static int on_apply(struct raft *r, void *ctx, raft_index index,
+                    const struct raft_entry *e)
+{
+    (void)r;
+    (void)ctx;
+    return index == 0 || e->type == RAFT_ENTRY_COMMAND;
+}
+
+static void on_event(struct raft *r, void *ctx, const struct raft_event *ev)
+{
+    (void)r;
+    (void)ctx;
+    (void)ev;
+}
+
+int header_test(void);
+int header_test(void)
+{
+    struct raft_config cfg;
+    struct raft_callbacks cb;
+    struct raft *r = NULL;
+    struct raft_status st;
+    struct raft_progress pr;
+    struct raft_entry e;
+    struct raft_entry ents[4];
+    struct raft_msg m;
+    struct raft_buf b;
+    struct raft_wire_limits lim;
+    unsigned char wire[256];
+    size_t len = 0;
+    raft_index first = 0;
+    raft_id voters[1] = {1};
+    int rc;
+
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&cb, 0, sizeof(cb));
+    memset(&m, 0, sizeof(m));
+    memset(&lim, 0, sizeof(lim));
+    cfg.id = 1;
+    cfg.max_msg_entries = RAFT_MAX_ACCEPT_ENTRIES;
+    cfg.max_msg_bytes = RAFT_MAX_ACCEPT_BYTES;
+    cb.send = on_send;
+    cb.persist_state = on_state;
+    cb.persist_entries = on_entries;
+    cb.apply = on_apply;
+    cb.event = on_event;
+    b.base = "x";
+    b.len = 1;
+
+    rc = raft_create(&cfg, &cb, NULL, &r);
+    rc |= raft_bootstrap(r, voters, 1);
+    rc |= raft_restore(r, voters, 1, 0, 0, NULL, 0);
+    rc |= raft_tick(r);
+    rc |= raft_step(r, &m);
+    rc |= raft_propose(r, "x", 1, &first);
+    rc |= raft_propose_batch(r, &b, 1, &first);
+    rc |= raft_persisted(r, 0, 0);
+    raft_status(r, &st);
+    rc |= raft_progress(r, 0, &pr);
+    rc |= raft_entry_at(r, 1, &e);
+    rc |= raft_role(r) == RAFT_LEADER;
+    rc |= raft_current_term(r) > 0;
+    rc |= raft_leader(r) != 0;
+    rc |= raft_msg_encode(&m, wire, sizeof(wire), &len);
+    rc |= raft_msg_peek_len(wire, len, &len);
+    rc |= raft_msg_decode(wire, len, &lim, &m, ents, 4);
+    rc |= raft_version_number() == RAFT_VERSION_NUMBER;
+    rc |= raft_strerror(RAFT_ENOMEM)[0] == '\0';
+    rc |= RAFT_WIRE_VERSION + RAFT_WIRE_PREFIX;
+    raft_destroy(r);
+    return rc;
+}
