@@ -119,7 +119,9 @@ RAFT_API int raft_version_number(void);
     X(RAFT_ECOUNT, -19, "entry count impossible for the input length")       \
     X(RAFT_ELIMIT, -20, "encoded message exceeds the decoder's limits")      \
     X(RAFT_EFORMAT, -21, "malformed encoding: reserved bits or bad length")   \
-    X(RAFT_ESTOPPED, -22, "node stopped after a failed write: restore it")
+    X(RAFT_ESTOPPED, -22, "node stopped after a failed write: restore it")   \
+    X(RAFT_ESNAPSHOT, -23, "log does not continue the snapshot")              \
+    X(RAFT_ECOMPACTED, -24, "entry compacted into a snapshot")
 
 enum {
 #define RAFT__ERRNO_ENUM(name, value, text) name = value,
@@ -178,7 +180,9 @@ enum {
     RAFT_MSG_VOTE = 1,        /* RequestVote RPC (Raft 5.2) */
     RAFT_MSG_VOTE_RESP = 2,   /* its reply */
     RAFT_MSG_APPEND = 3,      /* AppendEntries RPC, also the heartbeat (5.3) */
-    RAFT_MSG_APPEND_RESP = 4  /* its reply */
+    RAFT_MSG_APPEND_RESP = 4, /* its reply */
+    RAFT_MSG_SNAPSHOT = 5,    /* InstallSnapshot: one chunk (Raft 7) */
+    RAFT_MSG_SNAPSHOT_RESP = 6 /* its reply */
 };
 
 /* RequestVote: a candidate asks for a vote in `term`. */
@@ -223,6 +227,33 @@ struct raft_msg_append_resp {
     raft_term hint_term;
 };
 
+/*
+ * InstallSnapshot, streamed: bytes offset .. offset+len-1 of the leader's
+ * snapshot covering every entry up to `index`. The receiver writes chunks
+ * in order and installs the snapshot after the `last` one.
+ */
+struct raft_msg_snapshot {
+    raft_index index;      /* last entry the snapshot covers */
+    raft_term index_term;  /* its term */
+    uint64_t offset;       /* position of this chunk in the snapshot */
+    bool last;             /* the final chunk */
+    size_t len;
+    const void *data;      /* borrowed, see raft_send_cb/raft_step; may be
+                              NULL when len is 0 */
+};
+
+/*
+ * Reply to InstallSnapshot for the snapshot ending at `index`. `offset` is
+ * the next byte the receiver expects (everything before it is written; 0
+ * asks the leader to start over); `done` says the snapshot is installed
+ * (or was not needed: the receiver already holds entries up to `index`).
+ */
+struct raft_msg_snapshot_resp {
+    raft_index index;
+    uint64_t offset;
+    bool done;
+};
+
 /* A message between two nodes. */
 struct raft_msg {
     int type;       /* RAFT_MSG_* */
@@ -234,6 +265,8 @@ struct raft_msg {
         struct raft_msg_vote_resp vote_resp;
         struct raft_msg_append append;
         struct raft_msg_append_resp append_resp;
+        struct raft_msg_snapshot snapshot;
+        struct raft_msg_snapshot_resp snapshot_resp;
     } u;
 };
 
@@ -306,6 +339,10 @@ struct raft_config {
                                  UINT32_MAX */
     bool async_persist;       /* writes complete later, see raft_persisted */
     struct raft_allocator allocator; /* all NULL: libc */
+    uint64_t snapshot_trailing; /* entries kept behind a snapshot for
+                                 followers slightly behind (see
+                                 raft_compact), default 1024; the
+                                 smallest is 1 */
 };
 
 /* ======================================================================
@@ -454,13 +491,87 @@ struct raft_event {
 typedef void (*raft_event_cb)(struct raft *r, void *ctx,
                               const struct raft_event *ev);
 
-/* The callback table, copied by raft_create(). All but `event` required. */
+/*
+ * Snapshots.
+ *
+ * The host snapshots its state machine whenever it likes, at an applied
+ * index, and tells the node with raft_compact(), which then drops the log
+ * up to that index (keeping cfg.snapshot_trailing entries). A follower that
+ * needs an entry its leader no longer has gets the leader's latest
+ * snapshot, streamed in chunks: the leader reads them from its host with
+ * snapshot_read, the follower hands them to its host with snapshot_write
+ * as they arrive, and calls snapshot_install once the last one is in.
+ * The three callbacks are optional as a set: a node without them cannot
+ * compact (raft_compact returns RAFT_EINVAL) and refuses snapshot chunks.
+ */
+
+/* Metadata of a snapshot: the last entry it covers and the configuration
+ * at that entry. `voters` is borrowed as stated by each call. */
+struct raft_snapshot_meta {
+    raft_index index;
+    raft_term term;
+    const raft_id *voters;
+    size_t n_voters;
+};
+
+/*
+ * Leader: read up to `max` bytes of the snapshot covering entries up to
+ * `index` (the one last given to raft_compact or raft_restore_snapshot),
+ * starting at byte `offset`. Set *data to the bytes (retained by the node
+ * until the send callback that carries them returns; the node calls send
+ * before any other callback), *len to their number (at most max; fewer only
+ * at the end) and *last to whether they end the snapshot.
+ * Return 0, or non-zero if that snapshot can no longer be read (for
+ * instance the host replaced it with a newer one): the node then starts
+ * the follower over with the snapshot it knows as the latest.
+ */
+typedef int (*raft_snapshot_read_cb)(struct raft *r, void *ctx, raft_index index,
+                                     uint64_t offset, size_t max,
+                                     const void **data, size_t *len, bool *last);
+
+/*
+ * Follower: store data[0..len) (borrowed) at byte `offset` of the snapshot
+ * being received, described by *meta (borrowed). Chunks come in order,
+ * without gaps: offset 0 starts a new snapshot, and the host discards any
+ * partly received one. Nothing needs to be durable yet. Return 0, or
+ * non-zero on failure (the chunk counts as lost; the leader resends it).
+ */
+typedef int (*raft_snapshot_write_cb)(struct raft *r, void *ctx,
+                                      const struct raft_snapshot_meta *meta,
+                                      uint64_t offset, const void *data,
+                                      size_t len);
+
+/*
+ * Follower: the snapshot described by *meta (borrowed) is complete. Make it
+ * durable, then replace the state machine with it: every entry up to
+ * meta->index counts as applied, and the apply callback continues from
+ * meta->index + 1. The host's log may drop every entry up to meta->index.
+ * If `keep` is true the node's log held the entry meta->index with
+ * meta->term and the entries after it stay; if false, every stored entry
+ * goes (the log then continues the snapshot empty, as if
+ * persist_entries were called with first = meta->index + 1 and nothing).
+ * This is a write like the persist callbacks' (synchronous: return once
+ * durable; asynchronous: start it, report it with raft_persisted()); the
+ * installation is acknowledged only once it is durable. Return 0, or
+ * non-zero on failure: the node keeps its state and the leader starts the
+ * snapshot over later.
+ */
+typedef int (*raft_snapshot_install_cb)(struct raft *r, void *ctx,
+                                        const struct raft_snapshot_meta *meta,
+                                        bool keep);
+
+/* The callback table, copied by raft_create(). `send`, `persist_state`,
+ * `persist_entries` and `apply` are required; `event` is optional; the
+ * snapshot callbacks are optional as a set (all three or none). */
 struct raft_callbacks {
     raft_send_cb send;
     raft_persist_state_cb persist_state;
     raft_persist_entries_cb persist_entries;
     raft_apply_cb apply;
     raft_event_cb event;
+    raft_snapshot_read_cb snapshot_read;
+    raft_snapshot_write_cb snapshot_write;
+    raft_snapshot_install_cb snapshot_install;
 };
 
 /* ======================================================================
@@ -516,6 +627,29 @@ RAFT_API int raft_bootstrap(struct raft *r, const raft_id *voters,
 RAFT_API int raft_restore(struct raft *r, const raft_id *voters,
                           size_t n_voters, raft_term term, raft_id vote,
                           const struct raft_entry *entries, size_t n_entries);
+
+/*
+ * Start a node from a snapshot and the log that follows it: *snap (borrowed)
+ * describes the snapshot the host's state machine was loaded from (its
+ * voters are the configuration), term and vote are the last pair given to
+ * persist_state, and entries[0..n_entries) (borrowed; copied) are the
+ * stored entries from index first_index on. Entries at or below
+ * snap->index are covered by the snapshot and dropped (if the entry at
+ * snap->index is among them, its term must be snap->term). The node starts
+ * with commit and applied at snap->index and applies from snap->index + 1.
+ * Returns RAFT_ESNAPSHOT if the entries do not continue the snapshot: a
+ * gap after it (first_index > snap->index + 1), a log that ends before it,
+ * or a different term at snap->index; RAFT_EINVAL as raft_restore() (the
+ * voters are snap's) or if snap is NULL, snap->index is 0, snap->term is 0
+ * or above `term`; RAFT_ESTARTED; RAFT_ENOMEM. raft_restore() is this call
+ * without a snapshot.
+ */
+RAFT_API int raft_restore_snapshot(struct raft *r,
+                                   const struct raft_snapshot_meta *snap,
+                                   raft_term term, raft_id vote,
+                                   raft_index first_index,
+                                   const struct raft_entry *entries,
+                                   size_t n_entries);
 
 /* ======================================================================
  * Driving a node
@@ -634,6 +768,21 @@ RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs,
  */
 RAFT_API int raft_persisted(struct raft *r, size_t n, int status);
 
+/*
+ * The host holds a durable snapshot of its state machine covering every
+ * entry up to `index` (at most the applied index): the node remembers it as
+ * its latest snapshot (what it streams to followers that need entries it no
+ * longer has) and drops the log entries up to index - cfg.snapshot_trailing
+ * (the trailing ones let a follower slightly behind catch up from the log).
+ * The host may then delete its own copies of the dropped entries: from this
+ * call on raft_entry_at() returns RAFT_ECOMPACTED for them. Memory the node
+ * holds for the log is proportional to the entries it retains. An index
+ * at or below the latest snapshot's changes nothing.
+ * Returns 0, RAFT_EINVAL (index above the applied index, or no snapshot
+ * callbacks), RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
+ */
+RAFT_API int raft_compact(struct raft *r, raft_index index);
+
 /* ======================================================================
  * Wire format (codec)
  *
@@ -722,7 +871,9 @@ RAFT_API int raft_msg_decode(const void *buf, size_t len,
 enum {
     RAFT_PROGRESS_PROBE = 1,    /* finding the last matching index, one
                                    message at a time */
-    RAFT_PROGRESS_REPLICATE = 2 /* pipelining, up to max_inflight messages */
+    RAFT_PROGRESS_REPLICATE = 2, /* pipelining, up to max_inflight messages */
+    RAFT_PROGRESS_SNAPSHOT = 3  /* streaming the snapshot: the follower
+                                   needs entries the leader compacted */
 };
 
 /* Snapshot of a node's state, filled by raft_status(). */
@@ -735,9 +886,14 @@ struct raft_status {
     raft_id leader;        /* known leader of `term`, 0 if none */
     raft_index commit;     /* highest index known committed */
     raft_index applied;    /* highest index applied */
-    raft_index last_index; /* index of the last log entry, 0 if empty */
+    raft_index last_index; /* index of the last log entry (snapshot_index
+                              if no entry follows the snapshot, 0 if
+                              neither) */
     raft_term last_term;   /* term of that entry, 0 if empty */
     size_t n_voters;
+    raft_index snapshot_index; /* latest snapshot (raft_compact, restore or
+                                  installation), 0 if none */
+    raft_index first_index;    /* first entry still in the log */
 };
 
 /* Replication progress of one voter, seen from the leader. */
@@ -749,6 +905,7 @@ struct raft_progress {
                            leader itself: its durable index) */
     raft_index next;    /* next index to send there */
     unsigned inflight;  /* AppendEntries in flight */
+    uint64_t snapshot_acked; /* SNAPSHOT: bytes of it the follower wrote */
 };
 
 /* Fill *st (out). `r` and `st` must not be NULL. */
@@ -769,7 +926,8 @@ RAFT_API int raft_progress(const struct raft *r, size_t i, struct raft_progress 
 /*
  * Read the entry at `index` of the node's log into *e (out). The payload
  * pointer is retained by the node until the next mutating call on it.
- * Returns RAFT_EINVAL if index is 0 or past the last index.
+ * Returns RAFT_ECOMPACTED if the entry was dropped by compaction (it is in
+ * the host's snapshot), RAFT_EINVAL if index is 0 or past the last index.
  */
 RAFT_API int raft_entry_at(const struct raft *r, raft_index index, struct raft_entry *e);
 

@@ -69,6 +69,14 @@ static uint64_t encoded_size(const struct raft_msg *m)
         return RAFT__WIRE_VOTE;
     case RAFT_MSG_APPEND_RESP:
         return RAFT__WIRE_APPEND_RESP;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        return RAFT__WIRE_SNAPSHOT_RESP;
+    case RAFT_MSG_SNAPSHOT:
+        if ((m->u.snapshot.len > 0 && m->u.snapshot.data == NULL) ||
+            m->u.snapshot.len > UINT32_MAX - RAFT__WIRE_SNAPSHOT) {
+            return 0;
+        }
+        return RAFT__WIRE_SNAPSHOT + (uint64_t)m->u.snapshot.len;
     case RAFT_MSG_APPEND:
         break;
     default:
@@ -123,6 +131,20 @@ static void encode_body(const struct raft_msg *m, uint8_t *p)
         put64(p + 40, m->u.append_resp.hint_index);
         put64(p + 48, m->u.append_resp.hint_term);
         break;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        put64(p + 32, m->u.snapshot_resp.index);
+        put64(p + 40, m->u.snapshot_resp.offset);
+        break;
+    case RAFT_MSG_SNAPSHOT:
+        put64(p + 32, m->u.snapshot.index);
+        put64(p + 40, m->u.snapshot.index_term);
+        put64(p + 48, m->u.snapshot.offset);
+        put32(p + 56, (uint32_t)m->u.snapshot.len);
+        put32(p + 60, 0); /* reserved for the configuration's length */
+        if (m->u.snapshot.len > 0) {
+            memcpy(p + RAFT__WIRE_SNAPSHOT, m->u.snapshot.data, m->u.snapshot.len);
+        }
+        break;
     default: /* RAFT_MSG_APPEND, checked by encoded_size() */
         put64(p + 32, m->u.append.prev_index);
         put64(p + 40, m->u.append.prev_term);
@@ -162,7 +184,9 @@ int raft_msg_encode(const struct raft_msg *msg, void *buf, size_t cap, size_t *l
         return RAFT_ENOBUFS;
     }
     if ((msg->type == RAFT_MSG_VOTE_RESP && msg->u.vote_resp.granted) ||
-        (msg->type == RAFT_MSG_APPEND_RESP && msg->u.append_resp.success)) {
+        (msg->type == RAFT_MSG_APPEND_RESP && msg->u.append_resp.success) ||
+        (msg->type == RAFT_MSG_SNAPSHOT && msg->u.snapshot.last) ||
+        (msg->type == RAFT_MSG_SNAPSHOT_RESP && msg->u.snapshot_resp.done)) {
         flags = RAFT__WIRE_FLAG_OK;
     }
     encode_header(msg, buf, (uint32_t)size, flags);
@@ -305,6 +329,12 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
     case RAFT_MSG_APPEND:
         want = RAFT__WIRE_APPEND;
         break;
+    case RAFT_MSG_SNAPSHOT:
+        want = RAFT__WIRE_SNAPSHOT;
+        break;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        want = RAFT__WIRE_SNAPSHOT_RESP;
+        break;
     default:
         return RAFT_ETYPE;
     }
@@ -312,7 +342,8 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
         (flags != 0 && (p[5] == RAFT_MSG_VOTE || p[5] == RAFT_MSG_APPEND))) {
         return RAFT_EFORMAT;
     }
-    if (p[5] == RAFT_MSG_APPEND ? size < want : size != want) {
+    if (p[5] == RAFT_MSG_APPEND || p[5] == RAFT_MSG_SNAPSHOT ? size < want
+                                                             : size != want) {
         return RAFT_EFORMAT;
     }
     memset(msg, 0, sizeof(*msg));
@@ -335,6 +366,26 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
         msg->u.append_resp.index = get64(p + 32);
         msg->u.append_resp.hint_index = get64(p + 40);
         msg->u.append_resp.hint_term = get64(p + 48);
+        return 0;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        msg->u.snapshot_resp.done = flags != 0;
+        msg->u.snapshot_resp.index = get64(p + 32);
+        msg->u.snapshot_resp.offset = get64(p + 40);
+        return 0;
+    case RAFT_MSG_SNAPSHOT:
+        if (get32(p + 60) != 0) {
+            return RAFT_EFORMAT; /* reserved */
+        }
+        if (get32(p + 56) != size - RAFT__WIRE_SNAPSHOT) {
+            return get32(p + 56) < size - RAFT__WIRE_SNAPSHOT ? RAFT_ETRAILING
+                                                              : RAFT_EFORMAT;
+        }
+        msg->u.snapshot.last = flags != 0;
+        msg->u.snapshot.index = get64(p + 32);
+        msg->u.snapshot.index_term = get64(p + 40);
+        msg->u.snapshot.offset = get64(p + 48);
+        msg->u.snapshot.len = size - RAFT__WIRE_SNAPSHOT;
+        msg->u.snapshot.data = msg->u.snapshot.len > 0 ? p + RAFT__WIRE_SNAPSHOT : NULL;
         return 0;
     default:
         msg->u.append.prev_index = get64(p + 32);

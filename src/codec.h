@@ -9,7 +9,10 @@
 #define RAFT__WIRE_APPEND 64u      /* header + prev_index + prev_term + commit +
                                       n_entries + reserved, before entries */
 #define RAFT__WIRE_ENTRY 16u       /* term, len, type, 3 reserved bytes */
-#define RAFT__WIRE_FLAG_OK 1u      /* granted / success */
+#define RAFT__WIRE_SNAPSHOT 64u    /* header + index + index_term + offset +
+                                      len + reserved, before the data */
+#define RAFT__WIRE_SNAPSHOT_RESP 48u /* header + index + offset */
+#define RAFT__WIRE_FLAG_OK 1u      /* granted / success / last / done */
 
 #define RAFT__WIRE_DEFAULT_MAX_ENTRIES 64u
 #define RAFT__WIRE_DEFAULT_MAX_ENTRY_BYTES (1024u * 1024u)

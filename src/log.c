@@ -19,15 +19,21 @@ void raft__log_init(struct raft__log *l, const struct raft_allocator *a)
     l->a = a;
 }
 
+/* Free chunk c and every older one. */
+static void free_chunks(const struct raft_allocator *a, struct raft__log_chunk *c)
+{
+    /* Bounded by the number of chunks. */
+    while (c != NULL) {
+        struct raft__log_chunk *prev = c->prev;
+        raft__heap_free(a, c);
+        c = prev;
+    }
+}
+
 void raft__log_close(struct raft__log *l)
 {
     size_t i;
-    struct raft__log_chunk *c = l->tail;
-    while (c != NULL) {
-        struct raft__log_chunk *prev = c->prev;
-        raft__heap_free(l->a, c);
-        c = prev;
-    }
+    free_chunks(l->a, l->tail);
     for (i = 0; i < l->nblocks; i++) {
         raft__heap_free(l->a, l->blocks[i]);
     }
@@ -65,7 +71,7 @@ raft_term raft__log_term_slow(const struct raft__log *l, raft_index i)
 
 raft_term raft__log_last_term(const struct raft__log *l)
 {
-    return l->nruns == 0 ? 0 : l->runs[l->nruns - 1].term;
+    return l->nruns == 0 ? l->base_term : l->runs[l->nruns - 1].term;
 }
 
 static int grow(const struct raft_allocator *a, void **p, size_t *cap,
@@ -91,7 +97,7 @@ static int grow(const struct raft_allocator *a, void **p, size_t *cap,
 
 static int reserve_blocks(struct raft__log *l, size_t n)
 {
-    size_t need = (size_t)((l->last + n + BLOCK_SIZE - 1) >> BLOCK_SHIFT);
+    size_t need = (size_t)((l->last - l->off + n + BLOCK_SIZE - 1) >> BLOCK_SHIFT);
     void *dir = l->blocks;
     if (grow(l->a, &dir, &l->blocks_cap, need, sizeof(*l->blocks)) != 0) {
         return RAFT_ENOMEM;
@@ -232,11 +238,18 @@ void raft__log_truncate(struct raft__log *l, raft_index from)
             raft__heap_free(l->a, c);
         }
     }
-    if (l->tail != NULL) {
+    if (l->tail != NULL && from - 1 > l->base) {
         /* Entry from-1 was appended into this chunk (its first < from), so
          * its payload ends where the truncated payloads began. */
         const struct raft__log_ent *e = ent_at(l, from - 1);
         l->tail->used = (size_t)(e->buf + e->len - l->tail->data);
+    } else if (l->tail != NULL) {
+        /* No entry is left: the remaining chunks hold only compacted
+         * payloads. The newest is reused from its start. */
+        l->tail->used = 0;
+        l->tail->first = from;
+        free_chunks(l->a, l->tail->prev);
+        l->tail->prev = NULL;
     }
     if (keep != NULL) {
         keep->prev = l->tail;
@@ -261,7 +274,7 @@ size_t raft__log_slice(const struct raft__log *l, raft_index lo, size_t max_n,
     raft_index i;
     raft_index end;
     *total = 0;
-    if (lo == 0 || lo > l->last) {
+    if (lo <= l->base || lo > l->last) {
         return 0;
     }
     end = l->last - lo < max_n ? l->last + 1 : lo + max_n;
@@ -295,19 +308,91 @@ raft_index raft__log_match_hint(const struct raft__log *l, raft_index i,
     if (i > l->last) {
         i = l->last;
     }
-    if (i == 0) {
-        return 0;
-    }
-    /* Walk runs backwards from the one holding i: O(number of terms). */
-    r = run_of(l, i);
-    for (;;) {
-        if (l->runs[r].term <= t) {
-            return i;
+    if (i > l->base) {
+        /* Walk runs backwards from the one holding i: O(number of terms). */
+        r = run_of(l, i);
+        for (;;) {
+            if (l->runs[r].term <= t) {
+                return i;
+            }
+            i = l->runs[r].start - 1;
+            if (r == 0) {
+                break; /* i == base */
+            }
+            r--;
         }
-        if (r == 0) {
-            return 0;
-        }
-        i = l->runs[r].start - 1;
-        r--;
     }
+    /* i <= base: every term up to base is <= base_term. */
+    return l->base_term <= t ? i : 0;
+}
+
+/* Free the descriptor blocks whose slots all lie at or below `upto`, and
+ * move the directory down. */
+static void drop_blocks(struct raft__log *l, raft_index upto)
+{
+    size_t k = (size_t)((upto - l->off) >> BLOCK_SHIFT);
+    size_t i;
+    if (k > l->nblocks) {
+        k = l->nblocks;
+    }
+    if (k == 0) {
+        return;
+    }
+    /* Bounded by the number of blocks. */
+    for (i = 0; i < k; i++) {
+        raft__heap_free(l->a, l->blocks[i]);
+    }
+    memmove(l->blocks, l->blocks + k, (l->nblocks - k) * sizeof(*l->blocks));
+    l->nblocks -= k;
+    l->off += (raft_index)k << BLOCK_SHIFT;
+}
+
+void raft__log_compact(struct raft__log *l, raft_index upto)
+{
+    struct raft__log_chunk *c;
+    size_t k;
+    if (upto <= l->base || upto > l->last) {
+        return;
+    }
+    l->base_term = l->runs[run_of(l, upto)].term;
+    /* Payloads: chunks older than the one holding entry upto+1 (or, when
+     * nothing is retained, older than the tail) hold only dropped ones.
+     * Bounded by the number of chunks. */
+    c = l->tail;
+    while (c != NULL && c->first > upto + 1) {
+        c = c->prev;
+    }
+    if (c != NULL) {
+        free_chunks(l->a, c->prev);
+        c->prev = NULL;
+    }
+    /* Runs: those that end at or below upto go; the next one starts after
+     * it. Bounded by the number of runs. */
+    k = 0;
+    while (k < l->nruns && (k + 1 == l->nruns ? l->last : l->runs[k + 1].start - 1) <= upto) {
+        k++;
+    }
+    memmove(l->runs, l->runs + k, (l->nruns - k) * sizeof(*l->runs));
+    l->nruns -= k;
+    if (l->nruns > 0) {
+        l->runs[0].start = upto + 1;
+    }
+    l->base = upto;
+    drop_blocks(l, upto);
+}
+
+void raft__log_reset(struct raft__log *l, raft_index index, raft_term term)
+{
+    size_t i;
+    free_chunks(l->a, l->tail);
+    l->tail = NULL;
+    for (i = 0; i < l->nblocks; i++) {
+        raft__heap_free(l->a, l->blocks[i]);
+    }
+    l->nblocks = 0;
+    l->nruns = 0;
+    l->base = index;
+    l->base_term = term;
+    l->last = index;
+    l->off = index & ~(raft_index)(BLOCK_SIZE - 1);
 }

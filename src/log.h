@@ -1,5 +1,11 @@
 /*
- * log.h - the in-memory log: entries 1 .. last, compactly stored.
+ * log.h - the in-memory log: entries base+1 .. last, compactly stored.
+ *
+ * Entries up to `base` were compacted away (they are in the host's
+ * snapshot); only base's term is kept, so that an AppendEntries whose
+ * previous entry is `base` can be checked. Below base nothing is known:
+ * callers never ask (every index they use is at least the commit index,
+ * and base <= commit), and the functions below say what they return.
  *
  * Layout, chosen so a retained entry costs little more than its payload:
  *   - descriptors (payload pointer, length, type: 16 bytes) live in
@@ -51,11 +57,18 @@ struct raft__log_chunk {
 
 struct raft__log {
     const struct raft_allocator *a;
-    raft_index last;                /* 0 when empty */
+    raft_index base;                /* entries 1..base are compacted */
+    raft_term base_term;            /* term of entry base (0 if base is 0) */
+    raft_index last;                /* base when no entry is retained */
+    /* Descriptor of index i: slot i - 1 - off of the blocks, off a multiple
+     * of the block size with off <= base. */
+    raft_index off;
     struct raft__log_ent **blocks;  /* directory of descriptor blocks */
     size_t nblocks;                 /* blocks allocated */
     size_t blocks_cap;              /* directory capacity */
-    struct raft__log_run *runs;     /* ascending start; runs[0].start == 1 */
+    struct raft__log_run *runs;     /* ascending start; runs[0].start ==
+                                       base + 1 when last > base; none
+                                       otherwise */
     size_t nruns;
     size_t runs_cap;
     struct raft__log_chunk *tail;   /* newest payload chunk, or NULL */
@@ -71,14 +84,15 @@ static inline raft_index raft__log_last(const struct raft__log *l)
 
 raft_term raft__log_term_slow(const struct raft__log *l, raft_index i);
 
-/* Index into runs of the run holding i, 1 <= i <= last. */
+/* Index into runs of the run holding i, base < i <= last. */
 size_t raft__log_run_of(const struct raft__log *l, raft_index i);
 
-/* Term of the entry at index i; 0 for i == 0 or i > last. */
+/* Term of the entry at index i, base <= i <= last; 0 for i > last, for
+ * i == 0, and for i < base (unknown: compacted). */
 static inline raft_term raft__log_term(const struct raft__log *l, raft_index i)
 {
-    if (i == 0 || i > l->last) {
-        return 0;
+    if (i > l->last || i <= l->base) {
+        return i == l->base ? l->base_term : 0;
     }
     if (l->runs[l->nruns - 1].start <= i) {
         return l->runs[l->nruns - 1].term; /* the common case: this term */
@@ -86,7 +100,7 @@ static inline raft_term raft__log_term(const struct raft__log *l, raft_index i)
     return raft__log_term_slow(l, i);
 }
 
-/* Term of the last entry, 0 if empty. */
+/* Term of the last entry (base_term if none is retained). */
 raft_term raft__log_last_term(const struct raft__log *l);
 
 /*
@@ -108,7 +122,7 @@ static inline int raft__log_reserve(struct raft__log *l, size_t n, size_t bytes,
 {
     /* Fast path, taken by almost every append: everything already fits. */
     if (l->nruns + runs <= l->runs_cap &&
-        l->last + n <= ((raft_index)l->nblocks << RAFT__LOG_BLOCK_SHIFT) &&
+        l->last - l->off + n <= ((raft_index)l->nblocks << RAFT__LOG_BLOCK_SHIFT) &&
         (bytes == 0 || raft__log_tail_room(l) >= bytes)) {
         return 0;
     }
@@ -133,19 +147,28 @@ static inline void raft__log_append_n(struct raft__log *l,
     }
 }
 
-/* Remove every entry with index >= from (from >= 1). Never allocates. */
+/* Remove every entry with index >= from (base < from). Never allocates. */
 void raft__log_truncate(struct raft__log *l, raft_index from);
 
-/* Descriptor of the entry at index i, 1 <= i <= last. */
+/* Drop entries base+1 .. upto (base < upto <= last): the host's snapshot
+ * covers them. Frees the memory that only they used. Never allocates. */
+void raft__log_compact(struct raft__log *l, raft_index upto);
+
+/* Drop every entry and start over after (index, term), an installed
+ * snapshot's last entry: base = last = index. Never allocates. */
+void raft__log_reset(struct raft__log *l, raft_index index, raft_term term);
+
+/* Descriptor of the entry at index i, base < i <= last (or a reserved slot
+ * up to last + n). */
 static inline struct raft__log_ent *raft__log_ent_at(const struct raft__log *l,
                                                      raft_index i)
 {
-    size_t p = (size_t)(i - 1);
+    size_t p = (size_t)(i - 1 - l->off);
     return &l->blocks[p >> RAFT__LOG_BLOCK_SHIFT]
                      [p & (((size_t)1 << RAFT__LOG_BLOCK_SHIFT) - 1)];
 }
 
-/* Fill *e with the entry at index i, 1 <= i <= last (payload borrowed). */
+/* Fill *e with the entry at index i, base < i <= last (payload borrowed). */
 static inline void raft__log_get(const struct raft__log *l, raft_index i,
                                  struct raft_entry *e)
 {
@@ -159,8 +182,8 @@ static inline void raft__log_get(const struct raft__log *l, raft_index i,
 /*
  * Fill out[0..) with entries from index lo on: at most max_n entries, and
  * no more payload bytes than max_bytes unless the first entry alone exceeds
- * it. Returns the number filled (0 when lo > last); *bytes (out) receives
- * their payload bytes.
+ * it. Returns the number filled (0 when lo > last or lo <= base); *bytes
+ * (out) receives their payload bytes.
  */
 size_t raft__log_slice(const struct raft__log *l, raft_index lo, size_t max_n,
                        size_t max_bytes, struct raft_entry *out, size_t *bytes);
@@ -168,7 +191,9 @@ size_t raft__log_slice(const struct raft__log *l, raft_index lo, size_t max_n,
 /*
  * The largest index j <= min(i, last) whose term is <= t (0 if none): the
  * last entry that may still match a log whose entry at i has term t. Used
- * on both sides of fast log backtracking.
+ * on both sides of fast log backtracking. Below base terms are unknown:
+ * if the answer would be there, it is min(i, base) when base's term is
+ * <= t (every earlier term is too), 0 otherwise.
  */
 raft_index raft__log_match_hint(const struct raft__log *l, raft_index i,
                                 raft_term t);

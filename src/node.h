@@ -37,6 +37,7 @@
 #define RAFT__DEFAULT_MAX_MSG_ENTRIES 64u
 #define RAFT__DEFAULT_MAX_MSG_BYTES (1024u * 1024u)
 #define RAFT__DEFAULT_MAX_INFLIGHT 8u
+#define RAFT__DEFAULT_SNAPSHOT_TRAILING 1024u
 
 /* Events recorded during one call; more are dropped (diagnostics only,
  * and no handler records more than a few). */
@@ -114,8 +115,18 @@ struct raft {
 
     /* Voters, in configuration order; prs[self] is this node. */
     struct raft__progress *prs;
+    raft_id *voter_ids;         /* the same ids, for snapshot metadata */
     size_t n;
     size_t self;
+
+    /* Snapshots (snapshot.c). Invariant: log.base <= snap_index <= applied. */
+    raft_index snap_index;      /* latest snapshot the host holds, 0: none */
+    raft_term snap_term;        /* term of its last entry */
+    bool rx_active;             /* follower: receiving the snapshot below */
+    raft_index rx_index;        /* its last entry */
+    raft_term rx_term;          /* that entry's term */
+    raft_term rx_leader_term;   /* term of the leader streaming it */
+    uint64_t rx_offset;         /* next byte expected */
     struct raft__infl *infl_store; /* n * max_inflight ring slots */
     raft_index *match_scratch;  /* n slots for commit computation */
     struct raft_entry *ents;    /* max_msg_entries slots for messages */

@@ -28,6 +28,21 @@ void raft__progress_become_probe(struct raft__progress *pr, raft_index next)
     infl_clear(pr);
 }
 
+void raft__progress_become_snapshot(struct raft__progress *pr, raft_index index,
+                                    raft_term term)
+{
+    pr->state = RAFT_PROGRESS_SNAPSHOT;
+    pr->probe_sent = false;
+    infl_clear(pr);
+    pr->snap_index = index;
+    pr->snap_term = term;
+    pr->snap_sent = 0;
+    pr->snap_acked = 0;
+    pr->snap_all_sent = false;
+    pr->snap_idle = 0;
+    pr->snap_rewind_age = 0;
+}
+
 void raft__progress_become_replicate(struct raft__progress *pr)
 {
     pr->state = RAFT_PROGRESS_REPLICATE;

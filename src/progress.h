@@ -3,9 +3,11 @@
  * matchIndex), with flow control.
  *
  * A follower is either probed (one AppendEntries at a time, until the leader
- * finds where their logs match) or replicated to (AppendEntries pipelined
+ * finds where their logs match), replicated to (AppendEntries pipelined
  * without waiting for replies, at most max_inflight messages and about
- * max_inflight_bytes payload bytes at once).
+ * max_inflight_bytes payload bytes at once), or sent the leader's snapshot
+ * (when it needs entries the leader compacted: chunks pipelined up to
+ * max_inflight_bytes unacknowledged bytes, see snapshot.c).
  * Invariant: match < next.
  *
  * Flow-control policy, kept here in one place:
@@ -46,6 +48,15 @@ struct raft__progress {
     bool probe_sent;         /* PROBE: a probe is outstanding, wait */
     uint8_t vote;            /* RAFT__VOTE_*: this voter's answer as candidate */
     bool dirty;              /* send it what flow control allows at the flush */
+    /* SNAPSHOT: the snapshot streamed (index and term of its last entry)
+     * and how far. Invariant: snap_acked <= snap_sent. */
+    bool snap_all_sent;      /* the last chunk left: wait for the answer */
+    raft_index snap_index;
+    raft_term snap_term;
+    uint64_t snap_sent;      /* next byte to send */
+    uint64_t snap_acked;     /* bytes the follower has written */
+    unsigned snap_idle;      /* ticks since the last acknowledgement */
+    unsigned snap_rewind_age;/* ticks since the last rewind */
 };
 
 /* Reset for a new leader whose log ends at last. */
@@ -53,6 +64,10 @@ void raft__progress_reset(struct raft__progress *pr, raft_index last);
 
 /* Probe from `next` (clamped above match). */
 void raft__progress_become_probe(struct raft__progress *pr, raft_index next);
+
+/* Stream the snapshot ending at (index, term) from its first byte. */
+void raft__progress_become_snapshot(struct raft__progress *pr, raft_index index,
+                                    raft_term term);
 void raft__progress_become_replicate(struct raft__progress *pr);
 
 /* Is sending more entries to this follower paused by flow control? */
@@ -62,6 +77,9 @@ static inline bool raft__progress_paused(const struct raft__progress *pr,
 {
     if (pr->state == RAFT_PROGRESS_PROBE) {
         return pr->probe_sent;
+    }
+    if (pr->state == RAFT_PROGRESS_SNAPSHOT) {
+        return true; /* no AppendEntries with entries until it is installed */
     }
     return pr->infl_count >= max_inflight || pr->infl_bytes >= max_bytes;
 }

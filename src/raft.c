@@ -6,6 +6,7 @@
 
 #include "heap.h"
 #include "node.h"
+#include "snapshot.h"
 
 /* ---- errors and version ---------------------------------------------- */
 
@@ -54,6 +55,9 @@ static int config_fill(struct raft_config *c)
     if (c->max_inflight == 0) {
         c->max_inflight = RAFT__DEFAULT_MAX_INFLIGHT;
     }
+    if (c->snapshot_trailing == 0) {
+        c->snapshot_trailing = RAFT__DEFAULT_SNAPSHOT_TRAILING;
+    }
     if (c->max_inflight_bytes == 0) {
         uint64_t b = (uint64_t)c->max_inflight * c->max_msg_bytes;
         c->max_inflight_bytes = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
@@ -77,6 +81,11 @@ int raft_create(const struct raft_config *cfg, const struct raft_callbacks *cbs,
     if (cfg == NULL || cbs == NULL || out == NULL || cbs->send == NULL ||
         cbs->persist_state == NULL || cbs->persist_entries == NULL ||
         cbs->apply == NULL) {
+        return RAFT_EINVAL;
+    }
+    /* The snapshot callbacks come as a set. */
+    if ((cbs->snapshot_read == NULL) != (cbs->snapshot_write == NULL) ||
+        (cbs->snapshot_read == NULL) != (cbs->snapshot_install == NULL)) {
         return RAFT_EINVAL;
     }
     c = *cfg;
@@ -112,6 +121,7 @@ void raft_destroy(struct raft *r)
     a = &r->cfg.allocator;
     raft__log_close(&r->log);
     raft__heap_free(a, r->prs);
+    raft__heap_free(a, r->voter_ids);
     raft__heap_free(a, r->infl_store);
     raft__heap_free(a, r->match_scratch);
     raft__heap_free(a, r->ents);
@@ -159,16 +169,19 @@ static int voters_set(struct raft *r, const raft_id *voters, size_t n)
     struct raft__progress *prs = raft__heap_alloc(a, n * sizeof(*prs));
     struct raft__infl *infl = raft__heap_alloc(a, n * w * sizeof(*infl));
     raft_index *scratch = raft__heap_alloc(a, n * sizeof(*scratch));
+    raft_id *ids = raft__heap_alloc(a, n * sizeof(*ids));
     size_t out_cap = OUT_PER_VOTER * n + OUT_EXTRA;
     struct raft__out *out = raft__heap_alloc(a, out_cap * sizeof(*out));
     size_t i;
-    if (prs == NULL || infl == NULL || scratch == NULL || out == NULL) {
+    if (prs == NULL || infl == NULL || scratch == NULL || ids == NULL || out == NULL) {
         raft__heap_free(a, prs);
         raft__heap_free(a, infl);
         raft__heap_free(a, scratch);
+        raft__heap_free(a, ids);
         raft__heap_free(a, out);
         return RAFT_ENOMEM;
     }
+    memcpy(ids, voters, n * sizeof(*ids));
     memset(prs, 0, n * sizeof(*prs));
     for (i = 0; i < n; i++) {
         prs[i].id = voters[i];
@@ -178,6 +191,7 @@ static int voters_set(struct raft *r, const raft_id *voters, size_t n)
         }
     }
     r->prs = prs;
+    r->voter_ids = ids;
     r->infl_store = infl;
     r->match_scratch = scratch;
     r->out = out;
@@ -215,8 +229,11 @@ static int entries_check(raft_term term,
     return 0;
 }
 
-int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
-                 raft_term term, raft_id vote, const struct raft_entry *entries,
+/* Start the node: voters, term and vote, and a log whose entries
+ * entries[0..n) follow (base, base_term). */
+static int start(struct raft *r, const raft_id *voters, size_t n_voters,
+                 raft_term term, raft_id vote, raft_index base,
+                 raft_term base_term, const struct raft_entry *entries,
                  size_t n_entries)
 {
     size_t bytes, runs, i;
@@ -241,12 +258,19 @@ int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
             return RAFT_EINVAL;
         }
     }
-    if (term == UINT64_MAX || (term == 0 && vote != 0)) {
+    if (term == UINT64_MAX || (term == 0 && vote != 0) || base_term > term ||
+        n_entries > UINT64_MAX - base) {
         return RAFT_EINVAL;
     }
     rc = entries_check(term, entries, n_entries, &bytes, &runs);
     if (rc != 0) {
         return rc;
+    }
+    if (n_entries > 0 && entries[0].term < base_term) {
+        return RAFT_EINVAL;
+    }
+    if (base > 0) {
+        raft__log_reset(&r->log, base, base_term); /* empty: frees nothing */
     }
     rc = raft__log_reserve(&r->log, n_entries, bytes, runs);
     if (rc != 0) {
@@ -262,11 +286,54 @@ int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
     r->term = term;
     r->vote = vote;
     r->role = RAFT_FOLLOWER;
-    r->durable = n_entries; /* given by the host from its disk */
-    r->ev_term = term;      /* starting is not an event */
+    r->durable = raft__log_last(&r->log); /* given by the host from its disk */
+    r->snap_index = base;
+    r->snap_term = base_term;
+    r->commit = base;
+    r->applied = base;
+    r->ev_term = term; /* starting is not an event */
     r->ev_role = RAFT_FOLLOWER;
     raft__reset_election_timer(r);
     return 0;
+}
+
+int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
+                 raft_term term, raft_id vote, const struct raft_entry *entries,
+                 size_t n_entries)
+{
+    return start(r, voters, n_voters, term, vote, 0, 0, entries, n_entries);
+}
+
+int raft_restore_snapshot(struct raft *r, const struct raft_snapshot_meta *snap,
+                          raft_term term, raft_id vote, raft_index first_index,
+                          const struct raft_entry *entries, size_t n_entries)
+{
+    raft_index skip;
+    if (r == NULL || snap == NULL || snap->index == 0 || snap->term == 0 ||
+        first_index == 0 || (n_entries > 0 && entries == NULL) ||
+        n_entries > UINT64_MAX - first_index) {
+        return RAFT_EINVAL;
+    }
+    if (!raft__snapshot_enabled(r)) {
+        return RAFT_EINVAL;
+    }
+    if (n_entries > 0) {
+        raft_index last = first_index + n_entries - 1;
+        if (first_index > snap->index + 1 || last < snap->index) {
+            return RAFT_ESNAPSHOT; /* a gap, or a log that ends before it */
+        }
+        skip = snap->index + 1 - first_index; /* entries it covers */
+        if (skip > 0 && entries[skip - 1].term != snap->term) {
+            return RAFT_ESNAPSHOT;
+        }
+        entries += skip;
+        n_entries -= (size_t)skip;
+        if (n_entries > 0 && entries[0].term < snap->term) {
+            return RAFT_ESNAPSHOT; /* terms go down after it */
+        }
+    }
+    return start(r, snap->voters, snap->n_voters, term, vote, snap->index,
+                 snap->term, entries, n_entries);
 }
 
 int raft_bootstrap(struct raft *r, const raft_id *voters, size_t n_voters)
@@ -288,6 +355,8 @@ void raft_status(const struct raft *r, struct raft_status *st)
     st->last_index = raft__log_last(&r->log);
     st->last_term = raft__log_last_term(&r->log);
     st->n_voters = r->n;
+    st->snapshot_index = r->snap_index;
+    st->first_index = r->log.base + 1;
 }
 
 int raft_role(const struct raft *r)
@@ -322,11 +391,13 @@ int raft_progress(const struct raft *r, size_t i, struct raft_progress *p)
         p->match = r->durable;
         p->next = raft__log_last(&r->log) + 1;
         p->inflight = 0;
+        p->snapshot_acked = 0;
     } else {
         p->state = pr->state;
         p->match = pr->match;
         p->next = pr->next;
         p->inflight = pr->infl_count;
+        p->snapshot_acked = pr->state == RAFT_PROGRESS_SNAPSHOT ? pr->snap_acked : 0;
     }
     return 0;
 }
@@ -335,6 +406,9 @@ int raft_entry_at(const struct raft *r, raft_index index, struct raft_entry *e)
 {
     if (r == NULL || e == NULL || index == 0 || index > raft__log_last(&r->log)) {
         return RAFT_EINVAL;
+    }
+    if (index <= r->log.base) {
+        return RAFT_ECOMPACTED;
     }
     raft__log_get(&r->log, index, e);
     return 0;

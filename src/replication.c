@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "quorum.h"
+#include "snapshot.h"
 
 /* ---- leader ---------------------------------------------------------------- */
 
@@ -71,6 +72,13 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
     uint32_t w = r->cfg.max_inflight;
     raft_index prev;
     size_t n;
+    if (pr->state != RAFT_PROGRESS_SNAPSHOT && pr->next <= r->log.base) {
+        /* It needs entries this leader compacted: send the snapshot. */
+        raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
+    }
+    if (pr->state == RAFT_PROGRESS_SNAPSHOT) {
+        return raft__snapshot_send(r, pr);
+    }
     if (raft__progress_paused(pr, w, r->cfg.max_inflight_bytes) ||
         pr->next > raft__log_last(&r->log)) {
         return false;
@@ -184,6 +192,19 @@ static inline void commit_after_ack(struct raft *r, raft_index m)
     } else if (above >= need) {
         maybe_commit(r);
     }
+}
+
+void raft__repl_installed(struct raft *r, struct raft__progress *pr,
+                          raft_index index)
+{
+    if (index > pr->match) {
+        pr->match = index;
+    }
+    raft__progress_become_probe(pr, index + 1);
+    if (pr->match > r->commit) {
+        commit_after_ack(r, pr->match);
+    }
+    want_replicate(r, pr);
 }
 
 void raft__repl_durable_advanced(struct raft *r)
@@ -310,6 +331,19 @@ void raft__repl_tick(struct raft *r)
         if (i == r->self) {
             continue;
         }
+        if (pr->state != RAFT_PROGRESS_SNAPSHOT && pr->next <= r->log.base) {
+            /* Compaction passed what it needs. */
+            raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
+        }
+        if (pr->state == RAFT_PROGRESS_SNAPSHOT) {
+            /* The chunks go at the flush; the heartbeat, anchored at the
+             * log's base, keeps the follower from campaigning meanwhile
+             * (it lacks the base and rejects it, which is ignored). */
+            raft__snapshot_tick(r, pr);
+            queue_heartbeat(r, pr, r->log.base,
+                            r->commit < r->log.base ? r->commit : r->log.base);
+            continue;
+        }
         if (pr->state == RAFT_PROGRESS_PROBE && !pr->probe_sent &&
             pr->next <= last) {
             /* No probe outstanding (a reply unpaused it, or its send
@@ -364,6 +398,9 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
          * would resend what the outstanding probe carries. */
         if (pr->state == RAFT_PROGRESS_PROBE && (advanced || a->index >= probe_at)) {
             raft__progress_become_replicate(pr);
+        } else if (pr->state == RAFT_PROGRESS_SNAPSHOT && pr->match >= r->log.base) {
+            /* It holds what the log still has after all: no snapshot. */
+            raft__progress_become_probe(pr, pr->match + 1);
         }
         /* Only a match above the commit index can raise it. */
         if (advanced && pr->match > r->commit) {

@@ -19,6 +19,11 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
 /* raft__repl_flush (declared in node.h, used by the flush): send what flow
  * control allows to every follower marked by a handler, round robin. */
 
+/* A follower installed the snapshot ending at `index`: probe it from
+ * index + 1 (snapshot.c). */
+void raft__repl_installed(struct raft *r, struct raft__progress *pr,
+                          raft_index index);
+
 /* The leader's durable index rose: commit what a majority now holds. */
 void raft__repl_durable_advanced(struct raft *r);
 

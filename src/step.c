@@ -12,6 +12,7 @@
 #include "election.h"
 #include "node.h"
 #include "replication.h"
+#include "snapshot.h"
 
 /* ---- driving -------------------------------------------------------------- */
 
@@ -129,6 +130,28 @@ static int validate_append(const struct raft_msg *m,
     return 0;
 }
 
+static int validate_snapshot(const struct raft_msg *m, const char **why)
+{
+    const struct raft_msg_snapshot *s = &m->u.snapshot;
+    if (s->index == 0 || s->index_term == 0 || s->index_term > m->term) {
+        *why = "impossible last entry";
+        return RAFT_EBADMSG;
+    }
+    if (s->len > 0 && s->data == NULL) {
+        *why = "chunk data missing";
+        return RAFT_EBADMSG;
+    }
+    if (s->len > RAFT_MAX_ACCEPT_BYTES) {
+        *why = "chunk too big";
+        return RAFT_ETOOBIG;
+    }
+    if (s->offset > UINT64_MAX - s->len) {
+        *why = "chunk range overflows";
+        return RAFT_EBADMSG;
+    }
+    return 0;
+}
+
 static int validate(struct raft *r, const struct raft_msg *m,
                     struct raft__progress **pr, const char **why)
 {
@@ -164,6 +187,14 @@ static int validate(struct raft *r, const struct raft_msg *m,
         return 0;
     case RAFT_MSG_APPEND:
         return validate_append(m, why);
+    case RAFT_MSG_SNAPSHOT:
+        return validate_snapshot(m, why);
+    case RAFT_MSG_SNAPSHOT_RESP:
+        if (m->u.snapshot_resp.index == 0) {
+            *why = "impossible snapshot index";
+            return RAFT_EBADMSG;
+        }
+        return 0;
     case RAFT_MSG_APPEND_RESP:
         if (m->u.append_resp.hint_index > m->u.append_resp.index ||
             !pair_ok(m->u.append_resp.hint_index, m->u.append_resp.hint_term,
@@ -191,6 +222,9 @@ static void reply_stale(struct raft *r, const struct raft_msg *m)
         out.u.vote_resp.granted = false;
         out.u.vote_resp.last_index = raft__log_last(&r->log);
         out.u.vote_resp.last_term = raft__log_last_term(&r->log);
+    } else if (m->type == RAFT_MSG_SNAPSHOT) {
+        out.type = RAFT_MSG_SNAPSHOT_RESP;
+        out.u.snapshot_resp.index = m->u.snapshot.index;
     } else {
         out.type = RAFT_MSG_APPEND_RESP;
         out.u.append_resp.success = false;
@@ -208,7 +242,8 @@ static int step(struct raft *r, const struct raft_msg *m)
         return reject(r, m, rc, why);
     }
     if (m->term < r->term) {
-        if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_APPEND) {
+        if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_APPEND ||
+            m->type == RAFT_MSG_SNAPSHOT) {
             reply_stale(r, m);
         }
         return reject(r, m, RAFT_ESTALE, "stale term");
@@ -224,6 +259,13 @@ static int step(struct raft *r, const struct raft_msg *m)
         return raft__election_recv_vote_resp(r, pr, m);
     case RAFT_MSG_APPEND:
         return raft__repl_recv_append(r, m);
+    case RAFT_MSG_SNAPSHOT:
+        return raft__snapshot_recv(r, m);
+    case RAFT_MSG_SNAPSHOT_RESP:
+        if (m->term > r->term) {
+            return raft__become_follower(r, m->term, 0);
+        }
+        return raft__snapshot_recv_resp(r, pr, m);
     default:
         if (m->term > r->term) {
             return raft__become_follower(r, m->term, 0);
@@ -315,4 +357,13 @@ int raft_persisted(struct raft *r, size_t n, int status)
         }
     }
     return leave(r, rc);
+}
+
+int raft_compact(struct raft *r, raft_index index)
+{
+    int rc = enter(r, 0);
+    if (rc != 0) {
+        return rc;
+    }
+    return leave(r, raft__snapshot_compact(r, index));
 }

@@ -1,0 +1,271 @@
+/*
+ * snapshot.c - compaction, and streaming the leader's snapshot to a
+ * follower that needs entries the leader compacted (Raft 7; thesis 5.3).
+ *
+ * Leader: a follower whose next index is at or below the log's base gets
+ * the latest snapshot, read from the host in chunks of at most
+ * max_msg_bytes and pipelined up to max_inflight_bytes unacknowledged
+ * bytes. Each chunk is answered with the next byte the follower expects;
+ * the answer to the last one says the snapshot is installed, and the
+ * follower is probed again from the snapshot's index + 1.
+ *
+ * Follower: chunks are written through the host in order, without gaps;
+ * one at another offset is not written and is answered with the offset
+ * expected (0 when the follower holds nothing of that stream: after a
+ * restart, or when another leader or another snapshot started one). The
+ * last chunk installs the snapshot, unless the follower's commit index has
+ * reached it meanwhile (then it is not needed).
+ *
+ * Lost chunks: a gap is seen by the follower and answered at once; a lost
+ * tail (no answer at all) is resent after an election timeout without any
+ * acknowledgement. Rewinds happen at most once per heartbeat interval, so
+ * a burst of answers to reordered chunks costs one resend, not one each.
+ */
+#include "snapshot.h"
+
+#include "progress.h"
+#include "replication.h"
+
+int raft__snapshot_compact(struct raft *r, raft_index index)
+{
+    uint64_t keep = r->cfg.snapshot_trailing;
+    raft_index upto;
+    if (!raft__snapshot_enabled(r) || index > r->applied) {
+        return RAFT_EINVAL;
+    }
+    if (index <= r->snap_index) {
+        return 0;
+    }
+    /* Invariant base <= snap_index < index <= applied <= last: index's
+     * term is still in the log. */
+    r->snap_term = raft__log_term(&r->log, index);
+    r->snap_index = index;
+    upto = index > keep ? index - keep : 0;
+    if (upto > r->log.base) {
+        raft__log_compact(&r->log, upto);
+        r->ents_n = 0; /* the slice cache may point into dropped payloads */
+    }
+    return 0;
+}
+
+/* ---- leader ---------------------------------------------------------------- */
+
+bool raft__snapshot_send(struct raft *r, struct raft__progress *pr)
+{
+    struct raft_msg m;
+    const void *data = NULL;
+    size_t len = 0;
+    bool last = false;
+    uint64_t window = r->cfg.max_inflight_bytes;
+    if (pr->snap_all_sent || pr->snap_sent - pr->snap_acked >= window) {
+        return false;
+    }
+    if (r->cb.snapshot_read(r, r->ctx, pr->snap_index, pr->snap_sent,
+                            r->cfg.max_msg_bytes, &data, &len, &last) != 0 ||
+        len > r->cfg.max_msg_bytes || (len > 0 && data == NULL) ||
+        (len == 0 && !last) || len > UINT64_MAX - pr->snap_sent) {
+        /* That snapshot is gone (or the host answered nonsense): start over
+         * with the latest one, at the next heartbeat. */
+        raft__emit(r, RAFT_EVENT_SEND_FAILED, pr->id, RAFT_EINVAL,
+                   "reading the snapshot failed");
+        if (pr->snap_index != r->snap_index) {
+            raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
+        }
+        return false;
+    }
+    m.type = RAFT_MSG_SNAPSHOT;
+    m.from = r->cfg.id;
+    m.to = pr->id;
+    m.term = r->term;
+    m.u.snapshot.index = pr->snap_index;
+    m.u.snapshot.index_term = pr->snap_term;
+    m.u.snapshot.offset = pr->snap_sent;
+    m.u.snapshot.last = last;
+    m.u.snapshot.len = len;
+    m.u.snapshot.data = data;
+    if (!raft__send(r, &m)) {
+        return false; /* lost before the network: the idle timer resends */
+    }
+    pr->snap_sent += len;
+    pr->snap_all_sent = last;
+    return !last && pr->snap_sent - pr->snap_acked < window;
+}
+
+/* Send again from byte `offset` (at most once per heartbeat interval). */
+static void rewind_to(struct raft *r, struct raft__progress *pr, uint64_t offset)
+{
+    if (pr->snap_rewind_age < r->cfg.heartbeat_ticks) {
+        return;
+    }
+    pr->snap_sent = offset;
+    if (pr->snap_acked > offset) {
+        pr->snap_acked = offset;
+    }
+    pr->snap_all_sent = false;
+    pr->snap_rewind_age = 0;
+    pr->dirty = true;
+    r->any_dirty = true;
+}
+
+void raft__snapshot_tick(struct raft *r, struct raft__progress *pr)
+{
+    unsigned hb = r->cfg.heartbeat_ticks;
+    pr->snap_rewind_age += pr->snap_rewind_age < UINT32_MAX - hb ? hb : 0;
+    pr->snap_idle += pr->snap_idle < UINT32_MAX - hb ? hb : 0;
+    if (pr->snap_acked == 0 && pr->snap_index != r->snap_index) {
+        /* Nothing of it acknowledged and a newer snapshot exists. */
+        raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
+    } else if (pr->snap_idle >= r->cfg.election_ticks && pr->snap_sent > pr->snap_acked) {
+        /* No acknowledgement for an election timeout: the tail was lost. */
+        pr->snap_idle = 0;
+        rewind_to(r, pr, pr->snap_acked);
+    }
+    /* Whatever flow control allows now goes (after a failed send, say). */
+    pr->dirty = true;
+    r->any_dirty = true;
+}
+
+int raft__snapshot_recv_resp(struct raft *r, struct raft__progress *pr,
+                             const struct raft_msg *m)
+{
+    const struct raft_msg_snapshot_resp *a = &m->u.snapshot_resp;
+    if (r->role != RAFT_LEADER || pr->state != RAFT_PROGRESS_SNAPSHOT ||
+        a->index != pr->snap_index) {
+        return 0; /* an answer to a stream this leader is not running */
+    }
+    if (a->done) {
+        raft__repl_installed(r, pr, a->index);
+        return 0;
+    }
+    if (a->offset > pr->snap_sent) {
+        return 0; /* impossible: more than was sent; ignore it */
+    }
+    if (a->offset > pr->snap_acked) {
+        pr->snap_acked = a->offset;
+        pr->snap_idle = 0;
+        pr->dirty = true; /* the window moved */
+        r->any_dirty = true;
+    } else if (a->offset < pr->snap_sent) {
+        /* The follower expects an earlier byte than what followed it: a
+         * chunk was lost or reordered, or (offset 0) it lost the stream. */
+        rewind_to(r, pr, a->offset);
+    }
+    return 0;
+}
+
+/* ---- follower -------------------------------------------------------------- */
+
+static void reply(struct raft *r, const struct raft_msg *m, uint64_t offset,
+                  bool done, int after)
+{
+    struct raft_msg *out = raft__queue_slot(r, m->from, after);
+    if (out == NULL) {
+        return;
+    }
+    out->type = RAFT_MSG_SNAPSHOT_RESP;
+    out->from = r->cfg.id;
+    out->to = m->from;
+    out->term = r->term;
+    out->u.snapshot_resp.index = m->u.snapshot.index;
+    out->u.snapshot_resp.offset = offset;
+    out->u.snapshot_resp.done = done;
+    raft__queue_done(r);
+}
+
+/* The last chunk is in: install (Raft Figure 13, steps 5-8). */
+static int install(struct raft *r, const struct raft_msg *m,
+                   const struct raft_snapshot_meta *meta)
+{
+    raft_index index = meta->index;
+    /* index > commit >= base, so its term is known if the log has it. */
+    bool keep = index <= raft__log_last(&r->log) &&
+                raft__log_term(&r->log, index) == meta->term;
+    r->rx_active = false;
+    if (r->cb.snapshot_install(r, r->ctx, meta, keep) != 0) {
+        return RAFT_EPERSIST; /* nothing changed: the leader starts over */
+    }
+    if (keep) {
+        /* Entries after the snapshot match the leader's: they may count
+         * toward commitment already, so they stay. */
+        raft__log_compact(&r->log, index);
+        raft__write_started(r, true, r->durable > index ? r->durable : index);
+    } else {
+        /* Entries above the commit index conflict or are missing: all go.
+         * Those at or below it agree with the snapshot, so what was durable
+         * of them stays durable as far as the snapshot goes. */
+        raft__durable_cut(r, r->commit + 1);
+        raft__log_reset(&r->log, index, meta->term);
+        raft__write_started(r, true, index);
+    }
+    r->snap_index = index;
+    r->snap_term = meta->term;
+    r->commit = index;
+    r->applied = index;
+    r->ents_n = 0;
+    /* Acknowledged once the installation is durable. */
+    reply(r, m, m->u.snapshot.offset + m->u.snapshot.len, true, RAFT__AFTER_ALL);
+    return 0;
+}
+
+int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
+{
+    const struct raft_msg_snapshot *s = &m->u.snapshot;
+    struct raft_snapshot_meta meta;
+    bool same;
+    int rc;
+    if (m->term == r->term &&
+        (r->role == RAFT_LEADER || (r->leader != 0 && r->leader != m->from))) {
+        raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
+                   "second leader in the same term");
+        return RAFT_EBADMSG; /* impossible under Election Safety */
+    }
+    if (!raft__snapshot_enabled(r)) {
+        raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EINVAL,
+                   "no snapshot callbacks");
+        return RAFT_EINVAL;
+    }
+    /* Recognise the leader, as for AppendEntries. */
+    if (m->term != r->term || r->role != RAFT_FOLLOWER) {
+        rc = raft__become_follower(r, m->term, m->from);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    r->leader = m->from;
+    r->election_elapsed = 0;
+    if (s->index <= r->commit) {
+        /* Everything it covers is committed here already. */
+        reply(r, m, 0, true, RAFT__AFTER_STATE);
+        return 0;
+    }
+    same = r->rx_active && r->rx_index == s->index && r->rx_term == s->index_term &&
+           r->rx_leader_term == m->term;
+    /* Offset 0 starts over; any other must continue the stream. */
+    if (s->offset != 0 && (!same || s->offset != r->rx_offset)) {
+        reply(r, m, same ? r->rx_offset : 0, false, RAFT__AFTER_STATE);
+        return 0;
+    }
+    meta.index = s->index;
+    meta.term = s->index_term;
+    /* The configuration is fixed: the snapshot's is this node's. */
+    meta.voters = r->voter_ids;
+    meta.n_voters = r->n;
+    if (r->cb.snapshot_write(r, r->ctx, &meta, s->offset, s->data, s->len) != 0) {
+        if (s->offset == 0) {
+            r->rx_active = false;
+        }
+        return RAFT_EPERSIST; /* the chunk counts as lost */
+    }
+    if (s->offset == 0) {
+        r->rx_active = true;
+        r->rx_index = s->index;
+        r->rx_term = s->index_term;
+        r->rx_leader_term = m->term;
+    }
+    r->rx_offset = s->offset + s->len;
+    if (s->last) {
+        return install(r, m, &meta);
+    }
+    reply(r, m, r->rx_offset, false, RAFT__AFTER_STATE);
+    return 0;
+}
