@@ -1,7 +1,7 @@
 # Build, test, benchmark and install the raft library.
 # Targets: all (default), test (everything below that checks), test-unit,
-# test-sim, test-asan, test-clang, valgrind, check-symbols, soak SEEDS=N,
-# bench, install, uninstall, clean.
+# test-sim, test-asan, test-clang, valgrind, check-symbols, example-minimal,
+# soak SEEDS=N, bench, install, uninstall, clean.
 
 VERSION       := 0.1.0
 SOVERSION     := 0
@@ -31,7 +31,7 @@ LIBA     := $(B)/libraft.a
 LIBSO    := $(B)/libraft.so.$(VERSION)
 
 .PHONY: all test test-unit test-sim test-asan test-clang valgrind \
-        soak bench install uninstall clean check-symbols
+        soak bench install uninstall clean check-symbols example-minimal
 
 all: $(LIBA) $(LIBSO)
 
@@ -85,7 +85,7 @@ test-clang:
 	$(MAKE) B=build/clang CC=clang build/clang/libraft.a build/clang/libraft.so.$(VERSION) \
 	    build/clang/test-unit build/clang/sim build/clang/bench \
 	    build/clang/counter-server build/clang/counter-cli build/clang/counter-e2e \
-	    build/clang/counter-bench
+	    build/clang/counter-bench build/clang/minimal
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
 
@@ -94,11 +94,20 @@ valgrind: $(B)/test-unit $(B)/sim
 	CK_FORK=no $(VALGRIND) $(B)/test-unit
 	$(VALGRIND) $(B)/sim --seeds $(SEEDS)
 
-test: all check-symbols test-clang test-unit test-sim test-asan valgrind fuzz-smoke test-e2e
+test: all check-symbols example-minimal test-clang test-unit test-sim test-asan valgrind fuzz-smoke test-e2e
 	@echo "make test: all passed"
 
 soak: $(B)/sim
 	$(B)/sim --seeds $(SEEDS) --first $${FIRST:-0}
+
+# ---- minimal example -------------------------------------------------------
+# Three nodes in one process, in memory; exits non-zero if they disagree.
+
+$(B)/minimal: examples/minimal/minimal.c $(LIBA)
+	$(CC) $(TEST_CFLAGS) $< $(LIBA) -o $@
+
+example-minimal: $(B)/minimal
+	$(B)/minimal
 
 # ---- benchmark -------------------------------------------------------------
 
