@@ -1,7 +1,7 @@
 # Build, test, benchmark and install the raft library.
 # Targets: all (default), test (everything below that checks), test-unit,
 # test-sim, test-asan, test-clang, valgrind, check-symbols, example-minimal,
-# soak SEEDS=N, bench, install, uninstall, clean.
+# test-readme, soak SEEDS=N, bench, install, uninstall, clean.
 
 VERSION       := 0.1.0
 SOVERSION     := 0
@@ -31,7 +31,8 @@ LIBA     := $(B)/libraft.a
 LIBSO    := $(B)/libraft.so.$(VERSION)
 
 .PHONY: all test test-unit test-sim test-asan test-clang valgrind \
-        soak bench install uninstall clean check-symbols example-minimal
+        soak bench install uninstall clean check-symbols example-minimal \
+        test-readme
 
 all: $(LIBA) $(LIBSO)
 
@@ -102,12 +103,16 @@ soak: $(B)/sim
 
 # ---- minimal example -------------------------------------------------------
 # Three nodes in one process, in memory; exits non-zero if they disagree.
+# test-readme checks that README.md's code is copied from it verbatim.
 
 $(B)/minimal: examples/minimal/minimal.c $(LIBA)
 	$(CC) $(TEST_CFLAGS) $< $(LIBA) -o $@
 
-example-minimal: $(B)/minimal
+example-minimal: $(B)/minimal test-readme
 	$(B)/minimal
+
+test-readme:
+	bash tests/readme/check.sh
 
 # ---- benchmark -------------------------------------------------------------
 
