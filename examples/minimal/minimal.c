@@ -155,6 +155,10 @@ static int start_node(struct node *n, bool fresh)
         rc = fresh ? raft_bootstrap(n->raft, voters, N_NODES)
                    : raft_restore(n->raft, voters, N_NODES, n->term, n->vote,
                                   n->log, n->n_log);
+    if (rc != 0) {
+        raft_destroy(n->raft); /* NULL if raft_create failed */
+        n->raft = NULL;
+    }
     return rc;
 }
 
