@@ -7,7 +7,8 @@
 #   make install         PREFIX, LIBDIR, INCLUDEDIR, PKGCONFIGDIR, DESTDIR
 #
 # Other targets: test-unit, test-sim, test-asan, test-clang, valgrind,
-# check-symbols, test-header, test-install, soak SEEDS=N, bench, fuzz,
+# check-symbols, test-header, test-install, example-minimal,
+# test-readme, soak SEEDS=N, bench, fuzz,
 # uninstall, clean. The user's CPPFLAGS, CFLAGS and LDFLAGS are added to
 # every compile and link. Warnings are errors only where WERROR=-Werror is
 # set, which `make test` and `make check` do.
@@ -48,7 +49,7 @@ LIBSO    := $(B)/libraft.so.$(VERSION)
 
 .PHONY: all test check test-all test-unit test-sim test-asan test-clang valgrind \
         soak bench install uninstall clean check-symbols test-header \
-        test-install deps-test deps-demo FORCE
+        test-install deps-test deps-demo example-minimal test-readme FORCE
 
 all: $(LIBA) $(LIBSO)
 
@@ -111,7 +112,7 @@ test-clang:
 	$(MAKE) B=build/clang CC=clang build/clang/libraft.a build/clang/libraft.so.$(VERSION) \
 	    build/clang/test-unit build/clang/sim build/clang/bench \
 	    build/clang/counter-server build/clang/counter-cli build/clang/counter-e2e \
-	    build/clang/counter-bench
+	    build/clang/counter-bench build/clang/minimal
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
 
@@ -126,7 +127,7 @@ test check:
 	@bash scripts/deps.sh test
 	@$(MAKE) --no-print-directory WERROR=-Werror test-all
 
-test-all: all check-symbols test-header test-install test-clang test-unit test-sim \
+test-all: all check-symbols test-header test-install example-minimal test-clang test-unit test-sim \
           test-asan valgrind fuzz-smoke test-e2e
 	@echo "make test: all passed"
 
@@ -172,6 +173,19 @@ test-install: all
 
 soak: $(B)/sim
 	$(B)/sim --seeds $(SEEDS) --first $${FIRST:-0}
+
+# ---- minimal example -------------------------------------------------------
+# Three nodes in one process, in memory; exits non-zero if they disagree.
+# test-readme checks that README.md's code is copied from it verbatim.
+
+$(B)/minimal: examples/minimal/minimal.c $(LIBA)
+	$(CC) $(TEST_CFLAGS) $< $(LIBA) $(LDFLAGS) -o $@
+
+example-minimal: $(B)/minimal test-readme
+	$(B)/minimal
+
+test-readme:
+	bash tests/readme/check.sh
 
 # ---- benchmark -------------------------------------------------------------
 
