@@ -587,7 +587,8 @@ RAFT_API int raft_tick(struct raft *r);
  * RAFT_ETOOBIG and RAFT_ESTALE mean the message was refused and the node is
  * unchanged: drop it and go on (count them, they hint at a misconfigured
  * or faulty peer). RAFT_EPERSIST and RAFT_ENOMEM mean it was not processed
- * (the node is unchanged; the sender retries on its own). RAFT_EAPPLY is
+ * and nothing was acknowledged (see the persist callbacks for what a failed
+ * write leaves); the sender retries on its own. RAFT_EAPPLY is
  * the host's own apply callback failing. RAFT_ESTOPPED means the node must
  * be destroyed and restarted from its disk. RAFT_EINVAL, RAFT_EBUSY and
  * RAFT_ENOTSTARTED are host bugs.
