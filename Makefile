@@ -1,7 +1,7 @@
 # Build, test, benchmark and install the raft library.
 # Targets: all (default), test (everything below that checks), test-unit,
-# test-sim, test-asan, test-clang, valgrind, check-symbols, soak SEEDS=N,
-# bench, install, uninstall, clean.
+# test-sim, test-svg, test-asan, test-clang, valgrind, check-symbols,
+# soak SEEDS=N, bench, install, uninstall, clean.
 
 VERSION       := 0.1.0
 SOVERSION     := 0
@@ -30,7 +30,7 @@ BENCH_SRCS := $(wildcard tests/bench/*.c)
 LIBA     := $(B)/libraft.a
 LIBSO    := $(B)/libraft.so.$(VERSION)
 
-.PHONY: all test test-unit test-sim test-asan test-clang valgrind \
+.PHONY: all test test-unit test-sim test-svg test-asan test-clang valgrind \
         soak bench install uninstall clean check-symbols
 
 all: $(LIBA) $(LIBSO)
@@ -63,6 +63,18 @@ test-unit: $(B)/test-unit
 test-sim: $(B)/sim
 	$(B)/sim --seeds $(SEEDS)
 
+# The timeline picture (sim --svg) of two runs, checked for shape; the
+# check must also reject a truncated picture.
+test-svg: $(B)/sim
+	$(B)/sim --seed 35 --svg $(B)/seed-35.svg > /dev/null
+	sh tests/sim/check_svg.sh $(B)/seed-35.svg 5
+	$(B)/sim --seed 1 --nodes 9 --events 20000 --svg $(B)/seed-1.svg > /dev/null
+	sh tests/sim/check_svg.sh $(B)/seed-1.svg 9
+	head -c 4000 $(B)/seed-35.svg > $(B)/seed-35-cut.svg
+	@if sh tests/sim/check_svg.sh $(B)/seed-35-cut.svg > /dev/null; then \
+	    echo "check_svg.sh accepted a truncated picture"; exit 1; fi
+	@echo "svg ok"
+
 check-symbols: $(LIBA) $(LIBSO)
 	@bad=$$(nm -g --defined-only $(LIBA) | awk 'NF==3 {print $$3}' | grep -v '^raft_' | grep -v '^raft__' || true); \
 	 if [ -n "$$bad" ]; then echo "non-raft globals in libraft.a: $$bad"; exit 1; fi
@@ -94,7 +106,7 @@ valgrind: $(B)/test-unit $(B)/sim
 	CK_FORK=no $(VALGRIND) $(B)/test-unit
 	$(VALGRIND) $(B)/sim --seeds $(SEEDS)
 
-test: all check-symbols test-clang test-unit test-sim test-asan valgrind fuzz-smoke test-e2e
+test: all check-symbols test-clang test-unit test-sim test-svg test-asan valgrind fuzz-smoke test-e2e
 	@echo "make test: all passed"
 
 soak: $(B)/sim
