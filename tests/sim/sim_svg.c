@@ -461,13 +461,18 @@ static void sim_svg_terms(FILE *f, const struct sim_svg_geom *gm,
 }
 
 /* The node's marks, a group per kind; marks of a kind closer than
- * SIM_SVG_MARK_GAP pixels to the last one drawn are left out. */
+ * SIM_SVG_MARK_GAP pixels to the last one drawn are left out. Won
+ * elections go on top: a strike often follows at once. */
 static void sim_svg_marks(FILE *f, const struct sim *s,
                           const struct sim_svg_geom *gm, raft_id id,
                           unsigned y0)
 {
+    static const int order[SIM_SVG_MARK_COUNT] = {
+        SIM_SVG_MARK_CANDIDATE, SIM_SVG_MARK_CRASH, SIM_SVG_MARK_RESTART,
+        SIM_SVG_MARK_STRIKE, SIM_SVG_MARK_LEADER};
     const struct sim_svg *g = s->svg;
-    for (int kind = 0; kind < SIM_SVG_MARK_COUNT; kind++) {
+    for (int k = 0; k < SIM_SVG_MARK_COUNT; k++) {
+        int kind = order[k];
         bool any = false;
         unsigned last = 0;
         for (size_t i = 0; i < g->mark_len; i++) {
