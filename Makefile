@@ -8,7 +8,7 @@
 #
 # Other targets: test-unit, test-sim, test-asan, test-clang, valgrind,
 # check-symbols, test-header, test-install, example-minimal,
-# test-readme, soak SEEDS=N, bench, fuzz,
+# test-readme, test-svg, soak SEEDS=N, bench, fuzz,
 # uninstall, clean. The user's CPPFLAGS, CFLAGS and LDFLAGS are added to
 # every compile and link. Warnings are errors only where WERROR=-Werror is
 # set, which `make test` and `make check` do.
@@ -49,7 +49,7 @@ LIBSO    := $(B)/libraft.so.$(VERSION)
 
 .PHONY: all test check test-all test-unit test-sim test-asan test-clang valgrind \
         soak bench install uninstall clean check-symbols test-header \
-        test-install deps-test deps-demo example-minimal test-readme FORCE
+        test-install deps-test deps-demo example-minimal test-readme test-svg FORCE
 
 all: $(LIBA) $(LIBSO)
 
@@ -90,6 +90,18 @@ test-unit: $(B)/test-unit
 test-sim: $(B)/sim
 	$(B)/sim --seeds $(SEEDS)
 
+# The timeline picture (sim --svg) of two runs, checked for shape; the
+# check must also reject a truncated picture.
+test-svg: $(B)/sim
+	$(B)/sim --seed 35 --svg $(B)/seed-35.svg > /dev/null
+	sh tests/sim/check_svg.sh $(B)/seed-35.svg 5
+	$(B)/sim --seed 1 --nodes 9 --events 20000 --svg $(B)/seed-1.svg > /dev/null
+	sh tests/sim/check_svg.sh $(B)/seed-1.svg 9
+	head -c 4000 $(B)/seed-35.svg > $(B)/seed-35-cut.svg
+	@if sh tests/sim/check_svg.sh $(B)/seed-35-cut.svg > /dev/null; then \
+	    echo "check_svg.sh accepted a truncated picture"; exit 1; fi
+	@echo "svg ok"
+
 check-symbols: $(LIBA) $(LIBSO)
 	@bad=$$(nm -g --defined-only $(LIBA) | awk 'NF==3 {print $$3}' | grep -v '^raft_' | grep -v '^raft__' || true); \
 	 if [ -n "$$bad" ]; then echo "non-raft globals in libraft.a: $$bad"; exit 1; fi
@@ -127,7 +139,7 @@ test check:
 	@bash scripts/deps.sh test
 	@$(MAKE) --no-print-directory WERROR=-Werror test-all
 
-test-all: all check-symbols test-header test-install example-minimal test-clang test-unit test-sim \
+test-all: all check-symbols test-header test-install example-minimal test-clang test-unit test-sim test-svg \
           test-asan valgrind fuzz-smoke test-e2e
 	@echo "make test: all passed"
 
