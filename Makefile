@@ -7,7 +7,8 @@
 #   make install         PREFIX, LIBDIR, INCLUDEDIR, PKGCONFIGDIR, DESTDIR
 #
 # Other targets: test-unit, test-sim, test-asan, test-clang, valgrind,
-# check-symbols, test-header, test-install, soak SEEDS=N, bench, fuzz,
+# check-symbols, test-header, test-install, example-minimal,
+# test-readme, test-svg, soak SEEDS=N, bench, fuzz,
 # uninstall, clean. The user's CPPFLAGS, CFLAGS and LDFLAGS are added to
 # every compile and link. Warnings are errors only where WERROR=-Werror is
 # set, which `make test` and `make check` do.
@@ -48,7 +49,7 @@ LIBSO    := $(B)/libraft.so.$(VERSION)
 
 .PHONY: all test check test-all test-unit test-sim test-asan test-clang valgrind \
         soak bench install uninstall clean check-symbols test-header \
-        test-install deps-test deps-demo FORCE
+        test-install deps-test deps-demo example-minimal test-readme test-svg FORCE
 
 all: $(LIBA) $(LIBSO)
 
@@ -89,6 +90,18 @@ test-unit: $(B)/test-unit
 test-sim: $(B)/sim
 	$(B)/sim --seeds $(SEEDS)
 
+# The timeline picture (sim --svg) of two runs, checked for shape; the
+# check must also reject a truncated picture.
+test-svg: $(B)/sim
+	$(B)/sim --seed 35 --svg $(B)/seed-35.svg > /dev/null
+	sh tests/sim/check_svg.sh $(B)/seed-35.svg 5
+	$(B)/sim --seed 1 --nodes 9 --events 20000 --svg $(B)/seed-1.svg > /dev/null
+	sh tests/sim/check_svg.sh $(B)/seed-1.svg 9
+	head -c 4000 $(B)/seed-35.svg > $(B)/seed-35-cut.svg
+	@if sh tests/sim/check_svg.sh $(B)/seed-35-cut.svg > /dev/null; then \
+	    echo "check_svg.sh accepted a truncated picture"; exit 1; fi
+	@echo "svg ok"
+
 check-symbols: $(LIBA) $(LIBSO)
 	@bad=$$(nm -g --defined-only $(LIBA) | awk 'NF==3 {print $$3}' | grep -v '^raft_' | grep -v '^raft__' || true); \
 	 if [ -n "$$bad" ]; then echo "non-raft globals in libraft.a: $$bad"; exit 1; fi
@@ -111,7 +124,7 @@ test-clang:
 	$(MAKE) B=build/clang CC=clang build/clang/libraft.a build/clang/libraft.so.$(VERSION) \
 	    build/clang/test-unit build/clang/sim build/clang/bench \
 	    build/clang/counter-server build/clang/counter-cli build/clang/counter-e2e \
-	    build/clang/counter-bench
+	    build/clang/counter-bench build/clang/minimal
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
 
@@ -126,7 +139,7 @@ test check:
 	@bash scripts/deps.sh test
 	@$(MAKE) --no-print-directory WERROR=-Werror test-all
 
-test-all: all check-symbols test-header test-install test-clang test-unit test-sim \
+test-all: all check-symbols test-header test-install example-minimal test-clang test-unit test-sim test-svg \
           test-asan valgrind fuzz-smoke test-e2e
 	@echo "make test: all passed"
 
@@ -172,6 +185,19 @@ test-install: all
 
 soak: $(B)/sim
 	$(B)/sim --seeds $(SEEDS) --first $${FIRST:-0}
+
+# ---- minimal example -------------------------------------------------------
+# Three nodes in one process, in memory; exits non-zero if they disagree.
+# test-readme checks that README.md's code is copied from it verbatim.
+
+$(B)/minimal: examples/minimal/minimal.c $(LIBA)
+	$(CC) $(TEST_CFLAGS) $< $(LIBA) $(LDFLAGS) -o $@
+
+example-minimal: $(B)/minimal test-readme
+	$(B)/minimal
+
+test-readme:
+	bash tests/readme/check.sh
 
 # ---- benchmark -------------------------------------------------------------
 

@@ -206,7 +206,9 @@ struct raft_msg_append {
     raft_term prev_term;   /* its term, 0 when prev_index is 0 */
     raft_index commit;     /* leader's commit index */
     size_t n_entries;
-    const struct raft_entry *entries; /* borrowed, see raft_send_cb/raft_step */
+    const struct raft_entry *entries; /* borrowed, see raft_send_cb/raft_step;
+                                         NULL when n_entries is 0 in what
+                                         the node sends */
 };
 
 /*
@@ -290,7 +292,8 @@ struct raft_allocator {
 
 /*
  * Node configuration, copied by raft_create(). Zero in a numeric field
- * selects the documented default.
+ * selects the documented default, except `seed`, for which 0 is a seed like
+ * any other.
  *
  * Timing is in ticks: the host decides how long a tick is. A follower that
  * hears nothing from a leader for a randomized timeout in
@@ -377,7 +380,9 @@ typedef int (*raft_send_cb)(struct raft *r, void *ctx,
  * later write may be made durable only with (or after) every earlier one.
  * The callbacks are called during the driving call, where the node decides
  * what to record; unlike the other callbacks they may therefore observe the
- * node (through queries) before the call's transition is complete.
+ * node (through queries) before the call's transition is complete: a new
+ * term or new entries may already show while the role, the leader and the
+ * commit index do not yet. Hosts normally make no query there.
  *
  * Synchronous mode (cfg.async_persist false): a callback returns 0 once its
  * write is durable, or non-zero if the write failed, with the effects each
@@ -411,8 +416,10 @@ typedef int (*raft_persist_state_cb)(struct raft *r, void *ctx, raft_term term,
 
 /*
  * Store `n` >= 1 entries at indexes first .. first+n-1, first discarding
- * every stored entry with index >= first. `entries` and their payloads are
- * borrowed for the call. Called before the node acknowledges the entries to
+ * every stored entry with index >= first. `first` is at most one past the
+ * last stored index (the log never has a gap) and above the node's commit
+ * index (committed entries are never rewritten). `entries` and their
+ * payloads are borrowed for the call. Called before the node acknowledges the entries to
  * anyone (followers) or counts them toward commitment (leaders). Return 0
  * once durable (asynchronous mode: once started), non-zero on failure.
  *
@@ -438,6 +445,9 @@ typedef int (*raft_persist_entries_cb)(struct raft *r, void *ctx,
  * Return 0 on success. Non-zero stops applying: the entry is not counted as
  * applied, the driving call returns RAFT_EAPPLY, and the same entry is
  * offered again at the next raft_tick, raft_step or raft_propose.
+ * A node started with raft_restore() applies again from index 1: a host
+ * whose state machine survives a restart must start it empty or skip the
+ * indexes it had already applied.
  */
 typedef int (*raft_apply_cb)(struct raft *r, void *ctx, raft_index index,
                              const struct raft_entry *entry);
@@ -585,7 +595,8 @@ struct raft_callbacks {
  * be driven. Returns RAFT_EINVAL for a NULL argument, a zero id, a missing
  * required callback, an incomplete allocator, election_ticks <=
  * heartbeat_ticks, or a message limit above its cap; RAFT_ENOMEM if
- * allocation fails (*out is then untouched).
+ * allocation fails. On any failure *out is untouched. A node created but
+ * never started may be passed to raft_destroy().
  */
 RAFT_API int raft_create(const struct raft_config *cfg,
                          const struct raft_callbacks *cbs, void *ctx,
@@ -706,12 +717,23 @@ RAFT_API int raft_tick(struct raft *r);
  *                     depends on it was acknowledged);
  *   RAFT_ENOMEM, RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
  * Every rejection is also reported as RAFT_EVENT_MSG_REJECTED.
+ * What a host does with the result: RAFT_ENOTMEMBER, RAFT_EBADMSG,
+ * RAFT_ETOOBIG and RAFT_ESTALE mean the message was refused and the node is
+ * unchanged: drop it and go on (count them, they hint at a misconfigured
+ * or faulty peer). RAFT_EPERSIST and RAFT_ENOMEM mean it was not processed
+ * and nothing was acknowledged (see the persist callbacks for what a failed
+ * write leaves); the sender retries on its own. RAFT_EAPPLY is
+ * the host's own apply callback failing. RAFT_ESTOPPED means the node must
+ * be destroyed and restarted from its disk. RAFT_EINVAL, RAFT_EBUSY and
+ * RAFT_ENOTSTARTED are host bugs.
  */
 RAFT_API int raft_step(struct raft *r, const struct raft_msg *msg);
 
 /*
  * Leader only: append one command (buf[0..len), borrowed; copied before the
- * call returns) to the log, persist it, and start replicating it. On success
+ * call returns) to the log, persist it, and start replicating it. (Each new
+ * leader first appends a no-op entry, so a cluster's first command has
+ * index 2.) On success
  * *index (if not NULL) receives the entry's index; the entry is applied
  * through the apply callback once committed, which may be during this call
  * in a one-voter cluster. Committed is not guaranteed: if leadership is

@@ -4,8 +4,9 @@
  *   sim --seeds N [--first F] [--nodes K] [--persist M] [--events E] [--stats]
  *       runs seeds F..F+N-1 and ends with "sim: P passed, Q failed";
  *       exits 1 if any seed failed.
- *   sim --seed S [--nodes K] [--persist M] [--events E] [-v]
- *       replays one seed exactly; -v traces every event to stdout.
+ *   sim --seed S [--nodes K] [--persist M] [--events E] [-v] [--svg FILE]
+ *       replays one seed exactly; -v traces every event to stdout, and
+ *       --svg writes a picture of the run's timeline to FILE.
  *
  * A seed fully determines a run (node count, persistence mode,
  * configuration, faults and schedule); --nodes K overrides only the node
@@ -23,6 +24,7 @@ struct sim_cli {
     const char *argv0;
     uint64_t first, count;
     bool single, verbose, stats;
+    const char *svg; /* picture file, or NULL */
     struct sim_opts opts;
 };
 
@@ -37,7 +39,8 @@ static void sim_usage(const char *argv0)
     fprintf(stderr,
             "usage: %s --seeds N [--first F] [--nodes K] [--persist M] [--events E] "
             "[--stats]\n"
-            "       %s --seed S [--nodes K] [--persist M] [--events E] [-v]\n",
+            "       %s --seed S [--nodes K] [--persist M] [--events E] [-v] "
+            "[--svg FILE]\n",
             argv0, argv0);
 }
 
@@ -77,6 +80,8 @@ static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
             if (m == 3)
                 return false;
             c->opts.persist_mode = SIM_PERSIST_SYNC + m;
+        } else if (strcmp(a, "--svg") == 0 && v != NULL) {
+            c->svg = v;
         } else if (!sim_parse_u64(v, &x)) {
             return false; /* every other option takes a number */
         } else if (strcmp(a, "--seeds") == 0) {
@@ -96,22 +101,28 @@ static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
             return false;
         }
     }
-    return have_seeds != c->single;
+    /* A picture is of one run. */
+    return have_seeds != c->single && (c->svg == NULL || c->single);
 }
 
-/* Run one seed; report a failure with the command that replays it. */
+/* Run one seed, with its picture written to svg if not NULL; report a
+ * failure with the commands that replay it and draw it. */
 static int sim_run_seed(const struct sim_cli *c, uint64_t seed,
-                        struct sim_stats *st)
+                        struct sim_stats *st, FILE *svg)
 {
     struct sim_rng g;
     struct sim_chooser ch;
     struct sim_opts o = c->opts;
     char err[1024];
     char extra[48] = "";
+    char label[32];
     sim_rng_init(&g, seed);
     sim_rng_chooser(&g, &ch);
     o.stats = st;
     o.trace = c->single && c->verbose ? stdout : NULL;
+    o.svg = svg;
+    snprintf(label, sizeof label, "seed %llu", (unsigned long long)seed);
+    o.svg_label = label;
     int rc = sim_run(&o, &ch, err, sizeof err);
     if (rc == SIM_PASS)
         return 0;
@@ -126,6 +137,9 @@ static int sim_run_seed(const struct sim_cli *c, uint64_t seed,
            st->n_nodes, rc == SIM_FAIL ? "FAIL" : "ERROR", err);
     printf("replay: %s --seed %llu --nodes %u%s -v\n", c->argv0,
            (unsigned long long)seed, st->n_nodes, extra);
+    printf("picture: %s --seed %llu --nodes %u%s --svg seed-%llu.svg\n",
+           c->argv0, (unsigned long long)seed, st->n_nodes, extra,
+           (unsigned long long)seed);
     fflush(stdout);
     return 1;
 }
@@ -211,18 +225,35 @@ int main(int argc, char **argv)
         sim_usage(argv[0]);
         return 2;
     }
+    FILE *svg = NULL;
+    if (c.svg != NULL && (svg = fopen(c.svg, "w")) == NULL) {
+        fprintf(stderr, "%s: cannot open %s: %s\n", argv[0], c.svg,
+                strerror(errno));
+        return 2;
+    }
     memset(&t, 0, sizeof t);
     for (uint64_t i = 0; i < c.count; i++) {
         struct sim_stats st;
         memset(&st, 0, sizeof st);
-        if (sim_run_seed(&c, c.first + i, &st) == 0)
+        if (sim_run_seed(&c, c.first + i, &st, svg) == 0)
             passed++;
         else
             failed++;
         sim_add_stats(&t, &st, c.first + i);
     }
+    long svg_size = 0;
+    if (svg != NULL) {
+        svg_size = ftell(svg);
+        bool bad = ferror(svg) != 0;
+        if (fclose(svg) != 0 || bad) {
+            fprintf(stderr, "%s: cannot write %s\n", argv[0], c.svg);
+            return 2;
+        }
+    }
     if (c.stats || c.single)
         sim_print_stats(&t, c.count);
+    if (svg != NULL)
+        printf("picture: %s (%ld bytes)\n", c.svg, svg_size);
     printf("sim: %llu passed, %llu failed\n", (unsigned long long)passed,
            (unsigned long long)failed);
     return failed == 0 ? 0 : 1;

@@ -42,6 +42,8 @@ void sim_fail(struct sim *s, const char *property, const char *fmt, ...)
         return; /* the first violation is the one worth reporting */
     s->failed = true;
     s->st.fail_event = s->event;
+    if (s->svg != NULL)
+        sim_svg_fail(s);
     char detail[512];
     va_list ap;
     va_start(ap, fmt);
@@ -414,6 +416,8 @@ static void sim_fault_phase(struct sim *s)
         if (s->ch.exhausted != NULL && s->ch.exhausted(s->ch.ctx))
             break;
         sim_fault_event(s);
+        if (s->svg != NULL)
+            sim_svg_links(s);
     }
 }
 
@@ -569,6 +573,8 @@ static void sim_heal_phase(struct sim *s)
     s->fault_seq = s->msg_seq;
     s->backlog = true;
     memset(s->cut, 0, sizeof s->cut);
+    if (s->svg != NULL)
+        sim_svg_heal(s);
     sim_tracef(s, "heal phase: no more faults");
     for (unsigned i = 0; i < s->n && !sim_stop(s); i++)
         if (!sim_node_alive(&s->nodes[i]))
@@ -623,6 +629,12 @@ int sim_run(const struct sim_opts *o, const struct sim_chooser *ch, char *err,
     s->err = err;
     s->errlen = errlen;
     s->faults_on = true;
+    if (o->svg != NULL && sim_svg_new(s) != 0) {
+        free(s);
+        if (errlen > 0)
+            snprintf(err, errlen, "out of memory");
+        return SIM_ERROR;
+    }
     bool setup_ok = sim_setup(s, o) == 0;
     if (setup_ok) {
         sim_fault_phase(s);
@@ -631,6 +643,11 @@ int sim_run(const struct sim_opts *o, const struct sim_chooser *ch, char *err,
     }
     s->st.events = s->event;
     sim_teardown(s); /* may still report a leak in the library */
+    if (s->svg != NULL) {
+        if (setup_ok && !s->oom)
+            sim_svg_write(s, o->svg);
+        sim_svg_free(s);
+    }
     int rc = s->failed ? SIM_FAIL : SIM_PASS;
     if (s->oom) { /* the world is incomplete: no verdict on the library */
         if (errlen > 0)

@@ -88,6 +88,9 @@ struct sim_opts {
     bool skip_liveness;     /* skip the heal-phase liveness requirement
                                (safety is still checked during heal) */
     FILE *trace;            /* event trace destination, NULL for none */
+    FILE *svg;              /* timeline picture destination (written at the
+                               end of the run), NULL for none */
+    const char *svg_label;  /* heading of the picture ("seed 7"), or NULL */
     struct sim_stats *stats;/* out, optional */
 };
 

@@ -263,6 +263,8 @@ static void sim_check_durable_majority(struct sim_node *nd, raft_index c)
 void sim_check_node(struct sim_node *nd)
 {
     struct sim *s = nd->sim;
+    if (s->svg != NULL && nd->r != NULL)
+        sim_svg_node(nd);
     if (nd->r == NULL || s->failed)
         return;
     struct raft_status st;

@@ -3,7 +3,8 @@
  *
  * Layout: sim.c runs the phases and picks events, sim_node.c owns the node
  * lifecycle and the raft callbacks (simulated disk), sim_net.c the network,
- * sim_check.c the safety bookkeeping, sim_chooser.c the choosers.
+ * sim_check.c the safety bookkeeping, sim_chooser.c the choosers,
+ * sim_svg.c the optional timeline picture.
  */
 #ifndef SIM_INT_H
 #define SIM_INT_H
@@ -46,6 +47,7 @@ struct sim_write {
 };
 
 struct sim;
+struct sim_svg;
 
 struct sim_node {
     struct sim *sim;
@@ -253,6 +255,10 @@ struct sim {
 
     struct sim_live live;
 
+    /* The timeline picture's recording (sim_svg.c), NULL unless
+     * opts->svg is set; every hook is behind a check of this pointer. */
+    struct sim_svg *svg;
+
     bool failed;
     bool oom;
     char *err;
@@ -305,6 +311,29 @@ bool sim_nemesis_step(struct sim *s);
 void sim_nemesis_on_leader(struct sim_node *nd, raft_term term);
 void sim_nemesis_on_propose(struct sim_node *nd, raft_term term);
 void sim_nemesis_on_commit(struct sim_node *nd, raft_term term);
+
+/* ---- sim_svg.c ---- (call only when s->svg != NULL) */
+/* Marks on a node's lane. */
+enum {
+    SIM_SVG_MARK_CANDIDATE, /* started an election */
+    SIM_SVG_MARK_LEADER,    /* won an election */
+    SIM_SVG_MARK_CRASH,
+    SIM_SVG_MARK_RESTART,
+    SIM_SVG_MARK_STRIKE,    /* leader-churn nemesis strike on it */
+    SIM_SVG_MARK_COUNT
+};
+int sim_svg_new(struct sim *s);
+/* Record nd's role (or down), term and commit index at the current step. */
+void sim_svg_node(struct sim_node *nd);
+/* Record which nodes have links cut (after any change of s->cut). */
+void sim_svg_links(struct sim *s);
+void sim_svg_mark(struct sim *s, raft_id id, int kind);
+void sim_svg_event(struct sim_node *nd, const struct raft_event *ev);
+void sim_svg_heal(struct sim *s);
+void sim_svg_fail(struct sim *s);
+/* Write the picture of the run to f (at the end of the run). */
+void sim_svg_write(struct sim *s, FILE *f);
+void sim_svg_free(struct sim *s);
 
 /* ---- sim_check.c ---- */
 uint64_t sim_entry_hash(int type, const void *buf, size_t len);

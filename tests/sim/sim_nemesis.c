@@ -188,6 +188,8 @@ static void sim_nem_strike(struct sim *s, struct sim_node *nd)
     bool side[SIM_MAX_NODES + 1] = {false};
     char desc[64] = "";
     s->st.strikes++;
+    if (s->svg != NULL)
+        sim_svg_mark(s, nd->id, SIM_SVG_MARK_STRIKE);
     if (nm->mode == SIM_NEM_CRASH) { /* the crash is the event */
         sim_node_crash(nd);
         if (sim_choose(s, 2) == 0)

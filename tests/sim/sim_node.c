@@ -424,6 +424,8 @@ static void sim_cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
                ev->role,
                sim_ull(ev->peer), ev->error, ev->reason ? " " : "",
                ev->reason ? ev->reason : "");
+    if (s->svg != NULL)
+        sim_svg_event(nd, ev);
     if (ev->term != raft_current_term(r) || ev->role != raft_role(r))
         sim_fail(s, "Events", "node %llu reports event %s with term %llu role "
                  "%d, but its queries say term %llu role %d", sim_ull(nd->id),
@@ -577,6 +579,8 @@ int sim_node_start(struct sim_node *nd, bool restore)
     }
     sim_node_check_fresh(nd);
     sim_check_node(nd);
+    if (s->svg != NULL && restore)
+        sim_svg_mark(s, nd->id, SIM_SVG_MARK_RESTART);
     return 0;
 }
 
@@ -588,6 +592,10 @@ void sim_node_crash(struct sim_node *nd)
     sim_tracef(s, "crash node %llu", sim_ull(nd->id));
     sim_node_destroy(nd);
     sim_pend_crash(nd);
+    if (s->svg != NULL) {
+        sim_svg_node(nd);
+        sim_svg_mark(s, nd->id, SIM_SVG_MARK_CRASH);
+    }
 }
 
 void sim_node_free(struct sim_node *nd)
