@@ -457,7 +457,11 @@ static void cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
 }
 
 static const struct raft_callbacks callbacks = {
-    cb_send, cb_persist_state, cb_persist_entries, cb_apply, cb_event,
+    .send = cb_send,
+    .persist_state = cb_persist_state,
+    .persist_entries = cb_persist_entries,
+    .apply = cb_apply,
+    .event = cb_event,
 };
 
 /* ---- checks after an operation ----------------------------------------------- */

@@ -1786,8 +1786,11 @@ static int bootstrap(struct server *s, const raft_id *voters, size_t n)
 static int node_create(struct server *s)
 {
     struct raft_config cfg;
-    struct raft_callbacks cb = {on_send, on_persist_state, on_persist_entries,
-                                on_apply, on_event};
+    struct raft_callbacks cb = {.send = on_send,
+                                .persist_state = on_persist_state,
+                                .persist_entries = on_persist_entries,
+                                .apply = on_apply,
+                                .event = on_event};
     int rc;
     memset(&cfg, 0, sizeof(cfg));
     cfg.id = s->o.id;

@@ -361,7 +361,10 @@ static int cb_apply(struct raft *r, void *ctx, raft_index index,
 }
 
 static const struct raft_callbacks callbacks = {
-    cb_send, cb_persist_state, cb_persist_entries, cb_apply, NULL,
+    .send = cb_send,
+    .persist_state = cb_persist_state,
+    .persist_entries = cb_persist_entries,
+    .apply = cb_apply,
 };
 
 static struct cluster *cluster_new(size_t n, unsigned election,

@@ -43,7 +43,10 @@ static int on_apply(struct raft *r, void *ctx, raft_index index,
 int main(int argc, char **argv)
 {
     struct raft_config cfg;
-    struct raft_callbacks cb = {on_send, on_state, on_entries, on_apply, NULL};
+    struct raft_callbacks cb = {.send = on_send,
+                                .persist_state = on_state,
+                                .persist_entries = on_entries,
+                                .apply = on_apply};
     struct raft *r;
     raft_id self = 1;
     int i, rc;

@@ -368,8 +368,11 @@ struct raft_config h_config(const struct harness *h, raft_id id)
 
 struct raft_callbacks h_callbacks(const struct harness *h)
 {
-    struct raft_callbacks cbs = {cb_send, cb_persist_state, cb_persist_entries,
-                                 cb_apply, cb_event};
+    struct raft_callbacks cbs = {.send = cb_send,
+                                 .persist_state = cb_persist_state,
+                                 .persist_entries = cb_persist_entries,
+                                 .apply = cb_apply,
+                                 .event = cb_event};
     if (h->opts.no_event_cb) {
         cbs.event = NULL;
     }

@@ -68,8 +68,10 @@ static struct raft_config good_config(void)
     return cfg;
 }
 
-static const struct raft_callbacks never_cbs = {never_send, never_ps, never_pe,
-                                                never_apply, NULL};
+static const struct raft_callbacks never_cbs = {.send = never_send,
+                                                .persist_state = never_ps,
+                                                .persist_entries = never_pe,
+                                                .apply = never_apply};
 
 /* ------------------------------------------------------------------------
  * raft_create rejects bad configurations with RAFT_EINVAL.
