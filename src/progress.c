@@ -37,6 +37,7 @@ void raft__progress_become_snapshot(struct raft__progress *pr, raft_index index,
     pr->snap_index = index;
     pr->snap_term = term;
     pr->snap_sent = 0;
+    pr->snap_hwm = 0;
     pr->snap_acked = 0;
     pr->snap_all_sent = false;
     pr->snap_idle = 0;

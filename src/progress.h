@@ -54,6 +54,7 @@ struct raft__progress {
     raft_index snap_index;
     raft_term snap_term;
     uint64_t snap_sent;      /* next byte to send */
+    uint64_t snap_hwm;       /* end of the furthest chunk sent */
     uint64_t snap_acked;     /* bytes the follower has written */
     unsigned snap_idle;      /* ticks since the last acknowledgement */
     unsigned snap_rewind_age;/* ticks since the last rewind */

@@ -87,6 +87,9 @@ bool raft__snapshot_send(struct raft *r, struct raft__progress *pr)
         return false; /* lost before the network: the idle timer resends */
     }
     pr->snap_sent += len;
+    if (pr->snap_sent > pr->snap_hwm) {
+        pr->snap_hwm = pr->snap_sent;
+    }
     pr->snap_all_sent = last;
     return !last && pr->snap_sent - pr->snap_acked < window;
 }
@@ -137,11 +140,16 @@ int raft__snapshot_recv_resp(struct raft *r, struct raft__progress *pr,
         raft__repl_installed(r, pr, a->index);
         return 0;
     }
-    if (a->offset > pr->snap_sent) {
-        return 0; /* impossible: more than was sent; ignore it */
+    if (a->offset > pr->snap_hwm) {
+        return 0; /* impossible: more than was ever sent; ignore it */
     }
     if (a->offset > pr->snap_acked) {
+        /* After a rewind the follower may hold more than was resent. */
         pr->snap_acked = a->offset;
+        if (pr->snap_sent < a->offset) {
+            pr->snap_sent = a->offset;
+            pr->snap_all_sent = false;
+        }
         pr->snap_idle = 0;
         pr->dirty = true; /* the window moved */
         r->any_dirty = true;

@@ -32,6 +32,7 @@ struct sim_totals {
     struct sim_stats sum;
     double worst_heal; /* max heal_steps / heal_bound */
     uint64_t worst_heal_seed;
+    uint64_t snap_runs, install_runs; /* runs that took / installed one */
 };
 
 static void sim_usage(const char *argv0)
@@ -173,6 +174,11 @@ static void sim_add_stats(struct sim_totals *t, const struct sim_stats *st,
     u->n_nodes += st->n_nodes;
     u->wire_bytes += st->wire_bytes;
     u->slow_runs += st->slow_runs;
+    u->snapshots += st->snapshots;
+    u->installs += st->installs;
+    u->snap_chunks += st->snap_chunks;
+    t->snap_runs += st->snapshots > 0;
+    t->install_runs += st->installs > 0;
     double r = st->heal_bound ? (double)st->heal_steps / (double)st->heal_bound
                               : 0;
     if (r > t->worst_heal) {
@@ -210,6 +216,11 @@ static void sim_print_stats(const struct sim_totals *t, uint64_t runs)
            (unsigned long long)u->sync_failures,
            (unsigned long long)u->slow_runs,
            (unsigned long long)u->wire_bytes);
+    printf("  snapshots taken %llu (in %llu runs), installed from a leader "
+           "%llu (in %llu runs), chunks read %llu\n",
+           (unsigned long long)u->snapshots, (unsigned long long)t->snap_runs,
+           (unsigned long long)u->installs, (unsigned long long)t->install_runs,
+           (unsigned long long)u->snap_chunks);
     printf("  heal steps %llu; worst run used %.1f%% of its liveness bound "
            "(seed %llu)\n",
            (unsigned long long)u->heal_steps, 100.0 * t->worst_heal,

@@ -155,6 +155,27 @@ static void sim_setup_faults(struct sim *s)
     f->sync_fail = sim_choose(s, 4) == 0 ? 50 + sim_choose(s, 951) : 0;
     f->max_latency = (unsigned)sim_choose(s, 6);
     f->long_delay = sim_choose(s, 3) == 0 ? 30 + sim_choose(s, 71) : 0;
+    f->snap_fail = sim_choose(s, 4) == 0 ? 10 + sim_choose(s, 91) : 0;
+}
+
+/* Seven runs in eight take snapshots, most with a trailing window of a few
+ * entries so that followers often need a snapshot rather than entries; a
+ * snapshot is 24 bytes to a few KiB, in chunks of max_msg_bytes (64..512
+ * bytes in most of these runs). */
+static void sim_setup_snapshots(struct sim *s)
+{
+    uint32_t *w = s->f.weight;
+    s->snap_trailing = 0;
+    if (sim_choose(s, 8) == 0)
+        return;
+    s->snap_trailing = sim_choose(s, 4) == 0 ? 1 + sim_choose(s, 64)
+                                             : 1 + sim_choose(s, 4);
+    s->cfg.snapshot_trailing = s->snap_trailing;
+    s->snap_size = 24 + (size_t)sim_choose(s, 4000);
+    if (s->cfg.max_msg_bytes == 0 && sim_choose(s, 4) != 0)
+        s->cfg.max_msg_bytes = 64 + (uint32_t)sim_choose(s, 449);
+    w[SIM_EV_SNAPSHOT] = 20 + (uint32_t)sim_choose(s, 181);
+    s->f.weight_total += w[SIM_EV_SNAPSHOT];
 }
 
 static int sim_setup(struct sim *s, const struct sim_opts *o)
@@ -178,6 +199,7 @@ static int sim_setup(struct sim *s, const struct sim_opts *o)
     s->any_async = s->persist_mode != SIM_PERSIST_SYNC;
     sim_setup_config(s);
     sim_setup_faults(s);
+    sim_setup_snapshots(s);
     sim_nemesis_setup(s);
     /* A third of the runs of three or more nodes have one node whose links
      * are slow: a round trip of several heartbeat intervals. Such a run
@@ -401,6 +423,12 @@ static void sim_fault_event(struct sim *s)
     case SIM_EV_CRASH:     sim_ev_crash(s); break;
     case SIM_EV_RESTART:   sim_ev_restart(s); break;
     case SIM_EV_DURABLE:   sim_ev_durable(s); break;
+    case SIM_EV_SNAPSHOT: {
+        struct sim_node *snd = sim_pick_node(s, true);
+        if (snd != NULL)
+            sim_node_snapshot(snd);
+        break;
+    }
     default:               sim_time_step(s); break;
     }
 }
@@ -430,6 +458,7 @@ static uint64_t sim_term_runs(const struct sim_disk *d)
     uint64_t runs = 0;
     for (size_t i = 0; i < d->len; i++)
         runs += i == 0 || d->ents[i].term != d->ents[i - 1].term;
+    runs += d->snap.index > 0; /* a snapshot to send costs about one more */
     return runs;
 }
 
@@ -452,8 +481,11 @@ static uint64_t sim_heal_bound(const struct sim *s)
         longest = d->len > longest ? d->len : longest;
         runs = r > runs ? r : runs;
     }
+    /* A snapshot to send: a round trip per chunk of at least 64 bytes,
+     * twice over (a stream may have to start over once). */
+    uint64_t chunks = s->snap_trailing ? 2 * (s->snap_size / 64 + 2) : 0;
     return SIM_LIVE_ELECTIONS * steps +
-           (SIM_LIVE_PER_ENTRY + 2 * s->slow_delay) * (longest + runs) +
+           (SIM_LIVE_PER_ENTRY + 2 * s->slow_delay) * (longest + runs + chunks) +
            SIM_LIVE_SLACK;
 }
 

@@ -79,6 +79,9 @@ struct sim_stats {
     uint64_t sync_failures; /* failed completions (node stopped) */
     uint64_t wire_bytes;    /* encoded bytes of every message sent */
     uint64_t slow_runs;     /* runs with a slow node */
+    uint64_t snapshots;     /* raft_compact calls (snapshots taken) */
+    uint64_t installs;      /* snapshots installed from a leader */
+    uint64_t snap_chunks;   /* snapshot chunks read by leaders */
 };
 
 struct sim_opts {

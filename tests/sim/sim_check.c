@@ -185,6 +185,15 @@ static void sim_verify_commit(struct sim_node *nd, raft_index commit,
         nd->verified = commit;
 }
 
+/* Does the node hold committed index i with term t? An entry compacted
+ * into a snapshot counts: snapshots are checked as whole states. */
+static bool sim_holds(struct sim_node *nd, raft_index i, raft_term t)
+{
+    struct raft_entry e;
+    int rc = raft_entry_at(nd->r, i, &e);
+    return rc == RAFT_ECOMPACTED || (rc == 0 && e.term == t);
+}
+
 /* ---- per-node invariants ------------------------------------------------ */
 
 static bool sim_leader_known(const struct sim *s, raft_term term, raft_id id)
@@ -227,14 +236,23 @@ static void sim_check_status(struct sim_node *nd, const struct raft_status *st)
         sim_fail(s, "Durability", "node %llu runs with term %llu vote %llu "
                  "but persisted term %llu vote %llu", id, sim_ull(st->term),
                  sim_ull(st->vote), sim_ull(d->term), sim_ull(d->vote));
-    else if (st->last_index != nd->log_last || st->last_index > d->len ||
-             (st->last_index == 0
-                  ? st->last_term != 0
-                  : d->ents[st->last_index - 1].term != st->last_term))
+    else if (st->last_index != nd->log_last ||
+             (st->last_index > sim_disk_last(d) && st->last_index != d->snap.index) ||
+             st->last_term != (sim_disk_at(d, st->last_index) != NULL
+                                   ? sim_disk_at(d, st->last_index)->term
+                                   : st->last_index == d->snap.index
+                                         ? d->snap.term
+                                         : sim_disk_term(d, st->last_index)))
         sim_fail(s, "Durability", "node %llu's log ends at %llu/%llu, which "
-                 "is not what it persisted (log of %llu entries, %zu on "
-                 "disk)", id, sim_ull(st->last_index), sim_ull(st->last_term),
-                 sim_ull(nd->log_last), d->len);
+                 "is not what it persisted (log of %llu entries, disk up to "
+                 "%llu, snapshot %llu)", id, sim_ull(st->last_index),
+                 sim_ull(st->last_term), sim_ull(nd->log_last),
+                 sim_ull(sim_disk_last(d)), sim_ull(d->snap.index));
+    else if (st->snapshot_index != d->snap.index || st->first_index > st->snapshot_index + 1)
+        sim_fail(s, "Snapshot", "node %llu reports snapshot %llu and first "
+                 "index %llu; its host holds snapshot %llu", id,
+                 sim_ull(st->snapshot_index), sim_ull(st->first_index),
+                 sim_ull(d->snap.index));
     else if (st->leader != 0 && !sim_leader_known(s, st->term, st->leader))
         sim_fail(s, "Election Safety", "node %llu follows node %llu in term "
                  "%llu, which never became leader of that term", id,
@@ -252,7 +270,9 @@ static void sim_check_durable_majority(struct sim_node *nd, raft_index c)
     unsigned have = 0;
     for (unsigned i = 0; i < s->n; i++) {
         const struct sim_disk *dd = sim_durable(&s->nodes[i]);
-        have += dd->len >= c && dd->ents[c - 1].term == e.term;
+        /* A durable snapshot covering c holds it too (it covers only
+         * committed entries). */
+        have += dd->snap.index >= c || sim_disk_term(dd, c) == e.term;
     }
     if (have < s->n / 2 + 1)
         sim_fail(s, "Durability", "leader %llu commits index %llu (term %llu) "
@@ -327,7 +347,7 @@ static void sim_check_truncation(struct sim_node *nd, raft_index first,
     /* Only the node's log counts: a disk tail beyond it (left by a failed
      * write) is already forgotten by the node and may go. */
     for (raft_index i = first; i <= nd->log_last && i <= s->chain_len; i++) {
-        raft_term old = d->ents[i - 1].term;
+        raft_term old = sim_disk_term(d, i);
         if (old != s->chain[i - 1].term)
             continue; /* not the committed entry: it may go */
         size_t k = (size_t)(i - first);
@@ -355,13 +375,14 @@ void sim_check_persist(struct sim_node *nd, raft_index first,
 {
     struct sim *s = nd->sim;
     const struct sim_disk *d = &nd->disk;
-    if (n == 0 || e == NULL || first == 0 || first > nd->log_last + 1) {
+    if (n == 0 || e == NULL || first <= d->snap.index || first <= d->base ||
+        first > nd->log_last + 1) {
         sim_fail(s, "persist_entries", "node %llu writes %zu entries at %llu "
                  "onto a log of %llu entries", sim_ull(nd->id), n,
                  sim_ull(first), sim_ull(nd->log_last));
         return;
     }
-    raft_term prev = first > 1 ? d->ents[first - 2].term : 0;
+    raft_term prev = sim_disk_term(d, first - 1);
     for (size_t k = 0; k < n && !s->failed; k++) {
         const struct raft_entry *x = &e[k];
         if (x->term == 0 || x->term < prev || x->term > d->term ||
@@ -426,7 +447,7 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
     const struct sim_disk *d = &nd->disk;
     unsigned long long id = sim_ull(nd->id);
     if (m->from != nd->id || m->to == 0 || m->to > s->n || m->to == nd->id ||
-        m->type < RAFT_MSG_VOTE || m->type > RAFT_MSG_APPEND_RESP) {
+        m->type < RAFT_MSG_VOTE || m->type > RAFT_MSG_SNAPSHOT_RESP) {
         sim_fail(s, "Send", "node %llu sends type %d from %llu to %llu", id,
                  m->type, sim_ull(m->from), sim_ull(m->to));
         return;
@@ -456,6 +477,26 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
     case RAFT_MSG_APPEND:
         sim_check_append_out(nd, m);
         break;
+    case RAFT_MSG_SNAPSHOT: {
+        const struct raft_msg_snapshot *x = &m->u.snapshot;
+        if (raft_role(nd->r) != RAFT_LEADER || x->index == 0 ||
+            x->index > s->chain_len || s->chain[x->index - 1].term != x->index_term)
+            sim_fail(s, "Snapshot", "node %llu (role %d) sends a snapshot of "
+                     "%llu/%llu, which is not a committed entry", id,
+                     raft_role(nd->r), sim_ull(x->index), sim_ull(x->index_term));
+        break;
+    }
+    case RAFT_MSG_SNAPSHOT_RESP: {
+        struct raft_status st;
+        raft_status(nd->r, &st);
+        if (m->u.snapshot_resp.done && dd->snap.index < m->u.snapshot_resp.index &&
+            st.commit < m->u.snapshot_resp.index)
+            sim_fail(s, "Durability", "node %llu reports snapshot %llu "
+                     "installed with snapshot %llu durable and commit %llu",
+                     id, sim_ull(m->u.snapshot_resp.index),
+                     sim_ull(dd->snap.index), sim_ull(st.commit));
+        break;
+    }
     default:
         if (!m->u.append_resp.success)
             break;
@@ -463,11 +504,13 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
             sim_fail(s, "Durability", "node %llu acknowledges index %llu "
                      "with only %llu entries persisted", id,
                      sim_ull(m->u.append_resp.index), sim_ull(nd->log_last));
-        else if (nd->async && m->u.append_resp.index > dd->len &&
+        else if (nd->async && m->u.append_resp.index > sim_disk_last(dd) &&
+                 m->u.append_resp.index > dd->snap.index &&
                  m->u.append_resp.index < nd->cut_in_call)
             sim_fail(s, "Durability", "node %llu acknowledges index %llu "
-                     "with only %zu entries durable", id,
-                     sim_ull(m->u.append_resp.index), dd->len);
+                     "with only %llu entries durable", id,
+                     sim_ull(m->u.append_resp.index),
+                     sim_ull(sim_disk_last(dd)));
         break;
     }
 }
@@ -497,8 +540,8 @@ void sim_check_apply(struct sim_node *nd, raft_index index,
     /* Applied entries must be durable on the node itself. */
     const struct sim_disk *dd = sim_durable(nd);
     const struct sim_entry *x =
-        nd->async ? (index <= dd->len ? &dd->ents[index - 1] : NULL)
-                  : (index <= nd->log_last ? &d->ents[index - 1] : NULL);
+        nd->async ? sim_disk_at(dd, index)
+                  : (index <= nd->log_last ? sim_disk_at(d, index) : NULL);
     if (x == NULL || x->term != e->term || x->type != e->type ||
         x->len != e->len || x->hash != sim_entry_hash(e->type, e->buf, e->len)) {
         sim_fail(s, "Durability", "node %llu applies index %llu term %llu, "
@@ -527,15 +570,17 @@ void sim_check_restore(struct sim_node *nd)
     if (d->vote > s->n)
         sim_fail(s, "Durability", "node %llu persisted a vote for %llu",
                  sim_ull(nd->id), sim_ull(d->vote));
+    prev = d->base_term;
     for (size_t i = 0; i < d->len && !s->failed; i++) {
         const struct sim_entry *x = &d->ents[i];
+        raft_index idx = d->base + 1 + i;
         if (x->term < prev || x->term > d->term)
             sim_fail(s, "Durability", "node %llu's disk holds term %llu at "
-                     "index %zu after term %llu, with term %llu persisted",
-                     sim_ull(nd->id), sim_ull(x->term), i + 1, sim_ull(prev),
-                     sim_ull(d->term));
-        else
-            sim_lm_check(nd, i + 1, x->term, prev, x->hash, true, "restores");
+                     "index %llu after term %llu, with term %llu persisted",
+                     sim_ull(nd->id), sim_ull(x->term), sim_ull(idx),
+                     sim_ull(prev), sim_ull(d->term));
+        else if (prev != 0 || idx == 1)
+            sim_lm_check(nd, idx, x->term, prev, x->hash, true, "restores");
         prev = x->term;
     }
 }
@@ -555,11 +600,10 @@ static void sim_check_completeness(struct sim_node *nd, raft_term term)
     raft_term bound = UINT64_MAX;
     for (size_t i = s->chain_len; i >= 1; i--) {
         const struct sim_link *c = &s->chain[i - 1];
-        struct raft_entry e;
         bound = c->commit_term < bound ? c->commit_term : bound;
         if (bound > term)
             continue;
-        if (raft_entry_at(nd->r, i, &e) != 0 || e.term != c->term) {
+        if (!sim_holds(nd, i, c->term)) {
             sim_fail(s, "Leader Completeness", "node %llu leads term %llu but "
                      "lacks index %zu (term %llu), committed by term %llu",
                      sim_ull(nd->id), sim_ull(term), i, sim_ull(c->term),
@@ -619,9 +663,7 @@ void sim_check_final(struct sim *s)
     for (unsigned k = 0; k < s->n && !s->failed; k++) {
         struct sim_node *nd = &s->nodes[k];
         for (size_t i = 1; i <= s->chain_len; i++) {
-            struct raft_entry e;
-            if (raft_entry_at(nd->r, i, &e) != 0 ||
-                e.term != s->chain[i - 1].term) {
+            if (!sim_holds(nd, i, s->chain[i - 1].term)) {
                 sim_fail(s, "No committed entry lost", "at the end node %llu "
                          "lacks committed index %zu (term %llu)",
                          sim_ull(nd->id), i, sim_ull(s->chain[i - 1].term));
@@ -635,8 +677,10 @@ void sim_check_final(struct sim *s)
             continue; /* never committed: may be gone */
         for (unsigned k = 0; k < s->n; k++) {
             struct raft_entry e;
-            if (raft_entry_at(s->nodes[k].r, p->index, &e) != 0 ||
-                e.term != p->term ||
+            int rc = raft_entry_at(s->nodes[k].r, p->index, &e);
+            if (rc == RAFT_ECOMPACTED)
+                continue; /* in the node's snapshot, checked as a state */
+            if (rc != 0 || e.term != p->term ||
                 sim_entry_hash(e.type, e.buf, e.len) != p->hash) {
                 sim_fail(s, "Acknowledged proposals", "proposal %llu "
                          "acknowledged at index %llu term %llu is not there "
@@ -655,9 +699,39 @@ void sim_check_free(struct sim *s)
     free(s->leaders);
     free(s->props);
     free(s->pid_index);
+    free(s->sm_at);
+    s->sm_at = NULL;
     s->chain = NULL;
     s->lm = NULL;
     s->leaders = NULL;
     s->props = NULL;
     s->pid_index = NULL;
+}
+
+void sim_check_state(struct sim_node *nd, raft_index index, uint64_t state,
+                     const char *what)
+{
+    struct sim *s = nd->sim;
+    if (index == 0)
+        return;
+    if (index > s->sm_len) {
+        if (index > s->sm_len + 1) {
+            /* Only reachable through a snapshot of a state nobody applied. */
+            sim_fail(s, "State Machine Safety", "node %llu %s the state at "
+                     "index %llu, which no node has applied (states known up "
+                     "to %zu)", sim_ull(nd->id), what, sim_ull(index),
+                     s->sm_len);
+            return;
+        }
+        uint64_t *a = sim_grow(s, s->sm_at, &s->sm_cap, s->sm_len + 1, sizeof *a);
+        if (a == NULL)
+            return;
+        s->sm_at = a;
+        s->sm_at[s->sm_len++] = state;
+        return;
+    }
+    if (s->sm_at[index - 1] != state)
+        sim_fail(s, "State Machine Safety", "node %llu %s a state at index "
+                 "%llu that differs from the state another node had there",
+                 sim_ull(nd->id), what, sim_ull(index));
 }

@@ -27,18 +27,54 @@ struct sim_entry {
     uint64_t hash; /* sim_entry_hash() of (type, payload) */
 };
 
+/* A snapshot of the simulated state machine: the state after applying
+ * every entry up to `index`. Its bytes (sim_snap_byte) are a header
+ * (index, term, state) and filler derived from them, `size` in all. */
+struct sim_snap {
+    raft_index index; /* 0: none */
+    raft_term term;
+    uint64_t state;
+};
+
 /* What a node has made durable: survives crashes. */
 struct sim_disk {
     raft_term term;
     raft_id vote;
-    struct sim_entry *ents; /* ents[i] holds index i + 1 */
+    struct sim_snap snap;   /* the host's latest snapshot */
+    raft_index base;        /* entries up to base are not stored */
+    raft_term base_term;    /* term of entry base (0 if unknown or none) */
+    struct sim_entry *ents; /* ents[i] holds index base + 1 + i */
     size_t len, cap;
 };
+
+/* Index of the last stored entry (base when none is stored). */
+static inline raft_index sim_disk_last(const struct sim_disk *d)
+{
+    return d->base + d->len;
+}
+
+/* The stored entry at index i, NULL if not stored. */
+static inline const struct sim_entry *sim_disk_at(const struct sim_disk *d,
+                                                  raft_index i)
+{
+    return i > d->base && i <= d->base + d->len ? &d->ents[i - 1 - d->base]
+                                                : NULL;
+}
+
+/* Term at index i: of the stored entry, of base, or 0. */
+static inline raft_term sim_disk_term(const struct sim_disk *d, raft_index i)
+{
+    const struct sim_entry *x = sim_disk_at(d, i);
+    return x != NULL ? x->term : i == d->base ? d->base_term : 0;
+}
 
 /* A write a node in asynchronous mode started and the simulated disk has
  * not yet made durable. */
 struct sim_write {
     bool state;             /* term/vote write, else entries */
+    bool install;           /* snapshot installation (snap, keep) */
+    bool keep;
+    struct sim_snap snap;
     raft_term term;
     raft_id vote;
     raft_index first;
@@ -82,6 +118,15 @@ struct sim_node {
     raft_index commit_seen; /* highest commit index observed */
     raft_index verified;    /* log prefix checked against the committed chain */
     raft_term led_term;     /* last term this incarnation was seen leading */
+    uint64_t sm;            /* state machine: hash chain up to `applied` */
+
+    /* Snapshot chunks received (snapshot_write), and a buffer the leader
+     * hands chunks out of (snapshot_read). */
+    struct sim_snap rx;
+    uint8_t *rx_buf;
+    size_t rx_len, rx_cap;
+    uint8_t *rd_buf;
+    size_t rd_cap;
 
     raft_term term_seen; /* highest term observed, across incarnations */
 };
@@ -107,6 +152,7 @@ enum {
     SIM_EV_CRASH,     /* crash a live node */
     SIM_EV_RESTART,   /* restart a crashed node from its disk */
     SIM_EV_DURABLE,   /* a node's disk completes some of its pending writes */
+    SIM_EV_SNAPSHOT,  /* a node's host snapshots its state machine */
     SIM_EV_COUNT
 };
 
@@ -118,6 +164,7 @@ struct sim_faults {
     uint64_t send_fail;    /* 1 in N sends fail */
     uint64_t apply_fail;   /* 1 in N applies fail */
     uint64_t sync_fail;    /* 1 in N asynchronous completions fail */
+    uint64_t snap_fail;    /* 1 in N snapshot reads/writes/installs fail */
     unsigned max_latency;  /* fault-phase latency 0..max_latency steps */
     uint64_t long_delay;   /* 1 in N messages delayed 10..60 steps */
 };
@@ -232,6 +279,11 @@ struct sim {
     uint64_t fault_seq;     /* last message sent in the fault phase */
     bool backlog;           /* some such message is still in flight */
     bool any_async;         /* some node persists asynchronously */
+    uint64_t snap_trailing; /* cfg.snapshot_trailing of the run, 0: no
+                               snapshots in this run */
+    size_t snap_size;       /* bytes of every snapshot of the run */
+    uint64_t *sm_at;        /* state after index i + 1, as first seen */
+    size_t sm_len, sm_cap;
     uint64_t fault_events;  /* fault phase length */
     struct sim_faults f;
     bool faults_on; /* false in the heal phase */
@@ -278,6 +330,10 @@ void sim_tracef(struct sim *s, const char *fmt, ...) SIM_PRINTF(2, 3);
 void *sim_grow(struct sim *s, void *p, size_t *cap, size_t need, size_t size);
 
 /* ---- sim_node.c ---- */
+/* Byte k of the snapshot sn in a run whose snapshots are `size` bytes. */
+uint8_t sim_snap_byte(const struct sim_snap *sn, size_t k);
+/* The host of a live node snapshots its state machine and compacts. */
+void sim_node_snapshot(struct sim_node *nd);
 int sim_node_init(struct sim *s, struct sim_node *nd, raft_id id);
 int sim_node_start(struct sim_node *nd, bool restore);
 void sim_node_crash(struct sim_node *nd);
@@ -345,6 +401,11 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m);
 void sim_check_apply(struct sim_node *nd, raft_index index,
                      const struct raft_entry *e);
 void sim_check_restore(struct sim_node *nd);
+/* State Machine Safety for whole states: the state a node reaches at
+ * `index` (by applying, or by installing a snapshot) equals the state any
+ * node reached there before. */
+void sim_check_state(struct sim_node *nd, raft_index index, uint64_t state,
+                     const char *what);
 void sim_note_leader(struct sim_node *nd, raft_term term);
 void sim_note_proposal(struct sim *s, uint64_t pid, raft_index index,
                        raft_term term, uint64_t hash);

@@ -116,8 +116,10 @@ static struct sim_msg *sim_net_take(struct sim *s, size_t i)
 
 void sim_net_describe(const struct raft_msg *m, char *buf, size_t len)
 {
-    const char *names[] = {"?", "VOTE", "VOTE_RESP", "APPEND", "APPEND_RESP"};
-    int t = m->type >= 1 && m->type <= 4 ? m->type : 0;
+    const char *names[] = {"?",           "VOTE",     "VOTE_RESP",
+                           "APPEND",      "APPEND_RESP", "SNAPSHOT",
+                           "SNAPSHOT_RESP"};
+    int t = m->type >= 1 && m->type <= 6 ? m->type : 0;
     int k = snprintf(buf, len, "%s %llu->%llu term=%llu", names[t],
                      (unsigned long long)m->from, (unsigned long long)m->to,
                      (unsigned long long)m->term);
@@ -150,6 +152,19 @@ void sim_net_describe(const struct raft_msg *m, char *buf, size_t len)
                  (unsigned long long)m->u.append_resp.index,
                  (unsigned long long)m->u.append_resp.hint_index,
                  (unsigned long long)m->u.append_resp.hint_term);
+        break;
+    case RAFT_MSG_SNAPSHOT:
+        snprintf(buf, len, " snap=%llu/%llu offset=%llu len=%zu last=%d",
+                 (unsigned long long)m->u.snapshot.index,
+                 (unsigned long long)m->u.snapshot.index_term,
+                 (unsigned long long)m->u.snapshot.offset, m->u.snapshot.len,
+                 (int)m->u.snapshot.last);
+        break;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        snprintf(buf, len, " snap=%llu offset=%llu done=%d",
+                 (unsigned long long)m->u.snapshot_resp.index,
+                 (unsigned long long)m->u.snapshot_resp.offset,
+                 (int)m->u.snapshot_resp.done);
         break;
     default:
         break;

@@ -36,12 +36,42 @@ bool sim_node_alive(const struct sim_node *nd)
 
 /* ---- simulated disk ----------------------------------------------------- */
 
-static void sim_disk_truncate(struct sim_disk *d, size_t len)
+/* Keep the entries up to index `last` (at least base). */
+static void sim_disk_cut(struct sim_disk *d, raft_index last)
 {
+    size_t len = last > d->base ? (size_t)(last - d->base) : 0;
     for (size_t i = len; i < d->len; i++)
         free(d->ents[i].buf);
     if (len < d->len)
         d->len = len;
+}
+
+/* Forget every entry up to index `upto` (compacted by the host). */
+static void sim_disk_drop_front(struct sim_disk *d, raft_index upto)
+{
+    if (upto <= d->base)
+        return;
+    if (upto >= sim_disk_last(d)) {
+        d->base_term = sim_disk_term(d, upto);
+        sim_disk_cut(d, d->base);
+        d->base = upto;
+        return;
+    }
+    size_t k = (size_t)(upto - d->base);
+    d->base_term = d->ents[k - 1].term;
+    for (size_t i = 0; i < k; i++)
+        free(d->ents[i].buf);
+    memmove(d->ents, d->ents + k, (d->len - k) * sizeof *d->ents);
+    d->len -= k;
+    d->base = upto;
+}
+
+/* Drop every entry; the log continues the snapshot sn. */
+static void sim_disk_reset(struct sim_disk *d, const struct sim_snap *sn)
+{
+    sim_disk_cut(d, d->base);
+    d->base = sn->index;
+    d->base_term = sn->term;
 }
 
 /* Append copies of e[0..n) after the last stored entry of d. */
@@ -94,7 +124,7 @@ static bool sim_disk_append_ents(struct sim_node *nd, struct sim_disk *d,
 
 static void sim_disk_free(struct sim_disk *d)
 {
-    sim_disk_truncate(d, 0);
+    sim_disk_cut(d, d->base);
     free(d->ents);
     d->ents = NULL;
     d->cap = 0;
@@ -168,7 +198,13 @@ static void sim_write_land(struct sim_node *nd, const struct sim_write *w,
         d->vote = w->vote;
         return;
     }
-    sim_disk_truncate(d, (size_t)(w->first - 1));
+    if (w->install) {
+        d->snap = w->snap;
+        if (!w->keep)
+            sim_disk_reset(d, &w->snap);
+        return;
+    }
+    sim_disk_cut(d, w->first - 1);
     sim_disk_append_ents(nd, d, w->ents, keep < w->n ? keep : w->n);
     if (w->first < nd->cut_in_call)
         nd->cut_in_call = w->first;
@@ -196,15 +232,19 @@ static void sim_pend_crash(struct sim_node *nd)
     size_t j = (size_t)sim_choose(s, nd->pend_len + 1);
     for (size_t i = 0; i < j; i++)
         sim_write_land(nd, &nd->pend[i], SIZE_MAX);
-    if (j < nd->pend_len && !nd->pend[j].state && sim_choose(s, 2) == 0)
+    if (j < nd->pend_len && !nd->pend[j].state && !nd->pend[j].install &&
+        sim_choose(s, 2) == 0)
         sim_write_land(nd, &nd->pend[j], (size_t)sim_choose(s, nd->pend[j].n));
     sim_tracef(s, "  [%llu] crash: %zu of %zu pending writes landed",
                sim_ull(nd->id), j, nd->pend_len);
     sim_pend_pop(nd, nd->pend_len);
-    sim_disk_truncate(&nd->disk, 0);
+    sim_disk_cut(&nd->disk, nd->disk.base);
+    nd->disk.base = nd->dur.base;
+    nd->disk.base_term = nd->dur.base_term;
     sim_disk_append_ents(nd, &nd->disk, nd->dur.ents, nd->dur.len);
     nd->disk.term = nd->dur.term;
     nd->disk.vote = nd->dur.vote;
+    nd->disk.snap = nd->dur.snap;
 }
 
 /* ---- allocator: counts blocks so a leak in the library is caught at
@@ -308,7 +348,7 @@ static int sim_cb_persist_state(struct raft *r, void *ctx, raft_term term,
     d->term = term;
     d->vote = vote;
     if (nd->async) {
-        struct sim_write w = {true, term, vote, 0, NULL, 0};
+        struct sim_write w = {.state = true, .term = term, .vote = vote};
         if (!sim_pend_push(nd, &w, NULL))
             return -1;
     }
@@ -323,9 +363,9 @@ static void sim_persist_partial(struct sim_node *nd, raft_index first,
 {
     struct sim *s = nd->sim;
     struct sim_disk *d = &nd->disk;
-    size_t base = (size_t)(first - 1);
+    size_t base = (size_t)(first - 1 - d->base); /* stored entries kept */
     if (d->len <= base || sim_choose(s, 2) == 0) {
-        sim_disk_truncate(d, base);
+        sim_disk_cut(d, first - 1);
         size_t k = (size_t)sim_choose(s, n);
         sim_disk_append(nd, e, k);
         sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu FAILS "
@@ -333,7 +373,7 @@ static void sim_persist_partial(struct sim_node *nd, raft_index first,
                    sim_ull(first), n, k);
     } else {
         size_t keep = (size_t)sim_choose(s, d->len - base + 1);
-        sim_disk_truncate(d, base + keep);
+        sim_disk_cut(d, first - 1 + keep);
         sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu FAILS "
                    "(injected), %zu old entries kept", sim_ull(nd->id),
                    sim_ull(first), n, keep);
@@ -366,12 +406,12 @@ static int sim_cb_persist_entries(struct raft *r, void *ctx, raft_index first,
                "%llu..%llu)%s", sim_ull(nd->id), sim_ull(first), n,
                sim_ull(e[0].term), sim_ull(e[n - 1].term),
                nd->async ? " (started)" : "");
-    sim_disk_truncate(&nd->disk, (size_t)(first - 1));
+    sim_disk_cut(&nd->disk, first - 1);
     nd->log_last = first - 1;
     if (!sim_disk_append(nd, e, n))
         return -1;
     if (nd->async) {
-        struct sim_write w = {false, 0, 0, first, NULL, n};
+        struct sim_write w = {.first = first, .n = n};
         if (!sim_pend_push(nd, &w, e))
             return -1;
     }
@@ -400,6 +440,8 @@ static int sim_cb_apply(struct raft *r, void *ctx, raft_index index,
     sim_tracef(s, "  [%llu] apply index=%llu term=%llu", sim_ull(nd->id),
                sim_ull(index), sim_ull(e->term));
     nd->applied = index;
+    nd->sm = sim_mix64(nd->sm ^ sim_entry_hash(e->type, e->buf, e->len));
+    sim_check_state(nd, index, nd->sm, "applies");
     return 0;
 }
 
@@ -451,12 +493,231 @@ static void sim_cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
                  ev->error);
 }
 
+/* ---- snapshots ------------------------------------------------------------ */
+
+static void sim_call_begin(struct sim *s);
+
+#define SIM_SNAP_HEADER 24 /* index, term, state: 8 bytes each */
+
+uint8_t sim_snap_byte(const struct sim_snap *sn, size_t k)
+{
+    if (k < SIM_SNAP_HEADER) {
+        uint64_t v = k < 8 ? sn->index : k < 16 ? sn->term : sn->state;
+        return (uint8_t)(v >> (8 * (k % 8)));
+    }
+    return (uint8_t)sim_mix64(sn->state ^ sn->index ^ (uint64_t)k);
+}
+
+static uint64_t sim_get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int sim_cb_snapshot_read(struct raft *r, void *ctx, raft_index index,
+                                uint64_t offset, size_t max, const void **data,
+                                size_t *len, bool *last)
+{
+    struct sim_node *nd = ctx;
+    struct sim *s = nd->sim;
+    const struct sim_snap *sn = &nd->disk.snap;
+    if (!sim_cb_node_ok(nd, r, "snapshot_read"))
+        return -1;
+    if (index != sn->index || index == 0) {
+        sim_tracef(s, "  [%llu] snapshot_read index=%llu: gone (have %llu)",
+                   sim_ull(nd->id), sim_ull(index), sim_ull(sn->index));
+        return -1;
+    }
+    if (offset > s->snap_size || max == 0) {
+        sim_fail(s, "API", "node %llu reads snapshot %llu at offset %llu "
+                 "(size %zu), max %zu", sim_ull(nd->id), sim_ull(index),
+                 sim_ull(offset), s->snap_size, max);
+        return -1;
+    }
+    if (s->faults_on && sim_one_in(s, s->f.snap_fail)) {
+        sim_tracef(s, "  [%llu] snapshot_read FAILS (injected)", sim_ull(nd->id));
+        return -1;
+    }
+    size_t n = s->snap_size - (size_t)offset;
+    n = n < max ? n : max;
+    if (n > nd->rd_cap) {
+        uint8_t *b = realloc(nd->rd_buf, n);
+        if (b == NULL) {
+            s->oom = true;
+            return -1;
+        }
+        nd->rd_buf = b;
+        nd->rd_cap = n;
+    }
+    for (size_t k = 0; k < n; k++)
+        nd->rd_buf[k] = sim_snap_byte(sn, (size_t)offset + k);
+    *data = nd->rd_buf;
+    *len = n;
+    *last = offset + n == s->snap_size;
+    s->st.snap_chunks++;
+    return 0;
+}
+
+static int sim_cb_snapshot_write(struct raft *r, void *ctx,
+                                 const struct raft_snapshot_meta *meta,
+                                 uint64_t offset, const void *data, size_t len)
+{
+    struct sim_node *nd = ctx;
+    struct sim *s = nd->sim;
+    if (!sim_cb_node_ok(nd, r, "snapshot_write"))
+        return -1;
+    if (meta->index == 0 || meta->term == 0 || meta->n_voters != s->n ||
+        (offset != 0 && (meta->index != nd->rx.index ||
+                         meta->term != nd->rx.term || offset != nd->rx_len)) ||
+        offset + len > s->snap_size || (len > 0 && data == NULL)) {
+        sim_fail(s, "Snapshot", "node %llu gets chunk %llu+%zu of snapshot "
+                 "%llu/%llu, after %zu bytes of %llu/%llu", sim_ull(nd->id),
+                 sim_ull(offset), len, sim_ull(meta->index),
+                 sim_ull(meta->term), nd->rx_len, sim_ull(nd->rx.index),
+                 sim_ull(nd->rx.term));
+        return -1;
+    }
+    if (s->faults_on && sim_one_in(s, s->f.snap_fail)) {
+        s->inj_persist = true;
+        sim_tracef(s, "  [%llu] snapshot_write FAILS (injected)", sim_ull(nd->id));
+        return -1;
+    }
+    if (offset == 0) {
+        nd->rx.index = meta->index;
+        nd->rx.term = meta->term;
+        nd->rx_len = 0;
+    }
+    if (nd->rx_cap < s->snap_size) {
+        uint8_t *b = realloc(nd->rx_buf, s->snap_size);
+        if (b == NULL) {
+            s->oom = true;
+            return -1;
+        }
+        nd->rx_buf = b;
+        nd->rx_cap = s->snap_size;
+    }
+    if (len > 0)
+        memcpy(nd->rx_buf + offset, data, len);
+    nd->rx_len = (size_t)offset + len;
+    sim_tracef(s, "  [%llu] snapshot_write %llu/%llu offset=%llu len=%zu",
+               sim_ull(nd->id), sim_ull(meta->index), sim_ull(meta->term),
+               sim_ull(offset), len);
+    return 0;
+}
+
+static int sim_cb_snapshot_install(struct raft *r, void *ctx,
+                                   const struct raft_snapshot_meta *meta,
+                                   bool keep)
+{
+    struct sim_node *nd = ctx;
+    struct sim *s = nd->sim;
+    struct sim_disk *d = &nd->disk;
+    if (!sim_cb_node_ok(nd, r, "snapshot_install"))
+        return -1;
+    struct sim_snap sn = {meta->index, meta->term, 0};
+    bool whole = nd->rx.index == meta->index && nd->rx.term == meta->term &&
+                 nd->rx_len == s->snap_size;
+    if (whole)
+        sn.state = sim_get64(nd->rx_buf + 16);
+    for (size_t k = 0; whole && k < s->snap_size; k++)
+        whole = nd->rx_buf[k] == sim_snap_byte(&sn, k);
+    if (!whole) {
+        sim_fail(s, "Snapshot", "node %llu installs snapshot %llu/%llu with "
+                 "%zu bytes received of %llu/%llu, or corrupted",
+                 sim_ull(nd->id), sim_ull(meta->index), sim_ull(meta->term),
+                 nd->rx_len, sim_ull(nd->rx.index), sim_ull(nd->rx.term));
+        return -1;
+    }
+    /* keep: the log holds the snapshot's last entry with its term. */
+    bool holds = meta->index <= nd->log_last &&
+                 sim_disk_term(d, meta->index) == meta->term;
+    if (keep != holds) {
+        sim_fail(s, "Snapshot", "node %llu installs snapshot %llu/%llu with "
+                 "keep=%d, but its log %s that entry", sim_ull(nd->id),
+                 sim_ull(meta->index), sim_ull(meta->term), (int)keep,
+                 holds ? "holds" : "does not hold");
+        return -1;
+    }
+    if (s->faults_on && sim_one_in(s, s->f.snap_fail)) {
+        s->inj_persist = true;
+        sim_tracef(s, "  [%llu] snapshot_install FAILS (injected)",
+                   sim_ull(nd->id));
+        return -1;
+    }
+    sim_check_state(nd, meta->index, sn.state, "installs");
+    sim_tracef(s, "  [%llu] snapshot_install %llu/%llu keep=%d%s",
+               sim_ull(nd->id), sim_ull(meta->index), sim_ull(meta->term),
+               (int)keep, nd->async ? " (started)" : "");
+    d->snap = sn;
+    if (!keep) {
+        sim_disk_reset(d, &sn);
+        nd->log_last = meta->index;
+    }
+    if (nd->async) {
+        struct sim_write w = {.install = true, .keep = keep, .snap = sn};
+        if (!sim_pend_push(nd, &w, NULL))
+            return -1;
+    }
+    nd->sm = sn.state;
+    nd->applied = meta->index;
+    if (nd->verified < meta->index)
+        nd->verified = meta->index;
+    s->st.installs++;
+    return 0;
+}
+
+void sim_node_snapshot(struct sim_node *nd)
+{
+    struct sim *s = nd->sim;
+    struct raft_status st;
+    struct raft_entry e;
+    if (s->snap_trailing == 0 || !sim_node_alive(nd))
+        return;
+    raft_status(nd->r, &st);
+    raft_index x = st.applied;
+    if (x <= st.snapshot_index)
+        return;
+    if (raft_entry_at(nd->r, x, &e) != 0) {
+        sim_fail(s, "API", "node %llu cannot read its applied entry %llu",
+                 sim_ull(nd->id), sim_ull(x));
+        return;
+    }
+    struct sim_snap sn = {x, e.term, nd->sm};
+    nd->disk.snap = sn; /* written durably before the node is told */
+    if (nd->async)
+        nd->dur.snap = sn;
+    sim_call_begin(s);
+    sim_tracef(s, "snapshot node %llu at %llu/%llu", sim_ull(nd->id),
+               sim_ull(x), sim_ull(e.term));
+    int rc = raft_compact(nd->r, x);
+    sim_check_rc(nd, "raft_compact", rc, 0);
+    raft_status(nd->r, &st);
+    if (st.snapshot_index != x || st.first_index > x + 1 ||
+        (st.first_index > 1 &&
+         raft_entry_at(nd->r, st.first_index - 1, &e) != RAFT_ECOMPACTED))
+        sim_fail(s, "Compaction", "node %llu compacted at %llu reports "
+                 "snapshot %llu, first index %llu", sim_ull(nd->id),
+                 sim_ull(x), sim_ull(st.snapshot_index),
+                 sim_ull(st.first_index));
+    /* The host may now drop its copies of what the node dropped. */
+    sim_disk_drop_front(&nd->disk, st.first_index - 1);
+    if (nd->async)
+        sim_disk_drop_front(&nd->dur, st.first_index - 1);
+    s->st.snapshots++;
+    sim_check_node(nd);
+}
+
 static const struct raft_callbacks sim_callbacks = {
     .send = sim_cb_send,
     .persist_state = sim_cb_persist_state,
     .persist_entries = sim_cb_persist_entries,
     .apply = sim_cb_apply,
     .event = sim_cb_event,
+    .snapshot_read = sim_cb_snapshot_read,
+    .snapshot_write = sim_cb_snapshot_write,
+    .snapshot_install = sim_cb_snapshot_install,
 };
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -506,8 +767,16 @@ static int sim_node_restore(struct sim_node *nd)
     for (size_t i = 0; i < d->len; i++)
         ents[i] = (struct raft_entry){d->ents[i].term, d->ents[i].type,
                                       d->ents[i].buf, d->ents[i].len};
-    int rc = raft_restore(nd->r, s->voters, s->n, d->term, d->vote, ents,
+    int rc;
+    if (d->snap.index > 0) {
+        struct raft_snapshot_meta meta = {d->snap.index, d->snap.term,
+                                          s->voters, s->n};
+        rc = raft_restore_snapshot(nd->r, &meta, d->term, d->vote, d->base + 1,
+                                   ents, d->len);
+    } else {
+        rc = raft_restore(nd->r, s->voters, s->n, d->term, d->vote, ents,
                           d->len);
+    }
     free(ents);
     return rc;
 }
@@ -517,13 +786,18 @@ static void sim_node_check_fresh(struct sim_node *nd)
 {
     struct raft_status st;
     raft_status(nd->r, &st);
-    if (st.role != RAFT_FOLLOWER || st.commit != 0 || st.applied != 0 ||
-        st.last_index != nd->disk.len || st.leader != 0)
+    const struct sim_disk *d = &nd->disk;
+    raft_index last = sim_disk_last(d) > d->snap.index ? sim_disk_last(d)
+                                                       : d->snap.index;
+    if (st.role != RAFT_FOLLOWER || st.commit != d->snap.index ||
+        st.applied != d->snap.index || st.last_index != last ||
+        st.leader != 0 || st.snapshot_index != d->snap.index)
         sim_fail(nd->sim, "Restart", "node %llu starts as role %d, commit "
-                 "%llu, applied %llu, leader %llu, log %llu (disk %zu)",
-                 sim_ull(nd->id), st.role, sim_ull(st.commit),
-                 sim_ull(st.applied), sim_ull(st.leader),
-                 sim_ull(st.last_index), nd->disk.len);
+                 "%llu, applied %llu, leader %llu, log %llu (disk %llu, "
+                 "snapshot %llu)", sim_ull(nd->id), st.role,
+                 sim_ull(st.commit), sim_ull(st.applied), sim_ull(st.leader),
+                 sim_ull(st.last_index), sim_ull(sim_disk_last(d)),
+                 sim_ull(d->snap.index));
 }
 
 /* Create and bootstrap (first start) or restore (restart from disk). */
@@ -547,17 +821,24 @@ int sim_node_start(struct sim_node *nd, bool restore)
                    "inflight %u", sim_ull(nd->id), nd->cfg.max_msg_entries,
                    nd->cfg.max_msg_bytes, nd->cfg.max_inflight);
     }
-    nd->applied = nd->commit_seen = nd->verified = 0;
-    nd->log_last = nd->disk.len;
+    /* The host loads its snapshot, if any, into the state machine. */
+    nd->applied = nd->commit_seen = nd->verified = nd->disk.snap.index;
+    nd->sm = nd->disk.snap.state;
+    nd->rx.index = 0;
+    nd->rx_len = 0;
+    nd->log_last = sim_disk_last(&nd->disk) > nd->disk.snap.index
+                       ? sim_disk_last(&nd->disk)
+                       : nd->disk.snap.index;
     /* A crash may lose a term write that was not yet durable. */
     if (nd->async && nd->term_seen > nd->disk.term)
         nd->term_seen = nd->disk.term;
     nd->led_term = 0;
     nd->rate_acc = 0;
     s->event++;
-    sim_tracef(s, "%s node %llu (term %llu vote %llu, %zu entries on disk)",
-               restore ? "restart" : "start", sim_ull(nd->id),
-               sim_ull(nd->disk.term), sim_ull(nd->disk.vote), nd->disk.len);
+    sim_tracef(s, "%s node %llu (term %llu vote %llu, %zu entries on disk "
+               "after %llu, snapshot %llu)", restore ? "restart" : "start",
+               sim_ull(nd->id), sim_ull(nd->disk.term), sim_ull(nd->disk.vote),
+               nd->disk.len, sim_ull(nd->disk.base), sim_ull(nd->disk.snap.index));
     const char *call = "raft_create";
     int rc = raft_create(&nd->cfg, &sim_callbacks, nd, &nd->r);
     if (rc == 0) {
@@ -604,6 +885,10 @@ void sim_node_free(struct sim_node *nd)
         sim_node_destroy(nd);
     sim_disk_free(&nd->disk);
     sim_disk_free(&nd->dur);
+    free(nd->rx_buf);
+    free(nd->rd_buf);
+    nd->rx_buf = nd->rd_buf = NULL;
+    nd->rx_cap = nd->rd_cap = 0;
     sim_pend_pop(nd, nd->pend_len);
     free(nd->pend);
     nd->pend = NULL;
