@@ -640,6 +640,12 @@ static int sim_cb_snapshot_install(struct raft *r, void *ctx,
                  holds ? "holds" : "does not hold");
         return -1;
     }
+    if (meta->index <= nd->applied) {
+        sim_fail(s, "State Machine Safety", "node %llu installs snapshot "
+                 "%llu over a state machine at %llu: its state goes back",
+                 sim_ull(nd->id), sim_ull(meta->index), sim_ull(nd->applied));
+        return -1;
+    }
     if (s->faults_on && sim_one_in(s, s->f.snap_fail)) {
         s->inj_persist = true;
         sim_tracef(s, "  [%llu] snapshot_install FAILS (injected)",
@@ -676,15 +682,43 @@ void sim_node_snapshot(struct sim_node *nd)
     if (s->snap_trailing == 0 || !sim_node_alive(nd))
         return;
     raft_status(nd->r, &st);
-    raft_index x = st.applied;
-    if (x <= st.snapshot_index)
+    if (sim_choose(s, 8) == 0) {
+        /* Past the applied index: refused, nothing changes. */
+        raft_index bad = st.applied + 1 + sim_choose(s, 4);
+        sim_call_begin(s);
+        int rc = raft_compact(nd->r, bad);
+        sim_tracef(s, "compact node %llu at %llu, applied %llu -> %s",
+                   sim_ull(nd->id), sim_ull(bad), sim_ull(st.applied),
+                   raft_strerror(rc));
+        if (rc != RAFT_EINVAL)
+            sim_fail(s, "Compaction", "node %llu accepts raft_compact(%llu) "
+                     "with only %llu applied (%s)", sim_ull(nd->id),
+                     sim_ull(bad), sim_ull(st.applied), raft_strerror(rc));
+        sim_check_node(nd);
+        if (s->failed)
+            return;
+    }
+    if (st.applied <= st.snapshot_index)
         return;
+    /* At the applied index, or at an earlier one whose state the host kept
+     * (the state there is the one every node had there). */
+    raft_index x = st.applied;
+    uint64_t state = nd->sm;
+    if (sim_choose(s, 4) == 0) {
+        x = st.snapshot_index + 1 + sim_choose(s, st.applied - st.snapshot_index);
+        if (x > s->sm_len) {
+            sim_fail(s, "State Machine Safety", "node %llu applied %llu, "
+                     "beyond the states recorded", sim_ull(nd->id), sim_ull(x));
+            return;
+        }
+        state = s->sm_at[x - 1];
+    }
     if (raft_entry_at(nd->r, x, &e) != 0) {
         sim_fail(s, "API", "node %llu cannot read its applied entry %llu",
                  sim_ull(nd->id), sim_ull(x));
         return;
     }
-    struct sim_snap sn = {x, e.term, nd->sm};
+    struct sim_snap sn = {x, e.term, state};
     nd->disk.snap = sn; /* written durably before the node is told */
     if (nd->async)
         nd->dur.snap = sn;
