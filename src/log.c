@@ -17,6 +17,7 @@ void raft__log_init(struct raft__log *l, const struct raft_allocator *a)
 {
     memset(l, 0, sizeof(*l));
     l->a = a;
+    l->slot0 = 1;
 }
 
 /* Free chunk c and every older one. */
@@ -66,6 +67,9 @@ size_t raft__log_run_of(const struct raft__log *l, raft_index i)
 
 raft_term raft__log_term_slow(const struct raft__log *l, raft_index i)
 {
+    if (i > l->last || i <= l->base) {
+        return i == l->base ? l->base_term : 0;
+    }
     return l->runs[run_of(l, i)].term;
 }
 
@@ -97,7 +101,7 @@ static int grow(const struct raft_allocator *a, void **p, size_t *cap,
 
 static int reserve_blocks(struct raft__log *l, size_t n)
 {
-    size_t need = (size_t)((l->last - l->off + n + BLOCK_SIZE - 1) >> BLOCK_SHIFT);
+    size_t need = (size_t)((l->last + 1 - l->slot0 + n + BLOCK_SIZE - 1) >> BLOCK_SHIFT);
     void *dir = l->blocks;
     if (grow(l->a, &dir, &l->blocks_cap, need, sizeof(*l->blocks)) != 0) {
         return RAFT_ENOMEM;
@@ -330,7 +334,7 @@ raft_index raft__log_match_hint(const struct raft__log *l, raft_index i,
  * move the directory down. */
 static void drop_blocks(struct raft__log *l, raft_index upto)
 {
-    size_t k = (size_t)((upto - l->off) >> BLOCK_SHIFT);
+    size_t k = (size_t)((upto + 1 - l->slot0) >> BLOCK_SHIFT);
     size_t i;
     if (k > l->nblocks) {
         k = l->nblocks;
@@ -344,7 +348,7 @@ static void drop_blocks(struct raft__log *l, raft_index upto)
     }
     memmove(l->blocks, l->blocks + k, (l->nblocks - k) * sizeof(*l->blocks));
     l->nblocks -= k;
-    l->off += (raft_index)k << BLOCK_SHIFT;
+    l->slot0 += (raft_index)k << BLOCK_SHIFT;
 }
 
 void raft__log_compact(struct raft__log *l, raft_index upto)
@@ -394,5 +398,5 @@ void raft__log_reset(struct raft__log *l, raft_index index, raft_term term)
     l->base = index;
     l->base_term = term;
     l->last = index;
-    l->off = index & ~(raft_index)(BLOCK_SIZE - 1);
+    l->slot0 = (index & ~(raft_index)(BLOCK_SIZE - 1)) + 1;
 }

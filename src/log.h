@@ -60,9 +60,9 @@ struct raft__log {
     raft_index base;                /* entries 1..base are compacted */
     raft_term base_term;            /* term of entry base (0 if base is 0) */
     raft_index last;                /* base when no entry is retained */
-    /* Descriptor of index i: slot i - 1 - off of the blocks, off a multiple
-     * of the block size with off <= base. */
-    raft_index off;
+    /* Descriptor of index i: slot i - slot0 of the blocks; slot0 - 1 is a
+     * multiple of the block size, and slot0 <= base + 1. */
+    raft_index slot0;
     struct raft__log_ent **blocks;  /* directory of descriptor blocks */
     size_t nblocks;                 /* blocks allocated */
     size_t blocks_cap;              /* directory capacity */
@@ -91,6 +91,8 @@ size_t raft__log_run_of(const struct raft__log *l, raft_index i);
  * i == 0, and for i < base (unknown: compacted). */
 static inline raft_term raft__log_term(const struct raft__log *l, raft_index i)
 {
+    /* base < i <= last, in one comparison (unsigned wrap-around), and the
+     * current term's run: the common case. */
     if (i > l->last || i <= l->base) {
         return i == l->base ? l->base_term : 0;
     }
@@ -122,7 +124,7 @@ static inline int raft__log_reserve(struct raft__log *l, size_t n, size_t bytes,
 {
     /* Fast path, taken by almost every append: everything already fits. */
     if (l->nruns + runs <= l->runs_cap &&
-        l->last - l->off + n <= ((raft_index)l->nblocks << RAFT__LOG_BLOCK_SHIFT) &&
+        l->last + 1 - l->slot0 + n <= ((raft_index)l->nblocks << RAFT__LOG_BLOCK_SHIFT) &&
         (bytes == 0 || raft__log_tail_room(l) >= bytes)) {
         return 0;
     }
@@ -163,7 +165,7 @@ void raft__log_reset(struct raft__log *l, raft_index index, raft_term term);
 static inline struct raft__log_ent *raft__log_ent_at(const struct raft__log *l,
                                                      raft_index i)
 {
-    size_t p = (size_t)(i - 1 - l->off);
+    size_t p = (size_t)(i - l->slot0);
     return &l->blocks[p >> RAFT__LOG_BLOCK_SHIFT]
                      [p & (((size_t)1 << RAFT__LOG_BLOCK_SHIFT) - 1)];
 }

@@ -72,16 +72,15 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
     uint32_t w = r->cfg.max_inflight;
     raft_index prev;
     size_t n;
-    if (pr->state != RAFT_PROGRESS_SNAPSHOT && pr->next <= r->log.base) {
-        /* It needs entries this leader compacted: send the snapshot. */
-        raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
-    }
-    if (pr->state == RAFT_PROGRESS_SNAPSHOT) {
-        return raft__snapshot_send(r, pr);
-    }
     if (raft__progress_paused(pr, w, r->cfg.max_inflight_bytes) ||
         pr->next > raft__log_last(&r->log)) {
-        return false;
+        /* (SNAPSHOT counts as paused for entries.) */
+        return pr->state == RAFT_PROGRESS_SNAPSHOT && raft__snapshot_send(r, pr);
+    }
+    if (pr->next <= r->log.base) {
+        /* It needs entries this leader compacted: send the snapshot. */
+        raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
+        return raft__snapshot_send(r, pr);
     }
     prev = pr->next - 1;
     n = slice(r, pr->next);
@@ -396,10 +395,14 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
          * answer to the probe (or its heartbeat) at next - 1. A late reply
          * to something older says nothing, and pipelining again from match
          * would resend what the outstanding probe carries. */
-        if (pr->state == RAFT_PROGRESS_PROBE && (advanced || a->index >= probe_at)) {
-            raft__progress_become_replicate(pr);
-        } else if (pr->state == RAFT_PROGRESS_SNAPSHOT && pr->match >= r->log.base) {
-            /* It holds what the log still has after all: no snapshot. */
+        if (pr->state == RAFT_PROGRESS_REPLICATE) {
+            /* the common case: nothing changes state */
+        } else if (pr->state == RAFT_PROGRESS_PROBE) {
+            if (advanced || a->index >= probe_at) {
+                raft__progress_become_replicate(pr);
+            }
+        } else if (pr->match >= r->log.base) {
+            /* SNAPSHOT, but it holds what the log still has: no snapshot. */
             raft__progress_become_probe(pr, pr->match + 1);
         }
         /* Only a match above the commit index can raise it. */
@@ -439,7 +442,7 @@ static inline void send_append_resp(struct raft *r, raft_id to, bool success,
     m->u.append_resp.success = success;
     m->u.append_resp.index = index;
     m->u.append_resp.hint_index = hint_index;
-    m->u.append_resp.hint_term = raft__log_term(&r->log, hint_index);
+    m->u.append_resp.hint_term = hint_index == 0 ? 0 : raft__log_term(&r->log, hint_index);
     raft__queue_done(r);
 }
 

@@ -130,9 +130,21 @@ static int validate_append(const struct raft_msg *m,
     return 0;
 }
 
+/* The snapshot messages, and unknown types (out of the common path). */
 static int validate_snapshot(const struct raft_msg *m, const char **why)
 {
     const struct raft_msg_snapshot *s = &m->u.snapshot;
+    if (m->type == RAFT_MSG_SNAPSHOT_RESP) {
+        if (m->u.snapshot_resp.index == 0) {
+            *why = "impossible snapshot index";
+            return RAFT_EBADMSG;
+        }
+        return 0;
+    }
+    if (m->type != RAFT_MSG_SNAPSHOT) {
+        *why = "unknown message type";
+        return RAFT_EBADMSG;
+    }
     if (s->index == 0 || s->index_term == 0 || s->index_term > m->term) {
         *why = "impossible last entry";
         return RAFT_EBADMSG;
@@ -187,14 +199,6 @@ static int validate(struct raft *r, const struct raft_msg *m,
         return 0;
     case RAFT_MSG_APPEND:
         return validate_append(m, why);
-    case RAFT_MSG_SNAPSHOT:
-        return validate_snapshot(m, why);
-    case RAFT_MSG_SNAPSHOT_RESP:
-        if (m->u.snapshot_resp.index == 0) {
-            *why = "impossible snapshot index";
-            return RAFT_EBADMSG;
-        }
-        return 0;
     case RAFT_MSG_APPEND_RESP:
         if (m->u.append_resp.hint_index > m->u.append_resp.index ||
             !pair_ok(m->u.append_resp.hint_index, m->u.append_resp.hint_term,
@@ -204,8 +208,7 @@ static int validate(struct raft *r, const struct raft_msg *m,
         }
         return 0;
     default:
-        *why = "unknown message type";
-        return RAFT_EBADMSG;
+        return validate_snapshot(m, why);
     }
 }
 
