@@ -331,6 +331,43 @@ int raft_progress(const struct raft *r, size_t i, struct raft_progress *p)
     return 0;
 }
 
+int raft_metrics(const struct raft *r, struct raft_metrics *out, size_t size)
+{
+    const struct raft__metrics *c;
+    struct raft_metrics m;
+    size_t fill = size < sizeof(m) ? size : sizeof(m);
+    if (r == NULL || out == NULL || size < sizeof(uint64_t) ||
+        size % sizeof(uint64_t) != 0) {
+        return RAFT_EINVAL;
+    }
+    c = &r->metrics;
+    memset(&m, 0, sizeof(m));
+    m.size = fill;
+    memcpy(m.sent, c->sent, sizeof(m.sent));
+    memcpy(m.recv, c->recv, sizeof(m.recv));
+    memcpy(m.rejected, c->rejected, sizeof(m.rejected));
+    m.send_failures = c->send_failures;
+    m.queue_full = c->queue_full;
+    m.entries_sent = c->entries_sent;
+    m.entry_bytes_sent = c->entry_bytes_sent;
+    m.elections_started = c->elections_started;
+    m.elections_won = c->elections_won;
+    m.step_downs = c->step_downs;
+    m.entries_proposed = c->entries_proposed;
+    m.entries_replicated = c->entries_replicated;
+    m.entries_applied = r->applied;
+    m.persist_state_calls = c->persist_state_calls;
+    m.persist_entries_calls = c->persist_entries_calls;
+    m.writes_completed = c->writes_completed;
+    memcpy(out, &m, fill);
+    if (size > fill) {
+        /* A caller built against a newer raft.h: counters this library
+         * does not have read 0. */
+        memset((char *)out + fill, 0, size - fill);
+    }
+    return 0;
+}
+
 int raft_entry_at(const struct raft *r, raft_index index, struct raft_entry *e)
 {
     if (r == NULL || e == NULL || index == 0 || index > raft__log_last(&r->log)) {
