@@ -79,7 +79,8 @@ RAFT_API int raft_version_number(void);
  *     library fills in (raft_status, raft_progress, raft_event, raft_msg,
  *     raft_entry) also only grow at the end. Growing any public struct
  *     changes its size, which breaks binary compatibility: the soname
- *     changes with it.
+ *     changes with it. The exception is struct raft_metrics, which grows
+ *     without breaking it: raft_metrics() is told the caller's size.
  *   - Error codes, enum values and wire format versions keep their numbers.
  *   - A program may compare raft_version_number() with RAFT_VERSION_NUMBER
  *     at start-up to detect a library older than its header.

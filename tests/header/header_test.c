@@ -53,6 +53,7 @@ int header_test(void)
     struct raft *r = NULL;
     struct raft_status st;
     struct raft_progress pr;
+    struct raft_metrics mt;
     struct raft_entry e;
     struct raft_entry ents[4];
     struct raft_msg m;
@@ -90,6 +91,10 @@ int header_test(void)
     raft_status(r, &st);
     rc |= raft_progress(r, 0, &pr);
     rc |= raft_entry_at(r, 1, &e);
+    rc |= raft_metrics(r, &mt, sizeof(mt));
+    rc |= mt.sent[RAFT_MSG_VOTE] > 0 && RAFT_METRICS_MSG_SLOTS > 0;
+    rc |= mt.rejected[RAFT_REJECT_STALE_TERM] > 0 &&
+          RAFT_METRICS_REJECT_SLOTS > 0;
     rc |= raft_role(r) == RAFT_LEADER;
     rc |= raft_current_term(r) > 0;
     rc |= raft_leader(r) != 0;
