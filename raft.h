@@ -916,8 +916,11 @@ struct raft_metrics {
     uint64_t persist_entries_calls; /* persist_entries callbacks made,
                       failed or not (the leader's no-op included) */
     uint64_t writes_completed; /* asynchronous mode: writes reported durable
-                      by raft_persisted() with status 0 (the sum of its n);
-                      always 0 in synchronous mode */
+                      by raft_persisted() with status 0, the sum of its n
+                      over the calls that took the report (all but those
+                      returning RAFT_EINVAL, RAFT_ENOMEM, RAFT_ENOTSTARTED,
+                      RAFT_ESTOPPED or RAFT_EBUSY); always 0 in
+                      synchronous mode */
 };
 
 /*
