@@ -653,7 +653,10 @@ RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs,
  * Returns 0, RAFT_ESTOPPED (status non-zero, or the node was already
  * stopped), RAFT_EINVAL (synchronous mode, or n exceeds the writes
  * outstanding; the node is unchanged), RAFT_ENOMEM (the node is unchanged;
- * report again), RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_EBUSY.
+ * report again), RAFT_EPERSIST (the report completed a candidate's vote
+ * and won it the election, but the new leader's no-op entry could not be
+ * written: it stepped down; the report itself was taken), RAFT_EAPPLY,
+ * RAFT_ENOTSTARTED, RAFT_EBUSY.
  */
 RAFT_API int raft_persisted(struct raft *r, size_t n, int status);
 
