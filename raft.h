@@ -79,7 +79,8 @@ RAFT_API int raft_version_number(void);
  *     library fills in (raft_status, raft_progress, raft_event, raft_msg,
  *     raft_entry) also only grow at the end. Growing any public struct
  *     changes its size, which breaks binary compatibility: the soname
- *     changes with it.
+ *     changes with it. The exception is struct raft_metrics, which grows
+ *     without breaking it: raft_metrics() is told the caller's size.
  *   - Error codes, enum values and wire format versions keep their numbers.
  *   - A program may compare raft_version_number() with RAFT_VERSION_NUMBER
  *     at start-up to detect a library older than its header.
@@ -786,7 +787,10 @@ RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs,
  * Returns 0, RAFT_ESTOPPED (status non-zero, or the node was already
  * stopped), RAFT_EINVAL (synchronous mode, or n exceeds the writes
  * outstanding; the node is unchanged), RAFT_ENOMEM (the node is unchanged;
- * report again), RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_EBUSY.
+ * report again), RAFT_EPERSIST (the report completed a candidate's vote
+ * and won it the election, but the new leader's no-op entry could not be
+ * written: it stepped down; the report itself was taken), RAFT_EAPPLY,
+ * RAFT_ENOTSTARTED, RAFT_EBUSY.
  */
 RAFT_API int raft_persisted(struct raft *r, size_t n, int status);
 
@@ -952,6 +956,153 @@ RAFT_API int raft_progress(const struct raft *r, size_t i, struct raft_progress 
  * the host's snapshot), RAFT_EINVAL if index is 0 or past the last index.
  */
 RAFT_API int raft_entry_at(const struct raft *r, raft_index index, struct raft_entry *e);
+
+/* ----------------------------------------------------------------------
+ * Metrics: counters of what the node did, for monitoring and debugging.
+ *
+ * Each counter starts at 0 in raft_create() and only increases until
+ * raft_destroy(); none is persisted, so a restarted node (a new
+ * raft_create) counts from 0 again. Counting costs one addition where the
+ * counted thing happens, whether or not anyone reads the counters.
+ * ---------------------------------------------------------------------- */
+
+/* Slots of the per-message-type arrays of struct raft_metrics, indexed by
+ * RAFT_MSG_*; slot 0 and slots of no type stay 0. Fixed: message types
+ * added later take free slots. */
+#define RAFT_METRICS_MSG_SLOTS 8
+
+/*
+ * Why a message was refused: indexes of raft_metrics.rejected[]. The
+ * values are stable; categories added later take free slots.
+ */
+enum {
+    RAFT_REJECT_MALFORMED = 1,  /* raft_step returned RAFT_EBADMSG because
+                                   the message is impossible in itself:
+                                   wrong recipient, term 0 or UINT64_MAX, a
+                                   bad index/term pair or hint, bad entry
+                                   terms or types, missing entries or
+                                   payloads, an index range that overflows,
+                                   an unknown message type */
+    RAFT_REJECT_NOT_MEMBER = 2, /* RAFT_ENOTMEMBER: the sender is not a
+                                   voter, or is this node */
+    RAFT_REJECT_TOO_BIG = 3,    /* RAFT_ETOOBIG: above
+                                   RAFT_MAX_ACCEPT_ENTRIES or
+                                   RAFT_MAX_ACCEPT_BYTES */
+    RAFT_REJECT_STALE_TERM = 4, /* RAFT_ESTALE: a term older than the
+                                   node's */
+    RAFT_REJECT_CONFLICT = 5,   /* raft_step returned RAFT_EBADMSG for a
+                                   well-formed message that contradicts
+                                   this node's state: a second leader in
+                                   the same term, entries that contradict
+                                   committed ones, a success reply for an
+                                   index past the log */
+    RAFT_REJECT_LOG_MISMATCH = 6 /* AppendEntries failed the consistency
+                                   check (Figure 2, AppendEntries 2):
+                                   raft_step returned 0 and the node sent a
+                                   rejection (RAFT_EVENT_APPEND_REJECTED) */
+};
+/* Slots of raft_metrics.rejected[] (slot 0 stays 0). Fixed. */
+#define RAFT_METRICS_REJECT_SLOTS 8
+
+/*
+ * Counters of one node, filled by raft_metrics().
+ *
+ * ABI: the struct only grows. New counters (those of snapshots, when the
+ * library has them) are appended at the end; existing fields never move, change type or change meaning, and the
+ * array sizes above never change. Callers pass sizeof(struct
+ * raft_metrics) to raft_metrics(), which fills what both sides know and
+ * zeroes the rest, so a program built against an older or newer raft.h
+ * than the library it runs with reads correct counters, and 0 for those
+ * the library does not have; `size` says which those are.
+ */
+struct raft_metrics {
+    uint64_t size; /* bytes of this struct the library filled: a field at
+                      an offset >= size is unknown to the library (0) */
+
+    /* Messages. */
+    uint64_t sent[RAFT_METRICS_MSG_SLOTS]; /* by RAFT_MSG_*: messages the
+                      send callback took (returned 0). Whether the network
+                      then delivers them is the host's business */
+    uint64_t recv[RAFT_METRICS_MSG_SLOTS]; /* by RAFT_MSG_*: messages
+                      raft_step() found valid (well-formed, from a voter,
+                      within the caps), whatever it then did with them: a
+                      stale term, a log mismatch or a conflict counts here
+                      and in rejected[] */
+    uint64_t rejected[RAFT_METRICS_REJECT_SLOTS]; /* by RAFT_REJECT_*:
+                      messages refused, each in one slot and with a
+                      RAFT_EVENT_MSG_REJECTED event (LOG_MISMATCH:
+                      RAFT_EVENT_APPEND_REJECTED). MALFORMED, NOT_MEMBER
+                      and TOO_BIG are refused before recv[] counts them, so
+                      every message raft_step() looked at is in recv[] or
+                      in one of those three. A call that returned before
+                      looking at the message (RAFT_EINVAL for a NULL
+                      argument, RAFT_EBUSY, RAFT_ENOTSTARTED,
+                      RAFT_ESTOPPED, RAFT_ENOMEM reserving room for its
+                      writes) counts nothing. Late or duplicated replies
+                      are ignored, not rejected */
+    uint64_t send_failures; /* messages the send callback refused
+                      (returned non-zero); not counted in sent[] */
+    uint64_t queue_full; /* messages lost before reaching the send
+                      callback because the outgoing queue was full (both
+                      are reported as RAFT_EVENT_SEND_FAILED) */
+    uint64_t entries_sent; /* entries carried by the AppendEntries counted
+                      in sent[] */
+    uint64_t entry_bytes_sent; /* the sum of those entries' payload
+                      lengths (raft_entry.len): payload bytes handed to
+                      the send callback, not bytes on the wire, which the
+                      host's encoding decides (see raft_msg_encode) */
+
+    /* Roles. */
+    uint64_t elections_started; /* became candidate: the new term and
+                      self-vote were persisted (RAFT_EVENT_ELECTION_START) */
+    uint64_t elections_won; /* became leader (RAFT_EVENT_ELECTION_WON) */
+    uint64_t step_downs; /* stopped being leader, for any reason: a higher
+                      term, a failed write of its own, a failed
+                      asynchronous write */
+
+    /* Log. */
+    uint64_t entries_proposed; /* commands appended as leader by
+                      raft_propose() and raft_propose_batch() whose
+                      persist_entries call returned 0 (not the no-op of a
+                      new term) */
+    uint64_t entries_replicated; /* entries appended as follower from
+                      AppendEntries whose persist_entries call returned 0
+                      (entries it already held are not counted) */
+    uint64_t entries_applied; /* apply callbacks that returned 0 (no-op
+                      entries included) */
+
+    /* Persistence. */
+    uint64_t persist_state_calls;   /* persist_state callbacks made,
+                      failed or not */
+    uint64_t persist_entries_calls; /* persist_entries callbacks made,
+                      failed or not (the leader's no-op included) */
+    uint64_t writes_completed; /* asynchronous mode: writes reported durable
+                      by raft_persisted() with status 0, the sum of its n
+                      over the calls that took the report (all but those
+                      returning RAFT_EINVAL, RAFT_ENOMEM, RAFT_ENOTSTARTED,
+                      RAFT_ESTOPPED or RAFT_EBUSY); always 0 in
+                      synchronous mode */
+
+    /* Snapshots. */
+    uint64_t compactions; /* raft_compact() calls that recorded a newer
+                      snapshot */
+    uint64_t snapshot_chunks_sent; /* RAFT_MSG_SNAPSHOT chunks the send
+                      callback took (also in sent[]) */
+    uint64_t snapshot_bytes_sent; /* their data bytes */
+    uint64_t snapshots_installed; /* snapshot_install callbacks that
+                      returned 0 */
+};
+
+/*
+ * Fill out[0..size) (out) with the node's counters. Pass size =
+ * sizeof(struct raft_metrics) (see its ABI note): the first min(size, the
+ * library's sizeof(struct raft_metrics)) bytes are filled and the rest are
+ * zeroed. Cheap (a copy); allowed from callbacks. Returns 0, or
+ * RAFT_EINVAL if r or out is NULL, or size is smaller than 8 or not a
+ * multiple of 8 (out is then untouched).
+ */
+RAFT_API int raft_metrics(const struct raft *r, struct raft_metrics *out,
+                          size_t size);
 
 #ifdef __cplusplus
 }

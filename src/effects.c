@@ -64,6 +64,7 @@ static void flush_events(struct raft *r)
 
 void raft__send_failed(struct raft *r, const struct raft_msg *m)
 {
+    r->metrics.send_failures++;
     /* Only the flush sends, after the recorded events: report at once. */
     if (r->cb.event != NULL) {
         emit_now(r, RAFT_EVENT_SEND_FAILED, m->to, 0, "send callback failed");
@@ -89,6 +90,7 @@ static void queue_remove(struct raft *r, size_t i)
 
 void raft__queue_full(struct raft *r, raft_id to)
 {
+    r->metrics.queue_full++;
     raft__emit(r, RAFT_EVENT_SEND_FAILED, to, 0, "outgoing queue full");
 }
 

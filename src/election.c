@@ -62,6 +62,7 @@ int raft__election_start(struct raft *r)
     if (rc != 0) {
         return rc;
     }
+    r->metrics.elections_started++;
     r->w_vote = r->w_state;
     r->leader = 0;
     raft__set_role(r, RAFT_CANDIDATE);

@@ -58,6 +58,37 @@ struct raft__out {
     uint64_t barrier;
 };
 
+/* Counters behind raft_metrics(), which copies them into the public
+ * struct (whose layout is fixed by its ABI rule, not by the hot paths).
+ * Each is one addition where the counted thing already happens. Two
+ * counters bumped together on a hot path are not adjacent: compilers
+ * would otherwise merge the two additions into vector instructions that
+ * cost more than the additions. There is no counter of applied entries:
+ * r->applied is one, as every incarnation applies from index 1. */
+struct raft__metrics {
+    uint64_t sent[RAFT_METRICS_MSG_SLOTS];
+    uint64_t recv[RAFT_METRICS_MSG_SLOTS];
+    uint64_t rejected[RAFT_METRICS_REJECT_SLOTS];
+    uint64_t entries_sent;
+    uint64_t send_failures;
+    uint64_t queue_full;
+    uint64_t entry_bytes_sent;
+    uint64_t elections_started;
+    uint64_t elections_won;
+    uint64_t step_downs;
+    uint64_t entries_proposed;
+    uint64_t persist_state_calls;
+    uint64_t entries_replicated;
+    uint64_t writes_completed;
+    uint64_t persist_entries_calls;
+    uint64_t applied_by_snapshot; /* entries counted applied without an
+                                     apply callback: a snapshot covered them */
+    uint64_t compactions;
+    uint64_t snapshot_chunks_sent;
+    uint64_t snapshot_bytes_sent;
+    uint64_t snapshots_installed;
+};
+
 /* A recorded event; term and role are filled in when it is emitted. */
 struct raft__ev {
     int type;
@@ -144,6 +175,8 @@ struct raft {
 
     /* Candidate: tie-break between simultaneous candidates (election.c). */
     bool yielded;
+
+    struct raft__metrics metrics;
 };
 
 /* ---- effects.c ---- */
@@ -206,6 +239,7 @@ static inline bool raft__send(struct raft *r, const struct raft_msg *m)
         raft__send_failed(r, m);
         return false;
     }
+    r->metrics.sent[m->type]++; /* a type this node made: always in range */
     return true;
 }
 

@@ -291,6 +291,7 @@ static int start(struct raft *r, const raft_id *voters, size_t n_voters,
     r->snap_term = base_term;
     r->commit = base;
     r->applied = base;
+    r->metrics.applied_by_snapshot = base;
     r->ev_term = term; /* starting is not an event */
     r->ev_role = RAFT_FOLLOWER;
     raft__reset_election_timer(r);
@@ -398,6 +399,47 @@ int raft_progress(const struct raft *r, size_t i, struct raft_progress *p)
         p->next = pr->next;
         p->inflight = pr->infl_count;
         p->snapshot_acked = pr->state == RAFT_PROGRESS_SNAPSHOT ? pr->snap_acked : 0;
+    }
+    return 0;
+}
+
+int raft_metrics(const struct raft *r, struct raft_metrics *out, size_t size)
+{
+    const struct raft__metrics *c;
+    struct raft_metrics m;
+    size_t fill = size < sizeof(m) ? size : sizeof(m);
+    if (r == NULL || out == NULL || size < sizeof(uint64_t) ||
+        size % sizeof(uint64_t) != 0) {
+        return RAFT_EINVAL;
+    }
+    c = &r->metrics;
+    memset(&m, 0, sizeof(m));
+    m.size = fill;
+    memcpy(m.sent, c->sent, sizeof(m.sent));
+    memcpy(m.recv, c->recv, sizeof(m.recv));
+    memcpy(m.rejected, c->rejected, sizeof(m.rejected));
+    m.send_failures = c->send_failures;
+    m.queue_full = c->queue_full;
+    m.entries_sent = c->entries_sent;
+    m.entry_bytes_sent = c->entry_bytes_sent;
+    m.elections_started = c->elections_started;
+    m.elections_won = c->elections_won;
+    m.step_downs = c->step_downs;
+    m.entries_proposed = c->entries_proposed;
+    m.entries_replicated = c->entries_replicated;
+    m.entries_applied = r->applied - c->applied_by_snapshot;
+    m.persist_state_calls = c->persist_state_calls;
+    m.persist_entries_calls = c->persist_entries_calls;
+    m.writes_completed = c->writes_completed;
+    m.compactions = c->compactions;
+    m.snapshot_chunks_sent = c->snapshot_chunks_sent;
+    m.snapshot_bytes_sent = c->snapshot_bytes_sent;
+    m.snapshots_installed = c->snapshots_installed;
+    memcpy(out, &m, fill);
+    if (size > fill) {
+        /* A caller built against a newer raft.h: counters this library
+         * does not have read 0. */
+        memset((char *)out + fill, 0, size - fill);
     }
     return 0;
 }

@@ -90,6 +90,8 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
          * rather than a loop now. */
         return false;
     }
+    r->metrics.entries_sent += n;
+    r->metrics.entry_bytes_sent += r->ents_bytes;
     raft__progress_sent(pr, prev + n, r->ents_bytes, w);
     /* Whether another message could follow, so the round robin ends
      * without a pass that only finds nothing to send. */
@@ -237,6 +239,7 @@ int raft__repl_become_leader(struct raft *r)
     r->leader = r->cfg.id;
     r->heartbeat_elapsed = 0;
     raft__set_role(r, RAFT_LEADER);
+    r->metrics.elections_won++;
     raft__emit(r, RAFT_EVENT_ELECTION_WON, 0, 0, NULL);
     /* A no-op of the new term: committing it commits every earlier entry,
      * which the leader cannot do by counting replicas (Raft 5.4.2, 8). Its
@@ -246,6 +249,7 @@ int raft__repl_become_leader(struct raft *r)
     noop.type = RAFT_ENTRY_NOOP;
     noop.buf = NULL;
     noop.len = 0;
+    r->metrics.persist_entries_calls++;
     if (r->cb.persist_entries(r, r->ctx, last + 1, &noop, 1) != 0) {
         return step_down_after_persist_failure(r, last + 1);
     }
@@ -299,12 +303,14 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
             e->len = b->len;
         }
         raft__log_append_n(&r->log, r->ents, k);
+        r->metrics.persist_entries_calls++;
         if (r->cb.persist_entries(r, r->ctx, first + i, r->ents, k) != 0) {
             /* Earlier pieces are durable (or being written) and stay; only
              * this piece and what follows it are forgotten. */
             return step_down_after_persist_failure(r, first + i);
         }
         raft__write_started(r, true, first + i + k - 1);
+        r->metrics.entries_proposed += k;
     }
     if (first_out != NULL) {
         *first_out = first;
@@ -384,6 +390,7 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
         }
         /* Within a term the leader's log only grows, so a success beyond
          * it cannot answer anything this leader sent. */
+        r->metrics.rejected[RAFT_REJECT_CONFLICT]++;
         raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
                    "acknowledges an index past the log");
         return RAFT_EBADMSG;
@@ -461,6 +468,7 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
 
     if (m->term == r->term &&
         (r->role == RAFT_LEADER || (r->leader != 0 && r->leader != m->from))) {
+        r->metrics.rejected[RAFT_REJECT_CONFLICT]++;
         raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
                    "second leader in the same term");
         return RAFT_EBADMSG; /* impossible under Election Safety */
@@ -479,6 +487,7 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
         }
         prev = r->commit;
         if (n > 0 && raft__log_term(&r->log, prev) != prev_term) {
+            r->metrics.rejected[RAFT_REJECT_CONFLICT]++;
             raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
                        "conflicts with a committed entry");
             return RAFT_EBADMSG;
@@ -522,6 +531,7 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
     r->election_elapsed = 0;
     if (!match) {
         raft_index hint = raft__log_match_hint(&r->log, prev, prev_term);
+        r->metrics.rejected[RAFT_REJECT_LOG_MISMATCH]++;
         raft__emit(r, RAFT_EVENT_APPEND_REJECTED, m->from, 0, "log mismatch");
         send_append_resp(r, m->from, false, a->prev_index, hint);
         return 0;
@@ -530,6 +540,7 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
         /* Durable before acknowledged. On failure the host may hold any
          * prefix of the old or new entries from `first` on: forget them all
          * (none is committed) and acknowledge nothing. */
+        r->metrics.persist_entries_calls++;
         if (r->cb.persist_entries(r, r->ctx, first, ents + i, n - i) != 0) {
             raft__durable_cut(r, first);
             raft__log_truncate(&r->log, first);
@@ -539,6 +550,7 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
         raft__log_truncate(&r->log, first);
         raft__log_append_n(&r->log, ents + i, n - i);
         raft__write_started(r, true, prev + n);
+        r->metrics.entries_replicated += n - i;
     }
     /* AppendEntries 5: commit = min(leaderCommit, index of last new entry). */
     if (a->commit > r->commit) {

@@ -7,6 +7,7 @@
 
 int raft__set_term_vote(struct raft *r, raft_term term, raft_id vote)
 {
+    r->metrics.persist_state_calls++;
     if (r->cb.persist_state(r, r->ctx, term, vote) != 0) {
         return RAFT_EPERSIST;
     }
@@ -20,6 +21,7 @@ int raft__set_term_vote(struct raft *r, raft_term term, raft_id vote)
 void raft__set_role(struct raft *r, int role)
 {
     r->fx_slow |= role != r->role;
+    r->metrics.step_downs += r->role == RAFT_LEADER && role != RAFT_LEADER;
     r->role = role;
 }
 

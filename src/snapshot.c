@@ -40,6 +40,7 @@ int raft__snapshot_compact(struct raft *r, raft_index index)
      * term is still in the log. */
     r->snap_term = raft__log_term(&r->log, index);
     r->snap_index = index;
+    r->metrics.compactions++;
     upto = index > keep ? index - keep : 0;
     if (upto > r->log.base) {
         raft__log_compact(&r->log, upto);
@@ -86,6 +87,8 @@ bool raft__snapshot_send(struct raft *r, struct raft__progress *pr)
     if (!raft__send(r, &m)) {
         return false; /* lost before the network: the idle timer resends */
     }
+    r->metrics.snapshot_chunks_sent++;
+    r->metrics.snapshot_bytes_sent += len;
     pr->snap_sent += len;
     if (pr->snap_sent > pr->snap_hwm) {
         pr->snap_hwm = pr->snap_sent;
@@ -208,6 +211,8 @@ static int install(struct raft *r, const struct raft_msg *m,
     r->snap_index = index;
     r->snap_term = meta->term;
     r->commit = index;
+    r->metrics.applied_by_snapshot += index - r->applied;
+    r->metrics.snapshots_installed++;
     r->applied = index;
     r->ents_n = 0;
     /* Acknowledged once the installation is durable. */

@@ -69,9 +69,26 @@ int raft_tick(struct raft *r)
     return leave(r, rc);
 }
 
+/* The category of a rejection by raft_step's validation or term check
+ * (the other sites, in replication.c, count their own). */
+static int reject_kind(int rc)
+{
+    switch (rc) {
+    case RAFT_ESTALE:
+        return RAFT_REJECT_STALE_TERM;
+    case RAFT_ENOTMEMBER:
+        return RAFT_REJECT_NOT_MEMBER;
+    case RAFT_ETOOBIG:
+        return RAFT_REJECT_TOO_BIG;
+    default:
+        return RAFT_REJECT_MALFORMED;
+    }
+}
+
 static int reject(struct raft *r, const struct raft_msg *m, int rc,
                   const char *why)
 {
+    r->metrics.rejected[reject_kind(rc)]++;
     raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, rc, why);
     return rc;
 }
@@ -244,7 +261,10 @@ static int step(struct raft *r, const struct raft_msg *m)
     if (rc != 0) {
         return reject(r, m, rc, why);
     }
+    /* Valid from here on, so m->type is known. Counted per case below, a
+     * constant slot each. */
     if (m->term < r->term) {
+        r->metrics.recv[m->type]++;
         if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_APPEND ||
             m->type == RAFT_MSG_SNAPSHOT) {
             reply_stale(r, m);
@@ -253,23 +273,29 @@ static int step(struct raft *r, const struct raft_msg *m)
     }
     switch (m->type) {
     case RAFT_MSG_VOTE:
+        r->metrics.recv[RAFT_MSG_VOTE]++;
         /* A higher term and a vote are persisted together there. */
         return raft__election_recv_vote(r, m);
     case RAFT_MSG_VOTE_RESP:
+        r->metrics.recv[RAFT_MSG_VOTE_RESP]++;
         if (m->term > r->term) {
             return raft__become_follower(r, m->term, 0);
         }
         return raft__election_recv_vote_resp(r, pr, m);
     case RAFT_MSG_APPEND:
+        r->metrics.recv[RAFT_MSG_APPEND]++;
         return raft__repl_recv_append(r, m);
     case RAFT_MSG_SNAPSHOT:
+        r->metrics.recv[RAFT_MSG_SNAPSHOT]++;
         return raft__snapshot_recv(r, m);
     case RAFT_MSG_SNAPSHOT_RESP:
+        r->metrics.recv[RAFT_MSG_SNAPSHOT_RESP]++;
         if (m->term > r->term) {
             return raft__become_follower(r, m->term, 0);
         }
         return raft__snapshot_recv_resp(r, pr, m);
     default:
+        r->metrics.recv[RAFT_MSG_APPEND_RESP]++;
         if (m->term > r->term) {
             return raft__become_follower(r, m->term, 0);
         }
@@ -352,6 +378,7 @@ int raft_persisted(struct raft *r, size_t n, int status)
     } else {
         durable = r->durable;
         raft__writes_complete(r, n);
+        r->metrics.writes_completed += n;
         if (r->durable > durable && r->role == RAFT_LEADER) {
             raft__repl_durable_advanced(r);
         }

@@ -2,7 +2,7 @@
  * cli.c - command-line client for the replicated counter.
  *
  *   counter-cli [--servers H:P,H:P,...] [--timeout-ms MS] [--deadline-ms MS]
- *               [--client-id N] [--seq N] incr N | get | status
+ *               [--client-id N] [--seq N] incr N | get | status [--json]
  *
  * incr and get go to the leader: the CLI starts with the first server,
  * follows the leader hint of a CTR_NOT_LEADER answer (or tries the next
@@ -12,9 +12,14 @@
  * makes such retries exactly-once. On success it prints the counter value
  * (just the number) and exits 0; otherwise it prints why and exits 1.
  *
- * status asks every server for its local state and prints one line each:
+ * status asks every server for its local state and its library counters
+ * (raft_metrics) and prints one line each, followed by four indented lines
+ * of counters:
  *   127.0.0.1:7001 id=1 role=leader term=3 leader=1 commit=12 applied=12 value=42
- *   127.0.0.1:7002 unreachable
+ *       sent      vote 2  vote_resp 0  append 31  append_resp 0  (failed 0, queue full 0)
+ *       ...
+ *   127.0.0.1:7002 unreachable (connection refused)
+ * status --json prints the same as a JSON array, one object per server.
  * It exits 0 if at least one server answered, 1 otherwise.
  *
  * Usage errors exit 2. Only libc and POSIX.
@@ -50,7 +55,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: %s [--servers H:P,H:P,...] [--timeout-ms MS] "
             "[--deadline-ms MS]\n"
-            "       [--client-id N] [--seq N] incr N | get | status\n"
+            "       [--client-id N] [--seq N] incr N | get | status [--json]\n"
             "  --servers      comma-separated server addresses (default %s)\n"
             "  --timeout-ms   per-attempt timeout (default 1000)\n"
             "  --deadline-ms  overall deadline for incr/get (default 10000)\n"
@@ -145,7 +150,7 @@ static int exchange(int fd, const struct ctr_req *q, struct ctr_resp *p,
                     const char **why)
 {
     uint8_t req[CTR_REQ_LEN];
-    uint8_t resp[CTR_RESP_FIXED + CTR_ADDR_MAX];
+    uint8_t resp[CTR_RESP_MAX];
     uint32_t len;
 
     ctr_req_encode(q, req);
@@ -197,26 +202,175 @@ static void sleep_ms(uint64_t ms)
     }
 }
 
-static int cmd_status(char **servers, int n, uint64_t timeout_ms, uint64_t cid)
+/* ---- status ----------------------------------------------------------- */
+
+/* Names of the counters, by position in CTR_METRICS_MAP. */
+#define M_GROUP(group, name, field) #group,
+#define M_NAME(group, name, field) #name,
+static const char *const m_group[CTR_M_COUNT] = {CTR_METRICS_MAP(M_GROUP)};
+static const char *const m_name[CTR_M_COUNT] = {CTR_METRICS_MAP(M_NAME)};
+#undef M_GROUP
+#undef M_NAME
+
+/* Ask one server for its status and counters. A server that predates the
+ * METRICS request closes the connection on it: then ask for STATUS. */
+static int ask_status(const char *addr, uint64_t timeout_ms, uint64_t cid,
+                      struct ctr_resp *p, const char **why)
+{
+    struct ctr_req q = {CTR_OP_METRICS, cid, 1, 0};
+    if (call(addr, &q, p, timeout_ms, why) == 0) {
+        return 0;
+    }
+    if (strcmp(*why, "connection lost") != 0) {
+        return -1;
+    }
+    q.op = CTR_OP_STATUS;
+    return call(addr, &q, p, timeout_ms, why);
+}
+
+/* The four indented lines of counters under a server's status line. */
+static void print_metrics(const struct ctr_resp *p)
+{
+    uint64_t v[CTR_M_COUNT];
+    const char *sep = "";
+    int i;
+    if (!p->has_metrics) {
+        printf("    (no counters: the server predates them)\n");
+        return;
+    }
+    memset(v, 0, sizeof(v)); /* counters an older server lacks read 0 */
+    memcpy(v, p->metrics, p->n_metrics * sizeof(v[0]));
+    printf("    sent      vote %" PRIu64 "  vote_resp %" PRIu64 "  append %" PRIu64
+           "  append_resp %" PRIu64 "  (failed %" PRIu64 ", queue full %" PRIu64
+           ")\n",
+           v[CTR_M_sent_vote], v[CTR_M_sent_vote_resp], v[CTR_M_sent_append],
+           v[CTR_M_sent_append_resp], v[CTR_M__send_failures],
+           v[CTR_M__queue_full]);
+    printf("    received  vote %" PRIu64 "  vote_resp %" PRIu64 "  append %" PRIu64
+           "  append_resp %" PRIu64 "  (rejected:",
+           v[CTR_M_recv_vote], v[CTR_M_recv_vote_resp], v[CTR_M_recv_append],
+           v[CTR_M_recv_append_resp]);
+    for (i = 0; i < CTR_M_COUNT; i++) {
+        if (strcmp(m_group[i], "rejected") == 0 && v[i] > 0) {
+            printf("%s %s %" PRIu64, sep, m_name[i], v[i]);
+            sep = ",";
+        }
+    }
+    printf("%s)\n", sep[0] == '\0' ? " none" : "");
+    printf("    entries   proposed %" PRIu64 "  replicated %" PRIu64
+           "  applied %" PRIu64 "  sent %" PRIu64 " (%" PRIu64
+           " payload bytes)\n",
+           v[CTR_M__entries_proposed], v[CTR_M__entries_replicated],
+           v[CTR_M__entries_applied], v[CTR_M__entries_sent],
+           v[CTR_M__entry_bytes_sent]);
+    printf("    elections %" PRIu64 " (won %" PRIu64 ")  step-downs %" PRIu64
+           "  persist: state %" PRIu64 "  entries %" PRIu64
+           "  completed %" PRIu64 "\n",
+           v[CTR_M__elections_started], v[CTR_M__elections_won],
+           v[CTR_M__step_downs], v[CTR_M__persist_state_calls],
+           v[CTR_M__persist_entries_calls], v[CTR_M__writes_completed]);
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            printf("\\%c", ch);
+        } else if (ch < 0x20) {
+            printf("\\u%04x", ch);
+        } else {
+            putchar(ch);
+        }
+    }
+    putchar('"');
+}
+
+/* The counters as a JSON object: grouped ones (sent, recv, rejected) as
+ * nested objects, the others at the top level. */
+static void json_metrics(const struct ctr_resp *p)
+{
+    uint32_t i;
+    printf("{");
+    for (i = 0; i < p->n_metrics; i++) {
+        const char *g = m_group[i];
+        bool first = i == 0 || strcmp(m_group[i - 1], g) != 0;
+        bool last = i + 1 == p->n_metrics || strcmp(m_group[i + 1], g) != 0;
+        printf("%s", i > 0 ? "," : "");
+        if (g[0] != '\0' && first) {
+            printf("\"%s\":{", g);
+        }
+        printf("\"%s\":%" PRIu64, m_name[i], p->metrics[i]);
+        if (g[0] != '\0' && last) {
+            printf("}");
+        }
+    }
+    printf("}");
+}
+
+static void json_status(const char *server, const struct ctr_resp *p,
+                        const char *error)
+{
+    printf("{\"server\":");
+    json_str(server);
+    if (error != NULL) {
+        printf(",\"error\":");
+        json_str(error);
+        printf("}");
+        return;
+    }
+    printf(",\"id\":%" PRIu64 ",\"role\":\"%s\",\"term\":%" PRIu64
+           ",\"leader\":%" PRIu64 ",\"commit\":%" PRIu64
+           ",\"applied\":%" PRIu64 ",\"value\":%" PRIu64,
+           p->node_id, role_name(p->role), p->term, p->leader_id, p->commit,
+           p->applied, p->value);
+    if (p->has_metrics) {
+        printf(",\"metrics\":");
+        json_metrics(p);
+    }
+    printf("}");
+}
+
+static int cmd_status(char **servers, int n, uint64_t timeout_ms, uint64_t cid,
+                      bool json)
 {
     int i, answered = 0;
+    if (json) {
+        printf("[\n");
+    }
     for (i = 0; i < n; i++) {
-        struct ctr_req q = {CTR_OP_STATUS, cid, 1, 0};
         struct ctr_resp p;
         const char *why = NULL;
-        if (call(servers[i], &q, &p, timeout_ms, &why) != 0) {
-            printf("%s unreachable (%s)\n", servers[i], why);
+        char err[128];
+        const char *error = NULL;
+        if (ask_status(servers[i], timeout_ms, cid, &p, &why) != 0) {
+            snprintf(err, sizeof(err), "unreachable (%s)", why);
+            error = err;
+        } else if (p.status != CTR_OK) {
+            snprintf(err, sizeof(err), "error (%s)", status_name(p.status));
+            error = err;
+        } else {
+            answered++;
+        }
+        if (json) {
+            json_status(servers[i], &p, error);
+            printf("%s\n", i + 1 < n ? "," : "");
             continue;
         }
-        if (p.status != CTR_OK) {
-            printf("%s error (%s)\n", servers[i], status_name(p.status));
+        if (error != NULL) {
+            printf("%s %s\n", servers[i], error);
             continue;
         }
-        answered++;
         printf("%s id=%" PRIu64 " role=%s term=%" PRIu64 " leader=%" PRIu64
                " commit=%" PRIu64 " applied=%" PRIu64 " value=%" PRIu64 "\n",
                servers[i], p.node_id, role_name(p.role), p.term, p.leader_id,
                p.commit, p.applied, p.value);
+        print_metrics(&p);
+    }
+    if (json) {
+        printf("]\n");
     }
     fflush(stdout);
     return answered > 0 ? 0 : 1;
@@ -319,8 +473,9 @@ static int run(char *servers_arg, int argc, char **argv, uint64_t timeout_ms,
     if (client_id == 0) {
         client_id = random_client_id();
     }
-    if (strcmp(argv[0], "status") == 0 && argc == 1) {
-        return cmd_status(servers, nservers, timeout_ms, client_id);
+    if (strcmp(argv[0], "status") == 0 &&
+        (argc == 1 || (argc == 2 && strcmp(argv[1], "--json") == 0))) {
+        return cmd_status(servers, nservers, timeout_ms, client_id, argc == 2);
     }
     if (strcmp(argv[0], "get") == 0 && argc == 1) {
         struct ctr_req q = {CTR_OP_GET, client_id, seq, 0};

@@ -59,7 +59,8 @@ int ctr_req_decode(const uint8_t *buf, size_t len, struct ctr_req *q)
         return -1;
     }
     q->op = buf[4];
-    if (q->op != CTR_OP_INCR && q->op != CTR_OP_GET && q->op != CTR_OP_STATUS) {
+    if (q->op != CTR_OP_INCR && q->op != CTR_OP_GET && q->op != CTR_OP_STATUS &&
+        q->op != CTR_OP_METRICS) {
         return -1;
     }
     q->client_id = ctr_get64(buf + 8);
@@ -71,7 +72,9 @@ int ctr_req_decode(const uint8_t *buf, size_t len, struct ctr_req *q)
 size_t ctr_resp_encode(const struct ctr_resp *p, uint8_t *buf)
 {
     size_t alen = strnlen(p->addr, CTR_ADDR_MAX);
-    size_t len = CTR_RESP_FIXED + alen;
+    size_t nm = p->n_metrics < CTR_M_COUNT ? p->n_metrics : CTR_M_COUNT;
+    size_t len = CTR_RESP_FIXED + alen + (p->has_metrics ? 4 + 8 * nm : 0);
+    size_t i;
     ctr_put32(buf, (uint32_t)len);
     buf[4] = p->status;
     buf[5] = p->role;
@@ -84,18 +87,43 @@ size_t ctr_resp_encode(const struct ctr_resp *p, uint8_t *buf)
     ctr_put64(buf + 40, p->applied);
     ctr_put64(buf + 48, p->node_id);
     memcpy(buf + CTR_RESP_FIXED, p->addr, alen);
+    if (p->has_metrics) {
+        uint8_t *m = buf + CTR_RESP_FIXED + alen;
+        ctr_put32(m, (uint32_t)nm);
+        for (i = 0; i < nm; i++) {
+            ctr_put64(m + 4 + 8 * i, p->metrics[i]);
+        }
+    }
     return len;
 }
 
 int ctr_resp_decode(const uint8_t *buf, size_t len, struct ctr_resp *p)
 {
-    size_t alen;
+    size_t alen, rest, nm, i;
     if (len < CTR_RESP_FIXED || ctr_get32(buf) != len) {
         return -1;
     }
     alen = (size_t)buf[6] | (size_t)buf[7] << 8;
-    if (alen > CTR_ADDR_MAX || CTR_RESP_FIXED + alen != len) {
+    if (alen > CTR_ADDR_MAX || CTR_RESP_FIXED + alen > len) {
         return -1;
+    }
+    /* Anything after the address is the counters of a METRICS answer. */
+    rest = len - CTR_RESP_FIXED - alen;
+    p->has_metrics = rest > 0;
+    p->n_metrics = 0;
+    if (rest > 0) {
+        const uint8_t *m = buf + CTR_RESP_FIXED + alen;
+        if (rest < 4) {
+            return -1;
+        }
+        nm = ctr_get32(m);
+        if (nm > CTR_METRICS_MAX || rest != 4 + 8 * nm) {
+            return -1;
+        }
+        p->n_metrics = (uint32_t)(nm < CTR_M_COUNT ? nm : CTR_M_COUNT);
+        for (i = 0; i < p->n_metrics; i++) {
+            p->metrics[i] = ctr_get64(m + 4 + 8 * i);
+        }
     }
     p->status = buf[4];
     p->role = buf[5];

@@ -9,7 +9,7 @@
  *
  * Client request, 32 bytes, little-endian:
  *   0  u32 length (32)
- *   4  u8  op: CTR_OP_INCR, CTR_OP_GET, CTR_OP_STATUS
+ *   4  u8  op: CTR_OP_INCR, CTR_OP_GET, CTR_OP_STATUS, CTR_OP_METRICS
  *   5  u8[3] zero
  *   8  u64 client_id   (non-zero, chosen by the client, e.g. random)
  *   16 u64 seq         (per client, starts at 1, +1 per new request; a
@@ -29,9 +29,17 @@
  *   40 u64 applied
  *   48 u64 node_id     (the answering node)
  *   56 addr_len bytes: the leader's "host:port", if known
+ * and, in the answer to METRICS only, the node's library counters:
+ *   +0 u32 count       (at most CTR_METRICS_MAX)
+ *   +4 count u64       in the order of CTR_METRICS_MAP
  *
  * INCR and GET go through the Raft log (GET is linearizable that way);
  * STATUS answers at once from local state and never goes through the log.
+ * METRICS is STATUS plus the counters. It came after the other ops: a
+ * server that predates it closes the connection as on any malformed
+ * request, and a client can fall back to STATUS. The list of counters only
+ * grows at its end; a decoder keeps those it knows (the first
+ * CTR_METRICS_MAP entries) and skips the rest.
  * A request with a (client_id, seq) already applied returns the recorded
  * result without applying again (exactly-once for retries). A client must
  * not have two requests outstanding with different seqs and then retry the
@@ -40,6 +48,7 @@
 #ifndef COUNTER_PROTO_H
 #define COUNTER_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,8 +58,53 @@
 #define CTR_REQ_LEN 32u
 #define CTR_RESP_FIXED 56u
 #define CTR_ADDR_MAX 255u
+#define CTR_METRICS_MAX 128u /* counters a METRICS answer may carry, ever */
+/* Largest response: with an address and every counter. */
+#define CTR_RESP_MAX (CTR_RESP_FIXED + CTR_ADDR_MAX + 4u + 8u * CTR_METRICS_MAX)
 
-enum { CTR_OP_INCR = 1, CTR_OP_GET = 2, CTR_OP_STATUS = 3 };
+enum { CTR_OP_INCR = 1, CTR_OP_GET = 2, CTR_OP_STATUS = 3, CTR_OP_METRICS = 4 };
+
+/*
+ * The counters of a METRICS answer, in wire order; append only.
+ * X(group, name, field): the CLI prints `name` inside `group` (empty: at
+ * the top level); the server sends the struct raft_metrics `field`.
+ */
+#define CTR_METRICS_MAP(X)                                       \
+    X(sent, vote, sent[RAFT_MSG_VOTE])                           \
+    X(sent, vote_resp, sent[RAFT_MSG_VOTE_RESP])                 \
+    X(sent, append, sent[RAFT_MSG_APPEND])                       \
+    X(sent, append_resp, sent[RAFT_MSG_APPEND_RESP])             \
+    X(recv, vote, recv[RAFT_MSG_VOTE])                           \
+    X(recv, vote_resp, recv[RAFT_MSG_VOTE_RESP])                 \
+    X(recv, append, recv[RAFT_MSG_APPEND])                       \
+    X(recv, append_resp, recv[RAFT_MSG_APPEND_RESP])             \
+    X(rejected, malformed, rejected[RAFT_REJECT_MALFORMED])      \
+    X(rejected, not_member, rejected[RAFT_REJECT_NOT_MEMBER])    \
+    X(rejected, too_big, rejected[RAFT_REJECT_TOO_BIG])          \
+    X(rejected, stale_term, rejected[RAFT_REJECT_STALE_TERM])    \
+    X(rejected, conflict, rejected[RAFT_REJECT_CONFLICT])        \
+    X(rejected, log_mismatch, rejected[RAFT_REJECT_LOG_MISMATCH]) \
+    X(, send_failures, send_failures)                            \
+    X(, queue_full, queue_full)                                  \
+    X(, entries_sent, entries_sent)                              \
+    X(, entry_bytes_sent, entry_bytes_sent)                      \
+    X(, elections_started, elections_started)                    \
+    X(, elections_won, elections_won)                            \
+    X(, step_downs, step_downs)                                  \
+    X(, entries_proposed, entries_proposed)                      \
+    X(, entries_replicated, entries_replicated)                  \
+    X(, entries_applied, entries_applied)                        \
+    X(, persist_state_calls, persist_state_calls)                \
+    X(, persist_entries_calls, persist_entries_calls)            \
+    X(, writes_completed, writes_completed)
+
+/* Positions in CTR_METRICS_MAP: CTR_M_<group>_<name>, CTR_M__<name>. */
+enum {
+#define CTR_M_ENUM(group, name, field) CTR_M_##group##_##name,
+    CTR_METRICS_MAP(CTR_M_ENUM)
+#undef CTR_M_ENUM
+    CTR_M_COUNT
+};
 enum { CTR_OK = 0, CTR_NOT_LEADER = 1, CTR_RETRY = 2, CTR_BAD_REQUEST = 3 };
 
 struct ctr_req {
@@ -70,6 +124,11 @@ struct ctr_resp {
     uint64_t applied;
     uint64_t node_id;
     char addr[CTR_ADDR_MAX + 1]; /* NUL-terminated */
+    /* METRICS answer: counters in CTR_METRICS_MAP order (decoded: the
+     * first min(sent, CTR_M_COUNT)); has_metrics false for other ops. */
+    bool has_metrics;
+    uint32_t n_metrics;
+    uint64_t metrics[CTR_M_COUNT];
 };
 
 /* Encode into buf (CTR_REQ_LEN bytes). */
@@ -78,10 +137,11 @@ void ctr_req_encode(const struct ctr_req *q, uint8_t *buf);
  * op unknown). */
 int ctr_req_decode(const uint8_t *buf, size_t len, struct ctr_req *q);
 
-/* Encode into buf (at least CTR_RESP_FIXED + CTR_ADDR_MAX bytes); returns
- * the encoded length. */
+/* Encode into buf (at least CTR_RESP_MAX bytes; CTR_RESP_FIXED +
+ * CTR_ADDR_MAX without metrics); returns the encoded length. */
 size_t ctr_resp_encode(const struct ctr_resp *p, uint8_t *buf);
-/* Decode a whole response of `len` bytes; -1 if malformed. */
+/* Decode a whole response of `len` bytes, with or without counters; -1 if
+ * malformed. */
 int ctr_resp_decode(const uint8_t *buf, size_t len, struct ctr_resp *p);
 
 /* Little-endian helpers. */

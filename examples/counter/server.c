@@ -53,7 +53,7 @@
                                  * when full, a new one evicts an old one */
 #define CLIENT_DEPTH 64         /* requests in flight per client connection */
 #define CLIENT_IN_MAX (CTR_REQ_LEN * CLIENT_DEPTH)
-#define RESP_MAX (CTR_RESP_FIXED + CTR_ADDR_MAX)
+#define RESP_MAX CTR_RESP_MAX
 #define CLIENT_OUT_MAX (RESP_MAX * CLIENT_DEPTH)
 #define MAX_ENTRIES 256u        /* per AppendEntries and per proposed batch */
 #define MAX_PAYLOAD 65536u      /* payload bytes per AppendEntries */
@@ -247,6 +247,7 @@ struct conn {
     bool eof;  /* client half-closed: finish answering, then close */
     bool dead; /* closed at the end of this loop iteration */
     struct slot slots[CLIENT_DEPTH];
+    bool metrics[CLIENT_DEPTH]; /* slot holds a METRICS request */
     unsigned head, count;
 };
 
@@ -1394,7 +1395,7 @@ static int classify(struct server *s, const struct ctr_req *q, uint8_t *status,
     const struct session *se;
     *status = CTR_OK;
     *value = s->sm.counter;
-    if (q->op == CTR_OP_STATUS) {
+    if (q->op == CTR_OP_STATUS || q->op == CTR_OP_METRICS) {
         return ANSWER_NOW;
     }
     if (q->client_id == 0 || q->seq == 0) {
@@ -1435,6 +1436,7 @@ static bool client_next(struct server *s, struct conn *c)
     buf_consume(&c->in, CTR_REQ_LEN);
     slot = (c->head + c->count++) % CLIENT_DEPTH;
     c->slots[slot].state = SLOT_WAIT;
+    c->metrics[slot] = q.op == CTR_OP_METRICS;
     if (how == ANSWER_NOW) {
         slot_done(c, slot, status, value);
         return true;
@@ -1483,11 +1485,25 @@ static void propose_batch(struct server *s)
     s->batch_n = 0;
 }
 
+/* The library's counters, in the order of the METRICS answer. */
+static void metrics_fill(const struct server *s, struct ctr_resp *r)
+{
+    struct raft_metrics m;
+    if (raft_metrics(s->raft, &m, sizeof(m)) != 0) {
+        memset(&m, 0, sizeof(m));
+    }
+    r->n_metrics = 0;
+#define CTR_M_PUT(group, name, field) r->metrics[r->n_metrics++] = m.field;
+    CTR_METRICS_MAP(CTR_M_PUT)
+#undef CTR_M_PUT
+}
+
 static void client_answer(struct server *s, struct conn *c)
 {
     struct raft_status st;
     struct ctr_resp r;
     const struct peer *lp;
+    bool have_metrics = false;
     if (c->count == 0 || c->slots[c->head].state != SLOT_DONE) {
         return;
     }
@@ -1508,6 +1524,11 @@ static void client_answer(struct server *s, struct conn *c)
            buf_reserve(&c->out, RESP_MAX) == 0) {
         r.status = c->slots[c->head].status;
         r.value = c->slots[c->head].value;
+        r.has_metrics = c->metrics[c->head];
+        if (r.has_metrics && !have_metrics) {
+            metrics_fill(s, &r);
+            have_metrics = true;
+        }
         c->out.len += ctr_resp_encode(&r, c->out.p + c->out.len);
         c->head = (c->head + 1) % CLIENT_DEPTH;
         c->count--;

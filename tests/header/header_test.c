@@ -45,6 +45,36 @@ static void on_event(struct raft *r, void *ctx, const struct raft_event *ev)
     (void)ev;
 }
 
+static int on_snapshot_read(struct raft *r, void *ctx, raft_index index,
+                            uint64_t offset, size_t max, const void **data,
+                            size_t *len, bool *last)
+{
+    (void)r;
+    (void)ctx;
+    *data = NULL;
+    *len = 0;
+    *last = true;
+    return index == 0 || offset > max;
+}
+
+static int on_snapshot_write(struct raft *r, void *ctx,
+                             const struct raft_snapshot_meta *meta,
+                             uint64_t offset, const void *data, size_t len)
+{
+    (void)r;
+    (void)ctx;
+    (void)data;
+    return meta->index == 0 || offset + len == 0;
+}
+
+static int on_snapshot_install(struct raft *r, void *ctx,
+                               const struct raft_snapshot_meta *meta, bool keep)
+{
+    (void)r;
+    (void)ctx;
+    return meta->n_voters == 0 && keep;
+}
+
 int header_test(void);
 int header_test(void)
 {
@@ -53,10 +83,12 @@ int header_test(void)
     struct raft *r = NULL;
     struct raft_status st;
     struct raft_progress pr;
+    struct raft_metrics mt;
     struct raft_entry e;
     struct raft_entry ents[4];
     struct raft_msg m;
     struct raft_buf b;
+    struct raft_snapshot_meta snap;
     struct raft_wire_limits lim;
     unsigned char wire[256];
     size_t len = 0;
@@ -76,6 +108,9 @@ int header_test(void)
     cb.persist_entries = on_entries;
     cb.apply = on_apply;
     cb.event = on_event;
+    cb.snapshot_read = on_snapshot_read;
+    cb.snapshot_write = on_snapshot_write;
+    cb.snapshot_install = on_snapshot_install;
     b.base = "x";
     b.len = 1;
 
@@ -87,9 +122,22 @@ int header_test(void)
     rc |= raft_propose(r, "x", 1, &first);
     rc |= raft_propose_batch(r, &b, 1, &first);
     rc |= raft_persisted(r, 0, 0);
+    rc |= raft_compact(r, 1);
+    snap.index = 1;
+    snap.term = 1;
+    snap.voters = voters;
+    snap.n_voters = 1;
+    rc |= raft_restore_snapshot(r, &snap, 1, 0, 2, NULL, 0);
+    rc |= m.u.snapshot.last || m.u.snapshot_resp.done ||
+          RAFT_PROGRESS_SNAPSHOT == RAFT_MSG_SNAPSHOT_RESP;
     raft_status(r, &st);
+    rc |= st.snapshot_index > 0 && pr.snapshot_acked > 0;
     rc |= raft_progress(r, 0, &pr);
     rc |= raft_entry_at(r, 1, &e);
+    rc |= raft_metrics(r, &mt, sizeof(mt));
+    rc |= mt.sent[RAFT_MSG_VOTE] > 0 && RAFT_METRICS_MSG_SLOTS > 0;
+    rc |= mt.rejected[RAFT_REJECT_STALE_TERM] > 0 &&
+          RAFT_METRICS_REJECT_SLOTS > 0;
     rc |= raft_role(r) == RAFT_LEADER;
     rc |= raft_current_term(r) > 0;
     rc |= raft_leader(r) != 0;

@@ -280,6 +280,50 @@ static void sim_check_durable_majority(struct sim_node *nd, raft_index c)
                  sim_ull(c), sim_ull(e.term), have, s->n);
 }
 
+/* The node's counters against what the host saw it do. */
+static void sim_check_metrics(struct sim_node *nd)
+{
+    const struct sim_tally *t = &nd->tally;
+    struct raft_metrics m;
+    if (raft_metrics(nd->r, &m, sizeof m) != 0 || m.size != sizeof m) {
+        sim_fail(nd->sim, "Metrics", "raft_metrics on node %llu failed",
+                 sim_ull(nd->id));
+        return;
+    }
+    uint64_t looked_at = m.rejected[RAFT_REJECT_MALFORMED] +
+                         m.rejected[RAFT_REJECT_NOT_MEMBER] +
+                         m.rejected[RAFT_REJECT_TOO_BIG];
+    for (size_t i = 0; i < RAFT_METRICS_MSG_SLOTS; i++)
+        looked_at += m.recv[i];
+    const struct {
+        const char *name;
+        uint64_t lib, host;
+    } c[] = {
+        {"sent[VOTE]", m.sent[RAFT_MSG_VOTE], t->sent[RAFT_MSG_VOTE]},
+        {"sent[VOTE_RESP]", m.sent[RAFT_MSG_VOTE_RESP], t->sent[RAFT_MSG_VOTE_RESP]},
+        {"sent[APPEND]", m.sent[RAFT_MSG_APPEND], t->sent[RAFT_MSG_APPEND]},
+        {"sent[APPEND_RESP]", m.sent[RAFT_MSG_APPEND_RESP], t->sent[RAFT_MSG_APPEND_RESP]},
+        {"send_failures", m.send_failures, t->send_failures},
+        {"entries_sent", m.entries_sent, t->entries_sent},
+        {"entry_bytes_sent", m.entry_bytes_sent, t->entry_bytes_sent},
+        {"persist_state_calls", m.persist_state_calls, t->persist_state_calls},
+        {"persist_entries_calls", m.persist_entries_calls, t->persist_entries_calls},
+        {"writes_completed", m.writes_completed, t->writes_completed},
+        {"entries_applied", m.entries_applied, t->applied},
+        {"rejected[STALE_TERM]", m.rejected[RAFT_REJECT_STALE_TERM], t->stale},
+        {"messages stepped (recv[] + refused unread)", looked_at,
+         t->step_oom ? looked_at : t->stepped},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        if (c[i].lib != c[i].host) {
+            sim_fail(nd->sim, "Metrics", "node %llu counts %s = %llu, the "
+                     "host counted %llu", sim_ull(nd->id), c[i].name,
+                     sim_ull(c[i].lib), sim_ull(c[i].host));
+            return;
+        }
+    }
+}
+
 void sim_check_node(struct sim_node *nd)
 {
     struct sim *s = nd->sim;
@@ -300,6 +344,9 @@ void sim_check_node(struct sim_node *nd)
             return;
         sim_nemesis_on_commit(nd, st.term);
     }
+    sim_check_metrics(nd);
+    if (s->failed)
+        return;
     nd->commit_seen = st.commit;
     nd->term_seen = st.term;
     if (st.term > s->st.max_term)

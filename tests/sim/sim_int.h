@@ -85,6 +85,21 @@ struct sim_write {
 struct sim;
 struct sim_svg;
 
+/* What the host saw a node's incarnation do, to check raft_metrics()
+ * against: counted in the callbacks and around the driving calls. */
+struct sim_tally {
+    uint64_t sent[RAFT_METRICS_MSG_SLOTS]; /* sends that returned 0 */
+    uint64_t send_failures;
+    uint64_t entries_sent, entry_bytes_sent;
+    uint64_t persist_state_calls, persist_entries_calls;
+    uint64_t writes_completed;
+    uint64_t applied;       /* apply callbacks that returned 0 */
+    uint64_t stepped;       /* messages handed to raft_step */
+    uint64_t stale;         /* ... that it refused as stale */
+    bool step_oom;          /* a raft_step returned RAFT_ENOMEM: whether it
+                               counted the message is not known */
+};
+
 struct sim_node {
     struct sim *sim;
     raft_id id;
@@ -127,6 +142,7 @@ struct sim_node {
     size_t rx_len, rx_cap;
     uint8_t *rd_buf;
     size_t rd_cap;
+    struct sim_tally tally; /* checked against raft_metrics() */
 
     raft_term term_seen; /* highest term observed, across incarnations */
 };

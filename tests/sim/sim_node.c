@@ -308,10 +308,18 @@ static int sim_cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
     }
     if (s->faults_on && sim_one_in(s, s->f.send_fail)) {
         s->st.send_failures++;
+        nd->tally.send_failures++;
         sim_tracef(s, "  [%llu] send fails (injected)", sim_ull(nd->id));
         return -1;
     }
     sim_net_send(s, m);
+    if (m->type >= 0 && m->type < RAFT_METRICS_MSG_SLOTS)
+        nd->tally.sent[m->type]++;
+    if (m->type == RAFT_MSG_APPEND) {
+        nd->tally.entries_sent += m->u.append.n_entries;
+        for (size_t k = 0; k < m->u.append.n_entries; k++)
+            nd->tally.entry_bytes_sent += m->u.append.entries[k].len;
+    }
     return 0;
 }
 
@@ -323,6 +331,7 @@ static int sim_cb_persist_state(struct raft *r, void *ctx, raft_term term,
     struct sim_disk *d = &nd->disk;
     if (!sim_cb_node_ok(nd, r, "persist_state"))
         return -1;
+    nd->tally.persist_state_calls++;
     if (term < d->term || term == 0 || vote > s->n)
         sim_fail(s, "persist_state", "node %llu persists term %llu vote %llu "
                  "over term %llu", sim_ull(nd->id), sim_ull(term),
@@ -387,6 +396,7 @@ static int sim_cb_persist_entries(struct raft *r, void *ctx, raft_index first,
     struct sim *s = nd->sim;
     if (!sim_cb_node_ok(nd, r, "persist_entries"))
         return -1;
+    nd->tally.persist_entries_calls++;
     sim_check_persist(nd, first, e, n);
     if (s->failed)
         return -1; /* the write may be impossible to perform; run is over */
@@ -442,6 +452,7 @@ static int sim_cb_apply(struct raft *r, void *ctx, raft_index index,
     nd->applied = index;
     nd->sm = sim_mix64(nd->sm ^ sim_entry_hash(e->type, e->buf, e->len));
     sim_check_state(nd, index, nd->sm, "applies");
+    nd->tally.applied++;
     return 0;
 }
 
@@ -860,6 +871,7 @@ int sim_node_start(struct sim_node *nd, bool restore)
     nd->sm = nd->disk.snap.state;
     nd->rx.index = 0;
     nd->rx_len = 0;
+    memset(&nd->tally, 0, sizeof nd->tally);
     nd->log_last = sim_disk_last(&nd->disk) > nd->disk.snap.index
                        ? sim_disk_last(&nd->disk)
                        : nd->disk.snap.index;
@@ -970,6 +982,8 @@ void sim_node_complete(struct sim_node *nd, size_t k, bool fail)
     sim_tracef(s, "persisted node %llu n=%zu (%zu still pending)",
                sim_ull(nd->id), k, nd->pend_len);
     int rc = raft_persisted(nd->r, k, 0);
+    if (rc != RAFT_EINVAL && rc != RAFT_ENOMEM) /* the report was taken */
+        nd->tally.writes_completed += k;
     nd->cut_in_call = UINT64_MAX;
     sim_check_rc(nd, "raft_persisted", rc, 0);
     sim_check_node(nd);
@@ -992,6 +1006,9 @@ void sim_node_step(struct sim_node *nd, const struct raft_msg *m)
     s->inj_persist = false;
     s->inj_apply = false;
     int rc = raft_step(nd->r, m);
+    nd->tally.stepped++;
+    nd->tally.stale += rc == RAFT_ESTALE;
+    nd->tally.step_oom |= rc == RAFT_ENOMEM;
     if (rc != 0)
         sim_tracef(s, "  [%llu] -> %s", sim_ull(nd->id), raft_strerror(rc));
     sim_check_rc(nd, "raft_step", rc, RAFT_ESTALE);
