@@ -129,7 +129,7 @@ int header_test(void)
     snap.n_voters = 1;
     rc |= raft_restore_snapshot(r, &snap, 1, 0, 2, NULL, 0);
     rc |= m.u.snapshot.last || m.u.snapshot_resp.done ||
-          RAFT_PROGRESS_SNAPSHOT == RAFT_MSG_SNAPSHOT_RESP;
+          (int)RAFT_PROGRESS_SNAPSHOT == (int)RAFT_MSG_SNAPSHOT_RESP;
     raft_status(r, &st);
     rc |= st.snapshot_index > 0 && pr.snapshot_acked > 0;
     rc |= raft_progress(r, 0, &pr);
