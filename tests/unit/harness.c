@@ -936,6 +936,45 @@ int h_restart(struct harness *h, raft_id id)
     return rc;
 }
 
+int h_restore_snapshot(struct harness *h, raft_id id, raft_index snap_index,
+                       raft_term snap_term, raft_term term, raft_id vote,
+                       raft_index first, const raft_term *terms, size_t n)
+{
+    struct h_node *nd = h_node(h, id);
+    size_t len = h->opts.snapshot_size > H_SNAP_HEADER ? h->opts.snapshot_size
+                                                       : H_SNAP_HEADER;
+    /* a state machine that applied snap_index entries: any hash will do,
+     * as long as it is the snapshot's */
+    uint64_t hash = fnv(H_FNV_BASIS, &snap_index, sizeof(snap_index));
+    snap_free(&nd->snap);
+    rx_clear(nd);
+    nd->snap.have = true;
+    nd->snap.index = snap_index;
+    nd->snap.term = snap_term;
+    nd->snap.data = h_snapshot_encode(snap_index, snap_term, hash, len);
+    nd->snap.len = len;
+    nd->sm_index = snap_index;
+    nd->sm_term = snap_term;
+    nd->sm_hash = hash;
+    nd->d_term = term;
+    nd->d_vote = vote;
+    log_truncate(&nd->disk, 0);
+    nd->disk_base = first - 1;
+    struct raft_entry *ents = xmalloc((n ? n : 1) * sizeof(*ents));
+    char *bufs = xmalloc((n ? n : 1) * 48);
+    h_mk_entries(ents, bufs, first, terms, n);
+    for (size_t i = 0; i < n; i++) {
+        log_push(&nd->disk, ents[i].term, ents[i].type, ents[i].buf,
+                 ents[i].len);
+    }
+    struct raft_snapshot_meta meta = {.index = snap_index, .term = snap_term,
+                                      .voters = h->voters, .n_voters = h->n};
+    int rc = raft_restore_snapshot(nd->r, &meta, term, vote, first, ents, n);
+    free(bufs);
+    free(ents);
+    return rc;
+}
+
 /* ---- driving ----------------------------------------------------------------- */
 
 int h_tick(struct harness *h, raft_id id, unsigned n)

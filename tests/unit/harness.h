@@ -284,6 +284,18 @@ int h_restore(struct harness *h, raft_id id, raft_term term, raft_id vote,
  * call log. Returns the restore call's code. */
 int h_restart(struct harness *h, raft_id id);
 
+/*
+ * Set the fake host of node `id` (created, not started) to hold a snapshot
+ * ending at (snap_index, snap_term), term and vote, and log entries of the
+ * given terms from index `first` on (generated payloads, as h_restore), so
+ * that disk_base is first - 1; then start the node from it with
+ * raft_restore_snapshot. The fake host is set whatever the call returns;
+ * returns its code.
+ */
+int h_restore_snapshot(struct harness *h, raft_id id, raft_index snap_index,
+                       raft_term snap_term, raft_term term, raft_id vote,
+                       raft_index first, const raft_term *terms, size_t n);
+
 /* Generated payload of entry (index, term), into buf (>= 48 bytes). */
 size_t h_payload(char *buf, raft_index index, raft_term term);
 
