@@ -613,6 +613,43 @@ START_TEST(test_snapshot_window)
 }
 END_TEST
 
+/* The same bound with messages delivered in a shuffled order, and the
+ * leader ticking meanwhile (node 2 is left out): answers come late or out
+ * of order, the follower answers gaps, the leader rewinds and resends;
+ * whatever it resends, it never sends past the window, and the stream
+ * completes with one install of the right bytes. */
+START_TEST(test_snapshot_window_shuffled)
+{
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        struct h_opts o = snap_opts();
+        o.max_inflight_bytes = 2 * CHUNK;
+        struct harness *h = behind(&o);
+        uint64_t x = seed * 0x9e3779b97f4a7c15ull;
+        size_t steps = 0, seen = 0;
+        while (!installed(h, SNAP_INDEX)) {
+            h_drop(h, 1, 2, 0);
+            h_drop(h, 2, 1, 0);
+            if (h_progress(h, 1, 3).state == RAFT_PROGRESS_SNAPSHOT) {
+                seen = assert_sent_within_window(h, seen, 2 * CHUNK);
+            }
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned pick = (unsigned)(x >> 33);
+            if (h->n_net == 0 || pick % 4 == 0) {
+                h_tick(h, 1, 1);
+            } else {
+                h_deliver_at(h, (pick >> 2) % h->n_net);
+            }
+            ck_assert_msg(++steps < 20000, "seed %llu: no install after %zu "
+                          "steps (see test_snapshot_stale_answer)",
+                          (unsigned long long)seed, steps);
+        }
+        ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+        assert_same_snapshot(h, 1);
+        h_free(h);
+    }
+}
+END_TEST
+
 /* A chunk lost in the middle: the follower answers the chunks after it
  * with the offset it still expects, the leader sends again from there,
  * and every byte is written exactly once. */
@@ -651,6 +688,131 @@ START_TEST(test_snapshot_lost_middle_chunk)
     ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
     assert_same_snapshot(h, 1);
     assert_caught_up(h, 1, SNAP_INDEX);
+    h_free(h);
+}
+END_TEST
+
+/* The same for a stream that a new leader starts as soon as it learns
+ * that a follower needs the snapshot (from the follower's rejection, not
+ * at a heartbeat): node 1 restarts (from its snapshot) and is elected
+ * again; it believes node 3 up to date, is told otherwise, and streams. A
+ * chunk lost in the middle must still be resent within a heartbeat
+ * interval, not after an election timeout. */
+START_TEST(test_snapshot_lost_middle_chunk_new_leader)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = behind(&o);
+    ck_assert_int_eq(h_restart(h, 1), 0);
+    ck_assert_uint_eq(h_status(h, 1).snapshot_index, SNAP_INDEX);
+    h->hold = hold_chunks;
+    h_elect(h, 1);
+    h->hold = NULL;
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 1)), 2);
+    ck_assert_int_eq(h_progress(h, 1, 3).state, RAFT_PROGRESS_SNAPSHOT);
+    ck_assert_uint_eq(h_count(h, 1, 3, RAFT_MSG_SNAPSHOT), WINDOW);
+    h_drop_at(h, 3);
+    ck_assert_uint_eq(h_find(h, 1, 3, RAFT_MSG_SNAPSHOT, 3)->u.snapshot.offset,
+                      4 * CHUNK);
+    unsigned ticks = finish(h, SNAP_INDEX, 3 * E);
+    ck_assert_msg(ticks <= 1, "the lost chunk was resent only after %u "
+                  "leader ticks (election timeout %u)", ticks, E);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_WRITE), NCHUNKS);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+    assert_same_snapshot(h, 1);
+    assert_caught_up(h, 1, SNAP_INDEX);
+    h_free(h);
+}
+END_TEST
+
+/* Index in the network of the answer from node 3 with this offset. */
+static size_t find_answer(struct harness *h, uint64_t offset)
+{
+    for (size_t i = 0; i < h->n_net; i++) {
+        const struct raft_msg *m = &h->net[i].m;
+        if (m->type == RAFT_MSG_SNAPSHOT_RESP && m->from == 3 &&
+            m->u.snapshot_resp.offset == offset) {
+            return i;
+        }
+    }
+    ck_abort_msg("no answer with offset %llu in flight", (unsigned long long)offset);
+    return 0;
+}
+
+/* An answer delayed (or duplicated by the network) arrives long after
+ * later ones: it says nothing new, the follower has written far more.
+ * Window of two chunks: the answer to chunk 0 (offset 100) is held back
+ * while chunks up to offset 800 are written and acknowledged. */
+START_TEST(test_snapshot_stale_answer)
+{
+    struct h_opts o = snap_opts();
+    o.max_inflight_bytes = 2 * CHUNK;
+    struct harness *h = behind(&o);
+    h->hold = hold_chunks;
+    h_tick(h, 1, 1);
+    h_deliver_all(h);
+    h->hold = NULL;
+    ck_assert_uint_eq(h_count(h, 1, 3, RAFT_MSG_SNAPSHOT), 2);
+    /* a heartbeat interval passes: any rewind is allowed from here on */
+    h_tick(h, 1, 1);
+    h_drop(h, 1, 0, RAFT_MSG_APPEND);
+    h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT);
+    h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT);
+    size_t i = find_answer(h, CHUNK);
+    struct raft_msg stale = h->net[i].m; /* owns nothing */
+    h_drop_at(h, i);
+    /* the rest flows in order until node 3 has written 800 bytes */
+    while (h_ncalls(h, 3, H_CB_SNAPSHOT_WRITE) < 8) {
+        ck_assert_uint_gt(h->n_net, 0);
+        h_deliver_at(h, 0);
+    }
+    while (h_count(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP) > 0) {
+        h_deliver_one(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP);
+    }
+    ck_assert_uint_eq(h_progress(h, 1, 3).snapshot_acked, 8 * CHUNK);
+    /* now the stale answer (offset 100) arrives */
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &stale), 0);
+    ck_assert_msg(h_progress(h, 1, 3).snapshot_acked == 8 * CHUNK,
+                  "a stale answer lowered the acknowledged offset from %u to "
+                  "%llu: the follower has written %u bytes", 8 * CHUNK,
+                  (unsigned long long)h_progress(h, 1, 3).snapshot_acked,
+                  8 * CHUNK);
+    finish(h, SNAP_INDEX, 5 * E);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+    assert_same_snapshot(h, 1);
+    h_free(h);
+}
+END_TEST
+
+/* The stream completes even when the stale answer rewinds the leader
+ * (the acknowledged offset is not checked here). */
+START_TEST(test_snapshot_stale_answer_completes)
+{
+    struct h_opts o = snap_opts();
+    o.max_inflight_bytes = 2 * CHUNK;
+    struct harness *h = behind(&o);
+    h->hold = hold_chunks;
+    h_tick(h, 1, 1);
+    h_deliver_all(h);
+    h->hold = NULL;
+    h_tick(h, 1, 1);
+    h_drop(h, 1, 0, RAFT_MSG_APPEND);
+    h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT);
+    h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT);
+    size_t i = find_answer(h, CHUNK);
+    struct raft_msg stale = h->net[i].m;
+    h_drop_at(h, i);
+    while (h_ncalls(h, 3, H_CB_SNAPSHOT_WRITE) < 8) {
+        h_deliver_at(h, 0);
+    }
+    while (h_count(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP) > 0) {
+        h_deliver_one(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP);
+    }
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &stale), 0);
+    unsigned ticks = finish(h, SNAP_INDEX, 10 * E);
+    ck_assert_uint_le(ticks, 2 * E);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+    ck_assert_uint_eq(ok_calls(h, 3, H_CB_SNAPSHOT_WRITE), NCHUNKS);
+    assert_same_snapshot(h, 1);
     h_free(h);
 }
 END_TEST
@@ -745,6 +907,29 @@ START_TEST(test_snapshot_duplicated_chunk)
 }
 END_TEST
 
+/* A copy of the first chunk arrives after the whole window. If node 3
+ * takes it as a new start (offset 0 starts over), its answers fall below
+ * what the leader has seen acknowledged and the leader must follow it
+ * back; either way, one install of the right bytes follows, in bounded
+ * time. */
+START_TEST(test_snapshot_duplicated_first_chunk)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = behind(&o);
+    start_stream(h);
+    h_duplicate_at(h, 0);
+    while (h_count(h, 1, 3, RAFT_MSG_SNAPSHOT) > 0) {
+        h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT);
+    }
+    unsigned ticks = finish(h, SNAP_INDEX, 10 * E);
+    ck_assert_msg(ticks <= 2 * E + 2, "took %u ticks", ticks);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+    assert_same_snapshot(h, 1);
+    assert_caught_up(h, 1, SNAP_INDEX);
+    h_free(h);
+}
+END_TEST
+
 START_TEST(test_snapshot_reordered_chunks)
 {
     struct h_opts o = snap_opts();
@@ -798,6 +983,28 @@ START_TEST(test_snapshot_follower_restarts_mid_stream)
     ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_WRITE), NCHUNKS);
     ck_assert_uint_eq(h_call(h, 3, H_CB_SNAPSHOT_WRITE, 0)->offset, 0);
     ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+    assert_same_snapshot(h, 1);
+    assert_caught_up(h, 1, SNAP_INDEX);
+    h_free(h);
+}
+END_TEST
+
+/* Node 3 restarts after answering every chunk but the last, which is then
+ * lost: the leader resends the tail after an election timeout, learns
+ * that node 3 starts over, and the stream completes. */
+START_TEST(test_snapshot_follower_restarts_before_tail)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = behind(&o);
+    start_stream(h);
+    deliver_until_last_chunk(h);
+    h_drop(h, 1, 3, RAFT_MSG_SNAPSHOT);
+    h_deliver_all(h);
+    ck_assert_int_eq(h_restart(h, 3), 0);
+    unsigned ticks = finish(h, SNAP_INDEX, 10 * E);
+    ck_assert_msg(ticks <= 2 * E + 2, "took %u ticks", ticks);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+    ck_assert_uint_eq(ok_calls(h, 3, H_CB_SNAPSHOT_WRITE), NCHUNKS);
     assert_same_snapshot(h, 1);
     assert_caught_up(h, 1, SNAP_INDEX);
     h_free(h);
@@ -1126,6 +1333,36 @@ START_TEST(test_snapshot_write_fails)
         assert_caught_up(h, 1, SNAP_INDEX);
         h_free(h);
     }
+}
+END_TEST
+
+/* snapshot_install fails: nothing changes on node 3; the leader starts
+ * over later and the second install succeeds. */
+START_TEST(test_snapshot_install_fails)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = behind(&o);
+    start_stream(h);
+    deliver_until_last_chunk(h);
+    struct raft_status before = h_status(h, 3);
+    h_node(h, 3)->fail_snapshot_install = 1;
+    size_t answers = h_count(h, 3, 1, 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT), RAFT_EPERSIST);
+    ck_assert_uint_eq(h_count(h, 3, 1, 0), answers);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+    struct raft_status after = h_status(h, 3);
+    h_assert_status_eq(&before, &after, "failed install");
+    ck_assert_uint_eq(after.snapshot_index, 0);
+    ck_assert_uint_eq(after.first_index, 1);
+    ck_assert(!h_node(h, 3)->snap.have);
+    h_assert_disk_matches(h, 3);
+    unsigned ticks = finish(h, SNAP_INDEX, 10 * E);
+    ck_assert_msg(ticks <= 2 * E + 2, "took %u ticks", ticks);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 2);
+    ck_assert_uint_eq(ok_calls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+    assert_same_snapshot(h, 1);
+    assert_caught_up(h, 1, SNAP_INDEX);
+    h_free(h);
 }
 END_TEST
 
@@ -1691,12 +1928,18 @@ Suite *raft_snapshot_suite(void)
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_far_behind_follower_gets_snapshot);
     tcase_add_test(tc, test_snapshot_window);
+    tcase_add_test(tc, test_snapshot_window_shuffled);
+    tcase_add_test(tc, test_snapshot_stale_answer);
+    tcase_add_test(tc, test_snapshot_stale_answer_completes);
     tcase_add_test(tc, test_snapshot_lost_middle_chunk);
+    tcase_add_test(tc, test_snapshot_lost_middle_chunk_new_leader);
     tcase_add_test(tc, test_snapshot_lost_tail);
     tcase_add_test(tc, test_snapshot_lost_done_answer);
     tcase_add_test(tc, test_snapshot_duplicated_chunk);
+    tcase_add_test(tc, test_snapshot_duplicated_first_chunk);
     tcase_add_test(tc, test_snapshot_reordered_chunks);
     tcase_add_test(tc, test_snapshot_follower_restarts_mid_stream);
+    tcase_add_test(tc, test_snapshot_follower_restarts_before_tail);
     tcase_add_test(tc, test_snapshot_leader_changes_mid_stream);
     suite_add_tcase(s, tc);
     tc = tcase_create("follower");
@@ -1708,6 +1951,7 @@ Suite *raft_snapshot_suite(void)
     tc = tcase_create("failures");
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_snapshot_write_fails);
+    tcase_add_test(tc, test_snapshot_install_fails);
     tcase_add_test(tc, test_snapshot_read_fails_once);
     tcase_add_test(tc, test_snapshot_read_fails_newer_snapshot);
     suite_add_tcase(s, tc);
