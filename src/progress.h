@@ -58,6 +58,9 @@ struct raft__progress {
     uint64_t snap_acked;     /* bytes the follower has written */
     unsigned snap_idle;      /* ticks since the last acknowledgement */
     unsigned snap_rewind_age;/* ticks since the last rewind */
+    bool snap_rewind_due;    /* a rewind to snap_rewind_to waits for the
+                                next heartbeat (one per interval) */
+    uint64_t snap_rewind_to;
 };
 
 /* Reset for a new leader whose log ends at last. */
