@@ -840,11 +840,14 @@ RAFT_API int raft_compact(struct raft *r, raft_index index);
  * separate from the node's raft_config limits: set max_entries to at least
  * the senders' max_msg_entries and max_entry_bytes to at least their
  * max_msg_bytes, or a default decoder rejects their larger messages with
- * RAFT_ELIMIT. Here max_msg_bytes bounds the whole encoded message, not
- * just its payloads. */
+ * RAFT_ELIMIT. max_entry_bytes bounds every single payload: an entry's and
+ * a snapshot chunk's (a leader's chunks are at most its max_msg_bytes, so
+ * the same setting lets them through). Here max_msg_bytes bounds the whole
+ * encoded message, not just its payloads. */
 struct raft_wire_limits {
     uint32_t max_entries;     /* entries per message, default 64 */
-    uint32_t max_entry_bytes; /* payload bytes per entry, default 1 MiB */
+    uint32_t max_entry_bytes; /* payload bytes per entry or snapshot chunk,
+                                 default 1 MiB */
     uint32_t max_msg_bytes;   /* whole encoded message, default 64 MiB */
 };
 

@@ -286,6 +286,33 @@ static int decode_entries(const uint8_t *p, uint32_t size,
     return 0;
 }
 
+/* The chunk of a SNAPSHOT whose fixed part p[0..64) and total size are
+ * checked, in the order of the entry checks: reserved bytes, the limit on
+ * one payload, then the stated length against the message's. */
+static int decode_snapshot(const uint8_t *p, uint32_t size,
+                           const struct raft_wire_limits *lim, struct raft_msg *m)
+{
+    uint32_t n = get32(p + 56);
+    if (get32(p + 60) != 0) {
+        return RAFT_EFORMAT; /* reserved for a configuration's length */
+    }
+    if (n > lim->max_entry_bytes) {
+        return RAFT_ELIMIT;
+    }
+    if (n > size - RAFT__WIRE_SNAPSHOT) {
+        return RAFT_EFORMAT; /* the data runs past the stated length */
+    }
+    if (n < size - RAFT__WIRE_SNAPSHOT) {
+        return RAFT_ETRAILING; /* bytes after the data */
+    }
+    m->u.snapshot.index = get64(p + 32);
+    m->u.snapshot.index_term = get64(p + 40);
+    m->u.snapshot.offset = get64(p + 48);
+    m->u.snapshot.len = n;
+    m->u.snapshot.data = n > 0 ? p + RAFT__WIRE_SNAPSHOT : NULL;
+    return 0;
+}
+
 int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *limits,
                     struct raft_msg *msg, struct raft_entry *ents, size_t ents_cap)
 {
@@ -294,6 +321,7 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
     uint32_t size;
     uint16_t flags;
     uint32_t want;
+    bool variable;
     if (buf == NULL || msg == NULL || (ents == NULL && ents_cap > 0)) {
         return RAFT_EINVAL;
     }
@@ -306,7 +334,7 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
         return RAFT_EVERSION;
     }
     if (size < RAFT__WIRE_VOTE) {
-        return RAFT_EFORMAT;
+        return RAFT_EFORMAT; /* shorter than the smallest message */
     }
     if (size > lim.max_msg_bytes) {
         return RAFT_ELIMIT;
@@ -342,8 +370,10 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
         (flags != 0 && (p[5] == RAFT_MSG_VOTE || p[5] == RAFT_MSG_APPEND))) {
         return RAFT_EFORMAT;
     }
-    if (p[5] == RAFT_MSG_APPEND || p[5] == RAFT_MSG_SNAPSHOT ? size < want
-                                                             : size != want) {
+    /* APPEND and SNAPSHOT have a variable part after `want` bytes; the
+     * other types are exactly `want` bytes long. */
+    variable = p[5] == RAFT_MSG_APPEND || p[5] == RAFT_MSG_SNAPSHOT;
+    if (variable ? size < want : size != want) {
         return RAFT_EFORMAT;
     }
     memset(msg, 0, sizeof(*msg));
@@ -373,20 +403,8 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
         msg->u.snapshot_resp.offset = get64(p + 40);
         return 0;
     case RAFT_MSG_SNAPSHOT:
-        if (get32(p + 60) != 0) {
-            return RAFT_EFORMAT; /* reserved */
-        }
-        if (get32(p + 56) != size - RAFT__WIRE_SNAPSHOT) {
-            return get32(p + 56) < size - RAFT__WIRE_SNAPSHOT ? RAFT_ETRAILING
-                                                              : RAFT_EFORMAT;
-        }
         msg->u.snapshot.last = flags != 0;
-        msg->u.snapshot.index = get64(p + 32);
-        msg->u.snapshot.index_term = get64(p + 40);
-        msg->u.snapshot.offset = get64(p + 48);
-        msg->u.snapshot.len = size - RAFT__WIRE_SNAPSHOT;
-        msg->u.snapshot.data = msg->u.snapshot.len > 0 ? p + RAFT__WIRE_SNAPSHOT : NULL;
-        return 0;
+        return decode_snapshot(p, size, &lim, msg);
     default:
         msg->u.append.prev_index = get64(p + 32);
         msg->u.append.prev_term = get64(p + 40);

@@ -43,12 +43,25 @@ enum {
     O_TERM = 24,
     O_NENT = 56, /* APPEND: u32 n_entries */
     O_RSV = 60,  /* APPEND: u32 reserved */
+    O_SINDEX = 32, /* SNAPSHOT: u64 index */
+    O_STERM = 40,  /* u64 index_term */
+    O_SOFF = 48,   /* u64 offset */
+    O_SLEN = 56,   /* u32 len */
+    O_SRSV = 60,   /* u32 reserved */
+    O_RINDEX = 32, /* SNAPSHOT reply: u64 index */
+    O_ROFF = 40,   /* u64 offset */
 
     LEN_HEADER = 32,
     LEN_VOTE = 48,
     LEN_APPEND_RESP = 56,
     LEN_APPEND = 64,
     LEN_ENTRY = 16,
+    LEN_SNAPSHOT = 64, /* before the data */
+    LEN_SNAPSHOT_RESP = 48,
+
+    T_SNAPSHOT = 5,
+    T_SNAPSHOT_RESP = 6,
+    T_FIRST_UNKNOWN = 7, /* the lowest type the format leaves undefined */
 
     EO_TERM = 0, /* entry: u64 term */
     EO_LEN = 8,  /* u32 len */
@@ -181,6 +194,10 @@ static size_t spec_size(const struct raft_msg *m)
         return LEN_VOTE;
     case RAFT_MSG_APPEND_RESP:
         return LEN_APPEND_RESP;
+    case RAFT_MSG_SNAPSHOT:
+        return LEN_SNAPSHOT + m->u.snapshot.len;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        return LEN_SNAPSHOT_RESP;
     default: {
         size_t n = LEN_APPEND;
         for (size_t i = 0; i < m->u.append.n_entries; i++) {
@@ -223,6 +240,29 @@ static void check_msg_eq(const struct raft_msg *want, const struct raft_msg *got
                       want->u.append_resp.hint_index &&
                   got->u.append_resp.hint_term == want->u.append_resp.hint_term,
               "%s: append_resp body differs", name);
+        break;
+    case RAFT_MSG_SNAPSHOT: {
+        const struct raft_msg_snapshot *w = &want->u.snapshot;
+        const struct raft_msg_snapshot *g = &got->u.snapshot;
+        CHECK(g->last == w->last, "%s: last %d, want %d", name, g->last,
+              w->last);
+        CHECK(g->index == w->index && g->index_term == w->index_term &&
+                  g->offset == w->offset,
+              "%s: snapshot body differs", name);
+        CHECK(g->len == w->len, "%s: %zu data bytes, want %zu", name, g->len,
+              w->len);
+        CHECK(w->len == 0 ? g->data == NULL
+                          : memcmp(g->data, w->data, w->len) == 0,
+              "%s: snapshot data differs (or not NULL when empty)", name);
+        break;
+    }
+    case RAFT_MSG_SNAPSHOT_RESP:
+        CHECK(got->u.snapshot_resp.done == want->u.snapshot_resp.done,
+              "%s: done %d, want %d", name, got->u.snapshot_resp.done,
+              want->u.snapshot_resp.done);
+        CHECK(got->u.snapshot_resp.index == want->u.snapshot_resp.index &&
+                  got->u.snapshot_resp.offset == want->u.snapshot_resp.offset,
+              "%s: snapshot_resp body differs", name);
         break;
     default: {
         const struct raft_msg_append *w = &want->u.append;
@@ -357,6 +397,42 @@ static const struct rt_case RT[] = {
       .u.append = {.prev_index = M, .prev_term = M, .commit = M,
                    .n_entries = ARRAY_LEN(ENTS_MAXTERM),
                    .entries = ENTS_MAXTERM}}},
+    {"snapshot, all zero", {.type = RAFT_MSG_SNAPSHOT}},
+    {"snapshot last, all zero",
+     {.type = RAFT_MSG_SNAPSHOT, .u.snapshot = {.last = true}}},
+    {"snapshot, empty chunk with a non-NULL pointer",
+     {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 3,
+      .u.snapshot = {.index = 10, .index_term = 2, .offset = 0,
+                     .last = true, .len = 0, .data = PAY_ABC}}},
+    {"snapshot, first chunk",
+     {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 3,
+      .u.snapshot = {.index = 10, .index_term = 2, .offset = 0,
+                     .last = false, .len = 3, .data = PAY_ABC}}},
+    {"snapshot last, 300 bytes",
+     {.type = RAFT_MSG_SNAPSHOT, .from = MIXED_A, .to = MIXED_B, .term = 9,
+      .u.snapshot = {.index = MIXED_B, .index_term = MIXED_A,
+                     .offset = 0x100000000u, .last = true,
+                     .len = sizeof(PAY_BIN), .data = PAY_BIN}}},
+    {"snapshot, offset UINT64_MAX - 5 with 5 bytes",
+     {.type = RAFT_MSG_SNAPSHOT, .from = 2, .to = 1, .term = 4,
+      .u.snapshot = {.index = 7, .index_term = 4, .offset = M - 5,
+                     .last = false, .len = 5, .data = PAY_ODD}}},
+    {"snapshot last, all max",
+     {.type = RAFT_MSG_SNAPSHOT, .from = M, .to = M, .term = M,
+      .u.snapshot = {.index = M, .index_term = M, .offset = M, .last = true,
+                     .len = 1, .data = PAY_ODD}}},
+    {"snapshot_resp, all zero", {.type = RAFT_MSG_SNAPSHOT_RESP}},
+    {"snapshot_resp done, all zero",
+     {.type = RAFT_MSG_SNAPSHOT_RESP, .u.snapshot_resp = {.done = true}}},
+    {"snapshot_resp, all max",
+     {.type = RAFT_MSG_SNAPSHOT_RESP, .from = M, .to = M, .term = M,
+      .u.snapshot_resp = {.index = M, .offset = M, .done = false}}},
+    {"snapshot_resp done, all max",
+     {.type = RAFT_MSG_SNAPSHOT_RESP, .from = M, .to = M, .term = M,
+      .u.snapshot_resp = {.index = M, .offset = M, .done = true}}},
+    {"snapshot_resp, mixed",
+     {.type = RAFT_MSG_SNAPSHOT_RESP, .from = 3, .to = MIXED_A, .term = 4,
+      .u.snapshot_resp = {.index = MIXED_B, .offset = M - 1, .done = false}}},
 };
 
 #undef M
@@ -418,6 +494,24 @@ START_TEST(test_roundtrip_every_type)
         CHECK(rle(buf + O_LEN, 4) == len && buf[O_VER] == 1 &&
                   buf[O_TYPE] == c->m.type,
               "%s: length/version/type bytes wrong", c->name);
+        if (c->m.type == RAFT_MSG_SNAPSHOT) {
+            const struct raft_msg_snapshot *sn = &c->m.u.snapshot;
+            CHECK(rle(buf + O_SINDEX, 8) == sn->index &&
+                      rle(buf + O_STERM, 8) == sn->index_term &&
+                      rle(buf + O_SOFF, 8) == sn->offset &&
+                      rle(buf + O_SLEN, 4) == sn->len &&
+                      rle(buf + O_SRSV, 4) == 0,
+                  "%s: snapshot fields not at the documented offsets",
+                  c->name);
+            CHECK(sn->len == 0 ||
+                      memcmp(buf + LEN_SNAPSHOT, sn->data, sn->len) == 0,
+                  "%s: data not at offset 64", c->name);
+        } else if (c->m.type == RAFT_MSG_SNAPSHOT_RESP) {
+            CHECK(rle(buf + O_RINDEX, 8) == c->m.u.snapshot_resp.index &&
+                      rle(buf + O_ROFF, 8) == c->m.u.snapshot_resp.offset,
+                  "%s: snapshot_resp fields not at the documented offsets",
+                  c->name);
+        }
 
         size_t peek = 0;
         int rc = raft_msg_peek_len(buf, len, &peek);
@@ -445,6 +539,10 @@ START_TEST(test_roundtrip_flag_bit)
             want = c->m.u.vote_resp.granted;
         } else if (c->m.type == RAFT_MSG_APPEND_RESP) {
             want = c->m.u.append_resp.success;
+        } else if (c->m.type == RAFT_MSG_SNAPSHOT) {
+            want = c->m.u.snapshot.last;
+        } else if (c->m.type == RAFT_MSG_SNAPSHOT_RESP) {
+            want = c->m.u.snapshot_resp.done;
         }
         CHECK(rle(buf + O_FLAGS, 2) == want, "%s: flags 0x%04llx, want %llu",
               c->name, (unsigned long long)rle(buf + O_FLAGS, 2),
@@ -565,11 +663,85 @@ START_TEST(test_roundtrip_at_custom_limits)
 }
 END_TEST
 
+/* A snapshot chunk is one payload: max_entry_bytes bounds its length as it
+ * bounds an entry's, and max_msg_bytes the whole message. */
+START_TEST(test_roundtrip_snapshot_limits)
+{
+    uint8_t *pat = xmalloc(DEF_MAX_ENTRY_BYTES + 1);
+    for (size_t i = 0; i <= DEF_MAX_ENTRY_BYTES; i++) {
+        pat[i] = (uint8_t)((i * 151) ^ (i >> 11));
+    }
+    struct raft_msg m = {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2,
+                         .term = 5,
+                         .u.snapshot = {.index = 100, .index_term = 4,
+                                        .offset = 3 * DEF_MAX_ENTRY_BYTES,
+                                        .last = true, .data = pat,
+                                        .len = DEF_MAX_ENTRY_BYTES}};
+    struct raft_msg d;
+    size_t len;
+    uint8_t *buf = enc_alloc(&m, &len);
+    ck_assert_uint_eq(len, LEN_SNAPSHOT + DEF_MAX_ENTRY_BYTES);
+    round_trip(&m, buf, len, NULL, "1 MiB chunk");
+    xfree(buf);
+
+    /* One byte more: over the default, within a raised limit. */
+    m.u.snapshot.len++;
+    buf = enc_alloc(&m, &len);
+    ck_assert_int_eq(dec_exact(buf, len, NULL, &d, NULL, 0), RAFT_ELIMIT);
+    const struct raft_wire_limits raised = {
+        .max_entry_bytes = DEF_MAX_ENTRY_BYTES + 1};
+    round_trip(&m, buf, len, &raised, "1 MiB + 1 chunk, raised limit");
+    xfree(buf);
+
+    /* Custom limits are inclusive; max_entries plays no part. */
+    m.u.snapshot.len = 10;
+    buf = enc_alloc(&m, &len);
+    ck_assert_uint_eq(len, LEN_SNAPSHOT + 10);
+    const struct raft_wire_limits exact = {.max_entries = 1,
+                                           .max_entry_bytes = 10,
+                                           .max_msg_bytes = LEN_SNAPSHOT + 10};
+    round_trip(&m, buf, len, &exact, "chunk exactly at custom limits");
+    struct raft_wire_limits l = exact;
+    l.max_entry_bytes = 9;
+    ck_assert_int_eq(dec_exact(buf, len, &l, &d, NULL, 0), RAFT_ELIMIT);
+    l = exact;
+    l.max_msg_bytes = LEN_SNAPSHOT + 9;
+    ck_assert_int_eq(dec_exact(buf, len, &l, &d, NULL, 0), RAFT_ELIMIT);
+    /* The message limit binds before the chunk limit is looked at. */
+    l.max_entry_bytes = UINT32_MAX;
+    ck_assert_int_eq(dec_exact(buf, len, &l, &d, NULL, 0), RAFT_ELIMIT);
+    xfree(buf);
+
+    /* An empty chunk passes any chunk limit. */
+    m.u.snapshot.len = 0;
+    buf = enc_alloc(&m, &len);
+    l = (struct raft_wire_limits){.max_entry_bytes = 1,
+                                  .max_msg_bytes = LEN_SNAPSHOT};
+    round_trip(&m, buf, len, &l, "empty chunk, tight limits");
+    xfree(buf);
+
+    /* A reply has no payload: only max_msg_bytes applies. */
+    const struct raft_msg resp = {.type = RAFT_MSG_SNAPSHOT_RESP, .from = 2,
+                                  .to = 1, .term = 5,
+                                  .u.snapshot_resp = {.index = 100,
+                                                      .offset = 7}};
+    buf = enc_alloc(&resp, &len);
+    l = (struct raft_wire_limits){.max_entries = 1, .max_entry_bytes = 1,
+                                  .max_msg_bytes = LEN_SNAPSHOT_RESP};
+    round_trip(&resp, buf, len, &l, "snapshot_resp, tight limits");
+    l.max_msg_bytes = LEN_SNAPSHOT_RESP - 1;
+    ck_assert_int_eq(dec_exact(buf, len, &l, &d, NULL, 0), RAFT_ELIMIT);
+    xfree(buf);
+    xfree(pat);
+}
+END_TEST
+
 /* ======================================================================
  * Golden bytes, written out by hand from docs/wire-format.md
  * ====================================================================== */
 
 #define GOLD_PAYLOAD 259u
+#define CANARY_GOLD 0x5a
 
 static void gold_payload(uint8_t *p)
 {
@@ -737,6 +909,105 @@ START_TEST(test_golden_vote_and_append_resp)
 }
 END_TEST
 
+START_TEST(test_golden_snapshot)
+{
+    static const uint8_t want[69] = {
+        /*  0 length 69    */ 0x45, 0x00, 0x00, 0x00,
+        /*  4 version 1    */ 0x01,
+        /*  5 type 5       */ 0x05,
+        /*  6 flags: last  */ 0x01, 0x00,
+        /*  8 from         */ 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+        /* 16 to           */ 0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11,
+        /* 24 term         */ 0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21,
+        /* 32 index        */ 0x38, 0x37, 0x36, 0x35, 0x34, 0x33, 0x32, 0x31,
+        /* 40 index_term   */ 0x48, 0x47, 0x46, 0x45, 0x44, 0x43, 0x42, 0x41,
+        /* 48 offset       */ 0x58, 0x57, 0x56, 0x55, 0x54, 0x53, 0x52, 0x51,
+        /* 56 len 5        */ 0x05, 0x00, 0x00, 0x00,
+        /* 60 reserved     */ 0x00, 0x00, 0x00, 0x00,
+        /* 64 data         */ 0xde, 0xad, 0x00, 0xbe, 0xef,
+    };
+    static const uint8_t data[5] = {0xde, 0xad, 0x00, 0xbe, 0xef};
+    struct raft_msg m = {
+        .type = RAFT_MSG_SNAPSHOT,
+        .from = 0x0102030405060708u,
+        .to = 0x1112131415161718u,
+        .term = 0x2122232425262728u,
+        .u.snapshot = {.index = 0x3132333435363738u,
+                       .index_term = 0x4142434445464748u,
+                       .offset = 0x5152535455565758u,
+                       .last = true,
+                       .len = 5,
+                       .data = data}};
+    uint8_t out[80];
+    size_t len = 0;
+    memset(out, CANARY_GOLD, sizeof(out));
+    ck_assert_int_eq(raft_msg_encode(&m, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, sizeof(want));
+    for (size_t i = 0; i < sizeof(want); i++) {
+        CHECK(out[i] == want[i], "snapshot byte %zu: 0x%02x, want 0x%02x", i,
+              out[i], want[i]);
+    }
+    for (size_t i = sizeof(want); i < sizeof(out); i++) {
+        CHECK(out[i] == CANARY_GOLD, "snapshot: byte %zu past the message "
+              "written", i);
+    }
+    struct raft_msg d;
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(want, sizeof(want), NULL, &d, NULL, 0), 0);
+    check_msg_eq(&m, &d, NULL, "golden snapshot");
+    ck_assert_ptr_eq(d.u.snapshot.data, want + 64);
+
+    /* Not the last chunk: the same bytes with flag bit 0 clear. */
+    m.u.snapshot.last = false;
+    ck_assert_int_eq(raft_msg_encode(&m, out, sizeof(out), &len), 0);
+    for (size_t i = 0; i < sizeof(want); i++) {
+        uint8_t w = i == O_FLAGS ? 0x00 : want[i];
+        CHECK(out[i] == w, "non-last snapshot byte %zu: 0x%02x, want 0x%02x",
+              i, out[i], w);
+    }
+}
+END_TEST
+
+START_TEST(test_golden_snapshot_resp)
+{
+    static const uint8_t want[48] = {
+        /*  0 length 48       */ 0x30, 0x00, 0x00, 0x00,
+        /*  4 version, type 6 */ 0x01, 0x06,
+        /*  6 flags: done     */ 0x01, 0x00,
+        /*  8 from            */ 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 16 to              */ 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 24 term            */ 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 32 index           */ 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 40 offset          */ 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    };
+    struct raft_msg m = {
+        .type = RAFT_MSG_SNAPSHOT_RESP, .from = 2, .to = 1, .term = 7,
+        .u.snapshot_resp = {.index = 0x100, .offset = UINT64_MAX - 1,
+                            .done = true}};
+    uint8_t out[64];
+    size_t len = 0;
+    memset(out, CANARY_GOLD, sizeof(out));
+    ck_assert_int_eq(raft_msg_encode(&m, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, sizeof(want));
+    ck_assert_mem_eq(out, want, sizeof(want));
+    for (size_t i = sizeof(want); i < sizeof(out); i++) {
+        CHECK(out[i] == CANARY_GOLD, "snapshot_resp: byte %zu written", i);
+    }
+    struct raft_msg d;
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(want, sizeof(want), NULL, &d, NULL, 0), 0);
+    check_msg_eq(&m, &d, NULL, "golden snapshot_resp");
+
+    m.u.snapshot_resp.done = false;
+    ck_assert_int_eq(raft_msg_encode(&m, out, sizeof(out), &len), 0);
+    for (size_t i = 0; i < sizeof(want); i++) {
+        uint8_t w = i == O_FLAGS ? 0x00 : want[i];
+        CHECK(out[i] == w, "snapshot_resp (not done) byte %zu: 0x%02x, want "
+              "0x%02x", i, out[i], w);
+    }
+}
+END_TEST
+
 /* ======================================================================
  * raft_msg_encode: ENOBUFS and EINVAL
  * ====================================================================== */
@@ -815,7 +1086,10 @@ START_TEST(test_encode_einval)
         struct raft_msg m;
     } bad[] = {
         {"type 0", {.type = 0, .from = 1, .to = 2, .term = 1}},
-        {"type 5", {.type = 5, .from = 1, .to = 2, .term = 1}},
+        {"first unknown type",
+         {.type = T_FIRST_UNKNOWN, .from = 1, .to = 2, .term = 1}},
+        {"type 8", {.type = 8, .from = 1, .to = 2, .term = 1}},
+        {"type 255", {.type = 255, .from = 1, .to = 2, .term = 1}},
         {"type -1", {.type = -1, .from = 1, .to = 2, .term = 1}},
         {"type 256+1", {.type = 257, .from = 1, .to = 2, .term = 1}},
         {"entry type 0",
@@ -830,6 +1104,14 @@ START_TEST(test_encode_einval)
         {"NULL payload with len 1",
          {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1,
           .u.append = {.n_entries = 2, .entries = BAD_NULLBUF}}},
+        {"snapshot chunk: NULL data with len 1",
+         {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 1,
+          .u.snapshot = {.index = 1, .index_term = 1, .len = 1,
+                         .data = NULL}}},
+        {"last snapshot chunk: NULL data with len 300",
+         {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 1,
+          .u.snapshot = {.index = 1, .index_term = 1, .last = true,
+                         .len = 300, .data = NULL}}},
     };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         const size_t caps[] = {0, sizeof(buf)};
@@ -866,6 +1148,26 @@ START_TEST(test_encode_einval)
     ck_assert_int_eq(raft_msg_encode(&m, NULL, 0, &len), RAFT_EINVAL);
     big.len = SIZE_MAX;
     ck_assert_int_eq(raft_msg_encode(&m, NULL, 0, &len), RAFT_EINVAL);
+#endif
+
+    /* The same bounds for a snapshot chunk: 64 + len <= UINT32_MAX. */
+    struct raft_msg sn = {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2,
+                          .term = 1,
+                          .u.snapshot = {.index = 1, .index_term = 1,
+                                         .data = &one}};
+    sn.u.snapshot.len = (size_t)UINT32_MAX - LEN_SNAPSHOT;
+    len = 0;
+    ck_assert_int_eq(raft_msg_encode(&sn, NULL, 0, &len), RAFT_ENOBUFS);
+    ck_assert_uint_eq(len, UINT32_MAX);
+    sn.u.snapshot.len++;
+    ck_assert_int_eq(raft_msg_encode(&sn, NULL, 0, &len), RAFT_EINVAL);
+    sn.u.snapshot.len = UINT32_MAX;
+    ck_assert_int_eq(raft_msg_encode(&sn, NULL, 0, &len), RAFT_EINVAL);
+#if SIZE_MAX > UINT32_MAX
+    sn.u.snapshot.len = (size_t)UINT32_MAX + LEN_SNAPSHOT + 1;
+    ck_assert_int_eq(raft_msg_encode(&sn, NULL, 0, &len), RAFT_EINVAL);
+    sn.u.snapshot.len = SIZE_MAX;
+    ck_assert_int_eq(raft_msg_encode(&sn, NULL, 0, &len), RAFT_EINVAL);
 #endif
 }
 END_TEST
@@ -926,7 +1228,21 @@ END_TEST
  * in its order. Each case mutates a valid encoding.
  * ====================================================================== */
 
-enum { B_VOTE, B_VOTE_RESP, B_APPEND_RESP, B_APPEND0, B_APPEND2, N_BASES };
+enum {
+    B_VOTE,
+    B_VOTE_RESP,
+    B_APPEND_RESP,
+    B_APPEND0,
+    B_APPEND2,
+    B_SNAP,      /* a 10-byte chunk, not the last */
+    B_SNAP0,     /* an empty last chunk */
+    B_SNAP_RESP, /* not done */
+    N_BASES
+};
+
+/* B_SNAP: data at 64..74, length 74. */
+#define SNAP_DATA 10u
+#define LEN_S10 (64u + SNAP_DATA)
 
 /* B_APPEND2: entry 0 at 64 ("abc", payload 80..83), entry 1 at 83
  * ("hello", payload 99..104), length 104. */
@@ -954,6 +1270,16 @@ static const struct raft_msg BASES[N_BASES] = {
     [B_APPEND2] = {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 3,
                    .u.append = {.prev_index = 4, .prev_term = 2, .commit = 4,
                                 .n_entries = 2, .entries = BASE_ENTS}},
+    [B_SNAP] = {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 3,
+                .u.snapshot = {.index = 9, .index_term = 2, .offset = 20,
+                               .last = false, .len = SNAP_DATA,
+                               .data = "0123456789"}},
+    [B_SNAP0] = {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 3,
+                 .u.snapshot = {.index = 9, .index_term = 2, .offset = 30,
+                                .last = true}},
+    [B_SNAP_RESP] = {.type = RAFT_MSG_SNAPSHOT_RESP, .from = 2, .to = 1,
+                     .term = 3,
+                     .u.snapshot_resp = {.index = 9, .offset = 30}},
 };
 
 struct patch {
@@ -1001,6 +1327,8 @@ static int run_dcase(const struct dcase *c)
     for (size_t k = 0; k < ARRAY_LEN(c->p) && c->p[k].width > 0; k++) {
         wle(f.b + c->p[k].off, c->p[k].width, c->p[k].val);
     }
+    CHECK(c->extra <= 0 || f.n + (size_t)c->extra <= sizeof(f.b),
+          "%s: the frame holds %zu bytes", c->name, sizeof(f.b));
     if (c->extra > 0) {
         memset(f.b + f.n, 0, (size_t)c->extra);
     }
@@ -1047,6 +1375,13 @@ START_TEST(test_decode_00_bases_are_valid)
     ck_assert_uint_eq(f.n, LEN_A2);
     ck_assert_uint_eq(rle(f.b + E0 + EO_LEN, 4), 3);
     ck_assert_uint_eq(rle(f.b + E1 + EO_LEN, 4), 5);
+    base_frame(B_SNAP, &f);
+    ck_assert_uint_eq(f.n, LEN_S10);
+    ck_assert_uint_eq(rle(f.b + O_SLEN, 4), SNAP_DATA);
+    base_frame(B_SNAP0, &f);
+    ck_assert_uint_eq(f.n, LEN_SNAPSHOT);
+    base_frame(B_SNAP_RESP, &f);
+    ck_assert_uint_eq(f.n, LEN_SNAPSHOT_RESP);
 }
 END_TEST
 
@@ -1067,6 +1402,10 @@ START_TEST(test_decode_01_short_header)
          .p = {P(O_LEN, 4, 0)}, .extra = -17, .want = RAFT_ESHORT},
         {.name = "31 bytes with length 31", .base = B_VOTE,
          .p = {P(O_LEN, 4, 31)}, .extra = -17, .want = RAFT_ESHORT},
+        {.name = "snapshot, 31 bytes", .base = B_SNAP, .extra = -43,
+         .want = RAFT_ESHORT},
+        {.name = "snapshot_resp, 31 bytes", .base = B_SNAP_RESP, .extra = -17,
+         .want = RAFT_ESHORT},
     };
     RUN(cs);
 }
@@ -1087,6 +1426,10 @@ START_TEST(test_decode_02_version)
          .p = {P(O_VER, 1, 0)}, .want = RAFT_EVERSION},
         {.name = "32 bytes only, version 2", .base = B_VOTE,
          .p = {P(O_VER, 1, 2)}, .extra = -16, .want = RAFT_EVERSION},
+        {.name = "snapshot, version 2", .base = B_SNAP,
+         .p = {P(O_VER, 1, 2)}, .want = RAFT_EVERSION},
+        {.name = "snapshot_resp, version 0", .base = B_SNAP_RESP,
+         .p = {P(O_VER, 1, 0)}, .want = RAFT_EVERSION},
     };
     RUN(cs);
 }
@@ -1109,6 +1452,10 @@ START_TEST(test_decode_03_length_below_smallest)
          .p = {P(O_LEN, 4, 32)}, .extra = -16, .want = RAFT_EFORMAT},
         {.name = "append, length 40", .base = B_APPEND2,
          .p = {P(O_LEN, 4, 40)}, .want = RAFT_EFORMAT},
+        {.name = "snapshot, length 47", .base = B_SNAP,
+         .p = {P(O_LEN, 4, 47)}, .extra = -27, .want = RAFT_EFORMAT},
+        {.name = "snapshot_resp, length 47", .base = B_SNAP_RESP,
+         .p = {P(O_LEN, 4, 47)}, .extra = -1, .want = RAFT_EFORMAT},
     };
     RUN(cs);
 }
@@ -1137,6 +1484,16 @@ START_TEST(test_decode_04_over_message_limit)
         {.name = "limit UINT32_MAX: length UINT32_MAX", .base = B_VOTE,
          .p = {P(O_LEN, 4, UINT32_MAX)}, .lim = {.max_msg_bytes = UINT32_MAX},
          .want = RAFT_ESHORT},
+        {.name = "snapshot 74 bytes, limit 73", .base = B_SNAP,
+         .lim = {.max_msg_bytes = LEN_S10 - 1}, .want = RAFT_ELIMIT},
+        {.name = "snapshot 74 bytes, limit 74", .base = B_SNAP,
+         .lim = {.max_msg_bytes = LEN_S10}, .want = 0},
+        {.name = "snapshot, default limit: length 64 MiB + 1", .base = B_SNAP,
+         .p = {P(O_LEN, 4, DEF_MAX_MSG_BYTES + 1)}, .want = RAFT_ELIMIT},
+        {.name = "snapshot_resp, limit 47", .base = B_SNAP_RESP,
+         .lim = {.max_msg_bytes = 47}, .want = RAFT_ELIMIT},
+        {.name = "snapshot_resp, limit 48", .base = B_SNAP_RESP,
+         .lim = {.max_msg_bytes = 48}, .want = 0},
     };
     RUN(cs);
 }
@@ -1157,6 +1514,14 @@ START_TEST(test_decode_05_short_of_length)
          .p = {P(O_LEN, 4, 49)}, .want = RAFT_ESHORT},
         {.name = "append, length 200 with 104 bytes", .base = B_APPEND2,
          .p = {P(O_LEN, 4, 200)}, .want = RAFT_ESHORT},
+        {.name = "snapshot, 73 bytes", .base = B_SNAP, .extra = -1,
+         .want = RAFT_ESHORT},
+        {.name = "snapshot, the fixed part only", .base = B_SNAP,
+         .extra = -(int)SNAP_DATA, .want = RAFT_ESHORT},
+        {.name = "empty snapshot chunk, 63 bytes", .base = B_SNAP0,
+         .extra = -1, .want = RAFT_ESHORT},
+        {.name = "snapshot_resp, 47 bytes", .base = B_SNAP_RESP, .extra = -1,
+         .want = RAFT_ESHORT},
     };
     RUN(cs);
 }
@@ -1180,6 +1545,12 @@ START_TEST(test_decode_06_more_than_length)
         {.name = "append + 100 bytes", .base = B_APPEND2, .extra = 100,
          .want = RAFT_ETRAILING},
         {.name = "vote, length 48 given 104", .base = B_VOTE, .extra = 56,
+         .want = RAFT_ETRAILING},
+        {.name = "snapshot + 1 byte", .base = B_SNAP, .extra = 1,
+         .want = RAFT_ETRAILING},
+        {.name = "empty snapshot chunk + 1 byte", .base = B_SNAP0, .extra = 1,
+         .want = RAFT_ETRAILING},
+        {.name = "snapshot_resp + 1 byte", .base = B_SNAP_RESP, .extra = 1,
          .want = RAFT_ETRAILING},
     };
     RUN(cs);
@@ -1206,16 +1577,32 @@ START_TEST(test_decode_07_message_type)
     static const struct dcase cs[] = {
         {.name = "type 0", .base = B_VOTE, .p = {P(O_TYPE, 1, 0)},
          .want = RAFT_ETYPE},
-        {.name = "type 5", .base = B_VOTE, .p = {P(O_TYPE, 1, 5)},
+        {.name = "first unknown type", .base = B_VOTE,
+         .p = {P(O_TYPE, 1, T_FIRST_UNKNOWN)}, .want = RAFT_ETYPE},
+        {.name = "type 8", .base = B_VOTE, .p = {P(O_TYPE, 1, 8)},
          .want = RAFT_ETYPE},
         {.name = "type 255", .base = B_VOTE, .p = {P(O_TYPE, 1, 255)},
          .want = RAFT_ETYPE},
         {.name = "append, type 0", .base = B_APPEND2, .p = {P(O_TYPE, 1, 0)},
          .want = RAFT_ETYPE},
-        {.name = "append_resp, type 5", .base = B_APPEND_RESP,
-         .p = {P(O_TYPE, 1, 5)}, .want = RAFT_ETYPE},
+        {.name = "append_resp, first unknown type", .base = B_APPEND_RESP,
+         .p = {P(O_TYPE, 1, T_FIRST_UNKNOWN)}, .want = RAFT_ETYPE},
+        {.name = "snapshot, first unknown type", .base = B_SNAP,
+         .p = {P(O_TYPE, 1, T_FIRST_UNKNOWN)}, .want = RAFT_ETYPE},
+        {.name = "snapshot_resp, type 0", .base = B_SNAP_RESP,
+         .p = {P(O_TYPE, 1, 0)}, .want = RAFT_ETYPE},
+        {.name = "snapshot_resp, type 255", .base = B_SNAP_RESP,
+         .p = {P(O_TYPE, 1, 255)}, .want = RAFT_ETYPE},
         {.name = "vote relabelled vote_resp is valid", .base = B_VOTE,
          .p = {P(O_TYPE, 1, 2)}, .want = 0},
+        /* Types 5 and 6 are known: 48 bytes are a valid type 6. */
+        {.name = "vote relabelled type 6 is valid", .base = B_VOTE,
+         .p = {P(O_TYPE, 1, T_SNAPSHOT_RESP)}, .want = 0},
+        {.name = "snapshot_resp relabelled vote is valid", .base = B_SNAP_RESP,
+         .p = {P(O_TYPE, 1, RAFT_MSG_VOTE)}, .want = 0},
+        /* A 64-byte heartbeat has n_entries 0 where a chunk has len 0. */
+        {.name = "heartbeat relabelled type 5 is an empty chunk",
+         .base = B_APPEND0, .p = {P(O_TYPE, 1, T_SNAPSHOT)}, .want = 0},
     };
     RUN(cs);
 }
@@ -1223,12 +1610,14 @@ END_TEST
 
 START_TEST(test_decode_08_flags)
 {
-    static const int bases[] = {B_VOTE, B_VOTE_RESP, B_APPEND_RESP, B_APPEND0,
-                                B_APPEND2};
+    static const int bases[] = {B_VOTE,    B_VOTE_RESP, B_APPEND_RESP,
+                                B_APPEND0, B_APPEND2,   B_SNAP,
+                                B_SNAP0,   B_SNAP_RESP};
     for (size_t b = 0; b < ARRAY_LEN(bases); b++) {
         int type = BASES[bases[b]].type;
-        bool has_flag =
-            type == RAFT_MSG_VOTE_RESP || type == RAFT_MSG_APPEND_RESP;
+        bool has_flag = type == RAFT_MSG_VOTE_RESP ||
+                        type == RAFT_MSG_APPEND_RESP || type == T_SNAPSHOT ||
+                        type == T_SNAPSHOT_RESP;
         /* Bit 0 alone. */
         struct dcase c = {.name = "bit 0", .base = bases[b],
                           .p = {P(O_FLAGS, 2, 1)},
@@ -1287,6 +1676,29 @@ START_TEST(test_decode_09_fixed_length)
          .p = {P(O_TYPE, 1, RAFT_MSG_VOTE_RESP)}, .want = RAFT_EFORMAT},
         {.name = "64-byte heartbeat relabelled append_resp", .base = B_APPEND0,
          .p = {P(O_TYPE, 1, RAFT_MSG_APPEND_RESP)}, .want = RAFT_EFORMAT},
+        {.name = "snapshot_resp, length 56", .base = B_SNAP_RESP,
+         .p = {P(O_LEN, 4, 56)}, .extra = 8, .want = RAFT_EFORMAT},
+        {.name = "snapshot_resp, length 49", .base = B_SNAP_RESP,
+         .p = {P(O_LEN, 4, 49)}, .extra = 1, .want = RAFT_EFORMAT},
+        {.name = "snapshot_resp, length 64", .base = B_SNAP_RESP,
+         .p = {P(O_LEN, 4, 64)}, .extra = 16, .want = RAFT_EFORMAT},
+        {.name = "snapshot, length 48", .base = B_SNAP0,
+         .p = {P(O_LEN, 4, 48)}, .extra = -16, .want = RAFT_EFORMAT},
+        {.name = "snapshot, length 63", .base = B_SNAP0,
+         .p = {P(O_LEN, 4, 63)}, .extra = -1, .want = RAFT_EFORMAT},
+        {.name = "48-byte vote relabelled snapshot", .base = B_VOTE,
+         .p = {P(O_TYPE, 1, T_SNAPSHOT)}, .want = RAFT_EFORMAT},
+        {.name = "48-byte snapshot_resp relabelled snapshot",
+         .base = B_SNAP_RESP, .p = {P(O_TYPE, 1, T_SNAPSHOT)},
+         .want = RAFT_EFORMAT},
+        {.name = "56-byte append_resp relabelled snapshot_resp",
+         .base = B_APPEND_RESP, .p = {P(O_TYPE, 1, T_SNAPSHOT_RESP)},
+         .want = RAFT_EFORMAT},
+        {.name = "64-byte heartbeat relabelled snapshot_resp",
+         .base = B_APPEND0, .p = {P(O_TYPE, 1, T_SNAPSHOT_RESP)},
+         .want = RAFT_EFORMAT},
+        {.name = "74-byte snapshot relabelled snapshot_resp", .base = B_SNAP,
+         .p = {P(O_TYPE, 1, T_SNAPSHOT_RESP)}, .want = RAFT_EFORMAT},
     };
     RUN(cs);
 }
@@ -1376,6 +1788,10 @@ START_TEST(test_decode_13_entry_array_too_small)
         {.name = "vote, NULL array", .base = B_VOTE, .cap = CAP_NULL,
          .want = 0},
         {.name = "append_resp, NULL array", .base = B_APPEND_RESP,
+         .cap = CAP_NULL, .want = 0},
+        {.name = "snapshot, NULL array", .base = B_SNAP, .cap = CAP_NULL,
+         .want = 0},
+        {.name = "snapshot_resp, NULL array", .base = B_SNAP_RESP,
          .cap = CAP_NULL, .want = 0},
     };
     RUN(cs);
@@ -1529,6 +1945,107 @@ START_TEST(test_decode_20_einval)
 }
 END_TEST
 
+START_TEST(test_decode_21_snapshot_reserved)
+{
+    static const struct dcase cs[] = {
+        {.name = "chunk, byte 60", .base = B_SNAP, .p = {P(O_SRSV, 1, 1)},
+         .want = RAFT_EFORMAT},
+        {.name = "chunk, byte 61", .base = B_SNAP,
+         .p = {P(O_SRSV + 1, 1, 1)}, .want = RAFT_EFORMAT},
+        {.name = "chunk, byte 62", .base = B_SNAP,
+         .p = {P(O_SRSV + 2, 1, 0x10)}, .want = RAFT_EFORMAT},
+        {.name = "chunk, byte 63", .base = B_SNAP,
+         .p = {P(O_SRSV + 3, 1, 0x80)}, .want = RAFT_EFORMAT},
+        {.name = "empty chunk, reserved 0xffffffff", .base = B_SNAP0,
+         .p = {P(O_SRSV, 4, UINT32_MAX)}, .want = RAFT_EFORMAT},
+        /* A sender that puts the data length in the reserved field too. */
+        {.name = "chunk, reserved = len", .base = B_SNAP,
+         .p = {P(O_SRSV, 4, SNAP_DATA)}, .want = RAFT_EFORMAT},
+        {.name = "last chunk, reserved 1", .base = B_SNAP0,
+         .p = {P(O_SRSV, 4, 1)}, .want = RAFT_EFORMAT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_22_snapshot_len_limit)
+{
+    static const struct dcase cs[] = {
+        {.name = "10-byte chunk, max_entry_bytes 9", .base = B_SNAP,
+         .lim = {.max_entry_bytes = SNAP_DATA - 1}, .want = RAFT_ELIMIT},
+        {.name = "10-byte chunk, max_entry_bytes 10", .base = B_SNAP,
+         .lim = {.max_entry_bytes = SNAP_DATA}, .want = 0},
+        {.name = "10-byte chunk, max_entry_bytes 1, max_entries 1",
+         .base = B_SNAP, .lim = {.max_entries = 1, .max_entry_bytes = 1},
+         .want = RAFT_ELIMIT},
+        {.name = "default: len 1 MiB + 1", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, DEF_MAX_ENTRY_BYTES + 1)}, .want = RAFT_ELIMIT},
+        /* 1 MiB is within the default and fails the next check: pins the
+         * default at exactly 1 MiB. */
+        {.name = "default: len 1 MiB", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, DEF_MAX_ENTRY_BYTES)}, .want = RAFT_EFORMAT},
+        {.name = "default: len UINT32_MAX", .base = B_SNAP0,
+         .p = {P(O_SLEN, 4, UINT32_MAX)}, .want = RAFT_ELIMIT},
+        /* The limit applies to the stated length, before it is compared
+         * with the message's. */
+        {.name = "len 1000 in a 74-byte message, limit 500", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, 1000)}, .lim = {.max_entry_bytes = 500},
+         .want = RAFT_ELIMIT},
+        {.name = "len 5 in a 74-byte message, limit 4", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, 5)}, .lim = {.max_entry_bytes = 4},
+         .want = RAFT_ELIMIT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_23_snapshot_data_past_length)
+{
+    static const struct dcase cs[] = {
+        {.name = "10-byte chunk, len 11", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, SNAP_DATA + 1)}, .want = RAFT_EFORMAT},
+        {.name = "empty chunk, len 1", .base = B_SNAP0,
+         .p = {P(O_SLEN, 4, 1)}, .want = RAFT_EFORMAT},
+        {.name = "10-byte chunk, len 1000", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, 1000)}, .want = RAFT_EFORMAT},
+        /* Lengths whose sum with the fixed part wraps in 32 bits. */
+        {.name = "len UINT32_MAX", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, UINT32_MAX)}, .lim = HUGE_LIMITS,
+         .want = RAFT_EFORMAT},
+        {.name = "len 2^32 - 64", .base = B_SNAP0,
+         .p = {P(O_SLEN, 4, 0xffffffc0u)}, .lim = HUGE_LIMITS,
+         .want = RAFT_EFORMAT},
+        {.name = "len 2^32 - 54", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, 0xffffffcau)}, .lim = HUGE_LIMITS,
+         .want = RAFT_EFORMAT},
+        {.name = "len = the message length", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, LEN_S10)}, .want = RAFT_EFORMAT},
+    };
+    RUN(cs);
+}
+END_TEST
+
+START_TEST(test_decode_24_snapshot_bytes_after_data)
+{
+    static const struct dcase cs[] = {
+        {.name = "10-byte chunk, len 9", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, SNAP_DATA - 1)}, .want = RAFT_ETRAILING},
+        {.name = "10-byte chunk, len 0", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, 0)}, .want = RAFT_ETRAILING},
+        {.name = "empty chunk, length 65", .base = B_SNAP0,
+         .p = {P(O_LEN, 4, LEN_SNAPSHOT + 1)}, .extra = 1,
+         .want = RAFT_ETRAILING},
+        {.name = "10-byte chunk, length 75", .base = B_SNAP,
+         .p = {P(O_LEN, 4, LEN_S10 + 1)}, .extra = 1,
+         .want = RAFT_ETRAILING},
+        {.name = "10-byte chunk, length 474", .base = B_SNAP,
+         .p = {P(O_LEN, 4, LEN_S10 + 400)}, .extra = 400,
+         .want = RAFT_ETRAILING},
+    };
+    RUN(cs);
+}
+END_TEST
+
 /* Where a message breaks two rules, the earlier row of the table wins. */
 START_TEST(test_decode_check_order)
 {
@@ -1590,6 +2107,24 @@ START_TEST(test_decode_check_order)
         {.name = "entry 0 (len limit) before entry 1 (type)", .base = B_APPEND2,
          .p = {P(E1 + EO_TYPE, 1, 0)}, .lim = {.max_entry_bytes = 2},
          .want = RAFT_ELIMIT},
+        {.name = "trailing input before the chunk's reserved u32",
+         .base = B_SNAP, .p = {P(O_SRSV, 4, 1)}, .extra = 1,
+         .want = RAFT_ETRAILING},
+        {.name = "snapshot flags before its length", .base = B_SNAP0,
+         .p = {P(O_FLAGS, 2, 3), P(O_LEN, 4, 48)}, .extra = -16,
+         .want = RAFT_EFORMAT},
+        {.name = "type 6 before its flags", .base = B_SNAP_RESP,
+         .p = {P(O_TYPE, 1, T_FIRST_UNKNOWN), P(O_FLAGS, 2, 0x8000)},
+         .want = RAFT_ETYPE},
+        {.name = "chunk reserved before the chunk limit", .base = B_SNAP,
+         .p = {P(O_SRSV, 4, 1), P(O_SLEN, 4, UINT32_MAX)},
+         .want = RAFT_EFORMAT},
+        {.name = "chunk limit before data past length", .base = B_SNAP,
+         .p = {P(O_SLEN, 4, SNAP_DATA + 1)},
+         .lim = {.max_entry_bytes = SNAP_DATA}, .want = RAFT_ELIMIT},
+        {.name = "chunk limit before bytes after the data", .base = B_SNAP,
+         .p = {P(O_LEN, 4, LEN_S10 + 1)}, .extra = 1,
+         .lim = {.max_entry_bytes = SNAP_DATA - 1}, .want = RAFT_ELIMIT},
     };
     RUN(cs);
 }
@@ -1625,7 +2160,8 @@ END_TEST
  */
 START_TEST(test_byte_mutations_are_canonical_or_rejected)
 {
-    static const int bases[] = {B_VOTE_RESP, B_APPEND_RESP, B_APPEND2};
+    static const int bases[] = {B_VOTE_RESP, B_APPEND_RESP, B_APPEND2,
+                                B_SNAP,      B_SNAP0,       B_SNAP_RESP};
     unsigned long accepted = 0, rejected = 0;
     for (size_t b = 0; b < ARRAY_LEN(bases); b++) {
         struct frame f;
@@ -1699,6 +2235,27 @@ START_TEST(test_zero_copy)
     buf[115] = 'J';
     ck_assert_int_eq(((const char *)dents[2].buf)[0], 'J');
     xfree(buf);
+
+    /* A chunk's data is at offset 64 of the input; empty data is NULL. */
+    const struct raft_msg sn = {
+        .type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 4,
+        .u.snapshot = {.index = 3, .index_term = 2, .len = 5,
+                       .data = "hello"}};
+    buf = enc_alloc(&sn, &len);
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(buf, len, NULL, &d, NULL, 0), 0);
+    ck_assert_ptr_eq(d.u.snapshot.data, buf + 64);
+    buf[66] = 'L';
+    ck_assert_int_eq(((const char *)d.u.snapshot.data)[2], 'L');
+    xfree(buf);
+    struct raft_msg empty = sn;
+    empty.u.snapshot.len = 0;
+    buf = enc_alloc(&empty, &len);
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(buf, len, NULL, &d, NULL, 0), 0);
+    ck_assert_ptr_null(d.u.snapshot.data);
+    ck_assert_uint_eq(d.u.snapshot.len, 0);
+    xfree(buf);
 }
 END_TEST
 
@@ -1708,14 +2265,30 @@ END_TEST
  * ====================================================================== */
 
 #define WQ_CAP 256
+#define WSNAP_MAX 256
+
+/* A node's host snapshot (what raft_compact or an installation left) and
+ * the one it is receiving. */
+struct wire_snap {
+    raft_index index;
+    raft_term term;
+    uint8_t data[WSNAP_MAX];
+    size_t len;
+    uint8_t rx[WSNAP_MAX];
+    size_t rx_len;
+    unsigned installs;
+    bool keep;
+};
 
 struct wire_q {
     uint8_t *frame[WQ_CAP];
     size_t len[WQ_CAP];
     size_t head, tail;
-    unsigned seen[5];    /* messages per type */
+    unsigned seen[8];    /* messages per type */
     unsigned send_err;   /* encode failures or a full queue */
+    raft_id down;        /* messages to this node are lost */
     raft_index applied[4];
+    struct wire_snap snap[4];
 };
 
 static int w_send(struct raft *r, void *ctx, const struct raft_msg *msg)
@@ -1723,6 +2296,9 @@ static int w_send(struct raft *r, void *ctx, const struct raft_msg *msg)
     struct wire_q *q = ctx;
     (void)r;
     size_t need = 0;
+    if (msg->to == q->down) {
+        return 0; /* lost on the way */
+    }
     if (raft_msg_encode(msg, NULL, 0, &need) != RAFT_ENOBUFS ||
         q->tail == WQ_CAP) {
         q->send_err++;
@@ -1790,6 +2366,8 @@ static void w_deliver_all(struct wire_q *q)
         CHECK(rc == 0, "decoding a frame the library sent: %s", err_name(rc));
         CHECK(m.to >= 1 && m.to <= 3, "message to %llu",
               (unsigned long long)m.to);
+        CHECK(m.type >= 1 && (size_t)m.type < ARRAY_LEN(q->seen),
+              "message type %d", m.type);
         q->seen[m.type]++;
         rc = raft_step(wnode[m.to], &m);
         CHECK(rc == 0, "raft_step(type %d, %llu -> %llu) = %s", m.type,
@@ -1858,6 +2436,156 @@ START_TEST(test_decoded_messages_drive_a_cluster)
 }
 END_TEST
 
+static struct wire_snap *w_snap(struct raft *r, struct wire_q *q)
+{
+    struct raft_status st;
+    raft_status(r, &st);
+    CHECK(st.id >= 1 && st.id <= 3, "node %llu", (unsigned long long)st.id);
+    return &q->snap[st.id];
+}
+
+static int w_snapshot_read(struct raft *r, void *ctx, raft_index index,
+                           uint64_t offset, size_t max, const void **data,
+                           size_t *len, bool *last)
+{
+    struct wire_snap *sn = w_snap(r, ctx);
+    if (index != sn->index || offset > sn->len) {
+        return -1;
+    }
+    size_t n = sn->len - (size_t)offset;
+    *len = n < max ? n : max;
+    *data = sn->data + offset;
+    *last = offset + *len == sn->len;
+    return 0;
+}
+
+static int w_snapshot_write(struct raft *r, void *ctx,
+                            const struct raft_snapshot_meta *meta,
+                            uint64_t offset, const void *data, size_t len)
+{
+    struct wire_snap *sn = w_snap(r, ctx);
+    (void)meta;
+    if (offset == 0) {
+        sn->rx_len = 0;
+    }
+    CHECK(offset == sn->rx_len && len <= WSNAP_MAX - sn->rx_len,
+          "chunk at %llu (+%zu) after %zu bytes", (unsigned long long)offset,
+          len, sn->rx_len);
+    if (len > 0) {
+        memcpy(sn->rx + sn->rx_len, data, len);
+    }
+    sn->rx_len += len;
+    return 0;
+}
+
+static int w_snapshot_install(struct raft *r, void *ctx,
+                              const struct raft_snapshot_meta *meta, bool keep)
+{
+    struct wire_snap *sn = w_snap(r, ctx);
+    sn->index = meta->index;
+    sn->term = meta->term;
+    memcpy(sn->data, sn->rx, sn->rx_len);
+    sn->len = sn->rx_len;
+    sn->installs++;
+    sn->keep = keep;
+    return 0;
+}
+
+/* A follower that missed what the leader compacted catches up from the
+ * leader's snapshot, streamed in chunks that travel as bytes. */
+START_TEST(test_decoded_snapshot_catches_up_a_follower)
+{
+    static struct wire_q q;
+    memset(&q, 0, sizeof(q));
+    const struct raft_callbacks cbs = {
+        .send = w_send,
+        .persist_state = w_persist_state,
+        .persist_entries = w_persist_entries,
+        .apply = w_apply,
+        .snapshot_read = w_snapshot_read,
+        .snapshot_write = w_snapshot_write,
+        .snapshot_install = w_snapshot_install};
+    const raft_id voters[] = {1, 2, 3};
+    for (raft_id id = 1; id <= 3; id++) {
+        /* 16-byte chunks, one trailing entry kept after compaction. */
+        struct raft_config cfg = {.id = id, .election_ticks = 10,
+                                  .heartbeat_ticks = 1, .seed = 200 + id,
+                                  .max_msg_bytes = 16,
+                                  .snapshot_trailing = 1};
+        ck_assert_int_eq(raft_create(&cfg, &cbs, &q, &wnode[id]), 0);
+        ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
+    }
+
+    /* Node 3 is cut off while node 1 is elected and commits 6 commands. */
+    q.down = 3;
+    unsigned ticks = 0;
+    while (raft_role(wnode[1]) != RAFT_LEADER) {
+        ck_assert_uint_lt(ticks++, 100);
+        ck_assert_int_eq(raft_tick(wnode[1]), 0);
+        w_deliver_all(&q);
+    }
+    raft_index idx = 0;
+    for (unsigned i = 0; i < 6; i++) {
+        char cmd[8] = "cmd ";
+        cmd[4] = (char)('0' + i);
+        ck_assert_int_eq(raft_propose(wnode[1], cmd, 5, &idx), 0);
+        w_deliver_all(&q);
+    }
+    ck_assert_int_eq(raft_tick(wnode[1]), 0);
+    w_deliver_all(&q);
+    ck_assert_uint_eq(q.applied[1], idx);
+    ck_assert_uint_eq(q.applied[3], 0);
+
+    /* Node 1's host snapshots its state machine (100 bytes: 7 chunks) at
+     * the applied index; the log keeps one entry behind it. */
+    struct wire_snap *s1 = &q.snap[1];
+    s1->index = idx;
+    s1->len = 100;
+    for (size_t i = 0; i < s1->len; i++) {
+        s1->data[i] = (uint8_t)(i * 13 + 5);
+    }
+    ck_assert_int_eq(raft_compact(wnode[1], idx), 0);
+    struct raft_status st;
+    raft_status(wnode[1], &st);
+    ck_assert_uint_eq(st.snapshot_index, idx);
+    ck_assert_uint_eq(st.first_index, idx);
+    struct raft_entry e;
+    ck_assert_int_eq(raft_entry_at(wnode[1], idx - 1, &e), RAFT_ECOMPACTED);
+
+    /* Node 3 comes back: heartbeats, its rejection, then the snapshot. */
+    q.down = 0;
+    for (unsigned t = 0; t < 5 && q.snap[3].installs == 0; t++) {
+        ck_assert_int_eq(raft_tick(wnode[1]), 0);
+        w_deliver_all(&q);
+    }
+    ck_assert_uint_eq(q.send_err, 0);
+    ck_assert_uint_eq(q.snap[3].installs, 1);
+    ck_assert(!q.snap[3].keep);
+    ck_assert_uint_eq(q.snap[3].index, idx);
+    ck_assert_uint_eq(q.snap[3].term, raft_current_term(wnode[1]));
+    ck_assert_uint_eq(q.snap[3].len, s1->len);
+    ck_assert_mem_eq(q.snap[3].data, s1->data, s1->len);
+    ck_assert_uint_ge(q.seen[RAFT_MSG_SNAPSHOT], 7);
+    ck_assert_uint_gt(q.seen[RAFT_MSG_SNAPSHOT_RESP], 0);
+    raft_status(wnode[3], &st);
+    ck_assert_uint_eq(st.snapshot_index, idx);
+    ck_assert_uint_ge(st.commit, idx);
+    ck_assert_uint_eq(st.applied, idx);
+
+    /* And it follows on from the snapshot with ordinary entries. */
+    raft_index next = 0;
+    ck_assert_int_eq(raft_propose(wnode[1], "after", 5, &next), 0);
+    w_deliver_all(&q);
+    ck_assert_int_eq(raft_tick(wnode[1]), 0);
+    w_deliver_all(&q);
+    ck_assert_uint_eq(next, idx + 1);
+    ck_assert_uint_eq(q.applied[3], next);
+    ck_assert_int_eq(raft_entry_at(wnode[3], next, &e), 0);
+    ck_assert_uint_eq(e.len, 5);
+    ck_assert_mem_eq(e.buf, "after", 5);
+}
+END_TEST
+
 Suite *raft_codec_suite(void)
 {
     Suite *s = suite_create("codec");
@@ -1868,9 +2596,12 @@ Suite *raft_codec_suite(void)
     tcase_add_test(tc, test_roundtrip_flag_bit);
     tcase_add_test(tc, test_roundtrip_at_default_limits);
     tcase_add_test(tc, test_roundtrip_at_custom_limits);
+    tcase_add_test(tc, test_roundtrip_snapshot_limits);
     tcase_add_test(tc, test_golden_append);
     tcase_add_test(tc, test_golden_vote_resp);
     tcase_add_test(tc, test_golden_vote_and_append_resp);
+    tcase_add_test(tc, test_golden_snapshot);
+    tcase_add_test(tc, test_golden_snapshot_resp);
     tcase_add_test(tc, test_encode_too_small_writes_nothing);
     tcase_add_test(tc, test_encode_einval);
     tcase_add_test(tc, test_peek_len);
@@ -1900,6 +2631,10 @@ Suite *raft_codec_suite(void)
     tcase_add_test(tc, test_decode_18_payload_past_length);
     tcase_add_test(tc, test_decode_19_bytes_after_last_entry);
     tcase_add_test(tc, test_decode_20_einval);
+    tcase_add_test(tc, test_decode_21_snapshot_reserved);
+    tcase_add_test(tc, test_decode_22_snapshot_len_limit);
+    tcase_add_test(tc, test_decode_23_snapshot_data_past_length);
+    tcase_add_test(tc, test_decode_24_snapshot_bytes_after_data);
     tcase_add_test(tc, test_decode_check_order);
     tcase_add_test(tc, test_every_truncation_is_eshort);
     tcase_add_test(tc, test_byte_mutations_are_canonical_or_rejected);
@@ -1910,6 +2645,7 @@ Suite *raft_codec_suite(void)
     tc = tcase_create("wire_cluster");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_decoded_messages_drive_a_cluster);
+    tcase_add_test(tc, test_decoded_snapshot_catches_up_a_follower);
     suite_add_tcase(s, tc);
     return s;
 }
