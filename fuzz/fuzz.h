@@ -140,6 +140,19 @@ static inline bool fz_msg_eq(const struct raft_msg *a, const struct raft_msg *b)
             }
         }
         return true;
+    case RAFT_MSG_SNAPSHOT:
+        return a->u.snapshot.index == b->u.snapshot.index &&
+               a->u.snapshot.index_term == b->u.snapshot.index_term &&
+               a->u.snapshot.offset == b->u.snapshot.offset &&
+               a->u.snapshot.last == b->u.snapshot.last &&
+               a->u.snapshot.len == b->u.snapshot.len &&
+               (a->u.snapshot.len == 0 ||
+                memcmp(a->u.snapshot.data, b->u.snapshot.data,
+                       a->u.snapshot.len) == 0);
+    case RAFT_MSG_SNAPSHOT_RESP:
+        return a->u.snapshot_resp.index == b->u.snapshot_resp.index &&
+               a->u.snapshot_resp.offset == b->u.snapshot_resp.offset &&
+               a->u.snapshot_resp.done == b->u.snapshot_resp.done;
     default:
         return false;
     }
@@ -170,9 +183,13 @@ static inline bool fz_decode_rc_ok(int rc)
  * Setup: byte 0 picks the cluster (bit 0: 3 or 5 voters; bits 1-3: which
  * voter this node is), byte 1 the node's PRNG seed, byte 2 the start
  * (bit 0 clear: bootstrap; set: raft_restore from a log described by the
- * following bytes, see fuzz_node.c).
+ * following bytes, see fuzz_node.c; bit 1 set: no snapshot callbacks;
+ * bits 2-3: snapshot_trailing - 1).
  * Then a stream of operations until the input ends: one op byte
- * (op % FZ_OP_COUNT selects the operation) followed by its arguments.
+ * (op % FZ_OP_COUNT selects the operation, and bit 0 of op / FZ_OP_COUNT
+ * is a variant flag) followed by its arguments. Operations are only ever
+ * added at the end, so an op byte below the old count keeps its meaning
+ * (the committed seeds and regression inputs were written with 13).
  */
 enum {
     FZ_OP_TICK = 0,     /* 1 byte: 1 + b % 4 ticks */
@@ -188,6 +205,9 @@ enum {
     FZ_OP_RESTART,      /* destroy, check for leaks, create + restore */
     FZ_OP_ELECT,        /* tick to candidate, then grant votes from peers */
     FZ_OP_ACK,          /* leader: a success reply from a peer for its log */
+    FZ_OP_STEP_SNAP,    /* a structured InstallSnapshot chunk */
+    FZ_OP_STEP_SRESP,   /* ... InstallSnapshot reply */
+    FZ_OP_COMPACT,      /* the host snapshots: raft_compact */
     FZ_OP_COUNT
 };
 

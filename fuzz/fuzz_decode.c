@@ -3,7 +3,7 @@
  * bytes.
  *
  * Input: byte 0 is a mode byte, then optional parameters, then the bytes to
- * decode:
+ * decode (any of the six message types):
  *   bits 0-1  limits: 0 NULL; 1 all-zero struct (defaults); 2 small limits
  *             from the next 5 bytes (max_entries u8, max_entry_bytes u16,
  *             max_msg_bytes u16, 0 = default); 3 raw u32 limits from the
@@ -19,8 +19,8 @@
  *     docs/wire-format.md, gives (same order of checks);
  *   - on success every field equals the reference's, n_entries <= ents_cap,
  *     entries live in the caller's array (NULL when there are none) and
- *     payload pointers point into the input at the documented offsets
- *     (NULL for empty payloads);
+ *     payload and chunk data pointers point into the input at the
+ *     documented offsets (NULL for empty payloads and chunks);
  *   - on success, the input minus its last byte gives RAFT_ESHORT and the
  *     input plus one byte gives RAFT_ETRAILING;
  *   - raft_msg_peek_len() agrees with the length prefix and with decode.
@@ -68,7 +68,7 @@ static int ref_decode(const uint8_t *p, size_t len,
         return RAFT_ETRAILING;
     }
     type = p[5];
-    if (type < 1 || type > 4) {
+    if (type < 1 || type > 6) {
         return RAFT_ETYPE;
     }
     flags = (unsigned)p[6] | ((unsigned)p[7] << 8);
@@ -76,7 +76,8 @@ static int ref_decode(const uint8_t *p, size_t len,
         return RAFT_EFORMAT;
     }
     if ((type == 1 && length != 48) || (type == 2 && length != 48) ||
-        (type == 4 && length != 56) || (type == 3 && length < 64)) {
+        (type == 4 && length != 56) || (type == 6 && length != 48) ||
+        ((type == 3 || type == 5) && length < 64)) {
         return RAFT_EFORMAT;
     }
     memset(m, 0, sizeof(*m));
@@ -99,6 +100,32 @@ static int ref_decode(const uint8_t *p, size_t len,
         m->u.append_resp.index = fz_rd64(p + 32);
         m->u.append_resp.hint_index = fz_rd64(p + 40);
         m->u.append_resp.hint_term = fz_rd64(p + 48);
+        return 0;
+    case 6:
+        m->u.snapshot_resp.done = flags & 1u;
+        m->u.snapshot_resp.index = fz_rd64(p + 32);
+        m->u.snapshot_resp.offset = fz_rd64(p + 40);
+        return 0;
+    case 5:
+        if (fz_rd32(p + 60) != 0) {
+            return RAFT_EFORMAT;
+        }
+        n = fz_rd32(p + 56);
+        if (n > max_entry_bytes) {
+            return RAFT_ELIMIT;
+        }
+        if (64 + n > length) {
+            return RAFT_EFORMAT;
+        }
+        if (64 + n < length) {
+            return RAFT_ETRAILING;
+        }
+        m->u.snapshot.last = flags & 1u;
+        m->u.snapshot.index = fz_rd64(p + 32);
+        m->u.snapshot.index_term = fz_rd64(p + 40);
+        m->u.snapshot.offset = fz_rd64(p + 48);
+        m->u.snapshot.len = (size_t)n;
+        m->u.snapshot.data = n > 0 ? p + 64 : NULL;
         return 0;
     default:
         break;
@@ -158,6 +185,13 @@ static void check_same(const struct raft_msg *got, const struct raft_msg *want,
 {
     size_t i;
     FZ_CHECK(fz_msg_eq(got, want), "decoded message differs from the reference");
+    if (got->type == RAFT_MSG_SNAPSHOT) {
+        FZ_CHECK(got->u.snapshot.data == want->u.snapshot.data,
+                 "chunk data at %p, expected %p (input at %p, NULL when "
+                 "empty)", got->u.snapshot.data, want->u.snapshot.data,
+                 (const void *)buf);
+        return;
+    }
     if (got->type != RAFT_MSG_APPEND) {
         return;
     }

@@ -13,6 +13,13 @@
  * persist_entries (with a partial write), send, apply and the k-th next
  * allocation; restarts from the simulated disk; and two shortcuts (win an
  * election, acknowledge the leader's log) that make deep states common.
+ * Snapshots: unless the setup turns them off, the snapshot callbacks keep
+ * an in-memory host snapshot; the fuzzer compacts (raft_compact at or near
+ * the applied index), streams InstallSnapshot chunks to the node as a
+ * leader would (fresh streams, continuations, gaps, arbitrary offsets),
+ * answers the node's own chunks, and arms failures of snapshot_read,
+ * snapshot_write and snapshot_install. A restart restores from the host
+ * snapshot and the log after it (raft_restore_snapshot).
  *
  * Checked in the callbacks, as they happen:
  *   - persist_state: terms never decrease, the vote of a term never changes
@@ -25,10 +32,21 @@
  *     vote request only with a persisted self-vote, a granted vote only
  *     with the persisted vote, AppendEntries only from a leader and
  *     carrying entries equal to the persisted log (within the limits),
- *     acknowledgements only of persisted entries; every message encodes
- *     and decodes back to itself;
- *   - apply: indexes consecutive from 1 per incarnation, at or below the
- *     commit index, entry equal to the persisted one;
+ *     acknowledgements only of persisted entries, snapshot chunks only
+ *     from a leader, of a snapshot the host holds, with its bytes at the
+ *     stated offset (at most max_msg_bytes, `last` exactly at its end),
+ *     snapshot replies naming the next byte the host was given (or 0) and
+ *     `done` only for an index at or below the commit index; every
+ *     message encodes and decodes back to itself;
+ *   - apply: indexes consecutive from the snapshot per incarnation (or per
+ *     installation), at or below the commit index, entry equal to the
+ *     persisted one;
+ *   - snapshot_read: only for a snapshot the host was given;
+ *     snapshot_write: chunks in order without gaps, offset 0 starting
+ *     over, the node's voters as the configuration; snapshot_install:
+ *     only after the whole stream of that snapshot was written, above the
+ *     commit index, `keep` exactly when the log holds the snapshot's last
+ *     entry with its term;
  *   - every callback: mutating calls on the node return RAFT_EBUSY and
  *     raft_destroy is ignored.
  * Checked after every operation (raft_status, raft_progress, raft_entry_at):
@@ -44,8 +62,13 @@
  *     contract defines it; a leader's log never shrinks while it stays
  *     leader of the same term; a leader has voted for itself and names
  *     itself leader; progress: match < next <= last + 1, inflight within
- *     max_inflight;
- *   - accepted proposals sit at last_index + 1.. in the leader's term;
+ *     max_inflight, snapshot_acked within the snapshot; the snapshot
+ *     index is the host's, commit and applied at or above it, entries up
+ *     to first_index - 1 compacted (RAFT_ECOMPACTED);
+ *   - raft_compact: RAFT_EINVAL above the applied index or without the
+ *     callbacks; otherwise the snapshot index and first_index move as the
+ *     header says, and nothing else changes;
+ *   - a snapshot chunk without the callbacks is refused with RAFT_EINVAL;
  *   - no leak: every block allocated through the hooks is freed by
  *     raft_destroy (at every restart and at the end).
  */
@@ -70,15 +93,36 @@ struct dent {
     size_t len;
 };
 
-/* The simulated disk. The node's log, as the persistence contract defines
- * it, is e[0..known); a failed write may leave more on the disk, which a
- * restart restores. */
+/* The simulated disk. e[i] is the entry at index base + 1 + i; base is 0
+ * or the last entry of an installed snapshot (the host drops what the
+ * snapshot covers then; after raft_compact it keeps its copies). The
+ * node's log, as the persistence contract defines it, is e[0..known); a
+ * failed write may leave more on the disk, which a restart restores. */
 struct disk {
     raft_term term;
     raft_id vote;
+    raft_index base;
+    raft_term base_term; /* term of the entry at base, 0 if base is 0 */
     struct dent *e;
     size_t len, cap;
     size_t known;
+};
+
+/* A snapshot as the host keeps it. */
+struct hsnap {
+    raft_index index; /* 0: none */
+    raft_term term;
+    uint8_t *data;
+    size_t len;
+};
+
+/* The snapshot being received (snapshot_write). */
+struct rx {
+    bool active;
+    raft_index index;
+    raft_term term;
+    uint8_t *data;
+    size_t len, cap;
 };
 
 struct heap {
@@ -87,7 +131,7 @@ struct heap {
     bool hit;              /* an allocation failed during this call */
 };
 
-enum { K_TICK, K_STEP, K_PROPOSE };
+enum { K_TICK, K_STEP, K_PROPOSE, K_COMPACT };
 
 struct world {
     struct raft *r;
@@ -97,15 +141,21 @@ struct world {
     raft_id self;
     struct disk d;
     struct heap h;
+    bool snap_cbs;   /* the snapshot callbacks are set */
+    struct hsnap hs, hs_prev; /* the host's latest snapshot and the one
+                                 before it (still readable) */
+    struct rx rx;
     /* Armed failures: the k-th next call fails (0: off). */
     unsigned fail_state, fail_entries, fail_send, fail_apply;
+    unsigned fail_read, fail_write, fail_install;
     uint8_t partial; /* what a failed persist_entries leaves on disk */
     /* Observed during the current call. */
     unsigned persist_calls;
     bool hit_persist, hit_apply;
+    bool einval_ok; /* RAFT_EINVAL is the expected answer to this step */
     /* Current incarnation. */
     raft_index applied;
-    raft_index check_from; /* log compared with the disk below this */
+    raft_index check_from; /* log compared with the disk from here on */
 };
 
 static const uint8_t zeros[512];
@@ -144,10 +194,37 @@ static bool is_peer(const struct world *w, raft_id id)
     return id != w->self && is_voter(w, id);
 }
 
-/* Term of the node's entry at idx per the disk, 0 if none. */
+/* Index of the node's last entry per the disk. */
+static raft_index dlast(const struct world *w)
+{
+    return w->d.base + w->d.known;
+}
+
+/* Disk entry at idx, base < idx <= base + len. */
+static struct dent *dent_at(const struct world *w, raft_index idx)
+{
+    FZ_CHECK(idx > w->d.base && idx - w->d.base <= w->d.len,
+             "entry %llu not on the disk (base %llu, %zu entries)", (ull)idx,
+             (ull)w->d.base, w->d.len);
+    return &w->d.e[idx - w->d.base - 1];
+}
+
+/* Term of the node's entry at idx per the disk, 0 if none or unknown
+ * (below the disk's base, for building messages only). */
 static raft_term lterm(const struct world *w, raft_index idx)
 {
-    return idx == 0 || idx > w->d.known ? 0 : w->d.e[idx - 1].term;
+    if (idx == 0 || idx > dlast(w) || idx < w->d.base) {
+        return 0;
+    }
+    return idx == w->d.base ? w->d.base_term : dent_at(w, idx)->term;
+}
+
+/* The same where the node's own messages name idx: it must be known. */
+static raft_term lterm_known(const struct world *w, raft_index idx)
+{
+    FZ_CHECK(idx == 0 || idx >= w->d.base, "index %llu below the disk's base %llu",
+             (ull)idx, (ull)w->d.base);
+    return lterm(w, idx);
 }
 
 static bool dent_eq(const struct dent *d, const struct raft_entry *e)
@@ -161,6 +238,61 @@ static void disk_truncate(struct disk *d, size_t len)
     while (d->len > len) {
         free(d->e[--d->len].buf);
     }
+}
+
+/* Drop the first k entries: the base moves to the last of them. */
+static void disk_drop_prefix(struct disk *d, size_t k)
+{
+    size_t i;
+    FZ_CHECK(k <= d->len && k <= d->known, "dropping %zu of %zu entries", k, d->len);
+    if (k == 0) {
+        return;
+    }
+    d->base_term = d->e[k - 1].term;
+    d->base += k;
+    for (i = 0; i < k; i++) {
+        free(d->e[i].buf);
+    }
+    memmove(d->e, d->e + k, (d->len - k) * sizeof(*d->e));
+    d->len -= k;
+    d->known -= k;
+}
+
+static void hsnap_free(struct hsnap *h)
+{
+    free(h->data);
+    memset(h, 0, sizeof(*h));
+}
+
+/* The host takes a new snapshot; the previous one stays readable. */
+static void hsnap_push(struct world *w, raft_index index, raft_term term,
+                       const uint8_t *data, size_t len)
+{
+    hsnap_free(&w->hs_prev);
+    w->hs_prev = w->hs;
+    w->hs.index = index;
+    w->hs.term = term;
+    w->hs.data = fz_dup(data, len);
+    w->hs.len = len;
+}
+
+/* Undo hsnap_push (the node refused the compaction). */
+static void hsnap_pop(struct world *w)
+{
+    hsnap_free(&w->hs);
+    w->hs = w->hs_prev;
+    memset(&w->hs_prev, 0, sizeof(w->hs_prev));
+}
+
+static const struct hsnap *hsnap_find(const struct world *w, raft_index index)
+{
+    if (w->hs.index != 0 && w->hs.index == index) {
+        return &w->hs;
+    }
+    if (w->hs_prev.index != 0 && w->hs_prev.index == index) {
+        return &w->hs_prev;
+    }
+    return NULL;
 }
 
 static void disk_append(struct disk *d, raft_term term, int type,
@@ -271,7 +403,7 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
     struct disk *d = &w->d;
     struct raft_status st;
     raft_term prev;
-    size_t i;
+    size_t i, pos;
     check_reentry(w, r);
     raft_status(r, &st);
     w->persist_calls++;
@@ -281,12 +413,14 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
              "persist_entries of %zu entries", n);
     FZ_CHECK(first > st.commit, "persist_entries at %llu rewrites committed "
              "entries (commit %llu)", (ull)first, (ull)st.commit);
-    FZ_CHECK(first >= 1 && first <= d->known + 1, "persist_entries at %llu "
-             "leaves a gap after the log's %zu entries", (ull)first, d->known);
-    FZ_CHECK(st.role != RAFT_LEADER || first == d->known + 1,
-             "leader rewrites its own log from %llu (log has %zu)", (ull)first,
-             d->known);
-    prev = first > 1 ? d->e[first - 2].term : 0;
+    FZ_CHECK(first > d->base && first <= dlast(w) + 1, "persist_entries at %llu "
+             "outside the log after %llu (last %llu)", (ull)first,
+             (ull)d->base, (ull)dlast(w));
+    FZ_CHECK(st.role != RAFT_LEADER || first == dlast(w) + 1,
+             "leader rewrites its own log from %llu (log ends at %llu)",
+             (ull)first, (ull)dlast(w));
+    pos = (size_t)(first - 1 - d->base); /* entries kept before first */
+    prev = lterm_known(w, first - 1);
     for (i = 0; i < n; i++) {
         const struct raft_entry *e = &ents[i];
         FZ_CHECK(e->term >= 1 && e->term >= prev && e->term <= d->term,
@@ -308,22 +442,22 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
         w->hit_persist = true;
         switch (w->partial % 3) {
         case 0:
-            disk_truncate(d, first - 1);
+            disk_truncate(d, pos);
             break;
         case 1:
-            disk_truncate(d, first - 1);
+            disk_truncate(d, pos);
             for (i = 0; i < k % (n + 1); i++) {
                 disk_append(d, ents[i].term, ents[i].type, ents[i].buf, ents[i].len);
             }
             break;
         default:
-            disk_truncate(d, first - 1 + k % (d->len - (first - 1) + 1));
+            disk_truncate(d, pos + k % (d->len - pos + 1));
             break;
         }
-        d->known = first - 1;
+        d->known = pos;
         return -1;
     }
-    disk_truncate(d, first - 1);
+    disk_truncate(d, pos);
     for (i = 0; i < n; i++) {
         disk_append(d, ents[i].term, ents[i].type, ents[i].buf, ents[i].len);
     }
@@ -362,11 +496,11 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
         FZ_CHECK(st.role == RAFT_CANDIDATE && w->d.vote == w->self,
                  "vote request by role %d with persisted vote %llu", st.role,
                  (ull)w->d.vote);
-        FZ_CHECK(m->u.vote.last_index == w->d.known &&
-                     m->u.vote.last_term == lterm(w, w->d.known),
-                 "vote request names (%llu, %llu), log ends at (%zu, %llu)",
+        FZ_CHECK(m->u.vote.last_index == dlast(w) &&
+                     m->u.vote.last_term == lterm(w, dlast(w)),
+                 "vote request names (%llu, %llu), log ends at (%llu, %llu)",
                  (ull)m->u.vote.last_index, (ull)m->u.vote.last_term,
-                 w->d.known, (ull)lterm(w, w->d.known));
+                 (ull)dlast(w), (ull)lterm(w, dlast(w)));
         break;
     case RAFT_MSG_VOTE_RESP:
         FZ_CHECK(!m->u.vote_resp.granted || w->d.vote == m->to,
@@ -381,16 +515,18 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
     case RAFT_MSG_APPEND: {
         const struct raft_msg_append *a = &m->u.append;
         FZ_CHECK(st.role == RAFT_LEADER, "AppendEntries sent by role %d", st.role);
-        FZ_CHECK(a->prev_index <= w->d.known && a->prev_term == lterm(w, a->prev_index),
-                 "AppendEntries prev (%llu, %llu) not in the persisted log",
-                 (ull)a->prev_index, (ull)a->prev_term);
+        FZ_CHECK(a->prev_index >= st.first_index - 1 && a->prev_index <= dlast(w) &&
+                     a->prev_term == lterm_known(w, a->prev_index),
+                 "AppendEntries prev (%llu, %llu) not in the persisted log "
+                 "(first %llu)", (ull)a->prev_index, (ull)a->prev_term,
+                 (ull)st.first_index);
         FZ_CHECK(a->n_entries <= CFG_MAX_ENTRIES && (a->n_entries == 0 || a->entries),
                  "AppendEntries with %zu entries", a->n_entries);
-        FZ_CHECK(a->prev_index + a->n_entries <= w->d.known,
-                 "AppendEntries sends unpersisted entries up to %llu (log %zu)",
-                 (ull)(a->prev_index + a->n_entries), w->d.known);
+        FZ_CHECK(a->prev_index + a->n_entries <= dlast(w),
+                 "AppendEntries sends unpersisted entries up to %llu (log %llu)",
+                 (ull)(a->prev_index + a->n_entries), (ull)dlast(w));
         for (i = 0; i < a->n_entries; i++) {
-            FZ_CHECK(dent_eq(&w->d.e[a->prev_index + i], &a->entries[i]),
+            FZ_CHECK(dent_eq(dent_at(w, a->prev_index + 1 + i), &a->entries[i]),
                      "AppendEntries entry %llu differs from the log",
                      (ull)(a->prev_index + i + 1));
             bytes += a->entries[i].len;
@@ -404,13 +540,52 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
     case RAFT_MSG_APPEND_RESP: {
         const struct raft_msg_append_resp *a = &m->u.append_resp;
         if (a->success) {
-            FZ_CHECK(a->index <= w->d.known, "acknowledges %llu, persisted %zu",
-                     (ull)a->index, w->d.known);
+            FZ_CHECK(a->index <= dlast(w), "acknowledges %llu, persisted %llu",
+                     (ull)a->index, (ull)dlast(w));
         } else {
-            FZ_CHECK(a->hint_index <= a->index && a->hint_index <= w->d.known &&
-                         a->hint_term == lterm(w, a->hint_index),
+            FZ_CHECK(a->hint_index <= a->index && a->hint_index <= dlast(w) &&
+                         a->hint_term == lterm_known(w, a->hint_index),
                      "rejection hint (%llu, %llu) for %llu", (ull)a->hint_index,
                      (ull)a->hint_term, (ull)a->index);
+        }
+        break;
+    }
+    case RAFT_MSG_SNAPSHOT: {
+        const struct raft_msg_snapshot *sn = &m->u.snapshot;
+        const struct hsnap *h = hsnap_find(w, sn->index);
+        FZ_CHECK(st.role == RAFT_LEADER && w->snap_cbs,
+                 "snapshot chunk sent by role %d", st.role);
+        FZ_CHECK(h != NULL && sn->index_term == h->term,
+                 "chunk of snapshot (%llu, %llu), the host holds %llu and %llu",
+                 (ull)sn->index, (ull)sn->index_term, (ull)w->hs.index,
+                 (ull)w->hs_prev.index);
+        FZ_CHECK(sn->len <= CFG_MAX_BYTES && sn->offset <= h->len &&
+                     sn->len <= h->len - sn->offset &&
+                     (sn->len == 0 ||
+                      memcmp(sn->data, h->data + sn->offset, sn->len) == 0),
+                 "chunk %llu+%zu differs from the snapshot's %zu bytes",
+                 (ull)sn->offset, sn->len, h->len);
+        FZ_CHECK(sn->last == (sn->offset + sn->len == h->len),
+                 "chunk %llu+%zu of %zu bytes: last %d", (ull)sn->offset,
+                 sn->len, h->len, sn->last);
+        break;
+    }
+    case RAFT_MSG_SNAPSHOT_RESP: {
+        const struct raft_msg_snapshot_resp *a = &m->u.snapshot_resp;
+        FZ_CHECK(a->index > 0, "snapshot reply for index 0");
+        if (a->done) {
+            FZ_CHECK(a->index <= st.commit &&
+                         (a->offset == 0 ||
+                          (a->index == w->hs.index && a->offset == w->hs.len)),
+                     "done for %llu at %llu, commit %llu, snapshot %llu of %zu "
+                     "bytes", (ull)a->index, (ull)a->offset, (ull)st.commit,
+                     (ull)w->hs.index, w->hs.len);
+        } else {
+            FZ_CHECK(a->offset == 0 || (w->rx.active && a->index == w->rx.index &&
+                                        a->offset == w->rx.len),
+                     "snapshot reply for %llu expects byte %llu, the host has "
+                     "%zu bytes of %llu", (ull)a->index, (ull)a->offset,
+                     w->rx.active ? w->rx.len : 0, (ull)w->rx.index);
         }
         break;
     }
@@ -418,6 +593,20 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
         FZ_CHECK(false, "message type %d", m->type);
     }
     check_encodes(m);
+    if (tracing()) {
+        fprintf(stderr, "  send %d -> %llu term %llu", m->type, (ull)m->to,
+                (ull)m->term);
+        if (m->type == RAFT_MSG_SNAPSHOT) {
+            fprintf(stderr, ": chunk of %llu at %llu, %zu bytes%s",
+                    (ull)m->u.snapshot.index, (ull)m->u.snapshot.offset,
+                    m->u.snapshot.len, m->u.snapshot.last ? ", last" : "");
+        } else if (m->type == RAFT_MSG_SNAPSHOT_RESP) {
+            fprintf(stderr, ": %llu expects %llu%s", (ull)m->u.snapshot_resp.index,
+                    (ull)m->u.snapshot_resp.offset,
+                    m->u.snapshot_resp.done ? ", done" : "");
+        }
+        fputc('\n', stderr);
+    }
     return fire(&w->fail_send) ? -1 : 0;
 }
 
@@ -430,10 +619,10 @@ static int cb_apply(struct raft *r, void *ctx, raft_index index,
     raft_status(r, &st);
     FZ_CHECK(index == w->applied + 1, "applied %llu after %llu", (ull)index,
              (ull)w->applied);
-    FZ_CHECK(index <= st.commit && index <= w->d.known,
-             "applied %llu, commit %llu, log %zu", (ull)index, (ull)st.commit,
-             w->d.known);
-    FZ_CHECK(e != NULL && dent_eq(&w->d.e[index - 1], e),
+    FZ_CHECK(index <= st.commit && index <= dlast(w),
+             "applied %llu, commit %llu, log %llu", (ull)index, (ull)st.commit,
+             (ull)dlast(w));
+    FZ_CHECK(e != NULL && dent_eq(dent_at(w, index), e),
              "applied entry %llu differs from the persisted one", (ull)index);
     if (fire(&w->fail_apply)) {
         w->hit_apply = true;
@@ -456,7 +645,140 @@ static void cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
              "rejection without an error code");
 }
 
+/* ---- snapshot callbacks ----------------------------------------------------- */
+
+static void check_meta(const struct world *w, const struct raft_snapshot_meta *meta)
+{
+    size_t i;
+    FZ_CHECK(meta != NULL && meta->index > 0 && meta->term > 0 &&
+                 meta->term <= w->d.term,
+             "snapshot meta (%llu, %llu) at term %llu", meta ? (ull)meta->index : 0,
+             meta ? (ull)meta->term : 0, (ull)w->d.term);
+    FZ_CHECK(meta->n_voters == w->n && meta->voters != NULL,
+             "snapshot configuration of %zu voters", meta->n_voters);
+    for (i = 0; i < w->n; i++) {
+        FZ_CHECK(meta->voters[i] == w->ids[i], "snapshot voter %zu is %llu", i,
+                 (ull)meta->voters[i]);
+    }
+}
+
+static int cb_snapshot_read(struct raft *r, void *ctx, raft_index index,
+                            uint64_t offset, size_t max, const void **data,
+                            size_t *len, bool *last)
+{
+    struct world *w = ctx;
+    struct raft_status st;
+    const struct hsnap *h = hsnap_find(w, index);
+    check_reentry(w, r);
+    raft_status(r, &st);
+    FZ_CHECK(st.role == RAFT_LEADER, "snapshot_read by role %d", st.role);
+    FZ_CHECK(max == CFG_MAX_BYTES, "snapshot_read of up to %zu bytes", max);
+    FZ_CHECK(data != NULL && len != NULL && last != NULL, "NULL out parameter");
+    FZ_CHECK(index > 0 && index <= w->hs.index,
+             "snapshot_read of %llu, the host's latest is %llu", (ull)index,
+             (ull)w->hs.index);
+    if (fire(&w->fail_read) || h == NULL || offset > h->len) {
+        /* Gone (replaced twice over), or an offset past its end: the
+         * header lets the host refuse. */
+        return -1;
+    }
+    *len = h->len - (size_t)offset < max ? h->len - (size_t)offset : max;
+    *data = h->data + offset;
+    *last = offset + *len == h->len;
+    return 0;
+}
+
+static int cb_snapshot_write(struct raft *r, void *ctx,
+                             const struct raft_snapshot_meta *meta,
+                             uint64_t offset, const void *data, size_t len)
+{
+    struct world *w = ctx;
+    struct rx *x = &w->rx;
+    struct raft_status st;
+    check_reentry(w, r);
+    raft_status(r, &st);
+    check_meta(w, meta);
+    FZ_CHECK(st.role == RAFT_FOLLOWER, "snapshot_write by role %d", st.role);
+    FZ_CHECK(meta->index > st.commit, "snapshot_write of %llu, commit %llu",
+             (ull)meta->index, (ull)st.commit);
+    FZ_CHECK(data != NULL || len == 0, "NULL chunk of %zu bytes", len);
+    FZ_CHECK(offset == 0 || (x->active && x->index == meta->index &&
+                             x->term == meta->term && offset == x->len),
+             "chunk of (%llu, %llu) at %llu; the host has %zu bytes of (%llu, "
+             "%llu)", (ull)meta->index, (ull)meta->term, (ull)offset,
+             x->active ? x->len : 0, (ull)x->index, (ull)x->term);
+    if (fire(&w->fail_write)) {
+        w->hit_persist = true;
+        return -1;
+    }
+    if (offset == 0) {
+        x->active = true;
+        x->index = meta->index;
+        x->term = meta->term;
+        x->len = 0;
+    }
+    if (x->len + len > x->cap) {
+        x->cap = 2 * (x->len + len) + 64;
+        x->data = realloc(x->data, x->cap);
+        FZ_CHECK(x->data != NULL, "out of memory");
+    }
+    if (len > 0) {
+        memcpy(x->data + x->len, data, len);
+    }
+    x->len += len;
+    return 0;
+}
+
+static int cb_snapshot_install(struct raft *r, void *ctx,
+                               const struct raft_snapshot_meta *meta, bool keep)
+{
+    struct world *w = ctx;
+    struct disk *d = &w->d;
+    struct raft_status st;
+    bool has;
+    check_reentry(w, r);
+    raft_status(r, &st);
+    check_meta(w, meta);
+    w->persist_calls++;
+    FZ_CHECK(w->rx.active && w->rx.index == meta->index && w->rx.term == meta->term,
+             "install of (%llu, %llu) without its stream", (ull)meta->index,
+             (ull)meta->term);
+    FZ_CHECK(meta->index > st.commit && meta->index > d->base,
+             "install of %llu, commit %llu", (ull)meta->index, (ull)st.commit);
+    has = meta->index <= dlast(w) && lterm(w, meta->index) == meta->term;
+    FZ_CHECK(keep == has, "install keep %d, the log %s (%llu, %llu)", keep,
+             has ? "holds" : "does not hold", (ull)meta->index, (ull)meta->term);
+    if (fire(&w->fail_install)) {
+        w->hit_persist = true;
+        return -1;
+    }
+    hsnap_push(w, meta->index, meta->term, w->rx.data, w->rx.len);
+    w->rx.active = false;
+    if (keep) {
+        disk_drop_prefix(d, (size_t)(meta->index - d->base));
+    } else {
+        disk_truncate(d, 0);
+        d->known = 0;
+        d->base = meta->index;
+        d->base_term = meta->term;
+    }
+    w->applied = meta->index;
+    w->check_from = d->base + 1;
+    return 0;
+}
+
 static const struct raft_callbacks callbacks = {
+    .send = cb_send,
+    .persist_state = cb_persist_state,
+    .persist_entries = cb_persist_entries,
+    .apply = cb_apply,
+    .event = cb_event,
+    .snapshot_read = cb_snapshot_read,
+    .snapshot_write = cb_snapshot_write,
+    .snapshot_install = cb_snapshot_install,
+};
+
+static const struct raft_callbacks callbacks_nosnap = {
     .send = cb_send,
     .persist_state = cb_persist_state,
     .persist_entries = cb_persist_entries,
@@ -483,8 +805,9 @@ static bool rc_allowed(int kind, int rc)
     case RAFT_ETOOBIG:
         return kind == K_STEP || kind == K_PROPOSE;
     case RAFT_ENOTLEADER:
-    case RAFT_EINVAL:
         return kind == K_PROPOSE;
+    case RAFT_EINVAL:
+        return kind == K_PROPOSE || kind == K_COMPACT;
     default:
         return false;
     }
@@ -518,16 +841,30 @@ static void begin(struct world *w, struct raft_status *before)
 
 static void check_log(struct world *w)
 {
+    struct raft_status st;
     struct raft_entry e;
     raft_index i;
-    for (i = w->check_from; i <= w->d.known; i++) {
-        FZ_CHECK(raft_entry_at(w->r, i, &e) == 0 && dent_eq(&w->d.e[i - 1], &e),
+    raft_status(w->r, &st);
+    FZ_CHECK(st.first_index >= 1 && st.first_index - 1 >= w->d.base &&
+                 st.first_index - 1 <= st.snapshot_index &&
+                 st.first_index <= dlast(w) + 1,
+             "first index %llu: disk base %llu, snapshot %llu, last %llu",
+             (ull)st.first_index, (ull)w->d.base, (ull)st.snapshot_index,
+             (ull)dlast(w));
+    i = w->check_from > st.first_index ? w->check_from : st.first_index;
+    for (; i <= dlast(w); i++) {
+        FZ_CHECK(raft_entry_at(w->r, i, &e) == 0 && dent_eq(dent_at(w, i), &e),
                  "log entry %llu differs from the persisted one", (ull)i);
     }
-    w->check_from = w->d.known + 1;
-    FZ_CHECK(raft_entry_at(w->r, w->d.known + 1, &e) == RAFT_EINVAL &&
+    w->check_from = dlast(w) + 1;
+    FZ_CHECK(raft_entry_at(w->r, dlast(w) + 1, &e) == RAFT_EINVAL &&
                  raft_entry_at(w->r, 0, &e) == RAFT_EINVAL,
              "raft_entry_at outside the log");
+    if (st.first_index > 1) {
+        FZ_CHECK(raft_entry_at(w->r, st.first_index - 1, &e) == RAFT_ECOMPACTED &&
+                     raft_entry_at(w->r, 1, &e) == RAFT_ECOMPACTED,
+                 "raft_entry_at below first index %llu", (ull)st.first_index);
+    }
 }
 
 static void check_progress(struct world *w, const struct raft_status *st)
@@ -543,8 +880,15 @@ static void check_progress(struct world *w, const struct raft_status *st)
         FZ_CHECK(raft_progress(w->r, i, &p) == 0 && p.id == w->ids[i] &&
                      p.self == (w->ids[i] == w->self),
                  "progress %zu", i);
-        FZ_CHECK(p.state == RAFT_PROGRESS_PROBE || p.state == RAFT_PROGRESS_REPLICATE,
+        FZ_CHECK(p.state == RAFT_PROGRESS_PROBE || p.state == RAFT_PROGRESS_REPLICATE ||
+                     (p.state == RAFT_PROGRESS_SNAPSHOT && w->snap_cbs && !p.self),
                  "progress state %d", p.state);
+        FZ_CHECK(p.state == RAFT_PROGRESS_SNAPSHOT
+                     ? p.snapshot_acked <= (w->hs.len > w->hs_prev.len ? w->hs.len
+                                                                        : w->hs_prev.len)
+                     : p.snapshot_acked == 0,
+                 "progress of %llu: state %d, %llu snapshot bytes acknowledged",
+                 (ull)p.id, p.state, (ull)p.snapshot_acked);
         FZ_CHECK(p.match < p.next && p.next <= st->last_index + 1,
                  "progress of %llu: match %llu next %llu, last %llu", (ull)p.id,
                  (ull)p.match, (ull)p.next, (ull)st->last_index);
@@ -560,15 +904,16 @@ static void check_after(struct world *w, int kind, int rc,
     struct raft_status st;
     raft_status(w->r, &st);
     if (tracing()) {
-        static const char *const names[] = {"tick", "step", "propose"};
+        static const char *const names[] = {"tick", "step", "propose", "compact"};
         fprintf(stderr, "%-7s -> %-3d role %d term %llu vote %llu leader %llu "
-                "commit %llu applied %llu last %llu/%llu\n", names[kind], rc,
-                st.role, (ull)st.term, (ull)st.vote, (ull)st.leader,
-                (ull)st.commit, (ull)st.applied, (ull)st.last_index,
-                (ull)st.last_term);
+                "commit %llu applied %llu last %llu/%llu snap %llu first %llu\n",
+                names[kind], rc, st.role, (ull)st.term, (ull)st.vote,
+                (ull)st.leader, (ull)st.commit, (ull)st.applied,
+                (ull)st.last_index, (ull)st.last_term, (ull)st.snapshot_index,
+                (ull)st.first_index);
     }
-    FZ_CHECK(rc_allowed(kind, rc), "operation %d returned %d (%s)", kind, rc,
-             raft_strerror(rc));
+    FZ_CHECK(rc_allowed(kind, rc) || (rc == RAFT_EINVAL && w->einval_ok),
+             "operation %d returned %d (%s)", kind, rc, raft_strerror(rc));
     FZ_CHECK((rc == RAFT_EPERSIST) == w->hit_persist,
              "returned %d after %s persistence failure", rc,
              w->hit_persist ? "a" : "no");
@@ -597,10 +942,15 @@ static void check_after(struct world *w, int kind, int rc,
              (ull)st.applied, (ull)st.last_index);
     FZ_CHECK(st.applied == w->applied, "applied %llu, apply callbacks %llu",
              (ull)st.applied, (ull)w->applied);
-    FZ_CHECK(st.last_index == w->d.known && st.last_term == lterm(w, w->d.known),
-             "log ends at (%llu, %llu), persisted log at (%zu, %llu)",
-             (ull)st.last_index, (ull)st.last_term, w->d.known,
-             (ull)lterm(w, w->d.known));
+    FZ_CHECK(st.last_index == dlast(w) && st.last_term == lterm(w, dlast(w)),
+             "log ends at (%llu, %llu), persisted log at (%llu, %llu)",
+             (ull)st.last_index, (ull)st.last_term, (ull)dlast(w),
+             (ull)lterm(w, dlast(w)));
+    FZ_CHECK(st.snapshot_index == w->hs.index && st.commit >= st.snapshot_index &&
+                 st.applied >= st.snapshot_index,
+             "snapshot %llu (host %llu), commit %llu, applied %llu",
+             (ull)st.snapshot_index, (ull)w->hs.index, (ull)st.commit,
+             (ull)st.applied);
     if (b->role == RAFT_LEADER && st.role == RAFT_LEADER && st.term == b->term) {
         FZ_CHECK(st.last_index >= b->last_index, "leader's log shrank from %llu "
                  "to %llu", (ull)b->last_index, (ull)st.last_index);
@@ -629,13 +979,15 @@ static void check_after(struct world *w, int kind, int rc,
 static void node_start(struct world *w, bool bootstrap)
 {
     struct raft_entry *ents = NULL;
+    struct raft_snapshot_meta meta;
     struct raft_status st;
     struct raft_msg m;
     size_t i;
     int rc;
     w->h.hit = false;
     for (;;) {
-        rc = raft_create(&w->cfg, &callbacks, w, &w->r);
+        rc = raft_create(&w->cfg, w->snap_cbs ? &callbacks : &callbacks_nosnap, w,
+                         &w->r);
         if (rc == 0) {
             break;
         }
@@ -659,11 +1011,23 @@ static void node_start(struct world *w, bool bootstrap)
             ents[i].len = w->d.e[i].len;
         }
     }
+    meta.index = w->hs.index;
+    meta.term = w->hs.term;
+    meta.voters = w->ids;
+    meta.n_voters = w->n;
     for (;;) {
         w->h.hit = false;
-        rc = bootstrap ? raft_bootstrap(w->r, w->ids, w->n)
-                       : raft_restore(w->r, w->ids, w->n, w->d.term, w->d.vote,
-                                      ents, w->d.len);
+        if (bootstrap) {
+            rc = raft_bootstrap(w->r, w->ids, w->n);
+        } else if (w->hs.index > 0) {
+            rc = raft_restore_snapshot(w->r, &meta, w->d.term, w->d.vote,
+                                       w->d.base + 1, ents, w->d.len);
+        } else {
+            FZ_CHECK(w->d.base == 0, "disk base %llu without a snapshot",
+                     (ull)w->d.base);
+            rc = raft_restore(w->r, w->ids, w->n, w->d.term, w->d.vote, ents,
+                              w->d.len);
+        }
         if (rc == 0) {
             break;
         }
@@ -676,14 +1040,18 @@ static void node_start(struct world *w, bool bootstrap)
              "second start accepted");
     FZ_CHECK(raft_step(w->r, NULL) == RAFT_EINVAL, "NULL message accepted");
     w->d.known = w->d.len;
-    w->applied = 0;
+    w->applied = w->hs.index;
     w->check_from = 1;
+    w->rx.active = false; /* the node starts any stream over */
     raft_status(w->r, &st);
-    FZ_CHECK(st.role == RAFT_FOLLOWER && st.commit == 0 && st.applied == 0 &&
-                 st.term == w->d.term && st.vote == w->d.vote &&
-                 st.last_index == w->d.len && st.last_term == lterm(w, w->d.len),
-             "fresh node: role %d term %llu commit %llu last %llu", st.role,
-             (ull)st.term, (ull)st.commit, (ull)st.last_index);
+    FZ_CHECK(st.role == RAFT_FOLLOWER && st.commit == w->hs.index &&
+                 st.applied == w->hs.index && st.term == w->d.term &&
+                 st.vote == w->d.vote && st.last_index == dlast(w) &&
+                 st.last_term == lterm(w, dlast(w)) &&
+                 st.snapshot_index == w->hs.index,
+             "fresh node: role %d term %llu commit %llu last %llu snapshot %llu",
+             st.role, (ull)st.term, (ull)st.commit, (ull)st.last_index,
+             (ull)st.snapshot_index);
     check_log(w);
 }
 
@@ -784,6 +1152,93 @@ static raft_term pick_term_at(const struct world *w, struct fz *in, raft_index i
     }
 }
 
+/* An InstallSnapshot chunk from a leader (the fuzzer). Mode byte: bits 0-1
+ * where it goes (0: a new stream at offset 0; 1: the next chunk of the
+ * stream the host is receiving; 2: a gap or a step back in that stream;
+ * 3: an arbitrary index and offset), bit 2 last, bits 3-7 the length (31:
+ * a larger one from the next byte); 0xff: data missing. The data comes
+ * from the input. */
+static void build_chunk(struct world *w, struct fz *in,
+                        const struct raft_status *st, struct raft_msg *m)
+{
+    struct raft_msg_snapshot *sn = &m->u.snapshot;
+    uint8_t b = fz_u8(in);
+    size_t got;
+    const uint8_t *p;
+    unsigned mode = b & 3;
+    if ((mode == 1 || mode == 2) && w->rx.active) {
+        sn->index = w->rx.index;
+        sn->index_term = w->rx.term;
+        sn->offset = w->rx.len;
+        if (mode == 2) {
+            uint8_t g = fz_u8(in);
+            sn->offset = g & 1 ? sn->offset + 1 + g / 2
+                               : sn->offset - (g / 2 < sn->offset ? g / 2 : sn->offset);
+        }
+    } else {
+        sn->index = pick_index(in, st);
+        sn->index_term = pick_term_at(w, in, sn->index, m->term);
+        sn->offset = mode == 3 ? fz_u64(in) : 0;
+    }
+    sn->last = (b >> 2) & 1;
+    sn->len = b >> 3 < 31 ? b >> 3 : 31 + fz_u8(in) % (sizeof(zeros) - 31);
+    p = fz_bytes(in, sn->len, &got);
+    sn->data = sn->len == 0 ? NULL : got == sn->len ? p : zeros;
+    if (b == 0xff) {
+        sn->data = NULL; /* missing */
+    }
+}
+
+/* A follower's (the fuzzer's) reply to the node's chunks. Mode byte: bits
+ * 0-1 the index (0: the host's latest snapshot, 1: the one before, 2: a
+ * picked index, 3: arbitrary), bits 2-3 the offset (0: 0; 1: what the
+ * node's progress says is acknowledged plus 1..4 chunks; 2: the whole
+ * snapshot; 3: arbitrary), bit 4 done. */
+static void build_chunk_resp(struct world *w, struct fz *in, struct raft_msg *m)
+{
+    struct raft_msg_snapshot_resp *a = &m->u.snapshot_resp;
+    struct raft_progress pr;
+    struct raft_status st;
+    uint8_t b = fz_u8(in);
+    size_t i;
+    raft_status(w->r, &st);
+    switch (b & 3) {
+    case 0:
+        a->index = w->hs.index;
+        break;
+    case 1:
+        a->index = w->hs_prev.index;
+        break;
+    case 2:
+        a->index = pick_index(in, &st);
+        break;
+    default:
+        a->index = fz_u64(in);
+        break;
+    }
+    switch ((b >> 2) & 3) {
+    case 0:
+        a->offset = 0;
+        break;
+    case 1:
+        a->offset = 0;
+        for (i = 0; i < w->n; i++) {
+            if (w->ids[i] == m->from && raft_progress(w->r, i, &pr) == 0) {
+                a->offset = pr.snapshot_acked;
+            }
+        }
+        a->offset += (uint64_t)CFG_MAX_BYTES * (1 + (b >> 6));
+        break;
+    case 2:
+        a->offset = a->index == w->hs_prev.index ? w->hs_prev.len : w->hs.len;
+        break;
+    default:
+        a->offset = fz_u64(in);
+        break;
+    }
+    a->done = (b >> 4) & 1;
+}
+
 static void build_msg(struct world *w, struct fz *in, int type,
                       const struct raft_status *st, struct raft_msg *m,
                       struct raft_entry *ents)
@@ -825,6 +1280,12 @@ static void build_msg(struct world *w, struct fz *in, int type,
         a->hint_term = pick_term_at(w, in, a->hint_index, m->term);
         break;
     }
+    case RAFT_MSG_SNAPSHOT:
+        build_chunk(w, in, st, m);
+        break;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        build_chunk_resp(w, in, m);
+        break;
     default: { /* RAFT_MSG_APPEND */
         struct raft_msg_append *a = &m->u.append;
         raft_term t;
@@ -886,8 +1347,10 @@ static void do_step(struct world *w, const struct raft_msg *m)
     size_t i, bytes = 0;
     int rc;
     begin(w, &b);
+    w->einval_ok = m->type == RAFT_MSG_SNAPSHOT && !w->snap_cbs;
     rc = raft_step(w->r, m);
     check_after(w, K_STEP, rc, &b);
+    w->einval_ok = false;
     raft_status(w->r, &st);
     if (m->to != w->self) {
         FZ_CHECK(rc == RAFT_EBADMSG, "message to %llu gave %d", (ull)m->to, rc);
@@ -906,10 +1369,14 @@ static void do_step(struct world *w, const struct raft_msg *m)
         FZ_CHECK(st.term == m->term, "accepted term %llu but at %llu",
                  (ull)m->term, (ull)st.term);
     }
-    if (rc == 0 && m->type == RAFT_MSG_APPEND) {
+    if (rc == 0 && (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_SNAPSHOT)) {
         FZ_CHECK(st.role == RAFT_FOLLOWER && st.leader == m->from,
-                 "accepted AppendEntries: role %d leader %llu", st.role,
-                 (ull)st.leader);
+                 "accepted %s: role %d leader %llu",
+                 m->type == RAFT_MSG_APPEND ? "AppendEntries" : "a snapshot chunk",
+                 st.role, (ull)st.leader);
+    }
+    if (m->type == RAFT_MSG_SNAPSHOT && !w->snap_cbs) {
+        FZ_CHECK(rc != 0, "snapshot chunk accepted without the callbacks");
     }
     if (rc == RAFT_ETOOBIG) {
         FZ_CHECK(m->type == RAFT_MSG_APPEND, "ETOOBIG for type %d", m->type);
@@ -1015,7 +1482,7 @@ static void do_propose(struct world *w, const struct raft_buf *bufs, size_t n,
                      "proposal of %zu at %llu, log %llu -> %llu", n, (ull)idx,
                      (ull)b.last_index, (ull)st.last_index);
             for (i = 0; i < n; i++) {
-                const struct dent *e = &w->d.e[idx - 1 + i];
+                const struct dent *e = dent_at(w, idx + i);
                 FZ_CHECK(e->term == b.term && e->type == RAFT_ENTRY_COMMAND &&
                              e->len == bufs[i].len &&
                              (e->len == 0 || memcmp(e->buf, bufs[i].base, e->len) == 0),
@@ -1025,10 +1492,92 @@ static void do_propose(struct world *w, const struct raft_buf *bufs, size_t n,
     }
 }
 
+/* The host snapshots its state machine at (or near) the applied index and
+ * tells the node. Mode byte: bits 0-1 the index (0: applied; 1: applied
+ * minus bits 2-7; 2: above applied, refused; 3: the current snapshot, a
+ * no-op); the next byte times 3 is the snapshot's size in bytes. */
+static void op_compact(struct world *w, struct fz *in)
+{
+    uint8_t x = fz_u8(in), data[255 * 3];
+    size_t size = (size_t)fz_u8(in) * 3, i;
+    struct raft_status b, st;
+    raft_index idx, base;
+    bool valid, pushed = false;
+    int rc;
+    raft_status(w->r, &b);
+    switch (x % 4) {
+    case 0:
+        idx = b.applied;
+        break;
+    case 1:
+        idx = b.applied > (raft_index)(x >> 2) ? b.applied - (x >> 2) : 0;
+        break;
+    case 2:
+        idx = b.applied + 1 + (x >> 2);
+        break;
+    default:
+        idx = b.snapshot_index;
+        break;
+    }
+    valid = w->snap_cbs && idx <= b.applied;
+    if (valid && idx > b.snapshot_index) {
+        /* Durable before the node hears of it. */
+        for (i = 0; i < size; i++) {
+            data[i] = (uint8_t)(idx * 31 + i * 7);
+        }
+        hsnap_push(w, idx, lterm_known(w, idx), data, size);
+        pushed = true;
+    }
+    begin(w, &b);
+    rc = raft_compact(w->r, idx);
+    if (rc != 0 && rc != RAFT_EAPPLY && pushed) {
+        /* The node did not take it: the host drops it. (RAFT_EAPPLY is an
+         * earlier entry failing to apply again on the way out, after the
+         * compaction, as for every driving call.) */
+        hsnap_pop(w);
+    }
+    check_after(w, K_COMPACT, rc, &b);
+    raft_status(w->r, &st);
+    if (!valid) {
+        FZ_CHECK(rc == RAFT_EINVAL, "raft_compact(%llu), applied %llu, "
+                 "callbacks %d: %d", (ull)idx, (ull)b.applied, w->snap_cbs, rc);
+        return;
+    }
+    FZ_CHECK(rc == 0 || rc == RAFT_EAPPLY, "raft_compact(%llu), applied %llu: %d",
+             (ull)idx, (ull)b.applied, rc);
+    FZ_CHECK(w->persist_calls == 0, "raft_compact persisted something");
+    base = b.first_index - 1;
+    if (idx > b.snapshot_index && idx > w->cfg.snapshot_trailing &&
+        idx - w->cfg.snapshot_trailing > base) {
+        base = idx - w->cfg.snapshot_trailing;
+    }
+    FZ_CHECK(st.first_index == base + 1 && st.term == b.term &&
+                 st.vote == b.vote && st.role == b.role && st.commit == b.commit &&
+                 st.last_index == b.last_index && st.last_term == b.last_term,
+             "raft_compact(%llu) with %llu trailing: first %llu -> %llu",
+             (ull)idx, (ull)w->cfg.snapshot_trailing, (ull)b.first_index,
+             (ull)st.first_index);
+}
+
 static void op_fault(struct world *w, struct fz *in)
 {
     uint8_t b = fz_u8(in);
     unsigned k = 1 + (b / 5) % 4;
+    if (b >= 0xf0) {
+        /* The snapshot callbacks: read, write, install. */
+        switch (b % 3) {
+        case 0:
+            w->fail_read = 1 + (b >> 2) % 2;
+            break;
+        case 1:
+            w->fail_write = 1 + (b >> 2) % 2;
+            break;
+        default:
+            w->fail_install = 1;
+            break;
+        }
+        return;
+    }
     switch (b % 5) {
     case 0:
         w->fail_state = k;
@@ -1144,8 +1693,10 @@ static void run_op(struct world *w, struct fz *in)
         op_fault(w, in);
         if (tracing()) {
             fprintf(stderr, "fault: state %u entries %u (partial %u) send %u "
-                    "apply %u alloc %lu\n", w->fail_state, w->fail_entries,
-                    w->partial, w->fail_send, w->fail_apply, w->h.fail_in);
+                    "apply %u alloc %lu read %u write %u install %u\n",
+                    w->fail_state, w->fail_entries, w->partial, w->fail_send,
+                    w->fail_apply, w->h.fail_in, w->fail_read, w->fail_write,
+                    w->fail_install);
         }
         break;
     case FZ_OP_RESTART:
@@ -1158,8 +1709,17 @@ static void run_op(struct world *w, struct fz *in)
     case FZ_OP_ELECT:
         op_elect(w);
         break;
-    default:
+    case FZ_OP_ACK:
         op_ack(w, in);
+        break;
+    case FZ_OP_STEP_SNAP:
+        op_step(w, in, RAFT_MSG_SNAPSHOT, alt);
+        break;
+    case FZ_OP_STEP_SRESP:
+        op_step(w, in, RAFT_MSG_SNAPSHOT_RESP, alt);
+        break;
+    default:
+        op_compact(w, in);
         break;
     }
 }
@@ -1190,6 +1750,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w.cfg.allocator.realloc = h_realloc;
     w.cfg.allocator.free = h_free;
     start = fz_u8(&in);
+    w.snap_cbs = !(start & 2);
+    w.cfg.snapshot_trailing = 1 + ((start >> 2) & 3);
     if (start & 1) {
         initial_log(&w, &in);
         node_start(&w, false);
@@ -1204,5 +1766,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     node_stop(&w);
     disk_truncate(&w.d, 0);
     free(w.d.e);
+    hsnap_free(&w.hs);
+    hsnap_free(&w.hs_prev);
+    free(w.rx.data);
     return 0;
 }

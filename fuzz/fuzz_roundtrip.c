@@ -7,20 +7,25 @@
  *      decodes). If it decodes, encode must report exactly its size, refuse
  *      a buffer one byte short without writing to it, reproduce the input
  *      byte for byte, and the result must decode to an equal message.
- *   1: the rest describes a message structurally (type, ids, term, body
- *      fields, up to 16 entries with payloads taken from the input, and now
- *      and then something unencodable: an unknown message or entry type, a
- *      NULL payload with a length, NULL entries). Unencodable messages must
- *      give RAFT_EINVAL; the others encode to the documented size, decode
- *      (default limits, entry array exactly n long) to an equal message,
- *      and re-encode to identical bytes. The limits are also probed: one
- *      entry slot fewer gives RAFT_ENOBUFS, a max_entries, max_entry_bytes
- *      or max_msg_bytes one below what the message needs gives RAFT_ELIMIT.
+ *   1: the rest describes a message structurally (any of the six types:
+ *      ids, term, body fields, up to 16 entries with payloads taken from
+ *      the input or a snapshot chunk of up to 2 KiB, and now and then
+ *      something unencodable: an unknown message or entry type, a NULL
+ *      payload or chunk with a length, NULL entries). Unencodable messages
+ *      must give RAFT_EINVAL; the others encode to the documented size,
+ *      decode (default limits, entry array exactly n long) to an equal
+ *      message, and re-encode to identical bytes. The limits are also
+ *      probed: one entry slot fewer gives RAFT_ENOBUFS, a max_entries,
+ *      max_entry_bytes (an entry's or the chunk's) or max_msg_bytes one
+ *      below what the message needs gives RAFT_ELIMIT. A chunk with an
+ *      arbitrary 64-bit length is only sized (cap 0, so no byte of it is
+ *      read): 64 + len bytes up to UINT32_MAX, RAFT_EINVAL beyond.
  * Every buffer is exactly sized on the heap, so ASan catches overruns.
  */
 #include "fuzz.h"
 
 #define MAX_ENTRIES 16
+#define MAX_CHUNK 2048
 
 /* Encode, checking the size query and the one-byte-short refusal. Returns
  * the heap buffer (caller frees) and its length. */
@@ -88,6 +93,10 @@ static size_t wire_size(const struct raft_msg *m)
         return 48;
     case RAFT_MSG_APPEND_RESP:
         return 56;
+    case RAFT_MSG_SNAPSHOT:
+        return 64 + m->u.snapshot.len;
+    case RAFT_MSG_SNAPSHOT_RESP:
+        return 48;
     default:
         for (i = 0; i < m->u.append.n_entries; i++) {
             n += 16 + m->u.append.entries[i].len;
@@ -107,9 +116,33 @@ static void expect_decode(const uint8_t *buf, size_t len,
     free(ents);
 }
 
+/* A chunk whose length need not be backed by memory: only its size is
+ * asked for (cap 0), which must not read the data. */
+static void huge_chunk(struct raft_msg *m, uint64_t len)
+{
+    static const uint8_t one = 1;
+    size_t need = 12345;
+    int rc;
+#if SIZE_MAX == UINT64_MAX
+    m->u.snapshot.len = (size_t)len;
+#else
+    m->u.snapshot.len = (size_t)(len % ((uint64_t)SIZE_MAX + 1));
+#endif
+    m->u.snapshot.data = &one;
+    rc = raft_msg_encode(m, NULL, 0, &need);
+    if (m->u.snapshot.len <= UINT32_MAX - 64u) {
+        FZ_CHECK(rc == RAFT_ENOBUFS && need == 64 + m->u.snapshot.len,
+                 "chunk of %zu bytes: size query gave %d, %zu", m->u.snapshot.len,
+                 rc, need);
+    } else {
+        FZ_CHECK(rc == RAFT_EINVAL, "chunk of %zu bytes: size query gave %d",
+                 m->u.snapshot.len, rc);
+    }
+}
+
 static void structured(const uint8_t *data, size_t size)
 {
-    static const uint8_t zeros[256];
+    static const uint8_t zeros[MAX_CHUNK];
     struct fz in = {data, size};
     struct raft_entry ents[MAX_ENTRIES];
     struct raft_entry *dents = NULL;
@@ -121,11 +154,11 @@ static void structured(const uint8_t *data, size_t size)
 
     memset(&m, 0, sizeof(m));
     if (t < 0xf0) {
-        m.type = 1 + t % 4;
+        m.type = 1 + t % 6;
     } else {
-        /* An unknown type: 0, 5..14 or something far off. */
-        m.type = t == 0xff ? (int)(int32_t)fz_u32(&in) : (t & 1 ? 0 : 5 + (t & 0xf));
-        valid = m.type >= 1 && m.type <= 4;
+        /* An unknown type: 0, 7..21 or something far off. */
+        m.type = t == 0xff ? (int)(int32_t)fz_u32(&in) : (t & 1 ? 0 : 7 + (t & 0xf));
+        valid = m.type >= 1 && m.type <= 6;
     }
     m.from = fz_u64(&in);
     m.to = fz_u64(&in);
@@ -180,6 +213,39 @@ static void structured(const uint8_t *data, size_t size)
         }
         break;
     }
+    case RAFT_MSG_SNAPSHOT: {
+        /* how: bit 0 last; 0xfc, 0xfd a huge length (sized only); 0xfe a
+         * NULL chunk with a length; bit 1 with an empty chunk: NULL data. */
+        uint8_t how = fz_u8(&in);
+        size_t got, want;
+        const uint8_t *p;
+        m.u.snapshot.last = how & 1;
+        m.u.snapshot.index = fz_u64(&in);
+        m.u.snapshot.index_term = fz_u64(&in);
+        m.u.snapshot.offset = fz_u64(&in);
+        if (how == 0xfc || how == 0xfd) {
+            huge_chunk(&m, fz_u64(&in));
+            return;
+        }
+        want = fz_u16(&in) % MAX_CHUNK;
+        p = fz_bytes(&in, want, &got);
+        m.u.snapshot.len = want;
+        m.u.snapshot.data = got == want ? p : zeros;
+        if (want == 0 && (how & 2)) {
+            m.u.snapshot.data = NULL; /* allowed when empty */
+        }
+        if (how == 0xfe && want > 0) {
+            m.u.snapshot.data = NULL; /* chunk missing */
+            valid = false;
+        }
+        maxlen = want;
+        break;
+    }
+    case RAFT_MSG_SNAPSHOT_RESP:
+        m.u.snapshot_resp.done = fz_u8(&in) & 1;
+        m.u.snapshot_resp.index = fz_u64(&in);
+        m.u.snapshot_resp.offset = fz_u64(&in);
+        break;
     default:
         break;
     }

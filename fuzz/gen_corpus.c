@@ -8,7 +8,9 @@
  *                   descriptions in fuzz_roundtrip.c's format
  *   fuzz_node       operation streams in fuzz_node's format (fuzz.h): win an
  *                   election and replicate, follow a leader, restore and
- *                   restart, failures, messages through the codec
+ *                   restart, failures, messages through the codec; receive
+ *                   and install a snapshot, compact and stream one, the
+ *                   snapshot callbacks failing, a node without them
  *   fuzz_sim        byte-chooser strings from a fixed PRNG
  */
 #include <errno.h>
@@ -115,6 +117,7 @@ static const struct raft_entry three[3] = {
     {2, RAFT_ENTRY_COMMAND, "set x=1", 7},
     {5, RAFT_ENTRY_COMMAND, "0123456789abcdef", 16},
 };
+static const char chunk[] = "snapshot bytes: state machine";
 
 static struct raft_msg sample(int which)
 {
@@ -160,7 +163,7 @@ static struct raft_msg sample(int which)
         m.u.append.n_entries = 2;
         m.u.append.entries = two;
         break;
-    default:
+    case 6:
         m.type = RAFT_MSG_APPEND;
         m.u.append.prev_index = 0;
         m.u.append.prev_term = 0;
@@ -168,14 +171,40 @@ static struct raft_msg sample(int which)
         m.u.append.n_entries = 3;
         m.u.append.entries = three;
         break;
+    case 7:
+        m.type = RAFT_MSG_SNAPSHOT; /* a first chunk */
+        m.u.snapshot.index = 9;
+        m.u.snapshot.index_term = 4;
+        m.u.snapshot.len = sizeof(chunk) - 1;
+        m.u.snapshot.data = chunk;
+        break;
+    case 8:
+        m.type = RAFT_MSG_SNAPSHOT; /* an empty last chunk */
+        m.u.snapshot.index = 9;
+        m.u.snapshot.index_term = 4;
+        m.u.snapshot.offset = sizeof(chunk) - 1;
+        m.u.snapshot.last = true;
+        break;
+    case 9:
+        m.type = RAFT_MSG_SNAPSHOT_RESP;
+        m.u.snapshot_resp.index = 9;
+        m.u.snapshot_resp.offset = sizeof(chunk) - 1;
+        break;
+    default:
+        m.type = RAFT_MSG_SNAPSHOT_RESP;
+        m.u.snapshot_resp.index = 9;
+        m.u.snapshot_resp.offset = sizeof(chunk) - 1;
+        m.u.snapshot_resp.done = true;
+        break;
     }
     return m;
 }
 
-#define N_SAMPLES 7
+#define N_SAMPLES 11
 static const char *const sample_names[N_SAMPLES] = {
     "vote", "vote_resp", "append_resp_ok", "append_resp_reject",
-    "heartbeat", "append_2", "append_3",
+    "heartbeat", "append_2", "append_3", "snapshot", "snapshot_last_empty",
+    "snapshot_resp", "snapshot_resp_done",
 };
 
 /* ---- fuzz_decode and fuzz_roundtrip --------------------------------------------- */
@@ -216,6 +245,19 @@ static void gen_decode(void)
     msg(&o, &m);
     o.n -= 3; /* truncated payload: ESHORT */
     save("fuzz_decode", "append_2_truncated", &o);
+    m = sample(7);
+    o.n = 0;
+    u8(&o, 2); /* small limits: chunks of at most 16 bytes: ELIMIT */
+    u8(&o, 1);
+    u16(&o, 16);
+    u16(&o, 200);
+    msg(&o, &m);
+    save("fuzz_decode", "snapshot_small_limits", &o);
+    o.n = 0;
+    u8(&o, 0);
+    msg(&o, &m);
+    o.n -= 5; /* truncated data: ESHORT */
+    save("fuzz_decode", "snapshot_truncated", &o);
 }
 
 static void gen_roundtrip(void)
@@ -283,6 +325,53 @@ static void gen_roundtrip(void)
     u64(&o, 2);
     u64(&o, 3);
     save("fuzz_roundtrip", "struct_bad_type", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_SNAPSHOT - 1);
+    u64(&o, 1);
+    u64(&o, 2);
+    u64(&o, 7);
+    u8(&o, 1);             /* last */
+    u64(&o, 40);           /* index */
+    u64(&o, 6);            /* index_term */
+    u64(&o, UINT64_MAX - 20); /* offset */
+    u16(&o, 20);
+    put(&o, "twenty bytes of data", 20);
+    save("fuzz_roundtrip", "struct_snapshot", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_SNAPSHOT - 1);
+    u64(&o, 1);
+    u64(&o, 2);
+    u64(&o, 7);
+    u8(&o, 0xfc);          /* a huge chunk, sized only */
+    u64(&o, 40);
+    u64(&o, 6);
+    u64(&o, 0);
+    u64(&o, (uint64_t)UINT32_MAX - 64);
+    save("fuzz_roundtrip", "struct_snapshot_huge", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_SNAPSHOT - 1);
+    u64(&o, 1);
+    u64(&o, 2);
+    u64(&o, 7);
+    u8(&o, 0xfe);          /* data missing: must not encode */
+    u64(&o, 40);
+    u64(&o, 6);
+    u64(&o, 0);
+    u16(&o, 3);
+    save("fuzz_roundtrip", "struct_snapshot_null", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_SNAPSHOT_RESP - 1);
+    u64(&o, 2);
+    u64(&o, 1);
+    u64(&o, 7);
+    u8(&o, 1);             /* done */
+    u64(&o, 40);
+    u64(&o, 4096);
+    save("fuzz_roundtrip", "struct_snapshot_resp", &o);
 }
 
 /* ---- fuzz_node ------------------------------------------------------------------ */
@@ -440,6 +529,132 @@ static void gen_node(void)
     save("fuzz_node", "wire", &o);
 }
 
+/* A structured InstallSnapshot chunk from voter 1 (see build_chunk in
+ * fuzz_node.c): mode 0 starts a stream at index 5 (term 1), mode 1
+ * continues the one the node is receiving. */
+static void node_chunk(struct out *o, unsigned term_pick, unsigned mode,
+                       bool last, const char *data, unsigned len)
+{
+    u8(o, FZ_OP_STEP_SNAP);
+    u8(o, 0);         /* from ids[0] = 1 */
+    u8(o, term_pick); /* 0: current term, 3: current + 1 */
+    u8(o, mode | (last ? 4u : 0u) | (len << 3));
+    if (mode == 0) {
+        u8(o, 7);     /* index: the next 8 bytes */
+        u64(o, 5);
+        u8(o, 0x07);  /* its term: 1 */
+    }
+    put(o, data, len);
+}
+
+static void gen_node_snapshots(void)
+{
+    struct out o;
+
+    /* Node 2 of 3 receives a snapshot in three chunks, installs it,
+     * continues with entries after it, and restarts from it. */
+    o.n = 0;
+    u8(&o, 2);     /* 3 voters, self = 2 */
+    u8(&o, 1);
+    u8(&o, 0);     /* bootstrap, snapshot callbacks, 1 trailing entry */
+    node_chunk(&o, 3, 0, false, "first chunk", 11);
+    node_chunk(&o, 0, 1, false, "second one", 10);
+    node_chunk(&o, 0, 1, true, "last.", 5);
+    node_append(&o, 0, 0, 2, 0);
+    u8(&o, FZ_OP_RESTART);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 1);
+    save("fuzz_node", "snapshot_follower", &o);
+
+    /* Node 1 of 3 leads and commits with voter 3, compacts into a
+     * 300-byte snapshot; voter 2 answers its first probe with a rejection
+     * (hint 0), so it gets the snapshot: 128-byte chunks, acknowledged
+     * one by one, then done. Then a restart from the snapshot. */
+    o.n = 0;
+    u8(&o, 0);     /* 3 voters, self = 1 */
+    u8(&o, 7);
+    u8(&o, 0);
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_PROPOSE);
+    u8(&o, 5);
+    put(&o, "hello", 5);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 2);     /* voter 3 only */
+    u8(&o, FZ_OP_BATCH);
+    u8(&o, 3);
+    u8(&o, 2);
+    put(&o, "aa", 2);
+    u8(&o, 0);
+    u8(&o, 4);
+    put(&o, "cccc", 4);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 2);
+    u8(&o, FZ_OP_COMPACT);
+    u8(&o, 0);     /* at the applied index */
+    u8(&o, 100);   /* 300 bytes */
+    u8(&o, FZ_OP_STEP_ARESP);
+    u8(&o, 1);     /* from ids[1] = 2 */
+    u8(&o, 0);     /* current term */
+    u8(&o, 0);     /* rejected */
+    u8(&o, 5);     /* index 0 */
+    u8(&o, 5);     /* hint 0 */
+    u8(&o, 0);
+    u8(&o, FZ_OP_STEP_SRESP);
+    u8(&o, 1);
+    u8(&o, 0);
+    u8(&o, 1 << 2);               /* acknowledged + one chunk */
+    u8(&o, FZ_OP_STEP_SRESP);
+    u8(&o, 1);
+    u8(&o, 0);
+    u8(&o, (2 << 2) | (1 << 4));  /* all of it, done */
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 1);
+    u8(&o, FZ_OP_RESTART);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 2);
+    save("fuzz_node", "snapshot_leader", &o);
+
+    /* The snapshot callbacks failing: a write, then an installation, then
+     * a read on a leader. */
+    o.n = 0;
+    u8(&o, 2);
+    u8(&o, 3);
+    u8(&o, 4);     /* 2 trailing entries */
+    u8(&o, FZ_OP_FAULT);
+    u8(&o, 0xf1);  /* snapshot_write, next call */
+    node_chunk(&o, 3, 0, false, "lost", 4);
+    node_chunk(&o, 0, 0, false, "again", 5);
+    u8(&o, FZ_OP_FAULT);
+    u8(&o, 0xf2);  /* snapshot_install */
+    node_chunk(&o, 0, 1, true, "end", 3);
+    node_chunk(&o, 0, 0, true, "whole", 5);
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_FAULT);
+    u8(&o, 0xf0);  /* snapshot_read */
+    u8(&o, FZ_OP_STEP_ARESP);
+    u8(&o, 1);     /* from voter 3 */
+    u8(&o, 0);
+    u8(&o, 0);     /* rejected */
+    u8(&o, 1);     /* index: last - 1, the probe's prev (5) */
+    u8(&o, 5);     /* hint 0 */
+    u8(&o, 0);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    save("fuzz_node", "snapshot_faults", &o);
+
+    /* A node without the snapshot callbacks refuses chunks and
+     * compaction. */
+    o.n = 0;
+    u8(&o, 2);
+    u8(&o, 1);
+    u8(&o, 2);     /* no snapshot callbacks */
+    node_chunk(&o, 3, 0, true, "no", 2);
+    u8(&o, FZ_OP_COMPACT);
+    u8(&o, 0);
+    u8(&o, 1);
+    save("fuzz_node", "snapshot_no_callbacks", &o);
+}
+
 /* ---- fuzz_sim ------------------------------------------------------------------- */
 
 static uint64_t splitmix(uint64_t *x)
@@ -479,6 +694,7 @@ int main(int argc, char **argv)
     gen_decode();
     gen_roundtrip();
     gen_node();
+    gen_node_snapshots();
     gen_sim();
     return 0;
 }
