@@ -144,6 +144,8 @@ struct world {
     bool snap_cbs;   /* the snapshot callbacks are set */
     struct hsnap hs, hs_prev; /* the host's latest snapshot and the one
                                  before it (still readable) */
+    size_t snap_len_max; /* the largest snapshot the host ever held (a
+                            leader may go on streaming one it dropped) */
     struct rx rx;
     /* Armed failures: the k-th next call fails (0: off). */
     unsigned fail_state, fail_entries, fail_send, fail_apply;
@@ -274,6 +276,9 @@ static void hsnap_push(struct world *w, raft_index index, raft_term term,
     w->hs.term = term;
     w->hs.data = fz_dup(data, len);
     w->hs.len = len;
+    if (len > w->snap_len_max) {
+        w->snap_len_max = len;
+    }
 }
 
 /* Undo hsnap_push (the node refused the compaction). */
@@ -883,10 +888,8 @@ static void check_progress(struct world *w, const struct raft_status *st)
         FZ_CHECK(p.state == RAFT_PROGRESS_PROBE || p.state == RAFT_PROGRESS_REPLICATE ||
                      (p.state == RAFT_PROGRESS_SNAPSHOT && w->snap_cbs && !p.self),
                  "progress state %d", p.state);
-        FZ_CHECK(p.state == RAFT_PROGRESS_SNAPSHOT
-                     ? p.snapshot_acked <= (w->hs.len > w->hs_prev.len ? w->hs.len
-                                                                        : w->hs_prev.len)
-                     : p.snapshot_acked == 0,
+        FZ_CHECK(p.state == RAFT_PROGRESS_SNAPSHOT ? p.snapshot_acked <= w->snap_len_max
+                                                   : p.snapshot_acked == 0,
                  "progress of %llu: state %d, %llu snapshot bytes acknowledged",
                  (ull)p.id, p.state, (ull)p.snapshot_acked);
         FZ_CHECK(p.match < p.next && p.next <= st->last_index + 1,
