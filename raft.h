@@ -659,8 +659,8 @@ RAFT_API int raft_restore(struct raft *r, const raft_id *voters,
  * Returns RAFT_ESNAPSHOT if the entries do not continue the snapshot: a
  * gap after it (first_index > snap->index + 1), a log that ends before it,
  * or a different term at snap->index; RAFT_EINVAL as raft_restore() (the
- * voters are snap's) or if snap is NULL, snap->index is 0, snap->term is 0
- * or above `term`, first_index is 0, entries is NULL with n_entries > 0,
+ * voters are snap's) or if snap is NULL, snap->index is 0 or UINT64_MAX,
+ * snap->term is 0 or above `term`, first_index is 0, entries is NULL with n_entries > 0,
  * or the node has no snapshot callbacks; RAFT_ESTARTED; RAFT_EBUSY;
  * RAFT_ENOMEM (the node stays unstarted). raft_restore() is this call
  * without a snapshot.
@@ -698,7 +698,8 @@ RAFT_API int raft_tick(struct raft *r);
  * Returns 0 if the message was processed (including a consistency-check
  * failure, which is answered with a rejection and reported as
  * RAFT_EVENT_APPEND_REJECTED), or:
- *   RAFT_EINVAL       msg is NULL;
+ *   RAFT_EINVAL       msg is NULL, or a snapshot chunk reached a node
+ *                     without snapshot callbacks;
  *   RAFT_ENOTMEMBER   msg->from is not a voter (or is this node);
  *   RAFT_EBADMSG      the message is impossible from a correct node:
  *                     - an unknown type, a recipient other than this node,
@@ -714,12 +715,18 @@ RAFT_API int raft_tick(struct raft *r);
  *                       prev_term, below the previous entry's term or
  *                       above the message term, an unknown entry type, a
  *                       NULL payload with a non-zero length;
+ *                     - a snapshot chunk whose last entry is index 0 or
+ *                       UINT64_MAX, or has a term of 0 or above the
+ *                       message term; NULL data with a non-zero length; an
+ *                       offset range past UINT64_MAX; a snapshot reply
+ *                       for index 0;
  *                     - a success reply acknowledging an index past this
- *                       leader's log, an AppendEntries from a second
- *                       leader in the same term, or entries that contradict
- *                       this node's committed entries;
+ *                       leader's log, an AppendEntries or a snapshot chunk
+ *                       from a second leader in the same term, or entries
+ *                       that contradict this node's committed entries;
  *   RAFT_ETOOBIG      more than RAFT_MAX_ACCEPT_ENTRIES entries or
- *                     RAFT_MAX_ACCEPT_BYTES payload bytes (this node's own
+ *                     RAFT_MAX_ACCEPT_BYTES payload bytes (in a snapshot
+ *                     chunk: data bytes) (this node's own
  *                     max_msg_* limits do not apply to what it receives);
  *   RAFT_ESTALE       msg->term is older than the node's term (a request is
  *                     answered with the current term first);
@@ -817,7 +824,9 @@ RAFT_API int raft_persisted(struct raft *r, size_t n, int status);
  * holds for the log is proportional to the entries it retains. An index
  * at or below the latest snapshot's changes nothing.
  * Returns 0, RAFT_EINVAL (index above the applied index, or no snapshot
- * callbacks), RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
+ * callbacks), RAFT_EAPPLY (the compaction was done; an entry whose apply
+ * failed earlier failed again when retried on the way out),
+ * RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
  */
 RAFT_API int raft_compact(struct raft *r, raft_index index);
 
@@ -857,9 +866,9 @@ struct raft_wire_limits {
  * RAFT_ENOBUFS, sets *len to the bytes needed and writes nothing: call with
  * cap 0 to learn the size. Returns RAFT_EINVAL if msg or len is NULL, buf is
  * NULL with cap > 0, the type or an entry type is unknown, entries is NULL
- * with n_entries > 0, an entry has a NULL payload with a non-zero length, a
- * payload exceeds UINT32_MAX bytes, or the encoding would exceed UINT32_MAX
- * bytes.
+ * with n_entries > 0, an entry (or a snapshot chunk) has a NULL payload with
+ * a non-zero length, a payload exceeds UINT32_MAX bytes, or the encoding
+ * would exceed UINT32_MAX bytes.
  */
 RAFT_API int raft_msg_encode(const struct raft_msg *msg, void *buf, size_t cap,
                              size_t *len);
@@ -883,12 +892,14 @@ RAFT_API int raft_msg_peek_len(const void *buf, size_t len, size_t *msg_len);
  * read outside buf[0..len). Returns 0, or:
  *   RAFT_EINVAL    a NULL argument (ents may be NULL when ents_cap is 0);
  *   RAFT_ESHORT    buf ends before the message does;
- *   RAFT_ETRAILING bytes follow the message, or follow its last entry
- *                  within the length the prefix states;
+ *   RAFT_ETRAILING bytes follow the message, or follow its last entry (or
+ *                  a snapshot chunk's data) within the length the prefix
+ *                  states;
  *   RAFT_EVERSION  the version is not RAFT_WIRE_VERSION;
  *   RAFT_ETYPE     unknown message type or entry type;
  *   RAFT_ECOUNT    the entry count cannot fit in the message's length;
- *   RAFT_ELIMIT    the message, an entry or the entry count exceeds limits;
+ *   RAFT_ELIMIT    the message, an entry, the entry count or a snapshot
+ *                  chunk's data exceeds limits;
  *   RAFT_ENOBUFS   more entries than ents_cap;
  *   RAFT_EFORMAT   reserved bits or bytes are not zero, a flag is set on a
  *                  type that has none, or the length prefix disagrees with

@@ -310,7 +310,8 @@ int raft_restore_snapshot(struct raft *r, const struct raft_snapshot_meta *snap,
                           const struct raft_entry *entries, size_t n_entries)
 {
     raft_index skip;
-    if (r == NULL || snap == NULL || snap->index == 0 || snap->term == 0 ||
+    if (r == NULL || snap == NULL || snap->index == 0 ||
+        snap->index == UINT64_MAX || snap->term == 0 ||
         first_index == 0 || (n_entries > 0 && entries == NULL) ||
         n_entries > UINT64_MAX - first_index) {
         return RAFT_EINVAL;

@@ -162,7 +162,8 @@ static int validate_snapshot(const struct raft_msg *m, const char **why)
         *why = "unknown message type";
         return RAFT_EBADMSG;
     }
-    if (s->index == 0 || s->index_term == 0 || s->index_term > m->term) {
+    if (s->index == 0 || s->index == UINT64_MAX || s->index_term == 0 ||
+        s->index_term > m->term) {
         *why = "impossible last entry";
         return RAFT_EBADMSG;
     }
