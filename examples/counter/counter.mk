@@ -41,5 +41,8 @@ test-e2e: examples $(B)/counter-e2e $(B)/counter-storage-test
 	$(B)/counter-storage-test --bin $(B)
 	$(B)/counter-e2e --bin $(B) --seconds $(E2E_SECONDS)
 
+# Throughput and latency, then restart time after 100,000 and 1,000,000
+# increments of history, with snapshots off and on.
 bench-counter: examples $(B)/counter-bench
 	$(B)/counter-bench --bin $(B)
+	$(B)/counter-bench --bin $(B) --restart 100000,1000000

@@ -2210,6 +2210,7 @@ static int restore(struct server *s, const raft_id *voters, size_t n)
     bool found = false;
     raft_term term;
     raft_id vote;
+    uint64_t t0 = ctr_now_ms();
     int rc;
     if (st_state_read(&s->st, &term, &vote) != 0) {
         logm(L_ERR, "%s", s->st.err);
@@ -2260,11 +2261,11 @@ static int restore(struct server *s, const raft_id *voters, size_t n)
                      ", %zu sessions)", snap.index, s->sm.counter, s->sm.n);
             s->snap_base = s->snap_taken = snap.index;
         }
-        logm(L_INFO, "restored from %s: %s, term %" PRIu64 ", vote %" PRIu64
-             ", %zu log entries loaded (indexes %" PRIu64 "..%" PRIu64 " in %zu "
-             "segments, last term %" PRIu64 ")", s->o.data, from, term, vote,
-             l.n, l.base, l.base + l.n - 1, s->st.n_segs,
-             l.n ? l.entries[l.n - 1].term : 0);
+        logm(L_INFO, "restored from %s in %" PRIu64 " ms: %s, term %" PRIu64
+             ", vote %" PRIu64 ", %zu log entries loaded (indexes %" PRIu64
+             "..%" PRIu64 " in %zu segments, last term %" PRIu64 ")", s->o.data,
+             ctr_now_ms() - t0, from, term, vote, l.n, l.base,
+             l.base + l.n - 1, s->st.n_segs, l.n ? l.entries[l.n - 1].term : 0);
     }
     if (rc == 0 && found && st_io_set_current(&s->io, snap.index) != 0) {
         logm(L_ERR, "%s", s->io.err);
@@ -2449,7 +2450,7 @@ static void usage(FILE *f)
         "                      [--seed N] [--quiet | --verbose]\n"
         "                      [--sync-persist] [--write-delay-ms N]\n"
         "                      [--snapshot-every 10000] [--snapshot-trailing 1024]\n"
-        "                      [--segment-bytes 8388608] [--record-applied]\n"
+        "                      [--segment-bytes 1048576] [--record-applied]\n"
         "  --peers lists every voter, this node included; give every node\n"
         "  the same list. --listen defaults to this node's --peers address.\n"
         "  --sync-persist writes and fsyncs inside the loop instead of in the\n"

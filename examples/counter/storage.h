@@ -68,7 +68,7 @@
 #define ST_MAX_VOTERS 64u
 #define ST_SNAP_HDR 40u  /* snapshot header before the voters */
 #define ST_NAME_MAX 64u  /* a file name inside the directory */
-#define ST_SEGMENT_BYTES_DEFAULT (8u << 20)
+#define ST_SEGMENT_BYTES_DEFAULT (1u << 20)
 
 /* One log segment. */
 struct st_seg {
