@@ -328,6 +328,7 @@ struct server {
     bool snap_busy;         /* one taken, not durable yet */
     raft_index snap_taken;  /* latest own snapshot durable and compacted */
     raft_index dropped_upto; /* segments up to here are (being) deleted */
+    raft_index snap_pending; /* the one taken, while snap_busy */
     uint8_t *snap_file;     /* --sync-persist: taken, to be written */
     size_t snap_len, snap_sessions;
     raft_index snap_sending; /* last snapshot logged as being sent */
@@ -983,7 +984,7 @@ static void snapshot_take(struct server *s, raft_index index, raft_term term)
         return;
     }
     s->snap_busy = true;
-    s->snap_base = index;
+    s->snap_base = s->snap_pending = index;
     s->snap_len = len;
     s->snap_sessions = s->sm.n;
 }
@@ -1142,6 +1143,13 @@ static int on_snapshot_install(struct raft *r, void *ctx,
     free(s->sm.tab);
     s->sm = fresh;
     pending_fail_all(s); /* their entries may be in the snapshot: unknown */
+    if (s->snap_file != NULL) {
+        /* --sync-persist: ours, taken earlier in this loop iteration and
+         * not written yet, is older than this one: drop it. */
+        free(s->snap_file);
+        s->snap_file = NULL;
+        s->snap_busy = false;
+    }
     s->snap_base = meta->index;
     s->snaps_installed++;
     logm(L_INFO, "installed snapshot %" PRIu64 " (term %" PRIu64 ", %zu bytes) "
@@ -1277,7 +1285,7 @@ static void snapshot_durable(struct server *s, raft_index taken,
 /* --sync-persist: write the snapshot taken during the last driving call. */
 static void snapshot_flush_sync(struct server *s)
 {
-    raft_index index = s->snap_base;
+    raft_index index = s->snap_pending;
     int rc;
     if (s->snap_file == NULL) {
         return;
@@ -2152,7 +2160,8 @@ static void explain_esnapshot(struct server *s, const struct st_snapshot *snap,
         snprintf(what, sizeof(what), "the log ends at index %" PRIu64 " (%s), "
                  "before the snapshot's index %" PRIu64, last,
                  seg_holding(&s->st, last, seg), snap->index);
-    } else if (l->entries[snap->index - l->base].term != snap->term) {
+    } else if (snap->index >= l->base &&
+               l->entries[snap->index - l->base].term != snap->term) {
         snprintf(what, sizeof(what), "entry %" PRIu64 " in %s has term %"
                  PRIu64 ", the snapshot says %" PRIu64, snap->index,
                  seg_holding(&s->st, snap->index, seg),

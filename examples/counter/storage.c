@@ -1365,13 +1365,13 @@ int st_snapshot_load(struct storage *s, struct st_snapshot *out,
             free(v);
             return -1;
         }
-        if (st_snapshot_parse(d, len, out, why, sizeof(why)) == 0 &&
-            out->index != v[i]) {
+        if (st_snapshot_parse(d, len, out, why, sizeof(why)) == 0) {
+            if (out->index == v[i]) {
+                *data = d;
+                *found = true;
+                break;
+            }
             snprintf(why, sizeof(why), "holds index %" PRIu64, out->index);
-        } else if (out->index == v[i]) {
-            *data = d;
-            *found = true;
-            break;
         }
         free(d);
         used += (size_t)snprintf(notes + used, notes_len - used,

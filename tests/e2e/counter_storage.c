@@ -462,6 +462,26 @@ static void part1_snapshots(void)
     }
     st_close(&st);
 
+    /* The only snapshot damaged: none found, noted. */
+    case_dir(dir, sizeof(dir), "snapshot-only-damaged");
+    if (build(dir, 10, 1, segs, 32, &nseg) != 0 ||
+        write_snapshot(dir, 8, 1, 7, "") != 0 ||
+        patch_file(dir, "snap-00000000000000000008", 0, "X", 1, false) != 0) {
+        expect(0, "snapshot-only-damaged: setting up");
+        return;
+    }
+    reload(dir, &l, &st, 0, &ok);
+    ok = ok && st_snapshot_load(&st, &snap, &data, &found, notes,
+                                sizeof(notes)) == 0;
+    expect(ok && !found && data == NULL &&
+           strstr(notes, "snap-00000000000000000008: not a snapshot") != NULL,
+           "a damaged only snapshot is not loaded (\"%s\")", notes);
+    free(data);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+
     /* st_snapshot_write replaces older snapshots. */
     case_dir(dir, sizeof(dir), "snapshot-write");
     if (build(dir, 10, 1, segs, 32, &nseg) != 0 ||
@@ -647,6 +667,24 @@ static void part2(int port)
         }
         st_close(&st);
         refuse_case("a term mismatch at the snapshot's index", dir, port, want);
+    }
+
+    /* The log starts right after the snapshot, with a lower term. */
+    case_dir(dir, sizeof(dir), "srv-term-after");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) == 0 &&
+        write_snapshot(dir, segs[0].last, 2, 1, "") == 0) {
+        char p[CL_PATH_MAX + ST_NAME_MAX], snapname[ST_NAME_MAX];
+        const char *want[] = {snapname, segs[1].name, "lower term than 2", NULL};
+        struct storage st;
+        bool fresh;
+        snprintf(snapname, sizeof(snapname), "snap-%020" PRIu64, segs[0].last);
+        path_of(p, sizeof(p), dir, segs[0].name);
+        unlink(p);
+        if (st_open(&st, dir, 65536, SEG_BYTES, &fresh) == 0) {
+            st_state_write(&st, 2, 1);
+        }
+        st_close(&st);
+        refuse_case("terms going down right after the snapshot", dir, port, want);
     }
 
     case_dir(dir, sizeof(dir), "srv-no-snapshot");
