@@ -26,10 +26,12 @@
  *   - Pointers are labelled "borrowed" (read during the call only),
  *     "retained" (kept until a stated event) or "out" (written by the call).
  *   - Callbacks must not call mutating functions (raft_tick, raft_step,
- *     raft_propose, raft_propose_batch, raft_persisted, raft_bootstrap,
- *     raft_restore, raft_destroy) on the node that invoked them; such
- *     calls return RAFT_EBUSY (raft_destroy is ignored). Queries are
- *     allowed.
+ *     raft_propose, raft_propose_batch, raft_persisted, raft_compact,
+ *     raft_bootstrap, raft_restore, raft_restore_snapshot, raft_destroy)
+ *     on the node that invoked them; such calls return RAFT_EBUSY
+ *     (raft_destroy is ignored). Queries are allowed. (So a host that
+ *     decides in its apply callback to snapshot calls raft_compact once
+ *     the driving call has returned.)
  */
 #ifndef RAFT_H
 #define RAFT_H
@@ -544,7 +546,8 @@ typedef int (*raft_snapshot_read_cb)(struct raft *r, void *ctx, raft_index index
  * Follower: store data[0..len) (borrowed) at byte `offset` of the snapshot
  * being received, described by *meta (borrowed). Chunks come in order,
  * without gaps: offset 0 starts a new snapshot, and the host discards any
- * partly received one. Nothing needs to be durable yet. Return 0, or
+ * partly received one (a duplicate of the first chunk of the snapshot
+ * being received is not passed on). Nothing needs to be durable yet. Return 0, or
  * non-zero on failure (the chunk counts as lost; the leader resends it).
  */
 typedef int (*raft_snapshot_write_cb)(struct raft *r, void *ctx,
@@ -553,19 +556,23 @@ typedef int (*raft_snapshot_write_cb)(struct raft *r, void *ctx,
                                       size_t len);
 
 /*
- * Follower: the snapshot described by *meta (borrowed) is complete. Make it
- * durable, then replace the state machine with it: every entry up to
- * meta->index counts as applied, and the apply callback continues from
- * meta->index + 1. The host's log may drop every entry up to meta->index.
+ * Follower: the snapshot described by *meta (borrowed) is complete. Replace
+ * the state machine with it during this call: every entry up to
+ * meta->index counts as applied from now on (raft_status shows it at
+ * once), and the apply callback continues from meta->index + 1, possibly
+ * later in the same driving call. The host's log may drop every entry up to meta->index.
  * If `keep` is true the node's log held the entry meta->index with
  * meta->term and the entries after it stay; if false, every stored entry
  * goes (the log then continues the snapshot empty, as if
  * persist_entries were called with first = meta->index + 1 and nothing).
- * This is a write like the persist callbacks' (synchronous: return once
- * durable; asynchronous: start it, report it with raft_persisted()); the
- * installation is acknowledged only once it is durable. Return 0, or
- * non-zero on failure: the node keeps its state and the leader starts the
- * snapshot over later.
+ * Making the snapshot (and the log change) durable is a write like the
+ * persist callbacks' (synchronous: return once durable; asynchronous:
+ * start it, report it with raft_persisted() in order with the others); the
+ * installation is acknowledged to the leader only once it is durable. A
+ * crash before that restarts the node from what its disk held before,
+ * which is consistent: nothing depended on the installation yet. Return
+ * 0, or non-zero on failure (before replacing anything): the node keeps
+ * its state and the leader starts the snapshot over.
  */
 typedef int (*raft_snapshot_install_cb)(struct raft *r, void *ctx,
                                         const struct raft_snapshot_meta *meta,
@@ -653,7 +660,9 @@ RAFT_API int raft_restore(struct raft *r, const raft_id *voters,
  * gap after it (first_index > snap->index + 1), a log that ends before it,
  * or a different term at snap->index; RAFT_EINVAL as raft_restore() (the
  * voters are snap's) or if snap is NULL, snap->index is 0, snap->term is 0
- * or above `term`; RAFT_ESTARTED; RAFT_ENOMEM. raft_restore() is this call
+ * or above `term`, first_index is 0, entries is NULL with n_entries > 0,
+ * or the node has no snapshot callbacks; RAFT_ESTARTED; RAFT_EBUSY;
+ * RAFT_ENOMEM (the node stays unstarted). raft_restore() is this call
  * without a snapshot.
  */
 RAFT_API int raft_restore_snapshot(struct raft *r,
@@ -799,7 +808,10 @@ RAFT_API int raft_persisted(struct raft *r, size_t n, int status);
  * entry up to `index` (at most the applied index): the node remembers it as
  * its latest snapshot (what it streams to followers that need entries it no
  * longer has) and drops the log entries up to index - cfg.snapshot_trailing
- * (the trailing ones let a follower slightly behind catch up from the log).
+ * (the trailing ones let a follower slightly behind catch up from the log;
+ * with the smallest trailing window, 1, entry `index` itself stays). A
+ * follower that installs a snapshot from its leader drops its whole log up
+ * to the snapshot's index, whatever the trailing window.
  * The host may then delete its own copies of the dropped entries: from this
  * call on raft_entry_at() returns RAFT_ECOMPACTED for them. Memory the node
  * holds for the log is proportional to the entries it retains. An index
@@ -929,7 +941,10 @@ struct raft_progress {
     int state;          /* RAFT_PROGRESS_* (the leader itself: REPLICATE) */
     raft_index match;   /* highest index known replicated there (the
                            leader itself: its durable index) */
-    raft_index next;    /* next index to send there */
+    raft_index next;    /* next index to send there (not meaningful in
+                           RAFT_PROGRESS_SNAPSHOT: the follower is probed
+                           from the snapshot's index + 1 once it is
+                           installed) */
     unsigned inflight;  /* AppendEntries in flight */
     uint64_t snapshot_acked; /* SNAPSHOT: bytes of it the follower wrote */
 };

@@ -41,7 +41,9 @@ void raft__progress_become_snapshot(struct raft__progress *pr, raft_index index,
     pr->snap_acked = 0;
     pr->snap_all_sent = false;
     pr->snap_idle = 0;
-    pr->snap_rewind_age = 0;
+    pr->snap_rewind_age = UINT32_MAX / 2; /* the first rewind may come at once */
+    pr->snap_rewind_due = false;
+    pr->snap_rewind_to = 0;
 }
 
 void raft__progress_become_replicate(struct raft__progress *pr)

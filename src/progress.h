@@ -58,6 +58,9 @@ struct raft__progress {
     uint64_t snap_acked;     /* bytes the follower has written */
     unsigned snap_idle;      /* ticks since the last acknowledgement */
     unsigned snap_rewind_age;/* ticks since the last rewind */
+    bool snap_rewind_due;    /* a rewind to snap_rewind_to waits for the
+                                next heartbeat (one per interval) */
+    uint64_t snap_rewind_to;
 };
 
 /* Reset for a new leader whose log ends at last. */
@@ -76,11 +79,12 @@ static inline bool raft__progress_paused(const struct raft__progress *pr,
                                          uint32_t max_inflight,
                                          uint32_t max_bytes)
 {
-    if (pr->state == RAFT_PROGRESS_REPLICATE) {
-        return pr->infl_count >= max_inflight || pr->infl_bytes >= max_bytes;
+    if (pr->state == RAFT_PROGRESS_PROBE) {
+        return pr->probe_sent;
     }
-    /* PROBE: one at a time; SNAPSHOT: no entries until it is installed. */
-    return pr->state == RAFT_PROGRESS_SNAPSHOT || pr->probe_sent;
+    /* (SNAPSHOT is not paused here: its next index is at or below the
+     * leader's log base, which every caller checks.) */
+    return pr->infl_count >= max_inflight || pr->infl_bytes >= max_bytes;
 }
 
 /* Record an AppendEntries carrying entries up to `last` (`bytes` payload

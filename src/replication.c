@@ -74,12 +74,14 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
     size_t n;
     if (raft__progress_paused(pr, w, r->cfg.max_inflight_bytes) ||
         pr->next > raft__log_last(&r->log)) {
-        /* (SNAPSHOT counts as paused for entries.) */
-        return pr->state == RAFT_PROGRESS_SNAPSHOT && raft__snapshot_send(r, pr);
+        return false;
     }
     if (pr->next <= r->log.base) {
-        /* It needs entries this leader compacted: send the snapshot. */
-        raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
+        /* It needs entries this leader compacted: send the snapshot.
+         * (SNAPSHOT keeps next at or below the base: the base only rises.) */
+        if (pr->state != RAFT_PROGRESS_SNAPSHOT) {
+            raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
+        }
         return raft__snapshot_send(r, pr);
     }
     prev = pr->next - 1;
@@ -339,6 +341,10 @@ void raft__repl_tick(struct raft *r)
         if (pr->state != RAFT_PROGRESS_SNAPSHOT && pr->next <= r->log.base) {
             /* Compaction passed what it needs. */
             raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
+        } else if (pr->state == RAFT_PROGRESS_SNAPSHOT && pr->match >= r->log.base) {
+            /* An acknowledgement showed it holds what the log still has
+             * after all (a reply to an older AppendEntries): no snapshot. */
+            raft__progress_become_probe(pr, pr->match + 1);
         }
         if (pr->state == RAFT_PROGRESS_SNAPSHOT) {
             /* The chunks go at the flush; the heartbeat, anchored at the
@@ -402,15 +408,8 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
          * answer to the probe (or its heartbeat) at next - 1. A late reply
          * to something older says nothing, and pipelining again from match
          * would resend what the outstanding probe carries. */
-        if (pr->state == RAFT_PROGRESS_REPLICATE) {
-            /* the common case: nothing changes state */
-        } else if (pr->state == RAFT_PROGRESS_PROBE) {
-            if (advanced || a->index >= probe_at) {
-                raft__progress_become_replicate(pr);
-            }
-        } else if (pr->match >= r->log.base) {
-            /* SNAPSHOT, but it holds what the log still has: no snapshot. */
-            raft__progress_become_probe(pr, pr->match + 1);
+        if (pr->state == RAFT_PROGRESS_PROBE && (advanced || a->index >= probe_at)) {
+            raft__progress_become_replicate(pr);
         }
         /* Only a match above the commit index can raise it. */
         if (advanced && pr->match > r->commit) {

@@ -97,12 +97,19 @@ bool raft__snapshot_send(struct raft *r, struct raft__progress *pr)
     return !last && pr->snap_sent - pr->snap_acked < window;
 }
 
-/* Send again from byte `offset` (at most once per heartbeat interval). */
+/* Send again from byte `offset`: at once, or at the next heartbeat if a
+ * rewind happened less than a heartbeat interval ago (then the lowest
+ * offset asked for meanwhile wins). */
 static void rewind_to(struct raft *r, struct raft__progress *pr, uint64_t offset)
 {
     if (pr->snap_rewind_age < r->cfg.heartbeat_ticks) {
+        if (!pr->snap_rewind_due || offset < pr->snap_rewind_to) {
+            pr->snap_rewind_to = offset;
+        }
+        pr->snap_rewind_due = true;
         return;
     }
+    pr->snap_rewind_due = false;
     pr->snap_sent = offset;
     if (pr->snap_acked > offset) {
         pr->snap_acked = offset;
@@ -121,6 +128,8 @@ void raft__snapshot_tick(struct raft *r, struct raft__progress *pr)
     if (pr->snap_acked == 0 && pr->snap_index != r->snap_index) {
         /* Nothing of it acknowledged and a newer snapshot exists. */
         raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
+    } else if (pr->snap_rewind_due) {
+        rewind_to(r, pr, pr->snap_rewind_to);
     } else if (pr->snap_idle >= r->cfg.election_ticks && pr->snap_sent > pr->snap_acked) {
         /* No acknowledgement for an election timeout: the tail was lost. */
         pr->snap_idle = 0;
@@ -156,11 +165,18 @@ int raft__snapshot_recv_resp(struct raft *r, struct raft__progress *pr,
         pr->snap_idle = 0;
         pr->dirty = true; /* the window moved */
         r->any_dirty = true;
-    } else if (a->offset < pr->snap_sent) {
-        /* The follower expects an earlier byte than what followed it: a
-         * chunk was lost or reordered, or (offset 0) it lost the stream. */
-        rewind_to(r, pr, a->offset);
+    } else if (a->offset == pr->snap_acked) {
+        if (a->offset < pr->snap_sent) {
+            /* It still expects the byte after what it holds while more
+             * followed: a chunk was lost or overtaken. */
+            rewind_to(r, pr, a->offset);
+        }
+    } else if (a->offset == 0) {
+        /* It holds nothing of the stream any more (it restarted, or its
+         * installation failed): start over. */
+        rewind_to(r, pr, 0);
     }
+    /* Otherwise below what it acknowledged: a late or duplicated answer. */
     return 0;
 }
 
@@ -253,7 +269,13 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
     }
     same = r->rx_active && r->rx_index == s->index && r->rx_term == s->index_term &&
            r->rx_leader_term == m->term;
-    /* Offset 0 starts over; any other must continue the stream. */
+    /* Offset 0 starts over, except a copy of the first chunk of the stream
+     * being received, which is answered like any chunk it already has;
+     * any other offset must continue the stream. */
+    if (s->offset == 0 && same && r->rx_offset > 0) {
+        reply(r, m, r->rx_offset, false, RAFT__AFTER_STATE);
+        return 0;
+    }
     if (s->offset != 0 && (!same || s->offset != r->rx_offset)) {
         reply(r, m, same ? r->rx_offset : 0, false, RAFT__AFTER_STATE);
         return 0;

@@ -6,6 +6,9 @@
  *   bench w2 --election 10 --heartbeat 1 [--seeds 1000] [--seed S]
  *   bench w3 [--n 100000] [--seed S]
  *   bench w5 [--n 20000] [--delay D] [--seed S]
+ *   bench w6 [--n 10000000] [--check 1000000] [--every 100000] [--seed S]
+ *   bench w7 [--size 104857600] [--msg-bytes M] [--inflight-bytes I]
+ *            [--n 10000] [--trailing 64] [--seed S]
  *   (w1, w1-once and w5 take --async 1 for asynchronous persistence)
  *
  * Every cluster lives in this process: a message queue stands in for the
@@ -230,6 +233,17 @@ static void queue_clear(struct queue *q)
 
 struct cluster;
 
+/* A host's snapshot of its state machine (W6, W7): the state at `index`.
+ * As bytes it is SNAP_HDR bytes of header (index, sum, cmds, little-endian)
+ * followed by deterministic filler up to the cluster's snap_size, generated
+ * on the fly from the header: W7's 100 MiB is never held in memory. */
+#define SNAP_HDR 24
+struct snap {
+    raft_index index;
+    uint64_t sum;  /* the state machine at index */
+    uint64_t cmds; /* command entries it has applied */
+};
+
 struct node {
     struct cluster *c;
     struct raft *r;
@@ -242,6 +256,19 @@ struct node {
     raft_term term;       /* persisted term and vote */
     raft_id vote;
     size_t pending;       /* asynchronous mode: writes not yet reported */
+};
+
+/* A node's host's snapshots (W6, W7 only). Kept out of struct node, whose
+ * size W1's compiled code depends on. */
+struct host {
+    struct snap snap;     /* the latest snapshot, index 0: none */
+    int compact_due;      /* snap is newer than what raft_compact was told */
+    unsigned char *chunk; /* snapshot_read's buffer (one chunk) */
+    size_t chunk_cap;
+    uint64_t rx_len;      /* snapshot being received: bytes written, */
+    uint64_t rx_hash;     /* their running FNV-1a hash */
+    unsigned char rx_hdr[SNAP_HDR]; /* and its header */
+    size_t rx_max_chunk;  /* largest chunk snapshot_write was given */
 };
 
 struct cluster {
@@ -264,6 +291,19 @@ struct cluster {
     int strict;                         /* any rejected message is fatal */
     uint64_t n_rejected[16];            /* raft_step errors, by -code */
     int bad_apply;
+    /* Snapshots (W6, W7 only). */
+    struct host hosts[MAX_NODES];       /* node i's is hosts[i] */
+    uint64_t snap_size;                 /* bytes of every host snapshot */
+    raft_index compact_every;           /* W6: hosts snapshot at multiples */
+    uint64_t compactions;               /* raft_compact calls by the hosts */
+    uint64_t snap_q[MAX_NODES + 1];     /* chunk bytes queued to each node */
+    uint64_t snap_q_peak[MAX_NODES + 1];/* the most at any time */
+    uint64_t snap_msgs[RAFT_MSG_SNAPSHOT_RESP + 1]; /* chunks and replies
+                                           sent, */
+    uint64_t snap_wire;                 /* their raft_msg_encode bytes */
+    int bad_snapshot;                   /* a chunk out of order, or an
+                                           installed snapshot that does not
+                                           match its header */
 };
 
 static int cb_send(struct raft *r, void *ctx, const struct raft_msg *msg)
@@ -367,8 +407,239 @@ static const struct raft_callbacks callbacks = {
     .apply = cb_apply,
 };
 
-static struct cluster *cluster_new(size_t n, unsigned election,
-                                   unsigned heartbeat, uint64_t seed)
+/* ---- snapshots (W6, W7) -------------------------------------------------- */
+
+#define FNV_OFFSET 0xcbf29ce484222325u
+#define FNV_PRIME 0x100000001b3u
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    int i;
+    for (i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Bytes off .. off+len-1 of the snapshot s (see struct snap). */
+static void snap_bytes(const struct snap *s, uint64_t off, unsigned char *p,
+                       size_t len)
+{
+    unsigned char hdr[SNAP_HDR];
+    uint64_t salt = mix64(s->index ^ 0x5eed5eedu), w = 0;
+    size_t i;
+    put_le64(hdr, s->index);
+    put_le64(hdr + 8, s->sum);
+    put_le64(hdr + 16, s->cmds);
+    for (i = 0; i < len; i++) {
+        uint64_t o = off + i;
+        if (o < SNAP_HDR) {
+            p[i] = hdr[o];
+            continue;
+        }
+        if (i == 0 || (o & 7) == 0) /* SNAP_HDR is a multiple of 8 */
+            w = mix64(salt ^ (o >> 3));
+        p[i] = (unsigned char)(w >> (8 * (o & 7)));
+    }
+}
+
+static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len; i++)
+        h = (h ^ p[i]) * FNV_PRIME;
+    return h;
+}
+
+/* FNV-1a of the whole snapshot s of `size` bytes, generated piecewise. */
+static uint64_t snap_hash(const struct snap *s, uint64_t size)
+{
+    unsigned char buf[65536];
+    uint64_t off, h = FNV_OFFSET;
+    for (off = 0; off < size; off += sizeof buf) {
+        size_t n = size - off < sizeof buf ? (size_t)(size - off) : sizeof buf;
+        snap_bytes(s, off, buf, n);
+        h = fnv1a(h, buf, n);
+    }
+    return h;
+}
+
+static struct host *host_of(struct node *nd)
+{
+    return &nd->c->hosts[nd->id - 1];
+}
+
+/* Snapshot chunks need a copy of their data (borrowed by the send
+ * callback), and the network's chunk bytes toward each node are counted;
+ * every other message goes through cb_send, which W1 uses. */
+static int cb_send_snap(struct raft *r, void *ctx, const struct raft_msg *msg)
+{
+    struct node *nd = ctx;
+    struct cluster *c = nd->c;
+    struct qmsg *e;
+    size_t len = 0;
+    if (msg->type == RAFT_MSG_SNAPSHOT || msg->type == RAFT_MSG_SNAPSHOT_RESP) {
+        if (raft_msg_encode(msg, NULL, 0, &len) != RAFT_ENOBUFS)
+            die("raft_msg_encode failed on a message the library sent");
+        c->snap_wire += len;
+        c->snap_msgs[msg->type]++;
+    }
+    if (msg->type != RAFT_MSG_SNAPSHOT)
+        return cb_send(r, ctx, msg);
+    c->n_msgs++;
+    if (msg->to == 0 || msg->to > MAX_NODES)
+        die("snapshot chunk to unknown node %" PRIu64, msg->to);
+    if (c->cut != 0 && (msg->from == c->cut || msg->to == c->cut))
+        return 0; /* handed to the network, which loses it */
+    queue_push(&c->q, msg);
+    e = &c->q.v[c->q.tail - 1];
+    len = msg->u.snapshot.len;
+    if (len > 0) {
+        e->blk = malloc(len);
+        if (e->blk == NULL)
+            die("out of memory (chunk of %zu bytes)", len);
+        memcpy(e->blk, msg->u.snapshot.data, len);
+        e->m.u.snapshot.data = e->blk;
+    }
+    c->snap_q[msg->to] += len;
+    if (c->snap_q[msg->to] > c->snap_q_peak[msg->to])
+        c->snap_q_peak[msg->to] = c->snap_q[msg->to];
+    return 0;
+}
+
+/* W6: the host snapshots its state at every multiple of compact_every;
+ * it tells the node (raft_compact, a mutating call) once the driving call
+ * has returned, in compact_due(). */
+static int cb_apply_snap(struct raft *r, void *ctx, raft_index index,
+                         const struct raft_entry *entry)
+{
+    struct node *nd = ctx;
+    struct host *h = host_of(nd);
+    raft_index every = nd->c->compact_every;
+    int rc = cb_apply(r, ctx, index, entry);
+    if (rc == 0 && every != 0 && index % every == 0) {
+        h->snap.index = index;
+        h->snap.sum = nd->sum;
+        h->snap.cmds = nd->n_cmds;
+        h->compact_due = 1;
+    }
+    return rc;
+}
+
+static int cb_snapshot_read(struct raft *r, void *ctx, raft_index index,
+                            uint64_t offset, size_t max, const void **data,
+                            size_t *len, bool *last)
+{
+    struct node *nd = ctx;
+    struct host *h = host_of(nd);
+    uint64_t size = nd->c->snap_size;
+    size_t n;
+    (void)r;
+    if (index != h->snap.index || offset > size)
+        return -1; /* not the host's latest snapshot */
+    n = size - offset < max ? (size_t)(size - offset) : max;
+    if (n > h->chunk_cap) {
+        unsigned char *p = realloc(h->chunk, n);
+        if (p == NULL)
+            die("out of memory (chunk of %zu bytes)", n);
+        h->chunk = p;
+        h->chunk_cap = n;
+    }
+    snap_bytes(&h->snap, offset, h->chunk, n);
+    *data = h->chunk;
+    *len = n;
+    *last = offset + n == size;
+    return 0;
+}
+
+/* The receiving host keeps a running hash and the length, as if it
+ * streamed the chunks to disk, and the header (its future state). */
+static int cb_snapshot_write(struct raft *r, void *ctx,
+                             const struct raft_snapshot_meta *meta,
+                             uint64_t offset, const void *data, size_t len)
+{
+    struct node *nd = ctx;
+    struct host *h = host_of(nd);
+    const unsigned char *p = data;
+    size_t i;
+    (void)r;
+    (void)meta;
+    if (offset == 0) {
+        h->rx_len = 0;
+        h->rx_hash = FNV_OFFSET;
+        memset(h->rx_hdr, 0, sizeof h->rx_hdr);
+    }
+    if (offset != h->rx_len) {
+        nd->c->bad_snapshot = 1; /* the library promises order */
+        return -1;
+    }
+    for (i = 0; i < len && offset + i < SNAP_HDR; i++)
+        h->rx_hdr[offset + i] = p[i];
+    h->rx_hash = fnv1a(h->rx_hash, p, len);
+    h->rx_len += len;
+    if (len > h->rx_max_chunk)
+        h->rx_max_chunk = len;
+    return 0;
+}
+
+/* Check the received bytes against what the header says the snapshot is
+ * (regenerating it), then load the state. */
+static int cb_snapshot_install(struct raft *r, void *ctx,
+                               const struct raft_snapshot_meta *meta,
+                               bool keep)
+{
+    struct node *nd = ctx;
+    struct host *h = host_of(nd);
+    struct cluster *c = nd->c;
+    struct snap s;
+    (void)r;
+    s.index = get_le64(h->rx_hdr);
+    s.sum = get_le64(h->rx_hdr + 8);
+    s.cmds = get_le64(h->rx_hdr + 16);
+    if (h->rx_len != c->snap_size || s.index != meta->index ||
+        h->rx_hash != snap_hash(&s, c->snap_size)) {
+        c->bad_snapshot = 1;
+        return -1;
+    }
+    h->snap = s;
+    nd->applied = s.index;
+    nd->sum = s.sum;
+    nd->n_cmds = s.cmds;
+    if (!keep || nd->persisted < s.index)
+        nd->persisted = s.index;
+    nd->pending += g_async != 0;
+    return 0;
+}
+
+static const struct raft_callbacks snap_callbacks = {
+    .send = cb_send_snap,
+    .persist_state = cb_persist_state,
+    .persist_entries = cb_persist_entries,
+    .apply = cb_apply_snap,
+    .snapshot_read = cb_snapshot_read,
+    .snapshot_write = cb_snapshot_write,
+    .snapshot_install = cb_snapshot_install,
+};
+
+/* Limits of the snapshot clusters (W6, W7); 0 selects the default. */
+struct snap_opts {
+    uint64_t trailing;           /* cfg.snapshot_trailing */
+    uint32_t max_msg_bytes;      /* cfg.max_msg_bytes */
+    uint32_t max_inflight_bytes; /* cfg.max_inflight_bytes */
+};
+
+/* A cluster of n voters; with so != NULL its hosts keep snapshots (the
+ * snapshot callbacks are set) and so's limits apply. */
+static struct cluster *cluster_create(size_t n, unsigned election,
+                                      unsigned heartbeat, uint64_t seed,
+                                      const struct snap_opts *so)
 {
     struct cluster *c = calloc(1, sizeof *c);
     size_t i;
@@ -393,7 +664,13 @@ static struct cluster *cluster_new(size_t n, unsigned election,
         cfg.allocator.alloc = hook_alloc;
         cfg.allocator.realloc = hook_realloc;
         cfg.allocator.free = hook_free;
-        rc = raft_create(&cfg, &callbacks, nd, &nd->r);
+        if (so != NULL) {
+            cfg.snapshot_trailing = so->trailing;
+            cfg.max_msg_bytes = so->max_msg_bytes;
+            cfg.max_inflight_bytes = so->max_inflight_bytes;
+        }
+        rc = raft_create(&cfg, so != NULL ? &snap_callbacks : &callbacks, nd,
+                         &nd->r);
         if (rc != 0)
             die("raft_create: %s (%d)", raft_strerror(rc), rc);
         rc = raft_bootstrap(nd->r, c->voters, n);
@@ -403,11 +680,19 @@ static struct cluster *cluster_new(size_t n, unsigned election,
     return c;
 }
 
+static struct cluster *cluster_new(size_t n, unsigned election,
+                                   unsigned heartbeat, uint64_t seed)
+{
+    return cluster_create(n, election, heartbeat, seed, NULL);
+}
+
 static void cluster_free(struct cluster *c)
 {
     size_t i;
-    for (i = 0; i < c->n; i++)
+    for (i = 0; i < c->n; i++) {
         raft_destroy(c->nodes[i].r);
+        free(c->hosts[i].chunk);
+    }
     queue_clear(&c->q);
     free(c);
 }
@@ -939,6 +1224,366 @@ static int w5(uint64_t n, uint64_t delay, uint64_t seed)
     return 0;
 }
 
+/* ---- W6, W7: snapshots --------------------------------------------------- */
+
+#define W6_EVERY 100000 /* hosts snapshot every this many applied entries */
+#define W7_SIZE (100u * 1024 * 1024) /* bytes of W7's snapshot */
+/* The library's documented defaults, to print the limits in force. */
+#define DEFAULT_MAX_MSG_BYTES (1024u * 1024)
+#define DEFAULT_MAX_INFLIGHT 8u
+#define DEFAULT_TRAILING 1024u
+
+/* Tell each node about its host's newer snapshot (W6), after the driving
+ * call in which the host took it. */
+static void compact_due(struct cluster *c)
+{
+    size_t i;
+    for (i = 0; i < c->n; i++) {
+        struct node *nd = &c->nodes[i];
+        struct host *h = &c->hosts[i];
+        int rc;
+        if (!h->compact_due)
+            continue;
+        h->compact_due = 0;
+        rc = raft_compact(nd->r, h->snap.index);
+        if (rc != 0)
+            die("raft_compact(node %" PRIu64 ", %" PRIu64 ") returned %d "
+                "(%s)", nd->id, h->snap.index, rc, raft_strerror(rc));
+        c->compactions++;
+    }
+}
+
+/* The host snapshots its current state and compacts (W7). */
+static void snapshot_now(struct node *nd)
+{
+    struct host *h = host_of(nd);
+    h->snap.index = nd->applied;
+    h->snap.sum = nd->sum;
+    h->snap.cmds = nd->n_cmds;
+    h->compact_due = 1;
+    compact_due(nd->c);
+}
+
+/* deliver_one (FIFO) for the snapshot clusters, which are strict: keeps
+ * the count of chunk bytes in the network, then lets the hosts compact.
+ * (Not built on deliver_one, so that W1's compiled code stays as it was.) */
+static int deliver_snap(struct cluster *c)
+{
+    struct qmsg e;
+    struct node *to;
+    int rc;
+    if (queue_empty(&c->q))
+        return 0;
+    e = queue_pop(&c->q, NULL);
+    if (e.m.type == RAFT_MSG_SNAPSHOT)
+        c->snap_q[e.m.to] -= e.m.u.snapshot.len;
+    to = node_of(c, e.m.to);
+    rc = raft_step(to->r, &e.m);
+    free(e.blk);
+    disk_done(to);
+    if (rc != 0)
+        die("raft_step(node %" PRIu64 ", type %d from %" PRIu64 ") returned "
+            "%d (%s) in a fault-free run", e.m.to, e.m.type, e.m.from, rc,
+            raft_strerror(rc));
+    compact_due(c);
+    return 1;
+}
+
+/* Every node but the cut one has applied all of the leader's log. */
+static int connected_applied(struct cluster *c, struct node *leader)
+{
+    struct raft_status st;
+    size_t i;
+    raft_status(leader->r, &st);
+    for (i = 0; i < c->n; i++)
+        if (c->nodes[i].id != c->cut && c->nodes[i].applied != st.last_index)
+            return 0;
+    return 1;
+}
+
+static void load_init(struct load *ld, uint64_t seed, size_t batch)
+{
+    memset(ld, 0, sizeof *ld);
+    ld->seed = seed;
+    ld->batch = batch;
+    ld->bufs = calloc(batch, sizeof *ld->bufs);
+    ld->payloads = calloc(batch, PAYLOAD);
+    if (ld->bufs == NULL || ld->payloads == NULL)
+        die("out of memory");
+}
+
+static void load_free(struct load *ld)
+{
+    free(ld->bufs);
+    free(ld->payloads);
+}
+
+/* run_load for the snapshot clusters, resumable: propose until `target`
+ * commands in all (ld->proposed so far), ld->batch outstanding, as W1
+ * does; hosts compact where due; then the leader heartbeats until every
+ * connected node has applied everything. */
+static void snap_load(struct cluster *c, struct node *l, struct load *ld,
+                      uint64_t target)
+{
+    uint64_t k;
+    int t;
+    c->leader = l->id;
+    c->freed = 0;
+    k = target - ld->proposed < ld->batch ? target - ld->proposed : ld->batch;
+    if (k > 0)
+        propose(l, ld, (size_t)k);
+    compact_due(c);
+    while (deliver_snap(c)) {
+        if (c->freed > 0 && ld->proposed < target) {
+            k = c->freed < target - ld->proposed ? c->freed
+                                                 : target - ld->proposed;
+            c->freed = 0;
+            propose(l, ld, (size_t)k);
+            compact_due(c);
+        }
+    }
+    if (l->n_cmds != target)
+        die("stalled: the network is idle but the leader applied %" PRIu64
+            " of %" PRIu64 " entries", l->n_cmds, target);
+    for (t = 0; !connected_applied(c, l); t++) {
+        if (t > 1000)
+            die("followers did not catch up after %d heartbeats", t);
+        tick(l);
+        compact_due(c);
+        while (deliver_snap(c))
+            ;
+    }
+}
+
+/* Every node (but the cut one) applied `n` commands summing to `sum`. */
+static void check_state(struct cluster *c, uint64_t n, uint64_t sum,
+                        const char *what)
+{
+    size_t i;
+    if (c->bad_apply)
+        die("%s: apply callback saw an out-of-order index or a short entry",
+            what);
+    if (c->bad_snapshot)
+        die("%s: a snapshot arrived out of order or did not match its "
+            "header", what);
+    for (i = 0; i < c->n; i++) {
+        struct node *nd = &c->nodes[i];
+        if (nd->id == c->cut)
+            continue;
+        if (nd->n_cmds != n || nd->sum != sum)
+            die("%s: node %zu applied %" PRIu64 " entries summing to %"
+                PRIu64 ", expected %" PRIu64 " summing to %" PRIu64, what,
+                i + 1, nd->n_cmds, nd->sum, n, sum);
+    }
+}
+
+static size_t max_peak(const struct cluster *c)
+{
+    size_t i, m = 0;
+    for (i = 0; i < c->n; i++)
+        if (c->nodes[i].as.peak > m)
+            m = c->nodes[i].as.peak;
+    return m;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double mib(uint64_t bytes)
+{
+    return (double)bytes / (1024.0 * 1024.0);
+}
+
+/* W6 without compaction: the contrast, `n` entries. */
+static void w6_plain(uint64_t n, uint64_t seed)
+{
+    struct snap_opts so = {0, 0, 0};
+    struct cluster *c = cluster_create(3, 10, 1, seed, &so);
+    struct node *l;
+    struct load ld;
+    c->strict = 1;
+    c->snap_size = SNAP_HDR;
+    l = elect_first(c);
+    load_init(&ld, seed, 64);
+    snap_load(c, l, &ld, n);
+    check_state(c, n, ld.expected, "w6");
+    printf("W6 memory without compaction voters=3 B=64 N=%" PRIu64 " seed=%"
+           PRIu64 ": peak %zu bytes (%.1f MiB) at %" PRIu64 " entries (max "
+           "over nodes of the peak bytes live through the node's allocator "
+           "hook since raft_create)\n", n, seed, max_peak(c),
+           mib(max_peak(c)), n);
+    load_free(&ld);
+    cluster_free(c);
+}
+
+static int w6(uint64_t n, uint64_t check, uint64_t every, uint64_t seed)
+{
+    struct snap_opts so = {0, 0, 0};
+    struct cluster *c;
+    struct node *l;
+    struct load ld;
+    struct raft_metrics mt;
+    struct raft_status st;
+    size_t peak_check, peak_end, i;
+    uint64_t sent = 0, live = 0, kept = 0;
+    double t0, c0;
+    if (check < 1 || check > n || every < 1)
+        die("w6: bad arguments");
+    w6_plain(check, seed);
+    t0 = wall_now();
+    c0 = cpu_now();
+    c = cluster_create(3, 10, 1, seed, &so);
+    c->strict = 1;
+    c->snap_size = SNAP_HDR;
+    c->compact_every = every;
+    l = elect_first(c);
+    load_init(&ld, seed, 64);
+    snap_load(c, l, &ld, check);
+    check_state(c, check, ld.expected, "w6");
+    peak_check = max_peak(c);
+    snap_load(c, l, &ld, n);
+    check_state(c, n, ld.expected, "w6");
+    peak_end = max_peak(c);
+    for (i = 0; i < c->n; i++) {
+        raft_metrics(c->nodes[i].r, &mt, sizeof mt);
+        sent += mt.snapshot_chunks_sent;
+        raft_status(c->nodes[i].r, &st);
+        if (st.last_index - st.first_index + 1 > kept)
+            kept = st.last_index - st.first_index + 1;
+        if (c->nodes[i].as.cur > live)
+            live = c->nodes[i].as.cur;
+    }
+    printf("W6 memory with compaction voters=3 B=64 every=%" PRIu64
+           " trailing=%u N=%" PRIu64 " seed=%" PRIu64 ": peak %zu bytes "
+           "(%.1f MiB) at %" PRIu64 " entries, %zu bytes (%.1f MiB) at %"
+           PRIu64 " entries, ratio %.3f (max over nodes of the peak bytes "
+           "live through the node's allocator hook since raft_create; every "
+           "host snapshots and calls raft_compact at each multiple of %"
+           PRIu64 " of its applied index: %" PRIu64 " compactions, %" PRIu64
+           " snapshot chunks sent); at the end %" PRIu64 " bytes live and "
+           "at most %" PRIu64 " entries in a node's log; %.1f s wall, %.1f s "
+           "cpu\n", every, DEFAULT_TRAILING, n, seed, peak_check,
+           mib(peak_check), check, peak_end, mib(peak_end), n,
+           (double)peak_end / (double)peak_check, every, c->compactions, sent,
+           live, kept, wall_now() - t0, cpu_now() - c0);
+    load_free(&ld);
+    cluster_free(c);
+    return 0;
+}
+
+/* W7: node 3 is cut off while the leader commits n entries, compacts
+ * (trailing small) and commits n/10 more; then the link heals and the
+ * leader streams its snapshot of `size` bytes. */
+static int w7(uint64_t size, uint32_t msg_bytes, uint32_t inflight_bytes,
+              uint64_t n, uint64_t trailing, uint64_t seed)
+{
+    struct snap_opts so;
+    struct cluster *c;
+    struct node *l, *f;
+    struct load ld;
+    struct raft_metrics lm0, lm1, fm0, fm1;
+    struct raft_status st;
+    uint64_t msg_eff, win_eff, chunks, replies, bytes, msgs0;
+    size_t lbase, fbase;
+    raft_index snap_index;
+    double c0, cpu;
+    int t, t_first = -1;
+    if (size < SNAP_HDR || n < 1 || trailing < 1)
+        die("w7: bad arguments");
+    so.trailing = trailing;
+    so.max_msg_bytes = msg_bytes;
+    so.max_inflight_bytes = inflight_bytes;
+    msg_eff = msg_bytes ? msg_bytes : DEFAULT_MAX_MSG_BYTES;
+    win_eff = inflight_bytes ? inflight_bytes : DEFAULT_MAX_INFLIGHT * msg_eff;
+    c = cluster_create(3, 10, 1, seed, &so);
+    c->strict = 1;
+    c->snap_size = size;
+    l = elect_first(c);
+    f = &c->nodes[2];
+    if (l->id == f->id)
+        die("w7: node 3 leads");
+    c->cut = f->id;
+    load_init(&ld, seed, 64);
+    snap_load(c, l, &ld, n);
+    for (t = 0; t < (int)c->n; t++)
+        if (c->nodes[t].id != c->cut)
+            snapshot_now(&c->nodes[t]);
+    snap_index = host_of(l)->snap.index;
+    snap_load(c, l, &ld, n + n / 10);
+    check_state(c, ld.proposed, ld.expected, "w7");
+
+    /* Heal; measure until node 3 has installed the snapshot and applied
+     * everything. The leader alone is ticked. */
+    raft_metrics(l->r, &lm0, sizeof lm0);
+    raft_metrics(f->r, &fm0, sizeof fm0);
+    lbase = l->as.peak = l->as.cur;
+    fbase = f->as.peak = f->as.cur;
+    memset(c->snap_q_peak, 0, sizeof c->snap_q_peak);
+    memset(c->snap_msgs, 0, sizeof c->snap_msgs);
+    c->snap_wire = 0;
+    msgs0 = c->n_msgs;
+    c->cut = 0;
+    c0 = cpu_now();
+    for (t = 0; !connected_applied(c, l); t++) {
+        if (t > 10000)
+            die("w7: node 3 did not catch up after %d heartbeats", t);
+        tick(l);
+        while (deliver_snap(c))
+            if (t_first < 0 && c->snap_msgs[RAFT_MSG_SNAPSHOT] > 0)
+                t_first = t;
+    }
+    cpu = cpu_now() - c0;
+    check_state(c, ld.proposed, ld.expected, "w7");
+    raft_metrics(l->r, &lm1, sizeof lm1);
+    raft_metrics(f->r, &fm1, sizeof fm1);
+    raft_status(f->r, &st);
+    if (fm1.snapshots_installed - fm0.snapshots_installed != 1 ||
+        st.snapshot_index != snap_index)
+        die("w7: node 3 installed %" PRIu64 " snapshots, at %" PRIu64
+            " (expected one, at %" PRIu64 ")",
+            fm1.snapshots_installed - fm0.snapshots_installed,
+            st.snapshot_index, snap_index);
+    chunks = lm1.snapshot_chunks_sent - lm0.snapshot_chunks_sent;
+    if (c->snap_msgs[RAFT_MSG_SNAPSHOT] != chunks)
+        die("w7: the leader counted %" PRIu64 " chunks sent, the send "
+            "callback saw %" PRIu64, chunks, c->snap_msgs[RAFT_MSG_SNAPSHOT]);
+    replies = fm1.sent[RAFT_MSG_SNAPSHOT_RESP] - fm0.sent[RAFT_MSG_SNAPSHOT_RESP];
+    bytes = lm1.snapshot_bytes_sent - lm0.snapshot_bytes_sent;
+    printf("W7 install snapshot voters=3 size=%" PRIu64 " (%.0f MiB) "
+           "max_msg_bytes=%" PRIu64 "%s max_inflight_bytes=%" PRIu64 "%s "
+           "trailing=%" PRIu64 " seed=%" PRIu64 ": node 3, cut off from "
+           "index 1, installed the snapshot at index %" PRIu64 " and caught "
+           "up to %" PRIu64 " in %d heartbeats (ticks of the leader; the "
+           "first chunk after the heal at tick %d); %" PRIu64 " chunks + %"
+           PRIu64 " replies = %" PRIu64 " snapshot messages (%" PRIu64
+           " messages in all; %" PRIu64 " chunks had gone into the "
+           "partition before the heal), %" PRIu64 " chunk data bytes (%.3fx "
+           "the snapshot), %" PRIu64 " encoded bytes of chunks and replies; "
+           "peak in flight to node 3: %" PRIu64 " bytes of chunks sent and not "
+           "yet delivered (%.2fx max_inflight_bytes, %.2f%% of the "
+           "snapshot); node 3's host holds the chunk being written (at most "
+           "%zu bytes, borrowed for the call) and nothing else of the "
+           "snapshot (a running hash and length); library heap above its "
+           "level at the heal: leader +%zu bytes peak, node 3 +%zu bytes "
+           "peak; %.2f s cpu (generating, copying and hashing the bytes "
+           "included)\n", size, mib(size), msg_eff,
+           msg_bytes ? "" : " (default)",
+           win_eff, inflight_bytes ? "" : " (default)", trailing, seed,
+           snap_index, st.last_index, t, t_first + 1, chunks, replies,
+           chunks + replies, c->n_msgs - msgs0, lm0.snapshot_chunks_sent,
+           bytes, (double)bytes / (double)size, c->snap_wire, c->snap_q_peak[f->id],
+           (double)c->snap_q_peak[f->id] / (double)win_eff,
+           100.0 * (double)c->snap_q_peak[f->id] / (double)size,
+           host_of(f)->rx_max_chunk, l->as.peak - lbase, f->as.peak - fbase, cpu);
+    load_free(&ld);
+    cluster_free(c);
+    return 0;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static void usage(void)
@@ -950,6 +1595,10 @@ static void usage(void)
             "[--label L]\n"
             "       bench w3 [--n N] [--seed S]\n"
             "       bench w5 [--n N] [--delay D] [--seed S]\n"
+            "       bench w6 [--n 10000000] [--check 1000000] [--every 100000] "
+            "[--seed S]\n"
+            "       bench w7 [--size 104857600] [--msg-bytes M] "
+            "[--inflight-bytes I] [--n 10000] [--trailing 64] [--seed S]\n"
             "       (w1, w1-once, w5: --async 1 for asynchronous "
             "persistence)\n");
     exit(2);
@@ -959,6 +1608,9 @@ int main(int argc, char **argv)
 {
     uint64_t voters = 3, batch = 1, n = 100000, runs = 5, seed = 1;
     uint64_t election = 10, heartbeat = 1, seeds = 1000, delay = 0;
+    uint64_t check = 1000000, every = W6_EVERY, size = W7_SIZE;
+    uint64_t msg_bytes = 0, inflight_bytes = 0, trailing = 64;
+    int n_set = 0;
     const char *label = "";
     int i;
     if (argc < 2)
@@ -980,8 +1632,21 @@ int main(int argc, char **argv)
             voters = v;
         else if (strcmp(o, "--batch") == 0)
             batch = v;
-        else if (strcmp(o, "--n") == 0)
+        else if (strcmp(o, "--n") == 0) {
             n = v;
+            n_set = 1;
+        } else if (strcmp(o, "--check") == 0)
+            check = v;
+        else if (strcmp(o, "--every") == 0)
+            every = v;
+        else if (strcmp(o, "--size") == 0)
+            size = v;
+        else if (strcmp(o, "--msg-bytes") == 0 && v <= UINT32_MAX)
+            msg_bytes = v;
+        else if (strcmp(o, "--inflight-bytes") == 0 && v <= UINT32_MAX)
+            inflight_bytes = v;
+        else if (strcmp(o, "--trailing") == 0)
+            trailing = v;
         else if (strcmp(o, "--runs") == 0)
             runs = v;
         else if (strcmp(o, "--seed") == 0)
@@ -1010,6 +1675,11 @@ int main(int argc, char **argv)
         return w3(n, seed);
     if (strcmp(argv[1], "w5") == 0)
         return w5(n, delay, seed);
+    if (strcmp(argv[1], "w6") == 0)
+        return w6(n_set ? n : 10000000, check, every, seed);
+    if (strcmp(argv[1], "w7") == 0)
+        return w7(size, (uint32_t)msg_bytes, (uint32_t)inflight_bytes,
+                  n_set ? n : 10000, trailing, seed);
     usage();
     return 2;
 }

@@ -13,6 +13,12 @@
 #   BENCH_TOP=0        also print the top K library functions by self Ir
 #                      for each W1 configuration (N run)
 #   BENCH_KEEP=dir     keep the callgrind output files in dir
+#   BENCH_W6_N=10000000  W6 entries (with compaction; 0 skips W6)
+#   BENCH_W7=1         W7 (0 skips it)
+#   BENCH_BASELINE=path  the bench binary of another tree (built in that
+#                      tree, e.g. /tmp/bench-main/build/bench): also measure
+#                      its W1 instructions per entry and W3, and print a
+#                      before (it) / after (this tree) table
 set -u
 
 bench=${1:-build/bench}
@@ -29,6 +35,9 @@ runs=${BENCH_RUNS:-5}
 seeds=${BENCH_SEEDS:-1000}
 jobs=${BENCH_JOBS:-2}
 top=${BENCH_TOP:-0}
+w6_n=${BENCH_W6_N:-10000000}
+w7_on=${BENCH_W7:-1}
+baseline=${BENCH_BASELINE:-}
 # voters:batch:async (async 1: asynchronous persistence)
 configs="3:1:0 3:64:0 5:1:0 5:64:0 3:1:1 3:64:1 5:1:1 5:64:1"
 
@@ -39,6 +48,25 @@ fi
 if [ ! -x "$bench" ]; then
     echo "run.sh: $bench: no such executable (run make bench)" >&2
     exit 1
+fi
+# The baseline's tree: the nearest directory above its binary holding raft.h
+# (callgrind names the library's files by their absolute path there).
+base_repo=
+if [ -n "$baseline" ]; then
+    case $baseline in /*) ;; *) baseline=$PWD/$baseline ;; esac
+    if [ ! -x "$baseline" ]; then
+        echo "run.sh: BENCH_BASELINE=$baseline: no such executable" >&2
+        exit 1
+    fi
+    base_repo=${baseline%/*}
+    while [ -n "$base_repo" ] && [ ! -f "$base_repo/raft.h" ]; do
+        base_repo=${base_repo%/*}
+    done
+    if [ -z "$base_repo" ]; then
+        echo "run.sh: no raft.h in a directory above $baseline" >&2
+        exit 1
+    fi
+    base_repo=$(cd "$base_repo" && pwd) || exit 1
 fi
 if [ -n "${BENCH_KEEP:-}" ]; then
     work=$BENCH_KEEP
@@ -64,17 +92,19 @@ to_stderr() {
     return 0
 }
 
-# Run the bench binary, keep its stdout line, pass errors through.
-run() {
-    local out
-    if ! out=$("$bench" "$@" 2>"$work/stderr"); then
+# Run a bench binary, keep its stdout line, pass errors through.
+run_bin() { # binary args...
+    local out bin=$1
+    shift
+    if ! out=$("$bin" "$@" 2>"$work/stderr"); then
         to_stderr "$work/stderr"
-        fail "bench $* failed"
+        fail "$bin $* failed"
         return 1
     fi
     to_stderr "$work/stderr"
     printf '%s\n' "$out"
 }
+run() { run_bin "$bench" "$@"; }
 
 # ---- W1: timed runs first, alone on the machine -------------------------
 declare -A w1line
@@ -86,28 +116,32 @@ for c in $configs; do
 done
 
 # ---- W1 instructions: callgrind pairs, in the background ----------------
-callgrind_one() { # voters batch async n
-    local f="$work/callgrind.v$1.b$2.a$3.n$4"
+callgrind_one() { # binary file-prefix voters batch async n
+    local f="$work/$2callgrind.v$3.b$4.a$5.n$6"
     if valgrind --tool=callgrind --callgrind-out-file="$f" \
             --toggle-collect='bench_w1_load*' \
-            "$bench" w1-once --voters "$1" --batch "$2" --n "$4" \
-            --async "$3" --seed "$seed" >/dev/null 2>"$f.log"; then
+            "$1" w1-once --voters "$3" --batch "$4" --n "$6" \
+            --async "$5" --seed "$seed" >/dev/null 2>"$f.log"; then
         echo 0 >"$f.rc"
     else
         echo 1 >"$f.rc"
     fi
 }
 callgrind_all() {
-    local running=0 c nn v b a
-    for c in $configs; do
-        IFS=: read -r v b a <<<"$c"
-        for nn in "$n" "$n_small"; do
-            callgrind_one "$v" "$b" "$a" "$nn" &
-            running=$((running + 1))
-            if [ "$running" -ge "$jobs" ]; then
-                wait -n
-                running=$((running - 1))
-            fi
+    local running=0 c nn v b a bin pre
+    for bin in "$bench" ${baseline:+"$baseline"}; do
+        pre=
+        [ "$bin" = "$bench" ] || pre=base.
+        for c in $configs; do
+            IFS=: read -r v b a <<<"$c"
+            for nn in "$n" "$n_small"; do
+                callgrind_one "$bin" "$pre" "$v" "$b" "$a" "$nn" &
+                running=$((running + 1))
+                if [ "$running" -ge "$jobs" ]; then
+                    wait -n
+                    running=$((running - 1))
+                fi
+            done
         done
     done
     wait
@@ -134,15 +168,31 @@ w5a=$(run w5 --n "$n" --delay 0 --seed "$seed")
 w5b=$(run w5 --n "$n" --delay 2 --seed "$seed")
 [ -n "$w2c" ] && [ -n "$w2f" ] && [ -n "$w3" ] && [ -n "$w5a" ] &&
     [ -n "$w5b" ] || status=1
+w6= w7a= w7b= base_w3=
+if [ "$w6_n" != 0 ]; then
+    w6=$(run w6 --n "$w6_n" --check $((w6_n < 1000000 ? w6_n : 1000000)) \
+             --seed "$seed")
+    [ -n "$w6" ] || status=1
+fi
+if [ "$w7_on" != 0 ]; then
+    w7a=$(run w7 --seed "$seed")
+    w7b=$(run w7 --msg-bytes 65536 --inflight-bytes 262144 --seed "$seed")
+    [ -n "$w7a" ] && [ -n "$w7b" ] || status=1
+fi
+if [ -n "$baseline" ]; then
+    base_w3=$(run_bin "$baseline" w3 --n "$n" --seed "$seed")
+    [ -n "$base_w3" ] || status=1
+fi
 
 [ "$have_cg" = 1 ] && wait "$cg_pid"
 
-# Self Ir summed over functions whose file is the library's (src/*), from
-# callgrind_annotate's file:function list. Prints "ir nfuncs".
+# Self Ir summed over functions whose file is the library's (src/* of the
+# tree $2, default this one), from callgrind_annotate's file:function list.
+# Prints "ir nfuncs".
 lib_ir() {
     callgrind_annotate --inclusive=no --threshold=100 --auto=no \
         --show-percs=no "$1" |
-    awk -v repo="$repo" '
+    awk -v repo="${2:-$repo}" '
         function islib(f) {
             if (substr(f, 1, length(repo) + 1) == repo "/")
                 f = substr(f, length(repo) + 2)
@@ -178,9 +228,10 @@ lib_top() {
 
 # From the raw callgrind file: inclusive Ir of the calls library functions
 # make to code that is neither the library nor the harness (libc: memcpy,
-# memset, ...). Prints "callee ir" lines and a "TOTAL ir" line.
+# memset, ...), src/ and tests/ being those of the tree $2 (default this
+# one). Prints "callee ir" lines and a "TOTAL ir" line.
 lib_external() {
-    awk -v repo="$repo" '
+    awk -v repo="${2:-$repo}" '
         function nm(kind, s,   p, id, rest) {
             if (substr(s, 1, 1) != "(") return s
             p = index(s, ")"); id = substr(s, 2, p - 2)
@@ -239,35 +290,44 @@ external_per_entry() { # small big divisor
         }' "$1" "$2"
 }
 
-for c in $configs; do
-    IFS=: read -r v b a <<<"$c"
-    big=$work/callgrind.v$v.b$b.a$a.n$n small=$work/callgrind.v$v.b$b.a$a.n$n_small
-    line=${w1line[$c]}
-    [ -n "$line" ] || continue
-    if [ "$have_cg" != 1 ]; then
-        echo "$line"
-        continue
-    fi
+# W1 instructions per entry of one configuration from its callgrind pair:
+# sets per (library), ext and ext_names (libc called by it), ir_big.
+# Returns 1 (with the reason on stderr) if the pair is unusable.
+w1_instr() { # file-prefix tree voters batch async
+    local big=$work/$1callgrind.v$3.b$4.a$5.n$n
+    local small=$work/$1callgrind.v$3.b$4.a$5.n$n_small
+    local ir_small nf_big nf_small
     if [ "$(<"$big.rc")" != 0 ] || [ "$(<"$small.rc")" != 0 ]; then
         to_stderr "$big.log" "$small.log"
-        fail "callgrind run for voters=$v B=$b async=$a failed"
-        echo "$line"
-        continue
+        fail "callgrind run of ${1:+the baseline, }voters=$3 B=$4 async=$5" \
+             "failed"
+        return 1
     fi
-    read -r ir_big nf_big < <(lib_ir "$big")
-    read -r ir_small nf_small < <(lib_ir "$small")
+    read -r ir_big nf_big < <(lib_ir "$big" "$2")
+    read -r ir_small nf_small < <(lib_ir "$small" "$2")
     if [ "$nf_big" -eq 0 ] || [ "$nf_small" -eq 0 ]; then
-        fail "callgrind_annotate attributed no function to src/ (is the" \
+        fail "callgrind_annotate attributed no function to $2/src/ (is the" \
              "library built with -g?)"
-        echo "$line"
-        continue
+        return 1
     fi
-    lib_external "$big" >"$big.ext"
-    lib_external "$small" >"$small.ext"
+    lib_external "$big" "$2" >"$big.ext"
+    lib_external "$small" "$2" >"$small.ext"
     read -r ext ext_names < <(external_per_entry "$small.ext" "$big.ext" \
                                  $((n - n_small)))
     per=$(awk -v a="$ir_big" -v b="$ir_small" -v d=$((n - n_small)) \
               'BEGIN { printf "%.0f", (a - b) / d }')
+}
+
+declare -A after_per after_ext
+for c in $configs; do
+    IFS=: read -r v b a <<<"$c"
+    line=${w1line[$c]}
+    [ -n "$line" ] || continue
+    if [ "$have_cg" != 1 ] || ! w1_instr "" "$repo" "$v" "$b" "$a"; then
+        echo "$line"
+        continue
+    fi
+    after_per[$c]=$per after_ext[$c]=$ext
     if [ "$ext_names" = - ]; then
         note="the library calls no libc function per entry"
     else
@@ -280,7 +340,7 @@ for c in $configs; do
     if [ "$top" -gt 0 ]; then
         echo "  top $top library functions by self Ir, voters=$v B=$b N=$n" \
              "(% of the library's self Ir):"
-        lib_top "$big" "$top" "$ir_big"
+        lib_top "$work/callgrind.v$v.b$b.a$a.n$n" "$top" "$ir_big"
     fi
 done
 [ -n "$w2c" ] && echo "$w2c"
@@ -288,4 +348,42 @@ done
 [ -n "$w3" ] && echo "$w3"
 [ -n "$w5a" ] && echo "$w5a"
 [ -n "$w5b" ] && echo "$w5b"
+[ -n "$w6" ] && echo "$w6"
+[ -n "$w7a" ] && echo "$w7a"
+[ -n "$w7b" ] && echo "$w7b"
+
+# ---- before/after table (BENCH_BASELINE) ---------------------------------
+rev() { git -C "$1" rev-parse --short HEAD 2>/dev/null || echo "?"; }
+change() { # before after
+    awk -v x="$1" -v y="$2" 'BEGIN {
+        num = "^[0-9]+([.][0-9]+)?$"
+        if (x !~ num || y !~ num || x + 0 == 0) print "?"
+        else printf "%+.1f%%", 100 * (y - x) / x }'
+}
+w3_fig() { sed -n 's/.*: \([0-9.]*\) heap bytes per retained.*/\1/p'; }
+if [ -n "$baseline" ] && [ "$have_cg" = 1 ]; then
+    echo "W1/W3 before/after: before = $baseline (tree $base_repo at" \
+         "$(rev "$base_repo")), after = $bench (tree $repo at $(rev "$repo"))," \
+         "seed=$seed N=$n; W1 instr/entry as in the W1 lines (library code," \
+         "and libc functions the library calls)"
+    printf '  %-26s %8s %8s %8s   %8s %8s\n' "W1 instr/entry" before after \
+           change "libc bef" "libc aft"
+    for c in $configs; do
+        IFS=: read -r v b a <<<"$c"
+        bp=? be=?
+        if w1_instr base. "$base_repo" "$v" "$b" "$a"; then
+            bp=$per be=$ext
+        fi
+        ap=${after_per[$c]:-?} ae=${after_ext[$c]:-?}
+        mode=sync
+        [ "$a" = 1 ] && mode=async
+        printf '  %-26s %8s %8s %8s   %8s %8s\n' \
+               "voters=$v B=$b $mode" "$bp" "$ap" "$(change "$bp" "$ap")" \
+               "+$be" "+$ae"
+    done
+    bw3=$(w3_fig <<<"$base_w3") aw3=$(w3_fig <<<"$w3")
+    printf '  %-26s %8s %8s %8s\n' "W3 bytes/entry" "${bw3:-?}" \
+           "${aw3:-?}" "$(change "$bw3" "$aw3")"
+fi
+echo "run.sh: done in ${SECONDS} s" >&2
 exit "$status"

@@ -37,6 +37,22 @@ static char *xdup(const void *buf, size_t len)
     return p;
 }
 
+static void put64le(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (unsigned char)(v >> (8 * i));
+    }
+}
+
+static uint64_t get64le(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
 #define GROW(arr, n, cap)                                           \
     do {                                                            \
         if ((n) == (cap)) {                                         \
@@ -160,6 +176,46 @@ static void log_free(struct h_log *l)
     memset(l, 0, sizeof(*l));
 }
 
+/* ---- the fake state machine ------------------------------------------------ */
+
+#define H_FNV_BASIS 0xcbf29ce484222325ull
+#define H_FNV_PRIME 0x100000001b3ull
+
+static uint64_t fnv(uint64_t x, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    for (size_t i = 0; i < len; i++) {
+        x = (x ^ p[i]) * H_FNV_PRIME;
+    }
+    return x;
+}
+
+static void sm_reset(struct h_node *nd)
+{
+    nd->sm_index = 0;
+    nd->sm_term = 0;
+    nd->sm_hash = H_FNV_BASIS;
+}
+
+static void sm_apply(struct h_node *nd, raft_index index,
+                     const struct raft_entry *e)
+{
+    /* With snapshots the state machine is checked: apply continues one
+     * past what was applied or installed. (Other suites restore nodes by
+     * hand, and apply from 1 again, which is their contract.) */
+    H_CHECK(!nd->h->opts.snapshots || index == nd->sm_index + 1,
+            "node %llu: apply(%llu) but the state machine is at %llu",
+            (unsigned long long)nd->id, (unsigned long long)index,
+            (unsigned long long)nd->sm_index);
+    unsigned char hdr[17];
+    put64le(hdr, index);
+    put64le(hdr + 8, e->term);
+    hdr[16] = (unsigned char)e->type;
+    nd->sm_hash = fnv(fnv(nd->sm_hash, hdr, sizeof(hdr)), e->buf, e->len);
+    nd->sm_index = index;
+    nd->sm_term = e->term;
+}
+
 /* ---- callbacks ----------------------------------------------------------- */
 
 static struct h_call *push_call(struct h_node *nd, int kind)
@@ -186,7 +242,12 @@ static void copy_msg(struct h_msg *dst, const struct raft_msg *m)
 {
     dst->m = *m;
     dst->ents = NULL;
-    if (m->type == RAFT_MSG_APPEND) {
+    dst->data = NULL;
+    if (m->type == RAFT_MSG_SNAPSHOT) {
+        /* the chunk is borrowed for the send call only */
+        dst->data = xdup(m->u.snapshot.data, m->u.snapshot.len);
+        dst->m.u.snapshot.data = dst->data;
+    } else if (m->type == RAFT_MSG_APPEND) {
         size_t n = m->u.append.n_entries;
         if (n > 0 && m->u.append.entries != NULL) {
             dst->ents = xmalloc(n * sizeof(*dst->ents));
@@ -209,6 +270,8 @@ static void free_msg(struct h_msg *hm)
         free(hm->ents);
     }
     hm->ents = NULL;
+    free(hm->data);
+    hm->data = NULL;
 }
 
 static int cb_send(struct raft *r, void *ctx, const struct raft_msg *msg)
@@ -231,6 +294,15 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *msg)
     } else if (msg->type == RAFT_MSG_APPEND) {
         c->index = msg->u.append.prev_index;
         c->n = msg->u.append.n_entries;
+    } else if (msg->type == RAFT_MSG_SNAPSHOT) {
+        c->index = msg->u.snapshot.index;
+        c->offset = msg->u.snapshot.offset;
+        c->n = msg->u.snapshot.len;
+        c->ok = msg->u.snapshot.last;
+    } else if (msg->type == RAFT_MSG_SNAPSHOT_RESP) {
+        c->index = msg->u.snapshot_resp.index;
+        c->offset = msg->u.snapshot_resp.offset;
+        c->ok = msg->u.snapshot_resp.done;
     }
     if (msg->to <= H_MAX_NODES && take_fault(&nd->fail_send_to[msg->to])) {
         c->rc = -1;
@@ -277,17 +349,19 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
                   "node %llu: persist_entries(first=%llu, n=%zu) violates "
                   "raft.h (first >= 1, n >= 1)",
                   (unsigned long long)nd->id, (unsigned long long)first, n);
-    H_CHECK(first <= nd->disk.n + 1,
+    H_CHECK(first > nd->disk_base && first <= nd->disk_base + nd->disk.n + 1,
                   "node %llu: persist_entries(first=%llu) leaves a hole "
-                  "after the %zu stored entries",
+                  "after the %zu stored entries from %llu, or rewrites the "
+                  "snapshot",
                   (unsigned long long)nd->id, (unsigned long long)first,
-                  nd->disk.n);
+                  nd->disk.n, (unsigned long long)nd->disk_base + 1);
+    size_t keep = (size_t)(first - 1 - nd->disk_base);
     if (take_fault(&nd->fail_persist_entries)) {
         /* raft.h allows any prefix to have been written; the simplest
          * faithful model is "the old entries at >= first were discarded
          * and the first new one (if more than one) was stored", which
          * makes a library that trusts the disk after a failure visible. */
-        log_truncate(&nd->disk, (size_t)(first - 1));
+        log_truncate(&nd->disk, keep);
         if (n > 1) {
             log_push(&nd->disk, entries[0].term, entries[0].type,
                      entries[0].buf, entries[0].len);
@@ -295,7 +369,7 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
         c->rc = -1;
         return -1;
     }
-    log_truncate(&nd->disk, (size_t)(first - 1));
+    log_truncate(&nd->disk, keep);
     for (size_t i = 0; i < n; i++) {
         log_push(&nd->disk, entries[i].term, entries[i].type, entries[i].buf,
                  entries[i].len);
@@ -326,7 +400,280 @@ static int cb_apply(struct raft *r, void *ctx, raft_index index,
     }
     nd->applied_idx[nd->applied.n] = index;
     log_push(&nd->applied, entry->term, entry->type, entry->buf, entry->len);
+    sm_apply(nd, index, entry);
     return 0;
+}
+
+/* ---- snapshots --------------------------------------------------------------- */
+
+/* Padding byte j of a snapshot whose state hashes to `hash`: every byte
+ * depends on its position, so a chunk written at the wrong offset shows. */
+static unsigned char pad_byte(uint64_t hash, size_t j)
+{
+    return (unsigned char)((hash >> ((j % 8) * 8)) ^ (j * 131u) ^ (j >> 8));
+}
+
+static const char snap_magic[8] = {'H', 'S', 'N', 'A', 'P', 0, 0, 0};
+
+unsigned char *h_snapshot_encode(raft_index index, raft_term term,
+                                 uint64_t hash, size_t len)
+{
+    H_CHECK(len >= H_SNAP_HEADER, "h_snapshot_encode: %zu bytes", len);
+    unsigned char *p = xmalloc(len);
+    memcpy(p, snap_magic, sizeof(snap_magic));
+    put64le(p + 8, index);
+    put64le(p + 16, term);
+    put64le(p + 24, hash);
+    for (size_t j = H_SNAP_HEADER; j < len; j++) {
+        p[j] = pad_byte(hash, j);
+    }
+    return p;
+}
+
+bool h_snapshot_parse(const void *data, size_t len, raft_index *index,
+                      raft_term *term, uint64_t *hash)
+{
+    const unsigned char *p = data;
+    if (len < H_SNAP_HEADER || memcmp(p, snap_magic, sizeof(snap_magic)) != 0) {
+        return false;
+    }
+    uint64_t x = get64le(p + 24);
+    for (size_t j = H_SNAP_HEADER; j < len; j++) {
+        if (p[j] != pad_byte(x, j)) {
+            return false;
+        }
+    }
+    *index = get64le(p + 8);
+    *term = get64le(p + 16);
+    *hash = x;
+    return true;
+}
+
+size_t h_chunks(size_t len, size_t max)
+{
+    return len == 0 ? 1 : (len + max - 1) / max;
+}
+
+static void snap_free(struct h_snap *s)
+{
+    free(s->data);
+    memset(s, 0, sizeof(*s));
+}
+
+static void rx_clear(struct h_node *nd)
+{
+    free(nd->rx);
+    nd->rx = NULL;
+    nd->rx_len = nd->rx_cap = 0;
+    nd->rx_active = false;
+    nd->rx_index = 0;
+    nd->rx_term = 0;
+}
+
+/* Drop the disk entries up to `upto` (if above disk_base). */
+static void disk_drop_upto(struct h_node *nd, raft_index upto)
+{
+    if (upto <= nd->disk_base) {
+        return;
+    }
+    size_t k = (size_t)(upto - nd->disk_base);
+    H_CHECK(k <= nd->disk.n, "node %llu: dropping disk entries up to %llu, "
+            "past the last stored %llu", (unsigned long long)nd->id,
+            (unsigned long long)upto,
+            (unsigned long long)(nd->disk_base + nd->disk.n));
+    for (size_t i = 0; i < k; i++) {
+        free(nd->disk.e[i].buf);
+    }
+    memmove(nd->disk.e, nd->disk.e + k, (nd->disk.n - k) * sizeof(*nd->disk.e));
+    nd->disk.n -= k;
+    nd->disk_base = upto;
+}
+
+static void check_voters(const struct h_node *nd,
+                         const struct raft_snapshot_meta *meta)
+{
+    const struct harness *h = nd->h;
+    bool ok = meta->n_voters == h->n && meta->voters != NULL;
+    for (size_t i = 0; ok && i < h->n; i++) {
+        ok = meta->voters[i] == h->voters[i];
+    }
+    H_CHECK(ok, "node %llu: snapshot metadata has %zu voters, not the "
+            "configuration's %zu", (unsigned long long)nd->id,
+            meta->n_voters, h->n);
+}
+
+static int cb_snapshot_read(struct raft *r, void *ctx, raft_index index,
+                            uint64_t offset, size_t max, const void **data,
+                            size_t *len, bool *last)
+{
+    (void)r;
+    struct h_node *nd = ctx;
+    if (nd->hook != NULL) {
+        nd->hook(nd, H_CB_SNAPSHOT_READ);
+    }
+    struct h_call *c = push_call(nd, H_CB_SNAPSHOT_READ);
+    c->index = index;
+    c->offset = offset;
+    H_CHECK(max >= 1 && data != NULL && len != NULL && last != NULL,
+            "node %llu: snapshot_read(max=%zu) with a NULL output",
+            (unsigned long long)nd->id, max);
+    if (take_fault(&nd->fail_snapshot_read) || !nd->snap.have ||
+        nd->snap.index != index || offset > nd->snap.len) {
+        c->rc = -1;
+        return -1;
+    }
+    size_t k = nd->snap.len - (size_t)offset;
+    if (k > max) {
+        k = max;
+    }
+    *data = nd->snap.data + offset;
+    *len = k;
+    *last = offset + k == nd->snap.len;
+    c->n = k;
+    c->last = *last;
+    return 0;
+}
+
+static int cb_snapshot_write(struct raft *r, void *ctx,
+                             const struct raft_snapshot_meta *meta,
+                             uint64_t offset, const void *data, size_t len)
+{
+    (void)r;
+    struct h_node *nd = ctx;
+    if (nd->hook != NULL) {
+        nd->hook(nd, H_CB_SNAPSHOT_WRITE);
+    }
+    struct h_call *c = push_call(nd, H_CB_SNAPSHOT_WRITE);
+    c->index = meta->index;
+    c->term = meta->term;
+    c->offset = offset;
+    c->n = len;
+    check_voters(nd, meta);
+    H_CHECK(len == 0 || data != NULL, "node %llu: snapshot_write of %zu "
+            "bytes from NULL", (unsigned long long)nd->id, len);
+    /* raft.h: chunks come in order, without gaps; offset 0 starts over */
+    H_CHECK(offset == 0 ||
+                (nd->rx_active && nd->rx_index == meta->index &&
+                 nd->rx_term == meta->term && offset == nd->rx_len),
+            "node %llu: snapshot_write(index %llu, term %llu, offset %llu) "
+            "does not continue the snapshot being received (%s, index %llu, "
+            "term %llu, %zu bytes written)",
+            (unsigned long long)nd->id, (unsigned long long)meta->index,
+            (unsigned long long)meta->term, (unsigned long long)offset,
+            nd->rx_active ? "active" : "none", (unsigned long long)nd->rx_index,
+            (unsigned long long)nd->rx_term, nd->rx_len);
+    if (offset == 0) {
+        rx_clear(nd); /* a partly received snapshot is discarded */
+    }
+    if (take_fault(&nd->fail_snapshot_write)) {
+        c->rc = -1;
+        return -1; /* nothing written */
+    }
+    if (offset == 0) {
+        nd->rx_active = true;
+        nd->rx_index = meta->index;
+        nd->rx_term = meta->term;
+    }
+    if (nd->rx_len + len > nd->rx_cap) {
+        nd->rx_cap = (nd->rx_len + len) * 2;
+        nd->rx = xrealloc(nd->rx, nd->rx_cap);
+    }
+    if (len > 0) {
+        memcpy(nd->rx + nd->rx_len, data, len);
+    }
+    nd->rx_len += len;
+    return 0;
+}
+
+static int cb_snapshot_install(struct raft *r, void *ctx,
+                               const struct raft_snapshot_meta *meta,
+                               bool keep)
+{
+    (void)r;
+    struct h_node *nd = ctx;
+    if (nd->hook != NULL) {
+        nd->hook(nd, H_CB_SNAPSHOT_INSTALL);
+    }
+    struct h_call *c = push_call(nd, H_CB_SNAPSHOT_INSTALL);
+    c->index = meta->index;
+    c->term = meta->term;
+    c->keep = keep;
+    check_voters(nd, meta);
+    if (take_fault(&nd->fail_snapshot_install)) {
+        c->rc = -1;
+        return -1; /* nothing changed */
+    }
+    H_CHECK(nd->rx_active && nd->rx_index == meta->index &&
+                nd->rx_term == meta->term,
+            "node %llu: snapshot_install(index %llu, term %llu) of a "
+            "snapshot not received (receiving: %s, index %llu, term %llu)",
+            (unsigned long long)nd->id, (unsigned long long)meta->index,
+            (unsigned long long)meta->term, nd->rx_active ? "yes" : "no",
+            (unsigned long long)nd->rx_index, (unsigned long long)nd->rx_term);
+    raft_index si;
+    raft_term st;
+    uint64_t hash;
+    H_CHECK(h_snapshot_parse(nd->rx, nd->rx_len, &si, &st, &hash) &&
+                si == meta->index && st == meta->term,
+            "node %llu: snapshot_install(index %llu): the %zu bytes received "
+            "are not that snapshot", (unsigned long long)nd->id,
+            (unsigned long long)meta->index, nd->rx_len);
+    if (keep) {
+        raft_index i = meta->index;
+        H_CHECK(i > nd->disk_base && i <= nd->disk_base + nd->disk.n &&
+                    nd->disk.e[i - nd->disk_base - 1].term == meta->term,
+                "node %llu: snapshot_install(keep) but the disk (entries "
+                "%llu..%llu) lacks entry %llu of term %llu",
+                (unsigned long long)nd->id,
+                (unsigned long long)nd->disk_base + 1,
+                (unsigned long long)(nd->disk_base + nd->disk.n),
+                (unsigned long long)i, (unsigned long long)meta->term);
+        disk_drop_upto(nd, i);
+    } else {
+        log_truncate(&nd->disk, 0);
+        nd->disk_base = meta->index;
+    }
+    snap_free(&nd->snap);
+    nd->snap.have = true;
+    nd->snap.index = meta->index;
+    nd->snap.term = meta->term;
+    nd->snap.data = nd->rx;
+    nd->snap.len = nd->rx_len;
+    nd->rx = NULL;
+    rx_clear(nd);
+    nd->sm_index = si;
+    nd->sm_term = st;
+    nd->sm_hash = hash;
+    nd->pending += nd->cfg.async_persist;
+    return 0;
+}
+
+int h_snapshot_take(struct harness *h, raft_id id)
+{
+    struct h_node *nd = h_node(h, id);
+    struct raft_status st = h_status(h, id);
+    H_CHECK(nd->sm_index == st.applied, "node %llu: state machine at %llu, "
+            "applied index %llu", (unsigned long long)id,
+            (unsigned long long)nd->sm_index, (unsigned long long)st.applied);
+    if (st.applied > 0 && st.applied > nd->snap.index) {
+        size_t len = h->opts.snapshot_size > H_SNAP_HEADER
+                         ? h->opts.snapshot_size
+                         : H_SNAP_HEADER;
+        /* durable first, then the node is told */
+        snap_free(&nd->snap);
+        nd->snap.have = true;
+        nd->snap.index = nd->sm_index;
+        nd->snap.term = nd->sm_term;
+        nd->snap.data = h_snapshot_encode(nd->sm_index, nd->sm_term,
+                                          nd->sm_hash, len);
+        nd->snap.len = len;
+    }
+    int rc = raft_compact(nd->r, st.applied);
+    if (rc == 0) {
+        st = h_status(h, id);
+        disk_drop_upto(nd, st.first_index - 1);
+    }
+    return rc;
 }
 
 static void cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
@@ -360,6 +707,7 @@ struct raft_config h_config(const struct harness *h, raft_id id)
     cfg.max_inflight = h->opts.max_inflight;
     cfg.max_inflight_bytes = h->opts.max_inflight_bytes;
     cfg.async_persist = h->opts.async;
+    cfg.snapshot_trailing = h->opts.snapshot_trailing;
     if (h->opts.counting_alloc) {
         cfg.allocator = h_alloc_table((struct h_alloc *)&h->alloc);
     }
@@ -375,6 +723,11 @@ struct raft_callbacks h_callbacks(const struct harness *h)
                                  .event = cb_event};
     if (h->opts.no_event_cb) {
         cbs.event = NULL;
+    }
+    if (h->opts.snapshots) {
+        cbs.snapshot_read = cb_snapshot_read;
+        cbs.snapshot_write = cb_snapshot_write;
+        cbs.snapshot_install = cb_snapshot_install;
     }
     return cbs;
 }
@@ -418,6 +771,7 @@ struct harness *h_new(size_t n, const struct h_opts *opts)
         nd->h = h;
         nd->id = id;
         nd->cfg = h_config(h, id);
+        sm_reset(nd);
         if (h->opts.no_create) {
             continue;
         }
@@ -459,6 +813,8 @@ void h_free(struct harness *h)
         raft_destroy(nd->r);
         nd->r = NULL;
         log_free(&nd->disk);
+        snap_free(&nd->snap);
+        rx_clear(nd);
         node_clear_records(nd);
     }
     for (size_t i = 0; i < h->n_net; i++) {
@@ -519,6 +875,10 @@ int h_restore(struct harness *h, raft_id id, raft_term term, raft_id vote,
         nd->d_term = term;
         nd->d_vote = vote;
         log_truncate(&nd->disk, 0);
+        nd->disk_base = 0;
+        snap_free(&nd->snap);
+        rx_clear(nd);
+        sm_reset(nd);
         for (size_t i = 0; i < n; i++) {
             log_push(&nd->disk, ents[i].term, ents[i].type, ents[i].buf,
                      ents[i].len);
@@ -550,7 +910,67 @@ int h_restart(struct harness *h, raft_id id)
         ents[i].buf = nd->disk.e[i].buf;
         ents[i].len = nd->disk.e[i].len;
     }
-    rc = raft_restore(nd->r, h->voters, h->n, nd->d_term, nd->d_vote, ents, n);
+    /* what was being received was not durable; the state machine comes
+     * back from the snapshot, or empty */
+    rx_clear(nd);
+    sm_reset(nd);
+    if (nd->snap.have) {
+        struct raft_snapshot_meta meta = {.index = nd->snap.index,
+                                          .term = nd->snap.term,
+                                          .voters = h->voters,
+                                          .n_voters = h->n};
+        H_CHECK(h_snapshot_parse(nd->snap.data, nd->snap.len, &nd->sm_index,
+                                 &nd->sm_term, &nd->sm_hash),
+                "node %llu: the durable snapshot is corrupt",
+                (unsigned long long)id);
+        rc = raft_restore_snapshot(nd->r, &meta, nd->d_term, nd->d_vote,
+                                   nd->disk_base + 1, ents, n);
+    } else {
+        H_CHECK(nd->disk_base == 0, "node %llu: disk starts after %llu "
+                "without a snapshot", (unsigned long long)id,
+                (unsigned long long)nd->disk_base);
+        rc = raft_restore(nd->r, h->voters, h->n, nd->d_term, nd->d_vote,
+                          ents, n);
+    }
+    free(ents);
+    return rc;
+}
+
+int h_restore_snapshot(struct harness *h, raft_id id, raft_index snap_index,
+                       raft_term snap_term, raft_term term, raft_id vote,
+                       raft_index first, const raft_term *terms, size_t n)
+{
+    struct h_node *nd = h_node(h, id);
+    size_t len = h->opts.snapshot_size > H_SNAP_HEADER ? h->opts.snapshot_size
+                                                       : H_SNAP_HEADER;
+    /* a state machine that applied snap_index entries: any hash will do,
+     * as long as it is the snapshot's */
+    uint64_t hash = fnv(H_FNV_BASIS, &snap_index, sizeof(snap_index));
+    snap_free(&nd->snap);
+    rx_clear(nd);
+    nd->snap.have = true;
+    nd->snap.index = snap_index;
+    nd->snap.term = snap_term;
+    nd->snap.data = h_snapshot_encode(snap_index, snap_term, hash, len);
+    nd->snap.len = len;
+    nd->sm_index = snap_index;
+    nd->sm_term = snap_term;
+    nd->sm_hash = hash;
+    nd->d_term = term;
+    nd->d_vote = vote;
+    log_truncate(&nd->disk, 0);
+    nd->disk_base = first - 1;
+    struct raft_entry *ents = xmalloc((n ? n : 1) * sizeof(*ents));
+    char *bufs = xmalloc((n ? n : 1) * 48);
+    h_mk_entries(ents, bufs, first, terms, n);
+    for (size_t i = 0; i < n; i++) {
+        log_push(&nd->disk, ents[i].term, ents[i].type, ents[i].buf,
+                 ents[i].len);
+    }
+    struct raft_snapshot_meta meta = {.index = snap_index, .term = snap_term,
+                                      .voters = h->voters, .n_voters = h->n};
+    int rc = raft_restore_snapshot(nd->r, &meta, term, vote, first, ents, n);
+    free(bufs);
     free(ents);
     return rc;
 }
@@ -693,6 +1113,8 @@ const char *h_msg_type_name(int type)
     case RAFT_MSG_VOTE_RESP: return "VOTE_RESP";
     case RAFT_MSG_APPEND: return "APPEND";
     case RAFT_MSG_APPEND_RESP: return "APPEND_RESP";
+    case RAFT_MSG_SNAPSHOT: return "SNAPSHOT";
+    case RAFT_MSG_SNAPSHOT_RESP: return "SNAPSHOT_RESP";
     default: return "?";
     }
 }
@@ -868,7 +1290,7 @@ size_t h_log_terms(struct harness *h, raft_id id, raft_term *terms, size_t cap)
 {
     struct raft_status st = h_status(h, id);
     size_t n = 0;
-    for (raft_index i = 1; i <= st.last_index; i++) {
+    for (raft_index i = st.first_index; i <= st.last_index; i++) {
         struct raft_entry e;
         int rc = raft_entry_at(h_raft(h, id), i, &e);
         H_CHECK(rc == 0, "raft_entry_at(node %llu, %llu) = %d with "
@@ -922,7 +1344,9 @@ void h_assert_logs_equal(struct harness *h, raft_id a, raft_id b)
                   (unsigned long long)a, (unsigned long long)b,
                   (unsigned long long)sa.last_index,
                   (unsigned long long)sb.last_index);
-    for (raft_index i = 1; i <= sa.last_index; i++) {
+    raft_index from = sa.first_index > sb.first_index ? sa.first_index
+                                                       : sb.first_index;
+    for (raft_index i = from; i <= sa.last_index; i++) {
         struct raft_entry ea, eb;
         H_CHECK(raft_entry_at(h_raft(h, a), i, &ea) == 0 &&
                     raft_entry_at(h_raft(h, b), i, &eb) == 0,
@@ -949,20 +1373,33 @@ void h_assert_disk_matches(struct harness *h, raft_id id)
                   (unsigned long long)id, (unsigned long long)nd->d_term,
                   (unsigned long long)nd->d_vote, (unsigned long long)st.term,
                   (unsigned long long)st.vote);
-    H_CHECK(nd->disk.n == st.last_index,
-                  "node %llu: disk has %zu entries, memory last_index %llu",
+    H_CHECK(nd->disk_base + nd->disk.n == st.last_index,
+                  "node %llu: disk has %zu entries after %llu, memory "
+                  "last_index %llu",
                   (unsigned long long)id, nd->disk.n,
+                  (unsigned long long)nd->disk_base,
                   (unsigned long long)st.last_index);
-    for (size_t i = 0; i < nd->disk.n; i++) {
+    /* The disk may still hold entries the node compacted, never lack
+     * ones it retains. */
+    H_CHECK(nd->disk_base < st.first_index,
+            "node %llu: disk starts at %llu, memory at %llu",
+            (unsigned long long)id, (unsigned long long)nd->disk_base + 1,
+            (unsigned long long)st.first_index);
+    H_CHECK(nd->disk_base == 0 || (nd->snap.have && nd->snap.index >= nd->disk_base),
+            "node %llu: disk starts after %llu, not covered by a snapshot",
+            (unsigned long long)id, (unsigned long long)nd->disk_base);
+    for (size_t i = (size_t)(st.first_index - 1 - nd->disk_base); i < nd->disk.n; i++) {
+        raft_index idx = nd->disk_base + 1 + i;
         struct raft_entry e;
-        H_CHECK(raft_entry_at(nd->r, i + 1, &e) == 0,
-                "raft_entry_at(%zu) failed below last_index", i + 1);
+        H_CHECK(raft_entry_at(nd->r, idx, &e) == 0,
+                "raft_entry_at(%llu) failed below last_index",
+                (unsigned long long)idx);
         const struct h_entry *d = &nd->disk.e[i];
         H_CHECK(d->term == e.term && d->type == e.type &&
                           d->len == e.len &&
                           (e.len == 0 || memcmp(d->buf, e.buf, e.len) == 0),
-                      "node %llu: disk and memory differ at index %zu",
-                      (unsigned long long)id, i + 1);
+                      "node %llu: disk and memory differ at index %llu",
+                      (unsigned long long)id, (unsigned long long)idx);
     }
 }
 

@@ -15,6 +15,15 @@
  * given a counting allocator that fails the k-th allocation and tracks
  * outstanding blocks.
  *
+ * Snapshots (h_opts.snapshots): each node's state machine is a running
+ * hash of the entries it applied (apply must come in index order, one past
+ * the last applied or installed index); a snapshot is that state encoded
+ * as a self-checking byte string (see h_snapshot_encode), padded to
+ * h_opts.snapshot_size bytes so that tests can stream it in many chunks.
+ * Each node has a fake snapshot store: one durable snapshot, and a receive
+ * buffer that snapshot_write fills strictly in order. The fake disk log
+ * then starts after `disk_base`.
+ *
  * Nothing here ticks a node unless a test asks, so scripted tests are fully
  * deterministic: to elect node X, tick only X, then deliver messages.
  */
@@ -64,6 +73,9 @@ enum {
     H_CB_PERSIST_STATE,
     H_CB_PERSIST_ENTRIES,
     H_CB_APPLY,
+    H_CB_SNAPSHOT_READ,
+    H_CB_SNAPSHOT_WRITE,
+    H_CB_SNAPSHOT_INSTALL,
 };
 
 struct h_call {
@@ -79,6 +91,13 @@ struct h_call {
     /* persist_entries (first, n) / apply (index) */
     raft_index index;
     size_t n;
+    /* snapshot callbacks: index/term are the snapshot's, offset and n
+     * (bytes) the chunk's; `keep` is install's argument, `last` is what
+     * snapshot_read answered. Sends of SNAPSHOT record index, offset, n
+     * and ok = last; of SNAPSHOT_RESP index, offset and ok = done. */
+    uint64_t offset;
+    bool keep;
+    bool last;
 };
 
 struct h_event {
@@ -107,6 +126,16 @@ struct h_log {
 struct h_msg {
     struct raft_msg m;   /* m.u.append.entries points at ents */
     struct raft_entry *ents;
+    void *data;          /* SNAPSHOT: m.u.snapshot.data points here */
+};
+
+/* A snapshot held by a fake host. */
+struct h_snap {
+    bool have;
+    raft_index index;    /* last entry covered */
+    raft_term term;      /* its term */
+    unsigned char *data; /* owned */
+    size_t len;
 };
 
 struct harness;
@@ -117,10 +146,27 @@ struct h_node {
     struct raft *r;            /* NULL if not created */
     struct raft_config cfg;
 
-    /* fake disk */
+    /* fake disk: disk.e[0] is the entry at index disk_base + 1 */
     raft_term d_term;
     raft_id d_vote;
     struct h_log disk;
+    raft_index disk_base;
+
+    /* snapshots (h_opts.snapshots): the durable one, and the one being
+     * received (rx_len bytes written so far, in order) */
+    struct h_snap snap;
+    bool rx_active;
+    raft_index rx_index;
+    raft_term rx_term;
+    unsigned char *rx;
+    size_t rx_len;
+    size_t rx_cap;
+
+    /* the fake state machine: last applied (or installed) index, its
+     * term, and a running hash of everything applied up to it */
+    raft_index sm_index;
+    raft_term sm_term;
+    uint64_t sm_hash;
 
     /* applied entries, in callback order (index in applied_idx) */
     struct h_log applied;
@@ -143,6 +189,9 @@ struct h_node {
     int fail_persist_entries;
     int fail_apply;
     int fail_send_to[H_MAX_NODES + 1];
+    int fail_snapshot_read;
+    int fail_snapshot_write;
+    int fail_snapshot_install;
 
     /* Called at the start of every callback (kind H_CB_*, or 0 for the
      * event callback); used by the re-entrancy tests. */
@@ -164,6 +213,10 @@ struct h_opts {
     bool async;                /* asynchronous persistence: the fake disk
                                   is written at once, but nothing is
                                   durable until h_persisted says so */
+    bool snapshots;            /* set the snapshot callbacks */
+    uint64_t snapshot_trailing; /* 0: library default */
+    size_t snapshot_size;      /* bytes of every snapshot h_snapshot_take
+                                  makes (at least H_SNAP_HEADER) */
 };
 
 struct harness {
@@ -223,12 +276,55 @@ void h_bootstrap_all(struct harness *h);
 int h_restore(struct harness *h, raft_id id, raft_term term, raft_id vote,
               const raft_term *terms, size_t n);
 
-/* Destroy node `id` and restore it from its fake disk (a crash/restart).
- * Clears its applied list and call log. Returns raft_restore's code. */
+/* Destroy node `id` and restore it from its fake disk (a crash/restart):
+ * with raft_restore_snapshot from its durable snapshot and the entries
+ * after disk_base if it has one, with raft_restore otherwise. Its state
+ * machine is reloaded from that snapshot (or emptied), a snapshot being
+ * received is forgotten (it was not durable). Clears its applied list and
+ * call log. Returns the restore call's code. */
 int h_restart(struct harness *h, raft_id id);
+
+/*
+ * Set the fake host of node `id` (created, not started) to hold a snapshot
+ * ending at (snap_index, snap_term), term and vote, and log entries of the
+ * given terms from index `first` on (generated payloads, as h_restore), so
+ * that disk_base is first - 1; then start the node from it with
+ * raft_restore_snapshot. The fake host is set whatever the call returns;
+ * returns its code.
+ */
+int h_restore_snapshot(struct harness *h, raft_id id, raft_index snap_index,
+                       raft_term snap_term, raft_term term, raft_id vote,
+                       raft_index first, const raft_term *terms, size_t n);
 
 /* Generated payload of entry (index, term), into buf (>= 48 bytes). */
 size_t h_payload(char *buf, raft_index index, raft_term term);
+
+/* ---- snapshots ----------------------------------------------------------- */
+
+/* Bytes of the header that starts every harness snapshot. */
+#define H_SNAP_HEADER 32u
+
+/* A state machine (last index, its term, hash) encoded as a snapshot of
+ * `len` bytes (at least H_SNAP_HEADER): malloc'ed, the caller frees. */
+unsigned char *h_snapshot_encode(raft_index index, raft_term term,
+                                 uint64_t hash, size_t len);
+/* Check that data[0..len) is a well-formed harness snapshot (header and
+ * every padding byte); fill what it describes. */
+bool h_snapshot_parse(const void *data, size_t len, raft_index *index,
+                      raft_term *term, uint64_t *hash);
+
+/*
+ * The host of node `id` snapshots its state machine at its applied index:
+ * the bytes (h_opts.snapshot_size of them) become its durable snapshot,
+ * replacing any older one, then raft_compact(r, applied) is called and, if
+ * it succeeds, the fake disk drops the entries the node dropped. Returns
+ * raft_compact's code.
+ */
+int h_snapshot_take(struct harness *h, raft_id id);
+
+/* Number of chunks a snapshot of `len` bytes takes with max_msg_bytes
+ * `max`. */
+size_t h_chunks(size_t len, size_t max);
 
 /* ---- driving ----------------------------------------------------------- */
 
@@ -293,17 +389,20 @@ bool h_status_eq(const struct raft_status *a, const struct raft_status *b);
 void h_assert_status_eq(const struct raft_status *a,
                         const struct raft_status *b, const char *what);
 
-/* Read the node's in-memory log terms into terms[] (cap entries). */
+/* Read the node's in-memory log terms into terms[] (cap entries), from
+ * its first retained entry (index 1 unless compacted) to its last. */
 size_t h_log_terms(struct harness *h, raft_id id, raft_term *terms,
                    size_t cap);
 /* Fail the test unless the node's in-memory log has exactly these terms. */
 void h_assert_log_terms(struct harness *h, raft_id id, const raft_term *terms,
                         size_t n);
 /* Fail the test unless the in-memory logs of a and b are equal (terms,
- * types and payloads). */
+ * types and payloads) where both retain entries, and end at the same
+ * index. */
 void h_assert_logs_equal(struct harness *h, raft_id a, raft_id b);
 /* Fail the test unless the fake disk matches the node's memory: term, vote
- * and every log entry. */
+ * and every log entry the node retains (the disk may also hold older ones
+ * the node compacted, and lacks only what its snapshot covers). */
 void h_assert_disk_matches(struct harness *h, raft_id id);
 
 /* Forget the recorded calls and events of one node / every node. */

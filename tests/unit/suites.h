@@ -14,5 +14,6 @@ Suite *raft_codec_suite(void);       /* test_codec.c */
 Suite *raft_async_suite(void);       /* test_async.c */
 Suite *raft_flow_suite(void);        /* test_flow.c */
 Suite *raft_metrics_suite(void);     /* test_metrics.c */
+Suite *raft_snapshot_suite(void);    /* test_snapshot.c */
 
 #endif
