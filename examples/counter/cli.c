@@ -13,7 +13,7 @@
  * (just the number) and exits 0; otherwise it prints why and exits 1.
  *
  * status asks every server for its local state and its library counters
- * (raft_metrics) and prints one line each, followed by four indented lines
+ * (raft_metrics) and prints one line each, followed by five indented lines
  * of counters:
  *   127.0.0.1:7001 id=1 role=leader term=3 leader=1 commit=12 applied=12 value=42
  *       sent      vote 2  vote_resp 0  append 31  append_resp 0  (failed 0, queue full 0)
@@ -228,7 +228,7 @@ static int ask_status(const char *addr, uint64_t timeout_ms, uint64_t cid,
     return call(addr, &q, p, timeout_ms, why);
 }
 
-/* The four indented lines of counters under a server's status line. */
+/* The five indented lines of counters under a server's status line. */
 static void print_metrics(const struct ctr_resp *p)
 {
     uint64_t v[CTR_M_COUNT];
@@ -269,6 +269,10 @@ static void print_metrics(const struct ctr_resp *p)
            v[CTR_M__elections_started], v[CTR_M__elections_won],
            v[CTR_M__step_downs], v[CTR_M__persist_state_calls],
            v[CTR_M__persist_entries_calls], v[CTR_M__writes_completed]);
+    printf("    snapshots taken %" PRIu64 "  installed %" PRIu64 "  sent %" PRIu64
+           " chunks (%" PRIu64 " bytes)\n",
+           v[CTR_M_snapshots_compactions], v[CTR_M_snapshots_installed],
+           v[CTR_M_snapshots_chunks_sent], v[CTR_M_snapshots_bytes_sent]);
 }
 
 /* A JSON string: quotes, backslashes and control characters escaped. */

@@ -1,5 +1,6 @@
 # Build rules for the replicated counter example, included by the Makefile.
-# Targets: examples, demo, test-e2e, bench-counter.
+# Targets: examples, demo, test-e2e (counter-storage-test, then counter-e2e),
+# bench-counter.
 
 CTR_DIR        := examples/counter
 CTR_COMMON     := $(CTR_DIR)/proto.c
@@ -20,6 +21,9 @@ $(B)/counter-cli: $(CTR_CLI_SRC) $(CTR_HDRS) $(FLAGS)
 $(B)/counter-e2e: tests/e2e/counter_e2e.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
 	$(CC) $(EX_CFLAGS) tests/e2e/counter_e2e.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@
 
+$(B)/counter-storage-test: tests/e2e/counter_storage.c $(CTR_DIR)/storage.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
+	$(CC) $(EX_CFLAGS) tests/e2e/counter_storage.c $(CTR_DIR)/storage.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@
+
 $(B)/counter-bench: tests/e2e/counter_bench.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
 	$(CC) $(EX_CFLAGS) tests/e2e/counter_bench.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@
 
@@ -33,8 +37,12 @@ demo:
 demo-run: examples
 	bash $(CTR_DIR)/demo.sh $(B)
 
-test-e2e: examples $(B)/counter-e2e
+test-e2e: examples $(B)/counter-e2e $(B)/counter-storage-test
+	$(B)/counter-storage-test --bin $(B)
 	$(B)/counter-e2e --bin $(B) --seconds $(E2E_SECONDS)
 
+# Throughput and latency, then restart time after 100,000 and 1,000,000
+# increments of history, with snapshots off and on.
 bench-counter: examples $(B)/counter-bench
 	$(B)/counter-bench --bin $(B)
+	$(B)/counter-bench --bin $(B) --restart 100000,1000000

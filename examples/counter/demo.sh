@@ -4,8 +4,13 @@
 # Starts a 3-node cluster on loopback (free ports from 7101 up, data and logs
 # in a temp dir), increments the counter, SIGKILLs the leader, shows a new
 # leader taking over and increments still succeeding, restarts the old
-# leader on its data dir and shows it catching up. Everything it started is
-# killed and the temp dir removed on exit, however the script ends.
+# leader on its data dir and shows it catching up. Then snapshots: the
+# nodes snapshot every 20 entries (--snapshot-every 20), so after a
+# follower is stopped and 80 increments go by, the others have compacted
+# their logs past it; restarted, it catches up by installing the leader's
+# snapshot, which the demo shows from its log and its status. Everything
+# it started is killed and the temp dir removed on exit, however the
+# script ends.
 # Needs only bash, coreutils and the build outputs (counter-server,
 # counter-cli); builds nothing itself.
 set -u
@@ -65,11 +70,22 @@ done
 PEERS="1=${ADDR[1]},2=${ADDR[2]},3=${ADDR[3]}"
 SERVERS="${ADDR[1]},${ADDR[2]},${ADDR[3]}"
 
+# Small snapshot settings, so that the demo shows compaction: a snapshot
+# every 20 applied entries, 5 entries kept behind it, 4 KiB log segments.
+SNAP_EVERY=20
 start_node() {
     local i=$1
     "$SERVER" --id "$i" --data "$DIR/n$i" --listen "${ADDR[i]}" \
-        --peers "$PEERS" >>"$DIR/n$i.log" 2>&1 &
+        --peers "$PEERS" --snapshot-every "$SNAP_EVERY" --snapshot-trailing 5 \
+        --segment-bytes 4096 >>"$DIR/n$i.log" 2>&1 &
     PID[i]=$!
+}
+
+# Lines of node $1's log (this run of it: after line $2) matching $3,
+# without the time stamp, indented.
+log_lines() {
+    tail -n +"$(($2 + 1))" "$DIR/n$1.log" | grep -E "$3" | cut -d' ' -f2- |
+        while IFS= read -r l; do printf '   %s\n' "$l"; done
 }
 
 cli() { "$CLI" --servers "$SERVERS" --timeout-ms 500 "$@"; }
@@ -178,6 +194,48 @@ for ((n = 0; n < 100; n++)); do
 done
 [[ -n $ok ]] || { show_status; die "node $OLD did not catch up within 10 s"; }
 show_status
+
+say "Snapshots: every node snapshots its state every $SNAP_EVERY applied entries and compacts its log"
+L=$(wait_leader) || die "no leader"
+F=$(( L % 3 + 1 ))
+refresh
+echo "   stopping node $F (a follower, applied index $(field "$F" applied)) with SIGTERM"
+kill -TERM "${PID[F]}"
+wait "${PID[F]}" 2>/dev/null
+PID[F]=
+printf '   80 increments of 1 while node %s is down:' "$F"
+for ((n = 0; n < 80; n++)); do
+    LAST=$(cli incr 1) || die "increment failed"
+done
+echo " counter now $LAST"
+echo "   the leader, node $L, snapshotted and compacted past node $F meanwhile:"
+log_lines "$L" 0 "took snapshot" | tail -n 3
+echo "   node $L's data directory now holds: $(cd "$DIR/n$L" && echo snap-* log-*)"
+
+say "Restarting node $F: the entries it lacks are gone from the leader's log, so it gets a snapshot"
+MARK=$(wc -l <"$DIR/n$F.log")
+start_node "$F"
+ok=
+for ((n = 0; n < 100; n++)); do
+    refresh
+    L=$(leader)
+    if [[ -n $L && -n $(field "$F" applied) &&
+        $(field "$F" applied) == "$(field "$L" applied)" &&
+        $(field "$F" value) == "$LAST" ]]; then
+        ok=1
+        break
+    fi
+    sleep 0.1
+done
+[[ -n $ok ]] || { show_status; die "node $F did not catch up within 10 s"; }
+log_lines "$F" "$MARK" "restored from|receiving snapshot|installed snapshot|took snapshot"
+grep -q "installed snapshot" <(tail -n +"$((MARK + 1))" "$DIR/n$F.log") ||
+    die "node $F caught up without installing a snapshot"
+echo "   node $F installed the leader's snapshot and caught up: applied index $(field "$F" applied), value $(field "$F" value)"
+echo "   node $F's data directory now holds: $(cd "$DIR/n$F" && echo snap-* log-*)"
+echo "   its status (the library's counters since this restart):"
+cli status 2>/dev/null | grep -A5 "^${ADDR[F]} " | grep -E "id=|snapshots" | sed 's/^/   /'
+V=$LAST
 
 say "The count on every node"
 refresh

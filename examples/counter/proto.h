@@ -96,7 +96,11 @@ enum { CTR_OP_INCR = 1, CTR_OP_GET = 2, CTR_OP_STATUS = 3, CTR_OP_METRICS = 4 };
     X(, entries_applied, entries_applied)                        \
     X(, persist_state_calls, persist_state_calls)                \
     X(, persist_entries_calls, persist_entries_calls)            \
-    X(, writes_completed, writes_completed)
+    X(, writes_completed, writes_completed)                      \
+    X(snapshots, compactions, compactions)                       \
+    X(snapshots, installed, snapshots_installed)                 \
+    X(snapshots, chunks_sent, snapshot_chunks_sent)              \
+    X(snapshots, bytes_sent, snapshot_bytes_sent)
 
 /* Positions in CTR_METRICS_MAP: CTR_M_<group>_<name>, CTR_M__<name>. */
 enum {

@@ -302,6 +302,11 @@ struct opts {
     bool have_seed;
     bool sync_persist;       /* persist in the loop thread, synchronously */
     unsigned write_delay_ms; /* test knob: the writer sleeps before a batch */
+    uint64_t snapshot_every; /* applied entries between snapshots, 0: never */
+    unsigned snapshot_trailing; /* entries kept behind a snapshot */
+    uint64_t segment_bytes;  /* log segment size */
+    bool record_applied;     /* test knob: DATA/applied gets every applied
+                              * entry */
 };
 
 struct server {
@@ -311,6 +316,25 @@ struct server {
     struct writer wr;       /* asynchronous persistence (not --sync-persist) */
     bool wr_polled;         /* pfd holds the writer's pipe, last slot */
     struct sm sm;
+    raft_id voters[MAX_VOTERS]; /* the configuration, for snapshots */
+    size_t n_voters;
+    /* Snapshots. The loop serialises the state machine in the apply
+     * callback of the entry it is taken at, so it is exactly the state at
+     * that index; the file is written by the writer thread (inline with
+     * --sync-persist) and raft_compact() is called once it is durable. */
+    struct st_snapio io;    /* current snapshot (read), received one */
+    raft_index snap_base;   /* latest snapshot of the state machine: taken
+                             * (queued), installed or restored */
+    bool snap_busy;         /* one taken, not durable yet */
+    raft_index snap_taken;  /* latest own snapshot durable and compacted */
+    raft_index dropped_upto; /* segments up to here are (being) deleted */
+    raft_index snap_pending; /* the one taken, while snap_busy */
+    uint8_t *snap_file;     /* --sync-persist: taken, to be written */
+    size_t snap_len, snap_sessions;
+    raft_index snap_sending; /* last snapshot logged as being sent */
+    uint64_t snaps_taken, snaps_installed; /* this process, for the logs */
+    uint8_t chunk[MAX_PAYLOAD]; /* snapshot_read: retained until sent */
+    int applied_fd;         /* --record-applied, else -1 */
     int lfd;
     uint64_t now;
     uint64_t conn_now, conn_clock_at; /* see conn_clock() */
@@ -442,6 +466,101 @@ static struct session *sm_session(struct sm *m, uint64_t client)
     sm_put(m, &fresh);
     m->n++;
     return sm_find(m, client);
+}
+
+/* ---- state machine: snapshots ------------------------------------------- */
+
+/* Snapshot body (the state machine; storage.h has the file around it),
+ * little-endian:
+ *   0   u64 counter
+ *   8   u64 number of sessions N (at most SESSIONS_MAX)
+ *   16  N x {u64 client_id, u64 seq, u64 value, u64 index}, by client_id
+ * Sorted, so that nodes snapshotting the same index write the same bytes.
+ * `index` is kept: eviction picks the session touched longest ago. */
+#define SNAP_BODY_FIXED 16u
+#define SNAP_SESSION_BYTES 32u
+
+static int cmp_session(const void *a, const void *b)
+{
+    uint64_t x = ((const struct session *)a)->client;
+    uint64_t y = ((const struct session *)b)->client;
+    return x < y ? -1 : x > y;
+}
+
+/* The whole snapshot file of the state machine as it is, covering `index`
+ * of `term`, in a fresh buffer of *len bytes; NULL if memory runs out. */
+static uint8_t *sm_snapshot(const struct sm *m, raft_index index,
+                            raft_term term, const raft_id *voters, size_t nv,
+                            size_t *len)
+{
+    size_t body = SNAP_BODY_FIXED + SNAP_SESSION_BYTES * m->n, i, k = 0;
+    struct session *v = malloc((m->n ? m->n : 1) * sizeof(*v));
+    uint8_t *file = malloc(st_snapshot_size(nv, body)), *p;
+    if (v == NULL || file == NULL) {
+        free(v);
+        free(file);
+        return NULL;
+    }
+    for (i = 0; i < m->cap; i++) {
+        if (m->tab[i].client != 0) {
+            v[k++] = m->tab[i];
+        }
+    }
+    qsort(v, k, sizeof(*v), cmp_session);
+    p = file + st_snapshot_body_offset(nv);
+    ctr_put64(p, m->counter);
+    ctr_put64(p + 8, k);
+    for (i = 0, p += SNAP_BODY_FIXED; i < k; i++, p += SNAP_SESSION_BYTES) {
+        ctr_put64(p, v[i].client);
+        ctr_put64(p + 8, v[i].seq);
+        ctr_put64(p + 16, v[i].value);
+        ctr_put64(p + 24, v[i].index);
+    }
+    st_snapshot_seal(file, index, term, voters, nv, body);
+    free(v);
+    *len = st_snapshot_size(nv, body);
+    return file;
+}
+
+/* Replace *m by the state of snapshot body p[0..len). -1 with *why, and m
+ * unchanged, if the body is malformed (bytes from a disk or a peer) or
+ * memory runs out. */
+static int sm_restore(struct sm *m, const uint8_t *p, size_t len,
+                      const char **why)
+{
+    struct sm fresh;
+    uint64_t n;
+    size_t i;
+    if (len < SNAP_BODY_FIXED ||
+        (n = ctr_get64(p + 8)) > SESSIONS_MAX ||
+        len != SNAP_BODY_FIXED + SNAP_SESSION_BYTES * n) {
+        *why = "state machine: lengths do not add up";
+        return -1;
+    }
+    memset(&fresh, 0, sizeof(fresh));
+    fresh.counter = ctr_get64(p);
+    /* Room for n sessions below sm_session()'s growth threshold. */
+    for (fresh.cap = 64; (n + 1) * 4 > fresh.cap * 3; fresh.cap *= 2) {
+    }
+    fresh.tab = calloc(fresh.cap, sizeof(*fresh.tab));
+    if (fresh.tab == NULL) {
+        *why = "out of memory";
+        return -1;
+    }
+    for (i = 0, p += SNAP_BODY_FIXED; i < n; i++, p += SNAP_SESSION_BYTES) {
+        struct session se = {ctr_get64(p), ctr_get64(p + 8), ctr_get64(p + 16),
+                             ctr_get64(p + 24)};
+        if (se.client == 0 || sm_find(&fresh, se.client) != NULL) {
+            free(fresh.tab);
+            *why = "state machine: a session with client id 0 or twice";
+            return -1;
+        }
+        sm_put(&fresh, &se);
+        fresh.n++;
+    }
+    free(m->tab);
+    *m = fresh;
+    return 0;
 }
 
 /* ---- state machine: commands -------------------------------------------- */
@@ -838,6 +957,52 @@ static int on_persist_entries(struct raft *r, void *ctx, raft_index first,
     return 0;
 }
 
+/* Every --snapshot-every applied entries, serialise the state machine as
+ * it is now, i.e. exactly at `index`, for the writer thread to write
+ * (with --sync-persist: snapshot_flush_sync() after the driving call).
+ * One at a time: the next is due --snapshot-every entries after this one. */
+static void snapshot_take(struct server *s, raft_index index, raft_term term)
+{
+    uint8_t *file;
+    size_t len = 0;
+    if (s->o.snapshot_every == 0 || s->snap_busy ||
+        index - s->snap_base < s->o.snapshot_every || index <= s->snap_base) {
+        return;
+    }
+    file = sm_snapshot(&s->sm, index, term, s->voters, s->n_voters, &len);
+    if (file == NULL) {
+        logm(L_ERR, "snapshot at index %" PRIu64 ": out of memory; trying "
+             "again at the next entry", index);
+        return;
+    }
+    if (s->o.sync_persist) {
+        s->snap_file = file;
+    } else if (wr_snapshot(&s->wr, index, file, len) != 0) {
+        free(file);
+        logm(L_ERR, "snapshot at index %" PRIu64 ": out of memory; trying "
+             "again at the next entry", index);
+        return;
+    }
+    s->snap_busy = true;
+    s->snap_base = s->snap_pending = index;
+    s->snap_len = len;
+    s->snap_sessions = s->sm.n;
+}
+
+/* --record-applied: the entry, as a log record, appended to DATA/applied
+ * (one write: a kill -9 loses nothing already written). */
+static void record_applied(struct server *s, raft_index index,
+                           const struct raft_entry *e)
+{
+    uint8_t rec[ST_REC_HDR + ST_REC_FIXED + CMD_LEN];
+    if (s->applied_fd < 0 || e->len > CMD_LEN) {
+        return;
+    }
+    if (ctr_write_full(s->applied_fd, rec, st_rec_encode(rec, index, e)) != 0) {
+        logm(L_ERR, "%s/applied: %s", s->o.data, strerror(errno));
+    }
+}
+
 static int on_apply(struct raft *r, void *ctx, raft_index index,
                     const struct raft_entry *e)
 {
@@ -859,6 +1024,138 @@ static int on_apply(struct raft *r, void *ctx, raft_index index,
         }
     }
     pending_resolve(s, index, e->term, is_cmd ? &res : NULL);
+    record_applied(s, index, e);
+    snapshot_take(s, index, e->term);
+    return 0;
+}
+
+/* Leader: a chunk of the current snapshot file, into s->chunk (retained
+ * until the send callback that carries it, which comes next). Non-zero if
+ * `index` is no longer the current file: the library starts over with the
+ * one it knows as the latest. */
+static int on_snapshot_read(struct raft *r, void *ctx, raft_index index,
+                            uint64_t offset, size_t max, const void **data,
+                            size_t *len, bool *last)
+{
+    struct server *s = ctx;
+    (void)r;
+    if (st_io_read(&s->io, index, offset, s->chunk,
+                   max < sizeof(s->chunk) ? max : sizeof(s->chunk), len,
+                   last) != 0) {
+        logm(L_DEBUG, "snapshot %" PRIu64 " at offset %" PRIu64 " not served "
+             "(current: %" PRIu64 ")", index, offset, s->io.cur_index);
+        return -1;
+    }
+    if (offset == 0) {
+        /* Once per snapshot: a stream to a dead peer restarts every tick. */
+        logm(s->snap_sending == index ? L_DEBUG : L_INFO, "sending snapshot "
+             "%" PRIu64 " (%" PRIu64 " bytes) to a follower that needs "
+             "compacted entries", index, s->io.cur_size);
+        s->snap_sending = index;
+    }
+    *data = s->chunk;
+    return 0;
+}
+
+/* Follower: chunks go to a temp file, in order (st_io_recv_write). */
+static int on_snapshot_write(struct raft *r, void *ctx,
+                             const struct raft_snapshot_meta *meta,
+                             uint64_t offset, const void *data, size_t len)
+{
+    struct server *s = ctx;
+    if (st_io_recv_write(&s->io, offset, data, len) != 0) {
+        logm(L_ERR, "%s", s->io.err);
+        return -1;
+    }
+    if (offset == 0) {
+        logm(L_INFO, "receiving snapshot %" PRIu64 " (term %" PRIu64 ") from "
+             "the leader, n%" PRIu64, meta->index, meta->term, raft_leader(r));
+    }
+    return 0;
+}
+
+/* Same voters, in any order. */
+static bool same_voters(const raft_id *a, size_t na, const raft_id *b,
+                        size_t nb)
+{
+    size_t i, j;
+    for (i = 0; i < na && na == nb; i++) {
+        for (j = 0; j < nb && b[j] != a[i]; j++) {
+        }
+        if (j == nb) {
+            return false;
+        }
+    }
+    return na == nb;
+}
+
+/* Follower: the received snapshot is complete. It is checked and loaded
+ * into the state machine now (the library counts every entry up to
+ * meta->index as applied when this returns, and may apply the next ones
+ * before the installation is durable), and its installation is a write
+ * queued behind the writes already started, reported through
+ * raft_persisted() in order with them (with --sync-persist: done here). */
+static int on_snapshot_install(struct raft *r, void *ctx,
+                               const struct raft_snapshot_meta *meta, bool keep)
+{
+    struct server *s = ctx;
+    struct st_snapshot snap;
+    struct sm fresh;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char why[256], name[ST_NAME_MAX];
+    const char *bad = NULL;
+    int fd, rc;
+    memset(&fresh, 0, sizeof(fresh));
+    if (st_io_recv_read(&s->io, &buf, &len) != 0) {
+        logm(L_ERR, "installing snapshot %" PRIu64 ": %s", meta->index, s->io.err);
+        return -1;
+    }
+    if (st_snapshot_parse(buf, len, &snap, why, sizeof(why)) != 0) {
+        bad = why;
+    } else if (snap.index != meta->index || snap.term != meta->term ||
+               !same_voters(snap.voters, snap.n_voters, meta->voters,
+                            meta->n_voters)) {
+        bad = "its index, term or voters differ from the leader's message";
+    } else if (sm_restore(&fresh, snap.body, snap.body_len, &bad) == 0) {
+        bad = NULL;
+    }
+    free(buf);
+    if (bad != NULL) {
+        logm(L_ERR, "received snapshot %" PRIu64 " refused: %s", meta->index, bad);
+        return -1;
+    }
+    st_io_recv_take(&s->io, &fd, name);
+    if (s->o.sync_persist) {
+        rc = st_snapshot_install(&s->st, meta->index, keep, fd, name);
+        if (rc == 0 && st_io_set_current(&s->io, meta->index) != 0) {
+            logm(L_ERR, "%s", s->io.err);
+        }
+    } else if ((rc = wr_install(&s->wr, meta->index, keep, fd, name)) != 0) {
+        close(fd);
+        snprintf(s->st.err, sizeof(s->st.err), "out of memory");
+    }
+    if (rc != 0) {
+        logm(L_ERR, "installing snapshot %" PRIu64 ": %s", meta->index, s->st.err);
+        free(fresh.tab);
+        return -1;
+    }
+    free(s->sm.tab);
+    s->sm = fresh;
+    pending_fail_all(s); /* their entries may be in the snapshot: unknown */
+    if (s->snap_file != NULL) {
+        /* --sync-persist: ours, taken earlier in this loop iteration and
+         * not written yet, is older than this one: drop it. */
+        free(s->snap_file);
+        s->snap_file = NULL;
+        s->snap_busy = false;
+    }
+    s->snap_base = meta->index;
+    s->snaps_installed++;
+    logm(L_INFO, "installed snapshot %" PRIu64 " (term %" PRIu64 ", %zu bytes) "
+         "from the leader, n%" PRIu64 ": value %" PRIu64 ", %zu sessions; log "
+         "%s", meta->index, meta->term, len, raft_leader(r), s->sm.counter,
+         s->sm.n, keep ? "entries after it kept" : "discarded, continues after it");
     return 0;
 }
 
@@ -933,6 +1230,77 @@ static void node_step(struct server *s, const struct raft_msg *m)
     }
 }
 
+/* Delete the log segments the library no longer needs (entries below its
+ * first index): a durable snapshot covers them. */
+static void log_drop(struct server *s)
+{
+    struct raft_status st;
+    raft_index upto;
+    raft_status(s->raft, &st);
+    upto = st.first_index - 1;
+    if (upto <= s->dropped_upto) {
+        return;
+    }
+    s->dropped_upto = upto;
+    if (!s->o.sync_persist) {
+        if (wr_drop(&s->wr, upto) != 0) {
+            logm(L_ERR, "queueing the deletion of log segments: out of memory");
+        }
+    } else if (st_log_drop(&s->st, upto) != 0) {
+        logm(L_ERR, "deleting log segments: %s", s->st.err);
+    }
+}
+
+/* Snapshot files became durable: serve the newest to followers, and for
+ * one of our own tell the library, which drops the log behind it (only
+ * now: raft_compact() says the host holds a durable snapshot), then
+ * delete the segments it dropped. */
+static void snapshot_durable(struct server *s, raft_index taken,
+                             raft_index latest)
+{
+    struct raft_status st;
+    int rc;
+    if (latest > s->io.cur_index && st_io_set_current(&s->io, latest) != 0) {
+        logm(L_ERR, "%s", s->io.err);
+    }
+    if (taken <= s->snap_taken) {
+        return;
+    }
+    s->snap_taken = taken;
+    s->snap_busy = false;
+    s->snaps_taken++;
+    rc = raft_compact(s->raft, taken);
+    raft_status(s->raft, &st);
+    if (rc != 0) {
+        logm(L_ERR, "raft_compact(%" PRIu64 "): %s", taken, raft_strerror(rc));
+        return;
+    }
+    logm(L_INFO, "took snapshot %" PRIu64 " (%zu bytes, %zu sessions; "
+         "snapshots taken %" PRIu64 ", installed %" PRIu64 "): log compacted, "
+         "entries from %" PRIu64 " on kept", taken, s->snap_len,
+         s->snap_sessions, s->snaps_taken, s->snaps_installed, st.first_index);
+    log_drop(s);
+}
+
+/* --sync-persist: write the snapshot taken during the last driving call. */
+static void snapshot_flush_sync(struct server *s)
+{
+    raft_index index = s->snap_pending;
+    int rc;
+    if (s->snap_file == NULL) {
+        return;
+    }
+    rc = st_snapshot_write(&s->st, index, s->snap_file, s->snap_len);
+    free(s->snap_file);
+    s->snap_file = NULL;
+    if (rc != 0) {
+        logm(L_ERR, "writing snapshot %" PRIu64 ": %s", index, s->st.err);
+        s->snap_busy = false;
+        return;
+    }
+    snapshot_durable(s, index, index);
+}
+
 /* The writer finished a batch: report what became durable. A failed write
  * stops the node (what reached the disk is unknown) and so the process:
  * restarting re-reads the files. */
@@ -940,10 +1308,14 @@ static int collect_writes(struct server *s)
 {
     char err[ST_ERR_MAX];
     size_t n = 0;
-    int failed = wr_collect(&s->wr, &n, err, sizeof(err));
+    raft_index taken = 0, latest = 0;
+    int failed = wr_collect(&s->wr, &n, &taken, &latest, err, sizeof(err));
     int rc = raft_persisted(s->raft, n, 0);
     if (rc != 0 && rc != RAFT_EAPPLY) {
         logm(L_ERR, "raft_persisted(%zu): %s", n, raft_strerror(rc));
+    }
+    if (failed == 0) {
+        snapshot_durable(s, taken, latest);
     }
     if (failed != 0) {
         raft_persisted(s->raft, 0, -1);
@@ -1676,6 +2048,7 @@ static int run(struct server *s)
         poll_dispatch(s);
         run_ticks(s);
         serve_clients(s);
+        snapshot_flush_sync(s);
         flush_peers(s);
         show_leader(s);
         reap(s);
@@ -1755,33 +2128,160 @@ static int config_check(struct server *s, raft_id *voters, size_t *n)
     return 0;
 }
 
-static int restore(struct server *s, const raft_id *voters, size_t n)
+/* The name of the segment holding index i, for messages. */
+static const char *seg_holding(const struct storage *st, raft_index i,
+                               char *name)
 {
-    struct st_loaded l;
-    raft_term term;
-    raft_id vote;
-    int rc;
-    if (st_state_read(&s->st, &term, &vote) != 0 || st_log_load(&s->st, &l) != 0) {
+    size_t k;
+    for (k = st->n_segs; k-- > 0;) {
+        if (st->segs[k].first <= i || k == 0) {
+            st_seg_name(st, k, name);
+            return name;
+        }
+    }
+    return "(no segment)";
+}
+
+/* raft_restore_snapshot() said RAFT_ESNAPSHOT: say which files disagree
+ * and how. Nothing is repaired: entries the node acknowledged are gone. */
+static void explain_esnapshot(struct server *s, const struct st_snapshot *snap,
+                              const struct st_loaded *l)
+{
+    raft_index last = l->base + l->n - 1;
+    char seg[ST_NAME_MAX];
+    char what[512];
+    if (l->base > snap->index + 1) {
+        snprintf(what, sizeof(what), "the snapshot covers entries up to %"
+                 PRIu64 " but the log starts at index %" PRIu64 " (%s): "
+                 "entries %" PRIu64 "..%" PRIu64 " are missing", snap->index,
+                 l->base, seg_holding(&s->st, l->base, seg), snap->index + 1,
+                 l->base - 1);
+    } else if (last < snap->index) {
+        snprintf(what, sizeof(what), "the log ends at index %" PRIu64 " (%s), "
+                 "before the snapshot's index %" PRIu64, last,
+                 seg_holding(&s->st, last, seg), snap->index);
+    } else if (snap->index >= l->base &&
+               l->entries[snap->index - l->base].term != snap->term) {
+        snprintf(what, sizeof(what), "entry %" PRIu64 " in %s has term %"
+                 PRIu64 ", the snapshot says %" PRIu64, snap->index,
+                 seg_holding(&s->st, snap->index, seg),
+                 l->entries[snap->index - l->base].term, snap->term);
+    } else {
+        snprintf(what, sizeof(what), "the entry after it, in %s, has a lower "
+                 "term than %" PRIu64, seg_holding(&s->st, snap->index + 1, seg),
+                 snap->term);
+    }
+    logm(L_ERR, "%s/snap-%020" PRIu64 " (index %" PRIu64 ", term %" PRIu64 ") "
+         "and the log in %s (indexes %" PRIu64 "..%" PRIu64 ") do not fit: %s; "
+         "refusing to start", s->o.data, snap->index, snap->index, snap->term,
+         s->o.data, l->base, last, what);
+}
+
+/* The latest valid snapshot, if any, loaded into the state machine. */
+static int restore_snapshot_file(struct server *s, const raft_id *voters,
+                                 size_t n, struct st_snapshot *snap,
+                                 uint8_t **data, bool *found)
+{
+    char notes[1024];
+    const char *why = NULL;
+    if (st_snapshot_load(&s->st, snap, data, found, notes, sizeof(notes)) != 0) {
         logm(L_ERR, "%s", s->st.err);
         return -1;
     }
-    if (l.torn) {
-        logm(L_INFO, "%s/log: cut a torn tail of %" PRIu64 " bytes at offset "
-             "%" PRIu64 " (an interrupted write)", s->o.data, l.torn_bytes,
-             l.torn_offset);
+    if (notes[0] != '\0') {
+        logm(L_ERR, "%s", notes);
     }
-    rc = raft_restore(s->raft, voters, n, term, vote, l.entries, l.n);
-    if (rc != 0) {
-        logm(L_ERR, "restoring from %s: %s (term %" PRIu64 ", vote %" PRIu64
-             ", %zu entries, last term %" PRIu64 ")", s->o.data,
-             raft_strerror(rc), term, vote, l.n,
-             l.n ? l.entries[l.n - 1].term : 0);
+    if (!*found) {
+        return 0;
+    }
+    if (!same_voters(snap->voters, snap->n_voters, voters, n)) {
+        logm(L_ERR, "%s/snap-%020" PRIu64 ": its voters differ from %s/config; "
+             "refusing to start", s->o.data, snap->index, s->o.data);
+        return -1;
+    }
+    if (sm_restore(&s->sm, snap->body, snap->body_len, &why) != 0) {
+        logm(L_ERR, "%s/snap-%020" PRIu64 ": %s; refusing to start", s->o.data,
+             snap->index, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* Start from the disk: the latest snapshot into the state machine, then
+ * the log after it (raft_restore_snapshot skips what the snapshot covers
+ * and refuses a log that does not continue it). */
+static int restore(struct server *s, const raft_id *voters, size_t n)
+{
+    struct st_snapshot snap;
+    struct raft_snapshot_meta meta;
+    struct st_loaded l;
+    uint8_t *data = NULL;
+    bool found = false;
+    raft_term term;
+    raft_id vote;
+    uint64_t t0 = ctr_now_ms();
+    int rc;
+    if (st_state_read(&s->st, &term, &vote) != 0) {
+        logm(L_ERR, "%s", s->st.err);
+        return -1;
+    }
+    if (restore_snapshot_file(s, voters, n, &snap, &data, &found) != 0) {
+        free(data);
+        return -1;
+    }
+    if (st_log_load(&s->st, found ? snap.index : 0, &l) != 0) {
+        logm(L_ERR, "%s", s->st.err);
+        free(data);
+        return -1;
+    }
+    if (l.torn) {
+        logm(L_INFO, "%s/%s: cut a torn tail of %" PRIu64 " bytes at offset "
+             "%" PRIu64 " (an interrupted write)", s->o.data, l.torn_file,
+             l.torn_bytes, l.torn_offset);
+    }
+    if (found) {
+        meta.index = snap.index;
+        meta.term = snap.term;
+        meta.voters = snap.voters;
+        meta.n_voters = snap.n_voters;
+        rc = raft_restore_snapshot(s->raft, &meta, term, vote, l.base,
+                                   l.entries, l.n);
+        if (rc == RAFT_ESNAPSHOT) {
+            explain_esnapshot(s, &snap, &l);
+        }
+    } else if (l.n > 0 && l.base != 1) {
+        char seg[ST_NAME_MAX];
+        logm(L_ERR, "%s/%s: the log starts at index %" PRIu64 " but there is no "
+             "snapshot: entries 1..%" PRIu64 " are missing; refusing to start",
+             s->o.data, seg_holding(&s->st, l.base, seg), l.base, l.base - 1);
+        rc = RAFT_ESNAPSHOT;
     } else {
-        logm(L_INFO, "restored from %s: term %" PRIu64 ", vote %" PRIu64
-             ", %zu log entries loaded (last term %" PRIu64 ")", s->o.data, term,
-             vote, l.n, l.n ? l.entries[l.n - 1].term : 0);
+        rc = raft_restore(s->raft, voters, n, term, vote, l.entries, l.n);
+    }
+    if (rc != 0 && rc != RAFT_ESNAPSHOT) {
+        logm(L_ERR, "restoring from %s: %s (term %" PRIu64 ", vote %" PRIu64
+             ", %zu entries from index %" PRIu64 ", last term %" PRIu64 ")",
+             s->o.data, raft_strerror(rc), term, vote, l.n, l.base,
+             l.n ? l.entries[l.n - 1].term : 0);
+    } else if (rc == 0) {
+        char from[96] = "no snapshot";
+        if (found) {
+            snprintf(from, sizeof(from), "snapshot %" PRIu64 " (value %" PRIu64
+                     ", %zu sessions)", snap.index, s->sm.counter, s->sm.n);
+            s->snap_base = s->snap_taken = snap.index;
+        }
+        logm(L_INFO, "restored from %s in %" PRIu64 " ms: %s, term %" PRIu64
+             ", vote %" PRIu64 ", %zu log entries loaded (indexes %" PRIu64
+             "..%" PRIu64 " in %zu segments, last term %" PRIu64 ")", s->o.data,
+             ctr_now_ms() - t0, from, term, vote, l.n, l.base,
+             l.base + l.n - 1, s->st.n_segs, l.n ? l.entries[l.n - 1].term : 0);
+    }
+    if (rc == 0 && found && st_io_set_current(&s->io, snap.index) != 0) {
+        logm(L_ERR, "%s", s->io.err);
+        rc = -1;
     }
     st_loaded_free(&l);
+    free(data);
     return rc == 0 ? 0 : -1;
 }
 
@@ -1790,7 +2290,7 @@ static int bootstrap(struct server *s, const raft_id *voters, size_t n)
     struct st_loaded l;
     int rc;
     if (st_config_write(&s->st, s->o.id, voters, n) != 0 ||
-        st_log_load(&s->st, &l) != 0) {
+        st_log_load(&s->st, 0, &l) != 0) {
         logm(L_ERR, "%s", s->st.err);
         return -1;
     }
@@ -1811,7 +2311,10 @@ static int node_create(struct server *s)
                                 .persist_state = on_persist_state,
                                 .persist_entries = on_persist_entries,
                                 .apply = on_apply,
-                                .event = on_event};
+                                .event = on_event,
+                                .snapshot_read = on_snapshot_read,
+                                .snapshot_write = on_snapshot_write,
+                                .snapshot_install = on_snapshot_install};
     int rc;
     memset(&cfg, 0, sizeof(cfg));
     cfg.id = s->o.id;
@@ -1821,6 +2324,7 @@ static int node_create(struct server *s)
     cfg.max_msg_entries = MAX_ENTRIES;
     cfg.max_msg_bytes = MAX_PAYLOAD;
     cfg.async_persist = !s->o.sync_persist;
+    cfg.snapshot_trailing = s->o.snapshot_trailing;
     s->wire.max_entries = MAX_ENTRIES;
     s->wire.max_entry_bytes = MAX_PAYLOAD;
     s->wire.max_msg_bytes = MAX_FRAME;
@@ -1839,6 +2343,9 @@ static void server_init(struct server *s)
     s->lfd = -1;
     s->st.dir_fd = -1;
     s->st.log_fd = -1;
+    s->st.lock_fd = -1;
+    s->io.dir_fd = s->io.cur_fd = s->io.recv_fd = -1;
+    s->applied_fd = -1;
     for (i = 0; i < MAX_VOTERS; i++) {
         s->o.peers[i].fd = -1;
         s->o.peers[i].link = LINK_DOWN;
@@ -1859,6 +2366,18 @@ static int peers_init(struct server *s)
     return 0;
 }
 
+static int applied_open(struct server *s)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/applied", s->o.data);
+    s->applied_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (s->applied_fd < 0) {
+        logm(L_ERR, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int server_start(struct server *s)
 {
     raft_id voters[MAX_VOTERS];
@@ -1866,11 +2385,17 @@ static int server_start(struct server *s)
     bool fresh;
     s->now = ctr_now_ms();
     s->conn_now = s->conn_clock_at = s->now;
-    if (peers_init(s) != 0 || listen_open(s) != 0) {
+    /* The data directory first: its lock and its checks say more than a
+     * port in use would (a second server on the same directory). */
+    if (st_open(&s->st, s->o.data, MAX_PAYLOAD, s->o.segment_bytes, &fresh) != 0) {
+        logm(L_ERR, "%s", s->st.err);
         return -1;
     }
-    if (st_open(&s->st, s->o.data, MAX_PAYLOAD, &fresh) != 0) {
-        logm(L_ERR, "%s", s->st.err);
+    if (st_io_open(&s->io, s->o.data) != 0) {
+        logm(L_ERR, "%s", s->io.err);
+        return -1;
+    }
+    if (s->o.record_applied && applied_open(s) != 0) {
         return -1;
     }
     voter_ids(&s->o, voters);
@@ -1878,14 +2403,21 @@ static int server_start(struct server *s)
         (fresh ? bootstrap(s, voters, n) : restore(s, voters, n)) != 0) {
         return -1;
     }
+    memcpy(s->voters, voters, n * sizeof(*voters));
+    s->n_voters = n;
+    if (peers_init(s) != 0 || listen_open(s) != 0) {
+        return -1;
+    }
     if (!s->o.sync_persist && wr_start(&s->wr, &s->st, s->o.write_delay_ms) != 0) {
         logm(L_ERR, "starting the writer thread: %s", strerror(errno));
         return -1;
     }
     logm(L_INFO, "listening on %s; %zu voters; tick %u ms, election %u ticks, "
-         "heartbeat %u ticks; seed %" PRIu64 "; %s persistence", s->o.listen, n,
+         "heartbeat %u ticks; seed %" PRIu64 "; %s persistence; snapshot "
+         "every %" PRIu64 " entries (0: never), %u trailing", s->o.listen, n,
          s->o.tick_ms, s->o.election_ticks, s->o.heartbeat_ticks, s->o.seed,
-         s->o.sync_persist ? "synchronous" : "asynchronous");
+         s->o.sync_persist ? "synchronous" : "asynchronous",
+         s->o.snapshot_every, s->o.snapshot_trailing);
     s->next_tick = s->now + s->o.tick_ms;
     return 0;
 }
@@ -1907,7 +2439,12 @@ static void server_stop(struct server *s)
     }
     wr_stop(&s->wr); /* finishes the queued writes */
     raft_destroy(s->raft);
+    st_io_close(&s->io);
     st_close(&s->st);
+    if (s->applied_fd >= 0) {
+        close(s->applied_fd);
+    }
+    free(s->snap_file);
     free(s->sm.tab);
 }
 
@@ -1921,10 +2458,17 @@ static void usage(FILE *f)
         "                      [--election-ticks 10] [--heartbeat-ticks 1]\n"
         "                      [--seed N] [--quiet | --verbose]\n"
         "                      [--sync-persist] [--write-delay-ms N]\n"
+        "                      [--snapshot-every 10000] [--snapshot-trailing 1024]\n"
+        "                      [--segment-bytes 1048576] [--record-applied]\n"
         "  --peers lists every voter, this node included; give every node\n"
         "  the same list. --listen defaults to this node's --peers address.\n"
         "  --sync-persist writes and fsyncs inside the loop instead of in the\n"
-        "  writer thread; --write-delay-ms (testing) delays every batch.\n");
+        "  writer thread; --write-delay-ms (testing) delays every batch.\n"
+        "  --snapshot-every N: snapshot the state machine and compact the log\n"
+        "  every N applied entries (0: never); --snapshot-trailing N: entries\n"
+        "  kept behind a snapshot for followers slightly behind; --segment-bytes\n"
+        "  N: log segment size; --record-applied (testing) appends every applied\n"
+        "  entry to DIR/applied.\n");
 }
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -2032,6 +2576,14 @@ static int parse_one(struct opts *o, int argc, char **argv, int *i)
         return parse_u64(v, &o->seed);
     } else if ((v = flag(argc, argv, i, "--write-delay-ms", &missing)) != NULL) {
         return parse_uint(v, &o->write_delay_ms, 60000);
+    } else if ((v = flag(argc, argv, i, "--snapshot-every", &missing)) != NULL) {
+        return parse_u64(v, &o->snapshot_every);
+    } else if ((v = flag(argc, argv, i, "--snapshot-trailing", &missing)) != NULL) {
+        return parse_uint(v, &o->snapshot_trailing, 1000000000);
+    } else if ((v = flag(argc, argv, i, "--segment-bytes", &missing)) != NULL) {
+        return parse_u64(v, &o->segment_bytes) != 0 || o->segment_bytes < 4096 ? -1 : 0;
+    } else if (strcmp(argv[*i], "--record-applied") == 0) {
+        o->record_applied = true;
     } else if (strcmp(argv[*i], "--sync-persist") == 0) {
         o->sync_persist = true;
     } else if (strcmp(argv[*i], "--quiet") == 0) {
@@ -2077,6 +2629,9 @@ static int parse_args(struct opts *o, int argc, char **argv)
     o->tick_ms = 50;
     o->election_ticks = 10;
     o->heartbeat_ticks = 1;
+    o->snapshot_every = 10000;
+    o->snapshot_trailing = 1024;
+    o->segment_bytes = ST_SEGMENT_BYTES_DEFAULT;
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);

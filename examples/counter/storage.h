@@ -1,11 +1,25 @@
 /*
  * storage.h - durable state of one counter-server node, in one directory:
  *
- *   config  the node id and the voter list, written once at bootstrap
- *           (text, replaced atomically);
- *   state   the current term and vote (28 bytes, replaced atomically:
- *           write state.tmp, fsync, rename, fsync the directory);
- *   log     the Raft log, an append-only file of checksummed records.
+ *   lock          held (flock) by the running server for its whole life, so
+ *                 a second server on the same directory refuses to start;
+ *                 holds the owner's pid, as text, for the error message;
+ *   config        the node id and the voter list, written once at bootstrap
+ *                 (text, replaced atomically);
+ *   state         the current term and vote (28 bytes, replaced atomically:
+ *                 write state.tmp, fsync, rename, fsync the directory);
+ *   log-<first>   the Raft log, in segments: append-only files of
+ *                 checksummed records, each named by the index of its first
+ *                 record (20 decimal digits). Together the segments hold
+ *                 consecutive indexes; a new one is started once the last
+ *                 one reaches the segment size;
+ *   snap-<index>  the latest snapshot: the state machine after applying
+ *                 every entry up to <index> (20 decimal digits). Written as
+ *                 snap.tmp, fsynced, renamed, directory fsynced; older ones
+ *                 are deleted once a newer one is durable.
+ * Transient names: snap.tmp (a snapshot being written), snap.recv-<n> (one
+ * being received from the leader), snap-<index>.install (an installation
+ * that discards the log, see st_snapshot_install), *.tmp.
  *
  * Log record, little-endian:
  *   0   u32 body length: 17 + payload bytes (everything after the crc)
@@ -14,6 +28,27 @@
  *   16  u64 term
  *   24  u8  type (RAFT_ENTRY_COMMAND or RAFT_ENTRY_NOOP)
  *   25  payload
+ *
+ * Snapshot file, little-endian:
+ *   0   u32 magic "CTSN"
+ *   4   u32 version (1)
+ *   8   u64 index: the last entry it covers
+ *   16  u64 term of that entry
+ *   24  u32 number of voters V (1..ST_MAX_VOTERS)
+ *   28  u32 zero
+ *   32  u64 body length B
+ *   40  V x u64 voter ids
+ *   ..  B bytes of body: the state machine, opaque here (see server.c)
+ *   ..  u32 crc32 of every byte before it
+ *
+ * Crash safety. Only the last segment can end in a torn write: a segment
+ * is fdatasynced before the next one is created, and a new segment's name
+ * is made durable (directory fsync) before any record goes into it. So a
+ * bad or short record anywhere but at the end of the last segment, a
+ * segment that does not start right after the previous one, or a log that
+ * does not reach back to its snapshot is lost durable data, and startup
+ * refuses with the file and byte offset. Segments are deleted (front
+ * first) only when entirely covered by a durable snapshot.
  *
  * Every function returning int returns 0 on success and -1 on failure,
  * with a message naming the file in s->err. Only libc and POSIX.
@@ -30,17 +65,34 @@
 #define ST_ERR_MAX 512
 #define ST_REC_HDR 8u   /* length + crc */
 #define ST_REC_FIXED 17u /* index + term + type */
+#define ST_MAX_VOTERS 64u
+#define ST_SNAP_HDR 40u  /* snapshot header before the voters */
+#define ST_NAME_MAX 64u  /* a file name inside the directory */
+#define ST_SEGMENT_BYTES_DEFAULT (1u << 20)
+
+/* One log segment. */
+struct st_seg {
+    raft_index first; /* index of its first record (its name) */
+    raft_index last;  /* index of its last record; first - 1 if empty */
+    uint64_t size;    /* bytes of records it holds */
+};
 
 struct storage {
     char *dir;
     int dir_fd;
-    int log_fd;
-    size_t max_payload; /* largest payload a record may hold */
-    /* offs[i] is the file offset of the record with index i + 1, and
-     * offs[n] the end of the log: truncating at index i is one lookup. */
+    int lock_fd;
+    int log_fd;           /* the last segment, -1 if there is none */
+    size_t max_payload;   /* largest payload a record may hold */
+    uint64_t segment_bytes; /* a segment this large is not appended to */
+    struct st_seg *segs;  /* in index order */
+    size_t n_segs, segs_cap;
+    /* The log on disk holds base .. last (empty: last == base - 1). */
+    raft_index base, last;
+    /* offs[i - base] is the byte offset of index i in its segment: a
+     * truncation is one lookup. */
     uint64_t *offs;
-    size_t n;
     size_t offs_cap;
+    bool dirty;       /* records written since the last fdatasync */
     uint8_t *scratch; /* records of one append, built for a single write */
     size_t scratch_cap;
     /* Set after an fsync failed: what is durable is then unknown (Linux may
@@ -50,21 +102,39 @@ struct storage {
     char err[ST_ERR_MAX];
 };
 
-/* The log as read at startup. Payloads point into `data`. */
+/* The log as read at startup: entries base .. base + n - 1. Payloads point
+ * into the segments' contents, held in bufs. */
 struct st_loaded {
     struct raft_entry *entries;
     size_t n;
-    uint8_t *data;
-    bool torn;            /* a torn tail was cut */
-    uint64_t torn_offset; /* where */
+    raft_index base;
+    uint8_t **bufs;
+    size_t n_bufs;
+    bool torn;            /* a torn tail was cut ... */
+    char torn_file[ST_NAME_MAX]; /* ... in this segment */
+    uint64_t torn_offset; /* ... at this offset */
     uint64_t torn_bytes;  /* how many bytes were cut */
 };
 
-/* Open (creating it and its parents if needed) the data directory.
- * *fresh is set when it holds no config yet, i.e. the node must bootstrap;
- * a directory with a log or state but no config is refused. */
+/* A snapshot file read and checked (st_snapshot_parse). */
+struct st_snapshot {
+    raft_index index;
+    raft_term term;
+    raft_id voters[ST_MAX_VOTERS];
+    size_t n_voters;
+    const uint8_t *body; /* points into the parsed bytes */
+    size_t body_len;
+};
+
+/* Open (creating it and its parents if needed) and lock the data
+ * directory, and finish or clean up what a crash interrupted (an
+ * installation that discards the log, temporary files, a log file of the
+ * single-file layout, renamed to its first segment). *fresh is set when it
+ * holds no config yet, i.e. the node must bootstrap; a directory with a
+ * log, a snapshot or state but no config is refused, and so is one locked
+ * by another process. segment_bytes 0 selects the default. */
 int st_open(struct storage *s, const char *dir, size_t max_payload,
-            bool *fresh);
+            uint64_t segment_bytes, bool *fresh);
 void st_close(struct storage *s);
 
 int st_config_write(struct storage *s, raft_id id, const raft_id *voters,
@@ -77,12 +147,19 @@ int st_state_write(struct storage *s, raft_term term, raft_id vote);
 /* A missing state file reads as term 0, no vote (nothing persisted yet). */
 int st_state_read(struct storage *s, raft_term *term, raft_id *vote);
 
-/* Open and check the log, cutting a torn tail. Fails on corruption that a
- * crash cannot explain (a bad record with valid records after it, indexes
- * not consecutive from 1, decreasing terms, an unknown type): the error
- * names the file and the byte offset. */
-int st_log_load(struct storage *s, struct st_loaded *out);
+/* Read and check every segment, cutting a torn tail of the last one. Fails
+ * on what a crash cannot explain: a bad or short record in a segment that
+ * is not the last, or followed by a valid record; a segment that does not
+ * start right after the previous one; indexes not consecutive, decreasing
+ * terms, an unknown type. The error names the file and the byte offset.
+ * An empty last segment is removed; a log left empty continues after
+ * snap_index (0: no snapshot). The caller checks that the log continues
+ * its snapshot (or starts at 1 without one). */
+int st_log_load(struct storage *s, raft_index snap_index,
+                struct st_loaded *out);
 void st_loaded_free(struct st_loaded *l);
+/* The name of segment k (0 <= k < s->n_segs) into name[ST_NAME_MAX]. */
+void st_seg_name(const struct storage *s, size_t k, char *name);
 
 /* Durably replace the entries from index `first` on with e[0..n):
  * truncate (with an fsync) if first is not past the end, then one write
@@ -92,10 +169,107 @@ int st_log_append(struct storage *s, raft_index first,
 
 /* The same in two steps, so that several appends share one fdatasync:
  * st_log_write truncates (with an fsync) if first is not past the end and
- * writes the records; st_log_sync makes every write so far durable. Until
- * then a crash may keep any prefix of them (the loader cuts a torn tail). */
+ * writes the records, starting a new segment first if the last one is
+ * full; st_log_sync makes every write so far durable. Until then a crash
+ * may keep any prefix of them (the loader cuts a torn tail). */
 int st_log_write(struct storage *s, raft_index first,
                  const struct raft_entry *e, size_t n);
 int st_log_sync(struct storage *s);
+
+/* Delete the segments whose entries are all at or below `upto` (never the
+ * last one), front first, then fsync the directory. Call it only once a
+ * durable snapshot covers `upto`. */
+int st_log_drop(struct storage *s, raft_index upto);
+
+/* Encode entry e at `index` as a log record into p (ST_REC_HDR +
+ * ST_REC_FIXED + e->len bytes); returns its length. */
+size_t st_rec_encode(uint8_t *p, raft_index index, const struct raft_entry *e);
+
+/* ---- snapshots ----------------------------------------------------------- */
+
+/* Bytes of a snapshot file with n voters and a body of body_len bytes. */
+size_t st_snapshot_size(size_t n_voters, size_t body_len);
+/* Fill out[0..st_snapshot_size()) with the header, the voters and the crc
+ * around a body the caller wrote at out + st_snapshot_body_offset(n). */
+size_t st_snapshot_body_offset(size_t n_voters);
+void st_snapshot_seal(uint8_t *out, raft_index index, raft_term term,
+                      const raft_id *voters, size_t n_voters, size_t body_len);
+/* Check p[0..len) (borrowed, and pointed into by out->body): magic,
+ * version, lengths, crc. 0, or -1 with why[0..whylen) set. Pure: any
+ * thread. */
+int st_snapshot_parse(const uint8_t *p, size_t len, struct st_snapshot *out,
+                      char *why, size_t whylen);
+
+/* Load the latest valid snapshot: *found false if there is none. Its file
+ * content goes to *data (the caller frees it) and out points into it.
+ * Snapshot files that fail the checks are skipped, each noted in
+ * notes[0..notes_len) (the caller logs them). */
+int st_snapshot_load(struct storage *s, struct st_snapshot *out,
+                     uint8_t **data, bool *found, char *notes,
+                     size_t notes_len);
+
+/* Make file[0..len) (a whole snapshot file, covering `index`) the current
+ * snapshot: written to snap.tmp, fdatasynced, renamed to snap-<index>, the
+ * directory fsynced; then older snapshot files are deleted. */
+int st_snapshot_write(struct storage *s, raft_index index, const uint8_t *file,
+                      size_t len);
+
+/* Install a snapshot received from the leader, already complete in the
+ * open file `fd` named `name` (the descriptor is closed here, success or
+ * not). The log written so far is made durable first, then the file, so
+ * that the snapshot never becomes current ahead of the log it continues.
+ * keep: the log holds the snapshot's last entry; segments entirely at or
+ * below `index` are deleted, the rest stay. !keep: the whole log goes and
+ * continues empty after `index`. That is two directory changes (the
+ * snapshot appears, the segments go), made crash-safe by a redo step: the
+ * file is first renamed to snap-<index>.install, which st_open finishes
+ * (deletes the segments, renames it to snap-<index>) if a crash
+ * interrupted the rest. */
+int st_snapshot_install(struct storage *s, raft_index index, bool keep, int fd,
+                        const char *name);
+
+/* ---- snapshot I/O of the loop thread ------------------------------------ */
+
+/*
+ * The loop thread reads the current snapshot (to stream it to followers)
+ * and writes one being received, while the writer thread owns struct
+ * storage: these use their own descriptors only. Files are created with
+ * names no other code uses, and handed to the writer thread (through
+ * st_snapshot_install) by descriptor and name.
+ */
+struct st_snapio {
+    int dir_fd;
+    char *dir;
+    /* The current snapshot, open for reading. */
+    int cur_fd;
+    raft_index cur_index;
+    uint64_t cur_size;
+    /* The one being received. */
+    int recv_fd;
+    uint64_t recv_seq;  /* names snap.recv-<seq>: a new one per stream */
+    uint64_t recv_size; /* bytes written so far, in order */
+    char recv_name[ST_NAME_MAX];
+    char err[ST_ERR_MAX];
+};
+
+/* Open the directory again for the loop thread; removes stale
+ * snap.recv-* files of an earlier run (call before any stream starts). */
+int st_io_open(struct st_snapio *io, const char *dir);
+void st_io_close(struct st_snapio *io);
+/* Make snap-<index> the file st_io_read serves (it must be durable). */
+int st_io_set_current(struct st_snapio *io, raft_index index);
+/* Read up to max bytes of the current snapshot at `offset` into buf: *len
+ * bytes, *last if they end it. -1 if `index` is not the current one. */
+int st_io_read(struct st_snapio *io, raft_index index, uint64_t offset,
+               uint8_t *buf, size_t max, size_t *len, bool *last);
+/* Write a received chunk: offset 0 starts a new file (dropping a partial
+ * one), any other offset must continue the current one. */
+int st_io_recv_write(struct st_snapio *io, uint64_t offset, const void *data,
+                     size_t len);
+/* Read the whole received file into a fresh buffer (*buf, *len). */
+int st_io_recv_read(struct st_snapio *io, uint8_t **buf, size_t *len);
+/* Hand the received file over (st_snapshot_install closes it): *fd and
+ * name[ST_NAME_MAX]; the next chunk at offset 0 starts a new file. */
+void st_io_recv_take(struct st_snapio *io, int *fd, char *name);
 
 #endif

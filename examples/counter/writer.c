@@ -10,19 +10,40 @@
 #include <time.h>
 #include <unistd.h>
 
+enum { JOB_STATE, JOB_ENTRIES, JOB_INSTALL, JOB_SNAPSHOT, JOB_DROP };
+
 struct wr_job {
-    bool state;
-    raft_term term;
-    raft_id vote;
-    raft_index first;
-    size_t n;
-    struct raft_entry *ents; /* n entries; payloads in the same block */
+    int kind;
+    raft_term term;          /* STATE */
+    raft_id vote;            /* STATE */
+    raft_index first;        /* ENTRIES; INSTALL, SNAPSHOT: the index;
+                                DROP: up to where */
+    size_t n;                /* ENTRIES; SNAPSHOT: bytes */
+    struct raft_entry *ents; /* ENTRIES: n entries; payloads in the same
+                                block */
+    uint8_t *file;           /* SNAPSHOT */
+    bool keep;               /* INSTALL */
+    int fd;                  /* INSTALL */
+    char name[ST_NAME_MAX];  /* INSTALL */
 };
+
+/* Raft writes are what raft_persisted() counts. */
+static bool job_is_write(const struct wr_job *j)
+{
+    return j->kind == JOB_STATE || j->kind == JOB_ENTRIES ||
+           j->kind == JOB_INSTALL;
+}
 
 static void job_free(struct wr_job *j)
 {
     free(j->ents);
+    free(j->file);
     j->ents = NULL;
+    j->file = NULL;
+    if (j->kind == JOB_INSTALL && j->fd >= 0) {
+        close(j->fd); /* never run: the received file stays a temp file */
+        j->fd = -1;
+    }
 }
 
 static int queue_push(struct writer *w, struct wr_job *j)
@@ -48,7 +69,7 @@ int wr_state(struct writer *w, raft_term term, raft_id vote)
 {
     struct wr_job j;
     memset(&j, 0, sizeof(j));
-    j.state = true;
+    j.kind = JOB_STATE;
     j.term = term;
     j.vote = vote;
     return queue_push(w, &j);
@@ -64,6 +85,7 @@ int wr_entries(struct writer *w, raft_index first, const struct raft_entry *e,
         bytes += e[i].len;
     }
     memset(&j, 0, sizeof(j));
+    j.kind = JOB_ENTRIES;
     j.first = first;
     j.n = n;
     j.ents = malloc(bytes);
@@ -87,31 +109,100 @@ int wr_entries(struct writer *w, raft_index first, const struct raft_entry *e,
     return 0;
 }
 
-/* Carry out one batch: every write in order, then one fdatasync if any of
- * them touched the log. Term/vote writes are made durable on their own
- * (the storage replaces the state file atomically, with its own fsyncs). */
-static int run_batch(struct writer *w, struct wr_job *b, size_t k,
-                     uint64_t *syncs)
+int wr_install(struct writer *w, raft_index index, bool keep, int fd,
+               const char *name)
 {
-    bool wrote_log = false;
+    struct wr_job j;
+    memset(&j, 0, sizeof(j));
+    j.kind = JOB_INSTALL;
+    j.first = index;
+    j.keep = keep;
+    j.fd = fd;
+    snprintf(j.name, sizeof(j.name), "%s", name);
+    return queue_push(w, &j);
+}
+
+int wr_snapshot(struct writer *w, raft_index index, uint8_t *file, size_t len)
+{
+    struct wr_job j;
+    memset(&j, 0, sizeof(j));
+    j.kind = JOB_SNAPSHOT;
+    j.first = index;
+    j.file = file;
+    j.n = len;
+    return queue_push(w, &j);
+}
+
+int wr_drop(struct writer *w, raft_index upto)
+{
+    struct wr_job j;
+    memset(&j, 0, sizeof(j));
+    j.kind = JOB_DROP;
+    j.first = upto;
+    return queue_push(w, &j);
+}
+
+/* What one batch did, for the loop and the statistics. */
+struct batch_result {
+    uint64_t writes, syncs;
+    raft_index snap_taken, snap_latest;
+};
+
+/* Carry out one job. Log records are written here and made durable by the
+ * batch's one fdatasync, except where a job needs them durable first
+ * (an installation; a new segment). */
+static int run_job(struct writer *w, struct wr_job *j, struct batch_result *r)
+{
+    int rc = 0;
+    switch (j->kind) {
+    case JOB_STATE:
+        rc = st_state_write(w->st, j->term, j->vote);
+        break;
+    case JOB_ENTRIES:
+        rc = st_log_write(w->st, j->first, j->ents, j->n);
+        break;
+    case JOB_INSTALL:
+        rc = st_snapshot_install(w->st, j->first, j->keep, j->fd, j->name);
+        j->fd = -1; /* closed by the call */
+        if (rc == 0) {
+            r->snap_latest = j->first;
+        }
+        break;
+    case JOB_SNAPSHOT:
+        rc = st_snapshot_write(w->st, j->first, j->file, j->n);
+        if (rc == 0) {
+            r->snap_taken = j->first;
+            r->snap_latest = j->first;
+        }
+        break;
+    case JOB_DROP:
+        rc = st_log_drop(w->st, j->first);
+        break;
+    default:
+        rc = -1;
+        break;
+    }
+    r->writes += job_is_write(j);
+    return rc;
+}
+
+/* Carry out one batch: every job in order, then one fdatasync for the
+ * log records written. Term/vote writes and snapshot files are made
+ * durable on their own (the storage replaces those files atomically, with
+ * their own fsyncs). */
+static int run_batch(struct writer *w, struct wr_job *b, size_t k,
+                     struct batch_result *r)
+{
     size_t i;
     for (i = 0; i < k; i++) {
-        int rc;
-        if (b[i].state) {
-            rc = st_state_write(w->st, b[i].term, b[i].vote);
-        } else {
-            rc = st_log_write(w->st, b[i].first, b[i].ents, b[i].n);
-            wrote_log = true;
-        }
-        if (rc != 0) {
+        if (run_job(w, &b[i], r) != 0) {
             return -1;
         }
     }
-    if (wrote_log) {
-        (*syncs)++;
-        return st_log_sync(w->st);
+    if (w->st->dirty) {
+        r->syncs++;
     }
-    return 0;
+    return st_log_sync(w->st);
 }
 
 static void *writer_main(void *arg)
@@ -119,7 +210,7 @@ static void *writer_main(void *arg)
     struct writer *w = arg;
     for (;;) {
         size_t k, i;
-        uint64_t syncs = 0;
+        struct batch_result res;
         int rc;
         pthread_mutex_lock(&w->mu);
         while (w->q_len == 0 && !w->stop) {
@@ -144,6 +235,7 @@ static void *writer_main(void *arg)
         memmove(w->q, w->q + k, (w->q_len - k) * sizeof(*w->q));
         w->q_len -= k;
         pthread_mutex_unlock(&w->mu);
+        memset(&res, 0, sizeof(res));
         if (k == 0) {
             rc = -1; /* out of memory for the batch */
             snprintf(w->st->err, sizeof(w->st->err), "writer: out of memory");
@@ -153,7 +245,7 @@ static void *writer_main(void *arg)
                                       (long)(w->delay_ms % 1000) * 1000000L};
                 nanosleep(&ts, NULL);
             }
-            rc = run_batch(w, w->batch, k, &syncs);
+            rc = run_batch(w, w->batch, k, &res);
         }
         for (i = 0; i < k; i++) {
             job_free(&w->batch[i]);
@@ -163,10 +255,16 @@ static void *writer_main(void *arg)
             w->failed = true;
             snprintf(w->err, sizeof(w->err), "%s", w->st->err);
         } else {
-            w->done += k;
+            w->done += res.writes;
             w->batches++;
-            w->writes += k;
-            w->syncs += syncs;
+            w->writes += res.writes;
+            w->syncs += res.syncs;
+            if (res.snap_taken > w->snap_taken) {
+                w->snap_taken = res.snap_taken;
+            }
+            if (res.snap_latest > w->snap_latest) {
+                w->snap_latest = res.snap_latest;
+            }
         }
         pthread_mutex_unlock(&w->mu);
         /* Wake the loop. A full pipe (EAGAIN) already wakes it, so the
@@ -244,7 +342,8 @@ int wr_fd(const struct writer *w)
     return w->pipe_rd;
 }
 
-int wr_collect(struct writer *w, size_t *n, char *err, size_t errlen)
+int wr_collect(struct writer *w, size_t *n, raft_index *snap_taken,
+               raft_index *snap_latest, char *err, size_t errlen)
 {
     char buf[256];
     int rc = 0;
@@ -253,6 +352,8 @@ int wr_collect(struct writer *w, size_t *n, char *err, size_t errlen)
     pthread_mutex_lock(&w->mu);
     *n = (size_t)w->done;
     w->done = 0;
+    *snap_taken = w->snap_taken;
+    *snap_latest = w->snap_latest;
     if (w->failed) {
         snprintf(err, errlen, "%s", w->err);
         rc = -1;

@@ -6,10 +6,21 @@
  * thread is told how many writes became durable.
  *
  * The loop thread (the only one that calls the raft library) queues writes
- * from the persist callbacks with wr_state() and wr_entries(), polls
- * wr_fd() and calls wr_collect() when it is readable, and reports what
- * wr_collect() returns to raft_persisted(). The writer thread owns the
- * storage while it runs: the loop thread must not touch it.
+ * from the persist callbacks with wr_state() and wr_entries(), and the
+ * installation of a received snapshot from the snapshot_install callback
+ * with wr_install() (a raft write too, completed in order with the
+ * others). It polls wr_fd() and calls wr_collect() when it is readable,
+ * and reports what wr_collect() returns to raft_persisted().
+ *
+ * The same queue carries two jobs that are not raft writes and so are not
+ * counted in what wr_collect() reports: wr_snapshot() (write a snapshot
+ * file of the node's own state machine; wr_collect() then reports its
+ * index, and only then may the loop call raft_compact()) and wr_drop()
+ * (delete log segments a durable snapshot covers). Being in the queue,
+ * they are ordered with the raft writes: a snapshot queued before an
+ * installation is written before it, so the newest snapshot file always
+ * wins. The writer thread owns the storage while it runs: the loop thread
+ * must not touch it.
  *
  * Needs POSIX threads.
  */
@@ -36,7 +47,10 @@ struct writer {
     /* Under mu: */
     struct wr_job *q; /* queued jobs, oldest first */
     size_t q_len, q_cap;
-    uint64_t done;    /* writes durable, not yet collected */
+    uint64_t done;    /* raft writes durable, not yet collected */
+    raft_index snap_taken; /* wr_snapshot: the latest one durable */
+    raft_index snap_latest; /* latest snapshot file durable, own or
+                               installed */
     bool failed;      /* a write or fdatasync failed */
     bool stop;
     char err[ST_ERR_MAX];
@@ -60,13 +74,26 @@ void wr_stop(struct writer *w);
 int wr_state(struct writer *w, raft_term term, raft_id vote);
 int wr_entries(struct writer *w, raft_index first, const struct raft_entry *e,
                size_t n);
+/* Queue the installation of the received snapshot in file `fd` named
+ * `name` (both transferred: see st_snapshot_install). A raft write. */
+int wr_install(struct writer *w, raft_index index, bool keep, int fd,
+               const char *name);
+/* Queue the snapshot file file[0..len) covering `index` (the buffer is
+ * transferred: freed by the writer). Not a raft write. */
+int wr_snapshot(struct writer *w, raft_index index, uint8_t *file, size_t len);
+/* Queue st_log_drop(upto). Not a raft write. */
+int wr_drop(struct writer *w, raft_index upto);
 
 /* The descriptor to poll for POLLIN: readable once a batch finished. */
 int wr_fd(const struct writer *w);
 
-/* Take the number of writes that became durable since the last call into
- * *n (out). Returns 0, or -1 if a write failed (err then says why; *n
- * writes before it may be durable or not, report them as failed). */
-int wr_collect(struct writer *w, size_t *n, char *err, size_t errlen);
+/* Take the number of raft writes that became durable since the last call
+ * into *n (out), the index of the latest wr_snapshot() made durable into
+ * *snap_taken and of the latest snapshot file durable (taken or
+ * installed) into *snap_latest (both 0 if none yet). Returns 0, or -1 if
+ * a job failed (err then says why; *n writes before it may be durable or
+ * not, report them as failed). */
+int wr_collect(struct writer *w, size_t *n, raft_index *snap_taken,
+               raft_index *snap_latest, char *err, size_t errlen);
 
 #endif

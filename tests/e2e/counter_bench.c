@@ -15,7 +15,19 @@
  *
  * Latency is from sending the request to reading the answer, retries
  * included. Stops every server and removes the temp dir at the end.
+ *
+ *   counter-bench --bin DIR --restart N[,N...] [--dir D]
+ *
+ * measures restart time instead, for each history size N, with snapshots
+ * off (--snapshot-every 0) and on (the default, every 10000 entries): a
+ * fresh one-node cluster (10 ms ticks) takes N increments (pipelined,
+ * from 8 connections), then is stopped and started again three times,
+ * and it prints how long the process took to be back at its applied index
+ * and value (the median of the three) and to answer STATUS at all:
+ *
+ *   restart with 1000000 increments of history, snapshots off: ...
  */
+#include <dirent.h>
 #include "cluster.h"
 
 static int opt_quantiles; /* --quantiles: print more latency quantiles */
@@ -223,6 +235,255 @@ static int run_config(struct cluster *c, int nclients, int warmup_s,
     return rc;
 }
 
+/* ---- restart time ------------------------------------------------------- */
+
+#define LOAD_CONNS 8
+#define LOAD_DEPTH 32 /* requests in flight per connection (server: 64) */
+
+struct loader {
+    const struct cluster *c;
+    int node;
+    uint64_t client, quota;
+    int failed;
+    char why[160];
+};
+
+/* Send `quota` INCR 1 on one connection, LOAD_DEPTH in flight, each
+ * answered OK in order (a stable cluster: anything else is a failure). */
+static void *loader_main(void *arg)
+{
+    struct loader *l = arg;
+    uint8_t buf[LOAD_DEPTH * CTR_REQ_LEN];
+    uint64_t sent = 0, done = 0;
+    int fd = cl_dial(l->c->addr[l->node], CTR_HELLO_CLIENT, 5000);
+    if (fd < 0) {
+        snprintf(l->why, sizeof(l->why), "cannot connect to the leader");
+        l->failed = 1;
+        return NULL;
+    }
+    cl_set_timeout(fd, 30000);
+    while (done < l->quota) {
+        struct ctr_resp p;
+        size_t k = 0;
+        while (sent < l->quota && sent - done < LOAD_DEPTH) {
+            struct ctr_req q = {CTR_OP_INCR, l->client, ++sent, 1};
+            ctr_req_encode(&q, buf + CTR_REQ_LEN * k++);
+        }
+        if (k > 0 && ctr_write_full(fd, buf, CTR_REQ_LEN * k) != 0) {
+            snprintf(l->why, sizeof(l->why), "write: %s", strerror(errno));
+            break;
+        }
+        if (cl_read_resp(fd, &p) != 0 || p.status != CTR_OK) {
+            snprintf(l->why, sizeof(l->why), "answer %" PRIu64 ": %s", done + 1,
+                     p.status != CTR_OK ? "not OK" : "read failed");
+            break;
+        }
+        done++;
+    }
+    l->failed = done < l->quota;
+    close(fd);
+    return NULL;
+}
+
+/* n increments through the leader; 0 on success. */
+static int load(struct cluster *c, int leader, uint64_t n, uint64_t *rng)
+{
+    struct loader l[LOAD_CONNS];
+    pthread_t t[LOAD_CONNS];
+    int i, started = 0, failed = 0;
+    for (i = 0; i < LOAD_CONNS; i++) {
+        l[i].c = c;
+        l[i].node = leader;
+        l[i].client = (cl_rand(rng) & ~(uint64_t)0xFF) | (uint64_t)(i + 1);
+        l[i].quota = n / LOAD_CONNS + (i < (int)(n % LOAD_CONNS) ? 1 : 0);
+        l[i].failed = 0;
+        l[i].why[0] = '\0';
+        if (pthread_create(&t[i], NULL, loader_main, &l[i]) != 0) {
+            failed = 1;
+            break;
+        }
+        started++;
+    }
+    for (i = 0; i < started; i++) {
+        pthread_join(t[i], NULL);
+        if (l[i].failed) {
+            fprintf(stderr, "counter-bench: loader %d: %s\n", i, l[i].why);
+            failed = 1;
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+/* Bytes of node i's log segments and snapshot files, and their number. */
+static void node_disk(const struct cluster *c, int i, double *log_mb,
+                      int *segs, double *snap_kb)
+{
+    char dir[CL_PATH_MAX], path[CL_PATH_MAX + 300];
+    DIR *d;
+    struct dirent *de;
+    struct stat st;
+    *log_mb = *snap_kb = 0;
+    *segs = 0;
+    cl_path(c, dir, sizeof(dir), i, "");
+    d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        if (stat(path, &st) != 0) {
+            continue;
+        }
+        if (strncmp(de->d_name, "log-", 4) == 0) {
+            *log_mb += (double)st.st_size / 1e6;
+            (*segs)++;
+        } else if (strncmp(de->d_name, "snap-", 5) == 0) {
+            *snap_kb += (double)st.st_size / 1e3;
+        }
+    }
+    closedir(d);
+}
+
+/* The last line of node i's server log containing `what`, without the
+ * time stamp, into out. */
+static void last_log_line(const struct cluster *c, int i, const char *what,
+                          char *out, size_t len)
+{
+    char path[CL_PATH_MAX], line[1024];
+    FILE *f;
+    out[0] = '\0';
+    cl_path(c, path, sizeof(path), i, ".log");
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *sp = strchr(line, ' ');
+        if (strstr(line, what) != NULL && sp != NULL) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(out, len, "%s", sp + 1);
+        }
+    }
+    fclose(f);
+}
+
+/* Stop node f (SIGTERM), start it again and time: until it answers
+ * STATUS (*up_ms) and until it is back at applied >= commit with `value`
+ * (*ready_ms). */
+static int time_restart(struct cluster *c, int f, uint64_t commit,
+                        uint64_t value, double *up_ms, double *ready_ms)
+{
+    int64_t t0, until;
+    int up = 0;
+    cl_stop(c, f, SIGTERM);
+    t0 = cl_now_us();
+    until = t0 + 120 * 1000000;
+    cl_start(c, f);
+    while (cl_now_us() < until) {
+        struct ctr_resp p;
+        if (cl_status(c, f, &p, 1000) == 0) {
+            if (!up) {
+                *up_ms = (double)(cl_now_us() - t0) / 1e3;
+                up = 1;
+            }
+            if (p.applied >= commit && p.value == value) {
+                *ready_ms = (double)(cl_now_us() - t0) / 1e3;
+                return 0;
+            }
+        }
+        cl_sleep_ms(2);
+    }
+    return -1;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* One history size, one snapshot setting. A one-node cluster with 10 ms
+ * ticks: a restarted follower of a bigger cluster waits for the leader to
+ * reconnect (its backoff grows to a second while the node is down), which
+ * would hide what the restart itself costs; here the wait is the election
+ * timeout, 100-125 ms, the same with snapshots or without. */
+static int restart_run(const char *bin, const char *tmpl, uint64_t n,
+                       bool snapshots, uint64_t *rng)
+{
+    enum { RUNS = 3 };
+    struct cluster c;
+    double up[RUNS], ready[RUNS], log_mb, snap_kb, t_load;
+    uint64_t value = 0, commit = 0;
+    int i, segs, rc = 0;
+    int64_t t0;
+    char line[1024];
+    if (cl_init(&c, 1, bin, tmpl, rng) != 0) {
+        return -1;
+    }
+    c.extra[0] = snapshots ? "--snapshot-every=10000" : "--snapshot-every=0";
+    c.extra[1] = "--tick-ms=10";
+    cl_start(&c, 0);
+    t0 = cl_now_us();
+    if (cl_wait_leader(&c, 15000) < 0 || load(&c, 0, n, rng) != 0 ||
+        cl_wait_agree(&c, 60000, &value, &commit) != 0 || value != n) {
+        fprintf(stderr, "counter-bench: restart %s: loading %" PRIu64
+                " increments failed (value %" PRIu64 ")\n",
+                snapshots ? "with snapshots" : "without", n, value);
+        rc = -1;
+    }
+    t_load = (double)(cl_now_us() - t0) / 1e6;
+    for (i = 0; i < RUNS && rc == 0; i++) {
+        rc = time_restart(&c, 0, commit, value, &up[i], &ready[i]);
+    }
+    if (rc == 0) {
+        node_disk(&c, 0, &log_mb, &segs, &snap_kb);
+        last_log_line(&c, 0, " restored from ", line, sizeof(line));
+        qsort(up, RUNS, sizeof(up[0]), cmp_double);
+        qsort(ready, RUNS, sizeof(ready[0]), cmp_double);
+        printf("restart with %" PRIu64 " increments of history, snapshots %s: "
+               "%.0f ms (median of %d: %.0f .. %.0f) until back at applied %"
+               PRIu64 " and value %" PRIu64 "; STATUS answered after %.0f ms\n",
+               n, snapshots ? "on (every 10000)" : "off", ready[RUNS / 2], RUNS,
+               ready[0], ready[RUNS - 1], commit, value, up[RUNS / 2]);
+        printf("  files: %.1f MB of log in %d segment%s, %.1f kB of snapshot "
+               "(history loaded in %.1f s, %.0f increments/s)\n",
+               log_mb, segs, segs == 1 ? "" : "s", snap_kb, t_load,
+               (double)n / t_load);
+        printf("  server: %s\n", line);
+    } else {
+        fprintf(stderr, "counter-bench: the restarted node did not catch up "
+                "within 120 s\n");
+        cl_dump_logs(&c, 20);
+    }
+    cl_stop_all(&c, SIGTERM);
+    cl_remove_dir(&c);
+    return rc;
+}
+
+static int restart_bench(const char *bin, const char *dir, const char *sizes)
+{
+    char tmpl[CL_PATH_MAX], *list = strdup(sizes), *tok, *save = NULL;
+    uint64_t rng = (uint64_t)cl_now_us() ^ ((uint64_t)getpid() << 32);
+    int failed = 0;
+    snprintf(tmpl, sizeof(tmpl), "%s/counter-bench.XXXXXX", dir);
+    printf("counter-bench: restart time of a one-node cluster (10 ms ticks): "
+           "SIGTERM, start, until it answers STATUS at its old applied index "
+           "and value; data in %s\n", dir);
+    for (tok = list != NULL ? strtok_r(list, ",", &save) : NULL; tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        uint64_t n = strtoull(tok, NULL, 10);
+        if (n == 0) {
+            fprintf(stderr, "counter-bench: bad history size '%s'\n", tok);
+            failed = 1;
+            continue;
+        }
+        failed |= restart_run(bin, tmpl, n, false, &rng) != 0;
+        failed |= restart_run(bin, tmpl, n, true, &rng) != 0;
+    }
+    free(list);
+    return failed ? 1 : 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -234,12 +495,15 @@ static void usage(void)
             "  --clients      comma-separated client counts (default 1,32)\n"
             "  --dir          where to put the servers' data (default: --bin)\n"
             "  --server-flag  extra flag for every server (repeatable, max 6)\n"
-            "  --quantiles    also print p10..p99.9 and max latency\n");
+            "  --quantiles    also print p10..p99.9 and max latency\n"
+            "  --restart N,.. measure restart time after N increments of "
+            "history instead,\n"
+            "                 with snapshots off and on\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *bin = NULL, *dir = NULL, *clients = "1,32";
+    const char *bin = NULL, *dir = NULL, *clients = "1,32", *restart = NULL;
     const char *extra[8] = {NULL};
     int seconds = 10, warmup = 2, i, nextra = 0, failed = 0, leader;
     char tmpl[CL_PATH_MAX], label[128], *list, *tok, *save = NULL;
@@ -272,6 +536,8 @@ int main(int argc, char **argv)
             clients = v;
         } else if (strcmp(a, "--dir") == 0) {
             dir = v;
+        } else if (strcmp(a, "--restart") == 0) {
+            restart = v;
         } else if (strcmp(a, "--server-flag") == 0 && nextra < 6) {
             extra[nextra++] = v;
         } else {
@@ -291,6 +557,9 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     rng = (uint64_t)cl_now_us() ^ ((uint64_t)getpid() << 32);
     cl_install_handlers(0);
+    if (restart != NULL) {
+        return restart_bench(bin, dir != NULL ? dir : bin, restart);
+    }
     snprintf(tmpl, sizeof(tmpl), "%s/counter-bench.XXXXXX",
              dir != NULL ? dir : bin);
     if (cl_init(&c, 3, bin, tmpl, &rng) != 0) {

@@ -16,13 +16,19 @@
  *     random increments 1..10, some GETs, retries with the same seq) while
  *     a nemesis SIGKILLs a node (often the leader, sometimes two nodes)
  *     every few seconds and restarts it, or pauses one with SIGSTOP and
- *     resumes it (a deposed leader waking up). Then it heals the cluster, waits
- *     until all nodes agree, and checks: acknowledged increments applied
- *     exactly once (bounds on the final value); all nodes agree; the value
- *     equals the replay of a node's log file (exactly-once per
- *     (client_id, seq)), and all log files agree on the committed prefix;
- *     the history is linearizable (with and without the log as witness);
- *     the value survives a restart of the whole cluster.
+ *     resumes it (a deposed leader waking up). The servers snapshot every
+ *     few hundred entries, so nodes compact their logs, delete segments,
+ *     restart from snapshots and, restarted after the others compacted
+ *     past them, install the leader's snapshot. Then it heals the cluster,
+ *     waits until all nodes agree, and checks: acknowledged increments
+ *     applied exactly once (bounds on the final value); all nodes agree;
+ *     what the nodes applied (--record-applied) covers every committed
+ *     index, the same entry wherever applied, and replays (exactly-once
+ *     per (client_id, seq)) to the value; each node's snapshot and log
+ *     segments agree with it and replay to the value too; the history is
+ *     linearizable (with and without the committed order as witness); the
+ *     value survives a restart of the whole cluster. It reports how many
+ *     snapshots were taken and installed, from the servers' logs.
  *
  * Random choices come from --seed (printed); timing still varies between
  * runs. On failure the server logs are printed and the temp dir is kept.
@@ -30,6 +36,7 @@
  */
 #include "cluster.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <sys/resource.h>
 
@@ -42,6 +49,9 @@ static int opt_clients = 8;
 static int opt_keep = 0;
 
 static int n_passed, n_failed;
+static int opt_snapshot_every; /* the run's --snapshot-every, for checks */
+
+static int check(int ok, const char *fmt, ...);
 static int64_t g_t0; /* history times are microseconds since this */
 
 #define say(...)                                                               \
@@ -757,12 +767,14 @@ static int lin_selftest(uint64_t seed)
     return bad == 0 ? 0 : -1;
 }
 
-/* ---- reading a node's log file (format in examples/counter/storage.h) ----- */
+/* ---- reading a node's files (formats in examples/counter/storage.h) ----- */
 
 #define REC_HDR 8u
 #define REC_FIXED 17u
 #define ENTRY_COMMAND 1 /* RAFT_ENTRY_COMMAND */
 #define ENTRY_NOOP 2
+#define CMD_BYTES 32u
+#define SNAP_HDR 40u
 
 /* Decode a command payload as the server writes it (server.c, "Command
  * payload"): 32 bytes, u8 op (INCR or GET), u8[7] zero, u64 client_id,
@@ -770,7 +782,7 @@ static int lin_selftest(uint64_t seed)
 static int decode_command(const uint8_t *p, size_t len, struct lin_cmd *c)
 {
     size_t i;
-    if (len != 32 || (p[0] != CTR_OP_INCR && p[0] != CTR_OP_GET)) {
+    if (len != CMD_BYTES || (p[0] != CTR_OP_INCR && p[0] != CTR_OP_GET)) {
         return -1;
     }
     for (i = 1; i < 8; i++) {
@@ -785,118 +797,293 @@ static int decode_command(const uint8_t *p, size_t len, struct lin_cmd *c)
     return c->client != 0 && c->seq != 0 ? 0 : -1;
 }
 
-/* Read the commands of entries 1..upto from DIR/nI/log. *last_index: the
- * highest index read. 0 on success, -1 with why. */
-static int read_log(const char *path, uint64_t upto, struct lin_cmd **out,
-                    size_t *nout, uint64_t *last_index, uint64_t *noops,
-                    char *why, size_t wlen)
+/* One log record: an entry at an index. */
+struct rec {
+    uint64_t index, term;
+    uint8_t type;
+    uint8_t len; /* payload bytes: 0 (no-op) or CMD_BYTES */
+    uint8_t payload[CMD_BYTES];
+};
+
+static int rec_same(const struct rec *a, const struct rec *b)
+{
+    return a->index == b->index && a->term == b->term && a->type == b->type &&
+           a->len == b->len && memcmp(a->payload, b->payload, a->len) == 0;
+}
+
+struct recs {
+    struct rec *v;
+    size_t n, cap;
+};
+
+static int recs_push(struct recs *r, const struct rec *x)
+{
+    if (r->n == r->cap) {
+        size_t ncap = r->cap ? r->cap * 2 : 1024;
+        struct rec *nv = realloc(r->v, ncap * sizeof(*nv));
+        if (nv == NULL) {
+            return -1;
+        }
+        r->v = nv;
+        r->cap = ncap;
+    }
+    r->v[r->n++] = *x;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The whole file into a fresh buffer. */
+static int read_file(const char *path, uint8_t **out, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    uint8_t hdr[REC_HDR], *body = NULL;
-    size_t cap = 0, n = 0, bcap = 0;
-    uint64_t expect = 1, off = 0;
-    struct lin_cmd *cmds = NULL;
-    int rc = -1;
+    uint8_t *d = NULL;
+    size_t cap = 0, n = 0, got;
+    if (f == NULL) {
+        return -1;
+    }
+    do {
+        if (n == cap) {
+            uint8_t *nd;
+            cap = cap ? cap * 2 : 65536;
+            nd = realloc(d, cap);
+            if (nd == NULL) {
+                free(d);
+                fclose(f);
+                return -1;
+            }
+            d = nd;
+        }
+        got = fread(d + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    fclose(f);
+    *out = d;
+    *len = n;
+    return 0;
+}
 
-    *noops = 0;
-    *last_index = 0;
+/* Append every record of `path` (a log segment, or a node's
+ * --record-applied file) to *out. A record cut short at the very end is a
+ * torn write (of a killed process): ignored. Anything else that does not
+ * check out is an error. */
+static int read_records(const char *path, struct recs *out, char *why,
+                        size_t wlen)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t hdr[REC_HDR], body[REC_FIXED + CMD_BYTES];
+    uint64_t off = 0;
+    int rc = -1;
     if (f == NULL) {
         return lin_fail(why, wlen, "%s: %s", path, strerror(errno));
     }
-    while (expect <= upto) {
-        uint32_t blen, crc;
-        uint64_t idx;
-        uint8_t type;
+    for (;;) {
+        struct rec r;
+        uint32_t blen;
         size_t got = fread(hdr, 1, REC_HDR, f);
-        if (got == 0) {
+        if (got < REC_HDR) {
+            rc = 0; /* the end, or a torn header */
             break;
         }
-        if (got != REC_HDR) {
-            lin_fail(why, wlen, "%s: torn record header at offset %" PRIu64,
-                     path, off);
-            goto out;
-        }
         blen = ctr_get32(hdr);
-        crc = ctr_get32(hdr + 4);
-        if (blen < REC_FIXED || blen > (1u << 24)) {
-            lin_fail(why, wlen, "%s: bad record length %" PRIu32
-                     " at offset %" PRIu64, path, blen, off);
-            goto out;
-        }
-        if (blen > bcap) {
-            uint8_t *nb = realloc(body, blen);
-            if (nb == NULL) {
-                lin_fail(why, wlen, "out of memory");
-                goto out;
-            }
-            body = nb;
-            bcap = blen;
+        if (blen != REC_FIXED && blen != REC_FIXED + CMD_BYTES) {
+            lin_fail(why, wlen, "%s: record of %" PRIu32 " bytes at offset %"
+                     PRIu64 " (the counter writes 17 or 49)", path, blen, off);
+            break;
         }
         if (fread(body, 1, blen, f) != blen) {
-            lin_fail(why, wlen, "%s: torn record at offset %" PRIu64, path, off);
-            goto out;
+            rc = 0; /* torn */
+            break;
         }
-        if (ctr_crc32(0, body, blen) != crc) {
+        if (ctr_crc32(0, body, blen) != ctr_get32(hdr + 4)) {
             lin_fail(why, wlen, "%s: bad checksum at offset %" PRIu64, path, off);
-            goto out;
+            break;
         }
-        idx = ctr_get64(body);
-        type = body[16];
-        if (idx != expect) {
-            lin_fail(why, wlen,
-                     "%s: record at offset %" PRIu64 " has index %" PRIu64
-                     ", expected %" PRIu64,
-                     path, off, idx, expect);
-            goto out;
+        memset(&r, 0, sizeof(r));
+        r.index = ctr_get64(body);
+        r.term = ctr_get64(body + 8);
+        r.type = body[16];
+        r.len = (uint8_t)(blen - REC_FIXED);
+        memcpy(r.payload, body + REC_FIXED, r.len);
+        if (recs_push(out, &r) != 0) {
+            lin_fail(why, wlen, "out of memory");
+            break;
         }
-        if (type == ENTRY_NOOP) {
-            (*noops)++;
-        } else if (type == ENTRY_COMMAND) {
-            if (n == cap) {
-                size_t ncap = cap ? cap * 2 : 1024;
-                struct lin_cmd *nc = realloc(cmds, ncap * sizeof(*nc));
-                if (nc == NULL) {
-                    lin_fail(why, wlen, "out of memory");
-                    goto out;
-                }
-                cmds = nc;
-                cap = ncap;
-            }
-            if (decode_command(body + REC_FIXED, blen - REC_FIXED, &cmds[n]) !=
-                0) {
-                lin_fail(why, wlen,
-                         "%s: entry %" PRIu64 " has a payload of %" PRIu32
-                         " bytes that is not a counter command",
-                         path, idx, blen - REC_FIXED);
-                goto out;
-            }
-            n++;
-        } else {
-            lin_fail(why, wlen, "%s: entry %" PRIu64 " has unknown type %d",
-                     path, idx, type);
-            goto out;
-        }
-        *last_index = idx;
-        expect++;
         off += REC_HDR + blen;
     }
-    if (*last_index < upto) {
-        lin_fail(why, wlen, "%s: ends at index %" PRIu64 ", before the commit index %" PRIu64,
-                 path, *last_index, upto);
-        goto out;
-    }
-    rc = 0;
-out:
     fclose(f);
-    free(body);
-    if (rc != 0) {
-        free(cmds);
-        cmds = NULL;
-        n = 0;
-    }
-    *out = cmds;
-    *nout = n;
     return rc;
+}
+
+/* Names in dir starting with prefix and ending with 20 digits, sorted. */
+static int list_files(const char *dir, const char *prefix, char ***out,
+                      size_t *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t cap = 0, lp = strlen(prefix);
+    *out = NULL;
+    *n = 0;
+    if (d == NULL) {
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        char **nv;
+        if (strncmp(de->d_name, prefix, lp) != 0 ||
+            strlen(de->d_name) != lp + 20 ||
+            strspn(de->d_name + lp, "0123456789") != 20) {
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            nv = realloc(*out, cap * sizeof(*nv));
+            if (nv == NULL) {
+                break;
+            }
+            *out = nv;
+        }
+        (*out)[(*n)++] = strdup(de->d_name);
+    }
+    closedir(d);
+    if (*n > 1) {
+        qsort(*out, *n, sizeof(**out), cmp_str);
+    }
+    return 0;
+}
+
+static void free_names(char **v, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        free(v[i]);
+    }
+    free(v);
+}
+
+/* Client sessions for replays: client -> last applied seq. */
+struct sess {
+    uint64_t *client, *seq;
+    size_t n, cap;
+};
+
+static uint64_t *sess_seq(struct sess *t, uint64_t client)
+{
+    size_t i;
+    for (i = 0; i < t->n; i++) { /* a handful of clients per test */
+        if (t->client[i] == client) {
+            return &t->seq[i];
+        }
+    }
+    if (t->n == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 64;
+        uint64_t *c = realloc(t->client, ncap * sizeof(*c));
+        uint64_t *q = c != NULL ? realloc(t->seq, ncap * sizeof(*q)) : NULL;
+        if (c != NULL) {
+            t->client = c;
+        }
+        if (q == NULL) {
+            return NULL;
+        }
+        t->seq = q;
+        t->cap = ncap;
+    }
+    t->client[t->n] = client;
+    t->seq[t->n] = 0;
+    return &t->seq[t->n++];
+}
+
+/* A node's durable state, read back from its files after the run. */
+struct node_files {
+    uint64_t snap_index, snap_term; /* 0: no snapshot */
+    uint64_t snap_value;
+    struct sess snap_sessions;
+    struct recs log;   /* every segment's records, in file order */
+    size_t n_segs;
+};
+
+static void node_files_free(struct node_files *nf)
+{
+    free(nf->snap_sessions.client);
+    free(nf->snap_sessions.seq);
+    free(nf->log.v);
+    memset(nf, 0, sizeof(*nf));
+}
+
+/* Read DIR/nI: its newest snapshot (header, counter and sessions, crc
+ * checked) and every log segment. */
+static int read_node_files(const struct cluster *c, int i,
+                           struct node_files *nf, char *why, size_t wlen)
+{
+    char dir[CL_PATH_MAX], path[CL_PATH_MAX + 64];
+    char **names = NULL;
+    size_t n = 0, k;
+    int rc = 0;
+    memset(nf, 0, sizeof(*nf));
+    cl_path(c, dir, sizeof(dir), i, "");
+    if (list_files(dir, "snap-", &names, &n) != 0) {
+        return lin_fail(why, wlen, "%s: %s", dir, strerror(errno));
+    }
+    if (n > 0) {
+        uint8_t *d = NULL;
+        size_t len = 0;
+        snprintf(path, sizeof(path), "%s/%s", dir, names[n - 1]);
+        rc = read_file(path, &d, &len);
+        if (rc != 0 || len < SNAP_HDR + 4 ||
+            ctr_crc32(0, d, len - 4) != ctr_get32(d + len - 4)) {
+            rc = lin_fail(why, wlen, "%s: unreadable or bad checksum", path);
+        } else {
+            uint32_t nv = ctr_get32(d + 24);
+            const uint8_t *b = d + SNAP_HDR + 8u * nv;
+            uint64_t ns = ctr_get64(b + 8), j;
+            nf->snap_index = ctr_get64(d + 8);
+            nf->snap_term = ctr_get64(d + 16);
+            nf->snap_value = ctr_get64(b);
+            if ((size_t)(b - d) + 16 + 32 * ns + 4 != len) {
+                rc = lin_fail(why, wlen, "%s: lengths do not add up", path);
+            }
+            for (j = 0; rc == 0 && j < ns; j++) {
+                uint64_t *q = sess_seq(&nf->snap_sessions, ctr_get64(b + 16 + 32 * j));
+                if (q == NULL) {
+                    rc = lin_fail(why, wlen, "out of memory");
+                } else {
+                    *q = ctr_get64(b + 16 + 32 * j + 8);
+                }
+            }
+        }
+        free(d);
+    }
+    free_names(names, n);
+    if (rc != 0 || list_files(dir, "log-", &names, &n) != 0) {
+        return rc != 0 ? rc : lin_fail(why, wlen, "%s: %s", dir, strerror(errno));
+    }
+    nf->n_segs = n;
+    for (k = 0; k < n && rc == 0; k++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
+        rc = read_records(path, &nf->log, why, wlen);
+    }
+    free_names(names, n);
+    return rc;
+}
+
+/* Lines of node i's server log (all its starts) containing `what`. */
+static int count_log_lines(const struct cluster *c, int i, const char *what)
+{
+    char path[CL_PATH_MAX], line[1024];
+    int n = 0;
+    FILE *f;
+    cl_path(c, path, sizeof(path), i, ".log");
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, what) != NULL;
+    }
+    fclose(f);
+    return n;
 }
 
 struct history {
@@ -972,6 +1159,167 @@ static uint64_t replay_log(const struct lin_cmd *cmds, size_t n)
     free(k);
     free(last);
     return value;
+}
+
+/* Replay commands idx from..to of app[] on top of (value, sessions) with
+ * the server's session rule; UINT64_MAX if memory runs out. */
+static uint64_t replay_from(const struct rec *app, uint64_t from, uint64_t to,
+                            uint64_t value, struct sess *t)
+{
+    uint64_t idx;
+    for (idx = from; idx <= to; idx++) {
+        struct lin_cmd cmd;
+        uint64_t *last;
+        if (app[idx].type != ENTRY_COMMAND ||
+            decode_command(app[idx].payload, app[idx].len, &cmd) != 0) {
+            continue;
+        }
+        if ((last = sess_seq(t, cmd.client)) == NULL) {
+            return UINT64_MAX;
+        }
+        if (cmd.seq > *last) {
+            *last = cmd.seq;
+            value += cmd.type == CTR_OP_INCR ? cmd.amount : 0;
+        }
+    }
+    return value;
+}
+
+/* One node's files against what the nodes applied (app[1..commit]): its
+ * log agrees wherever it holds those indexes, holds them without a gap
+ * from its snapshot on, and snapshot plus log replay to `value`. */
+static int check_node_files(const struct cluster *c, int i, const struct rec *app,
+                            uint64_t commit, uint64_t value)
+{
+    struct node_files nf;
+    char why[1024];
+    uint64_t first = 0, last = 0, v;
+    size_t k;
+    int ok = 1;
+    if (read_node_files(c, i, &nf, why, sizeof(why)) != 0) {
+        check(0, "read node %d's snapshot and log: %s", i + 1, why);
+        node_files_free(&nf);
+        return -1;
+    }
+    for (k = 0; k < nf.log.n && ok; k++) {
+        const struct rec *r = &nf.log.v[k];
+        if (k > 0 && r->index != nf.log.v[k - 1].index + 1) {
+            ok = 0;
+            snprintf(why, sizeof(why), "its segments jump from index %" PRIu64
+                     " to %" PRIu64, nf.log.v[k - 1].index, r->index);
+        } else if (r->index >= 1 && r->index <= commit && !rec_same(r, &app[r->index])) {
+            ok = 0;
+            snprintf(why, sizeof(why), "its entry %" PRIu64 " differs from "
+                     "the one the nodes applied", r->index);
+        }
+    }
+    if (nf.log.n > 0) {
+        first = nf.log.v[0].index;
+        last = nf.log.v[nf.log.n - 1].index;
+    }
+    if (ok && (first > nf.snap_index + 1 || last < commit)) {
+        ok = 0;
+        snprintf(why, sizeof(why), "snapshot at %" PRIu64 ", log %" PRIu64
+                 "..%" PRIu64 ": committed entries up to %" PRIu64 " not all "
+                 "covered", nf.snap_index, first, last, commit);
+    }
+    if (ok && nf.snap_index > 0 && nf.snap_index <= commit &&
+        app[nf.snap_index].term != nf.snap_term) {
+        ok = 0;
+        snprintf(why, sizeof(why), "its snapshot %" PRIu64 " has term %" PRIu64
+                 ", the entry applied there %" PRIu64, nf.snap_index,
+                 nf.snap_term, app[nf.snap_index].term);
+    }
+    check(ok, "node %d's files: snapshot at index %" PRIu64 " (value %" PRIu64
+          "), %zu log segments holding indexes %" PRIu64 "..%" PRIu64
+          ", equal to the applied entries%s%s", i + 1, nf.snap_index,
+          nf.snap_value, nf.n_segs, first, last, ok ? "" : ": ", ok ? "" : why);
+    v = ok ? replay_from(app, nf.snap_index + 1, commit, nf.snap_value,
+                         &nf.snap_sessions) : 0;
+    if (ok) {
+        ok = check(v == value, "node %d: its snapshot plus its log replay to %"
+                   PRIu64 ", the servers report %" PRIu64, i + 1, v, value) == 0;
+    }
+    node_files_free(&nf);
+    return ok ? 0 : -1;
+}
+
+/* After the run, every server stopped at commit `commit` and value
+ * `value`: what the nodes applied (their --record-applied files, which
+ * survive compaction) and what they hold on disk must tell one story.
+ *  - every index 1..commit was applied by some node, and every node that
+ *    applied an index applied the same entry (State Machine Safety);
+ *  - those commands, in index order, replay to `value` and are the
+ *    witness of the linearizability check (*cmds, *ncmds: a fresh array);
+ *  - each node's snapshot and log agree with them (check_node_files). */
+static int check_files(const struct cluster *c, uint64_t commit, uint64_t value,
+                       struct lin_cmd **cmds, size_t *ncmds)
+{
+    struct rec *app = calloc(commit + 1, sizeof(*app));
+    char *have = calloc(commit + 1, 1);
+    struct recs r = {NULL, 0, 0};
+    uint64_t idx, noops = 0, dup = 0, missing = 0;
+    char why[1024] = "";
+    int i, failed = 0;
+    size_t k, n = 0;
+    *cmds = calloc(commit + 1, sizeof(**cmds));
+    if (app == NULL || have == NULL || *cmds == NULL) {
+        free(app);
+        free(have);
+        return check(0, "out of memory");
+    }
+    for (i = 0; i < c->n; i++) {
+        char path[CL_PATH_MAX];
+        cl_path(c, path, sizeof(path), i, "/applied");
+        r.n = 0;
+        if (read_records(path, &r, why, sizeof(why)) != 0) {
+            failed |= check(0, "read node %d's applied entries: %s", i + 1, why);
+            continue;
+        }
+        for (k = 0; k < r.n; k++) {
+            const struct rec *x = &r.v[k];
+            if (x->index == 0 || x->index > commit) {
+                continue;
+            }
+            if (!have[x->index]) {
+                app[x->index] = *x;
+                have[x->index] = 1;
+            } else if (!rec_same(&app[x->index], x)) {
+                if (dup++ == 0) {
+                    snprintf(why, sizeof(why), "node %d applied another entry "
+                             "at index %" PRIu64 " (term %" PRIu64 ", not %"
+                             PRIu64 ")", i + 1, x->index, x->term,
+                             app[x->index].term);
+                }
+            }
+        }
+    }
+    free(r.v);
+    for (idx = 1; idx <= commit; idx++) {
+        if (!have[idx]) {
+            missing++;
+            continue;
+        }
+        if (app[idx].type == ENTRY_NOOP) {
+            noops++;
+        } else if (decode_command(app[idx].payload, app[idx].len, &(*cmds)[n]) == 0) {
+            n++;
+        } else if (dup++ == 0) {
+            snprintf(why, sizeof(why), "entry %" PRIu64 " is not a command", idx);
+        }
+    }
+    *ncmds = n;
+    failed |= check(dup == 0 && missing == 0, "the nodes' applied entries "
+                    "cover 1..%" PRIu64 " (%zu commands, %" PRIu64 " no-ops) "
+                    "and agree%s%s%s", commit, n, noops,
+                    missing ? "; missing indexes: " : "",
+                    missing ? "some" : "", dup ? why : "");
+    for (i = 0; i < c->n && failed == 0; i++) {
+        failed |= check_node_files(c, i, app, commit, value);
+    }
+    free(app);
+    free(have);
+    return failed ? -1 : 0;
 }
 
 /* ---- bad input --------------------------------------------------------- */
@@ -1526,14 +1874,38 @@ static int check(int ok, const char *fmt, ...)
     return ok ? 0 : -1;
 }
 
+/* How many snapshots the nodes took and installed during the run, and
+ * how many restarts began from one, from their logs (every start of a
+ * node appends to the same file). */
+static void report_snapshots(const struct cluster *c, int *failed)
+{
+    int i, taken = 0, installed = 0, restarts = 0, from_snap = 0, sent = 0;
+    for (i = 0; i < c->n; i++) {
+        taken += count_log_lines(c, i, " took snapshot ");
+        installed += count_log_lines(c, i, " installed snapshot ");
+        sent += count_log_lines(c, i, " sending snapshot ");
+        restarts += count_log_lines(c, i, " restored from ");
+        from_snap += count_log_lines(c, i, " restored from ") -
+                     count_log_lines(c, i, ": no snapshot, ");
+    }
+    say("snapshots (--snapshot-every %d): %d taken, %d streams started, %d "
+        "installed from a leader; %d of %d restarts began from a snapshot",
+        opt_snapshot_every, taken, sent, installed, from_snap, restarts);
+    if (opt_snapshot_every > 0 && opt_seconds >= 20) {
+        *failed |= check(taken > 0 && installed > 0 && from_snap > 0,
+                         "snapshots were taken, installed and restarted "
+                         "from") != 0;
+    }
+}
+
 static int test_nemesis(struct cluster *c, uint64_t *rng)
 {
     struct run r;
     struct client_ctx *cx = calloc((size_t)opt_clients, sizeof(*cx));
     pthread_t *tids = calloc((size_t)opt_clients, sizeof(*tids)), nem;
     struct history all = {NULL, 0, 0};
-    struct lin_cmd *logs[CL_MAX] = {NULL};
-    size_t nlogs[CL_MAX] = {0};
+    struct lin_cmd *witness = NULL;
+    size_t nwitness = 0;
     uint64_t acked = 0, attempted = 0, n_inc = 0, n_get = 0, n_unknown = 0;
     uint64_t value = 0, commit = 0, replay = 0, value2 = 0, commit2 = 0;
     uint64_t attempts = 0, redirects = 0, timeouts = 0, retries = 0;
@@ -1704,43 +2076,21 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
                     " <= sum of attempted %" PRIu64,
                     acked, value, attempted);
 
-    /* Stop the servers, read every log file up to the agreed commit. */
+    /* Stop the servers; read what they applied and what they hold. */
     cl_stop_all(c, SIGTERM);
-    for (i = 0; i < c->n && commit > 0; i++) {
-        char path[CL_PATH_MAX];
-        uint64_t last, noops;
-        cl_path(c, path, sizeof(path), i, "/log");
-        if (read_log(path, commit, &logs[i], &nlogs[i], &last, &noops, why,
-                     sizeof(why)) != 0) {
-            check(0, "read node %d's log: %s", i + 1, why);
-            failed = 1;
-        } else if (i == 0) {
-            say("node 1's log: %" PRIu64 " entries up to the commit index "
-                "(%zu commands, %" PRIu64 " no-ops)",
-                commit, nlogs[0], noops);
-        }
-    }
-    for (i = 1; i < c->n && logs[0] != NULL; i++) {
-        if (logs[i] != NULL) {
-            int same = nlogs[i] == nlogs[0];
-            for (k = 0; same && k < nlogs[0]; k++) {
-                same = logs[i][k].client == logs[0][k].client &&
-                       logs[i][k].seq == logs[0][k].seq &&
-                       logs[i][k].type == logs[0][k].type &&
-                       logs[i][k].amount == logs[0][k].amount;
-            }
-            failed |= check(same, "node %d's committed log equals node 1's", i + 1);
-        }
-    }
-    if (logs[0] != NULL) {
-        /* Exactly-once replay of node 1's log; the linearizability check
-         * replays the same way and also proves the history consistent. */
+    report_snapshots(c, &failed);
+    if (commit == 0 || check_files(c, commit, value, &witness, &nwitness) != 0) {
+        failed = 1;
+    } else {
+        /* Exactly-once replay of the committed commands; the
+         * linearizability check replays the same way and also proves the
+         * history consistent. */
         int lin = -1;
         int lin0 = lin_check(all.ops, all.n, NULL, 0, NULL, why, sizeof(why));
-        replay = replay_log(logs[0], nlogs[0]);
+        replay = replay_log(witness, nwitness);
         failed |= check(replay == value,
-                        "exactly-once replay of node 1's log gives %" PRIu64
-                        ", the servers report %" PRIu64,
+                        "exactly-once replay of the applied commands gives %"
+                        PRIu64 ", the servers report %" PRIu64,
                         replay, value);
         failed |= check(lin0 == 0,
                         "history of %zu ops consistent with a linearizable "
@@ -1748,7 +2098,7 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
                         all.n, lin0 == 0 ? "" : ": ", lin0 == 0 ? "" : why);
         if (lin0 == 0) {
             uint64_t v = 0;
-            lin = lin_check(all.ops, all.n, logs[0], nlogs[0], &v, why,
+            lin = lin_check(all.ops, all.n, witness, nwitness, &v, why,
                             sizeof(why));
             if (lin == 0 && v != replay) {
                 lin = -1;
@@ -1756,12 +2106,11 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
             }
         }
         failed |= check(lin == 0,
-                        "history linearizable with node 1's log as the "
-                        "linearization%s%s",
+                        "history linearizable with the committed log order "
+                        "as the linearization%s%s",
                         lin == 0 ? "" : ": ", lin == 0 ? "" : why);
-    } else {
-        failed = 1;
     }
+    free(witness);
 
     /* Durability: restart the whole cluster; the value must survive. */
     for (i = 0; i < c->n; i++) {
@@ -1785,9 +2134,6 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
     }
     cl_stop_all(c, SIGTERM);
 
-    for (i = 0; i < CL_MAX; i++) {
-        free(logs[i]);
-    }
     free(all.ops);
     free(g_pre.ops);
     g_pre.ops = NULL;
@@ -1917,7 +2263,19 @@ int main(int argc, char **argv)
         say("cannot set up the cluster");
         return 1;
     }
-    say("cluster: %s, temp dir %s", c.peers, c.dir);
+    /* Small snapshot intervals and segments, so that during the nemesis
+     * nodes compact, delete segments, restart from snapshots, and a node
+     * restarted after others compacted past it installs one. Every node
+     * records what it applies: the checks need every committed entry,
+     * which no single log keeps any more. */
+    c.extra[0] = "--snapshot-every=500";
+    c.extra[1] = "--snapshot-trailing=100";
+    c.extra[2] = "--segment-bytes=16384";
+    c.extra[3] = "--record-applied";
+    c.extra[4] = NULL;
+    opt_snapshot_every = 500;
+    say("cluster: %s, temp dir %s; --snapshot-every 500 --snapshot-trailing "
+        "100 --segment-bytes 16384", c.peers, c.dir);
     /* The flood check opens more connections than a server has slots. */
     if (fd_limit_at_least(FLOOD_CONNS + 256) != 0) {
         say("cannot raise the open file limit to %d", FLOOD_CONNS + 256);
@@ -1940,10 +2298,15 @@ int main(int argc, char **argv)
             say("cannot set up the slow-disk cluster");
             return 1;
         }
-        c.extra[0] = "--write-delay-ms";
-        c.extra[1] = "20";
-        c.extra[2] = NULL;
-        say("slow-disk cluster (--write-delay-ms 20): %s, temp dir %s",
+        c.extra[0] = "--write-delay-ms=20";
+        c.extra[1] = "--snapshot-every=100";
+        c.extra[2] = "--snapshot-trailing=20";
+        c.extra[3] = "--segment-bytes=4096";
+        c.extra[4] = "--record-applied";
+        c.extra[5] = NULL;
+        opt_snapshot_every = 100;
+        say("slow-disk cluster (--write-delay-ms 20, --snapshot-every 100 "
+            "--snapshot-trailing 20 --segment-bytes 4096): %s, temp dir %s",
             c.peers, c.dir);
         if (cluster_up(&c, "slow-disk cluster start") == 0) {
             result("nemesis run, writes in flight",

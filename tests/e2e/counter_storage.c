@@ -1,0 +1,783 @@
+/*
+ * counter_storage.c - the counter's storage tells a torn last write from
+ * lost or damaged data, and the server refuses to start on the latter.
+ *
+ *   counter-storage-test [--bin DIR] [--keep]
+ *
+ * Part 1 drives examples/counter/storage.c directly, each case on a fresh
+ * data directory holding a log of 300 entries in several small segments:
+ *   - torn writes at the end of the last segment (a partial record, a
+ *     partial header, the last segment cut inside a record) are cut, and
+ *     everything before them loads;
+ *   - a segment that is not the last, truncated inside a record or at a
+ *     record boundary, corrupted, or missing, and a bad record followed by
+ *     a valid one in the last segment, make loading fail with a message
+ *     naming the file and the byte offset;
+ *   - truncating the log into an earlier segment, deleting segments below
+ *     a snapshot, a crash in the middle of installing a snapshot that
+ *     discards the log (finished at the next open), a damaged newest
+ *     snapshot (skipped, the older one used), a second opener of the
+ *     directory (refused while the first holds it).
+ * Part 2 (with --bin) starts DIR/counter-server on crafted directories and
+ * checks that it exits 1 with an error naming the files: a segment
+ * truncated in the middle, a snapshot the log does not continue (a gap, a
+ * log ending before it, a term mismatch), a log starting after 1 without
+ * a snapshot, a second server on a directory in use; and that it starts
+ * after a torn write, logging the cut.
+ */
+#include "cluster.h"
+#include "storage.h"
+
+#include <dirent.h>
+
+#define N_ENTRIES 300u
+#define SEG_BYTES 4096u /* about 71 records of a 32-byte command */
+#define REC_BYTES (ST_REC_HDR + ST_REC_FIXED + 32u)
+
+static int n_pass, n_fail;
+static int opt_keep;
+static char g_root[CL_DIR_MAX]; /* temp dir holding every case's directory */
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void expect(int ok, const char *fmt, ...)
+{
+    va_list ap;
+    printf("counter-storage-test: %s: ", ok ? "ok" : "FAILED");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    if (ok) {
+        n_pass++;
+    } else {
+        n_fail++;
+    }
+}
+
+/* ---- building and damaging directories ----------------------------------- */
+
+struct seginfo {
+    char name[ST_NAME_MAX];
+    raft_index first, last;
+    uint64_t size;
+};
+
+/* A fresh case directory under the root. */
+static void case_dir(char *dir, size_t len, const char *name)
+{
+    snprintf(dir, len, "%s/%s", g_root, name);
+}
+
+/* Node 1 of a one-voter cluster, term 1, entries 1..n of term `term` (a
+ * no-op first, then commands) written in batches of 7, in segments of
+ * SEG_BYTES. Its segments into segs[] (up to cap), their number into *nseg. */
+static int build(const char *dir, unsigned n, raft_term term,
+                 struct seginfo *segs, size_t cap, size_t *nseg)
+{
+    struct storage st;
+    struct st_loaded l;
+    raft_id voters[1] = {1};
+    bool fresh;
+    unsigned i, k;
+    size_t j;
+    if (st_open(&st, dir, 65536, SEG_BYTES, &fresh) != 0 || !fresh ||
+        st_config_write(&st, 1, voters, 1) != 0 || st_state_write(&st, term, 1) != 0 ||
+        st_log_load(&st, 0, &l) != 0) {
+        fprintf(stderr, "build %s: %s\n", dir, st.err);
+        st_close(&st);
+        return -1;
+    }
+    st_loaded_free(&l);
+    for (i = 1; i <= n; i += k) {
+        struct raft_entry e[7];
+        uint8_t cmd[7][32];
+        for (k = 0; k < 7 && i + k <= n; k++) {
+            memset(cmd[k], 0, sizeof(cmd[k]));
+            cmd[k][0] = CTR_OP_INCR;
+            ctr_put64(cmd[k] + 8, 77);          /* client */
+            ctr_put64(cmd[k] + 16, i + k);      /* seq */
+            ctr_put64(cmd[k] + 24, 1);          /* amount */
+            e[k].term = term;
+            e[k].type = i + k == 1 ? RAFT_ENTRY_NOOP : RAFT_ENTRY_COMMAND;
+            e[k].buf = i + k == 1 ? NULL : cmd[k];
+            e[k].len = i + k == 1 ? 0 : 32;
+        }
+        if (st_log_append(&st, i, e, k) != 0) {
+            fprintf(stderr, "build %s: %s\n", dir, st.err);
+            st_close(&st);
+            return -1;
+        }
+    }
+    *nseg = st.n_segs < cap ? st.n_segs : cap;
+    for (j = 0; j < *nseg; j++) {
+        st_seg_name(&st, j, segs[j].name);
+        segs[j].first = st.segs[j].first;
+        segs[j].last = st.segs[j].last;
+        segs[j].size = st.segs[j].size;
+    }
+    st_close(&st);
+    return 0;
+}
+
+/* Open and load the log; *ok whether both worked, the error text in err. */
+static void reload(const char *dir, struct st_loaded *l, struct storage *st,
+                   raft_index snap_index, bool *ok)
+{
+    bool fresh;
+    *ok = st_open(st, dir, 65536, SEG_BYTES, &fresh) == 0 &&
+          st_log_load(st, snap_index, l) == 0;
+}
+
+static void path_of(char *p, size_t len, const char *dir, const char *name)
+{
+    snprintf(p, len, "%s/%s", dir, name);
+}
+
+static int truncate_file(const char *dir, const char *name, uint64_t size)
+{
+    char p[CL_PATH_MAX + ST_NAME_MAX];
+    path_of(p, sizeof(p), dir, name);
+    return truncate(p, (off_t)size);
+}
+
+static int patch_file(const char *dir, const char *name, uint64_t off,
+                      const void *bytes, size_t n, bool append)
+{
+    char p[CL_PATH_MAX + ST_NAME_MAX];
+    int fd, rc;
+    path_of(p, sizeof(p), dir, name);
+    fd = open(p, O_WRONLY | (append ? O_APPEND : 0));
+    if (fd < 0) {
+        return -1;
+    }
+    rc = append ? (write(fd, bytes, n) == (ssize_t)n ? 0 : -1)
+                : (pwrite(fd, bytes, n, (off_t)off) == (ssize_t)n ? 0 : -1);
+    close(fd);
+    return rc;
+}
+
+static uint64_t file_size(const char *dir, const char *name)
+{
+    char p[CL_PATH_MAX + ST_NAME_MAX];
+    struct stat sb;
+    path_of(p, sizeof(p), dir, name);
+    return stat(p, &sb) == 0 ? (uint64_t)sb.st_size : UINT64_MAX;
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    return file_size(dir, name) != UINT64_MAX;
+}
+
+/* A snapshot file of the counter's state machine with no sessions. */
+static int write_snapshot(const char *dir, raft_index index, raft_term term,
+                          uint64_t counter, const char *as)
+{
+    raft_id voters[1] = {1};
+    size_t len = st_snapshot_size(1, 16);
+    uint8_t *f = calloc(1, len);
+    char p[CL_PATH_MAX + ST_NAME_MAX], name[ST_NAME_MAX];
+    FILE *out;
+    int rc;
+    if (f == NULL) {
+        return -1;
+    }
+    ctr_put64(f + st_snapshot_body_offset(1), counter);
+    st_snapshot_seal(f, index, term, voters, 1, 16);
+    snprintf(name, sizeof(name), "snap-%020" PRIu64 "%s", index, as);
+    path_of(p, sizeof(p), dir, name);
+    out = fopen(p, "wb");
+    rc = out != NULL && fwrite(f, 1, len, out) == len ? 0 : -1;
+    if (out != NULL) {
+        fclose(out);
+    }
+    free(f);
+    return rc;
+}
+
+/* ---- part 1: the storage API --------------------------------------------- */
+
+/* Build, damage with `damage`, reload: must fail with an error holding
+ * each of want[] (NULL-terminated), or load (want == NULL). */
+typedef int (*damage_fn)(const char *dir, const struct seginfo *segs, size_t n);
+
+static void load_case(const char *name, damage_fn damage, const char *const *want,
+                      unsigned want_entries)
+{
+    char dir[CL_PATH_MAX];
+    struct seginfo segs[32];
+    struct storage st;
+    struct st_loaded l;
+    size_t nseg = 0, i;
+    bool ok;
+    case_dir(dir, sizeof(dir), name);
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 || nseg < 4 ||
+        damage(dir, segs, nseg) != 0) {
+        expect(0, "%s: setting up (%zu segments)", name, nseg);
+        return;
+    }
+    reload(dir, &l, &st, 0, &ok);
+    if (want == NULL) {
+        expect(ok && l.n == want_entries && l.base == 1,
+               "%s: loads %zu entries (want %u)%s%s%s%s", name, ok ? l.n : 0,
+               want_entries, l.torn ? "; cut a torn tail of " : "",
+               l.torn ? l.torn_file : "", ok ? "" : "; error: ", ok ? "" : st.err);
+    } else {
+        bool all = !ok;
+        for (i = 0; want[i] != NULL && all; i++) {
+            all = strstr(st.err, want[i]) != NULL;
+        }
+        expect(all, "%s: refused: %s", name, ok ? "(it loaded)" : st.err);
+    }
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+}
+
+static int dmg_none(const char *dir, const struct seginfo *g, size_t n)
+{
+    (void)dir, (void)g, (void)n;
+    return 0;
+}
+
+static int dmg_torn_record(const char *dir, const struct seginfo *g, size_t n)
+{
+    uint8_t part[30];
+    memset(part, 0xA5, sizeof(part));
+    ctr_put32(part, ST_REC_FIXED + 32); /* a plausible length, then cut */
+    return patch_file(dir, g[n - 1].name, 0, part, sizeof(part), true);
+}
+
+static int dmg_torn_header(const char *dir, const struct seginfo *g, size_t n)
+{
+    return patch_file(dir, g[n - 1].name, 0, "\x31\x00\x00", 3, true);
+}
+
+static int dmg_last_cut(const char *dir, const struct seginfo *g, size_t n)
+{
+    return truncate_file(dir, g[n - 1].name, g[n - 1].size - 20);
+}
+
+static int dmg_mid_cut(const char *dir, const struct seginfo *g, size_t n)
+{
+    (void)n;
+    return truncate_file(dir, g[1].name, 10 * REC_BYTES + 20);
+}
+
+static int dmg_mid_boundary(const char *dir, const struct seginfo *g, size_t n)
+{
+    (void)n;
+    return truncate_file(dir, g[1].name, 10 * REC_BYTES);
+}
+
+static int dmg_mid_flip(const char *dir, const struct seginfo *g, size_t n)
+{
+    uint8_t x = 0xFF;
+    (void)n;
+    return patch_file(dir, g[1].name, 5 * REC_BYTES + 30, &x, 1, false);
+}
+
+static int dmg_mid_missing(const char *dir, const struct seginfo *g, size_t n)
+{
+    char p[CL_PATH_MAX + ST_NAME_MAX];
+    (void)n;
+    path_of(p, sizeof(p), dir, g[1].name);
+    return unlink(p);
+}
+
+static int dmg_last_flip(const char *dir, const struct seginfo *g, size_t n)
+{
+    uint8_t x = 0xFF;
+    return patch_file(dir, g[n - 1].name, 2 * REC_BYTES + 30, &x, 1, false);
+}
+
+static void part1_loads(void)
+{
+    static char off_mid[64], off_flip[64], off_last[64];
+    static const char *w_mid[] = {NULL, off_mid, "not the last", NULL};
+    static const char *w_bound[] = {"ends at index", NULL, NULL, NULL};
+    static const char *w_flip[] = {NULL, off_flip, "checksum", NULL};
+    static const char *w_gap[] = {"entries are missing", NULL, NULL, NULL};
+    static const char *w_last[] = {NULL, off_last, "followed by a valid record", NULL};
+    char seg[ST_NAME_MAX];
+    snprintf(off_mid, sizeof(off_mid), "byte offset %u", 10 * REC_BYTES);
+    snprintf(off_flip, sizeof(off_flip), "byte offset %u", 5 * REC_BYTES);
+    snprintf(off_last, sizeof(off_last), "byte offset %u", 2 * REC_BYTES);
+    load_case("intact", dmg_none, NULL, N_ENTRIES);
+    load_case("torn-record", dmg_torn_record, NULL, N_ENTRIES);
+    load_case("torn-header", dmg_torn_header, NULL, N_ENTRIES);
+    /* The limit of what a loader can tell: a last segment cut inside a
+     * record looks like a torn write. */
+    load_case("last-segment-cut", dmg_last_cut, NULL, N_ENTRIES - 1);
+    /* Here only the file name's pattern; part1_names checks a whole one. */
+    snprintf(seg, sizeof(seg), "log-0000000000000000");
+    w_mid[0] = w_flip[0] = seg;
+    w_bound[1] = seg;
+    w_gap[1] = seg;
+    w_last[0] = seg;
+    load_case("middle-segment-cut-in-a-record", dmg_mid_cut, w_mid, 0);
+    load_case("middle-segment-cut-at-a-boundary", dmg_mid_boundary, w_bound, 0);
+    load_case("middle-segment-corrupt", dmg_mid_flip, w_flip, 0);
+    load_case("middle-segment-missing", dmg_mid_missing, w_gap, 0);
+    load_case("last-segment-corrupt-before-valid", dmg_last_flip, w_last, 0);
+}
+
+/* The exact file names must be in the messages: check one case by name. */
+static void part1_names(void)
+{
+    char dir[CL_PATH_MAX], want[CL_PATH_MAX + ST_NAME_MAX + 96];
+    struct seginfo segs[32];
+    struct storage st;
+    struct st_loaded l;
+    size_t nseg = 0;
+    bool ok;
+    case_dir(dir, sizeof(dir), "names");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 || nseg < 4 ||
+        dmg_mid_cut(dir, segs, nseg) != 0) {
+        expect(0, "names: setting up");
+        return;
+    }
+    reload(dir, &l, &st, 0, &ok);
+    snprintf(want, sizeof(want), "%s/%s: record runs past the end of the file "
+             "at byte offset %u", dir, segs[1].name, 10 * REC_BYTES);
+    expect(!ok && strstr(st.err, want) != NULL, "a segment cut in the middle "
+           "names its path and offset: \"%s\"", st.err);
+    st_close(&st);
+}
+
+static void part1_truncate_and_drop(void)
+{
+    char dir[CL_PATH_MAX];
+    struct seginfo segs[32];
+    struct storage st;
+    struct st_loaded l;
+    struct raft_entry e = {2, RAFT_ENTRY_NOOP, NULL, 0};
+    size_t nseg = 0;
+    bool ok;
+    case_dir(dir, sizeof(dir), "truncate-and-drop");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 || nseg < 4) {
+        expect(0, "truncate-and-drop: setting up");
+        return;
+    }
+    /* Replace everything from index 50 (in the first segment) on. */
+    reload(dir, &l, &st, 0, &ok);
+    ok = ok && st_log_append(&st, 50, &e, 1) == 0;
+    expect(ok && st.n_segs == 1 && !exists(dir, segs[1].name) &&
+           !exists(dir, segs[nseg - 1].name),
+           "truncating into the first segment deletes the later ones%s%s",
+           ok ? "" : ": ", ok ? "" : st.err);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+    reload(dir, &l, &st, 0, &ok);
+    expect(ok && l.n == 50 && l.entries[49].term == 2, "reloaded: %zu entries, "
+           "the last of term %" PRIu64, ok ? l.n : 0,
+           ok && l.n ? l.entries[l.n - 1].term : 0);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+
+    /* Dropping below a snapshot deletes whole segments only. */
+    case_dir(dir, sizeof(dir), "drop");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 || nseg < 4) {
+        expect(0, "drop: setting up");
+        return;
+    }
+    reload(dir, &l, &st, 0, &ok);
+    ok = ok && st_log_drop(&st, segs[1].last + 5) == 0;
+    expect(ok && st.base == segs[2].first && !exists(dir, segs[0].name) &&
+           !exists(dir, segs[1].name) && exists(dir, segs[2].name),
+           "st_log_drop(%" PRIu64 ") deletes %s and %s, keeps %s",
+           segs[1].last + 5, segs[0].name, segs[1].name, segs[2].name);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+    reload(dir, &l, &st, 0, &ok);
+    expect(ok && l.base == segs[2].first && l.n == N_ENTRIES - segs[2].first + 1,
+           "reloaded: indexes %" PRIu64 "..%" PRIu64, ok ? l.base : 0,
+           ok ? l.base + l.n - 1 : 0);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+}
+
+static void part1_snapshots(void)
+{
+    char dir[CL_PATH_MAX], notes[1024];
+    struct seginfo segs[32];
+    struct storage st;
+    struct st_loaded l;
+    struct st_snapshot snap;
+    uint8_t *data = NULL;
+    size_t nseg = 0;
+    bool ok, found = false;
+
+    /* A crash after an installation's commit point: the next open
+     * finishes it (the whole log goes, the snapshot becomes current). */
+    case_dir(dir, sizeof(dir), "install-redo");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 ||
+        write_snapshot(dir, 500, 3, 42, ".install") != 0) {
+        expect(0, "install-redo: setting up");
+        return;
+    }
+    reload(dir, &l, &st, 500, &ok);
+    expect(ok && l.n == 0 && st.base == 501 && !exists(dir, segs[0].name) &&
+           exists(dir, "snap-00000000000000000500") &&
+           !exists(dir, "snap-00000000000000000500.install"),
+           "an interrupted installation is finished at startup: no segments, "
+           "snap-...500 current, the log continues at %" PRIu64, st.base);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+
+    /* The newest snapshot damaged: skipped, noted, the older one used. */
+    case_dir(dir, sizeof(dir), "snapshot-fallback");
+    if (build(dir, 10, 1, segs, 32, &nseg) != 0 ||
+        write_snapshot(dir, 5, 1, 4, "") != 0 ||
+        write_snapshot(dir, 8, 1, 7, "") != 0 ||
+        patch_file(dir, "snap-00000000000000000008", 50, "\xff", 1, false) != 0) {
+        expect(0, "snapshot-fallback: setting up");
+        return;
+    }
+    reload(dir, &l, &st, 0, &ok);
+    ok = ok && st_snapshot_load(&st, &snap, &data, &found, notes,
+                                sizeof(notes)) == 0;
+    expect(ok && found && snap.index == 5 &&
+           strstr(notes, "snap-00000000000000000008: snapshot checksum "
+                         "mismatch, skipped") != NULL,
+           "a damaged newest snapshot is skipped (\"%s\"), the older one "
+           "loads (index %" PRIu64 ")", notes, found ? snap.index : 0);
+    free(data);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+
+    /* The only snapshot damaged: none found, noted. */
+    case_dir(dir, sizeof(dir), "snapshot-only-damaged");
+    if (build(dir, 10, 1, segs, 32, &nseg) != 0 ||
+        write_snapshot(dir, 8, 1, 7, "") != 0 ||
+        patch_file(dir, "snap-00000000000000000008", 0, "X", 1, false) != 0) {
+        expect(0, "snapshot-only-damaged: setting up");
+        return;
+    }
+    reload(dir, &l, &st, 0, &ok);
+    ok = ok && st_snapshot_load(&st, &snap, &data, &found, notes,
+                                sizeof(notes)) == 0;
+    expect(ok && !found && data == NULL &&
+           strstr(notes, "snap-00000000000000000008: not a snapshot") != NULL,
+           "a damaged only snapshot is not loaded (\"%s\")", notes);
+    free(data);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+
+    /* st_snapshot_write replaces older snapshots. */
+    case_dir(dir, sizeof(dir), "snapshot-write");
+    if (build(dir, 10, 1, segs, 32, &nseg) != 0 ||
+        write_snapshot(dir, 3, 1, 2, "") != 0) {
+        expect(0, "snapshot-write: setting up");
+        return;
+    }
+    reload(dir, &l, &st, 0, &ok);
+    if (ok) {
+        size_t len = st_snapshot_size(1, 16);
+        uint8_t *f = calloc(1, len);
+        raft_id v[1] = {1};
+        if (f != NULL) {
+            st_snapshot_seal(f, 9, 1, v, 1, 16);
+        }
+        ok = f != NULL && st_snapshot_write(&st, 9, f, len) == 0;
+        free(f);
+        st_loaded_free(&l);
+    }
+    expect(ok && exists(dir, "snap-00000000000000000009") &&
+           !exists(dir, "snap-00000000000000000003") && !exists(dir, "snap.tmp"),
+           "a new snapshot is renamed into place and the older one deleted");
+    st_close(&st);
+}
+
+/* A second opener in another process is refused while the first holds the
+ * directory (fcntl locks are per process: a fork is needed). */
+static void part1_lock(void)
+{
+    char dir[CL_PATH_MAX], msg[ST_ERR_MAX];
+    struct seginfo segs[4];
+    struct storage st;
+    size_t nseg;
+    bool fresh;
+    int fds[2], status = 0;
+    ssize_t got;
+    pid_t pid;
+    case_dir(dir, sizeof(dir), "lock");
+    if (build(dir, 10, 1, segs, 4, &nseg) != 0 ||
+        st_open(&st, dir, 65536, SEG_BYTES, &fresh) != 0 || pipe(fds) != 0) {
+        expect(0, "lock: setting up");
+        return;
+    }
+    pid = fork();
+    if (pid == 0) {
+        struct storage other;
+        int rc = st_open(&other, dir, 65536, SEG_BYTES, &fresh);
+        (void)!write(fds[1], other.err, strlen(other.err) + 1);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    got = read(fds[0], msg, sizeof(msg) - 1);
+    msg[got > 0 ? got : 0] = '\0';
+    close(fds[0]);
+    waitpid(pid, &status, 0);
+    expect(WIFEXITED(status) && WEXITSTATUS(status) == 1 &&
+           strstr(msg, "in use by another process") != NULL,
+           "a second opener is refused: \"%s\"", msg);
+    st_close(&st);
+}
+
+/* ---- part 2: the server ---------------------------------------------------- */
+
+static const char *g_bin;
+
+/* Run counter-server on dir (node 1 of a one-voter cluster) for at most
+ * ms; its output into out[0..cap). Returns its exit status, or -1 if it
+ * still ran after ms (it is then killed), or -2 if it did not start. */
+static int run_server(const char *dir, int port, int64_t ms, char *out,
+                      size_t cap)
+{
+    char exe[CL_PATH_MAX], peers[64], logp[CL_PATH_MAX + 16];
+    int64_t until = cl_now_us() + ms * 1000;
+    int status = 0, rc = -1;
+    pid_t pid;
+    FILE *f;
+    snprintf(exe, sizeof(exe), "%s/counter-server", g_bin);
+    snprintf(peers, sizeof(peers), "1=127.0.0.1:%d", port);
+    snprintf(logp, sizeof(logp), "%s.out", dir);
+    pid = fork();
+    if (pid == 0) {
+        int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(exe, exe, "--id", "1", "--data", dir, "--peers", peers,
+              "--segment-bytes", "4096", (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0) {
+        return -2;
+    }
+    cl_pids[0] = pid;
+    while (cl_now_us() < until) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+            break;
+        }
+        cl_sleep_ms(10);
+    }
+    if (rc == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    cl_pids[0] = 0;
+    out[0] = '\0';
+    f = fopen(logp, "r");
+    if (f != NULL) {
+        size_t n = fread(out, 1, cap - 1, f);
+        out[n] = '\0';
+        fclose(f);
+    }
+    return rc;
+}
+
+/* Must exit 1 within 5 s with every want[] in its output. */
+static void refuse_case(const char *name, const char *dir, int port,
+                        const char *const *want)
+{
+    char out[8192];
+    const char *line;
+    int rc = run_server(dir, port, 5000, out, sizeof(out)), i, all = rc == 1;
+    for (i = 0; want[i] != NULL && all; i++) {
+        all = strstr(out, want[i]) != NULL;
+    }
+    line = strstr(out, "error: ");
+    expect(all, "server, %s: exit %d: %.*s", name, rc,
+           line ? (int)strcspn(line, "\n") : 20, line ? line : "(no error line)");
+    if (!all) {
+        printf("%s\n", out);
+    }
+}
+
+static void part2(int port)
+{
+    char dir[CL_PATH_MAX], off[64], out[8192], gap[96];
+    struct seginfo segs[32];
+    size_t nseg = 0;
+    int rc;
+
+    case_dir(dir, sizeof(dir), "srv-mid-cut");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) == 0 &&
+        dmg_mid_cut(dir, segs, nseg) == 0) {
+        const char *want[] = {segs[1].name, off, "refusing to start", NULL};
+        snprintf(off, sizeof(off), "byte offset %u", 10 * REC_BYTES);
+        refuse_case("a segment cut in the middle", dir, port, want);
+    }
+
+    case_dir(dir, sizeof(dir), "srv-gap");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) == 0 &&
+        write_snapshot(dir, 20, 1, 19, "") == 0 &&
+        dmg_mid_missing(dir, segs, nseg) == 0) {
+        /* The first two segments gone: the log starts at the third. */
+        char p[CL_PATH_MAX + ST_NAME_MAX];
+        const char *want[] = {"snap-00000000000000000020", gap,
+                              "refusing to start", NULL};
+        path_of(p, sizeof(p), dir, segs[0].name);
+        unlink(p);
+        snprintf(gap, sizeof(gap), "the log starts at index %" PRIu64 " (%s)",
+                 segs[2].first, segs[2].name);
+        refuse_case("a gap between the snapshot and the log", dir, port, want);
+    }
+
+    case_dir(dir, sizeof(dir), "srv-ends-before");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) == 0 &&
+        write_snapshot(dir, 1000, 1, 999, "") == 0) {
+        const char *want[] = {"snap-00000000000000001000", segs[nseg - 1].name,
+                              "before the snapshot's index 1000", NULL};
+        refuse_case("a log that ends before the snapshot", dir, port, want);
+    }
+
+    case_dir(dir, sizeof(dir), "srv-term");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) == 0 &&
+        write_snapshot(dir, 100, 2, 99, "") == 0) {
+        const char *want[] = {"snap-00000000000000000100", segs[1].name,
+                              "has term 1, the snapshot says 2", NULL};
+        /* state says term 1 < the snapshot's 2: raise it (EINVAL else) */
+        struct storage st;
+        bool fresh;
+        if (st_open(&st, dir, 65536, SEG_BYTES, &fresh) == 0) {
+            st_state_write(&st, 2, 1);
+        }
+        st_close(&st);
+        refuse_case("a term mismatch at the snapshot's index", dir, port, want);
+    }
+
+    /* The log starts right after the snapshot, with a lower term. */
+    case_dir(dir, sizeof(dir), "srv-term-after");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) == 0 &&
+        write_snapshot(dir, segs[0].last, 2, 1, "") == 0) {
+        char p[CL_PATH_MAX + ST_NAME_MAX], snapname[ST_NAME_MAX];
+        const char *want[] = {snapname, segs[1].name, "lower term than 2", NULL};
+        struct storage st;
+        bool fresh;
+        snprintf(snapname, sizeof(snapname), "snap-%020" PRIu64, segs[0].last);
+        path_of(p, sizeof(p), dir, segs[0].name);
+        unlink(p);
+        if (st_open(&st, dir, 65536, SEG_BYTES, &fresh) == 0) {
+            st_state_write(&st, 2, 1);
+        }
+        st_close(&st);
+        refuse_case("terms going down right after the snapshot", dir, port, want);
+    }
+
+    case_dir(dir, sizeof(dir), "srv-no-snapshot");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) == 0) {
+        char p[CL_PATH_MAX + ST_NAME_MAX];
+        const char *want[] = {segs[1].name, gap, "no snapshot", NULL};
+        path_of(p, sizeof(p), dir, segs[0].name);
+        unlink(p);
+        snprintf(gap, sizeof(gap), "entries 1..%" PRIu64 " are missing",
+                 segs[1].first - 1);
+        refuse_case("a log starting after 1 without a snapshot", dir, port, want);
+    }
+
+    /* A torn write is not an error: it starts, says so, and serves. */
+    case_dir(dir, sizeof(dir), "srv-torn");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) == 0 &&
+        dmg_torn_record(dir, segs, nseg) == 0) {
+        rc = run_server(dir, port, 1500, out, sizeof(out));
+        expect(rc == -1 && strstr(out, "cut a torn tail of 30 bytes") != NULL &&
+               strstr(out, "restored from") != NULL,
+               "server, a torn write: starts and logs the cut (%s)",
+               rc == -1 ? "still running after 1.5 s" : "exited");
+    }
+
+    /* A second server on a directory in use. */
+    case_dir(dir, sizeof(dir), "srv-lock");
+    if (build(dir, 10, 1, segs, 32, &nseg) == 0) {
+        char exe[CL_PATH_MAX], peers[64];
+        pid_t first;
+        const char *want[] = {"in use by another process", dir, NULL};
+        snprintf(exe, sizeof(exe), "%s/counter-server", g_bin);
+        snprintf(peers, sizeof(peers), "1=127.0.0.1:%d", port);
+        first = fork();
+        if (first == 0) {
+            int fd = open("/dev/null", O_WRONLY);
+            dup2(fd, 1);
+            dup2(fd, 2);
+            execl(exe, exe, "--id", "1", "--data", dir, "--peers", peers,
+                  (char *)NULL);
+            _exit(127);
+        }
+        cl_pids[1] = first;
+        cl_sleep_ms(500);
+        refuse_case("a second server on the same directory", dir, port + 1, want);
+        kill(first, SIGKILL);
+        waitpid(first, NULL, 0);
+        cl_pids[1] = 0;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t rng = (uint64_t)cl_now_us() ^ ((uint64_t)getpid() << 32);
+    const char *tmp = getenv("TMPDIR");
+    int i, port = 0;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--bin") == 0 && i + 1 < argc) {
+            g_bin = argv[++i];
+        } else if (strcmp(argv[i], "--keep") == 0) {
+            opt_keep = 1;
+        } else {
+            fprintf(stderr, "usage: counter-storage-test [--bin DIR] [--keep]\n");
+            return 2;
+        }
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    cl_install_handlers(120);
+    snprintf(g_root, sizeof(g_root), "%s/counter-storage.XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (mkdtemp(g_root) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    part1_loads();
+    part1_names();
+    part1_truncate_and_drop();
+    part1_snapshots();
+    part1_lock();
+    if (g_bin != NULL) {
+        if (cl_pick_ports(&port, 1, &rng) != 0) {
+            expect(0, "no free port");
+        } else {
+            part2(port);
+        }
+    }
+    printf("counter-storage-test: %d passed, %d failed%s%s\n", n_pass, n_fail,
+           n_fail || opt_keep ? "; directories kept in " : "",
+           n_fail || opt_keep ? g_root : "");
+    if (n_fail == 0 && !opt_keep) {
+        struct cluster c;
+        memset(&c, 0, sizeof(c));
+        snprintf(c.dir, sizeof(c.dir), "%s", g_root);
+        cl_remove_dir(&c);
+    }
+    return n_fail > 0 ? 1 : 0;
+}
