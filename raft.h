@@ -378,7 +378,8 @@ typedef int (*raft_send_cb)(struct raft *r, void *ctx,
 /*
  * Persistence.
  *
- * Each call of persist_state or persist_entries is one write. Writes are
+ * Each call of persist_state, persist_entries or snapshot_install (see
+ * "Snapshots") that returns 0 is one write. Writes are
  * made in the order the callbacks are called, like a write-ahead log: a
  * later write may be made durable only with (or after) every earlier one.
  * The callbacks are called during the driving call, where the node decides
@@ -788,7 +789,8 @@ RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs,
 
 /*
  * Asynchronous mode only: report that the n oldest writes not yet reported
- * (persist_state and persist_entries calls, in call order) have completed.
+ * (persist_state, persist_entries and snapshot_install calls, in call
+ * order) have completed.
  * status 0: they are durable; the node sends what waited for them, counts
  * its own vote and entries, commits and applies accordingly (through the
  * callbacks, before this returns). n may be 0 (nothing completes; effects
