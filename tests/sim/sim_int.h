@@ -392,6 +392,7 @@ enum {
     SIM_SVG_MARK_CRASH,
     SIM_SVG_MARK_RESTART,
     SIM_SVG_MARK_STRIKE,    /* leader-churn nemesis strike on it */
+    SIM_SVG_MARK_INSTALL,   /* installed a snapshot from its leader */
     SIM_SVG_MARK_COUNT
 };
 int sim_svg_new(struct sim *s);

@@ -682,6 +682,8 @@ static int sim_cb_snapshot_install(struct raft *r, void *ctx,
     if (nd->verified < meta->index)
         nd->verified = meta->index;
     s->st.installs++;
+    if (s->svg != NULL)
+        sim_svg_mark(s, nd->id, SIM_SVG_MARK_INSTALL);
     return 0;
 }
 

@@ -297,11 +297,12 @@ static const char *const sim_svg_mark_group[SIM_SVG_MARK_COUNT] = {
     "fill=\"#1b5e20\"",
     "fill=\"none\" stroke=\"#d50000\" stroke-width=\"2\"",
     "fill=\"#37474f\"",
-    "fill=\"#7b1fa2\""};
+    "fill=\"#7b1fa2\"",
+    "fill=\"#00838f\""};
 
 static const char *const sim_svg_mark_name[SIM_SVG_MARK_COUNT] = {
     "election started", "election won", "crash", "restart",
-    "nemesis strike"};
+    "nemesis strike", "snapshot installed"};
 
 /* The glyph of a mark centred at (x, y), inside its kind's group; the
  * legend draws the same. */
@@ -319,6 +320,10 @@ static void sim_svg_glyph(FILE *f, int kind, unsigned x, unsigned y)
         break;
     case SIM_SVG_MARK_RESTART: /* triangle pointing right */
         fprintf(f, "<path d=\"M%u %ul8 4.5l-8 4.5z\"/>\n", x - 3, y - 4);
+        break;
+    case SIM_SVG_MARK_INSTALL: /* square */
+        fprintf(f, "<rect x=\"%u\" y=\"%u\" width=\"7\" height=\"7\"/>\n",
+                x - 3, y - 3);
         break;
     default: /* SIM_SVG_MARK_STRIKE: a bolt */
         fprintf(f, "<path d=\"M%u %ul-5 7h4l-2 6l6 -8h-4l2 -5z\"/>\n", x + 1,
@@ -469,7 +474,7 @@ static void sim_svg_marks(FILE *f, const struct sim *s,
 {
     static const int order[SIM_SVG_MARK_COUNT] = {
         SIM_SVG_MARK_CANDIDATE, SIM_SVG_MARK_CRASH, SIM_SVG_MARK_RESTART,
-        SIM_SVG_MARK_STRIKE, SIM_SVG_MARK_LEADER};
+        SIM_SVG_MARK_STRIKE, SIM_SVG_MARK_INSTALL, SIM_SVG_MARK_LEADER};
     const struct sim_svg *g = s->svg;
     for (int k = 0; k < SIM_SVG_MARK_COUNT; k++) {
         int kind = order[k];
