@@ -29,6 +29,7 @@
  * Every server is killed and reaped on every exit path.
  */
 #include "cluster.h"
+#include "flags.h"
 #include "raft.h"
 
 #include <stdarg.h>
@@ -2265,15 +2266,16 @@ static int test_impostors(struct cluster *c, uint64_t *rng)
 
 /* ---- main ----------------------------------------------------------------- */
 
-static void usage(void)
+static void usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: counter-e2e --bin DIR [--seconds N] [--seed S] "
             "[--clients N] [--keep]\n"
-            "  --bin      directory holding counter-server\n"
-            "  --seconds  length of the nemesis run (default 30)\n"
+            "       counter-e2e -h | --help | --version\n"
+            "  --bin      directory holding counter-server (required)\n"
+            "  --seconds  length of the nemesis run, 1..86400 (default 30)\n"
             "  --seed     random seed (default: from the clock)\n"
-            "  --clients  concurrent clients (default 8)\n"
+            "  --clients  concurrent clients, 1..256 (default 8)\n"
             "  --keep     keep the temp dir even on success\n");
 }
 
@@ -2318,9 +2320,10 @@ static void cluster_down(struct cluster *c)
 
 int main(int argc, char **argv)
 {
+    struct ctr_flags f;
     struct cluster c;
     uint64_t rng;
-    int i, rc;
+    int rc;
     char path[CL_PATH_MAX];
     const char *tmp = getenv("TMPDIR");
     struct timespec ts;
@@ -2328,44 +2331,35 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &ts);
     opt_seed = ((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 1000003u ^
                 (uint64_t)getpid()) % 1000000u;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--keep") == 0) {
+    ctr_flags_init(&f, "counter-e2e", usage, argc, argv);
+    while (ctr_flags_next(&f)) {
+        const char *v;
+        if (ctr_flag_is(&f, "--keep")) {
             opt_keep = 1;
-            continue;
-        }
-        if (strcmp(a, "--help") == 0) {
-            usage();
-            return 0;
-        }
-        if (v == NULL) {
-            usage();
-            return 2;
-        }
-        i++;
-        if (strcmp(a, "--bin") == 0) {
+        } else if ((v = ctr_flag_value(&f, "--bin")) != NULL) {
             opt_bin = v;
-        } else if (strcmp(a, "--seconds") == 0) {
-            opt_seconds = atoi(v);
-        } else if (strcmp(a, "--seed") == 0) {
-            opt_seed = strtoull(v, NULL, 10);
-        } else if (strcmp(a, "--clients") == 0) {
-            opt_clients = atoi(v);
+        } else if ((v = ctr_flag_value(&f, "--seconds")) != NULL) {
+            opt_seconds = (int)ctr_flag_u64(&f, v, 1, 86400);
+        } else if ((v = ctr_flag_value(&f, "--seed")) != NULL) {
+            opt_seed = ctr_flag_u64(&f, v, 0, UINT64_MAX);
+        } else if ((v = ctr_flag_value(&f, "--clients")) != NULL) {
+            opt_clients = (int)ctr_flag_u64(&f, v, 1, 256);
         } else {
-            usage();
-            return 2;
+            ctr_flag_unknown(&f);
         }
     }
-    if (opt_bin == NULL || opt_seconds < 1 || opt_clients < 1 ||
-        opt_clients > 256) {
-        usage();
+    if (f.i < argc) {
+        fprintf(stderr, "counter-e2e: unexpected argument '%s'\n", argv[f.i]);
+        usage(stderr);
         return 2;
+    }
+    if (opt_bin == NULL) {
+        ctr_flag_fail(&f, "--bin: required (the directory holding "
+                      "counter-server)");
     }
     snprintf(path, sizeof(path), "%s/counter-server", opt_bin);
     if (access(path, X_OK) != 0) {
-        fprintf(stderr, "counter-e2e: %s: %s\n", path, strerror(errno));
-        return 2;
+        ctr_flag_fail(&f, "--bin: %s: %s", path, strerror(errno));
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     g_t0 = cl_now_us();
