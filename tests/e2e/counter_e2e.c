@@ -3,16 +3,21 @@
  *
  *   counter-e2e --bin DIR [--seconds 30] [--seed S] [--clients 8] [--keep]
  *
- * Runs three DIR/counter-server processes on loopback (data and logs in a
- * temp dir) and checks, in order:
+ * Runs three DIR/counter-server processes on loopback (data, logs and the
+ * cluster token file in a temp dir) and checks, in order:
  *
  *  1. checker self-test: the linearizability checker below judges a set of
  *     hand-made and randomly generated histories correctly;
- *  2. bad input: garbage, truncated and stalled frames on the peer ('R')
- *     and client ('C') sides do not stop a server from serving; nor does a
- *     flood of more stalled connections than the server has slots for
- *     (clients still get answers, a restarted peer gets back in);
- *  3. nemesis run: concurrent clients (own client_id, sequential seqs,
+ *  2. bad input: garbage, truncated and stalled hellos, frames and
+ *     requests on the peer and client sides do not stop a server from
+ *     serving; nor does a flood of more stalled connections than the
+ *     server has slots for (clients still get answers, a restarted peer
+ *     gets back in);
+ *  3. impostors: peers and clients without the right token, or from
+ *     another cluster, are refused, logged and closed on every node before
+ *     a single message or request of theirs is taken, while an honest
+ *     client's answers stay exact (see "impostors" below);
+ *  4. nemesis run: concurrent clients (own client_id, sequential seqs,
  *     random increments 1..10, some GETs, retries with the same seq) while
  *     a nemesis SIGKILLs a node (often the leader, sometimes two nodes)
  *     every few seconds and restarts it, or pauses one with SIGSTOP and
