@@ -26,7 +26,8 @@
  * (docs/wire-format.md), a client with requests (proto.h). A refused
  * client or peer gets one response (proto.h) with status CTR_REFUSED and
  * the reason (enum ctr_refusal) in its value field, and the connection
- * closes; nothing else is ever sent to it.
+ * closes; nothing else is ever sent to it. A caller whose first byte is
+ * neither 'R' nor 'C' speaks another protocol and gets nothing.
  *
  * What the token does and does not do: it proves that the other side was
  * given the cluster's token file. It is sent in the clear and nothing

@@ -65,8 +65,9 @@
 _Static_assert(CTR_HELLO_LEN <= PEER_OUT_MIN, "the peer hello fits the queue");
 #define MAX_PENDING 8192u       /* client requests waiting for their entry */
 #define STALL_MS 5000u          /* a peer not reading this long is dropped */
-#define HELLO_MS 5000u          /* time for a new connection to say C, or R
-                                 * and then a first message from a voter */
+#define HELLO_MS 5000u          /* time for a new connection to complete
+                                 * its hello and, if a peer, send a first
+                                 * message */
 #define FRAME_MS 5000u          /* time to complete a request or peer frame,
                                  * counted from its first byte */
 #define IDLE_MS 60000u          /* a client with nothing in flight, silent
