@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # demo.sh BUILD_DIR - a guided tour of the replicated counter (make demo).
 #
-# Starts a 3-node cluster on loopback (free ports from 7101 up, data and logs
-# in a temp dir), increments the counter, SIGKILLs the leader, shows a new
+# Starts a 3-node cluster on loopback (free ports from 7101 up, data, logs
+# and a fresh cluster token in a temp dir), increments the counter, SIGKILLs the leader, shows a new
 # leader taking over and increments still succeeding, restarts the old
 # leader on its data dir and shows it catching up. Everything it started is
 # killed and the temp dir removed on exit, however the script ends.
-# Needs only bash, coreutils and the build outputs (counter-server,
+# Needs only bash, coreutils (od, tr) and the build outputs (counter-server,
 # counter-cli); builds nothing itself.
 set -u
 
@@ -65,14 +65,20 @@ done
 PEERS="1=${ADDR[1]},2=${ADDR[2]},3=${ADDR[3]}"
 SERVERS="${ADDR[1]},${ADDR[2]},${ADDR[3]}"
 
+# The cluster token: 32 random bytes as 64 hex digits, readable by this
+# user only (the servers refuse a token file that others can read).
+TOKEN=$DIR/token
+(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$TOKEN") ||
+    die "cannot write the token file $TOKEN"
+
 start_node() {
     local i=$1
     "$SERVER" --id "$i" --data "$DIR/n$i" --listen "${ADDR[i]}" \
-        --peers "$PEERS" >>"$DIR/n$i.log" 2>&1 &
+        --peers "$PEERS" --token-file "$TOKEN" >>"$DIR/n$i.log" 2>&1 &
     PID[i]=$!
 }
 
-cli() { "$CLI" --servers "$SERVERS" --timeout-ms 500 "$@"; }
+cli() { "$CLI" --token-file "$TOKEN" --servers "$SERVERS" --timeout-ms 500 "$@"; }
 
 # STATUS of every node into $STATUS (one line per node).
 STATUS=
@@ -143,6 +149,16 @@ show_status
 say "Incrementing the counter through the leader (counter-cli incr N)"
 LAST=0
 for n in 1 2 3 4 5; do incr "$n"; done
+
+say "A client with another cluster's token is refused"
+OTHER=$DIR/other-token
+(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$OTHER") ||
+    die "cannot write $OTHER"
+if out=$("$CLI" --token-file "$OTHER" --servers "${ADDR[L]}" incr 1000 2>&1); then
+    die "a client with a wrong token was served: $out"
+fi
+printf '   counter-cli: %s\n' "${out#*: }"
+printf '   node %s log: %s\n' "$L" "$(grep -m1 'refused: wrong cluster token' "$DIR/n$L.log" | cut -d' ' -f3-)"
 
 say "Killing the leader, node $L (pid ${PID[L]}), with SIGKILL"
 OLD=$L

@@ -938,18 +938,36 @@ static int w5(uint64_t n, uint64_t delay, uint64_t seed)
 
 /* ---- main --------------------------------------------------------------- */
 
-static void usage(void)
+static void usage_to(FILE *f, int status)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: bench w1 --voters V --batch B --n N [--runs R] [--seed S]\n"
             "       bench w1-once --voters V --batch B --n N [--seed S]\n"
             "       bench w2 --election E --heartbeat H [--seeds K] [--seed S] "
             "[--label L]\n"
             "       bench w3 [--n N] [--seed S]\n"
             "       bench w5 [--n N] [--delay D] [--seed S]\n"
+            "       bench -h | --help | --version\n"
             "       (w1, w1-once, w5: --async 1 for asynchronous "
             "persistence)\n");
-    exit(2);
+    exit(status);
+}
+
+static void usage(void)
+{
+    usage_to(stderr, 2);
+}
+
+/* -h, --help and --version anywhere among the arguments. */
+static void help_or_version(const char *a)
+{
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+        usage_to(stdout, 0);
+    if (strcmp(a, "--version") == 0) {
+        printf("bench (raft library %d.%d.%d)\n", RAFT_VERSION_MAJOR,
+               RAFT_VERSION_MINOR, RAFT_VERSION_PATCH);
+        exit(0);
+    }
 }
 
 int main(int argc, char **argv)
@@ -960,10 +978,12 @@ int main(int argc, char **argv)
     int i;
     if (argc < 2)
         usage();
+    help_or_version(argv[1]);
     for (i = 2; i < argc; i++) {
         const char *o = argv[i];
         char *end;
         uint64_t v;
+        help_or_version(o);
         if (i + 1 >= argc)
             usage();
         if (strcmp(o, "--label") == 0) {
