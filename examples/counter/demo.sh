@@ -162,8 +162,8 @@ printf '   node %s log: %s\n' "$L" "$(grep -m1 'refused: wrong cluster token' "$
 
 say "Killing the leader, node $L (pid ${PID[L]}), with SIGKILL"
 OLD=$L
-kill -KILL "${PID[OLD]}"
-wait "${PID[OLD]}" 2>/dev/null
+# (Grouped so that the shell's "Killed" job notice is silenced too.)
+{ kill -KILL "${PID[OLD]}"; wait "${PID[OLD]}"; } 2>/dev/null
 PID[OLD]=
 
 say "Waiting for the two survivors to elect a new leader"
