@@ -43,7 +43,9 @@ missing() {
             pkgs+=(check)
         fi
         have valgrind || pkgs+=(valgrind)
-        { have clang && have clang++; } || pkgs+=(clang)
+        # Without clang, its version is unknown yet: libclang-rt-dev is
+        # the runtime of Debian's default clang, the one installed with it.
+        { have clang && have clang++; } || pkgs+=(clang libclang-rt-dev)
         if have clang && ! fuzzer_ok; then
             pkgs+=("libclang-rt-$(clang_major)-dev")
         fi

@@ -1,8 +1,9 @@
 /*
  * cli.c - command-line client for the replicated counter.
  *
- *   counter-cli [--servers H:P,H:P,...] [--timeout-ms MS] [--deadline-ms MS]
- *               [--client-id N] [--seq N] incr N | get | status [--json]
+ *   counter-cli --token-file PATH [--servers H:P,H:P,...] [--timeout-ms MS]
+ *               [--deadline-ms MS] [--client-id N] [--seq N]
+ *               incr N | get | status [--json]
  *
  * incr and get go to the leader: the CLI starts with the first server,
  * follows the leader hint of a CTR_NOT_LEADER answer (or tries the next
@@ -22,8 +23,14 @@
  * status --json prints the same as a JSON array, one object per server.
  * It exits 0 if at least one server answered, 1 otherwise.
  *
+ * Every connection opens with a hello carrying the cluster token from
+ * --token-file (handshake.h). A server that refuses it answers CTR_REFUSED:
+ * the CLI says why and exits 1 without retrying.
+ *
  * Usage errors exit 2. Only libc and POSIX.
  */
+#include "flags.h"
+#include "handshake.h"
 #include "proto.h"
 
 #include <arpa/inet.h>
@@ -49,20 +56,25 @@
 #define ROLE_LEADER 3
 
 static const char *prog = "counter-cli";
+static struct ctr_token g_token; /* from --token-file */
 
-static void usage(void)
+static void usage(FILE *f)
 {
-    fprintf(stderr,
-            "usage: %s [--servers H:P,H:P,...] [--timeout-ms MS] "
-            "[--deadline-ms MS]\n"
-            "       [--client-id N] [--seq N] incr N | get | status [--json]\n"
+    fprintf(f,
+            "usage: %s --token-file PATH [--servers H:P,H:P,...] "
+            "[--timeout-ms MS]\n"
+            "       [--deadline-ms MS] [--client-id N] [--seq N] "
+            "incr N | get | status [--json]\n"
+            "       %s -h | --help | --version\n"
+            "  --token-file   file holding the cluster token (required; "
+            "mode 0600)\n"
             "  --servers      comma-separated server addresses (default %s)\n"
-            "  --timeout-ms   per-attempt timeout (default 1000)\n"
+            "  --timeout-ms   per-attempt timeout, 1..3600000 (default 1000)\n"
             "  --deadline-ms  overall deadline for incr/get (default 10000)\n"
-            "  --client-id    client id (default: random)\n"
-            "  --seq          request sequence number (default 1); reuse the\n"
-            "                 same client id and seq to retry a request\n",
-            prog, DEFAULT_SERVERS);
+            "  --client-id    client id, > 0 (default: random)\n"
+            "  --seq          request sequence number, > 0 (default 1); reuse\n"
+            "                 the same client id and seq to retry a request\n",
+            prog, prog, DEFAULT_SERVERS);
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -106,6 +118,8 @@ static const char *status_name(uint8_t st)
         return "retry";
     case CTR_BAD_REQUEST:
         return "bad request";
+    case CTR_REFUSED:
+        return "refused";
     default:
         return "unknown status";
     }
@@ -136,12 +150,12 @@ static uint64_t random_client_id(void)
     return id;
 }
 
-/* Connect to addr within timeout_ms and send the client hello; the socket
- * is left blocking with send/receive timeouts of timeout_ms. -1 on error,
- * with *why set. */
+/* Connect to addr within timeout_ms and send the client hello with the
+ * token; the socket is left blocking with send/receive timeouts of
+ * timeout_ms. -1 on error, with *why set. */
 static int dial(const char *addr, uint64_t timeout_ms, const char **why)
 {
-    return ctr_dial(addr, CTR_HELLO_CLIENT, timeout_ms, why);
+    return ctr_dial_client(addr, &g_token, timeout_ms, why);
 }
 
 /* One request/response exchange on a connected client socket. 0 on
@@ -352,6 +366,10 @@ static int cmd_status(char **servers, int n, uint64_t timeout_ms, uint64_t cid,
         if (ask_status(servers[i], timeout_ms, cid, &p, &why) != 0) {
             snprintf(err, sizeof(err), "unreachable (%s)", why);
             error = err;
+        } else if (p.status == CTR_REFUSED) {
+            snprintf(err, sizeof(err), "refused the connection (%s)",
+                     ctr_refusal_text((int)p.value));
+            error = err;
         } else if (p.status != CTR_OK) {
             snprintf(err, sizeof(err), "error (%s)", status_name(p.status));
             error = err;
@@ -409,6 +427,11 @@ static int cmd_op(char **servers, int n, uint64_t timeout_ms,
             printf("%" PRIu64 "\n", p.value);
             fflush(stdout);
             return 0;
+        } else if (p.status == CTR_REFUSED) {
+            fprintf(stderr, "%s: %s refused the connection: %s (is "
+                    "--token-file the cluster's token file?)\n", prog, target,
+                    ctr_refusal_text((int)p.value));
+            return 1;
         } else if (p.status == CTR_BAD_REQUEST) {
             fprintf(stderr,
                     "%s: %s rejected the request (CTR_BAD_REQUEST: malformed, "
@@ -453,25 +476,34 @@ static int run(char *servers_arg, int argc, char **argv, uint64_t timeout_ms,
 {
     char *servers[MAX_SERVERS];
     int nservers = 0;
+    struct sockaddr_in sas[MAX_SERVERS];
     char *tok, *save = NULL;
+    int k;
 
     for (tok = strtok_r(servers_arg, ",", &save); tok != NULL;
          tok = strtok_r(NULL, ",", &save)) {
-        struct sockaddr_in sa;
-        if (ctr_parse_addr(tok, &sa) != 0) {
-            fprintf(stderr, "%s: bad server address '%s' (want IPv4:port)\n",
+        if (nservers == MAX_SERVERS) {
+            fprintf(stderr, "%s: --servers: more than %d addresses\n", prog,
+                    MAX_SERVERS);
+            return 2;
+        }
+        if (ctr_parse_addr(tok, &sas[nservers]) != 0) {
+            fprintf(stderr, "%s: --servers: '%s' is not an IPv4 HOST:PORT\n",
                     prog, tok);
             return 2;
         }
-        if (nservers == MAX_SERVERS) {
-            fprintf(stderr, "%s: too many servers (max %d)\n", prog,
-                    MAX_SERVERS);
-            return 2;
+        for (k = 0; k < nservers; k++) {
+            if (sas[k].sin_addr.s_addr == sas[nservers].sin_addr.s_addr &&
+                sas[k].sin_port == sas[nservers].sin_port) {
+                fprintf(stderr, "%s: --servers: duplicate address %s\n", prog,
+                        tok);
+                return 2;
+            }
         }
         servers[nservers++] = tok;
     }
     if (nservers == 0) {
-        fprintf(stderr, "%s: no servers given\n", prog);
+        fprintf(stderr, "%s: --servers: empty list\n", prog);
         return 2;
     }
     if (client_id == 0) {
@@ -488,79 +520,63 @@ static int run(char *servers_arg, int argc, char **argv, uint64_t timeout_ms,
     if (strcmp(argv[0], "incr") == 0 && argc == 2) {
         struct ctr_req q = {CTR_OP_INCR, client_id, seq, 0};
         if (parse_u64(argv[1], &q.amount) != 0 || q.amount == 0) {
-            fprintf(stderr, "%s: bad increment '%s' (want a positive integer)\n",
-                    prog, argv[1]);
+            fprintf(stderr, "%s: incr: N must be a positive integer (got "
+                    "'%s')\n", prog, argv[1]);
             return 2;
         }
         return cmd_op(servers, nservers, timeout_ms, deadline_ms, &q);
     }
     fprintf(stderr, "%s: unknown command or wrong arguments: %s\n", prog,
             argv[0]);
-    usage();
+    usage(stderr);
     return 2;
 }
 
 int main(int argc, char **argv)
 {
-    char *servers_arg = NULL;
+    struct ctr_flags f;
+    const char *servers_opt = DEFAULT_SERVERS, *token_file = NULL, *v;
+    char *servers_arg, err[CTR_TOKEN_ERR_MAX];
     uint64_t timeout_ms = 1000, deadline_ms = 10000, client_id = 0, seq = 1;
-    int i, rc;
+    int rc;
 
     signal(SIGPIPE, SIG_IGN);
-    for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
-        const char *opt = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(opt, "--help") == 0) {
-            usage();
-            return 0;
-        }
-        if (val == NULL) {
-            fprintf(stderr, "%s: %s needs a value\n", prog, opt);
-            usage();
-            return 2;
-        }
-        if (strcmp(opt, "--servers") == 0) {
-            servers_arg = argv[++i];
-        } else if (strcmp(opt, "--timeout-ms") == 0) {
-            if (parse_u64(argv[++i], &timeout_ms) != 0 || timeout_ms == 0 ||
-                timeout_ms > 3600000u) {
-                fprintf(stderr, "%s: bad --timeout-ms '%s'\n", prog, argv[i]);
-                return 2;
-            }
-        } else if (strcmp(opt, "--deadline-ms") == 0) {
-            if (parse_u64(argv[++i], &deadline_ms) != 0 || deadline_ms == 0) {
-                fprintf(stderr, "%s: bad --deadline-ms '%s'\n", prog, argv[i]);
-                return 2;
-            }
-        } else if (strcmp(opt, "--client-id") == 0) {
-            if (parse_u64(argv[++i], &client_id) != 0 || client_id == 0) {
-                fprintf(stderr, "%s: bad --client-id '%s' (must be > 0)\n", prog,
-                        argv[i]);
-                return 2;
-            }
-        } else if (strcmp(opt, "--seq") == 0) {
-            if (parse_u64(argv[++i], &seq) != 0 || seq == 0) {
-                fprintf(stderr, "%s: bad --seq '%s' (must be > 0)\n", prog,
-                        argv[i]);
-                return 2;
-            }
+    ctr_flags_init(&f, prog, usage, argc, argv);
+    while (ctr_flags_next(&f)) {
+        if ((v = ctr_flag_value(&f, "--token-file")) != NULL) {
+            token_file = v;
+        } else if ((v = ctr_flag_value(&f, "--servers")) != NULL) {
+            servers_opt = v;
+        } else if ((v = ctr_flag_value(&f, "--timeout-ms")) != NULL) {
+            timeout_ms = ctr_flag_u64(&f, v, 1, 3600000u);
+        } else if ((v = ctr_flag_value(&f, "--deadline-ms")) != NULL) {
+            deadline_ms = ctr_flag_u64(&f, v, 1, UINT64_MAX);
+        } else if ((v = ctr_flag_value(&f, "--client-id")) != NULL) {
+            client_id = ctr_flag_u64(&f, v, 1, UINT64_MAX);
+        } else if ((v = ctr_flag_value(&f, "--seq")) != NULL) {
+            seq = ctr_flag_u64(&f, v, 1, UINT64_MAX);
         } else {
-            fprintf(stderr, "%s: unknown option %s\n", prog, opt);
-            usage();
-            return 2;
+            ctr_flag_unknown(&f);
         }
     }
-    if (i >= argc) {
-        usage();
+    if (f.i >= argc) {
+        fprintf(stderr, "%s: no command (incr N, get or status)\n", prog);
+        usage(stderr);
         return 2;
     }
+    if (token_file == NULL) {
+        ctr_flag_fail(&f, "--token-file: required (the cluster token)");
+    }
+    if (ctr_token_read(token_file, &g_token, err, sizeof(err)) != 0) {
+        ctr_flag_fail(&f, "--token-file: %s", err);
+    }
 
-    servers_arg = strdup(servers_arg != NULL ? servers_arg : DEFAULT_SERVERS);
+    servers_arg = strdup(servers_opt);
     if (servers_arg == NULL) {
         fprintf(stderr, "%s: out of memory\n", prog);
         return 1;
     }
-    rc = run(servers_arg, argc - i, argv + i, timeout_ms, deadline_ms,
+    rc = run(servers_arg, argc - f.i, argv + f.i, timeout_ms, deadline_ms,
              client_id, seq);
     free(servers_arg);
     return rc;

@@ -3,7 +3,7 @@
 # bench-counter.
 
 CTR_DIR        := examples/counter
-CTR_COMMON     := $(CTR_DIR)/proto.c
+CTR_COMMON     := $(CTR_DIR)/proto.c $(CTR_DIR)/handshake.c $(CTR_DIR)/flags.c
 CTR_SERVER_SRC := $(CTR_DIR)/server.c $(CTR_DIR)/storage.c $(CTR_DIR)/writer.c $(CTR_COMMON)
 CTR_CLI_SRC    := $(CTR_DIR)/cli.c $(CTR_COMMON)
 CTR_HDRS        = $(wildcard $(CTR_DIR)/*.h)
@@ -18,8 +18,8 @@ $(B)/counter-server: $(CTR_SERVER_SRC) $(CTR_HDRS) $(LIBA)
 $(B)/counter-cli: $(CTR_CLI_SRC) $(CTR_HDRS) $(FLAGS)
 	$(CC) $(EX_CFLAGS) $(CTR_CLI_SRC) $(LDFLAGS) -o $@
 
-$(B)/counter-e2e: tests/e2e/counter_e2e.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
-	$(CC) $(EX_CFLAGS) tests/e2e/counter_e2e.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@
+$(B)/counter-e2e: tests/e2e/counter_e2e.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h) $(LIBA)
+	$(CC) $(EX_CFLAGS) tests/e2e/counter_e2e.c $(CTR_COMMON) $(LIBA) $(LDFLAGS) -lpthread -o $@
 
 $(B)/counter-storage-test: tests/e2e/counter_storage.c $(CTR_DIR)/storage.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
 	$(CC) $(EX_CFLAGS) tests/e2e/counter_storage.c $(CTR_DIR)/storage.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@

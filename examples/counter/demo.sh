@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh BUILD_DIR - a guided tour of the replicated counter (make demo).
 #
-# Starts a 3-node cluster on loopback (free ports from 7101 up, data and logs
-# in a temp dir), increments the counter, SIGKILLs the leader, shows a new
+# Starts a 3-node cluster on loopback (free ports from 7101 up, data, logs
+# and a fresh cluster token in a temp dir), increments the counter, SIGKILLs the leader, shows a new
 # leader taking over and increments still succeeding, restarts the old
 # leader on its data dir and shows it catching up. Then snapshots: the
 # nodes snapshot every 20 entries (--snapshot-every 20), so after a
@@ -11,7 +11,7 @@
 # snapshot, which the demo shows from its log and its status. Everything
 # it started is killed and the temp dir removed on exit, however the
 # script ends.
-# Needs only bash, coreutils and the build outputs (counter-server,
+# Needs only bash, coreutils (od, tr) and the build outputs (counter-server,
 # counter-cli); builds nothing itself.
 set -u
 
@@ -70,14 +70,20 @@ done
 PEERS="1=${ADDR[1]},2=${ADDR[2]},3=${ADDR[3]}"
 SERVERS="${ADDR[1]},${ADDR[2]},${ADDR[3]}"
 
+# The cluster token: 32 random bytes as 64 hex digits, readable by this
+# user only (the servers refuse a token file that others can read).
+TOKEN=$DIR/token
+(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$TOKEN") ||
+    die "cannot write the token file $TOKEN"
+
 # Small snapshot settings, so that the demo shows compaction: a snapshot
 # every 20 applied entries, 5 entries kept behind it, 4 KiB log segments.
 SNAP_EVERY=20
 start_node() {
     local i=$1
     "$SERVER" --id "$i" --data "$DIR/n$i" --listen "${ADDR[i]}" \
-        --peers "$PEERS" --snapshot-every "$SNAP_EVERY" --snapshot-trailing 5 \
-        --segment-bytes 4096 >>"$DIR/n$i.log" 2>&1 &
+        --peers "$PEERS" --token-file "$TOKEN" --snapshot-every "$SNAP_EVERY" \
+        --snapshot-trailing 5 --segment-bytes 4096 >>"$DIR/n$i.log" 2>&1 &
     PID[i]=$!
 }
 
@@ -88,7 +94,7 @@ log_lines() {
         while IFS= read -r l; do printf '   %s\n' "$l"; done
 }
 
-cli() { "$CLI" --servers "$SERVERS" --timeout-ms 500 "$@"; }
+cli() { "$CLI" --token-file "$TOKEN" --servers "$SERVERS" --timeout-ms 500 "$@"; }
 
 # STATUS of every node into $STATUS (one line per node).
 STATUS=
@@ -160,10 +166,20 @@ say "Incrementing the counter through the leader (counter-cli incr N)"
 LAST=0
 for n in 1 2 3 4 5; do incr "$n"; done
 
+say "A client with another cluster's token is refused"
+OTHER=$DIR/other-token
+(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$OTHER") ||
+    die "cannot write $OTHER"
+if out=$("$CLI" --token-file "$OTHER" --servers "${ADDR[L]}" incr 1000 2>&1); then
+    die "a client with a wrong token was served: $out"
+fi
+printf '   counter-cli: %s\n' "${out#*: }"
+printf '   node %s log: %s\n' "$L" "$(grep -m1 'refused: wrong cluster token' "$DIR/n$L.log" | cut -d' ' -f3-)"
+
 say "Killing the leader, node $L (pid ${PID[L]}), with SIGKILL"
 OLD=$L
-kill -KILL "${PID[OLD]}"
-wait "${PID[OLD]}" 2>/dev/null
+# (Grouped so that the shell's "Killed" job notice is silenced too.)
+{ kill -KILL "${PID[OLD]}"; wait "${PID[OLD]}"; } 2>/dev/null
 PID[OLD]=
 
 say "Waiting for the two survivors to elect a new leader"

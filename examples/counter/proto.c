@@ -257,7 +257,7 @@ static int connect_wait(int fd, uint64_t timeout_ms, const char **text)
     return 0;
 }
 
-int ctr_dial(const char *addr, int hello, uint64_t timeout_ms, const char **why)
+int ctr_dial(const char *addr, uint64_t timeout_ms, const char **why)
 {
     struct sockaddr_in sa;
     struct timeval tv;
@@ -286,11 +286,5 @@ int ctr_dial(const char *addr, int hello, uint64_t timeout_ms, const char **why)
     tv.tv_usec = (suseconds_t)((timeout_ms % 1000) * 1000);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (hello >= 0) {
-        uint8_t h = (uint8_t)hello;
-        if (ctr_write_full(fd, &h, 1) != 0) {
-            return dial_fail(fd, why, "send failed");
-        }
-    }
     return fd;
 }

@@ -2,7 +2,8 @@
  * proto.h - the counter example's client protocol and shared I/O helpers.
  *
  * One TCP listen address per server carries both Raft peers and clients.
- * The first byte a connecting side sends says which it is:
+ * Every connection opens with a hello (handshake.h) that says which it is
+ * and presents the cluster token:
  *   'R'  a Raft peer: then a stream of raft wire-format messages
  *        (docs/wire-format.md), each self-delimited by its length prefix;
  *   'C'  a client: then a stream of requests, each answered in order.
@@ -18,7 +19,9 @@
  *
  * Response, 56 bytes + addr_len, little-endian:
  *   0  u32 length
- *   4  u8  status: CTR_OK, CTR_NOT_LEADER, CTR_RETRY, CTR_BAD_REQUEST
+ *   4  u8  status: CTR_OK, CTR_NOT_LEADER, CTR_RETRY, CTR_BAD_REQUEST,
+ *          CTR_REFUSED (the hello was refused: value holds the reason,
+ *          an enum ctr_refusal; the server then closes the connection)
  *   5  u8  role of the answering node (RAFT_FOLLOWER/CANDIDATE/LEADER)
  *   6  u16 addr_len
  *   8  u64 value       (INCR/GET: counter value after the operation in
@@ -110,6 +113,7 @@ enum {
     CTR_M_COUNT
 };
 enum { CTR_OK = 0, CTR_NOT_LEADER = 1, CTR_RETRY = 2, CTR_BAD_REQUEST = 3 };
+enum { CTR_REFUSED = 4 }; /* a status too: the hello was refused */
 
 struct ctr_req {
     uint8_t op;
@@ -165,11 +169,11 @@ int ctr_write_full(int fd, const void *buf, size_t len);
 
 /*
  * Connect over TCP to "host:port" within timeout_ms (close-on-exec socket,
- * TCP_NODELAY), leave it blocking with send and receive timeouts of
- * timeout_ms, and send the hello byte unless hello < 0. Returns the fd, or
- * -1 with *why (if not NULL) set to a static or strerror() text.
+ * TCP_NODELAY) and leave it blocking with send and receive timeouts of
+ * timeout_ms. Sends nothing: see ctr_dial_client() in handshake.h. Returns
+ * the fd, or -1 with *why (if not NULL) set to a static or strerror() text.
  */
-int ctr_dial(const char *addr, int hello, uint64_t timeout_ms, const char **why);
+int ctr_dial(const char *addr, uint64_t timeout_ms, const char **why);
 
 /* Monotonic time in milliseconds. */
 uint64_t ctr_now_ms(void);

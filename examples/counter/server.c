@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flags.h"
+#include "handshake.h"
 #include "proto.h"
 #include "raft.h"
 #include "storage.h"
@@ -59,10 +61,13 @@
 #define MAX_PAYLOAD 65536u      /* payload bytes per AppendEntries */
 #define MAX_FRAME (64u + 16u * MAX_ENTRIES + MAX_PAYLOAD) /* wire bytes */
 #define PEER_OUT_MAX (4u << 20) /* queued bytes per peer before dropping */
+#define PEER_OUT_MIN 256u       /* allocated at start: holds the hello */
+_Static_assert(CTR_HELLO_LEN <= PEER_OUT_MIN, "the peer hello fits the queue");
 #define MAX_PENDING 8192u       /* client requests waiting for their entry */
 #define STALL_MS 5000u          /* a peer not reading this long is dropped */
-#define HELLO_MS 5000u          /* time for a new connection to say C, or R
-                                 * and then a first message from a voter */
+#define HELLO_MS 5000u          /* time for a new connection to complete
+                                 * its hello and, if a peer, send a first
+                                 * message */
 #define FRAME_MS 5000u          /* time to complete a request or peer frame,
                                  * counted from its first byte */
 #define IDLE_MS 60000u          /* a client with nothing in flight, silent
@@ -72,6 +77,7 @@
 #define DROP_REPORT_MS 5000u    /* at most one summary of drops this often */
 #define BACKOFF_MIN_MS 50u
 #define BACKOFF_MAX_MS 1000u
+#define LINK_LASTED_MS 1000u    /* a link up this long was not refused */
 #define MAX_CATCHUP 3           /* ticks run at once after a late wake-up */
 #define READ_CHUNK 16384u
 #define SESSIONS_MAX 65536u
@@ -240,6 +246,8 @@ struct conn {
     uint64_t partial_ms; /* ... and when its first byte arrived */
     bool partial;        /* `in` ends with an incomplete request or frame */
     uint64_t out_ms;     /* answers queued: when they last moved */
+    raft_id sender;      /* peer: the voter its hello named; only its
+                          * messages are accepted here */
     raft_id peer;        /* messages from this voter arrive here, and this
                           * is the newest such connection: never evicted */
     bool greeted;        /* peer: a message from a voter arrived */
@@ -267,6 +275,8 @@ struct peer {
     uint64_t progress_ms; /* last time queued bytes moved (or started to wait) */
     uint64_t dropped;     /* messages dropped on a full buffer, this link */
     bool reported_down;
+    bool refused;         /* it refused our hello: until a link lasts
+                           * LINK_LASTED_MS, reconnects are not logged */
 };
 
 /* A client request waiting for the entry it was proposed as. */
@@ -307,6 +317,9 @@ struct opts {
     uint64_t segment_bytes;  /* log segment size */
     bool record_applied;     /* test knob: DATA/applied gets every applied
                               * entry */
+    const char *token_file;
+    struct ctr_token token;  /* every hello must present this */
+    uint64_t voters_fp;      /* ctr_voters_fingerprint() of the peers' ids */
 };
 
 struct server {
@@ -743,7 +756,7 @@ static void peer_down(struct server *s, struct peer *p, const char *why,
         close(p->fd);
     }
     p->fd = -1;
-    if (p->link == LINK_UP && s->now - p->up_ms >= 1000) {
+    if (p->link == LINK_UP && s->now - p->up_ms >= LINK_LASTED_MS) {
         p->backoff_ms = BACKOFF_MIN_MS;
     } else {
         p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -760,14 +773,30 @@ static void peer_up(struct server *s, struct peer *p)
     p->up_ms = s->now;
     p->progress_ms = s->now;
     p->dropped = 0;
-    p->reported_down = false;
-    logm(L_INFO, "link to n%" PRIu64 " (%s) up", p->id, p->addr);
+    if (!p->refused) {
+        p->reported_down = false;
+        logm(L_INFO, "link to n%" PRIu64 " (%s) up", p->id, p->addr);
+    }
 }
 
-/* Start connecting, unless backing off. The hello byte is queued first;
+/* A link that was refused before is up and has lasted: the peer took our
+ * hello this time (its token file or ours was fixed). */
+static void peer_check_refused(struct server *s, struct peer *p)
+{
+    if (p->link == LINK_UP && p->refused &&
+        s->now - p->up_ms >= LINK_LASTED_MS) {
+        p->refused = false;
+        p->reported_down = false;
+        logm(L_INFO, "link to n%" PRIu64 " (%s) up, no longer refused",
+             p->id, p->addr);
+    }
+}
+
+/* Start connecting, unless backing off. The hello is queued first;
  * messages queued while connecting go out once connected. */
 static void peer_connect(struct server *s, struct peer *p)
 {
+    struct ctr_hello h;
     int fd;
     if (p->link != LINK_DOWN || s->now < p->retry_ms) {
         return;
@@ -781,9 +810,16 @@ static void peer_connect(struct server *s, struct peer *p)
         peer_down(s, p, "socket", e);
         return;
     }
+    memset(&h, 0, sizeof(h));
+    h.kind = CTR_HELLO_PEER;
+    h.token = s->o.token;
+    h.sender = s->o.id;
+    h.target = p->id;
+    h.voters = s->o.voters_fp;
     p->fd = fd;
     p->out.off = p->out.len = 0;
-    p->out.p[p->out.len++] = CTR_HELLO_PEER; /* out.cap >= 256 from start */
+    ctr_hello_encode(&h, p->out.p); /* out.cap >= PEER_OUT_MIN from start */
+    p->out.len = CTR_HELLO_LEN;
     p->progress_ms = s->now;
     if (connect(fd, (const struct sockaddr *)&p->sa, sizeof(p->sa)) == 0) {
         peer_up(s, p);
@@ -823,17 +859,27 @@ static void peer_flush(struct server *s, struct peer *p)
     }
 }
 
-/* Peers never write on our outbound connection: readable means closed
- * (or a confused peer). */
+/* Peers never write on our outbound connection: readable means closed,
+ * or refused with a CTR_REFUSED response that says why (or a confused
+ * peer). */
 static void peer_readable(struct server *s, struct peer *p)
 {
     uint8_t b[256];
+    struct ctr_resp r;
+    char why[128];
     ssize_t n = read(p->fd, b, sizeof(b));
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         return;
     }
     if (n < 0) {
         peer_down(s, p, "read", errno);
+    } else if (n >= (ssize_t)CTR_RESP_FIXED && ctr_get32(b) <= (size_t)n &&
+               ctr_resp_decode(b, ctr_get32(b), &r) == 0 &&
+               r.status == CTR_REFUSED) {
+        snprintf(why, sizeof(why), "it refused this node: %s",
+                 ctr_refusal_text((int)r.value));
+        p->refused = true;
+        peer_down(s, p, why, 0);
     } else {
         peer_down(s, p, n == 0 ? "closed by the peer" : "unexpected bytes", 0);
     }
@@ -1465,31 +1511,115 @@ static void peer_input(struct server *s, struct conn *c)
             bad_frame(c, "message", rc);
             return;
         }
-        if (m.from != s->o.id && peer_by_id(s, m.from) != NULL) {
-            peer_claim(s, c, m.from);
+        if (m.from != c->sender) {
+            char why[128];
+            snprintf(why, sizeof(why), "a message from n%" PRIu64 " on the "
+                     "connection of n%" PRIu64, m.from, c->sender);
+            conn_kill(c, L_INFO, why);
+            return;
         }
+        peer_claim(s, c, m.from);
         node_step(s, &m); /* copies what it keeps: the bytes may go */
         buf_consume(&c->in, mlen);
     }
 }
 
-/* The first byte says who is calling. */
-static void conn_hello(struct conn *c)
+/* A peer's hello passed the token check: it must also name itself as
+ * another of our voters, mean to reach this node, and list the same
+ * voters. CTR_REFUSE_NONE, or CTR_REFUSE_PEER with the detail in why. */
+static int peer_hello_check(const struct server *s, const struct ctr_hello *h,
+                            char *why, size_t len)
 {
-    uint8_t b = c->in.p[c->in.off];
-    char why[96];
-    buf_consume(&c->in, 1);
-    if (b == CTR_HELLO_PEER) {
+    const struct peer *p = NULL;
+    size_t i;
+    for (i = 0; i < s->o.n_peers; i++) {
+        p = s->o.peers[i].id == h->sender ? &s->o.peers[i] : p;
+    }
+    if (p == NULL || h->sender == s->o.id) {
+        snprintf(why, len, "right token, but its hello claims to be n%" PRIu64
+                 ", %s", h->sender, p == NULL ? "not a voter here"
+                 : "which is this node");
+    } else if (h->target != s->o.id) {
+        snprintf(why, len, "right token, but n%" PRIu64 " means to reach n%"
+                 PRIu64 " and this is n%" PRIu64 " (check --peers)",
+                 h->sender, h->target, s->o.id);
+    } else if (h->voters != s->o.voters_fp) {
+        snprintf(why, len, "right token, but n%" PRIu64 " has another voter "
+                 "set (another cluster with the same token, or --peers "
+                 "differs)", h->sender);
+    } else {
+        return CTR_REFUSE_NONE;
+    }
+    return CTR_REFUSE_PEER;
+}
+
+static void conn_write(struct server *s, struct conn *c);
+
+/* Refuse the hello: one log line, then close. A client or peer is told
+ * why first, in a CTR_REFUSED response, if the socket takes it at once (a
+ * new connection's send buffer is empty, so it does); a caller that is
+ * neither gets nothing. */
+static void conn_refuse(struct server *s, struct conn *c, int reason,
+                        const char *detail)
+{
+    const uint8_t *p = c->in.p + c->in.off;
+    char why[256];
+    if (reason == CTR_REFUSE_KIND) {
+        snprintf(why, sizeof(why), "refused: first byte 0x%02x is neither "
+                 "'R' (peer) nor 'C' (client)", p[0]);
+    } else if (reason == CTR_REFUSE_VERSION) {
+        snprintf(why, sizeof(why), "refused: protocol version %u, this node "
+                 "speaks %u", p[4], CTR_PROTO_VERSION);
+    } else if (reason == CTR_REFUSE_TOKEN && p[0] == CTR_HELLO_PEER) {
+        snprintf(why, sizeof(why), "refused: wrong cluster token (a peer "
+                 "hello, claiming to be n%" PRIu64 ")", ctr_get64(p + 8));
+    } else {
+        snprintf(why, sizeof(why), "refused: %s", detail != NULL ? detail
+                 : ctr_refusal_text(reason));
+    }
+    if (reason != CTR_REFUSE_KIND && buf_reserve(&c->out, RESP_MAX) == 0) {
+        struct ctr_resp r;
+        memset(&r, 0, sizeof(r));
+        r.status = CTR_REFUSED;
+        r.value = (uint64_t)reason;
+        c->out.len += ctr_resp_encode(&r, c->out.p + c->out.len);
+        conn_write(s, c);
+    }
+    conn_kill(c, L_INFO, why);
+}
+
+/* The hello says who is calling and presents the token. Nothing after it
+ * is looked at before it has passed every check, so a refused connection
+ * never delivers a message or a request. An incomplete hello waits (the
+ * HELLO_MS deadline applies). */
+static void conn_hello(struct server *s, struct conn *c)
+{
+    struct ctr_hello h;
+    char why[192];
+    int rc = ctr_hello_decode(c->in.p + c->in.off, buf_used(&c->in), &h);
+    if (rc < 0) {
+        return;
+    }
+    if (rc == CTR_REFUSE_NONE && !ctr_token_equal(&h.token, &s->o.token)) {
+        rc = CTR_REFUSE_TOKEN;
+    }
+    if (rc == CTR_REFUSE_NONE && h.kind == CTR_HELLO_PEER) {
+        rc = peer_hello_check(s, &h, why, sizeof(why));
+    }
+    if (rc != CTR_REFUSE_NONE) {
+        conn_refuse(s, c, rc, rc == CTR_REFUSE_PEER ? why : NULL);
+        return;
+    }
+    buf_consume(&c->in, CTR_HELLO_LEN);
+    if (h.kind == CTR_HELLO_PEER) {
         c->kind = CONN_PEER;
+        c->sender = h.sender;
         c->in.max = MAX_FRAME;
-        logm(L_DEBUG, "connection #%" PRIu64 " (%s): peer", c->no, c->name);
-    } else if (b == CTR_HELLO_CLIENT) {
+        logm(L_DEBUG, "connection #%" PRIu64 " (%s): peer n%" PRIu64, c->no,
+             c->name, h.sender);
+    } else {
         c->kind = CONN_CLIENT;
         c->out.max = CLIENT_OUT_MAX;
-    } else {
-        snprintf(why, sizeof(why), "first byte 0x%02x is neither 'R' (peer) "
-                 "nor 'C' (client)", b);
-        conn_kill(c, L_INFO, why);
     }
 }
 
@@ -1545,7 +1675,7 @@ static void conn_read(struct server *s, struct conn *c)
     c->rx += (uint64_t)n;
     c->active_ms = s->conn_now;
     if (c->kind == CONN_NEW) {
-        conn_hello(c);
+        conn_hello(s, c);
     }
     if (c->kind == CONN_PEER) {
         peer_input(s, c); /* consumes every whole frame */
@@ -1635,7 +1765,7 @@ static void conn_check_time(struct server *s, struct conn *c)
     uint64_t now = s->conn_now;
     char why[96];
     if (c->kind == CONN_NEW && now - c->opened_ms >= HELLO_MS) {
-        conn_drop(s, c, false, "no hello byte in time");
+        conn_drop(s, c, false, "no complete hello in time");
     } else if (c->kind == CONN_PEER && !c->greeted &&
                now - c->opened_ms >= HELLO_MS) {
         conn_drop(s, c, false, "no message from a voter in time");
@@ -2024,6 +2154,7 @@ static void flush_peers(struct server *s)
     for (i = 0; i < s->o.n_peers; i++) {
         peer_flush(s, &s->o.peers[i]);
         peer_check_stall(s, &s->o.peers[i]);
+        peer_check_refused(s, &s->o.peers[i]);
     }
 }
 
@@ -2358,7 +2489,7 @@ static int peers_init(struct server *s)
     for (i = 0; i < s->o.n_peers; i++) {
         struct peer *p = &s->o.peers[i];
         p->out.max = PEER_OUT_MAX;
-        if (p->id != s->o.id && buf_reserve(&p->out, 256) != 0) {
+        if (p->id != s->o.id && buf_reserve(&p->out, PEER_OUT_MIN) != 0) {
             logm(L_ERR, "out of memory");
             return -1;
         }
@@ -2450,18 +2581,27 @@ static void server_stop(struct server *s)
 
 /* ---- flags -------------------------------------------------------------- */
 
+#define PROG "counter-server"
+#define PEERS_TEXT_MAX 4096u
+
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: counter-server --id N --data DIR --peers ID=HOST:PORT,...\n"
-        "                      [--listen HOST:PORT] [--tick-ms 50]\n"
-        "                      [--election-ticks 10] [--heartbeat-ticks 1]\n"
-        "                      [--seed N] [--quiet | --verbose]\n"
-        "                      [--sync-persist] [--write-delay-ms N]\n"
+        "usage: " PROG " --id N --data DIR --peers ID=HOST:PORT,...\n"
+        "                      --token-file PATH [--listen HOST:PORT]\n"
+        "                      [--tick-ms 50] [--election-ticks 10]\n"
+        "                      [--heartbeat-ticks 1] [--seed N]\n"
+        "                      [--quiet | --verbose] [--sync-persist]\n"
+        "                      [--write-delay-ms N]\n"
         "                      [--snapshot-every 10000] [--snapshot-trailing 1024]\n"
         "                      [--segment-bytes 1048576] [--record-applied]\n"
-        "  --peers lists every voter, this node included; give every node\n"
-        "  the same list. --listen defaults to this node's --peers address.\n"
+        "       " PROG " -h | --help | --version\n"
+        "  --peers lists every voter, this node included, with distinct ids\n"
+        "  and addresses; give every node the same list. --token-file holds\n"
+        "  the cluster token (mode 0600, 16 to 128 bytes; one trailing\n"
+        "  newline is ignored); every node and client needs the same one.\n"
+        "  --listen defaults to this node's --peers address.\n"
+        "  --tick-ms 1..10000; --election-ticks above --heartbeat-ticks.\n"
         "  --sync-persist writes and fsyncs inside the loop instead of in the\n"
         "  writer thread; --write-delay-ms (testing) delays every batch.\n"
         "  --snapshot-every N: snapshot the state machine and compact the log\n"
@@ -2471,179 +2611,172 @@ static void usage(FILE *f)
         "  entry to DIR/applied.\n");
 }
 
-static int parse_u64(const char *s, uint64_t *v)
+/* One "ID=HOST:PORT" of --peers. */
+static void parse_peer(struct ctr_flags *f, struct opts *o, char *item)
 {
-    char *end;
-    if (s == NULL || *s < '0' || *s > '9') {
-        return -1;
-    }
-    errno = 0;
-    *v = strtoull(s, &end, 10);
-    return (*end != '\0' || errno != 0) ? -1 : 0;
-}
-
-static int parse_uint(const char *s, unsigned *v, unsigned max)
-{
-    uint64_t x;
-    if (parse_u64(s, &x) != 0 || x == 0 || x > max) {
-        return -1;
-    }
-    *v = (unsigned)x;
-    return 0;
-}
-
-static int parse_peer(struct opts *o, char *item)
-{
-    char *eq = strchr(item, '=');
+    char *eq = strchr(item, '='), *end = item;
     struct peer *p = &o->peers[o->n_peers];
     size_t i;
-    if (eq == NULL || o->n_peers == MAX_VOTERS) {
-        return -1;
+    if (eq == NULL) {
+        ctr_flag_fail(f, "--peers: '%s' is not ID=HOST:PORT", item);
+    }
+    if (o->n_peers == MAX_VOTERS) {
+        ctr_flag_fail(f, "--peers: more than %d voters", MAX_VOTERS);
     }
     *eq = '\0';
-    if (parse_u64(item, &p->id) != 0 || p->id == 0 ||
-        strlen(eq + 1) >= sizeof(p->addr) || ctr_parse_addr(eq + 1, &p->sa) != 0) {
-        return -1;
+    errno = 0;
+    p->id = item[0] >= '0' && item[0] <= '9' ? strtoull(item, &end, 10) : 0;
+    if (p->id == 0 || *end != '\0' || errno != 0) {
+        ctr_flag_fail(f, "--peers: id '%s' must be a positive integer", item);
+    }
+    if (strlen(eq + 1) >= sizeof(p->addr) || ctr_parse_addr(eq + 1, &p->sa) != 0) {
+        ctr_flag_fail(f, "--peers: '%s' (of voter %" PRIu64 ") is not an IPv4 "
+                      "HOST:PORT", eq + 1, p->id);
     }
     for (i = 0; i < o->n_peers; i++) {
-        if (o->peers[i].id == p->id) {
-            return -1;
+        const struct peer *q = &o->peers[i];
+        if (q->id == p->id) {
+            ctr_flag_fail(f, "--peers: duplicate id %" PRIu64, p->id);
+        }
+        if (q->sa.sin_addr.s_addr == p->sa.sin_addr.s_addr &&
+            q->sa.sin_port == p->sa.sin_port) {
+            ctr_flag_fail(f, "--peers: duplicate address %s", eq + 1);
         }
     }
     strcpy(p->addr, eq + 1);
     o->n_peers++;
-    return 0;
 }
 
-static int parse_peers(struct opts *o, const char *arg)
+static void parse_peers(struct ctr_flags *f, struct opts *o, const char *arg)
 {
-    char list[4096];
+    char list[PEERS_TEXT_MAX];
     char *save = NULL, *item;
+    if (o->n_peers > 0) {
+        ctr_flag_fail(f, "--peers: given twice (list every voter in one "
+                      "--peers)");
+    }
     if (strlen(arg) >= sizeof(list)) {
-        return -1;
+        ctr_flag_fail(f, "--peers: longer than %u characters",
+                      PEERS_TEXT_MAX - 1);
     }
     strcpy(list, arg);
     for (item = strtok_r(list, ",", &save); item != NULL;
          item = strtok_r(NULL, ",", &save)) {
-        if (parse_peer(o, item) != 0) {
-            return -1;
-        }
+        parse_peer(f, o, item);
     }
-    return o->n_peers > 0 ? 0 : -1;
+    if (o->n_peers == 0) {
+        ctr_flag_fail(f, "--peers: empty list (want ID=HOST:PORT,...)");
+    }
 }
 
-/* "--name value" or "--name=value"; NULL if argv[*i] is not --name. */
-static const char *flag(int argc, char **argv, int *i, const char *name,
-                        bool *missing)
-{
-    size_t len = strlen(name);
-    if (strncmp(argv[*i], name, len) != 0) {
-        return NULL;
-    }
-    if (argv[*i][len] == '=') {
-        return argv[*i] + len + 1;
-    }
-    if (argv[*i][len] != '\0') {
-        return NULL;
-    }
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-static int parse_one(struct opts *o, int argc, char **argv, int *i)
+static void parse_one(struct ctr_flags *f, struct opts *o)
 {
     const char *v;
-    bool missing = false;
-    if ((v = flag(argc, argv, i, "--id", &missing)) != NULL) {
-        return parse_u64(v, &o->id) != 0 || o->id == 0 ? -1 : 0;
-    } else if ((v = flag(argc, argv, i, "--data", &missing)) != NULL) {
+    if ((v = ctr_flag_value(f, "--id")) != NULL) {
+        o->id = ctr_flag_u64(f, v, 1, UINT64_MAX);
+    } else if ((v = ctr_flag_value(f, "--data")) != NULL) {
+        if (v[0] == '\0') {
+            ctr_flag_fail(f, "--data: must not be empty");
+        }
         o->data = v;
-    } else if ((v = flag(argc, argv, i, "--listen", &missing)) != NULL) {
+    } else if ((v = ctr_flag_value(f, "--listen")) != NULL) {
+        struct sockaddr_in sa;
+        if (ctr_parse_addr(v, &sa) != 0) {
+            ctr_flag_fail(f, "--listen: '%s' is not an IPv4 HOST:PORT", v);
+        }
         o->listen = v;
-    } else if ((v = flag(argc, argv, i, "--peers", &missing)) != NULL) {
-        return parse_peers(o, v);
-    } else if ((v = flag(argc, argv, i, "--tick-ms", &missing)) != NULL) {
-        return parse_uint(v, &o->tick_ms, 60000);
-    } else if ((v = flag(argc, argv, i, "--election-ticks", &missing)) != NULL) {
-        return parse_uint(v, &o->election_ticks, 1000000);
-    } else if ((v = flag(argc, argv, i, "--heartbeat-ticks", &missing)) != NULL) {
-        return parse_uint(v, &o->heartbeat_ticks, 1000000);
-    } else if ((v = flag(argc, argv, i, "--seed", &missing)) != NULL) {
+    } else if ((v = ctr_flag_value(f, "--peers")) != NULL) {
+        parse_peers(f, o, v);
+    } else if ((v = ctr_flag_value(f, "--token-file")) != NULL) {
+        o->token_file = v;
+    } else if ((v = ctr_flag_value(f, "--tick-ms")) != NULL) {
+        o->tick_ms = (unsigned)ctr_flag_u64(f, v, 1, 10000);
+    } else if ((v = ctr_flag_value(f, "--election-ticks")) != NULL) {
+        o->election_ticks = (unsigned)ctr_flag_u64(f, v, 2, 1000000);
+    } else if ((v = ctr_flag_value(f, "--heartbeat-ticks")) != NULL) {
+        o->heartbeat_ticks = (unsigned)ctr_flag_u64(f, v, 1, 1000000);
+    } else if ((v = ctr_flag_value(f, "--seed")) != NULL) {
         o->have_seed = true;
-        return parse_u64(v, &o->seed);
-    } else if ((v = flag(argc, argv, i, "--write-delay-ms", &missing)) != NULL) {
-        return parse_uint(v, &o->write_delay_ms, 60000);
-    } else if ((v = flag(argc, argv, i, "--snapshot-every", &missing)) != NULL) {
-        return parse_u64(v, &o->snapshot_every);
-    } else if ((v = flag(argc, argv, i, "--snapshot-trailing", &missing)) != NULL) {
-        return parse_uint(v, &o->snapshot_trailing, 1000000000);
-    } else if ((v = flag(argc, argv, i, "--segment-bytes", &missing)) != NULL) {
-        return parse_u64(v, &o->segment_bytes) != 0 || o->segment_bytes < 4096 ? -1 : 0;
-    } else if (strcmp(argv[*i], "--record-applied") == 0) {
+        o->seed = ctr_flag_u64(f, v, 0, UINT64_MAX);
+    } else if ((v = ctr_flag_value(f, "--write-delay-ms")) != NULL) {
+        o->write_delay_ms = (unsigned)ctr_flag_u64(f, v, 0, 60000);
+    } else if ((v = ctr_flag_value(f, "--snapshot-every")) != NULL) {
+        o->snapshot_every = ctr_flag_u64(f, v, 0, UINT64_MAX);
+    } else if ((v = ctr_flag_value(f, "--snapshot-trailing")) != NULL) {
+        o->snapshot_trailing = (unsigned)ctr_flag_u64(f, v, 1, 1000000000);
+    } else if ((v = ctr_flag_value(f, "--segment-bytes")) != NULL) {
+        o->segment_bytes = ctr_flag_u64(f, v, 4096, UINT64_MAX);
+    } else if (ctr_flag_is(f, "--record-applied")) {
         o->record_applied = true;
-    } else if (strcmp(argv[*i], "--sync-persist") == 0) {
+    } else if (ctr_flag_is(f, "--sync-persist")) {
         o->sync_persist = true;
-    } else if (strcmp(argv[*i], "--quiet") == 0) {
+    } else if (ctr_flag_is(f, "--quiet")) {
         g_verbosity = L_ERR;
-    } else if (strcmp(argv[*i], "--verbose") == 0) {
+    } else if (ctr_flag_is(f, "--verbose")) {
         g_verbosity = L_DEBUG;
     } else {
-        return -1;
+        ctr_flag_unknown(f);
     }
-    return missing ? -1 : 0;
 }
 
-static int check_opts(struct opts *o)
+/* Rules that involve more than one flag, the token file, defaults. */
+static void check_opts(struct ctr_flags *f, struct opts *o)
 {
     struct timespec ts;
+    char err[CTR_TOKEN_ERR_MAX];
     size_t i;
     const char *self = NULL;
+    raft_id ids[MAX_VOTERS];
+    if (o->id == 0 || o->data == NULL || o->n_peers == 0 ||
+        o->token_file == NULL) {
+        ctr_flag_fail(f, "%s: required (see --help)",
+                      o->id == 0 ? "--id" : o->data == NULL ? "--data"
+                      : o->n_peers == 0 ? "--peers" : "--token-file");
+    }
     for (i = 0; i < o->n_peers; i++) {
         self = o->peers[i].id == o->id ? o->peers[i].addr : self;
+        ids[i] = o->peers[i].id;
     }
-    if (o->id == 0 || o->data == NULL || o->n_peers == 0 || self == NULL) {
-        fprintf(stderr, "counter-server: --id, --data and --peers (including "
-                        "this node's id) are required\n");
-        return -1;
+    if (self == NULL) {
+        ctr_flag_fail(f, "--peers: must include this node (--id %" PRIu64 ")",
+                      o->id);
     }
     if (o->election_ticks <= o->heartbeat_ticks) {
-        fprintf(stderr, "counter-server: --election-ticks must exceed "
-                        "--heartbeat-ticks\n");
-        return -1;
+        ctr_flag_fail(f, "--election-ticks: must exceed --heartbeat-ticks "
+                      "(%u <= %u)", o->election_ticks, o->heartbeat_ticks);
     }
+    if (ctr_token_read(o->token_file, &o->token, err, sizeof(err)) != 0) {
+        ctr_flag_fail(f, "--token-file: %s", err);
+    }
+    o->voters_fp = ctr_voters_fingerprint(ids, o->n_peers);
     o->listen = o->listen ? o->listen : self;
     if (!o->have_seed) {
         clock_gettime(CLOCK_REALTIME, &ts);
         o->seed = o->id * 0x9e3779b97f4a7c15u ^ (uint64_t)ts.tv_sec * 1000000000u ^
                   (uint64_t)ts.tv_nsec ^ (uint64_t)getpid() << 32;
     }
-    return 0;
 }
 
-static int parse_args(struct opts *o, int argc, char **argv)
+/* Exits 0 for --help and --version, 2 on a bad flag. */
+static void parse_args(struct opts *o, int argc, char **argv)
 {
-    int i;
+    struct ctr_flags f;
     o->tick_ms = 50;
     o->election_ticks = 10;
     o->heartbeat_ticks = 1;
     o->snapshot_every = 10000;
     o->snapshot_trailing = 1024;
     o->segment_bytes = ST_SEGMENT_BYTES_DEFAULT;
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        if (parse_one(o, argc, argv, &i) != 0) {
-            fprintf(stderr, "counter-server: bad or incomplete argument: %s\n",
-                    argv[i]);
-            return -1;
-        }
+    ctr_flags_init(&f, PROG, usage, argc, argv);
+    while (ctr_flags_next(&f)) {
+        parse_one(&f, o);
     }
-    return check_opts(o);
+    if (f.i < argc) {
+        fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[f.i]);
+        usage(stderr);
+        exit(2);
+    }
+    check_opts(&f, o);
 }
 
 int main(int argc, char **argv)
@@ -2651,14 +2784,10 @@ int main(int argc, char **argv)
     struct server *s = calloc(1, sizeof(*s));
     int rc = 1;
     if (s == NULL) {
-        fprintf(stderr, "counter-server: out of memory\n");
+        fprintf(stderr, PROG ": out of memory\n");
         return 1;
     }
-    if (parse_args(&s->o, argc, argv) != 0) {
-        usage(stderr);
-        free(s);
-        return 2;
-    }
+    parse_args(&s->o, argc, argv);
     g_log_id = s->o.id;
     server_init(s);
     if (setup_signals() != 0) {

@@ -1586,9 +1586,9 @@ static int w7(uint64_t size, uint32_t msg_bytes, uint32_t inflight_bytes,
 
 /* ---- main --------------------------------------------------------------- */
 
-static void usage(void)
+static void usage_to(FILE *f, int status)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: bench w1 --voters V --batch B --n N [--runs R] [--seed S]\n"
             "       bench w1-once --voters V --batch B --n N [--seed S]\n"
             "       bench w2 --election E --heartbeat H [--seeds K] [--seed S] "
@@ -1599,9 +1599,27 @@ static void usage(void)
             "[--seed S]\n"
             "       bench w7 [--size 104857600] [--msg-bytes M] "
             "[--inflight-bytes I] [--n 10000] [--trailing 64] [--seed S]\n"
+            "       bench -h | --help | --version\n"
             "       (w1, w1-once, w5: --async 1 for asynchronous "
             "persistence)\n");
-    exit(2);
+    exit(status);
+}
+
+static void usage(void)
+{
+    usage_to(stderr, 2);
+}
+
+/* -h, --help and --version anywhere among the arguments. */
+static void help_or_version(const char *a)
+{
+    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+        usage_to(stdout, 0);
+    if (strcmp(a, "--version") == 0) {
+        printf("bench (raft library %d.%d.%d)\n", RAFT_VERSION_MAJOR,
+               RAFT_VERSION_MINOR, RAFT_VERSION_PATCH);
+        exit(0);
+    }
 }
 
 int main(int argc, char **argv)
@@ -1615,10 +1633,12 @@ int main(int argc, char **argv)
     int i;
     if (argc < 2)
         usage();
+    help_or_version(argv[1]);
     for (i = 2; i < argc; i++) {
         const char *o = argv[i];
         char *end;
         uint64_t v;
+        help_or_version(o);
         if (i + 1 >= argc)
             usage();
         if (strcmp(o, "--label") == 0) {

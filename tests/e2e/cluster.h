@@ -14,6 +14,7 @@
 #ifndef COUNTER_E2E_CLUSTER_H
 #define COUNTER_E2E_CLUSTER_H
 
+#include "handshake.h"
 #include "proto.h"
 
 #include <arpa/inet.h>
@@ -93,6 +94,8 @@ struct cluster {
     int port[CL_MAX];
     char addr[CL_MAX][32];   /* "127.0.0.1:port" */
     char peers[CL_MAX * 40]; /* "1=127.0.0.1:p1,2=..." */
+    char token_file[CL_PATH_MAX]; /* DIR/token, mode 0600 */
+    struct ctr_token token;  /* what it holds: the cluster token */
     const char *extra[8];    /* extra server flags, NULL-terminated */
     int starts[CL_MAX];      /* how many times each node was started */
     int crashed;             /* a server exited on its own */
@@ -233,7 +236,44 @@ static inline int cl_pick_ports(int *ports, int n, uint64_t *rng)
     return k == n ? 0 : -1;
 }
 
-/* Set up (no process started): temp dir, ports, peer list. */
+/* Write a fresh cluster token into c->dir/token: 32 bytes from
+ * /dev/urandom (the rng if that fails), hex-encoded, mode 0600; then read
+ * it back as the servers will. */
+static inline int cl_make_token(struct cluster *c, uint64_t *rng)
+{
+    uint8_t raw[32];
+    char hex[2 * sizeof(raw) + 1], err[CTR_TOKEN_ERR_MAX];
+    size_t k;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC), ok;
+    ok = fd >= 0 && ctr_read_full(fd, raw, sizeof(raw)) == 0;
+    if (fd >= 0) {
+        close(fd);
+    }
+    for (k = 0; !ok && k < sizeof(raw); k++) {
+        raw[k] = (uint8_t)cl_rand(rng);
+    }
+    for (k = 0; k < sizeof(raw); k++) {
+        snprintf(hex + 2 * k, 3, "%02x", raw[k]);
+    }
+    hex[2 * sizeof(raw)] = '\n';
+    snprintf(c->token_file, sizeof(c->token_file), "%s/token", c->dir);
+    fd = open(c->token_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 || ctr_write_full(fd, hex, sizeof(hex)) != 0) {
+        fprintf(stderr, "%s: %s\n", c->token_file, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    close(fd);
+    if (ctr_token_read(c->token_file, &c->token, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Set up (no process started): temp dir, token file, ports, peer list. */
 static inline int cl_init(struct cluster *c, int n, const char *bin,
                           const char *tmpl, uint64_t *rng)
 {
@@ -256,6 +296,9 @@ static inline int cl_init(struct cluster *c, int n, const char *bin,
         return -1;
     }
     memcpy(cl_dir_for_handler, c->dir, sizeof(cl_dir_for_handler));
+    if (cl_make_token(c, rng) != 0) {
+        return -1;
+    }
     if (cl_pick_ports(c->port, n, rng) != 0) {
         fprintf(stderr, "no free ports found\n");
         return -1;
@@ -325,6 +368,8 @@ static inline int cl_start(struct cluster *c, int i)
     argv[k++] = c->addr[i];
     argv[k++] = (char *)"--peers";
     argv[k++] = c->peers;
+    argv[k++] = (char *)"--token-file";
+    argv[k++] = c->token_file;
     for (j = 0; j < 8 && c->extra[j] != NULL; j++) {
         argv[k++] = (char *)c->extra[j];
     }
@@ -504,11 +549,19 @@ static inline void cl_set_timeout(int fd, int64_t ms)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* TCP connect within timeout_ms; optionally send a hello byte (hello < 0:
- * none). Returns the fd (blocking, with I/O timeouts) or -1. */
-static inline int cl_dial(const char *addr, int hello, int64_t timeout_ms)
+/* TCP connect within timeout_ms, sending nothing. Returns the fd
+ * (blocking, with I/O timeouts) or -1. */
+static inline int cl_dial(const char *addr, int64_t timeout_ms)
 {
-    return ctr_dial(addr, hello, timeout_ms > 0 ? (uint64_t)timeout_ms : 1, NULL);
+    return ctr_dial(addr, timeout_ms > 0 ? (uint64_t)timeout_ms : 1, NULL);
+}
+
+/* The same, then a client hello with the cluster's token. */
+static inline int cl_dial_client(const struct cluster *c, const char *addr,
+                                 int64_t timeout_ms)
+{
+    return ctr_dial_client(addr, &c->token,
+                           timeout_ms > 0 ? (uint64_t)timeout_ms : 1, NULL);
 }
 
 /* Read one response. 0 ok; -1 error/timeout/EOF; -2 malformed. */
@@ -547,7 +600,7 @@ static inline int cl_status(const struct cluster *c, int i, struct ctr_resp *p,
                             int64_t timeout_ms)
 {
     struct ctr_req q = {CTR_OP_STATUS, 0x5747415455530001u, 1, 0};
-    int rc, fd = cl_dial(c->addr[i], CTR_HELLO_CLIENT, timeout_ms);
+    int rc, fd = cl_dial_client(c, c->addr[i], timeout_ms);
     if (fd < 0) {
         return -1;
     }
@@ -655,7 +708,7 @@ static inline int cl_client_do(struct cl_client *cc, const struct ctr_req *q,
         }
         cc->attempts++;
         if (cc->fd < 0) {
-            cc->fd = cl_dial(cc->c->addr[cc->node], CTR_HELLO_CLIENT, left_ms);
+            cc->fd = cl_dial_client(cc->c, cc->c->addr[cc->node], left_ms);
             if (cc->fd < 0) {
                 cc->conn_errors++;
                 goto next_server;

@@ -29,6 +29,7 @@
  */
 #include <dirent.h>
 #include "cluster.h"
+#include "flags.h"
 
 static int opt_quantiles; /* --quantiles: print more latency quantiles */
 static double g_fsync_ms;  /* median raw fdatasync of a small append */
@@ -255,7 +256,7 @@ static void *loader_main(void *arg)
     struct loader *l = arg;
     uint8_t buf[LOAD_DEPTH * CTR_REQ_LEN];
     uint64_t sent = 0, done = 0;
-    int fd = cl_dial(l->c->addr[l->node], CTR_HELLO_CLIENT, 5000);
+    int fd = cl_dial_client(l->c, l->c->addr[l->node], 5000);
     if (fd < 0) {
         snprintf(l->why, sizeof(l->why), "cannot connect to the leader");
         l->failed = 1;
@@ -484,75 +485,95 @@ static int restart_bench(const char *bin, const char *dir, const char *sizes)
     return failed ? 1 : 0;
 }
 
-static void usage(void)
+#define MAX_SERVER_FLAGS 6
+
+static void usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: counter-bench --bin DIR [--seconds 10] [--warmup 2] "
             "[--clients 1,32] [--dir D] [--server-flag F]... [--quantiles]\n"
-            "  --bin          directory holding counter-server\n"
-            "  --seconds      measured period per configuration (default 10)\n"
-            "  --warmup       warm-up before each period (default 2)\n"
-            "  --clients      comma-separated client counts (default 1,32)\n"
+            "       counter-bench -h | --help | --version\n"
+            "  --bin          directory holding counter-server (required)\n"
+            "  --seconds      measured period per configuration, 1..86400 "
+            "(default 10)\n"
+            "  --warmup       warm-up before each period, 0..3600 (default 2)\n"
+            "  --clients      comma-separated client counts, each 1..1024 "
+            "(default 1,32)\n"
             "  --dir          where to put the servers' data (default: --bin)\n"
-            "  --server-flag  extra flag for every server (repeatable, max 6)\n"
+            "  --server-flag  extra flag for every server (repeatable, max %d)\n"
             "  --quantiles    also print p10..p99.9 and max latency\n"
             "  --restart N,.. measure restart time after N increments of "
             "history instead,\n"
-            "                 with snapshots off and on\n");
+            "                 with snapshots off and on\n",
+            MAX_SERVER_FLAGS);
+}
+
+/* --clients: a comma-separated list of counts, each 1..1024. */
+static void check_clients(struct ctr_flags *f, const char *list)
+{
+    const char *p = list;
+    do {
+        char *end;
+        unsigned long n = strtoul(p, &end, 10);
+        if (end == p || *p < '0' || *p > '9' || n < 1 || n > 1024 ||
+            (*end != ',' && *end != '\0')) {
+            ctr_flag_fail(f, "--clients: must be a comma-separated list of "
+                          "counts between 1 and 1024 (got '%s')", list);
+        }
+        p = *end == ',' ? end + 1 : end;
+    } while (*p != '\0');
 }
 
 int main(int argc, char **argv)
 {
     const char *bin = NULL, *dir = NULL, *clients = "1,32", *restart = NULL;
-    const char *extra[8] = {NULL};
+    const char *extra[8] = {NULL}, *v;
     int seconds = 10, warmup = 2, i, nextra = 0, failed = 0, leader;
     char tmpl[CL_PATH_MAX], label[128], *list, *tok, *save = NULL;
+    struct ctr_flags f;
     struct cluster c;
     uint64_t rng;
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0) {
-            usage();
-            return 0;
-        }
-        if (strcmp(a, "--quantiles") == 0) {
+    ctr_flags_init(&f, "counter-bench", usage, argc, argv);
+    while (ctr_flags_next(&f)) {
+        if (ctr_flag_is(&f, "--quantiles")) {
             opt_quantiles = 1;
-            continue;
-        }
-        if (v == NULL) {
-            usage();
-            return 2;
-        }
-        i++;
-        if (strcmp(a, "--bin") == 0) {
+        } else if ((v = ctr_flag_value(&f, "--bin")) != NULL) {
             bin = v;
-        } else if (strcmp(a, "--seconds") == 0) {
-            seconds = atoi(v);
-        } else if (strcmp(a, "--warmup") == 0) {
-            warmup = atoi(v);
-        } else if (strcmp(a, "--clients") == 0) {
+        } else if ((v = ctr_flag_value(&f, "--seconds")) != NULL) {
+            seconds = (int)ctr_flag_u64(&f, v, 1, 86400);
+        } else if ((v = ctr_flag_value(&f, "--warmup")) != NULL) {
+            warmup = (int)ctr_flag_u64(&f, v, 0, 3600);
+        } else if ((v = ctr_flag_value(&f, "--clients")) != NULL) {
+            check_clients(&f, v);
             clients = v;
-        } else if (strcmp(a, "--dir") == 0) {
+        } else if ((v = ctr_flag_value(&f, "--dir")) != NULL) {
             dir = v;
-        } else if (strcmp(a, "--restart") == 0) {
+        } else if ((v = ctr_flag_value(&f, "--restart")) != NULL) {
             restart = v;
-        } else if (strcmp(a, "--server-flag") == 0 && nextra < 6) {
+        } else if ((v = ctr_flag_value(&f, "--server-flag")) != NULL) {
+            if (nextra == MAX_SERVER_FLAGS) {
+                ctr_flag_fail(&f, "--server-flag: at most %d",
+                              MAX_SERVER_FLAGS);
+            }
             extra[nextra++] = v;
         } else {
-            usage();
-            return 2;
+            ctr_flag_unknown(&f);
         }
     }
-    if (bin == NULL || seconds < 1 || warmup < 0) {
-        usage();
+    if (f.i < argc) {
+        fprintf(stderr, "counter-bench: unexpected argument '%s'\n",
+                argv[f.i]);
+        usage(stderr);
         return 2;
+    }
+    if (bin == NULL) {
+        ctr_flag_fail(&f, "--bin: required (the directory holding "
+                      "counter-server)");
     }
     snprintf(tmpl, sizeof(tmpl), "%s/counter-server", bin);
     if (access(tmpl, X_OK) != 0) {
-        fprintf(stderr, "counter-bench: %s: %s\n", tmpl, strerror(errno));
-        return 2;
+        ctr_flag_fail(&f, "--bin: %s: %s", tmpl, strerror(errno));
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     rng = (uint64_t)cl_now_us() ^ ((uint64_t)getpid() << 32);

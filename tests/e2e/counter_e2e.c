@@ -3,16 +3,21 @@
  *
  *   counter-e2e --bin DIR [--seconds 30] [--seed S] [--clients 8] [--keep]
  *
- * Runs three DIR/counter-server processes on loopback (data and logs in a
- * temp dir) and checks, in order:
+ * Runs three DIR/counter-server processes on loopback (data, logs and the
+ * cluster token file in a temp dir) and checks, in order:
  *
  *  1. checker self-test: the linearizability checker below judges a set of
  *     hand-made and randomly generated histories correctly;
- *  2. bad input: garbage, truncated and stalled frames on the peer ('R')
- *     and client ('C') sides do not stop a server from serving; nor does a
- *     flood of more stalled connections than the server has slots for
- *     (clients still get answers, a restarted peer gets back in);
- *  3. nemesis run: concurrent clients (own client_id, sequential seqs,
+ *  2. bad input: garbage, truncated and stalled hellos, frames and
+ *     requests on the peer and client sides do not stop a server from
+ *     serving; nor does a flood of more stalled connections than the
+ *     server has slots for (clients still get answers, a restarted peer
+ *     gets back in);
+ *  3. impostors: peers and clients without the right token, or from
+ *     another cluster, are refused, logged and closed on every node before
+ *     a single message or request of theirs is taken, while an honest
+ *     client's answers stay exact (see "impostors" below);
+ *  4. nemesis run: concurrent clients (own client_id, sequential seqs,
  *     random increments 1..10, some GETs, retries with the same seq) while
  *     a nemesis SIGKILLs a node (often the leader, sometimes two nodes)
  *     every few seconds and restarts it, or pauses one with SIGSTOP and
@@ -35,6 +40,8 @@
  * Every server is killed and reaped on every exit path.
  */
 #include "cluster.h"
+#include "flags.h"
+#include "raft.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -1324,12 +1331,49 @@ static int check_files(const struct cluster *c, uint64_t commit, uint64_t value,
 
 /* ---- bad input --------------------------------------------------------- */
 
+/* The voter-set fingerprint every node of c computes (ids 1..n). */
+static uint64_t cluster_voters(const struct cluster *c)
+{
+    uint64_t ids[CL_MAX];
+    int i;
+    for (i = 0; i < c->n; i++) {
+        ids[i] = (uint64_t)i + 1;
+    }
+    return ctr_voters_fingerprint(ids, (size_t)c->n);
+}
+
+/* Encode into buf a peer hello to node `node` (index) from voter id
+ * `sender`, with token t and voter fingerprint `voters`. */
+static void peer_hello(const struct cluster *c, int node, uint64_t sender,
+                       const struct ctr_token *t, uint64_t voters, uint8_t *buf)
+{
+    struct ctr_hello h;
+    (void)c;
+    memset(&h, 0, sizeof(h));
+    h.kind = CTR_HELLO_PEER;
+    h.token = *t;
+    h.sender = sender;
+    h.target = (uint64_t)node + 1;
+    h.voters = voters;
+    ctr_hello_encode(&h, buf);
+}
+
+/* A client hello with token t into buf. */
+static void client_hello(const struct ctr_token *t, uint8_t *buf)
+{
+    struct ctr_hello h;
+    memset(&h, 0, sizeof(h));
+    h.kind = CTR_HELLO_CLIENT;
+    h.token = *t;
+    ctr_hello_encode(&h, buf);
+}
+
 /* Send bytes on a fresh connection, optionally wait for an answer or EOF,
  * then close. Returns a short description of what the server did. */
 static const char *poke(const struct cluster *c, int node, const uint8_t *buf,
                         size_t len, int keep_open_ms, int *fd_out)
 {
-    int fd = cl_dial(c->addr[node], -1, 1000);
+    int fd = cl_dial(c->addr[node], 1000);
     uint8_t ans[512];
     ssize_t r;
     if (fd < 0) {
@@ -1354,7 +1398,8 @@ static const char *poke(const struct cluster *c, int node, const uint8_t *buf,
         if (r >= (ssize_t)CTR_RESP_FIXED &&
             ctr_resp_decode(ans, (size_t)r, &p) == 0) {
             return p.status == CTR_BAD_REQUEST ? "answered CTR_BAD_REQUEST"
-                                               : "answered (not BAD_REQUEST)";
+                   : p.status == CTR_REFUSED   ? "answered CTR_REFUSED"
+                                               : "answered (something else)";
         }
         return "sent something back";
     }
@@ -1386,17 +1431,20 @@ static int fd_limit_at_least(rlim_t need)
 }
 
 /* Open n connections to node and leave each one stalled, in turn: no hello
- * at all; 'C' and 6 bytes of a request; 'R' and 7 bytes of a frame; 'C', a
- * whole STATUS request (its answer never read) and 6 bytes of the next.
- * fds[i] is -1 where connecting failed; returns how many connected. */
+ * at all, or half of one; a client hello and 6 bytes of a request; a peer
+ * hello and 7 bytes of a frame; a client hello, a whole STATUS request (its
+ * answer never read) and 6 bytes of the next. fds[i] is -1 where
+ * connecting failed; returns how many connected. */
 static int flood_open(const struct cluster *c, int node, int *fds, int n)
 {
-    uint8_t buf[1 + 2 * CTR_REQ_LEN];
+    enum { H = CTR_HELLO_LEN };
+    uint8_t buf[H + 2 * CTR_REQ_LEN];
     struct ctr_req q = {CTR_OP_STATUS, 0x464C4F4F44000001u, 1, 0};
+    uint64_t other = (uint64_t)((node + 1) % c->n) + 1;
     int i, opened = 0;
     for (i = 0; i < n; i++) {
         size_t len = 0;
-        fds[i] = cl_dial(c->addr[node], -1, 2000);
+        fds[i] = cl_dial(c->addr[node], 2000);
         if (fds[i] < 0) {
             continue;
         }
@@ -1404,23 +1452,26 @@ static int flood_open(const struct cluster *c, int node, int *fds, int n)
         memset(buf, 0, sizeof(buf));
         switch (i % 4) {
         case 1:
-            buf[0] = CTR_HELLO_CLIENT;
-            ctr_put32(buf + 1, CTR_REQ_LEN);
-            len = 1 + 6;
+            client_hello(&c->token, buf);
+            ctr_put32(buf + H, CTR_REQ_LEN);
+            len = H + 6;
             break;
         case 2:
-            buf[0] = CTR_HELLO_PEER;
-            ctr_put32(buf + 1, 48);
-            buf[5] = 1; /* version */
-            len = 1 + 7;
+            peer_hello(c, node, other, &c->token, cluster_voters(c), buf);
+            ctr_put32(buf + H, 48);
+            buf[H + 4] = 1; /* version */
+            len = H + 7;
             break;
         case 3:
-            buf[0] = CTR_HELLO_CLIENT;
-            ctr_req_encode(&q, buf + 1);
-            ctr_put32(buf + 1 + CTR_REQ_LEN, CTR_REQ_LEN);
-            len = 1 + CTR_REQ_LEN + 6;
+            client_hello(&c->token, buf);
+            ctr_req_encode(&q, buf + H);
+            ctr_put32(buf + H + CTR_REQ_LEN, CTR_REQ_LEN);
+            len = H + CTR_REQ_LEN + 6;
             break;
         default:
+            /* No hello at all, or (every other time) half of one. */
+            client_hello(&c->token, buf);
+            len = i % 8 == 4 ? H / 2 : 0;
             break;
         }
         /* May fail: the server may have evicted it already. */
@@ -1529,88 +1580,97 @@ static int test_flood(struct cluster *c, uint64_t *rng)
 
 static int test_bad_input(struct cluster *c, uint64_t *rng)
 {
-    uint8_t buf[600];
+    enum { H = CTR_HELLO_LEN };
+    uint8_t buf[H + 600];
     int node, failed = 0;
     size_t i;
     for (node = 0; node < c->n; node++) {
         const char *what[16], *how[16];
-        int nw = 0, stalled[2] = {-1, -1}, k;
+        int nw = 0, stalled[3] = {-1, -1, -1}, k;
+        uint64_t other = (uint64_t)((node + 1) % c->n) + 1;
         struct ctr_resp p;
         struct ctr_req q;
 
-        /* Peer side: garbage after the hello. */
-        buf[0] = CTR_HELLO_PEER;
-        for (i = 1; i < 300; i++) {
+        /* Peer side, after a valid hello: garbage. */
+        peer_hello(c, node, other, &c->token, cluster_voters(c), buf);
+        for (i = H; i < H + 299; i++) {
             buf[i] = (uint8_t)cl_rand(rng);
         }
-        what[nw] = "'R' + 299 random bytes";
-        how[nw++] = poke(c, node, buf, 300, 300, NULL);
+        what[nw] = "peer hello + 299 random bytes";
+        how[nw++] = poke(c, node, buf, H + 299, 300, NULL);
         /* Peer side: a truncated AppendEntries frame (length 64 + entry,
          * only 40 bytes sent), then close. */
-        memset(buf, 0, sizeof(buf));
-        buf[0] = CTR_HELLO_PEER;
-        ctr_put32(buf + 1, 64 + 16 + 32);
-        buf[5] = 1;    /* version */
-        buf[6] = 3;    /* AppendEntries */
-        ctr_put64(buf + 9, 2);
-        ctr_put64(buf + 17, (uint64_t)node + 1);
-        ctr_put64(buf + 25, 1);
-        what[nw] = "'R' + truncated AppendEntries frame";
-        how[nw++] = poke(c, node, buf, 1 + 40, 300, NULL);
+        memset(buf + H, 0, sizeof(buf) - H);
+        ctr_put32(buf + H, 64 + 16 + 32);
+        buf[H + 4] = 1; /* version */
+        buf[H + 5] = 3; /* AppendEntries */
+        ctr_put64(buf + H + 8, other);
+        ctr_put64(buf + H + 16, (uint64_t)node + 1);
+        ctr_put64(buf + H + 24, 1);
+        what[nw] = "peer hello + truncated AppendEntries frame";
+        how[nw++] = poke(c, node, buf, H + 40, 300, NULL);
         /* Peer side: an absurd length prefix. */
-        buf[0] = CTR_HELLO_PEER;
-        ctr_put32(buf + 1, 0xFFFFFFF0u);
-        what[nw] = "'R' + length 0xFFFFFFF0";
-        how[nw++] = poke(c, node, buf, 1 + 32, 300, NULL);
+        ctr_put32(buf + H, 0xFFFFFFF0u);
+        what[nw] = "peer hello + length 0xFFFFFFF0";
+        how[nw++] = poke(c, node, buf, H + 32, 300, NULL);
         /* Peer side: a length below the header size. */
-        ctr_put32(buf + 1, 3);
-        what[nw] = "'R' + length 3";
-        how[nw++] = poke(c, node, buf, 1 + 8, 300, NULL);
-        /* Client side: garbage request (bad length field). */
-        buf[0] = CTR_HELLO_CLIENT;
-        for (i = 1; i < 1 + CTR_REQ_LEN; i++) {
+        ctr_put32(buf + H, 3);
+        what[nw] = "peer hello + length 3";
+        how[nw++] = poke(c, node, buf, H + 8, 300, NULL);
+        /* Client side, after a valid hello: a bad length field. */
+        client_hello(&c->token, buf);
+        for (i = H; i < H + CTR_REQ_LEN; i++) {
             buf[i] = (uint8_t)cl_rand(rng);
         }
-        ctr_put32(buf + 1, 0x7FFFFFFFu);
-        what[nw] = "'C' + 32 garbage bytes";
-        how[nw++] = poke(c, node, buf, 1 + CTR_REQ_LEN, 300, NULL);
+        ctr_put32(buf + H, 0x7FFFFFFFu);
+        what[nw] = "client hello + 32 garbage bytes";
+        how[nw++] = poke(c, node, buf, H + CTR_REQ_LEN, 300, NULL);
         /* Client side: well-formed length, unknown op. */
-        memset(buf, 0, sizeof(buf));
-        buf[0] = CTR_HELLO_CLIENT;
         q.op = CTR_OP_INCR;
         q.client_id = 0xBAD;
         q.seq = 1;
         q.amount = 1;
-        ctr_req_encode(&q, buf + 1);
-        buf[1 + 4] = 99;
-        what[nw] = "'C' + request with unknown op";
-        how[nw++] = poke(c, node, buf, 1 + CTR_REQ_LEN, 300, NULL);
+        ctr_req_encode(&q, buf + H);
+        buf[H + 4] = 99;
+        what[nw] = "client hello + request with unknown op";
+        how[nw++] = poke(c, node, buf, H + CTR_REQ_LEN, 300, NULL);
         /* Client side: non-zero reserved bytes. */
-        ctr_req_encode(&q, buf + 1);
-        buf[1 + 6] = 1;
-        what[nw] = "'C' + request with reserved bytes set";
-        how[nw++] = poke(c, node, buf, 1 + CTR_REQ_LEN, 300, NULL);
+        ctr_req_encode(&q, buf + H);
+        buf[H + 6] = 1;
+        what[nw] = "client hello + request, reserved bytes set";
+        how[nw++] = poke(c, node, buf, H + CTR_REQ_LEN, 300, NULL);
         /* Client side: INCR with client_id 0. */
         q.client_id = 0;
-        ctr_req_encode(&q, buf + 1);
-        what[nw] = "'C' + INCR with client_id 0";
-        how[nw++] = poke(c, node, buf, 1 + CTR_REQ_LEN, 300, NULL);
+        ctr_req_encode(&q, buf + H);
+        what[nw] = "client hello + INCR with client_id 0";
+        how[nw++] = poke(c, node, buf, H + CTR_REQ_LEN, 300, NULL);
         /* Client side: truncated request, then close. */
         q.client_id = 0xBAD;
-        ctr_req_encode(&q, buf + 1);
-        what[nw] = "'C' + truncated request (10 of 32 bytes)";
-        how[nw++] = poke(c, node, buf, 1 + 10, 300, NULL);
-        /* Unknown hello byte. */
+        ctr_req_encode(&q, buf + H);
+        what[nw] = "client hello + truncated request (10 of 32)";
+        how[nw++] = poke(c, node, buf, H + 10, 300, NULL);
+        /* Not a hello: an unknown first byte; the old bare 'C' and 'R'. */
+        memset(buf, 0, sizeof(buf));
         buf[0] = 'X';
-        what[nw] = "unknown hello byte 'X'";
+        what[nw] = "unknown first byte 'X'";
         how[nw++] = poke(c, node, buf, 20, 300, NULL);
-        /* Stalled mid-frame on both sides, left open during the STATUS. */
-        buf[0] = CTR_HELLO_PEER;
-        ctr_put32(buf + 1, 48);
-        poke(c, node, buf, 1 + 6, 0, &stalled[0]);
         buf[0] = CTR_HELLO_CLIENT;
-        ctr_put32(buf + 1, CTR_REQ_LEN);
-        poke(c, node, buf, 1 + 6, 0, &stalled[1]);
+        ctr_req_encode(&q, buf + 1);
+        what[nw] = "'C' + request (no hello: protocol 1)";
+        how[nw++] = poke(c, node, buf, 1 + CTR_REQ_LEN, 300, NULL);
+        client_hello(&c->token, buf);
+        buf[4] = CTR_PROTO_VERSION + 1;
+        what[nw] = "client hello of another protocol version";
+        how[nw++] = poke(c, node, buf, H, 300, NULL);
+        /* Stalled mid-frame, mid-request and mid-hello, left open during
+         * the STATUS. */
+        peer_hello(c, node, other, &c->token, cluster_voters(c), buf);
+        ctr_put32(buf + H, 48);
+        poke(c, node, buf, H + 6, 0, &stalled[0]);
+        client_hello(&c->token, buf);
+        ctr_put32(buf + H, CTR_REQ_LEN);
+        poke(c, node, buf, H + 6, 0, &stalled[1]);
+        poke(c, node, buf, H / 2, 0, &stalled[2]);
 
         if (cl_status(c, node, &p, 2000) != 0) {
             say("bad input: node %d does not answer STATUS afterwards", node + 1);
@@ -1619,14 +1679,14 @@ static int test_bad_input(struct cluster *c, uint64_t *rng)
             say("bad input: node %d exited", node + 1);
             failed = 1;
         }
-        for (k = 0; k < 2; k++) {
+        for (k = 0; k < 3; k++) {
             if (stalled[k] >= 0) {
                 close(stalled[k]);
             }
         }
         if (node == 0) {
             for (k = 0; k < nw; k++) {
-                say("bad input: %-42s -> %s", what[k], how[k]);
+                say("bad input: %-44s -> %s", what[k], how[k]);
             }
         }
     }
@@ -2143,17 +2203,430 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
     return failed ? -1 : 0;
 }
 
+/* ---- impostors ------------------------------------------------------------
+ *
+ * Connections that must not get in, sent to every node of a running
+ * cluster while an honest client keeps incrementing and reading: a peer
+ * and a client with a wrong token, a peer of another cluster (the right
+ * token, another voter set), a peer claiming an id that is not a voter, a
+ * peer sending as another voter than its hello named, and a peer with no
+ * hello at all (protocol 1). Each peer sends, right after its hello, a
+ * RequestVote with a term far above the cluster's: a node that stepped it
+ * would adopt that term, so every node's term in STATUS shows whether a
+ * single one got through. Each client sends an INCR of an amount no honest
+ * client uses; the honest client is the only writer, so every answer it
+ * gets is known exactly, and a stray increment would show. Then a control:
+ * the same RequestVote behind a correct hello must be taken (the term
+ * jumps), which shows the probe would have been seen.
+ */
+
+#define IMPOSTOR_TERM 1000000u   /* no election of this test gets near it */
+#define IMPOSTOR_AMOUNT 1000000u /* no honest client increments by this */
+
+struct honest {
+    struct cluster *c;
+    volatile int stop;
+    uint64_t client_id, rng;
+    pthread_mutex_t mu; /* guards done and err */
+    uint64_t done;      /* requests answered exactly as expected */
+    char err[256];      /* the first thing that went wrong */
+    uint64_t value;     /* the counter as of its last answer */
+    struct history h;
+};
+
+/* Requests answered so far; *err (256 bytes) the error, if any. */
+static uint64_t honest_progress(struct honest *x, char *err)
+{
+    uint64_t done;
+    pthread_mutex_lock(&x->mu);
+    done = x->done;
+    memcpy(err, x->err, sizeof(x->err));
+    pthread_mutex_unlock(&x->mu);
+    return done;
+}
+
+/* Sequential GETs and INCRs of 1..3, each checked against the previous
+ * answer: nobody else writes, so the counter is known exactly. */
+static void *honest_main(void *arg)
+{
+    struct honest *x = arg;
+    struct cl_client cc;
+    uint64_t seq;
+    char err[256];
+    cl_client_init(&cc, x->c, 0, x->rng);
+    for (seq = 1; !x->stop; seq++) {
+        struct ctr_req q;
+        struct ctr_resp p;
+        struct lin_op o;
+        int rc;
+        err[0] = '\0';
+        memset(&o, 0, sizeof(o));
+        q.op = seq == 1 || seq % 4 == 0 ? CTR_OP_GET : CTR_OP_INCR;
+        q.client_id = x->client_id;
+        q.seq = seq;
+        q.amount = q.op == CTR_OP_INCR ? cl_rand_range(&x->rng, 1, 3) : 0;
+        o.client = q.client_id;
+        o.seq = seq;
+        o.type = q.op;
+        o.amount = q.amount;
+        o.invoke = cl_now_us() - g_t0;
+        rc = cl_client_do(&cc, &q, &p, cl_now_us() + 10000000, NULL);
+        o.complete = rc == 0 ? cl_now_us() - g_t0 : -1;
+        o.value = rc == 0 ? p.value : 0;
+        if (hist_push(&x->h, &o) != 0) {
+            snprintf(err, sizeof(err), "out of memory");
+        } else if (rc != 0) {
+            snprintf(err, sizeof(err), "seq %" PRIu64 " (%s) got no answer "
+                     "within 10 s", seq, q.op == CTR_OP_GET ? "GET" : "INCR");
+        } else if (seq > 1 && p.value != x->value + q.amount) {
+            snprintf(err, sizeof(err), "seq %" PRIu64 ": %s %" PRIu64
+                     " returned %" PRIu64 ", expected %" PRIu64, seq,
+                     q.op == CTR_OP_GET ? "GET" : "INCR", q.amount, p.value,
+                     x->value + q.amount);
+        }
+        pthread_mutex_lock(&x->mu);
+        if (err[0] != '\0') {
+            memcpy(x->err, err, sizeof(err));
+        } else {
+            x->value = p.value;
+            x->done++;
+        }
+        pthread_mutex_unlock(&x->mu);
+        if (err[0] != '\0') {
+            break;
+        }
+    }
+    cl_client_close(&cc);
+    return NULL;
+}
+
+/* Connect to node, send buf, and wait up to wait_ms for the server to
+ * close. *local gets our address as the server sees it ("127.0.0.1:port");
+ * *reply, if not NULL, the first response it sent, if any (*got_reply).
+ * Returns 1 if it closed the connection, 0 if it kept it open, -1 if
+ * connecting or sending failed. */
+static int impostor_send(const struct cluster *c, int node, const uint8_t *buf,
+                         size_t len, int wait_ms, char *local, size_t llen,
+                         struct ctr_resp *reply, int *got_reply)
+{
+    struct sockaddr_in sa;
+    socklen_t slen = sizeof(sa);
+    uint8_t ans[CTR_RESP_FIXED + CTR_ADDR_MAX];
+    size_t have = 0;
+    int64_t until = cl_now_us() + (int64_t)wait_ms * 1000;
+    int fd = cl_dial(c->addr[node], 2000), closed = 0;
+    if (got_reply != NULL) {
+        *got_reply = 0;
+    }
+    if (fd < 0) {
+        return -1;
+    }
+    if (getsockname(fd, (struct sockaddr *)&sa, &slen) != 0) {
+        close(fd);
+        return -1;
+    }
+    snprintf(local, llen, "127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+    if (ctr_write_full(fd, buf, len) != 0) {
+        close(fd);
+        return -1;
+    }
+    while (cl_now_us() < until) {
+        ssize_t r;
+        cl_set_timeout(fd, (until - cl_now_us()) / 1000 + 1);
+        r = read(fd, ans + have, have < sizeof(ans) ? sizeof(ans) - have : 1);
+        if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN &&
+                       errno != EWOULDBLOCK)) {
+            closed = 1;
+            break;
+        }
+        if (r > 0 && have < sizeof(ans)) {
+            have += (size_t)r;
+        }
+    }
+    close(fd);
+    if (reply != NULL && have >= 4 && ctr_get32(ans) <= have &&
+        ctr_resp_decode(ans, ctr_get32(ans), reply) == 0) {
+        *got_reply = 1;
+    }
+    return closed;
+}
+
+/* Does node i's log have a line containing both a and b? */
+static int log_has(const struct cluster *c, int i, const char *a, const char *b)
+{
+    char path[CL_PATH_MAX], line[1024];
+    int found = 0;
+    FILE *f;
+    cl_path(c, path, sizeof(path), i, ".log");
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    while (!found && fgets(line, sizeof(line), f) != NULL) {
+        found = strstr(line, a) != NULL && strstr(line, b) != NULL;
+    }
+    fclose(f);
+    return found;
+}
+
+/* A RequestVote from voter `from` to node (index) at IMPOSTOR_TERM,
+ * encoded into buf; its length, or 0 on error. */
+static size_t impostor_vote(int node, uint64_t from, uint8_t *buf, size_t cap)
+{
+    struct raft_msg m;
+    size_t len = 0;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_VOTE;
+    m.from = from;
+    m.to = (uint64_t)node + 1;
+    m.term = IMPOSTOR_TERM;
+    return raft_msg_encode(&m, buf, cap, &len) == 0 ? len : 0;
+}
+
+enum {
+    IMP_PEER_TOKEN,   /* a peer with a wrong token */
+    IMP_PEER_CLUSTER, /* a peer of another cluster: right token, 4 voters */
+    IMP_PEER_ID,      /* a peer claiming an id that is not a voter */
+    IMP_PEER_FROM,    /* a peer sending as another voter than its hello */
+    IMP_PEER_BARE,    /* a peer with no hello (protocol 1) */
+    IMP_CLIENT_TOKEN, /* a client with a wrong token */
+    IMP_N
+};
+
+/* Encode impostor attempt `a` against node into buf; its length. *what
+ * describes it, why is what the node's log line must say, and *reason the
+ * CTR_REFUSED answer expected (-1: none, just a close). */
+static size_t impostor_build(const struct cluster *c, int node, int a,
+                             uint64_t *rng, uint8_t *buf, size_t cap,
+                             const char **what, char *why, size_t wlen,
+                             int *reason)
+{
+    enum { H = CTR_HELLO_LEN };
+    struct ctr_token near = c->token, prefix = c->token;
+    uint64_t j = (uint64_t)((node + 1) % c->n) + 1;
+    uint64_t k = (uint64_t)((node + 2) % c->n) + 1;
+    uint64_t ids[CL_MAX + 1];
+    struct ctr_req q = {CTR_OP_INCR, 0, 1, IMPOSTOR_AMOUNT};
+    int i;
+    /* Tokens that differ only in the last byte, or by being one byte
+     * short: a comparison that stops early or trusts a length is caught. */
+    near.bytes[near.len - 1] ^= 0x01;
+    prefix.bytes[--prefix.len] = 0;
+    for (i = 0; i <= c->n; i++) {
+        ids[i] = (uint64_t)i + 1;
+    }
+    *reason = a == IMP_PEER_FROM ? -1
+              : a == IMP_PEER_CLUSTER || a == IMP_PEER_ID ? CTR_REFUSE_PEER
+              : a == IMP_PEER_BARE ? CTR_REFUSE_MAGIC
+                                   : CTR_REFUSE_TOKEN;
+    switch (a) {
+    case IMP_PEER_TOKEN:
+        *what = "peer with a wrong token (last byte differs)";
+        snprintf(why, wlen, "refused: wrong cluster token");
+        peer_hello(c, node, j, &near, cluster_voters(c), buf);
+        return H + impostor_vote(node, j, buf + H, cap - H);
+    case IMP_PEER_CLUSTER:
+        *what = "peer of another cluster (right token, 4 voters)";
+        snprintf(why, wlen, "has another voter set");
+        peer_hello(c, node, j, &c->token,
+                   ctr_voters_fingerprint(ids, (size_t)c->n + 1), buf);
+        return H + impostor_vote(node, j, buf + H, cap - H);
+    case IMP_PEER_ID:
+        *what = "peer claiming id 99 (right token)";
+        snprintf(why, wlen, "claims to be n99, not a voter here");
+        peer_hello(c, node, 99, &c->token, cluster_voters(c), buf);
+        return H + impostor_vote(node, 99, buf + H, cap - H);
+    case IMP_PEER_FROM:
+        *what = "peer sending as another voter (right token)";
+        snprintf(why, wlen, "a message from n%" PRIu64 " on the connection "
+                 "of n%" PRIu64, k, j);
+        peer_hello(c, node, j, &c->token, cluster_voters(c), buf);
+        return H + impostor_vote(node, k, buf + H, cap - H);
+    case IMP_PEER_BARE:
+        *what = "peer without a hello (protocol 1)";
+        snprintf(why, wlen, "refused: not a hello");
+        buf[0] = CTR_HELLO_PEER;
+        return 1 + impostor_vote(node, j, buf + 1, cap - 1);
+    default:
+        *what = "client with a wrong token (one byte short)";
+        snprintf(why, wlen, "refused: wrong cluster token");
+        client_hello(&prefix, buf);
+        q.client_id = cl_rand(rng) | 1;
+        ctr_req_encode(&q, buf + H);
+        return H + CTR_REQ_LEN;
+    }
+}
+
+/* Every attempt against node; 0 if each was closed and logged (and the
+ * client told CTR_REFUSED). */
+static int impostors_at(const struct cluster *c, int node, uint64_t *rng)
+{
+    uint8_t buf[CTR_HELLO_LEN + 256];
+    int a, failed = 0;
+    for (a = 0; a < IMP_N; a++) {
+        const char *what = "";
+        char local[32] = "", logged[128];
+        struct ctr_resp reply;
+        int got_reply = 0, closed, reason;
+        size_t len = impostor_build(c, node, a, rng, buf, sizeof(buf), &what,
+                                    logged, sizeof(logged), &reason);
+        closed = impostor_send(c, node, buf, len, 3000, local, sizeof(local),
+                               &reply, &got_reply);
+        if (closed != 1) {
+            say("impostors: node %d: %s: %s", node + 1, what,
+                closed < 0 ? "could not connect or send"
+                           : "the connection stayed open for 3 s");
+            failed = 1;
+        } else if (!log_has(c, node, local, logged)) {
+            say("impostors: node %d: %s: no log line with '%s' and '%s'",
+                node + 1, what, local, logged);
+            failed = 1;
+        } else if (reason >= 0 && (!got_reply || reply.status != CTR_REFUSED ||
+                                   reply.value != (uint64_t)reason)) {
+            say("impostors: node %d: %s: no CTR_REFUSED answer (%s)",
+                node + 1, what, ctr_refusal_text(reason));
+            failed = 1;
+        } else if (reason < 0 && got_reply) {
+            say("impostors: node %d: %s: answered", node + 1, what);
+            failed = 1;
+        } else if (node == 0) {
+            say("impostors: %-47s -> %s%s, logged", what,
+                got_reply ? "told " : "closed",
+                got_reply ? ctr_refusal_text(reason) : "");
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+/* The highest term any node reports; -1 if one does not answer. */
+static int64_t max_term(const struct cluster *c)
+{
+    uint64_t t = 0;
+    int i;
+    for (i = 0; i < c->n; i++) {
+        struct ctr_resp p;
+        if (cl_status(c, i, &p, 1000) != 0) {
+            return -1;
+        }
+        t = p.term > t ? p.term : t;
+    }
+    return (int64_t)t;
+}
+
+/* The control: the same RequestVote behind a correct hello is taken. */
+static int impostor_control(const struct cluster *c, int node)
+{
+    uint8_t buf[CTR_HELLO_LEN + 256];
+    uint64_t j = (uint64_t)((node + 1) % c->n) + 1;
+    char local[32];
+    struct ctr_resp p;
+    int64_t until = cl_now_us() + 3000000;
+    size_t len;
+    int closed;
+    peer_hello(c, node, j, &c->token, cluster_voters(c), buf);
+    len = CTR_HELLO_LEN + impostor_vote(node, j, buf + CTR_HELLO_LEN,
+                                        sizeof(buf) - CTR_HELLO_LEN);
+    closed = impostor_send(c, node, buf, len, 300, local, sizeof(local), NULL,
+                           NULL);
+    if (closed != 0) {
+        say("impostors: control: node %d %s the correct hello", node + 1,
+            closed < 0 ? "could not be sent" : "closed the connection after");
+        return -1;
+    }
+    while (cl_status(c, node, &p, 500) != 0 || p.term < IMPOSTOR_TERM) {
+        if (cl_now_us() >= until) {
+            say("impostors: control: node %d did not take the RequestVote of "
+                "term %u behind a correct hello: the probe proves nothing",
+                node + 1, IMPOSTOR_TERM);
+            return -1;
+        }
+        cl_sleep_ms(20);
+    }
+    say("impostors: control: the same RequestVote behind a correct hello was "
+        "taken (node %d now in term %" PRIu64 ")", node + 1, p.term);
+    return 0;
+}
+
+static int test_impostors(struct cluster *c, uint64_t *rng)
+{
+    struct honest x;
+    pthread_t t;
+    uint64_t before, during, after, value = 0, commit = 0;
+    int64_t term;
+    int node, failed = 0;
+    char err[256];
+    size_t k;
+
+    memset(&x, 0, sizeof(x));
+    pthread_mutex_init(&x.mu, NULL);
+    x.c = c;
+    x.client_id = (cl_rand(rng) & ~(uint64_t)0xFF) | 0xAB;
+    x.rng = cl_rand(rng);
+    if (pthread_create(&t, NULL, honest_main, &x) != 0) {
+        say("impostors: pthread_create failed");
+        return -1;
+    }
+    cl_sleep_ms(300);
+    before = honest_progress(&x, err);
+    for (node = 0; node < c->n; node++) {
+        failed |= impostors_at(c, node, rng) != 0;
+        cl_sleep_ms(100);
+    }
+    during = honest_progress(&x, err) - before;
+    term = max_term(c);
+    failed |= check(term >= 0 && term < IMPOSTOR_TERM,
+                    "impostors: no node took a message from them (highest "
+                    "term %" PRId64 ", theirs %u)", term, IMPOSTOR_TERM);
+    failed |= check(during > 0 && err[0] == '\0',
+                    "impostors: the honest client got %" PRIu64 " exact "
+                    "answers while they tried%s%s", during,
+                    err[0] ? ": " : "", err);
+    if (!failed) {
+        failed |= impostor_control(c, (cl_wait_leader(c, 5000) + 1) % c->n);
+    }
+    before = honest_progress(&x, err);
+    cl_sleep_ms(1500);
+    x.stop = 1;
+    pthread_join(t, NULL);
+    after = honest_progress(&x, err);
+    failed |= check(after > before && err[0] == '\0',
+                    "impostors: the honest client got %" PRIu64 " exact "
+                    "answers after the control%s%s", after - before,
+                    err[0] ? ": " : "", err);
+    if (cl_wait_agree(c, 10000, &value, &commit) != 0) {
+        check(0, "impostors: all nodes agree afterwards");
+        failed = 1;
+    } else {
+        failed |= check(value == x.value, "impostors: all nodes hold %" PRIu64
+                        ", the honest client's count (no impostor increment "
+                        "of %u)", value, IMPOSTOR_AMOUNT);
+    }
+    for (k = 0; k < x.h.n; k++) {
+        hist_push(&g_pre, &x.h.ops[k]); /* part of the history checked later */
+    }
+    free(x.h.ops);
+    pthread_mutex_destroy(&x.mu);
+    for (node = 0; node < c->n; node++) {
+        if (cl_check_exited(c, node)) {
+            say("impostors: node %d exited", node + 1);
+            failed = 1;
+        }
+    }
+    return failed ? -1 : 0;
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
-static void usage(void)
+static void usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: counter-e2e --bin DIR [--seconds N] [--seed S] "
             "[--clients N] [--keep]\n"
-            "  --bin      directory holding counter-server\n"
-            "  --seconds  length of the nemesis run (default 30)\n"
+            "       counter-e2e -h | --help | --version\n"
+            "  --bin      directory holding counter-server (required)\n"
+            "  --seconds  length of the nemesis run, 1..86400 (default 30)\n"
             "  --seed     random seed (default: from the clock)\n"
-            "  --clients  concurrent clients (default 8)\n"
+            "  --clients  concurrent clients, 1..256 (default 8)\n"
             "  --keep     keep the temp dir even on success\n");
 }
 
@@ -2198,9 +2671,10 @@ static void cluster_down(struct cluster *c)
 
 int main(int argc, char **argv)
 {
+    struct ctr_flags f;
     struct cluster c;
     uint64_t rng;
-    int i, rc;
+    int rc;
     char path[CL_PATH_MAX];
     const char *tmp = getenv("TMPDIR");
     struct timespec ts;
@@ -2208,44 +2682,35 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &ts);
     opt_seed = ((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec * 1000003u ^
                 (uint64_t)getpid()) % 1000000u;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--keep") == 0) {
+    ctr_flags_init(&f, "counter-e2e", usage, argc, argv);
+    while (ctr_flags_next(&f)) {
+        const char *v;
+        if (ctr_flag_is(&f, "--keep")) {
             opt_keep = 1;
-            continue;
-        }
-        if (strcmp(a, "--help") == 0) {
-            usage();
-            return 0;
-        }
-        if (v == NULL) {
-            usage();
-            return 2;
-        }
-        i++;
-        if (strcmp(a, "--bin") == 0) {
+        } else if ((v = ctr_flag_value(&f, "--bin")) != NULL) {
             opt_bin = v;
-        } else if (strcmp(a, "--seconds") == 0) {
-            opt_seconds = atoi(v);
-        } else if (strcmp(a, "--seed") == 0) {
-            opt_seed = strtoull(v, NULL, 10);
-        } else if (strcmp(a, "--clients") == 0) {
-            opt_clients = atoi(v);
+        } else if ((v = ctr_flag_value(&f, "--seconds")) != NULL) {
+            opt_seconds = (int)ctr_flag_u64(&f, v, 1, 86400);
+        } else if ((v = ctr_flag_value(&f, "--seed")) != NULL) {
+            opt_seed = ctr_flag_u64(&f, v, 0, UINT64_MAX);
+        } else if ((v = ctr_flag_value(&f, "--clients")) != NULL) {
+            opt_clients = (int)ctr_flag_u64(&f, v, 1, 256);
         } else {
-            usage();
-            return 2;
+            ctr_flag_unknown(&f);
         }
     }
-    if (opt_bin == NULL || opt_seconds < 1 || opt_clients < 1 ||
-        opt_clients > 256) {
-        usage();
+    if (f.i < argc) {
+        fprintf(stderr, "counter-e2e: unexpected argument '%s'\n", argv[f.i]);
+        usage(stderr);
         return 2;
+    }
+    if (opt_bin == NULL) {
+        ctr_flag_fail(&f, "--bin: required (the directory holding "
+                      "counter-server)");
     }
     snprintf(path, sizeof(path), "%s/counter-server", opt_bin);
     if (access(path, X_OK) != 0) {
-        fprintf(stderr, "counter-e2e: %s: %s\n", path, strerror(errno));
-        return 2;
+        ctr_flag_fail(&f, "--bin: %s: %s", path, strerror(errno));
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     g_t0 = cl_now_us();
@@ -2282,6 +2747,7 @@ int main(int argc, char **argv)
     }
     if (cluster_up(&c, "cluster start") == 0) {
         result("bad input", test_bad_input(&c, &rng));
+        result("impostors", test_impostors(&c, &rng));
         rc = test_nemesis(&c, &rng);
         result("nemesis run", rc);
     }

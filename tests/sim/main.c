@@ -7,6 +7,7 @@
  *   sim --seed S [--nodes K] [--persist M] [--events E] [-v] [--svg FILE]
  *       replays one seed exactly; -v traces every event to stdout, and
  *       --svg writes a picture of the run's timeline to FILE.
+ *   sim -h | --help | --version
  *
  * A seed fully determines a run (node count, persistence mode,
  * configuration, faults and schedule); --nodes K overrides only the node
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "raft.h"
 #include "sim.h"
 
 struct sim_cli {
@@ -35,14 +37,15 @@ struct sim_totals {
     uint64_t snap_runs, install_runs; /* runs that took / installed one */
 };
 
-static void sim_usage(const char *argv0)
+static void sim_usage(FILE *f, const char *argv0)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: %s --seeds N [--first F] [--nodes K] [--persist M] [--events E] "
             "[--stats]\n"
             "       %s --seed S [--nodes K] [--persist M] [--events E] [-v] "
-            "[--svg FILE]\n",
-            argv0, argv0);
+            "[--svg FILE]\n"
+            "       %s -h | --help | --version\n",
+            argv0, argv0, argv0);
 }
 
 static bool sim_parse_u64(const char *s, uint64_t *out)
@@ -67,7 +70,14 @@ static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t x = 0;
-        if (strcmp(a, "-v") == 0) {
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            sim_usage(stdout, argv[0]);
+            exit(0);
+        } else if (strcmp(a, "--version") == 0) {
+            printf("sim (raft library %d.%d.%d)\n", RAFT_VERSION_MAJOR,
+                   RAFT_VERSION_MINOR, RAFT_VERSION_PATCH);
+            exit(0);
+        } else if (strcmp(a, "-v") == 0) {
             c->verbose = true;
             i--; /* a flag: no value to skip */
         } else if (strcmp(a, "--stats") == 0) {
@@ -233,7 +243,7 @@ int main(int argc, char **argv)
     struct sim_totals t;
     uint64_t passed = 0, failed = 0;
     if (!sim_parse_args(argc, argv, &c)) {
-        sim_usage(argv[0]);
+        sim_usage(stderr, argv[0]);
         return 2;
     }
     FILE *svg = NULL;
