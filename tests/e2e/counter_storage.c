@@ -37,6 +37,7 @@
 static int n_pass, n_fail;
 static int opt_keep;
 static char g_root[CL_DIR_MAX]; /* temp dir holding every case's directory */
+static char g_token[CL_DIR_MAX + 8]; /* the servers' cluster token file */
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
@@ -569,7 +570,7 @@ static int run_server(const char *dir, int port, int64_t ms, char *out,
             dup2(fd, 2);
         }
         execl(exe, exe, "--id", "1", "--data", dir, "--peers", peers,
-              "--segment-bytes", "4096", (char *)NULL);
+              "--token-file", g_token, "--segment-bytes", "4096", (char *)NULL);
         _exit(127);
     }
     if (pid < 0) {
@@ -723,7 +724,7 @@ static void part2(int port)
             dup2(fd, 1);
             dup2(fd, 2);
             execl(exe, exe, "--id", "1", "--data", dir, "--peers", peers,
-                  (char *)NULL);
+                  "--token-file", g_token, (char *)NULL);
             _exit(127);
         }
         cl_pids[1] = first;
@@ -757,6 +758,18 @@ int main(int argc, char **argv)
     if (mkdtemp(g_root) == NULL) {
         perror("mkdtemp");
         return 1;
+    }
+    {
+        /* A private token file for the servers this test starts. */
+        static const char token[] = "counter-storage-test-token-0123456789abcdef\n";
+        int fd;
+        snprintf(g_token, sizeof(g_token), "%s/token", g_root);
+        fd = open(g_token, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0 || write(fd, token, sizeof(token) - 1) != (ssize_t)(sizeof(token) - 1)) {
+            perror(g_token);
+            return 1;
+        }
+        close(fd);
     }
     part1_loads();
     part1_names();
