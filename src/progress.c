@@ -34,6 +34,11 @@ void raft__progress_become_snapshot(struct raft__progress *pr, raft_index index,
     pr->state = RAFT_PROGRESS_SNAPSHOT;
     pr->probe_sent = false;
     infl_clear(pr);
+    /* No AppendEntries with entries until it is installed: the byte count
+     * in flight at its maximum makes raft__progress_paused() say so at no
+     * cost to the other states (nothing is in the ring, so acknowledgements
+     * never subtract from it; leaving the state clears it). */
+    pr->infl_bytes = UINT64_MAX;
     pr->snap_index = index;
     pr->snap_term = term;
     pr->snap_sent = 0;

@@ -82,8 +82,7 @@ static inline bool raft__progress_paused(const struct raft__progress *pr,
     if (pr->state == RAFT_PROGRESS_PROBE) {
         return pr->probe_sent;
     }
-    /* (SNAPSHOT is not paused here: its next index is at or below the
-     * leader's log base, which every caller checks.) */
+    /* (SNAPSHOT is paused too: see raft__progress_become_snapshot.) */
     return pr->infl_count >= max_inflight || pr->infl_bytes >= max_bytes;
 }
 

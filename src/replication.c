@@ -74,14 +74,12 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
     size_t n;
     if (raft__progress_paused(pr, w, r->cfg.max_inflight_bytes) ||
         pr->next > raft__log_last(&r->log)) {
-        return false;
+        /* A follower receiving the snapshot counts as paused for entries. */
+        return pr->state == RAFT_PROGRESS_SNAPSHOT && raft__snapshot_send(r, pr);
     }
     if (pr->next <= r->log.base) {
-        /* It needs entries this leader compacted: send the snapshot.
-         * (SNAPSHOT keeps next at or below the base: the base only rises.) */
-        if (pr->state != RAFT_PROGRESS_SNAPSHOT) {
-            raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
-        }
+        /* It needs entries this leader compacted: send the snapshot. */
+        raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
         return raft__snapshot_send(r, pr);
     }
     prev = pr->next - 1;
