@@ -684,7 +684,8 @@ RAFT_API int raft_restore_snapshot(struct raft *r,
  * an earlier apply failed.
  * Returns 0, RAFT_EPERSIST (persisting a new term failed: the election did
  * not start and will be retried at the next tick), RAFT_ENOSPACE (the term
- * has reached UINT64_MAX - 1: no further election is possible), RAFT_EAPPLY,
+ * has reached UINT64_MAX - 1, or the log index UINT64_MAX - 1, which only
+ * a snapshot can bring near: no further election is possible), RAFT_EAPPLY,
  * RAFT_ENOMEM, RAFT_ENOTSTARTED, RAFT_ESTOPPED (a failed asynchronous write
  * stopped the node, see raft_persisted) or RAFT_EBUSY.
  */

@@ -47,7 +47,9 @@ int raft__election_start(struct raft *r)
 {
     size_t i;
     int rc;
-    if (r->term >= UINT64_MAX - 1) {
+    /* No term left, or no index left for the new term's no-op (entries
+     * end at UINT64_MAX - 1: no follower accepts one beyond). */
+    if (r->term >= UINT64_MAX - 1 || raft__log_last(&r->log) >= UINT64_MAX - 1) {
         return RAFT_ENOSPACE;
     }
     /* Room for the no-op of a term we may win during this very call, so

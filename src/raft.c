@@ -259,7 +259,7 @@ static int start(struct raft *r, const raft_id *voters, size_t n_voters,
         }
     }
     if (term == UINT64_MAX || (term == 0 && vote != 0) || base_term > term ||
-        n_entries > UINT64_MAX - base) {
+        base == UINT64_MAX || n_entries > UINT64_MAX - 1 - base) {
         return RAFT_EINVAL;
     }
     rc = entries_check(term, entries, n_entries, &bytes, &runs);
