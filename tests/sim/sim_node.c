@@ -710,6 +710,7 @@ void sim_node_snapshot(struct sim_node *nd)
         sim_check_node(nd);
         if (s->failed)
             return;
+        raft_status(nd->r, &st); /* the call may have applied (a retry) */
     }
     if (st.applied <= st.snapshot_index)
         return;
