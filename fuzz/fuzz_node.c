@@ -1473,8 +1473,11 @@ static void do_propose(struct world *w, const struct raft_buf *bufs, size_t n,
                  "invalid proposal (NULL payload %d, too big %d) gave %d",
                  null_buf, too_big, rc);
     } else {
+        /* Entries end at UINT64_MAX - 1: a snapshot near the end of the
+         * index space can leave no room. */
         FZ_CHECK(rc == 0 || rc == RAFT_EPERSIST || rc == RAFT_ENOMEM ||
-                     rc == RAFT_EAPPLY,
+                     rc == RAFT_EAPPLY ||
+                     (rc == RAFT_ENOSPACE && b.last_index > UINT64_MAX - 1 - n),
                  "valid proposal to the leader gave %d", rc);
         if (rc == RAFT_EPERSIST) {
             FZ_CHECK(st.role == RAFT_FOLLOWER, "leader kept leading after its "
