@@ -44,7 +44,6 @@ int raft__snapshot_compact(struct raft *r, raft_index index)
     upto = index > keep ? index - keep : 0;
     if (upto > r->log.base) {
         raft__log_compact(&r->log, upto);
-        r->ents_n = 0; /* the slice cache may point into dropped payloads */
     }
     return 0;
 }
@@ -230,7 +229,6 @@ static int install(struct raft *r, const struct raft_msg *m,
     r->metrics.applied_by_snapshot += index - r->applied;
     r->metrics.snapshots_installed++;
     r->applied = index;
-    r->ents_n = 0;
     /* Acknowledged once the installation is durable. */
     reply(r, m, m->u.snapshot.offset + m->u.snapshot.len, true, RAFT__AFTER_ALL);
     return 0;
