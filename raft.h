@@ -124,7 +124,10 @@ RAFT_API int raft_version_number(void);
     X(RAFT_EFORMAT, -21, "malformed encoding: reserved bits or bad length")   \
     X(RAFT_ESTOPPED, -22, "node stopped after a failed write: restore it")   \
     X(RAFT_ESNAPSHOT, -23, "log does not continue the snapshot")              \
-    X(RAFT_ECOMPACTED, -24, "entry compacted into a snapshot")
+    X(RAFT_ECOMPACTED, -24, "entry compacted into a snapshot")               \
+    X(RAFT_ELEADERLOST, -25, "leadership changed before the read was confirmed") \
+    X(RAFT_EFULL, -26, "too many requests pending")                          \
+    X(RAFT_ENOQUORUM, -27, "leader lost contact with a majority")
 
 enum {
 #define RAFT__ERRNO_ENUM(name, value, text) name = value,
@@ -146,8 +149,14 @@ typedef uint64_t raft_id;    /* node id; 0 means "none" and is never valid */
 typedef uint64_t raft_term;  /* election term; 0 only before the first term */
 typedef uint64_t raft_index; /* log index; the first entry has index 1 */
 
-/* Roles. */
-enum { RAFT_FOLLOWER = 1, RAFT_CANDIDATE = 2, RAFT_LEADER = 3 };
+/* Roles. A pre-candidate (PreVote, see struct raft_config) asks whether it
+ * could win an election before starting one; it knows no leader. */
+enum {
+    RAFT_FOLLOWER = 1,
+    RAFT_CANDIDATE = 2,
+    RAFT_LEADER = 3,
+    RAFT_PRECANDIDATE = 4
+};
 
 /* ======================================================================
  * Value structs: entries and messages
@@ -185,7 +194,17 @@ enum {
     RAFT_MSG_APPEND = 3,      /* AppendEntries RPC, also the heartbeat (5.3) */
     RAFT_MSG_APPEND_RESP = 4, /* its reply */
     RAFT_MSG_SNAPSHOT = 5,    /* InstallSnapshot: one chunk (Raft 7) */
-    RAFT_MSG_SNAPSHOT_RESP = 6 /* its reply */
+    RAFT_MSG_SNAPSHOT_RESP = 6, /* its reply */
+    RAFT_MSG_PREVOTE = 7,     /* PreVote (thesis 9.6): could a candidate of
+                                 `term` win? u.vote; changes nothing */
+    RAFT_MSG_PREVOTE_RESP = 8, /* its reply: u.vote_resp; `term` is the
+                                 request's when granted, else the voter's */
+    RAFT_MSG_HEARTBEAT = 9,   /* leader: are you still following me? Confirms
+                                 leadership for reads (u.heartbeat) */
+    RAFT_MSG_HEARTBEAT_RESP = 10, /* its reply: u.heartbeat */
+    RAFT_MSG_READ = 11,       /* follower: a read index, please (u.read) */
+    RAFT_MSG_READ_RESP = 12   /* leader: the index for reads up to u.read.id
+                                 (u.read) */
 };
 
 /* RequestVote: a candidate asks for a vote in `term`. */
@@ -259,6 +278,27 @@ struct raft_msg_snapshot_resp {
     bool done;
 };
 
+/*
+ * HEARTBEAT and its reply: a leadership round. The follower echoes
+ * `round`; a reply from a majority to round k shows the leader still led
+ * when it sent round k.
+ */
+struct raft_msg_heartbeat {
+    uint64_t round;
+};
+
+/*
+ * READ and its reply. A follower asks its leader for a read index for its
+ * reads numbered up to `id` (its own numbering); the leader answers once
+ * its leadership is confirmed, with ok and `index`, or refuses (ok false:
+ * it does not lead).
+ */
+struct raft_msg_read {
+    uint64_t id;
+    raft_index index; /* reply only: serve the reads once applied to here */
+    bool ok;          /* reply only */
+};
+
 /* A message between two nodes. */
 struct raft_msg {
     int type;       /* RAFT_MSG_* */
@@ -272,6 +312,8 @@ struct raft_msg {
         struct raft_msg_append_resp append_resp;
         struct raft_msg_snapshot snapshot;
         struct raft_msg_snapshot_resp snapshot_resp;
+        struct raft_msg_heartbeat heartbeat;
+        struct raft_msg_read read;
     } u;
 };
 
@@ -321,6 +363,42 @@ struct raft_allocator {
  * safety caps RAFT_MAX_ACCEPT_ENTRIES and RAFT_MAX_ACCEPT_BYTES, so nodes
  * of one cluster may be configured with different limits, and a node
  * restarted with lower limits still restores its own log.
+ *
+ * PreVote (Raft thesis 9.6), on unless disable_pre_vote: a node whose
+ * election timer fires first becomes a pre-candidate and asks the voters
+ * whether they would vote for it at the next term (RAFT_MSG_PREVOTE),
+ * without raising its own term or anyone's, and without persisting
+ * anything. Only with a majority of yes does it start a real election. A
+ * node cut off for a while therefore comes back at the term it left with
+ * and does not depose a healthy leader. Every node of a cluster should
+ * have the same setting (a node without PreVote still answers pre-votes).
+ *
+ * CheckQuorum and leader stickiness, on unless disable_check_quorum:
+ *   - a leader that has not heard from a majority of the voters (itself
+ *     included) within the last election_ticks ticks steps down
+ *     (RAFT_EVENT_STEP_DOWN with RAFT_ENOQUORUM), so a leader cut off from
+ *     the majority stops accepting proposals within one election timeout;
+ *   - a node that has heard from the current leader within the last
+ *     election_ticks ticks, and a leader, ignore vote and pre-vote requests
+ *     of a higher term: no reply, no term change (counted as
+ *     RAFT_REJECT_IN_LEASE). A node that can send but not receive cannot
+ *     then force elections on a healthy cluster.
+ * Other messages of a higher term are handled as without it: the receiver
+ * adopts the term.
+ *
+ * Reads (raft_read_index): by default each read is confirmed by a round
+ * of heartbeats to the voters, shared by every read waiting for it.
+ * lease_reads (which needs CheckQuorum) lets a leader answer reads without
+ * a round while its lease holds: a majority acknowledged a heartbeat round
+ * sent at tick t, so until tick t + election_ticks - lease_drift_ticks no
+ * other node can have been elected (those voters ignore vote requests for
+ * election_ticks ticks after hearing from the leader, and every node does
+ * so for election_ticks ticks after it starts). Turning it on is accepting
+ * a timing assumption: no node's tick runs slower than the leader's by
+ * more than lease_drift_ticks per election_ticks, and a node paused (by the
+ * scheduler, a debugger, a VM migration) keeps counting the ticks it
+ * missed or is restarted. If the assumption fails a read may miss a write
+ * committed before it: enable it on every node or on none.
  */
 /* Safety caps on one incoming AppendEntries (see struct raft_config). */
 #define RAFT_MAX_ACCEPT_ENTRIES 65536u
@@ -349,6 +427,17 @@ struct raft_config {
                                  followers slightly behind (see
                                  raft_compact), default 1024; the
                                  smallest is 1 */
+    bool disable_pre_vote;    /* PreVote off (on by default, see above) */
+    bool disable_check_quorum; /* CheckQuorum and leader stickiness off
+                                 (on by default, see above) */
+    bool lease_reads;         /* leader answers reads from its lease (see
+                                 above); needs CheckQuorum */
+    unsigned lease_drift_ticks; /* clock-drift bound taken off the lease,
+                                 default election_ticks / 4 (at least 1),
+                                 below election_ticks */
+    uint32_t max_pending_reads; /* reads waiting on this node (its own and,
+                                 on a leader, those of followers), default
+                                 1024 */
 };
 
 /* ======================================================================
@@ -470,7 +559,9 @@ enum {
                                      fires again (then it campaigns at the
                                      next term) or it hears from a leader of
                                      its term or a later one (then it
-                                     follows). */
+                                     follows). A pre-candidate that loses
+                                     its pre-vote follows again, at the
+                                     same term. */
     RAFT_EVENT_MSG_REJECTED = 6,  /* raft_step refused a message: peer, error,
                                      reason */
     RAFT_EVENT_APPEND_REJECTED = 7,/* follower refused entries (log mismatch):
@@ -478,8 +569,11 @@ enum {
     RAFT_EVENT_SEND_FAILED = 8,   /* a message was lost before the network:
                                      the send callback failed, or the
                                      outgoing queue was full: peer, reason */
-    RAFT_EVENT_STEP_DOWN = 9      /* leader stepped down: error says why
-                                     (RAFT_EPERSIST) or 0 for a higher term */
+    RAFT_EVENT_STEP_DOWN = 9,     /* leader stepped down: error says why
+                                     (RAFT_EPERSIST, RAFT_ENOQUORUM) or 0
+                                     for a higher term */
+    RAFT_EVENT_PREVOTE_START = 10 /* became pre-candidate: term (its
+                                     current term; it asks for term + 1) */
 };
 
 /*
@@ -579,9 +673,23 @@ typedef int (*raft_snapshot_install_cb)(struct raft *r, void *ctx,
                                         const struct raft_snapshot_meta *meta,
                                         bool keep);
 
+/*
+ * A read asked for with raft_read_index() is settled: called exactly once
+ * per accepted request, with the host's `req` pointer.
+ * status 0: the read may be served now, from the state machine as it is
+ * (this node has applied every entry up to `index`, and no entry committed
+ * before the read was asked for is missing): the result is linearizable.
+ * status RAFT_ELEADERLOST: leadership changed, or this node's leader could
+ * not confirm it, before the read was confirmed (`index` is 0): retry,
+ * possibly on the new leader. Must not call mutating functions on the node.
+ */
+typedef void (*raft_read_cb)(struct raft *r, void *ctx, void *req,
+                             raft_index index, int status);
+
 /* The callback table, copied by raft_create(). `send`, `persist_state`,
  * `persist_entries` and `apply` are required; `event` is optional; the
- * snapshot callbacks are optional as a set (all three or none). */
+ * snapshot callbacks are optional as a set (all three or none); `read` is
+ * optional. */
 struct raft_callbacks {
     raft_send_cb send;
     raft_persist_state_cb persist_state;
@@ -591,6 +699,7 @@ struct raft_callbacks {
     raft_snapshot_read_cb snapshot_read;
     raft_snapshot_write_cb snapshot_write;
     raft_snapshot_install_cb snapshot_install;
+    raft_read_cb read;        /* optional: needed by raft_read_index() */
 };
 
 /* ======================================================================
@@ -833,6 +942,36 @@ RAFT_API int raft_persisted(struct raft *r, size_t n, int status);
  */
 RAFT_API int raft_compact(struct raft *r, raft_index index);
 
+/*
+ * Ask for a linearizable read (Raft thesis 6.4, ReadIndex) without writing
+ * to the log. `req` is the host's, passed back to the read callback, which
+ * is called exactly once if this returns 0: when the read may be served
+ * (status 0), or when it cannot be confirmed (RAFT_ELEADERLOST).
+ *
+ * On the leader the read index is the commit index when the read is asked
+ * for (a new leader first commits an entry of its own term: reads wait for
+ * it); the leader then confirms it still leads with a round of heartbeats
+ * (RAFT_MSG_HEARTBEAT) to the voters, shared by every read asked for
+ * before the round leaves, and the callback fires once a majority answered
+ * and the node applied up to the index. With cfg.lease_reads and a valid
+ * lease, no round is needed. A one-voter cluster confirms at once: the
+ * callback may then run before this returns, at the end of this call.
+ *
+ * On a follower that knows its leader, the reads asked for in one call go
+ * to the leader in one RAFT_MSG_READ (resent every heartbeat_ticks until
+ * answered); the callback fires once the leader answered and this node
+ * applied up to the leader's index.
+ *
+ * Every pending read fails with RAFT_ELEADERLOST when the node's term or
+ * role changes, or when the leader refuses (it no longer leads).
+ * Returns 0, RAFT_EINVAL (no read callback), RAFT_ENOTLEADER (a follower
+ * that knows no leader, or a candidate: raft_leader() tells whom to ask),
+ * RAFT_EFULL (cfg.max_pending_reads reads already wait here), RAFT_ENOMEM,
+ * RAFT_EAPPLY (the read was accepted; an earlier entry failed to apply
+ * again on the way out), RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
+ */
+RAFT_API int raft_read_index(struct raft *r, void *req);
+
 /* ======================================================================
  * Wire format (codec)
  *
@@ -934,7 +1073,8 @@ enum {
 /* Snapshot of a node's state, filled by raft_status(). */
 struct raft_status {
     raft_id id;
-    int role;              /* RAFT_FOLLOWER, RAFT_CANDIDATE or RAFT_LEADER;
+    int role;              /* RAFT_FOLLOWER, RAFT_PRECANDIDATE, RAFT_CANDIDATE
+                              or RAFT_LEADER;
                               0 before the node is started */
     raft_term term;
     raft_id vote;          /* voted for in `term`, or 0 */
@@ -1001,7 +1141,7 @@ RAFT_API int raft_entry_at(const struct raft *r, raft_index index, struct raft_e
 /* Slots of the per-message-type arrays of struct raft_metrics, indexed by
  * RAFT_MSG_*; slot 0 and slots of no type stay 0. Fixed: message types
  * added later take free slots. */
-#define RAFT_METRICS_MSG_SLOTS 8
+#define RAFT_METRICS_MSG_SLOTS 16
 
 /*
  * Why a message was refused: indexes of raft_metrics.rejected[]. The
@@ -1028,10 +1168,13 @@ enum {
                                    the same term, entries that contradict
                                    committed ones, a success reply for an
                                    index past the log */
-    RAFT_REJECT_LOG_MISMATCH = 6 /* AppendEntries failed the consistency
+    RAFT_REJECT_LOG_MISMATCH = 6, /* AppendEntries failed the consistency
                                    check (Figure 2, AppendEntries 2):
                                    raft_step returned 0 and the node sent a
                                    rejection (RAFT_EVENT_APPEND_REJECTED) */
+    RAFT_REJECT_IN_LEASE = 7    /* a vote or pre-vote request of a higher
+                                   term ignored under leader stickiness:
+                                   raft_step returned 0, sent no reply */
 };
 /* Slots of raft_metrics.rejected[] (slot 0 stays 0). Fixed. */
 #define RAFT_METRICS_REJECT_SLOTS 8
@@ -1039,9 +1182,9 @@ enum {
 /*
  * Counters of one node, filled by raft_metrics().
  *
- * ABI: the struct only grows. New counters (those of snapshots, when the
- * library has them) are appended at the end; existing fields never move, change type or change meaning, and the
- * array sizes above never change. Callers pass sizeof(struct
+ * ABI: the struct only grows. New counters are appended at the end;
+ * existing fields never move, change type or change meaning, and the
+ * array sizes above never change (from the first release on). Callers pass sizeof(struct
  * raft_metrics) to raft_metrics(), which fills what both sides know and
  * zeroes the rest, so a program built against an older or newer raft.h
  * than the library it runs with reads correct counters, and 0 for those
@@ -1123,6 +1266,18 @@ struct raft_metrics {
     uint64_t snapshot_bytes_sent; /* their data bytes */
     uint64_t snapshots_installed; /* snapshot_install callbacks that
                       returned 0 */
+
+    /* Elections and reads (PreVote, CheckQuorum, ReadIndex). */
+    uint64_t prevotes_started; /* became pre-candidate
+                      (RAFT_EVENT_PREVOTE_START) */
+    uint64_t quorum_lost; /* leader stepped down for not hearing from a
+                      majority (RAFT_ENOQUORUM; also in step_downs) */
+    uint64_t reads_served; /* read callbacks with status 0 */
+    uint64_t reads_failed; /* read callbacks with RAFT_ELEADERLOST */
+    uint64_t read_rounds; /* leader: heartbeat rounds started to confirm
+                      reads or renew the lease */
+    uint64_t lease_reads; /* leader: reads confirmed by the lease, without
+                      a round (also in reads_served once served) */
 };
 
 /*

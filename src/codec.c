@@ -66,7 +66,14 @@ static uint64_t encoded_size(const struct raft_msg *m)
     switch (m->type) {
     case RAFT_MSG_VOTE:
     case RAFT_MSG_VOTE_RESP:
+    case RAFT_MSG_PREVOTE:
+    case RAFT_MSG_PREVOTE_RESP:
         return RAFT__WIRE_VOTE;
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+    case RAFT_MSG_READ:
+    case RAFT_MSG_READ_RESP:
+        return RAFT__WIRE_SHORT;
     case RAFT_MSG_APPEND_RESP:
         return RAFT__WIRE_APPEND_RESP;
     case RAFT_MSG_SNAPSHOT_RESP:
@@ -119,12 +126,27 @@ static void encode_body(const struct raft_msg *m, uint8_t *p)
     size_t i;
     switch (m->type) {
     case RAFT_MSG_VOTE:
+    case RAFT_MSG_PREVOTE:
         put64(p + 32, m->u.vote.last_index);
         put64(p + 40, m->u.vote.last_term);
         break;
     case RAFT_MSG_VOTE_RESP:
+    case RAFT_MSG_PREVOTE_RESP:
         put64(p + 32, m->u.vote_resp.last_index);
         put64(p + 40, m->u.vote_resp.last_term);
+        break;
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+        put64(p + 32, m->u.heartbeat.round);
+        put64(p + 40, 0);
+        break;
+    case RAFT_MSG_READ:
+        put64(p + 32, m->u.read.id);
+        put64(p + 40, 0);
+        break;
+    case RAFT_MSG_READ_RESP:
+        put64(p + 32, m->u.read.id);
+        put64(p + 40, m->u.read.index);
         break;
     case RAFT_MSG_APPEND_RESP:
         put64(p + 32, m->u.append_resp.index);
@@ -183,7 +205,9 @@ int raft_msg_encode(const struct raft_msg *msg, void *buf, size_t cap, size_t *l
     if (cap < size) {
         return RAFT_ENOBUFS;
     }
-    if ((msg->type == RAFT_MSG_VOTE_RESP && msg->u.vote_resp.granted) ||
+    if (((msg->type == RAFT_MSG_VOTE_RESP || msg->type == RAFT_MSG_PREVOTE_RESP) &&
+         msg->u.vote_resp.granted) ||
+        (msg->type == RAFT_MSG_READ_RESP && msg->u.read.ok) ||
         (msg->type == RAFT_MSG_APPEND_RESP && msg->u.append_resp.success) ||
         (msg->type == RAFT_MSG_SNAPSHOT && msg->u.snapshot.last) ||
         (msg->type == RAFT_MSG_SNAPSHOT_RESP && msg->u.snapshot_resp.done)) {
@@ -349,7 +373,15 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
     switch (p[5]) {
     case RAFT_MSG_VOTE:
     case RAFT_MSG_VOTE_RESP:
+    case RAFT_MSG_PREVOTE:
+    case RAFT_MSG_PREVOTE_RESP:
         want = RAFT__WIRE_VOTE;
+        break;
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+    case RAFT_MSG_READ:
+    case RAFT_MSG_READ_RESP:
+        want = RAFT__WIRE_SHORT;
         break;
     case RAFT_MSG_APPEND_RESP:
         want = RAFT__WIRE_APPEND_RESP;
@@ -366,8 +398,12 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
     default:
         return RAFT_ETYPE;
     }
+    /* Flag bit 0 exists for the replies that grant or succeed, the last
+     * chunk, and READ_RESP. */
     if ((flags & ~RAFT__WIRE_FLAG_OK) != 0 ||
-        (flags != 0 && (p[5] == RAFT_MSG_VOTE || p[5] == RAFT_MSG_APPEND))) {
+        (flags != 0 && p[5] != RAFT_MSG_VOTE_RESP && p[5] != RAFT_MSG_APPEND_RESP &&
+         p[5] != RAFT_MSG_SNAPSHOT && p[5] != RAFT_MSG_SNAPSHOT_RESP &&
+         p[5] != RAFT_MSG_PREVOTE_RESP && p[5] != RAFT_MSG_READ_RESP)) {
         return RAFT_EFORMAT;
     }
     /* APPEND and SNAPSHOT have a variable part after `want` bytes; the
@@ -383,9 +419,28 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
     msg->term = get64(p + 24);
     switch (msg->type) {
     case RAFT_MSG_VOTE:
+    case RAFT_MSG_PREVOTE:
         msg->u.vote.last_index = get64(p + 32);
         msg->u.vote.last_term = get64(p + 40);
         return 0;
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+    case RAFT_MSG_READ:
+        if (get64(p + 40) != 0) {
+            return RAFT_EFORMAT; /* reserved */
+        }
+        if (msg->type == RAFT_MSG_READ) {
+            msg->u.read.id = get64(p + 32);
+        } else {
+            msg->u.heartbeat.round = get64(p + 32);
+        }
+        return 0;
+    case RAFT_MSG_READ_RESP:
+        msg->u.read.ok = flags != 0;
+        msg->u.read.id = get64(p + 32);
+        msg->u.read.index = get64(p + 40);
+        return 0;
+    case RAFT_MSG_PREVOTE_RESP:
     case RAFT_MSG_VOTE_RESP:
         msg->u.vote_resp.granted = flags != 0;
         msg->u.vote_resp.last_index = get64(p + 32);

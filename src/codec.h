@@ -12,7 +12,10 @@
 #define RAFT__WIRE_SNAPSHOT 64u    /* header + index + index_term + offset +
                                       len + reserved, before the data */
 #define RAFT__WIRE_SNAPSHOT_RESP 48u /* header + index + offset */
-#define RAFT__WIRE_FLAG_OK 1u      /* granted / success / last / done */
+#define RAFT__WIRE_SHORT 48u       /* header + two u64: HEARTBEAT(_RESP), READ
+                                      (_RESP), whose second is reserved in
+                                      all but READ_RESP */
+#define RAFT__WIRE_FLAG_OK 1u      /* granted / success / last / done / ok */
 
 #define RAFT__WIRE_DEFAULT_MAX_ENTRIES 64u
 #define RAFT__WIRE_DEFAULT_MAX_ENTRY_BYTES (1024u * 1024u)

@@ -9,33 +9,38 @@
 #include "quorum.h"
 #include "replication.h"
 
-static void send_vote_requests(struct raft *r)
+/* Ask every other voter for its vote (type RAFT_MSG_VOTE, at the current
+ * term, once the term and self-vote are durable) or for a pre-vote
+ * (RAFT_MSG_PREVOTE, for the next term, at once: nothing was written). */
+static void send_vote_requests(struct raft *r, int type)
 {
     struct raft_msg m;
     size_t i;
+    bool pre = type == RAFT_MSG_PREVOTE;
     memset(&m, 0, sizeof(m));
-    m.type = RAFT_MSG_VOTE;
+    m.type = type;
     m.from = r->cfg.id;
-    m.term = r->term;
+    m.term = pre ? r->term + 1 : r->term;
     m.u.vote.last_index = raft__log_last(&r->log);
     m.u.vote.last_term = raft__log_last_term(&r->log);
     for (i = 0; i < r->n; i++) {
         if (i != r->self) {
             m.to = r->prs[i].id;
-            raft__queue(r, &m, RAFT__AFTER_STATE);
+            raft__queue(r, &m, pre ? RAFT__AFTER_NOTHING : RAFT__AFTER_STATE);
         }
     }
 }
 
 /* Votes for and against this candidate. Its own vote counts only once the
- * write holding it is durable (always, in synchronous mode). */
+ * write holding it is durable (always, in synchronous mode); a
+ * pre-candidate's own pre-vote is written nowhere and counts at once. */
 static void tally(const struct raft *r, size_t *granted, size_t *rejected)
 {
     size_t i;
     *granted = 0;
     *rejected = 0;
     for (i = 0; i < r->n; i++) {
-        if (i == r->self && r->w_done < r->w_vote) {
+        if (i == r->self && r->role == RAFT_CANDIDATE && r->w_done < r->w_vote) {
             continue;
         }
         *granted += r->prs[i].vote == RAFT__VOTE_GRANTED;
@@ -74,8 +79,57 @@ int raft__election_start(struct raft *r)
     }
     r->prs[r->self].vote = RAFT__VOTE_GRANTED;
     raft__emit(r, RAFT_EVENT_ELECTION_START, 0, 0, NULL);
-    send_vote_requests(r);
+    send_vote_requests(r, RAFT_MSG_VOTE);
     return raft__election_check_won(r);
+}
+
+/* Thesis 9.6: the pre-vote changes no term and no vote and writes nothing;
+ * the node only asks whether it could win at the next term. */
+static int prevote_start(struct raft *r)
+{
+    size_t i;
+    if (r->term >= UINT64_MAX - 1 || raft__log_last(&r->log) >= UINT64_MAX - 1) {
+        return RAFT_ENOSPACE; /* as raft__election_start would find */
+    }
+    r->metrics.prevotes_started++;
+    r->leader = 0;
+    raft__set_role(r, RAFT_PRECANDIDATE);
+    raft__reset_election_timer(r);
+    for (i = 0; i < r->n; i++) {
+        r->prs[i].vote = RAFT__VOTE_NONE;
+    }
+    r->prs[r->self].vote = RAFT__VOTE_GRANTED;
+    raft__emit(r, RAFT_EVENT_PREVOTE_START, 0, 0, NULL);
+    send_vote_requests(r, RAFT_MSG_PREVOTE);
+    if (raft__quorum_vote_result(r->n, 1, 0) == RAFT__VOTE_WON) {
+        return raft__election_start(r); /* a one-voter cluster */
+    }
+    return 0;
+}
+
+int raft__election_timeout(struct raft *r)
+{
+    if (r->cfg.disable_pre_vote) {
+        return raft__election_start(r);
+    }
+    return prevote_start(r);
+}
+
+bool raft__election_in_lease(const struct raft *r)
+{
+    if (r->cfg.disable_check_quorum) {
+        return false;
+    }
+    if (r->role == RAFT_LEADER) {
+        return true; /* CheckQuorum deposes it within an election timeout */
+    }
+    /* A node that just started may have acknowledged a leader's round
+     * before it stopped: with leases on it holds back as if it had heard
+     * from that leader at its start. */
+    if (r->leader == 0 && !(r->cfg.lease_reads && r->now < r->cfg.election_ticks)) {
+        return false;
+    }
+    return r->election_elapsed < r->cfg.election_ticks;
 }
 
 int raft__election_check_won(struct raft *r)
@@ -194,6 +248,60 @@ int raft__election_recv_vote(struct raft *r, const struct raft_msg *m)
         tie_break(r, m);
     }
     send_vote_resp(r, m->from, grant);
+    return 0;
+}
+
+int raft__election_recv_prevote(struct raft *r, const struct raft_msg *m)
+{
+    struct raft_msg out;
+    /* Would we vote for it at m->term? A later term than ours frees our
+     * vote; at our own term only a vote not given to another (and no
+     * leader known) allows it. Nothing changes here: no term, no vote,
+     * no timer, no write (thesis 9.6). */
+    bool free_vote = m->term > r->term ||
+                     r->vote == m->from || (r->vote == 0 && r->leader == 0);
+    bool grant = free_vote &&
+                 log_up_to_date(r, m->u.vote.last_index, m->u.vote.last_term);
+    memset(&out, 0, sizeof(out));
+    out.type = RAFT_MSG_PREVOTE_RESP;
+    out.from = r->cfg.id;
+    out.to = m->from;
+    /* A grant carries the term asked about, so the pre-candidate counts it
+     * without taking it for a newer term; a refusal carries ours, so a
+     * pre-candidate behind us catches up. */
+    out.term = grant ? m->term : r->term;
+    out.u.vote_resp.granted = grant;
+    out.u.vote_resp.last_index = raft__log_last(&r->log);
+    out.u.vote_resp.last_term = raft__log_last_term(&r->log);
+    raft__queue(r, &out, RAFT__AFTER_NOTHING);
+    return 0;
+}
+
+int raft__election_recv_prevote_resp(struct raft *r, struct raft__progress *pr,
+                                     const struct raft_msg *m)
+{
+    size_t granted, rejected;
+    bool grant = m->u.vote_resp.granted;
+    if (r->role != RAFT_PRECANDIDATE || pr->vote != RAFT__VOTE_NONE ||
+        m->term != (grant ? r->term + 1 : r->term)) {
+        return 0; /* late, duplicated, or about another round */
+    }
+    tally(r, &granted, &rejected);
+    if (grant) {
+        pr->vote = RAFT__VOTE_GRANTED;
+        if (raft__quorum_vote_result(r->n, granted + 1, rejected) == RAFT__VOTE_WON) {
+            return raft__election_start(r);
+        }
+        return 0;
+    }
+    pr->vote = RAFT__VOTE_REJECTED;
+    if (raft__quorum_vote_result(r->n, granted, rejected + 1) == RAFT__VOTE_LOST) {
+        raft__emit(r, RAFT_EVENT_ELECTION_LOST, m->from, 0,
+                   log_newer(r, m->u.vote_resp.last_index, m->u.vote_resp.last_term)
+                       ? "pre-vote: a voter's log is more up-to-date"
+                       : "pre-vote: a majority refused");
+        raft__set_role(r, RAFT_FOLLOWER); /* same term, no leader known */
+    }
     return 0;
 }
 

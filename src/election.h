@@ -9,6 +9,23 @@
  * unchanged; the election is then retried at the next tick. */
 int raft__election_start(struct raft *r);
 
+/* The election timer fired: start a pre-vote (thesis 9.6), or an
+ * election if PreVote is off. Errors as raft__election_start. */
+int raft__election_timeout(struct raft *r);
+
+/* Leader stickiness: does this node ignore vote and pre-vote requests of a
+ * higher term (see raft_config)? */
+bool raft__election_in_lease(const struct raft *r);
+
+/* A pre-vote request of a term >= ours, not ignored under stickiness:
+ * answered, nothing else changes. */
+int raft__election_recv_prevote(struct raft *r, const struct raft_msg *m);
+
+/* A pre-vote reply whose term is ours or ours + 1 (step.c handles a
+ * refusal from a later term). */
+int raft__election_recv_prevote_resp(struct raft *r, struct raft__progress *pr,
+                                     const struct raft_msg *m);
+
 /* Candidate: become leader if the votes counted so far (the node's own
  * only once durable) make a majority. Room for the no-op must be reserved
  * by the caller. */

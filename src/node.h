@@ -38,6 +38,7 @@
 #define RAFT__DEFAULT_MAX_MSG_BYTES (1024u * 1024u)
 #define RAFT__DEFAULT_MAX_INFLIGHT 8u
 #define RAFT__DEFAULT_SNAPSHOT_TRAILING 1024u
+#define RAFT__DEFAULT_MAX_PENDING_READS 1024u
 
 /* Events recorded during one call; more are dropped (diagnostics only,
  * and no handler records more than a few). */
@@ -87,7 +88,27 @@ struct raft__metrics {
     uint64_t snapshot_chunks_sent;
     uint64_t snapshot_bytes_sent;
     uint64_t snapshots_installed;
+    uint64_t prevotes_started;
+    uint64_t quorum_lost;
+    uint64_t reads_served;
+    uint64_t reads_failed;
+    uint64_t read_rounds;
+    uint64_t lease_reads;
 };
+
+/* A read waiting in the node (read.c). */
+struct raft__read {
+    void *req;        /* the host's (own reads), NULL for a follower's */
+    raft_id from;     /* leader: the follower that asked, 0: own read */
+    uint64_t id;      /* follower: its number; leader: the follower's id */
+    raft_index index; /* the read index, once known */
+    uint64_t round;   /* leader: the round confirming it, 0: none yet */
+    bool ready;       /* leader: confirmed; follower: answered */
+    int status;       /* 0, or RAFT_ELEADERLOST once refused */
+};
+
+/* Heartbeat rounds whose start tick the leader remembers for its lease. */
+#define RAFT__ROUND_TICKS 16u
 
 /* A recorded event; term and role are filled in when it is emitted. */
 struct raft__ev {
@@ -175,6 +196,33 @@ struct raft {
 
     /* Candidate: tie-break between simultaneous candidates (election.c). */
     bool yielded;
+
+    /* Ticks since the node started: the clock of CheckQuorum and leases. */
+    uint64_t now;
+    /* Leader: index of its term's first entry (the no-op): the term has
+     * committed an entry once commit reaches it. */
+    raft_index lead_first;
+
+    /* Reads (read.c): a FIFO ring of rq_cap slots, allocated at first
+     * use; every read in it was made in term rq_term and role rq_role. */
+    struct raft__read *rq;
+    uint32_t rq_cap;
+    uint32_t rq_head;
+    uint32_t rq_len;
+    uint32_t rq_new;            /* the last rq_new reads are not yet
+                                   assigned a round (leader) or forwarded
+                                   (follower) */
+    raft_term rq_term;
+    int rq_role;
+    uint64_t read_id;           /* follower: number of the latest read */
+    bool read_resend;           /* follower: forward again at the flush */
+    unsigned read_elapsed;      /* follower: ticks since the last forward */
+    uint64_t read_round;        /* leader: latest round started */
+    uint64_t read_confirmed;    /* leader: latest round a majority echoed */
+    bool read_round_due;        /* leader: start a round at the flush */
+    uint64_t lease_until;       /* leader: the lease holds while now < it */
+    uint64_t round_tick[RAFT__ROUND_TICKS]; /* start tick of round k at
+                                   k % RAFT__ROUND_TICKS */
 
     struct raft__metrics metrics;
 };
@@ -318,6 +366,7 @@ static inline void raft__writes_complete(struct raft *r, uint64_t n)
  * to marked followers, then apply. */
 bool raft__flush_events_and_queue(struct raft *r);
 void raft__repl_flush(struct raft *r); /* replication.c */
+void raft__read_flush(struct raft *r); /* read.c */
 int raft__apply(struct raft *r);       /* role.c */
 static inline int raft__effects_flush(struct raft *r)
 {
@@ -333,7 +382,14 @@ static inline int raft__effects_flush(struct raft *r)
         raft__repl_flush(r);
     }
     if (r->applied < r->commit && r->applied < r->durable) {
-        return raft__apply(r);
+        int rc = raft__apply(r);
+        if (r->rq_len != 0 || r->read_round_due) {
+            raft__read_flush(r);
+        }
+        return rc;
+    }
+    if (r->rq_len != 0 || r->read_round_due) {
+        raft__read_flush(r);
     }
     return 0;
 }

@@ -61,6 +61,9 @@ struct raft__progress {
     bool snap_rewind_due;    /* a rewind to snap_rewind_to waits for the
                                 next heartbeat (one per interval) */
     uint64_t snap_rewind_to;
+    /* CheckQuorum and reads (leader). */
+    uint64_t heard;          /* r->now when a reply from it last came */
+    uint64_t read_ack;       /* highest heartbeat round it echoed */
 };
 
 /* Reset for a new leader whose log ends at last. */

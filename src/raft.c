@@ -58,6 +58,12 @@ static int config_fill(struct raft_config *c)
     if (c->snapshot_trailing == 0) {
         c->snapshot_trailing = RAFT__DEFAULT_SNAPSHOT_TRAILING;
     }
+    if (c->lease_drift_ticks == 0) {
+        c->lease_drift_ticks = c->election_ticks / 4 > 0 ? c->election_ticks / 4 : 1;
+    }
+    if (c->max_pending_reads == 0) {
+        c->max_pending_reads = RAFT__DEFAULT_MAX_PENDING_READS;
+    }
     if (c->max_inflight_bytes == 0) {
         uint64_t b = (uint64_t)c->max_inflight * c->max_msg_bytes;
         c->max_inflight_bytes = b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
@@ -68,6 +74,14 @@ static int config_fill(struct raft_config *c)
     }
     /* Keep timer arithmetic far from overflow. */
     if (c->election_ticks <= c->heartbeat_ticks || c->election_ticks > UINT32_MAX / 4) {
+        return RAFT_EINVAL;
+    }
+    /* A lease needs stickiness and some length left after the drift. */
+    if (c->lease_reads &&
+        (c->disable_check_quorum || c->lease_drift_ticks >= c->election_ticks)) {
+        return RAFT_EINVAL;
+    }
+    if (c->max_pending_reads > UINT32_MAX / 2) {
         return RAFT_EINVAL;
     }
     return 0;
@@ -127,6 +141,7 @@ void raft_destroy(struct raft *r)
     raft__heap_free(a, r->ents);
     raft__heap_free(a, r->out);
     raft__heap_free(a, r->wq);
+    raft__heap_free(a, r->rq);
     raft__heap_free(a, r);
 }
 
@@ -436,6 +451,12 @@ int raft_metrics(const struct raft *r, struct raft_metrics *out, size_t size)
     m.snapshot_chunks_sent = c->snapshot_chunks_sent;
     m.snapshot_bytes_sent = c->snapshot_bytes_sent;
     m.snapshots_installed = c->snapshots_installed;
+    m.prevotes_started = c->prevotes_started;
+    m.quorum_lost = c->quorum_lost;
+    m.reads_served = c->reads_served;
+    m.reads_failed = c->reads_failed;
+    m.read_rounds = c->read_rounds;
+    m.lease_reads = c->lease_reads;
     memcpy(out, &m, fill);
     if (size > fill) {
         /* A caller built against a newer raft.h: counters this library

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "quorum.h"
+#include "read.h"
 #include "snapshot.h"
 
 /* ---- leader ---------------------------------------------------------------- */
@@ -235,7 +236,13 @@ int raft__repl_become_leader(struct raft *r)
     size_t i;
     for (i = 0; i < r->n; i++) {
         raft__progress_reset(&r->prs[i], last);
+        r->prs[i].heard = r->now; /* CheckQuorum: one timeout of grace */
+        r->prs[i].read_ack = 0;
     }
+    r->lead_first = last + 1;
+    r->read_round = 0;
+    r->read_confirmed = 0;
+    r->lease_until = 0;
     r->leader = r->cfg.id;
     r->heartbeat_elapsed = 0;
     raft__set_role(r, RAFT_LEADER);
@@ -322,14 +329,36 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
     return 0;
 }
 
+/* CheckQuorum: has the leader heard from a majority of the voters, itself
+ * included, within the last election_ticks ticks? */
+static bool quorum_active(const struct raft *r)
+{
+    size_t active = 1;
+    size_t i;
+    for (i = 0; i < r->n; i++) {
+        if (i != r->self && r->now - r->prs[i].heard < r->cfg.election_ticks) {
+            active++;
+        }
+    }
+    return active >= raft__quorum_majority(r->n);
+}
+
 void raft__repl_tick(struct raft *r)
 {
     raft_index last;
     size_t i;
+    if (!r->cfg.disable_check_quorum && !quorum_active(r)) {
+        r->metrics.quorum_lost++;
+        raft__become_follower(r, r->term, 0); /* same term: cannot fail */
+        raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, RAFT_ENOQUORUM,
+                   "no majority heard from within an election timeout");
+        return;
+    }
     if (++r->heartbeat_elapsed < r->cfg.heartbeat_ticks) {
         return;
     }
     r->heartbeat_elapsed = 0;
+    raft__read_heartbeat(r);
     last = raft__log_last(&r->log);
     for (i = 0; i < r->n; i++) {
         struct raft__progress *pr = &r->prs[i];
@@ -385,6 +414,7 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
     if (r->role != RAFT_LEADER) {
         return 0; /* a reply to a leader we no longer are */
     }
+    pr->heard = r->now;
     if (a->index > raft__log_last(&r->log)) {
         if (!a->success) {
             /* A stale-term request answered with the responder's newer

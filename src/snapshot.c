@@ -143,6 +143,9 @@ int raft__snapshot_recv_resp(struct raft *r, struct raft__progress *pr,
                              const struct raft_msg *m)
 {
     const struct raft_msg_snapshot_resp *a = &m->u.snapshot_resp;
+    if (r->role == RAFT_LEADER) {
+        pr->heard = r->now; /* CheckQuorum: any reply shows it follows */
+    }
     if (r->role != RAFT_LEADER || pr->state != RAFT_PROGRESS_SNAPSHOT ||
         a->index != pr->snap_index) {
         return 0; /* an answer to a stream this leader is not running */

@@ -11,6 +11,7 @@
 
 #include "election.h"
 #include "node.h"
+#include "read.h"
 #include "replication.h"
 #include "snapshot.h"
 
@@ -61,10 +62,16 @@ int raft_tick(struct raft *r)
     if (rc != 0) {
         return rc;
     }
+    r->now++;
     if (r->role == RAFT_LEADER) {
         raft__repl_tick(r);
-    } else if (++r->election_elapsed >= r->election_timeout) {
-        rc = raft__election_start(r);
+    } else {
+        if (r->rq_len != 0) {
+            raft__read_tick(r);
+        }
+        if (++r->election_elapsed >= r->election_timeout) {
+            rc = raft__election_timeout(r);
+        }
     }
     return leave(r, rc);
 }
@@ -147,10 +154,30 @@ static int validate_append(const struct raft_msg *m,
     return 0;
 }
 
-/* The snapshot messages, and unknown types (out of the common path). */
-static int validate_snapshot(const struct raft_msg *m, const char **why)
+/* The snapshot and read messages, and unknown types (out of the common
+ * path). */
+static int validate_other(const struct raft_msg *m, const char **why)
 {
     const struct raft_msg_snapshot *s = &m->u.snapshot;
+    switch (m->type) {
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+        if (m->u.heartbeat.round == 0) {
+            *why = "impossible round";
+            return RAFT_EBADMSG;
+        }
+        return 0;
+    case RAFT_MSG_READ:
+    case RAFT_MSG_READ_RESP:
+        if (m->u.read.id == 0 ||
+            (m->type == RAFT_MSG_READ_RESP && (m->u.read.index == 0) == m->u.read.ok)) {
+            *why = "impossible read";
+            return RAFT_EBADMSG;
+        }
+        return 0;
+    default:
+        break;
+    }
     if (m->type == RAFT_MSG_SNAPSHOT_RESP) {
         if (m->u.snapshot_resp.index == 0) {
             *why = "impossible snapshot index";
@@ -204,12 +231,14 @@ static int validate(struct raft *r, const struct raft_msg *m,
     }
     switch (m->type) {
     case RAFT_MSG_VOTE:
+    case RAFT_MSG_PREVOTE:
         if (!pair_ok(m->u.vote.last_index, m->u.vote.last_term, m->term)) {
             *why = "impossible last entry";
             return RAFT_EBADMSG;
         }
         return 0;
     case RAFT_MSG_VOTE_RESP:
+    case RAFT_MSG_PREVOTE_RESP:
         if (!pair_ok(m->u.vote_resp.last_index, m->u.vote_resp.last_term, m->term)) {
             *why = "impossible last entry";
             return RAFT_EBADMSG;
@@ -226,7 +255,7 @@ static int validate(struct raft *r, const struct raft_msg *m,
         }
         return 0;
     default:
-        return validate_snapshot(m, why);
+        return validate_other(m, why);
     }
 }
 
@@ -238,11 +267,18 @@ static void reply_stale(struct raft *r, const struct raft_msg *m)
     out.from = r->cfg.id;
     out.to = m->from;
     out.term = r->term;
-    if (m->type == RAFT_MSG_VOTE) {
-        out.type = RAFT_MSG_VOTE_RESP;
+    if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE) {
+        out.type = m->type == RAFT_MSG_VOTE ? RAFT_MSG_VOTE_RESP : RAFT_MSG_PREVOTE_RESP;
         out.u.vote_resp.granted = false;
         out.u.vote_resp.last_index = raft__log_last(&r->log);
         out.u.vote_resp.last_term = raft__log_last_term(&r->log);
+    } else if (m->type == RAFT_MSG_HEARTBEAT) {
+        out.type = RAFT_MSG_HEARTBEAT_RESP;
+        out.u.heartbeat.round = m->u.heartbeat.round;
+    } else if (m->type == RAFT_MSG_READ) {
+        out.type = RAFT_MSG_READ_RESP;
+        out.u.read.id = m->u.read.id;
+        out.u.read.ok = false;
     } else if (m->type == RAFT_MSG_SNAPSHOT) {
         out.type = RAFT_MSG_SNAPSHOT_RESP;
         out.u.snapshot_resp.index = m->u.snapshot.index;
@@ -252,6 +288,86 @@ static void reply_stale(struct raft *r, const struct raft_msg *m)
         out.u.append_resp.index = m->u.append.prev_index;
     }
     raft__queue(r, &out, RAFT__AFTER_STATE);
+}
+
+/* Leader stickiness: a vote or pre-vote request of a higher term, while
+ * this node has a leader it heard from lately (or leads), is ignored. */
+static int ignore_in_lease(struct raft *r, const struct raft_msg *m)
+{
+    r->metrics.rejected[RAFT_REJECT_IN_LEASE]++;
+    raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, 0,
+               "vote request ignored: a leader was heard from lately");
+    return 0;
+}
+
+/* Every type but AppendEntries and its reply, of a term >= ours. Counted
+ * per case, a constant slot each. */
+static int step_other(struct raft *r, struct raft__progress *pr,
+                      const struct raft_msg *m)
+{
+    switch (m->type) {
+    case RAFT_MSG_VOTE:
+        r->metrics.recv[RAFT_MSG_VOTE]++;
+        if (m->term > r->term && raft__election_in_lease(r)) {
+            return ignore_in_lease(r, m);
+        }
+        /* A higher term and a vote are persisted together there. */
+        return raft__election_recv_vote(r, m);
+    case RAFT_MSG_VOTE_RESP:
+        r->metrics.recv[RAFT_MSG_VOTE_RESP]++;
+        if (m->term > r->term) {
+            return raft__become_follower(r, m->term, 0);
+        }
+        return raft__election_recv_vote_resp(r, pr, m);
+    case RAFT_MSG_PREVOTE:
+        r->metrics.recv[RAFT_MSG_PREVOTE]++;
+        if (m->term > r->term && raft__election_in_lease(r)) {
+            return ignore_in_lease(r, m);
+        }
+        return raft__election_recv_prevote(r, m); /* changes nothing */
+    case RAFT_MSG_PREVOTE_RESP:
+        r->metrics.recv[RAFT_MSG_PREVOTE_RESP]++;
+        if (m->term > r->term && !m->u.vote_resp.granted) {
+            /* Refused by a voter of a later term: catch up with it. A
+             * grant carries the term asked about instead, not the
+             * voter's. */
+            return raft__become_follower(r, m->term, 0);
+        }
+        return raft__election_recv_prevote_resp(r, pr, m);
+    case RAFT_MSG_SNAPSHOT:
+        r->metrics.recv[RAFT_MSG_SNAPSHOT]++;
+        return raft__snapshot_recv(r, m);
+    case RAFT_MSG_SNAPSHOT_RESP:
+        r->metrics.recv[RAFT_MSG_SNAPSHOT_RESP]++;
+        if (m->term > r->term) {
+            return raft__become_follower(r, m->term, 0);
+        }
+        return raft__snapshot_recv_resp(r, pr, m);
+    case RAFT_MSG_HEARTBEAT:
+        r->metrics.recv[RAFT_MSG_HEARTBEAT]++;
+        return raft__read_recv_heartbeat(r, m);
+    case RAFT_MSG_HEARTBEAT_RESP:
+        r->metrics.recv[RAFT_MSG_HEARTBEAT_RESP]++;
+        if (m->term > r->term) {
+            return raft__become_follower(r, m->term, 0);
+        }
+        return raft__read_recv_heartbeat_resp(r, pr, m);
+    case RAFT_MSG_READ:
+        r->metrics.recv[RAFT_MSG_READ]++;
+        if (m->term > r->term) {
+            int rc = raft__become_follower(r, m->term, 0);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        return raft__read_recv(r, m);
+    default:
+        r->metrics.recv[RAFT_MSG_READ_RESP]++;
+        if (m->term > r->term) {
+            return raft__become_follower(r, m->term, 0);
+        }
+        return raft__read_recv_resp(r, m);
+    }
 }
 
 static int step(struct raft *r, const struct raft_msg *m)
@@ -267,40 +383,24 @@ static int step(struct raft *r, const struct raft_msg *m)
     if (m->term < r->term) {
         r->metrics.recv[m->type]++;
         if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_APPEND ||
-            m->type == RAFT_MSG_SNAPSHOT) {
+            m->type == RAFT_MSG_SNAPSHOT || m->type == RAFT_MSG_PREVOTE ||
+            m->type == RAFT_MSG_HEARTBEAT || m->type == RAFT_MSG_READ) {
             reply_stale(r, m);
         }
         return reject(r, m, RAFT_ESTALE, "stale term");
     }
     switch (m->type) {
-    case RAFT_MSG_VOTE:
-        r->metrics.recv[RAFT_MSG_VOTE]++;
-        /* A higher term and a vote are persisted together there. */
-        return raft__election_recv_vote(r, m);
-    case RAFT_MSG_VOTE_RESP:
-        r->metrics.recv[RAFT_MSG_VOTE_RESP]++;
-        if (m->term > r->term) {
-            return raft__become_follower(r, m->term, 0);
-        }
-        return raft__election_recv_vote_resp(r, pr, m);
     case RAFT_MSG_APPEND:
         r->metrics.recv[RAFT_MSG_APPEND]++;
         return raft__repl_recv_append(r, m);
-    case RAFT_MSG_SNAPSHOT:
-        r->metrics.recv[RAFT_MSG_SNAPSHOT]++;
-        return raft__snapshot_recv(r, m);
-    case RAFT_MSG_SNAPSHOT_RESP:
-        r->metrics.recv[RAFT_MSG_SNAPSHOT_RESP]++;
-        if (m->term > r->term) {
-            return raft__become_follower(r, m->term, 0);
-        }
-        return raft__snapshot_recv_resp(r, pr, m);
-    default:
+    case RAFT_MSG_APPEND_RESP:
         r->metrics.recv[RAFT_MSG_APPEND_RESP]++;
         if (m->term > r->term) {
             return raft__become_follower(r, m->term, 0);
         }
         return raft__repl_recv_append_resp(r, pr, m);
+    default:
+        return step_other(r, pr, m);
     }
 }
 
@@ -347,6 +447,15 @@ int raft_propose(struct raft *r, const void *buf, size_t len, raft_index *index)
     return raft_propose_batch(r, &b, 1, index);
 }
 
+
+int raft_read_index(struct raft *r, void *req)
+{
+    int rc = enter(r, 0);
+    if (rc != 0) {
+        return rc;
+    }
+    return leave(r, raft__read_add(r, req));
+}
 
 int raft_persisted(struct raft *r, size_t n, int status)
 {

@@ -75,6 +75,16 @@ static int on_snapshot_install(struct raft *r, void *ctx,
     return meta->n_voters == 0 && keep;
 }
 
+static void on_read(struct raft *r, void *ctx, void *req, raft_index index,
+                    int status)
+{
+    (void)r;
+    (void)ctx;
+    (void)req;
+    (void)index;
+    (void)status;
+}
+
 int header_test(void);
 int header_test(void)
 {
@@ -111,6 +121,12 @@ int header_test(void)
     cb.snapshot_read = on_snapshot_read;
     cb.snapshot_write = on_snapshot_write;
     cb.snapshot_install = on_snapshot_install;
+    cb.read = on_read;
+    cfg.disable_pre_vote = false;
+    cfg.disable_check_quorum = false;
+    cfg.lease_reads = true;
+    cfg.lease_drift_ticks = 2;
+    cfg.max_pending_reads = 16;
     b.base = "x";
     b.len = 1;
 
@@ -122,6 +138,15 @@ int header_test(void)
     rc |= raft_propose(r, "x", 1, &first);
     rc |= raft_propose_batch(r, &b, 1, &first);
     rc |= raft_persisted(r, 0, 0);
+    rc |= raft_read_index(r, &cfg);
+    rc |= m.u.heartbeat.round > 0 || m.u.read.ok || m.u.read.id > 0 ||
+          m.u.read.index > 0;
+    rc |= (int)RAFT_MSG_PREVOTE + (int)RAFT_MSG_PREVOTE_RESP +
+          (int)RAFT_MSG_HEARTBEAT + (int)RAFT_MSG_HEARTBEAT_RESP +
+          (int)RAFT_MSG_READ + (int)RAFT_MSG_READ_RESP;
+    rc |= (int)RAFT_PRECANDIDATE + (int)RAFT_EVENT_PREVOTE_START +
+          (int)RAFT_REJECT_IN_LEASE;
+    rc |= RAFT_ELEADERLOST + RAFT_EFULL + RAFT_ENOQUORUM;
     rc |= raft_compact(r, 1);
     snap.index = 1;
     snap.term = 1;
@@ -136,6 +161,9 @@ int header_test(void)
     rc |= raft_entry_at(r, 1, &e);
     rc |= raft_metrics(r, &mt, sizeof(mt));
     rc |= mt.sent[RAFT_MSG_VOTE] > 0 && RAFT_METRICS_MSG_SLOTS > 0;
+    rc |= mt.prevotes_started > 0 || mt.quorum_lost > 0 ||
+          mt.reads_served > 0 || mt.reads_failed > 0 ||
+          mt.read_rounds > 0 || mt.lease_reads > 0;
     rc |= mt.rejected[RAFT_REJECT_STALE_TERM] > 0 &&
           RAFT_METRICS_REJECT_SLOTS > 0;
     rc |= raft_role(r) == RAFT_LEADER;

@@ -208,7 +208,7 @@ static void sim_check_status(struct sim_node *nd, const struct raft_status *st)
     const struct sim_disk *d = &nd->disk;
     unsigned long long id = sim_ull(nd->id);
     if (st->id != nd->id || st->n_voters != s->n || st->role < RAFT_FOLLOWER ||
-        st->role > RAFT_LEADER || st->leader > s->n)
+        st->role > RAFT_PRECANDIDATE || st->leader > s->n)
         sim_fail(s, "raft_status", "node %llu reports id %llu, %zu voters, "
                  "role %d, leader %llu", id, sim_ull(st->id), st->n_voters,
                  st->role, sim_ull(st->leader));
@@ -494,7 +494,7 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
     const struct sim_disk *d = &nd->disk;
     unsigned long long id = sim_ull(nd->id);
     if (m->from != nd->id || m->to == 0 || m->to > s->n || m->to == nd->id ||
-        m->type < RAFT_MSG_VOTE || m->type > RAFT_MSG_SNAPSHOT_RESP) {
+        m->type < RAFT_MSG_VOTE || m->type > RAFT_MSG_READ_RESP) {
         sim_fail(s, "Send", "node %llu sends type %d from %llu to %llu", id,
                  m->type, sim_ull(m->from), sim_ull(m->to));
         return;
@@ -503,6 +503,23 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
      * asynchronous persistence a message may wait while the node moves on,
      * so the durable term may be newer than the message's by then. */
     const struct sim_disk *dd = sim_durable(nd);
+    if (m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_PREVOTE_RESP) {
+        /* A pre-vote asks about the next term and leaves at once; a grant
+         * answers with the term asked about; a refusal carries the
+         * sender's term (a stale-term refusal waits for that term to be
+         * durable, so the sender may have moved on since). */
+        raft_term t = raft_current_term(nd->r);
+        bool ok = m->type == RAFT_MSG_PREVOTE
+                      ? m->term == t + 1 && raft_role(nd->r) == RAFT_PRECANDIDATE
+                      : (m->u.vote_resp.granted ? m->term > 0
+                                                : m->term <= t);
+        if (!ok)
+            sim_fail(s, "PreVote", "node %llu (term %llu, role %d) sends a "
+                     "%s of term %llu", id, sim_ull(t), raft_role(nd->r),
+                     m->type == RAFT_MSG_PREVOTE ? "pre-vote request" : "pre-vote reply",
+                     sim_ull(m->term));
+        return;
+    }
     if (m->term == 0 || m->term > dd->term || (!nd->async && m->term != d->term)) {
         sim_fail(s, "Durability", "node %llu sends a term-%llu message with "
                  "term %llu durable", id, sim_ull(m->term), sim_ull(dd->term));
@@ -544,6 +561,11 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
                      sim_ull(dd->snap.index), sim_ull(st.commit));
         break;
     }
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+    case RAFT_MSG_READ:
+    case RAFT_MSG_READ_RESP:
+        break;
     default:
         if (!m->u.append_resp.success)
             break;

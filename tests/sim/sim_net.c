@@ -118,8 +118,10 @@ void sim_net_describe(const struct raft_msg *m, char *buf, size_t len)
 {
     const char *names[] = {"?",           "VOTE",     "VOTE_RESP",
                            "APPEND",      "APPEND_RESP", "SNAPSHOT",
-                           "SNAPSHOT_RESP"};
-    int t = m->type >= 1 && m->type <= 6 ? m->type : 0;
+                           "SNAPSHOT_RESP", "PREVOTE", "PREVOTE_RESP",
+                           "HEARTBEAT", "HEARTBEAT_RESP", "READ",
+                           "READ_RESP"};
+    int t = m->type >= 1 && m->type <= RAFT_MSG_READ_RESP ? m->type : 0;
     int k = snprintf(buf, len, "%s %llu->%llu term=%llu", names[t],
                      (unsigned long long)m->from, (unsigned long long)m->to,
                      (unsigned long long)m->term);
@@ -128,12 +130,25 @@ void sim_net_describe(const struct raft_msg *m, char *buf, size_t len)
     buf += k;
     len -= (size_t)k;
     switch (m->type) {
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+        snprintf(buf, len, " round=%llu",
+                 (unsigned long long)m->u.heartbeat.round);
+        break;
+    case RAFT_MSG_READ:
+    case RAFT_MSG_READ_RESP:
+        snprintf(buf, len, " id=%llu index=%llu ok=%d",
+                 (unsigned long long)m->u.read.id,
+                 (unsigned long long)m->u.read.index, (int)m->u.read.ok);
+        break;
     case RAFT_MSG_VOTE:
+    case RAFT_MSG_PREVOTE:
         snprintf(buf, len, " last=%llu/%llu",
                  (unsigned long long)m->u.vote.last_index,
                  (unsigned long long)m->u.vote.last_term);
         break;
     case RAFT_MSG_VOTE_RESP:
+    case RAFT_MSG_PREVOTE_RESP:
         snprintf(buf, len, " granted=%d last=%llu/%llu",
                  (int)m->u.vote_resp.granted,
                  (unsigned long long)m->u.vote_resp.last_index,

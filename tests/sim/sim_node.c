@@ -498,7 +498,8 @@ static void sim_cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
         (ev->type == RAFT_EVENT_ROLE && ev->role == RAFT_LEADER))
         sim_note_leader(nd, ev->term);
     if (ev->type == RAFT_EVENT_STEP_DOWN && ev->error != 0 &&
-        !(ev->error == RAFT_EPERSIST && s->inj_persist))
+        !(ev->error == RAFT_EPERSIST && s->inj_persist) &&
+        ev->error != RAFT_ENOQUORUM)
         sim_fail(s, "Error reporting", "node %llu stepped down with error "
                  "%d without an injected persist failure", sim_ull(nd->id),
                  ev->error);
@@ -1006,9 +1007,23 @@ void sim_node_step(struct sim_node *nd, const struct raft_msg *m)
 {
     struct sim *s = nd->sim;
     raft_term before = raft_current_term(nd->r);
+    struct raft_status st0;
+    raft_status(nd->r, &st0);
     s->inj_persist = false;
     s->inj_apply = false;
     int rc = raft_step(nd->r, m);
+    if (m->type == RAFT_MSG_PREVOTE) {
+        /* Thesis 9.6: answering a pre-vote changes nothing. */
+        struct raft_status st1;
+        raft_status(nd->r, &st1);
+        if (st1.term != st0.term || st1.vote != st0.vote || st1.role != st0.role ||
+            st1.leader != st0.leader)
+            sim_fail(s, "PreVote", "node %llu answered a pre-vote from %llu "
+                     "and went from term %llu vote %llu role %d to term %llu "
+                     "vote %llu role %d", sim_ull(nd->id), sim_ull(m->from),
+                     sim_ull(st0.term), sim_ull(st0.vote), st0.role,
+                     sim_ull(st1.term), sim_ull(st1.vote), st1.role);
+    }
     nd->tally.stepped++;
     nd->tally.stale += rc == RAFT_ESTALE;
     nd->tally.step_oom |= rc == RAFT_ENOMEM;

@@ -57,7 +57,7 @@ enum { SIM_SVG_LINKS_OK, SIM_SVG_LINKS_SOME, SIM_SVG_LINKS_ALL };
 struct sim_svg_span {
     uint64_t at;
     raft_term term;
-    uint8_t state; /* SIM_SVG_DOWN or RAFT_FOLLOWER/CANDIDATE/LEADER */
+    uint8_t state; /* SIM_SVG_DOWN or RAFT_<role> */
     uint8_t links; /* SIM_SVG_LINKS_* */
 };
 
@@ -88,10 +88,11 @@ struct sim_svg {
 };
 
 /* Colours, and the order the legend shows them in. */
-static const char *const sim_svg_state_fill[4] = {
-    "#c8c8c8", "#dbe8f5", "#f5a55a", "#2e9e44"}; /* down, F, C, L */
-static const char *const sim_svg_state_name[4] = {"down", "follower",
-                                                 "candidate", "leader"};
+static const char *const sim_svg_state_fill[5] = {
+    "#c8c8c8", "#dbe8f5", "#f5a55a", "#2e9e44", "#f8d9a8"}; /* down, F, C, L, P */
+static const char *const sim_svg_state_name[5] = {"down", "follower",
+                                                 "candidate", "leader",
+                                                 "pre-candidate"};
 static const char *const sim_svg_link_fill[3] = {"none", "#f2a0a0",
                                                 "#c62828"};
 static const char *const sim_svg_link_name[3] = {"", "some links cut",
@@ -524,9 +525,9 @@ static void sim_svg_lane(FILE *f, const struct sim *s,
     fprintf(f, "<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"%u\" "
             "fill=\"%s\"/>\n", SIM_SVG_LEFT, band, SIM_SVG_PLOT,
             SIM_SVG_BAND_H, sim_svg_state_fill[RAFT_FOLLOWER]);
-    static const uint8_t over[3] = {RAFT_CANDIDATE, RAFT_LEADER,
-                                    SIM_SVG_DOWN};
-    for (unsigned i = 0; i < 3; i++) {
+    static const uint8_t over[4] = {RAFT_PRECANDIDATE, RAFT_CANDIDATE,
+                                    RAFT_LEADER, SIM_SVG_DOWN};
+    for (unsigned i = 0; i < 4; i++) {
         if (!sim_svg_has(cols->state, over[i]))
             continue;
         fprintf(f, "<g class=\"%s\" fill=\"%s\">\n",
@@ -625,7 +626,7 @@ static void sim_svg_legend(FILE *f, const struct sim_svg_geom *gm)
     fprintf(f, "<g id=\"legend\">\n");
     fprintf(f, "<text x=\"8\" y=\"%u\" font-size=\"11\" "
             "font-weight=\"bold\">legend</text>\n", y + 10);
-    for (unsigned i = 1; i <= 3; i++)
+    for (unsigned i = 1; i <= 4; i++)
         sim_svg_swatch(f, &x, y, sim_svg_state_fill[i], 12,
                        sim_svg_state_name[i]);
     sim_svg_swatch(f, &x, y, sim_svg_state_fill[SIM_SVG_DOWN], 12,

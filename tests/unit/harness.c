@@ -708,6 +708,9 @@ struct raft_config h_config(const struct harness *h, raft_id id)
     cfg.max_inflight_bytes = h->opts.max_inflight_bytes;
     cfg.async_persist = h->opts.async;
     cfg.snapshot_trailing = h->opts.snapshot_trailing;
+    cfg.disable_pre_vote = !h->opts.pre_vote;
+    cfg.disable_check_quorum = !h->opts.check_quorum;
+    cfg.lease_reads = h->opts.lease_reads;
     if (h->opts.counting_alloc) {
         cfg.allocator = h_alloc_table((struct h_alloc *)&h->alloc);
     }

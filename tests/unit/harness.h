@@ -217,6 +217,11 @@ struct h_opts {
     uint64_t snapshot_trailing; /* 0: library default */
     size_t snapshot_size;      /* bytes of every snapshot h_snapshot_take
                                   makes (at least H_SNAP_HEADER) */
+    /* The Figure 2 tests run classic Raft: PreVote and CheckQuorum are
+     * off unless asked for (the library's default is on). */
+    bool pre_vote;
+    bool check_quorum;
+    bool lease_reads;          /* needs check_quorum */
 };
 
 struct harness {

@@ -61,7 +61,7 @@ enum {
 
     T_SNAPSHOT = 5,
     T_SNAPSHOT_RESP = 6,
-    T_FIRST_UNKNOWN = 7, /* the lowest type the format leaves undefined */
+    T_FIRST_UNKNOWN = 13, /* the lowest type the format leaves undefined */
 
     EO_TERM = 0, /* entry: u64 term */
     EO_LEN = 8,  /* u32 len */
@@ -1088,7 +1088,7 @@ START_TEST(test_encode_einval)
         {"type 0", {.type = 0, .from = 1, .to = 2, .term = 1}},
         {"first unknown type",
          {.type = T_FIRST_UNKNOWN, .from = 1, .to = 2, .term = 1}},
-        {"type 8", {.type = 8, .from = 1, .to = 2, .term = 1}},
+        {"type 14", {.type = 14, .from = 1, .to = 2, .term = 1}},
         {"type 255", {.type = 255, .from = 1, .to = 2, .term = 1}},
         {"type -1", {.type = -1, .from = 1, .to = 2, .term = 1}},
         {"type 256+1", {.type = 257, .from = 1, .to = 2, .term = 1}},
@@ -1572,6 +1572,76 @@ START_TEST(test_decode_06_more_than_length)
 }
 END_TEST
 
+/* The PreVote, heartbeat-round and read messages: 48 bytes each, flag bit
+ * 0 only where it means something, reserved u64s zero. */
+START_TEST(test_codec_prevote_and_read_types)
+{
+    struct raft_msg ms[8];
+    memset(ms, 0, sizeof(ms));
+    for (size_t i = 0; i < ARRAY_LEN(ms); i++) {
+        ms[i].from = 3;
+        ms[i].to = 1;
+        ms[i].term = 9;
+    }
+    ms[0].type = RAFT_MSG_PREVOTE;
+    ms[0].u.vote.last_index = 40;
+    ms[0].u.vote.last_term = 8;
+    ms[1].type = RAFT_MSG_PREVOTE_RESP;
+    ms[1].u.vote_resp.granted = true;
+    ms[1].u.vote_resp.last_index = 41;
+    ms[1].u.vote_resp.last_term = 7;
+    ms[2].type = RAFT_MSG_PREVOTE_RESP; /* refused */
+    ms[2].u.vote_resp.last_index = 2;
+    ms[2].u.vote_resp.last_term = 1;
+    ms[3].type = RAFT_MSG_HEARTBEAT;
+    ms[3].u.heartbeat.round = UINT64_MAX;
+    ms[4].type = RAFT_MSG_HEARTBEAT_RESP;
+    ms[4].u.heartbeat.round = 5;
+    ms[5].type = RAFT_MSG_READ;
+    ms[5].u.read.id = 77;
+    ms[6].type = RAFT_MSG_READ_RESP;
+    ms[6].u.read.id = 77;
+    ms[6].u.read.index = 1234;
+    ms[6].u.read.ok = true;
+    ms[7].type = RAFT_MSG_READ_RESP; /* refused */
+    ms[7].u.read.id = 78;
+    for (size_t i = 0; i < ARRAY_LEN(ms); i++) {
+        uint8_t buf[64];
+        size_t len = 0;
+        struct raft_msg d;
+        ck_assert_int_eq(raft_msg_encode(&ms[i], buf, sizeof(buf), &len), 0);
+        ck_assert_uint_eq(len, 48);
+        ck_assert_int_eq(raft_msg_decode(buf, len, NULL, &d, NULL, 0), 0);
+        ck_assert_int_eq(memcmp(&d, &ms[i], sizeof(d)), 0);
+        bool has_flag = (ms[i].type == RAFT_MSG_PREVOTE_RESP && ms[i].u.vote_resp.granted) ||
+                        (ms[i].type == RAFT_MSG_READ_RESP && ms[i].u.read.ok);
+        ck_assert_uint_eq(buf[6], has_flag ? 1 : 0);
+        /* Flag bit 0 where the type has none, any other flag bit. */
+        uint8_t bad[64];
+        memcpy(bad, buf, len);
+        bad[6] = 1;
+        bool flag_ok = ms[i].type == RAFT_MSG_PREVOTE_RESP || ms[i].type == RAFT_MSG_READ_RESP;
+        ck_assert_int_eq(raft_msg_decode(bad, len, NULL, &d, NULL, 0),
+                         flag_ok ? 0 : RAFT_EFORMAT);
+        memcpy(bad, buf, len);
+        bad[7] = 0x80;
+        ck_assert_int_eq(raft_msg_decode(bad, len, NULL, &d, NULL, 0), RAFT_EFORMAT);
+        /* The reserved u64 of HEARTBEAT, HEARTBEAT_RESP and READ. */
+        memcpy(bad, buf, len);
+        bad[47] = 1;
+        bool reserved = ms[i].type == RAFT_MSG_HEARTBEAT ||
+                        ms[i].type == RAFT_MSG_HEARTBEAT_RESP || ms[i].type == RAFT_MSG_READ;
+        ck_assert_int_eq(raft_msg_decode(bad, len, NULL, &d, NULL, 0),
+                         reserved ? RAFT_EFORMAT : 0);
+        /* Exactly 48 bytes: one more, stated in the prefix, is refused. */
+        memcpy(bad, buf, len);
+        bad[48] = 0;
+        bad[0] = 49;
+        ck_assert_int_eq(raft_msg_decode(bad, 49, NULL, &d, NULL, 0), RAFT_EFORMAT);
+    }
+}
+END_TEST
+
 START_TEST(test_decode_07_message_type)
 {
     static const struct dcase cs[] = {
@@ -1579,7 +1649,7 @@ START_TEST(test_decode_07_message_type)
          .want = RAFT_ETYPE},
         {.name = "first unknown type", .base = B_VOTE,
          .p = {P(O_TYPE, 1, T_FIRST_UNKNOWN)}, .want = RAFT_ETYPE},
-        {.name = "type 8", .base = B_VOTE, .p = {P(O_TYPE, 1, 8)},
+        {.name = "type 14", .base = B_VOTE, .p = {P(O_TYPE, 1, 14)},
          .want = RAFT_ETYPE},
         {.name = "type 255", .base = B_VOTE, .p = {P(O_TYPE, 1, 255)},
          .want = RAFT_ETYPE},
@@ -2073,7 +2143,7 @@ START_TEST(test_decode_check_order)
         {.name = "trailing input before flags", .base = B_VOTE,
          .p = {P(O_FLAGS, 2, 2)}, .extra = 1, .want = RAFT_ETRAILING},
         {.name = "type before flags", .base = B_VOTE,
-         .p = {P(O_TYPE, 1, 7), P(O_FLAGS, 2, 0x8000)}, .want = RAFT_ETYPE},
+         .p = {P(O_TYPE, 1, T_FIRST_UNKNOWN), P(O_FLAGS, 2, 0x8000)}, .want = RAFT_ETYPE},
         {.name = "reserved u32 before the entry limit", .base = B_APPEND2,
          .p = {P(O_RSV, 4, 1), P(O_NENT, 4, 65)}, .want = RAFT_EFORMAT},
         {.name = "entry limit before count vs length", .base = B_APPEND2,
@@ -2284,11 +2354,13 @@ struct wire_q {
     uint8_t *frame[WQ_CAP];
     size_t len[WQ_CAP];
     size_t head, tail;
-    unsigned seen[8];    /* messages per type */
+    unsigned seen[16];   /* messages per type */
     unsigned send_err;   /* encode failures or a full queue */
     raft_id down;        /* messages to this node are lost */
     raft_index applied[4];
     struct wire_snap snap[4];
+    unsigned reads;       /* read callbacks with status 0 */
+    raft_index read_index;
 };
 
 static int w_send(struct raft *r, void *ctx, const struct raft_msg *msg)
@@ -2328,6 +2400,16 @@ static int w_persist_entries(struct raft *r, void *ctx, raft_index first,
 {
     (void)r, (void)ctx, (void)first, (void)e, (void)n;
     return 0;
+}
+
+static void w_read(struct raft *r, void *ctx, void *req, raft_index index,
+                   int status)
+{
+    struct wire_q *q = ctx;
+    (void)r;
+    CHECK(req == q && status == 0, "read settled with %s", err_name(status));
+    q->reads++;
+    q->read_index = index;
 }
 
 static int w_apply(struct raft *r, void *ctx, raft_index index,
@@ -2386,7 +2468,8 @@ START_TEST(test_decoded_messages_drive_a_cluster)
     const struct raft_callbacks cbs = {.send = w_send,
                                        .persist_state = w_persist_state,
                                        .persist_entries = w_persist_entries,
-                                       .apply = w_apply};
+                                       .apply = w_apply,
+                                       .read = w_read};
     const raft_id voters[] = {1, 2, 3};
     for (raft_id id = 1; id <= 3; id++) {
         struct raft_config cfg = {.id = id, .election_ticks = 10,
@@ -2395,9 +2478,10 @@ START_TEST(test_decoded_messages_drive_a_cluster)
         ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
     }
 
-    /* Node 1 campaigns; the votes travel as bytes. */
+    /* Node 1 campaigns (a pre-vote, then the vote: PreVote is on by
+     * default); the votes travel as bytes. */
     unsigned ticks = 0;
-    while (raft_role(wnode[1]) != RAFT_CANDIDATE) {
+    while (raft_role(wnode[1]) != RAFT_PRECANDIDATE) {
         ck_assert_uint_lt(ticks++, 100);
         ck_assert_int_eq(raft_tick(wnode[1]), 0);
     }
@@ -2429,10 +2513,23 @@ START_TEST(test_decoded_messages_drive_a_cluster)
         ck_assert_uint_eq(q.applied[id], idx);
     }
     ck_assert_uint_eq(q.send_err, 0);
+    /* A linearizable read on a follower: it asks the leader, which
+     * confirms its leadership with a heartbeat round; all over the wire. */
+    ck_assert_int_eq(raft_read_index(wnode[2], &q), 0);
+    w_deliver_all(&q);
+    ck_assert_uint_eq(q.reads, 1);
+    ck_assert_uint_eq(q.read_index, idx);
+
+    ck_assert_uint_gt(q.seen[RAFT_MSG_PREVOTE], 0);
+    ck_assert_uint_gt(q.seen[RAFT_MSG_PREVOTE_RESP], 0);
     ck_assert_uint_gt(q.seen[RAFT_MSG_VOTE], 0);
     ck_assert_uint_gt(q.seen[RAFT_MSG_VOTE_RESP], 0);
     ck_assert_uint_gt(q.seen[RAFT_MSG_APPEND], 0);
     ck_assert_uint_gt(q.seen[RAFT_MSG_APPEND_RESP], 0);
+    ck_assert_uint_gt(q.seen[RAFT_MSG_READ], 0);
+    ck_assert_uint_gt(q.seen[RAFT_MSG_READ_RESP], 0);
+    ck_assert_uint_gt(q.seen[RAFT_MSG_HEARTBEAT], 0);
+    ck_assert_uint_gt(q.seen[RAFT_MSG_HEARTBEAT_RESP], 0);
 }
 END_TEST
 
@@ -2618,6 +2715,7 @@ Suite *raft_codec_suite(void)
     tcase_add_test(tc, test_decode_05_short_of_length);
     tcase_add_test(tc, test_decode_06_more_than_length);
     tcase_add_test(tc, test_decode_07_message_type);
+    tcase_add_test(tc, test_codec_prevote_and_read_types);
     tcase_add_test(tc, test_decode_08_flags);
     tcase_add_test(tc, test_decode_09_fixed_length);
     tcase_add_test(tc, test_decode_10_append_reserved_u32);

@@ -323,7 +323,7 @@ static struct raft_msg c_term_max(void)
 static struct raft_msg c_unknown_type(void)
 {
     struct raft_msg m = hb5();
-    m.type = 9;
+    m.type = 13; /* the first type after RAFT_MSG_READ_RESP */
     return m;
 }
 static struct raft_msg c_vote_bad_pair(void)
