@@ -219,7 +219,10 @@ struct raft {
     unsigned read_elapsed;      /* follower: ticks since the last forward */
     uint64_t read_round;        /* leader: latest round started */
     uint64_t read_confirmed;    /* leader: latest round a majority echoed */
-    bool read_round_due;        /* leader: start a round at the flush */
+    bool read_round_due;        /* leader: reads wait for round
+                                   read_round + 1, started at the flush
+                                   once no round is outstanding */
+    bool read_round_retry;      /* leader: start it even so (heartbeat) */
     uint64_t lease_until;       /* leader: the lease holds while now < it */
     uint64_t round_tick[RAFT__ROUND_TICKS]; /* start tick of round k at
                                    k % RAFT__ROUND_TICKS */

@@ -5,7 +5,8 @@
  * leader has committed an entry of its term, the commit index as its read
  * index and the next heartbeat round; a majority echoing that round (or a
  * later one) confirms it, and it is answered once applied (own reads) or
- * sent back (a follower's). Indexes and rounds only grow along the ring,
+ * sent back (a follower's). One round is in flight at a time, so every
+ * read asked for during a round trip shares the next round. Indexes and rounds only grow along the ring,
  * so reads settle from its head. On a follower each read is forwarded to
  * the leader (one message per call covers every read so far) and settles
  * when the leader's answer is applied here. Every read in the ring was
@@ -155,6 +156,7 @@ static void start_round(struct raft *r)
     struct raft_msg m;
     size_t i;
     r->read_round_due = false;
+    r->read_round_retry = false;
     r->read_round++;
     r->metrics.read_rounds++;
     r->round_tick[r->read_round % RAFT__ROUND_TICKS] = r->now;
@@ -207,7 +209,11 @@ static void leader_flush(struct raft *r)
         }
         r->rq_new = 0;
     }
-    if (r->read_round_due) {
+    /* One round in flight at a time: reads asked for meanwhile share the
+     * next one, started when the outstanding round is confirmed, or at a
+     * heartbeat if it seems lost. */
+    if (r->read_round_due &&
+        (r->read_confirmed == r->read_round || r->read_round_retry)) {
         start_round(r);
     }
     /* Bounded by the ring's length. */
@@ -231,6 +237,7 @@ void raft__read_heartbeat(struct raft *r)
     if (r->cfg.lease_reads ||
         (r->rq_len > 0 && r->read_round > r->read_confirmed)) {
         r->read_round_due = true;
+        r->read_round_retry = true;
     }
 }
 
@@ -377,6 +384,7 @@ void raft__read_flush(struct raft *r)
         leader_flush(r);
     } else {
         r->read_round_due = false;
+        r->read_round_retry = false;
         follower_flush(r);
     }
 }

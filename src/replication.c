@@ -242,6 +242,8 @@ int raft__repl_become_leader(struct raft *r)
     r->lead_first = last + 1;
     r->read_round = 0;
     r->read_confirmed = 0;
+    r->read_round_due = false;
+    r->read_round_retry = false;
     r->lease_until = 0;
     r->leader = r->cfg.id;
     r->heartbeat_elapsed = 0;

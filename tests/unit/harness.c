@@ -404,6 +404,23 @@ static int cb_apply(struct raft *r, void *ctx, raft_index index,
     return 0;
 }
 
+static void cb_read(struct raft *r, void *ctx, void *req, raft_index index,
+                    int status)
+{
+    struct h_node *nd = ctx;
+    struct raft_status st;
+    raft_status(r, &st);
+    if (nd->n_reads == nd->cap_reads) {
+        nd->cap_reads = nd->cap_reads ? nd->cap_reads * 2 : 8;
+        nd->reads = xrealloc(nd->reads, nd->cap_reads * sizeof(*nd->reads));
+    }
+    nd->reads[nd->n_reads].req = req;
+    nd->reads[nd->n_reads].index = index;
+    nd->reads[nd->n_reads].status = status;
+    nd->reads[nd->n_reads].applied = st.applied;
+    nd->n_reads++;
+}
+
 /* ---- snapshots --------------------------------------------------------------- */
 
 /* Padding byte j of a snapshot whose state hashes to `hash`: every byte
@@ -723,7 +740,8 @@ struct raft_callbacks h_callbacks(const struct harness *h)
                                  .persist_state = cb_persist_state,
                                  .persist_entries = cb_persist_entries,
                                  .apply = cb_apply,
-                                 .event = cb_event};
+                                 .event = cb_event,
+                                 .read = cb_read};
     if (h->opts.no_event_cb) {
         cbs.event = NULL;
     }
@@ -792,6 +810,9 @@ static void node_clear_records(struct h_node *nd)
     free(nd->applied_idx);
     nd->applied_idx = NULL;
     nd->applied_cap = 0;
+    free(nd->reads);
+    nd->reads = NULL;
+    nd->n_reads = nd->cap_reads = 0;
     free(nd->calls);
     nd->calls = NULL;
     nd->n_calls = nd->cap_calls = 0;
@@ -1017,7 +1038,8 @@ void h_elect(struct harness *h, raft_id id)
         raft_term t0 = raft_current_term(r);
         unsigned max = 2 * max_timeout(h) + 2;
         for (unsigned i = 0; i < max && raft_current_term(r) == t0 &&
-                             raft_role(r) != RAFT_LEADER;
+                             raft_role(r) != RAFT_LEADER &&
+                             raft_role(r) != RAFT_PRECANDIDATE;
              i++) {
             raft_tick(r);
         }

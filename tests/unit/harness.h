@@ -138,6 +138,14 @@ struct h_snap {
     size_t len;
 };
 
+/* A settled read (the read callback). */
+struct h_read {
+    void *req;
+    raft_index index;
+    int status;
+    raft_index applied; /* the node's applied index when it settled */
+};
+
 struct harness;
 
 struct h_node {
@@ -183,6 +191,11 @@ struct h_node {
 
     /* asynchronous mode: writes started and not yet reported */
     size_t pending;
+
+    /* settled reads, in callback order */
+    struct h_read *reads;
+    size_t n_reads;
+    size_t cap_reads;
 
     /* fault injection: each counter fails that many next calls (-1: all) */
     int fail_persist_state;

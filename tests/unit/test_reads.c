@@ -1,0 +1,768 @@
+/*
+ * test_reads.c - PreVote (thesis 9.6), CheckQuorum and leader stickiness,
+ * and linearizable reads without log writes: ReadIndex on the leader and
+ * on followers, and lease reads (thesis 6.4, 6.4.1).
+ *
+ * Every test here turns the features on through h_opts (the harness runs
+ * classic Raft otherwise). Elections are driven by ticking one node and
+ * delivering messages, so each scenario is exact.
+ */
+#include <string.h>
+
+#include "harness.h"
+#include "suites.h"
+
+#define E 10u /* election_ticks used throughout */
+
+static const struct h_opts on3 = {.election_ticks = E, .heartbeat_ticks = 1,
+                                  .seed = 11, .pre_vote = true,
+                                  .check_quorum = true};
+
+static struct raft_metrics metrics(struct harness *h, raft_id id)
+{
+    struct raft_metrics m;
+    ck_assert_int_eq(raft_metrics(h_raft(h, id), &m, sizeof(m)), 0);
+    return m;
+}
+
+/* Number of events of a type (and error, if non-zero) node id reported. */
+static size_t n_events(struct harness *h, raft_id id, int type, int error)
+{
+    const struct h_node *nd = h_node(h, id);
+    size_t k = 0;
+    for (size_t i = 0; i < nd->n_events; i++) {
+        k += nd->events[i].type == type && (error == 0 || nd->events[i].error == error);
+    }
+    return k;
+}
+
+/* A 3-node cluster with node 1 leader and one command committed and applied
+ * everywhere; returns its index. */
+static raft_index leader_with_commit(struct harness *h)
+{
+    raft_index idx = 0;
+    h_bootstrap_all(h);
+    if (h->opts.lease_reads) {
+        /* With leases a node ignores vote requests for election_ticks
+         * after it starts: let that time pass on the others first. */
+        h_tick(h, 2, E);
+        h_tick(h, 3, E);
+        h_drop_all(h);
+    }
+    h_elect(h, 1);
+    ck_assert_int_eq(h_propose(h, 1, "x", &idx), 0);
+    h_deliver_all(h);
+    h_heartbeat(h, 1, 1); /* the commit index reaches the followers */
+    for (raft_id id = 1; id <= 3; id++) {
+        ck_assert_uint_eq(h_status(h, id).applied, idx);
+    }
+    return idx;
+}
+
+/* ---- PreVote ---------------------------------------------------------------- */
+
+/* A node cut off for many election timeouts keeps its term with PreVote
+ * and, once back, follows the leader it had: no election. Without PreVote
+ * its term races ahead and it deposes the leader when it returns. */
+START_TEST(test_prevote_isolated_node_rejoins_without_election)
+{
+    bool pre = _i == 0;
+    struct h_opts o = on3;
+    o.pre_vote = pre;
+    o.check_quorum = pre;
+    struct harness *h = h_new(3, &o);
+    leader_with_commit(h);
+    raft_term t = raft_current_term(h_raft(h, 1));
+
+    uint64_t writes = metrics(h, 3).persist_state_calls;
+    h_partition(h, 1u << 3);
+    for (unsigned i = 0; i < 5 * E; i++) {
+        h_tick(h, 3, 1);
+        h_tick(h, 1, 1);
+        h_tick(h, 2, 1);
+        h_deliver_all(h);
+    }
+    if (pre) {
+        ck_assert_uint_eq(raft_current_term(h_raft(h, 3)), t);
+        ck_assert_uint_ge(metrics(h, 3).prevotes_started, 4);
+        ck_assert_uint_eq(metrics(h, 3).elections_started, 0);
+        ck_assert_uint_eq(metrics(h, 3).persist_state_calls, writes);
+    } else {
+        ck_assert_uint_gt(raft_current_term(h_raft(h, 3)), t + 3);
+    }
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+
+    h_partition(h, 0);
+    h_drop_all(h); /* what the partition held is lost */
+    h_heartbeat(h, 1, 2);
+    if (pre) {
+        ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+        ck_assert_uint_eq(raft_current_term(h_raft(h, 1)), t);
+        ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_FOLLOWER);
+        ck_assert_uint_eq(raft_leader(h_raft(h, 3)), 1);
+    } else {
+        /* The leader heard a higher term in node 3's rejection. */
+        ck_assert_int_ne(raft_role(h_raft(h, 1)), RAFT_LEADER);
+        ck_assert_uint_gt(raft_current_term(h_raft(h, 1)), t);
+    }
+    h_free(h);
+}
+END_TEST
+
+/* Answering a pre-vote changes nothing: no term, no vote, no write, no
+ * timer reset; a grant carries the term asked about. */
+START_TEST(test_prevote_request_changes_nothing)
+{
+    struct harness *h = h_new(3, &on3);
+    const raft_term terms[] = {1, 2};
+    ck_assert_int_eq(h_restore(h, 1, 4, 0, terms, 2), 0);
+    h_tick(h, 1, 3);
+    struct raft_status before = h_status(h, 1);
+
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_PREVOTE;
+    m.from = 2;
+    m.to = 1;
+    m.term = 6;
+    m.u.vote.last_index = 2;
+    m.u.vote.last_term = 2;
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    struct raft_status after = h_status(h, 1);
+    h_assert_status_eq(&before, &after, "after a pre-vote");
+    ck_assert_uint_eq(h_ncalls(h, 1, H_CB_PERSIST_STATE), 0);
+    const struct raft_msg *r = h_find(h, 1, 2, RAFT_MSG_PREVOTE_RESP, 0);
+    ck_assert_ptr_nonnull(r);
+    ck_assert(r->u.vote_resp.granted);
+    ck_assert_uint_eq(r->term, 6);
+
+    /* The timer was not reset: node 1 still times out on schedule. */
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_PRECANDIDATE, E + E / 4), 0);
+    h_free(h);
+}
+END_TEST
+
+/* A pre-vote for a log behind ours is refused with our own term; one from
+ * a term behind ours is refused the same way (the stale-term answer). */
+START_TEST(test_prevote_refused_for_stale_log_or_term)
+{
+    struct harness *h = h_new(3, &on3);
+    const raft_term terms[] = {1, 3};
+    ck_assert_int_eq(h_restore(h, 1, 4, 0, terms, 2), 0);
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_PREVOTE;
+    m.from = 2;
+    m.to = 1;
+    m.term = 5;
+    m.u.vote.last_index = 5;
+    m.u.vote.last_term = 2; /* older last term: behind us */
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    const struct raft_msg *r = h_find(h, 1, 2, RAFT_MSG_PREVOTE_RESP, 0);
+    ck_assert_ptr_nonnull(r);
+    ck_assert(!r->u.vote_resp.granted);
+    ck_assert_uint_eq(r->term, 4);
+
+    m.term = 3; /* below our term 4 */
+    m.u.vote.last_term = 3;
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), RAFT_ESTALE);
+    r = h_find(h, 1, 2, RAFT_MSG_PREVOTE_RESP, 1);
+    ck_assert_ptr_nonnull(r);
+    ck_assert(!r->u.vote_resp.granted);
+    ck_assert_uint_eq(r->term, 4);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 1)), 4);
+    h_free(h);
+}
+END_TEST
+
+/* The election timer starts a pre-vote; a majority of grants starts the
+ * real election at term + 1, which raises the term once. */
+START_TEST(test_prevote_majority_starts_real_election)
+{
+    struct harness *h = h_new(3, &on3);
+    h_bootstrap_all(h);
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_PRECANDIDATE, 2 * E), 0);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 1)), 0);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_PREVOTE), 2);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 0);
+    ck_assert_uint_eq(h_ncalls(h, 1, H_CB_PERSIST_STATE), 0);
+    ck_assert_uint_eq(n_events(h, 1, RAFT_EVENT_PREVOTE_START, 0), 1);
+    ck_assert_uint_eq(h_find(h, 1, 2, RAFT_MSG_PREVOTE, 0)->term, 1);
+
+    /* One grant (with its own vote) is a majority of 3. */
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_PREVOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_PREVOTE_RESP), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_CANDIDATE);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 1)), 1);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 2);
+    h_deliver_all(h);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 1)), 1);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 2)), 1);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 3)), 1);
+    h_free(h);
+}
+END_TEST
+
+/* Refusals from a majority end the pre-vote: the node follows again at its
+ * term; a refusal from a later term brings the node up to that term. */
+START_TEST(test_prevote_lost_and_refusal_from_later_term)
+{
+    struct harness *h = h_new(3, &on3);
+    const raft_term behind[] = {1};
+    const raft_term ahead[] = {1, 2};
+    ck_assert_int_eq(h_restore(h, 1, 2, 0, behind, 1), 0);
+    ck_assert_int_eq(h_restore(h, 2, 2, 0, ahead, 2), 0);
+    ck_assert_int_eq(h_restore(h, 3, 5, 0, ahead, 2), 0);
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_PRECANDIDATE, 2 * E), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_PREVOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_PREVOTE_RESP), 0);
+    /* Refused by one of two peers: not yet lost (3 has not answered). */
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_PRECANDIDATE);
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_PREVOTE), RAFT_ESTALE);
+    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_PREVOTE_RESP), 0);
+    /* Node 3 refused from term 5: node 1 catches up and follows. */
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_FOLLOWER);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 1)), 5);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 2)), 2);
+    ck_assert_uint_eq(metrics(h, 1).elections_started, 0);
+
+    /* The same pre-vote lost at its own term: refused by both peers. */
+    struct harness *g = h_new(3, &on3);
+    ck_assert_int_eq(h_restore(g, 1, 2, 0, behind, 1), 0);
+    ck_assert_int_eq(h_restore(g, 2, 2, 0, ahead, 2), 0);
+    ck_assert_int_eq(h_restore(g, 3, 2, 0, ahead, 2), 0);
+    ck_assert_uint_gt(h_tick_until_role(g, 1, RAFT_PRECANDIDATE, 2 * E), 0);
+    h_deliver_all(g);
+    ck_assert_int_eq(raft_role(h_raft(g, 1)), RAFT_FOLLOWER);
+    ck_assert_uint_eq(raft_current_term(h_raft(g, 1)), 2);
+    ck_assert_uint_eq(n_events(g, 1, RAFT_EVENT_ELECTION_LOST, 0), 1);
+    h_free(g);
+    h_free(h);
+}
+END_TEST
+
+/* ---- CheckQuorum and stickiness ------------------------------------------- */
+
+/* A leader cut off from every follower steps down within one election
+ * timeout, and then refuses proposals. */
+START_TEST(test_check_quorum_cut_off_leader_steps_down)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    h_partition(h, 1u << 1);
+    unsigned t = 0;
+    while (raft_role(h_raft(h, 1)) == RAFT_LEADER) {
+        ck_assert_uint_le(t, E);
+        ck_assert_int_eq(h_propose(h, 1, "y", NULL), 0);
+        ck_assert_int_eq(raft_tick(h_raft(h, 1)), 0);
+        t++;
+    }
+    ck_assert_uint_ge(t, E - 1);
+    ck_assert_int_eq(h_propose(h, 1, "z", NULL), RAFT_ENOTLEADER);
+    ck_assert_uint_eq(n_events(h, 1, RAFT_EVENT_STEP_DOWN, RAFT_ENOQUORUM), 1);
+    ck_assert_uint_eq(metrics(h, 1).quorum_lost, 1);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 1)), 0);
+    h_free(h);
+}
+END_TEST
+
+/* A leader that hears from a majority keeps leading, with one follower
+ * gone for good. */
+START_TEST(test_check_quorum_leader_with_majority_stays)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    h_partition(h, 1u << 3);
+    for (unsigned i = 0; i < 10 * E; i++) {
+        h_tick(h, 1, 1);
+        h_tick(h, 2, 1);
+        h_deliver_all(h);
+    }
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    ck_assert_uint_eq(metrics(h, 1).quorum_lost, 0);
+    h_free(h);
+}
+END_TEST
+
+/* A follower that heard from its leader within election_ticks ignores a
+ * vote request of a higher term (no reply, no term change); once it has
+ * not heard for that long, it answers. The leader ignores it too. */
+START_TEST(test_stickiness_ignores_disruptive_vote)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    raft_term t = raft_current_term(h_raft(h, 2));
+    struct raft_status st = h_status(h, 2);
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_VOTE;
+    m.from = 3;
+    m.term = t + 1;
+    m.u.vote.last_index = st.last_index;
+    m.u.vote.last_term = st.last_term;
+    for (raft_id to = 1; to <= 2; to++) {
+        m.to = to;
+        ck_assert_int_eq(raft_step(h_raft(h, to), &m), 0);
+        ck_assert_uint_eq(raft_current_term(h_raft(h, to)), t);
+        ck_assert_uint_eq(h_count(h, to, 3, RAFT_MSG_VOTE_RESP), 0);
+        ck_assert_uint_eq(metrics(h, to).rejected[RAFT_REJECT_IN_LEASE], 1);
+    }
+    m.type = RAFT_MSG_PREVOTE;
+    m.to = 2;
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &m), 0);
+    ck_assert_uint_eq(h_count(h, 2, 3, RAFT_MSG_PREVOTE_RESP), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+
+    /* election_ticks without the leader: node 2 answers again (it has
+     * become a pre-candidate by then and knows no leader). */
+    h_tick(h, 2, E + E / 4);
+    m.type = RAFT_MSG_VOTE;
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &m), 0);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 2)), t + 1);
+    ck_assert_uint_eq(h_count(h, 2, 3, RAFT_MSG_VOTE_RESP), 1);
+    h_free(h);
+}
+END_TEST
+
+/* ---- ReadIndex ---------------------------------------------------------------- */
+
+/* The leader answers reads after a majority echoed a heartbeat round sent
+ * after they were asked for. One round is in flight at a time: reads asked
+ * for meanwhile share the next one. The read index is the commit index
+ * when the read was asked for. */
+START_TEST(test_read_index_on_leader_shares_rounds)
+{
+    struct harness *h = h_new(3, &on3);
+    raft_index idx = leader_with_commit(h);
+    struct raft *l = h_raft(h, 1);
+    int a, b, c;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_read_index(l, &a), 0);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_HEARTBEAT), 2);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 0);
+    ck_assert_int_eq(raft_read_index(l, &b), 0);
+    ck_assert_int_eq(raft_read_index(l, &c), 0);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_HEARTBEAT), 2);
+    /* Node 2 echoes round 1: with the leader a majority, which settles
+     * read a and starts round 2 for b and c. */
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_HEARTBEAT), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_HEARTBEAT_RESP), 0);
+    struct h_node *nd = h_node(h, 1);
+    ck_assert_uint_eq(nd->n_reads, 1);
+    ck_assert_ptr_eq(nd->reads[0].req, &a);
+    ck_assert_uint_eq(h_count(h, 1, 2, RAFT_MSG_HEARTBEAT), 1);
+    ck_assert_uint_eq(h_find(h, 1, 2, RAFT_MSG_HEARTBEAT, 0)->u.heartbeat.round, 2);
+    h_deliver_all(h);
+    ck_assert_uint_eq(nd->n_reads, 3);
+    ck_assert_ptr_eq(nd->reads[1].req, &b);
+    ck_assert_ptr_eq(nd->reads[2].req, &c);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(nd->reads[i].status, 0);
+        ck_assert_uint_eq(nd->reads[i].index, idx);
+        ck_assert_uint_ge(nd->reads[i].applied, idx);
+    }
+    ck_assert_uint_eq(metrics(h, 1).reads_served, 3);
+    ck_assert_uint_eq(metrics(h, 1).read_rounds, 2);
+    /* Nothing was written for the reads. */
+    ck_assert_uint_eq(h_status(h, 1).last_index, idx);
+    h_free(h);
+}
+END_TEST
+
+/* An echo that arrives late still confirms only the reads asked for before
+ * its round started. */
+START_TEST(test_read_index_old_round_does_not_confirm)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    struct raft *l = h_raft(h, 1);
+    int a, b;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_read_index(l, &a), 0);
+    /* Round 1 reaches node 2, whose answer is held back. */
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_HEARTBEAT), 0);
+    h_drop(h, 1, 3, RAFT_MSG_HEARTBEAT);
+    struct h_msg old;
+    ck_assert(h_pop(h, &old));
+    ck_assert_int_eq(old.m.type, RAFT_MSG_HEARTBEAT_RESP);
+    ck_assert_int_eq(raft_read_index(l, &b), 0);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_HEARTBEAT), 0); /* waits */
+    /* The round-1 echo settles read a only, and starts round 2. */
+    ck_assert_int_eq(raft_step(l, &old.m), 0);
+    h_msg_free(&old);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 1);
+    ck_assert_ptr_eq(h_node(h, 1)->reads[0].req, &a);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_HEARTBEAT), 2);
+    /* A duplicate of the round-1 echo changes nothing. */
+    ck_assert_int_eq(raft_step(l, &(struct raft_msg){.type = RAFT_MSG_HEARTBEAT_RESP,
+                                                     .from = 2, .to = 1,
+                                                     .term = raft_current_term(l),
+                                                     .u.heartbeat.round = 1}),
+                     0);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 1);
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 2);
+    ck_assert_ptr_eq(h_node(h, 1)->reads[1].req, &b);
+    h_free(h);
+}
+END_TEST
+
+/* A new leader serves no read before an entry of its term commits: the
+ * read waits (no round yet) and its index is at least the new term's
+ * first entry. */
+START_TEST(test_read_index_new_leader_waits_for_its_term)
+{
+    struct harness *h = h_new(3, &on3);
+    h_bootstrap_all(h);
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_PRECANDIDATE, 2 * E), 0);
+    /* Win the election but hold the no-op's AppendEntries. */
+    while (raft_role(h_raft(h, 1)) != RAFT_LEADER) {
+        ck_assert_uint_gt(h_count(h, 0, 0, 0), 0);
+        ck_assert_int_eq(h_deliver_at(h, 0), 0);
+    }
+    int a;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_HEARTBEAT), 0);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 0);
+    h_deliver_all(h);
+    struct h_node *nd = h_node(h, 1);
+    ck_assert_uint_eq(nd->n_reads, 1);
+    ck_assert_int_eq(nd->reads[0].status, 0);
+    ck_assert_uint_ge(nd->reads[0].index, 1); /* the no-op of term 1 */
+    ck_assert_uint_ge(h_status(h, 1).commit, nd->reads[0].index);
+    h_free(h);
+}
+END_TEST
+
+/* Reads pending when leadership is lost fail with RAFT_ELEADERLOST. */
+START_TEST(test_read_index_fails_when_leadership_lost)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    int a;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    h_drop_all(h); /* the round is lost */
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_APPEND_RESP; /* a reply from a later term deposes it */
+    m.from = 2;
+    m.to = 1;
+    m.term = raft_current_term(h_raft(h, 1)) + 1;
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    struct h_node *nd = h_node(h, 1);
+    ck_assert_uint_eq(nd->n_reads, 1);
+    ck_assert_ptr_eq(nd->reads[0].req, &a);
+    ck_assert_int_eq(nd->reads[0].status, RAFT_ELEADERLOST);
+    ck_assert_uint_eq(nd->reads[0].index, 0);
+    ck_assert_uint_eq(metrics(h, 1).reads_failed, 1);
+    h_free(h);
+}
+END_TEST
+
+/* A round that goes unanswered is started again at the next heartbeat. */
+START_TEST(test_read_index_lost_round_retried)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    int a;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    h_drop_all(h);
+    h_heartbeat(h, 1, 1);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 1);
+    ck_assert_int_eq(h_node(h, 1)->reads[0].status, 0);
+    ck_assert_uint_eq(metrics(h, 1).read_rounds, 2);
+    h_free(h);
+}
+END_TEST
+
+/* A follower's reads go to the leader in one message per call; the leader
+ * answers after its round; the follower settles them once it has applied
+ * up to the leader's index. */
+START_TEST(test_read_index_on_follower)
+{
+    struct harness *h = h_new(3, &on3);
+    raft_index idx = leader_with_commit(h);
+    int a, b;
+    h_drop_all(h);
+    /* A command the leader committed that node 2 has not applied yet. */
+    raft_index idx2 = 0;
+    h_partition(h, 1u << 2);
+    ck_assert_int_eq(h_propose(h, 1, "w", &idx2), 0);
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_status(h, 1).commit, idx2);
+    ck_assert_uint_eq(h_status(h, 2).applied, idx);
+    h_drop_all(h);
+    h_partition(h, 0);
+
+    struct raft *f = h_raft(h, 2);
+    ck_assert_int_eq(raft_read_index(f, &a), 0);
+    ck_assert_uint_eq(h_count(h, 2, 1, RAFT_MSG_READ), 1);
+    ck_assert_int_eq(raft_read_index(f, &b), 0);
+    ck_assert_uint_eq(h_count(h, 2, 1, RAFT_MSG_READ), 2);
+    /* Deliver the READs and the round, not yet the entries node 2 lacks. */
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_READ), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_READ), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_HEARTBEAT), 0);
+    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_HEARTBEAT_RESP), 0);
+    const struct raft_msg *resp = h_find(h, 1, 2, RAFT_MSG_READ_RESP, 0);
+    ck_assert_ptr_nonnull(resp);
+    ck_assert(resp->u.read.ok);
+    ck_assert_uint_eq(resp->u.read.index, idx2);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_READ_RESP), 0);
+    ck_assert_uint_eq(h_node(h, 2)->n_reads, 0); /* not applied there yet */
+    h_heartbeat(h, 1, 2);
+    struct h_node *nd = h_node(h, 2);
+    ck_assert_uint_eq(nd->n_reads, 2);
+    ck_assert_ptr_eq(nd->reads[0].req, &a);
+    ck_assert_ptr_eq(nd->reads[1].req, &b);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(nd->reads[i].status, 0);
+        ck_assert_uint_eq(nd->reads[i].index, idx2);
+        ck_assert_uint_ge(nd->reads[i].applied, idx2);
+    }
+    h_free(h);
+}
+END_TEST
+
+/* A follower resends its unanswered reads every heartbeat interval; a node
+ * that no longer leads refuses them, and the follower fails them. */
+START_TEST(test_read_index_follower_resend_and_refusal)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    int a;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 2), &a), 0);
+    h_drop_all(h); /* the READ is lost */
+    h_tick(h, 2, 1);
+    ck_assert_uint_eq(h_count(h, 2, 1, RAFT_MSG_READ), 1);
+    /* The leader steps down (CheckQuorum) before it sees the resend. */
+    h_drop_all(h);
+    for (unsigned i = 0; i < E + 1 && raft_role(h_raft(h, 1)) == RAFT_LEADER; i++) {
+        h_tick(h, 1, 1);
+    }
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_FOLLOWER);
+    h_drop_all(h);
+    h_tick(h, 2, 1);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_READ), 0);
+    const struct raft_msg *resp = h_find(h, 1, 2, RAFT_MSG_READ_RESP, 0);
+    ck_assert_ptr_nonnull(resp);
+    ck_assert(!resp->u.read.ok);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_READ_RESP), 0);
+    struct h_node *nd = h_node(h, 2);
+    ck_assert_uint_eq(nd->n_reads, 1);
+    ck_assert_int_eq(nd->reads[0].status, RAFT_ELEADERLOST);
+    h_free(h);
+}
+END_TEST
+
+/* What raft_read_index refuses, and a one-voter cluster answering within
+ * the call. */
+START_TEST(test_read_index_refusals_and_single_voter)
+{
+    struct h_opts o = on3;
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+    int a;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), RAFT_ENOTLEADER);
+    h_free(h);
+
+    struct harness *one = h_new(1, &o);
+    h_bootstrap_all(one);
+    h_elect(one, 1);
+    ck_assert_int_eq(raft_read_index(h_raft(one, 1), &a), 0);
+    ck_assert_uint_eq(h_node(one, 1)->n_reads, 1);
+    ck_assert_int_eq(h_node(one, 1)->reads[0].status, 0);
+    ck_assert_uint_eq(h_node(one, 1)->reads[0].index, 1);
+    h_free(one);
+
+    /* Without a read callback. */
+    struct harness *g = h_new(1, &(struct h_opts){.no_create = true});
+    struct raft_config cfg = h_config(g, 1);
+    struct raft_callbacks cbs = h_callbacks(g);
+    cbs.read = NULL;
+    struct raft *r = NULL;
+    ck_assert_int_eq(raft_create(&cfg, &cbs, h_node(g, 1), &r), 0);
+    const raft_id v[] = {1};
+    ck_assert_int_eq(raft_bootstrap(r, v, 1), 0);
+    ck_assert_int_eq(raft_read_index(r, &a), RAFT_EINVAL);
+    raft_destroy(r);
+    h_free(g);
+}
+END_TEST
+
+/* cfg.max_pending_reads bounds the reads waiting on a node. */
+START_TEST(test_read_index_queue_full)
+{
+    struct harness *h = h_new(3, &(struct h_opts){.no_create = true, .seed = 3});
+    for (raft_id id = 1; id <= 3; id++) {
+        struct h_node *nd = h_node(h, id);
+        struct raft_config cfg = h_config(h, id);
+        cfg.disable_pre_vote = false;
+        cfg.disable_check_quorum = false;
+        cfg.max_pending_reads = 2;
+        struct raft_callbacks cbs = h_callbacks(h);
+        nd->cfg = cfg;
+        ck_assert_int_eq(raft_create(&cfg, &cbs, nd, &nd->r), 0);
+    }
+    leader_with_commit(h);
+    int a;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), RAFT_EFULL);
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 2);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    h_free(h);
+}
+END_TEST
+
+/* The read ring is allocated at the first read: when that fails the call
+ * returns RAFT_ENOMEM with nothing queued, and a later call succeeds. */
+START_TEST(test_read_index_out_of_memory)
+{
+    struct h_opts o = on3;
+    o.counting_alloc = true;
+    struct harness *h = h_new(3, &o);
+    leader_with_commit(h);
+    h_drop_all(h);
+    int a;
+    h->alloc.fail_at = h->alloc.calls + 1;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), RAFT_ENOMEM);
+    ck_assert_uint_eq(h->alloc.failures, 1);
+    ck_assert_uint_eq(h_count(h, 0, 0, 0), 0);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 1);
+    ck_assert_int_eq(h_node(h, 1)->reads[0].status, 0);
+    h_free(h);
+}
+END_TEST
+
+/* ---- lease reads ---------------------------------------------------------- */
+
+/* With a lease, the leader answers within the call, without a round; once
+ * the lease ran out (no majority heard for election_ticks - drift ticks)
+ * reads need a round again. */
+START_TEST(test_lease_read_without_round_until_lease_expires)
+{
+    struct h_opts o = on3;
+    o.lease_reads = true;
+    struct harness *h = h_new(3, &o);
+    raft_index idx = leader_with_commit(h);
+    h_heartbeat(h, 1, 2); /* rounds acknowledged: the lease is set */
+    h_drop_all(h);
+    int a, b;
+    uint64_t rounds = metrics(h, 1).read_rounds;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 1);
+    ck_assert_uint_eq(h_node(h, 1)->reads[0].index, idx);
+    ck_assert_uint_eq(metrics(h, 1).lease_reads, 1);
+    ck_assert_uint_eq(metrics(h, 1).read_rounds, rounds);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_HEARTBEAT), 0);
+
+    /* Cut off: the lease (election_ticks - drift after the last round a
+     * majority echoed) runs out before CheckQuorum deposes the leader. */
+    h_partition(h, 1u << 1);
+    unsigned drift = E / 4;
+    h_tick(h, 1, E - drift);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &b), 0);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 1); /* waits for a round */
+    ck_assert_uint_eq(metrics(h, 1).lease_reads, 1);
+    h_free(h);
+}
+END_TEST
+
+/* With leases, a node that just started ignores vote requests for
+ * election_ticks: it may have echoed a round of a leader whose lease
+ * still runs. */
+START_TEST(test_lease_restarted_node_holds_back_its_vote)
+{
+    struct h_opts o = on3;
+    o.lease_reads = true;
+    struct harness *h = h_new(3, &o);
+    leader_with_commit(h);
+    ck_assert_int_eq(h_restart(h, 2), 0);
+    struct raft_status st = h_status(h, 2);
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_VOTE;
+    m.from = 3;
+    m.to = 2;
+    m.term = st.term + 1;
+    m.u.vote.last_index = st.last_index;
+    m.u.vote.last_term = st.last_term;
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &m), 0);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 2)), st.term);
+    ck_assert_uint_eq(metrics(h, 2).rejected[RAFT_REJECT_IN_LEASE], 1);
+    h_free(h);
+}
+END_TEST
+
+/* raft_create refuses a lease without CheckQuorum, or with a drift that
+ * leaves nothing of the election timeout. */
+START_TEST(test_lease_config_checked)
+{
+    struct harness *g = h_new(1, &(struct h_opts){.no_create = true});
+    struct raft_config cfg = h_config(g, 1);
+    struct raft_callbacks cbs = h_callbacks(g);
+    struct raft *r = NULL;
+    cfg.lease_reads = true;
+    cfg.disable_check_quorum = true;
+    ck_assert_int_eq(raft_create(&cfg, &cbs, NULL, &r), RAFT_EINVAL);
+    cfg.disable_check_quorum = false;
+    cfg.lease_drift_ticks = cfg.election_ticks;
+    ck_assert_int_eq(raft_create(&cfg, &cbs, NULL, &r), RAFT_EINVAL);
+    cfg.lease_drift_ticks = cfg.election_ticks - 1;
+    ck_assert_int_eq(raft_create(&cfg, &cbs, NULL, &r), 0);
+    raft_destroy(r);
+    h_free(g);
+}
+END_TEST
+
+Suite *raft_reads_suite(void)
+{
+    Suite *s = suite_create("prevote_reads");
+    TCase *tc = tcase_create("prevote");
+    h_tcase_cleanup(tc);
+    tcase_add_loop_test(tc, test_prevote_isolated_node_rejoins_without_election, 0, 2);
+    tcase_add_test(tc, test_prevote_request_changes_nothing);
+    tcase_add_test(tc, test_prevote_refused_for_stale_log_or_term);
+    tcase_add_test(tc, test_prevote_majority_starts_real_election);
+    tcase_add_test(tc, test_prevote_lost_and_refusal_from_later_term);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("check_quorum");
+    h_tcase_cleanup(tc);
+    tcase_add_test(tc, test_check_quorum_cut_off_leader_steps_down);
+    tcase_add_test(tc, test_check_quorum_leader_with_majority_stays);
+    tcase_add_test(tc, test_stickiness_ignores_disruptive_vote);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("read_index");
+    h_tcase_cleanup(tc);
+    tcase_add_test(tc, test_read_index_on_leader_shares_rounds);
+    tcase_add_test(tc, test_read_index_old_round_does_not_confirm);
+    tcase_add_test(tc, test_read_index_new_leader_waits_for_its_term);
+    tcase_add_test(tc, test_read_index_fails_when_leadership_lost);
+    tcase_add_test(tc, test_read_index_lost_round_retried);
+    tcase_add_test(tc, test_read_index_on_follower);
+    tcase_add_test(tc, test_read_index_follower_resend_and_refusal);
+    tcase_add_test(tc, test_read_index_refusals_and_single_voter);
+    tcase_add_test(tc, test_read_index_queue_full);
+    tcase_add_test(tc, test_read_index_out_of_memory);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("lease");
+    h_tcase_cleanup(tc);
+    tcase_add_test(tc, test_lease_read_without_round_until_lease_expires);
+    tcase_add_test(tc, test_lease_restarted_node_holds_back_its_vote);
+    tcase_add_test(tc, test_lease_config_checked);
+    suite_add_tcase(s, tc);
+    return s;
+}
