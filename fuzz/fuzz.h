@@ -153,6 +153,21 @@ static inline bool fz_msg_eq(const struct raft_msg *a, const struct raft_msg *b)
         return a->u.snapshot_resp.index == b->u.snapshot_resp.index &&
                a->u.snapshot_resp.offset == b->u.snapshot_resp.offset &&
                a->u.snapshot_resp.done == b->u.snapshot_resp.done;
+    case RAFT_MSG_PREVOTE:
+        return a->u.vote.last_index == b->u.vote.last_index &&
+               a->u.vote.last_term == b->u.vote.last_term;
+    case RAFT_MSG_PREVOTE_RESP:
+        return a->u.vote_resp.granted == b->u.vote_resp.granted &&
+               a->u.vote_resp.last_index == b->u.vote_resp.last_index &&
+               a->u.vote_resp.last_term == b->u.vote_resp.last_term;
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+        return a->u.heartbeat.round == b->u.heartbeat.round;
+    case RAFT_MSG_READ:
+        return a->u.read.id == b->u.read.id;
+    case RAFT_MSG_READ_RESP:
+        return a->u.read.id == b->u.read.id && a->u.read.index == b->u.read.index &&
+               a->u.read.ok == b->u.read.ok;
     default:
         return false;
     }
@@ -184,12 +199,14 @@ static inline bool fz_decode_rc_ok(int rc)
  * voter this node is), byte 1 the node's PRNG seed, byte 2 the start
  * (bit 0 clear: bootstrap; set: raft_restore from a log described by the
  * following bytes, see fuzz_node.c; bit 1 set: no snapshot callbacks;
- * bits 2-3: snapshot_trailing - 1).
+ * bits 2-3: snapshot_trailing - 1; bit 4 set: PreVote on; bit 5 set:
+ * CheckQuorum on, and with bit 6 also lease reads; older inputs, written
+ * when neither existed, keep running classic Raft).
  * Then a stream of operations until the input ends: one op byte
  * (op % FZ_OP_COUNT selects the operation, and bit 0 of op / FZ_OP_COUNT
  * is a variant flag) followed by its arguments. Operations are only ever
  * added at the end, so an op byte below the old count keeps its meaning
- * (the committed seeds and regression inputs were written with 13).
+ * (the committed seeds and regression inputs were written with 13 or 16).
  */
 enum {
     FZ_OP_TICK = 0,     /* 1 byte: 1 + b % 4 ticks */
@@ -208,6 +225,9 @@ enum {
     FZ_OP_STEP_SNAP,    /* a structured InstallSnapshot chunk */
     FZ_OP_STEP_SRESP,   /* ... InstallSnapshot reply */
     FZ_OP_COMPACT,      /* the host snapshots: raft_compact */
+    FZ_OP_STEP_NEW,     /* a structured PreVote, heartbeat-round or read
+                           message (types 7-12) */
+    FZ_OP_READ,         /* raft_read_index */
     FZ_OP_COUNT
 };
 

@@ -47,6 +47,14 @@
  *     only after the whole stream of that snapshot was written, above the
  *     commit index, `keep` exactly when the log holds the snapshot's last
  *     entry with its term;
+ *   - PreVote, CheckQuorum and reads (when the setup turns them on): a
+ *     pre-vote request only from a pre-candidate, for its term + 1 and its
+ *     own last entry; heartbeat rounds only from a leader; forwarded reads
+ *     only from a follower to its leader; a read answered ok only by a
+ *     leader, with an index within its commit index;
+ *   - read: each accepted raft_read_index settles at most once per
+ *     incarnation, with its own req pointer; status 0 only with the index
+ *     applied (1 <= index <= applied), RAFT_ELEADERLOST with index 0;
  *   - every callback: mutating calls on the node return RAFT_EBUSY and
  *     raft_destroy is ignored.
  * Checked after every operation (raft_status, raft_progress, raft_entry_at):
@@ -131,7 +139,9 @@ struct heap {
     bool hit;              /* an allocation failed during this call */
 };
 
-enum { K_TICK, K_STEP, K_PROPOSE, K_COMPACT };
+enum { K_TICK, K_STEP, K_PROPOSE, K_COMPACT, K_READ };
+
+#define MAX_READS 64 /* reads waiting in the node that the harness tracks */
 
 struct world {
     struct raft *r;
@@ -155,6 +165,11 @@ struct world {
     unsigned persist_calls;
     bool hit_persist, hit_apply;
     bool einval_ok; /* RAFT_EINVAL is the expected answer to this step */
+    /* Reads accepted and not yet settled (this incarnation), by number;
+     * a read's req pointer is its number. */
+    uint64_t read_ids[MAX_READS];
+    size_t n_reads;
+    uint64_t next_read;
     /* Current incarnation. */
     raft_index applied;
     raft_index check_from; /* log compared with the disk from here on */
@@ -493,10 +508,57 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
     FZ_CHECK(m != NULL, "NULL message");
     FZ_CHECK(m->from == w->self && is_peer(w, m->to), "message %llu -> %llu",
              (ull)m->from, (ull)m->to);
-    FZ_CHECK(m->term == w->d.term && m->term == st.term,
-             "message of term %llu, persisted term %llu, node term %llu",
-             (ull)m->term, (ull)w->d.term, (ull)st.term);
+    if (m->type == RAFT_MSG_PREVOTE) {
+        /* Asks about the next term, which nothing persisted yet. */
+        FZ_CHECK(st.role == RAFT_PRECANDIDATE && m->term == st.term + 1 &&
+                     st.term == w->d.term && m->u.vote.last_index == dlast(w) &&
+                     m->u.vote.last_term == lterm(w, dlast(w)),
+                 "pre-vote request of term %llu by role %d at term %llu, "
+                 "naming (%llu, %llu)", (ull)m->term, st.role, (ull)st.term,
+                 (ull)m->u.vote.last_index, (ull)m->u.vote.last_term);
+    } else if (m->type == RAFT_MSG_PREVOTE_RESP) {
+        /* A grant carries the term asked about, a refusal ours. */
+        FZ_CHECK(m->u.vote_resp.granted ? m->term >= st.term : m->term == st.term,
+                 "pre-vote reply (granted %d) of term %llu at term %llu",
+                 m->u.vote_resp.granted, (ull)m->term, (ull)st.term);
+        FZ_CHECK(m->u.vote_resp.last_index == st.last_index &&
+                     m->u.vote_resp.last_term == st.last_term,
+                 "pre-vote reply names (%llu, %llu), log ends at (%llu, %llu)",
+                 (ull)m->u.vote_resp.last_index, (ull)m->u.vote_resp.last_term,
+                 (ull)st.last_index, (ull)st.last_term);
+    } else {
+        FZ_CHECK(m->term == w->d.term && m->term == st.term,
+                 "message of term %llu, persisted term %llu, node term %llu",
+                 (ull)m->term, (ull)w->d.term, (ull)st.term);
+    }
     switch (m->type) {
+    case RAFT_MSG_PREVOTE:
+    case RAFT_MSG_PREVOTE_RESP:
+        break;
+    case RAFT_MSG_HEARTBEAT:
+        FZ_CHECK(st.role == RAFT_LEADER && m->u.heartbeat.round >= 1,
+                 "heartbeat round %llu by role %d", (ull)m->u.heartbeat.round,
+                 st.role);
+        break;
+    case RAFT_MSG_HEARTBEAT_RESP:
+        /* Also the answer to a stale-term round, whatever our role. */
+        FZ_CHECK(m->u.heartbeat.round >= 1, "round 0 echoed");
+        break;
+    case RAFT_MSG_READ:
+        FZ_CHECK(st.role == RAFT_FOLLOWER && st.leader == m->to &&
+                     m->u.read.id >= 1,
+                 "read %llu forwarded to %llu by role %d following %llu",
+                 (ull)m->u.read.id, (ull)m->to, st.role, (ull)st.leader);
+        break;
+    case RAFT_MSG_READ_RESP:
+        FZ_CHECK(m->u.read.id >= 1 &&
+                     (m->u.read.ok ? st.role == RAFT_LEADER && m->u.read.index >= 1 &&
+                                         m->u.read.index <= st.commit
+                                   : m->u.read.index == 0),
+                 "read %llu answered (ok %d, index %llu) by role %d, commit %llu",
+                 (ull)m->u.read.id, m->u.read.ok, (ull)m->u.read.index, st.role,
+                 (ull)st.commit);
+        break;
     case RAFT_MSG_VOTE:
         FZ_CHECK(st.role == RAFT_CANDIDATE && w->d.vote == w->self,
                  "vote request by role %d with persisted vote %llu", st.role,
@@ -642,12 +704,34 @@ static void cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
     struct world *w = ctx;
     check_reentry(w, r);
     FZ_CHECK(ev != NULL && ev->type >= RAFT_EVENT_ROLE &&
-                 ev->type <= RAFT_EVENT_STEP_DOWN,
+                 ev->type <= RAFT_EVENT_PREVOTE_START,
              "event type %d", ev ? ev->type : 0);
     FZ_CHECK(ev->term == raft_current_term(r) && ev->role == raft_role(r),
              "event %d says term %llu role %d", ev->type, (ull)ev->term, ev->role);
-    FZ_CHECK(ev->type != RAFT_EVENT_MSG_REJECTED || ev->error < 0,
+    /* A vote request ignored under stickiness is the one rejection that
+     * raft_step answers with 0. */
+    FZ_CHECK(ev->type != RAFT_EVENT_MSG_REJECTED || ev->error < 0 ||
+                 (ev->error == 0 && !w->cfg.disable_check_quorum),
              "rejection without an error code");
+}
+
+static void cb_read(struct raft *r, void *ctx, void *req, raft_index index,
+                    int status)
+{
+    struct world *w = ctx;
+    struct raft_status st;
+    uint64_t id = (uint64_t)(uintptr_t)req;
+    size_t k;
+    check_reentry(w, r);
+    raft_status(r, &st);
+    for (k = 0; k < w->n_reads && w->read_ids[k] != id; k++) {
+    }
+    FZ_CHECK(k < w->n_reads, "read %llu settled but not pending", (ull)id);
+    w->read_ids[k] = w->read_ids[--w->n_reads];
+    FZ_CHECK(status == 0 ? index >= 1 && index <= st.applied
+                         : status == RAFT_ELEADERLOST && index == 0,
+             "read %llu settled with %d at index %llu, applied %llu", (ull)id,
+             status, (ull)index, (ull)st.applied);
 }
 
 /* ---- snapshot callbacks ----------------------------------------------------- */
@@ -781,6 +865,7 @@ static const struct raft_callbacks callbacks = {
     .snapshot_read = cb_snapshot_read,
     .snapshot_write = cb_snapshot_write,
     .snapshot_install = cb_snapshot_install,
+    .read = cb_read,
 };
 
 static const struct raft_callbacks callbacks_nosnap = {
@@ -789,6 +874,7 @@ static const struct raft_callbacks callbacks_nosnap = {
     .persist_entries = cb_persist_entries,
     .apply = cb_apply,
     .event = cb_event,
+    .read = cb_read,
 };
 
 /* ---- checks after an operation ----------------------------------------------- */
@@ -810,7 +896,9 @@ static bool rc_allowed(int kind, int rc)
     case RAFT_ETOOBIG:
         return kind == K_STEP || kind == K_PROPOSE;
     case RAFT_ENOTLEADER:
-        return kind == K_PROPOSE;
+        return kind == K_PROPOSE || kind == K_READ;
+    case RAFT_EFULL:
+        return kind == K_READ;
     case RAFT_EINVAL:
         return kind == K_PROPOSE || kind == K_COMPACT;
     default:
@@ -829,6 +917,7 @@ static bool is_refusal(int rc)
     case RAFT_ENOTLEADER:
     case RAFT_EINVAL:
     case RAFT_ENOSPACE:
+    case RAFT_EFULL:
         return true;
     default:
         return false;
@@ -907,7 +996,8 @@ static void check_after(struct world *w, int kind, int rc,
     struct raft_status st;
     raft_status(w->r, &st);
     if (tracing()) {
-        static const char *const names[] = {"tick", "step", "propose", "compact"};
+        static const char *const names[] = {"tick", "step", "propose", "compact",
+                                            "read"};
         fprintf(stderr, "%-7s -> %-3d role %d term %llu vote %llu leader %llu "
                 "commit %llu applied %llu last %llu/%llu snap %llu first %llu\n",
                 names[kind], rc, st.role, (ull)st.term, (ull)st.vote,
@@ -932,7 +1022,10 @@ static void check_after(struct world *w, int kind, int rc,
                  "refusal %d changed the node", rc);
     }
     FZ_CHECK(st.id == w->self && st.n_voters == w->n, "status identity");
-    FZ_CHECK(st.role >= RAFT_FOLLOWER && st.role <= RAFT_LEADER, "role %d", st.role);
+    FZ_CHECK(st.role >= RAFT_FOLLOWER && st.role <= RAFT_PRECANDIDATE, "role %d",
+             st.role);
+    FZ_CHECK(st.role != RAFT_PRECANDIDATE || !w->cfg.disable_pre_vote,
+             "pre-candidate with PreVote off");
     FZ_CHECK(st.term == w->d.term && st.vote == w->d.vote,
              "node term %llu vote %llu, persisted %llu %llu", (ull)st.term,
              (ull)st.vote, (ull)w->d.term, (ull)w->d.vote);
@@ -965,6 +1058,8 @@ static void check_after(struct world *w, int kind, int rc,
         FZ_CHECK(st.vote == w->self && st.leader == 0,
                  "candidate voted %llu, names leader %llu", (ull)st.vote,
                  (ull)st.leader);
+    } else if (st.role == RAFT_PRECANDIDATE) {
+        FZ_CHECK(st.leader == 0, "pre-candidate names leader %llu", (ull)st.leader);
     }
     FZ_CHECK(st.leader == 0 || is_voter(w, st.leader), "leader %llu", (ull)st.leader);
     FZ_CHECK(raft_role(w->r) == st.role && raft_current_term(w->r) == st.term &&
@@ -1062,6 +1157,7 @@ static void node_stop(struct world *w)
 {
     raft_destroy(w->r);
     w->r = NULL;
+    w->n_reads = 0; /* pending reads go with the node, unsettled */
     FZ_CHECK(w->h.blocks == 0, "%zu blocks leaked by raft_destroy", w->h.blocks);
 }
 
@@ -1289,6 +1385,38 @@ static void build_msg(struct world *w, struct fz *in, int type,
     case RAFT_MSG_SNAPSHOT_RESP:
         build_chunk_resp(w, in, m);
         break;
+    case RAFT_MSG_PREVOTE:
+        /* Mostly the term after the sender's, as a pre-candidate asks. */
+        m->u.vote.last_index = pick_index(in, st);
+        m->u.vote.last_term = pick_term_at(w, in, m->u.vote.last_index, m->term);
+        if (m->term < UINT64_MAX && (fz_u8(in) & 1)) {
+            m->term++;
+        }
+        break;
+    case RAFT_MSG_PREVOTE_RESP:
+        b = fz_u8(in);
+        m->u.vote_resp.granted = (b & 3) != 0;
+        if (m->u.vote_resp.granted && (b & 4) && st->term < UINT64_MAX) {
+            m->term = st->term + 1; /* the grant of our own pre-vote */
+        }
+        m->u.vote_resp.last_index = pick_index(in, st);
+        m->u.vote_resp.last_term =
+            pick_term_at(w, in, m->u.vote_resp.last_index, m->term);
+        break;
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+        b = fz_u8(in);
+        m->u.heartbeat.round = b < 0xf0 ? b % 6 : fz_u64(in);
+        break;
+    case RAFT_MSG_READ:
+    case RAFT_MSG_READ_RESP:
+        b = fz_u8(in);
+        m->u.read.id = b < 0xf0 ? b % 8 : fz_u64(in);
+        m->u.read.ok = (b & 1) != 0;
+        if (type == RAFT_MSG_READ_RESP) {
+            m->u.read.index = (b & 2) ? pick_index(in, st) : 0;
+        }
+        break;
     default: { /* RAFT_MSG_APPEND */
         struct raft_msg_append *a = &m->u.append;
         raft_term t;
@@ -1349,9 +1477,19 @@ static void do_step(struct world *w, const struct raft_msg *m)
     bool member = is_peer(w, m->from);
     size_t i, bytes = 0;
     int rc;
+    struct raft_metrics m0, m1;
+    bool ignored;
     begin(w, &b);
     w->einval_ok = m->type == RAFT_MSG_SNAPSHOT && !w->snap_cbs;
+    FZ_CHECK(raft_metrics(w->r, &m0, sizeof(m0)) == 0, "raft_metrics");
     rc = raft_step(w->r, m);
+    FZ_CHECK(raft_metrics(w->r, &m1, sizeof(m1)) == 0, "raft_metrics");
+    ignored = m1.rejected[RAFT_REJECT_IN_LEASE] > m0.rejected[RAFT_REJECT_IN_LEASE];
+    FZ_CHECK(!ignored || (rc == 0 && !w->cfg.disable_check_quorum &&
+                          m->term > b.term &&
+                          (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE)),
+             "message type %d of term %llu ignored at term %llu (rc %d)", m->type,
+             (ull)m->term, (ull)b.term, rc);
     check_after(w, K_STEP, rc, &b);
     w->einval_ok = false;
     raft_status(w->r, &st);
@@ -1369,10 +1507,28 @@ static void do_step(struct world *w, const struct raft_msg *m)
                  (ull)b.term, rc);
     }
     if (rc == 0 && m->term > b.term) {
-        FZ_CHECK(st.term == m->term, "accepted term %llu but at %llu",
-                 (ull)m->term, (ull)st.term);
+        /* A pre-vote, a grant of one and a vote request ignored under
+         * stickiness leave the term; everything else adopts it. */
+        bool keeps = m->type == RAFT_MSG_PREVOTE ||
+                     (m->type == RAFT_MSG_PREVOTE_RESP && m->u.vote_resp.granted) ||
+                     (m->type == RAFT_MSG_VOTE && ignored);
+        /* A grant that completes a pre-vote starts the real election. */
+        bool won = m->type == RAFT_MSG_PREVOTE_RESP && m->u.vote_resp.granted &&
+                   b.role == RAFT_PRECANDIDATE && m->term == b.term + 1 &&
+                   st.term == m->term &&
+                   (st.role == RAFT_CANDIDATE || st.role == RAFT_LEADER);
+        FZ_CHECK(won || (keeps ? st.term == b.term : st.term == m->term),
+                 "message type %d of term %llu: term %llu -> %llu", m->type,
+                 (ull)m->term, (ull)b.term, (ull)st.term);
     }
-    if (rc == 0 && (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_SNAPSHOT)) {
+    if (m->type == RAFT_MSG_PREVOTE || ignored) {
+        FZ_CHECK(st.term == b.term && st.vote == b.vote && st.role == b.role &&
+                     st.leader == b.leader && w->persist_calls == 0,
+                 "%s changed the node",
+                 ignored ? "an ignored vote request" : "a pre-vote request");
+    }
+    if (rc == 0 && (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_SNAPSHOT ||
+                    m->type == RAFT_MSG_HEARTBEAT)) {
         FZ_CHECK(st.role == RAFT_FOLLOWER && st.leader == m->from,
                  "accepted %s: role %d leader %llu",
                  m->type == RAFT_MSG_APPEND ? "AppendEntries" : "a snapshot chunk",
@@ -1604,7 +1760,8 @@ static void op_fault(struct world *w, struct fz *in)
     }
 }
 
-/* Tick until a candidate, then grant votes from the peers in order. */
+/* Tick until a (pre-)candidate, then grant pre-votes and votes from the
+ * peers in order. */
 static void op_elect(struct world *w)
 {
     struct raft_msg m;
@@ -1612,6 +1769,18 @@ static void op_elect(struct world *w)
     int t;
     for (t = 0; t < 4 * CFG_ELECTION && raft_role(w->r) == RAFT_FOLLOWER; t++) {
         do_tick(w);
+    }
+    for (i = 0; i < w->n && raft_role(w->r) == RAFT_PRECANDIDATE; i++) {
+        if (w->ids[i] == w->self) {
+            continue;
+        }
+        memset(&m, 0, sizeof(m));
+        m.type = RAFT_MSG_PREVOTE_RESP;
+        m.from = w->ids[i];
+        m.to = w->self;
+        m.term = raft_current_term(w->r) + 1;
+        m.u.vote_resp.granted = true;
+        do_step(w, &m);
     }
     for (i = 0; i < w->n && raft_role(w->r) == RAFT_CANDIDATE; i++) {
         if (w->ids[i] == w->self) {
@@ -1652,6 +1821,37 @@ static void op_ack(struct world *w, struct fz *in)
             break; /* one peer only */
         }
     }
+}
+
+/* The host asks for a linearizable read. */
+static void op_read(struct world *w)
+{
+    struct raft_status b;
+    uint64_t id = ++w->next_read;
+    int rc;
+    if (w->n_reads == MAX_READS) {
+        return; /* the harness tracks no more */
+    }
+    begin(w, &b);
+    /* Registered first: the read may settle before the call returns. */
+    w->read_ids[w->n_reads++] = id;
+    rc = raft_read_index(w->r, (void *)(uintptr_t)id);
+    check_after(w, K_READ, rc, &b);
+    if (rc != 0 && rc != RAFT_EAPPLY) {
+        size_t k;
+        for (k = 0; k < w->n_reads && w->read_ids[k] != id; k++) {
+        }
+        FZ_CHECK(k < w->n_reads, "refused read %llu settled (%d)", (ull)id, rc);
+        w->read_ids[k] = w->read_ids[--w->n_reads];
+    }
+    if (b.role != RAFT_LEADER && (b.role != RAFT_FOLLOWER || b.leader == 0)) {
+        FZ_CHECK(rc == RAFT_ENOTLEADER, "read on role %d (leader %llu) gave %d",
+                 b.role, (ull)b.leader, rc);
+    } else {
+        FZ_CHECK(rc == 0 || rc == RAFT_ENOMEM || rc == RAFT_EFULL || rc == RAFT_EAPPLY,
+                 "read on role %d gave %d", b.role, rc);
+    }
+    FZ_CHECK(w->persist_calls == 0, "a read persisted something");
 }
 
 static void run_op(struct world *w, struct fz *in)
@@ -1724,6 +1924,12 @@ static void run_op(struct world *w, struct fz *in)
     case FZ_OP_STEP_SRESP:
         op_step(w, in, RAFT_MSG_SNAPSHOT_RESP, alt);
         break;
+    case FZ_OP_STEP_NEW:
+        op_step(w, in, RAFT_MSG_PREVOTE + fz_u8(in) % 6, alt);
+        break;
+    case FZ_OP_READ:
+        op_read(w);
+        break;
     default:
         op_compact(w, in);
         break;
@@ -1758,6 +1964,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     start = fz_u8(&in);
     w.snap_cbs = !(start & 2);
     w.cfg.snapshot_trailing = 1 + ((start >> 2) & 3);
+    w.cfg.disable_pre_vote = !(start & 0x10);
+    w.cfg.disable_check_quorum = !(start & 0x20);
+    w.cfg.lease_reads = (start & 0x60) == 0x60;
+    w.cfg.max_pending_reads = 8;
     if (start & 1) {
         initial_log(&w, &in);
         node_start(&w, false);

@@ -190,21 +190,57 @@ static struct raft_msg sample(int which)
         m.u.snapshot_resp.index = 9;
         m.u.snapshot_resp.offset = sizeof(chunk) - 1;
         break;
-    default:
+    case 10:
         m.type = RAFT_MSG_SNAPSHOT_RESP;
         m.u.snapshot_resp.index = 9;
         m.u.snapshot_resp.offset = sizeof(chunk) - 1;
         m.u.snapshot_resp.done = true;
         break;
+    case 11:
+        m.type = RAFT_MSG_PREVOTE;
+        m.term = 6; /* the sender's term + 1 */
+        m.u.vote.last_index = 7;
+        m.u.vote.last_term = 4;
+        break;
+    case 12:
+        m.type = RAFT_MSG_PREVOTE_RESP;
+        m.term = 6;
+        m.u.vote_resp.granted = true;
+        m.u.vote_resp.last_index = 7;
+        m.u.vote_resp.last_term = 4;
+        break;
+    case 13:
+        m.type = RAFT_MSG_HEARTBEAT;
+        m.u.heartbeat.round = 3;
+        break;
+    case 14:
+        m.type = RAFT_MSG_HEARTBEAT_RESP;
+        m.u.heartbeat.round = 3;
+        break;
+    case 15:
+        m.type = RAFT_MSG_READ;
+        m.u.read.id = 12;
+        break;
+    case 16:
+        m.type = RAFT_MSG_READ_RESP;
+        m.u.read.id = 12;
+        m.u.read.index = 9;
+        m.u.read.ok = true;
+        break;
+    default:
+        m.type = RAFT_MSG_READ_RESP; /* refused */
+        m.u.read.id = 12;
+        break;
     }
     return m;
 }
 
-#define N_SAMPLES 11
+#define N_SAMPLES 18
 static const char *const sample_names[N_SAMPLES] = {
     "vote", "vote_resp", "append_resp_ok", "append_resp_reject",
     "heartbeat", "append_2", "append_3", "snapshot", "snapshot_last_empty",
-    "snapshot_resp", "snapshot_resp_done",
+    "snapshot_resp", "snapshot_resp_done", "prevote", "prevote_resp",
+    "round", "round_resp", "read", "read_resp", "read_resp_refused",
 };
 
 /* ---- fuzz_decode and fuzz_roundtrip --------------------------------------------- */
@@ -657,6 +693,76 @@ static void gen_node_snapshots(void)
 
 /* ---- fuzz_sim ------------------------------------------------------------------- */
 
+/* PreVote, CheckQuorum, heartbeat rounds and reads (setup bits 4-6). */
+static void gen_node_reads(void)
+{
+    struct out o;
+
+    /* Node 1 of 3, everything on: pre-vote, election, a command, reads
+     * confirmed by a round, a lease read, then cut off until CheckQuorum
+     * deposes it while a read waits. */
+    o.n = 0;
+    u8(&o, 0);
+    u8(&o, 3);
+    u8(&o, 0x70); /* bootstrap; PreVote, CheckQuorum, lease reads */
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_PROPOSE);
+    u8(&o, 3);
+    put(&o, "abc", 3);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_READ);
+    u8(&o, FZ_OP_READ);
+    /* A structured echo: type, sender, term pick, round. */
+    u8(&o, FZ_OP_STEP_NEW);
+    u8(&o, RAFT_MSG_HEARTBEAT_RESP - RAFT_MSG_PREVOTE);
+    u8(&o, 1);  /* from node 2 */
+    u8(&o, 0);  /* the node's term */
+    u8(&o, 1);  /* round 1 */
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    u8(&o, FZ_OP_READ);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    save("fuzz_node", "leader_reads", &o);
+
+    /* Node 2 of 3 with PreVote and CheckQuorum: pre-votes asked of it,
+     * a leader's round and a read answer, its own pre-vote. */
+    o.n = 0;
+    u8(&o, 2);
+    u8(&o, 9);
+    u8(&o, 0x30);
+    u8(&o, FZ_OP_STEP_NEW);
+    u8(&o, 0);  /* PREVOTE */
+    u8(&o, 0);  /* from node 1 */
+    u8(&o, 1);  /* a later term */
+    u8(&o, 0);
+    u8(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZ_OP_STEP_NEW);
+    u8(&o, RAFT_MSG_HEARTBEAT - RAFT_MSG_PREVOTE);
+    u8(&o, 0);
+    u8(&o, 1);
+    u8(&o, 2);
+    u8(&o, FZ_OP_READ);
+    u8(&o, FZ_OP_STEP_NEW);
+    u8(&o, RAFT_MSG_READ_RESP - RAFT_MSG_PREVOTE);
+    u8(&o, 0);
+    u8(&o, 0);
+    u8(&o, 3);  /* ok, with an index */
+    u8(&o, 0);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    u8(&o, FZ_OP_ELECT);
+    save("fuzz_node", "follower_prevote_reads", &o);
+}
+
 static uint64_t splitmix(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
@@ -695,6 +801,7 @@ int main(int argc, char **argv)
     gen_roundtrip();
     gen_node();
     gen_node_snapshots();
+    gen_node_reads();
     gen_sim();
     return 0;
 }

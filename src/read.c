@@ -263,6 +263,7 @@ int raft__read_recv_heartbeat_resp(struct raft *r, struct raft__progress *pr,
 
 int raft__read_recv(struct raft *r, const struct raft_msg *m)
 {
+    int rc;
     if (r->role != RAFT_LEADER) {
         struct raft_msg out;
         memset(&out, 0, sizeof(out));
@@ -276,8 +277,11 @@ int raft__read_recv(struct raft *r, const struct raft_msg *m)
         return 0;
     }
     check_epoch(r);
-    if (make_room(r) != 0) {
-        return 0; /* dropped: the follower asks again */
+    rc = make_room(r);
+    if (rc != 0) {
+        /* Dropped: the follower asks again. Out of memory is reported
+         * like any other; a full ring is not an error of this call. */
+        return rc == RAFT_ENOMEM ? rc : 0;
     }
     push(r, NULL, m->from, m->u.read.id);
     return 0;
