@@ -223,12 +223,9 @@ void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
     l->last = i;
 }
 
-void raft__log_truncate(struct raft__log *l, raft_index from)
+void raft__log_truncate_slow(struct raft__log *l, raft_index from)
 {
     struct raft__log_chunk *keep = NULL;
-    if (from > l->last) {
-        return;
-    }
     /* Chunks whose first entry is truncated hold nothing that survives. Keep
      * the largest of them, emptied, as the new tail so a reservation made
      * before the truncation still holds after it. */
