@@ -166,6 +166,7 @@ void raft__log_append(struct raft__log *l, raft_term term, int type,
                       const void *buf, size_t len)
 {
     struct raft__log_ent *e;
+    uint8_t *dst = NULL;
     raft_index i = l->last + 1;
     if (l->nruns == 0 || l->runs[l->nruns - 1].term != term) {
         l->runs[l->nruns].start = i;
@@ -176,16 +177,15 @@ void raft__log_append(struct raft__log *l, raft_term term, int type,
     e->len = (uint32_t)len;
     e->type = (uint8_t)type;
     if (l->tail != NULL) {
-        uint8_t *dst = l->tail->data + l->tail->used;
-        if (len > 0) {
-            memcpy(dst, buf, len);
-        }
+        dst = l->tail->data + l->tail->used;
         l->tail->used += len;
-        e->buf = dst;
-    } else {
-        e->buf = NULL; /* only empty payloads precede the first chunk */
     }
+    e->buf = dst; /* NULL only before the first chunk: empty payloads */
     l->last = i;
+    /* The copy comes last, so that the call needs nothing kept. */
+    if (len > 0) {
+        memcpy(dst, buf, len);
+    }
 }
 
 void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
