@@ -195,11 +195,13 @@ void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
     uint8_t *dst = t != NULL ? t->data + t->used : NULL;
     raft_term run_term = l->nruns > 0 ? l->runs[l->nruns - 1].term : 0;
     raft_index i = l->last;
+    struct raft__log_ent *d = NULL;
+    size_t room = 0; /* descriptors left in d's block */
     size_t k;
     /* Bounded by n, reserved by the caller. One term-run check per entry
-     * against a register, one descriptor store, one copy. */
+     * against a register, one descriptor store (the directory is consulted
+     * once per block), one copy. */
     for (k = 0; k < n; k++) {
-        struct raft__log_ent *d;
         size_t len = e[k].len;
         i++;
         if (e[k].term != run_term) {
@@ -208,10 +210,15 @@ void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
             l->runs[l->nruns].term = run_term;
             l->nruns++;
         }
-        d = ent_at(l, i);
+        if (room == 0) {
+            d = ent_at(l, i);
+            room = BLOCK_SIZE - (size_t)((i - l->slot0) & (BLOCK_SIZE - 1));
+        }
+        room--;
         d->len = (uint32_t)len;
         d->type = (uint8_t)e[k].type;
         d->buf = dst; /* NULL only before the first chunk: empty payloads */
+        d++;
         if (len > 0) {
             memcpy(dst, e[k].buf, len);
             dst += len;
