@@ -166,6 +166,7 @@ void raft__log_append(struct raft__log *l, raft_term term, int type,
                       const void *buf, size_t len)
 {
     struct raft__log_ent *e;
+    uint8_t *dst = NULL;
     raft_index i = l->last + 1;
     if (l->nruns == 0 || l->runs[l->nruns - 1].term != term) {
         l->runs[l->nruns].start = i;
@@ -176,16 +177,15 @@ void raft__log_append(struct raft__log *l, raft_term term, int type,
     e->len = (uint32_t)len;
     e->type = (uint8_t)type;
     if (l->tail != NULL) {
-        uint8_t *dst = l->tail->data + l->tail->used;
-        if (len > 0) {
-            memcpy(dst, buf, len);
-        }
+        dst = l->tail->data + l->tail->used;
         l->tail->used += len;
-        e->buf = dst;
-    } else {
-        e->buf = NULL; /* only empty payloads precede the first chunk */
     }
+    e->buf = dst; /* NULL only before the first chunk: empty payloads */
     l->last = i;
+    /* The copy comes last, so that the call needs nothing kept. */
+    if (len > 0) {
+        memcpy(dst, buf, len);
+    }
 }
 
 void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
@@ -195,11 +195,13 @@ void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
     uint8_t *dst = t != NULL ? t->data + t->used : NULL;
     raft_term run_term = l->nruns > 0 ? l->runs[l->nruns - 1].term : 0;
     raft_index i = l->last;
+    struct raft__log_ent *d = NULL;
+    size_t room = 0; /* descriptors left in d's block */
     size_t k;
     /* Bounded by n, reserved by the caller. One term-run check per entry
-     * against a register, one descriptor store, one copy. */
+     * against a register, one descriptor store (the directory is consulted
+     * once per block), one copy. */
     for (k = 0; k < n; k++) {
-        struct raft__log_ent *d;
         size_t len = e[k].len;
         i++;
         if (e[k].term != run_term) {
@@ -208,10 +210,15 @@ void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
             l->runs[l->nruns].term = run_term;
             l->nruns++;
         }
-        d = ent_at(l, i);
+        if (room == 0) {
+            d = ent_at(l, i);
+            room = BLOCK_SIZE - (size_t)((i - l->slot0) & (BLOCK_SIZE - 1));
+        }
+        room--;
         d->len = (uint32_t)len;
         d->type = (uint8_t)e[k].type;
         d->buf = dst; /* NULL only before the first chunk: empty payloads */
+        d++;
         if (len > 0) {
             memcpy(dst, e[k].buf, len);
             dst += len;
@@ -223,12 +230,9 @@ void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
     l->last = i;
 }
 
-void raft__log_truncate(struct raft__log *l, raft_index from)
+void raft__log_truncate_slow(struct raft__log *l, raft_index from)
 {
     struct raft__log_chunk *keep = NULL;
-    if (from > l->last) {
-        return;
-    }
     /* Chunks whose first entry is truncated hold nothing that survives. Keep
      * the largest of them, emptied, as the new tail so a reservation made
      * before the truncation still holds after it. */

@@ -150,7 +150,15 @@ static inline void raft__log_append_n(struct raft__log *l,
 }
 
 /* Remove every entry with index >= from (base < from). Never allocates. */
-void raft__log_truncate(struct raft__log *l, raft_index from);
+void raft__log_truncate_slow(struct raft__log *l, raft_index from);
+static inline void raft__log_truncate(struct raft__log *l, raft_index from)
+{
+    /* A follower appending after its last entry, the common case, has
+     * nothing to remove. */
+    if (from <= l->last) {
+        raft__log_truncate_slow(l, from);
+    }
+}
 
 /* Drop entries base+1 .. upto (base < upto <= last): the host's snapshot
  * covers them. Frees the memory that only they used. Never allocates. */

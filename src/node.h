@@ -422,10 +422,15 @@ void raft__draw_election_timeout(struct raft *r);
 /* Restart the election timer with a fresh randomized timeout. */
 void raft__reset_election_timer(struct raft *r);
 
-/* Find a voter's progress by id, or NULL. Linear: voters are few. */
+/* Find a voter's progress by id, or NULL. Hosts often number voters
+ * 1..n in configuration order, so slot id - 1 is tried first; otherwise
+ * linear: voters are few. */
 static inline struct raft__progress *raft__voter(struct raft *r, raft_id id)
 {
     size_t i;
+    if (id - 1 < r->n && r->prs[id - 1].id == id) {
+        return &r->prs[id - 1];
+    }
     for (i = 0; i < r->n; i++) {
         if (r->prs[i].id == id) {
             return &r->prs[i];

@@ -482,7 +482,8 @@ static inline void send_append_resp(struct raft *r, raft_id to, bool success,
     raft__queue_done(r);
 }
 
-int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
+int raft__repl_recv_append(struct raft *r, const struct raft_msg *m,
+                           size_t bytes)
 {
     const struct raft_msg_append *a = &m->u.append;
     const struct raft_entry *ents = a->entries;
@@ -534,13 +535,22 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m)
             }
         }
         if (i < n) {
-            size_t bytes = 0;
             size_t runs = 1;
             size_t j;
             first = prev + 1 + i;
-            for (j = i; j < n; j++) {
-                bytes += ents[j].len;
-                runs += j > i && ents[j].term != ents[j - 1].term;
+            if (first != a->prev_index + 1) {
+                /* Only a part is written: count its bytes. Bounded by n. */
+                bytes = 0;
+                for (j = i; j < n; j++) {
+                    bytes += ents[j].len;
+                }
+            }
+            /* Terms never decrease (validated): equal ends make one run,
+             * the usual case. Otherwise count. Bounded by n. */
+            if (ents[i].term != ents[n - 1].term) {
+                for (j = i + 1; j < n; j++) {
+                    runs += ents[j].term != ents[j - 1].term;
+                }
             }
             rc = raft__log_reserve(&r->log, n - i, bytes, runs);
             if (rc != 0) {

@@ -27,8 +27,10 @@ void raft__repl_installed(struct raft *r, struct raft__progress *pr,
 /* The leader's durable index rose: commit what a majority now holds. */
 void raft__repl_durable_advanced(struct raft *r);
 
-/* AppendEntries whose term is >= ours. */
-int raft__repl_recv_append(struct raft *r, const struct raft_msg *m);
+/* AppendEntries whose term is >= ours, validated; `bytes` is the sum of
+ * its entries' payload lengths (validation added them up). */
+int raft__repl_recv_append(struct raft *r, const struct raft_msg *m,
+                           size_t bytes);
 
 /* An AppendEntries reply of our current term. */
 int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,

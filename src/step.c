@@ -106,29 +106,14 @@ static bool pair_ok(raft_index index, raft_term term, raft_term msg_term)
     return (index == 0) == (term == 0) && term <= msg_term;
 }
 
-static int validate_append(const struct raft_msg *m,
-                           const char **why)
+/* The first fault among the entries, in the order a reader meets them
+ * (validate_append's pass only tells that there is one). */
+static int entries_fault(const struct raft_msg *m, const char **why)
 {
     const struct raft_msg_append *a = &m->u.append;
     raft_term prev = a->prev_term;
     size_t bytes = 0;
     size_t i;
-    if (!pair_ok(a->prev_index, a->prev_term, m->term)) {
-        *why = "impossible previous entry";
-        return RAFT_EBADMSG;
-    }
-    if (a->n_entries > 0 && a->entries == NULL) {
-        *why = "entries missing";
-        return RAFT_EBADMSG;
-    }
-    if (a->n_entries > RAFT_MAX_ACCEPT_ENTRIES) {
-        *why = "too many entries";
-        return RAFT_ETOOBIG;
-    }
-    if (a->prev_index > UINT64_MAX - 1 - a->n_entries) {
-        *why = "index range overflows";
-        return RAFT_EBADMSG;
-    }
     /* Bounded by RAFT_MAX_ACCEPT_ENTRIES. */
     for (i = 0; i < a->n_entries; i++) {
         const struct raft_entry *e = &a->entries[i];
@@ -151,6 +136,55 @@ static int validate_append(const struct raft_msg *m,
         bytes += e->len;
         prev = e->term;
     }
+    return 0;
+}
+
+/* Validate an AppendEntries; *bytes (out) receives its payload bytes. */
+static int validate_append(const struct raft_msg *m, size_t *bytes,
+                           const char **why)
+{
+    const struct raft_msg_append *a = &m->u.append;
+    raft_term prev = a->prev_term;
+    uint64_t sum = 0;
+    size_t i;
+    if (!pair_ok(a->prev_index, a->prev_term, m->term)) {
+        *why = "impossible previous entry";
+        return RAFT_EBADMSG;
+    }
+    if (a->n_entries > 0 && a->entries == NULL) {
+        *why = "entries missing";
+        return RAFT_EBADMSG;
+    }
+    if (a->n_entries > RAFT_MAX_ACCEPT_ENTRIES) {
+        *why = "too many entries";
+        return RAFT_ETOOBIG;
+    }
+    if (a->prev_index > UINT64_MAX - 1 - a->n_entries) {
+        *why = "index range overflows";
+        return RAFT_EBADMSG;
+    }
+    /* Terms that never decrease (so the first is the least and the last
+     * the greatest, checked after the loop), known types, payloads
+     * present, and a byte total that cannot overflow (at most
+     * RAFT_MAX_ACCEPT_ENTRIES lengths of at most RAFT_MAX_ACCEPT_BYTES
+     * each). Any fault stops the pass, and entries_fault names the first.
+     * Bounded by RAFT_MAX_ACCEPT_ENTRIES. */
+    for (i = 0; i < a->n_entries; i++) {
+        const struct raft_entry *e = &a->entries[i];
+        if (e->term < prev ||
+            (unsigned)e->type - RAFT_ENTRY_COMMAND >
+                (unsigned)(RAFT_ENTRY_NOOP - RAFT_ENTRY_COMMAND) ||
+            e->len > RAFT_MAX_ACCEPT_BYTES || (e->buf == NULL && e->len > 0)) {
+            return entries_fault(m, why);
+        }
+        sum += e->len;
+        prev = e->term;
+    }
+    if (a->n_entries > 0 &&
+        (a->entries[0].term == 0 || prev > m->term || sum > RAFT_MAX_ACCEPT_BYTES)) {
+        return entries_fault(m, why);
+    }
+    *bytes = (size_t)sum;
     return 0;
 }
 
@@ -210,7 +244,7 @@ static int validate_other(const struct raft_msg *m, const char **why)
 }
 
 static int validate(struct raft *r, const struct raft_msg *m,
-                    struct raft__progress **pr, const char **why)
+                    struct raft__progress **pr, size_t *bytes, const char **why)
 {
     if (m->to != r->cfg.id) {
         *why = "addressed to another node";
@@ -245,7 +279,7 @@ static int validate(struct raft *r, const struct raft_msg *m,
         }
         return 0;
     case RAFT_MSG_APPEND:
-        return validate_append(m, why);
+        return validate_append(m, bytes, why);
     case RAFT_MSG_APPEND_RESP:
         if (m->u.append_resp.hint_index > m->u.append_resp.index ||
             !pair_ok(m->u.append_resp.hint_index, m->u.append_resp.hint_term,
@@ -373,8 +407,9 @@ static int step_other(struct raft *r, struct raft__progress *pr,
 static int step(struct raft *r, const struct raft_msg *m)
 {
     struct raft__progress *pr = NULL;
+    size_t bytes = 0; /* AppendEntries: its payload bytes */
     const char *why = NULL;
-    int rc = validate(r, m, &pr, &why);
+    int rc = validate(r, m, &pr, &bytes, &why);
     if (rc != 0) {
         return reject(r, m, rc, why);
     }
@@ -392,7 +427,7 @@ static int step(struct raft *r, const struct raft_msg *m)
     switch (m->type) {
     case RAFT_MSG_APPEND:
         r->metrics.recv[RAFT_MSG_APPEND]++;
-        return raft__repl_recv_append(r, m);
+        return raft__repl_recv_append(r, m, bytes);
     case RAFT_MSG_APPEND_RESP:
         r->metrics.recv[RAFT_MSG_APPEND_RESP]++;
         if (m->term > r->term) {

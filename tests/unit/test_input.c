@@ -267,6 +267,36 @@ static void b_too_many_bytes(struct raft_msg *m, struct raft_entry *e)
     e[0].len = RAFT_MAX_ACCEPT_BYTES;
     e[1].len = 1;
 }
+/* Several faults in one message: the first entry's first fault, in the
+ * order the checks are listed, is the one reported (the codes differ). */
+static void b_bytes_then_term(struct raft_msg *m, struct raft_entry *e)
+{
+    base_append(m, e, 2);
+    e[0].buf = pay40;
+    e[0].len = (size_t)RAFT_MAX_ACCEPT_BYTES + 1;
+    e[1].term = 7;
+}
+static void b_term_then_bytes(struct raft_msg *m, struct raft_entry *e)
+{
+    base_append(m, e, 2);
+    e[0].term = 7;
+    e[1].buf = pay40;
+    e[1].len = (size_t)RAFT_MAX_ACCEPT_BYTES + 1;
+}
+static void b_sum_then_term(struct raft_msg *m, struct raft_entry *e)
+{
+    base_append(m, e, 3);
+    e[0].buf = e[1].buf = pay40;
+    e[0].len = RAFT_MAX_ACCEPT_BYTES;
+    e[2].term = 7;
+}
+static void b_term_with_sum(struct raft_msg *m, struct raft_entry *e)
+{
+    base_append(m, e, 2);
+    e[0].buf = e[1].buf = pay40;
+    e[0].len = RAFT_MAX_ACCEPT_BYTES;
+    e[1].term = 7;
+}
 static void b_second_leader(struct raft_msg *m, struct raft_entry *e)
 {
     base_append(m, e, 0);
@@ -336,6 +366,14 @@ static const struct bad_case cases[] = {
      b_too_many_entries},
     {"payload bytes > RAFT_MAX_ACCEPT_BYTES", FOLLOWER, RAFT_ETOOBIG, false,
      b_too_many_bytes},
+    {"too big entry before a term above the message's", FOLLOWER,
+     RAFT_ETOOBIG, false, b_bytes_then_term},
+    {"term above the message's before a too big entry", FOLLOWER,
+     RAFT_EBADMSG, false, b_term_then_bytes},
+    {"byte total over the cap before a later bad term", FOLLOWER,
+     RAFT_ETOOBIG, false, b_sum_then_term},
+    {"bad term on the entry that passes the byte cap", FOLLOWER,
+     RAFT_EBADMSG, false, b_term_with_sum},
     {"second leader in the same term", FOLLOWER, RAFT_EBADMSG, false,
      b_second_leader},
     {"another leader in the leader's own term", LEADER, RAFT_EBADMSG, false,
