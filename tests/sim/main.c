@@ -1,7 +1,8 @@
 /*
  * main.c - command-line runner for the cluster simulator.
  *
- *   sim --seeds N [--first F] [--nodes K] [--persist M] [--events E] [--stats]
+ *   sim --seeds N [--first F] [--nodes K] [--persist M] [--events E]
+ *       [--no-catchup] [--stats]
  *       runs seeds F..F+N-1 and ends with "sim: P passed, Q failed";
  *       exits 1 if any seed failed.
  *   sim --seed S [--nodes K] [--persist M] [--events E] [-v] [--svg FILE]
@@ -41,9 +42,9 @@ static void sim_usage(FILE *f, const char *argv0)
 {
     fprintf(f,
             "usage: %s --seeds N [--first F] [--nodes K] [--persist M] [--events E] "
-            "[--stats]\n"
-            "       %s --seed S [--nodes K] [--persist M] [--events E] [-v] "
-            "[--svg FILE]\n"
+            "[--no-catchup] [--stats]\n"
+            "       %s --seed S [--nodes K] [--persist M] [--events E] "
+            "[--no-catchup] [-v] [--svg FILE]\n"
             "       %s -h | --help | --version\n",
             argv0, argv0, argv0);
 }
@@ -82,6 +83,9 @@ static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
             i--; /* a flag: no value to skip */
         } else if (strcmp(a, "--stats") == 0) {
             c->stats = true;
+            i--;
+        } else if (strcmp(a, "--no-catchup") == 0) {
+            c->opts.no_catchup = true;
             i--;
         } else if (strcmp(a, "--persist") == 0 && v != NULL) {
             static const char *const modes[] = {"sync", "async", "mixed"};
@@ -125,7 +129,7 @@ static int sim_run_seed(const struct sim_cli *c, uint64_t seed,
     struct sim_chooser ch;
     struct sim_opts o = c->opts;
     char err[1024];
-    char extra[48] = "";
+    char extra[64] = "";
     char label[32];
     sim_rng_init(&g, seed);
     sim_rng_chooser(&g, &ch);
@@ -140,10 +144,12 @@ static int sim_run_seed(const struct sim_cli *c, uint64_t seed,
     static const char *const modes[] = {"", " --persist sync",
                                         " --persist async", " --persist mixed"};
     if (o.fault_events != 0)
-        snprintf(extra, sizeof extra, " --events %llu%s",
-                 (unsigned long long)o.fault_events, modes[o.persist_mode]);
+        snprintf(extra, sizeof extra, " --events %llu%s%s",
+                 (unsigned long long)o.fault_events, modes[o.persist_mode],
+                 o.no_catchup ? " --no-catchup" : "");
     else
-        snprintf(extra, sizeof extra, "%s", modes[o.persist_mode]);
+        snprintf(extra, sizeof extra, "%s%s", modes[o.persist_mode],
+                 o.no_catchup ? " --no-catchup" : "");
     printf("seed %llu (%u nodes): %s: %s\n", (unsigned long long)seed,
            st->n_nodes, rc == SIM_FAIL ? "FAIL" : "ERROR", err);
     printf("replay: %s --seed %llu --nodes %u%s -v\n", c->argv0,
@@ -187,6 +193,14 @@ static void sim_add_stats(struct sim_totals *t, const struct sim_stats *st,
     u->snapshots += st->snapshots;
     u->installs += st->installs;
     u->snap_chunks += st->snap_chunks;
+    u->reads += st->reads;
+    u->reads_served += st->reads_served;
+    u->reads_failed += st->reads_failed;
+    u->reads_refused += st->reads_refused;
+    u->reads_dropped += st->reads_dropped;
+    u->lease_runs += st->lease_runs;
+    u->pauses += st->pauses;
+    u->stretches += st->stretches;
     t->snap_runs += st->snapshots > 0;
     t->install_runs += st->installs > 0;
     double r = st->heal_bound ? (double)st->heal_steps / (double)st->heal_bound
@@ -231,6 +245,15 @@ static void sim_print_stats(const struct sim_totals *t, uint64_t runs)
            (unsigned long long)u->snapshots, (unsigned long long)t->snap_runs,
            (unsigned long long)u->installs, (unsigned long long)t->install_runs,
            (unsigned long long)u->snap_chunks);
+    printf("  reads asked %llu: served %llu, failed (leader lost) %llu, "
+           "refused %llu, dropped by a crash %llu; runs with lease reads "
+           "%llu, clock pauses %llu, stretch faults %llu\n",
+           (unsigned long long)u->reads, (unsigned long long)u->reads_served,
+           (unsigned long long)u->reads_failed,
+           (unsigned long long)u->reads_refused,
+           (unsigned long long)u->reads_dropped,
+           (unsigned long long)u->lease_runs, (unsigned long long)u->pauses,
+           (unsigned long long)u->stretches);
     printf("  heal steps %llu; worst run used %.1f%% of its liveness bound "
            "(seed %llu)\n",
            (unsigned long long)u->heal_steps, 100.0 * t->worst_heal,
