@@ -8,6 +8,9 @@
  *   sim --seed S [--nodes K] [--persist M] [--events E] [-v] [--svg FILE]
  *       replays one seed exactly; -v traces every event to stdout, and
  *       --svg writes a picture of the run's timeline to FILE.
+ *   sim --figures [--seeds N]
+ *       election figures with PreVote and CheckQuorum on and off, N runs
+ *       (default 20) per row (sim_figures.c).
  *   sim -h | --help | --version
  *
  * A seed fully determines a run (node count, persistence mode,
@@ -26,7 +29,7 @@
 struct sim_cli {
     const char *argv0;
     uint64_t first, count;
-    bool single, verbose, stats;
+    bool single, verbose, stats, figures;
     const char *svg; /* picture file, or NULL */
     struct sim_opts opts;
 };
@@ -45,8 +48,9 @@ static void sim_usage(FILE *f, const char *argv0)
             "[--no-catchup] [--stats]\n"
             "       %s --seed S [--nodes K] [--persist M] [--events E] "
             "[--no-catchup] [-v] [--svg FILE]\n"
+            "       %s --figures [--seeds N]\n"
             "       %s -h | --help | --version\n",
-            argv0, argv0, argv0);
+            argv0, argv0, argv0, argv0);
 }
 
 static bool sim_parse_u64(const char *s, uint64_t *out)
@@ -84,6 +88,9 @@ static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
         } else if (strcmp(a, "--stats") == 0) {
             c->stats = true;
             i--;
+        } else if (strcmp(a, "--figures") == 0) {
+            c->figures = true;
+            i--;
         } else if (strcmp(a, "--no-catchup") == 0) {
             c->opts.no_catchup = true;
             i--;
@@ -116,6 +123,8 @@ static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
             return false;
         }
     }
+    if (c->figures) /* --seeds N optional: runs per row */
+        return !c->single && c->svg == NULL;
     /* A picture is of one run. */
     return have_seeds != c->single && (c->svg == NULL || c->single);
 }
@@ -269,6 +278,9 @@ int main(int argc, char **argv)
         sim_usage(stderr, argv[0]);
         return 2;
     }
+    if (c.figures)
+        return sim_figures(stdout, c.count ? (unsigned)c.count : 20) == SIM_PASS
+                   ? 0 : 1;
     FILE *svg = NULL;
     if (c.svg != NULL && (svg = fopen(c.svg, "w")) == NULL) {
         fprintf(stderr, "%s: cannot open %s: %s\n", argv[0], c.svg,

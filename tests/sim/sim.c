@@ -701,7 +701,7 @@ static void sim_heal_phase(struct sim *s)
 
 /* ---- run ------------------------------------------------------------------ */
 
-static void sim_teardown(struct sim *s)
+void sim_teardown(struct sim *s)
 {
     for (unsigned i = 0; i < SIM_MAX_NODES; i++)
         if (s->nodes[i].sim != NULL)

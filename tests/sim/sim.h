@@ -130,4 +130,11 @@ enum {
 int sim_run(const struct sim_opts *o, const struct sim_chooser *ch, char *err,
             size_t errlen);
 
+/*
+ * Election figures (PreVote and CheckQuorum on and off, scenarios A..C of
+ * sim_figures.c), `seeds` runs per row, printed as a table to `out`.
+ * Returns SIM_PASS, or SIM_FAIL if a run violated a property.
+ */
+int sim_figures(FILE *out, unsigned seeds);
+
 #endif /* SIM_H */

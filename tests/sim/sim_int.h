@@ -409,6 +409,8 @@ void sim_tracef(struct sim *s, const char *fmt, ...) SIM_PRINTF(2, 3);
  * elements are zeroed. Returns the (possibly moved) array, or NULL with
  * s->oom set, in which case p is still valid and unchanged. */
 void *sim_grow(struct sim *s, void *p, size_t *cap, size_t need, size_t size);
+/* Free every node, the network and the bookkeeping (not s itself). */
+void sim_teardown(struct sim *s);
 /* Advance global time by one step (see sim.c). */
 void sim_time_step(struct sim *s);
 
