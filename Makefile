@@ -8,7 +8,7 @@
 #
 # Other targets: test-unit, test-sim, test-asan, test-clang, valgrind,
 # check-symbols, test-header, test-install, example-minimal,
-# test-readme, test-svg, soak SEEDS=N, bench, fuzz,
+# test-readme, test-svg, soak SEEDS=N, bench, bench-elections, fuzz,
 # uninstall, clean. The user's CPPFLAGS, CFLAGS and LDFLAGS are added to
 # every compile and link. Warnings are errors only where WERROR=-Werror is
 # set, which `make test` and `make check` do.
@@ -48,7 +48,7 @@ LIBA     := $(B)/libraft.a
 LIBSO    := $(B)/libraft.so.$(VERSION)
 
 .PHONY: all test check test-all test-unit test-sim test-asan test-clang valgrind \
-        soak bench install uninstall clean check-symbols test-header \
+        soak bench bench-elections install uninstall clean check-symbols test-header \
         test-install deps-test deps-demo example-minimal test-readme test-svg FORCE
 
 all: $(LIBA) $(LIBSO)
@@ -89,6 +89,11 @@ test-unit: $(B)/test-unit
 
 test-sim: $(B)/sim
 	$(B)/sim --seeds $(SEEDS)
+
+# Election figures, PreVote and CheckQuorum on and off (not part of test:
+# it prints measurements and asserts only the safety checks).
+bench-elections: $(B)/sim
+	$(B)/sim --figures --seeds $${FIG_SEEDS:-20}
 
 # The timeline picture (sim --svg) of two runs, checked for shape; the
 # check must also reject a truncated picture.

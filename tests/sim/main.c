@@ -1,12 +1,16 @@
 /*
  * main.c - command-line runner for the cluster simulator.
  *
- *   sim --seeds N [--first F] [--nodes K] [--persist M] [--events E] [--stats]
+ *   sim --seeds N [--first F] [--nodes K] [--persist M] [--events E]
+ *       [--no-catchup] [--stats]
  *       runs seeds F..F+N-1 and ends with "sim: P passed, Q failed";
  *       exits 1 if any seed failed.
  *   sim --seed S [--nodes K] [--persist M] [--events E] [-v] [--svg FILE]
  *       replays one seed exactly; -v traces every event to stdout, and
  *       --svg writes a picture of the run's timeline to FILE.
+ *   sim --figures [--seeds N]
+ *       election figures with PreVote and CheckQuorum on and off, N runs
+ *       (default 20) per row (sim_figures.c).
  *   sim -h | --help | --version
  *
  * A seed fully determines a run (node count, persistence mode,
@@ -25,7 +29,7 @@
 struct sim_cli {
     const char *argv0;
     uint64_t first, count;
-    bool single, verbose, stats;
+    bool single, verbose, stats, figures;
     const char *svg; /* picture file, or NULL */
     struct sim_opts opts;
 };
@@ -41,11 +45,12 @@ static void sim_usage(FILE *f, const char *argv0)
 {
     fprintf(f,
             "usage: %s --seeds N [--first F] [--nodes K] [--persist M] [--events E] "
-            "[--stats]\n"
-            "       %s --seed S [--nodes K] [--persist M] [--events E] [-v] "
-            "[--svg FILE]\n"
+            "[--no-catchup] [--stats]\n"
+            "       %s --seed S [--nodes K] [--persist M] [--events E] "
+            "[--no-catchup] [-v] [--svg FILE]\n"
+            "       %s --figures [--seeds N]\n"
             "       %s -h | --help | --version\n",
-            argv0, argv0, argv0);
+            argv0, argv0, argv0, argv0);
 }
 
 static bool sim_parse_u64(const char *s, uint64_t *out)
@@ -83,6 +88,12 @@ static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
         } else if (strcmp(a, "--stats") == 0) {
             c->stats = true;
             i--;
+        } else if (strcmp(a, "--figures") == 0) {
+            c->figures = true;
+            i--;
+        } else if (strcmp(a, "--no-catchup") == 0) {
+            c->opts.no_catchup = true;
+            i--;
         } else if (strcmp(a, "--persist") == 0 && v != NULL) {
             static const char *const modes[] = {"sync", "async", "mixed"};
             int m;
@@ -112,6 +123,8 @@ static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
             return false;
         }
     }
+    if (c->figures) /* --seeds N optional: runs per row */
+        return !c->single && c->svg == NULL;
     /* A picture is of one run. */
     return have_seeds != c->single && (c->svg == NULL || c->single);
 }
@@ -125,7 +138,7 @@ static int sim_run_seed(const struct sim_cli *c, uint64_t seed,
     struct sim_chooser ch;
     struct sim_opts o = c->opts;
     char err[1024];
-    char extra[48] = "";
+    char extra[64] = "";
     char label[32];
     sim_rng_init(&g, seed);
     sim_rng_chooser(&g, &ch);
@@ -140,10 +153,12 @@ static int sim_run_seed(const struct sim_cli *c, uint64_t seed,
     static const char *const modes[] = {"", " --persist sync",
                                         " --persist async", " --persist mixed"};
     if (o.fault_events != 0)
-        snprintf(extra, sizeof extra, " --events %llu%s",
-                 (unsigned long long)o.fault_events, modes[o.persist_mode]);
+        snprintf(extra, sizeof extra, " --events %llu%s%s",
+                 (unsigned long long)o.fault_events, modes[o.persist_mode],
+                 o.no_catchup ? " --no-catchup" : "");
     else
-        snprintf(extra, sizeof extra, "%s", modes[o.persist_mode]);
+        snprintf(extra, sizeof extra, "%s%s", modes[o.persist_mode],
+                 o.no_catchup ? " --no-catchup" : "");
     printf("seed %llu (%u nodes): %s: %s\n", (unsigned long long)seed,
            st->n_nodes, rc == SIM_FAIL ? "FAIL" : "ERROR", err);
     printf("replay: %s --seed %llu --nodes %u%s -v\n", c->argv0,
@@ -187,6 +202,14 @@ static void sim_add_stats(struct sim_totals *t, const struct sim_stats *st,
     u->snapshots += st->snapshots;
     u->installs += st->installs;
     u->snap_chunks += st->snap_chunks;
+    u->reads += st->reads;
+    u->reads_served += st->reads_served;
+    u->reads_failed += st->reads_failed;
+    u->reads_refused += st->reads_refused;
+    u->reads_dropped += st->reads_dropped;
+    u->lease_runs += st->lease_runs;
+    u->pauses += st->pauses;
+    u->stretches += st->stretches;
     t->snap_runs += st->snapshots > 0;
     t->install_runs += st->installs > 0;
     double r = st->heal_bound ? (double)st->heal_steps / (double)st->heal_bound
@@ -231,6 +254,15 @@ static void sim_print_stats(const struct sim_totals *t, uint64_t runs)
            (unsigned long long)u->snapshots, (unsigned long long)t->snap_runs,
            (unsigned long long)u->installs, (unsigned long long)t->install_runs,
            (unsigned long long)u->snap_chunks);
+    printf("  reads asked %llu: served %llu, failed (leader lost) %llu, "
+           "refused %llu, dropped by a crash %llu; runs with lease reads "
+           "%llu, clock pauses %llu, stretch faults %llu\n",
+           (unsigned long long)u->reads, (unsigned long long)u->reads_served,
+           (unsigned long long)u->reads_failed,
+           (unsigned long long)u->reads_refused,
+           (unsigned long long)u->reads_dropped,
+           (unsigned long long)u->lease_runs, (unsigned long long)u->pauses,
+           (unsigned long long)u->stretches);
     printf("  heal steps %llu; worst run used %.1f%% of its liveness bound "
            "(seed %llu)\n",
            (unsigned long long)u->heal_steps, 100.0 * t->worst_heal,
@@ -246,6 +278,9 @@ int main(int argc, char **argv)
         sim_usage(stderr, argv[0]);
         return 2;
     }
+    if (c.figures)
+        return sim_figures(stdout, c.count ? (unsigned)c.count : 20) == SIM_PASS
+                   ? 0 : 1;
     FILE *svg = NULL;
     if (c.svg != NULL && (svg = fopen(c.svg, "w")) == NULL) {
         fprintf(stderr, "%s: cannot open %s: %s\n", argv[0], c.svg,

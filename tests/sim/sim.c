@@ -219,6 +219,8 @@ static int sim_setup(struct sim *s, const struct sim_opts *o)
         s->st.slow_runs = 1;
     }
     s->relimit = sim_choose(s, 3) == 0;
+    sim_read_setup(s);
+    sim_stretch_setup(s);
     sim_tracef(s, "setup: %u nodes, election %u heartbeat %u, max entries "
                "%u bytes %u inflight %u, skew %d, faults: persist 1/%llu "
                "send 1/%llu apply 1/%llu latency 0..%u long delay 1/%llu, "
@@ -246,32 +248,49 @@ static int sim_setup(struct sim *s, const struct sim_opts *o)
 
 /* ---- events --------------------------------------------------------------- */
 
-/* A random node that is up (want_alive) or down; NULL if there is none. */
+/* A random node that is running (want_alive) or down; NULL if there is
+ * none. A paused node is neither: nothing happens to it. */
+static bool sim_pickable(const struct sim_node *nd, bool want_alive)
+{
+    return want_alive ? sim_node_running(nd) : !sim_node_alive(nd);
+}
+
 static struct sim_node *sim_pick_node(struct sim *s, bool want_alive)
 {
     unsigned k = 0;
     for (unsigned i = 0; i < s->n; i++)
-        k += sim_node_alive(&s->nodes[i]) == want_alive;
+        k += sim_pickable(&s->nodes[i], want_alive);
     if (k == 0)
         return NULL;
     uint64_t j = sim_choose(s, k);
     for (unsigned i = 0; i < s->n; i++)
-        if (sim_node_alive(&s->nodes[i]) == want_alive && j-- == 0)
+        if (sim_pickable(&s->nodes[i], want_alive) && j-- == 0)
             return &s->nodes[i];
     return NULL;
 }
 
-/* One global time step: each live node ticks per its rate, in an order
- * rotated at random so no node is systematically first. */
-static void sim_time_step(struct sim *s)
+/* One global time step: stretch faults move on, paused nodes due resume,
+ * and each live node ticks per its rate, in an order rotated at random so
+ * no node is systematically first. A paused node's clock only counts the
+ * ticks it misses. */
+void sim_time_step(struct sim *s)
 {
     s->now++;
     s->st.steps++;
+    if (s->faults_on)
+        sim_stretch_step(s, s->event < s->fault_end);
+    sim_pause_resume(s, false);
     unsigned start = (unsigned)sim_choose(s, s->n);
     for (unsigned k = 0; k < s->n && !sim_stop(s); k++) {
         struct sim_node *nd = &s->nodes[(start + k) % s->n];
         if (!sim_node_alive(nd))
             continue;
+        if (nd->paused_until != 0) {
+            nd->rate_acc += nd->rate_num;
+            for (; nd->rate_acc >= nd->rate_den; nd->rate_acc -= nd->rate_den)
+                nd->missed++;
+            continue;
+        }
         nd->rate_acc += nd->rate_num;
         while (nd->rate_acc >= nd->rate_den && !sim_stop(s) &&
                sim_node_alive(nd)) {
@@ -287,7 +306,7 @@ static void sim_ev_propose(struct sim *s)
     struct sim_node *leaders[SIM_MAX_NODES];
     unsigned k = 0;
     for (unsigned i = 0; i < s->n; i++)
-        if (sim_node_alive(&s->nodes[i]) &&
+        if (sim_node_running(&s->nodes[i]) &&
             raft_role(s->nodes[i].r) == RAFT_LEADER)
             leaders[k++] = &s->nodes[i];
     struct sim_node *nd = k > 0 && sim_choose(s, 4) != 0
@@ -295,6 +314,22 @@ static void sim_ev_propose(struct sim *s)
                               : sim_pick_node(s, true);
     if (nd != NULL)
         sim_node_propose(nd);
+}
+
+/* Clients ask the leader for a read half the time, anyone otherwise. */
+static void sim_ev_read(struct sim *s)
+{
+    struct sim_node *leaders[SIM_MAX_NODES];
+    unsigned k = 0;
+    for (unsigned i = 0; i < s->n; i++)
+        if (sim_node_running(&s->nodes[i]) &&
+            raft_role(s->nodes[i].r) == RAFT_LEADER)
+            leaders[k++] = &s->nodes[i];
+    struct sim_node *nd = k > 0 && sim_choose(s, 2) != 0
+                              ? leaders[sim_choose(s, k)]
+                              : sim_pick_node(s, true);
+    if (nd != NULL)
+        sim_read_ask(nd);
 }
 
 static void sim_ev_partition(struct sim *s)
@@ -367,7 +402,7 @@ static void sim_ev_durable(struct sim *s)
     unsigned k = 0;
     struct sim_node *cand[SIM_MAX_NODES];
     for (unsigned i = 0; i < s->n; i++)
-        if (sim_node_alive(&s->nodes[i]) && s->nodes[i].pend_len > 0)
+        if (sim_node_running(&s->nodes[i]) && s->nodes[i].pend_len > 0)
             cand[k++] = &s->nodes[i];
     if (k == 0) {
         sim_time_step(s); /* nothing pending: time passes */
@@ -400,7 +435,7 @@ static int sim_pick_event(struct sim *s)
 static void sim_fault_event(struct sim *s)
 {
     struct sim_node *nd;
-    if (sim_nemesis_step(s))
+    if (sim_nemesis_step(s) || sim_read_step(s))
         return;
     switch (sim_pick_event(s)) {
     case SIM_EV_TICK:
@@ -421,6 +456,8 @@ static void sim_fault_event(struct sim *s)
     case SIM_EV_CUT:       sim_ev_cut(s); break;
     case SIM_EV_HEAL:      sim_ev_heal(s); break;
     case SIM_EV_CRASH:     sim_ev_crash(s); break;
+    case SIM_EV_READ:      sim_ev_read(s); break;
+    case SIM_EV_PAUSE:     sim_pause_one(s); break;
     case SIM_EV_RESTART:   sim_ev_restart(s); break;
     case SIM_EV_DURABLE:   sim_ev_durable(s); break;
     case SIM_EV_SNAPSHOT: {
@@ -436,10 +473,14 @@ static void sim_fault_event(struct sim *s)
 static void sim_fault_phase(struct sim *s)
 {
     uint64_t end = s->event + s->fault_events;
+    s->fault_end = end;
     /* Some choices are no-ops (a drop with nothing in flight, a step with
-     * every node down); the iteration cap bounds the phase regardless. */
-    for (uint64_t it = 0; it < 4 * s->fault_events && s->event < end &&
-                          !sim_stop(s);
+     * every node down); the iteration cap bounds the phase regardless. A
+     * stretch fault (at most 800 steps, and events outnumber steps)
+     * extends the phase until it is over. */
+    for (uint64_t it = 0;
+         (it < 4 * s->fault_events || (sim_stretch_busy(s) && it < 64 * s->fault_events)) &&
+         (s->event < end || sim_stretch_busy(s)) && !sim_stop(s);
          it++) {
         if (s->ch.exhausted != NULL && s->ch.exhausted(s->ch.ctx))
             break;
@@ -599,12 +640,36 @@ static bool sim_backlog(const struct sim *s)
     return false;
 }
 
+/*
+ * Every read still pending on a live node settles once the cluster has an
+ * agreed leader: the leader confirms its reads with a heartbeat round, a
+ * follower resends its request every heartbeat interval, and any change
+ * of term or role fails them. Ten election timeouts is plenty.
+ */
+static void sim_settle_reads(struct sim *s)
+{
+    uint64_t e = s->cfg.election_ticks;
+    uint64_t bound = 10 * (s->skewed ? (e * 3 + 1) / 2 : e) + SIM_LIVE_SLACK;
+    for (uint64_t step = 0; step < bound && !sim_stop(s) &&
+                            sim_read_pending(s) > 0;
+         step++) {
+        sim_time_step(s);
+        sim_complete_all(s);
+        sim_net_deliver_due(s);
+        sim_complete_all(s);
+    }
+    if (!sim_stop(s) && sim_read_pending(s) > 0)
+        sim_read_fail_pending(s);
+}
+
 static void sim_heal_phase(struct sim *s)
 {
     s->faults_on = false;
     s->fault_seq = s->msg_seq;
     s->backlog = true;
     memset(s->cut, 0, sizeof s->cut);
+    sim_stretch_stop(s);
+    sim_pause_resume(s, true); /* with the ticks they missed (if on) */
     if (s->svg != NULL)
         sim_svg_heal(s);
     sim_tracef(s, "heal phase: no more faults");
@@ -624,6 +689,7 @@ static void sim_heal_phase(struct sim *s)
         sim_complete_all(s);
         if (!s->opts->skip_liveness && !sim_stop(s) && sim_live_poll(s)) {
             s->st.heal_steps = step;
+            sim_settle_reads(s);
             sim_check_resend(s);
             sim_check_final(s);
             return;
@@ -635,13 +701,14 @@ static void sim_heal_phase(struct sim *s)
 
 /* ---- run ------------------------------------------------------------------ */
 
-static void sim_teardown(struct sim *s)
+void sim_teardown(struct sim *s)
 {
     for (unsigned i = 0; i < SIM_MAX_NODES; i++)
         if (s->nodes[i].sim != NULL)
             sim_node_free(&s->nodes[i]);
     sim_net_free(s);
     sim_check_free(s);
+    sim_read_free(s);
 }
 
 int sim_run(const struct sim_opts *o, const struct sim_chooser *ch, char *err,

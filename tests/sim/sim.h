@@ -82,6 +82,14 @@ struct sim_stats {
     uint64_t snapshots;     /* raft_compact calls (snapshots taken) */
     uint64_t installs;      /* snapshots installed from a leader */
     uint64_t snap_chunks;   /* snapshot chunks read by leaders */
+    uint64_t reads;         /* raft_read_index calls */
+    uint64_t reads_served;  /* settled with status 0, checked */
+    uint64_t reads_failed;  /* settled with RAFT_ELEADERLOST */
+    uint64_t reads_refused; /* not accepted (RAFT_ENOTLEADER, RAFT_EFULL) */
+    uint64_t reads_dropped; /* pending when their node crashed */
+    uint64_t lease_runs;    /* runs with lease reads */
+    uint64_t pauses;        /* clock pauses */
+    uint64_t stretches;     /* long-stretch link faults */
 };
 
 struct sim_opts {
@@ -95,6 +103,9 @@ struct sim_opts {
                                end of the run), NULL for none */
     const char *svg_label;  /* heading of the picture ("seed 7"), or NULL */
     struct sim_stats *stats;/* out, optional */
+    bool no_catchup;        /* a node resuming from a clock pause does not
+                               get the ticks it missed (breaks the lease
+                               assumption of raft.h, on purpose) */
 };
 
 /* How the nodes of a run persist. */
@@ -118,5 +129,12 @@ enum {
  */
 int sim_run(const struct sim_opts *o, const struct sim_chooser *ch, char *err,
             size_t errlen);
+
+/*
+ * Election figures (PreVote and CheckQuorum on and off, scenarios A..C of
+ * sim_figures.c), `seeds` runs per row, printed as a table to `out`.
+ * Returns SIM_PASS, or SIM_FAIL if a run violated a property.
+ */
+int sim_figures(FILE *out, unsigned seeds);
 
 #endif /* SIM_H */

@@ -310,6 +310,8 @@ static void sim_check_metrics(struct sim_node *nd)
         {"persist_entries_calls", m.persist_entries_calls, t->persist_entries_calls},
         {"writes_completed", m.writes_completed, t->writes_completed},
         {"entries_applied", m.entries_applied, t->applied},
+        {"reads_served", m.reads_served, t->reads_served},
+        {"reads_failed", m.reads_failed, t->reads_failed},
         {"rejected[STALE_TERM]", m.rejected[RAFT_REJECT_STALE_TERM], t->stale},
         {"messages stepped (recv[] + refused unread)", looked_at,
          t->step_oom ? looked_at : t->stepped},
@@ -520,6 +522,19 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
                      sim_ull(m->term));
         return;
     }
+    if (m->type == RAFT_MSG_READ) {
+        /* A follower's read request promises nothing and depends on no
+         * write: like a pre-vote it may leave before its term is durable
+         * (asynchronous persistence), but only to its leader, in its term. */
+        if (raft_role(nd->r) != RAFT_FOLLOWER || m->to != raft_leader(nd->r) ||
+            m->term != raft_current_term(nd->r))
+            sim_fail(s, "Reads", "node %llu (role %d, term %llu, leader "
+                     "%llu) sends a read request of term %llu to %llu", id,
+                     raft_role(nd->r), sim_ull(raft_current_term(nd->r)),
+                     sim_ull(raft_leader(nd->r)), sim_ull(m->term),
+                     sim_ull(m->to));
+        return;
+    }
     if (m->term == 0 || m->term > dd->term || (!nd->async && m->term != d->term)) {
         sim_fail(s, "Durability", "node %llu sends a term-%llu message with "
                  "term %llu durable", id, sim_ull(m->term), sim_ull(dd->term));
@@ -704,6 +719,7 @@ void sim_note_leader(struct sim_node *nd, raft_term term)
         sim_tracef(s, "node %llu leads term %llu", sim_ull(nd->id),
                    sim_ull(term));
         sim_nemesis_on_leader(nd, term);
+        sim_read_on_leader(nd, term);
     } else if (l[term].id != nd->id || l[term].incarnation != nd->incarnation) {
         sim_fail(s, "Election Safety", "node %llu (incarnation %llu) leads "
                  "term %llu, already led by node %llu (incarnation %llu)",

@@ -94,6 +94,8 @@ struct sim_tally {
     uint64_t persist_state_calls, persist_entries_calls;
     uint64_t writes_completed;
     uint64_t applied;       /* apply callbacks that returned 0 */
+    uint64_t reads_served;  /* read callbacks with status 0 */
+    uint64_t reads_failed;  /* read callbacks with RAFT_ELEADERLOST */
     uint64_t stepped;       /* messages handed to raft_step */
     uint64_t stale;         /* ... that it refused as stale */
     bool step_oom;          /* a raft_step returned RAFT_ENOMEM: whether it
@@ -145,6 +147,13 @@ struct sim_node {
     struct sim_tally tally; /* checked against raft_metrics() */
 
     raft_term term_seen; /* highest term observed, across incarnations */
+
+    /* Clock pause (sim_read.c): frozen until global step paused_until (0:
+     * running); `missed` counts the ticks its clock skipped meanwhile. */
+    uint64_t paused_until;
+    uint64_t missed;
+    uint64_t reads_pending; /* accepted reads of this incarnation not yet
+                               settled */
 };
 
 /* A message in flight; entries and payloads live in the same allocation. */
@@ -169,6 +178,8 @@ enum {
     SIM_EV_RESTART,   /* restart a crashed node from its disk */
     SIM_EV_DURABLE,   /* a node's disk completes some of its pending writes */
     SIM_EV_SNAPSHOT,  /* a node's host snapshots its state machine */
+    SIM_EV_READ,      /* a client asks a node for a linearizable read */
+    SIM_EV_PAUSE,     /* a node's process is frozen for a while */
     SIM_EV_COUNT
 };
 
@@ -254,6 +265,46 @@ struct sim_proposal {
     uint64_t hash;
 };
 
+/* A read a client asked a node for (raft_read_index). */
+enum {
+    SIM_READ_PENDING = 1, /* accepted, not settled */
+    SIM_READ_SERVED,      /* settled with status 0 */
+    SIM_READ_FAILED,      /* settled with RAFT_ELEADERLOST */
+    SIM_READ_DROPPED,     /* its node crashed first */
+    SIM_READ_REFUSED      /* raft_read_index did not accept it */
+};
+
+struct sim_read {
+    raft_id node;
+    uint64_t incarnation;
+    raft_index committed; /* the committed chain's length when asked for */
+    uint64_t event;       /* when it was asked for */
+    int state;            /* SIM_READ_* */
+};
+
+/* Long-stretch link faults (sim_stretch.c), one profile per run. */
+enum {
+    SIM_STRETCH_NONE,
+    SIM_STRETCH_DEAF,    /* a node can send but not receive */
+    SIM_STRETCH_MUTE,    /* a node can receive but not send */
+    SIM_STRETCH_FLAP,    /* some links of a node go down and up every few steps */
+    SIM_STRETCH_ISOLATE, /* a node is cut off from everyone */
+    SIM_STRETCH_COUNT
+};
+
+struct sim_stretch {
+    int kind;            /* the run's profile */
+    unsigned left;       /* stretches still to come */
+    uint64_t next;       /* global step at which the next one starts */
+    bool active;
+    raft_id node;        /* the node it is aimed at */
+    bool peer[SIM_MAX_NODES + 1]; /* FLAP: its flapping links */
+    bool both_ways;      /* FLAP: both directions, else node -> peer */
+    unsigned period;     /* FLAP: steps between a link change */
+    bool down;           /* FLAP: links currently down */
+    uint64_t end;        /* global step at which the active one ends */
+};
+
 /* Progress of the heal-phase liveness requirement. */
 struct sim_live {
     struct sim_node *leader; /* the leader the probe was proposed to */
@@ -301,6 +352,7 @@ struct sim {
     uint64_t *sm_at;        /* state after index i + 1, as first seen */
     size_t sm_len, sm_cap;
     uint64_t fault_events;  /* fault phase length */
+    uint64_t fault_end;     /* event number at which it ends */
     struct sim_faults f;
     bool faults_on; /* false in the heal phase */
     struct sim_nemesis nem;
@@ -323,6 +375,19 @@ struct sim {
 
     struct sim_live live;
 
+    /* Reads (sim_read.c): every read asked for, indexed by id - 1 (the id
+     * is the req pointer handed to the library). */
+    struct sim_read *reads;
+    size_t reads_len, reads_cap;
+    bool lease;          /* every node has cfg.lease_reads */
+    bool catchup;        /* a paused node gets its missed ticks at resume */
+    raft_id rburst_id;   /* reads for a new leader, asked right away */
+    raft_term rburst_term;
+    unsigned rburst_left;
+    unsigned rburst_max; /* a new leader gets 0..rburst_max reads */
+
+    struct sim_stretch stretch;
+
     /* The timeline picture's recording (sim_svg.c), NULL unless
      * opts->svg is set; every hook is behind a check of this pointer. */
     struct sim_svg *svg;
@@ -344,6 +409,10 @@ void sim_tracef(struct sim *s, const char *fmt, ...) SIM_PRINTF(2, 3);
  * elements are zeroed. Returns the (possibly moved) array, or NULL with
  * s->oom set, in which case p is still valid and unchanged. */
 void *sim_grow(struct sim *s, void *p, size_t *cap, size_t need, size_t size);
+/* Free every node, the network and the bookkeeping (not s itself). */
+void sim_teardown(struct sim *s);
+/* Advance global time by one step (see sim.c). */
+void sim_time_step(struct sim *s);
 
 /* ---- sim_node.c ---- */
 /* Byte k of the snapshot sn in a run whose snapshots are `size` bytes. */
@@ -357,6 +426,10 @@ void sim_node_free(struct sim_node *nd);
 void sim_node_tick(struct sim_node *nd);
 void sim_node_step(struct sim_node *nd, const struct raft_msg *m);
 void sim_node_propose(struct sim_node *nd);
+/* Start a library call on a node: counts the event, clears injection flags. */
+void sim_call_begin(struct sim *s);
+/* Up and not frozen by a clock pause: the host may call it. */
+bool sim_node_running(const struct sim_node *nd);
 int sim_node_propose_probe(struct sim_node *nd, raft_index *index,
                            uint64_t *hash);
 bool sim_node_alive(const struct sim_node *nd);
@@ -377,6 +450,39 @@ void sim_net_drop_at(struct sim *s, size_t i);
 void sim_net_free(struct sim *s);
 void sim_net_describe(const struct raft_msg *m, char *buf, size_t len);
 
+/* Is the link from -> to cut (partition, one-way cut or stretch profile)? */
+bool sim_net_cut(const struct sim *s, raft_id from, raft_id to);
+
+/* ---- sim_read.c ---- */
+void sim_read_setup(struct sim *s);
+/* A client asks nd (running) for a read. */
+void sim_read_ask(struct sim_node *nd);
+/* The read callback. */
+void sim_read_cb(struct raft *r, void *ctx, void *req, raft_index index,
+                 int status);
+/* nd crashes: its pending reads are gone with it. */
+void sim_read_drop(struct sim_node *nd);
+/* nd is first seen leading term: reads for it may follow at once. */
+void sim_read_on_leader(struct sim_node *nd, raft_term term);
+/* A due read burst event; false if none. */
+bool sim_read_step(struct sim *s);
+/* Pending reads on live nodes. */
+size_t sim_read_pending(const struct sim *s);
+/* Fail the run naming a read still pending on a live node. */
+void sim_read_fail_pending(struct sim *s);
+/* Clock pauses: freeze a running node; resume those due (all if `all`). */
+void sim_pause_one(struct sim *s);
+void sim_pause_resume(struct sim *s, bool all);
+void sim_read_free(struct sim *s);
+
+/* ---- sim_stretch.c ---- */
+void sim_stretch_setup(struct sim *s);
+/* At each fault-phase step: start, flap and end stretches. */
+void sim_stretch_step(struct sim *s, bool may_start);
+bool sim_stretch_busy(const struct sim *s);
+bool sim_stretch_cut(const struct sim *s, raft_id from, raft_id to);
+void sim_stretch_stop(struct sim *s);
+
 /* ---- sim_nemesis.c ---- */
 void sim_nemesis_setup(struct sim *s);
 bool sim_nemesis_step(struct sim *s);
@@ -393,6 +499,8 @@ enum {
     SIM_SVG_MARK_RESTART,
     SIM_SVG_MARK_STRIKE,    /* leader-churn nemesis strike on it */
     SIM_SVG_MARK_INSTALL,   /* installed a snapshot from its leader */
+    SIM_SVG_MARK_PAUSE,     /* its clock paused (frozen) */
+    SIM_SVG_MARK_RESUME,    /* resumed from a pause */
     SIM_SVG_MARK_COUNT
 };
 int sim_svg_new(struct sim *s);

@@ -288,7 +288,8 @@ bool sim_nemesis_step(struct sim *s)
         }
     }
     if (nm->burst_left > 0) {
-        if (sim_nem_leads(s, nm->burst_id, nm->burst_term)) {
+        if (sim_nem_leads(s, nm->burst_id, nm->burst_term) &&
+            sim_node_running(&s->nodes[nm->burst_id - 1])) {
             nm->burst_left--;
             sim_node_propose(&s->nodes[nm->burst_id - 1]);
             return true;

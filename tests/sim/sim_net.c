@@ -190,7 +190,7 @@ void sim_net_describe(const struct raft_msg *m, char *buf, size_t len)
 static void sim_net_deliver(struct sim *s, struct sim_msg *sm)
 {
     struct sim_node *dst = &s->nodes[sm->m.to - 1];
-    bool lost = !sim_node_alive(dst) || s->cut[sm->m.from][sm->m.to];
+    bool lost = !sim_node_alive(dst) || sim_net_cut(s, sm->m.from, sm->m.to);
     s->event++;
     if (s->trace != NULL) {
         char d[160];
@@ -209,6 +209,18 @@ static void sim_net_deliver(struct sim *s, struct sim_msg *sm)
     free(sm);
 }
 
+bool sim_net_cut(const struct sim *s, raft_id from, raft_id to)
+{
+    return s->cut[from][to] || sim_stretch_cut(s, from, to);
+}
+
+/* Messages to or from a paused node wait (its process is frozen). */
+static bool sim_net_held(const struct sim *s, const struct raft_msg *m)
+{
+    return s->nodes[m->from - 1].paused_until != 0 ||
+           s->nodes[m->to - 1].paused_until != 0;
+}
+
 /* Indexes of the due messages into s->due; returns how many. */
 static size_t sim_net_collect_due(struct sim *s)
 {
@@ -218,7 +230,7 @@ static size_t sim_net_collect_due(struct sim *s)
         return 0;
     s->due = due;
     for (size_t i = 0; i < s->bag_len; i++)
-        if (s->bag[i]->deliver_at <= s->now)
+        if (s->bag[i]->deliver_at <= s->now && !sim_net_held(s, &s->bag[i]->m))
             due[k++] = i;
     return k;
 }

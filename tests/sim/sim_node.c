@@ -34,6 +34,11 @@ bool sim_node_alive(const struct sim_node *nd)
     return nd->r != NULL;
 }
 
+bool sim_node_running(const struct sim_node *nd)
+{
+    return nd->r != NULL && nd->paused_until == 0;
+}
+
 /* ---- simulated disk ----------------------------------------------------- */
 
 /* Keep the entries up to index `last` (at least base). */
@@ -507,8 +512,6 @@ static void sim_cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
 
 /* ---- snapshots ------------------------------------------------------------ */
 
-static void sim_call_begin(struct sim *s);
-
 #define SIM_SNAP_HEADER 24 /* index, term, state: 8 bytes each */
 
 uint8_t sim_snap_byte(const struct sim_snap *sn, size_t k)
@@ -767,6 +770,7 @@ static const struct raft_callbacks sim_callbacks = {
     .snapshot_read = sim_cb_snapshot_read,
     .snapshot_write = sim_cb_snapshot_write,
     .snapshot_install = sim_cb_snapshot_install,
+    .read = sim_read_cb,
 };
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -921,6 +925,9 @@ void sim_node_crash(struct sim_node *nd)
     s->event++;
     s->st.crashes++;
     sim_tracef(s, "crash node %llu", sim_ull(nd->id));
+    sim_read_drop(nd); /* before raft_destroy, which must not settle them */
+    nd->paused_until = 0;
+    nd->missed = 0;
     sim_node_destroy(nd);
     sim_pend_crash(nd);
     if (s->svg != NULL) {
@@ -947,7 +954,7 @@ void sim_node_free(struct sim_node *nd)
 
 /* ---- driving ---------------------------------------------------------- */
 
-static void sim_call_begin(struct sim *s)
+void sim_call_begin(struct sim *s)
 {
     s->event++;
     s->inj_persist = false;

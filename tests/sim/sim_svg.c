@@ -212,7 +212,7 @@ void sim_svg_links(struct sim *s)
     for (unsigned a = 1; a <= s->n; a++) {
         unsigned cut = 0;
         for (unsigned b = 1; b <= s->n; b++)
-            cut += (b != a && s->cut[a][b]) + (b != a && s->cut[b][a]);
+            cut += (b != a && sim_net_cut(s, a, b)) + (b != a && sim_net_cut(s, b, a));
         struct sim_svg_lane *ln = &s->svg->lane[a - 1];
         struct sim_svg_span x = sim_svg_current(ln);
         x.links = cut == 0                 ? SIM_SVG_LINKS_OK
@@ -299,11 +299,13 @@ static const char *const sim_svg_mark_group[SIM_SVG_MARK_COUNT] = {
     "fill=\"none\" stroke=\"#d50000\" stroke-width=\"2\"",
     "fill=\"#37474f\"",
     "fill=\"#7b1fa2\"",
-    "fill=\"#00838f\""};
+    "fill=\"#00838f\"",
+    "fill=\"#e65100\"",
+    "fill=\"#e65100\""};
 
 static const char *const sim_svg_mark_name[SIM_SVG_MARK_COUNT] = {
     "election started", "election won", "crash", "restart",
-    "nemesis strike", "snapshot installed"};
+    "nemesis strike", "snapshot installed", "clock paused", "resumed"};
 
 /* The glyph of a mark centred at (x, y), inside its kind's group; the
  * legend draws the same. */
@@ -325,6 +327,13 @@ static void sim_svg_glyph(FILE *f, int kind, unsigned x, unsigned y)
     case SIM_SVG_MARK_INSTALL: /* square */
         fprintf(f, "<rect x=\"%u\" y=\"%u\" width=\"7\" height=\"7\"/>\n",
                 x - 3, y - 3);
+        break;
+    case SIM_SVG_MARK_PAUSE: /* two bars */
+        fprintf(f, "<path d=\"M%u %uh3v9h-3zm5 0h3v9h-3z\"/>\n", x - 4, y - 4);
+        break;
+    case SIM_SVG_MARK_RESUME: /* a bar and a triangle */
+        fprintf(f, "<path d=\"M%u %uh2v9h-2zm4 0l5 4.5l-5 4.5z\"/>\n", x - 4,
+                y - 4);
         break;
     default: /* SIM_SVG_MARK_STRIKE: a bolt */
         fprintf(f, "<path d=\"M%u %ul-5 7h4l-2 6l6 -8h-4l2 -5z\"/>\n", x + 1,
@@ -475,7 +484,8 @@ static void sim_svg_marks(FILE *f, const struct sim *s,
 {
     static const int order[SIM_SVG_MARK_COUNT] = {
         SIM_SVG_MARK_CANDIDATE, SIM_SVG_MARK_CRASH, SIM_SVG_MARK_RESTART,
-        SIM_SVG_MARK_STRIKE, SIM_SVG_MARK_INSTALL, SIM_SVG_MARK_LEADER};
+        SIM_SVG_MARK_STRIKE, SIM_SVG_MARK_INSTALL, SIM_SVG_MARK_PAUSE,
+        SIM_SVG_MARK_RESUME, SIM_SVG_MARK_LEADER};
     const struct sim_svg *g = s->svg;
     for (int k = 0; k < SIM_SVG_MARK_COUNT; k++) {
         int kind = order[k];
@@ -637,6 +647,10 @@ static void sim_svg_legend(FILE *f, const struct sim_svg_geom *gm)
     y += 20;
     x = SIM_SVG_LEFT;
     for (int k = 0; k < SIM_SVG_MARK_COUNT; k++) {
+        if (k == SIM_SVG_MARK_PAUSE) { /* the rest on a line of its own */
+            y += 20;
+            x = SIM_SVG_LEFT;
+        }
         fprintf(f, "<g %s>\n", sim_svg_mark_group[k]);
         sim_svg_glyph(f, k, x + 5, y + 6);
         fprintf(f, "</g>\n");
@@ -668,7 +682,7 @@ void sim_svg_write(struct sim *s, FILE *f)
         }
     gm.axis_y = SIM_SVG_TOP + s->n * SIM_SVG_LANE + 2;
     gm.width = SIM_SVG_LEFT + SIM_SVG_PLOT + SIM_SVG_RIGHT;
-    gm.height = gm.axis_y + 90;
+    gm.height = gm.axis_y + 110;
 
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "

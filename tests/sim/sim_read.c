@@ -1,0 +1,355 @@
+/*
+ * sim_read.c - linearizable reads (raft_read_index), lease reads and clock
+ * pauses.
+ *
+ * Clients ask random running nodes, leaders and followers, for reads at
+ * random times, and a new leader is often asked at once (a read burst),
+ * which is when its commit index is most likely behind. Each read records
+ * the committed chain's length when it was asked for: every entry any node
+ * had reported committed by then, so every write a client could have seen
+ * acknowledged. When the read settles with status 0 the node's state
+ * machine (the hash chain up to nd->applied) must include all of them:
+ * that is the "Linearizable reads" property, checked at every settlement.
+ * Every accepted read settles exactly once, on the node and incarnation
+ * that accepted it, unless that node crashes first (its pending reads go
+ * with it); after the heal phase none may be left pending on a live node.
+ *
+ * Lease reads (a third of the runs): every node runs with cfg.lease_reads
+ * and a lease_drift_ticks that covers the run's clock skew (see
+ * sim_lease_drift). A clock pause freezes one node (no ticks, no calls, no
+ * messages to or from it) for longer than an election timeout; per the
+ * contract in raft.h the host then hands it the ticks it missed before
+ * anything else. With opts.no_catchup it does not, which breaks that
+ * assumption: a paused leader then resumes believing its lease still
+ * holds, and serves stale reads that this checker reports.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "sim_int.h"
+
+static unsigned long long sim_ull(uint64_t x)
+{
+    return (unsigned long long)x;
+}
+
+/*
+ * The lease's drift allowance for this run. The library's lease rests on:
+ * while the leader's clock advances by election_ticks - drift, no node
+ * that acknowledged its round counts election_ticks. Here the only clocks
+ * are the per-node rates (jitter ticks are off in lease runs), so the bound
+ * is the ratio of the fastest rate to the slowest: 1 without skew, 3/2
+ * against 2/3 (2.25) with it.
+ *
+ * The leader serves from its lease for at most L = E - d - 1 of its ticks
+ * after the round started. At 2/3 a tick per step that is at most
+ * (3L + 2) / 2 steps, in which a follower at 3/2 counts at most
+ * (3k + 1) / 2 ticks: 9L/4 + 2 in all. It must stay below E (the follower
+ * still ignores vote requests), so L <= 4(E - 3)/9, d >= (5E + 3)/9;
+ * (5E + 20)/9 leaves two ticks of margin. Without skew a follower counts
+ * at most L + 1 <= E - d ticks meanwhile, so the default (E/4, at least 1)
+ * holds.
+ */
+static unsigned sim_lease_drift(const struct sim *s)
+{
+    unsigned e = s->cfg.election_ticks;
+    if (!s->skewed)
+        return 0; /* the library's default */
+    unsigned d = (5 * e + 20) / 9;
+    return d < e ? d : e - 1;
+}
+
+void sim_read_setup(struct sim *s)
+{
+    uint32_t *w = s->f.weight;
+    s->catchup = !s->opts->no_catchup;
+    s->lease = sim_choose(s, 3) == 0;
+    w[SIM_EV_READ] = sim_choose(s, 8) == 0 ? 0 : 5 + (uint32_t)sim_choose(s, 46);
+    s->rburst_max = sim_choose(s, 2) == 0 ? 0 : 1 + (unsigned)sim_choose(s, 3);
+    uint32_t pause = 1 + (uint32_t)sim_choose(s, 3);
+    if (s->lease) {
+        s->cfg.lease_reads = true;
+        s->cfg.lease_drift_ticks = sim_lease_drift(s);
+        /* Extra ticks of one node at random would make its clock run
+         * faster than any bound: the lease assumption excludes that. */
+        w[SIM_EV_TICK] = 0;
+        w[SIM_EV_PAUSE] = pause;
+        s->st.lease_runs = 1;
+    } else {
+        w[SIM_EV_PAUSE] = sim_choose(s, 3) == 0 ? pause : 0;
+    }
+    s->f.weight_total = 0;
+    for (int i = 0; i < SIM_EV_COUNT; i++)
+        s->f.weight_total += w[i];
+    sim_tracef(s, "reads: weight %u, burst 0..%u, lease %d (drift %u), "
+               "pauses %u, catch-up ticks %d", w[SIM_EV_READ], s->rburst_max,
+               (int)s->lease, s->cfg.lease_drift_ticks, w[SIM_EV_PAUSE],
+               (int)s->catchup);
+}
+
+/* ---- asking and settling -------------------------------------------------- */
+
+static struct sim_read *sim_read_new(struct sim *s, size_t *id)
+{
+    struct sim_read *p = sim_grow(s, s->reads, &s->reads_cap,
+                                  s->reads_len + 1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    s->reads = p;
+    *id = ++s->reads_len;
+    return &p[*id - 1];
+}
+
+void sim_read_ask(struct sim_node *nd)
+{
+    struct sim *s = nd->sim;
+    struct raft_status before;
+    size_t id;
+    struct sim_read *x = sim_read_new(s, &id);
+    if (x == NULL)
+        return;
+    raft_status(nd->r, &before);
+    *x = (struct sim_read){nd->id, nd->incarnation, s->chain_len, s->event + 1,
+                           SIM_READ_PENDING};
+    nd->reads_pending++;
+    s->st.reads++;
+    sim_call_begin(s);
+    sim_tracef(s, "read %zu asked of node %llu (role %d, committed %llu)", id,
+               sim_ull(nd->id), before.role, sim_ull(s->chain_len));
+    /* The id travels as the request pointer. */
+    int rc = raft_read_index(nd->r, (void *)(uintptr_t)id);
+    if (rc != 0)
+        sim_tracef(s, "  [%llu] read %zu -> %s", sim_ull(nd->id), id,
+                   raft_strerror(rc));
+    x = &s->reads[id - 1]; /* the callback cannot grow the table, but be plain */
+    if (rc == 0 || rc == RAFT_EAPPLY) {
+        sim_check_rc(nd, "raft_read_index", rc, 0);
+    } else {
+        s->st.reads_refused++;
+        if (x->state != SIM_READ_PENDING)
+            sim_fail(s, "Reads", "node %llu settled read %zu although "
+                     "raft_read_index refused it (%s)", sim_ull(nd->id), id,
+                     raft_strerror(rc));
+        else
+            nd->reads_pending--;
+        x->state = SIM_READ_REFUSED;
+        if (rc == RAFT_ENOTLEADER) {
+            if (before.role == RAFT_LEADER ||
+                (before.role == RAFT_FOLLOWER && before.leader != 0))
+                sim_fail(s, "Return code", "raft_read_index on node %llu "
+                         "(role %d, leader %llu) returned RAFT_ENOTLEADER",
+                         sim_ull(nd->id), before.role, sim_ull(before.leader));
+        } else if (rc != RAFT_EFULL) {
+            sim_check_rc(nd, "raft_read_index", rc, 0);
+        }
+    }
+    sim_check_node(nd);
+}
+
+void sim_read_cb(struct raft *r, void *ctx, void *req, raft_index index,
+                 int status)
+{
+    struct sim_node *nd = ctx;
+    struct sim *s = nd->sim;
+    uintptr_t id = (uintptr_t)req;
+    if (r != nd->r) {
+        sim_fail(s, "API", "read callback of node %llu got another node's "
+                 "handle", sim_ull(nd->id));
+        return;
+    }
+    if (id == 0 || id > s->reads_len) {
+        sim_fail(s, "Reads", "node %llu settles a read it was never asked "
+                 "for (req %llu)", sim_ull(nd->id), sim_ull(id));
+        return;
+    }
+    struct sim_read *x = &s->reads[id - 1];
+    sim_tracef(s, "  [%llu] read %llu settled: index %llu status %s, applied "
+               "%llu, committed when asked %llu", sim_ull(nd->id), sim_ull(id),
+               sim_ull(index), status == 0 ? "ok" : raft_strerror(status),
+               sim_ull(nd->applied), sim_ull(x->committed));
+    if (x->node != nd->id || x->incarnation != nd->incarnation ||
+        x->state != SIM_READ_PENDING) {
+        sim_fail(s, "Reads", "node %llu (incarnation %llu) settles read "
+                 "%llu of node %llu (incarnation %llu) in state %d: a read "
+                 "settles once, where it was accepted", sim_ull(nd->id),
+                 sim_ull(nd->incarnation), sim_ull(id), sim_ull(x->node),
+                 sim_ull(x->incarnation), x->state);
+        return;
+    }
+    nd->reads_pending--;
+    if (status == RAFT_ELEADERLOST && index == 0) {
+        x->state = SIM_READ_FAILED;
+        s->st.reads_failed++;
+        nd->tally.reads_failed++;
+        return;
+    }
+    if (status != 0) {
+        sim_fail(s, "Reads", "node %llu settles read %llu with status %d "
+                 "(%s), index %llu", sim_ull(nd->id), sim_ull(id), status,
+                 raft_strerror(status), sim_ull(index));
+        return;
+    }
+    x->state = SIM_READ_SERVED;
+    s->st.reads_served++;
+    nd->tally.reads_served++;
+    if (index > nd->applied)
+        sim_fail(s, "Reads", "node %llu serves read %llu at index %llu with "
+                 "only %llu applied", sim_ull(nd->id), sim_ull(id),
+                 sim_ull(index), sim_ull(nd->applied));
+    else if (nd->applied < x->committed)
+        sim_fail(s, "Linearizable reads", "node %llu (role %d, term %llu) "
+                 "serves read %llu (asked at event %llu, when index %llu was "
+                 "committed) from its state at index %llu (read index %llu)%s",
+                 sim_ull(nd->id), raft_role(r), sim_ull(raft_current_term(r)),
+                 sim_ull(id), sim_ull(x->event), sim_ull(x->committed),
+                 sim_ull(nd->applied), sim_ull(index),
+                 s->lease ? ", lease reads on" : "");
+}
+
+void sim_read_drop(struct sim_node *nd)
+{
+    struct sim *s = nd->sim;
+    /* Bounded by the reads of the run; only when some are pending. */
+    for (size_t i = 0; i < s->reads_len && nd->reads_pending > 0; i++) {
+        struct sim_read *x = &s->reads[i];
+        if (x->state == SIM_READ_PENDING && x->node == nd->id &&
+            x->incarnation == nd->incarnation) {
+            x->state = SIM_READ_DROPPED;
+            nd->reads_pending--;
+            s->st.reads_dropped++;
+        }
+    }
+    nd->reads_pending = 0;
+}
+
+void sim_read_on_leader(struct sim_node *nd, raft_term term)
+{
+    struct sim *s = nd->sim;
+    if (s->rburst_max == 0 || !s->faults_on)
+        return;
+    s->rburst_id = nd->id;
+    s->rburst_term = term;
+    s->rburst_left = 1 + (unsigned)sim_choose(s, s->rburst_max);
+}
+
+bool sim_read_step(struct sim *s)
+{
+    if (s->rburst_left == 0)
+        return false;
+    struct sim_node *nd = &s->nodes[s->rburst_id - 1];
+    if (!sim_node_running(nd) || raft_role(nd->r) != RAFT_LEADER ||
+        raft_current_term(nd->r) != s->rburst_term) {
+        s->rburst_left = 0;
+        return false;
+    }
+    s->rburst_left--;
+    sim_read_ask(nd);
+    return true;
+}
+
+size_t sim_read_pending(const struct sim *s)
+{
+    size_t k = 0;
+    for (unsigned i = 0; i < s->n; i++)
+        if (sim_node_alive(&s->nodes[i]))
+            k += s->nodes[i].reads_pending;
+    return k;
+}
+
+void sim_read_fail_pending(struct sim *s)
+{
+    for (size_t i = 0; i < s->reads_len; i++) {
+        const struct sim_read *x = &s->reads[i];
+        const struct sim_node *nd = &s->nodes[x->node - 1];
+        if (x->state == SIM_READ_PENDING && sim_node_alive(nd) &&
+            x->incarnation == nd->incarnation) {
+            struct raft_status st;
+            raft_status(nd->r, &st);
+            sim_fail(s, "Read settlement", "read %zu, asked of node %llu at "
+                     "event %llu, never settled (%zu reads pending; node "
+                     "%llu: role %d term %llu leader %llu commit %llu "
+                     "applied %llu)", i + 1, sim_ull(x->node),
+                     sim_ull(x->event), sim_read_pending(s), sim_ull(x->node),
+                     st.role, sim_ull(st.term), sim_ull(st.leader),
+                     sim_ull(st.commit), sim_ull(st.applied));
+            return;
+        }
+    }
+}
+
+void sim_read_free(struct sim *s)
+{
+    free(s->reads);
+    s->reads = NULL;
+    s->reads_len = s->reads_cap = 0;
+}
+
+/* ---- clock pauses --------------------------------------------------------- */
+
+/*
+ * Freeze a running node, usually the leader, for longer than its lease:
+ * two to four election timeouts of the slowest clock. Nothing calls it
+ * meanwhile, and messages to and from it stay in flight (sim_net.c). One
+ * node at a time.
+ */
+void sim_pause_one(struct sim *s)
+{
+    struct sim_node *pick[SIM_MAX_NODES];
+    unsigned k = 0, lead = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        if (s->nodes[i].paused_until != 0)
+            return;
+        if (!sim_node_running(&s->nodes[i]))
+            continue;
+        if (raft_role(s->nodes[i].r) == RAFT_LEADER)
+            lead = k + 1;
+        pick[k++] = &s->nodes[i];
+    }
+    if (k == 0)
+        return;
+    struct sim_node *nd = lead != 0 && sim_choose(s, 4) != 0
+                              ? pick[lead - 1]
+                              : pick[sim_choose(s, k)];
+    uint64_t e = s->cfg.election_ticks;
+    uint64_t span = e * (2 + sim_choose(s, 3)) + sim_choose(s, e);
+    if (s->skewed)
+        span = span * 3 / 2;
+    nd->paused_until = s->now + span;
+    nd->missed = 0;
+    s->event++;
+    s->st.pauses++;
+    sim_tracef(s, "pause node %llu (role %d) until step %llu",
+               sim_ull(nd->id), raft_role(nd->r), sim_ull(nd->paused_until));
+    if (s->svg != NULL)
+        sim_svg_mark(s, nd->id, SIM_SVG_MARK_PAUSE);
+}
+
+/* The host resumes nd: first the ticks it missed (unless catch-up is
+ * off), then, half the time, a read a client queued meanwhile. */
+static void sim_resume(struct sim *s, struct sim_node *nd)
+{
+    uint64_t missed = nd->missed;
+    nd->paused_until = 0;
+    nd->missed = 0;
+    s->event++;
+    sim_tracef(s, "resume node %llu: %s %llu missed ticks", sim_ull(nd->id),
+               s->catchup ? "catching up" : "skipping", sim_ull(missed));
+    if (s->svg != NULL)
+        sim_svg_mark(s, nd->id, SIM_SVG_MARK_RESUME);
+    for (uint64_t i = 0; s->catchup && i < missed && !s->failed && !s->oom &&
+                         sim_node_alive(nd);
+         i++)
+        sim_node_tick(nd);
+    if (s->faults_on && sim_node_running(nd) && !s->failed && !s->oom &&
+        s->f.weight[SIM_EV_READ] != 0 && sim_choose(s, 2) == 0)
+        sim_read_ask(nd);
+}
+
+void sim_pause_resume(struct sim *s, bool all)
+{
+    for (unsigned i = 0; i < s->n && !s->failed && !s->oom; i++) {
+        struct sim_node *nd = &s->nodes[i];
+        if (nd->paused_until != 0 && (all || s->now >= nd->paused_until))
+            sim_resume(s, nd);
+    }
+}
