@@ -284,7 +284,9 @@ struct raft_msg_snapshot_resp {
  * when it sent round k.
  */
 struct raft_msg_heartbeat {
-    uint64_t round;
+    uint64_t round; /* >= 1; 0 only in the reply to a round of an older
+                       term, which echoes no round and only tells the
+                       replier's term */
 };
 
 /*
@@ -394,11 +396,13 @@ struct raft_allocator {
  * other node can have been elected (those voters ignore vote requests for
  * election_ticks ticks after hearing from the leader, and every node does
  * so for election_ticks ticks after it starts). Turning it on is accepting
- * a timing assumption: no node's tick runs slower than the leader's by
- * more than lease_drift_ticks per election_ticks, and a node paused (by the
- * scheduler, a debugger, a VM migration) keeps counting the ticks it
- * missed or is restarted. If the assumption fails a read may miss a write
- * committed before it: enable it on every node or on none.
+ * a timing assumption: no node's ticks run faster than the leader's by
+ * more than lease_drift_ticks per election_ticks of the leader's, and a
+ * node paused (by the scheduler, a debugger, a VM migration) counts the
+ * ticks it missed before anything else when it resumes (or is
+ * restarted): a leader whose clock stands still while others' run would
+ * trust a lease that has ended. If the assumption fails a read may miss a
+ * write committed before it. Enable it on every node or on none.
  */
 /* Safety caps on one incoming AppendEntries (see struct raft_config). */
 #define RAFT_MAX_ACCEPT_ENTRIES 65536u
@@ -408,7 +412,11 @@ struct raft_config {
     raft_id id;               /* this node, non-zero */
     unsigned election_ticks;  /* default 10 */
     unsigned heartbeat_ticks; /* default 1 */
-    uint64_t seed;            /* PRNG seed; give each node a different one */
+    uint64_t seed;            /* PRNG seed: give each node, and each start
+                                 of a node, a different one (a clock or
+                                 /dev/urandom reading); it also numbers
+                                 a follower's forwarded reads, which must
+                                 not repeat across restarts */
     uint32_t max_msg_entries; /* entries per AppendEntries sent, default 64,
                                  at most RAFT_MAX_ACCEPT_ENTRIES */
     uint32_t max_msg_bytes;   /* payload bytes per AppendEntries sent,

@@ -541,8 +541,7 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
                  st.role);
         break;
     case RAFT_MSG_HEARTBEAT_RESP:
-        /* Also the answer to a stale-term round, whatever our role. */
-        FZ_CHECK(m->u.heartbeat.round >= 1, "round 0 echoed");
+        /* Any round, or 0 answering a round of an older term. */
         break;
     case RAFT_MSG_READ:
         FZ_CHECK(st.role == RAFT_FOLLOWER && st.leader == m->to &&

@@ -6,6 +6,7 @@
 
 #include "heap.h"
 #include "node.h"
+#include "rand.h"
 #include "snapshot.h"
 
 /* ---- errors and version ---------------------------------------------- */
@@ -115,6 +116,9 @@ int raft_create(const struct raft_config *cfg, const struct raft_callbacks *cbs,
     r->cb = *cbs;
     r->ctx = ctx;
     r->rng = c.seed;
+    /* Follower read ids must not repeat across restarts: a late answer to
+     * an earlier incarnation's request would settle a new read. */
+    r->read_id = raft__rand_next(&r->rng) >> 16;
     r->ents = raft__heap_alloc(&r->cfg.allocator,
                                c.max_msg_entries * sizeof(*r->ents));
     if (r->ents == NULL) {

@@ -244,8 +244,10 @@ void raft__read_heartbeat(struct raft *r)
 int raft__read_recv_heartbeat_resp(struct raft *r, struct raft__progress *pr,
                                    const struct raft_msg *m)
 {
-    if (r->role != RAFT_LEADER) {
-        return 0; /* for a leadership that is over */
+    if (r->role != RAFT_LEADER || m->u.heartbeat.round == 0) {
+        /* For a leadership that is over, or the answer to a round of an
+         * older term (round 0: it only carries the replier's term). */
+        return 0;
     }
     if (m->u.heartbeat.round > r->read_round) {
         r->metrics.rejected[RAFT_REJECT_CONFLICT]++;
@@ -323,8 +325,10 @@ int raft__read_recv_heartbeat(struct raft *r, const struct raft_msg *m)
 int raft__read_recv_resp(struct raft *r, const struct raft_msg *m)
 {
     uint32_t k;
-    if (r->role != RAFT_FOLLOWER || m->from != r->leader) {
-        return 0; /* for reads this node no longer waits for */
+    if (r->role != RAFT_FOLLOWER || m->from != r->leader ||
+        m->u.read.id > r->read_id) {
+        return 0; /* for reads this node no longer waits for, or for an
+                     earlier incarnation's */
     }
     /* Ids grow along the ring: the answer covers a prefix of it. */
     for (k = 0; k < r->rq_len; k++) {

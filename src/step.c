@@ -196,7 +196,7 @@ static int validate_other(const struct raft_msg *m, const char **why)
     switch (m->type) {
     case RAFT_MSG_HEARTBEAT:
     case RAFT_MSG_HEARTBEAT_RESP:
-        if (m->u.heartbeat.round == 0) {
+        if (m->u.heartbeat.round == 0 && m->type == RAFT_MSG_HEARTBEAT) {
             *why = "impossible round";
             return RAFT_EBADMSG;
         }
@@ -308,7 +308,7 @@ static void reply_stale(struct raft *r, const struct raft_msg *m)
         out.u.vote_resp.last_term = raft__log_last_term(&r->log);
     } else if (m->type == RAFT_MSG_HEARTBEAT) {
         out.type = RAFT_MSG_HEARTBEAT_RESP;
-        out.u.heartbeat.round = m->u.heartbeat.round;
+        out.u.heartbeat.round = 0; /* acknowledges no round of any term */
     } else if (m->type == RAFT_MSG_READ) {
         out.type = RAFT_MSG_READ_RESP;
         out.u.read.id = m->u.read.id;
