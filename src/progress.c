@@ -46,6 +46,7 @@ void raft__progress_become_snapshot(struct raft__progress *pr, raft_index index,
     pr->snap_acked = 0;
     pr->snap_all_sent = false;
     pr->snap_idle = 0;
+    pr->snap_asked = UINT64_MAX;
     pr->snap_rewind_age = UINT32_MAX / 2; /* the first rewind may come at once */
     pr->snap_rewind_due = false;
     pr->snap_rewind_to = 0;

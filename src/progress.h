@@ -57,6 +57,8 @@ struct raft__progress {
     uint64_t snap_hwm;       /* end of the furthest chunk sent */
     uint64_t snap_acked;     /* bytes the follower has written */
     unsigned snap_idle;      /* ticks since the last acknowledgement */
+    uint64_t snap_asked;     /* lowest offset the follower answered with
+                                since then (UINT64_MAX: none) */
     unsigned snap_rewind_age;/* ticks since the last rewind */
     bool snap_rewind_due;    /* a rewind to snap_rewind_to waits for the
                                 next heartbeat (one per interval) */

@@ -129,10 +129,16 @@ void raft__snapshot_tick(struct raft *r, struct raft__progress *pr)
         raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
     } else if (pr->snap_rewind_due) {
         rewind_to(r, pr, pr->snap_rewind_to);
-    } else if (pr->snap_idle >= r->cfg.election_ticks && pr->snap_sent > pr->snap_acked) {
-        /* No acknowledgement for an election timeout: the tail was lost. */
+    } else if (pr->snap_idle >= r->cfg.election_ticks &&
+               (pr->snap_sent > pr->snap_acked || pr->snap_asked < pr->snap_acked)) {
+        /* No acknowledgement for an election timeout: the tail was lost,
+         * or the follower holds less than it acknowledged (a late answer
+         * from before it lost the stream raised snap_acked): go back to
+         * the lowest offset it asked for since. */
+        uint64_t to = pr->snap_asked < pr->snap_acked ? pr->snap_asked : pr->snap_acked;
         pr->snap_idle = 0;
-        rewind_to(r, pr, pr->snap_acked);
+        pr->snap_asked = UINT64_MAX;
+        rewind_to(r, pr, to);
     }
     /* Whatever flow control allows now goes (after a failed send, say). */
     pr->dirty = true;
@@ -160,6 +166,7 @@ int raft__snapshot_recv_resp(struct raft *r, struct raft__progress *pr,
     if (a->offset > pr->snap_acked) {
         /* After a rewind the follower may hold more than was resent. */
         pr->snap_acked = a->offset;
+        pr->snap_asked = UINT64_MAX;
         if (pr->snap_sent < a->offset) {
             pr->snap_sent = a->offset;
             pr->snap_all_sent = false;
@@ -177,8 +184,13 @@ int raft__snapshot_recv_resp(struct raft *r, struct raft__progress *pr,
         /* It holds nothing of the stream any more (it restarted, or its
          * installation failed): start over. */
         rewind_to(r, pr, 0);
+    } else if (a->offset < pr->snap_asked) {
+        /* Below what it acknowledged: a late or duplicated answer, or the
+         * follower lost what a late answer claimed. Remembered: if no
+         * progress follows for an election timeout, the idle rewind goes
+         * back there. */
+        pr->snap_asked = a->offset;
     }
-    /* Otherwise below what it acknowledged: a late or duplicated answer. */
     return 0;
 }
 

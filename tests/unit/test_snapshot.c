@@ -990,6 +990,40 @@ START_TEST(test_snapshot_follower_restarts_mid_stream)
 }
 END_TEST
 
+/* A late answer from before node 3 restarted claims more than node 3 now
+ * holds: the leader, told 400 bytes are written, resends from there while
+ * node 3 keeps asking for byte 100. The leader goes back to the lowest
+ * offset asked for once an election timeout passes without progress. */
+START_TEST(test_snapshot_late_answer_after_restart)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = behind(&o);
+    start_stream(h);
+    for (int k = 0; k < 4; k++) {
+        h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT);
+    }
+    size_t i = find_answer(h, 4 * CHUNK);
+    struct raft_msg late = h->net[i].m; /* owns nothing */
+    h_drop(h, 3, 1, 0);
+    ck_assert_int_eq(h_restart(h, 3), 0);
+    h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT); /* offset 400: answered 0 */
+    h_drop(h, 1, 3, RAFT_MSG_SNAPSHOT);
+    h_deliver_one(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP); /* the leader starts over */
+    h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT);      /* offset 0 */
+    h_drop(h, 1, 3, RAFT_MSG_SNAPSHOT);             /* the rest is lost */
+    h_deliver_one(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP); /* 100 written */
+    ck_assert_uint_eq(h_progress(h, 1, 3).snapshot_acked, CHUNK);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &late), 0);
+    ck_assert_uint_eq(h_progress(h, 1, 3).snapshot_acked, 4 * CHUNK);
+    unsigned ticks = finish(h, SNAP_INDEX, 10 * E);
+    ck_assert_msg(ticks <= 2 * E + 2, "took %u ticks", ticks);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+    assert_same_snapshot(h, 1);
+    assert_caught_up(h, 1, SNAP_INDEX);
+    h_free(h);
+}
+END_TEST
+
 /* Node 3 restarts after answering every chunk but the last, which is then
  * lost: the leader resends the tail after an election timeout, learns
  * that node 3 starts over, and the stream completes. */
@@ -1941,6 +1975,7 @@ Suite *raft_snapshot_suite(void)
     tcase_add_test(tc, test_snapshot_reordered_chunks);
     tcase_add_test(tc, test_snapshot_follower_restarts_mid_stream);
     tcase_add_test(tc, test_snapshot_follower_restarts_before_tail);
+    tcase_add_test(tc, test_snapshot_late_answer_after_restart);
     tcase_add_test(tc, test_snapshot_leader_changes_mid_stream);
     suite_add_tcase(s, tc);
     tc = tcase_create("follower");
