@@ -559,6 +559,101 @@ START_TEST(test_read_index_follower_resend_and_refusal)
 }
 END_TEST
 
+/* An answer to a read of the follower's previous incarnation, arriving
+ * after its restart, settles none of the new incarnation's reads: read
+ * numbers start afresh from the seed (the host gives a new one at every
+ * start, as raft_config asks), and an answer above the latest number is
+ * ignored. */
+START_TEST(test_read_index_answer_to_earlier_incarnation_ignored)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    int a, b;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 2), &a), 0);
+    h_deliver_one(h, 2, 1, RAFT_MSG_READ);
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_node(h, 2)->n_reads, 1);
+    /* The same again, but the answer is held back past a restart. */
+    ck_assert_int_eq(raft_read_index(h_raft(h, 2), &a), 0);
+    h_deliver_one(h, 2, 1, RAFT_MSG_READ);
+    while (h_count(h, 1, 2, RAFT_MSG_READ_RESP) == 0) {
+        ck_assert_uint_gt(h_count(h, 0, 0, 0), 0);
+        h_deliver_at(h, 0);
+    }
+    struct h_msg old;
+    h_drop(h, 1, 2, RAFT_MSG_APPEND);
+    while (h_find(h, 0, 0, 0, 0)->type != RAFT_MSG_READ_RESP) {
+        h_drop_at(h, 0);
+    }
+    ck_assert(h_pop(h, &old));
+    raft_index stale = old.m.u.read.index;
+    h_drop_all(h);
+    h_node(h, 2)->cfg.seed += 77; /* a fresh seed for the new start */
+    ck_assert_int_eq(h_restart(h, 2), 0);
+    /* Entries committed after the stale answer's index. */
+    raft_index idx = 0;
+    ck_assert_int_eq(h_propose(h, 1, "later", &idx), 0);
+    h_deliver_all(h);
+    h_heartbeat(h, 1, 2);
+    ck_assert_uint_gt(idx, stale);
+    ck_assert_uint_eq(h_status(h, 2).applied, idx);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 2)), 1);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 2), &b), 0);
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &old.m), 0);
+    h_msg_free(&old);
+    ck_assert_uint_eq(h_node(h, 2)->n_reads, 0);
+    h_deliver_all(h);
+    struct h_node *nd = h_node(h, 2);
+    ck_assert_uint_eq(nd->n_reads, 1);
+    ck_assert_ptr_eq(nd->reads[0].req, &b);
+    ck_assert_int_eq(nd->reads[0].status, 0);
+    ck_assert_uint_ge(nd->reads[0].index, idx);
+    h_free(h);
+}
+END_TEST
+
+/* A heartbeat round of an older term is answered with round 0, which
+ * confirms nothing, even if the old leader leads the newer term by the
+ * time the answer arrives. */
+START_TEST(test_stale_round_answer_confirms_nothing)
+{
+    struct harness *h = h_new(3, &on3);
+    const raft_term terms[] = {1};
+    for (raft_id id = 1; id <= 3; id++) {
+        ck_assert_int_eq(h_restore(h, id, 5, 0, terms, 1), 0);
+    }
+    h_elect(h, 1);
+    h_deliver_all(h);
+    struct raft *l = h_raft(h, 1);
+    raft_term t = raft_current_term(l);
+    ck_assert_uint_eq(t, 6);
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_HEARTBEAT; /* node 1's round 1 of term 5, late */
+    m.from = 1;
+    m.to = 2;
+    m.term = 5;
+    m.u.heartbeat.round = 1;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &m), RAFT_ESTALE);
+    const struct raft_msg *r = h_find(h, 2, 1, RAFT_MSG_HEARTBEAT_RESP, 0);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->u.heartbeat.round, 0);
+    ck_assert_uint_eq(r->term, t);
+    /* Delivered to the leader of term 6 while its round 1 is out, it
+     * confirms nothing. */
+    int a;
+    ck_assert_int_eq(raft_read_index(l, &a), 0);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_HEARTBEAT), 2);
+    h_drop(h, 1, 0, RAFT_MSG_HEARTBEAT);
+    h_deliver_one(h, 2, 1, RAFT_MSG_HEARTBEAT_RESP);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 0);
+    ck_assert_int_eq(raft_role(l), RAFT_LEADER);
+    h_free(h);
+}
+END_TEST
+
 /* What raft_read_index refuses, and a one-voter cluster answering within
  * the call. */
 START_TEST(test_read_index_refusals_and_single_voter)
@@ -754,6 +849,8 @@ Suite *raft_reads_suite(void)
     tcase_add_test(tc, test_read_index_on_follower);
     tcase_add_test(tc, test_read_index_follower_resend_and_refusal);
     tcase_add_test(tc, test_read_index_refusals_and_single_voter);
+    tcase_add_test(tc, test_read_index_answer_to_earlier_incarnation_ignored);
+    tcase_add_test(tc, test_stale_round_answer_confirms_nothing);
     tcase_add_test(tc, test_read_index_queue_full);
     tcase_add_test(tc, test_read_index_out_of_memory);
     suite_add_tcase(s, tc);
