@@ -571,7 +571,9 @@ enum {
                                      its pre-vote follows again, at the
                                      same term. */
     RAFT_EVENT_MSG_REJECTED = 6,  /* raft_step refused a message: peer, error,
-                                     reason */
+                                     reason (error 0: a vote request ignored
+                                     under leader stickiness, for which
+                                     raft_step returns 0) */
     RAFT_EVENT_APPEND_REJECTED = 7,/* follower refused entries (log mismatch):
                                      peer is the leader */
     RAFT_EVENT_SEND_FAILED = 8,   /* a message was lost before the network:
