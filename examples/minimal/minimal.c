@@ -32,6 +32,7 @@ struct node {
     struct raft_entry log[LOG_CAP]; /* log[i] is index i + 1; owned copies */
     size_t n_log;
     char state[STATE_CAP];          /* the state machine, lost in a restart */
+    unsigned starts;                /* raft_create calls so far */
 };
 
 struct cluster {
@@ -144,8 +145,10 @@ static int on_apply(struct raft *r, void *ctx, raft_index index,
 /* Create a node and start it: a new cluster member, or from its disk. */
 static int start_node(struct node *n, bool fresh)
 {
+    /* A fresh seed at every start (fixed here so runs repeat). */
     struct raft_config cfg = {.id = n->id, .election_ticks = 10,
-                              .heartbeat_ticks = 1, .seed = 1000 + n->id};
+                              .heartbeat_ticks = 1,
+                              .seed = 1000 * ++n->starts + n->id};
     struct raft_callbacks cbs = {.send = on_send,
                                  .persist_state = on_persist_state,
                                  .persist_entries = on_persist_entries,
