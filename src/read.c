@@ -95,6 +95,7 @@ static void push(struct raft *r, void *req, raft_id from, uint64_t id)
     x->status = 0;
     r->rq_len++;
     r->rq_new++;
+    r->read_work = true;
 }
 
 int raft__read_add(struct raft *r, void *req)
@@ -238,6 +239,7 @@ void raft__read_heartbeat(struct raft *r)
         (r->rq_len > 0 && r->read_round > r->read_confirmed)) {
         r->read_round_due = true;
         r->read_round_retry = true;
+        r->read_work = true;
     }
 }
 
@@ -395,4 +397,5 @@ void raft__read_flush(struct raft *r)
         r->read_round_retry = false;
         follower_flush(r);
     }
+    r->read_work = r->rq_len != 0 || r->read_round_due;
 }
