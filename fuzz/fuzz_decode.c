@@ -3,7 +3,7 @@
  * bytes.
  *
  * Input: byte 0 is a mode byte, then optional parameters, then the bytes to
- * decode (any of the six message types):
+ * decode (any of the twelve message types):
  *   bits 0-1  limits: 0 NULL; 1 all-zero struct (defaults); 2 small limits
  *             from the next 5 bytes (max_entries u8, max_entry_bytes u16,
  *             max_msg_bytes u16, 0 = default); 3 raw u32 limits from the
@@ -68,16 +68,21 @@ static int ref_decode(const uint8_t *p, size_t len,
         return RAFT_ETRAILING;
     }
     type = p[5];
-    if (type < 1 || type > 6) {
+    if (type < 1 || type > 12) {
         return RAFT_ETYPE;
     }
     flags = (unsigned)p[6] | ((unsigned)p[7] << 8);
-    if ((flags & 0xfffeu) != 0 || ((flags & 1u) && (type == 1 || type == 3))) {
+    if ((flags & 0xfffeu) != 0 ||
+        ((flags & 1u) && (type == 1 || type == 3 || type == 7 || type == 9 ||
+                          type == 10 || type == 11))) {
         return RAFT_EFORMAT;
     }
     if ((type == 1 && length != 48) || (type == 2 && length != 48) ||
         (type == 4 && length != 56) || (type == 6 && length != 48) ||
-        ((type == 3 || type == 5) && length < 64)) {
+        (type >= 7 && length != 48) || ((type == 3 || type == 5) && length < 64)) {
+        return RAFT_EFORMAT;
+    }
+    if ((type == 9 || type == 10 || type == 11) && fz_rd64(p + 40) != 0) {
         return RAFT_EFORMAT;
     }
     memset(m, 0, sizeof(*m));
@@ -87,10 +92,24 @@ static int ref_decode(const uint8_t *p, size_t len,
     m->term = fz_rd64(p + 24);
     switch (type) {
     case 1:
+    case 7:
         m->u.vote.last_index = fz_rd64(p + 32);
         m->u.vote.last_term = fz_rd64(p + 40);
         return 0;
+    case 9:
+    case 10:
+        m->u.heartbeat.round = fz_rd64(p + 32);
+        return 0;
+    case 11:
+        m->u.read.id = fz_rd64(p + 32);
+        return 0;
+    case 12:
+        m->u.read.ok = flags & 1u;
+        m->u.read.id = fz_rd64(p + 32);
+        m->u.read.index = fz_rd64(p + 40);
+        return 0;
     case 2:
+    case 8:
         m->u.vote_resp.granted = flags & 1u;
         m->u.vote_resp.last_index = fz_rd64(p + 32);
         m->u.vote_resp.last_term = fz_rd64(p + 40);

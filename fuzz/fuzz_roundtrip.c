@@ -7,7 +7,7 @@
  *      decodes). If it decodes, encode must report exactly its size, refuse
  *      a buffer one byte short without writing to it, reproduce the input
  *      byte for byte, and the result must decode to an equal message.
- *   1: the rest describes a message structurally (any of the six types:
+ *   1: the rest describes a message structurally (any of the twelve types:
  *      ids, term, body fields, up to 16 entries with payloads taken from
  *      the input or a snapshot chunk of up to 2 KiB, and now and then
  *      something unencodable: an unknown message or entry type, a NULL
@@ -90,6 +90,12 @@ static size_t wire_size(const struct raft_msg *m)
     switch (m->type) {
     case RAFT_MSG_VOTE:
     case RAFT_MSG_VOTE_RESP:
+    case RAFT_MSG_PREVOTE:
+    case RAFT_MSG_PREVOTE_RESP:
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+    case RAFT_MSG_READ:
+    case RAFT_MSG_READ_RESP:
         return 48;
     case RAFT_MSG_APPEND_RESP:
         return 56;
@@ -154,11 +160,12 @@ static void structured(const uint8_t *data, size_t size)
 
     memset(&m, 0, sizeof(m));
     if (t < 0xf0) {
-        m.type = 1 + t % 6;
+        m.type = 1 + t % RAFT_MSG_READ_RESP;
     } else {
-        /* An unknown type: 0, 7..21 or something far off. */
-        m.type = t == 0xff ? (int)(int32_t)fz_u32(&in) : (t & 1 ? 0 : 7 + (t & 0xf));
-        valid = m.type >= 1 && m.type <= 6;
+        /* An unknown type: 0, 13..27 or something far off. */
+        m.type = t == 0xff ? (int)(int32_t)fz_u32(&in)
+                           : (t & 1 ? 0 : RAFT_MSG_READ_RESP + 1 + (t & 0xf));
+        valid = m.type >= 1 && m.type <= RAFT_MSG_READ_RESP;
     }
     m.from = fz_u64(&in);
     m.to = fz_u64(&in);
@@ -245,6 +252,27 @@ static void structured(const uint8_t *data, size_t size)
         m.u.snapshot_resp.done = fz_u8(&in) & 1;
         m.u.snapshot_resp.index = fz_u64(&in);
         m.u.snapshot_resp.offset = fz_u64(&in);
+        break;
+    case RAFT_MSG_PREVOTE:
+        m.u.vote.last_index = fz_u64(&in);
+        m.u.vote.last_term = fz_u64(&in);
+        break;
+    case RAFT_MSG_PREVOTE_RESP:
+        m.u.vote_resp.granted = fz_u8(&in) & 1;
+        m.u.vote_resp.last_index = fz_u64(&in);
+        m.u.vote_resp.last_term = fz_u64(&in);
+        break;
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+        m.u.heartbeat.round = fz_u64(&in);
+        break;
+    case RAFT_MSG_READ:
+        m.u.read.id = fz_u64(&in);
+        break;
+    case RAFT_MSG_READ_RESP:
+        m.u.read.ok = fz_u8(&in) & 1;
+        m.u.read.id = fz_u64(&in);
+        m.u.read.index = fz_u64(&in);
         break;
     default:
         break;
