@@ -2211,12 +2211,14 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
  * token, another voter set), a peer claiming an id that is not a voter, a
  * peer sending as another voter than its hello named, and a peer with no
  * hello at all (protocol 1). Each peer sends, right after its hello, a
- * RequestVote with a term far above the cluster's: a node that stepped it
- * would adopt that term, so every node's term in STATUS shows whether a
- * single one got through. Each client sends an INCR of an amount no honest
- * client uses; the honest client is the only writer, so every answer it
- * gets is known exactly, and a stray increment would show. Then a control:
- * the same RequestVote behind a correct hello must be taken (the term
+ * heartbeat of a leader with a term far above the cluster's (not a
+ * RequestVote, which CheckQuorum ignores while a leader is heard): a node
+ * that stepped it would adopt that term, so every node's term in STATUS
+ * shows whether a single one got through. Each client sends an INCR of an
+ * amount no honest client uses; the honest client is the only writer, so
+ * every answer it gets is known exactly, and a stray increment would show.
+ * Then a control:
+ * the same heartbeat behind a correct hello must be taken (the term
  * jumps), which shows the probe would have been seen.
  */
 
@@ -2369,17 +2371,21 @@ static int log_has(const struct cluster *c, int i, const char *a, const char *b)
     return found;
 }
 
-/* A RequestVote from voter `from` to node (index) at IMPOSTOR_TERM,
- * encoded into buf; its length, or 0 on error. */
-static size_t impostor_vote(int node, uint64_t from, uint8_t *buf, size_t cap)
+/* A heartbeat from voter `from`, as the leader of IMPOSTOR_TERM, to node
+ * (index), encoded into buf; its length, or 0 on error. Not a RequestVote:
+ * with CheckQuorum a node that hears from its leader ignores those, so the
+ * probe would prove nothing; a message from a leader of a higher term is
+ * always taken, and the node adopts its term. */
+static size_t impostor_msg(int node, uint64_t from, uint8_t *buf, size_t cap)
 {
     struct raft_msg m;
     size_t len = 0;
     memset(&m, 0, sizeof(m));
-    m.type = RAFT_MSG_VOTE;
+    m.type = RAFT_MSG_HEARTBEAT;
     m.from = from;
     m.to = (uint64_t)node + 1;
     m.term = IMPOSTOR_TERM;
+    m.u.heartbeat.round = 1;
     return raft_msg_encode(&m, buf, cap, &len) == 0 ? len : 0;
 }
 
@@ -2424,29 +2430,29 @@ static size_t impostor_build(const struct cluster *c, int node, int a,
         *what = "peer with a wrong token (last byte differs)";
         snprintf(why, wlen, "refused: wrong cluster token");
         peer_hello(c, node, j, &near, cluster_voters(c), buf);
-        return H + impostor_vote(node, j, buf + H, cap - H);
+        return H + impostor_msg(node, j, buf + H, cap - H);
     case IMP_PEER_CLUSTER:
         *what = "peer of another cluster (right token, 4 voters)";
         snprintf(why, wlen, "has another voter set");
         peer_hello(c, node, j, &c->token,
                    ctr_voters_fingerprint(ids, (size_t)c->n + 1), buf);
-        return H + impostor_vote(node, j, buf + H, cap - H);
+        return H + impostor_msg(node, j, buf + H, cap - H);
     case IMP_PEER_ID:
         *what = "peer claiming id 99 (right token)";
         snprintf(why, wlen, "claims to be n99, not a voter here");
         peer_hello(c, node, 99, &c->token, cluster_voters(c), buf);
-        return H + impostor_vote(node, 99, buf + H, cap - H);
+        return H + impostor_msg(node, 99, buf + H, cap - H);
     case IMP_PEER_FROM:
         *what = "peer sending as another voter (right token)";
         snprintf(why, wlen, "a message from n%" PRIu64 " on the connection "
                  "of n%" PRIu64, k, j);
         peer_hello(c, node, j, &c->token, cluster_voters(c), buf);
-        return H + impostor_vote(node, k, buf + H, cap - H);
+        return H + impostor_msg(node, k, buf + H, cap - H);
     case IMP_PEER_BARE:
         *what = "peer without a hello (protocol 1)";
         snprintf(why, wlen, "refused: not a hello");
         buf[0] = CTR_HELLO_PEER;
-        return 1 + impostor_vote(node, j, buf + 1, cap - 1);
+        return 1 + impostor_msg(node, j, buf + 1, cap - 1);
     default:
         *what = "client with a wrong token (one byte short)";
         snprintf(why, wlen, "refused: wrong cluster token");
@@ -2513,7 +2519,7 @@ static int64_t max_term(const struct cluster *c)
     return (int64_t)t;
 }
 
-/* The control: the same RequestVote behind a correct hello is taken. */
+/* The control: the same heartbeat behind a correct hello is taken. */
 static int impostor_control(const struct cluster *c, int node)
 {
     uint8_t buf[CTR_HELLO_LEN + 256];
@@ -2524,7 +2530,7 @@ static int impostor_control(const struct cluster *c, int node)
     size_t len;
     int closed;
     peer_hello(c, node, j, &c->token, cluster_voters(c), buf);
-    len = CTR_HELLO_LEN + impostor_vote(node, j, buf + CTR_HELLO_LEN,
+    len = CTR_HELLO_LEN + impostor_msg(node, j, buf + CTR_HELLO_LEN,
                                         sizeof(buf) - CTR_HELLO_LEN);
     closed = impostor_send(c, node, buf, len, 300, local, sizeof(local), NULL,
                            NULL);
@@ -2535,14 +2541,14 @@ static int impostor_control(const struct cluster *c, int node)
     }
     while (cl_status(c, node, &p, 500) != 0 || p.term < IMPOSTOR_TERM) {
         if (cl_now_us() >= until) {
-            say("impostors: control: node %d did not take the RequestVote of "
+            say("impostors: control: node %d did not take the heartbeat of "
                 "term %u behind a correct hello: the probe proves nothing",
                 node + 1, IMPOSTOR_TERM);
             return -1;
         }
         cl_sleep_ms(20);
     }
-    say("impostors: control: the same RequestVote behind a correct hello was "
+    say("impostors: control: the same heartbeat behind a correct hello was "
         "taken (node %d now in term %" PRIu64 ")", node + 1, p.term);
     return 0;
 }
