@@ -567,7 +567,7 @@ static inline int cl_dial_client(const struct cluster *c, const char *addr,
 /* Read one response. 0 ok; -1 error/timeout/EOF; -2 malformed. */
 static inline int cl_read_resp(int fd, struct ctr_resp *p)
 {
-    uint8_t buf[CTR_RESP_FIXED + CTR_ADDR_MAX];
+    uint8_t buf[CTR_RESP_MAX]; /* a METRICS answer included */
     uint32_t len;
     if (ctr_read_full(fd, buf, 4) != 0) {
         return -1;
