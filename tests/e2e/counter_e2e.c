@@ -36,7 +36,9 @@
  *     snapshots were taken and installed, from the servers' logs. GETs are
  *     ReadIndex reads (no log entry);
  *  5. the same with slow disks (writes in flight when kills land);
- *  6. the same with --lease-reads, the leader paused every other round.
+ *  6. with --lease-reads: a targeted stale-read probe on a leader that
+ *     wakes up after its lease ran out (see lease_probe), then the same
+ *     nemesis run, the leader paused every other round.
  *
  * Random choices come from --seed (printed); timing still varies between
  * runs. On failure the server logs are printed and the temp dir is kept.
@@ -64,6 +66,7 @@ static int opt_pause_every = 4; /* the nemesis pauses every Nth round */
 static int opt_lease;           /* the run's servers have --lease-reads */
 
 #define GET_PERCENT 25 /* of the clients' operations */
+#define LEASE_PROBES 3 /* see lease_probe() */
 
 static int check(int ok, const char *fmt, ...);
 static int64_t g_t0; /* history times are microseconds since this */
@@ -2152,6 +2155,166 @@ static void report_snapshots(const struct cluster *c, int *failed)
     }
 }
 
+/* ---- the lease probe --------------------------------------------------------
+ *
+ * A targeted stale-read attempt on a cluster with --lease-reads. The
+ * leader L gets a client connection and answers a GET on it; then L is
+ * SIGSTOPped, and both other nodes are killed and restarted, so that
+ * their links to L are new connections, which L accepts (and reads) only
+ * after it ran one loop iteration. They elect a new leader, which commits
+ * an INCR. The client then sends a GET on its old connection to the
+ * stopped L and L is resumed. In its first iteration L reads that GET but
+ * none of the new leader's messages: only the ticks it missed while
+ * stopped tell it that its lease ran out. A server that dropped them would
+ * answer from its lease with the value before the INCR.
+ */
+
+/* The leader among the nodes other than `skip`, or -1 within timeout. */
+static int leader_except(const struct cluster *c, int skip, int64_t timeout_ms)
+{
+    int64_t until = cl_now_us() + timeout_ms * 1000;
+    do {
+        int i;
+        for (i = 0; i < c->n; i++) {
+            struct ctr_resp p;
+            if (i != skip && cl_status(c, i, &p, 300) == 0 &&
+                p.role == CL_ROLE_LEADER) {
+                return i;
+            }
+        }
+        cl_sleep_ms(50);
+    } while (cl_now_us() < until);
+    return -1;
+}
+
+/* An INCR of 1 (client cid, seq) on the leader among the nodes other than
+ * `skip`; its value in *value. 0 on success. */
+static int incr_except(const struct cluster *c, int skip, uint64_t cid,
+                       uint64_t seq, uint64_t *value)
+{
+    int64_t until = cl_now_us() + 15000000;
+    while (cl_now_us() < until) {
+        struct ctr_req q = {CTR_OP_INCR, cid, seq, 1};
+        struct ctr_resp p;
+        int n = leader_except(c, skip, 5000), fd, rc;
+        if (n < 0) {
+            continue;
+        }
+        fd = cl_dial_client(c, c->addr[n], 2000);
+        if (fd < 0) {
+            continue;
+        }
+        rc = cl_exchange(fd, &q, &p, 2000);
+        close(fd);
+        if (rc == 0 && p.status == CTR_OK) {
+            *value = p.value;
+            return 0;
+        }
+        cl_sleep_ms(50);
+    }
+    return -1;
+}
+
+/* The probe's operations join the history the nemesis run checks. */
+static void probe_record(uint64_t cid, uint64_t seq, uint8_t type,
+                         int64_t invoke, int ok, uint64_t value)
+{
+    struct lin_op o;
+    memset(&o, 0, sizeof(o));
+    o.client = cid;
+    o.seq = seq;
+    o.type = type;
+    o.amount = type == CTR_OP_INCR ? 1 : 0;
+    o.invoke = invoke;
+    o.complete = ok ? cl_now_us() - g_t0 : -1;
+    o.value = ok ? value : 0;
+    hist_push(&g_pre, &o);
+}
+
+static int lease_probe(struct cluster *c, uint64_t *rng, int round)
+{
+    struct ctr_req q;
+    struct ctr_resp p;
+    int64_t t_op;
+    uint64_t cid = (cl_rand(rng) & ~(uint64_t)0xFF) | 0xEE, before, acked = 0;
+    int L = cl_wait_leader(c, 10000), fd, i, rc;
+    int64_t t_stop;
+    pid_t pid;
+    if (L < 0) {
+        say("lease probe %d: no leader", round);
+        return -1;
+    }
+    fd = cl_dial_client(c, c->addr[L], 2000);
+    q.op = CTR_OP_GET;
+    q.client_id = cid;
+    q.seq = 1;
+    q.amount = 0;
+    t_op = cl_now_us() - g_t0;
+    if (fd < 0 || cl_exchange(fd, &q, &p, 2000) != 0 || p.status != CTR_OK) {
+        say("lease probe %d: node %d did not answer the first GET", round,
+            L + 1);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return 0; /* it may have lost the leadership just now: no verdict */
+    }
+    before = p.value;
+    probe_record(cid, 1, CTR_OP_GET, t_op, 1, before);
+    pid = cl_pids[L];
+    kill(pid, SIGSTOP);
+    t_stop = cl_now_us();
+    for (i = 0; i < c->n; i++) {
+        if (i != L) {
+            cl_stop(c, i, SIGKILL);
+            cl_log_note(c, i, "=== counter test: SIGKILL (lease probe) ===\n");
+            cl_start(c, i);
+        }
+    }
+    t_op = cl_now_us() - g_t0;
+    rc = incr_except(c, L, cid, 2, &acked);
+    probe_record(cid, 2, CTR_OP_INCR, t_op, rc == 0, acked);
+    q.seq = 3;
+    t_op = cl_now_us() - g_t0;
+    {
+        uint8_t req[CTR_REQ_LEN];
+        ctr_req_encode(&q, req);
+        if (rc == 0 && ctr_write_full(fd, req, sizeof(req)) != 0) {
+            rc = -1;
+        }
+    }
+    kill(pid, SIGCONT);
+    if (rc != 0) {
+        say("lease probe %d: the other nodes committed no INCR while node %d "
+            "was stopped", round, L + 1);
+        close(fd);
+        return -1;
+    }
+    cl_set_timeout(fd, 5000);
+    rc = cl_read_resp(fd, &p);
+    close(fd);
+    probe_record(cid, 3, CTR_OP_GET, t_op, rc == 0 && p.status == CTR_OK,
+                 p.value);
+    if (rc == 0 && p.status == CTR_OK && p.value < acked) {
+        return check(0, "lease probe %d: node %d, stopped for %.1f s while "
+                     "the others elected a leader that committed an INCR "
+                     "(-> %" PRIu64 "), answered a GET sent after it with "
+                     "%" PRIu64 ": a stale read from an expired lease",
+                     round, L + 1, (double)(cl_now_us() - t_stop) / 1e6,
+                     acked, p.value);
+    }
+    say("lease probe %d: node %d, stopped for %.1f s while the others "
+        "committed an INCR (%" PRIu64 " -> %" PRIu64 "), answered the GET "
+        "sent meanwhile with %s%s",
+        round, L + 1, (double)(cl_now_us() - t_stop) / 1e6, before, acked,
+        rc != 0                     ? "nothing (connection closed)"
+        : p.status == CTR_OK        ? "OK, the new value"
+        : p.status == CTR_NOT_LEADER ? "NOT_LEADER"
+        : p.status == CTR_RETRY     ? "RETRY"
+                                    : "another status",
+        rc == 0 && p.status == CTR_OK ? "" : " (not from its lease)");
+    return 0;
+}
+
 static int test_nemesis(struct cluster *c, uint64_t *rng)
 {
     struct run r;
@@ -3023,6 +3186,11 @@ int main(int argc, char **argv)
         say("lease-read cluster (--lease-reads, --snapshot-every 500): %s, "
             "temp dir %s", c.peers, c.dir);
         if (cluster_up(&c, "lease-read cluster start") == 0) {
+            int k, probe = 0;
+            for (k = 1; k <= LEASE_PROBES && probe == 0; k++) {
+                probe = lease_probe(&c, &rng, k);
+            }
+            result("lease probe", probe);
             result("nemesis run, lease reads", test_nemesis(&c, &rng));
         }
         cluster_down(&c);
