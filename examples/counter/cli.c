@@ -14,7 +14,7 @@
  * (just the number) and exits 0; otherwise it prints why and exits 1.
  *
  * status asks every server for its local state and its library counters
- * (raft_metrics) and prints one line each, followed by five indented lines
+ * (raft_metrics) and prints one line each, followed by six indented lines
  * of counters:
  *   127.0.0.1:7001 id=1 role=leader term=3 leader=1 commit=12 applied=12 value=42
  *       sent      vote 2  vote_resp 0  append 31  append_resp 0  (failed 0, queue full 0)
@@ -54,6 +54,7 @@
 #define ROLE_FOLLOWER 1 /* RAFT_FOLLOWER etc. in raft.h */
 #define ROLE_CANDIDATE 2
 #define ROLE_LEADER 3
+#define ROLE_PRECANDIDATE 4
 
 static const char *prog = "counter-cli";
 static struct ctr_token g_token; /* from --token-file */
@@ -102,6 +103,8 @@ static const char *role_name(uint8_t role)
         return "candidate";
     case ROLE_LEADER:
         return "leader";
+    case ROLE_PRECANDIDATE:
+        return "pre-candidate";
     default:
         return "unknown";
     }
@@ -242,7 +245,7 @@ static int ask_status(const char *addr, uint64_t timeout_ms, uint64_t cid,
     return call(addr, &q, p, timeout_ms, why);
 }
 
-/* The five indented lines of counters under a server's status line. */
+/* The six indented lines of counters under a server's status line. */
 static void print_metrics(const struct ctr_resp *p)
 {
     uint64_t v[CTR_M_COUNT];
@@ -287,6 +290,12 @@ static void print_metrics(const struct ctr_resp *p)
            " chunks (%" PRIu64 " bytes)\n",
            v[CTR_M_snapshots_compactions], v[CTR_M_snapshots_installed],
            v[CTR_M_snapshots_chunks_sent], v[CTR_M_snapshots_bytes_sent]);
+    printf("    reads     served %" PRIu64 "  failed %" PRIu64 "  rounds %" PRIu64
+           "  lease %" PRIu64 "  (pre-votes %" PRIu64 ", quorum lost %" PRIu64
+           ")\n",
+           v[CTR_M_reads_served], v[CTR_M_reads_failed], v[CTR_M_reads_rounds],
+           v[CTR_M_reads_lease], v[CTR_M__prevotes_started],
+           v[CTR_M__quorum_lost]);
 }
 
 /* A JSON string: quotes, backslashes and control characters escaped. */

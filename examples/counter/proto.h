@@ -36,8 +36,11 @@
  *   +0 u32 count       (at most CTR_METRICS_MAX)
  *   +4 count u64       in the order of CTR_METRICS_MAP
  *
- * INCR and GET go through the Raft log (GET is linearizable that way);
- * STATUS answers at once from local state and never goes through the log.
+ * INCR goes through the Raft log. GET is linearizable without a log entry
+ * (the leader confirms its leadership with raft_read_index; a server run
+ * with --log-reads sends it through the log instead); neither records a
+ * session for it unless it went through the log. STATUS answers at once
+ * from local state and never goes through the log.
  * METRICS is STATUS plus the counters. It came after the other ops: a
  * server that predates it closes the connection as on any malformed
  * request, and a client can fall back to STATUS. The list of counters only
@@ -103,7 +106,13 @@ enum { CTR_OP_INCR = 1, CTR_OP_GET = 2, CTR_OP_STATUS = 3, CTR_OP_METRICS = 4 };
     X(snapshots, compactions, compactions)                       \
     X(snapshots, installed, snapshots_installed)                 \
     X(snapshots, chunks_sent, snapshot_chunks_sent)              \
-    X(snapshots, bytes_sent, snapshot_bytes_sent)
+    X(snapshots, bytes_sent, snapshot_bytes_sent)                \
+    X(, prevotes_started, prevotes_started)                      \
+    X(, quorum_lost, quorum_lost)                                \
+    X(reads, served, reads_served)                               \
+    X(reads, failed, reads_failed)                               \
+    X(reads, rounds, read_rounds)                                \
+    X(reads, lease, lease_reads)
 
 /* Positions in CTR_METRICS_MAP: CTR_M_<group>_<name>, CTR_M__<name>. */
 enum {

@@ -15,6 +15,11 @@
  * majority. Sessions (client_id -> last seq and result) make retries
  * exactly-once. See README.md for the flags and the file formats.
  *
+ * A GET on the leader writes nothing: raft_read_index() confirms the
+ * leadership (a heartbeat round shared by the GETs waiting for it, or the
+ * lease with --lease-reads) and the read callback answers with the counter
+ * once this node has applied everything committed before the GET arrived.
+ *
  * Persistence is asynchronous (unless --sync-persist): the persist
  * callbacks hand each write to a writer thread (writer.c), which batches
  * everything queued into one write and one fdatasync and then wakes the
@@ -64,6 +69,8 @@
 #define PEER_OUT_MIN 256u       /* allocated at start: holds the hello */
 _Static_assert(CTR_HELLO_LEN <= PEER_OUT_MIN, "the peer hello fits the queue");
 #define MAX_PENDING 8192u       /* client requests waiting for their entry */
+#define MAX_READS 8192u         /* GETs waiting for their read callback (and
+                                 * the library's max_pending_reads) */
 #define STALL_MS 5000u          /* a peer not reading this long is dropped */
 #define HELLO_MS 5000u          /* time for a new connection to complete
                                  * its hello and, if a peer, send a first
@@ -78,7 +85,6 @@ _Static_assert(CTR_HELLO_LEN <= PEER_OUT_MIN, "the peer hello fits the queue");
 #define BACKOFF_MIN_MS 50u
 #define BACKOFF_MAX_MS 1000u
 #define LINK_LASTED_MS 1000u    /* a link up this long was not refused */
-#define MAX_CATCHUP 3           /* ticks run at once after a late wake-up */
 #define READ_CHUNK 16384u
 #define SESSIONS_MAX 65536u
 #define CMD_LEN 32u
@@ -132,6 +138,8 @@ static const char *role_name(int role)
         return "leader";
     case RAFT_CANDIDATE:
         return "candidate";
+    case RAFT_PRECANDIDATE:
+        return "pre-candidate";
     case RAFT_FOLLOWER:
         return "follower";
     default:
@@ -257,6 +265,7 @@ struct conn {
     struct slot slots[CLIENT_DEPTH];
     bool metrics[CLIENT_DEPTH]; /* slot holds a METRICS request */
     unsigned head, count;
+    unsigned reads;      /* GETs of this connection waiting in the library */
 };
 
 enum { LINK_DOWN, LINK_CONNECTING, LINK_UP };
@@ -285,6 +294,14 @@ struct pending {
     raft_term term;
     struct conn *c; /* NULL once the connection is gone */
     unsigned slot;
+};
+
+/* A GET waiting for its read callback: the `req` given to
+ * raft_read_index(), retained by the library until that callback. */
+struct read_req {
+    struct conn *c; /* NULL once the connection is gone */
+    unsigned slot;
+    struct read_req *next_free;
 };
 
 struct session {
@@ -317,6 +334,10 @@ struct opts {
     uint64_t segment_bytes;  /* log segment size */
     bool record_applied;     /* test knob: DATA/applied gets every applied
                               * entry */
+    bool lease_reads;        /* cfg.lease_reads: GETs answered from the
+                              * leader's lease (a timing assumption) */
+    bool log_reads;          /* GETs go through the log, as INCRs do (for
+                              * comparison) instead of raft_read_index */
     const char *token_file;
     struct ctr_token token;  /* every hello must present this */
     uint64_t voters_fp;      /* ctr_voters_fingerprint() of the peers' ids */
@@ -365,6 +386,9 @@ struct server {
     /* Pending requests in index order: absolute positions head..tail. */
     struct pending pend[MAX_PENDING];
     uint64_t pend_head, pend_tail;
+    /* GETs waiting for the read callback; unused ones on a free list. */
+    struct read_req reads[MAX_READS];
+    struct read_req *reads_free;
     /* This iteration's batch of commands. */
     uint8_t cmd[MAX_ENTRIES][CMD_LEN];
     struct raft_buf bufs[MAX_ENTRIES];
@@ -715,6 +739,60 @@ static void pending_forget(struct server *s, const struct conn *c)
 static size_t pending_room(const struct server *s)
 {
     return MAX_PENDING - (size_t)(s->pend_tail - s->pend_head);
+}
+
+/* ---- pending reads (GET through raft_read_index) ------------------------- */
+
+static void reads_init(struct server *s)
+{
+    size_t i;
+    s->reads_free = NULL;
+    for (i = MAX_READS; i-- > 0;) {
+        s->reads[i].next_free = s->reads_free;
+        s->reads_free = &s->reads[i];
+    }
+}
+
+static void read_release(struct server *s, struct read_req *q)
+{
+    if (q->c != NULL) {
+        q->c->reads--;
+        q->c = NULL;
+    }
+    q->next_free = s->reads_free;
+    s->reads_free = q;
+}
+
+/* The connection is going away: its reads are still settled by the
+ * library later (exactly once each), but nobody is left to answer. */
+static void reads_forget(struct server *s, struct conn *c)
+{
+    size_t i;
+    for (i = 0; i < MAX_READS && c->reads > 0; i++) {
+        if (s->reads[i].c == c) {
+            s->reads[i].c = NULL;
+            c->reads--;
+        }
+    }
+}
+
+/* The read callback: status 0 means this node has applied everything that
+ * was committed when the GET was asked for, and the leadership behind it
+ * was confirmed (by a heartbeat round, or by the lease): the counter as it
+ * is now is a linearizable answer. RAFT_ELEADERLOST: ask again (the client
+ * retries with the same seq and finds the new leader). */
+static void on_read(struct raft *r, void *ctx, void *req, raft_index index,
+                    int status)
+{
+    struct server *s = ctx;
+    struct read_req *q = req;
+    (void)r;
+    (void)index;
+    if (q->c != NULL) {
+        slot_done(q->c, q->slot, status == 0 ? CTR_OK : CTR_RETRY,
+                  status == 0 ? s->sm.counter : 0);
+    }
+    read_release(s, q);
 }
 
 /* ---- peers: outbound links ---------------------------------------------- */
@@ -1255,9 +1333,64 @@ static void on_event(struct raft *r, void *ctx, const struct raft_event *ev)
 
 /* ---- driving the node --------------------------------------------------- */
 
+/* The clock of ticks, in ms: CLOCK_BOOTTIME where there is one, since it
+ * keeps counting while the machine is suspended, else CLOCK_MONOTONIC. */
+static uint64_t tick_clock_ms(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_BOOTTIME
+    if (clock_gettime(CLOCK_BOOTTIME, &ts) == 0) {
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    }
+#endif
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * Deliver every tick that elapsed, however many: after a stall (SIGSTOP, a
+ * VM pause, a slow disk) the node catches up on all the ticks it missed
+ * before it acts on anything else. Leases depend on it (raft.h, "Reads"):
+ * a leader that woke up must see that its lease ran out, and a follower
+ * that its leader went silent, before either answers anything; dropping
+ * missed ticks would stretch every timer by the length of the stall. The
+ * burst is cheap: one raft_tick() per tick (an hour's stall at 50 ms is
+ * 72,000 calls), and what the node sends meanwhile is bounded by the peer
+ * queues.
+ *
+ * Called from the loop, and right before every raft_step() and
+ * raft_read_index(): the bytes of a message or request were read before the
+ * clock is taken here, so a stall anywhere between the read and the call
+ * is counted before the node judges the input.
+ */
+static void run_ticks(struct server *s)
+{
+    uint64_t now = tick_clock_ms(), late, n = 0;
+    int rc;
+    if (now < s->next_tick) {
+        return;
+    }
+    late = now - s->next_tick;
+    while (now >= s->next_tick) {
+        rc = raft_tick(s->raft);
+        if (rc != 0 && rc != s->last_tick_rc) {
+            logm(L_ERR, "tick: %s", raft_strerror(rc));
+        }
+        s->last_tick_rc = rc;
+        s->next_tick += s->o.tick_ms;
+        n++;
+    }
+    if (n >= s->o.election_ticks) {
+        logm(L_INFO, "%" PRIu64 " ms late (stopped or stalled): delivered the "
+             "%" PRIu64 " ticks missed", late, n);
+    }
+}
+
 static void node_step(struct server *s, const struct raft_msg *m)
 {
-    int rc = raft_step(s->raft, m);
+    int rc;
+    run_ticks(s); /* a stall since the bytes were read counts first */
+    rc = raft_step(s->raft, m);
     switch (rc) {
     case 0:
         break;
@@ -1370,26 +1503,6 @@ static int collect_writes(struct server *s)
         return -1;
     }
     return 0;
-}
-
-/* One tick per elapsed period; after a long stall (a stopped process, a
- * slow disk) run at most a few, so time is not replayed in a burst. */
-static void run_ticks(struct server *s)
-{
-    int done = 0, rc;
-    while (s->now >= s->next_tick && done < MAX_CATCHUP) {
-        rc = raft_tick(s->raft);
-        if (rc != 0 && rc != s->last_tick_rc) {
-            logm(L_ERR, "tick: %s", raft_strerror(rc));
-        }
-        s->last_tick_rc = rc;
-        s->next_tick += s->o.tick_ms;
-        done++;
-    }
-    if (s->now >= s->next_tick) {
-        logm(L_DEBUG, "%" PRIu64 " ms late: ticks skipped", s->now - s->next_tick);
-        s->next_tick = s->now + s->o.tick_ms;
-    }
 }
 
 static void show_leader(struct server *s)
@@ -1787,6 +1900,7 @@ static void conn_remove(struct server *s, size_t j)
 {
     struct conn *c = s->conns[j];
     pending_forget(s, c);
+    reads_forget(s, c);
     conn_free(c);
     s->conns[j] = s->conns[--s->n_conns];
 }
@@ -1888,9 +2002,10 @@ static void reap(struct server *s)
 
 /* ---- clients ------------------------------------------------------------ */
 
-enum { ANSWER_NOW, ANSWER_AFTER_COMMIT };
+enum { ANSWER_NOW, ANSWER_AFTER_COMMIT, ANSWER_AFTER_READ };
 
-/* Decide a request: answered from local state, or through the log. */
+/* Decide a request: answered from local state, through the log (INCR, and
+ * GET with --log-reads), or by the read callback (GET). */
 static int classify(struct server *s, const struct ctr_req *q, uint8_t *status,
                     uint64_t *value)
 {
@@ -1904,6 +2019,10 @@ static int classify(struct server *s, const struct ctr_req *q, uint8_t *status,
         *status = CTR_BAD_REQUEST;
     } else if (raft_role(s->raft) != RAFT_LEADER) {
         *status = CTR_NOT_LEADER;
+    } else if (q->op == CTR_OP_GET && !s->o.log_reads) {
+        /* A read changes nothing: no session, no log entry, and a retry
+         * simply reads again. */
+        return ANSWER_AFTER_READ;
     } else if ((se = sm_find(&s->sm, q->client_id)) != NULL && q->seq <= se->seq) {
         /* Already applied: a retry. Only the latest result is kept. */
         *status = q->seq == se->seq ? CTR_OK : CTR_BAD_REQUEST;
@@ -1912,6 +2031,33 @@ static int classify(struct server *s, const struct ctr_req *q, uint8_t *status,
         return ANSWER_AFTER_COMMIT;
     }
     return ANSWER_NOW;
+}
+
+/* Ask the library to confirm a read for the GET in c's slot. The record
+ * is registered before the call: the callback may run inside it (a
+ * one-voter cluster, or a lease). Reads asked for in one loop iteration
+ * share a heartbeat round. */
+static void read_start(struct server *s, struct conn *c, unsigned slot)
+{
+    struct read_req *q = s->reads_free;
+    int rc;
+    s->reads_free = q->next_free;
+    q->c = c;
+    q->slot = slot;
+    c->reads++;
+    run_ticks(s); /* the lease is judged after every tick up to now */
+    rc = raft_read_index(s->raft, q);
+    if (rc == RAFT_EAPPLY) {
+        rc = 0; /* accepted; an apply failure is logged where it happens */
+    }
+    if (rc != 0) {
+        /* Not accepted: no callback will come. */
+        logm(rc == RAFT_ENOTLEADER || rc == RAFT_EFULL ? L_DEBUG : L_ERR,
+             "read: %s", raft_strerror(rc));
+        slot_done(c, slot, rc == RAFT_ENOTLEADER ? CTR_NOT_LEADER : CTR_RETRY,
+                  0);
+        read_release(s, q);
+    }
 }
 
 static bool batch_room(const struct server *s)
@@ -1932,7 +2078,8 @@ static bool client_next(struct server *s, struct conn *c)
         return false;
     }
     how = classify(s, &q, &status, &value);
-    if (how == ANSWER_AFTER_COMMIT && !batch_room(s)) {
+    if ((how == ANSWER_AFTER_COMMIT && !batch_room(s)) ||
+        (how == ANSWER_AFTER_READ && s->reads_free == NULL)) {
         return false;
     }
     buf_consume(&c->in, CTR_REQ_LEN);
@@ -1941,6 +2088,10 @@ static bool client_next(struct server *s, struct conn *c)
     c->metrics[slot] = q.op == CTR_OP_METRICS;
     if (how == ANSWER_NOW) {
         slot_done(c, slot, status, value);
+        return true;
+    }
+    if (how == ANSWER_AFTER_READ) {
+        read_start(s, c, slot);
         return true;
     }
     cmd_encode(&q, s->cmd[s->batch_n]);
@@ -2110,7 +2261,7 @@ static size_t poll_build(struct server *s)
 
 static int poll_timeout(const struct server *s)
 {
-    uint64_t now = ctr_now_ms();
+    uint64_t now = tick_clock_ms();
     if (s->more_work || now >= s->next_tick) {
         return 0;
     }
@@ -2445,7 +2596,8 @@ static int node_create(struct server *s)
                                 .event = on_event,
                                 .snapshot_read = on_snapshot_read,
                                 .snapshot_write = on_snapshot_write,
-                                .snapshot_install = on_snapshot_install};
+                                .snapshot_install = on_snapshot_install,
+                                .read = on_read};
     int rc;
     memset(&cfg, 0, sizeof(cfg));
     cfg.id = s->o.id;
@@ -2456,6 +2608,8 @@ static int node_create(struct server *s)
     cfg.max_msg_bytes = MAX_PAYLOAD;
     cfg.async_persist = !s->o.sync_persist;
     cfg.snapshot_trailing = s->o.snapshot_trailing;
+    cfg.lease_reads = s->o.lease_reads;
+    cfg.max_pending_reads = MAX_READS;
     s->wire.max_entries = MAX_ENTRIES;
     s->wire.max_entry_bytes = MAX_PAYLOAD;
     s->wire.max_msg_bytes = MAX_FRAME;
@@ -2477,6 +2631,7 @@ static void server_init(struct server *s)
     s->st.lock_fd = -1;
     s->io.dir_fd = s->io.cur_fd = s->io.recv_fd = -1;
     s->applied_fd = -1;
+    reads_init(s);
     for (i = 0; i < MAX_VOTERS; i++) {
         s->o.peers[i].fd = -1;
         s->o.peers[i].link = LINK_DOWN;
@@ -2545,11 +2700,15 @@ static int server_start(struct server *s)
     }
     logm(L_INFO, "listening on %s; %zu voters; tick %u ms, election %u ticks, "
          "heartbeat %u ticks; seed %" PRIu64 "; %s persistence; snapshot "
-         "every %" PRIu64 " entries (0: never), %u trailing", s->o.listen, n,
-         s->o.tick_ms, s->o.election_ticks, s->o.heartbeat_ticks, s->o.seed,
+         "every %" PRIu64 " entries (0: never), %u trailing; GET %s",
+         s->o.listen, n, s->o.tick_ms, s->o.election_ticks,
+         s->o.heartbeat_ticks, s->o.seed,
          s->o.sync_persist ? "synchronous" : "asynchronous",
-         s->o.snapshot_every, s->o.snapshot_trailing);
-    s->next_tick = s->now + s->o.tick_ms;
+         s->o.snapshot_every, s->o.snapshot_trailing,
+         s->o.log_reads     ? "through the log"
+         : s->o.lease_reads ? "from the leader's lease (ReadIndex without it)"
+                            : "by ReadIndex");
+    s->next_tick = tick_clock_ms() + s->o.tick_ms;
     return 0;
 }
 
@@ -2595,6 +2754,7 @@ static void usage(FILE *f)
         "                      [--write-delay-ms N]\n"
         "                      [--snapshot-every 10000] [--snapshot-trailing 1024]\n"
         "                      [--segment-bytes 1048576] [--record-applied]\n"
+        "                      [--lease-reads | --log-reads]\n"
         "       " PROG " -h | --help | --version\n"
         "  --peers lists every voter, this node included, with distinct ids\n"
         "  and addresses; give every node the same list. --token-file holds\n"
@@ -2608,7 +2768,11 @@ static void usage(FILE *f)
         "  every N applied entries (0: never); --snapshot-trailing N: entries\n"
         "  kept behind a snapshot for followers slightly behind; --segment-bytes\n"
         "  N: log segment size; --record-applied (testing) appends every applied\n"
-        "  entry to DIR/applied.\n");
+        "  entry to DIR/applied.\n"
+        "  GET is a ReadIndex read (raft_read_index: a heartbeat round, no log\n"
+        "  entry); --lease-reads answers it from the leader's lease instead\n"
+        "  (assumes bounded clock drift, see README.md; give every node the\n"
+        "  same setting); --log-reads sends it through the log, like INCR.\n");
 }
 
 /* One "ID=HOST:PORT" of --peers. */
@@ -2708,6 +2872,10 @@ static void parse_one(struct ctr_flags *f, struct opts *o)
         o->segment_bytes = ctr_flag_u64(f, v, 4096, UINT64_MAX);
     } else if (ctr_flag_is(f, "--record-applied")) {
         o->record_applied = true;
+    } else if (ctr_flag_is(f, "--lease-reads")) {
+        o->lease_reads = true;
+    } else if (ctr_flag_is(f, "--log-reads")) {
+        o->log_reads = true;
     } else if (ctr_flag_is(f, "--sync-persist")) {
         o->sync_persist = true;
     } else if (ctr_flag_is(f, "--quiet")) {
@@ -2744,6 +2912,9 @@ static void check_opts(struct ctr_flags *f, struct opts *o)
     if (o->election_ticks <= o->heartbeat_ticks) {
         ctr_flag_fail(f, "--election-ticks: must exceed --heartbeat-ticks "
                       "(%u <= %u)", o->election_ticks, o->heartbeat_ticks);
+    }
+    if (o->lease_reads && o->log_reads) {
+        ctr_flag_fail(f, "--lease-reads and --log-reads: choose one");
     }
     if (ctr_token_read(o->token_file, &o->token, err, sizeof(err)) != 0) {
         ctr_flag_fail(f, "--token-file: %s", err);

@@ -567,7 +567,7 @@ static inline int cl_dial_client(const struct cluster *c, const char *addr,
 /* Read one response. 0 ok; -1 error/timeout/EOF; -2 malformed. */
 static inline int cl_read_resp(int fd, struct ctr_resp *p)
 {
-    uint8_t buf[CTR_RESP_FIXED + CTR_ADDR_MAX];
+    uint8_t buf[CTR_RESP_MAX]; /* a METRICS answer included */
     uint32_t len;
     if (ctr_read_full(fd, buf, 4) != 0) {
         return -1;
@@ -578,6 +578,32 @@ static inline int cl_read_resp(int fd, struct ctr_resp *p)
     }
     if (ctr_read_full(fd, buf + 4, len - 4) != 0) {
         return -1;
+    }
+    return ctr_resp_decode(buf, len, p) == 0 ? 0 : -2;
+}
+
+/* Read the answer to the one request in flight on fd, usually in one
+ * read(): only for a connection that never has another answer queued
+ * behind it (cl_client_do). Same results as cl_read_resp. */
+static inline int cl_read_only_resp(int fd, struct ctr_resp *p)
+{
+    uint8_t buf[CTR_RESP_MAX];
+    size_t have = 0, len = sizeof(buf);
+    while (have < len) {
+        ssize_t n = read(fd, buf + have, len - have);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        have += (size_t)n;
+        if (len == sizeof(buf) && have >= 4) {
+            len = ctr_get32(buf);
+            if (len < CTR_RESP_FIXED || len > sizeof(buf) || have > len) {
+                return -2;
+            }
+        }
     }
     return ctr_resp_decode(buf, len, p) == 0 ? 0 : -2;
 }
@@ -661,6 +687,7 @@ struct cl_client {
     int node;      /* node the fd is connected to / next to try */
     uint64_t rng;  /* for backoff jitter */
     int64_t attempt_timeout_ms;
+    int64_t fd_timeout_ms; /* the I/O timeouts fd has (set at the dial) */
     /* statistics */
     uint64_t attempts, redirects, timeouts, retries, conn_errors;
 };
@@ -690,6 +717,23 @@ static inline void cl_client_close(struct cl_client *cc)
  * gave up (outcome unknown), -1 on CTR_BAD_REQUEST or a malformed answer (a
  * server bug for a well-formed request). *stop, if non-NULL and set, also
  * makes it give up. */
+/* cl_exchange on cc's connection, with fewer system calls: the timeouts
+ * are set only when they change, and the answer is read in one go. */
+static inline int cl_request(struct cl_client *cc, const struct ctr_req *q,
+                             struct ctr_resp *p, int64_t timeout_ms)
+{
+    uint8_t req[CTR_REQ_LEN];
+    if (timeout_ms != cc->fd_timeout_ms) {
+        cl_set_timeout(cc->fd, timeout_ms);
+        cc->fd_timeout_ms = timeout_ms;
+    }
+    ctr_req_encode(q, req);
+    if (ctr_write_full(cc->fd, req, sizeof(req)) != 0) {
+        return -1;
+    }
+    return cl_read_only_resp(cc->fd, p);
+}
+
 static inline int cl_client_do(struct cl_client *cc, const struct ctr_req *q,
                                struct ctr_resp *p, int64_t give_up_us,
                                volatile int *stop)
@@ -713,8 +757,9 @@ static inline int cl_client_do(struct cl_client *cc, const struct ctr_req *q,
                 cc->conn_errors++;
                 goto next_server;
             }
+            cc->fd_timeout_ms = left_ms;
         }
-        rc = cl_exchange(cc->fd, q, p, left_ms);
+        rc = cl_request(cc, q, p, left_ms);
         if (rc == -2) {
             cl_client_close(cc);
             return -1;

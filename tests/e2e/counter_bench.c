@@ -2,7 +2,8 @@
  * counter_bench.c - throughput and latency of the replicated counter.
  *
  *   counter-bench --bin DIR [--seconds 10] [--warmup 2] [--clients 1,32]
- *                 [--dir D] [--server-flag F]... [--quantiles]
+ *                 [--read-clients 32] [--dir D] [--server-flag F]...
+ *                 [--quantiles]
  *
  * Starts three DIR/counter-server processes on loopback (default flags:
  * fsync on, default tick) with their data in a temp dir under --dir
@@ -14,7 +15,12 @@
  *   counter 3 nodes fsync, 1 client: 412 incr/s, latency median 2.31 ms, p99 4.90 ms
  *
  * Latency is from sending the request to reading the answer, retries
- * included. Stops every server and removes the temp dir at the end.
+ * included. Then, with --read-clients clients (default 32), the same loop
+ * with GETs: answered by ReadIndex (the servers' default), then from the
+ * leader's lease and through the log (the servers restarted on the same
+ * data with --lease-reads, then --log-reads), and a table of the GET
+ * figures against INCR's. Stops every server and removes the temp dir at
+ * the end.
  *
  *   counter-bench --bin DIR --restart N[,N...] [--dir D]
  *
@@ -68,8 +74,15 @@ static double raw_fdatasync_ms(const char *dir)
 
 struct bench {
     struct cluster *c;
+    uint8_t op; /* CTR_OP_INCR or CTR_OP_GET */
     int64_t measure_from, end;
     volatile int stop;
+};
+
+/* One configuration's figures, for the reads table. */
+struct result {
+    int ok;
+    double ops, p50, p99; /* per second; ms */
 };
 
 struct worker {
@@ -89,7 +102,8 @@ static void *worker_main(void *arg)
     uint64_t seq = 1;
     cl_client_init(&w->cc, b->c, w->idx, w->client_id);
     while (!b->stop) {
-        struct ctr_req q = {CTR_OP_INCR, w->client_id, seq, 1};
+        struct ctr_req q = {b->op, w->client_id, seq,
+                            b->op == CTR_OP_INCR ? 1 : 0};
         struct ctr_resp p;
         int64_t t0 = cl_now_us(), t1;
         int rc = cl_client_do(&w->cc, &q, &p, b->end, &b->stop);
@@ -131,8 +145,9 @@ static int cmp_i64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-static int run_config(struct cluster *c, int nclients, int warmup_s,
-                      int seconds, const char *label, uint64_t *rng)
+static int run_config(struct cluster *c, uint8_t op, int nclients,
+                      int warmup_s, int seconds, const char *label,
+                      uint64_t *rng, struct result *res)
 {
     struct bench b;
     struct worker *w = calloc((size_t)nclients, sizeof(*w));
@@ -148,7 +163,9 @@ static int run_config(struct cluster *c, int nclients, int warmup_s,
         return -1;
     }
     memset(&b, 0, sizeof(b));
+    memset(res, 0, sizeof(*res));
     b.c = c;
+    b.op = op;
     b.measure_from = cl_now_us() + (int64_t)warmup_s * 1000000;
     b.end = b.measure_from + (int64_t)seconds * 1000000;
     for (i = 0; i < nclients; i++) {
@@ -195,10 +212,14 @@ static int run_config(struct cluster *c, int nclients, int warmup_s,
             k = total - 1;
         }
         p99 = (double)all[k] / 1000.0;
-        printf("counter 3 nodes %s, %d client%s: %.0f incr/s, latency median "
+        res->ok = 1;
+        res->ops = (double)total / (double)seconds;
+        res->p50 = med;
+        res->p99 = p99;
+        printf("counter 3 nodes %s, %d client%s: %.0f %s/s, latency median "
                "%.2f ms, p99 %.2f ms",
-               label, nclients, nclients == 1 ? "" : "s",
-               (double)total / (double)seconds, med, p99);
+               label, nclients, nclients == 1 ? "" : "s", res->ops,
+               op == CTR_OP_INCR ? "incr" : "get", med, p99);
         if (g_fsync_ms > 0) {
             printf(" (median = %.1f raw fdatasyncs)", med / g_fsync_ms);
         }
@@ -221,9 +242,10 @@ static int run_config(struct cluster *c, int nclients, int warmup_s,
                    errors, timeouts, retries, redirects);
         }
     } else if (rc == 0) {
-        printf("counter 3 nodes %s, %d client%s: no increment completed "
+        printf("counter 3 nodes %s, %d client%s: no %s completed "
                "(%" PRIu64 " errors)\n",
-               label, nclients, nclients == 1 ? "" : "s", errors);
+               label, nclients, nclients == 1 ? "" : "s",
+               op == CTR_OP_INCR ? "increment" : "read", errors);
         rc = -1;
     }
     if (errors > 0) {
@@ -234,6 +256,94 @@ static int run_config(struct cluster *c, int nclients, int warmup_s,
     free(w);
     free(t);
     return rc;
+}
+
+/* ---- reads against increments ------------------------------------------ */
+
+/* Restart every server on its data with `mode` (NULL: none) added to the
+ * first nextra extra flags; 0 once there is a leader. */
+static int restart_with(struct cluster *c, int nextra, const char *mode)
+{
+    int i, k = nextra;
+    cl_stop_all(c, SIGTERM);
+    if (mode != NULL) {
+        c->extra[k++] = mode;
+    }
+    c->extra[k++] = "--quiet";
+    if (k < 8) {
+        c->extra[k] = NULL;
+    }
+    for (i = 0; i < c->n; i++) {
+        cl_start(c, i);
+    }
+    if (cl_wait_leader(c, 15000) < 0) {
+        fprintf(stderr, "counter-bench: no leader within 15 s of a restart "
+                "with %s\n", mode != NULL ? mode : "default flags");
+        return -1;
+    }
+    return 0;
+}
+
+/* The figures of one row of the reads table. */
+static void reads_row(const char *what, const struct result *r,
+                      const struct result *incr)
+{
+    if (!r->ok) {
+        printf("  %-26s %9s\n", what, "failed");
+        return;
+    }
+    printf("  %-26s %9.0f %8.2f %8.2f", what, r->ops, r->p50, r->p99);
+    if (incr->ok && incr->ops > 0 && r != incr) {
+        printf(" %7.1fx", r->ops / incr->ops);
+    }
+    printf("\n");
+}
+
+/*
+ * GET throughput and latency with n clients, by each way the server can
+ * answer it, against INCR on the same cluster: ReadIndex (the default),
+ * the leader's lease (--lease-reads) and, for comparison, the log
+ * (--log-reads). The servers are restarted on the same data for each mode;
+ * *incr is the INCR figure if already measured with n clients.
+ */
+static int reads_bench(struct cluster *c, int nextra, int n, int warmup,
+                       int seconds, const char *label, uint64_t *rng,
+                       struct result *incr)
+{
+    static const struct {
+        const char *flag, *name;
+    } modes[] = {{NULL, "GET by ReadIndex"},
+                 {"--lease-reads", "GET from the lease"},
+                 {"--log-reads", "GET through the log"}};
+    struct result res[3];
+    char lab[160];
+    size_t m;
+    int failed = 0;
+    if (!incr->ok) {
+        failed |= run_config(c, CTR_OP_INCR, n, warmup, seconds, label, rng,
+                             incr) != 0;
+    }
+    for (m = 0; m < 3; m++) {
+        memset(&res[m], 0, sizeof(res[m]));
+        if (m > 0 && restart_with(c, nextra, modes[m].flag) != 0) {
+            failed = 1;
+            continue;
+        }
+        snprintf(lab, sizeof(lab), "%s, %s", label, modes[m].name);
+        failed |= run_config(c, CTR_OP_GET, n, warmup, seconds, lab, rng,
+                             &res[m]) != 0;
+    }
+    printf("counter-bench: reads against increments, %d clients, 3 nodes, %s "
+           "(target: ReadIndex GETs at least 3x the INCR throughput)\n",
+           n, label);
+    printf("  %-26s %9s %8s %8s %8s\n", "operation", "ops/s", "p50 ms",
+           "p99 ms", "vs INCR");
+    reads_row("INCR (through the log)", incr, incr);
+    for (m = 0; m < 3; m++) {
+        reads_row(modes[m].name, &res[m], incr);
+    }
+    fflush(stdout);
+    return failed ? -1 : 0;
 }
 
 /* ---- restart time ------------------------------------------------------- */
@@ -491,7 +601,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: counter-bench --bin DIR [--seconds 10] [--warmup 2] "
-            "[--clients 1,32] [--dir D] [--server-flag F]... [--quantiles]\n"
+            "[--clients 1,32] [--read-clients 32] [--dir D]\n"
+            "                     [--server-flag F]... [--quantiles]\n"
             "       counter-bench -h | --help | --version\n"
             "  --bin          directory holding counter-server (required)\n"
             "  --seconds      measured period per configuration, 1..86400 "
@@ -500,6 +611,9 @@ static void usage(FILE *f)
             "  --clients      comma-separated client counts, each 1..1024 "
             "(default 1,32)\n"
             "  --dir          where to put the servers' data (default: --bin)\n"
+            "  --read-clients GET throughput with this many clients, by\n"
+            "                 ReadIndex, lease and log, against INCR (default "
+            "32, 0: skip)\n"
             "  --server-flag  extra flag for every server (repeatable, max %d)\n"
             "  --quantiles    also print p10..p99.9 and max latency\n"
             "  --restart N,.. measure restart time after N increments of "
@@ -529,11 +643,14 @@ int main(int argc, char **argv)
     const char *bin = NULL, *dir = NULL, *clients = "1,32", *restart = NULL;
     const char *extra[8] = {NULL}, *v;
     int seconds = 10, warmup = 2, i, nextra = 0, failed = 0, leader;
+    int read_clients = 32;
+    struct result res, incr_at_reads;
     char tmpl[CL_PATH_MAX], label[128], *list, *tok, *save = NULL;
     struct ctr_flags f;
     struct cluster c;
     uint64_t rng;
 
+    memset(&incr_at_reads, 0, sizeof(incr_at_reads));
     ctr_flags_init(&f, "counter-bench", usage, argc, argv);
     while (ctr_flags_next(&f)) {
         if (ctr_flag_is(&f, "--quantiles")) {
@@ -549,6 +666,8 @@ int main(int argc, char **argv)
             clients = v;
         } else if ((v = ctr_flag_value(&f, "--dir")) != NULL) {
             dir = v;
+        } else if ((v = ctr_flag_value(&f, "--read-clients")) != NULL) {
+            read_clients = (int)ctr_flag_u64(&f, v, 0, 1024);
         } else if ((v = ctr_flag_value(&f, "--restart")) != NULL) {
             restart = v;
         } else if ((v = ctr_flag_value(&f, "--server-flag")) != NULL) {
@@ -620,11 +739,20 @@ int main(int argc, char **argv)
             failed = 1;
             continue;
         }
-        if (run_config(&c, n, warmup, seconds, label, &rng) != 0) {
+        if (run_config(&c, CTR_OP_INCR, n, warmup, seconds, label, &rng,
+                       &res) != 0) {
             failed = 1;
+        }
+        if (n == read_clients) {
+            incr_at_reads = res;
         }
     }
     free(list);
+    if (read_clients > 0 &&
+        reads_bench(&c, nextra, read_clients, warmup, seconds, label, &rng,
+                    &incr_at_reads) != 0) {
+        failed = 1;
+    }
     for (i = 0; i < c.n; i++) {
         if (cl_check_exited(&c, i)) {
             fprintf(stderr, "counter-bench: %s\n", c.crash_msg);

@@ -33,7 +33,12 @@
  *     segments agree with it and replay to the value too; the history is
  *     linearizable (with and without the committed order as witness); the
  *     value survives a restart of the whole cluster. It reports how many
- *     snapshots were taken and installed, from the servers' logs.
+ *     snapshots were taken and installed, from the servers' logs. GETs are
+ *     ReadIndex reads (no log entry);
+ *  5. the same with slow disks (writes in flight when kills land);
+ *  6. with --lease-reads: a targeted stale-read probe on a leader that
+ *     wakes up after its lease ran out (see lease_probe), then the same
+ *     nemesis run, the leader paused every other round.
  *
  * Random choices come from --seed (printed); timing still varies between
  * runs. On failure the server logs are printed and the temp dir is kept.
@@ -57,6 +62,11 @@ static int opt_keep = 0;
 
 static int n_passed, n_failed;
 static int opt_snapshot_every; /* the run's --snapshot-every, for checks */
+static int opt_pause_every = 4; /* the nemesis pauses every Nth round */
+static int opt_lease;           /* the run's servers have --lease-reads */
+
+#define GET_PERCENT 25 /* of the clients' operations */
+#define LEASE_PROBES 3 /* see lease_probe() */
 
 static int check(int ok, const char *fmt, ...);
 static int64_t g_t0; /* history times are microseconds since this */
@@ -95,10 +105,23 @@ static int64_t g_t0; /* history times are microseconds since this */
  *  exactly-once per (client, seq) gives every applied operation a position
  *  and the counter value there. The checker verifies that every log
  *  command was issued by a client with the same type and amount, that
- *  every completed operation is in the log and returned the value at its
- *  position, and that the log order respects real time (A completed before
- *  B was invoked => A is before B). Together this is a linearization, so
- *  the history is linearizable; it also yields the final value.
+ *  every completed INCR (and every completed GET that went through the
+ *  log) is in the log and returned the value at its position, and that the
+ *  log order respects real time (A completed before B was invoked => A is
+ *  before B).
+ *
+ *  GETs served without a log entry (ReadIndex, lease) have no position:
+ *  each completed one is inserted into the log order, at the earliest gap
+ *  where the counter equals its value and after every logged op that
+ *  completed before it was invoked; it must then also come before every
+ *  logged op invoked after it completed. The earliest such gap is the best
+ *  choice for every constraint at once (the ops before a gap only grow
+ *  with it), so if it fails, every gap fails. Two such GETs in different
+ *  gaps are ordered by their values, which the witness-free check already
+ *  requires to respect real time ("non-monotonic reads"); within one gap,
+ *  ordering them by completion time respects real time. Together this is a
+ *  linearization, so the history is linearizable; it also yields the final
+ *  value.
  */
 
 struct lin_op {
@@ -408,6 +431,115 @@ out:
     return rc;
 }
 
+/*
+ * Place every completed GET that is not in the log (pos[i] == SIZE_MAX)
+ * into the log order ord[0..np) (val[ord[k]]: the counter after position
+ * k). Gap q (0..np) is just before position q. Returns 0, or -1 with why.
+ */
+static int lin_place_reads(const struct lin_op *ops, size_t n,
+                           const size_t *pos, const uint64_t *val,
+                           const size_t *ord, size_t np, char *why,
+                           size_t wlen)
+{
+    /* amax[q], aarg[q]: the latest invocation among positions < q;
+     * bmin[q], barg[q]: the earliest completion among positions >= q. */
+    uint64_t *amax = calloc(np + 1, sizeof(*amax));
+    uint64_t *bmin = calloc(np + 1, sizeof(*bmin));
+    size_t *aarg = calloc(np + 1, sizeof(*aarg));
+    size_t *barg = calloc(np + 1, sizeof(*barg));
+    size_t i, q;
+    char d1[160], d2[160];
+    int rc = -1;
+    if (!amax || !bmin || !aarg || !barg) {
+        lin_fail(why, wlen, "out of memory");
+        goto out;
+    }
+    amax[0] = 0;
+    for (q = 1; q <= np; q++) {
+        const struct lin_op *o = &ops[ord[q - 1]];
+        amax[q] = amax[q - 1];
+        aarg[q] = aarg[q - 1];
+        if (q == 1 || (uint64_t)o->invoke > amax[q]) {
+            amax[q] = (uint64_t)o->invoke;
+            aarg[q] = ord[q - 1];
+        }
+    }
+    bmin[np] = UINT64_MAX;
+    for (q = np; q-- > 0;) {
+        bmin[q] = bmin[q + 1];
+        barg[q] = barg[q + 1];
+        if (lin_done(&ops[ord[q]]) < bmin[q]) {
+            bmin[q] = lin_done(&ops[ord[q]]);
+            barg[q] = ord[q];
+        }
+    }
+    for (i = 0; i < n; i++) {
+        const struct lin_op *g = &ops[i];
+        size_t lo, hi, first, last;
+#define LIN_BEFORE(q) ((q) == 0 ? 0 : val[ord[(q) - 1]]) /* counter at gap q */
+        if (g->complete < 0 || pos[i] != SIZE_MAX) {
+            continue;
+        }
+        /* The gaps where the counter is g->value: first..last. */
+        for (lo = 0, hi = np + 1; lo < hi;) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (LIN_BEFORE(mid) < g->value) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        first = lo;
+        if (first > np || LIN_BEFORE(first) != g->value) {
+            lin_fail(why, wlen, "%s: the log order never has the counter at "
+                     "that value", lin_desc(g, d1, sizeof(d1)));
+            goto out;
+        }
+        for (lo = first, hi = np + 1; lo < hi;) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (LIN_BEFORE(mid) <= g->value) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        last = lo - 1;
+        /* The earliest of them after every op completed before g began. */
+        for (lo = first, hi = last + 1; lo < hi;) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (bmin[mid] < (uint64_t)g->invoke) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if (lo > last) {
+            lin_fail(why, wlen,
+                     "stale read: %s completed before %s was invoked, and the "
+                     "log has it where the counter is past that value",
+                     lin_desc(&ops[barg[last]], d1, sizeof(d1)),
+                     lin_desc(g, d2, sizeof(d2)));
+            goto out;
+        }
+        if (lo > 0 && amax[lo] > (uint64_t)g->complete) {
+            lin_fail(why, wlen,
+                     "read from the future: %s was invoked after %s completed, "
+                     "and the log has it before that value",
+                     lin_desc(&ops[aarg[lo]], d1, sizeof(d1)),
+                     lin_desc(g, d2, sizeof(d2)));
+            goto out;
+        }
+#undef LIN_BEFORE
+    }
+    rc = 0;
+out:
+    free(amax);
+    free(bmin);
+    free(aarg);
+    free(barg);
+    return rc;
+}
+
 static int lin_check_witness(const struct lin_op *ops, size_t n,
                              const struct lin_cmd *log, size_t nlog,
                              uint64_t *final_value, char *why, size_t wlen)
@@ -499,6 +631,9 @@ static int lin_check_witness(const struct lin_op *ops, size_t n,
         if (ops[i].complete < 0) {
             continue;
         }
+        if (pos[i] == SIZE_MAX && ops[i].type == CTR_OP_GET) {
+            continue; /* served without the log: placed below */
+        }
         if (pos[i] == SIZE_MAX) {
             lin_fail(why, wlen, "%s: acknowledged but not in the log",
                      lin_desc(&ops[i], d1, sizeof(d1)));
@@ -528,7 +663,7 @@ static int lin_check_witness(const struct lin_op *ops, size_t n,
             sarg = ord[k];
         }
     }
-    rc = 0;
+    rc = lin_place_reads(ops, n, pos, val, ord, np, why, wlen);
 out:
     free(ids);
     free(last);
@@ -643,13 +778,36 @@ static const struct lin_case lin_cases[] = {
     {"completed increments leave an unexplained gap", 0, 0, 2, 2,
      {I_(1, 1, 5, 0, 10, 5), I_(2, 1, 1, 20, 30, 9)},
      {LI(1, 1, 5), LI(2, 1, 1)}},
+    /* GETs served without a log entry (ReadIndex, lease). */
+    {"GETs without a log entry between increments", 1, 1, 4, 2,
+     {I_(1, 1, 5, 0, 10, 5), G_(2, 1, 20, 30, 5), I_(1, 2, 3, 40, 50, 8),
+      G_(2, 2, 60, 70, 8)},
+     {LI(1, 1, 5), LI(1, 2, 3)}},
+    {"GETs without a log entry, concurrent with an INCR, see either value",
+     1, 1, 3, 1,
+     {I_(1, 1, 2, 10, 20, 2), G_(2, 1, 0, 30, 0), G_(3, 1, 0, 30, 2)},
+     {LI(1, 1, 2)}},
+    {"GETs with and without a log entry", 1, 1, 4, 3,
+     {I_(1, 1, 5, 0, 10, 5), G_(2, 1, 20, 30, 5), G_(3, 1, 25, 35, 5),
+      I_(1, 2, 3, 40, 50, 8)},
+     {LI(1, 1, 5), LG(2, 1), LI(1, 2, 3)}},
+    {"stale read without a log entry", 0, 0, 2, 1,
+     {I_(1, 1, 5, 0, 10, 5), G_(2, 1, 20, 30, 0)},
+     {LI(1, 1, 5)}},
+    {"read from the future without a log entry", 0, 0, 2, 1,
+     {G_(2, 1, 0, 10, 5), I_(1, 1, 5, 20, 30, 5)},
+     {LI(1, 1, 5)}},
+    {"GET without a log entry sees an increment the log lacks", 1, 0, 3, 1,
+     {I_(1, 1, 4, 0, -1, 0), I_(2, 1, 1, 5, 6, 1), G_(3, 1, 1, 8, 4)},
+     {LI(2, 1, 1)}},
 };
 
 /* A random linearizable history: sequential clients, each op with a
  * linearization point inside its interval; the log is the order of the
- * points. The last op of some clients is unknown, applied or not. */
+ * points. The last op of some clients is unknown, applied or not. GETs are
+ * in the log only if log_gets (otherwise they were served by ReadIndex). */
 static size_t lin_random(uint64_t *rng, struct lin_op *ops, struct lin_cmd *log,
-                         size_t *nlog)
+                         size_t *nlog, int log_gets)
 {
     struct pt {
         int64_t t;
@@ -703,6 +861,9 @@ static size_t lin_random(uint64_t *rng, struct lin_op *ops, struct lin_cmd *log,
             state += o->amount;
         }
         o->value = o->complete >= 0 ? state : 0;
+        if (o->type == CTR_OP_GET && !log_gets) {
+            continue;
+        }
         log[*nlog].client = o->client;
         log[*nlog].seq = o->seq;
         log[*nlog].type = o->type;
@@ -739,7 +900,8 @@ static int lin_selftest(uint64_t seed)
     for (r = 0; r < 2000; r++) {
         struct lin_op ops[64];
         struct lin_cmd log[128];
-        size_t nlog, n = lin_random(&rng, ops, log, &nlog), j;
+        int log_gets = r % 2;
+        size_t nlog, n = lin_random(&rng, ops, log, &nlog, log_gets), j;
         if (lin_check(ops, n, NULL, 0, NULL, why, sizeof(why)) != 0 ||
             lin_check(ops, n, log, nlog, NULL, why, sizeof(why)) != 0) {
             say("checker self-test: random linearizable history %d rejected: %s",
@@ -747,9 +909,12 @@ static int lin_selftest(uint64_t seed)
             bad++;
             continue;
         }
-        /* Change one completed op's result: the log check must object. */
+        /* Change one completed op's result: the log check must object.
+         * (Not a GET outside the log: it may move to a later value that is
+         * still linearizable.) */
         for (j = 0; j < n; j++) {
-            if (ops[j].complete >= 0) {
+            if (ops[j].complete >= 0 &&
+                (log_gets || ops[j].type == CTR_OP_INCR)) {
                 ops[j].value += cl_rand_range(&rng, 1, 3);
                 mutated++;
                 if (lin_check(ops, n, log, nlog, NULL, why, sizeof(why)) == 0) {
@@ -767,8 +932,8 @@ static int lin_selftest(uint64_t seed)
     }
     if (bad == 0) {
         say("checker self-test: %zu hand-made cases and 2000 random histories "
-            "judged correctly (%d of %d corrupted ones also caught without the "
-            "log)",
+            "(half with GETs outside the log) judged correctly (%d of %d "
+            "corrupted ones also caught without the log)",
             sizeof(lin_cases) / sizeof(lin_cases[0]), caught, mutated);
     }
     return bad == 0 ? 0 : -1;
@@ -1738,7 +1903,35 @@ struct run {
     volatile int stop;
     uint64_t nemesis_seed;
     int kills, leader_kills, double_kills, pauses;
+    uint64_t reads_served, reads_failed, lease_reads; /* library counters,
+                                          * taken before every kill */
 };
+
+/* METRICS of node i over a fresh connection. */
+static int node_metrics(const struct cluster *c, int i, struct ctr_resp *p,
+                        int64_t timeout_ms)
+{
+    struct ctr_req q = {CTR_OP_METRICS, 0x5747415455530002u, 1, 0};
+    int rc, fd = cl_dial_client(c, c->addr[i], timeout_ms);
+    if (fd < 0) {
+        return -1;
+    }
+    rc = cl_exchange(fd, &q, p, timeout_ms);
+    close(fd);
+    return rc == 0 && p->status == CTR_OK && p->has_metrics ? 0 : -1;
+}
+
+/* Add node i's read counters (since it started) to the run's: called
+ * before the node is killed, and for every node at the end of the run. */
+static void count_reads(struct run *r, int i)
+{
+    struct ctr_resp p;
+    if (cl_running(r->c, i) && node_metrics(r->c, i, &p, 300) == 0) {
+        r->reads_served += p.metrics[CTR_M_reads_served];
+        r->reads_failed += p.metrics[CTR_M_reads_failed];
+        r->lease_reads += p.metrics[CTR_M_reads_lease];
+    }
+}
 
 struct client_ctx {
     struct run *run;
@@ -1764,7 +1957,8 @@ static void *client_main(void *arg)
         memset(&o, 0, sizeof(o));
         o.client = x->client_id;
         o.seq = seq;
-        o.type = cl_rand_range(&x->rng, 0, 9) == 0 ? CTR_OP_GET : CTR_OP_INCR;
+        o.type = cl_rand_range(&x->rng, 0, 99) < GET_PERCENT ? CTR_OP_GET
+                                                             : CTR_OP_INCR;
         o.amount = o.type == CTR_OP_INCR ? cl_rand_range(&x->rng, 1, 10) : 0;
         q.op = o.type;
         q.client_id = o.client;
@@ -1832,10 +2026,11 @@ static void *nemesis_main(void *arg)
                 cl_start(c, i);
             }
         }
-        /* Even rounds go for the leader; every fourth round pauses a node
-         * (SIGSTOP: a deposed leader that later wakes up) instead of
-         * killing it; rounds 4, 9, 14, ... kill a second node too. */
-        pause = round % 4 == 3;
+        /* Even rounds go for the leader; every opt_pause_every-th round
+         * pauses it (SIGSTOP for longer than the election timeout: a
+         * deposed leader that later wakes up) instead of killing a node;
+         * rounds 4, 9, 14, ... kill a second node too. */
+        pause = round % opt_pause_every == opt_pause_every - 1;
         if (round % 2 == 0 || pause) {
             int64_t until = cl_now_us() + 2000000;
             while ((leader = cl_find_leader(c, &term)) < 0 &&
@@ -1872,6 +2067,7 @@ static void *nemesis_main(void *arg)
             r->double_kills++;
         }
         for (i = 0; i < nv; i++) {
+            count_reads(r, victims[i]);
             cl_stop(c, victims[i], SIGKILL);
             cl_log_note(c, victims[i], "=== counter test: SIGKILL ===\n");
             r->kills++;
@@ -1909,6 +2105,7 @@ static void *nemesis_main(void *arg)
         }
         leader = cl_find_leader(c, &term);
         if (leader >= 0 && !r->stop) {
+            count_reads(r, leader);
             cl_stop(c, leader, SIGKILL);
             cl_log_note(c, leader, "=== counter test: SIGKILL ===\n");
             r->kills++;
@@ -1958,6 +2155,166 @@ static void report_snapshots(const struct cluster *c, int *failed)
     }
 }
 
+/* ---- the lease probe --------------------------------------------------------
+ *
+ * A targeted stale-read attempt on a cluster with --lease-reads. The
+ * leader L gets a client connection and answers a GET on it; then L is
+ * SIGSTOPped, and both other nodes are killed and restarted, so that
+ * their links to L are new connections, which L accepts (and reads) only
+ * after it ran one loop iteration. They elect a new leader, which commits
+ * an INCR. The client then sends a GET on its old connection to the
+ * stopped L and L is resumed. In its first iteration L reads that GET but
+ * none of the new leader's messages: only the ticks it missed while
+ * stopped tell it that its lease ran out. A server that dropped them would
+ * answer from its lease with the value before the INCR.
+ */
+
+/* The leader among the nodes other than `skip`, or -1 within timeout. */
+static int leader_except(const struct cluster *c, int skip, int64_t timeout_ms)
+{
+    int64_t until = cl_now_us() + timeout_ms * 1000;
+    do {
+        int i;
+        for (i = 0; i < c->n; i++) {
+            struct ctr_resp p;
+            if (i != skip && cl_status(c, i, &p, 300) == 0 &&
+                p.role == CL_ROLE_LEADER) {
+                return i;
+            }
+        }
+        cl_sleep_ms(50);
+    } while (cl_now_us() < until);
+    return -1;
+}
+
+/* An INCR of 1 (client cid, seq) on the leader among the nodes other than
+ * `skip`; its value in *value. 0 on success. */
+static int incr_except(const struct cluster *c, int skip, uint64_t cid,
+                       uint64_t seq, uint64_t *value)
+{
+    int64_t until = cl_now_us() + 15000000;
+    while (cl_now_us() < until) {
+        struct ctr_req q = {CTR_OP_INCR, cid, seq, 1};
+        struct ctr_resp p;
+        int n = leader_except(c, skip, 5000), fd, rc;
+        if (n < 0) {
+            continue;
+        }
+        fd = cl_dial_client(c, c->addr[n], 2000);
+        if (fd < 0) {
+            continue;
+        }
+        rc = cl_exchange(fd, &q, &p, 2000);
+        close(fd);
+        if (rc == 0 && p.status == CTR_OK) {
+            *value = p.value;
+            return 0;
+        }
+        cl_sleep_ms(50);
+    }
+    return -1;
+}
+
+/* The probe's operations join the history the nemesis run checks. */
+static void probe_record(uint64_t cid, uint64_t seq, uint8_t type,
+                         int64_t invoke, int ok, uint64_t value)
+{
+    struct lin_op o;
+    memset(&o, 0, sizeof(o));
+    o.client = cid;
+    o.seq = seq;
+    o.type = type;
+    o.amount = type == CTR_OP_INCR ? 1 : 0;
+    o.invoke = invoke;
+    o.complete = ok ? cl_now_us() - g_t0 : -1;
+    o.value = ok ? value : 0;
+    hist_push(&g_pre, &o);
+}
+
+static int lease_probe(struct cluster *c, uint64_t *rng, int round)
+{
+    struct ctr_req q;
+    struct ctr_resp p;
+    int64_t t_op;
+    uint64_t cid = (cl_rand(rng) & ~(uint64_t)0xFF) | 0xEE, before, acked = 0;
+    int L = cl_wait_leader(c, 10000), fd, i, rc;
+    int64_t t_stop;
+    pid_t pid;
+    if (L < 0) {
+        say("lease probe %d: no leader", round);
+        return -1;
+    }
+    fd = cl_dial_client(c, c->addr[L], 2000);
+    q.op = CTR_OP_GET;
+    q.client_id = cid;
+    q.seq = 1;
+    q.amount = 0;
+    t_op = cl_now_us() - g_t0;
+    if (fd < 0 || cl_exchange(fd, &q, &p, 2000) != 0 || p.status != CTR_OK) {
+        say("lease probe %d: node %d did not answer the first GET", round,
+            L + 1);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return 0; /* it may have lost the leadership just now: no verdict */
+    }
+    before = p.value;
+    probe_record(cid, 1, CTR_OP_GET, t_op, 1, before);
+    pid = cl_pids[L];
+    kill(pid, SIGSTOP);
+    t_stop = cl_now_us();
+    for (i = 0; i < c->n; i++) {
+        if (i != L) {
+            cl_stop(c, i, SIGKILL);
+            cl_log_note(c, i, "=== counter test: SIGKILL (lease probe) ===\n");
+            cl_start(c, i);
+        }
+    }
+    t_op = cl_now_us() - g_t0;
+    rc = incr_except(c, L, cid, 2, &acked);
+    probe_record(cid, 2, CTR_OP_INCR, t_op, rc == 0, acked);
+    q.seq = 3;
+    t_op = cl_now_us() - g_t0;
+    {
+        uint8_t req[CTR_REQ_LEN];
+        ctr_req_encode(&q, req);
+        if (rc == 0 && ctr_write_full(fd, req, sizeof(req)) != 0) {
+            rc = -1;
+        }
+    }
+    kill(pid, SIGCONT);
+    if (rc != 0) {
+        say("lease probe %d: the other nodes committed no INCR while node %d "
+            "was stopped", round, L + 1);
+        close(fd);
+        return -1;
+    }
+    cl_set_timeout(fd, 5000);
+    rc = cl_read_resp(fd, &p);
+    close(fd);
+    probe_record(cid, 3, CTR_OP_GET, t_op, rc == 0 && p.status == CTR_OK,
+                 p.value);
+    if (rc == 0 && p.status == CTR_OK && p.value < acked) {
+        return check(0, "lease probe %d: node %d, stopped for %.1f s while "
+                     "the others elected a leader that committed an INCR "
+                     "(-> %" PRIu64 "), answered a GET sent after it with "
+                     "%" PRIu64 ": a stale read from an expired lease",
+                     round, L + 1, (double)(cl_now_us() - t_stop) / 1e6,
+                     acked, p.value);
+    }
+    say("lease probe %d: node %d, stopped for %.1f s while the others "
+        "committed an INCR (%" PRIu64 " -> %" PRIu64 "), answered the GET "
+        "sent meanwhile with %s%s",
+        round, L + 1, (double)(cl_now_us() - t_stop) / 1e6, before, acked,
+        rc != 0                     ? "nothing (connection closed)"
+        : p.status == CTR_OK        ? "OK, the new value"
+        : p.status == CTR_NOT_LEADER ? "NOT_LEADER"
+        : p.status == CTR_RETRY     ? "RETRY"
+                                    : "another status",
+        rc == 0 && p.status == CTR_OK ? "" : " (not from its lease)");
+    return 0;
+}
+
 static int test_nemesis(struct cluster *c, uint64_t *rng)
 {
     struct run r;
@@ -1991,9 +2348,12 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
     memset(&r, 0, sizeof(r));
     r.c = c;
     r.nemesis_seed = cl_rand(rng);
-    say("nemesis run: %d clients for %d s; every 1.2-2.5 s a node (often the "
-        "leader, sometimes two) is SIGKILLed or SIGSTOPped for 0.2-2 s",
-        opt_clients, opt_seconds);
+    say("nemesis run: %d clients (%d%% GETs, %s) for %d s; every 1.2-2.5 s a "
+        "node (often the leader, sometimes two) is SIGKILLed, or the leader "
+        "SIGSTOPped for 0.7-2 s (every %s round)",
+        opt_clients, GET_PERCENT,
+        opt_lease ? "from the leader's lease" : "by ReadIndex", opt_seconds,
+        opt_pause_every == 2 ? "other" : "fourth");
     r.t0 = cl_now_us();
     r.end = r.t0 + (int64_t)opt_seconds * 1000000;
     for (i = 0; i < opt_clients; i++) {
@@ -2061,6 +2421,18 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
         n_unknown, attempts, redirects, timeouts, retries);
     say("run: %d kills (%d of the leader, %d of two nodes at once), %d pauses",
         r.kills, r.leader_kills, r.double_kills, r.pauses);
+    for (i = 0; i < c->n; i++) {
+        count_reads(&r, i);
+    }
+    say("run: the servers confirmed %" PRIu64 " reads (%" PRIu64 " from a "
+        "lease) and failed %" PRIu64 " (leadership lost), by their counters",
+        r.reads_served, r.lease_reads, r.reads_failed);
+    if (opt_lease && opt_seconds >= 10) {
+        failed |= check(r.lease_reads > 0, "the leader served reads from its "
+                        "lease") != 0;
+    } else if (!opt_lease && r.lease_reads > 0) {
+        failed |= check(0, "no lease reads without --lease-reads") != 0;
+    }
     if (c->crashed) {
         say("a server exited on its own: %s", c->crash_msg);
         failed = 1;
@@ -2076,9 +2448,9 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
         failed = 1;
     }
 
-    /* Heal, then one more GET through the log: it commits an entry of the
-     * current term, so everything before it in the leader's log is
-     * committed and nothing else ever will be. */
+    /* Heal, then one more GET: a new leader answers reads only once an
+     * entry of its term is committed, so everything before that entry in
+     * its log is committed and nothing else ever will be. */
     for (i = 0; i < c->n; i++) {
         cl_start(c, i);
     }
@@ -2211,12 +2583,14 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
  * token, another voter set), a peer claiming an id that is not a voter, a
  * peer sending as another voter than its hello named, and a peer with no
  * hello at all (protocol 1). Each peer sends, right after its hello, a
- * RequestVote with a term far above the cluster's: a node that stepped it
- * would adopt that term, so every node's term in STATUS shows whether a
- * single one got through. Each client sends an INCR of an amount no honest
- * client uses; the honest client is the only writer, so every answer it
- * gets is known exactly, and a stray increment would show. Then a control:
- * the same RequestVote behind a correct hello must be taken (the term
+ * heartbeat of a leader with a term far above the cluster's (not a
+ * RequestVote, which CheckQuorum ignores while a leader is heard): a node
+ * that stepped it would adopt that term, so every node's term in STATUS
+ * shows whether a single one got through. Each client sends an INCR of an
+ * amount no honest client uses; the honest client is the only writer, so
+ * every answer it gets is known exactly, and a stray increment would show.
+ * Then a control:
+ * the same heartbeat behind a correct hello must be taken (the term
  * jumps), which shows the probe would have been seen.
  */
 
@@ -2369,17 +2743,21 @@ static int log_has(const struct cluster *c, int i, const char *a, const char *b)
     return found;
 }
 
-/* A RequestVote from voter `from` to node (index) at IMPOSTOR_TERM,
- * encoded into buf; its length, or 0 on error. */
-static size_t impostor_vote(int node, uint64_t from, uint8_t *buf, size_t cap)
+/* A heartbeat from voter `from`, as the leader of IMPOSTOR_TERM, to node
+ * (index), encoded into buf; its length, or 0 on error. Not a RequestVote:
+ * with CheckQuorum a node that hears from its leader ignores those, so the
+ * probe would prove nothing; a message from a leader of a higher term is
+ * always taken, and the node adopts its term. */
+static size_t impostor_msg(int node, uint64_t from, uint8_t *buf, size_t cap)
 {
     struct raft_msg m;
     size_t len = 0;
     memset(&m, 0, sizeof(m));
-    m.type = RAFT_MSG_VOTE;
+    m.type = RAFT_MSG_HEARTBEAT;
     m.from = from;
     m.to = (uint64_t)node + 1;
     m.term = IMPOSTOR_TERM;
+    m.u.heartbeat.round = 1;
     return raft_msg_encode(&m, buf, cap, &len) == 0 ? len : 0;
 }
 
@@ -2424,29 +2802,29 @@ static size_t impostor_build(const struct cluster *c, int node, int a,
         *what = "peer with a wrong token (last byte differs)";
         snprintf(why, wlen, "refused: wrong cluster token");
         peer_hello(c, node, j, &near, cluster_voters(c), buf);
-        return H + impostor_vote(node, j, buf + H, cap - H);
+        return H + impostor_msg(node, j, buf + H, cap - H);
     case IMP_PEER_CLUSTER:
         *what = "peer of another cluster (right token, 4 voters)";
         snprintf(why, wlen, "has another voter set");
         peer_hello(c, node, j, &c->token,
                    ctr_voters_fingerprint(ids, (size_t)c->n + 1), buf);
-        return H + impostor_vote(node, j, buf + H, cap - H);
+        return H + impostor_msg(node, j, buf + H, cap - H);
     case IMP_PEER_ID:
         *what = "peer claiming id 99 (right token)";
         snprintf(why, wlen, "claims to be n99, not a voter here");
         peer_hello(c, node, 99, &c->token, cluster_voters(c), buf);
-        return H + impostor_vote(node, 99, buf + H, cap - H);
+        return H + impostor_msg(node, 99, buf + H, cap - H);
     case IMP_PEER_FROM:
         *what = "peer sending as another voter (right token)";
         snprintf(why, wlen, "a message from n%" PRIu64 " on the connection "
                  "of n%" PRIu64, k, j);
         peer_hello(c, node, j, &c->token, cluster_voters(c), buf);
-        return H + impostor_vote(node, k, buf + H, cap - H);
+        return H + impostor_msg(node, k, buf + H, cap - H);
     case IMP_PEER_BARE:
         *what = "peer without a hello (protocol 1)";
         snprintf(why, wlen, "refused: not a hello");
         buf[0] = CTR_HELLO_PEER;
-        return 1 + impostor_vote(node, j, buf + 1, cap - 1);
+        return 1 + impostor_msg(node, j, buf + 1, cap - 1);
     default:
         *what = "client with a wrong token (one byte short)";
         snprintf(why, wlen, "refused: wrong cluster token");
@@ -2513,7 +2891,7 @@ static int64_t max_term(const struct cluster *c)
     return (int64_t)t;
 }
 
-/* The control: the same RequestVote behind a correct hello is taken. */
+/* The control: the same heartbeat behind a correct hello is taken. */
 static int impostor_control(const struct cluster *c, int node)
 {
     uint8_t buf[CTR_HELLO_LEN + 256];
@@ -2524,7 +2902,7 @@ static int impostor_control(const struct cluster *c, int node)
     size_t len;
     int closed;
     peer_hello(c, node, j, &c->token, cluster_voters(c), buf);
-    len = CTR_HELLO_LEN + impostor_vote(node, j, buf + CTR_HELLO_LEN,
+    len = CTR_HELLO_LEN + impostor_msg(node, j, buf + CTR_HELLO_LEN,
                                         sizeof(buf) - CTR_HELLO_LEN);
     closed = impostor_send(c, node, buf, len, 300, local, sizeof(local), NULL,
                            NULL);
@@ -2535,14 +2913,14 @@ static int impostor_control(const struct cluster *c, int node)
     }
     while (cl_status(c, node, &p, 500) != 0 || p.term < IMPOSTOR_TERM) {
         if (cl_now_us() >= until) {
-            say("impostors: control: node %d did not take the RequestVote of "
+            say("impostors: control: node %d did not take the heartbeat of "
                 "term %u behind a correct hello: the probe proves nothing",
                 node + 1, IMPOSTOR_TERM);
             return -1;
         }
         cl_sleep_ms(20);
     }
-    say("impostors: control: the same RequestVote behind a correct hello was "
+    say("impostors: control: the same heartbeat behind a correct hello was "
         "taken (node %d now in term %" PRIu64 ")", node + 1, p.term);
     return 0;
 }
@@ -2716,9 +3094,9 @@ int main(int argc, char **argv)
     g_t0 = cl_now_us();
     say("seed %" PRIu64, opt_seed);
     rng = opt_seed * 0x9E3779B97F4A7C15u + 1;
-    /* Everything, including startup and healing of both runs, within
-     * 1.5 * seconds + 250. */
-    cl_install_handlers((unsigned)opt_seconds * 3u / 2u + 250u);
+    /* Everything, including startup and healing of the three runs, within
+     * 2 * seconds + 300. */
+    cl_install_handlers((unsigned)opt_seconds * 2u + 300u);
 
     result("checker self-test", lin_selftest(opt_seed));
 
@@ -2779,6 +3157,45 @@ int main(int argc, char **argv)
                    test_nemesis(&c, &rng));
         }
         cluster_down(&c);
+        opt_seconds = full;
+    }
+
+    /* Lease reads: GETs answered from the leader's lease, without a
+     * heartbeat round, while the nemesis pauses the leader (SIGSTOP for
+     * longer than the election timeout) every other round. A paused
+     * leader must count the ticks it missed (the server delivers them
+     * before it looks at anything it read) or it would answer from a
+     * lease that expired while others elected a new leader and committed
+     * increments. */
+    if (n_failed == 0) {
+        int full = opt_seconds;
+        opt_seconds = full / 2 > 10 ? full / 2 : 10;
+        if (cl_init(&c, 3, opt_bin, path, &rng) != 0) {
+            say("cannot set up the lease-read cluster");
+            return 1;
+        }
+        c.extra[0] = "--lease-reads";
+        c.extra[1] = "--snapshot-every=500";
+        c.extra[2] = "--snapshot-trailing=100";
+        c.extra[3] = "--segment-bytes=16384";
+        c.extra[4] = "--record-applied";
+        c.extra[5] = NULL;
+        opt_snapshot_every = 500;
+        opt_pause_every = 2;
+        opt_lease = 1;
+        say("lease-read cluster (--lease-reads, --snapshot-every 500): %s, "
+            "temp dir %s", c.peers, c.dir);
+        if (cluster_up(&c, "lease-read cluster start") == 0) {
+            int k, probe = 0;
+            for (k = 1; k <= LEASE_PROBES && probe == 0; k++) {
+                probe = lease_probe(&c, &rng, k);
+            }
+            result("lease probe", probe);
+            result("nemesis run, lease reads", test_nemesis(&c, &rng));
+        }
+        cluster_down(&c);
+        opt_pause_every = 4;
+        opt_lease = 0;
         opt_seconds = full;
     }
     if (n_failed > 0) {
