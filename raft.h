@@ -398,10 +398,11 @@ struct raft_allocator {
  * so for election_ticks ticks after it starts). Turning it on is accepting
  * a timing assumption: no node's ticks run faster than the leader's by
  * more than lease_drift_ticks per election_ticks of the leader's, and a
- * node paused (by the scheduler, a debugger, a VM migration) counts the
- * ticks it missed before anything else when it resumes (or is
- * restarted): a leader whose clock stands still while others' run would
- * trust a lease that has ended. If the assumption fails a read may miss a
+ * node paused (by the scheduler, a debugger, a VM migration) is given the
+ * ticks it missed (raft_tick once per tick elapsed) before any
+ * raft_step() or raft_read_index() of input that arrived after the pause,
+ * or is restarted: a leader whose clock stood still while others' ran
+ * would trust a lease that has ended. If the assumption fails a read may miss a
  * write committed before it. Enable it on every node or on none.
  */
 /* Safety caps on one incoming AppendEntries (see struct raft_config). */
