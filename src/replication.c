@@ -331,6 +331,46 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
     return 0;
 }
 
+int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
+                           raft_index *index)
+{
+    raft_index i = raft__log_last(&r->log) + 1;
+    struct raft_entry *e = &r->ents[0];
+    int rc;
+    if (buf == NULL && len > 0) {
+        return RAFT_EINVAL;
+    }
+    if (len > r->cfg.max_msg_bytes) {
+        return RAFT_ETOOBIG;
+    }
+    if (1 > UINT64_MAX - i) {
+        return RAFT_ENOSPACE;
+    }
+    rc = raft__log_reserve(&r->log, 1, len, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    raft__log_append(&r->log, r->term, RAFT_ENTRY_COMMAND, buf, len);
+    e->term = r->term;
+    e->type = RAFT_ENTRY_COMMAND;
+    e->buf = buf;
+    e->len = len;
+    r->metrics.persist_entries_calls++;
+    if (r->cb.persist_entries(r, r->ctx, i, e, 1) != 0) {
+        return step_down_after_persist_failure(r, i);
+    }
+    raft__write_started(r, true, i);
+    r->metrics.entries_proposed++;
+    if (index != NULL) {
+        *index = i;
+    }
+    if (raft__quorum_majority(r->n) == 1) {
+        maybe_commit(r); /* the leader's own copy is a majority */
+    }
+    replicate_all(r);
+    return 0;
+}
+
 /* CheckQuorum: has the leader heard from a majority of the voters, itself
  * included, within the last election_ticks ticks? */
 static bool quorum_active(const struct raft *r)
