@@ -295,8 +295,9 @@ static int validate(struct raft *r, const struct raft_msg *m,
     return validate_other(m, why);
 }
 
-/* Answer a request from an older term so its sender learns ours (5.1). */
-static void reply_stale(struct raft *r, const struct raft_msg *m)
+/* Answer a request from an older term so its sender learns ours (5.1).
+ * Out of line: rare, and its message on the stack would cost every call. */
+RAFT__NOINLINE static void reply_stale(struct raft *r, const struct raft_msg *m)
 {
     struct raft_msg out;
     memset(&out, 0, sizeof(out));
