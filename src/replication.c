@@ -179,14 +179,21 @@ static void maybe_commit(struct raft *r)
  * moved; otherwise fall back to the full computation. */
 static inline void commit_after_ack(struct raft *r, raft_index m)
 {
-    size_t have = 0, above = 0;
+    const struct raft__progress *prs = r->prs;
+    raft_index self = r->durable;
+    raft_index commit = r->commit;
     size_t need = raft__quorum_majority(r->n);
+    size_t have = self >= m, above = self > commit;
     size_t i;
+    /* The leader's own slot counts its durable index (match_of): taken
+     * first, and its progress entry taken back out after the loop, which
+     * then needs no test per voter. Bounded by the number of voters. */
     for (i = 0; i < r->n; i++) {
-        raft_index x = match_of(r, i);
-        have += x >= m;
-        above += x > r->commit;
+        have += prs[i].match >= m;
+        above += prs[i].match > commit;
     }
+    have -= prs[r->self].match >= m;
+    above -= prs[r->self].match > commit;
     if (have >= need) {
         if (raft__log_term(&r->log, m) == r->term) {
             r->commit = m;
