@@ -17,7 +17,8 @@
 /* ---- leader ---------------------------------------------------------------- */
 
 static bool send_append(struct raft *r, const struct raft__progress *pr,
-                        raft_index prev, size_t n, raft_index commit)
+                        raft_index prev, raft_term prev_term, size_t n,
+                        raft_index commit)
 {
     struct raft_msg m;
     m.type = RAFT_MSG_APPEND;
@@ -25,7 +26,7 @@ static bool send_append(struct raft *r, const struct raft__progress *pr,
     m.to = pr->id;
     m.term = r->term;
     m.u.append.prev_index = prev;
-    m.u.append.prev_term = raft__log_term(&r->log, prev);
+    m.u.append.prev_term = prev_term;
     m.u.append.commit = commit;
     m.u.append.n_entries = n;
     m.u.append.entries = n > 0 ? r->ents : NULL;
@@ -51,8 +52,9 @@ static void queue_heartbeat(struct raft *r, const struct raft__progress *pr,
     m->u.append.entries = NULL;
 }
 
-/* Entries from lo on, as many as one message may carry, in r->ents.
- * Followers in step ask for the same slice: it is built once per flush. */
+/* Entries from lo on (base < lo <= last), as many as one message may
+ * carry, in r->ents, and the term of entry lo - 1. Followers in step ask
+ * for the same slice: it is built once per flush. */
 static size_t slice(struct raft *r, raft_index lo)
 {
     if (r->ents_n == 0 || r->ents_lo != lo) {
@@ -60,6 +62,7 @@ static size_t slice(struct raft *r, raft_index lo)
                                     r->cfg.max_msg_bytes, r->ents,
                                     &r->ents_bytes);
         r->ents_lo = lo;
+        r->ents_prev_term = raft__log_term(&r->log, lo - 1);
     }
     return r->ents_n;
 }
@@ -85,7 +88,7 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
     }
     prev = pr->next - 1;
     n = slice(r, pr->next);
-    if (!send_append(r, pr, prev, n, r->commit)) {
+    if (!send_append(r, pr, prev, r->ents_prev_term, n, r->commit)) {
         /* The message never left: nothing changes (next stays where
          * backtracking put it) and the next heartbeat, or reply, retries
          * rather than a loop now. */
@@ -95,9 +98,10 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
     r->metrics.entry_bytes_sent += r->ents_bytes;
     raft__progress_sent(pr, prev + n, r->ents_bytes, w);
     /* Whether another message could follow, so the round robin ends
-     * without a pass that only finds nothing to send. */
-    return !raft__progress_paused(pr, w, r->cfg.max_inflight_bytes) &&
-           pr->next <= raft__log_last(&r->log);
+     * without a pass that only finds nothing to send. The end of the log,
+     * what usually stops it, is tested first. */
+    return pr->next <= raft__log_last(&r->log) &&
+           !raft__progress_paused(pr, w, r->cfg.max_inflight_bytes);
 }
 
 /* Mark a follower to be sent what flow control allows at the flush. */
