@@ -73,11 +73,6 @@ raft_term raft__log_term_slow(const struct raft__log *l, raft_index i)
     return l->runs[run_of(l, i)].term;
 }
 
-raft_term raft__log_last_term(const struct raft__log *l)
-{
-    return l->nruns == 0 ? l->base_term : l->runs[l->nruns - 1].term;
-}
-
 static int grow(const struct raft_allocator *a, void **p, size_t *cap,
                 size_t need, size_t elem)
 {

@@ -103,7 +103,10 @@ static inline raft_term raft__log_term(const struct raft__log *l, raft_index i)
 }
 
 /* Term of the last entry (base_term if none is retained). */
-raft_term raft__log_last_term(const struct raft__log *l);
+static inline raft_term raft__log_last_term(const struct raft__log *l)
+{
+    return l->nruns == 0 ? l->base_term : l->runs[l->nruns - 1].term;
+}
 
 /*
  * Make room to append n entries with `bytes` payload bytes in total, whose

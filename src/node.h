@@ -193,7 +193,8 @@ struct raft {
     struct raft_entry *ents;    /* max_msg_entries slots for messages */
     raft_index ents_lo;         /* ents[0 .. ents_n) hold entries from */
     size_t ents_n;              /* ents_lo on (0: nothing cached), with */
-    size_t ents_bytes;          /* this many payload bytes */
+    size_t ents_bytes;          /* this many payload bytes; */
+    raft_term ents_prev_term;   /* term of entry ents_lo - 1 */
     bool any_dirty;             /* some prs[i].dirty is set */
 
     /* Timers, in ticks. */

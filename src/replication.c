@@ -17,7 +17,8 @@
 /* ---- leader ---------------------------------------------------------------- */
 
 static bool send_append(struct raft *r, const struct raft__progress *pr,
-                        raft_index prev, size_t n, raft_index commit)
+                        raft_index prev, raft_term prev_term, size_t n,
+                        raft_index commit)
 {
     struct raft_msg m;
     m.type = RAFT_MSG_APPEND;
@@ -25,7 +26,7 @@ static bool send_append(struct raft *r, const struct raft__progress *pr,
     m.to = pr->id;
     m.term = r->term;
     m.u.append.prev_index = prev;
-    m.u.append.prev_term = raft__log_term(&r->log, prev);
+    m.u.append.prev_term = prev_term;
     m.u.append.commit = commit;
     m.u.append.n_entries = n;
     m.u.append.entries = n > 0 ? r->ents : NULL;
@@ -51,8 +52,9 @@ static void queue_heartbeat(struct raft *r, const struct raft__progress *pr,
     m->u.append.entries = NULL;
 }
 
-/* Entries from lo on, as many as one message may carry, in r->ents.
- * Followers in step ask for the same slice: it is built once per flush. */
+/* Entries from lo on (base < lo <= last), as many as one message may
+ * carry, in r->ents, and the term of entry lo - 1. Followers in step ask
+ * for the same slice: it is built once per flush. */
 static size_t slice(struct raft *r, raft_index lo)
 {
     if (r->ents_n == 0 || r->ents_lo != lo) {
@@ -60,6 +62,7 @@ static size_t slice(struct raft *r, raft_index lo)
                                     r->cfg.max_msg_bytes, r->ents,
                                     &r->ents_bytes);
         r->ents_lo = lo;
+        r->ents_prev_term = raft__log_term(&r->log, lo - 1);
     }
     return r->ents_n;
 }
@@ -85,7 +88,7 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
     }
     prev = pr->next - 1;
     n = slice(r, pr->next);
-    if (!send_append(r, pr, prev, n, r->commit)) {
+    if (!send_append(r, pr, prev, r->ents_prev_term, n, r->commit)) {
         /* The message never left: nothing changes (next stays where
          * backtracking put it) and the next heartbeat, or reply, retries
          * rather than a loop now. */
@@ -95,9 +98,10 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
     r->metrics.entry_bytes_sent += r->ents_bytes;
     raft__progress_sent(pr, prev + n, r->ents_bytes, w);
     /* Whether another message could follow, so the round robin ends
-     * without a pass that only finds nothing to send. */
-    return !raft__progress_paused(pr, w, r->cfg.max_inflight_bytes) &&
-           pr->next <= raft__log_last(&r->log);
+     * without a pass that only finds nothing to send. The end of the log,
+     * what usually stops it, is tested first. */
+    return pr->next <= raft__log_last(&r->log) &&
+           !raft__progress_paused(pr, w, r->cfg.max_inflight_bytes);
 }
 
 /* Mark a follower to be sent what flow control allows at the flush. */
@@ -179,14 +183,21 @@ static void maybe_commit(struct raft *r)
  * moved; otherwise fall back to the full computation. */
 static inline void commit_after_ack(struct raft *r, raft_index m)
 {
-    size_t have = 0, above = 0;
+    const struct raft__progress *prs = r->prs;
+    raft_index self = r->durable;
+    raft_index commit = r->commit;
     size_t need = raft__quorum_majority(r->n);
+    size_t have = self >= m, above = self > commit;
     size_t i;
+    /* The leader's own slot counts its durable index (match_of): taken
+     * first, and its progress entry taken back out after the loop, which
+     * then needs no test per voter. Bounded by the number of voters. */
     for (i = 0; i < r->n; i++) {
-        raft_index x = match_of(r, i);
-        have += x >= m;
-        above += x > r->commit;
+        have += prs[i].match >= m;
+        above += prs[i].match > commit;
     }
+    have -= prs[r->self].match >= m;
+    above -= prs[r->self].match > commit;
     if (have >= need) {
         if (raft__log_term(&r->log, m) == r->term) {
             r->commit = m;
@@ -323,6 +334,46 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
     }
     if (first_out != NULL) {
         *first_out = first;
+    }
+    if (raft__quorum_majority(r->n) == 1) {
+        maybe_commit(r); /* the leader's own copy is a majority */
+    }
+    replicate_all(r);
+    return 0;
+}
+
+int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
+                           raft_index *index)
+{
+    raft_index i = raft__log_last(&r->log) + 1;
+    struct raft_entry *e = &r->ents[0];
+    int rc;
+    if (buf == NULL && len > 0) {
+        return RAFT_EINVAL;
+    }
+    if (len > r->cfg.max_msg_bytes) {
+        return RAFT_ETOOBIG;
+    }
+    if (1 > UINT64_MAX - i) {
+        return RAFT_ENOSPACE;
+    }
+    rc = raft__log_reserve(&r->log, 1, len, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    raft__log_append(&r->log, r->term, RAFT_ENTRY_COMMAND, buf, len);
+    e->term = r->term;
+    e->type = RAFT_ENTRY_COMMAND;
+    e->buf = buf;
+    e->len = len;
+    r->metrics.persist_entries_calls++;
+    if (r->cb.persist_entries(r, r->ctx, i, e, 1) != 0) {
+        return step_down_after_persist_failure(r, i);
+    }
+    raft__write_started(r, true, i);
+    r->metrics.entries_proposed++;
+    if (index != NULL) {
+        *index = i;
     }
     if (raft__quorum_majority(r->n) == 1) {
         maybe_commit(r); /* the leader's own copy is a majority */
@@ -482,8 +533,11 @@ static inline void send_append_resp(struct raft *r, raft_id to, bool success,
     raft__queue_done(r);
 }
 
-int raft__repl_recv_append(struct raft *r, const struct raft_msg *m,
-                           size_t bytes)
+/* The general case of raft__repl_recv_append, out of line: its registers
+ * would otherwise cost the in-order path below on every message. */
+RAFT__NOINLINE static int recv_append_any(struct raft *r,
+                                          const struct raft_msg *m,
+                                          size_t bytes)
 {
     const struct raft_msg_append *a = &m->u.append;
     const struct raft_entry *ents = a->entries;
@@ -600,4 +654,65 @@ int raft__repl_recv_append(struct raft *r, const struct raft_msg *m,
     }
     send_append_resp(r, m->from, true, prev + n, 0);
     return 0;
+}
+
+/* The usual message: from the known leader of our term, anchored at our
+ * last entry, which it matches, at or above commit. What the general path
+ * does then, without its work that cannot apply: no entry is present
+ * already (so nothing is skipped, counted again or truncated), no
+ * committed entry is covered, no role or term changes. */
+static int append_in_order(struct raft *r, const struct raft_msg *m,
+                           size_t bytes)
+{
+    const struct raft_msg_append *a = &m->u.append;
+    size_t n = a->n_entries;
+    raft_index prev = a->prev_index;
+    if (n > 0) {
+        const struct raft_entry *ents = a->entries;
+        size_t runs = 1;
+        size_t j;
+        int rc;
+        /* Terms never decrease (validated): equal ends make one run, the
+         * usual case. Otherwise count. Bounded by n. */
+        if (ents[0].term != ents[n - 1].term) {
+            for (j = 1; j < n; j++) {
+                runs += ents[j].term != ents[j - 1].term;
+            }
+        }
+        rc = raft__log_reserve(&r->log, n, bytes, runs);
+        if (rc != 0) {
+            return rc;
+        }
+        r->election_elapsed = 0;
+        /* Durable before acknowledged; on failure nothing was appended. */
+        r->metrics.persist_entries_calls++;
+        if (r->cb.persist_entries(r, r->ctx, prev + 1, ents, n) != 0) {
+            raft__durable_cut(r, prev + 1);
+            return RAFT_EPERSIST;
+        }
+        raft__durable_cut(r, prev + 1);
+        raft__log_append_n(&r->log, ents, n);
+        raft__write_started(r, true, prev + n);
+        r->metrics.entries_replicated += n;
+    } else {
+        r->election_elapsed = 0;
+    }
+    /* AppendEntries 5: commit = min(leaderCommit, index of last new entry). */
+    if (a->commit > r->commit) {
+        r->commit = a->commit < prev + n ? a->commit : prev + n;
+    }
+    send_append_resp(r, m->from, true, prev + n, 0);
+    return 0;
+}
+
+int raft__repl_recv_append(struct raft *r, const struct raft_msg *m,
+                           size_t bytes)
+{
+    if (m->term == r->term && r->role == RAFT_FOLLOWER && r->leader == m->from &&
+        m->u.append.prev_index == raft__log_last(&r->log) &&
+        m->u.append.prev_index >= r->commit &&
+        m->u.append.prev_term == raft__log_last_term(&r->log)) {
+        return append_in_order(r, m, bytes);
+    }
+    return recv_append_any(r, m, bytes);
 }

@@ -16,6 +16,11 @@ void raft__repl_tick(struct raft *r);
 int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
                        raft_index *first);
 
+/* The same for one command (raft_propose): what raft__repl_propose does
+ * with n == 1, without the loops over pieces and buffers. */
+int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
+                           raft_index *index);
+
 /* raft__repl_flush (declared in node.h, used by the flush): send what flow
  * control allows to every follower marked by a handler, round robin. */
 

@@ -295,8 +295,9 @@ static int validate(struct raft *r, const struct raft_msg *m,
     return validate_other(m, why);
 }
 
-/* Answer a request from an older term so its sender learns ours (5.1). */
-static void reply_stale(struct raft *r, const struct raft_msg *m)
+/* Answer a request from an older term so its sender learns ours (5.1).
+ * Out of line: rare, and its message on the stack would cost every call. */
+RAFT__NOINLINE static void reply_stale(struct raft *r, const struct raft_msg *m)
 {
     struct raft_msg out;
     memset(&out, 0, sizeof(out));
@@ -478,10 +479,22 @@ int raft_propose_batch(struct raft *r, const struct raft_buf *bufs, size_t n,
 
 int raft_propose(struct raft *r, const void *buf, size_t len, raft_index *index)
 {
-    struct raft_buf b;
-    b.base = buf;
-    b.len = len;
-    return raft_propose_batch(r, &b, 1, index);
+    /* raft_propose_batch with n == 1: the same writes reserved (one piece,
+     * plus one as the batch's count has it when max_msg_entries is 1), the
+     * same checks in the same order. */
+    size_t pieces = r != NULL && r->cfg.async_persist
+                        ? 1 + (r->cfg.max_msg_entries == 1)
+                        : 0;
+    int rc = enter(r, pieces);
+    if (rc != 0) {
+        return rc;
+    }
+    if (r->role != RAFT_LEADER) {
+        rc = RAFT_ENOTLEADER;
+    } else {
+        rc = raft__repl_propose_one(r, buf, len, index);
+    }
+    return leave(r, rc);
 }
 
 
