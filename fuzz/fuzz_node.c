@@ -1484,7 +1484,9 @@ static void do_step(struct world *w, const struct raft_msg *m)
     rc = raft_step(w->r, m);
     FZ_CHECK(raft_metrics(w->r, &m1, sizeof(m1)) == 0, "raft_metrics");
     ignored = m1.rejected[RAFT_REJECT_IN_LEASE] > m0.rejected[RAFT_REJECT_IN_LEASE];
-    FZ_CHECK(!ignored || (rc == 0 && !w->cfg.disable_check_quorum &&
+    /* (RAFT_EAPPLY: an earlier entry failed to apply again on the way
+     * out, as after any call.) */
+    FZ_CHECK(!ignored || ((rc == 0 || rc == RAFT_EAPPLY) && !w->cfg.disable_check_quorum &&
                           m->term > b.term &&
                           (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE)),
              "message type %d of term %llu ignored at term %llu (rc %d)", m->type,
@@ -1505,7 +1507,7 @@ static void do_step(struct world *w, const struct raft_msg *m)
                  "stale term %llu at term %llu gave %d", (ull)m->term,
                  (ull)b.term, rc);
     }
-    if (rc == 0 && m->term > b.term) {
+    if ((rc == 0 || rc == RAFT_EAPPLY) && m->term > b.term) {
         /* A pre-vote, a grant of one and a vote request ignored under
          * stickiness leave the term; everything else adopts it. */
         bool keeps = m->type == RAFT_MSG_PREVOTE ||
