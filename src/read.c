@@ -6,11 +6,12 @@
  * index and the next heartbeat round; a majority echoing that round (or a
  * later one) confirms it, and it is answered once applied (own reads) or
  * sent back (a follower's). One round is in flight at a time, so every
- * read asked for during a round trip shares the next round. Indexes and rounds only grow along the ring,
- * so reads settle from its head. On a follower each read is forwarded to
- * the leader (one message per call covers every read so far) and settles
- * when the leader's answer is applied here. Every read in the ring was
- * made in one term and role: when either changes, they all fail.
+ * read asked for during a round trip shares the next round. Indexes and
+ * rounds only grow along the ring, so reads settle from its head. On a
+ * follower each read is forwarded to the leader (one message per call
+ * covers every read so far) and settles when the leader's answer is
+ * applied here. Every read in the ring was made in one term and role:
+ * when either changes, they all fail.
  */
 #include "read.h"
 
