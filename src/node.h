@@ -428,6 +428,16 @@ void raft__set_role(struct raft *r, int role);
  */
 int raft__become_follower(struct raft *r, raft_term term, raft_id leader);
 
+/* A message only a leader sends (AppendEntries, a snapshot chunk, a
+ * heartbeat round), of a term >= ours: RAFT_EBADMSG, reported and counted
+ * as a conflict, if another node leads our term (or we do); 0 otherwise. */
+int raft__second_leader(struct raft *r, const struct raft_msg *m);
+
+/* Such a message, checked: follow its sender as leader of its term (a
+ * newer term is persisted first; RAFT_EPERSIST leaves the node unchanged)
+ * and restart the election timer's count. */
+int raft__follow(struct raft *r, const struct raft_msg *m);
+
 /* Draw a fresh randomized timeout, keeping the time already elapsed. */
 void raft__draw_election_timeout(struct raft *r);
 

@@ -297,21 +297,15 @@ int raft__read_recv(struct raft *r, const struct raft_msg *m)
 int raft__read_recv_heartbeat(struct raft *r, const struct raft_msg *m)
 {
     struct raft_msg *out;
-    if (m->term == r->term &&
-        (r->role == RAFT_LEADER || (r->leader != 0 && r->leader != m->from))) {
-        r->metrics.rejected[RAFT_REJECT_CONFLICT]++;
-        raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
-                   "second leader in the same term");
-        return RAFT_EBADMSG; /* impossible under Election Safety */
+    int rc;
+    rc = raft__second_leader(r, m);
+    if (rc != 0) {
+        return rc;
     }
-    if (m->term != r->term || r->role != RAFT_FOLLOWER) {
-        int rc = raft__become_follower(r, m->term, m->from);
-        if (rc != 0) {
-            return rc;
-        }
+    rc = raft__follow(r, m);
+    if (rc != 0) {
+        return rc;
     }
-    r->leader = m->from;
-    r->election_elapsed = 0;
     out = raft__queue_slot(r, m->from, RAFT__AFTER_STATE);
     if (out != NULL) {
         memset(out, 0, sizeof(*out));

@@ -550,12 +550,9 @@ RAFT__NOINLINE static int recv_append_any(struct raft *r,
     bool match;
     int rc;
 
-    if (m->term == r->term &&
-        (r->role == RAFT_LEADER || (r->leader != 0 && r->leader != m->from))) {
-        r->metrics.rejected[RAFT_REJECT_CONFLICT]++;
-        raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
-                   "second leader in the same term");
-        return RAFT_EBADMSG; /* impossible under Election Safety */
+    rc = raft__second_leader(r, m);
+    if (rc != 0) {
+        return rc;
     }
     /* Entries up to our commit index are known to match any leader's log
      * (Leader Completeness), so only the part after it needs checking. */
@@ -612,16 +609,10 @@ RAFT__NOINLINE static int recv_append_any(struct raft *r,
             }
         }
     }
-    /* Figure 2, All servers / Candidates: recognise the leader of a term at
-     * least as new as ours (persisting a term change first). */
-    if (m->term != r->term || r->role != RAFT_FOLLOWER) {
-        rc = raft__become_follower(r, m->term, m->from);
-        if (rc != 0) {
-            return rc;
-        }
+    rc = raft__follow(r, m);
+    if (rc != 0) {
+        return rc;
     }
-    r->leader = m->from;
-    r->election_elapsed = 0;
     if (!match) {
         raft_index hint = raft__log_match_hint(&r->log, prev, prev_term);
         r->metrics.rejected[RAFT_REJECT_LOG_MISMATCH]++;

@@ -61,6 +61,33 @@ int raft__become_follower(struct raft *r, raft_term term, raft_id leader)
     return 0;
 }
 
+int raft__second_leader(struct raft *r, const struct raft_msg *m)
+{
+    if (m->term == r->term &&
+        (r->role == RAFT_LEADER || (r->leader != 0 && r->leader != m->from))) {
+        r->metrics.rejected[RAFT_REJECT_CONFLICT]++;
+        raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
+                   "second leader in the same term");
+        return RAFT_EBADMSG; /* impossible under Election Safety */
+    }
+    return 0;
+}
+
+int raft__follow(struct raft *r, const struct raft_msg *m)
+{
+    /* Figure 2, All servers / Candidates: recognise the leader of a term
+     * at least as new as ours (persisting a term change first). */
+    if (m->term != r->term || r->role != RAFT_FOLLOWER) {
+        int rc = raft__become_follower(r, m->term, m->from);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    r->leader = m->from;
+    r->election_elapsed = 0;
+    return 0;
+}
+
 int raft__apply(struct raft *r)
 {
     /* Only entries this node holds durably are applied: in asynchronous

@@ -255,11 +255,9 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
     struct raft_snapshot_meta meta;
     bool same;
     int rc;
-    if (m->term == r->term &&
-        (r->role == RAFT_LEADER || (r->leader != 0 && r->leader != m->from))) {
-        raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
-                   "second leader in the same term");
-        return RAFT_EBADMSG; /* impossible under Election Safety */
+    rc = raft__second_leader(r, m);
+    if (rc != 0) {
+        return rc;
     }
     if (!raft__snapshot_enabled(r)) {
         raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EINVAL,
@@ -267,14 +265,10 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
         return RAFT_EINVAL;
     }
     /* Recognise the leader, as for AppendEntries. */
-    if (m->term != r->term || r->role != RAFT_FOLLOWER) {
-        rc = raft__become_follower(r, m->term, m->from);
-        if (rc != 0) {
-            return rc;
-        }
+    rc = raft__follow(r, m);
+    if (rc != 0) {
+        return rc;
     }
-    r->leader = m->from;
-    r->election_elapsed = 0;
     if (s->index <= r->commit) {
         /* Everything it covers is committed here already. */
         reply(r, m, 0, true, RAFT__AFTER_STATE);

@@ -300,8 +300,10 @@ void sim_time_step(struct sim *s)
     }
 }
 
-/* Clients mostly find the leader; sometimes they ask anyone. */
-static void sim_ev_propose(struct sim *s)
+/* The node a client asks: a running leader (one of them, if several
+ * believe they lead) unless the 1-in-`odds` draw says anyone; NULL if
+ * nobody runs. */
+static struct sim_node *sim_pick_client_target(struct sim *s, uint64_t odds)
 {
     struct sim_node *leaders[SIM_MAX_NODES];
     unsigned k = 0;
@@ -309,9 +311,14 @@ static void sim_ev_propose(struct sim *s)
         if (sim_node_running(&s->nodes[i]) &&
             raft_role(s->nodes[i].r) == RAFT_LEADER)
             leaders[k++] = &s->nodes[i];
-    struct sim_node *nd = k > 0 && sim_choose(s, 4) != 0
-                              ? leaders[sim_choose(s, k)]
-                              : sim_pick_node(s, true);
+    return k > 0 && sim_choose(s, odds) != 0 ? leaders[sim_choose(s, k)]
+                                             : sim_pick_node(s, true);
+}
+
+/* Clients mostly find the leader; sometimes they ask anyone. */
+static void sim_ev_propose(struct sim *s)
+{
+    struct sim_node *nd = sim_pick_client_target(s, 4);
     if (nd != NULL)
         sim_node_propose(nd);
 }
@@ -319,15 +326,7 @@ static void sim_ev_propose(struct sim *s)
 /* Clients ask the leader for a read half the time, anyone otherwise. */
 static void sim_ev_read(struct sim *s)
 {
-    struct sim_node *leaders[SIM_MAX_NODES];
-    unsigned k = 0;
-    for (unsigned i = 0; i < s->n; i++)
-        if (sim_node_running(&s->nodes[i]) &&
-            raft_role(s->nodes[i].r) == RAFT_LEADER)
-            leaders[k++] = &s->nodes[i];
-    struct sim_node *nd = k > 0 && sim_choose(s, 2) != 0
-                              ? leaders[sim_choose(s, k)]
-                              : sim_pick_node(s, true);
+    struct sim_node *nd = sim_pick_client_target(s, 2);
     if (nd != NULL)
         sim_read_ask(nd);
 }
