@@ -212,6 +212,14 @@ struct raft {
     /* Leader: index of its term's first entry (the no-op): the term has
      * committed an entry once commit reaches it. */
     raft_index lead_first;
+    /* Leader: an upper bound on every follower's match that exceeds both
+     * commit and the leader's durable index (raised where a match rises
+     * above them and commit does not follow), or UINT64_MAX when the
+     * leader alone is a majority. Its own durable index rising can raise
+     * commit only when this exceeds commit: commit is the majority index
+     * after every call, so only a follower holding more than the leader
+     * did can complete a new majority. */
+    raft_index match_hi;
 
     /* Reads (read.c): a FIFO ring of rq_cap slots, allocated at first
      * use; every read in it was made in term rq_term and role rq_role. */

@@ -201,9 +201,14 @@ static inline void commit_after_ack(struct raft *r, raft_index m)
     if (have >= need) {
         if (raft__log_term(&r->log, m) == r->term) {
             r->commit = m;
+            return;
         }
     } else if (above >= need) {
         maybe_commit(r);
+    }
+    /* m may stay above commit: the bound match_hi must cover it. */
+    if (m > r->match_hi) {
+        r->match_hi = m;
     }
 }
 
@@ -220,7 +225,7 @@ void raft__repl_installed(struct raft *r, struct raft__progress *pr,
     want_replicate(r, pr);
 }
 
-void raft__repl_durable_advanced(struct raft *r)
+void raft__repl_durable_advanced_slow(struct raft *r)
 {
     /* The leader's own match rose, as a follower's does on an ack. */
     if (r->role == RAFT_LEADER && r->durable > r->commit) {
@@ -251,6 +256,9 @@ int raft__repl_become_leader(struct raft *r)
         r->prs[i].read_ack = 0;
     }
     r->lead_first = last + 1;
+    /* Every follower's match is 0 now. Alone, the leader's own durable
+     * index is a majority: match_hi then lets every advance through. */
+    r->match_hi = raft__quorum_majority(r->n) == 1 ? UINT64_MAX : 0;
     r->read_round = 0;
     r->read_confirmed = 0;
     r->read_round_due = false;
@@ -494,7 +502,7 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
         }
         /* Only a match above the commit index can raise it. */
         if (advanced && pr->match > r->commit) {
-            commit_after_ack(r, pr->match);
+                commit_after_ack(r, pr->match);
         }
     } else {
         /* Fast backtracking: skip every entry whose term shows it cannot
