@@ -127,14 +127,20 @@ struct raft__ev {
     const char *reason;
 };
 
+/* Bits of struct raft's gate. */
+#define RAFT__GATE_BUSY 1u      /* inside a mutating call: re-entry refused */
+#define RAFT__GATE_UNSTARTED 2u /* neither bootstrapped nor restored */
+#define RAFT__GATE_STOPPED 4u   /* a write failed in asynchronous mode */
+
 struct raft {
     struct raft_config cfg;     /* defaults filled in */
     struct raft_callbacks cb;
     void *ctx;
 
     int role;                   /* 0 until started */
-    bool busy;                  /* inside a mutating call: re-entry refused */
-    bool stopped;               /* a write failed in asynchronous mode */
+    /* Why mutating calls are refused (RAFT__GATE_* bits), 0 when they are
+     * accepted: one test on entry to every call covers all three. */
+    uint8_t gate;
     /* The flush must take its general path: an event is recorded, the term
      * or role may differ from the last reported ones, or the node stopped.
      * Set where those change, cleared by the general path. */
