@@ -200,7 +200,8 @@ struct raft {
     raft_index ents_lo;         /* ents[0 .. ents_n) hold entries from */
     size_t ents_n;              /* ents_lo on (0: nothing cached), with */
     size_t ents_bytes;          /* this many payload bytes; */
-    raft_term ents_prev_term;   /* term of entry ents_lo - 1 */
+    struct raft_msg ents_msg;   /* the AppendEntries carrying them (its
+                                   recipient set per send) */
     bool any_dirty;             /* some prs[i].dirty is set */
 
     /* Timers, in ticks. */
