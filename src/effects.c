@@ -239,7 +239,7 @@ void raft__durable_cut_slow(struct raft *r, raft_index from)
 
 bool raft__flush_events_and_queue(struct raft *r)
 {
-    r->fx_slow = r->stopped;
+    r->fx_slow = (r->gate & RAFT__GATE_STOPPED) != 0;
     if (r->n_ev > 0 || r->term != r->ev_term || r->role != r->ev_role) {
         if (r->cb.event != NULL) {
             flush_events(r);
@@ -248,7 +248,7 @@ bool raft__flush_events_and_queue(struct raft *r)
             r->ev_role = r->role;
         }
     }
-    if (r->stopped) {
+    if ((r->gate & RAFT__GATE_STOPPED) != 0) {
         return false;
     }
     if (r->out_len > 0) {

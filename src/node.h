@@ -127,14 +127,20 @@ struct raft__ev {
     const char *reason;
 };
 
+/* Bits of struct raft's gate. */
+#define RAFT__GATE_BUSY 1u      /* inside a mutating call: re-entry refused */
+#define RAFT__GATE_UNSTARTED 2u /* neither bootstrapped nor restored */
+#define RAFT__GATE_STOPPED 4u   /* a write failed in asynchronous mode */
+
 struct raft {
     struct raft_config cfg;     /* defaults filled in */
     struct raft_callbacks cb;
     void *ctx;
 
     int role;                   /* 0 until started */
-    bool busy;                  /* inside a mutating call: re-entry refused */
-    bool stopped;               /* a write failed in asynchronous mode */
+    /* Why mutating calls are refused (RAFT__GATE_* bits), 0 when they are
+     * accepted: one test on entry to every call covers all three. */
+    uint8_t gate;
     /* The flush must take its general path: an event is recorded, the term
      * or role may differ from the last reported ones, or the node stopped.
      * Set where those change, cleared by the general path. */
@@ -194,7 +200,8 @@ struct raft {
     raft_index ents_lo;         /* ents[0 .. ents_n) hold entries from */
     size_t ents_n;              /* ents_lo on (0: nothing cached), with */
     size_t ents_bytes;          /* this many payload bytes; */
-    raft_term ents_prev_term;   /* term of entry ents_lo - 1 */
+    struct raft_msg ents_msg;   /* the AppendEntries carrying them (its
+                                   recipient set per send) */
     bool any_dirty;             /* some prs[i].dirty is set */
 
     /* Timers, in ticks. */
@@ -212,6 +219,14 @@ struct raft {
     /* Leader: index of its term's first entry (the no-op): the term has
      * committed an entry once commit reaches it. */
     raft_index lead_first;
+    /* Leader: an upper bound on every follower's match that exceeds both
+     * commit and the leader's durable index (raised where a match rises
+     * above them and commit does not follow), or UINT64_MAX when the
+     * leader alone is a majority. Its own durable index rising can raise
+     * commit only when this exceeds commit: commit is the majority index
+     * after every call, so only a follower holding more than the leader
+     * did can complete a new majority. */
+    raft_index match_hi;
 
     /* Reads (read.c): a FIFO ring of rq_cap slots, allocated at first
      * use; every read in it was made in term rq_term and role rq_role. */

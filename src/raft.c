@@ -112,6 +112,7 @@ int raft_create(const struct raft_config *cfg, const struct raft_callbacks *cbs,
         return RAFT_ENOMEM;
     }
     memset(r, 0, sizeof(*r));
+    r->gate = RAFT__GATE_UNSTARTED;
     r->cfg = c;
     r->cb = *cbs;
     r->ctx = ctx;
@@ -133,7 +134,7 @@ int raft_create(const struct raft_config *cfg, const struct raft_callbacks *cbs,
 void raft_destroy(struct raft *r)
 {
     const struct raft_allocator *a;
-    if (r == NULL || r->busy) {
+    if (r == NULL || (r->gate & RAFT__GATE_BUSY) != 0) {
         return;
     }
     a = &r->cfg.allocator;
@@ -260,7 +261,7 @@ static int start(struct raft *r, const raft_id *voters, size_t n_voters,
     if (r == NULL) {
         return RAFT_EINVAL;
     }
-    if (r->busy) {
+    if ((r->gate & RAFT__GATE_BUSY) != 0) {
         return RAFT_EBUSY;
     }
     if (r->role != 0) {
@@ -305,6 +306,7 @@ static int start(struct raft *r, const raft_id *voters, size_t n_voters,
     r->term = term;
     r->vote = vote;
     r->role = RAFT_FOLLOWER;
+    r->gate = 0; /* not busy (checked above) nor stopped (never started) */
     r->durable = raft__log_last(&r->log); /* given by the host from its disk */
     r->snap_index = base;
     r->snap_term = base_term;

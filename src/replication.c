@@ -16,23 +16,6 @@
 
 /* ---- leader ---------------------------------------------------------------- */
 
-static bool send_append(struct raft *r, const struct raft__progress *pr,
-                        raft_index prev, raft_term prev_term, size_t n,
-                        raft_index commit)
-{
-    struct raft_msg m;
-    m.type = RAFT_MSG_APPEND;
-    m.from = r->cfg.id;
-    m.to = pr->id;
-    m.term = r->term;
-    m.u.append.prev_index = prev;
-    m.u.append.prev_term = prev_term;
-    m.u.append.commit = commit;
-    m.u.append.n_entries = n;
-    m.u.append.entries = n > 0 ? r->ents : NULL;
-    return raft__send(r, &m);
-}
-
 /* An empty AppendEntries, queued: it leaves at the flush. */
 static void queue_heartbeat(struct raft *r, const struct raft__progress *pr,
                             raft_index prev, raft_index commit)
@@ -53,16 +36,27 @@ static void queue_heartbeat(struct raft *r, const struct raft__progress *pr,
 }
 
 /* Entries from lo on (base < lo <= last), as many as one message may
- * carry, in r->ents, and the term of entry lo - 1. Followers in step ask
- * for the same slice: it is built once per flush. */
+ * carry, in r->ents, and the AppendEntries carrying them in r->ents_msg
+ * but for its recipient. Followers in step ask for the same slice: it and
+ * its message are built once per flush, during which term and commit stay
+ * as they are. */
 static size_t slice(struct raft *r, raft_index lo)
 {
     if (r->ents_n == 0 || r->ents_lo != lo) {
-        r->ents_n = raft__log_slice(&r->log, lo, r->cfg.max_msg_entries,
-                                    r->cfg.max_msg_bytes, r->ents,
-                                    &r->ents_bytes);
+        struct raft_msg *m = &r->ents_msg;
+        size_t n = raft__log_slice(&r->log, lo, r->cfg.max_msg_entries,
+                                   r->cfg.max_msg_bytes, r->ents,
+                                   &r->ents_bytes);
+        r->ents_n = n;
         r->ents_lo = lo;
-        r->ents_prev_term = raft__log_term(&r->log, lo - 1);
+        m->type = RAFT_MSG_APPEND;
+        m->from = r->cfg.id;
+        m->term = r->term;
+        m->u.append.prev_index = lo - 1;
+        m->u.append.prev_term = raft__log_term(&r->log, lo - 1);
+        m->u.append.commit = r->commit;
+        m->u.append.n_entries = n;
+        m->u.append.entries = n > 0 ? r->ents : NULL;
     }
     return r->ents_n;
 }
@@ -88,7 +82,8 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
     }
     prev = pr->next - 1;
     n = slice(r, pr->next);
-    if (!send_append(r, pr, prev, r->ents_prev_term, n, r->commit)) {
+    r->ents_msg.to = pr->id;
+    if (!raft__send(r, &r->ents_msg)) {
         /* The message never left: nothing changes (next stays where
          * backtracking put it) and the next heartbeat, or reply, retries
          * rather than a loop now. */
@@ -201,9 +196,14 @@ static inline void commit_after_ack(struct raft *r, raft_index m)
     if (have >= need) {
         if (raft__log_term(&r->log, m) == r->term) {
             r->commit = m;
+            return;
         }
     } else if (above >= need) {
         maybe_commit(r);
+    }
+    /* m may stay above commit: the bound match_hi must cover it. */
+    if (m > r->match_hi) {
+        r->match_hi = m;
     }
 }
 
@@ -220,7 +220,7 @@ void raft__repl_installed(struct raft *r, struct raft__progress *pr,
     want_replicate(r, pr);
 }
 
-void raft__repl_durable_advanced(struct raft *r)
+void raft__repl_durable_advanced_slow(struct raft *r)
 {
     /* The leader's own match rose, as a follower's does on an ack. */
     if (r->role == RAFT_LEADER && r->durable > r->commit) {
@@ -251,6 +251,9 @@ int raft__repl_become_leader(struct raft *r)
         r->prs[i].read_ack = 0;
     }
     r->lead_first = last + 1;
+    /* Every follower's match is 0 now. Alone, the leader's own durable
+     * index is a majority: match_hi then lets every advance through. */
+    r->match_hi = raft__quorum_majority(r->n) == 1 ? UINT64_MAX : 0;
     r->read_round = 0;
     r->read_confirmed = 0;
     r->read_round_due = false;
@@ -494,7 +497,7 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
         }
         /* Only a match above the commit index can raise it. */
         if (advanced && pr->match > r->commit) {
-            commit_after_ack(r, pr->match);
+                commit_after_ack(r, pr->match);
         }
     } else {
         /* Fast backtracking: skip every entry whose term shows it cannot

@@ -29,8 +29,17 @@ int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
 void raft__repl_installed(struct raft *r, struct raft__progress *pr,
                           raft_index index);
 
-/* The leader's durable index rose: commit what a majority now holds. */
-void raft__repl_durable_advanced(struct raft *r);
+/* The leader's durable index rose: commit what a majority now holds.
+ * With two voters or more that needs a follower holding more than commit
+ * (match_hi tells), which is usually not so yet: the leader writes while
+ * its followers still receive the entries. */
+void raft__repl_durable_advanced_slow(struct raft *r);
+static inline void raft__repl_durable_advanced(struct raft *r)
+{
+    if (r->match_hi > r->commit) {
+        raft__repl_durable_advanced_slow(r);
+    }
+}
 
 /* AppendEntries whose term is >= ours, validated; `bytes` is the sum of
  * its entries' payload lengths (validation added them up). */

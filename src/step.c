@@ -17,6 +17,18 @@
 
 /* ---- driving -------------------------------------------------------------- */
 
+/* Why the gate is closed, in the order the reasons are reported. */
+static int refused(const struct raft *r)
+{
+    if ((r->gate & RAFT__GATE_BUSY) != 0) {
+        return RAFT_EBUSY;
+    }
+    if ((r->gate & RAFT__GATE_UNSTARTED) != 0) {
+        return RAFT_ENOTSTARTED;
+    }
+    return RAFT_ESTOPPED;
+}
+
 /* Enter a mutating call that may start up to `writes` writes. */
 static inline int enter(struct raft *r, size_t writes)
 {
@@ -24,29 +36,24 @@ static inline int enter(struct raft *r, size_t writes)
     if (r == NULL) {
         return RAFT_EINVAL;
     }
-    if (r->busy) {
-        return RAFT_EBUSY;
-    }
-    if (r->role == 0) {
-        return RAFT_ENOTSTARTED;
-    }
-    if (r->stopped) {
-        return RAFT_ESTOPPED;
+    if (r->gate != 0) {
+        return refused(r);
     }
     rc = raft__writes_reserve(r, writes);
     if (rc != 0) {
         return rc;
     }
-    r->busy = true;
+    r->gate = RAFT__GATE_BUSY;
     return 0;
 }
 
 /* Leave a mutating call: carry out its effects. The call's own error wins
- * over a failure to apply (applying is retried at the next call). */
+ * over a failure to apply (applying is retried at the next call). A node
+ * that stopped during the call stays stopped. */
 static int leave(struct raft *r, int rc)
 {
     int frc = raft__effects_flush(r);
-    r->busy = false;
+    r->gate &= (uint8_t)~RAFT__GATE_BUSY;
     return rc != 0 ? rc : frc;
 }
 
@@ -449,7 +456,7 @@ int raft_step(struct raft *r, const struct raft_msg *m)
         return rc;
     }
     if (m == NULL) {
-        r->busy = false;
+        r->gate = 0;
         return RAFT_EINVAL;
     }
     return leave(r, step(r, m));
@@ -526,7 +533,7 @@ int raft_persisted(struct raft *r, size_t n, int status)
          * not go on as if it held what it cannot vouch for. */
         bool was_leader = r->role == RAFT_LEADER;
         raft__effects_discard(r);
-        r->stopped = true;
+        r->gate |= RAFT__GATE_STOPPED;
         r->fx_slow = true;
         raft__set_role(r, RAFT_FOLLOWER);
         r->leader = 0;
