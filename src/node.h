@@ -209,6 +209,10 @@ struct raft {
 
     /* Ticks since the node started: the clock of CheckQuorum and leases. */
     uint64_t now;
+    /* `now` when this node last heard from a leader (0: its start). With
+     * leases it holds back its vote for election_ticks from then, whatever
+     * term it adopts meanwhile (election.c). */
+    uint64_t leader_heard;
     /* Leader: index of its term's first entry (the no-op): the term has
      * committed an entry once commit reaches it. */
     raft_index lead_first;

@@ -312,6 +312,7 @@ int raft__read_recv_heartbeat(struct raft *r, const struct raft_msg *m)
     }
     r->leader = m->from;
     r->election_elapsed = 0;
+    r->leader_heard = r->now;
     out = raft__queue_slot(r, m->from, RAFT__AFTER_STATE);
     if (out != NULL) {
         memset(out, 0, sizeof(*out));

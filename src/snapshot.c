@@ -275,6 +275,7 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
     }
     r->leader = m->from;
     r->election_elapsed = 0;
+    r->leader_heard = r->now;
     if (s->index <= r->commit) {
         /* Everything it covers is committed here already. */
         reply(r, m, 0, true, RAFT__AFTER_STATE);
