@@ -939,6 +939,66 @@ START_TEST(test_review_lease_survives_term_adoption_by_follower)
 }
 END_TEST
 
+/* raft_read_index promises exactly one callback per accepted read. A node
+ * stopped by a failed asynchronous write refuses every later call and
+ * raft_destroy calls nothing, so its pending reads must be settled (failed)
+ * by the raft_persisted call that stops it: a leader's (whose role changes)
+ * and a follower's alike. */
+START_TEST(test_review_stopped_node_settles_pending_reads)
+{
+    struct h_opts o = on3;
+    o.async = true;
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_heartbeat(h, 1, 1);
+    h_settle(h);
+    h_heartbeat(h, 1, 1);
+    h_settle(h);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 2)), 1);
+    h_drop_all(h);
+
+    /* The leader: a read waiting for its round, then a write that fails. */
+    int a;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    ck_assert_int_eq(h_propose(h, 1, "x", NULL), 0);
+    h_drop_all(h);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 0);
+    ck_assert_int_eq(h_persisted(h, 1, h_node(h, 1)->pending, -1), RAFT_ESTOPPED);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_FOLLOWER);
+    ck_assert_msg(h_node(h, 1)->n_reads == 1,
+                  "stopped leader: %zu read callbacks for 1 pending read",
+                  h_node(h, 1)->n_reads);
+    ck_assert_ptr_eq(h_node(h, 1)->reads[0].req, &a);
+    ck_assert_int_eq(h_node(h, 1)->reads[0].status, RAFT_ELEADERLOST);
+    h_free(h);
+
+    /* A follower: a forwarded read not yet answered, then a write that
+     * fails. */
+    h = h_new(3, &o);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_heartbeat(h, 1, 1);
+    h_settle(h);
+    h_heartbeat(h, 1, 1);
+    h_settle(h);
+    h_drop_all(h);
+    int b;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 2), &b), 0);
+    h_drop_all(h);
+    ck_assert_int_eq(h_propose(h, 1, "y", NULL), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_APPEND), 0);
+    ck_assert_uint_gt(h_node(h, 2)->pending, 0);
+    ck_assert_int_eq(h_persisted(h, 2, h_node(h, 2)->pending, -1), RAFT_ESTOPPED);
+    ck_assert_msg(h_node(h, 2)->n_reads == 1,
+                  "stopped follower: %zu read callbacks for 1 pending read",
+                  h_node(h, 2)->n_reads);
+    ck_assert_int_eq(h_node(h, 2)->reads[0].status, RAFT_ELEADERLOST);
+    h_free(h);
+}
+END_TEST
+
 Suite *raft_reads_suite(void)
 {
     Suite *s = suite_create("prevote_reads");
@@ -984,6 +1044,7 @@ Suite *raft_reads_suite(void)
     tc = tcase_create("review");
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_review_lease_survives_term_adoption_by_follower);
+    tcase_add_test(tc, test_review_stopped_node_settles_pending_reads);
     suite_add_tcase(s, tc);
     return s;
 }
