@@ -391,6 +391,11 @@ static inline int raft__effects_flush(struct raft *r)
 {
     if (r->fx_slow || r->out_len > 1) {
         if (!raft__flush_events_and_queue(r)) {
+            /* Stopped: nothing is sent or applied, but reads still
+             * waiting fail now (no later call will settle them). */
+            if (r->read_work) {
+                raft__read_flush(r);
+            }
             return 0;
         }
     } else if (r->out_len == 1 && r->out[0].barrier <= r->w_done) {
