@@ -394,8 +394,9 @@ struct raft_allocator {
  * a round while its lease holds: a majority acknowledged a heartbeat round
  * sent at tick t, so until tick t + election_ticks - lease_drift_ticks no
  * other node can have been elected (those voters ignore vote requests for
- * election_ticks ticks after hearing from the leader, and every node does
- * so for election_ticks ticks after it starts). Turning it on is accepting
+ * election_ticks ticks after hearing from the leader, even if they adopt
+ * a later term meanwhile, and every node does so for election_ticks ticks
+ * after it starts). Turning it on is accepting
  * a timing assumption: no node's ticks run faster than the leader's by
  * more than lease_drift_ticks per election_ticks of the leader's, and a
  * node paused (by the scheduler, a debugger, a VM migration) is given the

@@ -123,10 +123,16 @@ bool raft__election_in_lease(const struct raft *r)
     if (r->role == RAFT_LEADER) {
         return true; /* CheckQuorum deposes it within an election timeout */
     }
-    /* A node that just started may have acknowledged a leader's round
-     * before it stopped: with leases on it holds back as if it had heard
-     * from that leader at its start. */
-    if (r->leader == 0 && !(r->cfg.lease_reads && r->now < r->cfg.election_ticks)) {
+    if (r->cfg.lease_reads) {
+        /* A leader's lease may rest on this node's acknowledgement for
+         * election_ticks after it heard from that leader: hold back even
+         * if a later term was adopted since (from a reply or a refusal,
+         * which forgets the leader). A node that just started may have
+         * acknowledged a round before it stopped: its start counts as
+         * hearing from a leader (leader_heard starts at 0). */
+        return r->now - r->leader_heard < r->cfg.election_ticks;
+    }
+    if (r->leader == 0) {
         return false;
     }
     return r->election_elapsed < r->cfg.election_ticks;

@@ -216,6 +216,10 @@ struct raft {
 
     /* Ticks since the node started: the clock of CheckQuorum and leases. */
     uint64_t now;
+    /* `now` when this node last heard from a leader (0: its start). With
+     * leases it holds back its vote for election_ticks from then, whatever
+     * term it adopts meanwhile (election.c). */
+    uint64_t leader_heard;
     /* Leader: index of its term's first entry (the no-op): the term has
      * committed an entry once commit reaches it. */
     raft_index lead_first;
@@ -402,6 +406,11 @@ static inline int raft__effects_flush(struct raft *r)
 {
     if (r->fx_slow || r->out_len > 1) {
         if (!raft__flush_events_and_queue(r)) {
+            /* Stopped: nothing is sent or applied, but reads still
+             * waiting fail now (no later call will settle them). */
+            if (r->read_work) {
+                raft__read_flush(r);
+            }
             return 0;
         }
     } else if (r->out_len == 1 && r->out[0].barrier <= r->w_done) {

@@ -384,6 +384,20 @@ static void follower_flush(struct raft *r)
 
 void raft__read_flush(struct raft *r)
 {
+    if (r->stopped) {
+        /* Every later call returns RAFT_ESTOPPED and raft_destroy calls
+         * nothing: this is the last chance to keep the promise of one
+         * callback per read. A follower's read on a leader is dropped
+         * unanswered (nothing is sent any more). Bounded by the ring. */
+        while (r->rq_len > 0) {
+            settle_head(r, RAFT_ELEADERLOST);
+        }
+        r->rq_new = 0;
+        r->read_round_due = false;
+        r->read_round_retry = false;
+        r->read_work = false;
+        return;
+    }
     check_epoch(r);
     if (r->role == RAFT_LEADER) {
         leader_flush(r);

@@ -678,6 +678,7 @@ static int append_in_order(struct raft *r, const struct raft_msg *m,
             return rc;
         }
         r->election_elapsed = 0;
+        r->leader_heard = r->now;
         /* Durable before acknowledged; on failure nothing was appended. */
         r->metrics.persist_entries_calls++;
         if (r->cb.persist_entries(r, r->ctx, prev + 1, ents, n) != 0) {
@@ -690,6 +691,7 @@ static int append_in_order(struct raft *r, const struct raft_msg *m,
         r->metrics.entries_replicated += n;
     } else {
         r->election_elapsed = 0;
+        r->leader_heard = r->now;
     }
     /* AppendEntries 5: commit = min(leaderCommit, index of last new entry). */
     if (a->commit > r->commit) {

@@ -85,6 +85,7 @@ int raft__follow(struct raft *r, const struct raft_msg *m)
     }
     r->leader = m->from;
     r->election_elapsed = 0;
+    r->leader_heard = r->now;
     return 0;
 }
 

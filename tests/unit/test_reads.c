@@ -820,6 +820,185 @@ START_TEST(test_lease_config_checked)
 }
 END_TEST
 
+
+/* ---- review findings --------------------------------------------------------- */
+
+/* Copy the first message in flight matching from/to/type (no pointers in
+ * the vote types, so a struct copy is a full copy). */
+static struct raft_msg take(struct harness *h, raft_id from, raft_id to, int type)
+{
+    const struct raft_msg *m = h_find(h, from, to, type, 0);
+    ck_assert_ptr_nonnull(m);
+    return *m;
+}
+
+/* A follower whose acknowledgement holds up the leader's lease must keep
+ * ignoring vote requests for election_ticks even if a message of a later
+ * term (here a late pre-vote refusal) makes it adopt that term: otherwise
+ * another node is elected, and commits a write, while the old leader still
+ * serves reads from its lease. No node ticks after the lease is renewed, so
+ * the lease's timing assumption holds trivially. */
+START_TEST(test_review_lease_survives_term_adoption_by_follower)
+{
+    struct h_opts o = on3;
+    o.lease_reads = true;
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+
+    /* Node 2 runs a pre-vote at term 0 (asking for 1); its request to
+     * node 3 is delayed for the whole test. */
+    ck_assert_uint_gt(h_tick_until_role(h, 2, RAFT_PRECANDIDATE, 2 * E), 0);
+    struct raft_msg late = take(h, 2, 3, RAFT_MSG_PREVOTE);
+    h_drop_all(h);
+    h_tick(h, 3, E); /* out of its start-up window too */
+    h_drop_all(h);
+
+    /* Node 1 wins term 1 with node 2's vote; its AppendEntries are held. */
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_PRECANDIDATE, 2 * E), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_PREVOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_PREVOTE_RESP), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_VOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_VOTE_RESP), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    /* Node 3 receives the no-op (node 1 commits it with node 3's
+     * acknowledgement), then loses touch with node 1. */
+    h_drop(h, 1, 3, RAFT_MSG_PREVOTE);
+    h_drop(h, 1, 3, RAFT_MSG_VOTE);
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_APPEND), 0);
+    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_APPEND_RESP), 0);
+    h_drop(h, 3, 0, 0);
+    h_drop(h, 1, 3, 0);
+    ck_assert_uint_eq(h_count(h, 1, 2, RAFT_MSG_APPEND), 1);
+    /* Node 2 has voted but knows no leader yet (node 1's AppendEntries to
+     * it is still in flight): it grants node 3 a pre-vote for term 2, and
+     * node 3 becomes a candidate of term 2 whose vote requests are lost. */
+    ck_assert_uint_gt(h_tick_until_role(h, 3, RAFT_PRECANDIDATE, 2 * E), 0);
+    ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_PREVOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 3, RAFT_MSG_PREVOTE_RESP), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_CANDIDATE);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 3)), 2);
+    h_drop(h, 3, 0, 0);
+
+    /* Node 3 is cut off; nodes 1 and 2 run in lock step, and node 1 renews
+     * its lease with node 2 at every heartbeat, until node 3 times out and
+     * asks for pre-votes at term 3 (held). */
+    h_partition(h, 1u << 3);
+    h_deliver_all(h);
+    raft_index old_commit = 0;
+    for (unsigned i = 0; i < 3 * E && raft_role(h_raft(h, 3)) != RAFT_PRECANDIDATE; i++) {
+        h_tick(h, 1, 1);
+        h_tick(h, 2, 1);
+        h_tick(h, 3, 1);
+        h_deliver_all(h);
+    }
+    ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_PRECANDIDATE);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    old_commit = h_status(h, 1).commit;
+    ck_assert_uint_ge(old_commit, 1);
+    struct raft_msg pre3 = take(h, 3, 2, RAFT_MSG_PREVOTE);
+    ck_assert_uint_eq(pre3.term, 3);
+    int probe;
+    uint64_t lease_before = metrics(h, 1).lease_reads;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &probe), 0);
+    ck_assert_uint_eq(metrics(h, 1).lease_reads, lease_before + 1); /* lease holds */
+    h_drop_all(h);
+
+    /* From here on no node ticks. Node 1 is cut off. Node 2's late
+     * pre-vote reaches node 3, whose refusal brings node 2 to term 2. */
+    h_partition(h, 1u << 1);
+    ck_assert_int_eq(raft_step(h_raft(h, 3), &late), RAFT_ESTALE);
+    ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_PREVOTE_RESP), 0);
+    /* Node 3's pre-vote for term 3 arrives at node 2. */
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &pre3), 0);
+    h_deliver_all(h);
+    raft_index y = 0;
+    bool elected = raft_role(h_raft(h, 3)) == RAFT_LEADER;
+    if (elected) {
+        ck_assert_int_eq(h_propose(h, 3, "y", &y), 0);
+        h_deliver_all(h);
+        ck_assert_uint_ge(h_status(h, 3).commit, y);
+    }
+
+    /* Node 1 still leads term 1 and its clock has not moved since node 2
+     * acknowledged its last round. A read asked for now must not miss y. */
+    int q;
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    size_t before = h_node(h, 1)->n_reads;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &q), 0);
+    struct h_node *nd = h_node(h, 1);
+    for (size_t i = before; i < nd->n_reads; i++) {
+        if (nd->reads[i].req == &q && nd->reads[i].status == 0 && elected) {
+            ck_assert_msg(nd->reads[i].index >= y,
+                          "stale lease read: index %llu served by the term-1 "
+                          "leader after term-3 leader committed index %llu",
+                          (unsigned long long)nd->reads[i].index,
+                          (unsigned long long)y);
+        }
+    }
+    h_free(h);
+}
+END_TEST
+
+/* raft_read_index promises exactly one callback per accepted read. A node
+ * stopped by a failed asynchronous write refuses every later call and
+ * raft_destroy calls nothing, so its pending reads must be settled (failed)
+ * by the raft_persisted call that stops it: a leader's (whose role changes)
+ * and a follower's alike. */
+START_TEST(test_review_stopped_node_settles_pending_reads)
+{
+    struct h_opts o = on3;
+    o.async = true;
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_heartbeat(h, 1, 1);
+    h_settle(h);
+    h_heartbeat(h, 1, 1);
+    h_settle(h);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 2)), 1);
+    h_drop_all(h);
+
+    /* The leader: a read waiting for its round, then a write that fails. */
+    int a;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    ck_assert_int_eq(h_propose(h, 1, "x", NULL), 0);
+    h_drop_all(h);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 0);
+    ck_assert_int_eq(h_persisted(h, 1, h_node(h, 1)->pending, -1), RAFT_ESTOPPED);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_FOLLOWER);
+    ck_assert_msg(h_node(h, 1)->n_reads == 1,
+                  "stopped leader: %zu read callbacks for 1 pending read",
+                  h_node(h, 1)->n_reads);
+    ck_assert_ptr_eq(h_node(h, 1)->reads[0].req, &a);
+    ck_assert_int_eq(h_node(h, 1)->reads[0].status, RAFT_ELEADERLOST);
+    h_free(h);
+
+    /* A follower: a forwarded read not yet answered, then a write that
+     * fails. */
+    h = h_new(3, &o);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_heartbeat(h, 1, 1);
+    h_settle(h);
+    h_heartbeat(h, 1, 1);
+    h_settle(h);
+    h_drop_all(h);
+    int b;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 2), &b), 0);
+    h_drop_all(h);
+    ck_assert_int_eq(h_propose(h, 1, "y", NULL), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_APPEND), 0);
+    ck_assert_uint_gt(h_node(h, 2)->pending, 0);
+    ck_assert_int_eq(h_persisted(h, 2, h_node(h, 2)->pending, -1), RAFT_ESTOPPED);
+    ck_assert_msg(h_node(h, 2)->n_reads == 1,
+                  "stopped follower: %zu read callbacks for 1 pending read",
+                  h_node(h, 2)->n_reads);
+    ck_assert_int_eq(h_node(h, 2)->reads[0].status, RAFT_ELEADERLOST);
+    h_free(h);
+}
+END_TEST
+
 Suite *raft_reads_suite(void)
 {
     Suite *s = suite_create("prevote_reads");
@@ -860,6 +1039,12 @@ Suite *raft_reads_suite(void)
     tcase_add_test(tc, test_lease_read_without_round_until_lease_expires);
     tcase_add_test(tc, test_lease_restarted_node_holds_back_its_vote);
     tcase_add_test(tc, test_lease_config_checked);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("review");
+    h_tcase_cleanup(tc);
+    tcase_add_test(tc, test_review_lease_survives_term_adoption_by_follower);
+    tcase_add_test(tc, test_review_stopped_node_settles_pending_reads);
     suite_add_tcase(s, tc);
     return s;
 }
