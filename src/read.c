@@ -384,7 +384,7 @@ static void follower_flush(struct raft *r)
 
 void raft__read_flush(struct raft *r)
 {
-    if (r->stopped) {
+    if ((r->gate & RAFT__GATE_STOPPED) != 0) {
         /* Every later call returns RAFT_ESTOPPED and raft_destroy calls
          * nothing: this is the last chance to keep the promise of one
          * callback per read. A follower's read on a leader is dropped
