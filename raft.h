@@ -447,7 +447,7 @@ struct raft_config {
                                  below election_ticks */
     uint32_t max_pending_reads; /* reads waiting on this node (its own and,
                                  on a leader, those of followers), default
-                                 1024 */
+                                 1024, at most UINT32_MAX / 2 */
 };
 
 /* ======================================================================

@@ -85,6 +85,12 @@ static int config_fill(struct raft_config *c)
     if (c->max_pending_reads > UINT32_MAX / 2) {
         return RAFT_EINVAL;
     }
+#if SIZE_MAX / 64 < UINT32_MAX
+    /* A 32-bit size_t: the read ring must fit. */
+    if (c->max_pending_reads > SIZE_MAX / sizeof(struct raft__read)) {
+        return RAFT_EINVAL;
+    }
+#endif
     return 0;
 }
 

@@ -146,6 +146,9 @@ static void confirm(struct raft *r)
     /* Rounds grow along the ring; unassigned reads (round 0) are last. */
     for (k = 0; k < r->rq_len; k++) {
         struct raft__read *x = rq_at(r, k);
+        if (x->ready) {
+            continue; /* a lease read waiting to be applied */
+        }
         if (x->round == 0 || x->round > c) {
             break;
         }
@@ -268,6 +271,7 @@ int raft__read_recv_heartbeat_resp(struct raft *r, struct raft__progress *pr,
 
 int raft__read_recv(struct raft *r, const struct raft_msg *m)
 {
+    uint32_t k;
     int rc;
     if (r->role != RAFT_LEADER) {
         struct raft_msg out;
@@ -282,6 +286,25 @@ int raft__read_recv(struct raft *r, const struct raft_msg *m)
         return 0;
     }
     check_epoch(r);
+    /* A follower asks again every heartbeat interval until answered: a
+     * request that adds nothing must not take another slot. One already
+     * here from it with a number at least as high covers this one (the
+     * leader received it after every read it covers was asked for); one
+     * not yet given an index may simply cover more. Bounded by the
+     * ring's length. */
+    for (k = 0; k < r->rq_len; k++) {
+        struct raft__read *x = rq_at(r, k);
+        if (x->from != m->from) {
+            continue;
+        }
+        if (x->id >= m->u.read.id) {
+            return 0;
+        }
+        if (x->round == 0 && !x->ready) {
+            x->id = m->u.read.id;
+            return 0;
+        }
+    }
     rc = make_room(r);
     if (rc != 0) {
         /* Dropped: the follower asks again. Out of memory is reported

@@ -738,6 +738,41 @@ START_TEST(test_read_index_out_of_memory)
 }
 END_TEST
 
+/* A follower asking again for the same reads takes no more room on the
+ * leader: with room for two reads, five resends leave the leader room for
+ * its own read. */
+START_TEST(test_read_index_resends_take_no_room)
+{
+    struct harness *h = h_new(3, &(struct h_opts){.no_create = true, .seed = 5});
+    for (raft_id id = 1; id <= 3; id++) {
+        struct h_node *nd = h_node(h, id);
+        struct raft_config cfg = h_config(h, id);
+        cfg.disable_pre_vote = false;
+        cfg.disable_check_quorum = false;
+        cfg.max_pending_reads = 2;
+        struct raft_callbacks cbs = h_callbacks(h);
+        nd->cfg = cfg;
+        ck_assert_int_eq(raft_create(&cfg, &cbs, nd, &nd->r), 0);
+    }
+    leader_with_commit(h);
+    int a, b;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 2), &a), 0);
+    for (int k = 0; k < 5; k++) {
+        ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_READ), 0);
+        h_drop(h, 1, 0, 0); /* the leader's rounds are lost */
+        h_tick(h, 2, 1);    /* the follower asks again */
+    }
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &b), 0);
+    h_deliver_all(h);
+    h_heartbeat(h, 1, 1);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 1);
+    ck_assert_uint_eq(h_node(h, 2)->n_reads, 1);
+    ck_assert_int_eq(h_node(h, 2)->reads[0].status, 0);
+    h_free(h);
+}
+END_TEST
+
 /* ---- lease reads ---------------------------------------------------------- */
 
 /* With a lease, the leader answers within the call, without a round; once
@@ -1032,6 +1067,7 @@ Suite *raft_reads_suite(void)
     tcase_add_test(tc, test_stale_round_answer_confirms_nothing);
     tcase_add_test(tc, test_read_index_queue_full);
     tcase_add_test(tc, test_read_index_out_of_memory);
+    tcase_add_test(tc, test_read_index_resends_take_no_room);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lease");
