@@ -963,9 +963,9 @@ RAFT_API int raft_compact(struct raft *r, raft_index index);
  * On the leader the read index is the commit index when the read is asked
  * for (a new leader first commits an entry of its own term: reads wait for
  * it); the leader then confirms it still leads with a round of heartbeats
- * (RAFT_MSG_HEARTBEAT) to the voters, shared by every read asked for
- * before the round leaves, and the callback fires once a majority answered
- * and the node applied up to the index. With cfg.lease_reads and a valid
+ * (RAFT_MSG_HEARTBEAT) to the voters, and the callback fires once a
+ * majority answered and the node applied up to the index. One round is out
+ * at a time: the reads asked for meanwhile share the next one. With cfg.lease_reads and a valid
  * lease, no round is needed. A one-voter cluster confirms at once: the
  * callback may then run before this returns, at the end of this call.
  *
@@ -975,9 +975,12 @@ RAFT_API int raft_compact(struct raft *r, raft_index index);
  * applied up to the leader's index.
  *
  * Every pending read fails with RAFT_ELEADERLOST when the node's term or
- * role changes, or when the leader refuses (it no longer leads).
+ * role changes, when the leader refuses (it no longer leads), and when a
+ * failed asynchronous write stops the node (in the raft_persisted() call
+ * that stops it).
  * Returns 0, RAFT_EINVAL (no read callback), RAFT_ENOTLEADER (a follower
- * that knows no leader, or a candidate: raft_leader() tells whom to ask),
+ * that knows no leader, or a candidate or pre-candidate: raft_leader()
+ * tells whom to ask once one is known),
  * RAFT_EFULL (cfg.max_pending_reads reads already wait here), RAFT_ENOMEM,
  * RAFT_EAPPLY (the read was accepted; an earlier entry failed to apply
  * again on the way out), RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
