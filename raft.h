@@ -692,8 +692,9 @@ typedef int (*raft_snapshot_install_cb)(struct raft *r, void *ctx,
  * (this node has applied every entry up to `index`, and no entry committed
  * before the read was asked for is missing): the result is linearizable.
  * status RAFT_ELEADERLOST: leadership changed, or this node's leader could
- * not confirm it, before the read was confirmed (`index` is 0): retry,
- * possibly on the new leader. Must not call mutating functions on the node.
+ * not confirm it, or the node stopped, before the read was confirmed
+ * (`index` is 0): retry, possibly on the new leader. Must not call
+ * mutating functions on the node.
  */
 typedef void (*raft_read_cb)(struct raft *r, void *ctx, void *req,
                              raft_index index, int status);
