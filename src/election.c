@@ -199,19 +199,21 @@ static bool log_newer(const struct raft *r, raft_index index, raft_term term)
     return term > my_term || (term == my_term && index > raft__log_last(&r->log));
 }
 
-static void send_vote_resp(struct raft *r, raft_id to, bool granted)
+/* A vote or pre-vote reply of `term`, naming our last entry, queued to
+ * leave once the writes named by `after` are durable. */
+static void send_vote_resp(struct raft *r, int type, raft_id to, raft_term term,
+                           bool granted, int after)
 {
     struct raft_msg m;
     memset(&m, 0, sizeof(m));
-    m.type = RAFT_MSG_VOTE_RESP;
+    m.type = type;
     m.from = r->cfg.id;
     m.to = to;
-    m.term = r->term;
+    m.term = term;
     m.u.vote_resp.granted = granted;
     m.u.vote_resp.last_index = raft__log_last(&r->log);
     m.u.vote_resp.last_term = raft__log_last_term(&r->log);
-    /* A grant leaves once the vote is durable (Raft 5.2). */
-    raft__queue(r, &m, RAFT__AFTER_STATE);
+    raft__queue(r, &m, after);
 }
 
 int raft__election_recv_vote(struct raft *r, const struct raft_msg *m)
@@ -253,13 +255,14 @@ int raft__election_recv_vote(struct raft *r, const struct raft_msg *m)
     } else if (r->role == RAFT_CANDIDATE) {
         tie_break(r, m);
     }
-    send_vote_resp(r, m->from, grant);
+    /* A grant leaves once the vote is durable (Raft 5.2). */
+    send_vote_resp(r, RAFT_MSG_VOTE_RESP, m->from, r->term, grant,
+                   RAFT__AFTER_STATE);
     return 0;
 }
 
 int raft__election_recv_prevote(struct raft *r, const struct raft_msg *m)
 {
-    struct raft_msg out;
     /* Would we vote for it at m->term? A later term than ours frees our
      * vote; at our own term only a vote not given to another (and no
      * leader known) allows it. Nothing changes here: no term, no vote,
@@ -268,18 +271,12 @@ int raft__election_recv_prevote(struct raft *r, const struct raft_msg *m)
                      r->vote == m->from || (r->vote == 0 && r->leader == 0);
     bool grant = free_vote &&
                  log_up_to_date(r, m->u.vote.last_index, m->u.vote.last_term);
-    memset(&out, 0, sizeof(out));
-    out.type = RAFT_MSG_PREVOTE_RESP;
-    out.from = r->cfg.id;
-    out.to = m->from;
     /* A grant carries the term asked about, so the pre-candidate counts it
      * without taking it for a newer term; a refusal carries ours, so a
-     * pre-candidate behind us catches up. */
-    out.term = grant ? m->term : r->term;
-    out.u.vote_resp.granted = grant;
-    out.u.vote_resp.last_index = raft__log_last(&r->log);
-    out.u.vote_resp.last_term = raft__log_last_term(&r->log);
-    raft__queue(r, &out, RAFT__AFTER_NOTHING);
+     * pre-candidate behind us catches up. Nothing was written: it leaves
+     * at once. */
+    send_vote_resp(r, RAFT_MSG_PREVOTE_RESP, m->from, grant ? m->term : r->term,
+                   grant, RAFT__AFTER_NOTHING);
     return 0;
 }
 

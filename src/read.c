@@ -179,19 +179,19 @@ static void start_round(struct raft *r)
     confirm(r); /* a one-voter cluster confirms at once */
 }
 
-static void send_read_resp(struct raft *r, raft_id to, uint64_t id,
-                           raft_index index, bool ok)
+/* The answer to a follower's reads up to `id`: index 0 with ok false is a
+ * refusal. */
+static void read_resp(const struct raft *r, raft_id to, uint64_t id,
+                      raft_index index, bool ok, struct raft_msg *m)
 {
-    struct raft_msg m;
-    memset(&m, 0, sizeof(m));
-    m.type = RAFT_MSG_READ_RESP;
-    m.from = r->cfg.id;
-    m.to = to;
-    m.term = r->term;
-    m.u.read.id = id;
-    m.u.read.index = index;
-    m.u.read.ok = ok;
-    raft__send(r, &m);
+    memset(m, 0, sizeof(*m));
+    m->type = RAFT_MSG_READ_RESP;
+    m->from = r->cfg.id;
+    m->to = to;
+    m->term = r->term;
+    m->u.read.id = id;
+    m->u.read.index = index;
+    m->u.read.ok = ok;
 }
 
 static void leader_flush(struct raft *r)
@@ -228,7 +228,9 @@ static void leader_flush(struct raft *r)
             break;
         }
         if (x->from != 0) {
-            send_read_resp(r, x->from, x->id, x->index, true);
+            struct raft_msg m;
+            read_resp(r, x->from, x->id, x->index, true, &m);
+            raft__send(r, &m);
         } else if (r->applied < x->index) {
             break;
         }
@@ -275,13 +277,7 @@ int raft__read_recv(struct raft *r, const struct raft_msg *m)
     int rc;
     if (r->role != RAFT_LEADER) {
         struct raft_msg out;
-        memset(&out, 0, sizeof(out));
-        out.type = RAFT_MSG_READ_RESP;
-        out.from = r->cfg.id;
-        out.to = m->from;
-        out.term = r->term;
-        out.u.read.id = m->u.read.id;
-        out.u.read.ok = false;
+        read_resp(r, m->from, m->u.read.id, 0, false, &out);
         raft__queue(r, &out, RAFT__AFTER_STATE);
         return 0;
     }

@@ -728,6 +728,7 @@ struct raft_config h_config(const struct harness *h, raft_id id)
     cfg.disable_pre_vote = !h->opts.pre_vote;
     cfg.disable_check_quorum = !h->opts.check_quorum;
     cfg.lease_reads = h->opts.lease_reads;
+    cfg.max_pending_reads = h->opts.max_pending_reads;
     if (h->opts.counting_alloc) {
         cfg.allocator = h_alloc_table((struct h_alloc *)&h->alloc);
     }

@@ -235,6 +235,7 @@ struct h_opts {
     bool pre_vote;
     bool check_quorum;
     bool lease_reads;          /* needs check_quorum */
+    uint32_t max_pending_reads; /* 0: library default */
 };
 
 struct harness {

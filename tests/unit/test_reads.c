@@ -692,17 +692,10 @@ END_TEST
 /* cfg.max_pending_reads bounds the reads waiting on a node. */
 START_TEST(test_read_index_queue_full)
 {
-    struct harness *h = h_new(3, &(struct h_opts){.no_create = true, .seed = 3});
-    for (raft_id id = 1; id <= 3; id++) {
-        struct h_node *nd = h_node(h, id);
-        struct raft_config cfg = h_config(h, id);
-        cfg.disable_pre_vote = false;
-        cfg.disable_check_quorum = false;
-        cfg.max_pending_reads = 2;
-        struct raft_callbacks cbs = h_callbacks(h);
-        nd->cfg = cfg;
-        ck_assert_int_eq(raft_create(&cfg, &cbs, nd, &nd->r), 0);
-    }
+    struct h_opts o = on3;
+    o.seed = 3;
+    o.max_pending_reads = 2;
+    struct harness *h = h_new(3, &o);
     leader_with_commit(h);
     int a;
     h_drop_all(h);
@@ -743,17 +736,10 @@ END_TEST
  * its own read. */
 START_TEST(test_read_index_resends_take_no_room)
 {
-    struct harness *h = h_new(3, &(struct h_opts){.no_create = true, .seed = 5});
-    for (raft_id id = 1; id <= 3; id++) {
-        struct h_node *nd = h_node(h, id);
-        struct raft_config cfg = h_config(h, id);
-        cfg.disable_pre_vote = false;
-        cfg.disable_check_quorum = false;
-        cfg.max_pending_reads = 2;
-        struct raft_callbacks cbs = h_callbacks(h);
-        nd->cfg = cfg;
-        ck_assert_int_eq(raft_create(&cfg, &cbs, nd, &nd->r), 0);
-    }
+    struct h_opts o = on3;
+    o.seed = 5;
+    o.max_pending_reads = 2;
+    struct harness *h = h_new(3, &o);
     leader_with_commit(h);
     int a, b;
     h_drop_all(h);

@@ -188,6 +188,15 @@ static void assert_caught_up(struct harness *h, raft_id leader,
 }
 
 /* Snapshot chunks node 1 sent node 3 (as recorded). */
+/* The usual end of a stream test: node 3 installed node 1's snapshot once,
+ * byte for byte, and caught up with node 1's log after it. */
+static void assert_installed_once(struct harness *h)
+{
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+    assert_same_snapshot(h, 1);
+    assert_caught_up(h, 1, SNAP_INDEX);
+}
+
 static size_t chunks_sent(struct harness *h)
 {
     size_t k = 0;
@@ -685,9 +694,7 @@ START_TEST(test_snapshot_lost_middle_chunk)
     for (size_t k = 0; k < NCHUNKS; k++) {
         ck_assert_uint_eq(h_call(h, 3, H_CB_SNAPSHOT_WRITE, k)->offset, k * CHUNK);
     }
-    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
-    assert_same_snapshot(h, 1);
-    assert_caught_up(h, 1, SNAP_INDEX);
+    assert_installed_once(h);
     h_free(h);
 }
 END_TEST
@@ -717,9 +724,7 @@ START_TEST(test_snapshot_lost_middle_chunk_new_leader)
     ck_assert_msg(ticks <= 1, "the lost chunk was resent only after %u "
                   "leader ticks (election timeout %u)", ticks, E);
     ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_WRITE), NCHUNKS);
-    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
-    assert_same_snapshot(h, 1);
-    assert_caught_up(h, 1, SNAP_INDEX);
+    assert_installed_once(h);
     h_free(h);
 }
 END_TEST
@@ -857,9 +862,7 @@ START_TEST(test_snapshot_lost_tail)
     ck_assert(m->u.snapshot.last);
     ck_assert_uint_eq(finish(h, SNAP_INDEX, 0), 0);
     ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_WRITE), NCHUNKS);
-    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
-    assert_same_snapshot(h, 1);
-    assert_caught_up(h, 1, SNAP_INDEX);
+    assert_installed_once(h);
     h_free(h);
 }
 END_TEST
@@ -924,9 +927,7 @@ START_TEST(test_snapshot_duplicated_first_chunk)
     }
     unsigned ticks = finish(h, SNAP_INDEX, 10 * E);
     ck_assert_msg(ticks <= 2 * E + 2, "took %u ticks", ticks);
-    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
-    assert_same_snapshot(h, 1);
-    assert_caught_up(h, 1, SNAP_INDEX);
+    assert_installed_once(h);
     h_free(h);
 }
 END_TEST
@@ -983,9 +984,7 @@ START_TEST(test_snapshot_follower_restarts_mid_stream)
     /* after the restart: the whole snapshot, from 0, once */
     ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_WRITE), NCHUNKS);
     ck_assert_uint_eq(h_call(h, 3, H_CB_SNAPSHOT_WRITE, 0)->offset, 0);
-    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
-    assert_same_snapshot(h, 1);
-    assert_caught_up(h, 1, SNAP_INDEX);
+    assert_installed_once(h);
     h_free(h);
 }
 END_TEST
@@ -1017,9 +1016,7 @@ START_TEST(test_snapshot_late_answer_after_restart)
     ck_assert_uint_eq(h_progress(h, 1, 3).snapshot_acked, 4 * CHUNK);
     unsigned ticks = finish(h, SNAP_INDEX, 10 * E);
     ck_assert_msg(ticks <= 2 * E + 2, "took %u ticks", ticks);
-    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
-    assert_same_snapshot(h, 1);
-    assert_caught_up(h, 1, SNAP_INDEX);
+    assert_installed_once(h);
     h_free(h);
 }
 END_TEST
