@@ -26,7 +26,8 @@
  *   - Pointers are labelled "borrowed" (read during the call only),
  *     "retained" (kept until a stated event) or "out" (written by the call).
  *   - Callbacks must not call mutating functions (raft_tick, raft_step,
- *     raft_propose, raft_propose_batch, raft_persisted, raft_compact,
+ *     raft_propose, raft_propose_batch, raft_persisted, raft_compact, raft_read_index,
+ *     raft_propose_change, raft_leave_joint, raft_join,
  *     raft_bootstrap, raft_restore, raft_restore_snapshot, raft_destroy)
  *     on the node that invoked them; such calls return RAFT_EBUSY
  *     (raft_destroy is ignored). Queries are allowed. (So a host that
@@ -127,7 +128,11 @@ RAFT_API int raft_version_number(void);
     X(RAFT_ECOMPACTED, -24, "entry compacted into a snapshot")               \
     X(RAFT_ELEADERLOST, -25, "leadership changed before the read was confirmed") \
     X(RAFT_EFULL, -26, "too many requests pending")                          \
-    X(RAFT_ENOQUORUM, -27, "leader lost contact with a majority")
+    X(RAFT_ENOQUORUM, -27, "leader lost contact with a majority")            \
+    X(RAFT_ECONFBUSY, -28, "a configuration change is already in progress")  \
+    X(RAFT_EBADCONF, -29, "the change is not valid for the configuration")   \
+    X(RAFT_EREMOVED, -30, "this node is not a voter of the configuration")   \
+    X(RAFT_ETRANSFER, -31, "leadership is being transferred")
 
 enum {
 #define RAFT__ERRNO_ENUM(name, value, text) name = value,
@@ -165,8 +170,14 @@ enum {
 /* Entry types. */
 enum {
     RAFT_ENTRY_COMMAND = 1, /* a host command, handed to the apply callback */
-    RAFT_ENTRY_NOOP = 2     /* written by each new leader; applied as a no-op
+    RAFT_ENTRY_NOOP = 2,    /* written by each new leader; applied as a no-op
                                (the apply callback sees it and may ignore it) */
+    RAFT_ENTRY_CONFIG = 3   /* a configuration (see "Membership"): the
+                               payload is the whole new configuration, read
+                               with raft_conf_decode(). Applied like a
+                               no-op: the node acts on it when it is
+                               appended, and the apply callback sees it
+                               and may ignore it */
 };
 
 /*
@@ -203,14 +214,19 @@ enum {
                                  leadership for reads (u.heartbeat) */
     RAFT_MSG_HEARTBEAT_RESP = 10, /* its reply: u.heartbeat */
     RAFT_MSG_READ = 11,       /* follower: a read index, please (u.read) */
-    RAFT_MSG_READ_RESP = 12   /* leader: the index for reads up to u.read.id
+    RAFT_MSG_READ_RESP = 12,  /* leader: the index for reads up to u.read.id
                                  (u.read) */
+    RAFT_MSG_TIMEOUT_NOW = 13 /* leader: campaign at once, I hand over
+                                 leadership (thesis 3.10); no body */
 };
 
 /* RequestVote: a candidate asks for a vote in `term`. */
 struct raft_msg_vote {
     raft_index last_index; /* candidate's last log index */
     raft_term last_term;   /* term of that entry, 0 if the log is empty */
+    bool transfer;         /* RAFT_MSG_VOTE only: the campaign of a
+                              leadership transfer, which voters do not
+                              ignore under leader stickiness */
 };
 
 /* Reply to RequestVote. The voter's last entry tells a losing candidate
@@ -264,6 +280,10 @@ struct raft_msg_snapshot {
     size_t len;
     const void *data;      /* borrowed, see raft_send_cb/raft_step; may be
                               NULL when len is 0 */
+    /* The final chunk only (empty in the others): the configuration at
+     * `index`, encoded as a RAFT_ENTRY_CONFIG payload; borrowed like data. */
+    size_t conf_len;
+    const void *conf;
 };
 
 /*
@@ -584,8 +604,17 @@ enum {
     RAFT_EVENT_STEP_DOWN = 9,     /* leader stepped down: error says why
                                      (RAFT_EPERSIST, RAFT_ENOQUORUM) or 0
                                      for a higher term */
-    RAFT_EVENT_PREVOTE_START = 10 /* became pre-candidate: term (its
+    RAFT_EVENT_PREVOTE_START = 10,/* became pre-candidate: term (its
                                      current term; it asks for term + 1) */
+    RAFT_EVENT_CONF = 11,         /* the configuration in force changed: a
+                                     configuration entry was appended or
+                                     truncated away, or a snapshot brought
+                                     one; raft_conf() and raft_status() tell
+                                     the new one (one event per call) */
+    RAFT_EVENT_TRANSFER_ABORTED = 12 /* a leadership transfer to peer was
+                                     abandoned: no election within an
+                                     election timeout; proposals are taken
+                                     again */
 };
 
 /*
@@ -626,12 +655,15 @@ typedef void (*raft_event_cb)(struct raft *r, void *ctx,
  */
 
 /* Metadata of a snapshot: the last entry it covers and the configuration
- * at that entry. `voters` is borrowed as stated by each call. */
+ * in force at that entry, encoded as a RAFT_ENTRY_CONFIG payload (the host
+ * stores these bytes with its snapshot and hands them back to
+ * raft_restore_snapshot; raft_conf_decode reads them). `conf` is borrowed
+ * as stated by each call. */
 struct raft_snapshot_meta {
     raft_index index;
     raft_term term;
-    const raft_id *voters;
-    size_t n_voters;
+    const void *conf;
+    size_t conf_len;
 };
 
 /*
@@ -654,8 +686,10 @@ typedef int (*raft_snapshot_read_cb)(struct raft *r, void *ctx, raft_index index
  * being received, described by *meta (borrowed). Chunks come in order,
  * without gaps: offset 0 starts a new snapshot, and the host discards any
  * partly received one (a duplicate of the first chunk of the snapshot
- * being received is not passed on). Nothing needs to be durable yet. Return 0, or
- * non-zero on failure (the chunk counts as lost; the leader resends it).
+ * being received is not passed on). meta->conf is set with the last
+ * chunk only (NULL before it); snapshot_install gets it too. Nothing needs
+ * to be durable yet. Return 0, or non-zero on failure (the chunk counts as
+ * lost; the leader resends it).
  */
 typedef int (*raft_snapshot_write_cb)(struct raft *r, void *ctx,
                                       const struct raft_snapshot_meta *meta,
@@ -742,29 +776,47 @@ RAFT_API void raft_destroy(struct raft *r);
 
 /*
  * Start a brand-new node of a brand-new cluster whose voters are
- * voters[0..n_voters) (borrowed; copied). Call it with the same list on every
- * initial node, and persist the list yourself: pass it to raft_restore()
- * after a restart. The node starts as a follower at term 0 with an empty log;
- * no callback is invoked. A one-voter cluster elects itself at the first
- * election timeout.
- * Returns RAFT_EINVAL if the list is empty, has duplicates or zeros, or
- * does not contain this node; RAFT_ESTARTED if the node was already started;
- * RAFT_ENOMEM.
+ * voters[0..n_voters) (borrowed; copied), at most RAFT_MAX_MEMBERS. Call
+ * it with the same list on every initial node, and keep the list: pass it
+ * to raft_restore() after a restart. (It matters only until the cluster's
+ * first leader writes it to the log as a RAFT_ENTRY_CONFIG entry at index
+ * 1; from then on the configuration comes from the log and snapshots.)
+ * The node starts as a follower at term 0 with an empty log; no callback
+ * is invoked. A one-voter cluster elects itself at the first election
+ * timeout.
+ * Returns RAFT_EINVAL if the list is empty, too long, has duplicates or
+ * zeros, or does not contain this node; RAFT_ESTARTED if the node was
+ * already started; RAFT_ENOMEM.
  */
 RAFT_API int raft_bootstrap(struct raft *r, const raft_id *voters,
                             size_t n_voters);
 
 /*
+ * Start a brand-new, empty node that will join a running cluster: it has
+ * no configuration, never campaigns, and takes whatever a leader sends it
+ * (the log from index 1, or a snapshot), from which it learns the
+ * configuration. It becomes a member once a leader adds it (usually as a
+ * learner first, see raft_propose_change). After a restart, restore it
+ * with raft_restore() (voters NULL) or raft_restore_snapshot().
+ * Returns RAFT_ESTARTED, RAFT_EBUSY, RAFT_ENOMEM.
+ */
+RAFT_API int raft_join(struct raft *r);
+
+/*
  * Start a node from the state it persisted before a crash or shutdown:
- * the voter list, the last term and vote given to persist_state, and the
- * log entries given to persist_entries, starting at index 1 (all borrowed;
- * copied). The node starts as a follower with commit index 0 and applies
- * committed entries again from index 1 as it learns the commit index.
- * Returns RAFT_EINVAL if the voter list is invalid (as for raft_bootstrap),
- * the vote is not a voter (or is set while term is 0), term is UINT64_MAX,
+ * the voter list it was bootstrapped with (NULL with n_voters 0 for a node
+ * started with raft_join), the last term and vote given to persist_state,
+ * and the log entries given to persist_entries, starting at index 1 (all
+ * borrowed; copied). The configuration is the last RAFT_ENTRY_CONFIG entry
+ * of the log, or the bootstrap list if there is none. The node starts as a
+ * follower with commit index 0 and applies committed entries again from
+ * index 1 as it learns the commit index.
+ * Returns RAFT_EINVAL if the voter list is invalid (as for raft_bootstrap;
+ * NULL is valid), the vote is set while term is 0, term is UINT64_MAX,
  * or the entries are not a possible log (a term of 0, terms that decrease, a
  * term above `term`, an unknown type, a NULL payload with a non-zero length,
- * a payload larger than UINT32_MAX bytes); RAFT_ESTARTED; RAFT_ENOMEM.
+ * a payload larger than UINT32_MAX bytes, a configuration entry whose
+ * payload raft_conf_decode() refuses); RAFT_ESTARTED; RAFT_ENOMEM.
  */
 RAFT_API int raft_restore(struct raft *r, const raft_id *voters,
                           size_t n_voters, raft_term term, raft_id vote,
@@ -773,7 +825,8 @@ RAFT_API int raft_restore(struct raft *r, const raft_id *voters,
 /*
  * Start a node from a snapshot and the log that follows it: *snap (borrowed)
  * describes the snapshot the host's state machine was loaded from (its
- * voters are the configuration), term and vote are the last pair given to
+ * conf is the configuration at snap->index, as the node gave it in the
+ * metadata), term and vote are the last pair given to
  * persist_state, and entries[0..n_entries) (borrowed; copied) are the
  * stored entries from index first_index on. Entries at or below
  * snap->index are covered by the snapshot and dropped (if the entry at
@@ -781,8 +834,9 @@ RAFT_API int raft_restore(struct raft *r, const raft_id *voters,
  * with commit and applied at snap->index and applies from snap->index + 1.
  * Returns RAFT_ESNAPSHOT if the entries do not continue the snapshot: a
  * gap after it (first_index > snap->index + 1), a log that ends before it,
- * or a different term at snap->index; RAFT_EINVAL as raft_restore() (the
- * voters are snap's) or if snap is NULL, snap->index is 0 or UINT64_MAX,
+ * or a different term at snap->index; RAFT_EINVAL as raft_restore(), if
+ * raft_conf_decode() refuses snap->conf, or if snap is NULL, snap->index
+ * is 0 or UINT64_MAX,
  * snap->term is 0 or above `term`, first_index is 0, entries is NULL with n_entries > 0,
  * or the node has no snapshot callbacks; RAFT_ESTARTED; RAFT_EBUSY;
  * RAFT_ENOMEM (the node stays unstarted). raft_restore() is this call
@@ -824,7 +878,11 @@ RAFT_API int raft_tick(struct raft *r);
  * RAFT_EVENT_APPEND_REJECTED), or:
  *   RAFT_EINVAL       msg is NULL, or a snapshot chunk reached a node
  *                     without snapshot callbacks;
- *   RAFT_ENOTMEMBER   msg->from is not a voter (or is this node);
+ *   RAFT_ENOTMEMBER   msg->from is this node, or is not a member of the
+ *                     configuration in force and sent a reply or a read
+ *                     (requests from non-members are taken: a leader or
+ *                     candidate may be in a configuration this node has
+ *                     not seen yet);
  *   RAFT_EBADMSG      the message is impossible from a correct node:
  *                     - an unknown type, a recipient other than this node,
  *                       a term of 0 or UINT64_MAX;
@@ -873,8 +931,9 @@ RAFT_API int raft_step(struct raft *r, const struct raft_msg *msg);
 /*
  * Leader only: append one command (buf[0..len), borrowed; copied before the
  * call returns) to the log, persist it, and start replicating it. (Each new
- * leader first appends a no-op entry, so a cluster's first command has
- * index 2.) On success
+ * leader first appends a no-op entry, the cluster's first leader a
+ * configuration entry holding the bootstrap list instead, so a cluster's
+ * first command has index 2.) On success
  * *index (if not NULL) receives the entry's index; the entry is applied
  * through the apply callback once committed, which may be during this call
  * in a one-voter cluster. Committed is not guaranteed: if leadership is
@@ -989,6 +1048,143 @@ RAFT_API int raft_compact(struct raft *r, raft_index index);
 RAFT_API int raft_read_index(struct raft *r, void *req);
 
 /* ======================================================================
+ * Membership
+ *
+ * A configuration is a set of members: voters, which elect leaders and
+ * make up the majorities that commit entries, and learners, which receive
+ * the log and snapshots but never vote, campaign or count toward a
+ * majority. A change is proposed on the leader as a RAFT_ENTRY_CONFIG
+ * entry holding the whole new configuration; each node uses it as soon as
+ * the entry is in its log (appended, not committed: Raft thesis 4.1), and
+ * goes back to the previous one if the entry is truncated away.
+ *
+ * A change that adds or removes at most one voter (any number of
+ * learners) is made in one step. Any other change goes through a joint
+ * configuration (thesis 4.3): the outgoing voters (RAFT_MEMBER_OUTGOING)
+ * and the incoming ones (RAFT_MEMBER_VOTER) must both give a majority for
+ * an election to be won or an entry to be committed, until a second entry
+ * leaves the joint configuration, which the leader writes on its own once
+ * the joint entry is committed (or, with RAFT_JOINT_EXPLICIT, when the host
+ * calls raft_leave_joint).
+ *
+ * Only one change is in progress at a time: a leader accepts a change once
+ * the last configuration entry in its log is committed, the configuration
+ * is not joint, and an entry of its own term is committed (the
+ * single-server safety rule of the thesis errata).
+ *
+ * A node that is not a voter never campaigns; one that is not a member at
+ * all (removed, or started with raft_join and not yet added) still takes
+ * entries, snapshots and heartbeats from leaders, and answers vote
+ * requests (the candidate counts only its voters). A leader that is no
+ * longer a voter once its configuration change is committed steps down
+ * (RAFT_EVENT_STEP_DOWN with RAFT_EREMOVED).
+ * ====================================================================== */
+
+/* Member flags. A configuration holds at least one voter; RAFT_MEMBER_OUTGOING
+ * appears only in a joint configuration, alone (a voter being removed) or
+ * with one of the other two (a voter that stays, or is demoted). */
+#define RAFT_MEMBER_VOTER 1u    /* votes (in the incoming configuration,
+                                   while joint) */
+#define RAFT_MEMBER_OUTGOING 2u /* votes in the outgoing configuration */
+#define RAFT_MEMBER_LEARNER 4u  /* receives the log, never votes */
+
+/* Most members one configuration may hold. */
+#define RAFT_MAX_MEMBERS 255u
+
+struct raft_member {
+    raft_id id;
+    unsigned flags; /* RAFT_MEMBER_* */
+};
+
+/* One change, applied to the configuration in force. */
+enum {
+    RAFT_CHANGE_ADD_VOTER = 1,   /* add a voter, or promote a learner */
+    RAFT_CHANGE_ADD_LEARNER = 2, /* add a learner, or demote a voter */
+    RAFT_CHANGE_REMOVE = 3       /* remove a voter or a learner */
+};
+
+struct raft_change {
+    int type; /* RAFT_CHANGE_* */
+    raft_id id;
+};
+
+/* How raft_propose_change goes through a joint configuration. */
+enum {
+    RAFT_JOINT_AUTO = 0,     /* in one step if at most one voter is added or
+                                removed, else joint, left automatically */
+    RAFT_JOINT_IMPLICIT = 1, /* joint in any case, left automatically */
+    RAFT_JOINT_EXPLICIT = 2  /* joint in any case, left by raft_leave_joint */
+};
+
+/*
+ * Leader only: propose changes[0..n) (borrowed), applied together to the
+ * configuration in force, as one RAFT_ENTRY_CONFIG entry appended,
+ * persisted and replicated like a command (and in force on this node at
+ * once). `joint` is RAFT_JOINT_*. *index (if not NULL) receives the
+ * entry's index; the change is done once that entry is committed (for a
+ * joint change: once the entry leaving the joint configuration, written
+ * later, is; raft_status tells both).
+ * Returns RAFT_ENOTLEADER; RAFT_ECONFBUSY if a change is in progress (see
+ * above) or this leader has not committed an entry of its term yet: retry
+ * later; RAFT_EBADCONF if a change does not fit the configuration (adding
+ * a voter that is a voter, or a learner that is a learner, removing a
+ * non-member, two changes of one id, no voter left); RAFT_EINVAL if
+ * changes is NULL, n is 0, a type is unknown, an id is 0, joint is
+ * unknown, or the result would exceed RAFT_MAX_MEMBERS; and as
+ * raft_propose(): RAFT_EPERSIST (the leader steps down), RAFT_ENOSPACE,
+ * RAFT_ENOMEM, RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
+ */
+RAFT_API int raft_propose_change(struct raft *r, const struct raft_change *changes,
+                                 size_t n, int joint, raft_index *index);
+
+/*
+ * Leader only: leave the joint configuration in force (entered with
+ * RAFT_JOINT_EXPLICIT, or before the leader's automatic leave), by
+ * proposing its incoming configuration. *index as for raft_propose_change.
+ * Returns RAFT_EBADCONF if the configuration is not joint, RAFT_ECONFBUSY
+ * if the joint entry is not committed yet, and the other codes of
+ * raft_propose_change.
+ */
+RAFT_API int raft_leave_joint(struct raft *r, raft_index *index);
+
+/*
+ * Leader only: hand leadership to voter `id` (thesis 3.10). The leader
+ * stops taking proposals and raft_read_index (both return RAFT_ETRANSFER,
+ * to be retried at the new leader), sends `id` what it lacks and then a
+ * RAFT_MSG_TIMEOUT_NOW, on which `id` campaigns at once, at the next term,
+ * without a pre-vote; the voters do not ignore that campaign under leader
+ * stickiness. The transfer ends when this node stops leading, or is
+ * abandoned after an election timeout (RAFT_EVENT_TRANSFER_ABORTED), and
+ * the node leads on. A leader with cfg.lease_reads gives up its lease at
+ * once. Returns 0, RAFT_ENOTLEADER, RAFT_EINVAL (id is 0 or this node),
+ * RAFT_EBADCONF (id is not a voter of the configuration in force),
+ * RAFT_ETRANSFER (a transfer is already under way), RAFT_ENOTSTARTED,
+ * RAFT_ESTOPPED, RAFT_EBUSY.
+ */
+RAFT_API int raft_transfer_leadership(struct raft *r, raft_id id);
+
+/*
+ * The configuration in force on this node: its members into out[0..cap)
+ * (out), their number into *n (out). A node started with raft_join has
+ * none until it learns one (*n is 0). Returns 0, RAFT_ENOBUFS if cap is
+ * too small (*n says how many are needed; out is untouched), RAFT_EINVAL if
+ * n is NULL or out is NULL with cap > 0.
+ */
+RAFT_API int raft_conf(const struct raft *r, struct raft_member *out,
+                       size_t cap, size_t *n);
+
+/*
+ * Read an encoded configuration (a RAFT_ENTRY_CONFIG entry's payload, or a
+ * snapshot's meta->conf) into out[0..cap) (out), its member count into *n
+ * (out). Pure. Returns 0, RAFT_ENOBUFS (*n says how many are needed),
+ * RAFT_EINVAL for a NULL argument (out may be NULL when cap is 0), or
+ * RAFT_EFORMAT if the bytes are not a valid configuration (see
+ * docs/wire-format.md).
+ */
+RAFT_API int raft_conf_decode(const void *buf, size_t len, struct raft_member *out,
+                              size_t cap, size_t *n);
+
+/* ======================================================================
  * Wire format (codec)
  *
  * A portable encoding of struct raft_msg for hosts that send messages over
@@ -1101,13 +1297,22 @@ struct raft_status {
                               if no entry follows the snapshot, 0 if
                               neither) */
     raft_term last_term;   /* term of that entry, 0 if empty */
-    size_t n_voters;
+    size_t n_voters;       /* voters of the configuration in force
+                              (incoming ones while joint) */
     raft_index snapshot_index; /* latest snapshot (raft_compact, restore or
                                   installation), 0 if none */
     raft_index first_index;    /* first entry still in the log */
+    size_t n_members;          /* members of the configuration in force
+                                  (raft_conf), 0 for a node that has none */
+    raft_index conf_index;     /* the entry it comes from (at most
+                                  snapshot_index when the snapshot brought
+                                  it; 0: the bootstrap list); committed
+                                  once commit >= conf_index */
+    bool joint;                /* a joint configuration */
+    bool is_voter;             /* this node votes in it */
 };
 
-/* Replication progress of one voter, seen from the leader. */
+/* Replication progress of one member, seen from the leader. */
 struct raft_progress {
     raft_id id;
     bool self;          /* the leader itself */
@@ -1120,6 +1325,8 @@ struct raft_progress {
                            installed) */
     unsigned inflight;  /* AppendEntries in flight */
     uint64_t snapshot_acked; /* SNAPSHOT: bytes of it the follower wrote */
+    unsigned flags;     /* RAFT_MEMBER_* (0: the leader itself, if it is
+                           not a member of the configuration in force) */
 };
 
 /* Fill *st (out). `r` and `st` must not be NULL. */
@@ -1131,8 +1338,11 @@ RAFT_API raft_term raft_current_term(const struct raft *r);
 RAFT_API raft_id raft_leader(const struct raft *r);
 
 /*
- * Leader only: fill *p (out) with the progress of the i-th voter,
- * 0 <= i < n_voters, in the order the voter list was given.
+ * Leader only: fill *p (out) with the progress of the i-th member,
+ * 0 <= i < n_members + (1 if the leader is not a member), voters and
+ * learners (a learner has caught up when its match reaches the leader's
+ * last index), in raft_conf()'s order, then the leader itself if it is
+ * not a member.
  * Returns RAFT_ENOTLEADER on a non-leader, RAFT_EINVAL if i is out of range.
  */
 RAFT_API int raft_progress(const struct raft *r, size_t i, struct raft_progress *p);

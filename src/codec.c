@@ -54,7 +54,8 @@ static uint64_t get64(const uint8_t *p)
 
 static bool entry_type_ok(int type)
 {
-    return type == RAFT_ENTRY_COMMAND || type == RAFT_ENTRY_NOOP;
+    return type == RAFT_ENTRY_COMMAND || type == RAFT_ENTRY_NOOP ||
+           type == RAFT_ENTRY_CONFIG;
 }
 
 /* Encoded size of msg, or 0 if msg cannot be encoded. */
@@ -80,10 +81,14 @@ static uint64_t encoded_size(const struct raft_msg *m)
         return RAFT__WIRE_SNAPSHOT_RESP;
     case RAFT_MSG_SNAPSHOT:
         if ((m->u.snapshot.len > 0 && m->u.snapshot.data == NULL) ||
-            m->u.snapshot.len > UINT32_MAX - RAFT__WIRE_SNAPSHOT) {
+            (m->u.snapshot.conf_len > 0 && m->u.snapshot.conf == NULL) ||
+            (m->u.snapshot.conf_len > 0 && !m->u.snapshot.last) ||
+            m->u.snapshot.conf_len > RAFT__WIRE_MAX_CONF ||
+            m->u.snapshot.len > UINT32_MAX - RAFT__WIRE_SNAPSHOT - RAFT__WIRE_MAX_CONF) {
             return 0;
         }
-        return RAFT__WIRE_SNAPSHOT + (uint64_t)m->u.snapshot.len;
+        return RAFT__WIRE_SNAPSHOT + (uint64_t)m->u.snapshot.len +
+               m->u.snapshot.conf_len;
     case RAFT_MSG_APPEND:
         break;
     default:
@@ -162,9 +167,13 @@ static void encode_body(const struct raft_msg *m, uint8_t *p)
         put64(p + 40, m->u.snapshot.index_term);
         put64(p + 48, m->u.snapshot.offset);
         put32(p + 56, (uint32_t)m->u.snapshot.len);
-        put32(p + 60, 0); /* reserved for the configuration's length */
+        put32(p + 60, (uint32_t)m->u.snapshot.conf_len);
         if (m->u.snapshot.len > 0) {
             memcpy(p + RAFT__WIRE_SNAPSHOT, m->u.snapshot.data, m->u.snapshot.len);
+        }
+        if (m->u.snapshot.conf_len > 0) {
+            memcpy(p + RAFT__WIRE_SNAPSHOT + m->u.snapshot.len, m->u.snapshot.conf,
+                   m->u.snapshot.conf_len);
         }
         break;
     default: /* RAFT_MSG_APPEND, checked by encoded_size() */
@@ -311,29 +320,35 @@ static int decode_entries(const uint8_t *p, uint32_t size,
 }
 
 /* The chunk of a SNAPSHOT whose fixed part p[0..64) and total size are
- * checked, in the order of the entry checks: reserved bytes, the limit on
- * one payload, then the stated length against the message's. */
+ * checked, in the order of the entry checks: the configuration's length
+ * (only in the last chunk, at most RAFT__WIRE_MAX_CONF), the limit on one
+ * payload, then the stated lengths against the message's. The
+ * configuration's content is raft_step's to check. */
 static int decode_snapshot(const uint8_t *p, uint32_t size,
                            const struct raft_wire_limits *lim, struct raft_msg *m)
 {
     uint32_t n = get32(p + 56);
-    if (get32(p + 60) != 0) {
-        return RAFT_EFORMAT; /* reserved for a configuration's length */
+    uint32_t c = get32(p + 60);
+    uint32_t room = size - RAFT__WIRE_SNAPSHOT;
+    if (c > RAFT__WIRE_MAX_CONF || (c > 0 && !m->u.snapshot.last)) {
+        return RAFT_EFORMAT;
     }
     if (n > lim->max_entry_bytes) {
         return RAFT_ELIMIT;
     }
-    if (n > size - RAFT__WIRE_SNAPSHOT) {
+    if (c > room || n > room - c) {
         return RAFT_EFORMAT; /* the data runs past the stated length */
     }
-    if (n < size - RAFT__WIRE_SNAPSHOT) {
-        return RAFT_ETRAILING; /* bytes after the data */
+    if (n < room - c) {
+        return RAFT_ETRAILING; /* bytes after the configuration */
     }
     m->u.snapshot.index = get64(p + 32);
     m->u.snapshot.index_term = get64(p + 40);
     m->u.snapshot.offset = get64(p + 48);
     m->u.snapshot.len = n;
     m->u.snapshot.data = n > 0 ? p + RAFT__WIRE_SNAPSHOT : NULL;
+    m->u.snapshot.conf_len = c;
+    m->u.snapshot.conf = c > 0 ? p + RAFT__WIRE_SNAPSHOT + n : NULL;
     return 0;
 }
 

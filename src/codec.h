@@ -10,7 +10,10 @@
                                       n_entries + reserved, before entries */
 #define RAFT__WIRE_ENTRY 16u       /* term, len, type, 3 reserved bytes */
 #define RAFT__WIRE_SNAPSHOT 64u    /* header + index + index_term + offset +
-                                      len + reserved, before the data */
+                                      len + conf_len, before the data and
+                                      the configuration */
+#define RAFT__WIRE_MAX_CONF (8u + 9u * RAFT_MAX_MEMBERS) /* an encoded
+                                      configuration's largest size */
 #define RAFT__WIRE_SNAPSHOT_RESP 48u /* header + index + offset */
 #define RAFT__WIRE_SHORT 48u       /* header + two u64: HEARTBEAT(_RESP), READ
                                       (_RESP), whose second is reserved in

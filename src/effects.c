@@ -52,6 +52,10 @@ static void flush_events(struct raft *r)
         r->ev_role = r->role;
         emit_now(r, RAFT_EVENT_ROLE, 0, 0, NULL);
     }
+    if (r->conf_version != r->ev_conf_version) {
+        r->ev_conf_version = r->conf_version;
+        emit_now(r, RAFT_EVENT_CONF, 0, 0, NULL);
+    }
     /* Bounded by RAFT__EVQ_CAP. */
     for (i = 0; i < r->n_ev; i++) {
         const struct raft__ev *e = &r->evq[i];
@@ -240,12 +244,14 @@ void raft__durable_cut_slow(struct raft *r, raft_index from)
 bool raft__flush_events_and_queue(struct raft *r)
 {
     r->fx_slow = (r->gate & RAFT__GATE_STOPPED) != 0;
-    if (r->n_ev > 0 || r->term != r->ev_term || r->role != r->ev_role) {
+    if (r->n_ev > 0 || r->term != r->ev_term || r->role != r->ev_role ||
+        r->conf_version != r->ev_conf_version) {
         if (r->cb.event != NULL) {
             flush_events(r);
         } else {
             r->ev_term = r->term;
             r->ev_role = r->role;
+            r->ev_conf_version = r->conf_version;
         }
     }
     if ((r->gate & RAFT__GATE_STOPPED) != 0) {

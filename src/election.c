@@ -24,28 +24,31 @@ static void send_vote_requests(struct raft *r, int type)
     m.u.vote.last_index = raft__log_last(&r->log);
     m.u.vote.last_term = raft__log_last_term(&r->log);
     for (i = 0; i < r->n; i++) {
-        if (i != r->self) {
+        if (i != r->self && raft__is_voter(r, i)) {
             m.to = r->prs[i].id;
             raft__queue(r, &m, pre ? RAFT__AFTER_NOTHING : RAFT__AFTER_STATE);
         }
     }
 }
 
-/* Votes for and against this candidate. Its own vote counts only once the
- * write holding it is durable (always, in synchronous mode); a
- * pre-candidate's own pre-vote is written nowhere and counts at once. */
-static void tally(const struct raft *r, size_t *granted, size_t *rejected)
+/* The election's outcome (RAFT__VOTE_WON, _LOST or _PENDING) with the
+ * votes counted so far, over the configuration in force (quorum.h: only
+ * voters count, of both groups while joint). The candidate's own vote
+ * counts only once the write holding it is durable (always, in
+ * synchronous mode); a pre-candidate's own pre-vote is written nowhere and
+ * counts at once. */
+static int outcome(const struct raft *r)
 {
     size_t i;
-    *granted = 0;
-    *rejected = 0;
+    /* RAFT__VOTE_GRANTED and _REJECTED are quorum.h's WON and LOST. */
     for (i = 0; i < r->n; i++) {
+        uint8_t v = r->prs[i].vote;
         if (i == r->self && r->role == RAFT_CANDIDATE && r->w_done < r->w_vote) {
-            continue;
+            v = RAFT__VOTE_NONE;
         }
-        *granted += r->prs[i].vote == RAFT__VOTE_GRANTED;
-        *rejected += r->prs[i].vote == RAFT__VOTE_REJECTED;
+        r->vote_scratch[i] = v;
     }
+    return raft__quorum_vote(r->mflags, r->vote_scratch, r->n);
 }
 
 int raft__election_start(struct raft *r)
@@ -59,7 +62,7 @@ int raft__election_start(struct raft *r)
     }
     /* Room for the no-op of a term we may win during this very call, so
      * that winning cannot fail for want of memory. */
-    rc = raft__log_reserve(&r->log, 1, 0, 1);
+    rc = raft__log_reserve(&r->log, 1, raft__lead_entry_bytes(r), 1);
     if (rc != 0) {
         return rc;
     }
@@ -101,7 +104,7 @@ static int prevote_start(struct raft *r)
     r->prs[r->self].vote = RAFT__VOTE_GRANTED;
     raft__emit(r, RAFT_EVENT_PREVOTE_START, 0, 0, NULL);
     send_vote_requests(r, RAFT_MSG_PREVOTE);
-    if (raft__quorum_vote_result(r->n, 1, 0) == RAFT__VOTE_WON) {
+    if (outcome(r) == RAFT__VOTE_WON) {
         return raft__election_start(r); /* a one-voter cluster */
     }
     return 0;
@@ -109,6 +112,12 @@ static int prevote_start(struct raft *r)
 
 int raft__election_timeout(struct raft *r)
 {
+    if (!raft__is_voter(r, r->self)) {
+        /* Learners, removed nodes and nodes waiting to join never
+         * campaign (thesis 4.2.2, 4.2.1). */
+        raft__reset_election_timer(r);
+        return 0;
+    }
     if (r->cfg.disable_pre_vote) {
         return raft__election_start(r);
     }
@@ -140,12 +149,7 @@ bool raft__election_in_lease(const struct raft *r)
 
 int raft__election_check_won(struct raft *r)
 {
-    size_t granted, rejected;
-    if (r->role != RAFT_CANDIDATE) {
-        return 0;
-    }
-    tally(r, &granted, &rejected);
-    if (raft__quorum_vote_result(r->n, granted, rejected) != RAFT__VOTE_WON) {
+    if (r->role != RAFT_CANDIDATE || outcome(r) != RAFT__VOTE_WON) {
         return 0;
     }
     /* The caller reserved room for the no-op. */
@@ -283,22 +287,20 @@ int raft__election_recv_prevote(struct raft *r, const struct raft_msg *m)
 int raft__election_recv_prevote_resp(struct raft *r, struct raft__progress *pr,
                                      const struct raft_msg *m)
 {
-    size_t granted, rejected;
     bool grant = m->u.vote_resp.granted;
     if (r->role != RAFT_PRECANDIDATE || pr->vote != RAFT__VOTE_NONE ||
         m->term != (grant ? r->term + 1 : r->term)) {
         return 0; /* late, duplicated, or about another round */
     }
-    tally(r, &granted, &rejected);
     if (grant) {
         pr->vote = RAFT__VOTE_GRANTED;
-        if (raft__quorum_vote_result(r->n, granted + 1, rejected) == RAFT__VOTE_WON) {
+        if (outcome(r) == RAFT__VOTE_WON) {
             return raft__election_start(r);
         }
         return 0;
     }
     pr->vote = RAFT__VOTE_REJECTED;
-    if (raft__quorum_vote_result(r->n, granted, rejected + 1) == RAFT__VOTE_LOST) {
+    if (outcome(r) == RAFT__VOTE_LOST) {
         raft__emit(r, RAFT_EVENT_ELECTION_LOST, m->from, 0,
                    log_newer(r, m->u.vote_resp.last_index, m->u.vote_resp.last_term)
                        ? "pre-vote: a voter's log is more up-to-date"
@@ -311,14 +313,12 @@ int raft__election_recv_prevote_resp(struct raft *r, struct raft__progress *pr,
 int raft__election_recv_vote_resp(struct raft *r, struct raft__progress *pr,
                                   const struct raft_msg *m)
 {
-    size_t granted, rejected;
     if (r->role != RAFT_CANDIDATE || pr->vote != RAFT__VOTE_NONE) {
         return 0; /* late or duplicated reply */
     }
-    tally(r, &granted, &rejected);
     if (!m->u.vote_resp.granted) {
         pr->vote = RAFT__VOTE_REJECTED;
-        if (raft__quorum_vote_result(r->n, granted, rejected + 1) == RAFT__VOTE_LOST) {
+        if (outcome(r) == RAFT__VOTE_LOST) {
             raft__emit(r, RAFT_EVENT_ELECTION_LOST, m->from, 0,
                        log_newer(r, m->u.vote_resp.last_index, m->u.vote_resp.last_term)
                            ? "a voter's log is more up-to-date"
@@ -326,16 +326,16 @@ int raft__election_recv_vote_resp(struct raft *r, struct raft__progress *pr,
         }
         return 0;
     }
-    if (raft__quorum_vote_result(r->n, granted + 1, rejected) == RAFT__VOTE_WON) {
-        /* Reserve the no-op's room before counting the vote, so running out
+    pr->vote = RAFT__VOTE_GRANTED;
+    if (outcome(r) == RAFT__VOTE_WON) {
+        /* Reserve the no-op's room before taking the vote, so running out
          * of memory leaves the reply unprocessed rather than half-done. */
-        int rc = raft__log_reserve(&r->log, 1, 0, 1);
+        int rc = raft__log_reserve(&r->log, 1, raft__lead_entry_bytes(r), 1);
         if (rc != 0) {
+            pr->vote = RAFT__VOTE_NONE;
             return rc;
         }
-        pr->vote = RAFT__VOTE_GRANTED;
         return raft__repl_become_leader(r);
     }
-    pr->vote = RAFT__VOTE_GRANTED;
     return 0;
 }

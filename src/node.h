@@ -180,11 +180,39 @@ struct raft {
     int ev_role;
     raft_term ev_term;
 
-    /* Voters, in configuration order; prs[self] is this node. */
+    /* Members (conf.h): slots 0..n, in the order of the configuration in
+     * force, then this node if it is not a member; prs[self] is this
+     * node. */
     struct raft__progress *prs;
-    raft_id *voter_ids;         /* the same ids, for snapshot metadata */
+    uint8_t *mflags;            /* RAFT_MEMBER_* of each slot (0: this
+                                   node, not a member) */
     size_t n;
     size_t self;
+    size_t slots_cap;           /* room in every slot array */
+    struct raft__progress *prs_spare; /* the next configuration's slots */
+    struct raft__infl *infl_spare;
+    uint8_t *mflags_spare;
+    uint8_t *vote_scratch;      /* slots_cap votes for tallies */
+    raft_index *match_scratch2; /* slots_cap indexes for quorum math */
+    size_t n_members;           /* members of the configuration in force */
+    size_t n_voters;            /* its voters (RAFT_MEMBER_VOTER) */
+    raft_index conf_index;      /* the entry it came from: at most
+                                   snap_index when it is the base one */
+    uint64_t conf_version;      /* counts configurations taken; 0: none */
+    uint64_t ev_conf_version;   /* the one last reported (RAFT_EVENT_CONF) */
+    bool conf_joint;
+    bool conf_auto_leave;       /* joint: the leader leaves it on its own */
+    bool conf_simple;           /* not joint, no learner, this node a
+                                   voter: every slot is a voter, which the
+                                   hot paths count without flags */
+    bool self_quorum;           /* this node alone is a majority */
+    uint8_t *base_conf;         /* encoded configuration at snap_index
+                                   (before any snapshot: the bootstrap
+                                   list), NULL for a node that has none */
+    size_t base_conf_len;
+    raft_index base_conf_index; /* it is the configuration at every index
+                                   from this one to snap_index (so the
+                                   one of an older snapshot, too) */
 
     /* Snapshots (snapshot.c). Invariant: log.base <= snap_index <= applied. */
     raft_index snap_index;      /* latest snapshot the host holds, 0: none */
@@ -468,10 +496,11 @@ void raft__draw_election_timeout(struct raft *r);
 /* Restart the election timer with a fresh randomized timeout. */
 void raft__reset_election_timer(struct raft *r);
 
-/* Find a voter's progress by id, or NULL. Hosts often number voters
- * 1..n in configuration order, so slot id - 1 is tried first; otherwise
- * linear: voters are few. */
-static inline struct raft__progress *raft__voter(struct raft *r, raft_id id)
+/* Find a member's slot by id (this node's included), or NULL. Hosts often
+ * number members 1..n in configuration order, so slot id - 1 is tried
+ * first; otherwise linear: members are few. */
+static inline struct raft__progress *raft__member(const struct raft *r,
+                                                  raft_id id)
 {
     size_t i;
     if (id - 1 < r->n && r->prs[id - 1].id == id) {
@@ -483,6 +512,20 @@ static inline struct raft__progress *raft__voter(struct raft *r, raft_id id)
         }
     }
     return NULL;
+}
+
+/* Is slot i a voter (of either group while joint)? */
+static inline bool raft__is_voter(const struct raft *r, size_t i)
+{
+    return (r->mflags[i] & (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING)) != 0;
+}
+
+/* Payload bytes of the first entry of a term this node would lead: the
+ * cluster's first leader writes the bootstrap configuration instead of a
+ * no-op (so that every log holding index 1 holds a configuration). */
+static inline size_t raft__lead_entry_bytes(const struct raft *r)
+{
+    return raft__log_last(&r->log) == 0 ? r->base_conf_len : 0;
 }
 
 /* raft__apply (declared above, with the flush): apply committed, durable

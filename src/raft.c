@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "conf.h"
 #include "heap.h"
 #include "node.h"
 #include "rand.h"
@@ -146,9 +147,15 @@ void raft_destroy(struct raft *r)
     a = &r->cfg.allocator;
     raft__log_close(&r->log);
     raft__heap_free(a, r->prs);
-    raft__heap_free(a, r->voter_ids);
+    raft__heap_free(a, r->prs_spare);
     raft__heap_free(a, r->infl_store);
+    raft__heap_free(a, r->infl_spare);
+    raft__heap_free(a, r->mflags);
+    raft__heap_free(a, r->mflags_spare);
+    raft__heap_free(a, r->vote_scratch);
     raft__heap_free(a, r->match_scratch);
+    raft__heap_free(a, r->match_scratch2);
+    raft__heap_free(a, r->base_conf);
     raft__heap_free(a, r->ents);
     raft__heap_free(a, r->out);
     raft__heap_free(a, r->wq);
@@ -160,7 +167,7 @@ static int voters_check(const struct raft *r, const raft_id *voters, size_t n)
 {
     size_t i, j;
     bool self = false;
-    if (voters == NULL || n == 0 || n > SIZE_MAX / sizeof(struct raft__progress) / 2) {
+    if (voters == NULL || n == 0 || n > RAFT_MAX_MEMBERS) {
         return RAFT_EINVAL;
     }
     /* Quadratic, but over a voter list given by the host once at start. */
@@ -180,55 +187,9 @@ static int voters_check(const struct raft *r, const raft_id *voters, size_t n)
     return self ? 0 : RAFT_EINVAL;
 }
 
-/* Outgoing queue slots. The queue holds what one call sends apart from
- * AppendEntries with entries (heartbeats, votes, replies: a few per peer)
- * and, in asynchronous mode, replies waiting for a write, of which
- * coalescing keeps about one per peer. */
-#define OUT_PER_VOTER 4u
-#define OUT_EXTRA 8u
-
-/* Allocate and fill the voter table. Leaves r untouched on failure. */
-static int voters_set(struct raft *r, const raft_id *voters, size_t n)
-{
-    const struct raft_allocator *a = &r->cfg.allocator;
-    uint32_t w = r->cfg.max_inflight;
-    struct raft__progress *prs = raft__heap_alloc(a, n * sizeof(*prs));
-    struct raft__infl *infl = raft__heap_alloc(a, n * w * sizeof(*infl));
-    raft_index *scratch = raft__heap_alloc(a, n * sizeof(*scratch));
-    raft_id *ids = raft__heap_alloc(a, n * sizeof(*ids));
-    size_t out_cap = OUT_PER_VOTER * n + OUT_EXTRA;
-    struct raft__out *out = raft__heap_alloc(a, out_cap * sizeof(*out));
-    size_t i;
-    if (prs == NULL || infl == NULL || scratch == NULL || ids == NULL || out == NULL) {
-        raft__heap_free(a, prs);
-        raft__heap_free(a, infl);
-        raft__heap_free(a, scratch);
-        raft__heap_free(a, ids);
-        raft__heap_free(a, out);
-        return RAFT_ENOMEM;
-    }
-    memcpy(ids, voters, n * sizeof(*ids));
-    memset(prs, 0, n * sizeof(*prs));
-    for (i = 0; i < n; i++) {
-        prs[i].id = voters[i];
-        prs[i].infl = infl + i * w;
-        if (voters[i] == r->cfg.id) {
-            r->self = i;
-        }
-    }
-    r->prs = prs;
-    r->voter_ids = ids;
-    r->infl_store = infl;
-    r->match_scratch = scratch;
-    r->out = out;
-    r->out_cap = out_cap;
-    r->n = n;
-    return 0;
-}
-
 static int entries_check(raft_term term,
                          const struct raft_entry *e, size_t n, size_t *bytes,
-                         size_t *runs)
+                         size_t *runs, size_t *conf_max)
 {
     size_t i;
     raft_term prev = 0;
@@ -239,9 +200,18 @@ static int entries_check(raft_term term,
     }
     for (i = 0; i < n; i++) {
         if (e[i].term == 0 || e[i].term < prev || e[i].term > term ||
-            (e[i].type != RAFT_ENTRY_COMMAND && e[i].type != RAFT_ENTRY_NOOP) ||
+            e[i].type < RAFT_ENTRY_COMMAND || e[i].type > RAFT_ENTRY_CONFIG ||
             (e[i].buf == NULL && e[i].len > 0) || (uint64_t)e[i].len > UINT32_MAX) {
             return RAFT_EINVAL;
+        }
+        if (e[i].type == RAFT_ENTRY_CONFIG) {
+            size_t members;
+            if (raft__conf_check(e[i].buf, e[i].len, &members) != 0) {
+                return RAFT_EINVAL;
+            }
+            if (members > *conf_max) {
+                *conf_max = members;
+            }
         }
         if (e[i].term != prev) {
             (*runs)++;
@@ -255,14 +225,15 @@ static int entries_check(raft_term term,
     return 0;
 }
 
-/* Start the node: voters, term and vote, and a log whose entries
- * entries[0..n) follow (base, base_term). */
-static int start(struct raft *r, const raft_id *voters, size_t n_voters,
-                 raft_term term, raft_id vote, raft_index base,
-                 raft_term base_term, const struct raft_entry *entries,
-                 size_t n_entries)
+/* Start the node: the base configuration (encoded in conf[0..conf_len),
+ * or the bootstrap list voters[0..n_voters), or none), term and vote,
+ * and a log whose entries entries[0..n) follow (base, base_term). */
+static int start(struct raft *r, const void *conf, size_t conf_len,
+                 const raft_id *voters, size_t n_voters, raft_term term,
+                 raft_id vote, raft_index base, raft_term base_term,
+                 const struct raft_entry *entries, size_t n_entries)
 {
-    size_t bytes, runs, i;
+    size_t bytes, runs, conf_max = 0, members = 0;
     int rc;
     if (r == NULL) {
         return RAFT_EINVAL;
@@ -273,22 +244,21 @@ static int start(struct raft *r, const raft_id *voters, size_t n_voters,
     if (r->role != 0) {
         return RAFT_ESTARTED;
     }
-    rc = voters_check(r, voters, n_voters);
-    if (rc != 0) {
-        return rc;
+    if (voters != NULL || n_voters != 0) {
+        rc = voters_check(r, voters, n_voters);
+        if (rc != 0) {
+            return rc;
+        }
+        members = n_voters;
     }
-    if (vote != 0) {
-        for (i = 0; i < n_voters && voters[i] != vote; i++) {
-        }
-        if (i == n_voters) {
-            return RAFT_EINVAL;
-        }
+    if (conf != NULL && raft__conf_check(conf, conf_len, &members) != 0) {
+        return RAFT_EINVAL;
     }
     if (term == UINT64_MAX || (term == 0 && vote != 0) || base_term > term ||
         base == UINT64_MAX || n_entries > UINT64_MAX - 1 - base) {
         return RAFT_EINVAL;
     }
-    rc = entries_check(term, entries, n_entries, &bytes, &runs);
+    rc = entries_check(term, entries, n_entries, &bytes, &runs, &conf_max);
     if (rc != 0) {
         return rc;
     }
@@ -302,7 +272,12 @@ static int start(struct raft *r, const raft_id *voters, size_t n_voters,
     if (rc != 0) {
         return rc;
     }
-    rc = voters_set(r, voters, n_voters);
+    rc = raft__conf_reserve(r, members > conf_max ? members : conf_max);
+    if (rc == 0 && conf != NULL) {
+        rc = raft__conf_set_base(r, conf, conf_len);
+    } else if (rc == 0 && voters != NULL) {
+        rc = raft__conf_set_base_voters(r, voters, n_voters);
+    }
     if (rc != 0) {
         return rc;
     }
@@ -321,6 +296,10 @@ static int start(struct raft *r, const raft_id *voters, size_t n_voters,
     r->metrics.applied_by_snapshot = base;
     r->ev_term = term; /* starting is not an event */
     r->ev_role = RAFT_FOLLOWER;
+    r->base_conf_index = base;
+    raft__conf_reload(r);
+    r->ev_conf_version = r->conf_version;
+    r->fx_slow = false;
     raft__reset_election_timer(r);
     return 0;
 }
@@ -329,7 +308,8 @@ int raft_restore(struct raft *r, const raft_id *voters, size_t n_voters,
                  raft_term term, raft_id vote, const struct raft_entry *entries,
                  size_t n_entries)
 {
-    return start(r, voters, n_voters, term, vote, 0, 0, entries, n_entries);
+    return start(r, NULL, 0, voters, n_voters, term, vote, 0, 0, entries,
+                 n_entries);
 }
 
 int raft_restore_snapshot(struct raft *r, const struct raft_snapshot_meta *snap,
@@ -361,13 +341,24 @@ int raft_restore_snapshot(struct raft *r, const struct raft_snapshot_meta *snap,
             return RAFT_ESNAPSHOT; /* terms go down after it */
         }
     }
-    return start(r, snap->voters, snap->n_voters, term, vote, snap->index,
-                 snap->term, entries, n_entries);
+    if (snap->conf == NULL) {
+        return RAFT_EINVAL;
+    }
+    return start(r, snap->conf, snap->conf_len, NULL, 0, term, vote,
+                 snap->index, snap->term, entries, n_entries);
 }
 
 int raft_bootstrap(struct raft *r, const raft_id *voters, size_t n_voters)
 {
+    if (voters == NULL) {
+        return RAFT_EINVAL; /* NULL would start a node with no configuration */
+    }
     return raft_restore(r, voters, n_voters, 0, 0, NULL, 0);
+}
+
+int raft_join(struct raft *r)
+{
+    return start(r, NULL, 0, NULL, 0, 0, 0, 0, 0, NULL, 0);
 }
 
 /* ---- queries ---------------------------------------------------------------- */
@@ -383,9 +374,29 @@ void raft_status(const struct raft *r, struct raft_status *st)
     st->applied = r->applied;
     st->last_index = raft__log_last(&r->log);
     st->last_term = raft__log_last_term(&r->log);
-    st->n_voters = r->n;
+    st->n_voters = r->n_voters;
     st->snapshot_index = r->snap_index;
     st->first_index = r->log.base + 1;
+    st->n_members = r->n_members;
+    st->conf_index = r->conf_index;
+    st->joint = r->conf_joint;
+    st->is_voter = r->role != 0 && raft__is_voter(r, r->self);
+}
+
+int raft_conf(const struct raft *r, struct raft_member *out, size_t cap,
+              size_t *n)
+{
+    if (r == NULL || n == NULL || (out == NULL && cap > 0)) {
+        return RAFT_EINVAL;
+    }
+    *n = r->role == 0 ? 0 : r->n_members;
+    if (*n > cap) {
+        return RAFT_ENOBUFS;
+    }
+    if (*n > 0) {
+        raft__conf_members(r, out, cap);
+    }
+    return 0;
 }
 
 int raft_role(const struct raft *r)
@@ -415,6 +426,7 @@ int raft_progress(const struct raft *r, size_t i, struct raft_progress *p)
     pr = &r->prs[i];
     p->id = pr->id;
     p->self = i == r->self;
+    p->flags = r->mflags[i];
     if (p->self) {
         p->state = RAFT_PROGRESS_REPLICATE;
         p->match = r->durable;

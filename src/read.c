@@ -129,7 +129,11 @@ static void confirm(struct raft *r)
     for (i = 0; i < r->n; i++) {
         v[i] = i == r->self ? r->read_round : r->prs[i].read_ack;
     }
-    c = raft__quorum_commit_index(v, r->n);
+    if (r->conf_simple) {
+        c = raft__quorum_commit_index(v, r->n);
+    } else {
+        c = raft__quorum_index(r->mflags, v, r->n, r->match_scratch2);
+    }
     if (c <= r->read_confirmed) {
         return;
     }
@@ -171,7 +175,7 @@ static void start_round(struct raft *r)
     m.term = r->term;
     m.u.heartbeat.round = r->read_round;
     for (i = 0; i < r->n; i++) {
-        if (i != r->self) {
+        if (i != r->self && raft__is_voter(r, i)) {
             m.to = r->prs[i].id;
             raft__send(r, &m);
         }

@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "conf.h"
 #include "quorum.h"
 #include "read.h"
 #include "snapshot.h"
@@ -165,7 +166,15 @@ static void maybe_commit(struct raft *r)
     for (i = 0; i < r->n; i++) {
         r->match_scratch[i] = match_of(r, i);
     }
-    n = raft__quorum_commit_index(r->match_scratch, r->n);
+    if (r->conf_simple) {
+        n = raft__quorum_commit_index(r->match_scratch, r->n);
+    } else {
+        /* Learners do not count; while joint, both voter groups must
+         * hold it (thesis 4.3). */
+        memcpy(r->match_scratch2, r->match_scratch, r->n * sizeof(raft_index));
+        n = raft__quorum_index(r->mflags, r->match_scratch2, r->n,
+                               r->match_scratch);
+    }
     if (n > r->commit && raft__log_term(&r->log, n) == r->term) {
         r->commit = n;
     }
@@ -184,6 +193,10 @@ static inline void commit_after_ack(struct raft *r, raft_index m)
     size_t need = raft__quorum_majority(r->n);
     size_t have = self >= m, above = self > commit;
     size_t i;
+    if (!r->conf_simple) {
+        maybe_commit(r); /* the counts below assume every slot votes */
+        return;
+    }
     /* The leader's own slot counts its durable index (match_of): taken
      * first, and its progress entry taken back out after the loop, which
      * then needs no test per voter. Bounded by the number of voters. */
@@ -235,6 +248,7 @@ static int step_down_after_persist_failure(struct raft *r, raft_index first)
 {
     raft__durable_cut(r, first);
     raft__log_truncate(&r->log, first);
+    raft__conf_truncated(r, first);
     raft__become_follower(r, r->term, 0); /* same term: cannot fail */
     raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, RAFT_EPERSIST, "persisting entries failed");
     return RAFT_EPERSIST;
@@ -244,6 +258,7 @@ int raft__repl_become_leader(struct raft *r)
 {
     raft_index last = raft__log_last(&r->log);
     struct raft_entry noop;
+    int type = RAFT_ENTRY_NOOP;
     size_t i;
     for (i = 0; i < r->n; i++) {
         raft__progress_reset(&r->prs[i], last);
@@ -252,8 +267,9 @@ int raft__repl_become_leader(struct raft *r)
     }
     r->lead_first = last + 1;
     /* Every follower's match is 0 now. Alone, the leader's own durable
-     * index is a majority: match_hi then lets every advance through. */
-    r->match_hi = raft__quorum_majority(r->n) == 1 ? UINT64_MAX : 0;
+     * index is a majority: match_hi then lets every advance through (as it
+     * does for configurations the fast counts do not cover). */
+    r->match_hi = r->self_quorum || !r->conf_simple ? UINT64_MAX : 0;
     r->read_round = 0;
     r->read_confirmed = 0;
     r->read_round_due = false;
@@ -266,18 +282,28 @@ int raft__repl_become_leader(struct raft *r)
     raft__emit(r, RAFT_EVENT_ELECTION_WON, 0, 0, NULL);
     /* A no-op of the new term: committing it commits every earlier entry,
      * which the leader cannot do by counting replicas (Raft 5.4.2, 8). Its
-     * room was reserved by the caller. */
-    raft__log_append(&r->log, r->term, RAFT_ENTRY_NOOP, NULL, 0);
-    noop.term = r->term;
-    noop.type = RAFT_ENTRY_NOOP;
+     * room was reserved by the caller (raft__lead_entry_bytes). The first
+     * leader of a cluster writes its configuration instead, so that the
+     * log says what the bootstrap list said, to nodes that join later. */
     noop.buf = NULL;
     noop.len = 0;
+    if (last == 0 && r->base_conf_len > 0) {
+        type = RAFT_ENTRY_CONFIG;
+        noop.buf = r->base_conf;
+        noop.len = r->base_conf_len;
+    }
+    raft__log_append(&r->log, r->term, type, noop.buf, noop.len);
+    noop.term = r->term;
+    noop.type = type;
     r->metrics.persist_entries_calls++;
     if (r->cb.persist_entries(r, r->ctx, last + 1, &noop, 1) != 0) {
         return step_down_after_persist_failure(r, last + 1);
     }
     raft__write_started(r, true, last + 1);
-    if (raft__quorum_majority(r->n) == 1) {
+    if (type == RAFT_ENTRY_CONFIG) {
+        raft__conf_reload(r); /* the same configuration, now from the log */
+    }
+    if (r->self_quorum) {
         maybe_commit(r); /* the leader's own copy is a majority */
     }
     replicate_all(r);
@@ -338,7 +364,7 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
     if (first_out != NULL) {
         *first_out = first;
     }
-    if (raft__quorum_majority(r->n) == 1) {
+    if (r->self_quorum) {
         maybe_commit(r); /* the leader's own copy is a majority */
     }
     replicate_all(r);
@@ -378,19 +404,88 @@ int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
     if (index != NULL) {
         *index = i;
     }
-    if (raft__quorum_majority(r->n) == 1) {
+    if (r->self_quorum) {
         maybe_commit(r); /* the leader's own copy is a majority */
     }
     replicate_all(r);
     return 0;
 }
 
-/* CheckQuorum: has the leader heard from a majority of the voters, itself
- * included, within the last election_ticks ticks? */
+int raft__repl_propose_conf(struct raft *r, const void *buf, size_t len,
+                            raft_index *index)
+{
+    raft_index i = raft__log_last(&r->log) + 1;
+    struct raft_entry *e = &r->ents[0];
+    int rc;
+    if (1 > UINT64_MAX - i) {
+        return RAFT_ENOSPACE;
+    }
+    rc = raft__log_reserve(&r->log, 1, len, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    e->term = r->term;
+    e->type = RAFT_ENTRY_CONFIG;
+    e->buf = buf;
+    e->len = len;
+    r->metrics.persist_entries_calls++;
+    if (r->cb.persist_entries(r, r->ctx, i, e, 1) != 0) {
+        return step_down_after_persist_failure(r, i);
+    }
+    raft__log_append(&r->log, r->term, RAFT_ENTRY_CONFIG, buf, len);
+    raft__write_started(r, true, i);
+    r->metrics.entries_proposed++;
+    if (index != NULL) {
+        *index = i;
+    }
+    /* In force at once, on the leader as everywhere (thesis 4.1). */
+    raft__conf_reload(r);
+    if (r->self_quorum) {
+        maybe_commit(r);
+    }
+    replicate_all(r);
+    return 0;
+}
+
+void raft__repl_conf_changed(struct raft *r)
+{
+    size_t i;
+    /* The fast counts of commit_after_ack need a bound on the matches of
+     * the voters; other configurations take the full computation. */
+    r->match_hi = UINT64_MAX;
+    if (r->conf_simple && !r->self_quorum) {
+        r->match_hi = 0;
+        for (i = 0; i < r->n; i++) {
+            if (i != r->self && r->prs[i].match > r->match_hi) {
+                r->match_hi = r->prs[i].match;
+            }
+        }
+    }
+    /* A lease rests on the voters that confirmed it: those of another
+     * configuration must confirm it again (read.c). */
+    r->lease_until = 0;
+    /* A majority may hold more now (a lagging voter left). */
+    if (r->lead_first <= raft__log_last(&r->log)) {
+        maybe_commit(r);
+    }
+}
+
+/* CheckQuorum: has the leader heard from a majority of the voters (of
+ * each group while joint), itself included, within the last
+ * election_ticks ticks? */
 static bool quorum_active(const struct raft *r)
 {
     size_t active = 1;
     size_t i;
+    if (!r->conf_simple) {
+        for (i = 0; i < r->n; i++) {
+            r->vote_scratch[i] = i == r->self || r->now - r->prs[i].heard <
+                                                     r->cfg.election_ticks
+                                     ? RAFT__VOTE_WON
+                                     : RAFT__VOTE_PENDING;
+        }
+        return raft__quorum_vote(r->mflags, r->vote_scratch, r->n) == RAFT__VOTE_WON;
+    }
     for (i = 0; i < r->n; i++) {
         if (i != r->self && r->now - r->prs[i].heard < r->cfg.election_ticks) {
             active++;
@@ -399,19 +494,26 @@ static bool quorum_active(const struct raft *r)
     return active >= raft__quorum_majority(r->n);
 }
 
-void raft__repl_tick(struct raft *r)
+int raft__repl_tick(struct raft *r)
 {
     raft_index last;
     size_t i;
+    int rc;
     if (!r->cfg.disable_check_quorum && !quorum_active(r)) {
         r->metrics.quorum_lost++;
         raft__become_follower(r, r->term, 0); /* same term: cannot fail */
         raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, RAFT_ENOQUORUM,
                    "no majority heard from within an election timeout");
-        return;
+        return 0;
+    }
+    if (!r->conf_simple) {
+        rc = raft__conf_tick(r);
+        if (rc != 0 || r->role != RAFT_LEADER) {
+            return rc;
+        }
     }
     if (++r->heartbeat_elapsed < r->cfg.heartbeat_ticks) {
-        return;
+        return 0;
     }
     r->heartbeat_elapsed = 0;
     raft__read_heartbeat(r);
@@ -461,6 +563,7 @@ void raft__repl_tick(struct raft *r)
             want_replicate(r, pr); /* e.g. after a failed send */
         }
     }
+    return 0;
 }
 
 int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
@@ -540,7 +643,7 @@ static inline void send_append_resp(struct raft *r, raft_id to, bool success,
  * would otherwise cost the in-order path below on every message. */
 RAFT__NOINLINE static int recv_append_any(struct raft *r,
                                           const struct raft_msg *m,
-                                          size_t bytes)
+                                          size_t bytes, size_t conf_n)
 {
     const struct raft_msg_append *a = &m->u.append;
     const struct raft_entry *ents = a->entries;
@@ -610,6 +713,11 @@ RAFT__NOINLINE static int recv_append_any(struct raft *r,
             if (rc != 0) {
                 return rc;
             }
+            /* Room for the configurations among them (conf.h). */
+            rc = raft__conf_reserve(r, conf_n);
+            if (rc != 0) {
+                return rc;
+            }
         }
     }
     rc = raft__follow(r, m);
@@ -631,13 +739,18 @@ RAFT__NOINLINE static int recv_append_any(struct raft *r,
         if (r->cb.persist_entries(r, r->ctx, first, ents + i, n - i) != 0) {
             raft__durable_cut(r, first);
             raft__log_truncate(&r->log, first);
+            raft__conf_truncated(r, first);
             return RAFT_EPERSIST;
         }
         raft__durable_cut(r, first);
         raft__log_truncate(&r->log, first);
+        raft__conf_truncated(r, first);
         raft__log_append_n(&r->log, ents + i, n - i);
         raft__write_started(r, true, prev + n);
         r->metrics.entries_replicated += n - i;
+        if (conf_n != 0) {
+            raft__conf_reload(r); /* in force once appended (thesis 4.1) */
+        }
     }
     /* AppendEntries 5: commit = min(leaderCommit, index of last new entry). */
     if (a->commit > r->commit) {
@@ -702,13 +815,14 @@ static int append_in_order(struct raft *r, const struct raft_msg *m,
 }
 
 int raft__repl_recv_append(struct raft *r, const struct raft_msg *m,
-                           size_t bytes)
+                           size_t bytes, size_t conf_n)
 {
-    if (m->term == r->term && r->role == RAFT_FOLLOWER && r->leader == m->from &&
+    if (conf_n == 0 && m->term == r->term && r->role == RAFT_FOLLOWER &&
+        r->leader == m->from &&
         m->u.append.prev_index == raft__log_last(&r->log) &&
         m->u.append.prev_index >= r->commit &&
         m->u.append.prev_term == raft__log_last_term(&r->log)) {
         return append_in_order(r, m, bytes);
     }
-    return recv_append_any(r, m, bytes);
+    return recv_append_any(r, m, bytes, conf_n);
 }

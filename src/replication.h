@@ -9,8 +9,9 @@
  * persistence failure the node steps down and RAFT_EPERSIST is returned. */
 int raft__repl_become_leader(struct raft *r);
 
-/* Leader's tick: heartbeats and stalled-pipeline detection. */
-void raft__repl_tick(struct raft *r);
+/* Leader's tick: CheckQuorum, configuration follow-ups (conf.h),
+ * heartbeats and stalled-pipeline detection. */
+int raft__repl_tick(struct raft *r);
 
 /* Leader: append, persist and replicate n commands. */
 int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
@@ -21,6 +22,13 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
 int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
                            raft_index *index);
 
+/* Leader: append, persist and replicate a configuration entry (encoded
+ * in buf[0..len), borrowed), in force at once; room for its slots was
+ * reserved. Errors as raft__repl_propose_one. */
+int raft__repl_propose_conf(struct raft *r, const void *buf, size_t len,
+                            raft_index *index);
+/* Leader: the configuration in force changed (conf.c). */
+void raft__repl_conf_changed(struct raft *r);
 /* raft__repl_flush (declared in node.h, used by the flush): send what flow
  * control allows to every follower marked by a handler, round robin. */
 
@@ -42,9 +50,10 @@ static inline void raft__repl_durable_advanced(struct raft *r)
 }
 
 /* AppendEntries whose term is >= ours, validated; `bytes` is the sum of
- * its entries' payload lengths (validation added them up). */
+ * its entries' payload lengths (validation added them up), conf_n the
+ * most members of a configuration among them (0: none). */
 int raft__repl_recv_append(struct raft *r, const struct raft_msg *m,
-                           size_t bytes);
+                           size_t bytes, size_t conf_n);
 
 /* An AppendEntries reply of our current term. */
 int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,

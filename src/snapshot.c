@@ -23,6 +23,10 @@
  */
 #include "snapshot.h"
 
+#include <string.h>
+
+#include "conf.h"
+#include "heap.h"
 #include "progress.h"
 #include "replication.h"
 
@@ -30,11 +34,26 @@ int raft__snapshot_compact(struct raft *r, raft_index index)
 {
     uint64_t keep = r->cfg.snapshot_trailing;
     raft_index upto;
+    const void *conf;
+    size_t conf_len;
+    raft_index conf_index;
     if (!raft__snapshot_enabled(r) || index > r->applied) {
         return RAFT_EINVAL;
     }
     if (index <= r->snap_index) {
         return 0;
+    }
+    /* The configuration at index goes with the snapshot: copied before
+     * the entry holding it may be dropped. */
+    conf_index = raft__conf_at(r, index, &conf, &conf_len);
+    if (conf != r->base_conf) {
+        uint8_t *p;
+        int rc = raft__conf_dup(r, conf, conf_len, &p);
+        if (rc != 0) {
+            return rc;
+        }
+        raft__conf_adopt_base(r, p, conf_len);
+        r->base_conf_index = conf_index;
     }
     /* Invariant base <= snap_index < index <= applied <= last: index's
      * term is still in the log. */
@@ -73,6 +92,16 @@ bool raft__snapshot_send(struct raft *r, struct raft__progress *pr)
         }
         return false;
     }
+    if (last && pr->snap_index < r->base_conf_index) {
+        /* The last chunk carries the snapshot's configuration, which this
+         * node no longer knows for a snapshot that old: start over with
+         * the latest one, at the next heartbeat. */
+        raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
+        return false;
+    }
+    memset(&m, 0, sizeof(m));
+    m.u.snapshot.conf = last ? r->base_conf : NULL;
+    m.u.snapshot.conf_len = last ? r->base_conf_len : 0;
     m.type = RAFT_MSG_SNAPSHOT;
     m.from = r->cfg.id;
     m.to = pr->id;
@@ -221,10 +250,25 @@ static int install(struct raft *r, const struct raft_msg *m,
     /* index > commit >= base, so its term is known if the log has it. */
     bool keep = index <= raft__log_last(&r->log) &&
                 raft__log_term(&r->log, index) == meta->term;
+    size_t members;
+    uint8_t *conf;
+    int rc;
+    /* Room for the snapshot's configuration (validated with the chunk). */
+    raft__conf_check(meta->conf, meta->conf_len, &members);
+    rc = raft__conf_reserve(r, members);
+    if (rc == 0) {
+        rc = raft__conf_dup(r, meta->conf, meta->conf_len, &conf);
+    }
+    if (rc != 0) {
+        return rc; /* the chunk counts as lost, and is sent again */
+    }
     r->rx_active = false;
     if (r->cb.snapshot_install(r, r->ctx, meta, keep) != 0) {
+        raft__heap_free(&r->cfg.allocator, conf);
         return RAFT_EPERSIST; /* nothing changed: the leader starts over */
     }
+    raft__conf_adopt_base(r, conf, meta->conf_len);
+    r->base_conf_index = index;
     if (keep) {
         /* Entries after the snapshot match the leader's: they may count
          * toward commitment already, so they stay. */
@@ -244,6 +288,9 @@ static int install(struct raft *r, const struct raft_msg *m,
     r->metrics.applied_by_snapshot += index - r->applied;
     r->metrics.snapshots_installed++;
     r->applied = index;
+    /* The configuration is the snapshot's, or a later one among the
+     * entries kept. */
+    raft__conf_reload_force(r);
     /* Acknowledged once the installation is durable. */
     reply(r, m, m->u.snapshot.offset + m->u.snapshot.len, true, RAFT__AFTER_ALL);
     return 0;
@@ -289,9 +336,8 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
     }
     meta.index = s->index;
     meta.term = s->index_term;
-    /* The configuration is fixed: the snapshot's is this node's. */
-    meta.voters = r->voter_ids;
-    meta.n_voters = r->n;
+    meta.conf = s->last ? s->conf : NULL; /* validated by raft_step */
+    meta.conf_len = s->last ? s->conf_len : 0;
     if (r->cb.snapshot_write(r, r->ctx, &meta, s->offset, s->data, s->len) != 0) {
         if (s->offset == 0) {
             r->rx_active = false;

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "conf.h"
 #include "election.h"
 #include "node.h"
 #include "read.h"
@@ -71,7 +72,7 @@ int raft_tick(struct raft *r)
     }
     r->now++;
     if (r->role == RAFT_LEADER) {
-        raft__repl_tick(r);
+        rc = raft__repl_tick(r);
     } else {
         if (r->rq_len != 0) {
             raft__read_tick(r);
@@ -113,14 +114,18 @@ static bool pair_ok(raft_index index, raft_term term, raft_term msg_term)
     return (index == 0) == (term == 0) && term <= msg_term;
 }
 
-/* The first fault among the entries, in the order a reader meets them
- * (validate_append's pass only tells that there is one). */
-static int entries_fault(const struct raft_msg *m, const char **why)
+/* The entries, checked one by one: the first fault, in the order a
+ * reader meets them, or 0 with their payload bytes in *bytes and the most
+ * members of a configuration among them in *conf_n (out). Taken when
+ * validate_append's pass meets a configuration entry or a fault. */
+static int entries_check(const struct raft_msg *m, size_t *bytes,
+                         size_t *conf_n, const char **why)
 {
     const struct raft_msg_append *a = &m->u.append;
     raft_term prev = a->prev_term;
-    size_t bytes = 0;
+    size_t sum = 0, members;
     size_t i;
+    *conf_n = 0;
     /* Bounded by RAFT_MAX_ACCEPT_ENTRIES. */
     for (i = 0; i < a->n_entries; i++) {
         const struct raft_entry *e = &a->entries[i];
@@ -128,7 +133,7 @@ static int entries_fault(const struct raft_msg *m, const char **why)
             *why = "entry terms out of order";
             return RAFT_EBADMSG;
         }
-        if (e->type != RAFT_ENTRY_COMMAND && e->type != RAFT_ENTRY_NOOP) {
+        if (e->type < RAFT_ENTRY_COMMAND || e->type > RAFT_ENTRY_CONFIG) {
             *why = "unknown entry type";
             return RAFT_EBADMSG;
         }
@@ -136,19 +141,31 @@ static int entries_fault(const struct raft_msg *m, const char **why)
             *why = "entry payload missing";
             return RAFT_EBADMSG;
         }
-        if (e->len > RAFT_MAX_ACCEPT_BYTES - bytes) {
+        if (e->len > RAFT_MAX_ACCEPT_BYTES - sum) {
             *why = "too many payload bytes";
             return RAFT_ETOOBIG;
         }
-        bytes += e->len;
+        if (e->type == RAFT_ENTRY_CONFIG) {
+            if (raft__conf_check(e->buf, e->len, &members) != 0) {
+                *why = "malformed configuration entry";
+                return RAFT_EBADMSG;
+            }
+            if (members > *conf_n) {
+                *conf_n = members;
+            }
+        }
+        sum += e->len;
         prev = e->term;
     }
+    *bytes = sum;
     return 0;
 }
 
-/* Validate an AppendEntries; *bytes (out) receives its payload bytes. */
+/* Validate an AppendEntries; *bytes (out) receives its payload bytes,
+ * *conf_n the most members of a configuration entry among them (0:
+ * none, the usual case). */
 static int validate_append(const struct raft_msg *m, size_t *bytes,
-                           const char **why)
+                           size_t *conf_n, const char **why)
 {
     const struct raft_msg_append *a = &m->u.append;
     raft_term prev = a->prev_term;
@@ -171,10 +188,11 @@ static int validate_append(const struct raft_msg *m, size_t *bytes,
         return RAFT_EBADMSG;
     }
     /* Terms that never decrease (so the first is the least and the last
-     * the greatest, checked after the loop), known types, payloads
-     * present, and a byte total that cannot overflow (at most
+     * the greatest, checked after the loop), commands and no-ops,
+     * payloads present, and a byte total that cannot overflow (at most
      * RAFT_MAX_ACCEPT_ENTRIES lengths of at most RAFT_MAX_ACCEPT_BYTES
-     * each). Any fault stops the pass, and entries_fault names the first.
+     * each). Anything else stops the pass: entries_check then checks
+     * every entry, configurations included, and names the first fault.
      * Bounded by RAFT_MAX_ACCEPT_ENTRIES. */
     for (i = 0; i < a->n_entries; i++) {
         const struct raft_entry *e = &a->entries[i];
@@ -182,16 +200,17 @@ static int validate_append(const struct raft_msg *m, size_t *bytes,
             (unsigned)e->type - RAFT_ENTRY_COMMAND >
                 (unsigned)(RAFT_ENTRY_NOOP - RAFT_ENTRY_COMMAND) ||
             e->len > RAFT_MAX_ACCEPT_BYTES || (e->buf == NULL && e->len > 0)) {
-            return entries_fault(m, why);
+            return entries_check(m, bytes, conf_n, why);
         }
         sum += e->len;
         prev = e->term;
     }
     if (a->n_entries > 0 &&
         (a->entries[0].term == 0 || prev > m->term || sum > RAFT_MAX_ACCEPT_BYTES)) {
-        return entries_fault(m, why);
+        return entries_check(m, bytes, conf_n, why);
     }
     *bytes = (size_t)sum;
+    *conf_n = 0;
     return 0;
 }
 
@@ -201,6 +220,7 @@ RAFT__NOINLINE static int validate_other(const struct raft_msg *m,
                                          const char **why)
 {
     const struct raft_msg_snapshot *s = &m->u.snapshot;
+    size_t members;
     switch (m->type) {
     case RAFT_MSG_VOTE:
     case RAFT_MSG_PREVOTE:
@@ -262,11 +282,26 @@ RAFT__NOINLINE static int validate_other(const struct raft_msg *m,
         *why = "chunk range overflows";
         return RAFT_EBADMSG;
     }
+    if (s->last ? raft__conf_check(s->conf, s->conf_len, &members) != 0
+                : s->conf_len != 0) {
+        *why = "malformed snapshot configuration";
+        return RAFT_EBADMSG;
+    }
     return 0;
 }
 
+/* Requests a node takes from anyone: their sender may be a leader or a
+ * candidate of a configuration this node has not seen yet. */
+static bool from_anyone(int type)
+{
+    return type == RAFT_MSG_APPEND || type == RAFT_MSG_VOTE ||
+           type == RAFT_MSG_PREVOTE || type == RAFT_MSG_SNAPSHOT ||
+           type == RAFT_MSG_HEARTBEAT || type == RAFT_MSG_READ_RESP;
+}
+
 static int validate(struct raft *r, const struct raft_msg *m,
-                    struct raft__progress **pr, size_t *bytes, const char **why)
+                    struct raft__progress **pr, size_t *bytes, size_t *conf_n,
+                    const char **why)
 {
     if (m->to != r->cfg.id) {
         *why = "addressed to another node";
@@ -276,9 +311,9 @@ static int validate(struct raft *r, const struct raft_msg *m,
         *why = "sent by this node";
         return RAFT_ENOTMEMBER;
     }
-    *pr = raft__voter(r, m->from);
-    if (*pr == NULL) {
-        *why = "sender is not a voter";
+    *pr = raft__member(r, m->from);
+    if (*pr == NULL && !from_anyone(m->type)) {
+        *why = "sender is not a member";
         return RAFT_ENOTMEMBER;
     }
     if (m->term == 0 || m->term == UINT64_MAX) {
@@ -288,7 +323,7 @@ static int validate(struct raft *r, const struct raft_msg *m,
     /* The replication pair first, by compares: a switch over every type
      * would cost the common messages a jump table. */
     if (m->type == RAFT_MSG_APPEND) {
-        return validate_append(m, bytes, why);
+        return validate_append(m, bytes, conf_n, why);
     }
     if (m->type == RAFT_MSG_APPEND_RESP) {
         if (m->u.append_resp.hint_index > m->u.append_resp.index ||
@@ -417,9 +452,10 @@ RAFT__NOINLINE static int step_other(struct raft *r, struct raft__progress *pr,
 static int step(struct raft *r, const struct raft_msg *m)
 {
     struct raft__progress *pr = NULL;
-    size_t bytes = 0; /* AppendEntries: its payload bytes */
+    size_t bytes = 0;  /* AppendEntries: its payload bytes */
+    size_t conf_n = 0; /* and its largest configuration */
     const char *why = NULL;
-    int rc = validate(r, m, &pr, &bytes, &why);
+    int rc = validate(r, m, &pr, &bytes, &conf_n, &why);
     if (rc != 0) {
         return reject(r, m, rc, why);
     }
@@ -437,7 +473,7 @@ static int step(struct raft *r, const struct raft_msg *m)
     switch (m->type) {
     case RAFT_MSG_APPEND:
         r->metrics.recv[RAFT_MSG_APPEND]++;
-        return raft__repl_recv_append(r, m, bytes);
+        return raft__repl_recv_append(r, m, bytes, conf_n);
     case RAFT_MSG_APPEND_RESP:
         r->metrics.recv[RAFT_MSG_APPEND_RESP]++;
         if (m->term > r->term) {
@@ -524,7 +560,8 @@ int raft_persisted(struct raft *r, size_t n, int status)
     if (!r->cfg.async_persist || n > r->w_issued - r->w_done) {
         rc = RAFT_EINVAL;
     } else if (status == 0 && r->role == RAFT_CANDIDATE &&
-               (rc = raft__log_reserve(&r->log, 1, 0, 1)) != 0) {
+               (rc = raft__log_reserve(&r->log, 1, raft__lead_entry_bytes(r),
+                                       1)) != 0) {
         /* Room for the no-op of an election won now is missing: the
          * report is refused and the node unchanged. */
     } else if (status != 0) {
@@ -554,6 +591,30 @@ int raft_persisted(struct raft *r, size_t n, int status)
         }
     }
     return leave(r, rc);
+}
+
+int raft_propose_change(struct raft *r, const struct raft_change *changes,
+                        size_t n, int joint, raft_index *index)
+{
+    int rc = enter(r, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    if (n == 0) {
+        rc = RAFT_EINVAL;
+    } else {
+        rc = raft__conf_propose(r, changes, n, joint, index);
+    }
+    return leave(r, rc);
+}
+
+int raft_leave_joint(struct raft *r, raft_index *index)
+{
+    int rc = enter(r, 1);
+    if (rc != 0) {
+        return rc;
+    }
+    return leave(r, raft__conf_propose(r, NULL, 0, RAFT_JOINT_AUTO, index));
 }
 
 int raft_compact(struct raft *r, raft_index index)

@@ -27,6 +27,9 @@ struct sim_entry {
     uint64_t hash; /* sim_entry_hash() of (type, payload) */
 };
 
+/* Bytes of an encoded configuration of up to SIM_MAX_NODES members. */
+#define SIM_CONF_MAX (8 + 9 * SIM_MAX_NODES)
+
 /* A snapshot of the simulated state machine: the state after applying
  * every entry up to `index`. Its bytes (sim_snap_byte) are a header
  * (index, term, state) and filler derived from them, `size` in all. */
@@ -34,6 +37,9 @@ struct sim_snap {
     raft_index index; /* 0: none */
     raft_term term;
     uint64_t state;
+    /* its configuration, as the node gave it (snapshot metadata) */
+    size_t conf_len;
+    uint8_t conf[SIM_CONF_MAX];
 };
 
 /* What a node has made durable: survives crashes. */
@@ -417,6 +423,9 @@ void sim_time_step(struct sim *s);
 /* ---- sim_node.c ---- */
 /* Byte k of the snapshot sn in a run whose snapshots are `size` bytes. */
 uint8_t sim_snap_byte(const struct sim_snap *sn, size_t k);
+void sim_conf_bootstrap(const struct sim *s, struct sim_snap *sn);
+void sim_conf_at(struct sim_node *nd, raft_index x, raft_index snap_index,
+                 struct sim_snap *sn);
 /* The host of a live node snapshots its state machine and compacts. */
 void sim_node_snapshot(struct sim_node *nd);
 int sim_node_init(struct sim *s, struct sim_node *nd, raft_id id);

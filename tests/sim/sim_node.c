@@ -523,6 +523,12 @@ uint8_t sim_snap_byte(const struct sim_snap *sn, size_t k)
     return (uint8_t)sim_mix64(sn->state ^ sn->index ^ (uint64_t)k);
 }
 
+static void sim_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
 static uint64_t sim_get64(const uint8_t *p)
 {
     uint64_t v = 0;
@@ -583,7 +589,7 @@ static int sim_cb_snapshot_write(struct raft *r, void *ctx,
     struct sim *s = nd->sim;
     if (!sim_cb_node_ok(nd, r, "snapshot_write"))
         return -1;
-    if (meta->index == 0 || meta->term == 0 || meta->n_voters != s->n ||
+    if (meta->index == 0 || meta->term == 0 ||
         (offset != 0 && (meta->index != nd->rx.index ||
                          meta->term != nd->rx.term || offset != nd->rx_len)) ||
         offset + len > s->snap_size || (len > 0 && data == NULL)) {
@@ -631,7 +637,17 @@ static int sim_cb_snapshot_install(struct raft *r, void *ctx,
     struct sim_disk *d = &nd->disk;
     if (!sim_cb_node_ok(nd, r, "snapshot_install"))
         return -1;
-    struct sim_snap sn = {meta->index, meta->term, 0};
+    struct sim_snap sn = {meta->index, meta->term, 0, 0, {0}};
+    if (meta->conf == NULL || meta->conf_len > SIM_CONF_MAX ||
+        raft_conf_decode(meta->conf, meta->conf_len, NULL, 0, &sn.conf_len) ==
+            RAFT_EFORMAT) {
+        sim_fail(s, "Snapshot", "node %llu installs snapshot %llu/%llu "
+                 "without a valid configuration", sim_ull(nd->id),
+                 sim_ull(meta->index), sim_ull(meta->term));
+        return -1;
+    }
+    memcpy(sn.conf, meta->conf, meta->conf_len);
+    sn.conf_len = meta->conf_len;
     bool whole = nd->rx.index == meta->index && nd->rx.term == meta->term &&
                  nd->rx_len == s->snap_size;
     if (whole)
@@ -691,6 +707,43 @@ static int sim_cb_snapshot_install(struct raft *r, void *ctx,
     return 0;
 }
 
+/* Encode the bootstrap configuration (voters 1..n) into sn. */
+void sim_conf_bootstrap(const struct sim *s, struct sim_snap *sn)
+{
+    uint8_t *p = sn->conf;
+    memset(p, 0, 8);
+    p[0] = 1;
+    p[4] = (uint8_t)s->n;
+    for (size_t i = 0; i < s->n; i++) {
+        sim_put64(p + 8 + 9 * i, s->voters[i]);
+        p[8 + 9 * i + 8] = RAFT_MEMBER_VOTER;
+    }
+    sn->conf_len = 8 + 9 * s->n;
+}
+
+/* What a host does to put the configuration at x into its snapshot: the
+ * last configuration entry at or below x still in the log, or else its
+ * current snapshot's (the bootstrap list before any). */
+void sim_conf_at(struct sim_node *nd, raft_index x, raft_index snap_index,
+                 struct sim_snap *sn)
+{
+    struct raft_entry e;
+    for (raft_index i = x; i > snap_index; i--) {
+        if (raft_entry_at(nd->r, i, &e) == 0 && e.type == RAFT_ENTRY_CONFIG &&
+            e.len <= SIM_CONF_MAX) {
+            memcpy(sn->conf, e.buf, e.len);
+            sn->conf_len = e.len;
+            return;
+        }
+    }
+    if (nd->disk.snap.index > 0) {
+        memcpy(sn->conf, nd->disk.snap.conf, nd->disk.snap.conf_len);
+        sn->conf_len = nd->disk.snap.conf_len;
+    } else {
+        sim_conf_bootstrap(nd->sim, sn);
+    }
+}
+
 void sim_node_snapshot(struct sim_node *nd)
 {
     struct sim *s = nd->sim;
@@ -736,7 +789,8 @@ void sim_node_snapshot(struct sim_node *nd)
                  sim_ull(nd->id), sim_ull(x));
         return;
     }
-    struct sim_snap sn = {x, e.term, state};
+    struct sim_snap sn = {x, e.term, state, 0, {0}};
+    sim_conf_at(nd, x, st.snapshot_index, &sn);
     nd->disk.snap = sn; /* written durably before the node is told */
     if (nd->async)
         nd->dur.snap = sn;
@@ -823,7 +877,7 @@ static int sim_node_restore(struct sim_node *nd)
     int rc;
     if (d->snap.index > 0) {
         struct raft_snapshot_meta meta = {d->snap.index, d->snap.term,
-                                          s->voters, s->n};
+                                          d->snap.conf, d->snap.conf_len};
         rc = raft_restore_snapshot(nd->r, &meta, d->term, d->vote, d->base + 1,
                                    ents, d->len);
     } else {

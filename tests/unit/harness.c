@@ -378,6 +378,41 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
     return 0;
 }
 
+static void sm_conf_set(struct h_node *nd, const void *conf, size_t len)
+{
+    free(nd->sm_conf);
+    nd->sm_conf = xmalloc(len ? len : 1);
+    memcpy(nd->sm_conf, conf, len);
+    nd->sm_conf_len = len;
+}
+
+unsigned char *h_conf_encode(const raft_id *ids, const unsigned *flags,
+                             size_t n, bool auto_leave, size_t *len)
+{
+    unsigned char *p = xmalloc(8 + 9 * n);
+    p[0] = 1;
+    p[1] = auto_leave ? 1 : 0;
+    p[2] = p[3] = 0;
+    p[4] = (unsigned char)n;
+    p[5] = (unsigned char)(n >> 8);
+    p[6] = p[7] = 0;
+    for (size_t i = 0; i < n; i++) {
+        put64le(p + 8 + 9 * i, ids[i]);
+        p[8 + 9 * i + 8] = (unsigned char)(flags != NULL ? flags[i]
+                                                         : RAFT_MEMBER_VOTER);
+    }
+    *len = 8 + 9 * n;
+    return p;
+}
+
+static void sm_conf_voters(struct h_node *nd)
+{
+    size_t len;
+    free(nd->sm_conf);
+    nd->sm_conf = h_conf_encode(nd->h->voters, NULL, nd->h->n, false, &len);
+    nd->sm_conf_len = len;
+}
+
 static int cb_apply(struct raft *r, void *ctx, raft_index index,
                     const struct raft_entry *entry)
 {
@@ -401,6 +436,9 @@ static int cb_apply(struct raft *r, void *ctx, raft_index index,
     nd->applied_idx[nd->applied.n] = index;
     log_push(&nd->applied, entry->term, entry->type, entry->buf, entry->len);
     sm_apply(nd, index, entry);
+    if (entry->type == RAFT_ENTRY_CONFIG) {
+        sm_conf_set(nd, entry->buf, entry->len);
+    }
     return 0;
 }
 
@@ -474,6 +512,7 @@ size_t h_chunks(size_t len, size_t max)
 static void snap_free(struct h_snap *s)
 {
     free(s->data);
+    free(s->conf);
     memset(s, 0, sizeof(*s));
 }
 
@@ -506,17 +545,15 @@ static void disk_drop_upto(struct h_node *nd, raft_index upto)
     nd->disk_base = upto;
 }
 
-static void check_voters(const struct h_node *nd,
-                         const struct raft_snapshot_meta *meta)
+/* The configuration of a snapshot being installed must decode. */
+static void check_conf(const struct h_node *nd,
+                       const struct raft_snapshot_meta *meta)
 {
-    const struct harness *h = nd->h;
-    bool ok = meta->n_voters == h->n && meta->voters != NULL;
-    for (size_t i = 0; ok && i < h->n; i++) {
-        ok = meta->voters[i] == h->voters[i];
-    }
-    H_CHECK(ok, "node %llu: snapshot metadata has %zu voters, not the "
-            "configuration's %zu", (unsigned long long)nd->id,
-            meta->n_voters, h->n);
+    size_t n = 0;
+    int rc = raft_conf_decode(meta->conf, meta->conf_len, NULL, 0, &n);
+    H_CHECK(meta->conf != NULL && (rc == 0 || rc == RAFT_ENOBUFS) && n > 0,
+            "node %llu: snapshot metadata has no valid configuration (%d)",
+            (unsigned long long)nd->id, rc);
 }
 
 static int cb_snapshot_read(struct raft *r, void *ctx, raft_index index,
@@ -565,7 +602,6 @@ static int cb_snapshot_write(struct raft *r, void *ctx,
     c->term = meta->term;
     c->offset = offset;
     c->n = len;
-    check_voters(nd, meta);
     H_CHECK(len == 0 || data != NULL, "node %llu: snapshot_write of %zu "
             "bytes from NULL", (unsigned long long)nd->id, len);
     /* raft.h: chunks come in order, without gaps; offset 0 starts over */
@@ -615,7 +651,7 @@ static int cb_snapshot_install(struct raft *r, void *ctx,
     c->index = meta->index;
     c->term = meta->term;
     c->keep = keep;
-    check_voters(nd, meta);
+    check_conf(nd, meta);
     if (take_fault(&nd->fail_snapshot_install)) {
         c->rc = -1;
         return -1; /* nothing changed */
@@ -656,6 +692,10 @@ static int cb_snapshot_install(struct raft *r, void *ctx,
     nd->snap.term = meta->term;
     nd->snap.data = nd->rx;
     nd->snap.len = nd->rx_len;
+    nd->snap.conf = xmalloc(meta->conf_len);
+    memcpy(nd->snap.conf, meta->conf, meta->conf_len);
+    nd->snap.conf_len = meta->conf_len;
+    sm_conf_set(nd, meta->conf, meta->conf_len);
     nd->rx = NULL;
     rx_clear(nd);
     nd->sm_index = si;
@@ -684,6 +724,9 @@ int h_snapshot_take(struct harness *h, raft_id id)
         nd->snap.data = h_snapshot_encode(nd->sm_index, nd->sm_term,
                                           nd->sm_hash, len);
         nd->snap.len = len;
+        nd->snap.conf = xmalloc(nd->sm_conf_len ? nd->sm_conf_len : 1);
+        memcpy(nd->snap.conf, nd->sm_conf, nd->sm_conf_len);
+        nd->snap.conf_len = nd->sm_conf_len;
     }
     int rc = raft_compact(nd->r, st.applied);
     if (rc == 0) {
@@ -794,6 +837,7 @@ struct harness *h_new(size_t n, const struct h_opts *opts)
         nd->id = id;
         nd->cfg = h_config(h, id);
         sm_reset(nd);
+        sm_conf_voters(nd);
         if (h->opts.no_create) {
             continue;
         }
@@ -839,6 +883,8 @@ void h_free(struct harness *h)
         nd->r = NULL;
         log_free(&nd->disk);
         snap_free(&nd->snap);
+        free(nd->sm_conf);
+        nd->sm_conf = NULL;
         rx_clear(nd);
         node_clear_records(nd);
     }
@@ -942,8 +988,9 @@ int h_restart(struct harness *h, raft_id id)
     if (nd->snap.have) {
         struct raft_snapshot_meta meta = {.index = nd->snap.index,
                                           .term = nd->snap.term,
-                                          .voters = h->voters,
-                                          .n_voters = h->n};
+                                          .conf = nd->snap.conf,
+                                          .conf_len = nd->snap.conf_len};
+        sm_conf_set(nd, nd->snap.conf, nd->snap.conf_len);
         H_CHECK(h_snapshot_parse(nd->snap.data, nd->snap.len, &nd->sm_index,
                                  &nd->sm_term, &nd->sm_hash),
                 "node %llu: the durable snapshot is corrupt",
@@ -954,6 +1001,7 @@ int h_restart(struct harness *h, raft_id id)
         H_CHECK(nd->disk_base == 0, "node %llu: disk starts after %llu "
                 "without a snapshot", (unsigned long long)id,
                 (unsigned long long)nd->disk_base);
+        sm_conf_voters(nd);
         rc = raft_restore(nd->r, h->voters, h->n, nd->d_term, nd->d_vote,
                           ents, n);
     }
@@ -978,6 +1026,10 @@ int h_restore_snapshot(struct harness *h, raft_id id, raft_index snap_index,
     nd->snap.term = snap_term;
     nd->snap.data = h_snapshot_encode(snap_index, snap_term, hash, len);
     nd->snap.len = len;
+    sm_conf_voters(nd);
+    nd->snap.conf = xmalloc(nd->sm_conf_len);
+    memcpy(nd->snap.conf, nd->sm_conf, nd->sm_conf_len);
+    nd->snap.conf_len = nd->sm_conf_len;
     nd->sm_index = snap_index;
     nd->sm_term = snap_term;
     nd->sm_hash = hash;
@@ -993,7 +1045,8 @@ int h_restore_snapshot(struct harness *h, raft_id id, raft_index snap_index,
                  ents[i].len);
     }
     struct raft_snapshot_meta meta = {.index = snap_index, .term = snap_term,
-                                      .voters = h->voters, .n_voters = h->n};
+                                      .conf = nd->snap.conf,
+                                      .conf_len = nd->snap.conf_len};
     int rc = raft_restore_snapshot(nd->r, &meta, term, vote, first, ents, n);
     free(bufs);
     free(ents);

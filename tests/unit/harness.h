@@ -136,6 +136,8 @@ struct h_snap {
     raft_term term;      /* its term */
     unsigned char *data; /* owned */
     size_t len;
+    unsigned char *conf; /* owned: its configuration, as the node gave it */
+    size_t conf_len;
 };
 
 /* A settled read (the read callback). */
@@ -175,6 +177,10 @@ struct h_node {
     raft_index sm_index;
     raft_term sm_term;
     uint64_t sm_hash;
+    /* the configuration at sm_index (owned): the last configuration entry
+     * applied, or the snapshot's, or the bootstrap list encoded */
+    unsigned char *sm_conf;
+    size_t sm_conf_len;
 
     /* applied entries, in callback order (index in applied_idx) */
     struct h_log applied;
@@ -282,6 +288,12 @@ struct raft_callbacks h_callbacks(const struct harness *h);
 
 struct h_node *h_node(struct harness *h, raft_id id);
 struct raft *h_raft(struct harness *h, raft_id id);
+
+/* Encode a configuration of voters ids[0..n) as raft.h's
+ * RAFT_ENTRY_CONFIG payload (docs/wire-format.md); *len (out) its size. The
+ * harness's own encoder: the format is the contract. */
+unsigned char *h_conf_encode(const raft_id *ids, const unsigned *flags,
+                             size_t n, bool auto_leave, size_t *len);
 
 /* Bootstrap every node with voters 1..n; fails the test on error. */
 void h_bootstrap_all(struct harness *h);

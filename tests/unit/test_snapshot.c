@@ -1557,7 +1557,11 @@ START_TEST(test_restore_snapshot_einval)
     struct raft_entry ents[1];
     char bufs[48];
     h_mk_entries(ents, bufs, 6, t, 1);
-    struct raft_snapshot_meta good = {5, 2, h->voters, 3};
+    size_t conf_len, other_len;
+    unsigned char *conf = h_conf_encode(h->voters, NULL, 3, false, &conf_len);
+    raft_id others[] = {2, 3};
+    unsigned char *other = h_conf_encode(others, NULL, 2, false, &other_len);
+    struct raft_snapshot_meta good = {5, 2, conf, conf_len};
     struct raft_snapshot_meta m;
     ck_assert_int_eq(raft_restore_snapshot(r, NULL, 3, 0, 6, ents, 1), RAFT_EINVAL);
     m = good;
@@ -1572,13 +1576,11 @@ START_TEST(test_restore_snapshot_einval)
     ck_assert_int_eq(raft_restore_snapshot(r, &good, 3, 0, 0, ents, 1), RAFT_EINVAL);
     ck_assert_int_eq(raft_restore_snapshot(r, &good, 3, 0, 6, NULL, 1), RAFT_EINVAL);
     m = good;
-    m.n_voters = 0;
+    m.conf = NULL;
     ck_assert_int_eq(raft_restore_snapshot(r, &m, 3, 0, 6, ents, 1), RAFT_EINVAL);
-    raft_id others[] = {2, 3};
-    m.voters = others;
-    m.n_voters = 2;
+    m.conf = conf;
+    m.conf_len = conf_len - 1; /* not a configuration */
     ck_assert_int_eq(raft_restore_snapshot(r, &m, 3, 0, 6, ents, 1), RAFT_EINVAL);
-    ck_assert_int_eq(raft_restore_snapshot(r, &good, 3, 7, 6, ents, 1), RAFT_EINVAL);
     ck_assert_int_eq(raft_restore_snapshot(NULL, &good, 3, 0, 6, ents, 1), RAFT_EINVAL);
     ck_assert_int_eq(raft_role(r), 0);
     ck_assert_int_eq(raft_restore_snapshot(r, &good, 3, 0, 6, ents, 1), 0);
@@ -1591,6 +1593,21 @@ START_TEST(test_restore_snapshot_einval)
     ck_assert_int_eq(raft_restore_snapshot(h_raft(h, 1), &good, 3, 0, 6, ents, 1),
                      RAFT_EINVAL);
     h_free(h);
+
+    /* a configuration without this node is a valid one: it was removed,
+     * and starts as a non-member */
+    o.snapshots = true;
+    h = h_new(3, &o);
+    m = good;
+    m.conf = other;
+    m.conf_len = other_len;
+    ck_assert_int_eq(raft_restore_snapshot(h_raft(h, 1), &m, 3, 0, 6, ents, 1), 0);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_uint_eq(st.n_members, 2);
+    ck_assert(!st.is_voter);
+    h_free(h);
+    free(conf);
+    free(other);
 }
 END_TEST
 

@@ -1,0 +1,598 @@
+/*
+ * conf.c - configurations and membership changes (Raft thesis ch. 4; the
+ * joint consensus of 4.3 in the general form of etcd's ConfChangeV2): the
+ * encoding of a configuration, the changes a leader accepts, and the
+ * node's member slots, rebuilt whenever the configuration in force
+ * changes.
+ */
+#include "conf.h"
+
+#include <string.h>
+
+#include "heap.h"
+#include "quorum.h"
+#include "replication.h"
+
+/* ---- encoding ---------------------------------------------------------- */
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static raft_id member_id(const uint8_t *buf, size_t i)
+{
+    return get64(buf + RAFT__CONF_HEADER + i * RAFT__CONF_MEMBER);
+}
+
+static uint8_t member_flags(const uint8_t *buf, size_t i)
+{
+    return buf[RAFT__CONF_HEADER + i * RAFT__CONF_MEMBER + 8];
+}
+
+/* The combinations a member's flags may take. */
+static bool flags_ok(unsigned f)
+{
+    return f == RAFT_MEMBER_VOTER || f == RAFT_MEMBER_LEARNER ||
+           f == RAFT_MEMBER_OUTGOING ||
+           f == (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING) ||
+           f == (RAFT_MEMBER_LEARNER | RAFT_MEMBER_OUTGOING);
+}
+
+int raft__conf_check(const void *buf, size_t len, size_t *n)
+{
+    const uint8_t *b = buf;
+    size_t count, i, j;
+    bool voter = false, outgoing = false;
+    if (buf == NULL || len < RAFT__CONF_HEADER || b[0] != 1 ||
+        (b[1] & ~RAFT__CONF_AUTO_LEAVE) != 0 || b[2] != 0 || b[3] != 0) {
+        return RAFT_EFORMAT;
+    }
+    count = get32(b + 4);
+    if (count == 0 || count > RAFT_MAX_MEMBERS ||
+        len != RAFT__CONF_HEADER + count * RAFT__CONF_MEMBER) {
+        return RAFT_EFORMAT;
+    }
+    /* Bounded by RAFT_MAX_MEMBERS squared. */
+    for (i = 0; i < count; i++) {
+        raft_id id = member_id(b, i);
+        unsigned f = member_flags(b, i);
+        if (id == 0 || !flags_ok(f)) {
+            return RAFT_EFORMAT;
+        }
+        voter |= (f & RAFT_MEMBER_VOTER) != 0;
+        outgoing |= (f & RAFT_MEMBER_OUTGOING) != 0;
+        for (j = 0; j < i; j++) {
+            if (member_id(b, j) == id) {
+                return RAFT_EFORMAT;
+            }
+        }
+    }
+    /* At least one voter; leaving automatically means a joint one. */
+    if (!voter || ((b[1] & RAFT__CONF_AUTO_LEAVE) != 0 && !outgoing)) {
+        return RAFT_EFORMAT;
+    }
+    *n = count;
+    return 0;
+}
+
+static size_t encode(uint8_t *out, const raft_id *ids, const uint8_t *flags,
+                     size_t n, bool auto_leave)
+{
+    size_t i, k = 0;
+    uint8_t *p = out + RAFT__CONF_HEADER;
+    for (i = 0; i < n; i++) {
+        if (flags[i] != 0) {
+            put64(p, ids[i]);
+            p[8] = flags[i];
+            p += RAFT__CONF_MEMBER;
+            k++;
+        }
+    }
+    out[0] = 1;
+    out[1] = auto_leave ? RAFT__CONF_AUTO_LEAVE : 0;
+    out[2] = 0;
+    out[3] = 0;
+    put32(out + 4, (uint32_t)k);
+    return RAFT__CONF_HEADER + k * RAFT__CONF_MEMBER;
+}
+
+int raft_conf_decode(const void *buf, size_t len, struct raft_member *out,
+                     size_t cap, size_t *n)
+{
+    size_t count, i;
+    int rc;
+    if (buf == NULL || n == NULL || (out == NULL && cap > 0)) {
+        return RAFT_EINVAL;
+    }
+    rc = raft__conf_check(buf, len, &count);
+    if (rc != 0) {
+        return rc;
+    }
+    *n = count;
+    if (count > cap) {
+        return RAFT_ENOBUFS;
+    }
+    for (i = 0; i < count; i++) {
+        out[i].id = member_id(buf, i);
+        out[i].flags = member_flags(buf, i);
+    }
+    return 0;
+}
+
+/* ---- slots ------------------------------------------------------------- */
+
+/* Outgoing queue slots. The queue holds what one call sends apart from
+ * AppendEntries with entries (heartbeats, votes, replies: a few per peer)
+ * and, in asynchronous mode, replies waiting for a write, of which
+ * coalescing keeps about one per peer. */
+#define OUT_PER_PEER 4u
+#define OUT_EXTRA 8u
+
+/* Grow one slot array from `old` slots of `size` bytes to `cap` (copying
+ * the first `keep`). NULL on failure, the old array untouched. */
+static void *grow(const struct raft_allocator *a, void *old, size_t keep,
+                  size_t cap, size_t size)
+{
+    void *p = raft__heap_alloc(a, cap * size);
+    if (p != NULL && keep > 0) {
+        memcpy(p, old, keep * size);
+    }
+    return p;
+}
+
+int raft__conf_reserve(struct raft *r, size_t n)
+{
+    const struct raft_allocator *a = &r->cfg.allocator;
+    size_t w = r->cfg.max_inflight;
+    size_t cap = n + 1, i;
+    size_t out_cap = OUT_PER_PEER * cap + OUT_EXTRA;
+    struct raft__progress *prs, *prs_spare;
+    struct raft__infl *infl, *infl_spare;
+    uint8_t *mflags, *mflags_spare, *votes;
+    raft_index *scratch, *scratch2;
+    struct raft__out *out;
+    if (cap <= r->slots_cap) {
+        return 0;
+    }
+    prs = grow(a, r->prs, r->n, cap, sizeof(*prs));
+    prs_spare = grow(a, NULL, 0, cap, sizeof(*prs_spare));
+    infl = grow(a, r->infl_store, r->n * w, cap * w, sizeof(*infl));
+    infl_spare = grow(a, NULL, 0, cap * w, sizeof(*infl_spare));
+    mflags = grow(a, r->mflags, r->n, cap, 1);
+    mflags_spare = grow(a, NULL, 0, cap, 1);
+    votes = grow(a, NULL, 0, cap, 1);
+    scratch = grow(a, NULL, 0, cap, sizeof(*scratch));
+    scratch2 = grow(a, NULL, 0, cap, sizeof(*scratch2));
+    out = grow(a, r->out, r->out_len, out_cap, sizeof(*out));
+    if (prs == NULL || prs_spare == NULL || infl == NULL || infl_spare == NULL ||
+        mflags == NULL || mflags_spare == NULL || votes == NULL ||
+        scratch == NULL || scratch2 == NULL || out == NULL) {
+        raft__heap_free(a, prs);
+        raft__heap_free(a, prs_spare);
+        raft__heap_free(a, infl);
+        raft__heap_free(a, infl_spare);
+        raft__heap_free(a, mflags);
+        raft__heap_free(a, mflags_spare);
+        raft__heap_free(a, votes);
+        raft__heap_free(a, scratch);
+        raft__heap_free(a, scratch2);
+        raft__heap_free(a, out);
+        return RAFT_ENOMEM;
+    }
+    for (i = 0; i < r->n; i++) {
+        prs[i].infl = infl + i * w;
+    }
+    raft__heap_free(a, r->prs);
+    raft__heap_free(a, r->prs_spare);
+    raft__heap_free(a, r->infl_store);
+    raft__heap_free(a, r->infl_spare);
+    raft__heap_free(a, r->mflags);
+    raft__heap_free(a, r->mflags_spare);
+    raft__heap_free(a, r->vote_scratch);
+    raft__heap_free(a, r->match_scratch);
+    raft__heap_free(a, r->match_scratch2);
+    raft__heap_free(a, r->out);
+    r->prs = prs;
+    r->prs_spare = prs_spare;
+    r->infl_store = infl;
+    r->infl_spare = infl_spare;
+    r->mflags = mflags;
+    r->mflags_spare = mflags_spare;
+    r->vote_scratch = votes;
+    r->match_scratch = scratch;
+    r->match_scratch2 = scratch2;
+    r->out = out;
+    r->out_cap = out_cap;
+    r->slots_cap = cap;
+    return 0;
+}
+
+int raft__conf_dup(struct raft *r, const void *buf, size_t len, uint8_t **out)
+{
+    uint8_t *p = NULL;
+    if (len > 0) {
+        p = raft__heap_alloc(&r->cfg.allocator, len);
+        if (p == NULL) {
+            return RAFT_ENOMEM;
+        }
+        memcpy(p, buf, len);
+    }
+    *out = p;
+    return 0;
+}
+
+void raft__conf_adopt_base(struct raft *r, uint8_t *p, size_t len)
+{
+    raft__heap_free(&r->cfg.allocator, r->base_conf);
+    r->base_conf = p;
+    r->base_conf_len = len;
+}
+
+static int set_base(struct raft *r, const void *buf, size_t len)
+{
+    uint8_t *p;
+    int rc = raft__conf_dup(r, buf, len, &p);
+    if (rc == 0) {
+        raft__conf_adopt_base(r, p, len);
+    }
+    return rc;
+}
+
+int raft__conf_set_base(struct raft *r, const void *buf, size_t len)
+{
+    size_t n;
+    if (buf == r->base_conf) {
+        return 0;
+    }
+    if (len > 0) {
+        int rc = raft__conf_check(buf, len, &n);
+        if (rc != 0) {
+            return rc;
+        }
+        rc = raft__conf_reserve(r, n);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return set_base(r, buf, len);
+}
+
+int raft__conf_set_base_voters(struct raft *r, const raft_id *voters, size_t n)
+{
+    uint8_t buf[RAFT__CONF_MAX_BYTES];
+    uint8_t flags[RAFT_MAX_MEMBERS];
+    size_t len;
+    memset(flags, RAFT_MEMBER_VOTER, n);
+    len = encode(buf, voters, flags, n, false);
+    return raft__conf_set_base(r, buf, len);
+}
+
+/* Fill slot k of the spare arrays for member `id`: its progress carried
+ * over from the configuration in force, or fresh. */
+static void place(struct raft *r, size_t k, raft_id id, uint8_t flags)
+{
+    size_t w = r->cfg.max_inflight;
+    struct raft__progress *np = &r->prs_spare[k];
+    struct raft__infl *ring = r->infl_spare + k * w;
+    const struct raft__progress *old = raft__member(r, id);
+    r->mflags_spare[k] = flags;
+    if (old != NULL) {
+        *np = *old;
+        memcpy(ring, old->infl, w * sizeof(*ring));
+        np->infl = ring;
+        return;
+    }
+    memset(np, 0, sizeof(*np));
+    np->id = id;
+    np->infl = ring;
+    raft__progress_reset(np, raft__log_last(&r->log));
+    np->heard = r->now; /* CheckQuorum: one timeout of grace */
+    if (r->role == RAFT_LEADER && id != r->cfg.id) {
+        np->dirty = true; /* a new member: start sending it the log */
+        r->any_dirty = true;
+    }
+}
+
+/* Make buf[0..len) (checked; len 0: no configuration) the configuration
+ * in force, from the entry at `index`. Room was reserved. */
+static void install(struct raft *r, const uint8_t *buf, size_t len,
+                    raft_index index)
+{
+    size_t n = len == 0 ? 0 : get32(buf + 4);
+    size_t k, self = SIZE_MAX, voters = 0;
+    bool joint = false, simple = true;
+    void *t;
+    /* Bounded by n * slots, both at most RAFT_MAX_MEMBERS + 1. */
+    for (k = 0; k < n; k++) {
+        raft_id id = member_id(buf, k);
+        uint8_t f = member_flags(buf, k);
+        place(r, k, id, f);
+        if (id == r->cfg.id) {
+            self = k;
+        }
+        voters += (f & RAFT_MEMBER_VOTER) != 0;
+        joint |= (f & RAFT_MEMBER_OUTGOING) != 0;
+        simple &= f == RAFT_MEMBER_VOTER;
+    }
+    if (self == SIZE_MAX) {
+        self = n;
+        place(r, n, r->cfg.id, 0);
+        simple = false;
+    }
+    t = r->prs, r->prs = r->prs_spare, r->prs_spare = t;
+    t = r->infl_store, r->infl_store = r->infl_spare, r->infl_spare = t;
+    t = r->mflags, r->mflags = r->mflags_spare, r->mflags_spare = t;
+    r->n = self == n ? n + 1 : n;
+    r->self = self;
+    r->n_members = n;
+    r->n_voters = voters;
+    r->conf_joint = joint;
+    r->conf_auto_leave = n > 0 && (buf[1] & RAFT__CONF_AUTO_LEAVE) != 0;
+    r->conf_simple = simple;
+    r->conf_index = index;
+    r->conf_version++;
+    r->fx_slow = true; /* RAFT_EVENT_CONF at the flush */
+    /* Does this node alone make a majority of each voter group? */
+    for (k = 0; k < r->n; k++) {
+        r->match_scratch2[k] = k == self;
+    }
+    r->self_quorum = raft__quorum_index(r->mflags, r->match_scratch2, r->n,
+                                        r->match_scratch) == 1;
+    if (r->role == RAFT_LEADER) {
+        raft__repl_conf_changed(r);
+    }
+}
+
+/* The last configuration entry at or below hi and above the snapshot, or
+ * 0. Bounded by hi - snap_index: configuration entries are rare, and the
+ * callers ask from where one was just appended, or after a truncation or
+ * for a compaction (both rare, and linear in entries the call handles). */
+static raft_index find(const struct raft *r, raft_index hi)
+{
+    raft_index i;
+    raft_index lo = r->snap_index > r->log.base ? r->snap_index : r->log.base;
+    for (i = hi; i > lo; i--) {
+        if (raft__log_ent_at(&r->log, i)->type == RAFT_ENTRY_CONFIG) {
+            return i;
+        }
+    }
+    return 0;
+}
+
+static void reload(struct raft *r, bool force)
+{
+    raft_index i = find(r, raft__log_last(&r->log));
+    if (i == 0) {
+        if (force || r->conf_index > r->snap_index || r->conf_version == 0) {
+            install(r, r->base_conf, r->base_conf_len, r->snap_index);
+        }
+        return;
+    }
+    if (force || i != r->conf_index || r->conf_version == 0) {
+        const struct raft__log_ent *e = raft__log_ent_at(&r->log, i);
+        install(r, e->buf, e->len, i);
+    }
+}
+
+void raft__conf_reload(struct raft *r)
+{
+    reload(r, false);
+}
+
+void raft__conf_reload_slow(struct raft *r)
+{
+    reload(r, false);
+}
+
+void raft__conf_reload_force(struct raft *r)
+{
+    reload(r, true);
+}
+
+raft_index raft__conf_at(const struct raft *r, raft_index index,
+                         const void **buf, size_t *len)
+{
+    raft_index i;
+    if (r->conf_index > r->snap_index && r->conf_index <= index) {
+        i = r->conf_index; /* the last one of the whole log */
+    } else if (r->conf_index <= r->snap_index) {
+        i = 0; /* none above the snapshot */
+    } else {
+        i = find(r, index);
+    }
+    if (i == 0) {
+        *buf = r->base_conf;
+        *len = r->base_conf_len;
+        return 0;
+    }
+    *buf = raft__log_ent_at(&r->log, i)->buf;
+    *len = raft__log_ent_at(&r->log, i)->len;
+    return i;
+}
+
+size_t raft__conf_members(const struct raft *r, struct raft_member *out,
+                          size_t cap)
+{
+    size_t i, k = 0;
+    for (i = 0; i < r->n; i++) {
+        if (r->mflags[i] != 0) {
+            if (k < cap) {
+                out[k].id = r->prs[i].id;
+                out[k].flags = r->mflags[i];
+            }
+            k++;
+        }
+    }
+    return k;
+}
+
+/* ---- changes ----------------------------------------------------------- */
+
+/* Apply one change to ids/flags[0..*n) (flags 0: removed). */
+static int apply_change(const struct raft_change *c, raft_id *ids,
+                        uint8_t *flags, size_t *n)
+{
+    size_t i;
+    for (i = 0; i < *n && ids[i] != c->id; i++) {
+    }
+    if (i < *n && flags[i] == 0) {
+        return RAFT_EBADCONF; /* a second change of an id this one removed */
+    }
+    switch (c->type) {
+    case RAFT_CHANGE_ADD_VOTER:
+        if (i < *n && flags[i] == RAFT_MEMBER_VOTER) {
+            return RAFT_EBADCONF;
+        }
+        break;
+    case RAFT_CHANGE_ADD_LEARNER:
+        if (i < *n && flags[i] == RAFT_MEMBER_LEARNER) {
+            return RAFT_EBADCONF;
+        }
+        break;
+    default:
+        if (i == *n) {
+            return RAFT_EBADCONF;
+        }
+        flags[i] = 0;
+        return 0;
+    }
+    if (i == *n) {
+        if (*n == RAFT_MAX_MEMBERS) {
+            return RAFT_EINVAL;
+        }
+        ids[i] = c->id;
+        (*n)++;
+    }
+    flags[i] = c->type == RAFT_CHANGE_ADD_VOTER ? RAFT_MEMBER_VOTER
+                                                : RAFT_MEMBER_LEARNER;
+    return 0;
+}
+
+int raft__conf_propose(struct raft *r, const struct raft_change *changes,
+                       size_t n, int joint, raft_index *index)
+{
+    uint8_t buf[RAFT__CONF_MAX_BYTES];
+    raft_id ids[RAFT_MAX_MEMBERS];
+    uint8_t flags[RAFT_MAX_MEMBERS];
+    uint8_t old[RAFT_MAX_MEMBERS];
+    size_t m = 0, i, j, changed = 0, voters = 0, len;
+    bool to_joint;
+    int rc;
+    if (n > 0) {
+        if (changes == NULL || joint < RAFT_JOINT_AUTO || joint > RAFT_JOINT_EXPLICIT) {
+            return RAFT_EINVAL;
+        }
+        /* Bounded by n, the caller's own list. */
+        for (i = 0; i < n; i++) {
+            if (changes[i].id == 0 || changes[i].type < RAFT_CHANGE_ADD_VOTER ||
+                changes[i].type > RAFT_CHANGE_REMOVE) {
+                return RAFT_EINVAL;
+            }
+        }
+    }
+    if (r->role != RAFT_LEADER) {
+        return RAFT_ENOTLEADER;
+    }
+    if (n == 0 && !r->conf_joint) {
+        return RAFT_EBADCONF;
+    }
+    /* One change at a time, and only once this leader's term has
+     * committed an entry (thesis 4.1 and its errata: a leader may not yet
+     * know of a change an earlier leader began). */
+    if (r->conf_index > r->commit || r->commit < r->lead_first ||
+        (n > 0 && r->conf_joint)) {
+        return RAFT_ECONFBUSY;
+    }
+    for (i = 0; i < r->n; i++) {
+        if (r->mflags[i] != 0) {
+            ids[m] = r->prs[i].id;
+            old[m] = r->mflags[i];
+            flags[m] = r->mflags[i] & (uint8_t)~RAFT_MEMBER_OUTGOING;
+            m++;
+        }
+    }
+    if (n == 0) {
+        len = encode(buf, ids, flags, m, false); /* leave the joint one */
+        goto propose;
+    }
+    /* Bounded by n times the members (RAFT_MAX_MEMBERS). */
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < i; j++) {
+            if (changes[j].id == changes[i].id) {
+                return RAFT_EBADCONF;
+            }
+        }
+        rc = apply_change(&changes[i], ids, flags, &m);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    for (i = 0; i < m; i++) {
+        bool was = i < r->n_members && (old[i] & RAFT_MEMBER_VOTER) != 0;
+        bool is = flags[i] == RAFT_MEMBER_VOTER;
+        voters += is;
+        changed += was != is;
+    }
+    if (voters == 0) {
+        return RAFT_EBADCONF;
+    }
+    to_joint = joint != RAFT_JOINT_AUTO || changed > 1;
+    if (to_joint) {
+        /* Thesis 4.3: the old voters keep a say until the joint
+         * configuration is left. */
+        for (i = 0; i < r->n_members && i < m; i++) {
+            if ((old[i] & RAFT_MEMBER_VOTER) != 0) {
+                flags[i] |= RAFT_MEMBER_OUTGOING;
+            }
+        }
+    }
+    len = encode(buf, ids, flags, m, to_joint && joint != RAFT_JOINT_EXPLICIT);
+propose:
+    rc = raft__conf_reserve(r, m);
+    if (rc != 0) {
+        return rc;
+    }
+    return raft__repl_propose_conf(r, buf, len, index);
+}
+
+int raft__conf_tick(struct raft *r)
+{
+    if (r->conf_index > r->commit) {
+        return 0;
+    }
+    if (r->conf_joint) {
+        if (r->conf_auto_leave && r->commit >= r->lead_first) {
+            return raft__conf_propose(r, NULL, 0, RAFT_JOINT_AUTO, NULL);
+        }
+        return 0;
+    }
+    if ((r->mflags[r->self] & RAFT_MEMBER_VOTER) == 0) {
+        /* Thesis 4.2.2: a leader that is no longer a voter steps down
+         * once the configuration that says so is committed. */
+        raft__become_follower(r, r->term, 0); /* same term: cannot fail */
+        raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, RAFT_EREMOVED,
+                   "not a voter of the committed configuration");
+    }
+    return 0;
+}
