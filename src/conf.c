@@ -166,7 +166,7 @@ int raft__conf_reserve(struct raft *r, size_t n)
     const struct raft_allocator *a = &r->cfg.allocator;
     size_t w = r->cfg.max_inflight;
     size_t cap = n + 1, i;
-    size_t out_cap = OUT_PER_PEER * cap + OUT_EXTRA;
+    size_t out_cap = OUT_PER_PEER * n + OUT_EXTRA;
     struct raft__progress *prs, *prs_spare;
     struct raft__infl *infl, *infl_spare;
     uint8_t *mflags, *mflags_spare, *votes;

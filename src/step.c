@@ -307,8 +307,8 @@ static int validate(struct raft *r, const struct raft_msg *m,
         *why = "addressed to another node";
         return RAFT_EBADMSG;
     }
-    if (m->from == r->cfg.id) {
-        *why = "sent by this node";
+    if (m->from == r->cfg.id || m->from == 0) {
+        *why = m->from == 0 ? "sender id 0" : "sent by this node";
         return RAFT_ENOTMEMBER;
     }
     *pr = raft__member(r, m->from);

@@ -435,7 +435,7 @@ void sim_check_persist(struct sim_node *nd, raft_index first,
     for (size_t k = 0; k < n && !s->failed; k++) {
         const struct raft_entry *x = &e[k];
         if (x->term == 0 || x->term < prev || x->term > d->term ||
-            (x->type != RAFT_ENTRY_COMMAND && x->type != RAFT_ENTRY_NOOP) ||
+            (x->type < RAFT_ENTRY_COMMAND || x->type > RAFT_ENTRY_CONFIG) ||
             (x->len > 0 && x->buf == NULL)) {
             sim_fail(s, "persist_entries", "node %llu (term %llu) writes an "
                      "impossible entry at %llu: term %llu after term %llu, "
