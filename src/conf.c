@@ -514,6 +514,9 @@ int raft__conf_propose(struct raft *r, const struct raft_change *changes,
     if (r->role != RAFT_LEADER) {
         return RAFT_ENOTLEADER;
     }
+    if (r->transfer_to != 0) {
+        return RAFT_ETRANSFER;
+    }
     if (n == 0 && !r->conf_joint) {
         return RAFT_EBADCONF;
     }
@@ -576,8 +579,77 @@ propose:
     return raft__repl_propose_conf(r, buf, len, index);
 }
 
+/* ---- leadership transfer (thesis 3.10) ---------------------------------- */
+
+void raft__conf_transfer_check(struct raft *r, const struct raft__progress *pr)
+{
+    struct raft_msg *m;
+    if (pr->match < raft__log_last(&r->log)) {
+        return; /* not yet: replication brings it up to date */
+    }
+    m = raft__queue_slot(r, pr->id, RAFT__AFTER_NOTHING);
+    if (m == NULL) {
+        return; /* lost, like any message: sent again at a heartbeat */
+    }
+    memset(m, 0, sizeof(*m));
+    m->type = RAFT_MSG_TIMEOUT_NOW;
+    m->from = r->cfg.id;
+    m->to = pr->id;
+    m->term = r->term;
+}
+
+int raft__conf_transfer(struct raft *r, raft_id id)
+{
+    const struct raft__progress *pr;
+    if (r->role != RAFT_LEADER) {
+        return RAFT_ENOTLEADER;
+    }
+    if (id == 0 || id == r->cfg.id) {
+        return RAFT_EINVAL;
+    }
+    pr = raft__member(r, id);
+    if (pr == NULL || !raft__is_voter(r, (size_t)(pr - r->prs))) {
+        return RAFT_EBADCONF;
+    }
+    if (r->transfer_to != 0) {
+        return RAFT_ETRANSFER;
+    }
+    r->transfer_to = id;
+    r->transfer_elapsed = 0;
+    /* Its campaign is heard despite leader stickiness, which the lease
+     * relies on: no lease read from here on (read.c). */
+    r->lease_until = 0;
+    raft__conf_transfer_check(r, pr);
+    return 0;
+}
+
+/* Hand over to the voter holding the most of the log, if there is one. */
+static bool transfer_to_best(struct raft *r)
+{
+    size_t i, best = SIZE_MAX;
+    for (i = 0; i < r->n; i++) {
+        if (i != r->self && (r->mflags[i] & RAFT_MEMBER_VOTER) != 0 &&
+            (best == SIZE_MAX || r->prs[i].match > r->prs[best].match)) {
+            best = i;
+        }
+    }
+    return best != SIZE_MAX && raft__conf_transfer(r, r->prs[best].id) == 0;
+}
+
 int raft__conf_tick(struct raft *r)
 {
+    if (r->transfer_to != 0) {
+        const struct raft__progress *pr = raft__member(r, r->transfer_to);
+        if (++r->transfer_elapsed >= r->cfg.election_ticks || pr == NULL) {
+            raft_id to = r->transfer_to;
+            r->transfer_to = 0;
+            raft__emit(r, RAFT_EVENT_TRANSFER_ABORTED, to, 0,
+                       "no election within an election timeout");
+        } else if (r->transfer_elapsed % r->cfg.heartbeat_ticks == 0) {
+            raft__conf_transfer_check(r, pr); /* the last one was lost */
+        }
+        return 0;
+    }
     if (r->conf_index > r->commit) {
         return 0;
     }
@@ -588,8 +660,15 @@ int raft__conf_tick(struct raft *r)
         return 0;
     }
     if ((r->mflags[r->self] & RAFT_MEMBER_VOTER) == 0) {
-        /* Thesis 4.2.2: a leader that is no longer a voter steps down
-         * once the configuration that says so is committed. */
+        /* Thesis 4.2.2: a leader that is no longer a voter leaves once the
+         * configuration that says so is committed: it hands over to the
+         * most up-to-date voter, and steps down if that did not work. */
+        if (!r->transfer_removal) {
+            r->transfer_removal = true;
+            if (transfer_to_best(r)) {
+                return 0;
+            }
+        }
         raft__become_follower(r, r->term, 0); /* same term: cannot fail */
         raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, RAFT_EREMOVED,
                    "not a voter of the committed configuration");

@@ -86,10 +86,18 @@ raft_index raft__conf_at(const struct raft *r, raft_index index,
 int raft__conf_propose(struct raft *r, const struct raft_change *changes,
                        size_t n, int joint, raft_index *index);
 
-/* Leader tick: leave a joint configuration once its entry is committed,
- * if it says so; step down once a committed configuration leaves this
- * node out of the voters. */
+/* Leader tick: time a leadership transfer out; leave a joint
+ * configuration once its entry is committed, if it says so; hand over
+ * and step down once a committed configuration leaves this node out of
+ * the voters. */
 int raft__conf_tick(struct raft *r);
+
+/* raft_transfer_leadership, on any node (checks the role). */
+int raft__conf_transfer(struct raft *r, raft_id id);
+
+/* Leader: the transfer target's progress moved (or a heartbeat is due):
+ * tell it to campaign once it holds the whole log. */
+void raft__conf_transfer_check(struct raft *r, const struct raft__progress *pr);
 
 /* Fill a public member list from the slots. */
 size_t raft__conf_members(const struct raft *r, struct raft_member *out,

@@ -241,6 +241,16 @@ struct raft {
 
     /* Candidate: tie-break between simultaneous candidates (election.c). */
     bool yielded;
+    /* The election being started is a leadership transfer's campaign: its
+     * vote requests say so (election.c). */
+    bool campaign_transfer;
+
+    /* Leader: leadership transfer (conf.c) to this voter, 0: none; ticks
+     * since it began; whether one was tried because this leader is no
+     * longer a voter. */
+    raft_id transfer_to;
+    unsigned transfer_elapsed;
+    bool transfer_removal;
 
     /* Ticks since the node started: the clock of CheckQuorum and leases. */
     uint64_t now;

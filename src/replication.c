@@ -506,7 +506,7 @@ int raft__repl_tick(struct raft *r)
                    "no majority heard from within an election timeout");
         return 0;
     }
-    if (!r->conf_simple) {
+    if (!r->conf_simple || r->transfer_to != 0) {
         rc = raft__conf_tick(r);
         if (rc != 0 || r->role != RAFT_LEADER) {
             return rc;
@@ -601,6 +601,9 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
         /* Only a match above the commit index can raise it. */
         if (advanced && pr->match > r->commit) {
                 commit_after_ack(r, pr->match);
+        }
+        if (pr->id == r->transfer_to) {
+            raft__conf_transfer_check(r, pr);
         }
     } else {
         /* Fast backtracking: skip every entry whose term shows it cannot

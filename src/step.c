@@ -243,6 +243,8 @@ RAFT__NOINLINE static int validate_other(const struct raft_msg *m,
             return RAFT_EBADMSG;
         }
         return 0;
+    case RAFT_MSG_TIMEOUT_NOW:
+        return 0;
     case RAFT_MSG_READ:
     case RAFT_MSG_READ_RESP:
         if (m->u.read.id == 0 ||
@@ -379,6 +381,27 @@ static int ignore_in_lease(struct raft *r, const struct raft_msg *m)
     return 0;
 }
 
+/* The leader hands leadership over (thesis 3.10): campaign at once,
+ * without a pre-vote, in a campaign voters hear despite stickiness. */
+static int recv_timeout_now(struct raft *r, const struct raft_msg *m)
+{
+    int rc;
+    if (m->term > r->term) {
+        rc = raft__become_follower(r, m->term, m->from);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (r->role != RAFT_FOLLOWER || r->leader != m->from ||
+        !raft__is_voter(r, r->self)) {
+        return 0; /* not from our leader, or we cannot campaign */
+    }
+    r->campaign_transfer = true;
+    rc = raft__election_start(r);
+    r->campaign_transfer = false;
+    return rc;
+}
+
 /* Every type but AppendEntries and its reply, of a term >= ours. Counted
  * per case, a constant slot each. */
 RAFT__NOINLINE static int step_other(struct raft *r, struct raft__progress *pr,
@@ -387,7 +410,9 @@ RAFT__NOINLINE static int step_other(struct raft *r, struct raft__progress *pr,
     switch (m->type) {
     case RAFT_MSG_VOTE:
         r->metrics.recv[RAFT_MSG_VOTE]++;
-        if (m->term > r->term && raft__election_in_lease(r)) {
+        /* A transfer's campaign was asked for by the leader itself. */
+        if (m->term > r->term && !m->u.vote.transfer &&
+            raft__election_in_lease(r)) {
             return ignore_in_lease(r, m);
         }
         /* A higher term and a vote are persisted together there. */
@@ -431,6 +456,9 @@ RAFT__NOINLINE static int step_other(struct raft *r, struct raft__progress *pr,
             return raft__become_follower(r, m->term, 0);
         }
         return raft__read_recv_heartbeat_resp(r, pr, m);
+    case RAFT_MSG_TIMEOUT_NOW:
+        r->metrics.recv[RAFT_MSG_TIMEOUT_NOW]++;
+        return recv_timeout_now(r, m);
     case RAFT_MSG_READ:
         r->metrics.recv[RAFT_MSG_READ]++;
         if (m->term > r->term) {
@@ -514,6 +542,8 @@ int raft_propose_batch(struct raft *r, const struct raft_buf *bufs, size_t n,
         rc = RAFT_EINVAL;
     } else if (r->role != RAFT_LEADER) {
         rc = RAFT_ENOTLEADER;
+    } else if (r->transfer_to != 0) {
+        rc = RAFT_ETRANSFER;
     } else {
         rc = raft__repl_propose(r, bufs, n, first_index);
     }
@@ -532,8 +562,8 @@ int raft_propose(struct raft *r, const void *buf, size_t len, raft_index *index)
     if (rc != 0) {
         return rc;
     }
-    if (r->role != RAFT_LEADER) {
-        rc = RAFT_ENOTLEADER;
+    if (r->role != RAFT_LEADER || r->transfer_to != 0) {
+        rc = r->role != RAFT_LEADER ? RAFT_ENOTLEADER : RAFT_ETRANSFER;
     } else {
         rc = raft__repl_propose_one(r, buf, len, index);
     }
@@ -615,6 +645,15 @@ int raft_leave_joint(struct raft *r, raft_index *index)
         return rc;
     }
     return leave(r, raft__conf_propose(r, NULL, 0, RAFT_JOINT_AUTO, index));
+}
+
+int raft_transfer_leadership(struct raft *r, raft_id id)
+{
+    int rc = enter(r, 0);
+    if (rc != 0) {
+        return rc;
+    }
+    return leave(r, raft__conf_transfer(r, id));
 }
 
 int raft_compact(struct raft *r, raft_index index)

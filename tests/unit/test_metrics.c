@@ -325,7 +325,7 @@ static struct raft_msg c_term_max(void)
 static struct raft_msg c_unknown_type(void)
 {
     struct raft_msg m = hb5();
-    m.type = 13; /* the first type after RAFT_MSG_READ_RESP */
+    m.type = 14; /* the first type after RAFT_MSG_TIMEOUT_NOW */
     return m;
 }
 static struct raft_msg c_vote_bad_pair(void)
