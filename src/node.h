@@ -196,6 +196,8 @@ struct raft {
     raft_index *match_scratch2; /* slots_cap indexes for quorum math */
     size_t n_members;           /* members of the configuration in force */
     size_t n_voters;            /* its voters (RAFT_MEMBER_VOTER) */
+    size_t n_departing;         /* leader: slots of members just removed,
+                                   kept until the change commits (conf.c) */
     raft_index conf_index;      /* the entry it came from: at most
                                    snap_index when it is the base one */
     uint64_t conf_version;      /* counts configurations taken; 0: none */

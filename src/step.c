@@ -293,12 +293,14 @@ RAFT__NOINLINE static int validate_other(const struct raft_msg *m,
 }
 
 /* Requests a node takes from anyone: their sender may be a leader or a
- * candidate of a configuration this node has not seen yet. */
+ * candidate of a configuration this node has not seen yet, or a leader
+ * that removed itself and hands over (TIMEOUT_NOW). */
 static bool from_anyone(int type)
 {
     return type == RAFT_MSG_APPEND || type == RAFT_MSG_VOTE ||
            type == RAFT_MSG_PREVOTE || type == RAFT_MSG_SNAPSHOT ||
-           type == RAFT_MSG_HEARTBEAT || type == RAFT_MSG_READ_RESP;
+           type == RAFT_MSG_HEARTBEAT || type == RAFT_MSG_READ_RESP ||
+           type == RAFT_MSG_TIMEOUT_NOW;
 }
 
 static int validate(struct raft *r, const struct raft_msg *m,
