@@ -381,6 +381,7 @@ static void install(struct raft *r, const uint8_t *buf, size_t len,
     r->conf_joint = joint;
     r->conf_auto_leave = n > 0 && (buf[1] & RAFT__CONF_AUTO_LEAVE) != 0;
     r->conf_simple = simple;
+    r->ack_need = simple ? raft__quorum_majority(r->n) : 0;
     r->conf_index = index;
     r->conf_version++;
     r->fx_slow = true; /* RAFT_EVENT_CONF at the flush */
@@ -648,6 +649,7 @@ int raft__conf_transfer(struct raft *r, raft_id id)
     }
     r->transfer_to = id;
     r->transfer_elapsed = 0;
+    r->lead_open = false;
     /* Its campaign is heard despite leader stickiness, which the lease
      * relies on: no lease read from here on (read.c). */
     r->lease_until = 0;
@@ -694,6 +696,7 @@ void raft__conf_drop_departing(struct raft *r)
     r->self = self;
     r->n_departing = 0;
     r->conf_simple = simple;
+    r->ack_need = simple ? raft__quorum_majority(r->n) : 0;
     if (r->role == RAFT_LEADER) {
         raft__repl_conf_changed(r);
     }
@@ -709,6 +712,7 @@ int raft__conf_tick(struct raft *r)
         if (++r->transfer_elapsed >= r->cfg.election_ticks || pr == NULL) {
             raft_id to = r->transfer_to;
             r->transfer_to = 0;
+            r->lead_open = true;
             raft__emit(r, RAFT_EVENT_TRANSFER_ABORTED, to, 0,
                        "no election within an election timeout");
         } else if (r->transfer_elapsed % r->cfg.heartbeat_ticks == 0) {

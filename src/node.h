@@ -208,6 +208,10 @@ struct raft {
                                    voter: every slot is a voter, which the
                                    hot paths count without flags */
     bool self_quorum;           /* this node alone is a majority */
+    size_t ack_need;            /* conf_simple: the majority of the slots,
+                                   else 0 (replication.c) */
+    bool lead_open;             /* leader taking proposals and reads: not
+                                   transferring leadership */
     uint8_t *base_conf;         /* encoded configuration at snap_index
                                    (before any snapshot: the bootstrap
                                    list), NULL for a node that has none */

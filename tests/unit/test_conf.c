@@ -501,8 +501,9 @@ START_TEST(test_transfer_leadership)
     ck_assert_int_eq(raft_transfer_leadership(r, 2), RAFT_ETRANSFER);
     ck_assert_int_eq(h_propose(h, 1, "y", NULL), RAFT_ETRANSFER);
     ck_assert_uint_eq(h_count(h, 1, 3, RAFT_MSG_TIMEOUT_NOW), 0);
-    h_heartbeat(h, 1, 1); /* 3 catches up, gets TIMEOUT_NOW, campaigns */
-    h_deliver_all(h);
+    h_heartbeat(h, 1, 1); /* 3 catches up */
+    ck_assert_uint_eq(h_progress(h, 1, 3).match, h_status(h, 1).last_index);
+    h_heartbeat(h, 1, 1); /* gets TIMEOUT_NOW at this heartbeat, campaigns */
     ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_LEADER);
     ck_assert_uint_eq(h_status(h, 3).term, t + 1);
     ck_assert_int_eq(raft_role(r), RAFT_FOLLOWER);
