@@ -161,68 +161,92 @@ static void *grow(const struct raft_allocator *a, void *old, size_t keep,
     return p;
 }
 
-int raft__conf_reserve(struct raft *r, size_t n)
-{
-    const struct raft_allocator *a = &r->cfg.allocator;
-    size_t w = r->cfg.max_inflight;
-    size_t cap = n + 1, i;
-    size_t out_cap = OUT_PER_PEER * cap + OUT_EXTRA;
+/* The arrays with one element per slot (and the outgoing queue, sized
+ * by the members), handled together. */
+struct slot_arrays {
     struct raft__progress *prs, *prs_spare;
     struct raft__infl *infl, *infl_spare;
     uint8_t *mflags, *mflags_spare, *votes;
     raft_index *scratch, *scratch2;
     struct raft__out *out;
+};
+
+static void arrays_free(const struct raft_allocator *a, const struct slot_arrays *s)
+{
+    raft__heap_free(a, s->prs);
+    raft__heap_free(a, s->prs_spare);
+    raft__heap_free(a, s->infl);
+    raft__heap_free(a, s->infl_spare);
+    raft__heap_free(a, s->mflags);
+    raft__heap_free(a, s->mflags_spare);
+    raft__heap_free(a, s->votes);
+    raft__heap_free(a, s->scratch);
+    raft__heap_free(a, s->scratch2);
+    raft__heap_free(a, s->out);
+}
+
+/* Swap the node's arrays with *s. */
+static void arrays_swap(struct raft *r, struct slot_arrays *s)
+{
+    struct slot_arrays old = {r->prs, r->prs_spare, r->infl_store,
+                              r->infl_spare, r->mflags, r->mflags_spare,
+                              r->vote_scratch, r->match_scratch,
+                              r->match_scratch2, r->out};
+    r->prs = s->prs;
+    r->prs_spare = s->prs_spare;
+    r->infl_store = s->infl;
+    r->infl_spare = s->infl_spare;
+    r->mflags = s->mflags;
+    r->mflags_spare = s->mflags_spare;
+    r->vote_scratch = s->votes;
+    r->match_scratch = s->scratch;
+    r->match_scratch2 = s->scratch2;
+    r->out = s->out;
+    *s = old;
+}
+
+void raft__conf_free(struct raft *r)
+{
+    struct slot_arrays none;
+    memset(&none, 0, sizeof(none));
+    arrays_swap(r, &none);
+    arrays_free(&r->cfg.allocator, &none);
+    raft__heap_free(&r->cfg.allocator, r->base_conf);
+    r->base_conf = NULL;
+}
+
+int raft__conf_reserve(struct raft *r, size_t n)
+{
+    const struct raft_allocator *a = &r->cfg.allocator;
+    size_t w = r->cfg.max_inflight;
+    size_t cap = n + 1, i;
+    size_t out_cap = OUT_PER_PEER * n + OUT_EXTRA;
+    struct slot_arrays s;
     if (cap <= r->slots_cap) {
         return 0;
     }
-    prs = grow(a, r->prs, r->n, cap, sizeof(*prs));
-    prs_spare = grow(a, NULL, 0, cap, sizeof(*prs_spare));
-    infl = grow(a, r->infl_store, r->n * w, cap * w, sizeof(*infl));
-    infl_spare = grow(a, NULL, 0, cap * w, sizeof(*infl_spare));
-    mflags = grow(a, r->mflags, r->n, cap, 1);
-    mflags_spare = grow(a, NULL, 0, cap, 1);
-    votes = grow(a, NULL, 0, cap, 1);
-    scratch = grow(a, NULL, 0, cap, sizeof(*scratch));
-    scratch2 = grow(a, NULL, 0, cap, sizeof(*scratch2));
-    out = grow(a, r->out, r->out_len, out_cap, sizeof(*out));
-    if (prs == NULL || prs_spare == NULL || infl == NULL || infl_spare == NULL ||
-        mflags == NULL || mflags_spare == NULL || votes == NULL ||
-        scratch == NULL || scratch2 == NULL || out == NULL) {
-        raft__heap_free(a, prs);
-        raft__heap_free(a, prs_spare);
-        raft__heap_free(a, infl);
-        raft__heap_free(a, infl_spare);
-        raft__heap_free(a, mflags);
-        raft__heap_free(a, mflags_spare);
-        raft__heap_free(a, votes);
-        raft__heap_free(a, scratch);
-        raft__heap_free(a, scratch2);
-        raft__heap_free(a, out);
+    s.prs = grow(a, r->prs, r->n, cap, sizeof(*s.prs));
+    s.prs_spare = grow(a, NULL, 0, cap, sizeof(*s.prs_spare));
+    s.infl = grow(a, r->infl_store, r->n * w, cap * w, sizeof(*s.infl));
+    s.infl_spare = grow(a, NULL, 0, cap * w, sizeof(*s.infl_spare));
+    s.mflags = grow(a, r->mflags, r->n, cap, 1);
+    s.mflags_spare = grow(a, NULL, 0, cap, 1);
+    s.votes = grow(a, NULL, 0, cap, 1);
+    s.scratch = grow(a, NULL, 0, cap, sizeof(*s.scratch));
+    s.scratch2 = grow(a, NULL, 0, cap, sizeof(*s.scratch2));
+    s.out = grow(a, r->out, r->out_len, out_cap, sizeof(*s.out));
+    if (s.prs == NULL || s.prs_spare == NULL || s.infl == NULL ||
+        s.infl_spare == NULL || s.mflags == NULL || s.mflags_spare == NULL ||
+        s.votes == NULL || s.scratch == NULL || s.scratch2 == NULL ||
+        s.out == NULL) {
+        arrays_free(a, &s);
         return RAFT_ENOMEM;
     }
     for (i = 0; i < r->n; i++) {
-        prs[i].infl = infl + i * w;
+        s.prs[i].infl = s.infl + i * w;
     }
-    raft__heap_free(a, r->prs);
-    raft__heap_free(a, r->prs_spare);
-    raft__heap_free(a, r->infl_store);
-    raft__heap_free(a, r->infl_spare);
-    raft__heap_free(a, r->mflags);
-    raft__heap_free(a, r->mflags_spare);
-    raft__heap_free(a, r->vote_scratch);
-    raft__heap_free(a, r->match_scratch);
-    raft__heap_free(a, r->match_scratch2);
-    raft__heap_free(a, r->out);
-    r->prs = prs;
-    r->prs_spare = prs_spare;
-    r->infl_store = infl;
-    r->infl_spare = infl_spare;
-    r->mflags = mflags;
-    r->mflags_spare = mflags_spare;
-    r->vote_scratch = votes;
-    r->match_scratch = scratch;
-    r->match_scratch2 = scratch2;
-    r->out = out;
+    arrays_swap(r, &s);
+    arrays_free(a, &s); /* the old ones */
     r->out_cap = out_cap;
     r->slots_cap = cap;
     return 0;
@@ -316,11 +340,29 @@ static void place(struct raft *r, size_t k, raft_id id, uint8_t flags)
 
 /* Make buf[0..len) (checked; len 0: no configuration) the configuration
  * in force, from the entry at `index`. Room was reserved. */
+/* Is `id` among the members encoded in buf (n of them)? */
+static bool has_member(const uint8_t *buf, size_t n, raft_id id)
+{
+    size_t k;
+    for (k = 0; k < n; k++) {
+        if (member_id(buf, k) == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Make buf[0..len) (checked; len 0: no configuration) the configuration
+ * in force, from the entry at `index`. Room was reserved. A leader keeps
+ * the slots of members the change removes (flags 0, "departing") when
+ * `departing` is set and there is room: it goes on sending them the log
+ * until the change is committed, so that they learn they were removed
+ * and do not campaign (thesis 4.2.2); raft__conf_tick drops them then. */
 static void install(struct raft *r, const uint8_t *buf, size_t len,
-                    raft_index index)
+                    raft_index index, bool departing)
 {
     size_t n = len == 0 ? 0 : get32(buf + 4);
-    size_t k, self = SIZE_MAX, voters = 0;
+    size_t k, self = SIZE_MAX, voters = 0, slots;
     bool joint = false, simple = true;
     void *t;
     /* Bounded by n * slots, both at most RAFT_MAX_MEMBERS + 1. */
@@ -335,21 +377,35 @@ static void install(struct raft *r, const uint8_t *buf, size_t len,
         joint |= (f & RAFT_MEMBER_OUTGOING) != 0;
         simple &= f == RAFT_MEMBER_VOTER;
     }
+    slots = n;
     if (self == SIZE_MAX) {
         self = n;
         place(r, n, r->cfg.id, 0);
         simple = false;
+        slots++;
+    }
+    r->n_departing = 0;
+    if (departing && r->role == RAFT_LEADER) {
+        /* Bounded by the old slots (RAFT_MAX_MEMBERS + 1) times n. */
+        for (k = 0; k < r->n && slots < r->slots_cap; k++) {
+            if (k != r->self && !has_member(buf, n, r->prs[k].id)) {
+                place(r, slots++, r->prs[k].id, 0);
+                r->n_departing++;
+                simple = false;
+            }
+        }
     }
     t = r->prs, r->prs = r->prs_spare, r->prs_spare = t;
     t = r->infl_store, r->infl_store = r->infl_spare, r->infl_spare = t;
     t = r->mflags, r->mflags = r->mflags_spare, r->mflags_spare = t;
-    r->n = self == n ? n + 1 : n;
+    r->n = slots;
     r->self = self;
     r->n_members = n;
     r->n_voters = voters;
     r->conf_joint = joint;
     r->conf_auto_leave = n > 0 && (buf[1] & RAFT__CONF_AUTO_LEAVE) != 0;
     r->conf_simple = simple;
+    r->ack_need = simple ? raft__quorum_majority(r->n) : 0;
     r->conf_index = index;
     r->conf_version++;
     r->fx_slow = true; /* RAFT_EVENT_CONF at the flush */
@@ -385,13 +441,13 @@ static void reload(struct raft *r, bool force)
     raft_index i = find(r, raft__log_last(&r->log));
     if (i == 0) {
         if (force || r->conf_index > r->snap_index || r->conf_version == 0) {
-            install(r, r->base_conf, r->base_conf_len, r->snap_index);
+            install(r, r->base_conf, r->base_conf_len, r->snap_index, !force);
         }
         return;
     }
     if (force || i != r->conf_index || r->conf_version == 0) {
         const struct raft__log_ent *e = raft__log_ent_at(&r->log, i);
-        install(r, e->buf, e->len, i);
+        install(r, e->buf, e->len, i, !force);
     }
 }
 
@@ -514,6 +570,9 @@ int raft__conf_propose(struct raft *r, const struct raft_change *changes,
     if (r->role != RAFT_LEADER) {
         return RAFT_ENOTLEADER;
     }
+    if (r->transfer_to != 0) {
+        return RAFT_ETRANSFER;
+    }
     if (n == 0 && !r->conf_joint) {
         return RAFT_EBADCONF;
     }
@@ -569,15 +628,122 @@ int raft__conf_propose(struct raft *r, const struct raft_change *changes,
     }
     len = encode(buf, ids, flags, m, to_joint && joint != RAFT_JOINT_EXPLICIT);
 propose:
-    rc = raft__conf_reserve(r, m);
+    /* Room for the new configuration and the members it removes. */
+    rc = raft__conf_reserve(r, m + r->n);
     if (rc != 0) {
         return rc;
     }
     return raft__repl_propose_conf(r, buf, len, index);
 }
 
+/* ---- leadership transfer (thesis 3.10) ---------------------------------- */
+
+void raft__conf_transfer_check(struct raft *r, const struct raft__progress *pr)
+{
+    struct raft_msg *m;
+    if (pr->match < raft__log_last(&r->log)) {
+        return; /* not yet: replication brings it up to date */
+    }
+    m = raft__queue_slot(r, pr->id, RAFT__AFTER_NOTHING);
+    if (m == NULL) {
+        return; /* lost, like any message: sent again at a heartbeat */
+    }
+    memset(m, 0, sizeof(*m));
+    m->type = RAFT_MSG_TIMEOUT_NOW;
+    m->from = r->cfg.id;
+    m->to = pr->id;
+    m->term = r->term;
+}
+
+int raft__conf_transfer(struct raft *r, raft_id id)
+{
+    const struct raft__progress *pr;
+    if (r->role != RAFT_LEADER) {
+        return RAFT_ENOTLEADER;
+    }
+    if (id == 0 || id == r->cfg.id) {
+        return RAFT_EINVAL;
+    }
+    pr = raft__member(r, id);
+    if (pr == NULL || !raft__is_voter(r, (size_t)(pr - r->prs))) {
+        return RAFT_EBADCONF;
+    }
+    if (r->transfer_to != 0) {
+        return RAFT_ETRANSFER;
+    }
+    r->transfer_to = id;
+    r->transfer_elapsed = 0;
+    r->lead_open = false;
+    /* Its campaign is heard despite leader stickiness, which the lease
+     * relies on: no lease read from here on (read.c). */
+    r->lease_until = 0;
+    raft__conf_transfer_check(r, pr);
+    return 0;
+}
+
+/* Hand over to the voter holding the most of the log, if there is one. */
+static bool transfer_to_best(struct raft *r)
+{
+    size_t i, best = SIZE_MAX;
+    for (i = 0; i < r->n; i++) {
+        if (i != r->self && (r->mflags[i] & RAFT_MEMBER_VOTER) != 0 &&
+            (best == SIZE_MAX || r->prs[i].match > r->prs[best].match)) {
+            best = i;
+        }
+    }
+    return best != SIZE_MAX && raft__conf_transfer(r, r->prs[best].id) == 0;
+}
+
+void raft__conf_drop_departing(struct raft *r)
+{
+    size_t w = r->cfg.max_inflight;
+    size_t i, k = 0, self = r->self;
+    bool simple = !r->conf_joint;
+    /* Bounded by the slots. Slot k's ring stays at infl_store + k * w. */
+    for (i = 0; i < r->n; i++) {
+        if (r->mflags[i] == 0 && i != r->self) {
+            continue;
+        }
+        if (k != i) {
+            r->prs[k] = r->prs[i];
+            memcpy(r->infl_store + k * w, r->prs[i].infl, w * sizeof(*r->infl_store));
+            r->prs[k].infl = r->infl_store + k * w;
+            r->mflags[k] = r->mflags[i];
+        }
+        if (i == r->self) {
+            self = k;
+        }
+        simple &= r->mflags[k] == RAFT_MEMBER_VOTER;
+        k++;
+    }
+    r->n = k;
+    r->self = self;
+    r->n_departing = 0;
+    r->conf_simple = simple;
+    r->ack_need = simple ? raft__quorum_majority(r->n) : 0;
+    if (r->role == RAFT_LEADER) {
+        raft__repl_conf_changed(r);
+    }
+}
+
 int raft__conf_tick(struct raft *r)
 {
+    if (r->n_departing > 0 && r->conf_index <= r->commit) {
+        raft__conf_drop_departing(r); /* the removed had their chance */
+    }
+    if (r->transfer_to != 0) {
+        const struct raft__progress *pr = raft__member(r, r->transfer_to);
+        if (++r->transfer_elapsed >= r->cfg.election_ticks || pr == NULL) {
+            raft_id to = r->transfer_to;
+            r->transfer_to = 0;
+            r->lead_open = true;
+            raft__emit(r, RAFT_EVENT_TRANSFER_ABORTED, to, 0,
+                       "no election within an election timeout");
+        } else if (r->transfer_elapsed % r->cfg.heartbeat_ticks == 0) {
+            raft__conf_transfer_check(r, pr); /* the last one was lost */
+        }
+        return 0;
+    }
     if (r->conf_index > r->commit) {
         return 0;
     }
@@ -588,8 +754,15 @@ int raft__conf_tick(struct raft *r)
         return 0;
     }
     if ((r->mflags[r->self] & RAFT_MEMBER_VOTER) == 0) {
-        /* Thesis 4.2.2: a leader that is no longer a voter steps down
-         * once the configuration that says so is committed. */
+        /* Thesis 4.2.2: a leader that is no longer a voter leaves once the
+         * configuration that says so is committed: it hands over to the
+         * most up-to-date voter, and steps down if that did not work. */
+        if (!r->transfer_removal) {
+            r->transfer_removal = true;
+            if (transfer_to_best(r)) {
+                return 0;
+            }
+        }
         raft__become_follower(r, r->term, 0); /* same term: cannot fail */
         raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, RAFT_EREMOVED,
                    "not a voter of the committed configuration");

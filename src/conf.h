@@ -39,6 +39,10 @@ int raft__conf_check(const void *buf, size_t len, size_t *n);
  * RAFT_ENOMEM leaves the node unchanged. */
 int raft__conf_reserve(struct raft *r, size_t n);
 
+/* Free the slot arrays, the outgoing queue and the base configuration
+ * (raft_destroy). */
+void raft__conf_free(struct raft *r);
+
 /* Make buf[0..len) (checked, borrowed) the base configuration: the one in
  * force at the snapshot (or from the start). Copies it; RAFT_ENOMEM leaves
  * the node unchanged. Does not change the configuration in force. */
@@ -63,6 +67,10 @@ void raft__conf_reload(struct raft *r);
  * by index (the base changed: a snapshot was installed). */
 void raft__conf_reload_force(struct raft *r);
 
+/* Forget the slots of members removed by the configuration in force
+ * (kept by a leader until the change commits). */
+void raft__conf_drop_departing(struct raft *r);
+
 /* Slow part of raft__conf_truncated. */
 void raft__conf_reload_slow(struct raft *r);
 /* The log was cut back to from - 1: reload if that removed the entry of
@@ -86,10 +94,18 @@ raft_index raft__conf_at(const struct raft *r, raft_index index,
 int raft__conf_propose(struct raft *r, const struct raft_change *changes,
                        size_t n, int joint, raft_index *index);
 
-/* Leader tick: leave a joint configuration once its entry is committed,
- * if it says so; step down once a committed configuration leaves this
- * node out of the voters. */
+/* Leader tick: time a leadership transfer out; leave a joint
+ * configuration once its entry is committed, if it says so; hand over
+ * and step down once a committed configuration leaves this node out of
+ * the voters. */
 int raft__conf_tick(struct raft *r);
+
+/* raft_transfer_leadership, on any node (checks the role). */
+int raft__conf_transfer(struct raft *r, raft_id id);
+
+/* Leader: the transfer target's progress moved (or a heartbeat is due):
+ * tell it to campaign once it holds the whole log. */
+void raft__conf_transfer_check(struct raft *r, const struct raft__progress *pr);
 
 /* Fill a public member list from the slots. */
 size_t raft__conf_members(const struct raft *r, struct raft_member *out,

@@ -23,6 +23,7 @@ static void send_vote_requests(struct raft *r, int type)
     m.term = pre ? r->term + 1 : r->term;
     m.u.vote.last_index = raft__log_last(&r->log);
     m.u.vote.last_term = raft__log_last_term(&r->log);
+    m.u.vote.transfer = !pre && r->campaign_transfer;
     for (i = 0; i < r->n; i++) {
         if (i != r->self && raft__is_voter(r, i)) {
             m.to = r->prs[i].id;

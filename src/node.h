@@ -196,6 +196,8 @@ struct raft {
     raft_index *match_scratch2; /* slots_cap indexes for quorum math */
     size_t n_members;           /* members of the configuration in force */
     size_t n_voters;            /* its voters (RAFT_MEMBER_VOTER) */
+    size_t n_departing;         /* leader: slots of members just removed,
+                                   kept until the change commits (conf.c) */
     raft_index conf_index;      /* the entry it came from: at most
                                    snap_index when it is the base one */
     uint64_t conf_version;      /* counts configurations taken; 0: none */
@@ -206,6 +208,10 @@ struct raft {
                                    voter: every slot is a voter, which the
                                    hot paths count without flags */
     bool self_quorum;           /* this node alone is a majority */
+    size_t ack_need;            /* conf_simple: the majority of the slots,
+                                   else 0 (replication.c) */
+    bool lead_open;             /* leader taking proposals and reads: not
+                                   transferring leadership */
     uint8_t *base_conf;         /* encoded configuration at snap_index
                                    (before any snapshot: the bootstrap
                                    list), NULL for a node that has none */
@@ -241,6 +247,16 @@ struct raft {
 
     /* Candidate: tie-break between simultaneous candidates (election.c). */
     bool yielded;
+    /* The election being started is a leadership transfer's campaign: its
+     * vote requests say so (election.c). */
+    bool campaign_transfer;
+
+    /* Leader: leadership transfer (conf.c) to this voter, 0: none; ticks
+     * since it began; whether one was tried because this leader is no
+     * longer a voter. */
+    raft_id transfer_to;
+    unsigned transfer_elapsed;
+    bool transfer_removal;
 
     /* Ticks since the node started: the clock of CheckQuorum and leases. */
     uint64_t now;

@@ -108,6 +108,9 @@ int raft__read_add(struct raft *r, void *req)
     if (r->role != RAFT_LEADER && (r->role != RAFT_FOLLOWER || r->leader == 0)) {
         return RAFT_ENOTLEADER;
     }
+    if (r->transfer_to != 0) {
+        return RAFT_ETRANSFER;
+    }
     check_epoch(r);
     rc = make_room(r);
     if (rc != 0) {

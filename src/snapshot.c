@@ -244,24 +244,12 @@ static void reply(struct raft *r, const struct raft_msg *m, uint64_t offset,
 
 /* The last chunk is in: install (Raft Figure 13, steps 5-8). */
 static int install(struct raft *r, const struct raft_msg *m,
-                   const struct raft_snapshot_meta *meta)
+                   const struct raft_snapshot_meta *meta, uint8_t *conf)
 {
     raft_index index = meta->index;
     /* index > commit >= base, so its term is known if the log has it. */
     bool keep = index <= raft__log_last(&r->log) &&
                 raft__log_term(&r->log, index) == meta->term;
-    size_t members;
-    uint8_t *conf;
-    int rc;
-    /* Room for the snapshot's configuration (validated with the chunk). */
-    raft__conf_check(meta->conf, meta->conf_len, &members);
-    rc = raft__conf_reserve(r, members);
-    if (rc == 0) {
-        rc = raft__conf_dup(r, meta->conf, meta->conf_len, &conf);
-    }
-    if (rc != 0) {
-        return rc; /* the chunk counts as lost, and is sent again */
-    }
     r->rx_active = false;
     if (r->cb.snapshot_install(r, r->ctx, meta, keep) != 0) {
         raft__heap_free(&r->cfg.allocator, conf);
@@ -300,6 +288,7 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
 {
     const struct raft_msg_snapshot *s = &m->u.snapshot;
     struct raft_snapshot_meta meta;
+    uint8_t *conf = NULL;
     bool same;
     int rc;
     rc = raft__second_leader(r, m);
@@ -338,10 +327,24 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
     meta.term = s->index_term;
     meta.conf = s->last ? s->conf : NULL; /* validated by raft_step */
     meta.conf_len = s->last ? s->conf_len : 0;
+    if (s->last) {
+        /* Room for the snapshot's configuration, and its copy, before any
+         * callback: running out of memory changes nothing. */
+        size_t members;
+        raft__conf_check(s->conf, s->conf_len, &members);
+        rc = raft__conf_reserve(r, members);
+        if (rc == 0) {
+            rc = raft__conf_dup(r, s->conf, s->conf_len, &conf);
+        }
+        if (rc != 0) {
+            return rc; /* the chunk counts as lost */
+        }
+    }
     if (r->cb.snapshot_write(r, r->ctx, &meta, s->offset, s->data, s->len) != 0) {
         if (s->offset == 0) {
             r->rx_active = false;
         }
+        raft__heap_free(&r->cfg.allocator, conf);
         return RAFT_EPERSIST; /* the chunk counts as lost */
     }
     if (s->offset == 0) {
@@ -352,7 +355,7 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
     }
     r->rx_offset = s->offset + s->len;
     if (s->last) {
-        return install(r, m, &meta);
+        return install(r, m, &meta, conf);
     }
     reply(r, m, r->rx_offset, false, RAFT__AFTER_STATE);
     return 0;

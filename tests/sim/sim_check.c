@@ -435,7 +435,7 @@ void sim_check_persist(struct sim_node *nd, raft_index first,
     for (size_t k = 0; k < n && !s->failed; k++) {
         const struct raft_entry *x = &e[k];
         if (x->term == 0 || x->term < prev || x->term > d->term ||
-            (x->type != RAFT_ENTRY_COMMAND && x->type != RAFT_ENTRY_NOOP) ||
+            (x->type < RAFT_ENTRY_COMMAND || x->type > RAFT_ENTRY_CONFIG) ||
             (x->len > 0 && x->buf == NULL)) {
             sim_fail(s, "persist_entries", "node %llu (term %llu) writes an "
                      "impossible entry at %llu: term %llu after term %llu, "
@@ -496,7 +496,7 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
     const struct sim_disk *d = &nd->disk;
     unsigned long long id = sim_ull(nd->id);
     if (m->from != nd->id || m->to == 0 || m->to > s->n || m->to == nd->id ||
-        m->type < RAFT_MSG_VOTE || m->type > RAFT_MSG_READ_RESP) {
+        m->type < RAFT_MSG_VOTE || m->type > RAFT_MSG_TIMEOUT_NOW) {
         sim_fail(s, "Send", "node %llu sends type %d from %llu to %llu", id,
                  m->type, sim_ull(m->from), sim_ull(m->to));
         return;

@@ -120,8 +120,8 @@ void sim_net_describe(const struct raft_msg *m, char *buf, size_t len)
                            "APPEND",      "APPEND_RESP", "SNAPSHOT",
                            "SNAPSHOT_RESP", "PREVOTE", "PREVOTE_RESP",
                            "HEARTBEAT", "HEARTBEAT_RESP", "READ",
-                           "READ_RESP"};
-    int t = m->type >= 1 && m->type <= RAFT_MSG_READ_RESP ? m->type : 0;
+                           "READ_RESP",   "TIMEOUT_NOW"};
+    int t = m->type >= 1 && m->type <= RAFT_MSG_TIMEOUT_NOW ? m->type : 0;
     int k = snprintf(buf, len, "%s %llu->%llu term=%llu", names[t],
                      (unsigned long long)m->from, (unsigned long long)m->to,
                      (unsigned long long)m->term);

@@ -108,10 +108,15 @@ static void base_append(struct raft_msg *m, struct raft_entry *ents,
     *m = h_msg_append(2, 1, 6, 3, 2, 3, ents, n);
 }
 
+/* A reply from a node that is not a member (requests from non-members
+ * are taken: their sender may be in a configuration not seen yet). */
 static void b_unknown_sender(struct raft_msg *m, struct raft_entry *e)
 {
     base_append(m, e, 1);
     m->from = 9;
+    m->type = RAFT_MSG_APPEND_RESP;
+    memset(&m->u, 0, sizeof(m->u));
+    m->u.append_resp.index = 3;
 }
 static void b_from_self(struct raft_msg *m, struct raft_entry *e)
 {

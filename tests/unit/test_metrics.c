@@ -188,7 +188,9 @@ START_TEST(test_metrics_after_election)
     l.sent[RAFT_MSG_APPEND] = 2;
     l.recv[RAFT_MSG_VOTE_RESP] = 2;
     l.recv[RAFT_MSG_APPEND_RESP] = 2;
-    l.entries_sent = 2; /* the no-op, to each follower */
+    l.entries_sent = 2; /* the first entry, to each follower: the
+                           configuration of 3 voters, 8 + 3 * 9 bytes */
+    l.entry_bytes_sent = 2 * (8 + 3 * 9);
     l.elections_started = 1;
     l.elections_won = 1;
     l.entries_applied = 1;
@@ -323,7 +325,7 @@ static struct raft_msg c_term_max(void)
 static struct raft_msg c_unknown_type(void)
 {
     struct raft_msg m = hb5();
-    m.type = 13; /* the first type after RAFT_MSG_READ_RESP */
+    m.type = 14; /* the first type after RAFT_MSG_TIMEOUT_NOW */
     return m;
 }
 static struct raft_msg c_vote_bad_pair(void)
@@ -376,6 +378,8 @@ static struct raft_msg c_unknown_sender(void)
 {
     struct raft_msg m = hb5();
     m.from = 9;
+    m.type = RAFT_MSG_APPEND_RESP; /* a reply: requests from anyone are taken */
+    memset(&m.u, 0, sizeof(m.u));
     return m;
 }
 static struct raft_msg c_from_self(void)

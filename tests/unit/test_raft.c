@@ -314,7 +314,7 @@ static const struct {
     size_t n;
     size_t big; /* index+1 of an entry whose payload exceeds the limit */
 } bad_restores[] = {
-    {"vote not a voter", 2, 7, {1}, {1}, 1, 0},
+    {"malformed configuration entry", 2, 0, {1}, {RAFT_ENTRY_CONFIG}, 1, 0},
     {"entry term 0", 2, 0, {1, 0}, {1, 1}, 2, 0},
     {"entry terms decrease", 3, 0, {1, 3, 2}, {1, 1, 1}, 3, 0},
     {"entry term above term", 2, 0, {1, 3}, {1, 1}, 2, 0},
@@ -645,11 +645,19 @@ START_TEST(test_queries_status_progress_entry_at)
         ck_assert_int_eq(raft_progress(r, i, &p), 0);
         ck_assert_uint_eq(p.id, i + 1);
         ck_assert(p.self == (i == 0));
+        ck_assert_uint_eq(p.flags, RAFT_MEMBER_VOTER);
         ck_assert_uint_eq(p.match, 1);
         ck_assert_uint_gt(p.next, p.match);
     }
+    /* the first leader writes the bootstrap configuration, not a no-op */
     ck_assert_int_eq(raft_entry_at(r, 1, &e), 0);
-    ck_assert_int_eq(e.type, RAFT_ENTRY_NOOP);
+    ck_assert_int_eq(e.type, RAFT_ENTRY_CONFIG);
+    struct raft_member mem[3];
+    size_t nm;
+    ck_assert_int_eq(raft_conf_decode(e.buf, e.len, mem, 3, &nm), 0);
+    ck_assert_uint_eq(nm, 3);
+    ck_assert_uint_eq(mem[2].id, 3);
+    ck_assert_uint_eq(mem[2].flags, RAFT_MEMBER_VOTER);
     ck_assert_int_eq(raft_entry_at(r, 2, &e), RAFT_EINVAL);
     ck_assert_uint_eq(raft_current_term(r), 1);
     ck_assert_uint_eq(raft_leader(r), 1);

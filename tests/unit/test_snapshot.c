@@ -23,6 +23,15 @@
 #include "harness.h"
 #include "suites.h"
 
+/* The configuration of voters 1, 2 and 3, encoded (docs/wire-format.md):
+ * what a leader's last chunk carries. */
+static const unsigned char conf123[8 + 3 * 9] = {
+    1, 0, 0, 0, 3, 0, 0, 0,
+    1, 0, 0, 0, 0, 0, 0, 0, RAFT_MEMBER_VOTER,
+    2, 0, 0, 0, 0, 0, 0, 0, RAFT_MEMBER_VOTER,
+    3, 0, 0, 0, 0, 0, 0, 0, RAFT_MEMBER_VOTER};
+
+
 #define E 10u
 #define BIT(id) (1u << (id))
 
@@ -303,7 +312,7 @@ START_TEST(test_compact_keeps_trailing_entries)
     ck_assert_uint_eq(st.first_index, 1);
     struct raft_entry e;
     ck_assert_int_eq(raft_entry_at(h_raft(h, 1), 1, &e), 0);
-    ck_assert_int_eq(e.type, RAFT_ENTRY_NOOP);
+    ck_assert_int_eq(e.type, RAFT_ENTRY_CONFIG); /* the first leader's */
     ck_assert_uint_eq(h_node(h, 1)->disk_base, 0);
     h_assert_disk_matches(h, 1);
     h_free(h);
@@ -336,6 +345,8 @@ START_TEST(test_compact_misuse)
     m.u.snapshot.len = sizeof(data);
     m.u.snapshot.data = data;
     m.u.snapshot.last = true;
+    m.u.snapshot.conf = conf123;
+    m.u.snapshot.conf_len = sizeof(conf123);
     ck_assert_int_eq(raft_step(h_raft(h, 2), &m), RAFT_EINVAL);
     ck_assert_uint_eq(h_status(h, 2).commit, 1);
     ck_assert_uint_eq(h_count(h, 2, 1, 0), 0);
@@ -1151,6 +1162,10 @@ static struct raft_msg chunk_msg(raft_id from, raft_id to, raft_term term,
     m.u.snapshot.len = n;
     m.u.snapshot.data = data + offset;
     m.u.snapshot.last = offset + n == len;
+    if (m.u.snapshot.last) {
+        m.u.snapshot.conf = conf123;
+        m.u.snapshot.conf_len = sizeof(conf123);
+    }
     return m;
 }
 
