@@ -117,7 +117,8 @@ static inline bool fz_msg_eq(const struct raft_msg *a, const struct raft_msg *b)
     switch (a->type) {
     case RAFT_MSG_VOTE:
         return a->u.vote.last_index == b->u.vote.last_index &&
-               a->u.vote.last_term == b->u.vote.last_term;
+               a->u.vote.last_term == b->u.vote.last_term &&
+               a->u.vote.transfer == b->u.vote.transfer;
     case RAFT_MSG_VOTE_RESP:
         return a->u.vote_resp.granted == b->u.vote_resp.granted &&
                a->u.vote_resp.last_index == b->u.vote_resp.last_index &&
@@ -148,14 +149,19 @@ static inline bool fz_msg_eq(const struct raft_msg *a, const struct raft_msg *b)
                a->u.snapshot.len == b->u.snapshot.len &&
                (a->u.snapshot.len == 0 ||
                 memcmp(a->u.snapshot.data, b->u.snapshot.data,
-                       a->u.snapshot.len) == 0);
+                       a->u.snapshot.len) == 0) &&
+               a->u.snapshot.conf_len == b->u.snapshot.conf_len &&
+               (a->u.snapshot.conf_len == 0 ||
+                memcmp(a->u.snapshot.conf, b->u.snapshot.conf,
+                       a->u.snapshot.conf_len) == 0);
     case RAFT_MSG_SNAPSHOT_RESP:
         return a->u.snapshot_resp.index == b->u.snapshot_resp.index &&
                a->u.snapshot_resp.offset == b->u.snapshot_resp.offset &&
                a->u.snapshot_resp.done == b->u.snapshot_resp.done;
     case RAFT_MSG_PREVOTE:
         return a->u.vote.last_index == b->u.vote.last_index &&
-               a->u.vote.last_term == b->u.vote.last_term;
+               a->u.vote.last_term == b->u.vote.last_term &&
+               a->u.vote.transfer == b->u.vote.transfer;
     case RAFT_MSG_PREVOTE_RESP:
         return a->u.vote_resp.granted == b->u.vote_resp.granted &&
                a->u.vote_resp.last_index == b->u.vote_resp.last_index &&
@@ -168,9 +174,95 @@ static inline bool fz_msg_eq(const struct raft_msg *a, const struct raft_msg *b)
     case RAFT_MSG_READ_RESP:
         return a->u.read.id == b->u.read.id && a->u.read.index == b->u.read.index &&
                a->u.read.ok == b->u.read.ok;
+    case RAFT_MSG_TIMEOUT_NOW:
+        return true; /* no body */
     default:
         return false;
     }
+}
+
+/* ---- configurations ------------------------------------------------------
+ *
+ * fz_conf_ref: the configuration checks of docs/wire-format.md
+ * ("Configuration"), written out independently of src/conf.c: 0 with the
+ * member count in *n, or RAFT_EFORMAT. */
+#define FZ_CONF_MAX (8u + 9u * 255u)
+
+static inline bool fz_member_flags_ok(unsigned f)
+{
+    return f == 1 || f == 2 || f == 3 || f == 4 || f == 6;
+}
+
+static inline int fz_conf_ref(const uint8_t *b, size_t len, size_t *n)
+{
+    uint64_t count, i, j;
+    bool voter = false, outgoing = false;
+    if (len < 8 || b[0] != 1 || (b[1] & 0xfe) != 0 || b[2] != 0 || b[3] != 0) {
+        return RAFT_EFORMAT;
+    }
+    count = fz_rd32(b + 4);
+    if (count == 0 || count > 255 || (uint64_t)len != 8 + 9 * count) {
+        return RAFT_EFORMAT;
+    }
+    for (i = 0; i < count; i++) {
+        uint64_t id = fz_rd64(b + 8 + 9 * i);
+        unsigned f = b[8 + 9 * i + 8];
+        if (id == 0 || !fz_member_flags_ok(f)) {
+            return RAFT_EFORMAT;
+        }
+        for (j = 0; j < i; j++) {
+            if (fz_rd64(b + 8 + 9 * j) == id) {
+                return RAFT_EFORMAT;
+            }
+        }
+        voter |= (f & 1) != 0;
+        outgoing |= (f & 2) != 0;
+    }
+    if (!voter || ((b[1] & 1) && !outgoing)) {
+        return RAFT_EFORMAT;
+    }
+    *n = (size_t)count;
+    return 0;
+}
+
+/* raft_conf_decode() on buf[0..len) (an exactly-sized copy is made, so
+ * ASan sees any read past it) must agree with fz_conf_ref, fill exactly
+ * the members the bytes hold, and report RAFT_ENOBUFS with the count when
+ * cap is too small, writing nothing. Returns the result. */
+static inline int fz_conf_check(const void *buf, size_t len, size_t cap)
+{
+    uint8_t *p = fz_dup(buf, len);
+    struct raft_member *out = malloc((cap > 0 ? cap : 1) * sizeof(*out));
+    size_t n = 12345, want_n = 0, i;
+    int rc, want;
+    FZ_CHECK(out != NULL, "out of memory");
+    memset(out, 0x5a, (cap > 0 ? cap : 1) * sizeof(*out));
+    rc = raft_conf_decode(p, len, cap > 0 ? out : NULL, cap, &n);
+    want = fz_conf_ref(p, len, &want_n);
+    if (want == 0 && want_n > cap) {
+        want = RAFT_ENOBUFS;
+    }
+    FZ_CHECK(rc == want, "raft_conf_decode of %zu bytes (cap %zu) gave %d, the "
+             "specification says %d", len, cap, rc, want);
+    if (rc == 0 || rc == RAFT_ENOBUFS) {
+        FZ_CHECK(n == want_n, "raft_conf_decode: %zu members, want %zu", n, want_n);
+    }
+    if (rc == 0) {
+        for (i = 0; i < n; i++) {
+            FZ_CHECK(out[i].id == fz_rd64(p + 8 + 9 * i) &&
+                         out[i].flags == p[8 + 9 * i + 8],
+                     "member %zu decoded as %llu/%u", i,
+                     (unsigned long long)out[i].id, out[i].flags);
+        }
+    } else if (cap > 0) {
+        const uint8_t *o = (const uint8_t *)out;
+        for (i = 0; i < cap * sizeof(*out); i++) {
+            FZ_CHECK(o[i] == 0x5a, "failed raft_conf_decode wrote byte %zu", i);
+        }
+    }
+    free(out);
+    free(p);
+    return rc;
 }
 
 /* Is rc one of the codes raft_msg_decode() documents? */
@@ -201,12 +293,15 @@ static inline bool fz_decode_rc_ok(int rc)
  * following bytes, see fuzz_node.c; bit 1 set: no snapshot callbacks;
  * bits 2-3: snapshot_trailing - 1; bit 4 set: PreVote on; bit 5 set:
  * CheckQuorum on, and with bit 6 also lease reads; older inputs, written
- * when neither existed, keep running classic Raft).
+ * when neither existed, keep running classic Raft; bit 7 set: the node
+ * joins (raft_join, or raft_restore without voters with bit 0) as node
+ * 1 + the cluster size, outside the bootstrap list).
  * Then a stream of operations until the input ends: one op byte
  * (op % FZ_OP_COUNT selects the operation, and bit 0 of op / FZ_OP_COUNT
  * is a variant flag) followed by its arguments. Operations are only ever
  * added at the end, so an op byte below the old count keeps its meaning
- * (the committed seeds and regression inputs were written with 13 or 16).
+ * (the committed regression inputs were written with 13, 16 or 18
+ * operations; see fuzz/README.md).
  */
 enum {
     FZ_OP_TICK = 0,     /* 1 byte: 1 + b % 4 ticks */
@@ -228,6 +323,14 @@ enum {
     FZ_OP_STEP_NEW,     /* a structured PreVote, heartbeat-round or read
                            message (types 7-12) */
     FZ_OP_READ,         /* raft_read_index */
+    FZ_OP_CHANGE,       /* raft_propose_change: 0-3 changes, any joint mode
+                           (18-22: membership, see fuzz_node.c) */
+    FZ_OP_LEAVE_JOINT,  /* raft_leave_joint */
+    FZ_OP_TRANSFER,     /* raft_transfer_leadership */
+    FZ_OP_STEP_XFER,    /* a structured TimeoutNow, or a RequestVote with
+                           the transfer flag */
+    FZ_OP_STEP_ANY,     /* a structured message of any type (1-13), from
+                           any id 1-8, configurations from the input */
     FZ_OP_COUNT
 };
 

@@ -3,12 +3,15 @@
  * bytes.
  *
  * Input: byte 0 is a mode byte, then optional parameters, then the bytes to
- * decode (any of the twelve message types):
+ * decode (any of the thirteen message types):
  *   bits 0-1  limits: 0 NULL; 1 all-zero struct (defaults); 2 small limits
  *             from the next 5 bytes (max_entries u8, max_entry_bytes u16,
  *             max_msg_bytes u16, 0 = default); 3 raw u32 limits from the
  *             next 12 bytes
  *   bit 2     ents_cap from the next byte (otherwise 64)
+ *   bit 3     the bytes are a configuration, not a message: the next byte
+ *             is the member array's size, the rest goes to
+ *             raft_conf_decode()
  * The message bytes are copied into an exactly-sized heap buffer and the
  * entry array is exactly ents_cap long, so ASan reports any read past the
  * input or write past the array.
@@ -23,7 +26,11 @@
  *     documented offsets (NULL for empty payloads and chunks);
  *   - on success, the input minus its last byte gives RAFT_ESHORT and the
  *     input plus one byte gives RAFT_ETRAILING;
- *   - raft_msg_peek_len() agrees with the length prefix and with decode.
+ *   - raft_msg_peek_len() agrees with the length prefix and with decode;
+ *   - every configuration a decoded message carries (an entry of type 3,
+ *     a last chunk's conf), and the raw configurations of bit 3, give
+ *     raft_conf_decode() exactly the result of fz_conf_ref(), the
+ *     document's configuration checks written out independently.
  */
 #include "fuzz.h"
 
@@ -68,13 +75,14 @@ static int ref_decode(const uint8_t *p, size_t len,
         return RAFT_ETRAILING;
     }
     type = p[5];
-    if (type < 1 || type > 12) {
+    if (type < 1 || type > 13) {
         return RAFT_ETYPE;
     }
     flags = (unsigned)p[6] | ((unsigned)p[7] << 8);
-    if ((flags & 0xfffeu) != 0 ||
+    if ((flags & 0xfffcu) != 0 ||
         ((flags & 1u) && (type == 1 || type == 3 || type == 7 || type == 9 ||
-                          type == 10 || type == 11))) {
+                          type == 10 || type == 11 || type == 13)) ||
+        ((flags & 2u) && type != 1)) {
         return RAFT_EFORMAT;
     }
     if ((type == 1 && length != 48) || (type == 2 && length != 48) ||
@@ -83,6 +91,9 @@ static int ref_decode(const uint8_t *p, size_t len,
         return RAFT_EFORMAT;
     }
     if ((type == 9 || type == 10 || type == 11) && fz_rd64(p + 40) != 0) {
+        return RAFT_EFORMAT;
+    }
+    if (type == 13 && (fz_rd64(p + 32) != 0 || fz_rd64(p + 40) != 0)) {
         return RAFT_EFORMAT;
     }
     memset(m, 0, sizeof(*m));
@@ -95,6 +106,9 @@ static int ref_decode(const uint8_t *p, size_t len,
     case 7:
         m->u.vote.last_index = fz_rd64(p + 32);
         m->u.vote.last_term = fz_rd64(p + 40);
+        m->u.vote.transfer = (flags & 2u) != 0;
+        return 0;
+    case 13:
         return 0;
     case 9:
     case 10:
@@ -125,18 +139,19 @@ static int ref_decode(const uint8_t *p, size_t len,
         m->u.snapshot_resp.index = fz_rd64(p + 32);
         m->u.snapshot_resp.offset = fz_rd64(p + 40);
         return 0;
-    case 5:
-        if (fz_rd32(p + 60) != 0) {
+    case 5: {
+        uint64_t c = fz_rd32(p + 60);
+        if (c > FZ_CONF_MAX || (c > 0 && !(flags & 1u))) {
             return RAFT_EFORMAT;
         }
         n = fz_rd32(p + 56);
         if (n > max_entry_bytes) {
             return RAFT_ELIMIT;
         }
-        if (64 + n > length) {
+        if (64 + n + c > length) {
             return RAFT_EFORMAT;
         }
-        if (64 + n < length) {
+        if (64 + n + c < length) {
             return RAFT_ETRAILING;
         }
         m->u.snapshot.last = flags & 1u;
@@ -145,7 +160,10 @@ static int ref_decode(const uint8_t *p, size_t len,
         m->u.snapshot.offset = fz_rd64(p + 48);
         m->u.snapshot.len = (size_t)n;
         m->u.snapshot.data = n > 0 ? p + 64 : NULL;
+        m->u.snapshot.conf_len = (size_t)c;
+        m->u.snapshot.conf = c > 0 ? p + 64 + n : NULL;
         return 0;
+    }
     default:
         break;
     }
@@ -171,7 +189,7 @@ static int ref_decode(const uint8_t *p, size_t len,
         if (o + 16 > length) {
             return RAFT_ECOUNT;
         }
-        if (p[o + 12] != 1 && p[o + 12] != 2) {
+        if (p[o + 12] < 1 || p[o + 12] > 3) {
             return RAFT_ETYPE;
         }
         if (p[o + 13] != 0 || p[o + 14] != 0 || p[o + 15] != 0) {
@@ -209,6 +227,14 @@ static void check_same(const struct raft_msg *got, const struct raft_msg *want,
                  "chunk data at %p, expected %p (input at %p, NULL when "
                  "empty)", got->u.snapshot.data, want->u.snapshot.data,
                  (const void *)buf);
+        FZ_CHECK(got->u.snapshot.conf == want->u.snapshot.conf,
+                 "chunk configuration at %p, expected %p (input at %p, NULL "
+                 "when empty)", got->u.snapshot.conf, want->u.snapshot.conf,
+                 (const void *)buf);
+        if (got->u.snapshot.conf_len > 0) {
+            fz_conf_check(got->u.snapshot.conf, got->u.snapshot.conf_len,
+                          got->u.snapshot.conf_len % 256);
+        }
         return;
     }
     if (got->type != RAFT_MSG_APPEND) {
@@ -228,6 +254,9 @@ static void check_same(const struct raft_msg *got, const struct raft_msg *want,
                      (const uint8_t *)e->buf - buf, (const uint8_t *)w->buf - buf);
         } else {
             FZ_CHECK(e->buf == NULL, "empty payload %zu decoded to non-NULL", i);
+        }
+        if (e->type == RAFT_ENTRY_CONFIG && e->len > 0) {
+            fz_conf_check(e->buf, e->len, (e->len + i) % 256);
         }
     }
 }
@@ -314,6 +343,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (mode & 4) {
         cap = fz_u8(&in);
+    }
+    if (mode & 8) {
+        size_t ccap = fz_u8(&in);
+        fz_conf_check(in.p, in.n, ccap);
+        /* NULL arguments. */
+        FZ_CHECK(raft_conf_decode(NULL, in.n, NULL, 0, &cap) == RAFT_EINVAL &&
+                     raft_conf_decode(in.p, in.n, NULL, 0, NULL) == RAFT_EINVAL,
+                 "raft_conf_decode accepted a NULL argument");
+        return 0;
     }
 
     buf = fz_dup(in.p, in.n);

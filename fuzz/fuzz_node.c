@@ -20,10 +20,16 @@
  * answers the node's own chunks, and arms failures of snapshot_read,
  * snapshot_write and snapshot_install. A restart restores from the host
  * snapshot and the log after it (raft_restore_snapshot).
+ * Membership: the fuzzer proposes configuration changes (0-3 changes of
+ * ids 0-8, every joint mode), leaves joint configurations, transfers
+ * leadership, sends TimeoutNow and transfer campaigns, and sends messages
+ * from ids beyond the bootstrap list with configurations of its own
+ * (entries and a snapshot's), valid or not; the node may also join
+ * (raft_join) instead of being in the bootstrap list.
  *
  * Checked in the callbacks, as they happen:
  *   - persist_state: terms never decrease, the vote of a term never changes
- *     once given, votes go to voters;
+ *     once given, votes go to nodes heard of;
  *   - persist_entries: first > commit index (committed entries are never
  *     rewritten), no gap after the node's log, a leader only appends,
  *     entries are a valid continuation (terms >= 1, non-decreasing, at most
@@ -43,7 +49,7 @@
  *     persisted one;
  *   - snapshot_read: only for a snapshot the host was given;
  *     snapshot_write: chunks in order without gaps, offset 0 starting
- *     over, the node's voters as the configuration; snapshot_install:
+ *     over, a valid configuration with the last chunk only; snapshot_install:
  *     only after the whole stream of that snapshot was written, above the
  *     commit index, `keep` exactly when the log holds the snapshot's last
  *     entry with its term;
@@ -78,11 +84,24 @@
  *     header says, and nothing else changes;
  *   - a snapshot chunk without the callbacks is refused with RAFT_EINVAL;
  *   - no leak: every block allocated through the hooks is freed by
- *     raft_destroy (at every restart and at the end).
+ *     raft_destroy (at every restart and at the end);
+ *   - membership: the configuration in force is the one the log says (the
+ *     last configuration entry, else the snapshot's or the bootstrap
+ *     list); a change's entry holds what raft.h's rules give; refusals
+ *     (ECONFBUSY only while a change is in progress) change nothing; vote
+ *     requests go to voters and a leader's messages to slots; only voters
+ *     campaign; a TimeoutNow only to the transfer's caught-up target, its
+ *     campaign a RequestVote with the transfer flag; RAFT_ETRANSFER from
+ *     proposals and reads exactly during a transfer; a snapshot's last
+ *     chunk carries the configuration the host recorded with it; a
+ *     malformed configuration is refused with RAFT_EBADMSG.
  */
 #include "fuzz.h"
 
 #define MAX_VOTERS 5
+#define MAX_IDS 8 /* ids 1..8: the bootstrap list, a joining node, others the
+                     fuzzer adds with configuration changes */
+#define MAX_HEARD 64
 #define CFG_ELECTION 5
 #define CFG_HEARTBEAT 1
 #define CFG_MAX_ENTRIES 4
@@ -116,12 +135,23 @@ struct disk {
     size_t known;
 };
 
-/* A snapshot as the host keeps it. */
+/* A snapshot as the host keeps it, with the configuration at its index
+ * (which the host works out from its log, as raft.h asks). */
 struct hsnap {
     raft_index index; /* 0: none */
     raft_term term;
     uint8_t *data;
     size_t len;
+    uint8_t *conf;
+    size_t conf_len;
+};
+
+/* A decoded configuration. */
+struct fconf {
+    size_t n;
+    raft_id id[255];
+    uint8_t f[255];
+    bool auto_leave;
 };
 
 /* The snapshot being received (snapshot_write). */
@@ -139,16 +169,41 @@ struct heap {
     bool hit;              /* an allocation failed during this call */
 };
 
-enum { K_TICK, K_STEP, K_PROPOSE, K_COMPACT, K_READ };
+enum { K_TICK, K_STEP, K_PROPOSE, K_COMPACT, K_READ, K_CONF, K_TRANSFER };
 
 #define MAX_READS 64 /* reads waiting in the node that the harness tracks */
 
 struct world {
     struct raft *r;
     struct raft_config cfg;
-    raft_id ids[MAX_VOTERS];
+    raft_id ids[MAX_VOTERS]; /* the bootstrap list */
     size_t n;
     raft_id self;
+    bool joined; /* started with raft_join: not in the bootstrap list */
+    uint8_t boot_conf[8 + 9 * MAX_VOTERS]; /* the bootstrap list, encoded */
+    size_t boot_conf_len;                  /* 0 for a joined node */
+    uint8_t *base_conf; /* the configuration of the snapshot at the disk's
+                           base (installed), when the base is not 0 */
+    size_t base_conf_len;
+    raft_id heard[MAX_HEARD]; /* senders of messages stepped (a node may
+                                 answer any of them) */
+    raft_id departed[MAX_IDS + 1]; /* ids a change removed while the node
+                                      led, which kept a slot (cleared at a
+                                      restart) */
+    size_t n_departed;
+    size_t n_heard;
+    bool heard_full;
+    /* A leadership transfer the node took (0: none). */
+    raft_id xfer_to;
+    raft_term xfer_term;
+    bool conf_mode;      /* building a message of the membership ops:
+                            configurations and ids beyond the bootstrap
+                            list from the input */
+    bool in_timeout_now; /* stepping a TimeoutNow */
+    bool in_last_chunk;  /* stepping the last chunk of a snapshot */
+    /* Configurations of the messages built (alive until stepped). */
+    uint8_t msg_conf[FZ_CONF_MAX + 1];
+    uint8_t ent_conf[MSG_ENTRIES][8 + 9 * MAX_IDS];
     struct disk d;
     struct heap h;
     bool snap_cbs;   /* the snapshot callbacks are set */
@@ -175,10 +230,12 @@ struct world {
     raft_index check_from; /* log compared with the disk from here on */
 };
 
-static const uint8_t zeros[512];
+static const uint8_t zeros[FZ_CONF_MAX + 1];
 
 /* FUZZ_TRACE=1 in the environment prints every operation's result (for
  * reading a crash input: build/fuzz/fuzz_node crash-...). */
+static size_t trace_size; /* the input's size, for the trace's offsets */
+
 static bool tracing(void)
 {
     static int on = -1;
@@ -195,20 +252,200 @@ static bool fire(unsigned *k)
     return *k != 0 && --*k == 0;
 }
 
-static bool is_voter(const struct world *w, raft_id id)
+/* An id the node may know: one of ids 1..MAX_IDS, or a sender it heard. */
+static bool is_known(const struct world *w, raft_id id)
 {
     size_t i;
-    for (i = 0; i < w->n; i++) {
-        if (w->ids[i] == id) {
+    if (id >= 1 && id <= MAX_IDS) {
+        return true;
+    }
+    for (i = 0; i < w->n_heard; i++) {
+        if (w->heard[i] == id) {
+            return true;
+        }
+    }
+    return w->heard_full && id != 0;
+}
+
+static void heard_from(struct world *w, raft_id id)
+{
+    if (is_known(w, id) || id == 0) {
+        return;
+    }
+    if (w->n_heard == MAX_HEARD) {
+        w->heard_full = true;
+        return;
+    }
+    w->heard[w->n_heard++] = id;
+}
+
+static bool is_peer(const struct world *w, raft_id id)
+{
+    return id != w->self && id != 0 && is_known(w, id);
+}
+
+/* ---- configurations --------------------------------------------------- */
+
+static void conf_parse(const uint8_t *b, size_t len, struct fconf *c)
+{
+    size_t n = 0, i;
+    memset(c, 0, sizeof(*c));
+    if (len == 0) {
+        return; /* none: a node that joined and has not learnt one */
+    }
+    FZ_CHECK(fz_conf_ref(b, len, &n) == 0, "invalid configuration of %zu bytes",
+             len);
+    c->n = n;
+    c->auto_leave = (b[1] & 1) != 0;
+    for (i = 0; i < n; i++) {
+        c->id[i] = fz_rd64(b + 8 + 9 * i);
+        c->f[i] = b[8 + 9 * i + 8];
+    }
+}
+
+/* Flags of id in c (0: not a member). */
+static unsigned conf_flags(const struct fconf *c, raft_id id)
+{
+    size_t i;
+    for (i = 0; i < c->n; i++) {
+        if (c->id[i] == id) {
+            return c->f[i];
+        }
+    }
+    return 0;
+}
+
+static bool conf_joint(const struct fconf *c)
+{
+    size_t i;
+    for (i = 0; i < c->n; i++) {
+        if (c->f[i] & RAFT_MEMBER_OUTGOING) {
             return true;
         }
     }
     return false;
 }
 
-static bool is_peer(const struct world *w, raft_id id)
+/* Same members with the same flags, in any order. */
+static bool conf_same(const struct fconf *a, const struct fconf *b)
 {
-    return id != w->self && is_voter(w, id);
+    size_t i;
+    if (a->n != b->n || a->auto_leave != b->auto_leave) {
+        return false;
+    }
+    for (i = 0; i < a->n; i++) {
+        if (conf_flags(b, a->id[i]) != a->f[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static size_t conf_encode(const struct fconf *c, uint8_t *out)
+{
+    size_t i, k;
+    out[0] = 1;
+    out[1] = c->auto_leave ? 1 : 0;
+    out[2] = out[3] = 0;
+    for (k = 0; k < 4; k++) {
+        out[4 + k] = (uint8_t)(c->n >> (8 * k));
+    }
+    for (i = 0; i < c->n; i++) {
+        for (k = 0; k < 8; k++) {
+            out[8 + 9 * i + k] = (uint8_t)(c->id[i] >> (8 * k));
+        }
+        out[8 + 9 * i + 8] = c->f[i];
+    }
+    return 8 + 9 * c->n;
+}
+
+/* The configuration in force on the node, by raft_conf(). */
+static void node_conf(const struct world *w, struct fconf *c)
+{
+    static struct raft_member mem[256];
+    size_t n = 0, i;
+    int rc = raft_conf(w->r, mem, 256, &n);
+    FZ_CHECK(rc == 0 && n <= 255, "raft_conf gave %d, %zu members", rc, n);
+    memset(c, 0, sizeof(*c));
+    c->n = n;
+    for (i = 0; i < n; i++) {
+        c->id[i] = mem[i].id;
+        c->f[i] = (uint8_t)mem[i].flags;
+    }
+}
+
+/* Does the node hold a slot for id (a member of its configuration, or on a
+ * leader a member a change removed, until that change commits)? A
+ * follower may still hold one from when it led: not observable, so any id
+ * removed then counts. */
+static bool has_slot(const struct world *w, raft_id id)
+{
+    struct raft_progress p;
+    struct fconf c;
+    size_t i;
+    if (raft_role(w->r) == RAFT_LEADER) {
+        for (i = 0; raft_progress(w->r, i, &p) == 0; i++) {
+            if (p.id == id) {
+                return true;
+            }
+        }
+        return false;
+    }
+    for (i = 0; i < w->n_departed; i++) {
+        if (w->departed[i] == id) {
+            return true;
+        }
+    }
+    node_conf(w, &c);
+    return conf_flags(&c, id) != 0;
+}
+
+/* A leader that the committed configuration leaves out of the voters may
+ * hand over on its own (raft__conf_tick): a transfer the host did not ask
+ * for. */
+static bool may_self_transfer(const struct raft_status *st)
+{
+    return st->role == RAFT_LEADER && !st->is_voter;
+}
+
+/* A valid configuration from the input: members among ids 1..MAX_IDS
+ * (byte 0 the set, 0: one voter), two bits of flags each from the
+ * documented combinations (byte 1 and 2), at least one voter, auto-leave
+ * (byte 3 bit 0) only when joint. Returns the length. */
+static size_t build_conf(struct fz *in, uint8_t *out)
+{
+    static const uint8_t combos[] = {RAFT_MEMBER_VOTER, RAFT_MEMBER_LEARNER,
+                                     RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING,
+                                     RAFT_MEMBER_OUTGOING,
+                                     RAFT_MEMBER_LEARNER | RAFT_MEMBER_OUTGOING,
+                                     RAFT_MEMBER_VOTER, RAFT_MEMBER_VOTER,
+                                     RAFT_MEMBER_VOTER};
+    struct fconf c;
+    uint8_t set = fz_u8(in);
+    uint32_t fl = fz_u16(in) | (uint32_t)fz_u8(in) << 16;
+    uint8_t x = fz_u8(in);
+    size_t i;
+    bool voter = false;
+    memset(&c, 0, sizeof(c));
+    for (i = 0; i < MAX_IDS; i++) {
+        if (set & (1u << i)) {
+            c.id[c.n] = i + 1;
+            c.f[c.n] = combos[(fl >> (3 * i)) & 7];
+            voter |= (c.f[c.n] & RAFT_MEMBER_VOTER) != 0;
+            c.n++;
+        }
+    }
+    if (!voter) {
+        c.id[c.n] = 1 + (x >> 4) % MAX_IDS;
+        for (i = 0; i < c.n && c.id[i] != c.id[c.n]; i++) {
+        }
+        c.f[i] = RAFT_MEMBER_VOTER | (c.f[i] & RAFT_MEMBER_OUTGOING);
+        if (i == c.n) {
+            c.n++;
+        }
+    }
+    c.auto_leave = (x & 1) && conf_joint(&c);
+    return conf_encode(&c, out);
 }
 
 /* Index of the node's last entry per the disk. */
@@ -278,12 +515,15 @@ static void disk_drop_prefix(struct disk *d, size_t k)
 static void hsnap_free(struct hsnap *h)
 {
     free(h->data);
+    free(h->conf);
     memset(h, 0, sizeof(*h));
 }
 
-/* The host takes a new snapshot; the previous one stays readable. */
+/* The host takes a new snapshot, with the configuration at its index; the
+ * previous one stays readable. */
 static void hsnap_push(struct world *w, raft_index index, raft_term term,
-                       const uint8_t *data, size_t len)
+                       const uint8_t *data, size_t len, const uint8_t *conf,
+                       size_t conf_len)
 {
     hsnap_free(&w->hs_prev);
     w->hs_prev = w->hs;
@@ -291,9 +531,40 @@ static void hsnap_push(struct world *w, raft_index index, raft_term term,
     w->hs.term = term;
     w->hs.data = fz_dup(data, len);
     w->hs.len = len;
+    w->hs.conf = fz_dup(conf, conf_len);
+    w->hs.conf_len = conf_len;
     if (len > w->snap_len_max) {
         w->snap_len_max = len;
     }
+}
+
+/* The configuration in force at idx (base <= idx <= the disk's end), as a
+ * host works it out: the last configuration entry at or below idx, else
+ * the one at the disk's base (the installed snapshot's, or the bootstrap
+ * list). *at: the entry's index, or the base. */
+static const uint8_t *conf_at(const struct world *w, raft_index idx, size_t *len,
+                              raft_index *at)
+{
+    raft_index i;
+    FZ_CHECK(idx >= w->d.base && idx - w->d.base <= w->d.len,
+             "configuration at %llu asked, disk %llu + %zu", (ull)idx,
+             (ull)w->d.base, w->d.len);
+    /* Bounded by the disk's entries. */
+    for (i = idx; i > w->d.base; i--) {
+        const struct dent *e = &w->d.e[i - w->d.base - 1];
+        if (e->type == RAFT_ENTRY_CONFIG) {
+            *len = e->len;
+            *at = i;
+            return e->buf;
+        }
+    }
+    *at = w->d.base;
+    if (w->d.base == 0) {
+        *len = w->boot_conf_len;
+        return w->boot_conf;
+    }
+    *len = w->base_conf_len;
+    return w->base_conf;
 }
 
 /* Undo hsnap_push (the node refused the compaction). */
@@ -403,7 +674,8 @@ static int cb_persist_state(struct raft *r, void *ctx, raft_term term, raft_id v
     FZ_CHECK(term != w->d.term || w->d.vote == 0 || vote == w->d.vote,
              "vote of term %llu changed from %llu to %llu", (ull)term,
              (ull)w->d.vote, (ull)vote);
-    FZ_CHECK(vote == 0 || is_voter(w, vote), "vote for non-voter %llu", (ull)vote);
+    FZ_CHECK(vote == 0 || vote == w->self || is_known(w, vote),
+             "vote for %llu, never heard of", (ull)vote);
     FZ_CHECK(st.term == w->d.term && st.vote == w->d.vote,
              "node adopted term %llu vote %llu before persisting them",
              (ull)st.term, (ull)st.vote);
@@ -446,10 +718,20 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
         FZ_CHECK(e->term >= 1 && e->term >= prev && e->term <= d->term,
                  "entry %llu has term %llu after %llu (persisted term %llu)",
                  (ull)(first + i), (ull)e->term, (ull)prev, (ull)d->term);
-        FZ_CHECK(e->type == RAFT_ENTRY_COMMAND || e->type == RAFT_ENTRY_NOOP,
+        FZ_CHECK(e->type == RAFT_ENTRY_COMMAND || e->type == RAFT_ENTRY_NOOP ||
+                     e->type == RAFT_ENTRY_CONFIG,
                  "entry type %d", e->type);
-        FZ_CHECK((e->buf != NULL || e->len == 0) && e->len <= CFG_MAX_BYTES,
+        /* A configuration entry may exceed max_msg_bytes: it is the whole
+         * configuration. */
+        FZ_CHECK((e->buf != NULL || e->len == 0) &&
+                     (e->len <= CFG_MAX_BYTES || e->type == RAFT_ENTRY_CONFIG),
                  "entry payload %p, %zu bytes", e->buf, e->len);
+        if (e->type == RAFT_ENTRY_CONFIG) {
+            size_t members;
+            FZ_CHECK(fz_conf_ref(e->buf, e->len, &members) == 0,
+                     "entry %llu: an invalid configuration of %zu bytes",
+                     (ull)(first + i), e->len);
+        }
         prev = e->term;
     }
     if (first < w->check_from) {
@@ -488,7 +770,8 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
 /* Every message a node sends must survive the wire. */
 static void check_encodes(const struct raft_msg *m)
 {
-    uint8_t buf[1024];
+    static uint8_t buf[64 + CFG_MAX_BYTES + FZ_CONF_MAX +
+                       CFG_MAX_ENTRIES * (16 + FZ_CONF_MAX)];
     struct raft_entry ents[MSG_ENTRIES];
     struct raft_msg back;
     size_t len = 0;
@@ -508,6 +791,49 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
     FZ_CHECK(m != NULL, "NULL message");
     FZ_CHECK(m->from == w->self && is_peer(w, m->to), "message %llu -> %llu",
              (ull)m->from, (ull)m->to);
+    {
+        /* Requests of an election go to voters, a leader's to members, of
+         * the configuration in force; a TimeoutNow to the transfer's
+         * target, once it holds the leader's whole log. */
+        struct fconf c;
+        unsigned f;
+        node_conf(w, &c);
+        f = conf_flags(&c, m->to);
+        if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE) {
+            FZ_CHECK((f & (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING)) != 0,
+                     "vote request (type %d) to %llu, flags %u", m->type,
+                     (ull)m->to, f);
+            FZ_CHECK(m->type == RAFT_MSG_VOTE || !m->u.vote.transfer,
+                     "a pre-vote with the transfer flag");
+            FZ_CHECK(!w->in_timeout_now || (m->type == RAFT_MSG_VOTE &&
+                                            m->u.vote.transfer),
+                     "campaign on a TimeoutNow: type %d, transfer %d", m->type,
+                     m->u.vote.transfer);
+        } else if (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_SNAPSHOT ||
+                   m->type == RAFT_MSG_HEARTBEAT || m->type == RAFT_MSG_TIMEOUT_NOW) {
+            FZ_CHECK(st.role == RAFT_LEADER && has_slot(w, m->to),
+                     "leader's message (type %d) to %llu, not a member (role %d)",
+                     m->type, (ull)m->to, st.role);
+        }
+        if (m->type == RAFT_MSG_TIMEOUT_NOW) {
+            struct raft_progress pr;
+            size_t i;
+            if (w->xfer_to == 0 && may_self_transfer(&st)) {
+                w->xfer_to = m->to; /* the node's own hand-over */
+                w->xfer_term = st.term;
+            }
+            FZ_CHECK(st.role == RAFT_LEADER && w->xfer_to == m->to &&
+                         w->xfer_term == st.term &&
+                         (f & (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING)) != 0,
+                     "TimeoutNow to %llu by role %d, transfer to %llu in term %llu",
+                     (ull)m->to, st.role, (ull)w->xfer_to, (ull)w->xfer_term);
+            for (i = 0; raft_progress(r, i, &pr) == 0 && pr.id != m->to; i++) {
+            }
+            FZ_CHECK(pr.id == m->to && pr.match == st.last_index,
+                     "TimeoutNow to %llu, its match %llu, the log ends at %llu",
+                     (ull)m->to, (ull)pr.match, (ull)st.last_index);
+        }
+    }
     if (m->type == RAFT_MSG_PREVOTE) {
         /* Asks about the next term, which nothing persisted yet. */
         FZ_CHECK(st.role == RAFT_PRECANDIDATE && m->term == st.term + 1 &&
@@ -534,6 +860,7 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
     switch (m->type) {
     case RAFT_MSG_PREVOTE:
     case RAFT_MSG_PREVOTE_RESP:
+    case RAFT_MSG_TIMEOUT_NOW:
         break;
     case RAFT_MSG_HEARTBEAT:
         FZ_CHECK(st.role == RAFT_LEADER && m->u.heartbeat.round >= 1,
@@ -634,6 +961,14 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
         FZ_CHECK(sn->last == (sn->offset + sn->len == h->len),
                  "chunk %llu+%zu of %zu bytes: last %d", (ull)sn->offset,
                  sn->len, h->len, sn->last);
+        /* The last chunk carries the configuration at the snapshot's
+         * index, the one the host keeps with it; the others none. */
+        FZ_CHECK(sn->last ? sn->conf_len == h->conf_len && sn->conf != NULL &&
+                                memcmp(sn->conf, h->conf, h->conf_len) == 0
+                          : sn->conf_len == 0,
+                 "chunk %llu+%zu of snapshot %llu (last %d) with a %zu-byte "
+                 "configuration, the host's has %zu bytes", (ull)sn->offset,
+                 sn->len, (ull)sn->index, sn->last, sn->conf_len, h->conf_len);
         break;
     }
     case RAFT_MSG_SNAPSHOT_RESP: {
@@ -703,8 +1038,18 @@ static void cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
     struct world *w = ctx;
     check_reentry(w, r);
     FZ_CHECK(ev != NULL && ev->type >= RAFT_EVENT_ROLE &&
-                 ev->type <= RAFT_EVENT_PREVOTE_START,
+                 ev->type <= RAFT_EVENT_TRANSFER_ABORTED,
              "event type %d", ev ? ev->type : 0);
+    if (ev->type == RAFT_EVENT_TRANSFER_ABORTED) {
+        struct raft_status st;
+        raft_status(r, &st);
+        FZ_CHECK(st.role == RAFT_LEADER &&
+                     ((w->xfer_to != 0 && st.term == w->xfer_term) ||
+                      may_self_transfer(&st)),
+                 "transfer aborted, none under way (to %llu in term %llu)",
+                 (ull)w->xfer_to, (ull)w->xfer_term);
+        w->xfer_to = 0;
+    }
     FZ_CHECK(ev->term == raft_current_term(r) && ev->role == raft_role(r),
              "event %d says term %llu role %d", ev->type, (ull)ev->term, ev->role);
     /* A vote request ignored under stickiness is the one rejection that
@@ -735,18 +1080,23 @@ static void cb_read(struct raft *r, void *ctx, void *req, raft_index index,
 
 /* ---- snapshot callbacks ----------------------------------------------------- */
 
-static void check_meta(const struct world *w, const struct raft_snapshot_meta *meta)
+/* The configuration comes with the last chunk (and the installation),
+ * valid; raft_step refuses a last chunk without one. */
+static void check_meta(const struct world *w, const struct raft_snapshot_meta *meta,
+                       bool with_conf)
 {
-    size_t i;
+    size_t n;
     FZ_CHECK(meta != NULL && meta->index > 0 && meta->term > 0 &&
                  meta->term <= w->d.term,
              "snapshot meta (%llu, %llu) at term %llu", meta ? (ull)meta->index : 0,
              meta ? (ull)meta->term : 0, (ull)w->d.term);
-    FZ_CHECK(meta->n_voters == w->n && meta->voters != NULL,
-             "snapshot configuration of %zu voters", meta->n_voters);
-    for (i = 0; i < w->n; i++) {
-        FZ_CHECK(meta->voters[i] == w->ids[i], "snapshot voter %zu is %llu", i,
-                 (ull)meta->voters[i]);
+    if (with_conf) {
+        FZ_CHECK(meta->conf != NULL && fz_conf_ref(meta->conf, meta->conf_len, &n) == 0,
+                 "snapshot configuration %p of %zu bytes", meta->conf,
+                 meta->conf_len);
+    } else {
+        FZ_CHECK(meta->conf == NULL && meta->conf_len == 0,
+                 "a configuration with a chunk that is not the last");
     }
 }
 
@@ -785,7 +1135,7 @@ static int cb_snapshot_write(struct raft *r, void *ctx,
     struct raft_status st;
     check_reentry(w, r);
     raft_status(r, &st);
-    check_meta(w, meta);
+    check_meta(w, meta, w->in_last_chunk);
     FZ_CHECK(st.role == RAFT_FOLLOWER, "snapshot_write by role %d", st.role);
     FZ_CHECK(meta->index > st.commit, "snapshot_write of %llu, commit %llu",
              (ull)meta->index, (ull)st.commit);
@@ -826,7 +1176,7 @@ static int cb_snapshot_install(struct raft *r, void *ctx,
     bool has;
     check_reentry(w, r);
     raft_status(r, &st);
-    check_meta(w, meta);
+    check_meta(w, meta, true);
     w->persist_calls++;
     FZ_CHECK(w->rx.active && w->rx.index == meta->index && w->rx.term == meta->term,
              "install of (%llu, %llu) without its stream", (ull)meta->index,
@@ -840,7 +1190,11 @@ static int cb_snapshot_install(struct raft *r, void *ctx,
         w->hit_persist = true;
         return -1;
     }
-    hsnap_push(w, meta->index, meta->term, w->rx.data, w->rx.len);
+    hsnap_push(w, meta->index, meta->term, w->rx.data, w->rx.len, meta->conf,
+               meta->conf_len);
+    free(w->base_conf);
+    w->base_conf = fz_dup(meta->conf, meta->conf_len);
+    w->base_conf_len = meta->conf_len;
     w->rx.active = false;
     if (keep) {
         disk_drop_prefix(d, (size_t)(meta->index - d->base));
@@ -887,7 +1241,7 @@ static bool rc_allowed(int kind, int rc)
     case RAFT_EPERSIST:
         return true;
     case RAFT_ENOSPACE:
-        return kind == K_TICK || kind == K_PROPOSE;
+        return kind == K_TICK || kind == K_PROPOSE || kind == K_CONF;
     case RAFT_ENOTMEMBER:
     case RAFT_EBADMSG:
     case RAFT_ESTALE:
@@ -895,11 +1249,22 @@ static bool rc_allowed(int kind, int rc)
     case RAFT_ETOOBIG:
         return kind == K_STEP || kind == K_PROPOSE;
     case RAFT_ENOTLEADER:
-        return kind == K_PROPOSE || kind == K_READ;
+        return kind == K_PROPOSE || kind == K_READ || kind == K_CONF ||
+               kind == K_TRANSFER;
     case RAFT_EFULL:
         return kind == K_READ;
     case RAFT_EINVAL:
-        return kind == K_PROPOSE || kind == K_COMPACT;
+        return kind == K_PROPOSE || kind == K_COMPACT || kind == K_CONF ||
+               kind == K_TRANSFER;
+    case RAFT_ECONFBUSY:
+        return kind == K_CONF;
+    case RAFT_EBADCONF:
+        return kind == K_CONF || kind == K_TRANSFER;
+    case RAFT_ETRANSFER:
+        /* raft_propose_change does not list it; a transfer stops proposals
+         * (see the report of fuzz/README.md). */
+        return kind == K_PROPOSE || kind == K_READ || kind == K_TRANSFER ||
+               kind == K_CONF;
     default:
         return false;
     }
@@ -917,6 +1282,9 @@ static bool is_refusal(int rc)
     case RAFT_EINVAL:
     case RAFT_ENOSPACE:
     case RAFT_EFULL:
+    case RAFT_ECONFBUSY:
+    case RAFT_EBADCONF:
+    case RAFT_ETRANSFER:
         return true;
     default:
         return false;
@@ -960,19 +1328,29 @@ static void check_log(struct world *w)
     }
 }
 
-static void check_progress(struct world *w, const struct raft_status *st)
+/* A leader's progress: one per member of the configuration in force, in
+ * raft_conf()'s order, then itself if it is not a member. */
+static void check_progress(struct world *w, int kind, const struct raft_status *st,
+                           const struct raft_status *b, const struct fconf *c)
 {
+    /* A tick of a leader whose configuration was committed before it. */
+    bool settled = kind == K_TICK && b->role == RAFT_LEADER &&
+                   b->term == st->term && b->conf_index == st->conf_index &&
+                   b->commit >= b->conf_index;
     struct raft_progress p;
-    size_t i;
+    size_t i, n = c->n + (conf_flags(c, w->self) == 0 ? 1 : 0);
     if (st->role != RAFT_LEADER) {
         FZ_CHECK(raft_progress(w->r, 0, &p) == RAFT_ENOTLEADER,
                  "progress on a non-leader");
         return;
     }
-    for (i = 0; i < w->n; i++) {
-        FZ_CHECK(raft_progress(w->r, i, &p) == 0 && p.id == w->ids[i] &&
-                     p.self == (w->ids[i] == w->self),
-                 "progress %zu", i);
+    for (i = 0; i < n; i++) {
+        raft_id id = i < c->n ? c->id[i] : w->self;
+        unsigned f = i < c->n ? c->f[i] : 0;
+        FZ_CHECK(raft_progress(w->r, i, &p) == 0 && p.id == id &&
+                     p.self == (id == w->self) && p.flags == f,
+                 "progress %zu: %llu (self %d, flags %u), want %llu (flags %u)",
+                 i, (ull)p.id, p.self, p.flags, (ull)id, f);
         FZ_CHECK(p.state == RAFT_PROGRESS_PROBE || p.state == RAFT_PROGRESS_REPLICATE ||
                      (p.state == RAFT_PROGRESS_SNAPSHOT && w->snap_cbs && !p.self),
                  "progress state %d", p.state);
@@ -986,7 +1364,57 @@ static void check_progress(struct world *w, const struct raft_status *st)
         FZ_CHECK(p.inflight <= CFG_INFLIGHT, "%u in flight", p.inflight);
         FZ_CHECK(!p.self || p.match == st->last_index, "leader's own match");
     }
-    FZ_CHECK(raft_progress(w->r, w->n, &p) == RAFT_EINVAL, "progress past the voters");
+    /* Then the members a change removed, until it commits. */
+    for (; raft_progress(w->r, i, &p) == 0; i++) {
+        size_t k;
+        for (k = 0; k < w->n_departed && w->departed[k] != p.id; k++) {
+        }
+        if (k == w->n_departed && k < MAX_IDS + 1) {
+            w->departed[w->n_departed++] = p.id;
+        }
+        FZ_CHECK(i < n + MAX_IDS + MAX_HEARD && p.flags == 0 && !p.self &&
+                     conf_flags(c, p.id) == 0,
+                 "progress %zu: %llu, flags %u, after the %zu members", i,
+                 (ull)p.id, p.flags, n);
+        /* Dropped at the first tick after the change commits. */
+        FZ_CHECK(!settled, "a removed member's slot (%llu) after a tick, the "
+                 "change committed at %llu before it", (ull)p.id,
+                 (ull)st->conf_index);
+    }
+}
+
+/* The configuration in force is the one a host reads from its log: the
+ * last configuration entry, else the snapshot's (or the bootstrap list);
+ * raft_status agrees with raft_conf. */
+static void check_conf(struct world *w, const struct raft_status *st,
+                       struct fconf *c)
+{
+    struct fconf want;
+    size_t len, i, voters = 0;
+    raft_index at;
+    const uint8_t *b = conf_at(w, dlast(w), &len, &at);
+    conf_parse(b, len, &want);
+    node_conf(w, c);
+    c->auto_leave = want.auto_leave; /* raft_conf does not tell */
+    FZ_CHECK(conf_same(c, &want) && c->n == want.n,
+             "configuration in force: %zu members, the log's (at %llu) %zu",
+             c->n, (ull)at, want.n);
+    for (i = 0; i < c->n; i++) {
+        FZ_CHECK(c->id[i] == want.id[i], "member %zu is %llu, the log says %llu",
+                 i, (ull)c->id[i], (ull)want.id[i]);
+        voters += (c->f[i] & RAFT_MEMBER_VOTER) != 0;
+    }
+    FZ_CHECK(st->n_members == c->n && st->n_voters == voters &&
+                 st->joint == conf_joint(c) &&
+                 st->is_voter == ((conf_flags(c, w->self) &
+                                   (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING)) != 0),
+             "status: %zu members, %zu voters, joint %d, voter %d; raft_conf: %zu "
+             "members, %zu voters", st->n_members, st->n_voters, st->joint,
+             st->is_voter, c->n, voters);
+    FZ_CHECK(at > st->snapshot_index ? st->conf_index == at
+                                     : st->conf_index <= st->snapshot_index,
+             "configuration from %llu, the log's at %llu, snapshot %llu",
+             (ull)st->conf_index, (ull)at, (ull)st->snapshot_index);
 }
 
 static void check_after(struct world *w, int kind, int rc,
@@ -995,8 +1423,9 @@ static void check_after(struct world *w, int kind, int rc,
     struct raft_status st;
     raft_status(w->r, &st);
     if (tracing()) {
-        static const char *const names[] = {"tick", "step", "propose", "compact",
-                                            "read"};
+        static const char *const names[] = {"tick",    "step", "propose",
+                                            "compact", "read", "conf",
+                                            "transfer"};
         fprintf(stderr, "%-7s -> %-3d role %d term %llu vote %llu leader %llu "
                 "commit %llu applied %llu last %llu/%llu snap %llu first %llu\n",
                 names[kind], rc, st.role, (ull)st.term, (ull)st.vote,
@@ -1020,7 +1449,7 @@ static void check_after(struct world *w, int kind, int rc,
                      st.last_index == b->last_index && st.last_term == b->last_term,
                  "refusal %d changed the node", rc);
     }
-    FZ_CHECK(st.id == w->self && st.n_voters == w->n, "status identity");
+    FZ_CHECK(st.id == w->self, "status identity");
     FZ_CHECK(st.role >= RAFT_FOLLOWER && st.role <= RAFT_PRECANDIDATE, "role %d",
              st.role);
     FZ_CHECK(st.role != RAFT_PRECANDIDATE || !w->cfg.disable_pre_vote,
@@ -1060,12 +1489,27 @@ static void check_after(struct world *w, int kind, int rc,
     } else if (st.role == RAFT_PRECANDIDATE) {
         FZ_CHECK(st.leader == 0, "pre-candidate names leader %llu", (ull)st.leader);
     }
-    FZ_CHECK(st.leader == 0 || is_voter(w, st.leader), "leader %llu", (ull)st.leader);
+    FZ_CHECK(st.leader == 0 || st.leader == w->self || is_known(w, st.leader),
+             "leader %llu", (ull)st.leader);
     FZ_CHECK(raft_role(w->r) == st.role && raft_current_term(w->r) == st.term &&
                  raft_leader(w->r) == st.leader,
              "queries disagree with raft_status");
     check_log(w);
-    check_progress(w, &st);
+    {
+        struct fconf c;
+        check_conf(w, &st, &c);
+        check_progress(w, kind, &st, b, &c);
+    }
+    /* Only a voter campaigns (its configuration cannot change while it
+     * campaigns: entries and snapshots come from a leader, which ends the
+     * campaign). */
+    FZ_CHECK((st.role != RAFT_CANDIDATE && st.role != RAFT_PRECANDIDATE) ||
+                 st.is_voter,
+             "role %d, not a voter", st.role);
+    /* A transfer ends when the node stops leading. */
+    if (st.role != RAFT_LEADER || st.term != w->xfer_term) {
+        w->xfer_to = 0;
+    }
 }
 
 /* ---- node lifecycle ------------------------------------------------------------ */
@@ -1110,20 +1554,22 @@ static void node_start(struct world *w, bool bootstrap)
     }
     meta.index = w->hs.index;
     meta.term = w->hs.term;
-    meta.voters = w->ids;
-    meta.n_voters = w->n;
+    meta.conf = w->hs.conf;
+    meta.conf_len = w->hs.conf_len;
     for (;;) {
         w->h.hit = false;
         if (bootstrap) {
-            rc = raft_bootstrap(w->r, w->ids, w->n);
+            rc = w->joined ? raft_join(w->r) : raft_bootstrap(w->r, w->ids, w->n);
         } else if (w->hs.index > 0) {
             rc = raft_restore_snapshot(w->r, &meta, w->d.term, w->d.vote,
                                        w->d.base + 1, ents, w->d.len);
         } else {
             FZ_CHECK(w->d.base == 0, "disk base %llu without a snapshot",
                      (ull)w->d.base);
-            rc = raft_restore(w->r, w->ids, w->n, w->d.term, w->d.vote, ents,
-                              w->d.len);
+            rc = w->joined ? raft_restore(w->r, NULL, 0, w->d.term, w->d.vote,
+                                          ents, w->d.len)
+                           : raft_restore(w->r, w->ids, w->n, w->d.term,
+                                          w->d.vote, ents, w->d.len);
         }
         if (rc == 0) {
             break;
@@ -1132,8 +1578,10 @@ static void node_start(struct world *w, bool bootstrap)
                  rc, raft_strerror(rc));
     }
     w->h.hit = false;
+    w->n_departed = 0;
     free(ents);
-    FZ_CHECK(raft_bootstrap(w->r, w->ids, w->n) == RAFT_ESTARTED,
+    FZ_CHECK(raft_bootstrap(w->r, w->ids, w->n) == RAFT_ESTARTED &&
+                 raft_join(w->r) == RAFT_ESTARTED,
              "second start accepted");
     FZ_CHECK(raft_step(w->r, NULL) == RAFT_EINVAL, "NULL message accepted");
     w->d.known = w->d.len;
@@ -1150,6 +1598,11 @@ static void node_start(struct world *w, bool bootstrap)
              st.role, (ull)st.term, (ull)st.commit, (ull)st.last_index,
              (ull)st.snapshot_index);
     check_log(w);
+    {
+        struct fconf c;
+        check_conf(w, &st, &c);
+    }
+    w->xfer_to = 0;
 }
 
 static void node_stop(struct world *w)
@@ -1162,8 +1615,9 @@ static void node_stop(struct world *w)
 
 /* An initial log for raft_restore: up to 7 entries with non-decreasing
  * terms (per entry one byte: bits 0-3 payload length, bits 4-5 term
- * increment, bit 6 no-op; then the payload), then the term (last entry's
- * plus 0..2) and the vote (0 or a voter). */
+ * increment, bit 6 no-op, bit 7 a configuration (build_conf's bytes
+ * follow instead of a payload); then the payload), then the term (last
+ * entry's plus 0..2) and the vote (0 or a voter). */
 static void initial_log(struct world *w, struct fz *in)
 {
     size_t i, k = fz_u8(in) % 8, got;
@@ -1171,8 +1625,15 @@ static void initial_log(struct world *w, struct fz *in)
     for (i = 0; i < k; i++) {
         uint8_t b = fz_u8(in);
         size_t len = b % 16;
-        const uint8_t *p = fz_bytes(in, len, &got);
+        const uint8_t *p;
         t += (b >> 4) & 3;
+        if (b & 0x80) {
+            uint8_t conf[FZ_CONF_MAX];
+            len = build_conf(in, conf);
+            disk_append(&w->d, t, RAFT_ENTRY_CONFIG, conf, len);
+            continue;
+        }
+        p = fz_bytes(in, len, &got);
         disk_append(&w->d, t, b & 0x40 ? RAFT_ENTRY_NOOP : RAFT_ENTRY_COMMAND,
                     got == len ? p : zeros, len);
     }
@@ -1255,7 +1716,11 @@ static raft_term pick_term_at(const struct world *w, struct fz *in, raft_index i
  * stream the host is receiving; 2: a gap or a step back in that stream;
  * 3: an arbitrary index and offset), bit 2 last, bits 3-7 the length (31:
  * a larger one from the next byte); 0xff: data missing. The data comes
- * from the input. */
+ * from the input. A last chunk's configuration is the one in force on the
+ * node (none if it has none), or with the membership ops one byte more:
+ * below 0xf0 a valid one (build_conf), 0xf0-0xfc (b - 0xf0) * 7 raw
+ * bytes, 0xfd the host's own snapshot's, 0xfe none, 0xff a NULL one with
+ * a length. */
 static void build_chunk(struct world *w, struct fz *in,
                         const struct raft_status *st, struct raft_msg *m)
 {
@@ -1279,11 +1744,36 @@ static void build_chunk(struct world *w, struct fz *in,
         sn->offset = mode == 3 ? fz_u64(in) : 0;
     }
     sn->last = (b >> 2) & 1;
-    sn->len = b >> 3 < 31 ? b >> 3 : 31 + fz_u8(in) % (sizeof(zeros) - 31);
+    sn->len = b >> 3 < 31 ? b >> 3 : 31 + fz_u8(in) % (512 - 31);
     p = fz_bytes(in, sn->len, &got);
     sn->data = sn->len == 0 ? NULL : got == sn->len ? p : zeros;
     if (b == 0xff) {
         sn->data = NULL; /* missing */
+    }
+    if (sn->last && !w->conf_mode) {
+        raft_index at;
+        const uint8_t *c = conf_at(w, dlast(w), &sn->conf_len, &at);
+        memcpy(w->msg_conf, c, sn->conf_len);
+        sn->conf = sn->conf_len > 0 ? w->msg_conf : NULL;
+    } else if (sn->last) {
+        uint8_t c = fz_u8(in);
+        sn->conf = w->msg_conf;
+        if (c < 0xf0) {
+            sn->conf_len = build_conf(in, w->msg_conf);
+        } else if (c <= 0xfc) {
+            sn->conf_len = (size_t)(c - 0xf0) * 7;
+            p = fz_bytes(in, sn->conf_len, &got);
+            memset(w->msg_conf, 0, sn->conf_len);
+            memcpy(w->msg_conf, p, got);
+        } else if (c == 0xfd && w->hs.conf_len > 0) {
+            sn->conf_len = w->hs.conf_len;
+            memcpy(w->msg_conf, w->hs.conf, w->hs.conf_len);
+        } else if (c == 0xff) {
+            sn->conf = NULL;
+            sn->conf_len = 1; /* missing */
+        } else {
+            sn->conf = NULL; /* none */
+        }
     }
 }
 
@@ -1320,8 +1810,8 @@ static void build_chunk_resp(struct world *w, struct fz *in, struct raft_msg *m)
         break;
     case 1:
         a->offset = 0;
-        for (i = 0; i < w->n; i++) {
-            if (w->ids[i] == m->from && raft_progress(w->r, i, &pr) == 0) {
+        for (i = 0; raft_progress(w->r, i, &pr) == 0; i++) {
+            if (pr.id == m->from) {
                 a->offset = pr.snapshot_acked;
             }
         }
@@ -1345,7 +1835,13 @@ static void build_msg(struct world *w, struct fz *in, int type,
     size_t i;
     memset(m, 0, sizeof(*m));
     m->type = type;
-    if (who < 0xf0) {
+    if (w->conf_mode && who >= 0xd0 && who < 0xe0) {
+        /* An id outside the bootstrap list (added by a change, or not). */
+        m->from = w->n + 1 + who % (MAX_IDS - w->n);
+        if (m->from == w->self) {
+            m->from = m->from % MAX_IDS + 1;
+        }
+    } else if (who < 0xf0) {
         m->from = w->ids[who % w->n];
         if (m->from == w->self) {
             m->from = w->ids[(who + 1) % w->n];
@@ -1407,6 +1903,8 @@ static void build_msg(struct world *w, struct fz *in, int type,
         b = fz_u8(in);
         m->u.heartbeat.round = b < 0xf0 ? b % 6 : fz_u64(in);
         break;
+    case RAFT_MSG_TIMEOUT_NOW:
+        break; /* no body */
     case RAFT_MSG_READ:
     case RAFT_MSG_READ_RESP:
         b = fz_u8(in);
@@ -1439,6 +1937,14 @@ static void build_msg(struct world *w, struct fz *in, int type,
             ents[i].type = eb == 0xfd ? 7 : (eb & 4) ? RAFT_ENTRY_NOOP : RAFT_ENTRY_COMMAND;
             ents[i].buf = got == len ? p : zeros;
             ents[i].len = len;
+            if (w->conf_mode && (eb & 0x18) == 0x18 && eb < 0xf8) {
+                /* A configuration: a valid one, or the payload's bytes. */
+                ents[i].type = RAFT_ENTRY_CONFIG;
+                if (!(eb & 0x20)) {
+                    ents[i].len = build_conf(in, w->ent_conf[i]);
+                    ents[i].buf = w->ent_conf[i];
+                }
+            }
         }
         a->n_entries = n;
         a->entries = n > 0 ? ents : NULL;
@@ -1470,25 +1976,68 @@ static void do_tick(struct world *w)
     check_after(w, K_TICK, raft_tick(w->r), &b);
 }
 
+/* What a node takes from a sender without a slot (raft.h, RAFT_ENOTMEMBER):
+ * everything but the replies that would update the sender's progress or
+ * count as its vote. */
+static bool from_anyone(int type)
+{
+    return type != RAFT_MSG_VOTE_RESP && type != RAFT_MSG_PREVOTE_RESP &&
+           type != RAFT_MSG_APPEND_RESP && type != RAFT_MSG_SNAPSHOT_RESP &&
+           type != RAFT_MSG_HEARTBEAT_RESP;
+}
+
+/* Does the message carry a configuration raft_step must refuse? */
+static bool bad_conf(const struct raft_msg *m)
+{
+    size_t i, n;
+    if (m->type == RAFT_MSG_SNAPSHOT) {
+        return m->u.snapshot.last
+                   ? m->u.snapshot.conf == NULL ||
+                         fz_conf_ref(m->u.snapshot.conf, m->u.snapshot.conf_len, &n) != 0
+                   : m->u.snapshot.conf_len != 0;
+    }
+    for (i = 0; m->type == RAFT_MSG_APPEND && m->u.append.entries != NULL &&
+                i < m->u.append.n_entries;
+         i++) {
+        const struct raft_entry *e = &m->u.append.entries[i];
+        if (e->type == RAFT_ENTRY_CONFIG &&
+            (e->buf == NULL || fz_conf_ref(e->buf, e->len, &n) != 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void do_step(struct world *w, const struct raft_msg *m)
 {
     struct raft_status b, st;
-    bool member = is_peer(w, m->from);
+    bool member;
     size_t i, bytes = 0;
     int rc;
     struct raft_metrics m0, m1;
     bool ignored;
+    member = m->from != w->self && m->from != 0 && has_slot(w, m->from);
+    heard_from(w, m->from);
+    if (tracing()) {
+        fprintf(stderr, "  recv %d from %llu to %llu term %llu\n", m->type,
+                (ull)m->from, (ull)m->to, (ull)m->term);
+    }
     begin(w, &b);
     w->einval_ok = m->type == RAFT_MSG_SNAPSHOT && !w->snap_cbs;
+    w->in_timeout_now = m->type == RAFT_MSG_TIMEOUT_NOW;
+    w->in_last_chunk = m->type == RAFT_MSG_SNAPSHOT && m->u.snapshot.last;
     FZ_CHECK(raft_metrics(w->r, &m0, sizeof(m0)) == 0, "raft_metrics");
     rc = raft_step(w->r, m);
     FZ_CHECK(raft_metrics(w->r, &m1, sizeof(m1)) == 0, "raft_metrics");
+    w->in_timeout_now = false;
+    w->in_last_chunk = false;
     ignored = m1.rejected[RAFT_REJECT_IN_LEASE] > m0.rejected[RAFT_REJECT_IN_LEASE];
     /* (RAFT_EAPPLY: an earlier entry failed to apply again on the way
-     * out, as after any call.) */
+     * out, as after any call.) A transfer's campaign is not ignored. */
     FZ_CHECK(!ignored || ((rc == 0 || rc == RAFT_EAPPLY) && !w->cfg.disable_check_quorum &&
                           m->term > b.term &&
-                          (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE)),
+                          ((m->type == RAFT_MSG_VOTE && !m->u.vote.transfer) ||
+                           m->type == RAFT_MSG_PREVOTE)),
              "message type %d of term %llu ignored at term %llu (rc %d)", m->type,
              (ull)m->term, (ull)b.term, rc);
     check_after(w, K_STEP, rc, &b);
@@ -1496,8 +2045,14 @@ static void do_step(struct world *w, const struct raft_msg *m)
     raft_status(w->r, &st);
     if (m->to != w->self) {
         FZ_CHECK(rc == RAFT_EBADMSG, "message to %llu gave %d", (ull)m->to, rc);
-    } else if (!member) {
-        FZ_CHECK(rc == RAFT_ENOTMEMBER, "message from %llu gave %d", (ull)m->from, rc);
+    } else if (m->from == w->self || m->from == 0 ||
+               (!member && !from_anyone(m->type))) {
+        FZ_CHECK(rc == RAFT_ENOTMEMBER, "message type %d from %llu gave %d",
+                 m->type, (ull)m->from, rc);
+    } else if (bad_conf(m)) {
+        FZ_CHECK(rc == RAFT_EBADMSG || rc == RAFT_ETOOBIG,
+                 "message type %d with an invalid configuration gave %d", m->type,
+                 rc);
     }
     FZ_CHECK(rc != RAFT_ESTALE || m->term < b.term,
              "ESTALE for term %llu at term %llu", (ull)m->term, (ull)b.term);
@@ -1518,6 +2073,9 @@ static void do_step(struct world *w, const struct raft_msg *m)
                    b.role == RAFT_PRECANDIDATE && m->term == b.term + 1 &&
                    st.term == m->term &&
                    (st.role == RAFT_CANDIDATE || st.role == RAFT_LEADER);
+        /* A TimeoutNow may start a campaign at the term after its own. */
+        won |= m->type == RAFT_MSG_TIMEOUT_NOW && st.term == m->term + 1 &&
+               (st.role == RAFT_CANDIDATE || st.role == RAFT_LEADER);
         FZ_CHECK(won || (keeps ? st.term == b.term : st.term == m->term),
                  "message type %d of term %llu: term %llu -> %llu", m->type,
                  (ull)m->term, (ull)b.term, (ull)st.term);
@@ -1551,15 +2109,21 @@ static void do_step(struct world *w, const struct raft_msg *m)
 }
 
 /* A message built from the input, stepped as is or through the codec. */
-static void op_step(struct world *w, struct fz *in, int type, bool via_wire)
+static void op_step_x(struct world *w, struct fz *in, int type, bool via_wire,
+                      bool transfer, bool conf_mode)
 {
     struct raft_entry ents[MSG_ENTRIES], dents[MSG_ENTRIES];
     struct raft_status st;
     struct raft_msg m, d;
-    uint8_t buf[1024];
+    static uint8_t buf[64 + 512 + FZ_CONF_MAX + MSG_ENTRIES * (16 + 128)];
     size_t len;
     raft_status(w->r, &st);
+    w->conf_mode = conf_mode;
     build_msg(w, in, type, &st, &m, ents);
+    w->conf_mode = false;
+    if (type == RAFT_MSG_VOTE) {
+        m.u.vote.transfer = transfer;
+    }
     if (via_wire && raft_msg_encode(&m, buf, sizeof(buf), &len) == 0 &&
         raft_msg_decode(buf, len, NULL, &d, dents, MSG_ENTRIES) == 0) {
         FZ_CHECK(fz_msg_eq(&m, &d), "message changed through the codec");
@@ -1567,6 +2131,11 @@ static void op_step(struct world *w, struct fz *in, int type, bool via_wire)
         return;
     }
     do_step(w, &m);
+}
+
+static void op_step(struct world *w, struct fz *in, int type, bool via_wire)
+{
+    op_step_x(w, in, type, via_wire, false, false);
 }
 
 /* Raw bytes through the decoder; whatever decodes is stepped. */
@@ -1606,7 +2175,7 @@ static void do_propose(struct world *w, const struct raft_buf *bufs, size_t n,
 {
     struct raft_status b, st;
     raft_index idx = 0;
-    bool null_buf = false, too_big = false;
+    bool null_buf = false, too_big = false, xfer;
     size_t i;
     int rc;
     for (i = 0; bufs != NULL && i < n; i++) {
@@ -1614,10 +2183,14 @@ static void do_propose(struct world *w, const struct raft_buf *bufs, size_t n,
         too_big |= bufs[i].len > CFG_MAX_BYTES;
     }
     begin(w, &b);
+    xfer = b.role == RAFT_LEADER && w->xfer_to != 0;
     rc = single ? raft_propose(w->r, bufs[0].base, bufs[0].len, &idx)
                 : raft_propose_batch(w->r, bufs, n, &idx);
     check_after(w, K_PROPOSE, rc, &b);
     raft_status(w->r, &st);
+    FZ_CHECK(rc != RAFT_ETRANSFER || xfer || may_self_transfer(&b),
+             "ETRANSFER without a transfer");
+    xfer |= rc == RAFT_ETRANSFER; /* the node's own hand-over */
     if (bufs == NULL || n == 0) {
         FZ_CHECK(rc == RAFT_EINVAL, "empty batch gave %d", rc);
     } else if (b.role != RAFT_LEADER) {
@@ -1625,10 +2198,14 @@ static void do_propose(struct world *w, const struct raft_buf *bufs, size_t n,
         FZ_CHECK(st.leader == 0 || is_peer(w, st.leader), "redirect to %llu",
                  (ull)st.leader);
     } else if (null_buf || too_big) {
-        FZ_CHECK(too_big ? (rc == RAFT_ETOOBIG || (null_buf && rc == RAFT_EINVAL))
-                         : rc == RAFT_EINVAL,
+        FZ_CHECK((xfer && rc == RAFT_ETRANSFER) ||
+                     (too_big ? (rc == RAFT_ETOOBIG || (null_buf && rc == RAFT_EINVAL))
+                              : rc == RAFT_EINVAL),
                  "invalid proposal (NULL payload %d, too big %d) gave %d",
                  null_buf, too_big, rc);
+    } else if (xfer) {
+        /* A leader handing over takes no proposals (raft.h). */
+        FZ_CHECK(rc == RAFT_ETRANSFER, "proposal during a transfer gave %d", rc);
     } else {
         /* Entries end at UINT64_MAX - 1: a snapshot near the end of the
          * index space can leave no room. */
@@ -1688,7 +2265,10 @@ static void op_compact(struct world *w, struct fz *in)
         for (i = 0; i < size; i++) {
             data[i] = (uint8_t)(idx * 31 + i * 7);
         }
-        hsnap_push(w, idx, lterm_known(w, idx), data, size);
+        size_t clen;
+        raft_index at;
+        const uint8_t *conf = conf_at(w, idx, &clen, &at);
+        hsnap_push(w, idx, lterm_known(w, idx), data, size, conf, clen);
         pushed = true;
     }
     begin(w, &b);
@@ -1704,6 +2284,11 @@ static void op_compact(struct world *w, struct fz *in)
     if (!valid) {
         FZ_CHECK(rc == RAFT_EINVAL, "raft_compact(%llu), applied %llu, "
                  "callbacks %d: %d", (ull)idx, (ull)b.applied, w->snap_cbs, rc);
+        return;
+    }
+    /* RAFT_ENOMEM: copying the configuration at idx (not in raft.h's list;
+     * see fuzz/README.md), a refusal. */
+    if (rc == RAFT_ENOMEM) {
         return;
     }
     FZ_CHECK(rc == 0 || rc == RAFT_EAPPLY, "raft_compact(%llu), applied %llu: %d",
@@ -1762,34 +2347,39 @@ static void op_fault(struct world *w, struct fz *in)
 }
 
 /* Tick until a (pre-)candidate, then grant pre-votes and votes from the
- * peers in order. */
+ * voters of its configuration, in order. */
 static void op_elect(struct world *w)
 {
     struct raft_msg m;
+    struct fconf c;
     size_t i;
     int t;
     for (t = 0; t < 4 * CFG_ELECTION && raft_role(w->r) == RAFT_FOLLOWER; t++) {
         do_tick(w);
     }
-    for (i = 0; i < w->n && raft_role(w->r) == RAFT_PRECANDIDATE; i++) {
-        if (w->ids[i] == w->self) {
+    node_conf(w, &c);
+    for (i = 0; i < c.n && raft_role(w->r) == RAFT_PRECANDIDATE; i++) {
+        if (c.id[i] == w->self ||
+            !(c.f[i] & (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING))) {
             continue;
         }
         memset(&m, 0, sizeof(m));
         m.type = RAFT_MSG_PREVOTE_RESP;
-        m.from = w->ids[i];
+        m.from = c.id[i];
         m.to = w->self;
         m.term = raft_current_term(w->r) + 1;
         m.u.vote_resp.granted = true;
         do_step(w, &m);
     }
-    for (i = 0; i < w->n && raft_role(w->r) == RAFT_CANDIDATE; i++) {
-        if (w->ids[i] == w->self) {
+    node_conf(w, &c);
+    for (i = 0; i < c.n && raft_role(w->r) == RAFT_CANDIDATE; i++) {
+        if (c.id[i] == w->self ||
+            !(c.f[i] & (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING))) {
             continue;
         }
         memset(&m, 0, sizeof(m));
         m.type = RAFT_MSG_VOTE_RESP;
-        m.from = w->ids[i];
+        m.from = c.id[i];
         m.to = w->self;
         m.term = raft_current_term(w->r);
         m.u.vote_resp.granted = true;
@@ -1797,15 +2387,17 @@ static void op_elect(struct world *w)
     }
 }
 
-/* Leader: peers acknowledge its whole log. */
+/* Leader: members acknowledge its whole log. */
 static void op_ack(struct world *w, struct fz *in)
 {
     uint8_t b = fz_u8(in);
     struct raft_status st;
     struct raft_msg m;
+    struct fconf c;
     size_t i;
-    for (i = 0; i < w->n && raft_role(w->r) == RAFT_LEADER; i++) {
-        raft_id id = w->ids[(b + i) % w->n];
+    node_conf(w, &c);
+    for (i = 0; i < c.n && raft_role(w->r) == RAFT_LEADER; i++) {
+        raft_id id = c.id[(b + i) % c.n];
         if (id == w->self) {
             continue;
         }
@@ -1819,7 +2411,7 @@ static void op_ack(struct world *w, struct fz *in)
         m.u.append_resp.index = st.last_index;
         do_step(w, &m);
         if (!(b & 0x80)) {
-            break; /* one peer only */
+            break; /* one member only */
         }
     }
 }
@@ -1829,11 +2421,14 @@ static void op_read(struct world *w)
 {
     struct raft_status b;
     uint64_t id = ++w->next_read;
+    bool xfer, certain;
     int rc;
     if (w->n_reads == MAX_READS) {
         return; /* the harness tracks no more */
     }
     begin(w, &b);
+    certain = b.role == RAFT_LEADER && w->xfer_to != 0;
+    xfer = certain || (b.role == RAFT_LEADER && may_self_transfer(&b));
     /* Registered first: the read may settle before the call returns. */
     w->read_ids[w->n_reads++] = id;
     rc = raft_read_index(w->r, (void *)(uintptr_t)id);
@@ -1848,11 +2443,281 @@ static void op_read(struct world *w)
     if (b.role != RAFT_LEADER && (b.role != RAFT_FOLLOWER || b.leader == 0)) {
         FZ_CHECK(rc == RAFT_ENOTLEADER, "read on role %d (leader %llu) gave %d",
                  b.role, (ull)b.leader, rc);
+    } else if (certain) {
+        FZ_CHECK(rc == RAFT_ETRANSFER, "read during a transfer gave %d", rc);
+    } else if (xfer && rc == RAFT_ETRANSFER) {
+        /* the node's own hand-over */
     } else {
         FZ_CHECK(rc == 0 || rc == RAFT_ENOMEM || rc == RAFT_EFULL || rc == RAFT_EAPPLY,
                  "read on role %d gave %d", b.role, rc);
     }
     FZ_CHECK(w->persist_calls == 0, "a read persisted something");
+}
+
+/* ---- membership ------------------------------------------------------------ */
+
+/* The first index of the leader's term in its log (its no-op or
+ * configuration), or 0. */
+static raft_index lead_first(const struct world *w, raft_term term)
+{
+    raft_index i, first = 0;
+    /* Bounded by the disk's entries. */
+    for (i = dlast(w); i > w->d.base && lterm(w, i) == term; i--) {
+        first = i;
+    }
+    return first;
+}
+
+/* raft.h's rules for raft_propose_change, on the configuration in force
+ * (not joint): 0 with the result in *out, or the refusal. */
+static int model_change(const struct fconf *cur, const struct raft_change *ch,
+                        size_t n, int joint, struct fconf *out)
+{
+    struct fconf nc;
+    size_t i, j, changed = 0, voters = 0;
+    bool to_joint;
+    nc = *cur;
+    nc.auto_leave = false;
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < i; j++) {
+            if (ch[j].id == ch[i].id) {
+                return RAFT_EBADCONF; /* two changes of one id */
+            }
+        }
+        for (j = 0; j < nc.n && nc.id[j] != ch[i].id; j++) {
+        }
+        switch (ch[i].type) {
+        case RAFT_CHANGE_ADD_VOTER:
+        case RAFT_CHANGE_ADD_LEARNER: {
+            uint8_t f = ch[i].type == RAFT_CHANGE_ADD_VOTER ? RAFT_MEMBER_VOTER
+                                                            : RAFT_MEMBER_LEARNER;
+            if (j < nc.n && nc.f[j] == f) {
+                return RAFT_EBADCONF; /* a voter added as a voter, ... */
+            }
+            if (j == nc.n) {
+                if (nc.n == 255) {
+                    return RAFT_EINVAL;
+                }
+                nc.id[nc.n++] = ch[i].id;
+            }
+            nc.f[j] = f;
+            break;
+        }
+        default:
+            if (j == nc.n || nc.f[j] == 0) {
+                return RAFT_EBADCONF; /* not a member */
+            }
+            nc.f[j] = 0;
+            break;
+        }
+    }
+    for (i = 0; i < nc.n; i++) {
+        bool was = (conf_flags(cur, nc.id[i]) & RAFT_MEMBER_VOTER) != 0;
+        bool is = nc.f[i] == RAFT_MEMBER_VOTER;
+        voters += is;
+        changed += was != is;
+    }
+    if (voters == 0) {
+        return RAFT_EBADCONF;
+    }
+    /* More than one voter in or out, or asked for: through a joint
+     * configuration, in which the old voters keep a say (thesis 4.3). */
+    to_joint = joint != RAFT_JOINT_AUTO || changed > 1;
+    memset(out, 0, sizeof(*out));
+    for (i = 0; i < nc.n; i++) {
+        uint8_t f = nc.f[i];
+        if (to_joint && (conf_flags(cur, nc.id[i]) & RAFT_MEMBER_VOTER)) {
+            f |= RAFT_MEMBER_OUTGOING;
+        }
+        if (f != 0) {
+            out->id[out->n] = nc.id[i];
+            out->f[out->n++] = f;
+        }
+    }
+    out->auto_leave = to_joint && joint != RAFT_JOINT_EXPLICIT;
+    return 0;
+}
+
+/* After a configuration change the call said it appended at idx: the
+ * entry is there, of the leader's term, and holds `want`. */
+static void check_conf_entry(const struct world *w, raft_index idx, raft_term term,
+                             const struct fconf *want)
+{
+    struct fconf got;
+    const struct dent *e;
+    FZ_CHECK(idx >= 1 && idx <= dlast(w), "configuration entry at %llu, log %llu",
+             (ull)idx, (ull)dlast(w));
+    e = dent_at(w, idx);
+    FZ_CHECK(e->type == RAFT_ENTRY_CONFIG && e->term == term,
+             "entry %llu: type %d term %llu", (ull)idx, e->type, (ull)e->term);
+    conf_parse(e->buf, e->len, &got);
+    FZ_CHECK(conf_same(&got, want), "entry %llu: %zu members (auto-leave %d), "
+             "the rules give %zu (auto-leave %d)", (ull)idx, got.n,
+             got.auto_leave, want->n, want->auto_leave);
+}
+
+/* raft_propose_change. Byte 0: bits 0-1 the number of changes (0: refused),
+ * bits 2-3 the joint mode (3: unknown), bit 4 changes NULL. Then per change
+ * a byte: bits 0-1 the type (3: unknown), bits 3-7 the id (below 30: one
+ * of 1..MAX_IDS, 30: 0, 31: this node's). */
+static void op_change(struct world *w, struct fz *in)
+{
+    struct raft_change ch[3];
+    struct raft_status b, st;
+    struct fconf cur, want;
+    uint8_t h = fz_u8(in);
+    size_t n = h & 3, i;
+    int joint = (h >> 2) & 3, rc, model;
+    bool args_ok = n > 0 && !(h & 0x10) && joint != 3, busy, xfer;
+    raft_index idx = 0;
+    if (joint == 3) {
+        joint = h & 0x80 ? -1 : 3;
+    }
+    for (i = 0; i < n; i++) {
+        uint8_t c = fz_u8(in);
+        unsigned k = c >> 3;
+        ch[i].type = (c & 3) == 3 ? (c & 4 ? 0 : 4) : 1 + (c & 3);
+        ch[i].id = k < 30 ? 1 + k % MAX_IDS : k == 30 ? 0 : w->self;
+        args_ok &= (c & 3) != 3 && ch[i].id != 0;
+    }
+    node_conf(w, &cur);
+    begin(w, &b);
+    xfer = b.role == RAFT_LEADER && w->xfer_to != 0;
+    busy = b.joint || b.conf_index > b.commit || b.commit < lead_first(w, b.term);
+    rc = raft_propose_change(w->r, h & 0x10 ? NULL : ch, n, joint, &idx);
+    check_after(w, K_CONF, rc, &b);
+    raft_status(w->r, &st);
+    if (tracing()) {
+        fprintf(stderr, "change: %zu changes, joint %d -> %d\n", n, joint, rc);
+    }
+    if (!args_ok) {
+        FZ_CHECK(rc == RAFT_EINVAL || (b.role != RAFT_LEADER && rc == RAFT_ENOTLEADER),
+                 "invalid change (%zu changes, joint %d) gave %d", n, joint, rc);
+        return;
+    }
+    if (b.role != RAFT_LEADER) {
+        FZ_CHECK(rc == RAFT_ENOTLEADER, "change on role %d gave %d", b.role, rc);
+        return;
+    }
+    model = b.joint ? 0 : model_change(&cur, ch, n, joint, &want);
+    if (rc == RAFT_ECONFBUSY) {
+        FZ_CHECK(busy, "ECONFBUSY: joint %d, configuration at %llu, commit %llu, "
+                 "term from %llu", b.joint, (ull)b.conf_index, (ull)b.commit,
+                 (ull)lead_first(w, b.term));
+        return;
+    }
+    if (rc == RAFT_ETRANSFER) {
+        FZ_CHECK(xfer || may_self_transfer(&b), "ETRANSFER without a transfer");
+        return;
+    }
+    if (rc == RAFT_EPERSIST || rc == RAFT_ENOMEM || rc == RAFT_ENOSPACE) {
+        return; /* checked by check_after */
+    }
+    FZ_CHECK(!busy || model != 0, "change while busy (joint %d, configuration "
+             "at %llu, commit %llu) gave %d", b.joint, (ull)b.conf_index,
+             (ull)b.commit, rc);
+    if (model != 0) {
+        FZ_CHECK(rc == model || (busy && rc == RAFT_ECONFBUSY),
+                 "change refused by the rules with %d gave %d", model, rc);
+        return;
+    }
+    FZ_CHECK(rc == 0 || rc == RAFT_EAPPLY, "valid change gave %d", rc);
+    FZ_CHECK(idx == b.last_index + 1 && st.last_index >= idx,
+             "change at %llu, log %llu -> %llu", (ull)idx, (ull)b.last_index,
+             (ull)st.last_index);
+    check_conf_entry(w, idx, b.term, &want);
+}
+
+/* raft_leave_joint. */
+static void op_leave(struct world *w)
+{
+    struct raft_status b, st;
+    struct fconf cur, want;
+    raft_index idx = 0;
+    size_t i;
+    bool busy;
+    int rc;
+    node_conf(w, &cur);
+    begin(w, &b);
+    busy = b.conf_index > b.commit || b.commit < lead_first(w, b.term);
+    rc = raft_leave_joint(w->r, &idx);
+    check_after(w, K_CONF, rc, &b);
+    raft_status(w->r, &st);
+    if (b.role != RAFT_LEADER) {
+        FZ_CHECK(rc == RAFT_ENOTLEADER, "leave on role %d gave %d", b.role, rc);
+        return;
+    }
+    if (rc == RAFT_EPERSIST || rc == RAFT_ENOMEM || rc == RAFT_ENOSPACE ||
+        (rc == RAFT_ETRANSFER && (w->xfer_to != 0 || may_self_transfer(&b)))) {
+        return;
+    }
+    if (!b.joint) {
+        FZ_CHECK(rc == RAFT_EBADCONF || (busy && rc == RAFT_ECONFBUSY),
+                 "leaving a configuration that is not joint gave %d", rc);
+        return;
+    }
+    if (busy) {
+        FZ_CHECK(rc == RAFT_ECONFBUSY, "leave before the joint entry is "
+                 "committed gave %d", rc);
+        return;
+    }
+    FZ_CHECK(rc == 0 || rc == RAFT_EAPPLY, "leave gave %d", rc);
+    memset(&want, 0, sizeof(want));
+    for (i = 0; i < cur.n; i++) {
+        uint8_t f = cur.f[i] & (uint8_t)~RAFT_MEMBER_OUTGOING;
+        if (f != 0) {
+            want.id[want.n] = cur.id[i];
+            want.f[want.n++] = f;
+        }
+    }
+    FZ_CHECK(idx == b.last_index + 1, "leave at %llu, log %llu", (ull)idx,
+             (ull)b.last_index);
+    check_conf_entry(w, idx, b.term, &want);
+}
+
+/* raft_transfer_leadership. Byte: below 0xc0 an id of 1..MAX_IDS, then 0,
+ * this node, a stranger. */
+static void op_transfer(struct world *w, struct fz *in)
+{
+    uint8_t x = fz_u8(in);
+    raft_id id = x < 0xc0 ? 1 + x % MAX_IDS : x < 0xd0 ? 0 : x < 0xe0 ? w->self : 100;
+    struct raft_status b;
+    struct fconf cur;
+    bool voter, active;
+    int rc;
+    node_conf(w, &cur);
+    voter = (conf_flags(&cur, id) & (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING)) != 0;
+    begin(w, &b);
+    active = w->xfer_to != 0;
+    if (b.role == RAFT_LEADER && !active) {
+        /* Taken before the call returns: its TimeoutNow may be sent in it. */
+        w->xfer_to = id;
+        w->xfer_term = b.term;
+    }
+    rc = raft_transfer_leadership(w->r, id);
+    if (rc != 0 && !active) {
+        w->xfer_to = 0;
+    }
+    check_after(w, K_TRANSFER, rc, &b);
+    if (tracing()) {
+        fprintf(stderr, "transfer to %llu -> %d\n", (ull)id, rc);
+    }
+    if (b.role != RAFT_LEADER) {
+        FZ_CHECK(rc == RAFT_ENOTLEADER || (rc == RAFT_EINVAL && (id == 0 || id == w->self)),
+                 "transfer on role %d gave %d", b.role, rc);
+    } else if (id == 0 || id == w->self) {
+        FZ_CHECK(rc == RAFT_EINVAL, "transfer to %llu gave %d", (ull)id, rc);
+    } else if (!voter) {
+        FZ_CHECK(rc == RAFT_EBADCONF || (active && rc == RAFT_ETRANSFER),
+                 "transfer to non-voter %llu gave %d", (ull)id, rc);
+    } else if (active || may_self_transfer(&b)) {
+        FZ_CHECK(rc == RAFT_ETRANSFER || (!active && rc == 0),
+                 "second transfer gave %d", rc);
+    } else {
+        FZ_CHECK(rc == 0 || rc == RAFT_EAPPLY, "transfer to voter %llu gave %d",
+                 (ull)id, rc);
+    }
+    FZ_CHECK(w->persist_calls == 0, "a transfer persisted something");
 }
 
 static void run_op(struct world *w, struct fz *in)
@@ -1861,6 +2726,10 @@ static void run_op(struct world *w, struct fz *in)
     bool alt = (op / FZ_OP_COUNT) & 1;
     struct raft_buf bufs[MAX_BATCH];
     size_t i, n;
+    if (tracing()) {
+        fprintf(stderr, "op %u (byte %u at %zu)\n", op % FZ_OP_COUNT, op,
+                trace_size - in->n - 1);
+    }
     switch (op % FZ_OP_COUNT) {
     case FZ_OP_TICK:
         for (n = 1 + fz_u8(in) % 4u; n > 0; n--) {
@@ -1931,6 +2800,22 @@ static void run_op(struct world *w, struct fz *in)
     case FZ_OP_READ:
         op_read(w);
         break;
+    case FZ_OP_CHANGE:
+        op_change(w, in);
+        break;
+    case FZ_OP_LEAVE_JOINT:
+        op_leave(w);
+        break;
+    case FZ_OP_TRANSFER:
+        op_transfer(w, in);
+        break;
+    case FZ_OP_STEP_XFER:
+        op_step_x(w, in, alt ? RAFT_MSG_VOTE : RAFT_MSG_TIMEOUT_NOW, fz_u8(in) & 1,
+                  true, true);
+        break;
+    case FZ_OP_STEP_ANY:
+        op_step_x(w, in, 1 + fz_u8(in) % RAFT_MSG_TIMEOUT_NOW, alt, false, true);
+        break;
     default:
         op_compact(w, in);
         break;
@@ -1945,13 +2830,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t i;
 
     memset(&w, 0, sizeof(w));
+    trace_size = size;
     setup = fz_u8(&in);
     w.n = setup & 1 ? 5 : 3;
     for (i = 0; i < w.n; i++) {
         w.ids[i] = i + 1;
     }
     w.self = w.ids[(setup >> 1) % w.n];
-    w.cfg.id = w.self;
     w.cfg.election_ticks = CFG_ELECTION;
     w.cfg.heartbeat_ticks = CFG_HEARTBEAT;
     w.cfg.seed = fz_u8(&in);
@@ -1963,6 +2848,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w.cfg.allocator.realloc = h_realloc;
     w.cfg.allocator.free = h_free;
     start = fz_u8(&in);
+    if (start & 0x80) {
+        w.joined = true; /* not in the bootstrap list, which it never sees */
+        w.self = w.n + 1;
+    } else {
+        struct fconf boot;
+        memset(&boot, 0, sizeof(boot));
+        for (i = 0; i < w.n; i++) {
+            boot.id[i] = w.ids[i];
+            boot.f[i] = RAFT_MEMBER_VOTER;
+        }
+        boot.n = w.n;
+        w.boot_conf_len = conf_encode(&boot, w.boot_conf);
+    }
+    w.cfg.id = w.self;
     w.snap_cbs = !(start & 2);
     w.cfg.snapshot_trailing = 1 + ((start >> 2) & 3);
     w.cfg.disable_pre_vote = !(start & 0x10);
@@ -1986,5 +2885,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hsnap_free(&w.hs);
     hsnap_free(&w.hs_prev);
     free(w.rx.data);
+    free(w.base_conf);
     return 0;
 }

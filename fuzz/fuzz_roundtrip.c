@@ -7,25 +7,31 @@
  *      decodes). If it decodes, encode must report exactly its size, refuse
  *      a buffer one byte short without writing to it, reproduce the input
  *      byte for byte, and the result must decode to an equal message.
- *   1: the rest describes a message structurally (any of the twelve types:
- *      ids, term, body fields, up to 16 entries with payloads taken from
- *      the input or a snapshot chunk of up to 2 KiB, and now and then
+ *   1: the rest describes a message structurally (any of the thirteen
+ *      types: ids, term, body fields and flags, up to 16 entries of the
+ *      three types with payloads taken from the input, or a snapshot chunk
+ *      of up to 2 KiB with, on a last chunk, a configuration of up to 2303
+ *      bytes; TimeoutNow with junk in the unused union; and now and then
  *      something unencodable: an unknown message or entry type, a NULL
- *      payload or chunk with a length, NULL entries). Unencodable messages
+ *      payload, chunk or configuration with a length, NULL entries, a
+ *      configuration on a chunk that is not the last or longer than 2303
+ *      bytes, a PreVote with the transfer flag). Unencodable messages
  *      must give RAFT_EINVAL; the others encode to the documented size,
  *      decode (default limits, entry array exactly n long) to an equal
  *      message, and re-encode to identical bytes. The limits are also
  *      probed: one entry slot fewer gives RAFT_ENOBUFS, a max_entries,
  *      max_entry_bytes (an entry's or the chunk's) or max_msg_bytes one
  *      below what the message needs gives RAFT_ELIMIT. A chunk with an
- *      arbitrary 64-bit length is only sized (cap 0, so no byte of it is
- *      read): 64 + len bytes up to UINT32_MAX, RAFT_EINVAL beyond.
+ *      arbitrary 64-bit length (with or without a configuration) is only
+ *      sized (cap 0, so no byte of it is read): 64 + len + conf_len bytes
+ *      up to UINT32_MAX, RAFT_EINVAL beyond.
  * Every buffer is exactly sized on the heap, so ASan catches overruns.
  */
 #include "fuzz.h"
 
 #define MAX_ENTRIES 16
 #define MAX_CHUNK 2048
+#define MAX_CONF FZ_CONF_MAX /* 2303 */
 
 /* Encode, checking the size query and the one-byte-short refusal. Returns
  * the heap buffer (caller frees) and its length. */
@@ -96,11 +102,12 @@ static size_t wire_size(const struct raft_msg *m)
     case RAFT_MSG_HEARTBEAT_RESP:
     case RAFT_MSG_READ:
     case RAFT_MSG_READ_RESP:
+    case RAFT_MSG_TIMEOUT_NOW:
         return 48;
     case RAFT_MSG_APPEND_RESP:
         return 56;
     case RAFT_MSG_SNAPSHOT:
-        return 64 + m->u.snapshot.len;
+        return 64 + m->u.snapshot.len + m->u.snapshot.conf_len;
     case RAFT_MSG_SNAPSHOT_RESP:
         return 48;
     default:
@@ -123,8 +130,8 @@ static void expect_decode(const uint8_t *buf, size_t len,
 }
 
 /* A chunk whose length need not be backed by memory: only its size is
- * asked for (cap 0), which must not read the data. */
-static void huge_chunk(struct raft_msg *m, uint64_t len)
+ * asked for (cap 0), which must not read the data or the configuration. */
+static void huge_chunk(struct raft_msg *m, uint64_t len, size_t conf_len)
 {
     static const uint8_t one = 1;
     size_t need = 12345;
@@ -135,20 +142,64 @@ static void huge_chunk(struct raft_msg *m, uint64_t len)
     m->u.snapshot.len = (size_t)(len % ((uint64_t)SIZE_MAX + 1));
 #endif
     m->u.snapshot.data = &one;
+    m->u.snapshot.conf_len = conf_len;
+    m->u.snapshot.conf = conf_len > 0 ? &one : NULL;
     rc = raft_msg_encode(m, NULL, 0, &need);
-    if (m->u.snapshot.len <= UINT32_MAX - 64u) {
-        FZ_CHECK(rc == RAFT_ENOBUFS && need == 64 + m->u.snapshot.len,
-                 "chunk of %zu bytes: size query gave %d, %zu", m->u.snapshot.len,
-                 rc, need);
+    if ((conf_len > 0 && !m->u.snapshot.last) || conf_len > MAX_CONF) {
+        FZ_CHECK(rc == RAFT_EINVAL, "chunk with a %zu-byte configuration (last "
+                 "%d): size query gave %d", conf_len, m->u.snapshot.last, rc);
+    } else if ((uint64_t)m->u.snapshot.len <= UINT32_MAX - 64u - conf_len) {
+        FZ_CHECK(rc == RAFT_ENOBUFS && need == 64 + m->u.snapshot.len + conf_len,
+                 "chunk of %zu + %zu bytes: size query gave %d, %zu",
+                 m->u.snapshot.len, conf_len, rc, need);
     } else {
-        FZ_CHECK(rc == RAFT_EINVAL, "chunk of %zu bytes: size query gave %d",
-                 m->u.snapshot.len, rc);
+        FZ_CHECK(rc == RAFT_EINVAL, "chunk of %zu + %zu bytes: size query gave %d",
+                 m->u.snapshot.len, conf_len, rc);
     }
+}
+
+/* A configuration for a config entry or a last chunk: mostly a valid one
+ * built from the input (1-8 members, flags from the documented set), else
+ * raw input bytes (the codec does not look inside). Writes to out (room
+ * for MAX_CONF bytes), returns the length. */
+static size_t pick_conf(struct fz *in, uint8_t *out, size_t room)
+{
+    uint8_t how = fz_u8(in);
+    size_t n, i, got;
+    if (how & 0x80) {
+        const uint8_t *p;
+        size_t want = (how & 0x40) ? fz_u16(in) % (room + 1) : how & 0x3f;
+        p = fz_bytes(in, want, &got);
+        memset(out, 0, want);
+        memcpy(out, p, got);
+        return want;
+    }
+    static const uint8_t mflags[] = {1, 4, 3, 2, 6, 1, 1, 4};
+    (void)room; /* 8 + 9 * 8 bytes at most */
+    n = 1 + how % 8;
+    out[0] = 1;
+    out[1] = (how >> 3) & 1;
+    out[2] = 0;
+    out[3] = 0;
+    out[4] = (uint8_t)n;
+    out[5] = out[6] = out[7] = 0;
+    for (i = 0; i < n; i++) {
+        uint8_t b = fz_u8(in);
+        uint64_t id = 1 + i + (uint64_t)(b >> 3) * 8; /* distinct */
+        size_t k;
+        for (k = 0; k < 8; k++) {
+            out[8 + 9 * i + k] = (uint8_t)(id >> (8 * k));
+        }
+        out[8 + 9 * i + 8] = mflags[b & 7];
+    }
+    return 8 + 9 * n;
 }
 
 static void structured(const uint8_t *data, size_t size)
 {
     static const uint8_t zeros[MAX_CHUNK];
+    static uint8_t confs[MAX_ENTRIES][MAX_CONF];
+    static uint8_t conf[MAX_CONF + 1];
     struct fz in = {data, size};
     struct raft_entry ents[MAX_ENTRIES];
     struct raft_entry *dents = NULL;
@@ -160,12 +211,12 @@ static void structured(const uint8_t *data, size_t size)
 
     memset(&m, 0, sizeof(m));
     if (t < 0xf0) {
-        m.type = 1 + t % RAFT_MSG_READ_RESP;
+        m.type = 1 + t % RAFT_MSG_TIMEOUT_NOW;
     } else {
-        /* An unknown type: 0, 13..27 or something far off. */
+        /* An unknown type: 0, 14..28 or something far off. */
         m.type = t == 0xff ? (int)(int32_t)fz_u32(&in)
-                           : (t & 1 ? 0 : RAFT_MSG_READ_RESP + 1 + (t & 0xf));
-        valid = m.type >= 1 && m.type <= RAFT_MSG_READ_RESP;
+                           : (t & 1 ? 0 : RAFT_MSG_TIMEOUT_NOW + 1 + (t & 0xf));
+        valid = m.type >= 1 && m.type <= RAFT_MSG_TIMEOUT_NOW;
     }
     m.from = fz_u64(&in);
     m.to = fz_u64(&in);
@@ -174,6 +225,11 @@ static void structured(const uint8_t *data, size_t size)
     case RAFT_MSG_VOTE:
         m.u.vote.last_index = fz_u64(&in);
         m.u.vote.last_term = fz_u64(&in);
+        m.u.vote.transfer = fz_u8(&in) & 1;
+        break;
+    case RAFT_MSG_TIMEOUT_NOW:
+        /* No body: whatever the union holds must not matter. */
+        memset(&m.u, fz_u8(&in), sizeof(m.u));
         break;
     case RAFT_MSG_VOTE_RESP:
         m.u.vote_resp.granted = fz_u8(&in) & 1;
@@ -200,11 +256,21 @@ static void structured(const uint8_t *data, size_t size)
             ents[i].type = how & 1 ? RAFT_ENTRY_NOOP : RAFT_ENTRY_COMMAND;
             ents[i].len = want;
             ents[i].buf = got == want ? p : zeros; /* want < sizeof zeros */
+            if ((how & 0x0c) == 0x0c && how < 0xf0) {
+                /* A configuration entry (want bytes of the input, or a
+                 * valid configuration built from it). */
+                ents[i].type = RAFT_ENTRY_CONFIG;
+                if (how & 0x10) {
+                    ents[i].len = pick_conf(&in, confs[i], MAX_CONF);
+                    ents[i].buf = confs[i];
+                    want = ents[i].len;
+                }
+            }
             if (want == 0 && (how & 2)) {
                 ents[i].buf = NULL; /* allowed when empty */
             }
             if (how == 0xfe) {
-                ents[i].type = (int)fz_u8(&in) + 3; /* unknown entry type */
+                ents[i].type = (int)fz_u8(&in) + 4; /* unknown entry type */
                 valid = false;
             } else if (how == 0xfd && want > 0) {
                 ents[i].buf = NULL; /* payload missing */
@@ -221,8 +287,13 @@ static void structured(const uint8_t *data, size_t size)
         break;
     }
     case RAFT_MSG_SNAPSHOT: {
-        /* how: bit 0 last; 0xfc, 0xfd a huge length (sized only); 0xfe a
-         * NULL chunk with a length; bit 1 with an empty chunk: NULL data. */
+        /* how: bit 0 last; 0xfc, 0xfd a huge length (sized only, bit 0
+         * of the next byte: with a configuration); 0xfe a NULL chunk with a
+         * length; bit 1 with an empty chunk: NULL data; bit 2: a
+         * configuration (on a chunk that is not the last: unencodable);
+         * bits 3-4 with bit 2: 1 a NULL one with a length, 2 one byte too
+         * long (if that passes 2303 bytes, unencodable), 3 a non-NULL one
+         * with length 0. */
         uint8_t how = fz_u8(&in);
         size_t got, want;
         const uint8_t *p;
@@ -231,7 +302,9 @@ static void structured(const uint8_t *data, size_t size)
         m.u.snapshot.index_term = fz_u64(&in);
         m.u.snapshot.offset = fz_u64(&in);
         if (how == 0xfc || how == 0xfd) {
-            huge_chunk(&m, fz_u64(&in));
+            uint64_t len = fz_u64(&in);
+            uint8_t c = fz_u8(&in);
+            huge_chunk(&m, len, c & 1 ? (c & 2 ? MAX_CONF + (c >> 7) : c >> 2) : 0);
             return;
         }
         want = fz_u16(&in) % MAX_CHUNK;
@@ -246,6 +319,30 @@ static void structured(const uint8_t *data, size_t size)
             valid = false;
         }
         maxlen = want;
+        if ((how & 4) && how < 0xfc) {
+            size_t c = pick_conf(&in, conf, MAX_CONF);
+            m.u.snapshot.conf = conf;
+            m.u.snapshot.conf_len = c;
+            switch ((how >> 3) & 3) {
+            case 1:
+                m.u.snapshot.conf = NULL; /* configuration missing */
+                break;
+            case 2:
+                conf[c] = 0; /* conf has room for it */
+                m.u.snapshot.conf_len = c + 1;
+                break;
+            case 3:
+                m.u.snapshot.conf_len = 0; /* a pointer without bytes */
+                break;
+            default:
+                break;
+            }
+            if (m.u.snapshot.conf_len > 0 &&
+                (!m.u.snapshot.last || m.u.snapshot.conf == NULL ||
+                 m.u.snapshot.conf_len > MAX_CONF)) {
+                valid = false;
+            }
+        }
         break;
     }
     case RAFT_MSG_SNAPSHOT_RESP:
@@ -256,6 +353,10 @@ static void structured(const uint8_t *data, size_t size)
     case RAFT_MSG_PREVOTE:
         m.u.vote.last_index = fz_u64(&in);
         m.u.vote.last_term = fz_u64(&in);
+        if ((fz_u8(&in) & 0x0f) == 0x0f) {
+            m.u.vote.transfer = true; /* RequestVote's flag only */
+            valid = false;
+        }
         break;
     case RAFT_MSG_PREVOTE_RESP:
         m.u.vote_resp.granted = fz_u8(&in) & 1;

@@ -3,14 +3,17 @@
  * fuzz-corpus writes fuzz/corpus/). Deterministic: the same files every run.
  *
  *   fuzz_decode     a mode byte (see fuzz_decode.c) + encoded messages of
- *                   every type, with default, small and raw limits
+ *                   every type, with default, small and raw limits; raw
+ *                   configurations
  *   fuzz_roundtrip  raw mode: encoded messages; structured mode: message
  *                   descriptions in fuzz_roundtrip.c's format
  *   fuzz_node       operation streams in fuzz_node's format (fuzz.h): win an
  *                   election and replicate, follow a leader, restore and
  *                   restart, failures, messages through the codec; receive
  *                   and install a snapshot, compact and stream one, the
- *                   snapshot callbacks failing, a node without them
+ *                   snapshot callbacks failing, a node without them;
+ *                   membership changes (single, joint, explicit leave), a
+ *                   leadership transfer either side, a joining node
  *   fuzz_sim        byte-chooser strings from a fixed PRNG
  */
 #include <errno.h>
@@ -118,6 +121,26 @@ static const struct raft_entry three[3] = {
     {5, RAFT_ENTRY_COMMAND, "0123456789abcdef", 16},
 };
 static const char chunk[] = "snapshot bytes: state machine";
+/* Voters 1, 2, 3 (the bootstrap list of the samples). */
+static const uint8_t conf123[35] = {
+    1, 0, 0, 0, 3, 0, 0, 0,
+    1, 0, 0, 0, 0, 0, 0, 0, 1,
+    2, 0, 0, 0, 0, 0, 0, 0, 1,
+    3, 0, 0, 0, 0, 0, 0, 0, 1,
+};
+/* Joint: 1 and 2 stay, 3 goes, 4 comes in; left automatically. */
+static const uint8_t conf_joint[44] = {
+    1, 1, 0, 0, 4, 0, 0, 0,
+    1, 0, 0, 0, 0, 0, 0, 0, 3,
+    2, 0, 0, 0, 0, 0, 0, 0, 3,
+    3, 0, 0, 0, 0, 0, 0, 0, 2,
+    4, 0, 0, 0, 0, 0, 0, 0, 1,
+};
+static const struct raft_entry confs[3] = {
+    {1, RAFT_ENTRY_CONFIG, conf123, sizeof(conf123)},
+    {2, RAFT_ENTRY_COMMAND, "x", 1},
+    {2, RAFT_ENTRY_CONFIG, conf_joint, sizeof(conf_joint)},
+};
 
 static struct raft_msg sample(int which)
 {
@@ -179,11 +202,14 @@ static struct raft_msg sample(int which)
         m.u.snapshot.data = chunk;
         break;
     case 8:
-        m.type = RAFT_MSG_SNAPSHOT; /* an empty last chunk */
+        m.type = RAFT_MSG_SNAPSHOT; /* an empty last chunk, and the
+                                       configuration */
         m.u.snapshot.index = 9;
         m.u.snapshot.index_term = 4;
         m.u.snapshot.offset = sizeof(chunk) - 1;
         m.u.snapshot.last = true;
+        m.u.snapshot.conf = conf123;
+        m.u.snapshot.conf_len = sizeof(conf123);
         break;
     case 9:
         m.type = RAFT_MSG_SNAPSHOT_RESP;
@@ -227,20 +253,48 @@ static struct raft_msg sample(int which)
         m.u.read.index = 9;
         m.u.read.ok = true;
         break;
-    default:
+    case 17:
         m.type = RAFT_MSG_READ_RESP; /* refused */
         m.u.read.id = 12;
+        break;
+    case 18:
+        m.type = RAFT_MSG_APPEND; /* configuration entries */
+        m.term = 2;
+        m.u.append.commit = 1;
+        m.u.append.n_entries = 3;
+        m.u.append.entries = confs;
+        break;
+    case 19:
+        m.type = RAFT_MSG_SNAPSHOT; /* a whole snapshot in one chunk */
+        m.u.snapshot.index = 9;
+        m.u.snapshot.index_term = 4;
+        m.u.snapshot.len = sizeof(chunk) - 1;
+        m.u.snapshot.data = chunk;
+        m.u.snapshot.last = true;
+        m.u.snapshot.conf = conf_joint;
+        m.u.snapshot.conf_len = sizeof(conf_joint);
+        break;
+    case 20:
+        m.type = RAFT_MSG_TIMEOUT_NOW;
+        break;
+    default:
+        m.type = RAFT_MSG_VOTE; /* a transfer's campaign */
+        m.term = 6;
+        m.u.vote.last_index = 7;
+        m.u.vote.last_term = 5;
+        m.u.vote.transfer = true;
         break;
     }
     return m;
 }
 
-#define N_SAMPLES 18
+#define N_SAMPLES 22
 static const char *const sample_names[N_SAMPLES] = {
     "vote", "vote_resp", "append_resp_ok", "append_resp_reject",
     "heartbeat", "append_2", "append_3", "snapshot", "snapshot_last_empty",
     "snapshot_resp", "snapshot_resp_done", "prevote", "prevote_resp",
     "round", "round_resp", "read", "read_resp", "read_resp_refused",
+    "append_conf", "snapshot_whole_conf", "timeout_now", "vote_transfer",
 };
 
 /* ---- fuzz_decode and fuzz_roundtrip --------------------------------------------- */
@@ -294,6 +348,16 @@ static void gen_decode(void)
     msg(&o, &m);
     o.n -= 5; /* truncated data: ESHORT */
     save("fuzz_decode", "snapshot_truncated", &o);
+    o.n = 0;
+    u8(&o, 8); /* a configuration, room for 4 members */
+    u8(&o, 4);
+    put(&o, conf_joint, sizeof(conf_joint));
+    save("fuzz_decode", "conf_joint", &o);
+    o.n = 0;
+    u8(&o, 8); /* room for 2 of 3: ENOBUFS */
+    u8(&o, 2);
+    put(&o, conf123, sizeof(conf123));
+    save("fuzz_decode", "conf_enobufs", &o);
 }
 
 static void gen_roundtrip(void)
@@ -408,6 +472,88 @@ static void gen_roundtrip(void)
     u64(&o, 40);
     u64(&o, 4096);
     save("fuzz_roundtrip", "struct_snapshot_resp", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_SNAPSHOT - 1);
+    u64(&o, 1);
+    u64(&o, 2);
+    u64(&o, 7);
+    u8(&o, 1 | 4);         /* last, with a configuration */
+    u64(&o, 40);
+    u64(&o, 6);
+    u64(&o, 4096);
+    u16(&o, 4);
+    put(&o, "tail", 4);
+    u8(&o, 2 | 8);         /* built: 3 members, auto-leave if joint */
+    u8(&o, 0);             /* id 1, voter */
+    u8(&o, 2);             /* id 2, voter in both */
+    u8(&o, 3);             /* id 3, outgoing only */
+    save("fuzz_roundtrip", "struct_snapshot_conf", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_SNAPSHOT - 1);
+    u64(&o, 1);
+    u64(&o, 2);
+    u64(&o, 7);
+    u8(&o, 0x04);          /* not last, with a configuration: unencodable */
+    u64(&o, 40);
+    u64(&o, 6);
+    u64(&o, 0);
+    u16(&o, 0);
+    u8(&o, 0);
+    u8(&o, 0);
+    save("fuzz_roundtrip", "struct_snapshot_conf_not_last", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_APPEND - 1);
+    u64(&o, 1);
+    u64(&o, 2);
+    u64(&o, 3);
+    u8(&o, 2);             /* 2 entries */
+    u64(&o, 0);
+    u64(&o, 0);
+    u64(&o, 0);
+    u8(&o, 0x1c);          /* a configuration, built */
+    u8(&o, 0);
+    u64(&o, 1);
+    u8(&o, 3);             /* 4 members */
+    u8(&o, 0);
+    u8(&o, 8);
+    u8(&o, 17);
+    u8(&o, 4);
+    u8(&o, 0x0c);          /* a configuration, 5 raw bytes */
+    u8(&o, 5);
+    put(&o, "raw!!", 5);
+    u64(&o, 2);
+    save("fuzz_roundtrip", "struct_append_conf", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_VOTE - 1);
+    u64(&o, 3);
+    u64(&o, 2);
+    u64(&o, 9);
+    u64(&o, 20);
+    u64(&o, 8);
+    u8(&o, 1);             /* transfer */
+    save("fuzz_roundtrip", "struct_vote_transfer", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_PREVOTE - 1);
+    u64(&o, 3);
+    u64(&o, 2);
+    u64(&o, 9);
+    u64(&o, 20);
+    u64(&o, 8);
+    u8(&o, 0x0f);          /* transfer on a pre-vote: unencodable */
+    save("fuzz_roundtrip", "struct_prevote_transfer", &o);
+    o.n = 0;
+    u8(&o, 1);
+    u8(&o, RAFT_MSG_TIMEOUT_NOW - 1);
+    u64(&o, 1);
+    u64(&o, 3);
+    u64(&o, 9);
+    u8(&o, 0xa5);          /* junk in the union: not sent */
+    save("fuzz_roundtrip", "struct_timeout_now", &o);
 }
 
 /* ---- fuzz_node ------------------------------------------------------------------ */
@@ -580,7 +726,46 @@ static void node_chunk(struct out *o, unsigned term_pick, unsigned mode,
         u64(o, 5);
         u8(o, 0x07);  /* its term: 1 */
     }
-    put(o, data, len);
+    put(o, data, len); /* a last chunk: the node's configuration */
+}
+
+/* build_conf's 5 bytes (fuzz_node.c): the members among ids 1-8 (a bit
+ * each), 3 bits of flags each (0 voter, 1 learner, 2 voter in both halves,
+ * 3 outgoing only, 4 learner | outgoing), bit 0 of the last auto-leave. */
+static void conf_bytes(struct out *o, unsigned set, uint32_t flags, unsigned x)
+{
+    u8(o, set);
+    u16(o, flags & 0xffff);
+    u8(o, flags >> 16);
+    u8(o, x);
+}
+
+/* An AppendEntries (FZ_OP_STEP_ANY) from voter 1 (2 if the node is 1)
+ * whose entries are configurations (conf_bytes follow each) or 3-byte
+ * commands. */
+static void node_append_confs(struct out *o, unsigned term_pick, unsigned prev_pick,
+                              unsigned n)
+{
+    u8(o, FZ_OP_STEP_ANY);
+    u8(o, RAFT_MSG_APPEND - 1);
+    u8(o, 0);
+    u8(o, term_pick);
+    u8(o, prev_pick);
+    u8(o, 0);
+    u8(o, n); /* commit: prev + n */
+}
+
+static void conf_entry(struct out *o)
+{
+    u8(o, 0x19); /* same term, a configuration built from the input */
+    u8(o, 0);    /* no payload bytes */
+}
+
+static void cmd_entry(struct out *o)
+{
+    u8(o, 1);
+    u8(o, 3);
+    put(o, "abc", 3);
 }
 
 static void gen_node_snapshots(void)
@@ -689,6 +874,164 @@ static void gen_node_snapshots(void)
     u8(&o, 0);
     u8(&o, 1);
     save("fuzz_node", "snapshot_no_callbacks", &o);
+}
+
+/* Membership changes and leadership transfers (op codes 18-21), and a node
+ * that joins (setup byte 2 bit 7). */
+static void gen_node_membership(void)
+{
+    struct out o;
+
+    /* Node 1 of 3 leads: a learner added, then promoted while voter 3
+     * goes (joint, left automatically), a learner added through an
+     * explicit joint configuration and raft_leave_joint, a transfer to
+     * voter 2, whose election ends this leadership; restart. */
+    o.n = 0;
+    u8(&o, 0);
+    u8(&o, 4);
+    u8(&o, 0);
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 0);
+    u8(&o, FZ_OP_CHANGE);
+    u8(&o, 1);            /* one change, RAFT_JOINT_AUTO */
+    u8(&o, (3 << 3) | 1); /* add learner 4 */
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 0);
+    u8(&o, FZ_OP_CHANGE);
+    u8(&o, 2 | (1 << 2)); /* two changes, RAFT_JOINT_IMPLICIT */
+    u8(&o, (3 << 3) | 0); /* promote 4 */
+    u8(&o, (2 << 3) | 2); /* remove 3 */
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 0);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 0);
+    u8(&o, FZ_OP_CHANGE);
+    u8(&o, 1 | (2 << 2)); /* one change, RAFT_JOINT_EXPLICIT */
+    u8(&o, (4 << 3) | 1); /* add learner 5 */
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 0);
+    u8(&o, FZ_OP_LEAVE_JOINT);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 0);
+    u8(&o, FZ_OP_TRANSFER);
+    u8(&o, 1);            /* to voter 2 */
+    u8(&o, FZ_OP_PROPOSE); /* refused meanwhile */
+    u8(&o, 1);
+    put(&o, "x", 1);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 0);
+    node_append(&o, 3, 0, 0, 0); /* voter 2 won the next term */
+    u8(&o, FZ_OP_RESTART);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 2);
+    save("fuzz_node", "membership_leader", &o);
+
+    /* Node 2 of 3 follows leader 1, which hands over to it: TimeoutNow,
+     * a campaign without pre-vote; then a transfer's vote request from
+     * voter 3, which stickiness does not ignore. PreVote and CheckQuorum
+     * on. */
+    o.n = 0;
+    u8(&o, 2);
+    u8(&o, 6);
+    u8(&o, 0x30);
+    node_append(&o, 3, 5, 2, 0);
+    u8(&o, FZ_OP_STEP_XFER);  /* TimeoutNow */
+    u8(&o, 1);                /* through the codec */
+    u8(&o, 0);                /* from 1 */
+    u8(&o, 0);                /* the node's term */
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 1);
+    u8(&o, FZ_OP_STEP_XFER + FZ_OP_COUNT); /* a transfer's RequestVote */
+    u8(&o, 1);
+    u8(&o, 1);                /* from 3 */
+    u8(&o, 3);                /* the next term */
+    u8(&o, 0);                /* its log: as long as ours */
+    u8(&o, 0);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    save("fuzz_node", "transfer_follower", &o);
+
+    /* A node that joins (node 4 beside voters 1-3): the leader's log
+     * from index 1 (the configuration with node 4 as a learner), then a
+     * configuration that makes it a voter, a TimeoutNow, an election, a
+     * change of its own, a restart (raft_restore without voters). */
+    o.n = 0;
+    u8(&o, 0);
+    u8(&o, 2);
+    u8(&o, 0x80);             /* raft_join */
+    node_append_confs(&o, 3, 5, 1);
+    conf_entry(&o);
+    conf_bytes(&o, 0x0f, 1u << 9, 0); /* 1-3 voters, 4 learner */
+    node_append_confs(&o, 0, 0, 2);
+    cmd_entry(&o);
+    conf_entry(&o);
+    conf_bytes(&o, 0x0f, 0, 0);       /* 1-4 voters */
+    u8(&o, FZ_OP_STEP_XFER);
+    u8(&o, 0);
+    u8(&o, 0);
+    u8(&o, 0);
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 0);
+    u8(&o, FZ_OP_CHANGE);
+    u8(&o, 1);
+    u8(&o, (0 << 3) | 2);     /* remove 1 */
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_RESTART);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    save("fuzz_node", "join", &o);
+
+    /* Restored from a log with configurations (a joint one last), elected;
+     * the joint configuration is left, then a snapshot is compacted and
+     * the node restarts from it. */
+    o.n = 0;
+    u8(&o, 0);
+    u8(&o, 5);
+    u8(&o, 1);                /* raft_restore */
+    u8(&o, 3);                /* 3 entries */
+    u8(&o, 0x80);             /* term 1, a configuration: */
+    conf_bytes(&o, 0x07, 0, 0);
+    u8(&o, 0x01);
+    put(&o, "c", 1);
+    u8(&o, 0x90);             /* term 2, joint, left automatically */
+    conf_bytes(&o, 0x0b, (2u << 0) | (3u << 3), 1); /* 1 both, 2 out, 4 in */
+    u8(&o, 0);                /* term 2 */
+    u8(&o, 0);
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 0);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 0);
+    u8(&o, FZ_OP_COMPACT);
+    u8(&o, 0);
+    u8(&o, 10);
+    u8(&o, FZ_OP_RESTART);
+    u8(&o, FZ_OP_ELECT);
+    save("fuzz_node", "restore_conf", &o);
 }
 
 /* ---- fuzz_sim ------------------------------------------------------------------- */
@@ -802,6 +1145,7 @@ int main(int argc, char **argv)
     gen_node();
     gen_node_snapshots();
     gen_node_reads();
+    gen_node_membership();
     gen_sim();
     return 0;
 }
