@@ -789,16 +789,19 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
     check_reentry(w, r);
     raft_status(r, &st);
     FZ_CHECK(m != NULL, "NULL message");
-    FZ_CHECK(m->from == w->self && is_peer(w, m->to), "message %llu -> %llu",
-             (ull)m->from, (ull)m->to);
     {
-        /* Requests of an election go to voters, a leader's to members, of
-         * the configuration in force; a TimeoutNow to the transfer's
-         * target, once it holds the leader's whole log. */
+        /* To a node heard of or in a configuration the node took; requests
+         * of an election to voters, a leader's to members, of the
+         * configuration in force; a TimeoutNow to the transfer's target,
+         * once it holds the leader's whole log. */
         struct fconf c;
         unsigned f;
         node_conf(w, &c);
         f = conf_flags(&c, m->to);
+        FZ_CHECK(m->from == w->self &&
+                     (is_peer(w, m->to) ||
+                      (m->to != w->self && (f != 0 || has_slot(w, m->to)))),
+                 "message %llu -> %llu", (ull)m->from, (ull)m->to);
         if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE) {
             FZ_CHECK((f & (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING)) != 0,
                      "vote request (type %d) to %llu, flags %u", m->type,

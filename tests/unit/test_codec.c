@@ -3188,6 +3188,7 @@ struct wire_q {
     unsigned reads;       /* read callbacks with status 0 */
     raft_index read_index;
     unsigned conf_entries; /* configuration entries delivered */
+    unsigned transfer_votes; /* RequestVotes with the transfer flag */
 };
 
 static int w_send(struct raft *r, void *ctx, const struct raft_msg *msg)
@@ -3278,6 +3279,7 @@ static void w_deliver_all(struct wire_q *q)
         CHECK(m.type >= 1 && (size_t)m.type < ARRAY_LEN(q->seen),
               "message type %d", m.type);
         q->seen[m.type]++;
+        q->transfer_votes += m.type == RAFT_MSG_VOTE && m.u.vote.transfer;
         for (size_t i = 0; m.type == RAFT_MSG_APPEND && i < m.u.append.n_entries; i++) {
             const struct raft_entry *e = &m.u.append.entries[i];
             size_t n;
@@ -3554,7 +3556,8 @@ static void w_conf(struct raft *r, unsigned flags[4], bool *joint)
 }
 
 /* A membership change whose entries travel as bytes: voter 3 becomes a
- * learner through a joint configuration the leader leaves on its own. */
+ * learner through a joint configuration the leader leaves on its own;
+ * then the leader hands over to voter 2. */
 START_TEST(test_decoded_membership_change)
 {
     static struct wire_q q;
@@ -3612,6 +3615,23 @@ START_TEST(test_decoded_membership_change)
     }
     /* Bootstrap (to each follower), joint and leave entries. */
     ck_assert_uint_ge(q.conf_entries, 6);
+
+    /* Leadership goes to voter 2: a TimeoutNow, then a campaign whose
+     * requests carry the transfer flag, all over the wire. */
+    unsigned tn = q.seen[RAFT_MSG_TIMEOUT_NOW];
+    raft_term term = raft_current_term(wnode[1]);
+    ck_assert_int_eq(raft_transfer_leadership(wnode[1], 2), 0);
+    for (unsigned t = 0; t < 5 && raft_role(wnode[2]) != RAFT_LEADER; t++) {
+        w_deliver_all(&q);
+        ck_assert_int_eq(raft_tick(wnode[1]), 0);
+    }
+    w_deliver_all(&q);
+    ck_assert_int_eq(raft_role(wnode[2]), RAFT_LEADER);
+    ck_assert_uint_eq(raft_current_term(wnode[2]), term + 1);
+    ck_assert_uint_eq(raft_leader(wnode[1]), 2);
+    ck_assert_uint_eq(q.seen[RAFT_MSG_TIMEOUT_NOW], tn + 1);
+    ck_assert_uint_gt(q.transfer_votes, 0);
+    ck_assert_uint_eq(q.send_err, 0);
 }
 END_TEST
 
