@@ -88,7 +88,11 @@ static inline uint64_t cl_rand_range(uint64_t *state, uint64_t lo, uint64_t hi)
 /* ---- the cluster ---------------------------------------------------------- */
 
 struct cluster {
-    int n;
+    int n;                     /* nodes, ids 1..n: all in every --peers */
+    int n_initial;             /* nodes 1..n_initial bootstrap the cluster
+                                * (--bootstrap); the others start with
+                                * --join, to be added later */
+    char bootstrap[CL_MAX * 4]; /* "1,2,3" */
     char bin[CL_DIR_MAX];      /* directory holding counter-server */
     char dir[CL_DIR_MAX];      /* temp dir: data dirs and logs */
     int port[CL_MAX];
@@ -273,7 +277,25 @@ static inline int cl_make_token(struct cluster *c, uint64_t *rng)
     return 0;
 }
 
-/* Set up (no process started): temp dir, token file, ports, peer list. */
+/* Nodes 1..k bootstrap the cluster; nodes k+1..n start with --join. */
+static inline int cl_set_initial(struct cluster *c, int k)
+{
+    size_t off = 0;
+    int i;
+    if (k < 1 || k > c->n) {
+        return -1;
+    }
+    c->n_initial = k;
+    for (i = 0; i < k; i++) {
+        off += (size_t)snprintf(c->bootstrap + off, sizeof(c->bootstrap) - off,
+                                "%s%d", i > 0 ? "," : "", i + 1);
+    }
+    return 0;
+}
+
+/* Set up (no process started): temp dir, token file, ports, peer list.
+ * All n nodes bootstrap the cluster unless c->n_initial is lowered (then
+ * call cl_set_initial). */
 static inline int cl_init(struct cluster *c, int n, const char *bin,
                           const char *tmpl, uint64_t *rng)
 {
@@ -284,6 +306,7 @@ static inline int cl_init(struct cluster *c, int n, const char *bin,
         return -1;
     }
     c->n = n;
+    c->n_initial = n;
     pthread_mutex_init(&c->mu, NULL);
     if (strlen(bin) >= sizeof(c->bin) || strlen(tmpl) >= sizeof(c->dir)) {
         fprintf(stderr, "directory name too long: %s or %s\n", bin, tmpl);
@@ -308,7 +331,7 @@ static inline int cl_init(struct cluster *c, int n, const char *bin,
         off += (size_t)snprintf(c->peers + off, sizeof(c->peers) - off, "%s%d=%s",
                                 i > 0 ? "," : "", i + 1, c->addr[i]);
     }
-    return 0;
+    return cl_set_initial(c, n);
 }
 
 static inline void cl_path(const struct cluster *c, char *buf, size_t len,
@@ -370,6 +393,13 @@ static inline int cl_start(struct cluster *c, int i)
     argv[k++] = c->peers;
     argv[k++] = (char *)"--token-file";
     argv[k++] = c->token_file;
+    /* Only the first start of a node reads these. */
+    if (i < c->n_initial) {
+        argv[k++] = (char *)"--bootstrap";
+        argv[k++] = c->bootstrap;
+    } else {
+        argv[k++] = (char *)"--join";
+    }
     for (j = 0; j < 8 && c->extra[j] != NULL; j++) {
         argv[k++] = (char *)c->extra[j];
     }

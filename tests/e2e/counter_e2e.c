@@ -945,8 +945,21 @@ static int lin_selftest(uint64_t seed)
 #define REC_FIXED 17u
 #define ENTRY_COMMAND 1 /* RAFT_ENTRY_COMMAND */
 #define ENTRY_NOOP 2
+#define ENTRY_CONFIG 3
 #define CMD_BYTES 32u
+#define CONF_MAX 4096u /* ST_CONF_MAX */
 #define SNAP_HDR 40u
+
+/* FNV-1a of p[0..len): a configuration entry is kept as this. */
+static uint64_t fnv64(const uint8_t *p, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        h = (h ^ p[i]) * 0x100000001b3u;
+    }
+    return h;
+}
 
 /* Decode a command payload as the server writes it (server.c, "Command
  * payload"): 32 bytes, u8 op (INCR or GET), u8[7] zero, u64 client_id,
@@ -973,14 +986,20 @@ static int decode_command(const uint8_t *p, size_t len, struct lin_cmd *c)
 struct rec {
     uint64_t index, term;
     uint8_t type;
-    uint8_t len; /* payload bytes: 0 (no-op) or CMD_BYTES */
-    uint8_t payload[CMD_BYTES];
+    uint16_t len; /* payload bytes: 0 (no-op), CMD_BYTES, or a configuration's */
+    uint8_t payload[CMD_BYTES]; /* a configuration: its fnv64, 8 bytes */
 };
+
+/* Bytes of payload[] that stand for the payload. */
+static size_t rec_kept(const struct rec *r)
+{
+    return r->type == ENTRY_CONFIG ? 8u : r->len;
+}
 
 static int rec_same(const struct rec *a, const struct rec *b)
 {
     return a->index == b->index && a->term == b->term && a->type == b->type &&
-           a->len == b->len && memcmp(a->payload, b->payload, a->len) == 0;
+           a->len == b->len && memcmp(a->payload, b->payload, rec_kept(a)) == 0;
 }
 
 struct recs {
@@ -1046,7 +1065,7 @@ static int read_records(const char *path, struct recs *out, char *why,
                         size_t wlen)
 {
     FILE *f = fopen(path, "rb");
-    uint8_t hdr[REC_HDR], body[REC_FIXED + CMD_BYTES];
+    uint8_t hdr[REC_HDR], body[REC_FIXED + CONF_MAX];
     uint64_t off = 0;
     int rc = -1;
     if (f == NULL) {
@@ -1061,9 +1080,9 @@ static int read_records(const char *path, struct recs *out, char *why,
             break;
         }
         blen = ctr_get32(hdr);
-        if (blen != REC_FIXED && blen != REC_FIXED + CMD_BYTES) {
+        if (blen < REC_FIXED || blen > REC_FIXED + CONF_MAX) {
             lin_fail(why, wlen, "%s: record of %" PRIu32 " bytes at offset %"
-                     PRIu64 " (the counter writes 17 or 49)", path, blen, off);
+                     PRIu64, path, blen, off);
             break;
         }
         if (fread(body, 1, blen, f) != blen) {
@@ -1078,8 +1097,20 @@ static int read_records(const char *path, struct recs *out, char *why,
         r.index = ctr_get64(body);
         r.term = ctr_get64(body + 8);
         r.type = body[16];
-        r.len = (uint8_t)(blen - REC_FIXED);
-        memcpy(r.payload, body + REC_FIXED, r.len);
+        r.len = (uint16_t)(blen - REC_FIXED);
+        if ((r.type == ENTRY_NOOP && r.len != 0) ||
+            (r.type == ENTRY_COMMAND && r.len != CMD_BYTES) ||
+            (r.type == ENTRY_CONFIG && r.len == 0) || r.type < ENTRY_COMMAND ||
+            r.type > ENTRY_CONFIG) {
+            lin_fail(why, wlen, "%s: record of type %u with %u payload bytes "
+                     "at offset %" PRIu64, path, r.type, r.len, off);
+            break;
+        }
+        if (r.type == ENTRY_CONFIG) {
+            ctr_put64(r.payload, fnv64(body + REC_FIXED, r.len));
+        } else {
+            memcpy(r.payload, body + REC_FIXED, r.len);
+        }
         if (recs_push(out, &r) != 0) {
             lin_fail(why, wlen, "out of memory");
             break;
@@ -1170,6 +1201,7 @@ static uint64_t *sess_seq(struct sess *t, uint64_t client)
 /* A node's durable state, read back from its files after the run. */
 struct node_files {
     uint64_t snap_index, snap_term; /* 0: no snapshot */
+    uint64_t snap_conf; /* fnv64 of the configuration stored with it */
     uint64_t snap_value;
     struct sess snap_sessions;
     struct recs log;   /* every segment's records, in file order */
@@ -1206,12 +1238,16 @@ static int read_node_files(const struct cluster *c, int i,
         if (rc != 0 || len < SNAP_HDR + 4 ||
             ctr_crc32(0, d, len - 4) != ctr_get32(d + len - 4)) {
             rc = lin_fail(why, wlen, "%s: unreadable or bad checksum", path);
+        } else if (ctr_get32(d + 4) != 2 || ctr_get32(d + 24) > CONF_MAX ||
+                   SNAP_HDR + ctr_get32(d + 24) + 16 + 4 > len) {
+            rc = lin_fail(why, wlen, "%s: not a snapshot of format 2", path);
         } else {
-            uint32_t nv = ctr_get32(d + 24);
-            const uint8_t *b = d + SNAP_HDR + 8u * nv;
+            uint32_t nc = ctr_get32(d + 24);
+            const uint8_t *b = d + SNAP_HDR + nc;
             uint64_t ns = ctr_get64(b + 8), j;
             nf->snap_index = ctr_get64(d + 8);
             nf->snap_term = ctr_get64(d + 16);
+            nf->snap_conf = fnv64(d + SNAP_HDR, nc);
             nf->snap_value = ctr_get64(b);
             if ((size_t)(b - d) + 16 + 32 * ns + 4 != len) {
                 rc = lin_fail(why, wlen, "%s: lengths do not add up", path);
@@ -1402,6 +1438,20 @@ static int check_node_files(const struct cluster *c, int i, const struct rec *ap
                  ", the entry applied there %" PRIu64, nf.snap_index,
                  nf.snap_term, app[nf.snap_index].term);
     }
+    if (ok && nf.snap_index > 0 && nf.snap_index <= commit) {
+        /* The configuration stored with the snapshot is the one in force
+         * at its index: the last configuration entry at or below it. */
+        uint64_t k2 = nf.snap_index;
+        while (k2 > 0 && app[k2].type != ENTRY_CONFIG) {
+            k2--;
+        }
+        if (k2 == 0 || ctr_get64(app[k2].payload) != nf.snap_conf) {
+            ok = 0;
+            snprintf(why, sizeof(why), "its snapshot %" PRIu64 " stores "
+                     "another configuration than entry %" PRIu64 ", the last "
+                     "configuration entry at or below it", nf.snap_index, k2);
+        }
+    }
     check(ok, "node %d's files: snapshot at index %" PRIu64 " (value %" PRIu64
           "), %zu log segments holding indexes %" PRIu64 "..%" PRIu64
           ", equal to the applied entries%s%s", i + 1, nf.snap_index,
@@ -1430,7 +1480,7 @@ static int check_files(const struct cluster *c, uint64_t commit, uint64_t value,
     struct rec *app = calloc(commit + 1, sizeof(*app));
     char *have = calloc(commit + 1, 1);
     struct recs r = {NULL, 0, 0};
-    uint64_t idx, noops = 0, dup = 0, missing = 0;
+    uint64_t idx, noops = 0, confs = 0, dup = 0, missing = 0;
     char why[1024] = "";
     int i, failed = 0;
     size_t k, n = 0;
@@ -1474,6 +1524,8 @@ static int check_files(const struct cluster *c, uint64_t commit, uint64_t value,
         }
         if (app[idx].type == ENTRY_NOOP) {
             noops++;
+        } else if (app[idx].type == ENTRY_CONFIG) {
+            confs++;
         } else if (decode_command(app[idx].payload, app[idx].len, &(*cmds)[n]) == 0) {
             n++;
         } else if (dup++ == 0) {
@@ -1482,8 +1534,9 @@ static int check_files(const struct cluster *c, uint64_t commit, uint64_t value,
     }
     *ncmds = n;
     failed |= check(dup == 0 && missing == 0, "the nodes' applied entries "
-                    "cover 1..%" PRIu64 " (%zu commands, %" PRIu64 " no-ops) "
-                    "and agree%s%s%s", commit, n, noops,
+                    "cover 1..%" PRIu64 " (%zu commands, %" PRIu64 " no-ops, %"
+                    PRIu64 " configurations) and agree%s%s%s", commit, n,
+                    noops, confs,
                     missing ? "; missing indexes: " : "",
                     missing ? "some" : "", dup ? why : "");
     for (i = 0; i < c->n && failed == 0; i++) {
@@ -1496,21 +1549,10 @@ static int check_files(const struct cluster *c, uint64_t commit, uint64_t value,
 
 /* ---- bad input --------------------------------------------------------- */
 
-/* The voter-set fingerprint every node of c computes (ids 1..n). */
-static uint64_t cluster_voters(const struct cluster *c)
-{
-    uint64_t ids[CL_MAX];
-    int i;
-    for (i = 0; i < c->n; i++) {
-        ids[i] = (uint64_t)i + 1;
-    }
-    return ctr_voters_fingerprint(ids, (size_t)c->n);
-}
-
-/* Encode into buf a peer hello to node `node` (index) from voter id
- * `sender`, with token t and voter fingerprint `voters`. */
+/* Encode into buf a peer hello to node `node` (index) from node id
+ * `sender`, with token t. */
 static void peer_hello(const struct cluster *c, int node, uint64_t sender,
-                       const struct ctr_token *t, uint64_t voters, uint8_t *buf)
+                       const struct ctr_token *t, uint8_t *buf)
 {
     struct ctr_hello h;
     (void)c;
@@ -1519,7 +1561,6 @@ static void peer_hello(const struct cluster *c, int node, uint64_t sender,
     h.token = *t;
     h.sender = sender;
     h.target = (uint64_t)node + 1;
-    h.voters = voters;
     ctr_hello_encode(&h, buf);
 }
 
@@ -1622,7 +1663,7 @@ static int flood_open(const struct cluster *c, int node, int *fds, int n)
             len = H + 6;
             break;
         case 2:
-            peer_hello(c, node, other, &c->token, cluster_voters(c), buf);
+            peer_hello(c, node, other, &c->token, buf);
             ctr_put32(buf + H, 48);
             buf[H + 4] = 1; /* version */
             len = H + 7;
@@ -1757,7 +1798,7 @@ static int test_bad_input(struct cluster *c, uint64_t *rng)
         struct ctr_req q;
 
         /* Peer side, after a valid hello: garbage. */
-        peer_hello(c, node, other, &c->token, cluster_voters(c), buf);
+        peer_hello(c, node, other, &c->token, buf);
         for (i = H; i < H + 299; i++) {
             buf[i] = (uint8_t)cl_rand(rng);
         }
@@ -1829,7 +1870,7 @@ static int test_bad_input(struct cluster *c, uint64_t *rng)
         how[nw++] = poke(c, node, buf, H, 300, NULL);
         /* Stalled mid-frame, mid-request and mid-hello, left open during
          * the STATUS. */
-        peer_hello(c, node, other, &c->token, cluster_voters(c), buf);
+        peer_hello(c, node, other, &c->token, buf);
         ctr_put32(buf + H, 48);
         poke(c, node, buf, H + 6, 0, &stalled[0]);
         client_hello(&c->token, buf);
@@ -2763,8 +2804,8 @@ static size_t impostor_msg(int node, uint64_t from, uint8_t *buf, size_t cap)
 
 enum {
     IMP_PEER_TOKEN,   /* a peer with a wrong token */
-    IMP_PEER_CLUSTER, /* a peer of another cluster: right token, 4 voters */
-    IMP_PEER_ID,      /* a peer claiming an id that is not a voter */
+    IMP_PEER_SELF,    /* a peer claiming to be the node it calls */
+    IMP_PEER_ID,      /* a peer claiming an id that is not in --peers */
     IMP_PEER_FROM,    /* a peer sending as another voter than its hello */
     IMP_PEER_BARE,    /* a peer with no hello (protocol 1) */
     IMP_CLIENT_TOKEN, /* a client with a wrong token */
@@ -2783,42 +2824,36 @@ static size_t impostor_build(const struct cluster *c, int node, int a,
     struct ctr_token near = c->token, prefix = c->token;
     uint64_t j = (uint64_t)((node + 1) % c->n) + 1;
     uint64_t k = (uint64_t)((node + 2) % c->n) + 1;
-    uint64_t ids[CL_MAX + 1];
     struct ctr_req q = {CTR_OP_INCR, 0, 1, IMPOSTOR_AMOUNT};
-    int i;
     /* Tokens that differ only in the last byte, or by being one byte
      * short: a comparison that stops early or trusts a length is caught. */
     near.bytes[near.len - 1] ^= 0x01;
     prefix.bytes[--prefix.len] = 0;
-    for (i = 0; i <= c->n; i++) {
-        ids[i] = (uint64_t)i + 1;
-    }
     *reason = a == IMP_PEER_FROM ? -1
-              : a == IMP_PEER_CLUSTER || a == IMP_PEER_ID ? CTR_REFUSE_PEER
+              : a == IMP_PEER_SELF || a == IMP_PEER_ID ? CTR_REFUSE_PEER
               : a == IMP_PEER_BARE ? CTR_REFUSE_MAGIC
                                    : CTR_REFUSE_TOKEN;
     switch (a) {
     case IMP_PEER_TOKEN:
         *what = "peer with a wrong token (last byte differs)";
         snprintf(why, wlen, "refused: wrong cluster token");
-        peer_hello(c, node, j, &near, cluster_voters(c), buf);
+        peer_hello(c, node, j, &near, buf);
         return H + impostor_msg(node, j, buf + H, cap - H);
-    case IMP_PEER_CLUSTER:
-        *what = "peer of another cluster (right token, 4 voters)";
-        snprintf(why, wlen, "has another voter set");
-        peer_hello(c, node, j, &c->token,
-                   ctr_voters_fingerprint(ids, (size_t)c->n + 1), buf);
+    case IMP_PEER_SELF:
+        *what = "peer claiming to be the node it calls";
+        snprintf(why, wlen, "claims to be n%d, which is this node", node + 1);
+        peer_hello(c, node, (uint64_t)node + 1, &c->token, buf);
         return H + impostor_msg(node, j, buf + H, cap - H);
     case IMP_PEER_ID:
         *what = "peer claiming id 99 (right token)";
-        snprintf(why, wlen, "claims to be n99, not a voter here");
-        peer_hello(c, node, 99, &c->token, cluster_voters(c), buf);
+        snprintf(why, wlen, "claims to be n99, not in --peers here");
+        peer_hello(c, node, 99, &c->token, buf);
         return H + impostor_msg(node, 99, buf + H, cap - H);
     case IMP_PEER_FROM:
         *what = "peer sending as another voter (right token)";
         snprintf(why, wlen, "a message from n%" PRIu64 " on the connection "
                  "of n%" PRIu64, k, j);
-        peer_hello(c, node, j, &c->token, cluster_voters(c), buf);
+        peer_hello(c, node, j, &c->token, buf);
         return H + impostor_msg(node, k, buf + H, cap - H);
     case IMP_PEER_BARE:
         *what = "peer without a hello (protocol 1)";
@@ -2901,7 +2936,7 @@ static int impostor_control(const struct cluster *c, int node)
     int64_t until = cl_now_us() + 3000000;
     size_t len;
     int closed;
-    peer_hello(c, node, j, &c->token, cluster_voters(c), buf);
+    peer_hello(c, node, j, &c->token, buf);
     len = CTR_HELLO_LEN + impostor_msg(node, j, buf + CTR_HELLO_LEN,
                                         sizeof(buf) - CTR_HELLO_LEN);
     closed = impostor_send(c, node, buf, len, 300, local, sizeof(local), NULL,
