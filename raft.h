@@ -1342,7 +1342,8 @@ RAFT_API raft_id raft_leader(const struct raft *r);
  * 0 <= i < n_members + (1 if the leader is not a member), voters and
  * learners (a learner has caught up when its match reaches the leader's
  * last index), in raft_conf()'s order, then the leader itself if it is
- * not a member.
+ * not a member, then members a change removed (flags 0: the leader sends
+ * them the log until the change is committed, so they learn of it).
  * Returns RAFT_ENOTLEADER on a non-leader, RAFT_EINVAL if i is out of range.
  */
 RAFT_API int raft_progress(const struct raft *r, size_t i, struct raft_progress *p);

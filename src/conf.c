@@ -316,11 +316,29 @@ static void place(struct raft *r, size_t k, raft_id id, uint8_t flags)
 
 /* Make buf[0..len) (checked; len 0: no configuration) the configuration
  * in force, from the entry at `index`. Room was reserved. */
+/* Is `id` among the members encoded in buf (n of them)? */
+static bool has_member(const uint8_t *buf, size_t n, raft_id id)
+{
+    size_t k;
+    for (k = 0; k < n; k++) {
+        if (member_id(buf, k) == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Make buf[0..len) (checked; len 0: no configuration) the configuration
+ * in force, from the entry at `index`. Room was reserved. A leader keeps
+ * the slots of members the change removes (flags 0, "departing") when
+ * `departing` is set and there is room: it goes on sending them the log
+ * until the change is committed, so that they learn they were removed
+ * and do not campaign (thesis 4.2.2); raft__conf_tick drops them then. */
 static void install(struct raft *r, const uint8_t *buf, size_t len,
-                    raft_index index)
+                    raft_index index, bool departing)
 {
     size_t n = len == 0 ? 0 : get32(buf + 4);
-    size_t k, self = SIZE_MAX, voters = 0;
+    size_t k, self = SIZE_MAX, voters = 0, slots;
     bool joint = false, simple = true;
     void *t;
     /* Bounded by n * slots, both at most RAFT_MAX_MEMBERS + 1. */
@@ -335,21 +353,35 @@ static void install(struct raft *r, const uint8_t *buf, size_t len,
         joint |= (f & RAFT_MEMBER_OUTGOING) != 0;
         simple &= f == RAFT_MEMBER_VOTER;
     }
+    slots = n;
     if (self == SIZE_MAX) {
         self = n;
         place(r, n, r->cfg.id, 0);
         simple = false;
+        slots++;
+    }
+    r->n_departing = 0;
+    if (departing && r->role == RAFT_LEADER) {
+        /* Bounded by the old slots (RAFT_MAX_MEMBERS + 1) times n. */
+        for (k = 0; k < r->n && slots < r->slots_cap; k++) {
+            if (k != r->self && !has_member(buf, n, r->prs[k].id)) {
+                place(r, slots++, r->prs[k].id, 0);
+                r->n_departing++;
+                simple = false;
+            }
+        }
     }
     t = r->prs, r->prs = r->prs_spare, r->prs_spare = t;
     t = r->infl_store, r->infl_store = r->infl_spare, r->infl_spare = t;
     t = r->mflags, r->mflags = r->mflags_spare, r->mflags_spare = t;
-    r->n = self == n ? n + 1 : n;
+    r->n = slots;
     r->self = self;
     r->n_members = n;
     r->n_voters = voters;
     r->conf_joint = joint;
     r->conf_auto_leave = n > 0 && (buf[1] & RAFT__CONF_AUTO_LEAVE) != 0;
     r->conf_simple = simple;
+    r->ack_need = simple ? raft__quorum_majority(r->n) : 0;
     r->conf_index = index;
     r->conf_version++;
     r->fx_slow = true; /* RAFT_EVENT_CONF at the flush */
@@ -385,13 +417,13 @@ static void reload(struct raft *r, bool force)
     raft_index i = find(r, raft__log_last(&r->log));
     if (i == 0) {
         if (force || r->conf_index > r->snap_index || r->conf_version == 0) {
-            install(r, r->base_conf, r->base_conf_len, r->snap_index);
+            install(r, r->base_conf, r->base_conf_len, r->snap_index, !force);
         }
         return;
     }
     if (force || i != r->conf_index || r->conf_version == 0) {
         const struct raft__log_ent *e = raft__log_ent_at(&r->log, i);
-        install(r, e->buf, e->len, i);
+        install(r, e->buf, e->len, i, !force);
     }
 }
 
@@ -572,7 +604,8 @@ int raft__conf_propose(struct raft *r, const struct raft_change *changes,
     }
     len = encode(buf, ids, flags, m, to_joint && joint != RAFT_JOINT_EXPLICIT);
 propose:
-    rc = raft__conf_reserve(r, m);
+    /* Room for the new configuration and the members it removes. */
+    rc = raft__conf_reserve(r, m + r->n);
     if (rc != 0) {
         return rc;
     }
@@ -616,6 +649,7 @@ int raft__conf_transfer(struct raft *r, raft_id id)
     }
     r->transfer_to = id;
     r->transfer_elapsed = 0;
+    r->lead_open = false;
     /* Its campaign is heard despite leader stickiness, which the lease
      * relies on: no lease read from here on (read.c). */
     r->lease_until = 0;
@@ -636,13 +670,49 @@ static bool transfer_to_best(struct raft *r)
     return best != SIZE_MAX && raft__conf_transfer(r, r->prs[best].id) == 0;
 }
 
+void raft__conf_drop_departing(struct raft *r)
+{
+    size_t w = r->cfg.max_inflight;
+    size_t i, k = 0, self = r->self;
+    bool simple = !r->conf_joint;
+    /* Bounded by the slots. Slot k's ring stays at infl_store + k * w. */
+    for (i = 0; i < r->n; i++) {
+        if (r->mflags[i] == 0 && i != r->self) {
+            continue;
+        }
+        if (k != i) {
+            r->prs[k] = r->prs[i];
+            memcpy(r->infl_store + k * w, r->prs[i].infl, w * sizeof(*r->infl_store));
+            r->prs[k].infl = r->infl_store + k * w;
+            r->mflags[k] = r->mflags[i];
+        }
+        if (i == r->self) {
+            self = k;
+        }
+        simple &= r->mflags[k] == RAFT_MEMBER_VOTER;
+        k++;
+    }
+    r->n = k;
+    r->self = self;
+    r->n_departing = 0;
+    r->conf_simple = simple;
+    r->ack_need = simple ? raft__quorum_majority(r->n) : 0;
+    if (r->role == RAFT_LEADER) {
+        raft__repl_conf_changed(r);
+    }
+}
+
 int raft__conf_tick(struct raft *r)
 {
+    if (r->n_departing > 0 && r->conf_index <= r->commit) {
+        raft__conf_drop_departing(r); /* the removed had their chance */
+    }
     if (r->transfer_to != 0) {
         const struct raft__progress *pr = raft__member(r, r->transfer_to);
         if (++r->transfer_elapsed >= r->cfg.election_ticks || pr == NULL) {
             raft_id to = r->transfer_to;
             r->transfer_to = 0;
+            r->lead_open = true;
             raft__emit(r, RAFT_EVENT_TRANSFER_ABORTED, to, 0,
                        "no election within an election timeout");
         } else if (r->transfer_elapsed % r->cfg.heartbeat_ticks == 0) {

@@ -63,6 +63,10 @@ void raft__conf_reload(struct raft *r);
  * by index (the base changed: a snapshot was installed). */
 void raft__conf_reload_force(struct raft *r);
 
+/* Forget the slots of members removed by the configuration in force
+ * (kept by a leader until the change commits). */
+void raft__conf_drop_departing(struct raft *r);
+
 /* Slow part of raft__conf_truncated. */
 void raft__conf_reload_slow(struct raft *r);
 /* The log was cut back to from - 1: reload if that removed the entry of

@@ -196,6 +196,8 @@ struct raft {
     raft_index *match_scratch2; /* slots_cap indexes for quorum math */
     size_t n_members;           /* members of the configuration in force */
     size_t n_voters;            /* its voters (RAFT_MEMBER_VOTER) */
+    size_t n_departing;         /* leader: slots of members just removed,
+                                   kept until the change commits (conf.c) */
     raft_index conf_index;      /* the entry it came from: at most
                                    snap_index when it is the base one */
     uint64_t conf_version;      /* counts configurations taken; 0: none */
@@ -206,6 +208,10 @@ struct raft {
                                    voter: every slot is a voter, which the
                                    hot paths count without flags */
     bool self_quorum;           /* this node alone is a majority */
+    size_t ack_need;            /* conf_simple: the majority of the slots,
+                                   else 0 (replication.c) */
+    bool lead_open;             /* leader taking proposals and reads: not
+                                   transferring leadership */
     uint8_t *base_conf;         /* encoded configuration at snap_index
                                    (before any snapshot: the bootstrap
                                    list), NULL for a node that has none */

@@ -190,10 +190,10 @@ static inline void commit_after_ack(struct raft *r, raft_index m)
     const struct raft__progress *prs = r->prs;
     raft_index self = r->durable;
     raft_index commit = r->commit;
-    size_t need = raft__quorum_majority(r->n);
+    size_t need = r->ack_need;
     size_t have = self >= m, above = self > commit;
     size_t i;
-    if (!r->conf_simple) {
+    if (need == 0) {
         maybe_commit(r); /* the counts below assume every slot votes */
         return;
     }
@@ -260,6 +260,9 @@ int raft__repl_become_leader(struct raft *r)
     struct raft_entry noop;
     int type = RAFT_ENTRY_NOOP;
     size_t i;
+    if (r->n_departing > 0) {
+        raft__conf_drop_departing(r); /* an earlier term's */
+    }
     for (i = 0; i < r->n; i++) {
         raft__progress_reset(&r->prs[i], last);
         r->prs[i].heard = r->now; /* CheckQuorum: one timeout of grace */
@@ -602,9 +605,7 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
         if (advanced && pr->match > r->commit) {
                 commit_after_ack(r, pr->match);
         }
-        if (pr->id == r->transfer_to) {
-            raft__conf_transfer_check(r, pr);
-        }
+
     } else {
         /* Fast backtracking: skip every entry whose term shows it cannot
          * match the follower's hint. */
@@ -817,15 +818,21 @@ static int append_in_order(struct raft *r, const struct raft_msg *m,
     return 0;
 }
 
-int raft__repl_recv_append(struct raft *r, const struct raft_msg *m,
-                           size_t bytes, size_t conf_n)
+int raft__repl_recv_append_conf(struct raft *r, const struct raft_msg *m,
+                                size_t bytes, size_t conf_n)
 {
-    if (conf_n == 0 && m->term == r->term && r->role == RAFT_FOLLOWER &&
+    return recv_append_any(r, m, bytes, conf_n);
+}
+
+int raft__repl_recv_append(struct raft *r, const struct raft_msg *m,
+                           size_t bytes)
+{
+    if (m->term == r->term && r->role == RAFT_FOLLOWER &&
         r->leader == m->from &&
         m->u.append.prev_index == raft__log_last(&r->log) &&
         m->u.append.prev_index >= r->commit &&
         m->u.append.prev_term == raft__log_last_term(&r->log)) {
         return append_in_order(r, m, bytes);
     }
-    return recv_append_any(r, m, bytes, conf_n);
+    return recv_append_any(r, m, bytes, 0);
 }

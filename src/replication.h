@@ -50,10 +50,13 @@ static inline void raft__repl_durable_advanced(struct raft *r)
 }
 
 /* AppendEntries whose term is >= ours, validated; `bytes` is the sum of
- * its entries' payload lengths (validation added them up), conf_n the
- * most members of a configuration among them (0: none). */
+ * its entries' payload lengths (validation added them up). */
 int raft__repl_recv_append(struct raft *r, const struct raft_msg *m,
-                           size_t bytes, size_t conf_n);
+                           size_t bytes);
+/* The same for one carrying configuration entries, of conf_n members at
+ * most (room for them is reserved before anything changes). */
+int raft__repl_recv_append_conf(struct raft *r, const struct raft_msg *m,
+                                size_t bytes, size_t conf_n);
 
 /* An AppendEntries reply of our current term. */
 int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,

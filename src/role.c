@@ -23,6 +23,7 @@ void raft__set_role(struct raft *r, int role)
     r->fx_slow |= role != r->role;
     r->transfer_to = 0; /* a transfer ends with the leadership */
     r->transfer_removal = false;
+    r->lead_open = role == RAFT_LEADER;
     r->metrics.step_downs += r->role == RAFT_LEADER && role != RAFT_LEADER;
     r->role = role;
 }

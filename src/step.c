@@ -115,17 +115,17 @@ static bool pair_ok(raft_index index, raft_term term, raft_term msg_term)
 }
 
 /* The entries, checked one by one: the first fault, in the order a
- * reader meets them, or 0 with their payload bytes in *bytes and the most
- * members of a configuration among them in *conf_n (out). Taken when
- * validate_append's pass meets a configuration entry or a fault. */
+ * reader meets them, or else their payload bytes in *bytes (out) and, as
+ * the result, the most members of a configuration among them (0: none).
+ * Taken when validate_append's pass meets a configuration entry or a
+ * fault. */
 static int entries_check(const struct raft_msg *m, size_t *bytes,
-                         size_t *conf_n, const char **why)
+                         const char **why)
 {
     const struct raft_msg_append *a = &m->u.append;
     raft_term prev = a->prev_term;
-    size_t sum = 0, members;
+    size_t sum = 0, members, conf_n = 0;
     size_t i;
-    *conf_n = 0;
     /* Bounded by RAFT_MAX_ACCEPT_ENTRIES. */
     for (i = 0; i < a->n_entries; i++) {
         const struct raft_entry *e = &a->entries[i];
@@ -150,22 +150,22 @@ static int entries_check(const struct raft_msg *m, size_t *bytes,
                 *why = "malformed configuration entry";
                 return RAFT_EBADMSG;
             }
-            if (members > *conf_n) {
-                *conf_n = members;
+            if (members > conf_n) {
+                conf_n = members; /* at most RAFT_MAX_MEMBERS */
             }
         }
         sum += e->len;
         prev = e->term;
     }
     *bytes = sum;
-    return 0;
+    return (int)conf_n;
 }
 
-/* Validate an AppendEntries; *bytes (out) receives its payload bytes,
- * *conf_n the most members of a configuration entry among them (0:
- * none, the usual case). */
+/* Validate an AppendEntries; *bytes (out) receives its payload bytes.
+ * Returns a negative code, 0, or (valid, carrying configurations) the
+ * most members of one of them. */
 static int validate_append(const struct raft_msg *m, size_t *bytes,
-                           size_t *conf_n, const char **why)
+                           const char **why)
 {
     const struct raft_msg_append *a = &m->u.append;
     raft_term prev = a->prev_term;
@@ -200,17 +200,16 @@ static int validate_append(const struct raft_msg *m, size_t *bytes,
             (unsigned)e->type - RAFT_ENTRY_COMMAND >
                 (unsigned)(RAFT_ENTRY_NOOP - RAFT_ENTRY_COMMAND) ||
             e->len > RAFT_MAX_ACCEPT_BYTES || (e->buf == NULL && e->len > 0)) {
-            return entries_check(m, bytes, conf_n, why);
+            return entries_check(m, bytes, why);
         }
         sum += e->len;
         prev = e->term;
     }
     if (a->n_entries > 0 &&
         (a->entries[0].term == 0 || prev > m->term || sum > RAFT_MAX_ACCEPT_BYTES)) {
-        return entries_check(m, bytes, conf_n, why);
+        return entries_check(m, bytes, why);
     }
     *bytes = (size_t)sum;
-    *conf_n = 0;
     return 0;
 }
 
@@ -293,29 +292,31 @@ RAFT__NOINLINE static int validate_other(const struct raft_msg *m,
 }
 
 /* Requests a node takes from anyone: their sender may be a leader or a
- * candidate of a configuration this node has not seen yet. */
+ * candidate of a configuration this node has not seen yet, or a leader
+ * that removed itself and hands over (TIMEOUT_NOW). */
 static bool from_anyone(int type)
 {
     return type == RAFT_MSG_APPEND || type == RAFT_MSG_VOTE ||
            type == RAFT_MSG_PREVOTE || type == RAFT_MSG_SNAPSHOT ||
-           type == RAFT_MSG_HEARTBEAT || type == RAFT_MSG_READ_RESP;
+           type == RAFT_MSG_HEARTBEAT || type == RAFT_MSG_READ_RESP ||
+           type == RAFT_MSG_TIMEOUT_NOW;
 }
 
+/* Returns a negative code, 0, or validate_append's count. */
 static int validate(struct raft *r, const struct raft_msg *m,
-                    struct raft__progress **pr, size_t *bytes, size_t *conf_n,
-                    const char **why)
+                    struct raft__progress **pr, size_t *bytes, const char **why)
 {
     if (m->to != r->cfg.id) {
         *why = "addressed to another node";
         return RAFT_EBADMSG;
     }
-    if (m->from == r->cfg.id || m->from == 0) {
-        *why = m->from == 0 ? "sender id 0" : "sent by this node";
+    if (m->from == r->cfg.id) {
+        *why = "sent by this node";
         return RAFT_ENOTMEMBER;
     }
     *pr = raft__member(r, m->from);
-    if (*pr == NULL && !from_anyone(m->type)) {
-        *why = "sender is not a member";
+    if (*pr == NULL && (m->from == 0 || !from_anyone(m->type))) {
+        *why = m->from == 0 ? "sender id 0" : "sender is not a member";
         return RAFT_ENOTMEMBER;
     }
     if (m->term == 0 || m->term == UINT64_MAX) {
@@ -325,7 +326,7 @@ static int validate(struct raft *r, const struct raft_msg *m,
     /* The replication pair first, by compares: a switch over every type
      * would cost the common messages a jump table. */
     if (m->type == RAFT_MSG_APPEND) {
-        return validate_append(m, bytes, conf_n, why);
+        return validate_append(m, bytes, why);
     }
     if (m->type == RAFT_MSG_APPEND_RESP) {
         if (m->u.append_resp.hint_index > m->u.append_resp.index ||
@@ -480,11 +481,10 @@ RAFT__NOINLINE static int step_other(struct raft *r, struct raft__progress *pr,
 static int step(struct raft *r, const struct raft_msg *m)
 {
     struct raft__progress *pr = NULL;
-    size_t bytes = 0;  /* AppendEntries: its payload bytes */
-    size_t conf_n = 0; /* and its largest configuration */
+    size_t bytes = 0; /* AppendEntries: its payload bytes */
     const char *why = NULL;
-    int rc = validate(r, m, &pr, &bytes, &conf_n, &why);
-    if (rc != 0) {
+    int rc = validate(r, m, &pr, &bytes, &why);
+    if (rc < 0) {
         return reject(r, m, rc, why);
     }
     /* Valid from here on, so m->type is known. Counted per case below, a
@@ -501,7 +501,11 @@ static int step(struct raft *r, const struct raft_msg *m)
     switch (m->type) {
     case RAFT_MSG_APPEND:
         r->metrics.recv[RAFT_MSG_APPEND]++;
-        return raft__repl_recv_append(r, m, bytes, conf_n);
+        if (rc > 0) {
+            /* Configurations among the entries: rc members at most. */
+            return raft__repl_recv_append_conf(r, m, bytes, (size_t)rc);
+        }
+        return raft__repl_recv_append(r, m, bytes);
     case RAFT_MSG_APPEND_RESP:
         r->metrics.recv[RAFT_MSG_APPEND_RESP]++;
         if (m->term > r->term) {
@@ -540,10 +544,8 @@ int raft_propose_batch(struct raft *r, const struct raft_buf *bufs, size_t n,
     }
     if (bufs == NULL || n == 0) {
         rc = RAFT_EINVAL;
-    } else if (r->role != RAFT_LEADER) {
-        rc = RAFT_ENOTLEADER;
-    } else if (r->transfer_to != 0) {
-        rc = RAFT_ETRANSFER;
+    } else if (!r->lead_open) {
+        rc = r->role != RAFT_LEADER ? RAFT_ENOTLEADER : RAFT_ETRANSFER;
     } else {
         rc = raft__repl_propose(r, bufs, n, first_index);
     }
@@ -562,7 +564,7 @@ int raft_propose(struct raft *r, const void *buf, size_t len, raft_index *index)
     if (rc != 0) {
         return rc;
     }
-    if (r->role != RAFT_LEADER || r->transfer_to != 0) {
+    if (!r->lead_open) {
         rc = r->role != RAFT_LEADER ? RAFT_ENOTLEADER : RAFT_ETRANSFER;
     } else {
         rc = raft__repl_propose_one(r, buf, len, index);

@@ -409,7 +409,7 @@ static void sm_conf_voters(struct h_node *nd)
 {
     size_t len;
     free(nd->sm_conf);
-    nd->sm_conf = h_conf_encode(nd->h->voters, NULL, nd->h->n, false, &len);
+    nd->sm_conf = h_conf_encode(nd->h->voters, NULL, nd->h->n_boot, false, &len);
     nd->sm_conf_len = len;
 }
 
@@ -824,6 +824,7 @@ struct harness *h_new(size_t n, const struct h_opts *opts)
         h->opts = *opts;
     }
     h->n = n;
+    h->n_boot = h->opts.n_boot != 0 && h->opts.n_boot < n ? h->opts.n_boot : n;
     h->strict = true;
     h->next_live = live;
     live = h;
@@ -909,7 +910,8 @@ struct raft *h_raft(struct harness *h, raft_id id)
 void h_bootstrap_all(struct harness *h)
 {
     for (raft_id id = 1; id <= h->n; id++) {
-        int rc = raft_bootstrap(h_raft(h, id), h->voters, h->n);
+        int rc = id > h->n_boot ? raft_join(h_raft(h, id))
+                                : raft_bootstrap(h_raft(h, id), h->voters, h->n_boot);
         H_CHECK(rc == 0, "raft_bootstrap(node %llu) = %d (%s)",
                       (unsigned long long)id, rc, raft_strerror(rc));
     }
@@ -941,7 +943,7 @@ int h_restore(struct harness *h, raft_id id, raft_term term, raft_id vote,
     struct raft_entry *ents = xmalloc((n ? n : 1) * sizeof(*ents));
     char *bufs = xmalloc((n ? n : 1) * 48);
     h_mk_entries(ents, bufs, 1, terms, n);
-    int rc = raft_restore(nd->r, h->voters, h->n, term, vote, ents, n);
+    int rc = raft_restore(nd->r, h->voters, h->n_boot, term, vote, ents, n);
     if (rc == 0) {
         nd->d_term = term;
         nd->d_vote = vote;
@@ -1002,7 +1004,8 @@ int h_restart(struct harness *h, raft_id id)
                 "without a snapshot", (unsigned long long)id,
                 (unsigned long long)nd->disk_base);
         sm_conf_voters(nd);
-        rc = raft_restore(nd->r, h->voters, h->n, nd->d_term, nd->d_vote,
+        rc = raft_restore(nd->r, id > h->n_boot ? NULL : h->voters,
+                          id > h->n_boot ? 0 : h->n_boot, nd->d_term, nd->d_vote,
                           ents, n);
     }
     free(ents);

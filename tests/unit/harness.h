@@ -242,6 +242,10 @@ struct h_opts {
     bool check_quorum;
     bool lease_reads;          /* needs check_quorum */
     uint32_t max_pending_reads; /* 0: library default */
+    /* Membership tests: only nodes 1..n_boot are the bootstrap voters;
+     * h_bootstrap_all starts the others with raft_join, and h_restart
+     * restores those without a voter list (0: every node is a voter). */
+    size_t n_boot;
 };
 
 struct harness {
@@ -249,6 +253,7 @@ struct harness {
     size_t n;
     struct h_node nodes[H_MAX_NODES + 1]; /* indexed by id, [0] unused */
     raft_id voters[H_MAX_NODES];
+    size_t n_boot;                         /* the bootstrap list: voters[0..n_boot) */
     struct h_opts opts;
 
     struct h_msg *net;

@@ -4,7 +4,8 @@
  * One scenario on a 3-node cluster - create, bootstrap, elect, propose,
  * replicate, commit, restart a node from its disk (raft_restore with
  * entries), a partitioned leader's uncommitted entry overwritten by a new
- * leader, more proposals - is run over and over with the counting allocator
+ * leader, more proposals, membership changes and a leadership transfer -
+ * is run over and over with the counting allocator
  * failing the k-th allocation, for k = 1, 2, ... until a run completes
  * without reaching k allocations, once with synchronous and once with
  * asynchronous persistence (where every call is followed by raft_persisted
@@ -32,13 +33,15 @@
 #define SEED 21u
 
 enum { OP_CREATE = 1, OP_BOOTSTRAP, OP_RESTORE, OP_TICK, OP_STEP,
-       OP_PROPOSE, OP_BATCH, OP_PERSISTED };
+       OP_PROPOSE, OP_BATCH, OP_PERSISTED, OP_CHANGE, OP_TRANSFER };
 
 static const char *const op_names[] = {"", "raft_create", "raft_bootstrap",
                                        "raft_restore", "raft_tick",
                                        "raft_step", "raft_propose",
                                        "raft_propose_batch",
-                                       "raft_persisted"};
+                                       "raft_persisted",
+                                       "raft_propose_change",
+                                       "raft_transfer_leadership"};
 
 struct oom {
     struct harness *h;
@@ -55,6 +58,8 @@ struct op {
     const struct raft_msg *msg;   /* OP_STEP */
     const char *s;                /* OP_PROPOSE */
     const struct raft_buf *bufs;  /* OP_BATCH */
+    const struct raft_change *changes; /* OP_CHANGE */
+    raft_id target;               /* OP_TRANSFER */
     size_t n;
 };
 
@@ -107,6 +112,11 @@ static int do_op(struct oom *o, const struct op *op)
         return raft_propose_batch(nd->r, op->bufs, op->n, NULL);
     case OP_PERSISTED:
         return h_persisted(h, op->id, nd->pending, 0);
+    case OP_CHANGE:
+        return raft_propose_change(nd->r, op->changes, op->n, RAFT_JOINT_AUTO,
+                                   NULL);
+    case OP_TRANSFER:
+        return raft_transfer_leadership(nd->r, op->target);
     default:
         ck_abort();
         return 0;
@@ -352,6 +362,37 @@ static unsigned long scenario(struct oom *o)
         heartbeat(o, order[i], 1);
     }
     assert_converged(o, 610 + 2 * H_ARRAY_LEN(order));
+
+    /* membership: node 3 removed, back as a learner, promoted (single
+     * changes), then two joint changes (two voters demoted to learners
+     * together, and promoted back, each left at a tick); then leadership
+     * goes to node 3 */
+    raft_id lead = order[H_ARRAY_LEN(order) - 1];
+    const struct raft_change steps[][2] = {
+        {{RAFT_CHANGE_REMOVE, 3}, {0, 0}},
+        {{RAFT_CHANGE_ADD_LEARNER, 3}, {0, 0}},
+        {{RAFT_CHANGE_ADD_VOTER, 3}, {0, 0}},
+        {{RAFT_CHANGE_ADD_LEARNER, 3}, {RAFT_CHANGE_ADD_LEARNER, lead == 2 ? 1 : 2}},
+        {{RAFT_CHANGE_ADD_VOTER, 3}, {RAFT_CHANGE_ADD_VOTER, lead == 2 ? 1 : 2}},
+    };
+    raft_index last = 610 + 2 * H_ARRAY_LEN(order);
+    for (size_t i = 0; i < H_ARRAY_LEN(steps); i++) {
+        struct op ch = {.kind = OP_CHANGE, .id = lead, .changes = steps[i],
+                        .n = steps[i][1].id != 0 ? 2 : 1};
+        int rc = run_op(o, &ch);
+        H_CHECK(rc == 0, "k=%lu: change %zu = %d (%s)", o->k, i, rc,
+                raft_strerror(rc));
+        deliver_all(o);
+        heartbeat(o, lead, 3);
+        last += ch.n == 2 ? 2 : 1;
+    }
+    assert_converged(o, last);
+    struct op tr = {.kind = OP_TRANSFER, .id = lead, .target = 3};
+    ck_assert_int_eq(run_op(o, &tr), 0);
+    heartbeat(o, lead, 2);
+    H_CHECK(raft_role(h_raft(h, 3)) == RAFT_LEADER, "k=%lu: no transfer", o->k);
+    heartbeat(o, 3, 2);
+    assert_converged(o, last + 1);
 
     unsigned long failures = h->alloc.failures;
     /* destroy everything: nothing may be left */

@@ -1,0 +1,590 @@
+/*
+ * test_conf.c - membership changes (Raft thesis ch. 4): the quorum math
+ * over configurations (table tests of the pure functions), learners,
+ * single-server and joint changes, the one-change-at-a-time rule,
+ * configurations in force on append and rolled back on truncation, found
+ * again on restart and carried by snapshots, leadership transfer (3.10)
+ * and a leader that removes itself.
+ *
+ * Clusters here are nodes 1..3 bootstrapped as voters, plus spare nodes
+ * started with raft_join (h_opts.n_boot).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../../src/progress.h"
+#include "../../src/quorum.h"
+#include "harness.h"
+#include "suites.h"
+
+#define E 10u /* election_ticks */
+
+#define V RAFT_MEMBER_VOTER
+#define O RAFT_MEMBER_OUTGOING
+#define L RAFT_MEMBER_LEARNER
+
+/* ---- quorum math ---------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    size_t n;
+    uint8_t flags[7];
+    raft_index idx[7];
+    raft_index want;
+} index_cases[] = {
+    {"three voters", 3, {V, V, V}, {5, 3, 1}, 3},
+    {"a learner does not count", 4, {V, V, V, L}, {5, 3, 1, 9}, 3},
+    {"a non-member does not count", 3, {V, V, 0}, {5, 3, 9}, 3},
+    {"one voter", 2, {V, L}, {4, 9}, 4},
+    {"four voters need three", 4, {V, V, V, V}, {9, 8, 2, 1}, 2},
+    {"joint: the lower of the two majorities", 4, {V | O, V | O, O, V},
+     {9, 7, 1, 8}, 7},
+    {"joint: the outgoing voters hold back", 6, {O, O, O, V, V, V},
+     {1, 1, 9, 9, 9, 9}, 1},
+    {"joint: the incoming voters hold back", 6, {O, O, O, V, V, V},
+     {9, 9, 9, 1, 1, 9}, 1},
+    {"joint: a demoted voter counts in the outgoing group only", 3,
+     {L | O, V | O, V}, {9, 5, 5}, 5},
+    {"no voter decides nothing", 2, {L, 0}, {5, 5}, 0},
+};
+
+START_TEST(test_quorum_index_table)
+{
+    raft_index scratch[7];
+    raft_index got = raft__quorum_index(index_cases[_i].flags, index_cases[_i].idx,
+                                        index_cases[_i].n, scratch);
+    ck_assert_msg(got == index_cases[_i].want, "%s: %llu, want %llu",
+                  index_cases[_i].name, (unsigned long long)got,
+                  (unsigned long long)index_cases[_i].want);
+}
+END_TEST
+
+#define W RAFT__VOTE_WON
+#define X RAFT__VOTE_LOST
+
+static const struct {
+    const char *name;
+    size_t n;
+    uint8_t flags[7];
+    uint8_t votes[7];
+    int want;
+} vote_cases[] = {
+    {"two of three", 3, {V, V, V}, {W, W, 0}, RAFT__VOTE_WON},
+    {"two refusals of three", 3, {V, V, V}, {W, X, X}, RAFT__VOTE_LOST},
+    {"one of three so far", 3, {V, V, V}, {W, 0, 0}, RAFT__VOTE_PENDING},
+    {"a learner's grant does not count", 4, {V, V, V, L}, {W, 0, 0, W},
+     RAFT__VOTE_PENDING},
+    {"joint: won in the new group, lost in the old", 5, {V | O, O, O, V, V},
+     {W, X, X, W, W}, RAFT__VOTE_LOST},
+    {"joint: won in both", 5, {V | O, O, O, V, V}, {W, W, 0, W, 0},
+     RAFT__VOTE_WON},
+    {"joint: the old group is still open", 3, {V | O, O, V}, {W, 0, W},
+     RAFT__VOTE_PENDING},
+    {"no voter", 2, {L, 0}, {W, W}, RAFT__VOTE_LOST},
+};
+
+START_TEST(test_quorum_vote_table)
+{
+    int got = raft__quorum_vote(vote_cases[_i].flags, vote_cases[_i].votes,
+                                vote_cases[_i].n);
+    ck_assert_msg(got == vote_cases[_i].want, "%s: %d, want %d",
+                  vote_cases[_i].name, got, vote_cases[_i].want);
+}
+END_TEST
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* Nodes 1..3 voters and `spare` joining nodes; node 1 leads with its
+ * first entry (the configuration) committed everywhere. */
+static struct harness *cluster(size_t spare, struct h_opts *o)
+{
+    struct h_opts d = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 7};
+    if (o == NULL) {
+        o = &d;
+    }
+    o->n_boot = 3;
+    struct harness *h = h_new(3 + spare, o);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_heartbeat(h, 1, 1);
+    ck_assert_uint_eq(h_status(h, 1).commit, 1);
+    return h;
+}
+
+/* Node id's configuration as "1V 2V 3L ..." (flags V, O, L). */
+static const char *conf_str(struct harness *h, raft_id id, char *buf, size_t cap)
+{
+    struct raft_member m[16];
+    size_t n = 0, used = 0;
+    ck_assert_int_eq(raft_conf(h_raft(h, id), m, 16, &n), 0);
+    buf[0] = 0;
+    for (size_t i = 0; i < n && used + 8 < cap; i++) {
+        used += (size_t)snprintf(buf + used, cap - used, "%s%llu%s%s%s",
+                                 i ? " " : "", (unsigned long long)m[i].id,
+                                 m[i].flags & V ? "V" : "", m[i].flags & O ? "O" : "",
+                                 m[i].flags & L ? "L" : "");
+    }
+    return buf;
+}
+
+#define ASSERT_CONF(h, id, want)                                          \
+    do {                                                                  \
+        char b_[128];                                                     \
+        ck_assert_str_eq(conf_str((h), (id), b_, sizeof(b_)), (want));    \
+    } while (0)
+
+static int change1(struct harness *h, raft_id leader, int type, raft_id id,
+                   raft_index *idx)
+{
+    struct raft_change c = {type, id};
+    return raft_propose_change(h_raft(h, leader), &c, 1, RAFT_JOINT_AUTO, idx);
+}
+
+/* Deliver, then heartbeat rounds until the commit index reaches the
+ * followers. */
+static void settle(struct harness *h, raft_id leader)
+{
+    h_deliver_all(h);
+    h_heartbeat(h, leader, 2);
+}
+
+static size_t events(struct harness *h, raft_id id, int type, int error)
+{
+    const struct h_node *nd = h_node(h, id);
+    size_t k = 0;
+    for (size_t i = 0; i < nd->n_events; i++) {
+        k += nd->events[i].type == type && (error == 0 || nd->events[i].error == error);
+    }
+    return k;
+}
+
+/* ---- learners and single-server changes ----------------------------------- */
+
+/* A learner added to a running cluster gets the whole log from index 1
+ * (which holds the bootstrap configuration), then the change itself; it
+ * never campaigns, and the leader shows how far behind it is. */
+START_TEST(test_add_learner_catches_up_never_campaigns)
+{
+    struct harness *h = cluster(1, NULL);
+    ASSERT_CONF(h, 4, ""); /* joined: no configuration yet */
+    ck_assert_int_eq(h_propose(h, 1, "a", NULL), 0);
+    raft_index idx = 0;
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, &idx), 0);
+    ck_assert_uint_eq(idx, 3);
+    /* in force on the leader at once, before it commits */
+    ASSERT_CONF(h, 1, "1V 2V 3V 4L");
+    ck_assert_uint_eq(h_status(h, 1).conf_index, 3);
+    ck_assert_uint_lt(h_status(h, 1).commit, 3);
+    settle(h, 1);
+    ASSERT_CONF(h, 4, "1V 2V 3V 4L");
+    struct raft_status st = h_status(h, 4);
+    ck_assert_uint_eq(st.last_index, 3);
+    ck_assert_uint_eq(st.commit, 3);
+    ck_assert(!st.is_voter);
+    ck_assert_uint_eq(st.n_voters, 3);
+    ck_assert_uint_eq(st.n_members, 4);
+    struct raft_progress p = h_progress(h, 1, 4);
+    ck_assert_uint_eq(p.flags, L);
+    ck_assert_uint_eq(p.match, 3);
+    /* a learner never campaigns, however long it hears nothing */
+    ck_assert_int_eq(h_tick(h, 4, 10 * E), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 4)), RAFT_FOLLOWER);
+    ck_assert_uint_eq(h_count(h, 4, 0, RAFT_MSG_VOTE), 0);
+    ck_assert_uint_eq(h_count(h, 4, 0, RAFT_MSG_PREVOTE), 0);
+    h_free(h);
+}
+END_TEST
+
+/* Once promoted, the former learner counts: with 4 voters a commit needs
+ * 3, so two followers cut off hold commitment back. */
+START_TEST(test_promoted_learner_counts_toward_commit)
+{
+    struct harness *h = cluster(1, NULL);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    settle(h, 1);
+    raft_index idx;
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_VOTER, 4, &idx), 0);
+    settle(h, 1);
+    ASSERT_CONF(h, 4, "1V 2V 3V 4V");
+    ck_assert(h_status(h, 4).is_voter);
+    ck_assert_uint_eq(h_status(h, 1).commit, idx);
+    /* nodes 3 and 4 cut off: 1 and 2 are not a majority of 4 */
+    h_partition(h, 1u << 3 | 1u << 4);
+    raft_index x;
+    ck_assert_int_eq(h_propose(h, 1, "x", &x), 0);
+    settle(h, 1);
+    ck_assert_uint_lt(h_status(h, 1).commit, x);
+    h_partition(h, 1u << 3); /* node 4 back: 1, 2, 4 are */
+    settle(h, 1);
+    ck_assert_uint_eq(h_status(h, 1).commit, x);
+    h_partition(h, 0);
+    h_free(h);
+}
+END_TEST
+
+/* A removed voter no longer counts; the leader sends it the log until the
+ * removal commits, so it learns of it and never campaigns. The cluster of
+ * two goes on. */
+START_TEST(test_removed_voter_stops_campaigning)
+{
+    struct harness *h = cluster(0, NULL);
+    raft_index idx;
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    ASSERT_CONF(h, 1, "1V 2V");
+    struct raft_progress p = h_progress(h, 1, 3);
+    ck_assert_uint_eq(p.flags, 0); /* departing */
+    settle(h, 1);
+    h->strict = false; /* node 3's replies from now on are refused */
+    h_heartbeat(h, 1, 2);
+    ck_assert_int_eq(raft_progress(h_raft(h, 1), 2, &p), RAFT_EINVAL);
+    ck_assert_uint_eq(h_status(h, 1).commit, idx);
+    ASSERT_CONF(h, 3, "1V 2V");
+    ck_assert(!h_status(h, 3).is_voter);
+    ck_assert_int_eq(h_tick(h, 3, 10 * E), 0);
+    ck_assert_uint_eq(h_count(h, 3, 0, 0), 0);
+    ck_assert_uint_eq(h_status(h, 3).term, h_status(h, 1).term);
+    /* 1 and 2 commit alone, whatever 3 does */
+    h_partition(h, 1u << 3);
+    raft_index x;
+    ck_assert_int_eq(h_propose(h, 1, "x", &x), 0);
+    settle(h, 1);
+    ck_assert_uint_eq(h_status(h, 1).commit, x);
+    h_partition(h, 0);
+    h_free(h);
+}
+END_TEST
+
+/* ---- joint consensus ------------------------------------------------------ */
+
+/* Replacing two voters at once goes through a joint configuration: while
+ * joint, the new voters alone cannot commit (nor the old ones); once the
+ * joint entry commits, the leader leaves it at its next tick. */
+START_TEST(test_joint_change_needs_both_majorities)
+{
+    struct harness *h = cluster(2, NULL);
+    struct raft_change add[] = {{RAFT_CHANGE_ADD_LEARNER, 4}, {RAFT_CHANGE_ADD_LEARNER, 5}};
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), add, 2, RAFT_JOINT_AUTO, NULL), 0);
+    /* learners only: no voter changes, so no joint configuration */
+    ck_assert(!h_status(h, 1).joint);
+    settle(h, 1);
+    struct raft_change swap[] = {{RAFT_CHANGE_ADD_VOTER, 4},
+                                 {RAFT_CHANGE_ADD_VOTER, 5},
+                                 {RAFT_CHANGE_REMOVE, 2},
+                                 {RAFT_CHANGE_REMOVE, 3}};
+    raft_index j;
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 4, RAFT_JOINT_AUTO, &j), 0);
+    ASSERT_CONF(h, 1, "1VO 2O 3O 4V 5V");
+    ck_assert(h_status(h, 1).joint);
+    ck_assert_uint_eq(h_status(h, 1).n_voters, 3);
+    /* old voters 2 and 3 cut off: the new majority (1, 4, 5) is not
+     * enough while joint */
+    h_partition(h, 1u << 2 | 1u << 3);
+    settle(h, 1);
+    ck_assert_uint_lt(h_status(h, 1).commit, j);
+    ASSERT_CONF(h, 4, "1VO 2O 3O 4V 5V");
+    /* node 2 back: 1 and 2 are a majority of the old voters */
+    h_partition(h, 1u << 3);
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_status(h, 1).commit, j);
+    /* the leave entry, written at the next tick, needs only the new ones */
+    h_partition(h, 1u << 2 | 1u << 3);
+    h->strict = false;
+    h_heartbeat(h, 1, 3);
+    ASSERT_CONF(h, 1, "1V 4V 5V");
+    struct raft_status st = h_status(h, 1);
+    ck_assert(!st.joint);
+    ck_assert_uint_gt(st.conf_index, j);
+    ck_assert_uint_eq(st.commit, st.last_index);
+    ASSERT_CONF(h, 5, "1V 4V 5V");
+    h_partition(h, 0);
+    h_free(h);
+}
+END_TEST
+
+/* RAFT_JOINT_EXPLICIT stays joint until raft_leave_joint; even a
+ * single-voter change can go through joint on request. */
+START_TEST(test_joint_explicit_stays_until_left)
+{
+    struct harness *h = cluster(1, NULL);
+    struct raft_change add = {RAFT_CHANGE_ADD_VOTER, 4};
+    raft_index j, l;
+    ck_assert_int_eq(raft_leave_joint(h_raft(h, 1), NULL), RAFT_EBADCONF);
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), &add, 1, RAFT_JOINT_EXPLICIT, &j), 0);
+    ASSERT_CONF(h, 1, "1VO 2VO 3VO 4V");
+    /* not committed yet: leaving is refused for now */
+    ck_assert_int_eq(raft_leave_joint(h_raft(h, 1), NULL), RAFT_ECONFBUSY);
+    settle(h, 1);
+    h_heartbeat(h, 1, 5);
+    ck_assert(h_status(h, 1).joint);
+    ck_assert_uint_eq(h_status(h, 1).conf_index, j);
+    struct raft_change more = {RAFT_CHANGE_ADD_LEARNER, 9};
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), &more, 1, RAFT_JOINT_AUTO, NULL),
+                     RAFT_ECONFBUSY);
+    ck_assert_int_eq(raft_leave_joint(h_raft(h, 1), &l), 0);
+    ck_assert_uint_gt(l, j);
+    ASSERT_CONF(h, 1, "1V 2V 3V 4V");
+    settle(h, 1);
+    ASSERT_CONF(h, 4, "1V 2V 3V 4V");
+    ck_assert_uint_eq(h_status(h, 4).commit, l);
+    h_free(h);
+}
+END_TEST
+
+/* ---- refusals --------------------------------------------------------------- */
+
+START_TEST(test_one_change_at_a_time)
+{
+    struct harness *h = cluster(2, NULL);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    /* the first is not committed: a second is refused */
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 5, NULL), RAFT_ECONFBUSY);
+    settle(h, 1);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 5, NULL), 0);
+    settle(h, 1);
+    /* a new leader refuses until an entry of its term is committed */
+    h_partition(h, 1u << 1);
+    h_drop_all(h);
+    h_make_leader_scripted(h, 2); /* its first entry not replicated yet */
+    ck_assert_uint_lt(h_status(h, 2).commit, h_status(h, 2).last_index);
+    ck_assert_int_eq(change1(h, 2, RAFT_CHANGE_REMOVE, 5, NULL), RAFT_ECONFBUSY);
+    h_heartbeat(h, 2, 1);
+    ck_assert_uint_eq(h_status(h, 2).commit, h_status(h, 2).last_index);
+    ck_assert_int_eq(change1(h, 2, RAFT_CHANGE_REMOVE, 5, NULL), 0);
+    /* followers refuse */
+    ck_assert_int_eq(change1(h, 3, RAFT_CHANGE_REMOVE, 4, NULL), RAFT_ENOTLEADER);
+    h_partition(h, 0);
+    h_free(h);
+}
+END_TEST
+
+START_TEST(test_invalid_changes_refused)
+{
+    struct harness *h = cluster(1, NULL);
+    struct raft *r = h_raft(h, 1);
+    struct raft_status before = h_status(h, 1);
+    struct raft_change c[3];
+    /* arguments */
+    ck_assert_int_eq(raft_propose_change(r, NULL, 1, RAFT_JOINT_AUTO, NULL), RAFT_EINVAL);
+    c[0] = (struct raft_change){RAFT_CHANGE_ADD_VOTER, 4};
+    ck_assert_int_eq(raft_propose_change(r, c, 0, RAFT_JOINT_AUTO, NULL), RAFT_EINVAL);
+    ck_assert_int_eq(raft_propose_change(r, c, 1, 7, NULL), RAFT_EINVAL);
+    c[0] = (struct raft_change){RAFT_CHANGE_ADD_VOTER, 0};
+    ck_assert_int_eq(raft_propose_change(r, c, 1, RAFT_JOINT_AUTO, NULL), RAFT_EINVAL);
+    c[0] = (struct raft_change){99, 4};
+    ck_assert_int_eq(raft_propose_change(r, c, 1, RAFT_JOINT_AUTO, NULL), RAFT_EINVAL);
+    /* changes that do not fit the configuration */
+    c[0] = (struct raft_change){RAFT_CHANGE_ADD_VOTER, 2}; /* already a voter */
+    ck_assert_int_eq(raft_propose_change(r, c, 1, RAFT_JOINT_AUTO, NULL), RAFT_EBADCONF);
+    c[0] = (struct raft_change){RAFT_CHANGE_REMOVE, 4}; /* not a member */
+    ck_assert_int_eq(raft_propose_change(r, c, 1, RAFT_JOINT_AUTO, NULL), RAFT_EBADCONF);
+    c[0] = (struct raft_change){RAFT_CHANGE_ADD_LEARNER, 4};
+    c[1] = (struct raft_change){RAFT_CHANGE_ADD_VOTER, 4}; /* the same id twice */
+    ck_assert_int_eq(raft_propose_change(r, c, 2, RAFT_JOINT_AUTO, NULL), RAFT_EBADCONF);
+    c[0] = (struct raft_change){RAFT_CHANGE_REMOVE, 1};
+    c[1] = (struct raft_change){RAFT_CHANGE_REMOVE, 2};
+    c[2] = (struct raft_change){RAFT_CHANGE_ADD_LEARNER, 3}; /* the last voter */
+    ck_assert_int_eq(raft_propose_change(r, c, 3, RAFT_JOINT_AUTO, NULL), RAFT_EBADCONF);
+    c[2] = (struct raft_change){RAFT_CHANGE_REMOVE, 3}; /* every voter */
+    ck_assert_int_eq(raft_propose_change(r, c, 3, RAFT_JOINT_AUTO, NULL), RAFT_EBADCONF);
+    /* nothing reached the log */
+    struct raft_status after = h_status(h, 1);
+    h_assert_status_eq(&before, &after, "refused changes");
+    ck_assert_uint_eq(after.conf_index, before.conf_index);
+    ASSERT_CONF(h, 1, "1V 2V 3V");
+    h_free(h);
+}
+END_TEST
+
+/* ---- in force on append, rolled back on truncation --------------------------- */
+
+/* Node 3 appends a change from leader 1 that never commits; node 2 then
+ * leads a term without it and overwrites it: node 3 goes back to the
+ * configuration before it. */
+START_TEST(test_truncated_change_rolls_back)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 3};
+    struct harness *h = h_new(3, &o);
+    /* Node 1 leads term 1 and appends a change nobody else gets; 2 and 3
+     * elect 2 in term 2, whose first entry overwrites it on node 1. */
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_heartbeat(h, 1, 1);
+    h_partition(h, 1u << 2 | 1u << 3);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, NULL), 0);
+    ASSERT_CONF(h, 1, "1V 2V");
+    h_drop_all(h);
+    /* 2 and 3 elect 2 in term 2; 2's first entry overwrites the change */
+    h_partition(h, 1u << 1);
+    h_elect(h, 2);
+    h_heartbeat(h, 2, 1);
+    h_partition(h, 0);
+    h_reset_all_calls(h);
+    h_heartbeat(h, 2, 3);
+    ASSERT_CONF(h, 1, "1V 2V 3V");
+    ck_assert_uint_eq(h_status(h, 1).conf_index, 1);
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_CONF), 1);
+    h_assert_logs_equal(h, 1, 2);
+    h_free(h);
+}
+END_TEST
+
+/* A restarted node finds its configuration in its log, whatever voter
+ * list it was bootstrapped with. */
+START_TEST(test_restart_finds_configuration_in_log)
+{
+    struct harness *h = cluster(1, NULL);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    settle(h, 1);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_VOTER, 4, NULL), 0);
+    settle(h, 1);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 2, NULL), 0);
+    h->strict = false;
+    settle(h, 1);
+    for (raft_id id = 1; id <= 4; id++) {
+        ck_assert_int_eq(h_restart(h, id), 0);
+        ASSERT_CONF(h, id, "1V 3V 4V");
+    }
+    h_free(h);
+}
+END_TEST
+
+/* A learner added after the leader compacted gets the configuration with
+ * the snapshot, then the log after it. */
+START_TEST(test_learner_gets_configuration_with_snapshot)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 5,
+                       .snapshots = true, .snapshot_trailing = 1,
+                       .snapshot_size = 100};
+    struct harness *h = cluster(1, &o);
+    h_partition(h, 1u << 4); /* node 4 hears nothing yet */
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
+    }
+    settle(h, 1);
+    ck_assert_int_eq(h_snapshot_take(h, 1), 0);
+    ck_assert_uint_gt(h_status(h, 1).first_index, 2);
+    h_drop(h, 0, 4, 0);
+    h_partition(h, 0);
+    h_heartbeat(h, 1, 6);
+    struct raft_metrics m;
+    ck_assert_int_eq(raft_metrics(h_raft(h, 4), &m, sizeof(m)), 0);
+    ck_assert_uint_eq(m.snapshots_installed, 1);
+    ASSERT_CONF(h, 4, "1V 2V 3V 4L");
+    ck_assert_uint_eq(h_status(h, 4).commit, h_status(h, 1).commit);
+    /* and keeps it across a restart from that snapshot */
+    ck_assert_int_eq(h_restart(h, 4), 0);
+    ASSERT_CONF(h, 4, "1V 2V 3V 4L");
+    h_free(h);
+}
+END_TEST
+
+/* ---- leadership transfer ----------------------------------------------------- */
+
+START_TEST(test_transfer_leadership)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 9,
+                       .pre_vote = true, .check_quorum = true};
+    struct harness *h = cluster(0, &o);
+    struct raft *r = h_raft(h, 1);
+    ck_assert_int_eq(raft_transfer_leadership(r, 0), RAFT_EINVAL);
+    ck_assert_int_eq(raft_transfer_leadership(r, 1), RAFT_EINVAL);
+    ck_assert_int_eq(raft_transfer_leadership(r, 7), RAFT_EBADCONF);
+    ck_assert_int_eq(raft_transfer_leadership(h_raft(h, 2), 3), RAFT_ENOTLEADER);
+    /* node 3 lags by one entry: it is brought up to date first */
+    h_partition(h, 1u << 3);
+    ck_assert_int_eq(h_propose(h, 1, "x", NULL), 0);
+    h_deliver_all(h);
+    h_partition(h, 0);
+    raft_term t = h_status(h, 1).term;
+    ck_assert_int_eq(raft_transfer_leadership(r, 3), 0);
+    ck_assert_int_eq(raft_transfer_leadership(r, 2), RAFT_ETRANSFER);
+    ck_assert_int_eq(h_propose(h, 1, "y", NULL), RAFT_ETRANSFER);
+    ck_assert_uint_eq(h_count(h, 1, 3, RAFT_MSG_TIMEOUT_NOW), 0);
+    h_heartbeat(h, 1, 1); /* 3 catches up */
+    ck_assert_uint_eq(h_progress(h, 1, 3).match, h_status(h, 1).last_index);
+    h_heartbeat(h, 1, 1); /* gets TIMEOUT_NOW at this heartbeat, campaigns */
+    ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_LEADER);
+    ck_assert_uint_eq(h_status(h, 3).term, t + 1);
+    ck_assert_int_eq(raft_role(r), RAFT_FOLLOWER);
+    ck_assert_uint_eq(raft_leader(r), 3);
+    /* no pre-vote, and nobody ignored the campaign under stickiness */
+    ck_assert_uint_eq(h_nevents(h, 3, RAFT_EVENT_PREVOTE_START), 0);
+    h_free(h);
+}
+END_TEST
+
+START_TEST(test_transfer_abandoned_after_election_timeout)
+{
+    struct harness *h = cluster(0, NULL);
+    struct raft *r = h_raft(h, 1);
+    h_partition(h, 1u << 3);
+    ck_assert_int_eq(raft_transfer_leadership(r, 3), 0);
+    ck_assert_int_eq(h_propose(h, 1, "y", NULL), RAFT_ETRANSFER);
+    h_heartbeat(h, 1, E);
+    ck_assert_int_eq(raft_role(r), RAFT_LEADER);
+    ck_assert_uint_eq(events(h, 1, RAFT_EVENT_TRANSFER_ABORTED, 0), 1);
+    ck_assert_int_eq(h_propose(h, 1, "y", NULL), 0);
+    h_partition(h, 0);
+    h_free(h);
+}
+END_TEST
+
+/* The leader removes itself: it leads until the change is committed,
+ * then hands over to a remaining voter, which wins at once. */
+START_TEST(test_leader_removing_itself_hands_over)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 13,
+                       .pre_vote = true, .check_quorum = true};
+    struct harness *h = cluster(0, &o);
+    raft_index idx;
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 1, &idx), 0);
+    ASSERT_CONF(h, 1, "2V 3V");
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_status(h, 1).commit, idx);
+    h->strict = false;
+    h_heartbeat(h, 1, 2);
+    raft_id l = raft_leader(h_raft(h, 2));
+    ck_assert(l == 2 || l == 3);
+    ck_assert_int_eq(raft_role(h_raft(h, l)), RAFT_LEADER);
+    ck_assert_int_ne(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    ck_assert_uint_eq(h_nevents(h, l, RAFT_EVENT_PREVOTE_START), 0);
+    /* node 1 is out for good: it never campaigns */
+    ck_assert_int_eq(h_tick(h, 1, 5 * E), 0);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_PREVOTE), 0);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 0);
+    h_free(h);
+}
+END_TEST
+
+Suite *raft_conf_suite(void)
+{
+    Suite *s = suite_create("membership");
+    TCase *tc = tcase_create("quorum");
+    tcase_add_loop_test(tc, test_quorum_index_table, 0, H_ARRAY_LEN(index_cases));
+    tcase_add_loop_test(tc, test_quorum_vote_table, 0, H_ARRAY_LEN(vote_cases));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("changes");
+    h_tcase_cleanup(tc);
+    tcase_add_test(tc, test_add_learner_catches_up_never_campaigns);
+    tcase_add_test(tc, test_promoted_learner_counts_toward_commit);
+    tcase_add_test(tc, test_removed_voter_stops_campaigning);
+    tcase_add_test(tc, test_joint_change_needs_both_majorities);
+    tcase_add_test(tc, test_joint_explicit_stays_until_left);
+    tcase_add_test(tc, test_one_change_at_a_time);
+    tcase_add_test(tc, test_invalid_changes_refused);
+    tcase_add_test(tc, test_truncated_change_rolls_back);
+    tcase_add_test(tc, test_restart_finds_configuration_in_log);
+    tcase_add_test(tc, test_learner_gets_configuration_with_snapshot);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("transfer");
+    h_tcase_cleanup(tc);
+    tcase_add_test(tc, test_transfer_leadership);
+    tcase_add_test(tc, test_transfer_abandoned_after_election_timeout);
+    tcase_add_test(tc, test_leader_removing_itself_hands_over);
+    suite_add_tcase(s, tc);
+    return s;
+}
