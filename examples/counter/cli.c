@@ -5,6 +5,7 @@
  *               [--deadline-ms MS] [--client-id N] [--seq N]
  *               incr N | get | status [--json] | conf [--json]
  *               | add-learner ID | promote ID | remove ID | transfer ID
+ *               | load [SECONDS]
  *
  * incr and get go to the leader: the CLI starts with the first server,
  * follows the leader hint of a CTR_NOT_LEADER answer (or tries the next
@@ -38,6 +39,13 @@
  *   transfer      hand leadership to voter ID; waits until ID leads.
  * Asking for a change the configuration already has succeeds at once, so
  * a command that timed out can simply be run again.
+ *
+ * load is a client that never stops: it increments by 1, one request at a
+ * time, each retried (same client id and seq) until it is acknowledged or
+ * --deadline-ms passes, until SECONDS have passed or it gets SIGINT or
+ * SIGTERM. Then it prints how many increments were acknowledged, how many
+ * were given up on, and the longest waits between two acknowledgements:
+ * the time no write was seen committed.
  *
  * Every connection opens with a hello carrying the cluster token from
  * --token-file (handshake.h). A server that refuses it answers CTR_REFUSED:
@@ -84,6 +92,7 @@ static void usage(FILE *f)
             "       [--deadline-ms MS] [--client-id N] [--seq N]\n"
             "       incr N | get | status [--json] | conf [--json]\n"
             "       | add-learner ID | promote ID | remove ID | transfer ID\n"
+            "       | load [SECONDS]\n"
             "       %s -h | --help | --version\n"
             "  --token-file   file holding the cluster token (required; "
             "mode 0600)\n"
@@ -760,6 +769,124 @@ static int cmd_transfer(char **servers, int n, uint64_t timeout_ms,
     return 1;
 }
 
+/* ---- load --------------------------------------------------------------- */
+
+static volatile sig_atomic_t g_load_stop;
+
+static void on_load_signal(int sig)
+{
+    (void)sig;
+    g_load_stop = 1;
+}
+
+#define LOAD_GAPS 5 /* longest waits reported */
+
+struct gap {
+    uint64_t ms, at_ms; /* the wait, and when it ended (since the start) */
+};
+
+/* Keep the LOAD_GAPS longest, longest first. */
+static void gap_note(struct gap *g, uint64_t ms, uint64_t at_ms)
+{
+    int i, k;
+    for (i = 0; i < LOAD_GAPS && g[i].ms >= ms; i++) {
+    }
+    if (i == LOAD_GAPS) {
+        return;
+    }
+    for (k = LOAD_GAPS - 1; k > i; k--) {
+        g[k] = g[k - 1];
+    }
+    g[i].ms = ms;
+    g[i].at_ms = at_ms;
+}
+
+/* One increment, retried with the same seq until acknowledged or the
+ * deadline; follows leader hints, and sticks to the last leader. 0 with
+ * *value, or 1. */
+static int load_one(char **servers, int n, int *target, char *hint,
+                    uint64_t timeout_ms, uint64_t deadline,
+                    const struct ctr_req *q, uint64_t *value)
+{
+    struct ctr_resp p;
+    uint64_t backoff = 5;
+    while (ctr_now_ms() < deadline && !g_load_stop) {
+        const char *why;
+        const char *addr = hint[0] != '\0' ? hint : servers[*target];
+        uint64_t left = deadline - ctr_now_ms();
+        if (call(addr, q, &p, timeout_ms < left ? timeout_ms : left, &why) == 0) {
+            if (p.status == CTR_OK) {
+                *value = p.value;
+                return 0;
+            }
+            if (p.status == CTR_REFUSED || p.status == CTR_BAD_REQUEST) {
+                fprintf(stderr, "%s: load: %s answered %s\n", prog, addr,
+                        status_name(p.status));
+                g_load_stop = 1;
+                return 1;
+            }
+            if (p.status == CTR_NOT_LEADER && p.addr[0] != '\0' &&
+                strcmp(p.addr, addr) != 0) {
+                snprintf(hint, CTR_ADDR_MAX + 1, "%s", p.addr);
+                continue;
+            }
+            if (p.status == CTR_RETRY && p.role == ROLE_LEADER) {
+                sleep_ms(backoff);
+                backoff = backoff < 50 ? backoff * 2 : backoff;
+                continue;
+            }
+        }
+        hint[0] = '\0';
+        *target = (*target + 1) % n;
+        sleep_ms(backoff);
+        backoff = backoff < 50 ? backoff * 2 : backoff;
+    }
+    return 1;
+}
+
+static int cmd_load(char **servers, int n, uint64_t timeout_ms,
+                    uint64_t deadline_ms, uint64_t client_id, uint64_t seconds)
+{
+    struct sigaction sa;
+    struct gap gaps[LOAD_GAPS];
+    char hint[CTR_ADDR_MAX + 1] = "";
+    uint64_t t0 = ctr_now_ms(), last = t0, acked = 0, failed = 0, value = 0;
+    uint64_t seq = 1, now;
+    int target = 0, i;
+    memset(gaps, 0, sizeof(gaps));
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_load_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    while (!g_load_stop && (seconds == 0 || ctr_now_ms() - t0 < seconds * 1000)) {
+        struct ctr_req q = {CTR_OP_INCR, client_id, 0, 1};
+        q.seq = seq++;
+        if (load_one(servers, n, &target, hint, timeout_ms,
+                     ctr_now_ms() + deadline_ms, &q, &value) == 0) {
+            now = ctr_now_ms();
+            gap_note(gaps, now - last, now - t0);
+            last = now;
+            acked++;
+        } else if (!g_load_stop) {
+            failed++;
+        }
+    }
+    now = ctr_now_ms();
+    printf("load: %" PRIu64 " increments acknowledged in %.1f s (counter now "
+           "%" PRIu64 "), %" PRIu64 " failed (given up after %" PRIu64
+           " ms)\n", acked, (double)(now - t0) / 1e3, value, failed,
+           deadline_ms);
+    printf("load: longest waits between two acknowledged increments:");
+    for (i = 0; i < LOAD_GAPS && gaps[i].ms > 0; i++) {
+        printf("%s %" PRIu64 " ms (ending at %.1f s)", i > 0 ? "," : "",
+               gaps[i].ms, (double)gaps[i].at_ms / 1e3);
+    }
+    printf("\n");
+    fflush(stdout);
+    return failed > 0 || acked == 0 ? 1 : 0;
+}
+
 /* Parse the server list (modified in place) and run the command argv[0]. */
 static int run(char *servers_arg, int argc, char **argv, uint64_t timeout_ms,
                uint64_t deadline_ms, uint64_t client_id, uint64_t seq)
@@ -806,6 +933,16 @@ static int run(char *servers_arg, int argc, char **argv, uint64_t timeout_ms,
     if (strcmp(argv[0], "get") == 0 && argc == 1) {
         struct ctr_req q = {CTR_OP_GET, client_id, seq, 0};
         return cmd_op(servers, nservers, timeout_ms, deadline_ms, &q);
+    }
+    if (strcmp(argv[0], "load") == 0 && argc <= 2) {
+        uint64_t secs = 0;
+        if (argc == 2 && parse_u64(argv[1], &secs) != 0) {
+            fprintf(stderr, "%s: load: SECONDS must be a number (got '%s')\n",
+                    prog, argv[1]);
+            return 2;
+        }
+        return cmd_load(servers, nservers, timeout_ms, deadline_ms, client_id,
+                        secs);
     }
     if (strcmp(argv[0], "conf") == 0 &&
         (argc == 1 || (argc == 2 && strcmp(argv[1], "--json") == 0))) {

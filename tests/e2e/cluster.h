@@ -807,6 +807,7 @@ static inline int cl_client_do(struct cl_client *cc, const struct ctr_req *q,
         case CTR_OK:
             return 0;
         case CTR_BAD_REQUEST:
+        case CTR_CHANGE_REFUSED:
             cl_client_close(cc);
             return -1;
         case CTR_NOT_LEADER:
@@ -842,19 +843,30 @@ static inline int cl_client_do(struct cl_client *cc, const struct ctr_req *q,
     }
 }
 
-/* Wait until every node answers STATUS with the same commit, applied ==
- * commit and the same value, twice in a row 200 ms apart. 0 on success
- * (value in *value, commit in *commit), -1 on timeout. */
-static inline int cl_wait_agree(const struct cluster *c, int64_t timeout_ms,
-                                uint64_t *value, uint64_t *commit)
+/* Wait until every node of `set` (set[i] non-zero: node i; NULL: all)
+ * answers STATUS with the same commit, applied == commit and the same
+ * value, twice in a row 200 ms apart. 0 on success (value in *value,
+ * commit in *commit), -1 on timeout. */
+static inline int cl_wait_agree_set(const struct cluster *c, const int *set,
+                                    int64_t timeout_ms, uint64_t *value,
+                                    uint64_t *commit)
 {
     int64_t until = cl_now_us() + timeout_ms * 1000;
     uint64_t prev_commit = 0, prev_value = 0;
-    int stable = 0;
+    int stable = 0, first = 0;
+    while (set != NULL && first < c->n && !set[first]) {
+        first++;
+    }
+    if (first == c->n) {
+        return -1;
+    }
     while (cl_now_us() < until) {
         struct ctr_resp r0, r;
-        int i, ok = cl_status(c, 0, &r0, 500) == 0 && r0.applied == r0.commit;
-        for (i = 1; ok && i < c->n; i++) {
+        int i, ok = cl_status(c, first, &r0, 500) == 0 && r0.applied == r0.commit;
+        for (i = first + 1; ok && i < c->n; i++) {
+            if (set != NULL && !set[i]) {
+                continue;
+            }
             ok = cl_status(c, i, &r, 500) == 0 && r.commit == r0.commit &&
                  r.applied == r0.applied && r.value == r0.value;
         }
@@ -870,6 +882,28 @@ static inline int cl_wait_agree(const struct cluster *c, int64_t timeout_ms,
         cl_sleep_ms(200);
     }
     return -1;
+}
+
+/* The same for every node. */
+static inline int cl_wait_agree(const struct cluster *c, int64_t timeout_ms,
+                                uint64_t *value, uint64_t *commit)
+{
+    return cl_wait_agree_set(c, NULL, timeout_ms, value, commit);
+}
+
+/* CONF of node i over a fresh connection: the configuration it has and,
+ * if it leads, the members' progress. */
+static inline int cl_conf(const struct cluster *c, int i, struct ctr_resp *p,
+                          int64_t timeout_ms)
+{
+    struct ctr_req q = {CTR_OP_CONF, 0, 0, 0};
+    int rc, fd = cl_dial_client(c, c->addr[i], timeout_ms);
+    if (fd < 0) {
+        return -1;
+    }
+    rc = cl_exchange(fd, &q, p, timeout_ms);
+    close(fd);
+    return rc == 0 && p->status == CTR_OK && p->has_conf ? 0 : -1;
 }
 
 #endif
