@@ -1727,7 +1727,7 @@ static void report_drops(struct server *s)
     s->drop_report_ms = s->now + DROP_REPORT_MS;
 }
 
-/* Messages from voter `id` arrive on c, so c is now its link. An older
+/* Messages from node `id` arrive on c, so c is now its link. An older
  * connection that carried them is left over from before a reconnect (a
  * peer sends on one connection at a time): it no longer counts as a link,
  * so it can be evicted, and closed once idle. */
@@ -2009,7 +2009,7 @@ static void conn_add(struct server *s, int fd, const struct sockaddr_in *sa)
 }
 
 /* Nothing in flight, nothing to say: a client with no request pending, or
- * a peer connection that is no longer a voter's link. */
+ * a peer connection that is no longer a peer's link. */
 static bool conn_idle(const struct conn *c)
 {
     if (c->kind == CONN_CLIENT) {
@@ -2019,11 +2019,11 @@ static bool conn_idle(const struct conn *c)
 }
 
 /* Close a connection that stalls or idles, so that it gives its slot back:
- * no hello (or, after 'R', no message from a voter) within HELLO_MS; a
+ * no hello (or, after 'R', no message from its node) within HELLO_MS; a
  * request or frame still incomplete FRAME_MS after its first byte; a
  * client that takes no byte of its answers for STALL_MS; a client with
  * nothing in flight, or a superseded peer connection, silent for IDLE_MS.
- * A voter's link may be silent for any time (a follower has nothing to say
+ * A peer's link may be silent for any time (a follower has nothing to say
  * to another follower). */
 static void conn_check_time(struct server *s, struct conn *c)
 {
@@ -2033,7 +2033,7 @@ static void conn_check_time(struct server *s, struct conn *c)
         conn_drop(s, c, false, "no complete hello in time");
     } else if (c->kind == CONN_PEER && !c->greeted &&
                now - c->opened_ms >= HELLO_MS) {
-        conn_drop(s, c, false, "no message from a voter in time");
+        conn_drop(s, c, false, "no message from its node in time");
     } else if (c->partial && now - c->partial_ms >= FRAME_MS) {
         snprintf(why, sizeof(why), "%s incomplete for %u ms",
                  c->kind == CONN_PEER ? "frame" : "request", FRAME_MS);
@@ -2058,7 +2058,7 @@ static void conn_remove(struct server *s, size_t j)
 }
 
 /* Eviction order: connections that have not proven useful (no hello yet,
- * a peer connection that is no voter's link, a client that never sent a
+ * a peer connection that is no peer's link, a client that never sent a
  * whole request) before clients that have; least recently active first. */
 static bool evict_before(const struct conn *a, const struct conn *b)
 {
@@ -2074,7 +2074,7 @@ static bool evict_before(const struct conn *a, const struct conn *b)
 /* The table is full and a connection arrives: make room, so that stalled
  * or idle connections cannot lock out new clients or a reconnecting peer.
  * A connection already closed goes first, else one in evict_before()
- * order. A voter's link is never evicted; there is at most one per voter,
+ * order. A peer's link is never evicted; there is at most one per peer,
  * so there is always a candidate. */
 static bool conn_make_room(struct server *s)
 {
