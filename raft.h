@@ -878,8 +878,9 @@ RAFT_API int raft_tick(struct raft *r);
  * RAFT_EVENT_APPEND_REJECTED), or:
  *   RAFT_EINVAL       msg is NULL, or a snapshot chunk reached a node
  *                     without snapshot callbacks;
- *   RAFT_ENOTMEMBER   msg->from is this node, or is not a member of the
- *                     configuration in force and sent a reply or a read
+ *   RAFT_ENOTMEMBER   msg->from is this node or 0, or is not a member of
+ *                     the configuration in force and sent a reply that
+ *                     would update its progress or count as its vote
  *                     (requests from non-members are taken: a leader or
  *                     candidate may be in a configuration this node has
  *                     not seen yet);

@@ -161,68 +161,92 @@ static void *grow(const struct raft_allocator *a, void *old, size_t keep,
     return p;
 }
 
+/* The arrays with one element per slot (and the outgoing queue, sized
+ * by the members), handled together. */
+struct slot_arrays {
+    struct raft__progress *prs, *prs_spare;
+    struct raft__infl *infl, *infl_spare;
+    uint8_t *mflags, *mflags_spare, *votes;
+    raft_index *scratch, *scratch2;
+    struct raft__out *out;
+};
+
+static void arrays_free(const struct raft_allocator *a, const struct slot_arrays *s)
+{
+    raft__heap_free(a, s->prs);
+    raft__heap_free(a, s->prs_spare);
+    raft__heap_free(a, s->infl);
+    raft__heap_free(a, s->infl_spare);
+    raft__heap_free(a, s->mflags);
+    raft__heap_free(a, s->mflags_spare);
+    raft__heap_free(a, s->votes);
+    raft__heap_free(a, s->scratch);
+    raft__heap_free(a, s->scratch2);
+    raft__heap_free(a, s->out);
+}
+
+/* Swap the node's arrays with *s. */
+static void arrays_swap(struct raft *r, struct slot_arrays *s)
+{
+    struct slot_arrays old = {r->prs, r->prs_spare, r->infl_store,
+                              r->infl_spare, r->mflags, r->mflags_spare,
+                              r->vote_scratch, r->match_scratch,
+                              r->match_scratch2, r->out};
+    r->prs = s->prs;
+    r->prs_spare = s->prs_spare;
+    r->infl_store = s->infl;
+    r->infl_spare = s->infl_spare;
+    r->mflags = s->mflags;
+    r->mflags_spare = s->mflags_spare;
+    r->vote_scratch = s->votes;
+    r->match_scratch = s->scratch;
+    r->match_scratch2 = s->scratch2;
+    r->out = s->out;
+    *s = old;
+}
+
+void raft__conf_free(struct raft *r)
+{
+    struct slot_arrays none;
+    memset(&none, 0, sizeof(none));
+    arrays_swap(r, &none);
+    arrays_free(&r->cfg.allocator, &none);
+    raft__heap_free(&r->cfg.allocator, r->base_conf);
+    r->base_conf = NULL;
+}
+
 int raft__conf_reserve(struct raft *r, size_t n)
 {
     const struct raft_allocator *a = &r->cfg.allocator;
     size_t w = r->cfg.max_inflight;
     size_t cap = n + 1, i;
     size_t out_cap = OUT_PER_PEER * n + OUT_EXTRA;
-    struct raft__progress *prs, *prs_spare;
-    struct raft__infl *infl, *infl_spare;
-    uint8_t *mflags, *mflags_spare, *votes;
-    raft_index *scratch, *scratch2;
-    struct raft__out *out;
+    struct slot_arrays s;
     if (cap <= r->slots_cap) {
         return 0;
     }
-    prs = grow(a, r->prs, r->n, cap, sizeof(*prs));
-    prs_spare = grow(a, NULL, 0, cap, sizeof(*prs_spare));
-    infl = grow(a, r->infl_store, r->n * w, cap * w, sizeof(*infl));
-    infl_spare = grow(a, NULL, 0, cap * w, sizeof(*infl_spare));
-    mflags = grow(a, r->mflags, r->n, cap, 1);
-    mflags_spare = grow(a, NULL, 0, cap, 1);
-    votes = grow(a, NULL, 0, cap, 1);
-    scratch = grow(a, NULL, 0, cap, sizeof(*scratch));
-    scratch2 = grow(a, NULL, 0, cap, sizeof(*scratch2));
-    out = grow(a, r->out, r->out_len, out_cap, sizeof(*out));
-    if (prs == NULL || prs_spare == NULL || infl == NULL || infl_spare == NULL ||
-        mflags == NULL || mflags_spare == NULL || votes == NULL ||
-        scratch == NULL || scratch2 == NULL || out == NULL) {
-        raft__heap_free(a, prs);
-        raft__heap_free(a, prs_spare);
-        raft__heap_free(a, infl);
-        raft__heap_free(a, infl_spare);
-        raft__heap_free(a, mflags);
-        raft__heap_free(a, mflags_spare);
-        raft__heap_free(a, votes);
-        raft__heap_free(a, scratch);
-        raft__heap_free(a, scratch2);
-        raft__heap_free(a, out);
+    s.prs = grow(a, r->prs, r->n, cap, sizeof(*s.prs));
+    s.prs_spare = grow(a, NULL, 0, cap, sizeof(*s.prs_spare));
+    s.infl = grow(a, r->infl_store, r->n * w, cap * w, sizeof(*s.infl));
+    s.infl_spare = grow(a, NULL, 0, cap * w, sizeof(*s.infl_spare));
+    s.mflags = grow(a, r->mflags, r->n, cap, 1);
+    s.mflags_spare = grow(a, NULL, 0, cap, 1);
+    s.votes = grow(a, NULL, 0, cap, 1);
+    s.scratch = grow(a, NULL, 0, cap, sizeof(*s.scratch));
+    s.scratch2 = grow(a, NULL, 0, cap, sizeof(*s.scratch2));
+    s.out = grow(a, r->out, r->out_len, out_cap, sizeof(*s.out));
+    if (s.prs == NULL || s.prs_spare == NULL || s.infl == NULL ||
+        s.infl_spare == NULL || s.mflags == NULL || s.mflags_spare == NULL ||
+        s.votes == NULL || s.scratch == NULL || s.scratch2 == NULL ||
+        s.out == NULL) {
+        arrays_free(a, &s);
         return RAFT_ENOMEM;
     }
     for (i = 0; i < r->n; i++) {
-        prs[i].infl = infl + i * w;
+        s.prs[i].infl = s.infl + i * w;
     }
-    raft__heap_free(a, r->prs);
-    raft__heap_free(a, r->prs_spare);
-    raft__heap_free(a, r->infl_store);
-    raft__heap_free(a, r->infl_spare);
-    raft__heap_free(a, r->mflags);
-    raft__heap_free(a, r->mflags_spare);
-    raft__heap_free(a, r->vote_scratch);
-    raft__heap_free(a, r->match_scratch);
-    raft__heap_free(a, r->match_scratch2);
-    raft__heap_free(a, r->out);
-    r->prs = prs;
-    r->prs_spare = prs_spare;
-    r->infl_store = infl;
-    r->infl_spare = infl_spare;
-    r->mflags = mflags;
-    r->mflags_spare = mflags_spare;
-    r->vote_scratch = votes;
-    r->match_scratch = scratch;
-    r->match_scratch2 = scratch2;
-    r->out = out;
+    arrays_swap(r, &s);
+    arrays_free(a, &s); /* the old ones */
     r->out_cap = out_cap;
     r->slots_cap = cap;
     return 0;

@@ -39,6 +39,10 @@ int raft__conf_check(const void *buf, size_t len, size_t *n);
  * RAFT_ENOMEM leaves the node unchanged. */
 int raft__conf_reserve(struct raft *r, size_t n);
 
+/* Free the slot arrays, the outgoing queue and the base configuration
+ * (raft_destroy). */
+void raft__conf_free(struct raft *r);
+
 /* Make buf[0..len) (checked, borrowed) the base configuration: the one in
  * force at the snapshot (or from the start). Copies it; RAFT_ENOMEM leaves
  * the node unchanged. Does not change the configuration in force. */

@@ -146,18 +146,8 @@ void raft_destroy(struct raft *r)
     }
     a = &r->cfg.allocator;
     raft__log_close(&r->log);
-    raft__heap_free(a, r->prs);
-    raft__heap_free(a, r->prs_spare);
-    raft__heap_free(a, r->infl_store);
-    raft__heap_free(a, r->infl_spare);
-    raft__heap_free(a, r->mflags);
-    raft__heap_free(a, r->mflags_spare);
-    raft__heap_free(a, r->vote_scratch);
-    raft__heap_free(a, r->match_scratch);
-    raft__heap_free(a, r->match_scratch2);
-    raft__heap_free(a, r->base_conf);
+    raft__conf_free(r);
     raft__heap_free(a, r->ents);
-    raft__heap_free(a, r->out);
     raft__heap_free(a, r->wq);
     raft__heap_free(a, r->rq);
     raft__heap_free(a, r);

@@ -291,15 +291,16 @@ RAFT__NOINLINE static int validate_other(const struct raft_msg *m,
     return 0;
 }
 
-/* Requests a node takes from anyone: their sender may be a leader or a
- * candidate of a configuration this node has not seen yet, or a leader
- * that removed itself and hands over (TIMEOUT_NOW). */
+/* Messages a node takes from anyone: requests (their sender may be a
+ * leader or a candidate of a configuration this node has not seen yet, a
+ * leader that removed itself and hands over, a node waiting to join that
+ * asks for a read index) and the answer to a read. Only the other replies
+ * need the sender's slot: they update its progress or count its vote. */
 static bool from_anyone(int type)
 {
-    return type == RAFT_MSG_APPEND || type == RAFT_MSG_VOTE ||
-           type == RAFT_MSG_PREVOTE || type == RAFT_MSG_SNAPSHOT ||
-           type == RAFT_MSG_HEARTBEAT || type == RAFT_MSG_READ_RESP ||
-           type == RAFT_MSG_TIMEOUT_NOW;
+    return type != RAFT_MSG_VOTE_RESP && type != RAFT_MSG_PREVOTE_RESP &&
+           type != RAFT_MSG_APPEND_RESP && type != RAFT_MSG_SNAPSHOT_RESP &&
+           type != RAFT_MSG_HEARTBEAT_RESP;
 }
 
 /* Returns a negative code, 0, or validate_append's count. */
