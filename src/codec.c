@@ -65,15 +65,19 @@ static uint64_t encoded_size(const struct raft_msg *m)
     uint64_t size;
     size_t i;
     switch (m->type) {
+    case RAFT_MSG_PREVOTE:
+        /* The transfer flag exists for RAFT_MSG_VOTE only: a pre-vote
+         * carrying it could not be decoded back. */
+        return m->u.vote.transfer ? 0 : RAFT__WIRE_VOTE;
     case RAFT_MSG_VOTE:
     case RAFT_MSG_VOTE_RESP:
-    case RAFT_MSG_PREVOTE:
     case RAFT_MSG_PREVOTE_RESP:
         return RAFT__WIRE_VOTE;
     case RAFT_MSG_HEARTBEAT:
     case RAFT_MSG_HEARTBEAT_RESP:
     case RAFT_MSG_READ:
     case RAFT_MSG_READ_RESP:
+    case RAFT_MSG_TIMEOUT_NOW:
         return RAFT__WIRE_SHORT;
     case RAFT_MSG_APPEND_RESP:
         return RAFT__WIRE_APPEND_RESP;
@@ -84,7 +88,7 @@ static uint64_t encoded_size(const struct raft_msg *m)
             (m->u.snapshot.conf_len > 0 && m->u.snapshot.conf == NULL) ||
             (m->u.snapshot.conf_len > 0 && !m->u.snapshot.last) ||
             m->u.snapshot.conf_len > RAFT__WIRE_MAX_CONF ||
-            m->u.snapshot.len > UINT32_MAX - RAFT__WIRE_SNAPSHOT - RAFT__WIRE_MAX_CONF) {
+            m->u.snapshot.len > UINT32_MAX - RAFT__WIRE_SNAPSHOT - m->u.snapshot.conf_len) {
             return 0;
         }
         return RAFT__WIRE_SNAPSHOT + (uint64_t)m->u.snapshot.len +
@@ -152,6 +156,10 @@ static void encode_body(const struct raft_msg *m, uint8_t *p)
     case RAFT_MSG_READ_RESP:
         put64(p + 32, m->u.read.id);
         put64(p + 40, m->u.read.index);
+        break;
+    case RAFT_MSG_TIMEOUT_NOW:
+        put64(p + 32, 0);
+        put64(p + 40, 0);
         break;
     case RAFT_MSG_APPEND_RESP:
         put64(p + 32, m->u.append_resp.index);
@@ -221,6 +229,8 @@ int raft_msg_encode(const struct raft_msg *msg, void *buf, size_t cap, size_t *l
         (msg->type == RAFT_MSG_SNAPSHOT && msg->u.snapshot.last) ||
         (msg->type == RAFT_MSG_SNAPSHOT_RESP && msg->u.snapshot_resp.done)) {
         flags = RAFT__WIRE_FLAG_OK;
+    } else if (msg->type == RAFT_MSG_VOTE && msg->u.vote.transfer) {
+        flags = RAFT__WIRE_FLAG_TRANSFER;
     }
     encode_header(msg, buf, (uint32_t)size, flags);
     encode_body(msg, buf);
@@ -242,6 +252,26 @@ int raft_msg_peek_len(const void *buf, size_t len, size_t *msg_len)
     }
     *msg_len = n;
     return 0;
+}
+
+/* The flag bits a (known) message type defines: bit 0 for the replies
+ * that grant or succeed, the last chunk and READ_RESP; bit 1 for a
+ * leadership transfer's RequestVote. */
+static uint16_t flags_defined(uint8_t type)
+{
+    switch (type) {
+    case RAFT_MSG_VOTE:
+        return RAFT__WIRE_FLAG_TRANSFER;
+    case RAFT_MSG_VOTE_RESP:
+    case RAFT_MSG_PREVOTE_RESP:
+    case RAFT_MSG_APPEND_RESP:
+    case RAFT_MSG_SNAPSHOT:
+    case RAFT_MSG_SNAPSHOT_RESP:
+    case RAFT_MSG_READ_RESP:
+        return RAFT__WIRE_FLAG_OK;
+    default:
+        return 0;
+    }
 }
 
 static void limits_fill(const struct raft_wire_limits *in, struct raft_wire_limits *out)
@@ -396,6 +426,7 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
     case RAFT_MSG_HEARTBEAT_RESP:
     case RAFT_MSG_READ:
     case RAFT_MSG_READ_RESP:
+    case RAFT_MSG_TIMEOUT_NOW:
         want = RAFT__WIRE_SHORT;
         break;
     case RAFT_MSG_APPEND_RESP:
@@ -413,12 +444,7 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
     default:
         return RAFT_ETYPE;
     }
-    /* Flag bit 0 exists for the replies that grant or succeed, the last
-     * chunk, and READ_RESP. */
-    if ((flags & ~RAFT__WIRE_FLAG_OK) != 0 ||
-        (flags != 0 && p[5] != RAFT_MSG_VOTE_RESP && p[5] != RAFT_MSG_APPEND_RESP &&
-         p[5] != RAFT_MSG_SNAPSHOT && p[5] != RAFT_MSG_SNAPSHOT_RESP &&
-         p[5] != RAFT_MSG_PREVOTE_RESP && p[5] != RAFT_MSG_READ_RESP)) {
+    if ((flags & ~flags_defined(p[5])) != 0) {
         return RAFT_EFORMAT;
     }
     /* APPEND and SNAPSHOT have a variable part after `want` bytes; the
@@ -437,6 +463,12 @@ int raft_msg_decode(const void *buf, size_t len, const struct raft_wire_limits *
     case RAFT_MSG_PREVOTE:
         msg->u.vote.last_index = get64(p + 32);
         msg->u.vote.last_term = get64(p + 40);
+        msg->u.vote.transfer = (flags & RAFT__WIRE_FLAG_TRANSFER) != 0;
+        return 0;
+    case RAFT_MSG_TIMEOUT_NOW:
+        if (get64(p + 32) != 0 || get64(p + 40) != 0) {
+            return RAFT_EFORMAT; /* reserved */
+        }
         return 0;
     case RAFT_MSG_HEARTBEAT:
     case RAFT_MSG_HEARTBEAT_RESP:

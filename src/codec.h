@@ -16,9 +16,13 @@
                                       configuration's largest size */
 #define RAFT__WIRE_SNAPSHOT_RESP 48u /* header + index + offset */
 #define RAFT__WIRE_SHORT 48u       /* header + two u64: HEARTBEAT(_RESP), READ
-                                      (_RESP), whose second is reserved in
-                                      all but READ_RESP */
-#define RAFT__WIRE_FLAG_OK 1u      /* granted / success / last / done / ok */
+                                      (_RESP), TIMEOUT_NOW; the second is
+                                      reserved in all but READ_RESP, both
+                                      in TIMEOUT_NOW */
+#define RAFT__WIRE_FLAG_OK 1u      /* bit 0: granted / success / last / done /
+                                      ok */
+#define RAFT__WIRE_FLAG_TRANSFER 2u /* bit 1, VOTE only: the campaign of a
+                                      leadership transfer */
 
 #define RAFT__WIRE_DEFAULT_MAX_ENTRIES 64u
 #define RAFT__WIRE_DEFAULT_MAX_ENTRY_BYTES (1024u * 1024u)

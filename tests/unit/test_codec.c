@@ -47,7 +47,7 @@ enum {
     O_STERM = 40,  /* u64 index_term */
     O_SOFF = 48,   /* u64 offset */
     O_SLEN = 56,   /* u32 len */
-    O_SRSV = 60,   /* u32 reserved */
+    O_SCLEN = 60,  /* u32 conf_len (0 unless last) */
     O_RINDEX = 32, /* SNAPSHOT reply: u64 index */
     O_ROFF = 40,   /* u64 offset */
 
@@ -61,12 +61,27 @@ enum {
 
     T_SNAPSHOT = 5,
     T_SNAPSHOT_RESP = 6,
-    T_FIRST_UNKNOWN = 13, /* the lowest type the format leaves undefined */
+    T_TIMEOUT_NOW = 13,
+    T_FIRST_UNKNOWN = 14, /* the lowest type the format leaves undefined */
+    F_OK = 1,             /* flag bit 0 */
+    F_TRANSFER = 2,       /* flag bit 1: RequestVote only */
+    MAX_CONF = 8 + 9 * 255, /* the largest configuration, and conf_len */
 
     EO_TERM = 0, /* entry: u64 term */
     EO_LEN = 8,  /* u32 len */
     EO_TYPE = 12, /* u8 type */
-    EO_RSV = 13  /* 3 reserved bytes */
+    EO_RSV = 13,  /* 3 reserved bytes */
+    ET_CONFIG = 3,
+    ET_FIRST_UNKNOWN = 4,
+
+    /* A configuration: version, flags, u16 reserved, u32 n, then n times
+     * u64 id + u8 flags. */
+    CO_VER = 0,
+    CO_FLAGS = 1,
+    CO_RSV = 2,
+    CO_N = 4,
+    CO_MEMBERS = 8,
+    C_MEMBER = 9
 };
 
 #define DEF_MAX_ENTRIES 64u
@@ -191,11 +206,18 @@ static size_t spec_size(const struct raft_msg *m)
     switch (m->type) {
     case RAFT_MSG_VOTE:
     case RAFT_MSG_VOTE_RESP:
+    case RAFT_MSG_PREVOTE:
+    case RAFT_MSG_PREVOTE_RESP:
+    case RAFT_MSG_HEARTBEAT:
+    case RAFT_MSG_HEARTBEAT_RESP:
+    case RAFT_MSG_READ:
+    case RAFT_MSG_READ_RESP:
+    case RAFT_MSG_TIMEOUT_NOW:
         return LEN_VOTE;
     case RAFT_MSG_APPEND_RESP:
         return LEN_APPEND_RESP;
     case RAFT_MSG_SNAPSHOT:
-        return LEN_SNAPSHOT + m->u.snapshot.len;
+        return LEN_SNAPSHOT + m->u.snapshot.len + m->u.snapshot.conf_len;
     case RAFT_MSG_SNAPSHOT_RESP:
         return LEN_SNAPSHOT_RESP;
     default: {
@@ -219,10 +241,17 @@ static void check_msg_eq(const struct raft_msg *want, const struct raft_msg *got
           "%s: header differs", name);
     switch (want->type) {
     case RAFT_MSG_VOTE:
+    case RAFT_MSG_PREVOTE:
         CHECK(got->u.vote.last_index == want->u.vote.last_index &&
                   got->u.vote.last_term == want->u.vote.last_term,
               "%s: vote body differs", name);
+        CHECK(got->u.vote.transfer == want->u.vote.transfer,
+              "%s: transfer %d, want %d", name, got->u.vote.transfer,
+              want->u.vote.transfer);
         break;
+    case RAFT_MSG_TIMEOUT_NOW:
+        break; /* no body */
+    case RAFT_MSG_PREVOTE_RESP:
     case RAFT_MSG_VOTE_RESP:
         CHECK(got->u.vote_resp.granted == want->u.vote_resp.granted,
               "%s: granted %d, want %d", name, got->u.vote_resp.granted,
@@ -254,6 +283,12 @@ static void check_msg_eq(const struct raft_msg *want, const struct raft_msg *got
         CHECK(w->len == 0 ? g->data == NULL
                           : memcmp(g->data, w->data, w->len) == 0,
               "%s: snapshot data differs (or not NULL when empty)", name);
+        CHECK(g->conf_len == w->conf_len, "%s: %zu configuration bytes, "
+              "want %zu", name, g->conf_len, w->conf_len);
+        CHECK(w->conf_len == 0 ? g->conf == NULL
+                               : memcmp(g->conf, w->conf, w->conf_len) == 0,
+              "%s: snapshot configuration differs (or not NULL when empty)",
+              name);
         break;
     }
     case RAFT_MSG_SNAPSHOT_RESP:
@@ -327,6 +362,40 @@ static const struct raft_entry ENTS_MIX[] = {
      .len = 1},
     {.term = 9, .type = RAFT_ENTRY_NOOP, .buf = PAY_ODD, .len = 2},
 };
+/* Configurations, byte by byte from the document. */
+#define LE8(v, k) (uint8_t)((uint64_t)(v) >> (8 * (k)))
+#define LE64(v)                                                    \
+    LE8(v, 0), LE8(v, 1), LE8(v, 2), LE8(v, 3), LE8(v, 4), LE8(v, 5), \
+        LE8(v, 6), LE8(v, 7)
+
+/* Voters 1 and 2, learner 3: the document's example. */
+static const uint8_t CONF3[] = {
+    1, 0, 0, 0, 3, 0, 0, 0,
+    LE64(1u), 1,
+    LE64(2u), 1,
+    LE64(3u), 4,
+};
+/* Joint, left automatically: 1 stays, 2 goes, 4 comes in, a voter with a
+ * large id is demoted to learner. */
+static const uint8_t CONF_JOINT[] = {
+    1, 1, 0, 0, 4, 0, 0, 0,
+    LE64(1u), 3,
+    LE64(2u), 2,
+    LE64(4u), 1,
+    LE64(0x0102030405060708u), 6,
+};
+static uint8_t CONF_BIG[MAX_CONF]; /* 255 voters; filled by setup() */
+
+static const struct raft_entry ENTS_CONF[] = {
+    {.term = 1, .type = RAFT_ENTRY_CONFIG, .buf = CONF3, .len = sizeof(CONF3)},
+    {.term = 2, .type = RAFT_ENTRY_COMMAND, .buf = PAY_ABC, .len = 3},
+    {.term = 2, .type = RAFT_ENTRY_CONFIG, .buf = CONF_JOINT,
+     .len = sizeof(CONF_JOINT)},
+    /* The codec does not look inside a configuration: raft_step does. */
+    {.term = 3, .type = RAFT_ENTRY_CONFIG, .buf = PAY_ODD, .len = 5},
+    {.term = 3, .type = RAFT_ENTRY_CONFIG, .buf = NULL, .len = 0},
+};
+
 static const struct raft_entry ENTS_MAXTERM[] = {
     {.term = UINT64_MAX, .type = RAFT_ENTRY_COMMAND, .buf = PAY_ABC, .len = 3},
     {.term = UINT64_MAX, .type = RAFT_ENTRY_NOOP, .buf = NULL, .len = 0},
@@ -349,6 +418,16 @@ static const struct rt_case RT[] = {
     {"vote, mixed",
      {.type = RAFT_MSG_VOTE, .from = 1, .to = 2, .term = MIXED_A,
       .u.vote = {.last_index = MIXED_B, .last_term = 7}}},
+    {"vote of a transfer, all zero",
+     {.type = RAFT_MSG_VOTE, .u.vote = {.transfer = true}}},
+    {"vote of a transfer, all max",
+     {.type = RAFT_MSG_VOTE, .from = M, .to = M, .term = M,
+      .u.vote = {.last_index = M, .last_term = M, .transfer = true}}},
+    {"prevote, mixed",
+     {.type = RAFT_MSG_PREVOTE, .from = 3, .to = 1, .term = MIXED_A,
+      .u.vote = {.last_index = MIXED_B, .last_term = 7}}},
+    {"timeout_now, all zero", {.type = RAFT_MSG_TIMEOUT_NOW}},
+    {"timeout_now, all max", {.type = RAFT_MSG_TIMEOUT_NOW, .from = M, .to = M, .term = M}},
     {"vote_resp granted, all zero",
      {.type = RAFT_MSG_VOTE_RESP, .u.vote_resp = {.granted = true}}},
     {"vote_resp denied, all zero", {.type = RAFT_MSG_VOTE_RESP}},
@@ -392,6 +471,10 @@ static const struct rt_case RT[] = {
      {.type = RAFT_MSG_APPEND, .from = MIXED_A, .to = MIXED_B, .term = 9,
       .u.append = {.prev_index = MIXED_B, .prev_term = MIXED_A, .commit = 1,
                    .n_entries = ARRAY_LEN(ENTS_MIX), .entries = ENTS_MIX}}},
+    {"append, configuration entries",
+     {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 3,
+      .u.append = {.prev_index = 0, .prev_term = 0, .commit = 0,
+                   .n_entries = ARRAY_LEN(ENTS_CONF), .entries = ENTS_CONF}}},
     {"append, all max with entries",
      {.type = RAFT_MSG_APPEND, .from = M, .to = M, .term = M,
       .u.append = {.prev_index = M, .prev_term = M, .commit = M,
@@ -421,6 +504,28 @@ static const struct rt_case RT[] = {
      {.type = RAFT_MSG_SNAPSHOT, .from = M, .to = M, .term = M,
       .u.snapshot = {.index = M, .index_term = M, .offset = M, .last = true,
                      .len = 1, .data = PAY_ODD}}},
+    {"snapshot last, 3 bytes and the configuration",
+     {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 3,
+      .u.snapshot = {.index = 10, .index_term = 2, .offset = 7,
+                     .last = true, .len = 3, .data = PAY_ABC,
+                     .conf_len = sizeof(CONF3), .conf = CONF3}}},
+    {"snapshot last, empty chunk and the largest configuration",
+     {.type = RAFT_MSG_SNAPSHOT, .from = M, .to = M, .term = M,
+      .u.snapshot = {.index = M, .index_term = M, .offset = M,
+                     .last = true, .conf_len = MAX_CONF, .conf = CONF_BIG}}},
+    {"snapshot last, a joint configuration, 300 bytes",
+     {.type = RAFT_MSG_SNAPSHOT, .from = 2, .to = 5, .term = 8,
+      .u.snapshot = {.index = 90, .index_term = 8, .offset = 300,
+                     .last = true, .len = sizeof(PAY_BIN), .data = PAY_BIN,
+                     .conf_len = sizeof(CONF_JOINT), .conf = CONF_JOINT}}},
+    {"snapshot last, 1 configuration byte (not valid; not the codec's to check)",
+     {.type = RAFT_MSG_SNAPSHOT, .from = 2, .to = 5, .term = 8,
+      .u.snapshot = {.index = 90, .index_term = 8, .last = true,
+                     .conf_len = 1, .conf = PAY_ODD}}},
+    {"snapshot, a non-NULL configuration pointer with conf_len 0",
+     {.type = RAFT_MSG_SNAPSHOT, .from = 2, .to = 5, .term = 8,
+      .u.snapshot = {.index = 90, .index_term = 8, .len = 3, .data = PAY_ABC,
+                     .conf = CONF3}}},
     {"snapshot_resp, all zero", {.type = RAFT_MSG_SNAPSHOT_RESP}},
     {"snapshot_resp done, all zero",
      {.type = RAFT_MSG_SNAPSHOT_RESP, .u.snapshot_resp = {.done = true}}},
@@ -437,11 +542,25 @@ static const struct rt_case RT[] = {
 
 #undef M
 
+/* 255 voters with ids i * 0x0101010101010101 + 1. */
+static void fill_conf_big(uint8_t *b)
+{
+    b[CO_VER] = 1;
+    b[CO_FLAGS] = 0;
+    wle(b + CO_RSV, 2, 0);
+    wle(b + CO_N, 4, 255);
+    for (unsigned i = 0; i < 255; i++) {
+        wle(b + CO_MEMBERS + C_MEMBER * i, 8, i * 0x0101010101010101u + 1);
+        b[CO_MEMBERS + C_MEMBER * i + 8] = RAFT_MEMBER_VOTER;
+    }
+}
+
 static void setup(void)
 {
     for (size_t i = 0; i < sizeof(PAY_BIN); i++) {
         PAY_BIN[i] = (uint8_t)(i * 37 + 11);
     }
+    fill_conf_big(CONF_BIG);
 }
 
 static struct raft *wnode[4]; /* the integration test's nodes */
@@ -500,12 +619,19 @@ START_TEST(test_roundtrip_every_type)
                       rle(buf + O_STERM, 8) == sn->index_term &&
                       rle(buf + O_SOFF, 8) == sn->offset &&
                       rle(buf + O_SLEN, 4) == sn->len &&
-                      rle(buf + O_SRSV, 4) == 0,
+                      rle(buf + O_SCLEN, 4) == sn->conf_len,
                   "%s: snapshot fields not at the documented offsets",
                   c->name);
             CHECK(sn->len == 0 ||
                       memcmp(buf + LEN_SNAPSHOT, sn->data, sn->len) == 0,
                   "%s: data not at offset 64", c->name);
+            CHECK(sn->conf_len == 0 ||
+                      memcmp(buf + LEN_SNAPSHOT + sn->len, sn->conf,
+                             sn->conf_len) == 0,
+                  "%s: configuration not right after the data", c->name);
+        } else if (c->m.type == RAFT_MSG_TIMEOUT_NOW) {
+            CHECK(rle(buf + 32, 8) == 0 && rle(buf + 40, 8) == 0,
+                  "%s: reserved bytes not zero", c->name);
         } else if (c->m.type == RAFT_MSG_SNAPSHOT_RESP) {
             CHECK(rle(buf + O_RINDEX, 8) == c->m.u.snapshot_resp.index &&
                       rle(buf + O_ROFF, 8) == c->m.u.snapshot_resp.offset,
@@ -527,7 +653,8 @@ START_TEST(test_roundtrip_every_type)
 }
 END_TEST
 
-/* Flags follow the booleans exactly: bit 0 of the u16 at offset 6. */
+/* Flags follow the booleans exactly: bit 0 of the u16 at offset 6, bit 1
+ * for a RequestVote's transfer. */
 START_TEST(test_roundtrip_flag_bit)
 {
     for (size_t i = 0; i < ARRAY_LEN(RT); i++) {
@@ -535,7 +662,9 @@ START_TEST(test_roundtrip_flag_bit)
         size_t len = 0;
         uint8_t *buf = enc_alloc(&c->m, &len);
         uint64_t want = 0;
-        if (c->m.type == RAFT_MSG_VOTE_RESP) {
+        if (c->m.type == RAFT_MSG_VOTE) {
+            want = c->m.u.vote.transfer ? F_TRANSFER : 0;
+        } else if (c->m.type == RAFT_MSG_VOTE_RESP) {
             want = c->m.u.vote_resp.granted;
         } else if (c->m.type == RAFT_MSG_APPEND_RESP) {
             want = c->m.u.append_resp.success;
@@ -1008,6 +1137,223 @@ START_TEST(test_golden_snapshot_resp)
 }
 END_TEST
 
+/* The document's configuration example, hand-written once more. */
+static const uint8_t GOLD_CONF3[35] = {
+    /*  0 version 1, flags 0 */ 0x01, 0x00,
+    /*  2 reserved           */ 0x00, 0x00,
+    /*  4 n = 3              */ 0x03, 0x00, 0x00, 0x00,
+    /*  8 id 1, VOTER        */ 0x01, 0, 0, 0, 0, 0, 0, 0, 0x01,
+    /* 17 id 2, VOTER        */ 0x02, 0, 0, 0, 0, 0, 0, 0, 0x01,
+    /* 26 id 3, LEARNER      */ 0x03, 0, 0, 0, 0, 0, 0, 0, 0x04,
+};
+
+START_TEST(test_golden_snapshot_conf)
+{
+    static const uint8_t want_head[66] = {
+        /*  0 length 101   */ 0x65, 0x00, 0x00, 0x00,
+        /*  4 version 1    */ 0x01,
+        /*  5 type 5       */ 0x05,
+        /*  6 flags: last  */ 0x01, 0x00,
+        /*  8 from         */ 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 16 to           */ 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 24 term         */ 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 32 index        */ 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 40 index_term   */ 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 48 offset       */ 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 56 len 2        */ 0x02, 0x00, 0x00, 0x00,
+        /* 60 conf_len 35  */ 0x23, 0x00, 0x00, 0x00,
+        /* 64 data         */ 0xab, 0xcd,
+        /* 66 conf follows */
+    };
+    uint8_t want[101];
+    memcpy(want, want_head, sizeof(want_head));
+    memcpy(want + 66, GOLD_CONF3, sizeof(GOLD_CONF3));
+    ck_assert_mem_eq(CONF3, GOLD_CONF3, sizeof(GOLD_CONF3));
+    static const uint8_t data[2] = {0xab, 0xcd};
+    const struct raft_msg m = {
+        .type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 7,
+        .u.snapshot = {.index = 0x100, .index_term = 6, .offset = 16,
+                       .last = true, .len = 2, .data = data,
+                       .conf_len = sizeof(GOLD_CONF3), .conf = GOLD_CONF3}};
+    uint8_t out[120];
+    size_t len = 0;
+    memset(out, CANARY_GOLD, sizeof(out));
+    ck_assert_int_eq(raft_msg_encode(&m, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, sizeof(want));
+    for (size_t i = 0; i < sizeof(want); i++) {
+        CHECK(out[i] == want[i], "snapshot+conf byte %zu: 0x%02x, want 0x%02x",
+              i, out[i], want[i]);
+    }
+    for (size_t i = sizeof(want); i < sizeof(out); i++) {
+        CHECK(out[i] == CANARY_GOLD, "snapshot+conf: byte %zu written", i);
+    }
+    struct raft_msg d;
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(want, sizeof(want), NULL, &d, NULL, 0), 0);
+    check_msg_eq(&m, &d, NULL, "golden snapshot with its configuration");
+    ck_assert_ptr_eq(d.u.snapshot.conf, want + 66);
+}
+END_TEST
+
+START_TEST(test_golden_config_entry)
+{
+    static const uint8_t want_head[80] = {
+        /*  0 length 115   */ 0x73, 0x00, 0x00, 0x00,
+        /*  4 version, type 3, flags 0 */ 0x01, 0x03, 0x00, 0x00,
+        /*  8 from         */ 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 16 to           */ 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 24 term         */ 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 32 prev_index   */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 40 prev_term    */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 48 commit       */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 56 n_entries 1  */ 0x01, 0x00, 0x00, 0x00,
+        /* 60 reserved     */ 0x00, 0x00, 0x00, 0x00,
+        /* 64 e0 term 1    */ 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 72 e0 len 35    */ 0x23, 0x00, 0x00, 0x00,
+        /* 76 e0 type 3    */ 0x03,
+        /* 77 reserved     */ 0x00, 0x00, 0x00,
+        /* 80 payload follows */
+    };
+    uint8_t want[115];
+    memcpy(want, want_head, sizeof(want_head));
+    memcpy(want + 80, GOLD_CONF3, sizeof(GOLD_CONF3));
+    /* A cluster's first entry: its first leader's configuration. */
+    const struct raft_entry e = {.term = 1, .type = RAFT_ENTRY_CONFIG,
+                                 .buf = GOLD_CONF3, .len = sizeof(GOLD_CONF3)};
+    const struct raft_msg m = {.type = RAFT_MSG_APPEND, .from = 1, .to = 3,
+                               .term = 1,
+                               .u.append = {.n_entries = 1, .entries = &e}};
+    uint8_t out[sizeof(want)];
+    size_t len = 0;
+    ck_assert_int_eq(raft_msg_encode(&m, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, sizeof(want));
+    ck_assert_mem_eq(out, want, sizeof(want));
+    struct raft_msg d;
+    struct raft_entry de;
+    poison(&d, &de, 1);
+    ck_assert_int_eq(raft_msg_decode(want, sizeof(want), NULL, &d, &de, 1), 0);
+    check_msg_eq(&m, &d, &de, "golden configuration entry");
+    ck_assert_ptr_eq(de.buf, want + 80);
+    /* And the payload reads as the document's example. */
+    struct raft_member mem[3];
+    size_t n = 0;
+    ck_assert_int_eq(raft_conf_decode(de.buf, de.len, mem, 3, &n), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert(mem[0].id == 1 && mem[0].flags == RAFT_MEMBER_VOTER);
+    ck_assert(mem[1].id == 2 && mem[1].flags == RAFT_MEMBER_VOTER);
+    ck_assert(mem[2].id == 3 && mem[2].flags == RAFT_MEMBER_LEARNER);
+}
+END_TEST
+
+START_TEST(test_golden_timeout_now_and_transfer_vote)
+{
+    static const uint8_t want_tn[48] = {
+        /*  0 length 48        */ 0x30, 0x00, 0x00, 0x00,
+        /*  4 version, type 13 */ 0x01, 0x0d,
+        /*  6 flags 0          */ 0x00, 0x00,
+        /*  8 from             */ 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 16 to               */ 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 24 term             */ 0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 32 reserved         */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 40 reserved         */ 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    };
+    static const uint8_t want_vote[48] = {
+        /*  0 length 48        */ 0x30, 0x00, 0x00, 0x00,
+        /*  4 version, type 1  */ 0x01, 0x01,
+        /*  6 flags: transfer  */ 0x02, 0x00,
+        /*  8 from             */ 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 16 to               */ 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 24 term             */ 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 32 last_index       */ 0x2a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        /* 40 last_term        */ 0x09, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    };
+    /* TimeoutNow has no fields: whatever the union holds is not sent. */
+    struct raft_msg tn = {.type = RAFT_MSG_TIMEOUT_NOW, .from = 1, .to = 3,
+                          .term = 9};
+    memset(&tn.u, 0xA5, sizeof(tn.u));
+    const struct raft_msg vote = {
+        .type = RAFT_MSG_VOTE, .from = 3, .to = 2, .term = 10,
+        .u.vote = {.last_index = 42, .last_term = 9, .transfer = true}};
+    uint8_t out[64];
+    size_t len = 0;
+    ck_assert_int_eq(raft_msg_encode(&tn, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, 48);
+    ck_assert_mem_eq(out, want_tn, sizeof(want_tn));
+    ck_assert_int_eq(raft_msg_encode(&vote, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(len, 48);
+    ck_assert_mem_eq(out, want_vote, sizeof(want_vote));
+
+    struct raft_msg d;
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(want_tn, 48, NULL, &d, NULL, 0), 0);
+    ck_assert_int_eq(d.type, RAFT_MSG_TIMEOUT_NOW);
+    ck_assert(d.from == 1 && d.to == 3 && d.term == 9);
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(want_vote, 48, NULL, &d, NULL, 0), 0);
+    check_msg_eq(&vote, &d, NULL, "golden vote of a transfer");
+
+    /* Every reserved byte of TimeoutNow, and every flag. */
+    uint8_t bad[48];
+    for (size_t i = 32; i < 48; i++) {
+        memcpy(bad, want_tn, sizeof(bad));
+        bad[i] = (uint8_t)(1u << (i % 8));
+        CHECK(dec_exact(bad, 48, NULL, &d, NULL, 0) == RAFT_EFORMAT,
+              "timeout_now, reserved byte %zu set: accepted", i);
+    }
+    for (unsigned bit = 0; bit < 16; bit++) {
+        memcpy(bad, want_tn, sizeof(bad));
+        wle(bad + O_FLAGS, 2, 1u << bit);
+        CHECK(dec_exact(bad, 48, NULL, &d, NULL, 0) == RAFT_EFORMAT,
+              "timeout_now, flag bit %u: accepted", bit);
+    }
+    /* The transfer flag: RequestVote only, and bit 0 is not RequestVote's. */
+    static const struct {
+        int type;
+        unsigned flags;
+        int want;
+    } flag_cases[] = {
+        {RAFT_MSG_VOTE, F_TRANSFER, 0},
+        {RAFT_MSG_VOTE, 0, 0},
+        {RAFT_MSG_VOTE, F_OK, RAFT_EFORMAT},
+        {RAFT_MSG_VOTE, F_OK | F_TRANSFER, RAFT_EFORMAT},
+        {RAFT_MSG_VOTE, F_TRANSFER | 4, RAFT_EFORMAT},
+        {RAFT_MSG_PREVOTE, F_TRANSFER, RAFT_EFORMAT},
+        {RAFT_MSG_PREVOTE, 0, 0},
+        {RAFT_MSG_VOTE_RESP, F_TRANSFER, RAFT_EFORMAT},
+        {RAFT_MSG_VOTE_RESP, F_OK | F_TRANSFER, RAFT_EFORMAT},
+        {RAFT_MSG_PREVOTE_RESP, F_TRANSFER, RAFT_EFORMAT},
+        {RAFT_MSG_READ_RESP, F_TRANSFER, RAFT_EFORMAT},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(flag_cases); i++) {
+        memcpy(bad, want_vote, sizeof(bad));
+        bad[O_TYPE] = (uint8_t)flag_cases[i].type;
+        wle(bad + O_FLAGS, 2, flag_cases[i].flags);
+        poison(&d, NULL, 0);
+        int rc = dec_exact(bad, 48, NULL, &d, NULL, 0);
+        CHECK(rc == flag_cases[i].want, "type %d, flags 0x%x: %s, want %s",
+              flag_cases[i].type, flag_cases[i].flags, err_name(rc),
+              err_name(flag_cases[i].want));
+        if (rc == 0 && (flag_cases[i].type == RAFT_MSG_VOTE ||
+                        flag_cases[i].type == RAFT_MSG_PREVOTE)) {
+            CHECK(d.u.vote.transfer == (flag_cases[i].flags == F_TRANSFER),
+                  "type %d, flags 0x%x: transfer %d", flag_cases[i].type,
+                  flag_cases[i].flags, d.u.vote.transfer);
+        }
+    }
+    /* A pre-vote cannot carry it: the encoder refuses, writing nothing. */
+    struct raft_msg pv = vote;
+    pv.type = RAFT_MSG_PREVOTE;
+    memset(out, CANARY_GOLD, sizeof(out));
+    ck_assert_int_eq(raft_msg_encode(&pv, out, sizeof(out), &len), RAFT_EINVAL);
+    for (size_t i = 0; i < sizeof(out); i++) {
+        CHECK(out[i] == CANARY_GOLD, "refused pre-vote: byte %zu written", i);
+    }
+    pv.u.vote.transfer = false;
+    ck_assert_int_eq(raft_msg_encode(&pv, out, sizeof(out), &len), 0);
+    ck_assert_uint_eq(rle(out + O_FLAGS, 2), 0);
+}
+END_TEST
+
 /* ======================================================================
  * raft_msg_encode: ENOBUFS and EINVAL
  * ====================================================================== */
@@ -1060,9 +1406,9 @@ END_TEST
 
 static const struct raft_entry BAD_ETYPE0[] = {
     {.term = 1, .type = 0, .buf = "x", .len = 1}};
-static const struct raft_entry BAD_ETYPE3[] = {
-    {.term = 1, .type = RAFT_ENTRY_COMMAND, .buf = "x", .len = 1},
-    {.term = 1, .type = 3, .buf = "x", .len = 1}};
+static const struct raft_entry BAD_ETYPE4[] = {
+    {.term = 1, .type = RAFT_ENTRY_CONFIG, .buf = CONF3, .len = sizeof(CONF3)},
+    {.term = 1, .type = ET_FIRST_UNKNOWN, .buf = "x", .len = 1}};
 static const struct raft_entry BAD_NULLBUF[] = {
     {.term = 1, .type = RAFT_ENTRY_COMMAND, .buf = "x", .len = 1},
     {.term = 1, .type = RAFT_ENTRY_COMMAND, .buf = NULL, .len = 1}};
@@ -1088,16 +1434,16 @@ START_TEST(test_encode_einval)
         {"type 0", {.type = 0, .from = 1, .to = 2, .term = 1}},
         {"first unknown type",
          {.type = T_FIRST_UNKNOWN, .from = 1, .to = 2, .term = 1}},
-        {"type 14", {.type = 14, .from = 1, .to = 2, .term = 1}},
+        {"type 15", {.type = 15, .from = 1, .to = 2, .term = 1}},
         {"type 255", {.type = 255, .from = 1, .to = 2, .term = 1}},
         {"type -1", {.type = -1, .from = 1, .to = 2, .term = 1}},
         {"type 256+1", {.type = 257, .from = 1, .to = 2, .term = 1}},
         {"entry type 0",
          {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1,
           .u.append = {.n_entries = 1, .entries = BAD_ETYPE0}}},
-        {"entry type 3",
+        {"entry type 4 (after a configuration entry)",
          {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1,
-          .u.append = {.n_entries = 2, .entries = BAD_ETYPE3}}},
+          .u.append = {.n_entries = 2, .entries = BAD_ETYPE4}}},
         {"entries NULL with n_entries 1",
          {.type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1,
           .u.append = {.n_entries = 1, .entries = NULL}}},
@@ -1112,6 +1458,21 @@ START_TEST(test_encode_einval)
          {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 1,
           .u.snapshot = {.index = 1, .index_term = 1, .last = true,
                          .len = 300, .data = NULL}}},
+        {"last snapshot chunk: NULL configuration with conf_len 35",
+         {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 1,
+          .u.snapshot = {.index = 1, .index_term = 1, .last = true,
+                         .conf_len = sizeof(CONF3), .conf = NULL}}},
+        {"a configuration on a chunk that is not the last",
+         {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 1,
+          .u.snapshot = {.index = 1, .index_term = 1, .len = 1, .data = "x",
+                         .conf_len = sizeof(CONF3), .conf = CONF3}}},
+        {"last snapshot chunk: conf_len 2304",
+         {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 1,
+          .u.snapshot = {.index = 1, .index_term = 1, .last = true,
+                         .conf_len = MAX_CONF + 1, .conf = CONF_BIG}}},
+        {"prevote with transfer set",
+         {.type = RAFT_MSG_PREVOTE, .from = 1, .to = 2, .term = 1,
+          .u.vote = {.last_index = 1, .last_term = 1, .transfer = true}}},
     };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         const size_t caps[] = {0, sizeof(buf)};
@@ -1169,6 +1530,24 @@ START_TEST(test_encode_einval)
     sn.u.snapshot.len = SIZE_MAX;
     ck_assert_int_eq(raft_msg_encode(&sn, NULL, 0, &len), RAFT_EINVAL);
 #endif
+    /* With a configuration: 64 + len + conf_len <= UINT32_MAX. */
+    sn.u.snapshot.last = true;
+    sn.u.snapshot.conf = CONF_BIG;
+    sn.u.snapshot.conf_len = MAX_CONF;
+    sn.u.snapshot.len = (size_t)UINT32_MAX - LEN_SNAPSHOT - MAX_CONF;
+    ck_assert_int_eq(raft_msg_encode(&sn, NULL, 0, &len), RAFT_ENOBUFS);
+    ck_assert_uint_eq(len, UINT32_MAX);
+    sn.u.snapshot.len++;
+    ck_assert_int_eq(raft_msg_encode(&sn, NULL, 0, &len), RAFT_EINVAL);
+    sn.u.snapshot.conf_len = MAX_CONF - 1;
+    ck_assert_int_eq(raft_msg_encode(&sn, NULL, 0, &len), RAFT_ENOBUFS);
+    ck_assert_uint_eq(len, UINT32_MAX);
+    /* Without one, the whole room is the chunk's (the bound does not
+     * reserve room for a configuration). */
+    sn.u.snapshot.conf_len = 0;
+    sn.u.snapshot.len = (size_t)UINT32_MAX - LEN_SNAPSHOT;
+    ck_assert_int_eq(raft_msg_encode(&sn, NULL, 0, &len), RAFT_ENOBUFS);
+    ck_assert_uint_eq(len, UINT32_MAX);
 }
 END_TEST
 
@@ -1237,8 +1616,16 @@ enum {
     B_SNAP,      /* a 10-byte chunk, not the last */
     B_SNAP0,     /* an empty last chunk */
     B_SNAP_RESP, /* not done */
+    B_SNAPC,     /* a last chunk: 3 data bytes, then CONF3 */
+    B_VOTE_T,    /* a RequestVote with the transfer flag */
+    B_TIMEOUT,   /* TimeoutNow */
     N_BASES
 };
+
+/* B_SNAPC: data at 64..67, configuration at 67..102, length 102. */
+#define SNAPC_DATA 3u
+#define SNAPC_CONF ((unsigned)sizeof(CONF3))
+#define LEN_SC (64u + SNAPC_DATA + SNAPC_CONF)
 
 /* B_SNAP: data at 64..74, length 74. */
 #define SNAP_DATA 10u
@@ -1280,6 +1667,14 @@ static const struct raft_msg BASES[N_BASES] = {
     [B_SNAP_RESP] = {.type = RAFT_MSG_SNAPSHOT_RESP, .from = 2, .to = 1,
                      .term = 3,
                      .u.snapshot_resp = {.index = 9, .offset = 30}},
+    [B_SNAPC] = {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 3,
+                 .u.snapshot = {.index = 9, .index_term = 2, .offset = 30,
+                                .last = true, .len = SNAPC_DATA, .data = "xyz",
+                                .conf_len = SNAPC_CONF, .conf = CONF3}},
+    [B_VOTE_T] = {.type = RAFT_MSG_VOTE, .from = 1, .to = 2, .term = 3,
+                  .u.vote = {.last_index = 4, .last_term = 2,
+                             .transfer = true}},
+    [B_TIMEOUT] = {.type = RAFT_MSG_TIMEOUT_NOW, .from = 1, .to = 2, .term = 3},
 };
 
 struct patch {
@@ -1382,6 +1777,15 @@ START_TEST(test_decode_00_bases_are_valid)
     ck_assert_uint_eq(f.n, LEN_SNAPSHOT);
     base_frame(B_SNAP_RESP, &f);
     ck_assert_uint_eq(f.n, LEN_SNAPSHOT_RESP);
+    base_frame(B_SNAPC, &f);
+    ck_assert_uint_eq(f.n, LEN_SC);
+    ck_assert_uint_eq(rle(f.b + O_SLEN, 4), SNAPC_DATA);
+    ck_assert_uint_eq(rle(f.b + O_SCLEN, 4), SNAPC_CONF);
+    ck_assert_mem_eq(f.b + LEN_SNAPSHOT + SNAPC_DATA, CONF3, SNAPC_CONF);
+    base_frame(B_VOTE_T, &f);
+    ck_assert_uint_eq(rle(f.b + O_FLAGS, 2), F_TRANSFER);
+    base_frame(B_TIMEOUT, &f);
+    ck_assert_uint_eq(f.n, LEN_VOTE);
 }
 END_TEST
 
@@ -1572,11 +1976,12 @@ START_TEST(test_decode_06_more_than_length)
 }
 END_TEST
 
-/* The PreVote, heartbeat-round and read messages: 48 bytes each, flag bit
- * 0 only where it means something, reserved u64s zero. */
+/* The PreVote, heartbeat-round, read and TimeoutNow messages: 48 bytes
+ * each, flag bit 0 only where it means something, bit 1 never, reserved
+ * u64s zero. */
 START_TEST(test_codec_prevote_and_read_types)
 {
-    struct raft_msg ms[8];
+    struct raft_msg ms[9];
     memset(ms, 0, sizeof(ms));
     for (size_t i = 0; i < ARRAY_LEN(ms); i++) {
         ms[i].from = 3;
@@ -1605,6 +2010,7 @@ START_TEST(test_codec_prevote_and_read_types)
     ms[6].u.read.ok = true;
     ms[7].type = RAFT_MSG_READ_RESP; /* refused */
     ms[7].u.read.id = 78;
+    ms[8].type = RAFT_MSG_TIMEOUT_NOW;
     for (size_t i = 0; i < ARRAY_LEN(ms); i++) {
         uint8_t buf[64];
         size_t len = 0;
@@ -1626,13 +2032,23 @@ START_TEST(test_codec_prevote_and_read_types)
         memcpy(bad, buf, len);
         bad[7] = 0x80;
         ck_assert_int_eq(raft_msg_decode(bad, len, NULL, &d, NULL, 0), RAFT_EFORMAT);
-        /* The reserved u64 of HEARTBEAT, HEARTBEAT_RESP and READ. */
+        /* Flag bit 1 is RequestVote's only. */
+        memcpy(bad, buf, len);
+        bad[6] |= F_TRANSFER;
+        ck_assert_int_eq(raft_msg_decode(bad, len, NULL, &d, NULL, 0), RAFT_EFORMAT);
+        /* The reserved u64 of HEARTBEAT, HEARTBEAT_RESP, READ and
+         * TIMEOUT_NOW; TIMEOUT_NOW's first u64 too. */
         memcpy(bad, buf, len);
         bad[47] = 1;
         bool reserved = ms[i].type == RAFT_MSG_HEARTBEAT ||
-                        ms[i].type == RAFT_MSG_HEARTBEAT_RESP || ms[i].type == RAFT_MSG_READ;
+                        ms[i].type == RAFT_MSG_HEARTBEAT_RESP || ms[i].type == RAFT_MSG_READ ||
+                        ms[i].type == RAFT_MSG_TIMEOUT_NOW;
         ck_assert_int_eq(raft_msg_decode(bad, len, NULL, &d, NULL, 0),
                          reserved ? RAFT_EFORMAT : 0);
+        memcpy(bad, buf, len);
+        bad[32] = 1;
+        ck_assert_int_eq(raft_msg_decode(bad, len, NULL, &d, NULL, 0),
+                         ms[i].type == RAFT_MSG_TIMEOUT_NOW ? RAFT_EFORMAT : 0);
         /* Exactly 48 bytes: one more, stated in the prefix, is refused. */
         memcpy(bad, buf, len);
         bad[48] = 0;
@@ -1673,37 +2089,64 @@ START_TEST(test_decode_07_message_type)
         /* A 64-byte heartbeat has n_entries 0 where a chunk has len 0. */
         {.name = "heartbeat relabelled type 5 is an empty chunk",
          .base = B_APPEND0, .p = {P(O_TYPE, 1, T_SNAPSHOT)}, .want = 0},
+        /* Type 13 is known: a zero body is a TimeoutNow, any other one is
+         * refused for its reserved bytes (a later row). */
+        {.name = "timeout_now relabelled vote is valid", .base = B_TIMEOUT,
+         .p = {P(O_TYPE, 1, RAFT_MSG_VOTE)}, .want = 0},
+        {.name = "vote with an empty body relabelled type 13 is valid",
+         .base = B_VOTE, .p = {P(O_TYPE, 1, T_TIMEOUT_NOW), P(32, 8, 0),
+                               P(40, 8, 0)},
+         .want = 0},
+        {.name = "vote relabelled type 13: its body is reserved there",
+         .base = B_VOTE, .p = {P(O_TYPE, 1, T_TIMEOUT_NOW)},
+         .want = RAFT_EFORMAT},
     };
     RUN(cs);
 }
 END_TEST
 
+/* The flag bits a type defines, from the header table: bit 0 for the
+ * replies that grant or succeed, the last chunk and a read's answer; bit 1
+ * for a RequestVote of a transfer; nothing for the others. */
+static unsigned defined_flags(int type)
+{
+    switch (type) {
+    case RAFT_MSG_VOTE:
+        return F_TRANSFER;
+    case RAFT_MSG_VOTE_RESP:
+    case RAFT_MSG_APPEND_RESP:
+    case T_SNAPSHOT:
+    case T_SNAPSHOT_RESP:
+    case RAFT_MSG_PREVOTE_RESP:
+    case RAFT_MSG_READ_RESP:
+        return F_OK;
+    default:
+        return 0;
+    }
+}
+
 START_TEST(test_decode_08_flags)
 {
-    static const int bases[] = {B_VOTE,    B_VOTE_RESP, B_APPEND_RESP,
-                                B_APPEND0, B_APPEND2,   B_SNAP,
-                                B_SNAP0,   B_SNAP_RESP};
-    for (size_t b = 0; b < ARRAY_LEN(bases); b++) {
-        int type = BASES[bases[b]].type;
-        bool has_flag = type == RAFT_MSG_VOTE_RESP ||
-                        type == RAFT_MSG_APPEND_RESP || type == T_SNAPSHOT ||
-                        type == T_SNAPSHOT_RESP;
-        /* Bit 0 alone. */
-        struct dcase c = {.name = "bit 0", .base = bases[b],
-                          .p = {P(O_FLAGS, 2, 1)},
-                          .want = has_flag ? 0 : RAFT_EFORMAT};
-        int rc = run_dcase(&c);
-        CHECK(rc == c.want, "type %d, flag bit 0: %s, want %s", type,
-              err_name(rc), err_name(c.want));
-        /* Each reserved bit, alone and with bit 0. */
-        for (unsigned bit = 1; bit < 16; bit++) {
-            for (unsigned with0 = 0; with0 < 2; with0++) {
-                c.p[0] = (struct patch)P(O_FLAGS, 2, (1u << bit) | with0);
-                c.want = RAFT_EFORMAT;
-                rc = run_dcase(&c);
-                CHECK(rc == RAFT_EFORMAT,
-                      "type %d, flags 0x%04x: %s, want RAFT_EFORMAT", type,
-                      (1u << bit) | with0, err_name(rc));
+    for (int b = 0; b < N_BASES; b++) {
+        int type = BASES[b].type;
+        unsigned mine = defined_flags(type);
+        /* Bits 0 and 1 in every combination, alone and with each higher
+         * bit: valid exactly when the type defines every bit set. */
+        for (unsigned high = 1; high <= 15; high++) {
+            for (unsigned low = 0; low < 4; low++) {
+                unsigned flags = (high == 1 ? 0 : 1u << high) | low;
+                if (high == 1 && low == 0) {
+                    continue;
+                }
+                struct dcase c = {.name = "flags", .base = b,
+                                  .p = {P(O_FLAGS, 2, flags)}};
+                int want = (flags & ~mine) == 0 ? 0 : RAFT_EFORMAT;
+                if (want == 0 && b == B_SNAPC && (flags & F_OK) == 0) {
+                    want = RAFT_EFORMAT; /* a configuration without `last` */
+                }
+                int rc = run_dcase(&c);
+                CHECK(rc == want, "type %d, flags 0x%04x: %s, want %s", type,
+                      flags, err_name(rc), err_name(want));
             }
         }
     }
@@ -1769,6 +2212,15 @@ START_TEST(test_decode_09_fixed_length)
          .want = RAFT_EFORMAT},
         {.name = "74-byte snapshot relabelled snapshot_resp", .base = B_SNAP,
          .p = {P(O_TYPE, 1, T_SNAPSHOT_RESP)}, .want = RAFT_EFORMAT},
+        {.name = "timeout_now, length 56", .base = B_TIMEOUT,
+         .p = {P(O_LEN, 4, 56)}, .extra = 8, .want = RAFT_EFORMAT},
+        {.name = "timeout_now, length 64", .base = B_TIMEOUT,
+         .p = {P(O_LEN, 4, 64)}, .extra = 16, .want = RAFT_EFORMAT},
+        {.name = "64-byte heartbeat relabelled timeout_now", .base = B_APPEND0,
+         .p = {P(O_TYPE, 1, T_TIMEOUT_NOW)}, .want = RAFT_EFORMAT},
+        {.name = "102-byte last chunk relabelled timeout_now", .base = B_SNAPC,
+         .p = {P(O_TYPE, 1, T_TIMEOUT_NOW), P(O_FLAGS, 2, 0)},
+         .want = RAFT_EFORMAT},
     };
     RUN(cs);
 }
@@ -1892,16 +2344,24 @@ START_TEST(test_decode_15_entry_type)
     static const struct dcase cs[] = {
         {.name = "entry 0 type 0", .base = B_APPEND2,
          .p = {P(E0 + EO_TYPE, 1, 0)}, .want = RAFT_ETYPE},
-        {.name = "entry 0 type 3", .base = B_APPEND2,
-         .p = {P(E0 + EO_TYPE, 1, 3)}, .want = RAFT_ETYPE},
+        {.name = "entry 0 type 4", .base = B_APPEND2,
+         .p = {P(E0 + EO_TYPE, 1, ET_FIRST_UNKNOWN)}, .want = RAFT_ETYPE},
         {.name = "entry 0 type 255", .base = B_APPEND2,
          .p = {P(E0 + EO_TYPE, 1, 255)}, .want = RAFT_ETYPE},
         {.name = "entry 1 type 0", .base = B_APPEND2,
          .p = {P(E1 + EO_TYPE, 1, 0)}, .want = RAFT_ETYPE},
-        {.name = "entry 1 type 3", .base = B_APPEND2,
-         .p = {P(E1 + EO_TYPE, 1, 3)}, .want = RAFT_ETYPE},
+        {.name = "entry 1 type 4", .base = B_APPEND2,
+         .p = {P(E1 + EO_TYPE, 1, ET_FIRST_UNKNOWN)}, .want = RAFT_ETYPE},
+        {.name = "entry 1 type 0x83", .base = B_APPEND2,
+         .p = {P(E1 + EO_TYPE, 1, 0x80 | ET_CONFIG)}, .want = RAFT_ETYPE},
         {.name = "entry 0 type 2 (no-op) is valid", .base = B_APPEND2,
          .p = {P(E0 + EO_TYPE, 1, RAFT_ENTRY_NOOP)}, .want = 0},
+        /* The decoder does not look inside a configuration: "abc" is
+         * raft_step's to refuse. */
+        {.name = "entry 0 type 3 (configuration) is valid", .base = B_APPEND2,
+         .p = {P(E0 + EO_TYPE, 1, ET_CONFIG)}, .want = 0},
+        {.name = "entry 1 type 3 (configuration) is valid", .base = B_APPEND2,
+         .p = {P(E1 + EO_TYPE, 1, ET_CONFIG)}, .want = 0},
     };
     RUN(cs);
 }
@@ -2015,26 +2475,83 @@ START_TEST(test_decode_20_einval)
 }
 END_TEST
 
-START_TEST(test_decode_21_snapshot_reserved)
+/* conf_len: at most 2303, and only with `last`. Each case states a
+ * consistent length where it can, so only this row can refuse it. */
+START_TEST(test_decode_21_snapshot_conf_len)
 {
     static const struct dcase cs[] = {
-        {.name = "chunk, byte 60", .base = B_SNAP, .p = {P(O_SRSV, 1, 1)},
+        {.name = "not last, conf_len 1 (and the byte)", .base = B_SNAP,
+         .p = {P(O_LEN, 4, LEN_S10 + 1), P(O_SCLEN, 4, 1)}, .extra = 1,
          .want = RAFT_EFORMAT},
-        {.name = "chunk, byte 61", .base = B_SNAP,
-         .p = {P(O_SRSV + 1, 1, 1)}, .want = RAFT_EFORMAT},
-        {.name = "chunk, byte 62", .base = B_SNAP,
-         .p = {P(O_SRSV + 2, 1, 0x10)}, .want = RAFT_EFORMAT},
-        {.name = "chunk, byte 63", .base = B_SNAP,
-         .p = {P(O_SRSV + 3, 1, 0x80)}, .want = RAFT_EFORMAT},
-        {.name = "empty chunk, reserved 0xffffffff", .base = B_SNAP0,
-         .p = {P(O_SRSV, 4, UINT32_MAX)}, .want = RAFT_EFORMAT},
-        /* A sender that puts the data length in the reserved field too. */
-        {.name = "chunk, reserved = len", .base = B_SNAP,
-         .p = {P(O_SRSV, 4, SNAP_DATA)}, .want = RAFT_EFORMAT},
-        {.name = "last chunk, reserved 1", .base = B_SNAP0,
-         .p = {P(O_SRSV, 4, 1)}, .want = RAFT_EFORMAT},
+        {.name = "not last, byte 61", .base = B_SNAP,
+         .p = {P(O_SCLEN + 1, 1, 1)}, .want = RAFT_EFORMAT},
+        {.name = "not last, byte 62", .base = B_SNAP,
+         .p = {P(O_SCLEN + 2, 1, 0x10)}, .want = RAFT_EFORMAT},
+        {.name = "not last, byte 63", .base = B_SNAP,
+         .p = {P(O_SCLEN + 3, 1, 0x80)}, .want = RAFT_EFORMAT},
+        {.name = "a last chunk with its configuration, bit 0 cleared",
+         .base = B_SNAPC, .p = {P(O_FLAGS, 2, 0)}, .want = RAFT_EFORMAT},
+        {.name = "last, conf_len 0xffffffff", .base = B_SNAP0,
+         .p = {P(O_SCLEN, 4, UINT32_MAX)}, .lim = HUGE_LIMITS,
+         .want = RAFT_EFORMAT},
+        {.name = "last, conf_len 2^32 - 64", .base = B_SNAP0,
+         .p = {P(O_SCLEN, 4, 0xffffffc0u)}, .lim = HUGE_LIMITS,
+         .want = RAFT_EFORMAT},
+        /* Above the bound even where the chunk limit would refuse too
+         * (the row before it); exactly at the bound, that limit does. */
+        {.name = "last, conf_len 2304", .base = B_SNAPC,
+         .p = {P(O_SCLEN, 4, MAX_CONF + 1)}, .lim = {.max_entry_bytes = 1},
+         .want = RAFT_EFORMAT},
+        {.name = "last, conf_len 2303", .base = B_SNAPC,
+         .p = {P(O_SCLEN, 4, MAX_CONF)}, .lim = {.max_entry_bytes = 1},
+         .want = RAFT_ELIMIT},
+        /* A last chunk without a configuration decodes: raft_step()
+         * refuses it. */
+        {.name = "last, conf_len 0", .base = B_SNAP0, .want = 0},
+        {.name = "last, all 38 bytes as configuration", .base = B_SNAPC,
+         .p = {P(O_SLEN, 4, 0), P(O_SCLEN, 4, SNAPC_DATA + SNAPC_CONF)},
+         .want = 0},
     };
     RUN(cs);
+}
+END_TEST
+
+/* The largest configuration, in a message of the right length: 2303 bytes
+ * decode, 2304 do not, whatever the limits. */
+START_TEST(test_decode_snapshot_conf_bound)
+{
+    struct raft_msg m = BASES[B_SNAP0];
+    m.u.snapshot.conf = CONF_BIG;
+    m.u.snapshot.conf_len = MAX_CONF;
+    size_t len;
+    uint8_t *buf = enc_alloc(&m, &len);
+    ck_assert_uint_eq(len, LEN_SNAPSHOT + MAX_CONF);
+    /* Not a payload: the smallest chunk limit lets it through. */
+    const struct raft_wire_limits tight = {.max_entry_bytes = 1};
+    round_trip(&m, buf, len, &tight, "empty last chunk, 2303-byte configuration");
+    xfree(buf);
+
+    uint8_t *big = xmalloc(LEN_SNAPSHOT + MAX_CONF + 1);
+    struct frame f;
+    base_frame(B_SNAP0, &f);
+    memcpy(big, f.b, LEN_SNAPSHOT);
+    memcpy(big + LEN_SNAPSHOT, CONF_BIG, MAX_CONF);
+    big[LEN_SNAPSHOT + MAX_CONF] = 0;
+    wle(big + O_LEN, 4, LEN_SNAPSHOT + MAX_CONF + 1);
+    wle(big + O_SCLEN, 4, MAX_CONF + 1);
+    const struct raft_wire_limits huge = HUGE_LIMITS;
+    struct raft_msg d;
+    ck_assert_int_eq(dec_exact(big, LEN_SNAPSHOT + MAX_CONF + 1, &huge, &d,
+                               NULL, 0),
+                     RAFT_EFORMAT);
+    /* The same bytes as one data byte more and the 2303-byte
+     * configuration: valid. */
+    wle(big + O_SLEN, 4, 1);
+    wle(big + O_SCLEN, 4, MAX_CONF);
+    ck_assert_int_eq(dec_exact(big, LEN_SNAPSHOT + MAX_CONF + 1, &huge, &d,
+                               NULL, 0),
+                     0);
+    xfree(big);
 }
 END_TEST
 
@@ -2064,6 +2581,12 @@ START_TEST(test_decode_22_snapshot_len_limit)
         {.name = "len 5 in a 74-byte message, limit 4", .base = B_SNAP,
          .p = {P(O_SLEN, 4, 5)}, .lim = {.max_entry_bytes = 4},
          .want = RAFT_ELIMIT},
+        /* The configuration is not a payload: only `len` counts. */
+        {.name = "3 data bytes + 35 configuration bytes, limit 3",
+         .base = B_SNAPC, .lim = {.max_entry_bytes = SNAPC_DATA}, .want = 0},
+        {.name = "3 data bytes + 35 configuration bytes, limit 2",
+         .base = B_SNAPC, .lim = {.max_entry_bytes = SNAPC_DATA - 1},
+         .want = RAFT_ELIMIT},
     };
     RUN(cs);
 }
@@ -2090,6 +2613,25 @@ START_TEST(test_decode_23_snapshot_data_past_length)
          .want = RAFT_EFORMAT},
         {.name = "len = the message length", .base = B_SNAP,
          .p = {P(O_SLEN, 4, LEN_S10)}, .want = RAFT_EFORMAT},
+        /* With a configuration: len + conf_len against length - 64. */
+        {.name = "configuration, len 4", .base = B_SNAPC,
+         .p = {P(O_SLEN, 4, SNAPC_DATA + 1)}, .want = RAFT_EFORMAT},
+        {.name = "configuration, conf_len 36", .base = B_SNAPC,
+         .p = {P(O_SCLEN, 4, SNAPC_CONF + 1)}, .want = RAFT_EFORMAT},
+        {.name = "configuration, conf_len 39 (len 0)", .base = B_SNAPC,
+         .p = {P(O_SLEN, 4, 0), P(O_SCLEN, 4, SNAPC_DATA + SNAPC_CONF + 1)},
+         .want = RAFT_EFORMAT},
+        {.name = "configuration, len UINT32_MAX", .base = B_SNAPC,
+         .p = {P(O_SLEN, 4, UINT32_MAX)}, .lim = HUGE_LIMITS,
+         .want = RAFT_EFORMAT},
+        /* len + conf_len wraps to exactly length - 64 in 32 bits. */
+        {.name = "conf_len 2303, len 2^32 - 2303 + 38", .base = B_SNAPC,
+         .p = {P(O_SCLEN, 4, MAX_CONF),
+               P(O_SLEN, 4, 0x100000000ull - MAX_CONF + LEN_SC - LEN_SNAPSHOT)},
+         .lim = HUGE_LIMITS, .want = RAFT_EFORMAT},
+        {.name = "configuration, len 2^32 - 35", .base = B_SNAPC,
+         .p = {P(O_SLEN, 4, 0xffffffffu - SNAPC_CONF + 1)},
+         .lim = HUGE_LIMITS, .want = RAFT_EFORMAT},
     };
     RUN(cs);
 }
@@ -2111,6 +2653,14 @@ START_TEST(test_decode_24_snapshot_bytes_after_data)
         {.name = "10-byte chunk, length 474", .base = B_SNAP,
          .p = {P(O_LEN, 4, LEN_S10 + 400)}, .extra = 400,
          .want = RAFT_ETRAILING},
+        {.name = "configuration, len 2", .base = B_SNAPC,
+         .p = {P(O_SLEN, 4, SNAPC_DATA - 1)}, .want = RAFT_ETRAILING},
+        {.name = "configuration, conf_len 34", .base = B_SNAPC,
+         .p = {P(O_SCLEN, 4, SNAPC_CONF - 1)}, .want = RAFT_ETRAILING},
+        {.name = "configuration, conf_len 0", .base = B_SNAPC,
+         .p = {P(O_SCLEN, 4, 0)}, .want = RAFT_ETRAILING},
+        {.name = "configuration, length 103", .base = B_SNAPC,
+         .p = {P(O_LEN, 4, LEN_SC + 1)}, .extra = 1, .want = RAFT_ETRAILING},
     };
     RUN(cs);
 }
@@ -2177,8 +2727,8 @@ START_TEST(test_decode_check_order)
         {.name = "entry 0 (len limit) before entry 1 (type)", .base = B_APPEND2,
          .p = {P(E1 + EO_TYPE, 1, 0)}, .lim = {.max_entry_bytes = 2},
          .want = RAFT_ELIMIT},
-        {.name = "trailing input before the chunk's reserved u32",
-         .base = B_SNAP, .p = {P(O_SRSV, 4, 1)}, .extra = 1,
+        {.name = "trailing input before the chunk's conf_len",
+         .base = B_SNAP, .p = {P(O_SCLEN, 4, 1)}, .extra = 1,
          .want = RAFT_ETRAILING},
         {.name = "snapshot flags before its length", .base = B_SNAP0,
          .p = {P(O_FLAGS, 2, 3), P(O_LEN, 4, 48)}, .extra = -16,
@@ -2186,9 +2736,21 @@ START_TEST(test_decode_check_order)
         {.name = "type 6 before its flags", .base = B_SNAP_RESP,
          .p = {P(O_TYPE, 1, T_FIRST_UNKNOWN), P(O_FLAGS, 2, 0x8000)},
          .want = RAFT_ETYPE},
-        {.name = "chunk reserved before the chunk limit", .base = B_SNAP,
-         .p = {P(O_SRSV, 4, 1), P(O_SLEN, 4, UINT32_MAX)},
+        {.name = "conf_len without last before the chunk limit",
+         .base = B_SNAP, .p = {P(O_SCLEN, 4, 1), P(O_SLEN, 4, UINT32_MAX)},
          .want = RAFT_EFORMAT},
+        {.name = "conf_len bound before the chunk limit", .base = B_SNAPC,
+         .p = {P(O_SCLEN, 4, MAX_CONF + 1), P(O_SLEN, 4, UINT32_MAX)},
+         .want = RAFT_EFORMAT},
+        {.name = "chunk limit before the configuration past length",
+         .base = B_SNAPC, .p = {P(O_SCLEN, 4, 100)},
+         .lim = {.max_entry_bytes = SNAPC_DATA - 1}, .want = RAFT_ELIMIT},
+        {.name = "timeout_now flags before its reserved bytes",
+         .base = B_TIMEOUT, .p = {P(O_FLAGS, 2, F_OK), P(40, 8, 1)},
+         .extra = 0, .want = RAFT_EFORMAT},
+        {.name = "type 13 before its flags", .base = B_TIMEOUT,
+         .p = {P(O_TYPE, 1, T_FIRST_UNKNOWN), P(O_FLAGS, 2, F_TRANSFER)},
+         .want = RAFT_ETYPE},
         {.name = "chunk limit before data past length", .base = B_SNAP,
          .p = {P(O_SLEN, 4, SNAP_DATA + 1)},
          .lim = {.max_entry_bytes = SNAP_DATA}, .want = RAFT_ELIMIT},
@@ -2231,7 +2793,8 @@ END_TEST
 START_TEST(test_byte_mutations_are_canonical_or_rejected)
 {
     static const int bases[] = {B_VOTE_RESP, B_APPEND_RESP, B_APPEND2,
-                                B_SNAP,      B_SNAP0,       B_SNAP_RESP};
+                                B_SNAP,      B_SNAP0,       B_SNAP_RESP,
+                                B_SNAPC,     B_VOTE_T,      B_TIMEOUT};
     unsigned long accepted = 0, rejected = 0;
     for (size_t b = 0; b < ARRAY_LEN(bases); b++) {
         struct frame f;
@@ -2325,9 +2888,269 @@ START_TEST(test_zero_copy)
     ck_assert_int_eq(raft_msg_decode(buf, len, NULL, &d, NULL, 0), 0);
     ck_assert_ptr_null(d.u.snapshot.data);
     ck_assert_uint_eq(d.u.snapshot.len, 0);
+    ck_assert_ptr_null(d.u.snapshot.conf);
+    ck_assert_uint_eq(d.u.snapshot.conf_len, 0);
+    xfree(buf);
+
+    /* A last chunk's configuration is at 64 + len; alone, at 64. */
+    struct raft_msg last = sn;
+    last.u.snapshot.last = true;
+    last.u.snapshot.conf = CONF3;
+    last.u.snapshot.conf_len = sizeof(CONF3);
+    buf = enc_alloc(&last, &len);
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(buf, len, NULL, &d, NULL, 0), 0);
+    ck_assert_ptr_eq(d.u.snapshot.data, buf + 64);
+    ck_assert_ptr_eq(d.u.snapshot.conf, buf + 69);
+    buf[69 + CO_N] = 9;
+    ck_assert_uint_eq(((const uint8_t *)d.u.snapshot.conf)[CO_N], 9);
+    xfree(buf);
+    last.u.snapshot.len = 0;
+    buf = enc_alloc(&last, &len);
+    poison(&d, NULL, 0);
+    ck_assert_int_eq(raft_msg_decode(buf, len, NULL, &d, NULL, 0), 0);
+    ck_assert_ptr_null(d.u.snapshot.data);
+    ck_assert_ptr_eq(d.u.snapshot.conf, buf + 64);
+    ck_assert_uint_eq(d.u.snapshot.conf_len, sizeof(CONF3));
     xfree(buf);
 }
 END_TEST
+
+/* ======================================================================
+ * raft_conf_decode: the configuration encoding, table by table
+ * ====================================================================== */
+
+#define V RAFT_MEMBER_VOTER
+#define O RAFT_MEMBER_OUTGOING
+#define L RAFT_MEMBER_LEARNER
+#define NO_N UINT64_MAX /* ccase.n: the member count */
+
+struct cmember {
+    uint64_t id;
+    unsigned flags;
+};
+
+struct ccase {
+    const char *name;
+    unsigned ver, flags, rsv2, rsv3; /* header bytes 0-3 */
+    uint64_t n;                      /* the u32 at 4, NO_N: the members' */
+    size_t nm;
+    struct cmember m[6];
+    int extra; /* bytes added (zero) or removed at the end */
+    int want;
+};
+
+/* Encode c into b (room for 8 + 9 * 6 + 16 bytes); returns the length. */
+static size_t conf_bytes(const struct ccase *c, uint8_t *b)
+{
+    b[CO_VER] = (uint8_t)c->ver;
+    b[CO_FLAGS] = (uint8_t)c->flags;
+    b[CO_RSV] = (uint8_t)c->rsv2;
+    b[CO_RSV + 1] = (uint8_t)c->rsv3;
+    wle(b + CO_N, 4, c->n == NO_N ? c->nm : c->n);
+    for (size_t i = 0; i < c->nm; i++) {
+        wle(b + CO_MEMBERS + C_MEMBER * i, 8, c->m[i].id);
+        b[CO_MEMBERS + C_MEMBER * i + 8] = (uint8_t)c->m[i].flags;
+    }
+    size_t len = CO_MEMBERS + C_MEMBER * c->nm;
+    if (c->extra > 0) {
+        memset(b + len, 0, (size_t)c->extra);
+    }
+    return (size_t)((long)len + c->extra);
+}
+
+/* Decode buf[0..len) from an exact heap copy. */
+static int conf_dec_exact(const uint8_t *buf, size_t len, struct raft_member *out,
+                          size_t cap, size_t *n)
+{
+    uint8_t *block;
+    const uint8_t *p = exact_copy(buf, len, &block);
+    int rc = raft_conf_decode(p, len, out, cap, n);
+    xfree(block);
+    return rc;
+}
+
+static const struct ccase CONF_CASES[] = {
+    /* Valid. */
+    {"one voter", 1, 0, 0, 0, NO_N, 1, {{1, V}}, 0, 0},
+    {"voters 1 and 2, learner 3", 1, 0, 0, 0, NO_N, 3, {{1, V}, {2, V}, {3, L}}, 0, 0},
+    {"ids at the extremes", 1, 0, 0, 0, NO_N, 2, {{UINT64_MAX, V}, {1, L}}, 0, 0},
+    {"joint, explicit leave", 1, 0, 0, 0, NO_N, 3, {{1, V | O}, {2, O}, {3, V}}, 0, 0},
+    {"joint, automatic leave", 1, 1, 0, 0, NO_N, 3, {{1, V | O}, {2, O}, {3, V}}, 0, 0},
+    {"joint, a voter demoted", 1, 1, 0, 0, NO_N, 2, {{1, V | O}, {2, L | O}}, 0, 0},
+    {"joint, all replaced", 1, 1, 0, 0, NO_N, 4, {{1, O}, {2, O}, {3, V}, {4, V}}, 0, 0},
+    {"joint, learners around", 1, 0, 0, 0, NO_N, 4, {{7, L}, {1, V | O}, {9, L}, {2, V}}, 0, 0},
+    /* Header. */
+    {"version 0", 0, 0, 0, 0, NO_N, 1, {{1, V}}, 0, RAFT_EFORMAT},
+    {"version 2", 2, 0, 0, 0, NO_N, 1, {{1, V}}, 0, RAFT_EFORMAT},
+    {"version 255", 255, 0, 0, 0, NO_N, 1, {{1, V}}, 0, RAFT_EFORMAT},
+    {"flags bit 1", 1, 2, 0, 0, NO_N, 2, {{1, V | O}, {2, V}}, 0, RAFT_EFORMAT},
+    {"flags bit 2", 1, 4, 0, 0, NO_N, 1, {{1, V}}, 0, RAFT_EFORMAT},
+    {"flags bit 7", 1, 0x80, 0, 0, NO_N, 1, {{1, V}}, 0, RAFT_EFORMAT},
+    {"flags 0xff", 1, 0xff, 0, 0, NO_N, 2, {{1, V | O}, {2, V}}, 0, RAFT_EFORMAT},
+    {"reserved byte 2", 1, 0, 1, 0, NO_N, 1, {{1, V}}, 0, RAFT_EFORMAT},
+    {"reserved byte 3", 1, 0, 0, 0x80, NO_N, 1, {{1, V}}, 0, RAFT_EFORMAT},
+    /* Count and length. */
+    {"count 0, 8 bytes", 1, 0, 0, 0, NO_N, 0, {{0, 0}}, 0, RAFT_EFORMAT},
+    {"count 0 with a member after it", 1, 0, 0, 0, 0, 1, {{1, V}}, 0, RAFT_EFORMAT},
+    {"count 256", 1, 0, 0, 0, 256, 1, {{1, V}}, 0, RAFT_EFORMAT},
+    {"count 2^32 - 1", 1, 0, 0, 0, UINT32_MAX, 1, {{1, V}}, 0, RAFT_EFORMAT},
+    /* 2^32 / 9 members would wrap a 32-bit length to a small one. */
+    {"count 0x1c71c71d", 1, 0, 0, 0, 0x1c71c71du, 1, {{1, V}}, 0, RAFT_EFORMAT},
+    {"count 2 with 3 members", 1, 0, 0, 0, 2, 3, {{1, V}, {2, V}, {3, V}}, 0, RAFT_EFORMAT},
+    {"count 3 with 2 members", 1, 0, 0, 0, 3, 2, {{1, V}, {2, V}}, 0, RAFT_EFORMAT},
+    {"one byte missing", 1, 0, 0, 0, NO_N, 2, {{1, V}, {2, V}}, -1, RAFT_EFORMAT},
+    {"one byte more", 1, 0, 0, 0, NO_N, 2, {{1, V}, {2, V}}, 1, RAFT_EFORMAT},
+    {"a member more", 1, 0, 0, 0, NO_N, 1, {{1, V}}, 9, RAFT_EFORMAT},
+    {"7 bytes", 1, 0, 0, 0, NO_N, 0, {{0, 0}}, -1, RAFT_EFORMAT},
+    {"the header without its count", 1, 0, 0, 0, NO_N, 0, {{0, 0}}, -4, RAFT_EFORMAT},
+    /* Members. */
+    {"id 0, first", 1, 0, 0, 0, NO_N, 2, {{0, V}, {2, V}}, 0, RAFT_EFORMAT},
+    {"id 0, last (a learner)", 1, 0, 0, 0, NO_N, 3, {{1, V}, {2, V}, {0, L}}, 0, RAFT_EFORMAT},
+    {"duplicate id, adjacent", 1, 0, 0, 0, NO_N, 2, {{5, V}, {5, V}}, 0, RAFT_EFORMAT},
+    {"duplicate id, voter and learner", 1, 0, 0, 0, NO_N, 3, {{5, V}, {6, V}, {5, L}}, 0, RAFT_EFORMAT},
+    {"duplicate id, in a joint configuration", 1, 1, 0, 0, NO_N, 3, {{5, V | O}, {6, V}, {5, O}}, 0, RAFT_EFORMAT},
+    {"flags 0", 1, 0, 0, 0, NO_N, 2, {{1, V}, {2, 0}}, 0, RAFT_EFORMAT},
+    {"flags 5 (voter and learner)", 1, 0, 0, 0, NO_N, 2, {{1, V}, {2, V | L}}, 0, RAFT_EFORMAT},
+    {"flags 7", 1, 0, 0, 0, NO_N, 2, {{1, V}, {2, V | L | O}}, 0, RAFT_EFORMAT},
+    {"flags 8", 1, 0, 0, 0, NO_N, 2, {{1, V}, {2, 8}}, 0, RAFT_EFORMAT},
+    {"flags 9 (voter + bit 3)", 1, 0, 0, 0, NO_N, 1, {{1, V | 8}}, 0, RAFT_EFORMAT},
+    {"flags 0x81", 1, 0, 0, 0, NO_N, 1, {{1, 0x81}}, 0, RAFT_EFORMAT},
+    {"flags 0xff", 1, 0, 0, 0, NO_N, 2, {{1, V}, {2, 0xff}}, 0, RAFT_EFORMAT},
+    /* The whole. */
+    {"no voter: learners only", 1, 0, 0, 0, NO_N, 2, {{1, L}, {2, L}}, 0, RAFT_EFORMAT},
+    {"no voter: outgoing only", 1, 0, 0, 0, NO_N, 2, {{1, O}, {2, L | O}}, 0, RAFT_EFORMAT},
+    {"no voter, automatic leave", 1, 1, 0, 0, NO_N, 1, {{1, O}}, 0, RAFT_EFORMAT},
+    {"automatic leave, not joint", 1, 1, 0, 0, NO_N, 2, {{1, V}, {2, L}}, 0, RAFT_EFORMAT},
+};
+
+START_TEST(test_conf_decode_table)
+{
+    for (size_t i = 0; i < ARRAY_LEN(CONF_CASES); i++) {
+        const struct ccase *c = &CONF_CASES[i];
+        uint8_t b[CO_MEMBERS + C_MEMBER * 6 + 16];
+        size_t len = conf_bytes(c, b);
+        struct raft_member out[8];
+        size_t n = 12345;
+        memset(out, 0xA5, sizeof(out));
+        int rc = conf_dec_exact(b, len, out, ARRAY_LEN(out), &n);
+        CHECK(rc == c->want, "%s: %s, want %s", c->name, err_name(rc),
+              err_name(c->want));
+        if (rc != 0) {
+            continue;
+        }
+        CHECK(n == c->nm, "%s: %zu members, want %zu", c->name, n, c->nm);
+        for (size_t k = 0; k < c->nm; k++) {
+            CHECK(out[k].id == c->m[k].id && out[k].flags == c->m[k].flags,
+                  "%s: member %zu is %llu/%u", c->name, k,
+                  (unsigned long long)out[k].id, out[k].flags);
+        }
+        /* Exactly enough room, and too little: ENOBUFS with the count,
+         * nothing written. */
+        n = 0;
+        CHECK(conf_dec_exact(b, len, out, c->nm, &n) == 0 && n == c->nm,
+              "%s: cap %zu", c->name, c->nm);
+        struct raft_member few[8];
+        memset(few, 0x5a, sizeof(few));
+        n = 0;
+        rc = conf_dec_exact(b, len, few, c->nm - 1, &n);
+        CHECK(rc == RAFT_ENOBUFS && n == c->nm, "%s: cap %zu: %s, n %zu",
+              c->name, c->nm - 1, err_name(rc), n);
+        for (size_t k = 0; k < sizeof(few); k++) {
+            CHECK(((const uint8_t *)few)[k] == 0x5a, "%s: ENOBUFS wrote byte %zu",
+                  c->name, k);
+        }
+        n = 0;
+        rc = raft_conf_decode(b, len, NULL, 0, &n);
+        CHECK(rc == RAFT_ENOBUFS && n == c->nm, "%s: NULL, 0: %s, n %zu",
+              c->name, err_name(rc), n);
+    }
+}
+END_TEST
+
+/* Every proper prefix of a valid configuration is refused. */
+START_TEST(test_conf_decode_prefixes)
+{
+    struct raft_member out[4];
+    size_t n;
+    for (size_t k = 0; k < sizeof(CONF_JOINT); k++) {
+        int rc = conf_dec_exact(CONF_JOINT, k, out, 4, &n);
+        CHECK(rc == RAFT_EFORMAT, "%zu of %zu bytes: %s", k, sizeof(CONF_JOINT),
+              err_name(rc));
+    }
+    ck_assert_int_eq(conf_dec_exact(CONF_JOINT, sizeof(CONF_JOINT), out, 4, &n), 0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert(out[3].id == 0x0102030405060708u &&
+              out[3].flags == (RAFT_MEMBER_LEARNER | RAFT_MEMBER_OUTGOING));
+}
+END_TEST
+
+/* RAFT_MAX_MEMBERS members and one more; a duplicate at the far end. */
+START_TEST(test_conf_decode_large)
+{
+    static struct raft_member out[256];
+    size_t n = 0;
+    ck_assert_int_eq(RAFT_MAX_MEMBERS, 255);
+    ck_assert_int_eq(conf_dec_exact(CONF_BIG, MAX_CONF, out, 255, &n), 0);
+    ck_assert_uint_eq(n, 255);
+    ck_assert_uint_eq(out[254].id, 254 * 0x0101010101010101u + 1);
+    ck_assert_int_eq(conf_dec_exact(CONF_BIG, MAX_CONF, out, 254, &n),
+                     RAFT_ENOBUFS);
+    ck_assert_uint_eq(n, 255);
+
+    uint8_t *b = xmalloc(MAX_CONF + C_MEMBER);
+    memcpy(b, CONF_BIG, MAX_CONF);
+    wle(b + MAX_CONF, 8, 0xfeedu);
+    b[MAX_CONF + 8] = RAFT_MEMBER_VOTER;
+    wle(b + CO_N, 4, 256);
+    ck_assert_int_eq(conf_dec_exact(b, MAX_CONF + C_MEMBER, out, 256, &n),
+                     RAFT_EFORMAT);
+    /* The last member repeats the first. */
+    memcpy(b, CONF_BIG, MAX_CONF);
+    wle(b + CO_MEMBERS + C_MEMBER * 254, 8, 1);
+    ck_assert_int_eq(conf_dec_exact(b, MAX_CONF, out, 255, &n), RAFT_EFORMAT);
+    /* The only voter is the last member. */
+    memcpy(b, CONF_BIG, MAX_CONF);
+    for (unsigned i = 0; i < 254; i++) {
+        b[CO_MEMBERS + C_MEMBER * i + 8] = RAFT_MEMBER_LEARNER;
+    }
+    ck_assert_int_eq(conf_dec_exact(b, MAX_CONF, out, 255, &n), 0);
+    b[CO_MEMBERS + C_MEMBER * 254 + 8] = RAFT_MEMBER_LEARNER;
+    ck_assert_int_eq(conf_dec_exact(b, MAX_CONF, out, 255, &n), RAFT_EFORMAT);
+    xfree(b);
+}
+END_TEST
+
+START_TEST(test_conf_decode_einval)
+{
+    struct raft_member out[4];
+    size_t n = 7;
+    ck_assert_int_eq(raft_conf_decode(NULL, sizeof(CONF3), out, 4, &n), RAFT_EINVAL);
+    ck_assert_int_eq(raft_conf_decode(NULL, 0, out, 4, &n), RAFT_EINVAL);
+    ck_assert_int_eq(raft_conf_decode(CONF3, sizeof(CONF3), out, 4, NULL),
+                     RAFT_EINVAL);
+    ck_assert_int_eq(raft_conf_decode(CONF3, sizeof(CONF3), NULL, 1, &n),
+                     RAFT_EINVAL);
+    ck_assert_uint_eq(n, 7);
+    /* The arguments are checked before the bytes, the bytes before the
+     * room. */
+    static const uint8_t bad_version[] = {2, 0, 0, 0, 1, 0, 0, 0, LE64(1u), 1};
+    ck_assert_int_eq(raft_conf_decode(bad_version, sizeof(bad_version), NULL, 1, &n),
+                     RAFT_EINVAL);
+    ck_assert_int_eq(raft_conf_decode(bad_version, sizeof(bad_version), NULL, 0, &n),
+                     RAFT_EFORMAT);
+    ck_assert_int_eq(raft_conf_decode(CONF3, sizeof(CONF3) - 1, NULL, 0, &n),
+                     RAFT_EFORMAT);
+    /* NULL out with cap 0 asks for the count. */
+    ck_assert_int_eq(raft_conf_decode(CONF3, sizeof(CONF3), NULL, 0, &n),
+                     RAFT_ENOBUFS);
+    ck_assert_uint_eq(n, 3);
+}
+END_TEST
+
+#undef V
+#undef O
+#undef L
 
 /* ======================================================================
  * Integration: a three-node cluster whose every message goes through
@@ -2346,6 +3169,9 @@ struct wire_snap {
     size_t len;
     uint8_t rx[WSNAP_MAX];
     size_t rx_len;
+    unsigned rx_confs; /* chunks of the stream that came with a configuration */
+    struct raft_member conf[4]; /* the installed snapshot's configuration */
+    size_t conf_n;
     unsigned installs;
     bool keep;
 };
@@ -2361,6 +3187,7 @@ struct wire_q {
     struct wire_snap snap[4];
     unsigned reads;       /* read callbacks with status 0 */
     raft_index read_index;
+    unsigned conf_entries; /* configuration entries delivered */
 };
 
 static int w_send(struct raft *r, void *ctx, const struct raft_msg *msg)
@@ -2451,6 +3278,15 @@ static void w_deliver_all(struct wire_q *q)
         CHECK(m.type >= 1 && (size_t)m.type < ARRAY_LEN(q->seen),
               "message type %d", m.type);
         q->seen[m.type]++;
+        for (size_t i = 0; m.type == RAFT_MSG_APPEND && i < m.u.append.n_entries; i++) {
+            const struct raft_entry *e = &m.u.append.entries[i];
+            size_t n;
+            if (e->type == RAFT_ENTRY_CONFIG) {
+                rc = raft_conf_decode(e->buf, e->len, NULL, 0, &n);
+                CHECK(rc == RAFT_ENOBUFS, "configuration entry: %s", err_name(rc));
+                q->conf_entries++;
+            }
+        }
         rc = raft_step(wnode[m.to], &m);
         CHECK(rc == 0, "raft_step(type %d, %llu -> %llu) = %s", m.type,
               (unsigned long long)m.from, (unsigned long long)m.to,
@@ -2561,10 +3397,14 @@ static int w_snapshot_write(struct raft *r, void *ctx,
                             uint64_t offset, const void *data, size_t len)
 {
     struct wire_snap *sn = w_snap(r, ctx);
-    (void)meta;
+    CHECK(meta->conf == NULL ? meta->conf_len == 0 : meta->conf_len > 0,
+          "chunk at %llu: configuration %p of %zu bytes",
+          (unsigned long long)offset, meta->conf, meta->conf_len);
     if (offset == 0) {
         sn->rx_len = 0;
+        sn->rx_confs = 0;
     }
+    sn->rx_confs += meta->conf != NULL;
     CHECK(offset == sn->rx_len && len <= WSNAP_MAX - sn->rx_len,
           "chunk at %llu (+%zu) after %zu bytes", (unsigned long long)offset,
           len, sn->rx_len);
@@ -2579,6 +3419,12 @@ static int w_snapshot_install(struct raft *r, void *ctx,
                               const struct raft_snapshot_meta *meta, bool keep)
 {
     struct wire_snap *sn = w_snap(r, ctx);
+    /* The last chunk, and only it, brought the configuration. */
+    CHECK(sn->rx_confs == 1 && meta->conf != NULL,
+          "install after %u chunks with a configuration", sn->rx_confs);
+    int rc = raft_conf_decode(meta->conf, meta->conf_len, sn->conf,
+                              ARRAY_LEN(sn->conf), &sn->conf_n);
+    CHECK(rc == 0, "installed configuration: %s", err_name(rc));
     sn->index = meta->index;
     sn->term = meta->term;
     memcpy(sn->data, sn->rx, sn->rx_len);
@@ -2668,6 +3514,12 @@ START_TEST(test_decoded_snapshot_catches_up_a_follower)
     ck_assert_uint_eq(st.snapshot_index, idx);
     ck_assert_uint_ge(st.commit, idx);
     ck_assert_uint_eq(st.applied, idx);
+    /* The configuration came with the last chunk: the bootstrap voters. */
+    ck_assert_uint_eq(q.snap[3].conf_n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert_uint_eq(q.snap[3].conf[i].id, i + 1);
+        ck_assert_uint_eq(q.snap[3].conf[i].flags, RAFT_MEMBER_VOTER);
+    }
 
     /* And it follows on from the snapshot with ordinary entries. */
     raft_index next = 0;
@@ -2680,6 +3532,86 @@ START_TEST(test_decoded_snapshot_catches_up_a_follower)
     ck_assert_int_eq(raft_entry_at(wnode[3], next, &e), 0);
     ck_assert_uint_eq(e.len, 5);
     ck_assert_mem_eq(e.buf, "after", 5);
+}
+END_TEST
+
+/* The configuration in force on node r, as id -> flags for ids 1-3 (0:
+ * not a member), and whether it is joint. */
+static void w_conf(struct raft *r, unsigned flags[4], bool *joint)
+{
+    struct raft_member mem[8];
+    size_t n = 0;
+    struct raft_status st;
+    ck_assert_int_eq(raft_conf(r, mem, ARRAY_LEN(mem), &n), 0);
+    memset(flags, 0, 4 * sizeof(*flags));
+    for (size_t i = 0; i < n; i++) {
+        CHECK(mem[i].id >= 1 && mem[i].id <= 3, "member %llu",
+              (unsigned long long)mem[i].id);
+        flags[mem[i].id] = mem[i].flags;
+    }
+    raft_status(r, &st);
+    *joint = st.joint;
+}
+
+/* A membership change whose entries travel as bytes: voter 3 becomes a
+ * learner through a joint configuration the leader leaves on its own. */
+START_TEST(test_decoded_membership_change)
+{
+    static struct wire_q q;
+    memset(&q, 0, sizeof(q));
+    const struct raft_callbacks cbs = {.send = w_send,
+                                       .persist_state = w_persist_state,
+                                       .persist_entries = w_persist_entries,
+                                       .apply = w_apply};
+    const raft_id voters[] = {1, 2, 3};
+    for (raft_id id = 1; id <= 3; id++) {
+        struct raft_config cfg = {.id = id, .election_ticks = 10,
+                                  .heartbeat_ticks = 1, .seed = 300 + id};
+        ck_assert_int_eq(raft_create(&cfg, &cbs, &q, &wnode[id]), 0);
+        ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
+    }
+    unsigned ticks = 0;
+    while (raft_role(wnode[1]) != RAFT_LEADER) {
+        ck_assert_uint_lt(ticks++, 100);
+        ck_assert_int_eq(raft_tick(wnode[1]), 0);
+        w_deliver_all(&q);
+    }
+    ck_assert_int_eq(raft_tick(wnode[1]), 0); /* commit the first entry */
+    w_deliver_all(&q);
+    /* The first leader's first entry: the bootstrap configuration. */
+    ck_assert_uint_ge(q.conf_entries, 2);
+
+    const struct raft_change demote = {.type = RAFT_CHANGE_ADD_LEARNER, .id = 3};
+    raft_index idx = 0;
+    ck_assert_int_eq(raft_propose_change(wnode[1], &demote, 1,
+                                         RAFT_JOINT_IMPLICIT, &idx),
+                     0);
+    unsigned flags[4];
+    bool joint;
+    w_conf(wnode[1], flags, &joint);
+    ck_assert(joint);
+    ck_assert_uint_eq(flags[3], RAFT_MEMBER_LEARNER | RAFT_MEMBER_OUTGOING);
+    for (unsigned t = 0; t < 10; t++) {
+        w_deliver_all(&q);
+        ck_assert_int_eq(raft_tick(wnode[1]), 0);
+    }
+    w_deliver_all(&q);
+    ck_assert_uint_eq(q.send_err, 0);
+    for (raft_id id = 1; id <= 3; id++) {
+        w_conf(wnode[id], flags, &joint);
+        CHECK(!joint && flags[1] == RAFT_MEMBER_VOTER &&
+                  flags[2] == RAFT_MEMBER_VOTER && flags[3] == RAFT_MEMBER_LEARNER,
+              "node %llu: joint %d, flags %u %u %u", (unsigned long long)id,
+              joint, flags[1], flags[2], flags[3]);
+        struct raft_status st;
+        raft_status(wnode[id], &st);
+        CHECK(st.commit >= idx + 1 && st.conf_index == idx + 1,
+              "node %llu: commit %llu, configuration from %llu (joint at %llu)",
+              (unsigned long long)id, (unsigned long long)st.commit,
+              (unsigned long long)st.conf_index, (unsigned long long)idx);
+    }
+    /* Bootstrap (to each follower), joint and leave entries. */
+    ck_assert_uint_ge(q.conf_entries, 6);
 }
 END_TEST
 
@@ -2699,6 +3631,9 @@ Suite *raft_codec_suite(void)
     tcase_add_test(tc, test_golden_vote_and_append_resp);
     tcase_add_test(tc, test_golden_snapshot);
     tcase_add_test(tc, test_golden_snapshot_resp);
+    tcase_add_test(tc, test_golden_snapshot_conf);
+    tcase_add_test(tc, test_golden_config_entry);
+    tcase_add_test(tc, test_golden_timeout_now_and_transfer_vote);
     tcase_add_test(tc, test_encode_too_small_writes_nothing);
     tcase_add_test(tc, test_encode_einval);
     tcase_add_test(tc, test_peek_len);
@@ -2729,7 +3664,8 @@ Suite *raft_codec_suite(void)
     tcase_add_test(tc, test_decode_18_payload_past_length);
     tcase_add_test(tc, test_decode_19_bytes_after_last_entry);
     tcase_add_test(tc, test_decode_20_einval);
-    tcase_add_test(tc, test_decode_21_snapshot_reserved);
+    tcase_add_test(tc, test_decode_21_snapshot_conf_len);
+    tcase_add_test(tc, test_decode_snapshot_conf_bound);
     tcase_add_test(tc, test_decode_22_snapshot_len_limit);
     tcase_add_test(tc, test_decode_23_snapshot_data_past_length);
     tcase_add_test(tc, test_decode_24_snapshot_bytes_after_data);
@@ -2740,10 +3676,19 @@ Suite *raft_codec_suite(void)
     tcase_set_timeout(tc, 120);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("conf");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_conf_decode_table);
+    tcase_add_test(tc, test_conf_decode_prefixes);
+    tcase_add_test(tc, test_conf_decode_large);
+    tcase_add_test(tc, test_conf_decode_einval);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("wire_cluster");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_decoded_messages_drive_a_cluster);
     tcase_add_test(tc, test_decoded_snapshot_catches_up_a_follower);
+    tcase_add_test(tc, test_decoded_membership_change);
     suite_add_tcase(s, tc);
     return s;
 }
