@@ -1076,9 +1076,12 @@ RAFT_API int raft_read_index(struct raft *r, void *req);
  * A node that is not a voter never campaigns; one that is not a member at
  * all (removed, or started with raft_join and not yet added) still takes
  * entries, snapshots and heartbeats from leaders, and answers vote
- * requests (the candidate counts only its voters). A leader that is no
- * longer a voter once its configuration change is committed steps down
- * (RAFT_EVENT_STEP_DOWN with RAFT_EREMOVED).
+ * requests (the candidate counts only its voters). A leader goes on
+ * sending the log to the members a change removes until the change is
+ * committed, so that they learn of it. A leader that is no longer a voter
+ * once its configuration change is committed hands leadership over to the
+ * most up-to-date voter (as raft_transfer_leadership does), and steps down
+ * (RAFT_EVENT_STEP_DOWN with RAFT_EREMOVED) if that fails.
  * ====================================================================== */
 
 /* Member flags. A configuration holds at least one voter; RAFT_MEMBER_OUTGOING
@@ -1152,7 +1155,9 @@ RAFT_API int raft_leave_joint(struct raft *r, raft_index *index);
  * Leader only: hand leadership to voter `id` (thesis 3.10). The leader
  * stops taking proposals and raft_read_index (both return RAFT_ETRANSFER,
  * to be retried at the new leader), sends `id` what it lacks and then a
- * RAFT_MSG_TIMEOUT_NOW, on which `id` campaigns at once, at the next term,
+ * RAFT_MSG_TIMEOUT_NOW (at once if it holds the whole log, else at the
+ * first heartbeat that finds it so), on which `id` campaigns at once, at
+ * the next term,
  * without a pre-vote; the voters do not ignore that campaign under leader
  * stickiness. The transfer ends when this node stops leading, or is
  * abandoned after an election timeout (RAFT_EVENT_TRANSFER_ABORTED), and

@@ -72,7 +72,7 @@ static int on_snapshot_install(struct raft *r, void *ctx,
 {
     (void)r;
     (void)ctx;
-    return meta->n_voters == 0 && keep;
+    return meta->conf_len == 0 && keep;
 }
 
 static void on_read(struct raft *r, void *ctx, void *req, raft_index index,
@@ -150,9 +150,30 @@ int header_test(void)
     rc |= raft_compact(r, 1);
     snap.index = 1;
     snap.term = 1;
-    snap.voters = voters;
-    snap.n_voters = 1;
+    snap.conf = voters;
+    snap.conf_len = sizeof(voters);
     rc |= raft_restore_snapshot(r, &snap, 1, 0, 2, NULL, 0);
+    {
+        struct raft_change ch = {RAFT_CHANGE_ADD_LEARNER, 2};
+        struct raft_member mem[2];
+        size_t nm = 0;
+        rc |= raft_propose_change(r, &ch, 1, RAFT_JOINT_AUTO, NULL);
+        rc |= raft_leave_joint(r, NULL);
+        rc |= raft_transfer_leadership(r, 2);
+        rc |= raft_conf(r, mem, 2, &nm);
+        rc |= raft_conf_decode(wire, 8, mem, 2, &nm);
+        rc |= raft_join(r);
+        rc |= (int)(mem[0].flags & (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING |
+                                     RAFT_MEMBER_LEARNER));
+        rc |= (int)RAFT_ENTRY_CONFIG + (int)RAFT_MSG_TIMEOUT_NOW +
+              (int)RAFT_EVENT_CONF + (int)RAFT_EVENT_TRANSFER_ABORTED +
+              (int)RAFT_JOINT_IMPLICIT + (int)RAFT_JOINT_EXPLICIT +
+              (int)RAFT_CHANGE_ADD_VOTER + (int)RAFT_CHANGE_REMOVE;
+        rc |= RAFT_ECONFBUSY + RAFT_EBADCONF + RAFT_EREMOVED + RAFT_ETRANSFER;
+        rc |= st.n_members > 0 || st.conf_index > 0 || st.joint || st.is_voter;
+        rc |= pr.flags > 0 || m.u.vote.transfer || m.u.snapshot.conf_len > 0 ||
+              m.u.snapshot.conf != NULL || RAFT_MAX_MEMBERS > 9;
+    }
     rc |= m.u.snapshot.last || m.u.snapshot_resp.done ||
           (int)RAFT_PROGRESS_SNAPSHOT == (int)RAFT_MSG_SNAPSHOT_RESP;
     raft_status(r, &st);
