@@ -28,6 +28,15 @@
  * fsync, followers accept more entries while a write is in flight, and
  * the loop keeps serving meanwhile. The loop thread is the only one that
  * calls the raft library; the writer thread owns the files while it runs.
+ *
+ * Membership lives in the raft log: configuration entries, applied like
+ * no-ops except that the last one applied is kept, because a snapshot
+ * must store the configuration at its index. --peers is only an address
+ * book (who can be reached where), and the data directory's config only
+ * says how the node first started (--bootstrap voters, or --join).
+ * Clients ask the leader for one change at a time (change_start), which
+ * is answered like an INCR once its configuration entry is applied, or
+ * for a leadership transfer (transfer_start).
  */
 #include <arpa/inet.h>
 #include <errno.h>
