@@ -1155,9 +1155,9 @@ RAFT_API int raft_leave_joint(struct raft *r, raft_index *index);
  * Leader only: hand leadership to voter `id` (thesis 3.10). The leader
  * stops taking proposals and raft_read_index (both return RAFT_ETRANSFER,
  * to be retried at the new leader), sends `id` what it lacks and then a
- * RAFT_MSG_TIMEOUT_NOW (at once if it holds the whole log, else at the
- * first heartbeat that finds it so), on which `id` campaigns at once, at
- * the next term,
+ * RAFT_MSG_TIMEOUT_NOW as soon as it holds the whole log (and again at
+ * every heartbeat while the transfer lasts), on which `id` campaigns at
+ * once, at the next term,
  * without a pre-vote; the voters do not ignore that campaign under leader
  * stickiness. The transfer ends when this node stops leading, or is
  * abandoned after an election timeout (RAFT_EVENT_TRANSFER_ABORTED), and

@@ -641,9 +641,13 @@ propose:
 void raft__conf_transfer_check(struct raft *r, const struct raft__progress *pr)
 {
     struct raft_msg *m;
-    if (pr->match < raft__log_last(&r->log)) {
+    if (pr == NULL) {
+        pr = raft__member(r, r->transfer_to);
+    }
+    if (pr == NULL || pr->match < raft__log_last(&r->log)) {
         return; /* not yet: replication brings it up to date */
     }
+    r->transfer_sent = true;
     m = raft__queue_slot(r, pr->id, RAFT__AFTER_NOTHING);
     if (m == NULL) {
         return; /* lost, like any message: sent again at a heartbeat */
@@ -673,7 +677,9 @@ int raft__conf_transfer(struct raft *r, raft_id id)
     }
     r->transfer_to = id;
     r->transfer_elapsed = 0;
+    r->transfer_sent = false;
     r->lead_open = false;
+    r->fx_slow = true; /* the flush watches the target (effects.c) */
     /* Its campaign is heard despite leader stickiness, which the lease
      * relies on: no lease read from here on (read.c). */
     r->lease_until = 0;
@@ -740,7 +746,7 @@ int raft__conf_tick(struct raft *r)
             raft__emit(r, RAFT_EVENT_TRANSFER_ABORTED, to, 0,
                        "no election within an election timeout");
         } else if (r->transfer_elapsed % r->cfg.heartbeat_ticks == 0) {
-            raft__conf_transfer_check(r, pr); /* the last one was lost */
+            raft__conf_transfer_check(r, pr); /* in case it was lost */
         }
         return 0;
     }

@@ -103,8 +103,10 @@ int raft__conf_tick(struct raft *r);
 /* raft_transfer_leadership, on any node (checks the role). */
 int raft__conf_transfer(struct raft *r, raft_id id);
 
-/* Leader: the transfer target's progress moved (or a heartbeat is due):
- * tell it to campaign once it holds the whole log. */
+/* Leader transferring leadership: tell the target (pr, or NULL to look
+ * it up) to campaign if it holds the whole log. Called at the start, at
+ * every flush until it is sent once (effects.c), and at every heartbeat
+ * while the transfer lasts. */
 void raft__conf_transfer_check(struct raft *r, const struct raft__progress *pr);
 
 /* Fill a public member list from the slots. */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "heap.h"
+#include "conf.h"
 #include "node.h"
 #include "replication.h"
 
@@ -243,7 +244,9 @@ void raft__durable_cut_slow(struct raft *r, raft_index from)
 
 bool raft__flush_events_and_queue(struct raft *r)
 {
-    r->fx_slow = (r->gate & RAFT__GATE_STOPPED) != 0;
+    /* A leadership transfer keeps this path taken at every call, so the
+     * target is told to campaign in the call that finds it caught up. */
+    r->fx_slow = (r->gate & RAFT__GATE_STOPPED) != 0 || r->transfer_to != 0;
     if (r->n_ev > 0 || r->term != r->ev_term || r->role != r->ev_role ||
         r->conf_version != r->ev_conf_version) {
         if (r->cb.event != NULL) {
@@ -256,6 +259,9 @@ bool raft__flush_events_and_queue(struct raft *r)
     }
     if ((r->gate & RAFT__GATE_STOPPED) != 0) {
         return false;
+    }
+    if (r->transfer_to != 0 && !r->transfer_sent) {
+        raft__conf_transfer_check(r, NULL);
     }
     if (r->out_len > 0) {
         flush_queue(r);

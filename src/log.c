@@ -286,7 +286,10 @@ size_t raft__log_slice(const struct raft__log *l, raft_index lo, size_t max_n,
     /* Bounded by max_n and by the log's end. */
     for (i = lo; i < end; i++) {
         const struct raft__log_ent *d = ent_at(l, i);
-        if (d->len > max_bytes - bytes && n > 0) {
+        /* A first entry larger than the limit goes alone (a
+         * configuration entry may be: it is not bounded by max_msg_bytes
+         * as commands are), and nothing joins it. */
+        if ((uint64_t)d->len + bytes > max_bytes && n > 0) {
             break;
         }
         if (i == next_start) {

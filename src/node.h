@@ -256,6 +256,7 @@ struct raft {
      * longer a voter. */
     raft_id transfer_to;
     unsigned transfer_elapsed;
+    bool transfer_sent;         /* TIMEOUT_NOW went out at least once */
     bool transfer_removal;
 
     /* Ticks since the node started: the clock of CheckQuorum and leases. */

@@ -3,7 +3,9 @@
  *
  *   counter-cli --token-file PATH [--servers H:P,H:P,...] [--timeout-ms MS]
  *               [--deadline-ms MS] [--client-id N] [--seq N]
- *               incr N | get | status [--json]
+ *               incr N | get | status [--json] | conf [--json]
+ *               | add-learner ID | promote ID | remove ID | transfer ID
+ *               | load [SECONDS]
  *
  * incr and get go to the leader: the CLI starts with the first server,
  * follows the leader hint of a CTR_NOT_LEADER answer (or tries the next
@@ -23,6 +25,28 @@
  * status --json prints the same as a JSON array, one object per server.
  * It exits 0 if at least one server answered, 1 otherwise.
  *
+ * Membership (all go to the leader, found as for incr, and retry until the
+ * deadline while another change is in progress):
+ *   conf          the configuration (voters, learners, whether it is joint
+ *                 and committed) and, from the leader, how far each member
+ *                 is behind its log (--json: as JSON);
+ *   add-learner   add node ID as a learner: it receives the log (or a
+ *                 snapshot) but does not vote; answered once committed;
+ *   promote       make node ID a voter (a learner that has caught up, or
+ *                 a new node); answered once committed;
+ *   remove        remove node ID (voter or learner); answered once
+ *                 committed. Removing the leader makes it hand over first;
+ *   transfer      hand leadership to voter ID; waits until ID leads.
+ * Asking for a change the configuration already has succeeds at once, so
+ * a command that timed out can simply be run again.
+ *
+ * load is a client that never stops: it increments by 1, one request at a
+ * time, each retried (same client id and seq) until it is acknowledged or
+ * --deadline-ms passes, until SECONDS have passed or it gets SIGINT or
+ * SIGTERM. Then it prints how many increments were acknowledged, how many
+ * were given up on, and the longest waits between two acknowledgements:
+ * the time no write was seen committed.
+ *
  * Every connection opens with a hello carrying the cluster token from
  * --token-file (handshake.h). A server that refuses it answers CTR_REFUSED:
  * the CLI says why and exits 1 without retrying.
@@ -32,6 +56,7 @@
 #include "flags.h"
 #include "handshake.h"
 #include "proto.h"
+#include "raft.h" /* constants only: the CLI does not link the library */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,8 +89,10 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: %s --token-file PATH [--servers H:P,H:P,...] "
             "[--timeout-ms MS]\n"
-            "       [--deadline-ms MS] [--client-id N] [--seq N] "
-            "incr N | get | status [--json]\n"
+            "       [--deadline-ms MS] [--client-id N] [--seq N]\n"
+            "       incr N | get | status [--json] | conf [--json]\n"
+            "       | add-learner ID | promote ID | remove ID | transfer ID\n"
+            "       | load [SECONDS]\n"
             "       %s -h | --help | --version\n"
             "  --token-file   file holding the cluster token (required; "
             "mode 0600)\n"
@@ -123,6 +150,8 @@ static const char *status_name(uint8_t st)
         return "bad request";
     case CTR_REFUSED:
         return "refused";
+    case CTR_CHANGE_REFUSED:
+        return "change refused";
     default:
         return "unknown status";
     }
@@ -407,10 +436,14 @@ static int cmd_status(char **servers, int n, uint64_t timeout_ms, uint64_t cid,
     return answered > 0 ? 0 : 1;
 }
 
-/* incr/get: find the leader and retry with the same (client_id, seq) until
- * the deadline. */
-static int cmd_op(char **servers, int n, uint64_t timeout_ms,
-                  uint64_t deadline_ms, const struct ctr_req *q)
+/* Send q to the leader (starting with the first server, following the
+ * hints of "not leader" answers, trying the next server otherwise) and
+ * retry with the same request on timeouts, lost connections and "retry"
+ * answers until the deadline. 0 with *p the CTR_OK answer; 1 after
+ * printing why not. */
+static int leader_call(char **servers, int n, uint64_t timeout_ms,
+                       uint64_t deadline_ms, const struct ctr_req *q,
+                       struct ctr_resp *p)
 {
     uint64_t deadline = ctr_now_ms() + deadline_ms;
     uint64_t backoff = 20;
@@ -421,7 +454,6 @@ static int cmd_op(char **servers, int n, uint64_t timeout_ms,
     snprintf(target, sizeof(target), "%s", servers[0]);
     next = 1 % n;
     for (;;) {
-        struct ctr_resp p;
         const char *why = NULL;
         uint64_t now = ctr_now_ms(), left;
         int redirect = 0;
@@ -430,32 +462,47 @@ static int cmd_op(char **servers, int n, uint64_t timeout_ms,
         }
         left = deadline - now;
         attempts++;
-        if (call(target, q, &p, timeout_ms < left ? timeout_ms : left, &why) != 0) {
+        if (call(target, q, p, timeout_ms < left ? timeout_ms : left, &why) != 0) {
             last_why = why;
-        } else if (p.status == CTR_OK) {
-            printf("%" PRIu64 "\n", p.value);
-            fflush(stdout);
+        } else if (p->status == CTR_OK) {
             return 0;
-        } else if (p.status == CTR_REFUSED) {
+        } else if (p->status == CTR_REFUSED) {
             fprintf(stderr, "%s: %s refused the connection: %s (is "
                     "--token-file the cluster's token file?)\n", prog, target,
-                    ctr_refusal_text((int)p.value));
+                    ctr_refusal_text((int)p->value));
             return 1;
-        } else if (p.status == CTR_BAD_REQUEST) {
+        } else if (p->status == CTR_BAD_REQUEST) {
             fprintf(stderr,
                     "%s: %s rejected the request (CTR_BAD_REQUEST: malformed, "
                     "or a seq older than this client id's latest)\n",
                     prog, target);
             return 1;
-        } else if (p.status == CTR_NOT_LEADER) {
+        } else if (p->status == CTR_CHANGE_REFUSED) {
+            int rc = -(int)p->value;
+            fprintf(stderr, "%s: the leader (%s) refused the change: %s\n",
+                    prog, target,
+                    rc == RAFT_EBADCONF
+                        ? "it does not fit the configuration (a member that "
+                          "already is one, a node that is not a member, or "
+                          "no voter left)"
+                    : rc == RAFT_EINVAL ? "invalid argument"
+                                        : "error");
+            return 1;
+        } else if (p->status == CTR_NOT_LEADER) {
             last_why = "no leader known";
-            if (p.addr[0] != '\0' && strcmp(p.addr, target) != 0) {
-                snprintf(target, sizeof(target), "%s", p.addr);
+            if (p->addr[0] != '\0' && strcmp(p->addr, target) != 0) {
+                snprintf(target, sizeof(target), "%s", p->addr);
                 redirect = 1;
             }
         } else {
-            last_why = p.status == CTR_RETRY ? "server asked to retry"
+            last_why = p->status == CTR_RETRY ? "server asked to retry"
                                               : "unexpected status";
+            if (p->status == CTR_RETRY && p->role == ROLE_LEADER) {
+                /* Still the leader: ask it again after a backoff. */
+                sleep_ms(backoff);
+                backoff = backoff < 200 ? backoff * 2 : backoff;
+                continue;
+            }
         }
         if (redirect) {
             continue; /* follow the hint at once */
@@ -471,12 +518,373 @@ static int cmd_op(char **servers, int n, uint64_t timeout_ms,
             break; /* guards against a pathological hint loop */
         }
     }
-    fprintf(stderr,
-            "%s: gave up after %d attempts in %" PRIu64 " ms (last: %s); the "
-            "request may or may not have been applied - retry with "
-            "--client-id %" PRIu64 " --seq %" PRIu64 " to find out\n",
-            prog, attempts, deadline_ms, last_why, q->client_id, q->seq);
+    if (q->op == CTR_OP_INCR || q->op == CTR_OP_GET) {
+        fprintf(stderr,
+                "%s: gave up after %d attempts in %" PRIu64 " ms (last: %s); "
+                "the request may or may not have been applied - retry with "
+                "--client-id %" PRIu64 " --seq %" PRIu64 " to find out\n",
+                prog, attempts, deadline_ms, last_why, q->client_id, q->seq);
+    } else {
+        fprintf(stderr, "%s: gave up after %d attempts in %" PRIu64 " ms "
+                "(last: %s); the change may or may not have been made - run "
+                "the command again, or see counter-cli conf\n", prog,
+                attempts, deadline_ms, last_why);
+    }
     return 1;
+}
+
+/* incr/get: find the leader and retry with the same (client_id, seq) until
+ * the deadline. */
+static int cmd_op(char **servers, int n, uint64_t timeout_ms,
+                  uint64_t deadline_ms, const struct ctr_req *q)
+{
+    struct ctr_resp p;
+    if (leader_call(servers, n, timeout_ms, deadline_ms, q, &p) != 0) {
+        return 1;
+    }
+    printf("%" PRIu64 "\n", p.value);
+    fflush(stdout);
+    return 0;
+}
+
+/* ---- membership ----------------------------------------------------------- */
+
+static const char *member_role(uint32_t flags)
+{
+    switch (flags) {
+    case RAFT_MEMBER_VOTER:
+        return "voter";
+    case RAFT_MEMBER_LEARNER:
+        return "learner";
+    case RAFT_MEMBER_OUTGOING:
+        return "voter, leaving";
+    case RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING:
+        return "voter, staying";
+    case RAFT_MEMBER_LEARNER | RAFT_MEMBER_OUTGOING:
+        return "voter, to learner";
+    case 0:
+        return "not a member";
+    default:
+        return "?";
+    }
+}
+
+static const char *progress_state(uint32_t state)
+{
+    switch (state) {
+    case RAFT_PROGRESS_PROBE:
+        return "probe";
+    case RAFT_PROGRESS_REPLICATE:
+        return "replicate";
+    case RAFT_PROGRESS_SNAPSHOT:
+        return "snapshot";
+    default:
+        return "-";
+    }
+}
+
+/* The leader's CONF answer (or, if no server knows a leader, the first
+ * answer). 0, or 1 after printing why not. */
+static int conf_ask(char **servers, int n, uint64_t timeout_ms,
+                    uint64_t deadline_ms, struct ctr_resp *out)
+{
+    struct ctr_req q = {CTR_OP_CONF, 0, 0, 0};
+    uint64_t deadline = ctr_now_ms() + deadline_ms;
+    struct ctr_resp p;
+    char target[CTR_ADDR_MAX + 1];
+    const char *why = "no server answered";
+    int i, have = 0, hops;
+    for (i = 0; i < n && ctr_now_ms() < deadline; i++) {
+        snprintf(target, sizeof(target), "%s", servers[i]);
+        for (hops = 0; hops < 4; hops++) {
+            if (call(target, &q, &p, timeout_ms, &why) != 0 ||
+                p.status != CTR_OK || !p.has_conf) {
+                why = p.status == CTR_REFUSED ? "refused the connection" : why;
+                break;
+            }
+            if (!have) {
+                *out = p;
+                have = 1;
+            }
+            if (p.conf_flags & CTR_CONF_PROGRESS) {
+                *out = p;
+                return 0;
+            }
+            if (p.addr[0] == '\0' || strcmp(p.addr, target) == 0) {
+                break;
+            }
+            snprintf(target, sizeof(target), "%s", p.addr);
+        }
+    }
+    if (have) {
+        return 0;
+    }
+    fprintf(stderr, "%s: conf: no server answered (last: %s)\n", prog, why);
+    return 1;
+}
+
+static void conf_print_json(const struct ctr_resp *p)
+{
+    uint32_t i;
+    bool prog_ok = (p->conf_flags & CTR_CONF_PROGRESS) != 0;
+    printf("{\"node\":%" PRIu64 ",\"role\":\"%s\",\"term\":%" PRIu64
+           ",\"leader\":%" PRIu64 ",\"commit\":%" PRIu64 ",\"last_index\":%"
+           PRIu64 ",\"conf_index\":%" PRIu64 ",\"committed\":%s,\"joint\":%s"
+           ",\"progress\":%s,\"members\":[",
+           p->node_id, role_name(p->role), p->term, p->leader_id, p->commit,
+           p->last_index, p->conf_index,
+           p->commit >= p->conf_index ? "true" : "false",
+           (p->conf_flags & CTR_CONF_JOINT) ? "true" : "false",
+           prog_ok ? "true" : "false");
+    for (i = 0; i < p->n_members; i++) {
+        const struct ctr_member *m = &p->members[i];
+        printf("%s{\"id\":%" PRIu64 ",\"role\":\"%s\",\"flags\":%" PRIu32,
+               i > 0 ? "," : "", m->id, member_role(m->flags), m->flags);
+        if (prog_ok) {
+            printf(",\"state\":\"%s\",\"match\":%" PRIu64 ",\"behind\":%" PRIu64
+                   ",\"next\":%" PRIu64 ",\"inflight\":%" PRIu32
+                   ",\"snapshot_acked\":%" PRIu64,
+                   m->self ? "leader" : progress_state(m->state), m->match,
+                   p->last_index > m->match ? p->last_index - m->match : 0,
+                   m->next, m->inflight, m->snapshot_acked);
+        }
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+static void conf_print(const struct ctr_resp *p, const char *addr)
+{
+    uint32_t i;
+    bool prog_ok = (p->conf_flags & CTR_CONF_PROGRESS) != 0;
+    if (p->n_members == 0) {
+        printf("n%" PRIu64 " (%s) has no configuration yet (an empty node "
+               "waiting to be added)\n", p->node_id, addr);
+        return;
+    }
+    printf("configuration: entry %" PRIu64 " (%s%s), as the %s n%" PRIu64
+           " (%s) sees it; term %" PRIu64 ", commit %" PRIu64 ", last index %"
+           PRIu64 "\n",
+           p->conf_index, p->commit >= p->conf_index ? "committed"
+                                                     : "not committed yet",
+           (p->conf_flags & CTR_CONF_JOINT) ? ", joint" : "",
+           prog_ok ? "leader" : role_name(p->role), p->node_id, addr, p->term,
+           p->commit, p->last_index);
+    printf("  node  role               match   behind  replication\n");
+    for (i = 0; i < p->n_members; i++) {
+        const struct ctr_member *m = &p->members[i];
+        char node[24];
+        snprintf(node, sizeof(node), "n%" PRIu64, m->id);
+        if (!prog_ok) {
+            printf("  %-5s %-17s %7s  %7s  %s\n", node, member_role(m->flags),
+                   "-", "-", m->self ? "(this node)" : "-");
+            continue;
+        }
+        printf("  %-5s %-17s %7" PRIu64 "  %7" PRIu64 "  ", node,
+               member_role(m->flags), m->match,
+               p->last_index > m->match ? p->last_index - m->match : 0);
+        if (m->self) {
+            printf("leader\n");
+        } else if (m->state == RAFT_PROGRESS_SNAPSHOT) {
+            printf("snapshot (%" PRIu64 " bytes acknowledged)\n",
+                   m->snapshot_acked);
+        } else {
+            printf("%s\n", progress_state(m->state));
+        }
+    }
+    if (!prog_ok) {
+        printf("  (no leader answered: progress is known only to the "
+               "leader)\n");
+    }
+}
+
+static int cmd_conf(char **servers, int n, uint64_t timeout_ms,
+                    uint64_t deadline_ms, bool json)
+{
+    static struct ctr_resp p;
+    if (conf_ask(servers, n, timeout_ms, deadline_ms, &p) != 0) {
+        return 1;
+    }
+    if (json) {
+        conf_print_json(&p);
+    } else {
+        conf_print(&p, p.addr[0] != '\0' && p.leader_id == p.node_id
+                           ? p.addr : "answering");
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* add-learner, promote, remove: answered once the entry is committed. */
+static int cmd_change(char **servers, int n, uint64_t timeout_ms,
+                      uint64_t deadline_ms, uint8_t op, uint64_t id)
+{
+    static struct ctr_resp p;
+    struct ctr_req q = {0, 0, 0, 0};
+    q.op = op;
+    q.amount = id;
+    if (leader_call(servers, n, timeout_ms, deadline_ms, &q, &p) != 0) {
+        return 1;
+    }
+    printf("n%" PRIu64 " %s (configuration entry %" PRIu64 ", committed)\n", id,
+           op == CTR_OP_ADD_LEARNER ? "is a learner"
+           : op == CTR_OP_ADD_VOTER ? "is a voter"
+                                    : "is not a member",
+           p.value);
+    fflush(stdout);
+    return 0;
+}
+
+/* transfer: start it on the leader, then wait until node `id` leads. */
+static int cmd_transfer(char **servers, int n, uint64_t timeout_ms,
+                        uint64_t deadline_ms, uint64_t id)
+{
+    static struct ctr_resp p;
+    struct ctr_req q = {CTR_OP_TRANSFER, 0, 0, 0};
+    uint64_t t0 = ctr_now_ms(), deadline = t0 + deadline_ms;
+    q.amount = id;
+    if (leader_call(servers, n, timeout_ms, deadline_ms, &q, &p) != 0) {
+        return 1;
+    }
+    while (ctr_now_ms() < deadline) {
+        struct ctr_req s = {CTR_OP_STATUS, 0, 1, 0};
+        int i;
+        for (i = 0; i < n; i++) {
+            const char *why;
+            if (call(servers[i], &s, &p, timeout_ms, &why) == 0 &&
+                p.status == CTR_OK && p.node_id == id &&
+                p.role == ROLE_LEADER) {
+                printf("n%" PRIu64 " leads (term %" PRIu64 "), %" PRIu64
+                       " ms after the request\n", id, p.term,
+                       ctr_now_ms() - t0);
+                fflush(stdout);
+                return 0;
+            }
+        }
+        sleep_ms(10);
+    }
+    fprintf(stderr, "%s: transfer: n%" PRIu64 " does not lead after %" PRIu64
+            " ms (the transfer is abandoned after an election timeout; is n%"
+            PRIu64 " in --servers?)\n", prog, id, deadline_ms, id);
+    return 1;
+}
+
+/* ---- load --------------------------------------------------------------- */
+
+static volatile sig_atomic_t g_load_stop;
+
+static void on_load_signal(int sig)
+{
+    (void)sig;
+    g_load_stop = 1;
+}
+
+#define LOAD_GAPS 5 /* longest waits reported */
+
+struct gap {
+    uint64_t ms, at_ms; /* the wait, and when it ended (since the start) */
+};
+
+/* Keep the LOAD_GAPS longest, longest first. */
+static void gap_note(struct gap *g, uint64_t ms, uint64_t at_ms)
+{
+    int i, k;
+    for (i = 0; i < LOAD_GAPS && g[i].ms >= ms; i++) {
+    }
+    if (i == LOAD_GAPS) {
+        return;
+    }
+    for (k = LOAD_GAPS - 1; k > i; k--) {
+        g[k] = g[k - 1];
+    }
+    g[i].ms = ms;
+    g[i].at_ms = at_ms;
+}
+
+/* One increment, retried with the same seq until acknowledged or the
+ * deadline; follows leader hints, and sticks to the last leader. 0 with
+ * *value, or 1. */
+static int load_one(char **servers, int n, int *target, char *hint,
+                    uint64_t timeout_ms, uint64_t deadline,
+                    const struct ctr_req *q, uint64_t *value)
+{
+    struct ctr_resp p;
+    uint64_t backoff = 5;
+    while (ctr_now_ms() < deadline && !g_load_stop) {
+        const char *why;
+        const char *addr = hint[0] != '\0' ? hint : servers[*target];
+        uint64_t left = deadline - ctr_now_ms();
+        if (call(addr, q, &p, timeout_ms < left ? timeout_ms : left, &why) == 0) {
+            if (p.status == CTR_OK) {
+                *value = p.value;
+                return 0;
+            }
+            if (p.status == CTR_REFUSED || p.status == CTR_BAD_REQUEST) {
+                fprintf(stderr, "%s: load: %s answered %s\n", prog, addr,
+                        status_name(p.status));
+                g_load_stop = 1;
+                return 1;
+            }
+            if (p.status == CTR_NOT_LEADER && p.addr[0] != '\0' &&
+                strcmp(p.addr, addr) != 0) {
+                snprintf(hint, CTR_ADDR_MAX + 1, "%s", p.addr);
+                continue;
+            }
+            if (p.status == CTR_RETRY && p.role == ROLE_LEADER) {
+                sleep_ms(backoff);
+                backoff = backoff < 50 ? backoff * 2 : backoff;
+                continue;
+            }
+        }
+        hint[0] = '\0';
+        *target = (*target + 1) % n;
+        sleep_ms(backoff);
+        backoff = backoff < 50 ? backoff * 2 : backoff;
+    }
+    return 1;
+}
+
+static int cmd_load(char **servers, int n, uint64_t timeout_ms,
+                    uint64_t deadline_ms, uint64_t client_id, uint64_t seconds)
+{
+    struct sigaction sa;
+    struct gap gaps[LOAD_GAPS];
+    char hint[CTR_ADDR_MAX + 1] = "";
+    uint64_t t0 = ctr_now_ms(), last = t0, acked = 0, failed = 0, value = 0;
+    uint64_t seq = 1, now;
+    int target = 0, i;
+    memset(gaps, 0, sizeof(gaps));
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_load_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    while (!g_load_stop && (seconds == 0 || ctr_now_ms() - t0 < seconds * 1000)) {
+        struct ctr_req q = {CTR_OP_INCR, client_id, 0, 1};
+        q.seq = seq++;
+        if (load_one(servers, n, &target, hint, timeout_ms,
+                     ctr_now_ms() + deadline_ms, &q, &value) == 0) {
+            now = ctr_now_ms();
+            gap_note(gaps, now - last, now - t0);
+            last = now;
+            acked++;
+        } else if (!g_load_stop) {
+            failed++;
+        }
+    }
+    now = ctr_now_ms();
+    printf("load: %" PRIu64 " increments acknowledged in %.1f s (counter now "
+           "%" PRIu64 "), %" PRIu64 " failed (given up after %" PRIu64
+           " ms)\n", acked, (double)(now - t0) / 1e3, value, failed,
+           deadline_ms);
+    printf("load: longest waits between two acknowledged increments:");
+    for (i = 0; i < LOAD_GAPS && gaps[i].ms > 0; i++) {
+        printf("%s %" PRIu64 " ms (ending at %.1f s)", i > 0 ? "," : "",
+               gaps[i].ms, (double)gaps[i].at_ms / 1e3);
+    }
+    printf("\n");
+    fflush(stdout);
+    return failed > 0 || acked == 0 ? 1 : 0;
 }
 
 /* Parse the server list (modified in place) and run the command argv[0]. */
@@ -526,6 +934,38 @@ static int run(char *servers_arg, int argc, char **argv, uint64_t timeout_ms,
         struct ctr_req q = {CTR_OP_GET, client_id, seq, 0};
         return cmd_op(servers, nservers, timeout_ms, deadline_ms, &q);
     }
+    if (strcmp(argv[0], "load") == 0 && argc <= 2) {
+        uint64_t secs = 0;
+        if (argc == 2 && parse_u64(argv[1], &secs) != 0) {
+            fprintf(stderr, "%s: load: SECONDS must be a number (got '%s')\n",
+                    prog, argv[1]);
+            return 2;
+        }
+        return cmd_load(servers, nservers, timeout_ms, deadline_ms, client_id,
+                        secs);
+    }
+    if (strcmp(argv[0], "conf") == 0 &&
+        (argc == 1 || (argc == 2 && strcmp(argv[1], "--json") == 0))) {
+        return cmd_conf(servers, nservers, timeout_ms, deadline_ms, argc == 2);
+    }
+    if ((strcmp(argv[0], "add-learner") == 0 || strcmp(argv[0], "promote") == 0 ||
+         strcmp(argv[0], "remove") == 0 || strcmp(argv[0], "transfer") == 0) &&
+        argc == 2) {
+        uint64_t id;
+        if (parse_u64(argv[1], &id) != 0 || id == 0) {
+            fprintf(stderr, "%s: %s: ID must be a positive integer (got '%s')\n",
+                    prog, argv[0], argv[1]);
+            return 2;
+        }
+        if (strcmp(argv[0], "transfer") == 0) {
+            return cmd_transfer(servers, nservers, timeout_ms, deadline_ms, id);
+        }
+        return cmd_change(servers, nservers, timeout_ms, deadline_ms,
+                          argv[0][0] == 'a'   ? CTR_OP_ADD_LEARNER
+                          : argv[0][0] == 'p' ? CTR_OP_ADD_VOTER
+                                              : CTR_OP_REMOVE,
+                          id);
+    }
     if (strcmp(argv[0], "incr") == 0 && argc == 2) {
         struct ctr_req q = {CTR_OP_INCR, client_id, seq, 0};
         if (parse_u64(argv[1], &q.amount) != 0 || q.amount == 0) {
@@ -569,7 +1009,9 @@ int main(int argc, char **argv)
         }
     }
     if (f.i >= argc) {
-        fprintf(stderr, "%s: no command (incr N, get or status)\n", prog);
+        fprintf(stderr, "%s: no command (incr N, get, status, conf, "
+                "add-learner ID, promote ID, remove ID or transfer ID)\n",
+                prog);
         usage(stderr);
         return 2;
     }

@@ -101,29 +101,6 @@ bool ctr_token_equal(const struct ctr_token *a, const struct ctr_token *b)
     return diff == 0;
 }
 
-uint64_t ctr_voters_fingerprint(const uint64_t *ids, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325u, prev = 0;
-    size_t k, i;
-    int b;
-    /* n is small (the voter count): pick the ids in ascending order by
-     * repeated minimum, with no copy and no allocation. */
-    for (k = 0; k < n; k++) {
-        uint64_t next = UINT64_MAX;
-        for (i = 0; i < n; i++) {
-            if ((k == 0 || ids[i] > prev) && ids[i] <= next) {
-                next = ids[i];
-            }
-        }
-        prev = next;
-        for (b = 0; b < 8; b++) {
-            h ^= (uint8_t)(next >> (8 * b));
-            h *= 0x100000001b3u;
-        }
-    }
-    return h;
-}
-
 void ctr_hello_encode(const struct ctr_hello *h, uint8_t *buf)
 {
     memset(buf, 0, CTR_HELLO_LEN);
@@ -135,7 +112,6 @@ void ctr_hello_encode(const struct ctr_hello *h, uint8_t *buf)
     buf[5] = (uint8_t)h->token.len;
     ctr_put64(buf + 8, h->sender);
     ctr_put64(buf + 16, h->target);
-    ctr_put64(buf + 24, h->voters);
     memcpy(buf + HELLO_TOKEN_AT, h->token.bytes, h->token.len);
 }
 
@@ -176,11 +152,10 @@ int ctr_hello_decode(const uint8_t *buf, size_t len, struct ctr_hello *h)
     h->kind = buf[0];
     h->sender = ctr_get64(buf + 8);
     h->target = ctr_get64(buf + 16);
-    h->voters = ctr_get64(buf + 24);
     h->token.len = tlen;
     memcpy(h->token.bytes, buf + HELLO_TOKEN_AT, tlen);
-    if (h->kind == CTR_HELLO_CLIENT &&
-        (h->sender != 0 || h->target != 0 || h->voters != 0)) {
+    if (ctr_get64(buf + 24) != 0 ||
+        (h->kind == CTR_HELLO_CLIENT && (h->sender != 0 || h->target != 0))) {
         return CTR_REFUSE_FORMAT;
     }
     return CTR_REFUSE_NONE;

@@ -6,20 +6,25 @@
  * (--token-file). The connecting side sends a hello first, and the
  * accepting side reads nothing else from the connection until the hello
  * has passed every check: its token must equal the node's own (compared in
- * constant time), and a peer must also name itself as one of the node's
- * voters and agree on the voter set. A connection whose hello fails is
+ * constant time), and a peer must also name itself as one of the nodes in
+ * the node's address book (--peers) and mean to reach this node. The
+ * token is the cluster's identity: give each cluster its own. Membership
+ * (who votes) is the raft library's business, not the hello's: a peer in
+ * the address book gets in whether or not it is a member yet, so a node
+ * being added can be reached. A connection whose hello fails is
  * closed, so not a single byte after it is read as a message or request.
  *
  * Hello, CTR_HELLO_LEN bytes, little-endian:
  *   0   u8      kind: CTR_HELLO_PEER ('R') or CTR_HELLO_CLIENT ('C')
  *   1   u8[3]   magic "ctr"
- *   4   u8      protocol version, CTR_PROTO_VERSION (2; version 1 was the
- *               bare kind byte, with no token)
+ *   4   u8      protocol version, CTR_PROTO_VERSION (3; version 2 carried
+ *               a fingerprint of the fixed voter set at 24, version 1 was
+ *               the bare kind byte, with no token)
  *   5   u8      token length L, 1..CTR_TOKEN_MAX
  *   6   u8[2]   zero
  *   8   u64     sender: a peer's own node id; 0 for a client
  *   16  u64     target: the node id a peer means to reach; 0 for a client
- *   24  u64     voters: a peer's ctr_voters_fingerprint(); 0 for a client
+ *   24  u64     zero (reserved)
  *   32  u8[128] token: L bytes, then zeros
  *
  * A peer follows its hello with raft wire-format messages
@@ -43,7 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CTR_PROTO_VERSION 2u
+#define CTR_PROTO_VERSION 3u
 #define CTR_HELLO_LEN 160u
 #define CTR_TOKEN_MIN 16u  /* a shorter token is too easy to guess */
 #define CTR_TOKEN_MAX 128u
@@ -59,7 +64,7 @@ struct ctr_token {
 struct ctr_hello {
     uint8_t kind;
     struct ctr_token token;
-    uint64_t sender, target, voters;
+    uint64_t sender, target;
 };
 
 /* Why a hello was refused; also the value of a CTR_REFUSED response. */
@@ -70,9 +75,9 @@ enum ctr_refusal {
     CTR_REFUSE_VERSION = 3, /* another protocol version */
     CTR_REFUSE_FORMAT = 4,  /* a bad length or a non-zero reserved field */
     CTR_REFUSE_TOKEN = 5,   /* wrong cluster token */
-    CTR_REFUSE_PEER = 6     /* right token, but not one of our voters, or
-                             * another voter set: another cluster, or a
-                             * --peers that differs */
+    CTR_REFUSE_PEER = 6     /* right token, but an id that is not in our
+                             * address book, our own id, or a hello meant
+                             * for another node */
 };
 
 /*
@@ -89,10 +94,6 @@ int ctr_token_read(const char *path, struct ctr_token *t, char *err,
  * and lengths: every one of the CTR_TOKEN_MAX bytes is compared, with no
  * early exit, so the time taken says nothing about how much matched. */
 bool ctr_token_equal(const struct ctr_token *a, const struct ctr_token *b);
-
-/* A 64-bit fingerprint of a voter set: FNV-1a over the ids, sorted, each
- * as a little-endian u64. The same for the same ids in any order. */
-uint64_t ctr_voters_fingerprint(const uint64_t *ids, size_t n);
 
 /* Encode h into buf (CTR_HELLO_LEN bytes). */
 void ctr_hello_encode(const struct ctr_hello *h, uint8_t *buf);

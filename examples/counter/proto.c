@@ -59,8 +59,7 @@ int ctr_req_decode(const uint8_t *buf, size_t len, struct ctr_req *q)
         return -1;
     }
     q->op = buf[4];
-    if (q->op != CTR_OP_INCR && q->op != CTR_OP_GET && q->op != CTR_OP_STATUS &&
-        q->op != CTR_OP_METRICS) {
+    if (q->op < CTR_OP_INCR || q->op > CTR_OP_TRANSFER) {
         return -1;
     }
     q->client_id = ctr_get64(buf + 8);
@@ -73,9 +72,13 @@ size_t ctr_resp_encode(const struct ctr_resp *p, uint8_t *buf)
 {
     size_t alen = strnlen(p->addr, CTR_ADDR_MAX);
     size_t nm = p->n_metrics < CTR_M_COUNT ? p->n_metrics : CTR_M_COUNT;
-    size_t len = CTR_RESP_FIXED + alen + (p->has_metrics ? 4 + 8 * nm : 0);
-    size_t i;
-    ctr_put32(buf, (uint32_t)len);
+    size_t nc = p->n_members < CTR_MEMBERS_MAX ? p->n_members : CTR_MEMBERS_MAX;
+    size_t len = CTR_RESP_FIXED + alen, i;
+    uint8_t *m;
+    if (p->has_conf) {
+        nm = 0;
+    }
+    ctr_put32(buf, 0); /* the length, once known */
     buf[4] = p->status;
     buf[5] = p->role;
     buf[6] = (uint8_t)alen;
@@ -87,14 +90,65 @@ size_t ctr_resp_encode(const struct ctr_resp *p, uint8_t *buf)
     ctr_put64(buf + 40, p->applied);
     ctr_put64(buf + 48, p->node_id);
     memcpy(buf + CTR_RESP_FIXED, p->addr, alen);
-    if (p->has_metrics) {
-        uint8_t *m = buf + CTR_RESP_FIXED + alen;
+    if (p->has_metrics || p->has_conf) {
+        m = buf + len;
         ctr_put32(m, (uint32_t)nm);
         for (i = 0; i < nm; i++) {
             ctr_put64(m + 4 + 8 * i, p->metrics[i]);
         }
+        len += 4 + 8 * nm;
     }
+    if (p->has_conf) {
+        m = buf + len;
+        ctr_put64(m, p->last_index);
+        ctr_put64(m + 8, p->conf_index);
+        ctr_put32(m + 16, p->conf_flags);
+        ctr_put32(m + 20, (uint32_t)nc);
+        for (i = 0, m += CTR_CONF_FIXED; i < nc; i++, m += CTR_MEMBER_BYTES) {
+            const struct ctr_member *x = &p->members[i];
+            ctr_put64(m, x->id);
+            ctr_put32(m + 8, x->flags);
+            ctr_put32(m + 12, x->state);
+            ctr_put64(m + 16, x->match);
+            ctr_put64(m + 24, x->next);
+            ctr_put64(m + 32, x->snapshot_acked);
+            ctr_put32(m + 40, x->inflight);
+            ctr_put32(m + 44, x->self);
+        }
+        len += CTR_CONF_FIXED + CTR_MEMBER_BYTES * nc;
+    }
+    ctr_put32(buf, (uint32_t)len);
     return len;
+}
+
+/* The configuration block of a CONF answer, m[0..rest). */
+static int conf_decode(const uint8_t *m, size_t rest, struct ctr_resp *p)
+{
+    size_t nc, i;
+    if (rest < CTR_CONF_FIXED) {
+        return -1;
+    }
+    nc = ctr_get32(m + 20);
+    if (nc > CTR_MEMBERS_MAX || rest != CTR_CONF_FIXED + CTR_MEMBER_BYTES * nc) {
+        return -1;
+    }
+    p->has_conf = true;
+    p->last_index = ctr_get64(m);
+    p->conf_index = ctr_get64(m + 8);
+    p->conf_flags = ctr_get32(m + 16);
+    p->n_members = (uint32_t)nc;
+    for (i = 0, m += CTR_CONF_FIXED; i < nc; i++, m += CTR_MEMBER_BYTES) {
+        struct ctr_member *x = &p->members[i];
+        x->id = ctr_get64(m);
+        x->flags = ctr_get32(m + 8);
+        x->state = ctr_get32(m + 12);
+        x->match = ctr_get64(m + 16);
+        x->next = ctr_get64(m + 24);
+        x->snapshot_acked = ctr_get64(m + 32);
+        x->inflight = ctr_get32(m + 40);
+        x->self = ctr_get32(m + 44);
+    }
+    return 0;
 }
 
 int ctr_resp_decode(const uint8_t *buf, size_t len, struct ctr_resp *p)
@@ -107,18 +161,28 @@ int ctr_resp_decode(const uint8_t *buf, size_t len, struct ctr_resp *p)
     if (alen > CTR_ADDR_MAX || CTR_RESP_FIXED + alen > len) {
         return -1;
     }
-    /* Anything after the address is the counters of a METRICS answer. */
+    /* Anything after the address is the counters of a METRICS answer, or
+     * (no counters, then the configuration) a CONF answer. */
     rest = len - CTR_RESP_FIXED - alen;
-    p->has_metrics = rest > 0;
+    p->has_metrics = false;
+    p->has_conf = false;
     p->n_metrics = 0;
+    p->n_members = 0;
     if (rest > 0) {
         const uint8_t *m = buf + CTR_RESP_FIXED + alen;
         if (rest < 4) {
             return -1;
         }
         nm = ctr_get32(m);
-        if (nm > CTR_METRICS_MAX || rest != 4 + 8 * nm) {
+        if (nm > CTR_METRICS_MAX || rest < 4 + 8 * nm) {
             return -1;
+        }
+        if (rest > 4 + 8 * nm) {
+            if (nm != 0 || conf_decode(m + 4, rest - 4, p) != 0) {
+                return -1;
+            }
+        } else {
+            p->has_metrics = true;
         }
         p->n_metrics = (uint32_t)(nm < CTR_M_COUNT ? nm : CTR_M_COUNT);
         for (i = 0; i < p->n_metrics; i++) {

@@ -10,12 +10,16 @@
  *
  * Client request, 32 bytes, little-endian:
  *   0  u32 length (32)
- *   4  u8  op: CTR_OP_INCR, CTR_OP_GET, CTR_OP_STATUS, CTR_OP_METRICS
+ *   4  u8  op: CTR_OP_INCR, CTR_OP_GET, CTR_OP_STATUS, CTR_OP_METRICS, or
+ *          one of the membership ops (CTR_OP_CONF ... CTR_OP_TRANSFER)
  *   5  u8[3] zero
- *   8  u64 client_id   (non-zero, chosen by the client, e.g. random)
- *   16 u64 seq         (per client, starts at 1, +1 per new request; a
- *                       retry reuses the same seq)
- *   24 u64 amount      (INCR: the increment; otherwise 0)
+ *   8  u64 client_id   (INCR, GET: non-zero, chosen by the client, e.g.
+ *                       random; other ops: ignored)
+ *   16 u64 seq         (INCR, GET: per client, starts at 1, +1 per new
+ *                       request; a retry reuses the same seq; other ops:
+ *                       ignored)
+ *   24 u64 amount      (INCR: the increment; a membership change or a
+ *                       transfer: the node id it is about; otherwise 0)
  *
  * Response, 56 bytes + addr_len, little-endian:
  *   0  u32 length
@@ -35,6 +39,37 @@
  * and, in the answer to METRICS only, the node's library counters:
  *   +0 u32 count       (at most CTR_METRICS_MAX)
  *   +4 count u64       in the order of CTR_METRICS_MAP
+ * and, in the answer to CONF only, a count of 0 counters as above, then
+ * the configuration in force on the answering node (raft_conf) and, if it
+ * leads, each member's replication progress (raft_progress):
+ *   +0  u64 last_index  (the answering node's last log index)
+ *   +8  u64 conf_index  (the entry the configuration comes from; committed
+ *                        once commit >= conf_index)
+ *   +16 u32 flags       (CTR_CONF_JOINT, CTR_CONF_PROGRESS)
+ *   +20 u32 count       (at most CTR_MEMBERS_MAX)
+ *   +24 count x 48 bytes, one per member (then the leader itself if it is
+ *       not a member):
+ *       u64 id, u32 member flags (RAFT_MEMBER_*; 0: not a member),
+ *       u32 progress state (RAFT_PROGRESS_*; 0 without progress),
+ *       u64 match, u64 next, u64 snapshot bytes acknowledged,
+ *       u32 AppendEntries in flight, u32 1 if it is the answering node
+ *
+ * Membership ops, on the leader (others answer CTR_NOT_LEADER):
+ *   CONF         the configuration and progress (any node answers; only
+ *                the leader has progress);
+ *   ADD_LEARNER  add node `amount` as a learner (or demote a voter);
+ *   ADD_VOTER    add node `amount` as a voter, or promote a learner;
+ *   REMOVE       remove node `amount` (a voter or a learner);
+ *   TRANSFER     hand leadership to voter `amount`.
+ * A change is answered CTR_OK once its configuration entry is committed,
+ * with that entry's index as the value; one the configuration already
+ * reflects is answered CTR_OK at once (so a retry after a lost answer
+ * succeeds). CTR_RETRY: another change is in progress, the leader has not
+ * committed an entry of its term yet, or leadership changed: ask again.
+ * CTR_CHANGE_REFUSED: the library refused it; the value is the raft error
+ * code, negated (RAFT_EBADCONF: it does not fit the configuration, e.g.
+ * removing the last voter). TRANSFER is answered CTR_OK once the transfer
+ * has started; the new leader is seen in STATUS.
  *
  * INCR goes through the Raft log. GET is linearizable without a log entry
  * (the leader confirms its leadership with raft_read_index; a server run
@@ -65,10 +100,29 @@
 #define CTR_RESP_FIXED 56u
 #define CTR_ADDR_MAX 255u
 #define CTR_METRICS_MAX 128u /* counters a METRICS answer may carry, ever */
-/* Largest response: with an address and every counter. */
-#define CTR_RESP_MAX (CTR_RESP_FIXED + CTR_ADDR_MAX + 4u + 8u * CTR_METRICS_MAX)
+#define CTR_MEMBERS_MAX 64u  /* members a CONF answer may carry */
+#define CTR_CONF_FIXED 24u
+#define CTR_MEMBER_BYTES 48u
+/* Largest response: with an address and every counter, or a configuration. */
+#define CTR_RESP_MAX                                                   \
+    (CTR_RESP_FIXED + CTR_ADDR_MAX + 4u + 8u * CTR_METRICS_MAX +       \
+     CTR_CONF_FIXED + CTR_MEMBER_BYTES * CTR_MEMBERS_MAX)
 
-enum { CTR_OP_INCR = 1, CTR_OP_GET = 2, CTR_OP_STATUS = 3, CTR_OP_METRICS = 4 };
+enum {
+    CTR_OP_INCR = 1,
+    CTR_OP_GET = 2,
+    CTR_OP_STATUS = 3,
+    CTR_OP_METRICS = 4,
+    CTR_OP_CONF = 5,
+    CTR_OP_ADD_LEARNER = 6,
+    CTR_OP_ADD_VOTER = 7,
+    CTR_OP_REMOVE = 8,
+    CTR_OP_TRANSFER = 9
+};
+
+/* CONF answer flags. */
+#define CTR_CONF_JOINT 1u    /* a joint configuration */
+#define CTR_CONF_PROGRESS 2u /* the answering node leads: progress is set */
 
 /*
  * The counters of a METRICS answer, in wire order; append only.
@@ -123,6 +177,18 @@ enum {
 };
 enum { CTR_OK = 0, CTR_NOT_LEADER = 1, CTR_RETRY = 2, CTR_BAD_REQUEST = 3 };
 enum { CTR_REFUSED = 4 }; /* a status too: the hello was refused */
+enum { CTR_CHANGE_REFUSED = 5 }; /* a membership op refused: value is the
+                                  * raft error code, negated */
+
+/* One member in a CONF answer. */
+struct ctr_member {
+    uint64_t id;
+    uint32_t flags; /* RAFT_MEMBER_* */
+    uint32_t state; /* RAFT_PROGRESS_*, 0 without progress */
+    uint64_t match, next, snapshot_acked;
+    uint32_t inflight;
+    uint32_t self; /* the answering node */
+};
 
 struct ctr_req {
     uint8_t op;
@@ -146,6 +212,12 @@ struct ctr_resp {
     bool has_metrics;
     uint32_t n_metrics;
     uint64_t metrics[CTR_M_COUNT];
+    /* CONF answer: has_conf, and the configuration. */
+    bool has_conf;
+    uint64_t last_index, conf_index;
+    uint32_t conf_flags; /* CTR_CONF_* */
+    uint32_t n_members;
+    struct ctr_member members[CTR_MEMBERS_MAX];
 };
 
 /* Encode into buf (CTR_REQ_LEN bytes). */
@@ -155,10 +227,11 @@ void ctr_req_encode(const struct ctr_req *q, uint8_t *buf);
 int ctr_req_decode(const uint8_t *buf, size_t len, struct ctr_req *q);
 
 /* Encode into buf (at least CTR_RESP_MAX bytes; CTR_RESP_FIXED +
- * CTR_ADDR_MAX without metrics); returns the encoded length. */
+ * CTR_ADDR_MAX without metrics or configuration); returns the encoded
+ * length. */
 size_t ctr_resp_encode(const struct ctr_resp *p, uint8_t *buf);
-/* Decode a whole response of `len` bytes, with or without counters; -1 if
- * malformed. */
+/* Decode a whole response of `len` bytes, with or without counters or a
+ * configuration; -1 if malformed. */
 int ctr_resp_decode(const uint8_t *buf, size_t len, struct ctr_resp *p);
 
 /* Little-endian helpers. */

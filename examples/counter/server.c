@@ -28,6 +28,15 @@
  * fsync, followers accept more entries while a write is in flight, and
  * the loop keeps serving meanwhile. The loop thread is the only one that
  * calls the raft library; the writer thread owns the files while it runs.
+ *
+ * Membership lives in the raft log: configuration entries, applied like
+ * no-ops except that the last one applied is kept, because a snapshot
+ * must store the configuration at its index. --peers is only an address
+ * book (who can be reached where), and the data directory's config only
+ * says how the node first started (--bootstrap voters, or --join).
+ * Clients ask the leader for one change at a time (change_start), which
+ * is answered like an INCR once its configuration entry is applied, or
+ * for a leadership transfer (transfer_start).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,7 +64,7 @@
 
 /* ---- limits ------------------------------------------------------------- */
 
-#define MAX_VOTERS 32
+#define MAX_PEERS 32           /* nodes in the address book (--peers) */
 #define MAX_CONNS 512           /* inbound connections (peers and clients);
                                  * when full, a new one evicts an old one */
 #define CLIENT_DEPTH 64         /* requests in flight per client connection */
@@ -254,23 +263,28 @@ struct conn {
     uint64_t partial_ms; /* ... and when its first byte arrived */
     bool partial;        /* `in` ends with an incomplete request or frame */
     uint64_t out_ms;     /* answers queued: when they last moved */
-    raft_id sender;      /* peer: the voter its hello named; only its
+    raft_id sender;      /* peer: the node its hello named; only its
                           * messages are accepted here */
-    raft_id peer;        /* messages from this voter arrive here, and this
+    raft_id peer;        /* messages from this node arrive here, and this
                           * is the newest such connection: never evicted */
-    bool greeted;        /* peer: a message from a voter arrived */
+    bool greeted;        /* peer: a message from its node arrived */
     bool served;         /* client: a whole request arrived */
     bool eof;  /* client half-closed: finish answering, then close */
     bool dead; /* closed at the end of this loop iteration */
     struct slot slots[CLIENT_DEPTH];
-    bool metrics[CLIENT_DEPTH]; /* slot holds a METRICS request */
+    uint8_t extra[CLIENT_DEPTH]; /* what the slot's answer carries besides
+                                  * the status: EXTRA_* */
     unsigned head, count;
     unsigned reads;      /* GETs of this connection waiting in the library */
 };
 
+/* What an answer carries after the fixed part (proto.h). */
+enum { EXTRA_NONE, EXTRA_METRICS, EXTRA_CONF };
+
 enum { LINK_DOWN, LINK_CONNECTING, LINK_UP };
 
-/* A voter, and our outbound connection to it (unused for ourselves). */
+/* A node of the address book (--peers), member or not, and our outbound
+ * connection to it (unused for ourselves). */
 struct peer {
     raft_id id;
     char addr[ADDR_TEXT];
@@ -322,8 +336,14 @@ struct opts {
     raft_id id;
     const char *data;
     const char *listen;
-    struct peer peers[MAX_VOTERS];
+    struct peer peers[MAX_PEERS]; /* the address book: every node this one
+                                   * may talk to, members or not */
     size_t n_peers;
+    raft_id bootstrap[MAX_PEERS]; /* --bootstrap: first start of a new
+                                   * cluster with these voters */
+    size_t n_bootstrap;
+    bool join;               /* --join: first start, empty, to be added to
+                              * a running cluster */
     unsigned tick_ms, election_ticks, heartbeat_ticks;
     uint64_t seed;
     bool have_seed;
@@ -340,7 +360,6 @@ struct opts {
                               * comparison) instead of raft_read_index */
     const char *token_file;
     struct ctr_token token;  /* every hello must present this */
-    uint64_t voters_fp;      /* ctr_voters_fingerprint() of the peers' ids */
 };
 
 struct server {
@@ -350,8 +369,17 @@ struct server {
     struct writer wr;       /* asynchronous persistence (not --sync-persist) */
     bool wr_polled;         /* pfd holds the writer's pipe, last slot */
     struct sm sm;
-    raft_id voters[MAX_VOTERS]; /* the configuration, for snapshots */
-    size_t n_voters;
+    /* The configuration as of the applied index: the payload of the last
+     * RAFT_ENTRY_CONFIG entry applied, or the one of the snapshot the node
+     * restored or installed. A snapshot taken at the applied index stores
+     * it (raft_snapshot_meta.conf). conf_len 0: none yet. */
+    uint8_t conf[ST_CONF_MAX];
+    size_t conf_len;
+    raft_index conf_at;     /* its entry (or the snapshot's index) */
+    bool member;            /* this node is a member of the configuration in
+                             * force (for the "removed" log line) */
+    raft_id warned[MAX_PEERS]; /* ids without an address already reported */
+    size_t n_warned;
     /* Snapshots. The loop serialises the state machine in the apply
      * callback of the entry it is taken at, so it is exactly the state at
      * that index; the file is written by the writer thread (inline with
@@ -382,7 +410,7 @@ struct server {
     struct conn *conns[MAX_CONNS];
     size_t n_conns, n_polled, rr;
     uint64_t next_conn_no;
-    struct pollfd pfd[1 + MAX_VOTERS + MAX_CONNS + 1];
+    struct pollfd pfd[1 + MAX_PEERS + MAX_CONNS + 1];
     /* Pending requests in index order: absolute positions head..tail. */
     struct pending pend[MAX_PENDING];
     uint64_t pend_head, pend_tail;
@@ -527,12 +555,12 @@ static int cmp_session(const void *a, const void *b)
 /* The whole snapshot file of the state machine as it is, covering `index`
  * of `term`, in a fresh buffer of *len bytes; NULL if memory runs out. */
 static uint8_t *sm_snapshot(const struct sm *m, raft_index index,
-                            raft_term term, const raft_id *voters, size_t nv,
-                            size_t *len)
+                            raft_term term, const uint8_t *conf,
+                            size_t conf_len, size_t *len)
 {
     size_t body = SNAP_BODY_FIXED + SNAP_SESSION_BYTES * m->n, i, k = 0;
     struct session *v = malloc((m->n ? m->n : 1) * sizeof(*v));
-    uint8_t *file = malloc(st_snapshot_size(nv, body)), *p;
+    uint8_t *file = malloc(st_snapshot_size(conf_len, body)), *p;
     if (v == NULL || file == NULL) {
         free(v);
         free(file);
@@ -544,7 +572,7 @@ static uint8_t *sm_snapshot(const struct sm *m, raft_index index,
         }
     }
     qsort(v, k, sizeof(*v), cmp_session);
-    p = file + st_snapshot_body_offset(nv);
+    p = file + st_snapshot_body_offset(conf_len);
     ctr_put64(p, m->counter);
     ctr_put64(p + 8, k);
     for (i = 0, p += SNAP_BODY_FIXED; i < k; i++, p += SNAP_SESSION_BYTES) {
@@ -553,9 +581,9 @@ static uint8_t *sm_snapshot(const struct sm *m, raft_index index,
         ctr_put64(p + 16, v[i].value);
         ctr_put64(p + 24, v[i].index);
     }
-    st_snapshot_seal(file, index, term, voters, nv, body);
+    st_snapshot_seal(file, index, term, conf, conf_len, body);
     free(v);
-    *len = st_snapshot_size(nv, body);
+    *len = st_snapshot_size(conf_len, body);
     return file;
 }
 
@@ -893,7 +921,6 @@ static void peer_connect(struct server *s, struct peer *p)
     h.token = s->o.token;
     h.sender = s->o.id;
     h.target = p->id;
-    h.voters = s->o.voters_fp;
     p->fd = fd;
     p->out.off = p->out.len = 0;
     ctr_hello_encode(&h, p->out.p); /* out.cap >= PEER_OUT_MIN from start */
@@ -1000,6 +1027,25 @@ static void peer_check_stall(struct server *s, struct peer *p)
 
 /* ---- raft callbacks ----------------------------------------------------- */
 
+/* A member this node must talk to is not in its address book: say so
+ * once per id (it cannot be reached until the node is restarted with an
+ * address for it in --peers). */
+static void warn_no_address(struct server *s, raft_id id)
+{
+    size_t i;
+    for (i = 0; i < s->n_warned; i++) {
+        if (s->warned[i] == id) {
+            return;
+        }
+    }
+    if (s->n_warned < MAX_PEERS) {
+        s->warned[s->n_warned++] = id;
+    }
+    logm(L_ERR, "n%" PRIu64 " is in the configuration but has no address "
+         "here: add %" PRIu64 "=HOST:PORT to --peers and restart this node "
+         "to reach it", id, id);
+}
+
 /* Encode into the peer's queue; the loop writes it out. Non-zero (a lost
  * message, as far as the library is concerned) when there is no link or
  * the queue is full. */
@@ -1010,7 +1056,11 @@ static int on_send(struct raft *r, void *ctx, const struct raft_msg *m)
     size_t need = 0;
     int rc;
     (void)r;
-    if (p == NULL || p->id == s->o.id) {
+    if (p == NULL) {
+        warn_no_address(s, m->to);
+        return -1;
+    }
+    if (p->id == s->o.id) {
         return -1;
     }
     peer_connect(s, p);
@@ -1090,10 +1140,11 @@ static void snapshot_take(struct server *s, raft_index index, raft_term term)
     uint8_t *file;
     size_t len = 0;
     if (s->o.snapshot_every == 0 || s->snap_busy ||
-        index - s->snap_base < s->o.snapshot_every || index <= s->snap_base) {
+        index - s->snap_base < s->o.snapshot_every || index <= s->snap_base ||
+        s->conf_len == 0) {
         return;
     }
-    file = sm_snapshot(&s->sm, index, term, s->voters, s->n_voters, &len);
+    file = sm_snapshot(&s->sm, index, term, s->conf, s->conf_len, &len);
     if (file == NULL) {
         logm(L_ERR, "snapshot at index %" PRIu64 ": out of memory; trying "
              "again at the next entry", index);
@@ -1118,8 +1169,8 @@ static void snapshot_take(struct server *s, raft_index index, raft_term term)
 static void record_applied(struct server *s, raft_index index,
                            const struct raft_entry *e)
 {
-    uint8_t rec[ST_REC_HDR + ST_REC_FIXED + CMD_LEN];
-    if (s->applied_fd < 0 || e->len > CMD_LEN) {
+    uint8_t rec[ST_REC_HDR + ST_REC_FIXED + ST_CONF_MAX];
+    if (s->applied_fd < 0 || e->len > ST_CONF_MAX) {
         return;
     }
     if (ctr_write_full(s->applied_fd, rec, st_rec_encode(rec, index, e)) != 0) {
@@ -1135,6 +1186,18 @@ static int on_apply(struct raft *r, void *ctx, raft_index index,
     struct cmd c;
     bool is_cmd = false;
     (void)r;
+    if (e->type == RAFT_ENTRY_CONFIG && e->len <= sizeof(s->conf)) {
+        /* Not for the state machine, but the configuration as of this
+         * index: a snapshot taken here must store it. */
+        memcpy(s->conf, e->buf, e->len);
+        s->conf_len = e->len;
+        s->conf_at = index;
+        res.status = CTR_OK; /* a membership change waiting for it */
+        res.value = index;
+    } else if (e->type == RAFT_ENTRY_CONFIG) {
+        logm(L_ERR, "entry %" PRIu64 ": a configuration of %zu bytes, more "
+             "than this server keeps (%u)", index, e->len, ST_CONF_MAX);
+    }
     if (e->type == RAFT_ENTRY_COMMAND) {
         if (cmd_decode(e, &c) != 0) {
             /* Deterministic on every node: skip it everywhere. */
@@ -1147,7 +1210,8 @@ static int on_apply(struct raft *r, void *ctx, raft_index index,
             is_cmd = true;
         }
     }
-    pending_resolve(s, index, e->term, is_cmd ? &res : NULL);
+    pending_resolve(s, index, e->term,
+                    is_cmd || e->type == RAFT_ENTRY_CONFIG ? &res : NULL);
     record_applied(s, index, e);
     snapshot_take(s, index, e->term);
     return 0;
@@ -1198,19 +1262,36 @@ static int on_snapshot_write(struct raft *r, void *ctx,
     return 0;
 }
 
-/* Same voters, in any order. */
-static bool same_voters(const raft_id *a, size_t na, const raft_id *b,
-                        size_t nb)
+/* Two encoded configurations with the same members and flags, in any
+ * order (both valid). */
+static bool conf_same(const void *a, size_t alen, const void *b, size_t blen)
 {
-    size_t i, j;
-    for (i = 0; i < na && na == nb; i++) {
-        for (j = 0; j < nb && b[j] != a[i]; j++) {
+    struct raft_member x[CTR_MEMBERS_MAX], y[CTR_MEMBERS_MAX];
+    size_t nx = 0, ny = 0, i, j;
+    if (raft_conf_decode(a, alen, x, CTR_MEMBERS_MAX, &nx) != 0 ||
+        raft_conf_decode(b, blen, y, CTR_MEMBERS_MAX, &ny) != 0 || nx != ny) {
+        return false;
+    }
+    for (i = 0; i < nx; i++) {
+        for (j = 0; j < ny && (y[j].id != x[i].id || y[j].flags != x[i].flags);
+             j++) {
         }
-        if (j == nb) {
+        if (j == ny) {
             return false;
         }
     }
-    return na == nb;
+    return true;
+}
+
+/* Remember conf[0..len) as the configuration as of index `at`. */
+static void conf_remember(struct server *s, const void *conf, size_t len,
+                          raft_index at)
+{
+    if (len <= sizeof(s->conf)) {
+        memcpy(s->conf, conf, len);
+        s->conf_len = len;
+        s->conf_at = at;
+    }
 }
 
 /* Follower: the received snapshot is complete. It is checked and loaded
@@ -1238,9 +1319,10 @@ static int on_snapshot_install(struct raft *r, void *ctx,
     if (st_snapshot_parse(buf, len, &snap, why, sizeof(why)) != 0) {
         bad = why;
     } else if (snap.index != meta->index || snap.term != meta->term ||
-               !same_voters(snap.voters, snap.n_voters, meta->voters,
-                            meta->n_voters)) {
-        bad = "its index, term or voters differ from the leader's message";
+               !conf_same(snap.conf, snap.conf_len, meta->conf,
+                          meta->conf_len)) {
+        bad = "its index, term or configuration differ from the leader's "
+              "message";
     } else if (sm_restore(&fresh, snap.body, snap.body_len, &bad) == 0) {
         bad = NULL;
     }
@@ -1266,6 +1348,7 @@ static int on_snapshot_install(struct raft *r, void *ctx,
     }
     free(s->sm.tab);
     s->sm = fresh;
+    conf_remember(s, meta->conf, meta->conf_len, meta->index);
     pending_fail_all(s); /* their entries may be in the snapshot: unknown */
     if (s->snap_file != NULL) {
         /* --sync-persist: ours, taken earlier in this loop iteration and
@@ -1299,11 +1382,88 @@ static const char *event_name(int type)
     }
 }
 
+/* "voters n1 n2 n3, learners n4" for the configuration in force, into
+ * buf; joint configurations show the outgoing voters too. */
+static void conf_text(const struct raft *r, char *buf, size_t len)
+{
+    static const struct {
+        unsigned flag;
+        const char *name;
+    } kinds[] = {{RAFT_MEMBER_VOTER, "voters"},
+                 {RAFT_MEMBER_OUTGOING, "outgoing voters"},
+                 {RAFT_MEMBER_LEARNER, "learners"}};
+    struct raft_member m[CTR_MEMBERS_MAX];
+    size_t n = 0, i, k, off = 0;
+    buf[0] = '\0';
+    if (raft_conf(r, m, CTR_MEMBERS_MAX, &n) != 0 || n == 0) {
+        snprintf(buf, len, "none");
+        return;
+    }
+    for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        bool first = true;
+        for (i = 0; i < n && off < len; i++) {
+            if (m[i].flags & kinds[k].flag) {
+                int w = snprintf(buf + off, len - off, "%s%s n%" PRIu64,
+                                 first && off > 0 ? ", " : "",
+                                 first ? kinds[k].name : "", m[i].id);
+                off += w > 0 ? (size_t)w : 0;
+                first = false;
+            }
+        }
+    }
+}
+
+/* Is `id` a member of the configuration in force (flags in *flags)? */
+static bool conf_has(const struct raft *r, raft_id id, unsigned *flags)
+{
+    struct raft_member m[CTR_MEMBERS_MAX];
+    size_t n = 0, i;
+    if (raft_conf(r, m, CTR_MEMBERS_MAX, &n) != 0) {
+        n = 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (m[i].id == id) {
+            if (flags != NULL) {
+                *flags = m[i].flags;
+            }
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The configuration in force changed (appended, truncated away, or
+ * brought by a snapshot): log it, and whether this node is in it. */
+static void conf_changed(struct server *s, struct raft *r)
+{
+    struct raft_status st;
+    char text[512];
+    bool now = conf_has(r, s->o.id, NULL);
+    raft_status(r, &st);
+    conf_text(r, text, sizeof(text));
+    logm(L_INFO, "configuration (entry %" PRIu64 "%s): %s", st.conf_index,
+         st.joint ? ", joint" : "", text);
+    if (s->member && !now) {
+        logm(L_INFO, "this node is no longer a member: it takes no part in "
+             "the cluster any more and may be stopped");
+    } else if (!s->member && now) {
+        logm(L_INFO, "this node is now a member (%s)",
+             st.is_voter ? "a voter" : "a learner");
+    }
+    s->member = now;
+}
+
 static void on_event(struct raft *r, void *ctx, const struct raft_event *ev)
 {
     struct server *s = ctx;
-    (void)r;
     switch (ev->type) {
+    case RAFT_EVENT_CONF:
+        conf_changed(s, r);
+        break;
+    case RAFT_EVENT_TRANSFER_ABORTED:
+        logm(L_INFO, "leadership transfer to n%" PRIu64 " abandoned (no "
+             "election within an election timeout); leading on", ev->peer);
+        break;
     case RAFT_EVENT_ROLE:
         logm(L_INFO, "role %s, term %" PRIu64, role_name(ev->role), ev->term);
         if (ev->role != RAFT_LEADER) {
@@ -1517,6 +1677,9 @@ static void show_leader(struct server *s)
     if (p != NULL) {
         logm(L_INFO, "leader is n%" PRIu64 " (%s)%s", leader, p->addr,
              leader == s->o.id ? ", this node" : "");
+    } else if (leader != 0) {
+        logm(L_INFO, "leader is n%" PRIu64 " (no address for it in --peers)",
+             leader);
     } else {
         logm(L_INFO, "leader unknown");
     }
@@ -1573,7 +1736,7 @@ static void report_drops(struct server *s)
     s->drop_report_ms = s->now + DROP_REPORT_MS;
 }
 
-/* Messages from voter `id` arrive on c, so c is now its link. An older
+/* Messages from node `id` arrive on c, so c is now its link. An older
  * connection that carried them is left over from before a reconnect (a
  * peer sends on one connection at a time): it no longer counts as a link,
  * so it can be evicted, and closed once idle. */
@@ -1638,8 +1801,10 @@ static void peer_input(struct server *s, struct conn *c)
 }
 
 /* A peer's hello passed the token check: it must also name itself as
- * another of our voters, mean to reach this node, and list the same
- * voters. CTR_REFUSE_NONE, or CTR_REFUSE_PEER with the detail in why. */
+ * another node of our address book (member or not: the library decides
+ * what to take from whom; a node we could not answer is no use), and mean
+ * to reach this node. CTR_REFUSE_NONE, or CTR_REFUSE_PEER with the detail
+ * in why. */
 static int peer_hello_check(const struct server *s, const struct ctr_hello *h,
                             char *why, size_t len)
 {
@@ -1650,16 +1815,12 @@ static int peer_hello_check(const struct server *s, const struct ctr_hello *h,
     }
     if (p == NULL || h->sender == s->o.id) {
         snprintf(why, len, "right token, but its hello claims to be n%" PRIu64
-                 ", %s", h->sender, p == NULL ? "not a voter here"
+                 ", %s", h->sender, p == NULL ? "not in --peers here"
                  : "which is this node");
     } else if (h->target != s->o.id) {
         snprintf(why, len, "right token, but n%" PRIu64 " means to reach n%"
                  PRIu64 " and this is n%" PRIu64 " (check --peers)",
                  h->sender, h->target, s->o.id);
-    } else if (h->voters != s->o.voters_fp) {
-        snprintf(why, len, "right token, but n%" PRIu64 " has another voter "
-                 "set (another cluster with the same token, or --peers "
-                 "differs)", h->sender);
     } else {
         return CTR_REFUSE_NONE;
     }
@@ -1857,7 +2018,7 @@ static void conn_add(struct server *s, int fd, const struct sockaddr_in *sa)
 }
 
 /* Nothing in flight, nothing to say: a client with no request pending, or
- * a peer connection that is no longer a voter's link. */
+ * a peer connection that is no longer a peer's link. */
 static bool conn_idle(const struct conn *c)
 {
     if (c->kind == CONN_CLIENT) {
@@ -1867,11 +2028,11 @@ static bool conn_idle(const struct conn *c)
 }
 
 /* Close a connection that stalls or idles, so that it gives its slot back:
- * no hello (or, after 'R', no message from a voter) within HELLO_MS; a
+ * no hello (or, after 'R', no message from its node) within HELLO_MS; a
  * request or frame still incomplete FRAME_MS after its first byte; a
  * client that takes no byte of its answers for STALL_MS; a client with
  * nothing in flight, or a superseded peer connection, silent for IDLE_MS.
- * A voter's link may be silent for any time (a follower has nothing to say
+ * A peer's link may be silent for any time (a follower has nothing to say
  * to another follower). */
 static void conn_check_time(struct server *s, struct conn *c)
 {
@@ -1881,7 +2042,7 @@ static void conn_check_time(struct server *s, struct conn *c)
         conn_drop(s, c, false, "no complete hello in time");
     } else if (c->kind == CONN_PEER && !c->greeted &&
                now - c->opened_ms >= HELLO_MS) {
-        conn_drop(s, c, false, "no message from a voter in time");
+        conn_drop(s, c, false, "no message from its node in time");
     } else if (c->partial && now - c->partial_ms >= FRAME_MS) {
         snprintf(why, sizeof(why), "%s incomplete for %u ms",
                  c->kind == CONN_PEER ? "frame" : "request", FRAME_MS);
@@ -1906,7 +2067,7 @@ static void conn_remove(struct server *s, size_t j)
 }
 
 /* Eviction order: connections that have not proven useful (no hello yet,
- * a peer connection that is no voter's link, a client that never sent a
+ * a peer connection that is no peer's link, a client that never sent a
  * whole request) before clients that have; least recently active first. */
 static bool evict_before(const struct conn *a, const struct conn *b)
 {
@@ -1922,7 +2083,7 @@ static bool evict_before(const struct conn *a, const struct conn *b)
 /* The table is full and a connection arrives: make room, so that stalled
  * or idle connections cannot lock out new clients or a reconnecting peer.
  * A connection already closed goes first, else one in evict_before()
- * order. A voter's link is never evicted; there is at most one per voter,
+ * order. A peer's link is never evicted; there is at most one per peer,
  * so there is always a candidate. */
 static bool conn_make_room(struct server *s)
 {
@@ -2002,17 +2163,44 @@ static void reap(struct server *s)
 
 /* ---- clients ------------------------------------------------------------ */
 
-enum { ANSWER_NOW, ANSWER_AFTER_COMMIT, ANSWER_AFTER_READ };
+enum {
+    ANSWER_NOW,
+    ANSWER_AFTER_COMMIT,
+    ANSWER_AFTER_READ,
+    ANSWER_AFTER_CHANGE, /* a membership change: once its entry commits */
+    ANSWER_TRANSFER      /* start a leadership transfer, answer at once */
+};
+
+static bool is_change(uint8_t op)
+{
+    return op == CTR_OP_ADD_LEARNER || op == CTR_OP_ADD_VOTER ||
+           op == CTR_OP_REMOVE;
+}
 
 /* Decide a request: answered from local state, through the log (INCR, and
- * GET with --log-reads), or by the read callback (GET). */
+ * GET with --log-reads), by the read callback (GET), or as a membership
+ * change or transfer. */
 static int classify(struct server *s, const struct ctr_req *q, uint8_t *status,
                     uint64_t *value)
 {
     const struct session *se;
     *status = CTR_OK;
     *value = s->sm.counter;
-    if (q->op == CTR_OP_STATUS || q->op == CTR_OP_METRICS) {
+    if (q->op == CTR_OP_STATUS || q->op == CTR_OP_METRICS ||
+        q->op == CTR_OP_CONF) {
+        return ANSWER_NOW;
+    }
+    if (is_change(q->op) || q->op == CTR_OP_TRANSFER) {
+        /* No session: a retried change is recognised by its effect. */
+        *value = 0;
+        if (q->amount == 0) {
+            *status = CTR_BAD_REQUEST;
+        } else if (raft_role(s->raft) != RAFT_LEADER) {
+            *status = CTR_NOT_LEADER;
+        } else {
+            return q->op == CTR_OP_TRANSFER ? ANSWER_TRANSFER
+                                            : ANSWER_AFTER_CHANGE;
+        }
         return ANSWER_NOW;
     }
     if (q->client_id == 0 || q->seq == 0) {
@@ -2052,7 +2240,8 @@ static void read_start(struct server *s, struct conn *c, unsigned slot)
     }
     if (rc != 0) {
         /* Not accepted: no callback will come. */
-        logm(rc == RAFT_ENOTLEADER || rc == RAFT_EFULL ? L_DEBUG : L_ERR,
+        logm(rc == RAFT_ENOTLEADER || rc == RAFT_EFULL || rc == RAFT_ETRANSFER
+                 ? L_DEBUG : L_ERR,
              "read: %s", raft_strerror(rc));
         slot_done(c, slot, rc == RAFT_ENOTLEADER ? CTR_NOT_LEADER : CTR_RETRY,
                   0);
@@ -2063,6 +2252,100 @@ static void read_start(struct server *s, struct conn *c, unsigned slot)
 static bool batch_room(const struct server *s)
 {
     return s->batch_n < MAX_ENTRIES && s->batch_n < pending_room(s);
+}
+
+static const char *change_text(uint8_t op)
+{
+    return op == CTR_OP_ADD_LEARNER ? "as a learner"
+           : op == CTR_OP_ADD_VOTER ? "as a voter"
+                                    : "removed";
+}
+
+/* A membership change from a client: one change, made in one step (the
+ * library needs no joint configuration to add or remove one voter). It is
+ * answered once its entry is applied, i.e. committed (pending_resolve). A
+ * change the configuration already reflects is answered at once: so a
+ * client that retries after losing the answer learns it succeeded. */
+static void change_start(struct server *s, struct conn *c, unsigned slot,
+                         const struct ctr_req *q)
+{
+    struct raft_change ch;
+    struct raft_status st;
+    struct pending *p;
+    unsigned flags = 0;
+    bool in = conf_has(s->raft, q->amount, &flags), done;
+    uint64_t mark = s->pend_tail;
+    raft_index index = 0;
+    uint8_t status;
+    int rc;
+    raft_status(s->raft, &st);
+    ch.id = q->amount;
+    if (q->op == CTR_OP_ADD_LEARNER) {
+        ch.type = RAFT_CHANGE_ADD_LEARNER;
+        done = in && flags == RAFT_MEMBER_LEARNER;
+    } else if (q->op == CTR_OP_ADD_VOTER) {
+        ch.type = RAFT_CHANGE_ADD_VOTER;
+        done = in && flags == RAFT_MEMBER_VOTER;
+    } else {
+        ch.type = RAFT_CHANGE_REMOVE;
+        done = !in;
+    }
+    if (done && !st.joint) {
+        /* Not committed yet: the client asks again shortly. */
+        slot_done(c, slot, st.commit >= st.conf_index ? CTR_OK : CTR_RETRY,
+                  st.conf_index);
+        return;
+    }
+    /* Registered first: the entry may be applied within the call. */
+    p = &s->pend[s->pend_tail++ % MAX_PENDING];
+    p->index = st.last_index + 1;
+    p->term = st.term;
+    p->c = c;
+    p->slot = slot;
+    rc = raft_propose_change(s->raft, &ch, 1, RAFT_JOINT_AUTO, &index);
+    if (rc == RAFT_EAPPLY) {
+        rc = 0; /* appended; an apply failure is logged where it happens */
+    }
+    if (rc == 0 && index != st.last_index + 1) {
+        logm(L_ERR, "change got index %" PRIu64 ", expected %" PRIu64, index,
+             st.last_index + 1);
+        pending_fail_all(s);
+        return;
+    }
+    if (rc == 0) {
+        logm(L_INFO, "membership change proposed: n%" PRIu64 " %s (entry %"
+             PRIu64 ")", ch.id, change_text(q->op), index);
+        return;
+    }
+    status = rc == RAFT_ENOTLEADER                            ? CTR_NOT_LEADER
+             : rc == RAFT_EBADCONF || rc == RAFT_EINVAL ? CTR_CHANGE_REFUSED
+                                                              : CTR_RETRY;
+    logm(status == CTR_CHANGE_REFUSED ? L_INFO : L_DEBUG,
+         "membership change n%" PRIu64 " %s not proposed: %s", ch.id,
+         change_text(q->op), raft_strerror(rc));
+    pending_fail_from(s, mark, status);
+    slot_done(c, slot, status, status == CTR_CHANGE_REFUSED ? (uint64_t)-rc : 0);
+}
+
+/* A leadership transfer from a client: answered once it has started (or
+ * at once if this node is the target); the client watches STATUS for the
+ * new leader. */
+static void transfer_start(struct server *s, struct conn *c, unsigned slot,
+                           raft_id id)
+{
+    uint8_t status = CTR_OK;
+    int rc = id == s->o.id ? 0 : raft_transfer_leadership(s->raft, id);
+    if (rc == 0 && id != s->o.id) {
+        logm(L_INFO, "transferring leadership to n%" PRIu64, id);
+    } else if (rc != 0) {
+        status = rc == RAFT_ENOTLEADER                            ? CTR_NOT_LEADER
+                 : rc == RAFT_EBADCONF || rc == RAFT_EINVAL ? CTR_CHANGE_REFUSED
+                                                                  : CTR_RETRY;
+        logm(status == CTR_CHANGE_REFUSED ? L_INFO : L_DEBUG,
+             "leadership transfer to n%" PRIu64 " not started: %s", id,
+             raft_strerror(rc));
+    }
+    slot_done(c, slot, status, status == CTR_CHANGE_REFUSED ? (uint64_t)-rc : 0);
 }
 
 /* Handle the next buffered request of c; false to stop reading from c. */
@@ -2079,19 +2362,30 @@ static bool client_next(struct server *s, struct conn *c)
     }
     how = classify(s, &q, &status, &value);
     if ((how == ANSWER_AFTER_COMMIT && !batch_room(s)) ||
-        (how == ANSWER_AFTER_READ && s->reads_free == NULL)) {
+        (how == ANSWER_AFTER_READ && s->reads_free == NULL) ||
+        (how == ANSWER_AFTER_CHANGE && pending_room(s) <= s->batch_n)) {
         return false;
     }
     buf_consume(&c->in, CTR_REQ_LEN);
     slot = (c->head + c->count++) % CLIENT_DEPTH;
     c->slots[slot].state = SLOT_WAIT;
-    c->metrics[slot] = q.op == CTR_OP_METRICS;
+    c->extra[slot] = q.op == CTR_OP_METRICS ? EXTRA_METRICS
+                     : q.op == CTR_OP_CONF  ? EXTRA_CONF
+                                            : EXTRA_NONE;
     if (how == ANSWER_NOW) {
         slot_done(c, slot, status, value);
         return true;
     }
     if (how == ANSWER_AFTER_READ) {
         read_start(s, c, slot);
+        return true;
+    }
+    if (how == ANSWER_AFTER_CHANGE) {
+        change_start(s, c, slot, &q);
+        return true;
+    }
+    if (how == ANSWER_TRANSFER) {
+        transfer_start(s, c, slot, q.amount);
         return true;
     }
     cmd_encode(&q, s->cmd[s->batch_n]);
@@ -2130,8 +2424,8 @@ static void propose_batch(struct server *s)
              st.last_index + 1);
         pending_fail_all(s);
     } else if (rc != 0) {
-        logm(rc == RAFT_ENOTLEADER ? L_DEBUG : L_ERR, "propose %zu: %s",
-             s->batch_n, raft_strerror(rc));
+        logm(rc == RAFT_ENOTLEADER || rc == RAFT_ETRANSFER ? L_DEBUG : L_ERR,
+             "propose %zu: %s", s->batch_n, raft_strerror(rc));
         pending_fail_from(s, mark, rc == RAFT_ENOTLEADER ? CTR_NOT_LEADER
                                                         : CTR_RETRY);
     }
@@ -2151,12 +2445,59 @@ static void metrics_fill(const struct server *s, struct ctr_resp *r)
 #undef CTR_M_PUT
 }
 
+/* The configuration in force and, on the leader, every member's progress,
+ * for a CONF answer. */
+static void conf_fill(const struct server *s, struct ctr_resp *r)
+{
+    struct raft_member m[CTR_MEMBERS_MAX];
+    struct raft_status st;
+    struct raft_progress pr;
+    size_t n = 0, i, k;
+    raft_status(s->raft, &st);
+    r->last_index = st.last_index;
+    r->conf_index = st.conf_index;
+    r->conf_flags = st.joint ? CTR_CONF_JOINT : 0;
+    if (raft_conf(s->raft, m, CTR_MEMBERS_MAX, &n) != 0) {
+        n = 0;
+    }
+    memset(r->members, 0, sizeof(r->members));
+    for (i = 0; i < n; i++) {
+        r->members[i].id = m[i].id;
+        r->members[i].flags = m[i].flags;
+        r->members[i].self = m[i].id == s->o.id;
+    }
+    r->n_members = (uint32_t)n;
+    if (st.role != RAFT_LEADER) {
+        return;
+    }
+    r->conf_flags |= CTR_CONF_PROGRESS;
+    /* raft_progress: the members in raft_conf's order, then the leader if
+     * it is not one: at most n + 1. */
+    for (i = 0; i <= n && raft_progress(s->raft, i, &pr) == 0; i++) {
+        for (k = 0; k < r->n_members && r->members[k].id != pr.id; k++) {
+        }
+        if (k == r->n_members) {
+            if (k == CTR_MEMBERS_MAX) {
+                break;
+            }
+            r->members[k].id = pr.id;
+            r->members[k].self = pr.self;
+            r->n_members++;
+        }
+        r->members[k].state = (uint32_t)pr.state;
+        r->members[k].match = pr.match;
+        r->members[k].next = pr.next;
+        r->members[k].snapshot_acked = pr.snapshot_acked;
+        r->members[k].inflight = pr.inflight;
+    }
+}
+
 static void client_answer(struct server *s, struct conn *c)
 {
     struct raft_status st;
     struct ctr_resp r;
     const struct peer *lp;
-    bool have_metrics = false;
+    bool have_metrics = false, have_conf = false;
     if (c->count == 0 || c->slots[c->head].state != SLOT_DONE) {
         return;
     }
@@ -2177,10 +2518,15 @@ static void client_answer(struct server *s, struct conn *c)
            buf_reserve(&c->out, RESP_MAX) == 0) {
         r.status = c->slots[c->head].status;
         r.value = c->slots[c->head].value;
-        r.has_metrics = c->metrics[c->head];
+        r.has_metrics = c->extra[c->head] == EXTRA_METRICS;
+        r.has_conf = c->extra[c->head] == EXTRA_CONF;
         if (r.has_metrics && !have_metrics) {
             metrics_fill(s, &r);
             have_metrics = true;
+        }
+        if (r.has_conf && !have_conf) {
+            conf_fill(s, &r);
+            have_conf = true;
         }
         c->out.len += ctr_resp_encode(&r, c->out.p + c->out.len);
         c->head = (c->head + 1) % CLIENT_DEPTH;
@@ -2378,33 +2724,19 @@ static int listen_open(struct server *s)
     return 0;
 }
 
-static void voter_ids(const struct opts *o, raft_id *ids)
-{
-    size_t i;
-    for (i = 0; i < o->n_peers; i++) {
-        ids[i] = o->peers[i].id;
-    }
-}
-
-/* The directory must belong to this node of this cluster. */
+/* The directory must belong to this node. It also holds the bootstrap
+ * voters (none for a node that joined): all the library needs from it on
+ * a restart, and only until the first leader has written them to the log. */
 static int config_check(struct server *s, raft_id *voters, size_t *n)
 {
     raft_id id;
-    size_t i;
-    if (st_config_read(&s->st, &id, voters, MAX_VOTERS, n) != 0) {
+    if (st_config_read(&s->st, &id, voters, MAX_PEERS, n) != 0) {
         logm(L_ERR, "%s", s->st.err);
         return -1;
     }
     if (id != s->o.id) {
         logm(L_ERR, "%s/config: belongs to node %" PRIu64 ", not --id %" PRIu64,
              s->o.data, id, s->o.id);
-        return -1;
-    }
-    for (i = 0; i < *n && peer_by_id(s, voters[i]) != NULL; i++) {
-    }
-    if (i < *n || *n != s->o.n_peers) {
-        logm(L_ERR, "%s/config: the voters stored at bootstrap differ from "
-             "--peers (same ids required, in any order)", s->o.data);
         return -1;
     }
     return 0;
@@ -2460,8 +2792,7 @@ static void explain_esnapshot(struct server *s, const struct st_snapshot *snap,
 }
 
 /* The latest valid snapshot, if any, loaded into the state machine. */
-static int restore_snapshot_file(struct server *s, const raft_id *voters,
-                                 size_t n, struct st_snapshot *snap,
+static int restore_snapshot_file(struct server *s, struct st_snapshot *snap,
                                  uint8_t **data, bool *found)
 {
     char notes[1024];
@@ -2475,11 +2806,6 @@ static int restore_snapshot_file(struct server *s, const raft_id *voters,
     }
     if (!*found) {
         return 0;
-    }
-    if (!same_voters(snap->voters, snap->n_voters, voters, n)) {
-        logm(L_ERR, "%s/snap-%020" PRIu64 ": its voters differ from %s/config; "
-             "refusing to start", s->o.data, snap->index, s->o.data);
-        return -1;
     }
     if (sm_restore(&s->sm, snap->body, snap->body_len, &why) != 0) {
         logm(L_ERR, "%s/snap-%020" PRIu64 ": %s; refusing to start", s->o.data,
@@ -2507,7 +2833,7 @@ static int restore(struct server *s, const raft_id *voters, size_t n)
         logm(L_ERR, "%s", s->st.err);
         return -1;
     }
-    if (restore_snapshot_file(s, voters, n, &snap, &data, &found) != 0) {
+    if (restore_snapshot_file(s, &snap, &data, &found) != 0) {
         free(data);
         return -1;
     }
@@ -2524,10 +2850,13 @@ static int restore(struct server *s, const raft_id *voters, size_t n)
     if (found) {
         meta.index = snap.index;
         meta.term = snap.term;
-        meta.voters = snap.voters;
-        meta.n_voters = snap.n_voters;
+        meta.conf = snap.conf;
+        meta.conf_len = snap.conf_len;
         rc = raft_restore_snapshot(s->raft, &meta, term, vote, l.base,
                                    l.entries, l.n);
+        if (rc == 0) {
+            conf_remember(s, snap.conf, snap.conf_len, snap.index);
+        }
         if (rc == RAFT_ESNAPSHOT) {
             explain_esnapshot(s, &snap, &l);
         }
@@ -2538,7 +2867,8 @@ static int restore(struct server *s, const raft_id *voters, size_t n)
              s->o.data, seg_holding(&s->st, l.base, seg), l.base, l.base - 1);
         rc = RAFT_ESNAPSHOT;
     } else {
-        rc = raft_restore(s->raft, voters, n, term, vote, l.entries, l.n);
+        rc = raft_restore(s->raft, n > 0 ? voters : NULL, n, term, vote,
+                          l.entries, l.n);
     }
     if (rc != 0 && rc != RAFT_ESNAPSHOT) {
         logm(L_ERR, "restoring from %s: %s (term %" PRIu64 ", vote %" PRIu64
@@ -2567,9 +2897,14 @@ static int restore(struct server *s, const raft_id *voters, size_t n)
     return rc == 0 ? 0 : -1;
 }
 
-static int bootstrap(struct server *s, const raft_id *voters, size_t n)
+/* First start on an empty directory: a new cluster of the --bootstrap
+ * voters (n > 0), or an empty node that joins a running one (--join, n
+ * 0): it has no configuration and waits for a leader to add it. */
+static int first_start(struct server *s, const raft_id *voters, size_t n)
 {
     struct st_loaded l;
+    char ids[256];
+    size_t i, off = 0;
     int rc;
     if (st_config_write(&s->st, s->o.id, voters, n) != 0 ||
         st_log_load(&s->st, 0, &l) != 0) {
@@ -2577,12 +2912,23 @@ static int bootstrap(struct server *s, const raft_id *voters, size_t n)
         return -1;
     }
     st_loaded_free(&l);
-    rc = raft_bootstrap(s->raft, voters, n);
+    rc = n > 0 ? raft_bootstrap(s->raft, voters, n) : raft_join(s->raft);
     if (rc != 0) {
-        logm(L_ERR, "bootstrap: %s", raft_strerror(rc));
+        logm(L_ERR, "%s: %s", n > 0 ? "bootstrap" : "join", raft_strerror(rc));
         return -1;
     }
-    logm(L_INFO, "bootstrapped a new cluster of %zu voters in %s", n, s->o.data);
+    for (i = 0; i < n && off < sizeof(ids); i++) {
+        int w = snprintf(ids + off, sizeof(ids) - off, " n%" PRIu64, voters[i]);
+        off += w > 0 ? (size_t)w : 0;
+    }
+    if (n > 0) {
+        logm(L_INFO, "bootstrapped a new cluster in %s, voters%s", s->o.data,
+             ids);
+    } else {
+        logm(L_INFO, "started empty in %s to join a running cluster: waiting "
+             "for its leader to add this node (counter-cli add-learner %" PRIu64
+             ")", s->o.data, s->o.id);
+    }
     return 0;
 }
 
@@ -2632,7 +2978,7 @@ static void server_init(struct server *s)
     s->io.dir_fd = s->io.cur_fd = s->io.recv_fd = -1;
     s->applied_fd = -1;
     reads_init(s);
-    for (i = 0; i < MAX_VOTERS; i++) {
+    for (i = 0; i < MAX_PEERS; i++) {
         s->o.peers[i].fd = -1;
         s->o.peers[i].link = LINK_DOWN;
     }
@@ -2666,9 +3012,10 @@ static int applied_open(struct server *s)
 
 static int server_start(struct server *s)
 {
-    raft_id voters[MAX_VOTERS];
-    size_t n = s->o.n_peers;
+    raft_id voters[MAX_PEERS];
+    size_t n = s->o.n_bootstrap;
     bool fresh;
+    char conf[512];
     s->now = ctr_now_ms();
     s->conn_now = s->conn_clock_at = s->now;
     /* The data directory first: its lock and its checks say more than a
@@ -2684,13 +3031,18 @@ static int server_start(struct server *s)
     if (s->o.record_applied && applied_open(s) != 0) {
         return -1;
     }
-    voter_ids(&s->o, voters);
-    if ((!fresh && config_check(s, voters, &n) != 0) || node_create(s) != 0 ||
-        (fresh ? bootstrap(s, voters, n) : restore(s, voters, n)) != 0) {
+    if (fresh && n == 0 && !s->o.join) {
+        logm(L_ERR, "%s holds no node yet: give --bootstrap ID,... to start a "
+             "new cluster with those voters, or --join to start empty and be "
+             "added to a running cluster", s->o.data);
         return -1;
     }
-    memcpy(s->voters, voters, n * sizeof(*voters));
-    s->n_voters = n;
+    memcpy(voters, s->o.bootstrap, n * sizeof(*voters));
+    if ((!fresh && config_check(s, voters, &n) != 0) || node_create(s) != 0 ||
+        (fresh ? first_start(s, voters, n) : restore(s, voters, n)) != 0) {
+        return -1;
+    }
+    s->member = conf_has(s->raft, s->o.id, NULL);
     if (peers_init(s) != 0 || listen_open(s) != 0) {
         return -1;
     }
@@ -2698,10 +3050,12 @@ static int server_start(struct server *s)
         logm(L_ERR, "starting the writer thread: %s", strerror(errno));
         return -1;
     }
-    logm(L_INFO, "listening on %s; %zu voters; tick %u ms, election %u ticks, "
+    conf_text(s->raft, conf, sizeof(conf));
+    logm(L_INFO, "listening on %s; configuration: %s; %zu addresses in "
+         "--peers; tick %u ms, election %u ticks, "
          "heartbeat %u ticks; seed %" PRIu64 "; %s persistence; snapshot "
          "every %" PRIu64 " entries (0: never), %u trailing; GET %s",
-         s->o.listen, n, s->o.tick_ms, s->o.election_ticks,
+         s->o.listen, conf, s->o.n_peers, s->o.tick_ms, s->o.election_ticks,
          s->o.heartbeat_ticks, s->o.seed,
          s->o.sync_persist ? "synchronous" : "asynchronous",
          s->o.snapshot_every, s->o.snapshot_trailing,
@@ -2747,7 +3101,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: " PROG " --id N --data DIR --peers ID=HOST:PORT,...\n"
-        "                      --token-file PATH [--listen HOST:PORT]\n"
+        "                      --token-file PATH [--bootstrap ID,... | --join]\n"
+        "                      [--listen HOST:PORT]\n"
         "                      [--tick-ms 50] [--election-ticks 10]\n"
         "                      [--heartbeat-ticks 1] [--seed N]\n"
         "                      [--quiet | --verbose] [--sync-persist]\n"
@@ -2756,8 +3111,13 @@ static void usage(FILE *f)
         "                      [--segment-bytes 1048576] [--record-applied]\n"
         "                      [--lease-reads | --log-reads]\n"
         "       " PROG " -h | --help | --version\n"
-        "  --peers lists every voter, this node included, with distinct ids\n"
-        "  and addresses; give every node the same list. --token-file holds\n"
+        "  --peers is the address book: every node this one may talk to, this\n"
+        "  node included, members or not (it may name future members); ids\n"
+        "  and addresses distinct. The first start on an empty --data needs\n"
+        "  --bootstrap (a new cluster with these voters; give every initial\n"
+        "  node the same list) or --join (start empty, to be added to a\n"
+        "  running cluster with counter-cli add-learner); later starts ignore\n"
+        "  both: the configuration is in the log. --token-file holds\n"
         "  the cluster token (mode 0600, 16 to 128 bytes; one trailing\n"
         "  newline is ignored); every node and client needs the same one.\n"
         "  --listen defaults to this node's --peers address.\n"
@@ -2784,8 +3144,8 @@ static void parse_peer(struct ctr_flags *f, struct opts *o, char *item)
     if (eq == NULL) {
         ctr_flag_fail(f, "--peers: '%s' is not ID=HOST:PORT", item);
     }
-    if (o->n_peers == MAX_VOTERS) {
-        ctr_flag_fail(f, "--peers: more than %d voters", MAX_VOTERS);
+    if (o->n_peers == MAX_PEERS) {
+        ctr_flag_fail(f, "--peers: more than %d nodes", MAX_PEERS);
     }
     *eq = '\0';
     errno = 0;
@@ -2794,7 +3154,7 @@ static void parse_peer(struct ctr_flags *f, struct opts *o, char *item)
         ctr_flag_fail(f, "--peers: id '%s' must be a positive integer", item);
     }
     if (strlen(eq + 1) >= sizeof(p->addr) || ctr_parse_addr(eq + 1, &p->sa) != 0) {
-        ctr_flag_fail(f, "--peers: '%s' (of voter %" PRIu64 ") is not an IPv4 "
+        ctr_flag_fail(f, "--peers: '%s' (of node %" PRIu64 ") is not an IPv4 "
                       "HOST:PORT", eq + 1, p->id);
     }
     for (i = 0; i < o->n_peers; i++) {
@@ -2816,7 +3176,7 @@ static void parse_peers(struct ctr_flags *f, struct opts *o, const char *arg)
     char list[PEERS_TEXT_MAX];
     char *save = NULL, *item;
     if (o->n_peers > 0) {
-        ctr_flag_fail(f, "--peers: given twice (list every voter in one "
+        ctr_flag_fail(f, "--peers: given twice (list every node in one "
                       "--peers)");
     }
     if (strlen(arg) >= sizeof(list)) {
@@ -2830,6 +3190,45 @@ static void parse_peers(struct ctr_flags *f, struct opts *o, const char *arg)
     }
     if (o->n_peers == 0) {
         ctr_flag_fail(f, "--peers: empty list (want ID=HOST:PORT,...)");
+    }
+}
+
+/* --bootstrap ID,ID,...: distinct positive ids. */
+static void parse_bootstrap(struct ctr_flags *f, struct opts *o, const char *arg)
+{
+    char list[PEERS_TEXT_MAX];
+    char *save = NULL, *item, *end;
+    size_t i;
+    if (o->n_bootstrap > 0) {
+        ctr_flag_fail(f, "--bootstrap: given twice");
+    }
+    if (strlen(arg) >= sizeof(list)) {
+        ctr_flag_fail(f, "--bootstrap: longer than %u characters",
+                      PEERS_TEXT_MAX - 1);
+    }
+    strcpy(list, arg);
+    for (item = strtok_r(list, ",", &save); item != NULL;
+         item = strtok_r(NULL, ",", &save)) {
+        raft_id id;
+        if (o->n_bootstrap == MAX_PEERS) {
+            ctr_flag_fail(f, "--bootstrap: more than %d voters", MAX_PEERS);
+        }
+        errno = 0;
+        end = item;
+        id = item[0] >= '0' && item[0] <= '9' ? strtoull(item, &end, 10) : 0;
+        if (id == 0 || *end != '\0' || errno != 0) {
+            ctr_flag_fail(f, "--bootstrap: id '%s' must be a positive integer",
+                          item);
+        }
+        for (i = 0; i < o->n_bootstrap; i++) {
+            if (o->bootstrap[i] == id) {
+                ctr_flag_fail(f, "--bootstrap: duplicate id %" PRIu64, id);
+            }
+        }
+        o->bootstrap[o->n_bootstrap++] = id;
+    }
+    if (o->n_bootstrap == 0) {
+        ctr_flag_fail(f, "--bootstrap: empty list (want ID,ID,...)");
     }
 }
 
@@ -2851,6 +3250,10 @@ static void parse_one(struct ctr_flags *f, struct opts *o)
         o->listen = v;
     } else if ((v = ctr_flag_value(f, "--peers")) != NULL) {
         parse_peers(f, o, v);
+    } else if ((v = ctr_flag_value(f, "--bootstrap")) != NULL) {
+        parse_bootstrap(f, o, v);
+    } else if (ctr_flag_is(f, "--join")) {
+        o->join = true;
     } else if ((v = ctr_flag_value(f, "--token-file")) != NULL) {
         o->token_file = v;
     } else if ((v = ctr_flag_value(f, "--tick-ms")) != NULL) {
@@ -2894,7 +3297,6 @@ static void check_opts(struct ctr_flags *f, struct opts *o)
     char err[CTR_TOKEN_ERR_MAX];
     size_t i;
     const char *self = NULL;
-    raft_id ids[MAX_VOTERS];
     if (o->id == 0 || o->data == NULL || o->n_peers == 0 ||
         o->token_file == NULL) {
         ctr_flag_fail(f, "%s: required (see --help)",
@@ -2903,11 +3305,21 @@ static void check_opts(struct ctr_flags *f, struct opts *o)
     }
     for (i = 0; i < o->n_peers; i++) {
         self = o->peers[i].id == o->id ? o->peers[i].addr : self;
-        ids[i] = o->peers[i].id;
     }
     if (self == NULL) {
         ctr_flag_fail(f, "--peers: must include this node (--id %" PRIu64 ")",
                       o->id);
+    }
+    if (o->n_bootstrap > 0 && o->join) {
+        ctr_flag_fail(f, "--bootstrap and --join: choose one (a new cluster, "
+                      "or joining a running one)");
+    }
+    for (i = 0; i < o->n_bootstrap && o->bootstrap[i] != o->id; i++) {
+    }
+    if (o->n_bootstrap > 0 && i == o->n_bootstrap) {
+        ctr_flag_fail(f, "--bootstrap: must include this node (--id %" PRIu64
+                      "); a node that is not an initial voter starts with "
+                      "--join", o->id);
     }
     if (o->election_ticks <= o->heartbeat_ticks) {
         ctr_flag_fail(f, "--election-ticks: must exceed --heartbeat-ticks "
@@ -2919,7 +3331,6 @@ static void check_opts(struct ctr_flags *f, struct opts *o)
     if (ctr_token_read(o->token_file, &o->token, err, sizeof(err)) != 0) {
         ctr_flag_fail(f, "--token-file: %s", err);
     }
-    o->voters_fp = ctr_voters_fingerprint(ids, o->n_peers);
     o->listen = o->listen ? o->listen : self;
     if (!o->have_seed) {
         clock_gettime(CLOCK_REALTIME, &ts);

@@ -22,11 +22,12 @@
 #define STATE_MAGIC "CTRS"
 #define STATE_VERSION 1u
 #define CONFIG_HEADER "counter-server-config"
-#define CONFIG_VERSION "1"
+#define CONFIG_VERSION "2"
+#define CONFIG_VERSION_1 "1" /* "voters ...": read as the bootstrap list */
 #define CONFIG_MAX 4096u
 #define PATH_BYTES 4096u
 #define SNAP_MAGIC "CTSN"
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u
 #define NUM_DIGITS 20u           /* index digits in file names */
 #define SEG_PREFIX "log-"
 #define SNAP_PREFIX "snap-"
@@ -589,7 +590,7 @@ int st_config_write(struct storage *s, raft_id id, const raft_id *voters,
 {
     char buf[CONFIG_MAX];
     size_t i, len;
-    int w = snprintf(buf, sizeof(buf), "%s %s\nid %" PRIu64 "\nvoters",
+    int w = snprintf(buf, sizeof(buf), "%s %s\nid %" PRIu64 "\nbootstrap",
                      CONFIG_HEADER, CONFIG_VERSION, id);
     for (i = 0; i < n && w > 0 && (size_t)w < sizeof(buf); i++) {
         w += snprintf(buf + w, sizeof(buf) - (size_t)w, " %" PRIu64, voters[i]);
@@ -617,22 +618,26 @@ int st_config_read(struct storage *s, raft_id *id, raft_id *voters,
                    size_t cap, size_t *n)
 {
     char buf[CONFIG_MAX];
-    char *save = NULL, *tok;
+    char *save = NULL, *tok, *version = NULL;
     size_t len;
+    bool v1 = false;
     int rc = read_small(s, "config", buf, sizeof(buf), &len);
     if (rc != 0) {
         return rc < 0 ? -1 : fail(s, "%s/config: missing", s->dir);
     }
     tok = strtok_r(buf, " \n", &save);
-    if (tok == NULL || strcmp(tok, CONFIG_HEADER) != 0 ||
-        (tok = strtok_r(NULL, " \n", &save)) == NULL ||
-        strcmp(tok, CONFIG_VERSION) != 0 ||
+    if (tok != NULL && strcmp(tok, CONFIG_HEADER) == 0) {
+        version = strtok_r(NULL, " \n", &save);
+        v1 = version != NULL && strcmp(version, CONFIG_VERSION_1) == 0;
+    }
+    if (version == NULL ||
+        (strcmp(version, CONFIG_VERSION) != 0 && !v1) ||
         (tok = strtok_r(NULL, " \n", &save)) == NULL || strcmp(tok, "id") != 0 ||
         parse_u64(strtok_r(NULL, " \n", &save), id) != 0 ||
         (tok = strtok_r(NULL, " \n", &save)) == NULL ||
-        strcmp(tok, "voters") != 0) {
-        return fail(s, "%s/config: not a counter-server config (version %s)",
-                    s->dir, CONFIG_VERSION);
+        strcmp(tok, v1 ? "voters" : "bootstrap") != 0) {
+        return fail(s, "%s/config: not a counter-server config (version %s "
+                    "or %s)", s->dir, CONFIG_VERSION, CONFIG_VERSION_1);
     }
     for (*n = 0; (tok = strtok_r(NULL, " \n", &save)) != NULL; (*n)++) {
         if (*n == cap || parse_u64(tok, &voters[*n]) != 0) {
@@ -838,7 +843,8 @@ static int check_content(struct loader *l, size_t off, raft_index want)
                           "; refusing to start",
                     l->s->dir, l->name, off, index, term, prev);
     }
-    if (b[16] != RAFT_ENTRY_COMMAND && b[16] != RAFT_ENTRY_NOOP) {
+    if (b[16] != RAFT_ENTRY_COMMAND && b[16] != RAFT_ENTRY_NOOP &&
+        b[16] != RAFT_ENTRY_CONFIG) {
         return fail(l->s, "%s/%s: record at byte offset %zu has unknown type "
                           "%u; refusing to start", l->s->dir, l->name, off,
                     b[16]);
@@ -1275,30 +1281,28 @@ int st_log_drop(struct storage *s, raft_index upto)
 
 /* ---- snapshots ----------------------------------------------------------- */
 
-size_t st_snapshot_body_offset(size_t n_voters)
+size_t st_snapshot_body_offset(size_t conf_len)
 {
-    return ST_SNAP_HDR + 8u * n_voters;
+    return ST_SNAP_HDR + conf_len;
 }
 
-size_t st_snapshot_size(size_t n_voters, size_t body_len)
+size_t st_snapshot_size(size_t conf_len, size_t body_len)
 {
-    return st_snapshot_body_offset(n_voters) + body_len + 4u;
+    return st_snapshot_body_offset(conf_len) + body_len + 4u;
 }
 
 void st_snapshot_seal(uint8_t *out, raft_index index, raft_term term,
-                      const raft_id *voters, size_t n_voters, size_t body_len)
+                      const void *conf, size_t conf_len, size_t body_len)
 {
-    size_t i, end = st_snapshot_body_offset(n_voters) + body_len;
+    size_t end = st_snapshot_body_offset(conf_len) + body_len;
     memcpy(out, SNAP_MAGIC, 4);
     ctr_put32(out + 4, SNAP_VERSION);
     ctr_put64(out + 8, index);
     ctr_put64(out + 16, term);
-    ctr_put32(out + 24, (uint32_t)n_voters);
+    ctr_put32(out + 24, (uint32_t)conf_len);
     ctr_put32(out + 28, 0);
     ctr_put64(out + 32, body_len);
-    for (i = 0; i < n_voters; i++) {
-        ctr_put64(out + ST_SNAP_HDR + 8u * i, voters[i]);
-    }
+    memcpy(out + ST_SNAP_HDR, conf, conf_len);
     ctr_put32(out + end, ctr_crc32(0, out, end));
 }
 
@@ -1306,20 +1310,27 @@ int st_snapshot_parse(const uint8_t *p, size_t len, struct st_snapshot *out,
                       char *why, size_t whylen)
 {
     uint64_t body;
-    uint32_t nv;
-    size_t i, end;
+    uint32_t nc;
+    size_t end;
+    if (len >= ST_SNAP_HDR + 4u && memcmp(p, SNAP_MAGIC, 4) == 0 &&
+        ctr_get32(p + 4) == 1u) {
+        return failv(why, whylen, "a snapshot of format 1, written before "
+                                  "membership changes (it lacks the "
+                                  "configuration)");
+    }
     if (len < ST_SNAP_HDR + 4u || memcmp(p, SNAP_MAGIC, 4) != 0 ||
         ctr_get32(p + 4) != SNAP_VERSION) {
         return failv(why, whylen, "not a snapshot (%zu bytes, bad magic or "
                                   "version)", len);
     }
-    nv = ctr_get32(p + 24);
+    nc = ctr_get32(p + 24);
     body = ctr_get64(p + 32);
-    if (nv == 0 || nv > ST_MAX_VOTERS || ctr_get32(p + 28) != 0 ||
-        body > len || len != st_snapshot_size(nv, (size_t)body)) {
-        return failv(why, whylen, "snapshot of %zu bytes with %" PRIu32
-                                  " voters and a body of %" PRIu64 " bytes: "
-                                  "lengths do not add up", len, nv, body);
+    if (nc == 0 || nc > ST_CONF_MAX || ctr_get32(p + 28) != 0 ||
+        body > len || len != st_snapshot_size(nc, (size_t)body)) {
+        return failv(why, whylen, "snapshot of %zu bytes with a configuration "
+                                  "of %" PRIu32 " bytes and a body of %" PRIu64
+                                  " bytes: lengths do not add up", len, nc,
+                     body);
     }
     end = len - 4u;
     if (ctr_get32(p + end) != ctr_crc32(0, p, end)) {
@@ -1331,11 +1342,9 @@ int st_snapshot_parse(const uint8_t *p, size_t len, struct st_snapshot *out,
         return failv(why, whylen, "snapshot of index %" PRIu64 " term %" PRIu64,
                      out->index, out->term);
     }
-    out->n_voters = nv;
-    for (i = 0; i < nv; i++) {
-        out->voters[i] = ctr_get64(p + ST_SNAP_HDR + 8u * i);
-    }
-    out->body = p + st_snapshot_body_offset(nv);
+    out->conf = p + ST_SNAP_HDR;
+    out->conf_len = nc;
+    out->body = p + st_snapshot_body_offset(nc);
     out->body_len = (size_t)body;
     return 0;
 }

@@ -4,8 +4,10 @@
  *   lock          held (flock) by the running server for its whole life, so
  *                 a second server on the same directory refuses to start;
  *                 holds the owner's pid, as text, for the error message;
- *   config        the node id and the voter list, written once at bootstrap
- *                 (text, replaced atomically);
+ *   config        the node id and how the node started: the bootstrap voter
+ *                 list, or none for a node that joined a running cluster
+ *                 (text, written once at the first start, atomically). The
+ *                 configuration itself is in the log and the snapshots;
  *   state         the current term and vote (28 bytes, replaced atomically:
  *                 write state.tmp, fsync, rename, fsync the directory);
  *   log-<first>   the Raft log, in segments: append-only files of
@@ -26,18 +28,20 @@
  *   4   u32 crc32 of the body
  *   8   u64 index
  *   16  u64 term
- *   24  u8  type (RAFT_ENTRY_COMMAND or RAFT_ENTRY_NOOP)
- *   25  payload
+ *   24  u8  type (RAFT_ENTRY_COMMAND, RAFT_ENTRY_NOOP or RAFT_ENTRY_CONFIG)
+ *   25  payload (a configuration entry's: the encoded configuration)
  *
  * Snapshot file, little-endian:
  *   0   u32 magic "CTSN"
- *   4   u32 version (1)
+ *   4   u32 version (2; version 1, before membership changes, held the
+ *           voter ids where the configuration is now, and is refused)
  *   8   u64 index: the last entry it covers
  *   16  u64 term of that entry
- *   24  u32 number of voters V (1..ST_MAX_VOTERS)
+ *   24  u32 configuration length C (1..ST_CONF_MAX)
  *   28  u32 zero
  *   32  u64 body length B
- *   40  V x u64 voter ids
+ *   40  C bytes: the configuration in force at the index, as the raft
+ *           library encodes it (raft_snapshot_meta.conf; opaque here)
  *   ..  B bytes of body: the state machine, opaque here (see server.c)
  *   ..  u32 crc32 of every byte before it
  *
@@ -65,8 +69,10 @@
 #define ST_ERR_MAX 512
 #define ST_REC_HDR 8u   /* length + crc */
 #define ST_REC_FIXED 17u /* index + term + type */
-#define ST_MAX_VOTERS 64u
-#define ST_SNAP_HDR 40u  /* snapshot header before the voters */
+#define ST_MAX_VOTERS 64u /* bootstrap voters in the config file */
+#define ST_CONF_MAX 4096u /* bytes of an encoded configuration (the library's
+                           * is 8 + 9 per member, at most 255 members) */
+#define ST_SNAP_HDR 40u  /* snapshot header before the configuration */
 #define ST_NAME_MAX 64u  /* a file name inside the directory */
 #define ST_SEGMENT_BYTES_DEFAULT (1u << 20)
 
@@ -120,8 +126,9 @@ struct st_loaded {
 struct st_snapshot {
     raft_index index;
     raft_term term;
-    raft_id voters[ST_MAX_VOTERS];
-    size_t n_voters;
+    const uint8_t *conf; /* the encoded configuration: points into the
+                          * parsed bytes */
+    size_t conf_len;
     const uint8_t *body; /* points into the parsed bytes */
     size_t body_len;
 };
@@ -137,9 +144,13 @@ int st_open(struct storage *s, const char *dir, size_t max_payload,
             uint64_t segment_bytes, bool *fresh);
 void st_close(struct storage *s);
 
+/* The node's id and its bootstrap voters (n 0: the node joined a running
+ * cluster). Written once, at the first start. */
 int st_config_write(struct storage *s, raft_id id, const raft_id *voters,
                     size_t n);
-/* Reads at most `cap` voters into voters[], their number into *n. */
+/* Reads at most `cap` bootstrap voters into voters[], their number into
+ * *n (0 for a node that joined). A config of version 1 ("voters ...",
+ * before membership changes) reads as the bootstrap list. */
 int st_config_read(struct storage *s, raft_id *id, raft_id *voters,
                    size_t cap, size_t *n);
 
@@ -187,13 +198,15 @@ size_t st_rec_encode(uint8_t *p, raft_index index, const struct raft_entry *e);
 
 /* ---- snapshots ----------------------------------------------------------- */
 
-/* Bytes of a snapshot file with n voters and a body of body_len bytes. */
-size_t st_snapshot_size(size_t n_voters, size_t body_len);
-/* Fill out[0..st_snapshot_size()) with the header, the voters and the crc
- * around a body the caller wrote at out + st_snapshot_body_offset(n). */
-size_t st_snapshot_body_offset(size_t n_voters);
+/* Bytes of a snapshot file with a configuration of conf_len bytes and a
+ * body of body_len bytes. */
+size_t st_snapshot_size(size_t conf_len, size_t body_len);
+/* Fill out[0..st_snapshot_size()) with the header, the configuration
+ * conf[0..conf_len) and the crc around a body the caller wrote at out +
+ * st_snapshot_body_offset(conf_len). */
+size_t st_snapshot_body_offset(size_t conf_len);
 void st_snapshot_seal(uint8_t *out, raft_index index, raft_term term,
-                      const raft_id *voters, size_t n_voters, size_t body_len);
+                      const void *conf, size_t conf_len, size_t body_len);
 /* Check p[0..len) (borrowed, and pointed into by out->body): magic,
  * version, lengths, crc. 0, or -1 with why[0..whylen) set. Pure: any
  * thread. */

@@ -66,8 +66,9 @@ static void *xmalloc(size_t size)
 static struct raft_entry copy_entry(const struct raft_entry *e)
 {
     struct raft_entry copy = *e;
-    if (e->len > 0)
-        copy.buf = memcpy(xmalloc(e->len), e->buf, e->len);
+    /* An empty payload's pointer is the library's (it may point into its
+     * log): keep NULL, never the borrowed pointer. */
+    copy.buf = e->len > 0 ? memcpy(xmalloc(e->len), e->buf, e->len) : NULL;
     return copy;
 }
 

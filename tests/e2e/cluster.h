@@ -88,7 +88,11 @@ static inline uint64_t cl_rand_range(uint64_t *state, uint64_t lo, uint64_t hi)
 /* ---- the cluster ---------------------------------------------------------- */
 
 struct cluster {
-    int n;
+    int n;                     /* nodes, ids 1..n: all in every --peers */
+    int n_initial;             /* nodes 1..n_initial bootstrap the cluster
+                                * (--bootstrap); the others start with
+                                * --join, to be added later */
+    char bootstrap[CL_MAX * 4]; /* "1,2,3" */
     char bin[CL_DIR_MAX];      /* directory holding counter-server */
     char dir[CL_DIR_MAX];      /* temp dir: data dirs and logs */
     int port[CL_MAX];
@@ -273,7 +277,25 @@ static inline int cl_make_token(struct cluster *c, uint64_t *rng)
     return 0;
 }
 
-/* Set up (no process started): temp dir, token file, ports, peer list. */
+/* Nodes 1..k bootstrap the cluster; nodes k+1..n start with --join. */
+static inline int cl_set_initial(struct cluster *c, int k)
+{
+    size_t off = 0;
+    int i;
+    if (k < 1 || k > c->n) {
+        return -1;
+    }
+    c->n_initial = k;
+    for (i = 0; i < k; i++) {
+        off += (size_t)snprintf(c->bootstrap + off, sizeof(c->bootstrap) - off,
+                                "%s%d", i > 0 ? "," : "", i + 1);
+    }
+    return 0;
+}
+
+/* Set up (no process started): temp dir, token file, ports, peer list.
+ * All n nodes bootstrap the cluster unless c->n_initial is lowered (then
+ * call cl_set_initial). */
 static inline int cl_init(struct cluster *c, int n, const char *bin,
                           const char *tmpl, uint64_t *rng)
 {
@@ -284,6 +306,7 @@ static inline int cl_init(struct cluster *c, int n, const char *bin,
         return -1;
     }
     c->n = n;
+    c->n_initial = n;
     pthread_mutex_init(&c->mu, NULL);
     if (strlen(bin) >= sizeof(c->bin) || strlen(tmpl) >= sizeof(c->dir)) {
         fprintf(stderr, "directory name too long: %s or %s\n", bin, tmpl);
@@ -308,7 +331,7 @@ static inline int cl_init(struct cluster *c, int n, const char *bin,
         off += (size_t)snprintf(c->peers + off, sizeof(c->peers) - off, "%s%d=%s",
                                 i > 0 ? "," : "", i + 1, c->addr[i]);
     }
-    return 0;
+    return cl_set_initial(c, n);
 }
 
 static inline void cl_path(const struct cluster *c, char *buf, size_t len,
@@ -370,6 +393,13 @@ static inline int cl_start(struct cluster *c, int i)
     argv[k++] = c->peers;
     argv[k++] = (char *)"--token-file";
     argv[k++] = c->token_file;
+    /* Only the first start of a node reads these. */
+    if (i < c->n_initial) {
+        argv[k++] = (char *)"--bootstrap";
+        argv[k++] = c->bootstrap;
+    } else {
+        argv[k++] = (char *)"--join";
+    }
     for (j = 0; j < 8 && c->extra[j] != NULL; j++) {
         argv[k++] = (char *)c->extra[j];
     }
@@ -777,6 +807,7 @@ static inline int cl_client_do(struct cl_client *cc, const struct ctr_req *q,
         case CTR_OK:
             return 0;
         case CTR_BAD_REQUEST:
+        case CTR_CHANGE_REFUSED:
             cl_client_close(cc);
             return -1;
         case CTR_NOT_LEADER:
@@ -812,19 +843,30 @@ static inline int cl_client_do(struct cl_client *cc, const struct ctr_req *q,
     }
 }
 
-/* Wait until every node answers STATUS with the same commit, applied ==
- * commit and the same value, twice in a row 200 ms apart. 0 on success
- * (value in *value, commit in *commit), -1 on timeout. */
-static inline int cl_wait_agree(const struct cluster *c, int64_t timeout_ms,
-                                uint64_t *value, uint64_t *commit)
+/* Wait until every node of `set` (set[i] non-zero: node i; NULL: all)
+ * answers STATUS with the same commit, applied == commit and the same
+ * value, twice in a row 200 ms apart. 0 on success (value in *value,
+ * commit in *commit), -1 on timeout. */
+static inline int cl_wait_agree_set(const struct cluster *c, const int *set,
+                                    int64_t timeout_ms, uint64_t *value,
+                                    uint64_t *commit)
 {
     int64_t until = cl_now_us() + timeout_ms * 1000;
     uint64_t prev_commit = 0, prev_value = 0;
-    int stable = 0;
+    int stable = 0, first = 0;
+    while (set != NULL && first < c->n && !set[first]) {
+        first++;
+    }
+    if (first == c->n) {
+        return -1;
+    }
     while (cl_now_us() < until) {
         struct ctr_resp r0, r;
-        int i, ok = cl_status(c, 0, &r0, 500) == 0 && r0.applied == r0.commit;
-        for (i = 1; ok && i < c->n; i++) {
+        int i, ok = cl_status(c, first, &r0, 500) == 0 && r0.applied == r0.commit;
+        for (i = first + 1; ok && i < c->n; i++) {
+            if (set != NULL && !set[i]) {
+                continue;
+            }
             ok = cl_status(c, i, &r, 500) == 0 && r.commit == r0.commit &&
                  r.applied == r0.applied && r.value == r0.value;
         }
@@ -840,6 +882,28 @@ static inline int cl_wait_agree(const struct cluster *c, int64_t timeout_ms,
         cl_sleep_ms(200);
     }
     return -1;
+}
+
+/* The same for every node. */
+static inline int cl_wait_agree(const struct cluster *c, int64_t timeout_ms,
+                                uint64_t *value, uint64_t *commit)
+{
+    return cl_wait_agree_set(c, NULL, timeout_ms, value, commit);
+}
+
+/* CONF of node i over a fresh connection: the configuration it has and,
+ * if it leads, the members' progress. */
+static inline int cl_conf(const struct cluster *c, int i, struct ctr_resp *p,
+                          int64_t timeout_ms)
+{
+    struct ctr_req q = {CTR_OP_CONF, 0, 0, 0};
+    int rc, fd = cl_dial_client(c, c->addr[i], timeout_ms);
+    if (fd < 0) {
+        return -1;
+    }
+    rc = cl_exchange(fd, &q, p, timeout_ms);
+    close(fd);
+    return rc == 0 && p->status == CTR_OK && p->has_conf ? 0 : -1;
 }
 
 #endif

@@ -32,6 +32,26 @@
  * and value (the median of the three) and to answer STATUS at all:
  *
  *   restart with 1000000 increments of history, snapshots off: ...
+ *
+ *   counter-bench --bin DIR --unavailability N [--dir D]
+ *
+ * measures how long clients see no write committed during membership
+ * changes, N runs of each scenario, each on a fresh cluster of three
+ * voters (default ticks: 50 ms, election timeout 10 ticks) and a spare
+ * node 4 (--join), with 4 clients incrementing in closed loops:
+ *   - replacing a dead follower, as in make demo: SIGKILL a follower,
+ *     start node 4 empty, add-learner 4, wait until it has caught up
+ *     (by a snapshot: the nodes snapshot every 1000 entries), promote 4,
+ *     remove the dead node;
+ *   - the same when the dead node was the leader (an election first);
+ *   - a leadership transfer from the leader to a follower.
+ * The figure of a run is the longest time between two acknowledged
+ * increments (of any client) from the kill, or the transfer request,
+ * until 500 ms after the last step was acknowledged. The clients retry
+ * after 1 ms (and follow leader hints at once), so the figure is the
+ * cluster's, not a client backoff's. It prints each run,
+ * the median, and the same figure over a quiet second before the event
+ * (the noise floor).
  */
 #include <dirent.h>
 #include "cluster.h"
@@ -597,6 +617,298 @@ static int restart_bench(const char *bin, const char *dir, const char *sizes)
 
 #define MAX_SERVER_FLAGS 6
 
+/* ---- unavailability during membership changes ------------------------- */
+
+#define UA_CLIENTS 4
+
+struct ua_client {
+    struct cluster *c;
+    volatile int *stop;
+    int idx;
+    uint64_t rng, client_id;
+    pthread_mutex_t *mu; /* guards the times of all clients */
+    int64_t **t;         /* acknowledgement times, all clients */
+    size_t *n, *cap;
+    uint64_t failed;
+};
+
+/* Like cl_client_do, but retrying after 1 ms instead of a backoff that
+ * grows to 100 ms: the time without a commit is then the cluster's, not
+ * the client's backoff. 0 on CTR_OK, 1 if it gave up. */
+static int ua_do(struct cl_client *cc, const struct ctr_req *q,
+                 struct ctr_resp *p, int64_t give_up_us, volatile int *stop)
+{
+    while (cl_now_us() < give_up_us && !*stop) {
+        int next;
+        if (cc->fd < 0) {
+            cc->fd = cl_dial_client(cc->c, cc->c->addr[cc->node], 1000);
+            cc->fd_timeout_ms = 1000;
+        }
+        if (cc->fd >= 0 && cl_request(cc, q, p, 1000) == 0) {
+            if (p->status == CTR_OK) {
+                return 0;
+            }
+            if (p->status == CTR_RETRY && p->role == CL_ROLE_LEADER) {
+                cl_sleep_ms(1);
+                continue;
+            }
+            next = p->status == CTR_NOT_LEADER && p->addr[0] != '\0'
+                       ? cl_node_of(cc->c, p->addr) : -1;
+            if (next >= 0 && next != cc->node) {
+                cl_client_close(cc);
+                cc->node = next;
+                continue;
+            }
+        }
+        cl_client_close(cc);
+        cc->node = (cc->node + 1) % cc->c->n;
+        cl_sleep_ms(1);
+    }
+    cl_client_close(cc);
+    return 1;
+}
+
+static void *ua_client_main(void *arg)
+{
+    struct ua_client *x = arg;
+    struct cl_client cc;
+    uint64_t seq = 1;
+    cl_client_init(&cc, x->c, x->idx, x->rng);
+    while (!*x->stop) {
+        struct ctr_req q = {CTR_OP_INCR, x->client_id, 0, 1};
+        struct ctr_resp p;
+        q.seq = seq;
+        if (ua_do(&cc, &q, &p, cl_now_us() + 10000000, x->stop) == 0) {
+            int64_t now = cl_now_us();
+            pthread_mutex_lock(x->mu);
+            if (*x->n == *x->cap) {
+                size_t ncap = *x->cap ? *x->cap * 2 : 65536;
+                int64_t *nt = realloc(*x->t, ncap * sizeof(*nt));
+                if (nt != NULL) {
+                    *x->t = nt;
+                    *x->cap = ncap;
+                }
+            }
+            if (*x->n < *x->cap) {
+                (*x->t)[(*x->n)++] = now;
+            }
+            pthread_mutex_unlock(x->mu);
+            seq++;
+        } else if (!*x->stop) {
+            x->failed++;
+            seq++;
+        }
+    }
+    cl_client_close(&cc);
+    return NULL;
+}
+
+/* The longest time between two of the sorted times t[0..n) that fall in
+ * [from, to], the ends counting. */
+static int64_t ua_gap(const int64_t *t, size_t n, int64_t from, int64_t to)
+{
+    int64_t prev = from, best = 0;
+    size_t k;
+    for (k = 0; k < n; k++) {
+        if (t[k] < from || t[k] > to) {
+            continue;
+        }
+        best = t[k] - prev > best ? t[k] - prev : best;
+        prev = t[k];
+    }
+    return to - prev > best ? to - prev : best;
+}
+
+/* A membership op through the client protocol; 0 when acknowledged. */
+static int ua_op(struct cluster *c, uint64_t *rng, uint8_t op, int node)
+{
+    struct cl_client cc;
+    struct ctr_req q = {0, 0, 0, 0};
+    struct ctr_resp p;
+    int rc;
+    q.op = op;
+    q.amount = (uint64_t)node + 1;
+    cl_client_init(&cc, c, 0, cl_rand(rng));
+    rc = cl_client_do(&cc, &q, &p, cl_now_us() + 20000000, NULL);
+    cl_client_close(&cc);
+    return rc;
+}
+
+enum { UA_REPLACE_FOLLOWER, UA_REPLACE_LEADER, UA_TRANSFER, UA_N };
+
+static const char *const ua_names[UA_N] = {
+    "replacing a dead follower (kill, add-learner, catch up, promote, remove)",
+    "replacing a dead leader (the same, after an election)",
+    "leadership transfer to a follower"};
+
+/* One run of scenario `sc` on a fresh cluster: *gap_ms the unavailability,
+ * *floor_ms the same figure over a quiet second before, *took_ms how long
+ * the whole change took. 0, or -1 if something failed. */
+static int ua_run(const char *bin, const char *tmpl, int sc, uint64_t *rng,
+                  double *gap_ms, double *floor_ms, double *took_ms)
+{
+    struct cluster c;
+    struct ua_client x[UA_CLIENTS];
+    pthread_t tid[UA_CLIENTS];
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    volatile int stop = 0;
+    int64_t *t = NULL, t_quiet = 0, t_event = 0, t_done = 0;
+    size_t n = 0, cap = 0;
+    int i, leader, victim, started = 0, rc = -1;
+    if (cl_init(&c, 4, bin, tmpl, rng) != 0 || cl_set_initial(&c, 3) != 0) {
+        return -1;
+    }
+    c.extra[0] = "--snapshot-every=1000";
+    c.extra[1] = "--snapshot-trailing=100";
+    c.extra[2] = "--quiet";
+    for (i = 0; i < 3; i++) {
+        cl_start(&c, i);
+    }
+    if ((leader = cl_wait_leader(&c, 15000)) < 0) {
+        fprintf(stderr, "counter-bench: no leader\n");
+        goto out;
+    }
+    for (i = 0; i < UA_CLIENTS; i++) {
+        x[i].c = &c;
+        x[i].stop = &stop;
+        x[i].idx = i;
+        x[i].rng = cl_rand(rng);
+        x[i].client_id = cl_rand(rng) | 1;
+        x[i].mu = &mu;
+        x[i].t = &t;
+        x[i].n = &n;
+        x[i].cap = &cap;
+        x[i].failed = 0;
+        if (pthread_create(&tid[i], NULL, ua_client_main, &x[i]) != 0) {
+            stop = 1;
+            break;
+        }
+        started++;
+    }
+    cl_sleep_ms(1500);
+    t_quiet = cl_now_us();
+    cl_sleep_ms(1000);
+    if ((leader = cl_wait_leader(&c, 5000)) < 0) {
+        goto out;
+    }
+    victim = sc == UA_REPLACE_LEADER ? leader : (leader + 1) % 3;
+    t_event = cl_now_us();
+    if (sc == UA_TRANSFER) {
+        struct ctr_resp p;
+        if (ua_op(&c, rng, CTR_OP_TRANSFER, victim) != 0) {
+            fprintf(stderr, "counter-bench: transfer %d not started\n", victim + 1);
+            goto out;
+        }
+        while (cl_now_us() - t_event < 10000000 &&
+               (cl_status(&c, victim, &p, 300) != 0 || p.role != CL_ROLE_LEADER)) {
+            cl_sleep_ms(2);
+        }
+        if (p.role != CL_ROLE_LEADER) {
+            fprintf(stderr, "counter-bench: node %d does not lead 10 s after "
+                    "the transfer\n", victim + 1);
+            goto out;
+        }
+    } else {
+        int64_t until;
+        cl_stop(&c, victim, SIGKILL);
+        cl_start(&c, 3);
+        if (ua_op(&c, rng, CTR_OP_ADD_LEARNER, 3) != 0) {
+            fprintf(stderr, "counter-bench: add-learner 4 failed\n");
+            goto out;
+        }
+        until = cl_now_us() + 10000000;
+        for (;;) {
+            struct ctr_resp p;
+            int l = cl_find_leader(&c, NULL);
+            uint32_t k;
+            int caught = 0;
+            if (l >= 0 && cl_conf(&c, l, &p, 500) == 0) {
+                for (k = 0; k < p.n_members; k++) {
+                    caught |= p.members[k].id == 4 &&
+                              p.members[k].match + 10 >= p.last_index;
+                }
+            }
+            if (caught) {
+                break;
+            }
+            if (cl_now_us() > until) {
+                fprintf(stderr, "counter-bench: node 4 did not catch up\n");
+                goto out;
+            }
+            cl_sleep_ms(5);
+        }
+        if (ua_op(&c, rng, CTR_OP_ADD_VOTER, 3) != 0 ||
+            ua_op(&c, rng, CTR_OP_REMOVE, victim) != 0) {
+            fprintf(stderr, "counter-bench: promote 4 or remove %d failed\n",
+                    victim + 1);
+            goto out;
+        }
+    }
+    t_done = cl_now_us();
+    cl_sleep_ms(500);
+    rc = 0;
+out:
+    stop = 1;
+    for (i = 0; i < started; i++) {
+        pthread_join(tid[i], NULL);
+        if (x[i].failed > 0 && rc == 0) {
+            fprintf(stderr, "counter-bench: a client gave up on a request\n");
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        qsort(t, n, sizeof(*t), cmp_i64);
+        *floor_ms = (double)ua_gap(t, n, t_quiet, t_quiet + 1000000) / 1e3;
+        *gap_ms = (double)ua_gap(t, n, t_event, t_done + 500000) / 1e3;
+        *took_ms = (double)(t_done - t_event) / 1e3;
+    }
+    free(t);
+    cl_stop_all(&c, SIGKILL);
+    if (rc != 0) {
+        cl_dump_logs(&c, 30);
+    }
+    cl_remove_dir(&c);
+    return rc;
+}
+
+static int unavail_bench(const char *bin, const char *dir, int runs)
+{
+    char tmpl[CL_PATH_MAX];
+    uint64_t rng = (uint64_t)cl_now_us() ^ ((uint64_t)getpid() << 32);
+    int sc, k, failed = 0;
+    snprintf(tmpl, sizeof(tmpl), "%s/counter-bench.XXXXXX", dir);
+    printf("counter-bench: unavailability (the longest time with no "
+           "increment acknowledged to any of %d closed-loop clients), %d "
+           "runs per scenario; ticks of 50 ms, election timeout 500-625 ms\n",
+           UA_CLIENTS, runs);
+    for (sc = 0; sc < UA_N; sc++) {
+        double gap[64], flo[64], took[64];
+        int ok = 0;
+        printf("%s:\n", ua_names[sc]);
+        for (k = 0; k < runs; k++) {
+            if (ua_run(bin, tmpl, sc, &rng, &gap[ok], &flo[ok], &took[ok]) != 0) {
+                printf("  run %d: FAILED\n", k + 1);
+                failed = 1;
+                continue;
+            }
+            printf("  run %d: %.0f ms without a commit (the change took %.0f "
+                   "ms; quiet second before: %.1f ms)\n", k + 1, gap[ok],
+                   took[ok], flo[ok]);
+            ok++;
+        }
+        if (ok > 0) {
+            qsort(gap, (size_t)ok, sizeof(gap[0]), cmp_double);
+            qsort(flo, (size_t)ok, sizeof(flo[0]), cmp_double);
+            qsort(took, (size_t)ok, sizeof(took[0]), cmp_double);
+            printf("  median of %d: %.0f ms without a commit (min %.0f, max "
+                   "%.0f); the change took %.0f ms; quiet second: %.1f ms\n",
+                   ok, gap[ok / 2], gap[0], gap[ok - 1], took[ok / 2],
+                   flo[ok / 2]);
+        }
+    }
+    return failed ? 1 : 0;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -618,7 +930,10 @@ static void usage(FILE *f)
             "  --quantiles    also print p10..p99.9 and max latency\n"
             "  --restart N,.. measure restart time after N increments of "
             "history instead,\n"
-            "                 with snapshots off and on\n",
+            "                 with snapshots off and on\n"
+            "  --unavailability N  measure the time without a commit during\n"
+            "                 membership changes and transfers instead, N runs\n"
+            "                 each (1..64)\n",
             MAX_SERVER_FLAGS);
 }
 
@@ -643,7 +958,7 @@ int main(int argc, char **argv)
     const char *bin = NULL, *dir = NULL, *clients = "1,32", *restart = NULL;
     const char *extra[8] = {NULL}, *v;
     int seconds = 10, warmup = 2, i, nextra = 0, failed = 0, leader;
-    int read_clients = 32;
+    int read_clients = 32, unavail = 0;
     struct result res, incr_at_reads;
     char tmpl[CL_PATH_MAX], label[128], *list, *tok, *save = NULL;
     struct ctr_flags f;
@@ -670,6 +985,8 @@ int main(int argc, char **argv)
             read_clients = (int)ctr_flag_u64(&f, v, 0, 1024);
         } else if ((v = ctr_flag_value(&f, "--restart")) != NULL) {
             restart = v;
+        } else if ((v = ctr_flag_value(&f, "--unavailability")) != NULL) {
+            unavail = (int)ctr_flag_u64(&f, v, 1, 64);
         } else if ((v = ctr_flag_value(&f, "--server-flag")) != NULL) {
             if (nextra == MAX_SERVER_FLAGS) {
                 ctr_flag_fail(&f, "--server-flag: at most %d",
@@ -699,6 +1016,9 @@ int main(int argc, char **argv)
     cl_install_handlers(0);
     if (restart != NULL) {
         return restart_bench(bin, dir != NULL ? dir : bin, restart);
+    }
+    if (unavail > 0) {
+        return unavail_bench(bin, dir != NULL ? dir : bin, unavail);
     }
     snprintf(tmpl, sizeof(tmpl), "%s/counter-bench.XXXXXX",
              dir != NULL ? dir : bin);

@@ -59,6 +59,7 @@ static int opt_seconds = 30;
 static uint64_t opt_seed = 0;
 static int opt_clients = 8;
 static int opt_keep = 0;
+static const char *opt_only = NULL; /* --only: run just these parts */
 
 static int n_passed, n_failed;
 static int opt_snapshot_every; /* the run's --snapshot-every, for checks */
@@ -945,8 +946,21 @@ static int lin_selftest(uint64_t seed)
 #define REC_FIXED 17u
 #define ENTRY_COMMAND 1 /* RAFT_ENTRY_COMMAND */
 #define ENTRY_NOOP 2
+#define ENTRY_CONFIG 3
 #define CMD_BYTES 32u
+#define CONF_MAX 4096u /* ST_CONF_MAX */
 #define SNAP_HDR 40u
+
+/* FNV-1a of p[0..len): a configuration entry is kept as this. */
+static uint64_t fnv64(const uint8_t *p, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    size_t i;
+    for (i = 0; i < len; i++) {
+        h = (h ^ p[i]) * 0x100000001b3u;
+    }
+    return h;
+}
 
 /* Decode a command payload as the server writes it (server.c, "Command
  * payload"): 32 bytes, u8 op (INCR or GET), u8[7] zero, u64 client_id,
@@ -973,14 +987,20 @@ static int decode_command(const uint8_t *p, size_t len, struct lin_cmd *c)
 struct rec {
     uint64_t index, term;
     uint8_t type;
-    uint8_t len; /* payload bytes: 0 (no-op) or CMD_BYTES */
-    uint8_t payload[CMD_BYTES];
+    uint16_t len; /* payload bytes: 0 (no-op), CMD_BYTES, or a configuration's */
+    uint8_t payload[CMD_BYTES]; /* a configuration: its fnv64, 8 bytes */
 };
+
+/* Bytes of payload[] that stand for the payload. */
+static size_t rec_kept(const struct rec *r)
+{
+    return r->type == ENTRY_CONFIG ? 8u : r->len;
+}
 
 static int rec_same(const struct rec *a, const struct rec *b)
 {
     return a->index == b->index && a->term == b->term && a->type == b->type &&
-           a->len == b->len && memcmp(a->payload, b->payload, a->len) == 0;
+           a->len == b->len && memcmp(a->payload, b->payload, rec_kept(a)) == 0;
 }
 
 struct recs {
@@ -1046,7 +1066,7 @@ static int read_records(const char *path, struct recs *out, char *why,
                         size_t wlen)
 {
     FILE *f = fopen(path, "rb");
-    uint8_t hdr[REC_HDR], body[REC_FIXED + CMD_BYTES];
+    uint8_t hdr[REC_HDR], body[REC_FIXED + CONF_MAX];
     uint64_t off = 0;
     int rc = -1;
     if (f == NULL) {
@@ -1061,9 +1081,9 @@ static int read_records(const char *path, struct recs *out, char *why,
             break;
         }
         blen = ctr_get32(hdr);
-        if (blen != REC_FIXED && blen != REC_FIXED + CMD_BYTES) {
+        if (blen < REC_FIXED || blen > REC_FIXED + CONF_MAX) {
             lin_fail(why, wlen, "%s: record of %" PRIu32 " bytes at offset %"
-                     PRIu64 " (the counter writes 17 or 49)", path, blen, off);
+                     PRIu64, path, blen, off);
             break;
         }
         if (fread(body, 1, blen, f) != blen) {
@@ -1078,8 +1098,20 @@ static int read_records(const char *path, struct recs *out, char *why,
         r.index = ctr_get64(body);
         r.term = ctr_get64(body + 8);
         r.type = body[16];
-        r.len = (uint8_t)(blen - REC_FIXED);
-        memcpy(r.payload, body + REC_FIXED, r.len);
+        r.len = (uint16_t)(blen - REC_FIXED);
+        if ((r.type == ENTRY_NOOP && r.len != 0) ||
+            (r.type == ENTRY_COMMAND && r.len != CMD_BYTES) ||
+            (r.type == ENTRY_CONFIG && r.len == 0) || r.type < ENTRY_COMMAND ||
+            r.type > ENTRY_CONFIG) {
+            lin_fail(why, wlen, "%s: record of type %u with %u payload bytes "
+                     "at offset %" PRIu64, path, r.type, r.len, off);
+            break;
+        }
+        if (r.type == ENTRY_CONFIG) {
+            ctr_put64(r.payload, fnv64(body + REC_FIXED, r.len));
+        } else {
+            memcpy(r.payload, body + REC_FIXED, r.len);
+        }
         if (recs_push(out, &r) != 0) {
             lin_fail(why, wlen, "out of memory");
             break;
@@ -1170,6 +1202,7 @@ static uint64_t *sess_seq(struct sess *t, uint64_t client)
 /* A node's durable state, read back from its files after the run. */
 struct node_files {
     uint64_t snap_index, snap_term; /* 0: no snapshot */
+    uint64_t snap_conf; /* fnv64 of the configuration stored with it */
     uint64_t snap_value;
     struct sess snap_sessions;
     struct recs log;   /* every segment's records, in file order */
@@ -1206,12 +1239,16 @@ static int read_node_files(const struct cluster *c, int i,
         if (rc != 0 || len < SNAP_HDR + 4 ||
             ctr_crc32(0, d, len - 4) != ctr_get32(d + len - 4)) {
             rc = lin_fail(why, wlen, "%s: unreadable or bad checksum", path);
+        } else if (ctr_get32(d + 4) != 2 || ctr_get32(d + 24) > CONF_MAX ||
+                   SNAP_HDR + ctr_get32(d + 24) + 16 + 4 > len) {
+            rc = lin_fail(why, wlen, "%s: not a snapshot of format 2", path);
         } else {
-            uint32_t nv = ctr_get32(d + 24);
-            const uint8_t *b = d + SNAP_HDR + 8u * nv;
+            uint32_t nc = ctr_get32(d + 24);
+            const uint8_t *b = d + SNAP_HDR + nc;
             uint64_t ns = ctr_get64(b + 8), j;
             nf->snap_index = ctr_get64(d + 8);
             nf->snap_term = ctr_get64(d + 16);
+            nf->snap_conf = fnv64(d + SNAP_HDR, nc);
             nf->snap_value = ctr_get64(b);
             if ((size_t)(b - d) + 16 + 32 * ns + 4 != len) {
                 rc = lin_fail(why, wlen, "%s: lengths do not add up", path);
@@ -1402,6 +1439,20 @@ static int check_node_files(const struct cluster *c, int i, const struct rec *ap
                  ", the entry applied there %" PRIu64, nf.snap_index,
                  nf.snap_term, app[nf.snap_index].term);
     }
+    if (ok && nf.snap_index > 0 && nf.snap_index <= commit) {
+        /* The configuration stored with the snapshot is the one in force
+         * at its index: the last configuration entry at or below it. */
+        uint64_t k2 = nf.snap_index;
+        while (k2 > 0 && app[k2].type != ENTRY_CONFIG) {
+            k2--;
+        }
+        if (k2 == 0 || ctr_get64(app[k2].payload) != nf.snap_conf) {
+            ok = 0;
+            snprintf(why, sizeof(why), "its snapshot %" PRIu64 " stores "
+                     "another configuration than entry %" PRIu64 ", the last "
+                     "configuration entry at or below it", nf.snap_index, k2);
+        }
+    }
     check(ok, "node %d's files: snapshot at index %" PRIu64 " (value %" PRIu64
           "), %zu log segments holding indexes %" PRIu64 "..%" PRIu64
           ", equal to the applied entries%s%s", i + 1, nf.snap_index,
@@ -1423,14 +1474,19 @@ static int check_node_files(const struct cluster *c, int i, const struct rec *ap
  *    applied an index applied the same entry (State Machine Safety);
  *  - those commands, in index order, replay to `value` and are the
  *    witness of the linearizability check (*cmds, *ncmds: a fresh array);
- *  - each node's snapshot and log agree with them (check_node_files). */
-static int check_files(const struct cluster *c, uint64_t commit, uint64_t value,
-                       struct lin_cmd **cmds, size_t *ncmds)
+ *  - each member's snapshot and log agree with them (check_node_files).
+ * Nodes never started have no files; removed nodes' applied entries
+ * count, their snapshot and log are not checked (they stopped receiving
+ * entries when removed). members[i] non-zero: node i is a member at the
+ * end (NULL: all are). */
+static int check_files(const struct cluster *c, const int *members,
+                       uint64_t commit, uint64_t value, struct lin_cmd **cmds,
+                       size_t *ncmds)
 {
     struct rec *app = calloc(commit + 1, sizeof(*app));
     char *have = calloc(commit + 1, 1);
     struct recs r = {NULL, 0, 0};
-    uint64_t idx, noops = 0, dup = 0, missing = 0;
+    uint64_t idx, noops = 0, confs = 0, dup = 0, missing = 0;
     char why[1024] = "";
     int i, failed = 0;
     size_t k, n = 0;
@@ -1442,6 +1498,11 @@ static int check_files(const struct cluster *c, uint64_t commit, uint64_t value,
     }
     for (i = 0; i < c->n; i++) {
         char path[CL_PATH_MAX];
+        struct stat sb;
+        cl_path(c, path, sizeof(path), i, "");
+        if (stat(path, &sb) != 0) {
+            continue; /* never started */
+        }
         cl_path(c, path, sizeof(path), i, "/applied");
         r.n = 0;
         if (read_records(path, &r, why, sizeof(why)) != 0) {
@@ -1474,6 +1535,8 @@ static int check_files(const struct cluster *c, uint64_t commit, uint64_t value,
         }
         if (app[idx].type == ENTRY_NOOP) {
             noops++;
+        } else if (app[idx].type == ENTRY_CONFIG) {
+            confs++;
         } else if (decode_command(app[idx].payload, app[idx].len, &(*cmds)[n]) == 0) {
             n++;
         } else if (dup++ == 0) {
@@ -1482,12 +1545,15 @@ static int check_files(const struct cluster *c, uint64_t commit, uint64_t value,
     }
     *ncmds = n;
     failed |= check(dup == 0 && missing == 0, "the nodes' applied entries "
-                    "cover 1..%" PRIu64 " (%zu commands, %" PRIu64 " no-ops) "
-                    "and agree%s%s%s", commit, n, noops,
+                    "cover 1..%" PRIu64 " (%zu commands, %" PRIu64 " no-ops, %"
+                    PRIu64 " configurations) and agree%s%s%s", commit, n,
+                    noops, confs,
                     missing ? "; missing indexes: " : "",
                     missing ? "some" : "", dup ? why : "");
     for (i = 0; i < c->n && failed == 0; i++) {
-        failed |= check_node_files(c, i, app, commit, value);
+        if (members == NULL || members[i]) {
+            failed |= check_node_files(c, i, app, commit, value);
+        }
     }
     free(app);
     free(have);
@@ -1496,21 +1562,10 @@ static int check_files(const struct cluster *c, uint64_t commit, uint64_t value,
 
 /* ---- bad input --------------------------------------------------------- */
 
-/* The voter-set fingerprint every node of c computes (ids 1..n). */
-static uint64_t cluster_voters(const struct cluster *c)
-{
-    uint64_t ids[CL_MAX];
-    int i;
-    for (i = 0; i < c->n; i++) {
-        ids[i] = (uint64_t)i + 1;
-    }
-    return ctr_voters_fingerprint(ids, (size_t)c->n);
-}
-
-/* Encode into buf a peer hello to node `node` (index) from voter id
- * `sender`, with token t and voter fingerprint `voters`. */
+/* Encode into buf a peer hello to node `node` (index) from node id
+ * `sender`, with token t. */
 static void peer_hello(const struct cluster *c, int node, uint64_t sender,
-                       const struct ctr_token *t, uint64_t voters, uint8_t *buf)
+                       const struct ctr_token *t, uint8_t *buf)
 {
     struct ctr_hello h;
     (void)c;
@@ -1519,7 +1574,6 @@ static void peer_hello(const struct cluster *c, int node, uint64_t sender,
     h.token = *t;
     h.sender = sender;
     h.target = (uint64_t)node + 1;
-    h.voters = voters;
     ctr_hello_encode(&h, buf);
 }
 
@@ -1622,7 +1676,7 @@ static int flood_open(const struct cluster *c, int node, int *fds, int n)
             len = H + 6;
             break;
         case 2:
-            peer_hello(c, node, other, &c->token, cluster_voters(c), buf);
+            peer_hello(c, node, other, &c->token, buf);
             ctr_put32(buf + H, 48);
             buf[H + 4] = 1; /* version */
             len = H + 7;
@@ -1757,7 +1811,7 @@ static int test_bad_input(struct cluster *c, uint64_t *rng)
         struct ctr_req q;
 
         /* Peer side, after a valid hello: garbage. */
-        peer_hello(c, node, other, &c->token, cluster_voters(c), buf);
+        peer_hello(c, node, other, &c->token, buf);
         for (i = H; i < H + 299; i++) {
             buf[i] = (uint8_t)cl_rand(rng);
         }
@@ -1829,7 +1883,7 @@ static int test_bad_input(struct cluster *c, uint64_t *rng)
         how[nw++] = poke(c, node, buf, H, 300, NULL);
         /* Stalled mid-frame, mid-request and mid-hello, left open during
          * the STATUS. */
-        peer_hello(c, node, other, &c->token, cluster_voters(c), buf);
+        peer_hello(c, node, other, &c->token, buf);
         ctr_put32(buf + H, 48);
         poke(c, node, buf, H + 6, 0, &stalled[0]);
         client_hello(&c->token, buf);
@@ -1905,7 +1959,46 @@ struct run {
     int kills, leader_kills, double_kills, pauses;
     uint64_t reads_served, reads_failed, lease_reads; /* library counters,
                                           * taken before every kill */
+    /* Membership changes during the run (see reconf_main). */
+    int mode;           /* RECONF_NONE, RECONF_MIXED, RECONF_LEADER */
+    int kills_on;       /* the kill/pause nemesis runs */
+    pthread_mutex_t mu; /* held to start or stop a node, and for: */
+    int active[CL_MAX]; /* started, not removed: the nemesis may kill it
+                         * and then restarts it */
+    int gone[CL_MAX];   /* removed from the configuration and stopped for
+                         * good (its files stay, for the checks) */
+    int next_spare;     /* the next node never started (c->n: none left) */
+    int newest;         /* the node added last, -1: none */
+    int added, promoted, removed, leaders_removed, clean_handovers;
+    int transfers, transfers_done, changes_failed;
+    char reconf_err[256]; /* the first thing that went wrong */
 };
+
+enum { RECONF_NONE, RECONF_MIXED, RECONF_LEADER };
+
+/* Node i of the run is active: start it unless it is gone. */
+static void run_start(struct run *r, int i)
+{
+    pthread_mutex_lock(&r->mu);
+    if (r->active[i] && !r->gone[i]) {
+        cl_start(r->c, i);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* A random active node other than `except`, or -1. */
+static int run_pick(struct run *r, uint64_t *rng, int except)
+{
+    int cand[CL_MAX], n = 0, i;
+    pthread_mutex_lock(&r->mu);
+    for (i = 0; i < r->c->n; i++) {
+        if (r->active[i] && !r->gone[i] && i != except) {
+            cand[n++] = i;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n > 0 ? cand[cl_rand_range(rng, 0, (uint64_t)n - 1)] : -1;
+}
 
 /* METRICS of node i over a fresh connection. */
 static int node_metrics(const struct cluster *c, int i, struct ctr_resp *p,
@@ -2023,7 +2116,7 @@ static void *nemesis_main(void *arg)
             if (cl_check_exited(c, i)) {
                 printf("  nemesis: node %d exited on its own; restarting it\n",
                        i + 1);
-                cl_start(c, i);
+                run_start(r, i);
             }
         }
         /* Even rounds go for the leader; every opt_pause_every-th round
@@ -2038,8 +2131,10 @@ static void *nemesis_main(void *arg)
                 cl_sleep_ms(50);
             }
         }
-        victims[nv++] = leader >= 0 ? leader
-                                    : (int)cl_rand_range(&rng, 0, (uint64_t)c->n - 1);
+        victims[nv++] = leader >= 0 ? leader : run_pick(r, &rng, -1);
+        if (victims[0] < 0) {
+            continue;
+        }
         if (pause) {
             pid_t pid = cl_pids[victims[0]];
             down_ms += 500;
@@ -2059,16 +2154,15 @@ static void *nemesis_main(void *arg)
             round++;
             continue;
         }
-        if (round % 5 == 4) {
-            victims[nv] = (victims[0] + 1 +
-                           (int)cl_rand_range(&rng, 0, (uint64_t)c->n - 2)) %
-                          c->n;
+        if (round % 5 == 4 && (victims[nv] = run_pick(r, &rng, victims[0])) >= 0) {
             nv++;
             r->double_kills++;
         }
         for (i = 0; i < nv; i++) {
             count_reads(r, victims[i]);
+            pthread_mutex_lock(&r->mu);
             cl_stop(c, victims[i], SIGKILL);
+            pthread_mutex_unlock(&r->mu);
             cl_log_note(c, victims[i], "=== counter test: SIGKILL ===\n");
             r->kills++;
         }
@@ -2089,7 +2183,7 @@ static void *nemesis_main(void *arg)
         fflush(stdout);
         nemesis_sleep(r, down_ms);
         for (i = 0; i < nv; i++) {
-            cl_start(c, victims[i]);
+            run_start(r, victims[i]);
         }
         round++;
     }
@@ -2106,7 +2200,9 @@ static void *nemesis_main(void *arg)
         leader = cl_find_leader(c, &term);
         if (leader >= 0 && !r->stop) {
             count_reads(r, leader);
+            pthread_mutex_lock(&r->mu);
             cl_stop(c, leader, SIGKILL);
+            pthread_mutex_unlock(&r->mu);
             cl_log_note(c, leader, "=== counter test: SIGKILL ===\n");
             r->kills++;
             r->leader_kills++;
@@ -2315,11 +2411,366 @@ static int lease_probe(struct cluster *c, uint64_t *rng, int round)
     return 0;
 }
 
-static int test_nemesis(struct cluster *c, uint64_t *rng)
+/* ---- membership changes during a run ----------------------------------------
+ *
+ * reconf_main runs beside the clients (and the kill/pause nemesis, in
+ * RECONF_MIXED) and keeps changing the configuration through the client
+ * protocol, as counter-cli does: it starts a spare node (--join) and adds
+ * it as a learner, promotes it once it has caught up, removes a voter
+ * (the leader every third time, or every time in RECONF_LEADER) and, in
+ * RECONF_MIXED, hands leadership to another voter between replacements.
+ * A removed node is stopped for good (SIGKILL); its files stay for the
+ * checks. In RECONF_LEADER (no kills) every removal of the leader must
+ * hand over cleanly: the next leader is elected in the next term, by a
+ * campaign of the leadership transfer (no pre-vote first: a pre-vote is
+ * what a node whose election timer fired starts with).
+ */
+
+/* The leader's CONF answer (with progress) within timeout_ms: the
+ * leader's index, or -1. */
+static int leader_conf(struct run *r, struct ctr_resp *p, int64_t timeout_ms)
+{
+    int64_t until = cl_now_us() + timeout_ms * 1000;
+    do {
+        int l = cl_find_leader(r->c, NULL);
+        if (l >= 0 && cl_conf(r->c, l, p, 500) == 0 &&
+            (p->conf_flags & CTR_CONF_PROGRESS)) {
+            return l;
+        }
+        cl_sleep_ms(50);
+    } while (cl_now_us() < until && !r->stop);
+    return -1;
+}
+
+static void reconf_fail(struct run *r, const char *fmt, ...)
+{
+    va_list ap;
+    r->changes_failed++;
+    if (r->reconf_err[0] == '\0') {
+        va_start(ap, fmt);
+        vsnprintf(r->reconf_err, sizeof(r->reconf_err), fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* A membership op (CTR_OP_ADD_LEARNER ... CTR_OP_TRANSFER) on node `id`
+ * through the client protocol: 0 done, -1 refused, 1 no answer within
+ * 15 s. */
+static int reconf_op(struct run *r, uint64_t *rng, uint8_t op, uint64_t id,
+                     struct ctr_resp *p)
+{
+    struct cl_client cc;
+    struct ctr_req q = {0, 0, 0, 0};
+    int rc;
+    q.op = op;
+    q.amount = id;
+    cl_client_init(&cc, r->c, (int)cl_rand_range(rng, 0, (uint64_t)r->c->n - 1),
+                   cl_rand(rng));
+    rc = cl_client_do(&cc, &q, p, cl_now_us() + 15000000, NULL);
+    cl_client_close(&cc);
+    return rc;
+}
+
+static const char *op_name(uint8_t op)
+{
+    return op == CTR_OP_ADD_LEARNER ? "add-learner"
+           : op == CTR_OP_ADD_VOTER ? "promote"
+           : op == CTR_OP_REMOVE    ? "remove"
+                                    : "transfer";
+}
+
+/* The op, reported; 0 if done. */
+static int reconf_do(struct run *r, uint64_t *rng, uint8_t op, int node)
+{
+    struct ctr_resp p;
+    int rc = reconf_op(r, rng, op, (uint64_t)node + 1, &p);
+    printf("  reconf  t=%5.1fs: %s %d: %s\n",
+           (double)(cl_now_us() - r->t0) / 1e6, op_name(op), node + 1,
+           rc == 0 ? "done" : rc < 0 ? "REFUSED" : "no answer within 15 s");
+    fflush(stdout);
+    if (rc != 0) {
+        reconf_fail(r, "%s %d: %s", op_name(op), node + 1,
+                    rc < 0 ? "refused" : "no answer within 15 s");
+    }
+    return rc;
+}
+
+/* Wait (at most 5 s) until the learner's match is close to the leader's
+ * last index, so that promoting it does not stall commits. */
+static void reconf_wait_caught_up(struct run *r, int node)
+{
+    int64_t until = cl_now_us() + 5000000;
+    struct ctr_resp p;
+    uint32_t k;
+    while (cl_now_us() < until && !r->stop) {
+        if (leader_conf(r, &p, 1000) >= 0) {
+            for (k = 0; k < p.n_members; k++) {
+                if (p.members[k].id == (uint64_t)node + 1 &&
+                    p.members[k].match + 50 >= p.last_index) {
+                    return;
+                }
+            }
+        }
+        cl_sleep_ms(50);
+    }
+}
+
+/* Remove voter `victim` (index) and stop it for good. */
+static void reconf_remove(struct run *r, uint64_t *rng, int victim,
+                          const struct ctr_resp *conf)
+{
+    int was_leader = conf->node_id == (uint64_t)victim + 1;
+    int prevotes[CL_MAX], i;
+    uint64_t term = conf->term, nterm = 0;
+    for (i = 0; i < r->c->n; i++) {
+        prevotes[i] = count_log_lines(r->c, i, " role pre-candidate");
+    }
+    if (reconf_do(r, rng, CTR_OP_REMOVE, victim) != 0) {
+        return;
+    }
+    r->removed++;
+    if (was_leader) {
+        int64_t until = cl_now_us() + 10000000;
+        int l = -1;
+        r->leaders_removed++;
+        while (cl_now_us() < until && !r->stop) {
+            struct ctr_resp st;
+            l = leader_except(r->c, victim, 1000);
+            if (l >= 0 && cl_status(r->c, l, &st, 500) == 0 &&
+                st.role == CL_ROLE_LEADER) {
+                nterm = st.term;
+                break;
+            }
+        }
+        if (l >= 0 && nterm == term + 1 &&
+            count_log_lines(r->c, l, " role pre-candidate") == prevotes[l]) {
+            r->clean_handovers++;
+            printf("  reconf  t=%5.1fs: the removed leader %d handed over to "
+                   "%d (term %" PRIu64 " -> %" PRIu64 ")\n",
+                   (double)(cl_now_us() - r->t0) / 1e6, victim + 1, l + 1,
+                   term, nterm);
+        } else {
+            printf("  reconf  t=%5.1fs: the removed leader %d: next leader %d "
+                   "in term %" PRIu64 " (was %" PRIu64 ")%s\n",
+                   (double)(cl_now_us() - r->t0) / 1e6, victim + 1, l + 1,
+                   nterm, term,
+                   l >= 0 && count_log_lines(r->c, l, " role pre-candidate") !=
+                                 prevotes[l]
+                       ? ", after a pre-vote: elected at a timeout, no "
+                         "handover"
+                       : "");
+        }
+    }
+    pthread_mutex_lock(&r->mu);
+    r->gone[victim] = 1;
+    r->active[victim] = 0;
+    count_reads(r, victim);
+    cl_stop(r->c, victim, SIGKILL);
+    pthread_mutex_unlock(&r->mu);
+    cl_log_note(r->c, victim, "=== counter test: removed, stopped for good ===\n");
+}
+
+/* Hand leadership to a random running voter other than the leader, and
+ * see whether it took effect: the target leads within 3 s, in the next
+ * term, elected without a pre-vote (an election at a timeout, after a
+ * kill, would start with one). */
+static void reconf_transfer(struct run *r, uint64_t *rng,
+                            const struct ctr_resp *conf)
+{
+    int cand[CL_MAX], n = 0, t, prevotes;
+    uint32_t k;
+    int64_t until;
+    for (k = 0; k < conf->n_members; k++) {
+        int i = (int)conf->members[k].id - 1;
+        if (conf->members[k].flags == RAFT_MEMBER_VOTER &&
+            conf->members[k].id != conf->node_id && i >= 0 && i < r->c->n &&
+            cl_running(r->c, i)) {
+            cand[n++] = i;
+        }
+    }
+    if (n == 0) {
+        return;
+    }
+    t = cand[cl_rand_range(rng, 0, (uint64_t)n - 1)];
+    r->transfers++;
+    prevotes = count_log_lines(r->c, t, " role pre-candidate");
+    if (reconf_do(r, rng, CTR_OP_TRANSFER, t) != 0) {
+        return;
+    }
+    until = cl_now_us() + 3000000;
+    while (cl_now_us() < until) {
+        struct ctr_resp st;
+        if (cl_status(r->c, t, &st, 300) == 0 && st.role == CL_ROLE_LEADER) {
+            int clean = st.term == conf->term + 1 &&
+                        count_log_lines(r->c, t, " role pre-candidate") == prevotes;
+            r->transfers_done += clean;
+            printf("  reconf  t=%5.1fs: node %d leads (term %" PRIu64 "%s)\n",
+                   (double)(cl_now_us() - r->t0) / 1e6, t + 1, st.term,
+                   clean ? "" : ", elected at a timeout: not the transfer");
+            return;
+        }
+        cl_sleep_ms(20);
+    }
+    printf("  reconf  t=%5.1fs: node %d does not lead 3 s after the transfer "
+           "(killed or paused meanwhile?)\n",
+           (double)(cl_now_us() - r->t0) / 1e6, t + 1);
+}
+
+static void *reconf_main(void *arg)
+{
+    struct run *r = arg;
+    uint64_t rng = r->nemesis_seed ^ 0x7EC0F16u;
+    int step = 0;
+    while (!r->stop && cl_now_us() + 4000000 < r->end) {
+        struct ctr_resp p;
+        int voters[CL_MAX], nv = 0, learner = -1, victim, i;
+        uint32_t k;
+        nemesis_sleep(r, (int64_t)cl_rand_range(&rng, 800, 1600));
+        if (leader_conf(r, &p, 5000) < 0 || (p.conf_flags & CTR_CONF_JOINT) ||
+            p.commit < p.conf_index) {
+            continue;
+        }
+        for (k = 0; k < p.n_members; k++) {
+            i = (int)p.members[k].id - 1;
+            if (i < 0 || i >= r->c->n) {
+                continue;
+            }
+            if (p.members[k].flags == RAFT_MEMBER_VOTER) {
+                voters[nv++] = i;
+            } else if (p.members[k].flags == RAFT_MEMBER_LEARNER) {
+                learner = i;
+            }
+        }
+        if (learner >= 0) {
+            reconf_wait_caught_up(r, learner);
+            if (reconf_do(r, &rng, CTR_OP_ADD_VOTER, learner) == 0) {
+                r->promoted++;
+            }
+        } else if (nv > 3) {
+            /* Not the one just promoted; the leader every third time (every
+             * time in RECONF_LEADER). */
+            victim = (int)p.node_id - 1;
+            if (r->mode == RECONF_MIXED && r->removed % 3 != 1) {
+                do {
+                    victim = voters[cl_rand_range(&rng, 0, (uint64_t)nv - 1)];
+                } while (victim == r->newest || victim == (int)p.node_id - 1);
+            }
+            reconf_remove(r, &rng, victim, &p);
+        } else if (r->mode == RECONF_MIXED && step++ % 2 == 1) {
+            reconf_transfer(r, &rng, &p);
+        } else if (r->next_spare < r->c->n) {
+            int spare = r->next_spare++;
+            pthread_mutex_lock(&r->mu);
+            r->active[spare] = 1;
+            cl_start(r->c, spare);
+            pthread_mutex_unlock(&r->mu);
+            if (reconf_do(r, &rng, CTR_OP_ADD_LEARNER, spare) == 0) {
+                r->added++;
+                r->newest = spare;
+            }
+        } else if (r->mode == RECONF_MIXED) {
+            reconf_transfer(r, &rng, &p);
+        } else {
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Every member (members[i]) reports the same configuration: the same
+ * entry, the same members with the same roles. 0, or -1 after a failed
+ * check. Waits up to 10 s for them to converge. */
+static int conf_agree(const struct cluster *c, const int *members)
+{
+    static struct ctr_resp p0, p;
+    int64_t until = cl_now_us() + 10000000;
+    char text[256];
+    int i, first, ok = 0;
+    size_t off = 0;
+    uint32_t k, j;
+    for (first = 0; first < c->n && !members[first]; first++) {
+    }
+    while (!ok && first < c->n && cl_now_us() < until) {
+        ok = cl_conf(c, first, &p0, 500) == 0;
+        for (i = first + 1; ok && i < c->n; i++) {
+            if (!members[i]) {
+                continue;
+            }
+            /* Not conf_index: a node that restored or installed a snapshot
+             * knows its configuration only as of the snapshot's index. */
+            ok = cl_conf(c, i, &p, 500) == 0 && p.n_members == p0.n_members;
+            for (k = 0; ok && k < p.n_members; k++) {
+                for (j = 0; j < p0.n_members &&
+                            (p0.members[j].id != p.members[k].id ||
+                             p0.members[j].flags != p.members[k].flags);
+                     j++) {
+                }
+                ok = j < p0.n_members;
+            }
+        }
+        if (!ok) {
+            cl_sleep_ms(200);
+        }
+    }
+    text[0] = '\0';
+    for (k = 0; ok && k < p0.n_members && off < sizeof(text); k++) {
+        int w = snprintf(text + off, sizeof(text) - off, " n%" PRIu64 "%s",
+                         p0.members[k].id,
+                         p0.members[k].flags == RAFT_MEMBER_VOTER ? ""
+                         : p0.members[k].flags == RAFT_MEMBER_LEARNER
+                             ? " (learner)"
+                             : " (joint)");
+        off += w > 0 ? (size_t)w : 0;
+    }
+    return check(ok, "all members report the same configuration:%s",
+                 ok ? text : " no");
+}
+
+/* The longest time between two acknowledged increments of the history
+ * (by completion time) within [from, to] (microseconds since g_t0), the
+ * ends of the window counting as acknowledgements; its end in *at. */
+static int64_t longest_gap(const struct history *h, int64_t from, int64_t to,
+                           int64_t *at)
+{
+    int64_t *t = calloc(h->n + 2, sizeof(*t)), best = 0;
+    size_t n = 0, k, a, b;
+    *at = from;
+    if (t == NULL) {
+        return -1;
+    }
+    t[n++] = from;
+    for (k = 0; k < h->n; k++) {
+        const struct lin_op *o = &h->ops[k];
+        if (o->type == CTR_OP_INCR && o->complete >= from && o->complete <= to) {
+            t[n++] = o->complete;
+        }
+    }
+    t[n++] = to;
+    for (a = 1; a < n; a++) { /* insertion sort: nearly sorted by client */
+        int64_t x = t[a];
+        for (b = a; b > 0 && t[b - 1] > x; b--) {
+            t[b] = t[b - 1];
+        }
+        t[b] = x;
+    }
+    *at = from;
+    for (k = 1; k < n; k++) {
+        if (t[k] - t[k - 1] > best) {
+            best = t[k] - t[k - 1];
+            *at = t[k];
+        }
+    }
+    free(t);
+    return best;
+}
+
+static int test_nemesis(struct cluster *c, uint64_t *rng, int mode, int kills_on)
 {
     struct run r;
     struct client_ctx *cx = calloc((size_t)opt_clients, sizeof(*cx));
-    pthread_t *tids = calloc((size_t)opt_clients, sizeof(*tids)), nem;
+    pthread_t *tids = calloc((size_t)opt_clients, sizeof(*tids)), nem, rec;
+    int members[CL_MAX];
+    int64_t gap, gap_at = 0;
     struct history all = {NULL, 0, 0};
     struct lin_cmd *witness = NULL;
     size_t nwitness = 0;
@@ -2348,12 +2799,36 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
     memset(&r, 0, sizeof(r));
     r.c = c;
     r.nemesis_seed = cl_rand(rng);
-    say("nemesis run: %d clients (%d%% GETs, %s) for %d s; every 1.2-2.5 s a "
-        "node (often the leader, sometimes two) is SIGKILLed, or the leader "
-        "SIGSTOPped for 0.7-2 s (every %s round)",
-        opt_clients, GET_PERCENT,
-        opt_lease ? "from the leader's lease" : "by ReadIndex", opt_seconds,
-        opt_pause_every == 2 ? "other" : "fourth");
+    r.mode = mode;
+    r.kills_on = kills_on;
+    pthread_mutex_init(&r.mu, NULL);
+    for (i = 0; i < c->n_initial; i++) {
+        r.active[i] = 1;
+    }
+    r.next_spare = c->n_initial;
+    r.newest = -1;
+    if (kills_on) {
+        say("nemesis run: %d clients (%d%% GETs, %s) for %d s; every 1.2-2.5 s "
+            "a node (often the leader, sometimes two) is SIGKILLed, or the "
+            "leader SIGSTOPped for 0.7-2 s (every %s round)",
+            opt_clients, GET_PERCENT,
+            opt_lease ? "from the leader's lease" : "by ReadIndex", opt_seconds,
+            opt_pause_every == 2 ? "other" : "fourth");
+    } else {
+        say("run: %d clients (%d%% GETs) for %d s, no kills", opt_clients,
+            GET_PERCENT, opt_seconds);
+    }
+    if (mode == RECONF_MIXED) {
+        say("membership changes meanwhile: nodes %d..%d start empty (--join) "
+            "and replace the voters one by one (add-learner, promote, remove "
+            "a voter, the leader every third time), leadership transferred "
+            "between replacements", c->n_initial + 1, c->n);
+    } else if (mode == RECONF_LEADER) {
+        say("membership changes meanwhile: nodes %d..%d start empty (--join), "
+            "each is added and promoted, then the leader is removed (it must "
+            "hand over: the next leader elected in the next term)",
+            c->n_initial + 1, c->n);
+    }
     r.t0 = cl_now_us();
     r.end = r.t0 + (int64_t)opt_seconds * 1000000;
     for (i = 0; i < opt_clients; i++) {
@@ -2369,12 +2844,23 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
             break;
         }
     }
-    if (pthread_create(&nem, NULL, nemesis_main, &r) != 0) {
+    if (kills_on && pthread_create(&nem, NULL, nemesis_main, &r) != 0) {
         say("pthread_create failed");
         r.stop = 1;
         failed = 1;
-    } else {
+        kills_on = 0;
+    }
+    if (mode != RECONF_NONE && pthread_create(&rec, NULL, reconf_main, &r) != 0) {
+        say("pthread_create failed");
+        r.stop = 1;
+        failed = 1;
+        mode = RECONF_NONE;
+    }
+    if (kills_on) {
         pthread_join(nem, NULL);
+    }
+    if (mode != RECONF_NONE) {
+        pthread_join(rec, NULL);
     }
     for (i = 0; i < opt_clients; i++) {
         pthread_join(tids[i], NULL);
@@ -2421,6 +2907,33 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
         n_unknown, attempts, redirects, timeouts, retries);
     say("run: %d kills (%d of the leader, %d of two nodes at once), %d pauses",
         r.kills, r.leader_kills, r.double_kills, r.pauses);
+    gap = longest_gap(&all, r.t0 - g_t0, t_end - g_t0, &gap_at);
+    say("run: longest time without an acknowledged increment: %.0f ms (ending "
+        "at t=%.1f s)", (double)gap / 1e3, (double)(gap_at - (r.t0 - g_t0)) / 1e6);
+    if (mode != RECONF_NONE) {
+        say("run: membership: %d learners added, %d promoted, %d voters "
+            "removed (%d of them the leader, %d handed over cleanly), %d "
+            "transfers (%d took effect: the target led within 3 s, in the next "
+            "term, without a pre-vote), %d changes failed%s%s",
+            r.added, r.promoted, r.removed, r.leaders_removed,
+            r.clean_handovers, r.transfers, r.transfers_done,
+            r.changes_failed, r.reconf_err[0] ? ": " : "", r.reconf_err);
+        failed |= check(r.changes_failed == 0, "every membership change "
+                        "completed") != 0;
+        if (opt_seconds >= 20 || mode == RECONF_LEADER) {
+            failed |= check(r.added > 0 && r.promoted > 0 && r.removed > 0 &&
+                            (mode == RECONF_LEADER || r.transfers_done > 0),
+                            "learners were added and promoted, voters "
+                            "removed%s", mode == RECONF_MIXED
+                            ? ", leadership transferred" : "") != 0;
+        }
+        if (mode == RECONF_LEADER) {
+            failed |= check(r.leaders_removed > 0 &&
+                            r.clean_handovers == r.leaders_removed,
+                            "every removed leader handed over cleanly (%d of "
+                            "%d)", r.clean_handovers, r.leaders_removed) != 0;
+        }
+    }
     for (i = 0; i < c->n; i++) {
         count_reads(&r, i);
     }
@@ -2443,16 +2956,41 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
             failed = 1;
         }
     }
-    if (opt_seconds >= 20 && r.leader_kills < 3) {
+    if (kills_on && opt_seconds >= 20 && r.leader_kills < 3) {
         say("the nemesis killed the leader only %d times", r.leader_kills);
         failed = 1;
     }
 
     /* Heal, then one more GET: a new leader answers reads only once an
      * entry of its term is committed, so everything before that entry in
-     * its log is committed and nothing else ever will be. */
+     * its log is committed and nothing else ever will be. The members are
+     * the leader's configuration (a removal that got no answer may not
+     * have happened: such a node is started again). */
     for (i = 0; i < c->n; i++) {
-        cl_start(c, i);
+        members[i] = r.active[i] && !r.gone[i];
+        if (members[i]) {
+            cl_start(c, i);
+        }
+    }
+    if (mode != RECONF_NONE) {
+        struct ctr_resp p;
+        uint32_t m;
+        if (leader_conf(&r, &p, 15000) < 0) {
+            say("no leader within 15 s after healing");
+        } else {
+            for (i = 0; i < c->n; i++) {
+                members[i] = 0;
+            }
+            for (m = 0; m < p.n_members; m++) {
+                i = (int)p.members[m].id - 1;
+                if (i >= 0 && i < c->n && p.members[m].flags != 0) {
+                    members[i] = 1;
+                    r.gone[i] = 0;
+                    cl_start(c, i);
+                }
+            }
+            failed |= conf_agree(c, members) != 0;
+        }
     }
     if (cl_wait_leader(c, 15000) < 0) {
         say("no leader within 15 s after healing");
@@ -2483,9 +3021,12 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
         }
         cl_client_close(&cc);
     }
-    if (cl_wait_agree(c, 20000, &value, &commit) != 0) {
+    if (cl_wait_agree_set(c, members, 20000, &value, &commit) != 0) {
         for (i = 0; i < c->n; i++) {
             struct ctr_resp p;
+            if (!members[i]) {
+                continue;
+            }
             if (cl_status(c, i, &p, 1000) == 0) {
                 say("node %d: term %" PRIu64 " commit %" PRIu64 " applied %" PRIu64
                     " value %" PRIu64,
@@ -2498,9 +3039,14 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
                  "within 20 s");
         failed = 1;
     } else {
-        failed |= check(1, "all %d nodes agree: commit %" PRIu64 ", applied %" PRIu64
-                           ", value %" PRIu64,
-                        c->n, commit, commit, value);
+        int nm = 0;
+        for (i = 0; i < c->n; i++) {
+            nm += members[i] != 0;
+        }
+        failed |= check(1, "all %d %s agree: commit %" PRIu64 ", applied %"
+                        PRIu64 ", value %" PRIu64, nm,
+                        mode != RECONF_NONE ? "members" : "nodes", commit,
+                        commit, value);
     }
     failed |= check(acked <= value && value <= attempted,
                     "acknowledged increments applied exactly once: sum of "
@@ -2511,7 +3057,8 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
     /* Stop the servers; read what they applied and what they hold. */
     cl_stop_all(c, SIGTERM);
     report_snapshots(c, &failed);
-    if (commit == 0 || check_files(c, commit, value, &witness, &nwitness) != 0) {
+    if (commit == 0 ||
+        check_files(c, members, commit, value, &witness, &nwitness) != 0) {
         failed = 1;
     } else {
         /* Exactly-once replay of the committed commands; the
@@ -2546,10 +3093,12 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
 
     /* Durability: restart the whole cluster; the value must survive. */
     for (i = 0; i < c->n; i++) {
-        cl_start(c, i);
+        if (members[i]) {
+            cl_start(c, i);
+        }
     }
     if (cl_wait_leader(c, 15000) < 0 ||
-        cl_wait_agree(c, 20000, &value2, &commit2) != 0) {
+        cl_wait_agree_set(c, members, 20000, &value2, &commit2) != 0) {
         check(0, "the cluster recovers after a full restart");
         failed = 1;
     } else {
@@ -2565,6 +3114,7 @@ static int test_nemesis(struct cluster *c, uint64_t *rng)
         }
     }
     cl_stop_all(c, SIGTERM);
+    pthread_mutex_destroy(&r.mu);
 
     free(all.ops);
     free(g_pre.ops);
@@ -2763,8 +3313,8 @@ static size_t impostor_msg(int node, uint64_t from, uint8_t *buf, size_t cap)
 
 enum {
     IMP_PEER_TOKEN,   /* a peer with a wrong token */
-    IMP_PEER_CLUSTER, /* a peer of another cluster: right token, 4 voters */
-    IMP_PEER_ID,      /* a peer claiming an id that is not a voter */
+    IMP_PEER_SELF,    /* a peer claiming to be the node it calls */
+    IMP_PEER_ID,      /* a peer claiming an id that is not in --peers */
     IMP_PEER_FROM,    /* a peer sending as another voter than its hello */
     IMP_PEER_BARE,    /* a peer with no hello (protocol 1) */
     IMP_CLIENT_TOKEN, /* a client with a wrong token */
@@ -2783,42 +3333,36 @@ static size_t impostor_build(const struct cluster *c, int node, int a,
     struct ctr_token near = c->token, prefix = c->token;
     uint64_t j = (uint64_t)((node + 1) % c->n) + 1;
     uint64_t k = (uint64_t)((node + 2) % c->n) + 1;
-    uint64_t ids[CL_MAX + 1];
     struct ctr_req q = {CTR_OP_INCR, 0, 1, IMPOSTOR_AMOUNT};
-    int i;
     /* Tokens that differ only in the last byte, or by being one byte
      * short: a comparison that stops early or trusts a length is caught. */
     near.bytes[near.len - 1] ^= 0x01;
     prefix.bytes[--prefix.len] = 0;
-    for (i = 0; i <= c->n; i++) {
-        ids[i] = (uint64_t)i + 1;
-    }
     *reason = a == IMP_PEER_FROM ? -1
-              : a == IMP_PEER_CLUSTER || a == IMP_PEER_ID ? CTR_REFUSE_PEER
+              : a == IMP_PEER_SELF || a == IMP_PEER_ID ? CTR_REFUSE_PEER
               : a == IMP_PEER_BARE ? CTR_REFUSE_MAGIC
                                    : CTR_REFUSE_TOKEN;
     switch (a) {
     case IMP_PEER_TOKEN:
         *what = "peer with a wrong token (last byte differs)";
         snprintf(why, wlen, "refused: wrong cluster token");
-        peer_hello(c, node, j, &near, cluster_voters(c), buf);
+        peer_hello(c, node, j, &near, buf);
         return H + impostor_msg(node, j, buf + H, cap - H);
-    case IMP_PEER_CLUSTER:
-        *what = "peer of another cluster (right token, 4 voters)";
-        snprintf(why, wlen, "has another voter set");
-        peer_hello(c, node, j, &c->token,
-                   ctr_voters_fingerprint(ids, (size_t)c->n + 1), buf);
+    case IMP_PEER_SELF:
+        *what = "peer claiming to be the node it calls";
+        snprintf(why, wlen, "claims to be n%d, which is this node", node + 1);
+        peer_hello(c, node, (uint64_t)node + 1, &c->token, buf);
         return H + impostor_msg(node, j, buf + H, cap - H);
     case IMP_PEER_ID:
         *what = "peer claiming id 99 (right token)";
-        snprintf(why, wlen, "claims to be n99, not a voter here");
-        peer_hello(c, node, 99, &c->token, cluster_voters(c), buf);
+        snprintf(why, wlen, "claims to be n99, not in --peers here");
+        peer_hello(c, node, 99, &c->token, buf);
         return H + impostor_msg(node, 99, buf + H, cap - H);
     case IMP_PEER_FROM:
         *what = "peer sending as another voter (right token)";
         snprintf(why, wlen, "a message from n%" PRIu64 " on the connection "
                  "of n%" PRIu64, k, j);
-        peer_hello(c, node, j, &c->token, cluster_voters(c), buf);
+        peer_hello(c, node, j, &c->token, buf);
         return H + impostor_msg(node, k, buf + H, cap - H);
     case IMP_PEER_BARE:
         *what = "peer without a hello (protocol 1)";
@@ -2901,7 +3445,7 @@ static int impostor_control(const struct cluster *c, int node)
     int64_t until = cl_now_us() + 3000000;
     size_t len;
     int closed;
-    peer_hello(c, node, j, &c->token, cluster_voters(c), buf);
+    peer_hello(c, node, j, &c->token, buf);
     len = CTR_HELLO_LEN + impostor_msg(node, j, buf + CTR_HELLO_LEN,
                                         sizeof(buf) - CTR_HELLO_LEN);
     closed = impostor_send(c, node, buf, len, 300, local, sizeof(local), NULL,
@@ -3000,12 +3544,29 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: counter-e2e --bin DIR [--seconds N] [--seed S] "
             "[--clients N] [--keep]\n"
+            "                   [--only main,membership,leader,slow,lease]\n"
             "       counter-e2e -h | --help | --version\n"
             "  --bin      directory holding counter-server (required)\n"
             "  --seconds  length of the nemesis run, 1..86400 (default 30)\n"
             "  --seed     random seed (default: from the clock)\n"
             "  --clients  concurrent clients, 1..256 (default 8)\n"
-            "  --keep     keep the temp dir even on success\n");
+            "  --keep     keep the temp dir even on success\n"
+            "  --only     run only these parts (default: all)\n");
+}
+
+/* Is part `name` to run (--only)? */
+static int want_part(const char *name)
+{
+    const char *p = opt_only;
+    size_t n = strlen(name);
+    while (p != NULL && *p != '\0') {
+        if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0')) {
+            return 1;
+        }
+        p = strchr(p, ',');
+        p = p != NULL ? p + 1 : NULL;
+    }
+    return opt_only == NULL;
 }
 
 static void result(const char *name, int rc)
@@ -3073,6 +3634,8 @@ int main(int argc, char **argv)
             opt_seed = ctr_flag_u64(&f, v, 0, UINT64_MAX);
         } else if ((v = ctr_flag_value(&f, "--clients")) != NULL) {
             opt_clients = (int)ctr_flag_u64(&f, v, 1, 256);
+        } else if ((v = ctr_flag_value(&f, "--only")) != NULL) {
+            opt_only = v;
         } else {
             ctr_flag_unknown(&f);
         }
@@ -3094,9 +3657,9 @@ int main(int argc, char **argv)
     g_t0 = cl_now_us();
     say("seed %" PRIu64, opt_seed);
     rng = opt_seed * 0x9E3779B97F4A7C15u + 1;
-    /* Everything, including startup and healing of the three runs, within
-     * 2 * seconds + 300. */
-    cl_install_handlers((unsigned)opt_seconds * 2u + 300u);
+    /* Everything, including startup and healing of the five runs, within
+     * 4 * seconds + 400. */
+    cl_install_handlers((unsigned)opt_seconds * 4u + 400u);
 
     result("checker self-test", lin_selftest(opt_seed));
 
@@ -3105,6 +3668,9 @@ int main(int argc, char **argv)
     if (cl_init(&c, 3, opt_bin, path, &rng) != 0) {
         say("cannot set up the cluster");
         return 1;
+    }
+    if (!want_part("main")) {
+        goto membership;
     }
     /* Small snapshot intervals and segments, so that during the nemesis
      * nodes compact, delete segments, restart from snapshots, and a node
@@ -3126,16 +3692,64 @@ int main(int argc, char **argv)
     if (cluster_up(&c, "cluster start") == 0) {
         result("bad input", test_bad_input(&c, &rng));
         result("impostors", test_impostors(&c, &rng));
-        rc = test_nemesis(&c, &rng);
+        rc = test_nemesis(&c, &rng, RECONF_NONE, 1);
         result("nemesis run", rc);
     }
     cluster_down(&c);
+
+membership:
+    /* Membership changes under the nemesis: spare nodes 4..7 start empty
+     * and replace the voters one by one while nodes are killed and
+     * paused; leadership moves between replacements. */
+    if (n_failed == 0 && want_part("membership")) {
+        if (cl_init(&c, 7, opt_bin, path, &rng) != 0 || cl_set_initial(&c, 3) != 0) {
+            say("cannot set up the membership cluster");
+            return 1;
+        }
+        c.extra[0] = "--snapshot-every=500";
+        c.extra[1] = "--snapshot-trailing=100";
+        c.extra[2] = "--segment-bytes=16384";
+        c.extra[3] = "--record-applied";
+        c.extra[4] = NULL;
+        opt_snapshot_every = 500;
+        say("membership cluster (voters 1..3 at first, spares 4..7; "
+            "--snapshot-every 500): %s, temp dir %s", c.peers, c.dir);
+        if (cluster_up(&c, "membership cluster start") == 0) {
+            result("nemesis run, membership changes",
+                   test_nemesis(&c, &rng, RECONF_MIXED, 1));
+        }
+        cluster_down(&c);
+    }
+
+    /* Removing the leader, without kills: it must hand over. */
+    if (n_failed == 0 && want_part("leader")) {
+        int full = opt_seconds;
+        opt_seconds = full / 2 > 15 ? full / 2 : 15;
+        if (cl_init(&c, 6, opt_bin, path, &rng) != 0 || cl_set_initial(&c, 3) != 0) {
+            say("cannot set up the leader-removal cluster");
+            return 1;
+        }
+        c.extra[0] = "--snapshot-every=500";
+        c.extra[1] = "--snapshot-trailing=100";
+        c.extra[2] = "--segment-bytes=16384";
+        c.extra[3] = "--record-applied";
+        c.extra[4] = NULL;
+        opt_snapshot_every = 500;
+        say("leader-removal cluster (voters 1..3 at first, spares 4..6): %s, "
+            "temp dir %s", c.peers, c.dir);
+        if (cluster_up(&c, "leader-removal cluster start") == 0) {
+            result("leader removed: it hands over",
+                   test_nemesis(&c, &rng, RECONF_LEADER, 0));
+        }
+        cluster_down(&c);
+        opt_seconds = full;
+    }
 
     /* Again with slow disks: every batch of writes waits 20 ms before it
      * goes to the files, so kills land while writes are in flight (the
      * leader's AppendEntries already sent, followers' acknowledgements
      * held back). Nothing acknowledged may be lost. */
-    if (n_failed == 0) {
+    if (n_failed == 0 && want_part("slow")) {
         int full = opt_seconds;
         opt_seconds = full / 2 > 10 ? full / 2 : 10;
         if (cl_init(&c, 3, opt_bin, path, &rng) != 0) {
@@ -3154,7 +3768,7 @@ int main(int argc, char **argv)
             c.peers, c.dir);
         if (cluster_up(&c, "slow-disk cluster start") == 0) {
             result("nemesis run, writes in flight",
-                   test_nemesis(&c, &rng));
+                   test_nemesis(&c, &rng, RECONF_NONE, 1));
         }
         cluster_down(&c);
         opt_seconds = full;
@@ -3167,7 +3781,7 @@ int main(int argc, char **argv)
      * before it looks at anything it read) or it would answer from a
      * lease that expired while others elected a new leader and committed
      * increments. */
-    if (n_failed == 0) {
+    if (n_failed == 0 && want_part("lease")) {
         int full = opt_seconds;
         opt_seconds = full / 2 > 10 ? full / 2 : 10;
         if (cl_init(&c, 3, opt_bin, path, &rng) != 0) {
@@ -3191,7 +3805,8 @@ int main(int argc, char **argv)
                 probe = lease_probe(&c, &rng, k);
             }
             result("lease probe", probe);
-            result("nemesis run, lease reads", test_nemesis(&c, &rng));
+            result("nemesis run, lease reads",
+                   test_nemesis(&c, &rng, RECONF_NONE, 1));
         }
         cluster_down(&c);
         opt_pause_every = 4;

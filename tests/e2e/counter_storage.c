@@ -16,14 +16,18 @@
  *   - truncating the log into an earlier segment, deleting segments below
  *     a snapshot, a crash in the middle of installing a snapshot that
  *     discards the log (finished at the next open), a damaged newest
- *     snapshot (skipped, the older one used), a second opener of the
- *     directory (refused while the first holds it).
+ *     snapshot (skipped, the older one used), a snapshot of format 1
+ *     (before membership changes: refused, saying so), the configuration
+ *     stored with a snapshot read back, a configuration entry in the log,
+ *     the config file of format 1 read as the bootstrap list, a second
+ *     opener of the directory (refused while the first holds it).
  * Part 2 (with --bin) starts DIR/counter-server on crafted directories and
  * checks that it exits 1 with an error naming the files: a segment
  * truncated in the middle, a snapshot the log does not continue (a gap, a
  * log ending before it, a term mismatch), a log starting after 1 without
- * a snapshot, a second server on a directory in use; and that it starts
- * after a torn write, logging the cut.
+ * a snapshot, a second server on a directory in use, an empty directory
+ * with neither --bootstrap nor --join; and that it starts after a torn
+ * write, logging the cut.
  */
 #include "cluster.h"
 #include "storage.h"
@@ -33,6 +37,11 @@
 #define N_ENTRIES 300u
 #define SEG_BYTES 4096u /* about 71 records of a 32-byte command */
 #define REC_BYTES (ST_REC_HDR + ST_REC_FIXED + 32u)
+
+/* The configuration {n1: voter} as the raft library encodes it (version 1,
+ * no flags, one member: id 1, RAFT_MEMBER_VOTER); storage keeps it as
+ * opaque bytes, the server hands it to raft_restore_snapshot. */
+static const uint8_t CONF1[17] = {1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
 
 static int n_pass, n_fail;
 static int opt_keep;
@@ -177,8 +186,7 @@ static bool exists(const char *dir, const char *name)
 static int write_snapshot(const char *dir, raft_index index, raft_term term,
                           uint64_t counter, const char *as)
 {
-    raft_id voters[1] = {1};
-    size_t len = st_snapshot_size(1, 16);
+    size_t len = st_snapshot_size(sizeof(CONF1), 16);
     uint8_t *f = calloc(1, len);
     char p[CL_PATH_MAX + ST_NAME_MAX], name[ST_NAME_MAX];
     FILE *out;
@@ -186,8 +194,8 @@ static int write_snapshot(const char *dir, raft_index index, raft_term term,
     if (f == NULL) {
         return -1;
     }
-    ctr_put64(f + st_snapshot_body_offset(1), counter);
-    st_snapshot_seal(f, index, term, voters, 1, 16);
+    ctr_put64(f + st_snapshot_body_offset(sizeof(CONF1)), counter);
+    st_snapshot_seal(f, index, term, CONF1, sizeof(CONF1), 16);
     snprintf(name, sizeof(name), "snap-%020" PRIu64 "%s", index, as);
     path_of(p, sizeof(p), dir, name);
     out = fopen(p, "wb");
@@ -457,6 +465,10 @@ static void part1_snapshots(void)
                          "mismatch, skipped") != NULL,
            "a damaged newest snapshot is skipped (\"%s\"), the older one "
            "loads (index %" PRIu64 ")", notes, found ? snap.index : 0);
+    expect(ok && found && snap.conf_len == sizeof(CONF1) &&
+           memcmp(snap.conf, CONF1, sizeof(CONF1)) == 0,
+           "the configuration stored with the snapshot reads back (%zu bytes)",
+           found ? snap.conf_len : 0);
     free(data);
     if (ok) {
         st_loaded_free(&l);
@@ -492,11 +504,10 @@ static void part1_snapshots(void)
     }
     reload(dir, &l, &st, 0, &ok);
     if (ok) {
-        size_t len = st_snapshot_size(1, 16);
+        size_t len = st_snapshot_size(sizeof(CONF1), 16);
         uint8_t *f = calloc(1, len);
-        raft_id v[1] = {1};
         if (f != NULL) {
-            st_snapshot_seal(f, 9, 1, v, 1, 16);
+            st_snapshot_seal(f, 9, 1, CONF1, sizeof(CONF1), 16);
         }
         ok = f != NULL && st_snapshot_write(&st, 9, f, len) == 0;
         free(f);
@@ -510,6 +521,83 @@ static void part1_snapshots(void)
 
 /* A second opener in another process is refused while the first holds the
  * directory (fcntl locks are per process: a fork is needed). */
+/* Membership: a configuration entry in the log, the config file of
+ * format 1, a snapshot of format 1. */
+static void part1_membership(void)
+{
+    char dir[CL_PATH_MAX], why[256], p[CL_PATH_MAX + ST_NAME_MAX];
+    struct seginfo segs[32];
+    struct storage st;
+    struct st_loaded l;
+    struct st_snapshot snap;
+    struct raft_entry e;
+    raft_id ids[8], id = 0;
+    uint8_t old[ST_SNAP_HDR + 8 + 16 + 4];
+    size_t nseg = 0, n = 0;
+    bool ok;
+    FILE *f;
+
+    case_dir(dir, sizeof(dir), "config-entry");
+    if (build(dir, 10, 1, segs, 32, &nseg) != 0) {
+        expect(0, "config-entry: setting up");
+        return;
+    }
+    reload(dir, &l, &st, 0, &ok);
+    e.term = 1;
+    e.type = RAFT_ENTRY_CONFIG;
+    e.buf = CONF1;
+    e.len = sizeof(CONF1);
+    ok = ok && st_log_append(&st, 11, &e, 1) == 0;
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+    reload(dir, &l, &st, 0, &ok);
+    expect(ok && l.n == 11 && l.entries[10].type == RAFT_ENTRY_CONFIG &&
+           l.entries[10].len == sizeof(CONF1) &&
+           memcmp(l.entries[10].buf, CONF1, sizeof(CONF1)) == 0,
+           "a configuration entry is stored and loads back (%zu entries)",
+           ok ? l.n : 0);
+    ok = ok && st_config_read(&st, &id, ids, 8, &n) == 0;
+    expect(ok && id == 1 && n == 1 && ids[0] == 1,
+           "the config file holds the id and the bootstrap list");
+    if (l.entries != NULL) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+
+    /* Format 1 of the config file: "voters" read as the bootstrap list. */
+    path_of(p, sizeof(p), dir, "config");
+    f = fopen(p, "w");
+    if (f != NULL) {
+        fputs("counter-server-config 1\nid 1\nvoters 1 2 3\n", f);
+        fclose(f);
+    }
+    reload(dir, &l, &st, 0, &ok);
+    ok = ok && st_config_read(&st, &id, ids, 8, &n) == 0;
+    expect(ok && id == 1 && n == 3 && ids[2] == 3,
+           "a config file of format 1 reads its voters as the bootstrap list");
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+
+    /* A snapshot of format 1 (voter ids where the configuration is now). */
+    memset(old, 0, sizeof(old));
+    memcpy(old, "CTSN", 4);
+    ctr_put32(old + 4, 1);
+    ctr_put64(old + 8, 5);
+    ctr_put64(old + 16, 1);
+    ctr_put32(old + 24, 1);
+    ctr_put64(old + 32, 16);
+    ctr_put64(old + ST_SNAP_HDR, 1);
+    ctr_put32(old + sizeof(old) - 4, ctr_crc32(0, old, sizeof(old) - 4));
+    why[0] = '\0';
+    expect(st_snapshot_parse(old, sizeof(old), &snap, why, sizeof(why)) != 0 &&
+           strstr(why, "format 1") != NULL,
+           "a snapshot of format 1 is refused: %s", why);
+}
+
 static void part1_lock(void)
 {
     char dir[CL_PATH_MAX], msg[ST_ERR_MAX];
@@ -710,6 +798,15 @@ static void part2(int port)
                rc == -1 ? "still running after 1.5 s" : "exited");
     }
 
+    /* An empty directory needs --bootstrap or --join. */
+    case_dir(dir, sizeof(dir), "srv-empty");
+    {
+        const char *want[] = {"holds no node yet", "--bootstrap", "--join",
+                              NULL};
+        refuse_case("an empty directory without --bootstrap or --join", dir,
+                    port, want);
+    }
+
     /* A second server on a directory in use. */
     case_dir(dir, sizeof(dir), "srv-lock");
     if (build(dir, 10, 1, segs, 32, &nseg) == 0) {
@@ -775,6 +872,7 @@ int main(int argc, char **argv)
     part1_names();
     part1_truncate_and_drop();
     part1_snapshots();
+    part1_membership();
     part1_lock();
     if (g_bin != NULL) {
         if (cl_pick_ports(&port, 1, &rng) != 0) {
