@@ -897,12 +897,16 @@ RAFT_API int raft_tick(struct raft *r);
  *                       past UINT64_MAX, an entry term of 0, below
  *                       prev_term, below the previous entry's term or
  *                       above the message term, an unknown entry type, a
- *                       NULL payload with a non-zero length;
+ *                       NULL payload with a non-zero length, a
+ *                       configuration entry whose payload
+ *                       raft_conf_decode() refuses;
  *                     - a snapshot chunk whose last entry is index 0 or
  *                       UINT64_MAX, or has a term of 0 or above the
  *                       message term; NULL data with a non-zero length; an
- *                       offset range past UINT64_MAX; a snapshot reply
- *                       for index 0;
+ *                       offset range past UINT64_MAX; a last chunk whose
+ *                       configuration raft_conf_decode() refuses, or a
+ *                       configuration on any other chunk; a snapshot
+ *                       reply for index 0;
  *                     - a success reply acknowledging an index past this
  *                       leader's log, an AppendEntries or a snapshot chunk
  *                       from a second leader in the same term, or entries
@@ -1008,10 +1012,13 @@ RAFT_API int raft_persisted(struct raft *r, size_t n, int status);
  * call on raft_entry_at() returns RAFT_ECOMPACTED for them. Memory the node
  * holds for the log is proportional to the entries it retains. An index
  * at or below the latest snapshot's changes nothing.
- * Returns 0, RAFT_EINVAL (index above the applied index, or no snapshot
- * callbacks), RAFT_EAPPLY (the compaction was done; an entry whose apply
- * failed earlier failed again when retried on the way out),
- * RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
+ * Returns 0, RAFT_EINVAL (index above the applied index, no snapshot
+ * callbacks, or no configuration known at index: a node started with
+ * raft_join before it learnt one), RAFT_ENOMEM (nothing was compacted:
+ * the node copies the configuration at index), RAFT_EAPPLY (the
+ * compaction was done; an entry whose apply failed earlier failed again
+ * when retried on the way out), RAFT_ENOTSTARTED, RAFT_ESTOPPED,
+ * RAFT_EBUSY.
  */
 RAFT_API int raft_compact(struct raft *r, raft_index index);
 
@@ -1130,7 +1137,8 @@ enum {
  * later, is; raft_status tells both).
  * Returns RAFT_ENOTLEADER; RAFT_ECONFBUSY if a change is in progress (see
  * above) or this leader has not committed an entry of its term yet: retry
- * later; RAFT_EBADCONF if a change does not fit the configuration (adding
+ * later; RAFT_ETRANSFER while a leadership transfer is under way;
+ * RAFT_EBADCONF if a change does not fit the configuration (adding
  * a voter that is a voter, or a learner that is a learner, removing a
  * non-member, two changes of one id, no voter left); RAFT_EINVAL if
  * changes is NULL, n is 0, a type is unknown, an id is 0, joint is
@@ -1147,7 +1155,7 @@ RAFT_API int raft_propose_change(struct raft *r, const struct raft_change *chang
  * proposing its incoming configuration. *index as for raft_propose_change.
  * Returns RAFT_EBADCONF if the configuration is not joint, RAFT_ECONFBUSY
  * if the joint entry is not committed yet, and the other codes of
- * raft_propose_change.
+ * raft_propose_change (RAFT_ETRANSFER included).
  */
 RAFT_API int raft_leave_joint(struct raft *r, raft_index *index);
 
@@ -1227,8 +1235,11 @@ struct raft_wire_limits {
  * cap 0 to learn the size. Returns RAFT_EINVAL if msg or len is NULL, buf is
  * NULL with cap > 0, the type or an entry type is unknown, entries is NULL
  * with n_entries > 0, an entry (or a snapshot chunk) has a NULL payload with
- * a non-zero length, a payload exceeds UINT32_MAX bytes, or the encoding
- * would exceed UINT32_MAX bytes.
+ * a non-zero length, a payload exceeds UINT32_MAX bytes, a snapshot chunk
+ * has a configuration that is NULL with a non-zero length, longer than the
+ * largest configuration (8 + 9 * RAFT_MAX_MEMBERS bytes) or on a chunk
+ * other than the last, a PREVOTE has `transfer` set, or the encoding would
+ * exceed UINT32_MAX bytes.
  */
 RAFT_API int raft_msg_encode(const struct raft_msg *msg, void *buf, size_t cap,
                              size_t *len);

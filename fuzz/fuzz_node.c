@@ -2264,15 +2264,20 @@ static void op_compact(struct world *w, struct fz *in)
     }
     valid = w->snap_cbs && idx <= b.applied;
     if (valid && idx > b.snapshot_index) {
-        /* Durable before the node hears of it. */
-        for (i = 0; i < size; i++) {
-            data[i] = (uint8_t)(idx * 31 + i * 7);
-        }
         size_t clen;
         raft_index at;
         const uint8_t *conf = conf_at(w, idx, &clen, &at);
-        hsnap_push(w, idx, lterm_known(w, idx), data, size, conf, clen);
-        pushed = true;
+        /* raft.h: refused (RAFT_EINVAL) while no configuration is known
+         * at idx (a joined node that has learnt none yet). */
+        valid = clen > 0;
+        if (valid) {
+            /* Durable before the node hears of it. */
+            for (i = 0; i < size; i++) {
+                data[i] = (uint8_t)(idx * 31 + i * 7);
+            }
+            hsnap_push(w, idx, lterm_known(w, idx), data, size, conf, clen);
+            pushed = true;
+        }
     }
     begin(w, &b);
     rc = raft_compact(w->r, idx);
@@ -2289,8 +2294,7 @@ static void op_compact(struct world *w, struct fz *in)
                  "callbacks %d: %d", (ull)idx, (ull)b.applied, w->snap_cbs, rc);
         return;
     }
-    /* RAFT_ENOMEM: copying the configuration at idx (not in raft.h's list;
-     * see fuzz/README.md), a refusal. */
+    /* RAFT_ENOMEM: copying the configuration at idx, a refusal. */
     if (rc == RAFT_ENOMEM) {
         return;
     }

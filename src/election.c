@@ -92,8 +92,17 @@ int raft__election_start(struct raft *r)
 static int prevote_start(struct raft *r)
 {
     size_t i;
+    int rc;
     if (r->term >= UINT64_MAX - 1 || raft__log_last(&r->log) >= UINT64_MAX - 1) {
         return RAFT_ENOSPACE; /* as raft__election_start would find */
+    }
+    if (r->self_quorum) {
+        /* Won at once, and the election after it too: room for the new
+         * term's first entry before anything changes. */
+        rc = raft__log_reserve(&r->log, 1, raft__lead_entry_bytes(r), 1);
+        if (rc != 0) {
+            return rc;
+        }
     }
     r->metrics.prevotes_started++;
     r->leader = 0;

@@ -260,9 +260,6 @@ int raft__repl_become_leader(struct raft *r)
     struct raft_entry noop;
     int type = RAFT_ENTRY_NOOP;
     size_t i;
-    if (r->n_departing > 0) {
-        raft__conf_drop_departing(r); /* an earlier term's */
-    }
     for (i = 0; i < r->n; i++) {
         raft__progress_reset(&r->prs[i], last);
         r->prs[i].heard = r->now; /* CheckQuorum: one timeout of grace */

@@ -2,6 +2,7 @@
  * role.c - role transitions, the persistent term and vote, election timers,
  * and applying committed entries.
  */
+#include "conf.h"
 #include "node.h"
 #include "rand.h"
 
@@ -26,6 +27,9 @@ void raft__set_role(struct raft *r, int role)
     r->lead_open = role == RAFT_LEADER;
     r->metrics.step_downs += r->role == RAFT_LEADER && role != RAFT_LEADER;
     r->role = role;
+    if (r->n_departing > 0 && role != RAFT_LEADER) {
+        raft__conf_drop_departing(r); /* only a leader sends them the log */
+    }
 }
 
 void raft__draw_election_timeout(struct raft *r)

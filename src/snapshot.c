@@ -46,6 +46,11 @@ int raft__snapshot_compact(struct raft *r, raft_index index)
     /* The configuration at index goes with the snapshot: copied before
      * the entry holding it may be dropped. */
     conf_index = raft__conf_at(r, index, &conf, &conf_len);
+    if (conf_len == 0) {
+        /* A node started with raft_join that has learnt no configuration
+         * yet: a snapshot without one could not be restarted from. */
+        return RAFT_EINVAL;
+    }
     if (conf != r->base_conf) {
         uint8_t *p;
         int rc = raft__conf_dup(r, conf, conf_len, &p);
@@ -300,8 +305,25 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
                    "no snapshot callbacks");
         return RAFT_EINVAL;
     }
+    if (s->last && s->index > r->commit) {
+        /* Room for the snapshot's configuration, and its copy, before
+         * anything changes (the leader's term included): running out of
+         * memory changes nothing, and the chunk counts as lost. */
+        size_t members;
+        raft__conf_check(s->conf, s->conf_len, &members);
+        rc = raft__conf_reserve(r, members);
+        if (rc == 0) {
+            rc = raft__conf_dup(r, s->conf, s->conf_len, &conf);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
     /* Recognise the leader, as for AppendEntries. */
     rc = raft__follow(r, m);
+    if (rc != 0 || s->index <= r->commit) {
+        raft__heap_free(&r->cfg.allocator, conf);
+    }
     if (rc != 0) {
         return rc;
     }
@@ -315,11 +337,9 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
     /* Offset 0 starts over, except a copy of the first chunk of the stream
      * being received, which is answered like any chunk it already has;
      * any other offset must continue the stream. */
-    if (s->offset == 0 && same && r->rx_offset > 0) {
-        reply(r, m, r->rx_offset, false, RAFT__AFTER_STATE);
-        return 0;
-    }
-    if (s->offset != 0 && (!same || s->offset != r->rx_offset)) {
+    if ((s->offset == 0 && same && r->rx_offset > 0) ||
+        (s->offset != 0 && (!same || s->offset != r->rx_offset))) {
+        raft__heap_free(&r->cfg.allocator, conf);
         reply(r, m, same ? r->rx_offset : 0, false, RAFT__AFTER_STATE);
         return 0;
     }
@@ -327,19 +347,6 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
     meta.term = s->index_term;
     meta.conf = s->last ? s->conf : NULL; /* validated by raft_step */
     meta.conf_len = s->last ? s->conf_len : 0;
-    if (s->last) {
-        /* Room for the snapshot's configuration, and its copy, before any
-         * callback: running out of memory changes nothing. */
-        size_t members;
-        raft__conf_check(s->conf, s->conf_len, &members);
-        rc = raft__conf_reserve(r, members);
-        if (rc == 0) {
-            rc = raft__conf_dup(r, s->conf, s->conf_len, &conf);
-        }
-        if (rc != 0) {
-            return rc; /* the chunk counts as lost */
-        }
-    }
     if (r->cb.snapshot_write(r, r->ctx, &meta, s->offset, s->data, s->len) != 0) {
         if (s->offset == 0) {
             r->rx_active = false;

@@ -10,6 +10,7 @@
  * started with raft_join (h_opts.n_boot).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../src/progress.h"
@@ -593,6 +594,91 @@ START_TEST(test_leader_removing_itself_hands_over)
 }
 END_TEST
 
+/* Found by fuzz_node (fuzz/regress/fuzz_node/timeout-now-enomem-after-term,
+ * snapshot-enomem-after-term): a TIMEOUT_NOW or a snapshot's last chunk of
+ * a later term, met by an allocation failure, leaves the node as it was,
+ * the term included; with memory, the same message is taken. */
+START_TEST(test_enomem_before_adopting_a_term)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 19,
+                       .counting_alloc = true, .snapshots = true};
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+    struct raft_msg tn;
+    memset(&tn, 0, sizeof(tn));
+    tn.type = RAFT_MSG_TIMEOUT_NOW;
+    tn.from = 1;
+    tn.to = 2;
+    tn.term = 7;
+    h->alloc.fail_at = h->alloc.calls + 1;
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &tn), RAFT_ENOMEM);
+    ck_assert_uint_eq(h_status(h, 2).term, 0);
+    ck_assert_uint_eq(h_ncalls(h, 2, 0), 0);
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &tn), 0);
+    ck_assert_uint_eq(h_status(h, 2).term, 8); /* adopted 7, campaigned */
+    ck_assert_int_eq(raft_role(h_raft(h, 2)), RAFT_CANDIDATE);
+
+    /* a whole snapshot in one chunk of term 9 */
+    static const unsigned char conf[8 + 9] = {1, 0, 0, 0, 1, 0, 0, 0,
+                                              1, 0, 0, 0, 0, 0, 0, 0, 1};
+    unsigned char *data = h_snapshot_encode(1, 1, 0x77, H_SNAP_HEADER);
+    struct raft_msg sn;
+    memset(&sn, 0, sizeof(sn));
+    sn.type = RAFT_MSG_SNAPSHOT;
+    sn.from = 1;
+    sn.to = 3;
+    sn.term = 9;
+    sn.u.snapshot.index = 1;
+    sn.u.snapshot.index_term = 1;
+    sn.u.snapshot.len = H_SNAP_HEADER;
+    sn.u.snapshot.data = data;
+    sn.u.snapshot.last = true;
+    sn.u.snapshot.conf = conf;
+    sn.u.snapshot.conf_len = sizeof(conf);
+    h_reset_all_calls(h);
+    h->alloc.fail_at = h->alloc.calls + 1;
+    ck_assert_int_eq(raft_step(h_raft(h, 3), &sn), RAFT_ENOMEM);
+    ck_assert_uint_eq(h_status(h, 3).term, 0);
+    ck_assert_uint_eq(h_ncalls(h, 3, 0), 0);
+    ck_assert_int_eq(raft_step(h_raft(h, 3), &sn), 0);
+    ck_assert_uint_eq(h_status(h, 3).term, 9);
+    ck_assert_uint_eq(h_status(h, 3).snapshot_index, 1);
+    ASSERT_CONF(h, 3, "1V"); /* the snapshot's configuration */
+    free(data);
+    h_free(h);
+}
+END_TEST
+
+/* Found by fuzz_node (joined-compact-no-conf): a node that joined and has
+ * no configuration yet cannot compact: the snapshot would carry none. */
+START_TEST(test_joined_node_without_configuration_cannot_compact)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 23,
+                       .snapshots = true};
+    struct harness *h = h_new(1, &o);
+    ck_assert_int_eq(raft_join(h_raft(h, 1)), 0);
+    ck_assert_int_eq(raft_compact(h_raft(h, 1), 0), 0); /* nothing to do */
+    /* a hand-made leader whose log has no configuration entry */
+    const raft_term t[] = {1};
+    struct raft_entry e[1];
+    char bufs[48];
+    h_mk_entries(e, bufs, 1, t, 1);
+    struct raft_msg m = h_msg_append(2, 1, 1, 0, 0, 1, e, 1);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    ck_assert_uint_eq(h_status(h, 1).applied, 1);
+    ck_assert_int_eq(raft_compact(h_raft(h, 1), 1), RAFT_EINVAL);
+    ck_assert_uint_eq(h_status(h, 1).snapshot_index, 0);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_uint_eq(st.n_members, 0);
+    ck_assert(!st.is_voter);
+    /* it never campaigns */
+    ck_assert_int_eq(h_tick(h, 1, 10 * E), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_FOLLOWER);
+    ck_assert_uint_eq(h_status(h, 1).term, 1); /* the leader's */
+    h_free(h);
+}
+END_TEST
+
 Suite *raft_conf_suite(void)
 {
     Suite *s = suite_create("membership");
@@ -614,6 +700,8 @@ Suite *raft_conf_suite(void)
     tcase_add_test(tc, test_restart_finds_configuration_in_log);
     tcase_add_test(tc, test_learner_gets_configuration_with_snapshot);
     tcase_add_test(tc, test_config_entry_larger_than_message_limit);
+    tcase_add_test(tc, test_enomem_before_adopting_a_term);
+    tcase_add_test(tc, test_joined_node_without_configuration_cannot_compact);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("transfer");
