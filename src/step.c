@@ -387,27 +387,31 @@ static int ignore_in_lease(struct raft *r, const struct raft_msg *m)
  * without a pre-vote, in a campaign voters hear despite stickiness. */
 static int recv_timeout_now(struct raft *r, const struct raft_msg *m)
 {
+    /* It starts a campaign only from our leader, or from the leader of a
+     * later term, and on a node that can campaign: it votes, and neither
+     * the term nor the index space is exhausted. A later term is adopted
+     * either way, as from any message. */
+    bool campaign = (m->term > r->term ||
+                     (r->role == RAFT_FOLLOWER && r->leader == m->from)) &&
+                    raft__is_voter(r, r->self) && m->term < UINT64_MAX - 1 &&
+                    raft__log_last(&r->log) < UINT64_MAX - 1;
     int rc;
-    /* Ignored (nothing changes) unless it comes from our leader, or from
-     * the leader of a later term, and this node can campaign: it votes,
-     * and neither the term nor the index space is exhausted. */
-    if ((m->term == r->term &&
-         (r->role != RAFT_FOLLOWER || r->leader != m->from)) ||
-        !raft__is_voter(r, r->self) || m->term >= UINT64_MAX - 1 ||
-        raft__log_last(&r->log) >= UINT64_MAX - 1) {
-        return 0;
-    }
-    /* Room for the first entry of a term it may win in this call, before
-     * anything changes (raft__election_start then needs none). */
-    rc = raft__log_reserve(&r->log, 1, raft__lead_entry_bytes(r), 1);
-    if (rc != 0) {
-        return rc;
+    if (campaign) {
+        /* Room for the first entry of a term it may win in this call,
+         * before anything changes (raft__election_start then needs none). */
+        rc = raft__log_reserve(&r->log, 1, raft__lead_entry_bytes(r), 1);
+        if (rc != 0) {
+            return rc;
+        }
     }
     if (m->term > r->term) {
         rc = raft__become_follower(r, m->term, m->from);
         if (rc != 0) {
             return rc;
         }
+    }
+    if (!campaign) {
+        return 0;
     }
     r->campaign_transfer = true;
     rc = raft__election_start(r);
