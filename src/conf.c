@@ -385,6 +385,7 @@ static void install(struct raft *r, const uint8_t *buf, size_t len,
         slots++;
     }
     r->n_departing = 0;
+    r->departing_ticks = 0;
     if (departing && r->role == RAFT_LEADER) {
         /* Bounded by the old slots (RAFT_MAX_MEMBERS + 1) times n. */
         for (k = 0; k < r->n && slots < r->slots_cap; k++) {
@@ -683,6 +684,7 @@ int raft__conf_transfer(struct raft *r, raft_id id)
     /* Its campaign is heard despite leader stickiness, which the lease
      * relies on: no lease read from here on (read.c). */
     r->lease_until = 0;
+    r->lease_off = true;
     raft__conf_transfer_check(r, pr);
     return 0;
 }
@@ -734,8 +736,12 @@ void raft__conf_drop_departing(struct raft *r)
 
 int raft__conf_tick(struct raft *r)
 {
-    if (r->n_departing > 0 && r->conf_index <= r->commit) {
-        raft__conf_drop_departing(r); /* the removed had their chance */
+    if (r->n_departing > 0 && r->conf_index <= r->commit &&
+        ++r->departing_ticks >= r->cfg.election_ticks) {
+        /* For an election timeout after the change committed, heartbeats
+         * told the removed members so (their commit index covers it), so
+         * that they stop campaigning (raft__conf_was_voter). */
+        raft__conf_drop_departing(r);
     }
     if (r->transfer_to != 0) {
         const struct raft__progress *pr = raft__member(r, r->transfer_to);
@@ -774,4 +780,25 @@ int raft__conf_tick(struct raft *r)
                    "not a voter of the committed configuration");
     }
     return 0;
+}
+
+/* Bounded by the members of the configuration before the one in force. */
+bool raft__conf_was_voter(const struct raft *r)
+{
+    const void *buf;
+    size_t len, n, k;
+    if (r->conf_index <= r->commit || r->conf_index <= r->snap_index) {
+        return false;
+    }
+    raft__conf_at(r, r->conf_index - 1, &buf, &len);
+    if (len == 0) {
+        return false;
+    }
+    n = get32((const uint8_t *)buf + 4);
+    for (k = 0; k < n; k++) {
+        if (member_id(buf, k) == r->cfg.id) {
+            return (member_flags(buf, k) & (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING)) != 0;
+        }
+    }
+    return false;
 }

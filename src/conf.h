@@ -113,4 +113,8 @@ void raft__conf_transfer_check(struct raft *r, const struct raft__progress *pr);
 size_t raft__conf_members(const struct raft *r, struct raft_member *out,
                           size_t cap);
 
+/* Was this node a voter of the configuration before the one in force,
+ * which is not known committed? */
+bool raft__conf_was_voter(const struct raft *r);
+
 #endif

@@ -3,6 +3,8 @@
  * (5.4.1), plus a tie-break for candidates that time out together.
  */
 #include "election.h"
+#include "conf.h"
+#include "read.h"
 
 #include <string.h>
 
@@ -122,9 +124,17 @@ static int prevote_start(struct raft *r)
 
 int raft__election_timeout(struct raft *r)
 {
-    if (!raft__is_voter(r, r->self)) {
+    if (!raft__is_voter(r, r->self) && !raft__conf_was_voter(r)) {
         /* Learners, removed nodes and nodes waiting to join never
-         * campaign (thesis 4.2.2, 4.2.1). */
+         * campaign (thesis 4.2.1, 4.2.2); a node that a change not yet
+         * committed here removes still does, since it may hold the only
+         * log that can win (a leader that removed itself, then lost its
+         * leadership before the change committed). Having heard nothing
+         * from their leader for a timeout, the others forget it, as a
+         * voter does by campaigning: vote requests are no longer held
+         * back, and reads waiting for it fail. */
+        r->leader = 0;
+        raft__read_leader_lost(r);
         raft__reset_election_timer(r);
         return 0;
     }

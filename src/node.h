@@ -197,7 +197,9 @@ struct raft {
     size_t n_members;           /* members of the configuration in force */
     size_t n_voters;            /* its voters (RAFT_MEMBER_VOTER) */
     size_t n_departing;         /* leader: slots of members just removed,
-                                   kept until the change commits (conf.c) */
+                                   kept until an election timeout after the
+                                   change commits (conf.c) */
+    unsigned departing_ticks;   /* ticks since then */
     raft_index conf_index;      /* the entry it came from: at most
                                    snap_index when it is the base one */
     uint64_t conf_version;      /* counts configurations taken; 0: none */
@@ -300,6 +302,9 @@ struct raft {
                                    once no round is outstanding */
     bool read_round_retry;      /* leader: start it even so (heartbeat) */
     uint64_t lease_until;       /* leader: the lease holds while now < it */
+    bool lease_off;             /* leader: a transfer was started this term:
+                                   a TIMEOUT_NOW may still arrive and start
+                                   an election voters do not hold back */
     uint64_t round_tick[RAFT__ROUND_TICKS]; /* start tick of round k at
                                    k % RAFT__ROUND_TICKS */
 

@@ -141,7 +141,7 @@ static void confirm(struct raft *r)
         return;
     }
     r->read_confirmed = c;
-    if (r->cfg.lease_reads && r->read_round - c < RAFT__ROUND_TICKS) {
+    if (r->cfg.lease_reads && !r->lease_off && r->read_round - c < RAFT__ROUND_TICKS) {
         /* Those voters heard from us after round c started, and ignore
          * vote requests for election_ticks of their ticks from then. */
         uint64_t until = r->round_tick[c % RAFT__ROUND_TICKS] +
@@ -401,6 +401,12 @@ static void follower_flush(struct raft *r)
     /* Bounded by the ring's length. */
     while (r->rq_len > 0) {
         struct raft__read *x = rq_at(r, 0);
+        if (r->leader == 0) {
+            /* The leader is forgotten (raft__read_leader_lost): what it
+             * answered may never be applied here. */
+            settle_head(r, RAFT_ELEADERLOST);
+            continue;
+        }
         if (!x->ready || (x->status == 0 && r->applied < x->index)) {
             break;
         }
@@ -433,4 +439,11 @@ void raft__read_flush(struct raft *r)
         follower_flush(r);
     }
     r->read_work = r->rq_len != 0 || r->read_round_due;
+}
+
+void raft__read_leader_lost(struct raft *r)
+{
+    if (r->rq_len > 0) {
+        r->read_work = true; /* the flush fails them (follower_flush) */
+    }
 }

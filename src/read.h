@@ -24,4 +24,8 @@ int raft__read_recv_heartbeat_resp(struct raft *r, struct raft__progress *pr,
 int raft__read_recv(struct raft *r, const struct raft_msg *m);
 int raft__read_recv_resp(struct raft *r, const struct raft_msg *m);
 
+/* The node forgot its leader (r->leader is 0) and will not learn of
+ * another by campaigning: every pending read fails at the flush. */
+void raft__read_leader_lost(struct raft *r);
+
 #endif

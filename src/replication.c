@@ -275,6 +275,7 @@ int raft__repl_become_leader(struct raft *r)
     r->read_round_due = false;
     r->read_round_retry = false;
     r->lease_until = 0;
+    r->lease_off = false;
     r->leader = r->cfg.id;
     r->heartbeat_elapsed = 0;
     raft__set_role(r, RAFT_LEADER);

@@ -195,7 +195,11 @@ int raft__snapshot_recv_resp(struct raft *r, struct raft__progress *pr,
         return 0;
     }
     if (a->offset > pr->snap_hwm) {
-        return 0; /* impossible: more than was ever sent; ignore it */
+        /* More than this stream sent: the follower holds part of the same
+         * snapshot from an earlier stream of this leader's term (its slot
+         * was dropped and made again, a member removed and added back).
+         * The bytes are this leader's: go on from there. */
+        pr->snap_hwm = a->offset;
     }
     if (a->offset > pr->snap_acked) {
         /* After a rewind the follower may hold more than was resent. */
@@ -328,8 +332,10 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
         return rc;
     }
     if (s->index <= r->commit) {
-        /* Everything it covers is committed here already. */
-        reply(r, m, 0, true, RAFT__AFTER_STATE);
+        /* Everything it covers is committed here already, and durable
+         * once the writes started so far are (an installation of this
+         * very snapshot may still be pending). */
+        reply(r, m, 0, true, RAFT__AFTER_ALL);
         return 0;
     }
     same = r->rx_active && r->rx_index == s->index && r->rx_term == s->index_term &&

@@ -223,9 +223,9 @@ START_TEST(test_promoted_learner_counts_toward_commit)
 }
 END_TEST
 
-/* A removed voter no longer counts; the leader sends it the log until the
- * removal commits, so it learns of it and never campaigns. The cluster of
- * two goes on. */
+/* A removed voter no longer counts; the leader sends it the log until an
+ * election timeout after the removal commits, so it learns of it (and of
+ * its commit) and never campaigns. The cluster of two goes on. */
 START_TEST(test_removed_voter_stops_campaigning)
 {
     struct harness *h = cluster(0, NULL);
@@ -235,8 +235,10 @@ START_TEST(test_removed_voter_stops_campaigning)
     struct raft_progress p = h_progress(h, 1, 3);
     ck_assert_uint_eq(p.flags, 0); /* departing */
     settle(h, 1);
+    /* it learnt that the change committed, then its slot went */
+    ck_assert_uint_ge(h_status(h, 3).commit, idx);
     h->strict = false; /* node 3's replies from now on are refused */
-    h_heartbeat(h, 1, 2);
+    h_heartbeat(h, 1, E);
     ck_assert_int_eq(raft_progress(h_raft(h, 1), 2, &p), RAFT_EINVAL);
     ck_assert_uint_eq(h_status(h, 1).commit, idx);
     ASSERT_CONF(h, 3, "1V 2V");
