@@ -11,6 +11,10 @@
  *   sim --figures [--seeds N]
  *       election figures with PreVote and CheckQuorum on and off, N runs
  *       (default 20) per row (sim_figures.c).
+ *   sim --conf-figures [--seeds N]
+ *       membership figures: unavailability during a leadership transfer
+ *       and the replacement of a voter, N runs (default 20) per row
+ *       (sim_fig_conf.c).
  *   sim -h | --help | --version
  *
  * A seed fully determines a run (node count, persistence mode,
@@ -29,7 +33,7 @@
 struct sim_cli {
     const char *argv0;
     uint64_t first, count;
-    bool single, verbose, stats, figures;
+    bool single, verbose, stats, figures, conf_figures;
     const char *svg; /* picture file, or NULL */
     struct sim_opts opts;
 };
@@ -39,16 +43,18 @@ struct sim_totals {
     double worst_heal; /* max heal_steps / heal_bound */
     uint64_t worst_heal_seed;
     uint64_t snap_runs, install_runs; /* runs that took / installed one */
+    uint64_t voter_sizes; /* bit k: some run committed k voters */
 };
 
 static void sim_usage(FILE *f, const char *argv0)
 {
     fprintf(f,
             "usage: %s --seeds N [--first F] [--nodes K] [--persist M] [--events E] "
-            "[--no-catchup] [--stats]\n"
+            "[--reconf on|off] [--no-catchup] [--no-conf-compare] [--stats]\n"
             "       %s --seed S [--nodes K] [--persist M] [--events E] "
-            "[--no-catchup] [-v] [--svg FILE]\n"
-            "       %s --figures [--seeds N]\n"
+            "[--reconf on|off] [--no-catchup] [--no-conf-compare] [-v] "
+            "[--svg FILE]\n"
+            "       %s --figures [--seeds N] | --conf-figures [--seeds N]\n"
             "       %s -h | --help | --version\n",
             argv0, argv0, argv0, argv0);
 }
@@ -91,9 +97,22 @@ static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
         } else if (strcmp(a, "--figures") == 0) {
             c->figures = true;
             i--;
+        } else if (strcmp(a, "--conf-figures") == 0) {
+            c->conf_figures = true;
+            i--;
         } else if (strcmp(a, "--no-catchup") == 0) {
             c->opts.no_catchup = true;
             i--;
+        } else if (strcmp(a, "--no-conf-compare") == 0) {
+            c->opts.no_conf_compare = true;
+            i--;
+        } else if (strcmp(a, "--reconf") == 0 && v != NULL) {
+            if (strcmp(v, "on") == 0)
+                c->opts.reconf = SIM_RECONF_ON;
+            else if (strcmp(v, "off") == 0)
+                c->opts.reconf = SIM_RECONF_OFF;
+            else
+                return false;
         } else if (strcmp(a, "--persist") == 0 && v != NULL) {
             static const char *const modes[] = {"sync", "async", "mixed"};
             int m;
@@ -123,8 +142,8 @@ static bool sim_parse_args(int argc, char **argv, struct sim_cli *c)
             return false;
         }
     }
-    if (c->figures) /* --seeds N optional: runs per row */
-        return !c->single && c->svg == NULL;
+    if (c->figures || c->conf_figures) /* --seeds N optional: runs per row */
+        return !c->single && c->svg == NULL && !(c->figures && c->conf_figures);
     /* A picture is of one run. */
     return have_seeds != c->single && (c->svg == NULL || c->single);
 }
@@ -138,7 +157,7 @@ static int sim_run_seed(const struct sim_cli *c, uint64_t seed,
     struct sim_chooser ch;
     struct sim_opts o = c->opts;
     char err[1024];
-    char extra[64] = "";
+    char extra[160] = "";
     char label[32];
     sim_rng_init(&g, seed);
     sim_rng_chooser(&g, &ch);
@@ -152,13 +171,14 @@ static int sim_run_seed(const struct sim_cli *c, uint64_t seed,
         return 0;
     static const char *const modes[] = {"", " --persist sync",
                                         " --persist async", " --persist mixed"};
+    static const char *const reconf[] = {"", " --reconf on", " --reconf off"};
+    char events[40] = "";
     if (o.fault_events != 0)
-        snprintf(extra, sizeof extra, " --events %llu%s%s",
-                 (unsigned long long)o.fault_events, modes[o.persist_mode],
-                 o.no_catchup ? " --no-catchup" : "");
-    else
-        snprintf(extra, sizeof extra, "%s%s", modes[o.persist_mode],
-                 o.no_catchup ? " --no-catchup" : "");
+        snprintf(events, sizeof events, " --events %llu",
+                 (unsigned long long)o.fault_events);
+    snprintf(extra, sizeof extra, "%s%s%s%s%s", events, modes[o.persist_mode],
+             reconf[o.reconf], o.no_catchup ? " --no-catchup" : "",
+             o.no_conf_compare ? " --no-conf-compare" : "");
     printf("seed %llu (%u nodes): %s: %s\n", (unsigned long long)seed,
            st->n_nodes, rc == SIM_FAIL ? "FAIL" : "ERROR", err);
     printf("replay: %s --seed %llu --nodes %u%s -v\n", c->argv0,
@@ -210,6 +230,21 @@ static void sim_add_stats(struct sim_totals *t, const struct sim_stats *st,
     u->lease_runs += st->lease_runs;
     u->pauses += st->pauses;
     u->stretches += st->stretches;
+    u->reconf_runs += st->reconf_runs;
+    u->changes += st->changes;
+    u->changes_ok += st->changes_ok;
+    u->changes_busy += st->changes_busy;
+    u->changes_bad += st->changes_bad;
+    u->conf_written += st->conf_written;
+    u->conf_committed += st->conf_committed;
+    u->joint_committed += st->joint_committed;
+    u->transfers += st->transfers;
+    u->transfers_ok += st->transfers_ok;
+    u->transfers_done += st->transfers_done;
+    u->transfers_aborted += st->transfers_aborted;
+    u->removed_leaders += st->removed_leaders;
+    u->not_member += st->not_member;
+    t->voter_sizes |= st->voter_sizes;
     t->snap_runs += st->snapshots > 0;
     t->install_runs += st->installs > 0;
     double r = st->heal_bound ? (double)st->heal_steps / (double)st->heal_bound
@@ -263,6 +298,30 @@ static void sim_print_stats(const struct sim_totals *t, uint64_t runs)
            (unsigned long long)u->reads_dropped,
            (unsigned long long)u->lease_runs, (unsigned long long)u->pauses,
            (unsigned long long)u->stretches);
+    char sizes[64] = "";
+    size_t k = 0;
+    for (unsigned i = 0; i < 64 && k < sizeof sizes; i++)
+        if (t->voter_sizes >> i & 1)
+            k += (size_t)snprintf(sizes + k, sizeof sizes - k, " %u", i);
+    printf("  reconfiguration runs %llu: changes asked %llu, appended %llu, "
+           "refused busy %llu, refused invalid %llu; configuration entries "
+           "written %llu, committed %llu (joint %llu); voter counts "
+           "committed:%s\n",
+           (unsigned long long)u->reconf_runs, (unsigned long long)u->changes,
+           (unsigned long long)u->changes_ok,
+           (unsigned long long)u->changes_busy,
+           (unsigned long long)u->changes_bad,
+           (unsigned long long)u->conf_written,
+           (unsigned long long)u->conf_committed,
+           (unsigned long long)u->joint_committed, sizes);
+    printf("  transfers asked %llu, accepted %llu, target elected %llu, "
+           "abandoned %llu; removed leaders stepped down %llu; messages "
+           "refused from non-members %llu\n",
+           (unsigned long long)u->transfers, (unsigned long long)u->transfers_ok,
+           (unsigned long long)u->transfers_done,
+           (unsigned long long)u->transfers_aborted,
+           (unsigned long long)u->removed_leaders,
+           (unsigned long long)u->not_member);
     printf("  heal steps %llu; worst run used %.1f%% of its liveness bound "
            "(seed %llu)\n",
            (unsigned long long)u->heal_steps, 100.0 * t->worst_heal,
@@ -280,6 +339,10 @@ int main(int argc, char **argv)
     }
     if (c.figures)
         return sim_figures(stdout, c.count ? (unsigned)c.count : 20) == SIM_PASS
+                   ? 0 : 1;
+    if (c.conf_figures)
+        return sim_conf_figures(stdout, c.count ? (unsigned)c.count : 20) ==
+                       SIM_PASS
                    ? 0 : 1;
     FILE *svg = NULL;
     if (c.svg != NULL && (svg = fopen(c.svg, "w")) == NULL) {

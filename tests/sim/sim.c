@@ -44,7 +44,7 @@ void sim_fail(struct sim *s, const char *property, const char *fmt, ...)
     s->st.fail_event = s->event;
     if (s->svg != NULL)
         sim_svg_fail(s);
-    char detail[512];
+    char detail[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
@@ -186,14 +186,25 @@ static int sim_setup(struct sim *s, const struct sim_opts *o)
      * likewise the persistence mode. */
     unsigned drawn = sizes[sim_choose(s, 10)];
     int mode = 1 + (int)sim_choose(s, 3);
-    s->n = o->n_nodes ? o->n_nodes : drawn;
-    s->st.n_nodes = s->n;
+    s->n_boot = o->n_nodes ? o->n_nodes : drawn;
+    s->st.n_nodes = s->n_boot;
     s->persist_mode = o->persist_mode ? o->persist_mode : mode;
-    if (s->n > SIM_MAX_NODES) {
+    if (s->n_boot > SIM_MAX_NODES || s->n_boot == 0) {
         if (s->errlen > 0)
-            snprintf(s->err, s->errlen, "at most %d nodes", SIM_MAX_NODES);
+            snprintf(s->err, s->errlen, "1 to %d nodes", SIM_MAX_NODES);
         return -1;
     }
+    /* Reconfiguration in two runs in three (never with a zero chooser):
+     * node slots beyond the bootstrap voters, spares to be added, so the
+     * cluster can grow to SIM_MAX_NODES members. */
+    bool reconf = sim_choose(s, 3) != 0;
+    unsigned spares = (unsigned)sim_choose(s, SIM_MAX_NODES - s->n_boot + 1);
+    if (o->reconf != 0)
+        reconf = o->reconf == SIM_RECONF_ON;
+    if (reconf && spares == 0 && s->n_boot < SIM_MAX_NODES)
+        spares = 1;
+    s->rc.on = reconf;
+    s->n = s->n_boot + (reconf ? spares : 0);
     uint64_t ev = 2000 + sim_choose(s, 4001);
     s->fault_events = o->fault_events ? o->fault_events : ev;
     s->any_async = s->persist_mode != SIM_PERSIST_SYNC;
@@ -221,6 +232,7 @@ static int sim_setup(struct sim *s, const struct sim_opts *o)
     s->relimit = sim_choose(s, 3) == 0;
     sim_read_setup(s);
     sim_stretch_setup(s);
+    sim_conf_setup(s);
     sim_tracef(s, "setup: %u nodes, election %u heartbeat %u, max entries "
                "%u bytes %u inflight %u, skew %d, faults: persist 1/%llu "
                "send 1/%llu apply 1/%llu latency 0..%u long delay 1/%llu, "
@@ -235,10 +247,12 @@ static int sim_setup(struct sim *s, const struct sim_opts *o)
                : s->persist_mode == SIM_PERSIST_ASYNC ? "async"
                                                       : "mixed",
                sim_ull(s->slow_node), sim_ull(s->slow_delay), (int)s->relimit);
-    for (unsigned i = 0; i < s->n; i++)
+    for (unsigned i = 0; i < s->n_boot; i++)
         s->voters[i] = i + 1;
+    /* Spares start empty at once half the time, else later. */
     for (unsigned i = 0; i < s->n && !sim_stop(s); i++)
-        if (sim_node_init(s, &s->nodes[i], i + 1) != 0)
+        if (sim_node_init(s, &s->nodes[i], i + 1,
+                          i < s->n_boot || sim_choose(s, 2) == 0) != 0)
             return -1;
     for (unsigned i = 0; i < s->n; i++)
         sim_tracef(s, "node %u ticks %u per %u steps", i + 1,
@@ -457,6 +471,7 @@ static void sim_fault_event(struct sim *s)
     case SIM_EV_CRASH:     sim_ev_crash(s); break;
     case SIM_EV_READ:      sim_ev_read(s); break;
     case SIM_EV_PAUSE:     sim_pause_one(s); break;
+    case SIM_EV_CONF:      sim_conf_event(s); break;
     case SIM_EV_RESTART:   sim_ev_restart(s); break;
     case SIM_EV_DURABLE:   sim_ev_durable(s); break;
     case SIM_EV_SNAPSHOT: {
@@ -529,36 +544,58 @@ static uint64_t sim_heal_bound(const struct sim *s)
            SIM_LIVE_SLACK;
 }
 
-/* The node every live node agrees leads the current term, if any. */
+/* Does every member of l's configuration (learners included) follow l in
+ * its term? Nodes outside it (removed, or spares never added) are not
+ * asked: nobody sends them anything. */
+static bool sim_followed(struct sim *s, struct sim_node *l,
+                         const struct sim_conf *c)
+{
+    raft_term t = raft_current_term(l->r);
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct sim_node *nd = &s->nodes[i];
+        if (c->fl[nd->id] == 0 && nd != l)
+            continue;
+        if (!sim_node_alive(nd) || raft_current_term(nd->r) != t ||
+            raft_leader(nd->r) != l->id)
+            return false;
+    }
+    return true;
+}
+
+/* The leader every member of its configuration follows, if any. */
 static struct sim_node *sim_agreed_leader(struct sim *s)
 {
-    struct sim_node *l = NULL;
-    for (unsigned i = 0; i < s->n; i++)
-        if (raft_role(s->nodes[i].r) == RAFT_LEADER)
-            l = &s->nodes[i];
-    if (l == NULL)
-        return NULL;
-    raft_term t = raft_current_term(l->r);
-    for (unsigned i = 0; i < s->n; i++)
-        if (raft_current_term(s->nodes[i].r) != t ||
-            raft_leader(s->nodes[i].r) != l->id)
-            return NULL;
-    return l;
+    for (unsigned i = 0; i < s->n; i++) {
+        struct sim_node *l = &s->nodes[i];
+        struct sim_conf c;
+        if (!sim_node_alive(l) || raft_role(l->r) != RAFT_LEADER)
+            continue;
+        sim_conf_of(l, &c);
+        if (sim_followed(s, l, &c))
+            return l;
+    }
+    return NULL;
 }
 
 /*
  * Liveness: an agreed leader exists; a fresh probe proposed to it commits;
- * every node applies it and catches up with the leader's commit index. If
+ * every member applies it and catches up with the leader's commit index;
+ * the leader's configuration is committed, not joint, has the leader as a
+ * voter, is the last committed one, and every member reports it. If
  * leadership moves before that, a new probe goes to the new leader.
  */
 static bool sim_live_poll(struct sim *s)
 {
     struct sim_live *lv = &s->live;
+    struct sim_conf c;
     if (lv->index == 0) {
         struct sim_node *l = sim_agreed_leader(s);
         raft_index idx;
         uint64_t hash;
-        if (l != NULL && sim_node_propose_probe(l, &idx, &hash) == 0) {
+        if (l != NULL)
+            sim_conf_heal(l); /* leave an explicit joint configuration */
+        if (l != NULL && !sim_stop(s) && raft_role(l->r) == RAFT_LEADER &&
+            sim_node_propose_probe(l, &idx, &hash) == 0) {
             *lv = (struct sim_live){l, raft_current_term(l->r), idx, hash};
             sim_tracef(s, "liveness probe at index %llu via node %llu",
                        sim_ull(idx), sim_ull(l->id));
@@ -571,33 +608,97 @@ static bool sim_live_poll(struct sim *s)
         lv->index = 0;
         return false;
     }
+    if (!sim_conf_settled(lv->leader, &c)) {
+        sim_conf_heal(lv->leader);
+        return false;
+    }
+    /* Messages of the fault phase (delayed up to 60 steps) must be gone
+     * before the stability check: a late TIMEOUT_NOW of an abandoned
+     * transfer still starts an election. */
+    if (s->backlog)
+        return false;
+    if (!sim_followed(s, lv->leader, &c))
+        return false;
     for (unsigned i = 0; i < s->n; i++) {
         struct raft_status st;
+        struct sim_conf ci;
+        if (c.fl[s->nodes[i].id] == 0)
+            continue;
         raft_status(s->nodes[i].r, &st);
         if (st.applied < lv->index || st.applied < ls.commit)
             return false;
+        sim_conf_of(&s->nodes[i], &ci);
+        if (!sim_conf_equal(&ci, &c))
+            return false;
     }
     if (s->chain_len < lv->index || s->chain[lv->index - 1].term != lv->term ||
-        s->chain[lv->index - 1].hash != lv->hash)
+        s->chain[lv->index - 1].hash != lv->hash) {
         sim_fail(s, "Liveness", "probe at index %llu term %llu was applied "
                  "everywhere with different contents", sim_ull(lv->index),
                  sim_ull(lv->term));
+        return true;
+    }
+    struct sim_conf last;
+    sim_conf_committed_at(s, s->chain_len, &last);
+    if (!sim_conf_equal(&last, &c)) {
+        sim_conf_trace(s, "the leader's configuration", &c);
+        sim_conf_trace(s, "the last committed one", &last);
+        sim_fail(s, "Configuration convergence", "leader %llu settled on "
+                 "a configuration other than the last committed one",
+                 sim_ull(lv->leader->id));
+    }
     return true;
+}
+
+/*
+ * Stability: once the cluster is live, nobody disrupts it. For several
+ * election timeouts of fault-free time, no node is elected (removed nodes,
+ * spares and learners never campaign, or never win) and the leader leads
+ * on in its term.
+ */
+#define SIM_STABLE_TIMEOUTS 3
+static void sim_check_stable(struct sim *s)
+{
+    struct sim_node *l = s->live.leader;
+    raft_term t = s->live.term;
+    uint64_t e = s->cfg.election_ticks;
+    uint64_t steps = SIM_STABLE_TIMEOUTS * (s->skewed ? (e * 3 + 1) / 2 : e);
+    uint64_t elections = s->st.elections;
+    for (uint64_t k = 0; k < steps && !sim_stop(s); k++) {
+        sim_time_step(s);
+        sim_complete_all(s);
+        sim_net_deliver_due(s);
+        sim_complete_all(s);
+        if (sim_stop(s))
+            return;
+        if (s->st.elections != elections || !sim_node_alive(l) ||
+            raft_role(l->r) != RAFT_LEADER || raft_current_term(l->r) != t) {
+            sim_fail(s, "Stability", "node %llu led term %llu with every "
+                     "member following, and %llu steps later %s",
+                     sim_ull(l->id), sim_ull(t), sim_ull(k + 1),
+                     s->st.elections != elections ? "another leader was elected"
+                                                  : "it no longer leads");
+            return;
+        }
+    }
 }
 
 static void sim_live_fail(struct sim *s, uint64_t bound)
 {
-    char desc[256] = "";
+    char desc[900] = "";
     size_t len = 0;
     for (unsigned i = 0; i < s->n && len < sizeof desc; i++) {
         struct raft_status st;
         raft_status(s->nodes[i].r, &st);
         len += (size_t)snprintf(desc + len, sizeof desc - len,
                                 " [%u: role %d term %llu leader %llu commit "
-                                "%llu applied %llu last %llu]", i + 1, st.role,
-                                sim_ull(st.term), sim_ull(st.leader),
-                                sim_ull(st.commit), sim_ull(st.applied),
-                                sim_ull(st.last_index));
+                                "%llu applied %llu last %llu conf %llu/%zu%s%s]",
+                                i + 1, st.role, sim_ull(st.term),
+                                sim_ull(st.leader), sim_ull(st.commit),
+                                sim_ull(st.applied), sim_ull(st.last_index),
+                                sim_ull(st.conf_index), st.n_members,
+                                st.joint ? " joint" : "",
+                                st.is_voter ? "" : " non-voter");
     }
     sim_fail(s, "Liveness", "no agreed leader committed a fresh proposal on "
              "all nodes within %llu heal steps:%s", sim_ull(bound), desc);
@@ -688,6 +789,7 @@ static void sim_heal_phase(struct sim *s)
         sim_complete_all(s);
         if (!s->opts->skip_liveness && !sim_stop(s) && sim_live_poll(s)) {
             s->st.heal_steps = step;
+            sim_check_stable(s);
             sim_settle_reads(s);
             sim_check_resend(s);
             sim_check_final(s);
@@ -708,6 +810,7 @@ void sim_teardown(struct sim *s)
     sim_net_free(s);
     sim_check_free(s);
     sim_read_free(s);
+    sim_conf_free(s);
 }
 
 int sim_run(const struct sim_opts *o, const struct sim_chooser *ch, char *err,

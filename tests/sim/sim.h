@@ -4,8 +4,9 @@
  * One call to sim_run() builds a cluster of 1..SIM_MAX_NODES nodes wired to
  * a simulated network and simulated disks, runs a fault phase (message loss,
  * duplication, reordering, delay, partitions, crashes and restarts, failing
- * persistence/send/apply callbacks, client proposals, and in most runs
- * strikes aimed at the leader of the moment), then a heal phase in
+ * persistence/send/apply callbacks, client proposals, in most runs
+ * strikes aimed at the leader of the moment, and in two runs in three
+ * membership changes and leadership transfers), then a heal phase in
  * which all faults stop and the cluster must make progress. Safety
  * properties are checked after every event; see README.md.
  *
@@ -61,7 +62,8 @@ void sim_bytes_chooser(struct sim_bytes *b, const uint8_t *data, size_t len,
 
 /* Counters describing one run, filled by sim_run() when opts->stats is set. */
 struct sim_stats {
-    unsigned n_nodes;       /* cluster size actually used */
+    unsigned n_nodes;       /* bootstrap voters actually used (spares of a
+                               reconfiguration run come on top) */
     uint64_t events;        /* events executed, fault and heal phase */
     uint64_t fail_event;    /* event number of the first violation, or 0 */
     uint64_t steps;         /* global time steps */
@@ -90,10 +92,27 @@ struct sim_stats {
     uint64_t lease_runs;    /* runs with lease reads */
     uint64_t pauses;        /* clock pauses */
     uint64_t stretches;     /* long-stretch link faults */
+    uint64_t reconf_runs;   /* runs with reconfiguration */
+    uint64_t changes;       /* raft_propose_change and raft_leave_joint calls */
+    uint64_t changes_ok;    /* ... that appended a configuration */
+    uint64_t changes_busy;  /* ... refused with RAFT_ECONFBUSY */
+    uint64_t changes_bad;   /* ... refused with RAFT_EBADCONF or RAFT_EINVAL */
+    uint64_t conf_written;  /* configuration entries leaders wrote (after
+                               the bootstrap one), automatic leaves included */
+    uint64_t conf_committed;/* configuration entries committed */
+    uint64_t joint_committed; /* ... of a joint configuration */
+    uint64_t voter_sizes;   /* bit k: a configuration of k voters committed */
+    uint64_t transfers;     /* raft_transfer_leadership calls */
+    uint64_t transfers_ok;  /* ... accepted */
+    uint64_t transfers_done;/* ... whose target then led a later term */
+    uint64_t transfers_aborted; /* RAFT_EVENT_TRANSFER_ABORTED */
+    uint64_t removed_leaders; /* leaders that stepped down as removed */
+    uint64_t not_member;    /* messages refused with RAFT_ENOTMEMBER */
 };
 
 struct sim_opts {
-    unsigned n_nodes;       /* 1..SIM_MAX_NODES; 0: drawn from 1..7 */
+    unsigned n_nodes;       /* bootstrap voters, 1..SIM_MAX_NODES; 0: drawn
+                               from 1..7 */
     int persist_mode;       /* SIM_PERSIST_*; 0: drawn */
     uint64_t fault_events;  /* fault phase length; 0: drawn, 2000..6000 */
     bool skip_liveness;     /* skip the heal-phase liveness requirement
@@ -106,6 +125,16 @@ struct sim_opts {
     bool no_catchup;        /* a node resuming from a clock pause does not
                                get the ticks it missed (breaks the lease
                                assumption of raft.h, on purpose) */
+    int reconf;             /* SIM_RECONF_*; 0: drawn (two runs in three) */
+    bool no_conf_compare;   /* skip comparing the configuration a node
+                               reports with the one its log implies (to
+                               see what the other invariants catch) */
+};
+
+/* Whether a run reconfigures its cluster. */
+enum {
+    SIM_RECONF_ON = 1,
+    SIM_RECONF_OFF = 2
 };
 
 /* How the nodes of a run persist. */
@@ -136,5 +165,13 @@ int sim_run(const struct sim_opts *o, const struct sim_chooser *ch, char *err,
  * Returns SIM_PASS, or SIM_FAIL if a run violated a property.
  */
 int sim_figures(FILE *out, unsigned seeds);
+
+/*
+ * Membership figures (sim_fig_conf.c): unavailability, the longest
+ * stretch of ticks in which no client command commits, during a
+ * leadership transfer and during the replacement of a voter, against a
+ * quiet window and a leader crash; `seeds` runs per row, printed to out.
+ */
+int sim_conf_figures(FILE *out, unsigned seeds);
 
 #endif /* SIM_H */

@@ -128,8 +128,10 @@ static void sim_chain_extend(struct sim_node *nd, const struct raft_entry *e,
     s->chain = c;
     c[s->chain_len++] = (struct sim_link){e->term, hash, seen};
     s->st.committed = s->chain_len;
+    sim_conf_chain(s, s->chain_len, e);
     if (e->type != RAFT_ENTRY_COMMAND)
         return;
+    s->cmds_committed++;
     uint64_t pid = 0;
     if (e->len >= 8)
         for (int i = 7; i >= 0; i--)
@@ -207,11 +209,11 @@ static void sim_check_status(struct sim_node *nd, const struct raft_status *st)
     struct sim *s = nd->sim;
     const struct sim_disk *d = &nd->disk;
     unsigned long long id = sim_ull(nd->id);
-    if (st->id != nd->id || st->n_voters != s->n || st->role < RAFT_FOLLOWER ||
+    if (st->id != nd->id || st->role < RAFT_FOLLOWER ||
         st->role > RAFT_PRECANDIDATE || st->leader > s->n)
-        sim_fail(s, "raft_status", "node %llu reports id %llu, %zu voters, "
-                 "role %d, leader %llu", id, sim_ull(st->id), st->n_voters,
-                 st->role, sim_ull(st->leader));
+        sim_fail(s, "raft_status", "node %llu reports id %llu, role %d, "
+                 "leader %llu", id, sim_ull(st->id), st->role,
+                 sim_ull(st->leader));
     else if (st->commit > st->last_index)
         sim_fail(s, "Commit bound", "node %llu: commit %llu > last index %llu",
                  id, sim_ull(st->commit), sim_ull(st->last_index));
@@ -257,27 +259,6 @@ static void sim_check_status(struct sim_node *nd, const struct raft_status *st)
         sim_fail(s, "Election Safety", "node %llu follows node %llu in term "
                  "%llu, which never became leader of that term", id,
                  sim_ull(st->leader), sim_ull(st->term));
-}
-
-/* A leader's commit index may only rise to an entry a majority holds
- * durably, the leader's own copy counting only once it is durable. */
-static void sim_check_durable_majority(struct sim_node *nd, raft_index c)
-{
-    struct sim *s = nd->sim;
-    struct raft_entry e;
-    if (raft_entry_at(nd->r, c, &e) != 0)
-        return; /* the status check reports a commit past the log */
-    unsigned have = 0;
-    for (unsigned i = 0; i < s->n; i++) {
-        const struct sim_disk *dd = sim_durable(&s->nodes[i]);
-        /* A durable snapshot covering c holds it too (it covers only
-         * committed entries). */
-        have += dd->snap.index >= c || sim_disk_term(dd, c) == e.term;
-    }
-    if (have < s->n / 2 + 1)
-        sim_fail(s, "Durability", "leader %llu commits index %llu (term %llu) "
-                 "held durably by only %u of %u nodes", sim_ull(nd->id),
-                 sim_ull(c), sim_ull(e.term), have, s->n);
 }
 
 /* The node's counters against what the host saw it do. */
@@ -340,8 +321,13 @@ void sim_check_node(struct sim_node *nd)
     sim_check_status(nd, &st);
     if (s->failed)
         return;
+    sim_conf_check_node(nd, &st);
+    if (s->failed)
+        return;
+    /* A leader's commit index may only rise to an entry a majority of
+     * each voter group holds durably (sim_conf.c). */
     if (st.role == RAFT_LEADER && st.commit > nd->commit_seen) {
-        sim_check_durable_majority(nd, st.commit);
+        sim_conf_check_commit(nd, st.commit);
         if (s->failed)
             return;
         sim_nemesis_on_commit(nd, st.term);
@@ -449,6 +435,10 @@ void sim_check_persist(struct sim_node *nd, raft_index first,
         prev = x->term;
     }
     sim_check_truncation(nd, first, e, n);
+    /* A leader only appends its own new entries: configuration changes
+     * among them must be legal steps (sim_conf.c). */
+    if (!s->failed && raft_role(nd->r) == RAFT_LEADER)
+        sim_conf_check_append(nd, first, e, n);
 }
 
 /* Messages must depend only on persisted state and respect the limits. */
@@ -520,6 +510,14 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
                      "%s of term %llu", id, sim_ull(t), raft_role(nd->r),
                      m->type == RAFT_MSG_PREVOTE ? "pre-vote request" : "pre-vote reply",
                      sim_ull(m->term));
+        if (m->type == RAFT_MSG_PREVOTE) {
+            struct sim_conf c;
+            sim_conf_of(nd, &c);
+            if (!sim_conf_is_voter(&c, m->to))
+                sim_fail(s, "Membership", "node %llu asks %llu for a "
+                         "pre-vote, not a voter of its configuration", id,
+                         sim_ull(m->to));
+        }
         return;
     }
     if (m->type == RAFT_MSG_READ) {
@@ -541,12 +539,21 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
         return;
     }
     switch (m->type) {
-    case RAFT_MSG_VOTE:
+    case RAFT_MSG_VOTE: {
+        struct sim_conf c;
+        sim_conf_of(nd, &c);
+        /* (A request that waited for the self-vote to be durable may
+         * leave after the node stepped down in the same term and rolled
+         * its configuration back: checked only while it campaigns.) */
+        if (!sim_conf_is_voter(&c, m->to) && raft_role(nd->r) == RAFT_CANDIDATE)
+            sim_fail(s, "Membership", "node %llu asks %llu for its vote, "
+                     "not a voter of its configuration", id, sim_ull(m->to));
         if (dd->term == m->term && dd->vote != nd->id)
             sim_fail(s, "Durability", "node %llu requests votes in term %llu "
                      "without a durable vote for itself (vote %llu)", id,
                      sim_ull(m->term), sim_ull(dd->vote));
         break;
+    }
     case RAFT_MSG_VOTE_RESP:
         if (m->u.vote_resp.granted && dd->term == m->term && dd->vote != m->to)
             sim_fail(s, "Durability", "node %llu grants its term-%llu vote "
@@ -558,22 +565,43 @@ void sim_check_outgoing(struct sim_node *nd, const struct raft_msg *m)
         break;
     case RAFT_MSG_SNAPSHOT: {
         const struct raft_msg_snapshot *x = &m->u.snapshot;
+        struct sim_conf got, want;
         if (raft_role(nd->r) != RAFT_LEADER || x->index == 0 ||
-            x->index > s->chain_len || s->chain[x->index - 1].term != x->index_term)
+            x->index > s->chain_len || s->chain[x->index - 1].term != x->index_term) {
             sim_fail(s, "Snapshot", "node %llu (role %d) sends a snapshot of "
                      "%llu/%llu, which is not a committed entry", id,
                      raft_role(nd->r), sim_ull(x->index), sim_ull(x->index_term));
+            break;
+        }
+        if (!x->last)
+            break;
+        sim_conf_committed_at(s, x->index, &want);
+        if (!sim_conf_parse(x->conf, x->conf_len, &got) ||
+            !sim_conf_equal(&got, &want))
+            sim_fail(s, "Snapshot", "node %llu sends snapshot %llu with a "
+                     "configuration other than the one committed there", id,
+                     sim_ull(x->index));
+        break;
+    }
+    case RAFT_MSG_TIMEOUT_NOW: {
+        struct sim_conf c;
+        sim_conf_of(nd, &c);
+        if (raft_role(nd->r) != RAFT_LEADER || !sim_conf_is_voter(&c, m->to))
+            sim_fail(s, "Transfer", "node %llu (role %d) sends TIMEOUT_NOW "
+                     "to %llu, not a voter of its configuration", id,
+                     raft_role(nd->r), sim_ull(m->to));
         break;
     }
     case RAFT_MSG_SNAPSHOT_RESP: {
-        struct raft_status st;
-        raft_status(nd->r, &st);
-        if (m->u.snapshot_resp.done && dd->snap.index < m->u.snapshot_resp.index &&
-            st.commit < m->u.snapshot_resp.index)
+        /* "Done" needs the snapshot durable, or entries up to its index
+         * durable in the log (the node had them committed already). */
+        raft_index x = m->u.snapshot_resp.index;
+        if (m->u.snapshot_resp.done && dd->snap.index < x &&
+            sim_disk_last(dd) < x)
             sim_fail(s, "Durability", "node %llu reports snapshot %llu "
-                     "installed with snapshot %llu durable and commit %llu",
-                     id, sim_ull(m->u.snapshot_resp.index),
-                     sim_ull(dd->snap.index), sim_ull(st.commit));
+                     "installed with snapshot %llu and log up to %llu "
+                     "durable", id, sim_ull(x), sim_ull(dd->snap.index),
+                     sim_ull(sim_disk_last(dd)));
         break;
     }
     case RAFT_MSG_HEARTBEAT:
@@ -716,6 +744,10 @@ void sim_note_leader(struct sim_node *nd, raft_term term)
     if (l[term].id == 0) {
         l[term] = (struct sim_leader){nd->id, nd->incarnation};
         s->st.elections++;
+        if (nd->id == s->xfer_to && term > s->xfer_term) {
+            s->st.transfers_done++; /* the transfer's target took over */
+            s->xfer_to = 0;
+        }
         sim_tracef(s, "node %llu leads term %llu", sim_ull(nd->id),
                    sim_ull(term));
         sim_nemesis_on_leader(nd, term);
@@ -745,8 +777,12 @@ void sim_note_proposal(struct sim *s, uint64_t pid, raft_index index,
  * acknowledged proposal sits at its index with its payload everywhere. */
 void sim_check_final(struct sim *s)
 {
+    struct sim_conf c; /* the members: the others are sent nothing */
+    sim_conf_committed_at(s, s->chain_len, &c);
     for (unsigned k = 0; k < s->n && !s->failed; k++) {
         struct sim_node *nd = &s->nodes[k];
+        if (c.fl[nd->id] == 0)
+            continue;
         for (size_t i = 1; i <= s->chain_len; i++) {
             if (!sim_holds(nd, i, s->chain[i - 1].term)) {
                 sim_fail(s, "No committed entry lost", "at the end node %llu "
@@ -762,6 +798,8 @@ void sim_check_final(struct sim *s)
             continue; /* never committed: may be gone */
         for (unsigned k = 0; k < s->n; k++) {
             struct raft_entry e;
+            if (c.fl[k + 1] == 0)
+                continue;
             int rc = raft_entry_at(s->nodes[k].r, p->index, &e);
             if (rc == RAFT_ECOMPACTED)
                 continue; /* in the node's snapshot, checked as a state */

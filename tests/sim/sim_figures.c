@@ -120,10 +120,11 @@ static int sim_fig_run(int scenario, unsigned n, bool on, uint64_t seed,
     s->cfg.heartbeat_ticks = SIM_FIG_HEARTBEAT;
     s->cfg.disable_pre_vote = !on;
     s->cfg.disable_check_quorum = !on;
+    s->n_boot = n;
     for (unsigned i = 0; i < n; i++)
         s->voters[i] = i + 1;
     for (unsigned i = 0; i < n && !s->failed && !s->oom; i++)
-        sim_node_init(s, &s->nodes[i], i + 1);
+        sim_node_init(s, &s->nodes[i], i + 1, true);
     uint64_t settle = 0;
     for (uint64_t k = 0; k < SIM_FIG_WARMUP && settle < SIM_FIG_SETTLE &&
                          !s->failed && !s->oom;
@@ -188,9 +189,7 @@ static int sim_fig_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* "median / max" of v[0..k) (sorts v). */
-static void sim_fig_cell(char *buf, size_t len, uint64_t *v, unsigned k,
-                         uint64_t cap)
+void sim_fig_cell(char *buf, size_t len, uint64_t *v, unsigned k, uint64_t cap)
 {
     qsort(v, k, sizeof *v, sim_fig_cmp);
     uint64_t med = v[k / 2], max = v[k - 1];

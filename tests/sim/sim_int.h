@@ -3,8 +3,9 @@
  *
  * Layout: sim.c runs the phases and picks events, sim_node.c owns the node
  * lifecycle and the raft callbacks (simulated disk), sim_net.c the network,
- * sim_check.c the safety bookkeeping, sim_chooser.c the choosers,
- * sim_svg.c the optional timeline picture.
+ * sim_check.c the safety bookkeeping, sim_conf.c the checks across
+ * configurations, sim_reconf.c the membership client,
+ * sim_chooser.c the choosers, sim_svg.c the optional timeline picture.
  */
 #ifndef SIM_INT_H
 #define SIM_INT_H
@@ -51,6 +52,34 @@ struct sim_disk {
     raft_term base_term;    /* term of entry base (0 if unknown or none) */
     struct sim_entry *ents; /* ents[i] holds index base + 1 + i */
     size_t len, cap;
+    /* Indexes of the stored RAFT_ENTRY_CONFIG entries, ascending (kept
+     * with the entries, so finding a log's configuration costs nothing). */
+    raft_index *confs;
+    size_t n_confs, confs_cap;
+};
+
+/*
+ * A configuration as the simulator reads it (sim_conf.c), independently of
+ * the library: the flags of each member by id (node ids are
+ * 1..SIM_MAX_NODES here).
+ */
+struct sim_conf {
+    bool valid;      /* false: none (a node started with raft_join) */
+    bool auto_leave; /* the encoding's "leave the joint one" flag */
+    uint8_t fl[SIM_MAX_NODES + 1]; /* RAFT_MEMBER_* of id i; 0: not a member */
+};
+
+/* Where a node's configuration came from: its entry (index, payload
+ * hash), or (index 0) its snapshot (index, term); a cache key. */
+struct sim_conf_key {
+    raft_index index;
+    uint64_t a, b;
+};
+
+/* A committed configuration entry (the committed configuration history). */
+struct sim_cconf {
+    raft_index index;
+    struct sim_conf conf;
 };
 
 /* Index of the last stored entry (base when none is stored). */
@@ -160,6 +189,24 @@ struct sim_node {
     uint64_t missed;
     uint64_t reads_pending; /* accepted reads of this incarnation not yet
                                settled */
+
+    /* Membership (sim_conf.c). */
+    bool joined;          /* started with raft_join, not bootstrapped */
+    bool started;         /* started at least once */
+    raft_id *vote_hist;   /* durable vote of each term (index), across
+                             incarnations; 0: none */
+    size_t vote_hist_cap;
+    raft_id xfer;         /* leadership transfer the host asked for and
+                             the node has not ended yet (0: none) */
+    uint64_t lead_removed;/* ticks led since the node was seen leading
+                             without being a voter of its committed
+                             configuration */
+    bool removed_leading; /* so seen at the last check */
+    struct sim_conf conf_seen; /* configuration derived at the last check */
+    bool conf_cached;     /* sim_conf_of's last answer, and its key */
+    struct sim_conf_key conf_key;
+    struct sim_conf conf_cache;
+    bool conf_event;      /* RAFT_EVENT_CONF since the last check */
 };
 
 /* A message in flight; entries and payloads live in the same allocation. */
@@ -186,6 +233,7 @@ enum {
     SIM_EV_SNAPSHOT,  /* a node's host snapshots its state machine */
     SIM_EV_READ,      /* a client asks a node for a linearizable read */
     SIM_EV_PAUSE,     /* a node's process is frozen for a while */
+    SIM_EV_CONF,      /* a membership change or a leadership transfer */
     SIM_EV_COUNT
 };
 
@@ -311,6 +359,29 @@ struct sim_stretch {
     uint64_t end;        /* global step at which the active one ends */
 };
 
+/* Reconfiguration actions (sim_conf.c), drawn with per-run weights. */
+enum {
+    SIM_RC_ADD_LEARNER, /* a non-member joins as a learner */
+    SIM_RC_PROMOTE,     /* a learner becomes a voter */
+    SIM_RC_ADD_VOTER,   /* a non-member joins as a voter at once */
+    SIM_RC_REMOVE,      /* a voter or learner other than the leader leaves */
+    SIM_RC_DEMOTE,      /* a voter becomes a learner */
+    SIM_RC_JOINT,       /* several changes at once, through joint consensus */
+    SIM_RC_LEAVE,       /* raft_leave_joint */
+    SIM_RC_TRANSFER,    /* raft_transfer_leadership */
+    SIM_RC_SELF,        /* the leader removes or demotes itself */
+    SIM_RC_INVALID,     /* a change that must be refused */
+    SIM_RC_COUNT
+};
+
+struct sim_reconf {
+    bool on;
+    uint32_t weight[SIM_RC_COUNT];
+    uint64_t total;
+    unsigned max_voters;   /* voter counts kept in 1..max_voters */
+    uint64_t to_anyone;    /* 1 in N requests go to any running node */
+};
+
 /* Progress of the heal-phase liveness requirement. */
 struct sim_live {
     struct sim_node *leader; /* the leader the probe was proposed to */
@@ -323,9 +394,20 @@ struct sim {
     const struct sim_opts *opts;
     struct sim_chooser ch;
     FILE *trace;
-    unsigned n;
+    unsigned n;      /* node slots in use: ids 1..n */
+    unsigned n_boot; /* the bootstrap voters, 1..n_boot (voters[]); the
+                        others start with raft_join */
     struct sim_node nodes[SIM_MAX_NODES];
     raft_id voters[SIM_MAX_NODES];
+    struct sim_reconf rc;
+    /* Committed configuration entries, in index order (sim_conf.c). */
+    struct sim_cconf *cconf;
+    size_t cconf_len, cconf_cap;
+    uint64_t cmds_committed; /* commands on the committed chain */
+    int codec_probe;     /* 1: the codec carries transfers, 2: not yet
+                            (sim_net.c), 0: not asked yet */
+    raft_id xfer_to;     /* the last transfer accepted: its target, */
+    raft_term xfer_term; /* and the term it was asked in */
     uint64_t now;   /* global time, in steps */
     uint64_t event; /* events so far (1-based once running) */
 
@@ -428,7 +510,9 @@ void sim_conf_at(struct sim_node *nd, raft_index x, raft_index snap_index,
                  struct sim_snap *sn);
 /* The host of a live node snapshots its state machine and compacts. */
 void sim_node_snapshot(struct sim_node *nd);
-int sim_node_init(struct sim *s, struct sim_node *nd, raft_id id);
+/* Set up node slot id; start it (bootstrap, or raft_join for a spare) if
+ * `start`, else a restart event or the heal phase will. */
+int sim_node_init(struct sim *s, struct sim_node *nd, raft_id id, bool start);
 int sim_node_start(struct sim_node *nd, bool restore);
 void sim_node_crash(struct sim_node *nd);
 void sim_node_free(struct sim_node *nd);
@@ -484,6 +568,11 @@ void sim_pause_one(struct sim *s);
 void sim_pause_resume(struct sim *s, bool all);
 void sim_read_free(struct sim *s);
 
+/* ---- sim_figures.c ---- */
+/* "median / max" of v[0..k) into buf (sorts v); a "+" marks values at or
+ * above cap (0: no cap). */
+void sim_fig_cell(char *buf, size_t len, uint64_t *v, unsigned k, uint64_t cap);
+
 /* ---- sim_stretch.c ---- */
 void sim_stretch_setup(struct sim *s);
 /* At each fault-phase step: start, flap and end stretches. */
@@ -524,6 +613,75 @@ void sim_svg_fail(struct sim *s);
 /* Write the picture of the run to f (at the end of the run). */
 void sim_svg_write(struct sim *s, FILE *f);
 void sim_svg_free(struct sim *s);
+
+/* ---- sim_conf.c (reading configurations, checks) and sim_reconf.c (the
+ * membership client) ---- */
+/* Read an encoded configuration; false if it is not one the simulator
+ * could have produced. */
+bool sim_conf_parse(const void *buf, size_t len, struct sim_conf *c);
+/* The configuration nd's own log implies (its last configuration entry
+ * above its snapshot, else the snapshot's, else the bootstrap list, or none
+ * for a node that joined); returns that entry's index (0: none in the
+ * log). */
+raft_index sim_conf_of(const struct sim_node *nd, struct sim_conf *c);
+bool sim_conf_is_voter(const struct sim_conf *c, raft_id id);
+/* Members with any of the bits in mask (0: every member). */
+unsigned sim_conf_count(const struct sim_conf *c, unsigned mask);
+/* "{ 1 2 3o 4l }" into buf: o outgoing, l learner, + voter and outgoing. */
+void sim_conf_str(const struct sim_conf *c, char *buf, size_t len);
+/* The first index of term t in nd's log, whose entries from there on all
+ * have term t (a leader's own term); base + 1 if compacted away. */
+raft_index sim_conf_first_of_term(const struct sim_node *nd, raft_term t);
+/* May nd (before is its status before a call) answer RAFT_ETRANSFER? */
+bool sim_conf_may_transfer(struct sim_node *nd, const struct raft_status *before);
+bool sim_conf_is_joint(const struct sim_conf *c);
+bool sim_conf_equal(const struct sim_conf *a, const struct sim_conf *b);
+/* The configuration committed at index x (committed history). */
+void sim_conf_committed_at(const struct sim *s, raft_index x,
+                           struct sim_conf *c);
+void sim_conf_setup(struct sim *s);
+/* Trace "what {configuration}". */
+void sim_conf_trace(const struct sim *s, const char *what,
+                    const struct sim_conf *c);
+/* Per-node checks after a library call (raft_status already read). */
+void sim_conf_check_node(struct sim_node *nd, const struct raft_status *st);
+/* Leader nd's commit index rose to c: a majority of each voter group of
+ * its configuration holds entry c durably. */
+void sim_conf_check_commit(struct sim_node *nd, raft_index c);
+/* nd won `term`: a majority of each voter group voted for it durably. */
+void sim_conf_check_won(struct sim_node *nd, raft_term term);
+/* A durable term/vote pair of nd. */
+void sim_conf_note_vote(struct sim_node *nd, raft_term term, raft_id vote);
+/* Leader nd appends configuration entries among e[0..n) at first. */
+void sim_conf_check_append(struct sim_node *nd, raft_index first,
+                           const struct raft_entry *e, size_t n);
+/* Committed index `index` holds entry e (called once per index). */
+void sim_conf_chain(struct sim *s, raft_index index, const struct raft_entry *e);
+/* A RAFT_EVENT_CONF, TRANSFER_ABORTED or STEP_DOWN event on nd. */
+void sim_conf_on_event(struct sim_node *nd, const struct raft_event *ev);
+/* raft_step on nd returned rc for m; was_member: the sender was a member
+ * of nd's configuration when it was stepped. Fails the run unless
+ * RAFT_ENOTMEMBER comes exactly where it is due; returns rc. */
+int sim_conf_check_step(struct sim_node *nd, const struct raft_msg *m,
+                        bool was_member, bool was_leader, int rc);
+/* raft_propose/raft_read_index refused with RAFT_ETRANSFER: judged. */
+void sim_conf_check_etransfer(struct sim_node *nd, const char *call, int rc,
+                              const struct raft_status *before);
+/* The fault phase's reconfiguration event. */
+void sim_conf_event(struct sim *s);
+/* Ask nd for changes ch[0..n) in joint mode `joint` (leave: call
+ * raft_leave_joint instead) and check the answer against raft.h; returns
+ * the library's code. A patient client (may_wait) mostly skips a request
+ * it can tell would be refused for now (returns 1 then). */
+int sim_conf_change(struct sim_node *nd, const struct raft_change *ch,
+                    size_t n, int joint, bool leave, bool may_wait);
+/* Ask nd to hand leadership to `to` and check the answer. */
+int sim_conf_transfer(struct sim_node *nd, raft_id to);
+/* Heal phase: the host ends an explicit joint configuration on leader l. */
+void sim_conf_heal(struct sim_node *l);
+/* Is nd's configuration settled (committed, not joint, nd a voter of it)? */
+bool sim_conf_settled(struct sim_node *nd, struct sim_conf *c);
+void sim_conf_free(struct sim *s);
 
 /* ---- sim_check.c ---- */
 uint64_t sim_entry_hash(int type, const void *buf, size_t len);

@@ -49,6 +49,20 @@ static void sim_disk_cut(struct sim_disk *d, raft_index last)
         free(d->ents[i].buf);
     if (len < d->len)
         d->len = len;
+    while (d->n_confs > 0 && d->confs[d->n_confs - 1] > d->base + d->len)
+        d->n_confs--;
+}
+
+/* Forget the configuration entries up to `upto` (compacted). */
+static void sim_disk_drop_confs(struct sim_disk *d, raft_index upto)
+{
+    size_t k = 0;
+    while (k < d->n_confs && d->confs[k] <= upto)
+        k++;
+    if (k == 0)
+        return;
+    memmove(d->confs, d->confs + k, (d->n_confs - k) * sizeof *d->confs);
+    d->n_confs -= k;
 }
 
 /* Forget every entry up to index `upto` (compacted by the host). */
@@ -63,6 +77,7 @@ static void sim_disk_drop_front(struct sim_disk *d, raft_index upto)
         return;
     }
     size_t k = (size_t)(upto - d->base);
+    sim_disk_drop_confs(d, upto);
     d->base_term = d->ents[k - 1].term;
     for (size_t i = 0; i < k; i++)
         free(d->ents[i].buf);
@@ -105,6 +120,14 @@ static bool sim_disk_append_to(struct sim_node *nd, struct sim_disk *d,
         }
         x->hash = sim_entry_hash(x->type, x->buf, x->len);
         d->len++;
+        if (x->type == RAFT_ENTRY_CONFIG) {
+            raft_index *c = sim_grow(s, d->confs, &d->confs_cap,
+                                     d->n_confs + 1, sizeof *c);
+            if (c == NULL)
+                return false;
+            d->confs = c;
+            d->confs[d->n_confs++] = d->base + d->len;
+        }
     }
     return true;
 }
@@ -133,6 +156,9 @@ static void sim_disk_free(struct sim_disk *d)
     free(d->ents);
     d->ents = NULL;
     d->cap = 0;
+    free(d->confs);
+    d->confs = NULL;
+    d->n_confs = d->confs_cap = 0;
 }
 
 /* ---- asynchronous writes -------------------------------------------------- */
@@ -201,6 +227,7 @@ static void sim_write_land(struct sim_node *nd, const struct sim_write *w,
     if (w->state) {
         d->term = w->term;
         d->vote = w->vote;
+        sim_conf_note_vote(nd, w->term, w->vote);
         return;
     }
     if (w->install) {
@@ -365,6 +392,8 @@ static int sim_cb_persist_state(struct raft *r, void *ctx, raft_term term,
         struct sim_write w = {.state = true, .term = term, .vote = vote};
         if (!sim_pend_push(nd, &w, NULL))
             return -1;
+    } else {
+        sim_conf_note_vote(nd, term, vote);
     }
     return 0;
 }
@@ -467,8 +496,10 @@ static const char *sim_event_name(int type)
         "?",           "ROLE",           "TERM",
         "ELECTION_START", "ELECTION_WON", "ELECTION_LOST",
         "MSG_REJECTED", "APPEND_REJECTED", "SEND_FAILED",
-        "STEP_DOWN"};
-    return type >= 1 && type <= 9 ? names[type] : names[0];
+        "STEP_DOWN",   "PREVOTE_START",  "CONF",
+        "TRANSFER_ABORTED"};
+    return type >= 1 && type <= RAFT_EVENT_TRANSFER_ABORTED ? names[type]
+                                                           : names[0];
 }
 
 static void sim_cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
@@ -502,9 +533,12 @@ static void sim_cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
     if (ev->type == RAFT_EVENT_ELECTION_WON ||
         (ev->type == RAFT_EVENT_ROLE && ev->role == RAFT_LEADER))
         sim_note_leader(nd, ev->term);
+    if (ev->type == RAFT_EVENT_ELECTION_WON)
+        sim_conf_check_won(nd, ev->term);
+    sim_conf_on_event(nd, ev);
     if (ev->type == RAFT_EVENT_STEP_DOWN && ev->error != 0 &&
         !(ev->error == RAFT_EPERSIST && s->inj_persist) &&
-        ev->error != RAFT_ENOQUORUM)
+        ev->error != RAFT_ENOQUORUM && ev->error != RAFT_EREMOVED)
         sim_fail(s, "Error reporting", "node %llu stepped down with error "
                  "%d without an injected persist failure", sim_ull(nd->id),
                  ev->error);
@@ -513,6 +547,9 @@ static void sim_cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
 /* ---- snapshots ------------------------------------------------------------ */
 
 #define SIM_SNAP_HEADER 24 /* index, term, state: 8 bytes each */
+
+static bool sim_snap_conf_ok(struct sim_node *nd, const struct sim_snap *sn,
+                             const char *what);
 
 uint8_t sim_snap_byte(const struct sim_snap *sn, size_t k)
 {
@@ -648,6 +685,8 @@ static int sim_cb_snapshot_install(struct raft *r, void *ctx,
     }
     memcpy(sn.conf, meta->conf, meta->conf_len);
     sn.conf_len = meta->conf_len;
+    if (!sim_snap_conf_ok(nd, &sn, "installs"))
+        return -1;
     bool whole = nd->rx.index == meta->index && nd->rx.term == meta->term &&
                  nd->rx_len == s->snap_size;
     if (whole)
@@ -707,18 +746,35 @@ static int sim_cb_snapshot_install(struct raft *r, void *ctx,
     return 0;
 }
 
-/* Encode the bootstrap configuration (voters 1..n) into sn. */
+/* Encode the bootstrap configuration (voters 1..n_boot) into sn. */
 void sim_conf_bootstrap(const struct sim *s, struct sim_snap *sn)
 {
     uint8_t *p = sn->conf;
     memset(p, 0, 8);
     p[0] = 1;
-    p[4] = (uint8_t)s->n;
-    for (size_t i = 0; i < s->n; i++) {
+    p[4] = (uint8_t)s->n_boot;
+    for (size_t i = 0; i < s->n_boot; i++) {
         sim_put64(p + 8 + 9 * i, s->voters[i]);
         p[8 + 9 * i + 8] = RAFT_MEMBER_VOTER;
     }
-    sn->conf_len = 8 + 9 * s->n;
+    sn->conf_len = 8 + 9 * s->n_boot;
+}
+
+/* A snapshot covers committed entries only: its configuration is the one
+ * committed at its index. */
+static bool sim_snap_conf_ok(struct sim_node *nd, const struct sim_snap *sn,
+                             const char *what)
+{
+    struct sim_conf got, want;
+    sim_conf_committed_at(nd->sim, sn->index, &want);
+    if (sim_conf_parse(sn->conf, sn->conf_len, &got) &&
+        sim_conf_equal(&got, &want))
+        return true;
+    sim_fail(nd->sim, "Snapshot", "node %llu %s snapshot %llu/%llu with a "
+             "configuration other than the one committed at %llu",
+             sim_ull(nd->id), what, sim_ull(sn->index), sim_ull(sn->term),
+             sim_ull(sn->index));
+    return false;
 }
 
 /* What a host does to put the configuration at x into its snapshot: the
@@ -791,6 +847,8 @@ void sim_node_snapshot(struct sim_node *nd)
     }
     struct sim_snap sn = {x, e.term, state, 0, {0}};
     sim_conf_at(nd, x, st.snapshot_index, &sn);
+    if (!sim_snap_conf_ok(nd, &sn, "snapshots"))
+        return;
     nd->disk.snap = sn; /* written durably before the node is told */
     if (nd->async)
         nd->dur.snap = sn;
@@ -841,7 +899,7 @@ static void sim_node_destroy(struct sim_node *nd)
     nd->alloc_live = 0;
 }
 
-int sim_node_init(struct sim *s, struct sim_node *nd, raft_id id)
+int sim_node_init(struct sim *s, struct sim_node *nd, raft_id id, bool start)
 {
     static const unsigned rates[3][2] = {{1, 1}, {2, 3}, {3, 2}};
     nd->sim = s;
@@ -858,6 +916,12 @@ int sim_node_init(struct sim *s, struct sim_node *nd, raft_id id)
     nd->cfg.async_persist = nd->async;
     s->st.async_nodes += nd->async;
     nd->cut_in_call = UINT64_MAX;
+    nd->joined = id > s->n_boot;
+    if (!start) {
+        sim_tracef(s, "node %llu waits to be started (raft_join)",
+                   sim_ull(id));
+        return 0;
+    }
     return sim_node_start(nd, false);
 }
 
@@ -880,8 +944,10 @@ static int sim_node_restore(struct sim_node *nd)
                                           d->snap.conf, d->snap.conf_len};
         rc = raft_restore_snapshot(nd->r, &meta, d->term, d->vote, d->base + 1,
                                    ents, d->len);
+    } else if (nd->joined) {
+        rc = raft_restore(nd->r, NULL, 0, d->term, d->vote, ents, d->len);
     } else {
-        rc = raft_restore(nd->r, s->voters, s->n, d->term, d->vote, ents,
+        rc = raft_restore(nd->r, s->voters, s->n_boot, d->term, d->vote, ents,
                           d->len);
     }
     free(ents);
@@ -952,9 +1018,12 @@ int sim_node_start(struct sim_node *nd, bool restore)
     if (rc == 0) {
         if (restore)
             sim_check_restore(nd);
-        call = restore ? "raft_restore" : "raft_bootstrap";
-        rc = restore ? sim_node_restore(nd)
-                     : raft_bootstrap(nd->r, s->voters, s->n);
+        /* A spare is started empty, to be added to the cluster later. */
+        call = nd->started ? "raft_restore"
+               : nd->joined ? "raft_join" : "raft_bootstrap";
+        rc = nd->started ? sim_node_restore(nd)
+             : nd->joined ? raft_join(nd->r)
+                          : raft_bootstrap(nd->r, s->voters, s->n_boot);
     }
     if (rc != 0) {
         if (rc == RAFT_ENOMEM)
@@ -966,6 +1035,12 @@ int sim_node_start(struct sim_node *nd, bool restore)
             sim_node_destroy(nd);
         return -1;
     }
+    nd->started = true;
+    nd->xfer = 0;
+    nd->lead_removed = 0;
+    nd->removed_leading = false;
+    sim_conf_of(nd, &nd->conf_seen); /* no event at start */
+    nd->conf_event = false;
     sim_node_check_fresh(nd);
     sim_check_node(nd);
     if (s->svg != NULL && restore)
@@ -1059,6 +1134,8 @@ void sim_node_tick(struct sim_node *nd)
     struct sim *s = nd->sim;
     sim_call_begin(s);
     sim_tracef(s, "tick node %llu", sim_ull(nd->id));
+    if (nd->removed_leading)
+        nd->lead_removed++;
     int rc = raft_tick(nd->r);
     sim_check_rc(nd, "raft_tick", rc, 0);
     sim_check_node(nd);
@@ -1069,7 +1146,10 @@ void sim_node_step(struct sim_node *nd, const struct raft_msg *m)
     struct sim *s = nd->sim;
     raft_term before = raft_current_term(nd->r);
     struct raft_status st0;
+    struct sim_conf c0;
     raft_status(nd->r, &st0);
+    sim_conf_of(nd, &c0);
+    bool was_member = m->from <= SIM_MAX_NODES && c0.fl[m->from] != 0;
     s->inj_persist = false;
     s->inj_apply = false;
     int rc = raft_step(nd->r, m);
@@ -1090,8 +1170,10 @@ void sim_node_step(struct sim_node *nd, const struct raft_msg *m)
     nd->tally.step_oom |= rc == RAFT_ENOMEM;
     if (rc != 0)
         sim_tracef(s, "  [%llu] -> %s", sim_ull(nd->id), raft_strerror(rc));
-    sim_check_rc(nd, "raft_step", rc, RAFT_ESTALE);
-    if (!s->failed && (rc == RAFT_ESTALE) != (m->term < before))
+    bool not_member = rc == RAFT_ENOTMEMBER;
+    sim_conf_check_step(nd, m, was_member, st0.role == RAFT_LEADER, rc);
+    sim_check_rc(nd, "raft_step", rc, not_member ? RAFT_ENOTMEMBER : RAFT_ESTALE);
+    if (!s->failed && !not_member && (rc == RAFT_ESTALE) != (m->term < before))
         sim_fail(s, "Return code", "raft_step on node %llu (term %llu) of a "
                  "term-%llu message returned %s", sim_ull(nd->id),
                  sim_ull(before), sim_ull(m->term), raft_strerror(rc));
@@ -1197,7 +1279,9 @@ static int sim_submit(struct sim_node *nd, const struct sim_batch *b,
     sim_tracef(s, "%s node %llu n=%zu pid=%llu.. -> %s index %llu", call,
                sim_ull(nd->id), b->n, sim_ull(b->pid[0]), raft_strerror(rc),
                sim_ull(*idx));
-    sim_check_rc(nd, call, rc, RAFT_ENOTLEADER);
+    sim_conf_check_etransfer(nd, call, rc, &before);
+    sim_check_rc(nd, call, rc, rc == RAFT_ETRANSFER ? RAFT_ETRANSFER
+                                                    : RAFT_ENOTLEADER);
     if (rc == RAFT_EAPPLY && *idx == 0)
         *idx = before.last_index + 1; /* appended; index maybe not reported */
     if (rc == 0 || rc == RAFT_EAPPLY)
