@@ -1083,9 +1083,11 @@ RAFT_API int raft_read_index(struct raft *r, void *req);
  * A node that is not a voter never campaigns; one that is not a member at
  * all (removed, or started with raft_join and not yet added) still takes
  * entries, snapshots and heartbeats from leaders, and answers vote
- * requests (the candidate counts only its voters). A leader goes on
- * sending the log to the members a change removes until the change is
- * committed, so that they learn of it. A leader that is no longer a voter
+ * requests (the candidate counts only its voters); a node that a change
+ * not yet committed on it removes may still campaign (it may hold the only
+ * log that can win). A leader goes on sending the log to the members a
+ * change removes until an election timeout after the change is committed,
+ * so that they learn of it. A leader that is no longer a voter
  * once its configuration change is committed hands leadership over to the
  * most up-to-date voter (as raft_transfer_leadership does), and steps down
  * (RAFT_EVENT_STEP_DOWN with RAFT_EREMOVED) if that fails.
@@ -1170,10 +1172,12 @@ RAFT_API int raft_leave_joint(struct raft *r, raft_index *index);
  * stickiness. The transfer ends when this node stops leading, or is
  * abandoned after an election timeout (RAFT_EVENT_TRANSFER_ABORTED), and
  * the node leads on. A leader with cfg.lease_reads gives up its lease at
- * once. Returns 0, RAFT_ENOTLEADER, RAFT_EINVAL (id is 0 or this node),
- * RAFT_EBADCONF (id is not a voter of the configuration in force),
- * RAFT_ETRANSFER (a transfer is already under way), RAFT_ENOTSTARTED,
- * RAFT_ESTOPPED, RAFT_EBUSY.
+ * once, and takes none for the rest of its term. Returns 0,
+ * RAFT_ENOTLEADER, RAFT_EINVAL (id is 0 or this node), RAFT_EBADCONF (id
+ * is not a voter of the configuration in force), RAFT_ETRANSFER (a
+ * transfer is already under way), RAFT_EAPPLY (the transfer started; an
+ * entry whose apply failed earlier failed again on the way out),
+ * RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
  */
 RAFT_API int raft_transfer_leadership(struct raft *r, raft_id id);
 
@@ -1355,12 +1359,13 @@ RAFT_API raft_term raft_current_term(const struct raft *r);
 RAFT_API raft_id raft_leader(const struct raft *r);
 
 /*
- * Leader only: fill *p (out) with the progress of the i-th member,
- * 0 <= i < n_members + (1 if the leader is not a member), voters and
+ * Leader only: fill *p (out) with the progress of the i-th member, from
+ * i = 0 up to the first i for which it returns RAFT_EINVAL: voters and
  * learners (a learner has caught up when its match reaches the leader's
  * last index), in raft_conf()'s order, then the leader itself if it is
  * not a member, then members a change removed (flags 0: the leader sends
- * them the log until the change is committed, so they learn of it).
+ * them the log until an election timeout after the change is committed,
+ * so they learn of it).
  * Returns RAFT_ENOTLEADER on a non-leader, RAFT_EINVAL if i is out of range.
  */
 RAFT_API int raft_progress(const struct raft *r, size_t i, struct raft_progress *p);
