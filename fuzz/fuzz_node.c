@@ -1512,12 +1512,14 @@ static void check_after(struct world *w, int kind, int rc,
         check_conf(w, &st, &c);
         check_progress(w, kind, &st, b, &c);
     }
-    /* Only a voter campaigns (its configuration cannot change while it
-     * campaigns: entries and snapshots come from a leader, which ends the
-     * campaign). */
+    /* Only a voter campaigns, or a node that a configuration not yet
+     * committed on it removes (it may hold the only log that can win; its
+     * configuration cannot change while it campaigns: entries and
+     * snapshots come from a leader, which ends the campaign). */
     FZ_CHECK((st.role != RAFT_CANDIDATE && st.role != RAFT_PRECANDIDATE) ||
-                 st.is_voter,
-             "role %d, not a voter", st.role);
+                 st.is_voter || st.conf_index > st.commit,
+             "role %d, not a voter, configuration %llu committed (%llu)",
+             st.role, (ull)st.conf_index, (ull)st.commit);
     /* A transfer ends when the node stops leading. */
     if (st.role != RAFT_LEADER || st.term != w->xfer_term) {
         w->xfer_to = 0;

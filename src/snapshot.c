@@ -195,11 +195,8 @@ int raft__snapshot_recv_resp(struct raft *r, struct raft__progress *pr,
         return 0;
     }
     if (a->offset > pr->snap_hwm) {
-        /* More than this stream sent: the follower holds part of the same
-         * snapshot from an earlier stream of this leader's term (its slot
-         * was dropped and made again, a member removed and added back).
-         * The bytes are this leader's: go on from there. */
-        pr->snap_hwm = a->offset;
+        return 0; /* more than was ever sent; ignore it (raft__snapshot_recv
+                     starts over on a second first chunk) */
     }
     if (a->offset > pr->snap_acked) {
         /* After a rewind the follower may hold more than was resent. */
@@ -343,12 +340,18 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
     /* Offset 0 starts over, except a copy of the first chunk of the stream
      * being received, which is answered like any chunk it already has;
      * any other offset must continue the stream. */
-    if ((s->offset == 0 && same && r->rx_offset > 0) ||
+    /* A copy of the first chunk is answered like any chunk it already
+     * has, once: a second one in a row means the leader starts over (its
+     * stream state went with a member removed and added back, and it
+     * ignores an answer beyond what it sent), so this node does too. */
+    if ((s->offset == 0 && same && r->rx_offset > 0 && !r->rx_first_again) ||
         (s->offset != 0 && (!same || s->offset != r->rx_offset))) {
         raft__heap_free(&r->cfg.allocator, conf);
+        r->rx_first_again = s->offset == 0;
         reply(r, m, same ? r->rx_offset : 0, false, RAFT__AFTER_STATE);
         return 0;
     }
+    r->rx_first_again = false;
     meta.index = s->index;
     meta.term = s->index_term;
     meta.conf = s->last ? s->conf : NULL; /* validated by raft_step */
