@@ -457,11 +457,6 @@ void raft__conf_reload(struct raft *r)
     reload(r, false);
 }
 
-void raft__conf_reload_slow(struct raft *r)
-{
-    reload(r, false);
-}
-
 void raft__conf_reload_force(struct raft *r)
 {
     reload(r, true);

@@ -71,14 +71,12 @@ void raft__conf_reload_force(struct raft *r);
  * (kept by a leader until the change commits). */
 void raft__conf_drop_departing(struct raft *r);
 
-/* Slow part of raft__conf_truncated. */
-void raft__conf_reload_slow(struct raft *r);
 /* The log was cut back to from - 1: reload if that removed the entry of
  * the configuration in force. */
 static inline void raft__conf_truncated(struct raft *r, raft_index from)
 {
     if (r->conf_index >= from && r->conf_index > r->snap_index) {
-        raft__conf_reload_slow(r);
+        raft__conf_reload(r);
     }
 }
 
