@@ -859,7 +859,11 @@ RAFT_API int raft_restore_snapshot(struct raft *r,
  * sends heartbeats every heartbeat_ticks. Also retries applying entries if
  * an earlier apply failed.
  * Returns 0, RAFT_EPERSIST (persisting a new term failed: the election did
- * not start and will be retried at the next tick), RAFT_ENOSPACE (the term
+ * not start and will be retried at the next tick; or, on a leader, the
+ * entry leaving a joint configuration could not be persisted, and the
+ * leader stepped down), RAFT_ENOMEM (on a leader: the entry leaving a
+ * joint configuration could not be proposed; heartbeats went out as
+ * usual, and the next tick tries again), RAFT_ENOSPACE (the term
  * has reached UINT64_MAX - 1, or the log index UINT64_MAX - 1, which only
  * a snapshot can bring near: no further election is possible), RAFT_EAPPLY,
  * RAFT_ENOMEM, RAFT_ENOTSTARTED, RAFT_ESTOPPED (a failed asynchronous write
@@ -1174,7 +1178,8 @@ RAFT_API int raft_leave_joint(struct raft *r, raft_index *index);
  * the node leads on. A leader with cfg.lease_reads gives up its lease at
  * once, and takes none for the rest of its term. Returns 0,
  * RAFT_ENOTLEADER, RAFT_EINVAL (id is 0 or this node), RAFT_EBADCONF (id
- * is not a voter of the configuration in force), RAFT_ETRANSFER (a
+ * is not a voter of the configuration in force; while joint, a member
+ * flagged only RAFT_MEMBER_OUTGOING is not: it is being removed), RAFT_ETRANSFER (a
  * transfer is already under way), RAFT_EAPPLY (the transfer started; an
  * entry whose apply failed earlier failed again on the way out),
  * RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
@@ -1404,8 +1409,10 @@ enum {
                                    terms or types, missing entries or
                                    payloads, an index range that overflows,
                                    an unknown message type */
-    RAFT_REJECT_NOT_MEMBER = 2, /* RAFT_ENOTMEMBER: the sender is not a
-                                   voter, or is this node */
+    RAFT_REJECT_NOT_MEMBER = 2, /* RAFT_ENOTMEMBER: a reply from a node
+                                   that is not a member (nor one removed
+                                   lately, on a leader), a message from
+                                   id 0, or one from this node */
     RAFT_REJECT_TOO_BIG = 3,    /* RAFT_ETOOBIG: above
                                    RAFT_MAX_ACCEPT_ENTRIES or
                                    RAFT_MAX_ACCEPT_BYTES */
@@ -1448,8 +1455,9 @@ struct raft_metrics {
                       send callback took (returned 0). Whether the network
                       then delivers them is the host's business */
     uint64_t recv[RAFT_METRICS_MSG_SLOTS]; /* by RAFT_MSG_*: messages
-                      raft_step() found valid (well-formed, from a voter,
-                      within the caps), whatever it then did with them: a
+                      raft_step() found valid (well-formed, from a node
+                      it takes that type from, within the caps), whatever
+                      it then did with them: a
                       stale term, a log mismatch or a conflict counts here
                       and in rejected[] */
     uint64_t rejected[RAFT_METRICS_REJECT_SLOTS]; /* by RAFT_REJECT_*:

@@ -215,12 +215,13 @@ void raft__conf_free(struct raft *r)
     r->base_conf = NULL;
 }
 
-int raft__conf_reserve(struct raft *r, size_t n)
+/* Room for `cap` slots. */
+static int reserve_slots(struct raft *r, size_t cap)
 {
     const struct raft_allocator *a = &r->cfg.allocator;
     size_t w = r->cfg.max_inflight;
-    size_t cap = n + 1, i;
-    size_t out_cap = OUT_PER_PEER * n + OUT_EXTRA;
+    size_t i;
+    size_t out_cap = OUT_PER_PEER * (cap - 1) + OUT_EXTRA;
     struct slot_arrays s;
     if (cap <= r->slots_cap) {
         return 0;
@@ -250,6 +251,11 @@ int raft__conf_reserve(struct raft *r, size_t n)
     r->out_cap = out_cap;
     r->slots_cap = cap;
     return 0;
+}
+
+int raft__conf_reserve(struct raft *r, size_t n)
+{
+    return reserve_slots(r, n + 1); /* and this node's, if not a member */
 }
 
 int raft__conf_dup(struct raft *r, const void *buf, size_t len, uint8_t **out)
@@ -313,7 +319,9 @@ int raft__conf_set_base_voters(struct raft *r, const raft_id *voters, size_t n)
 }
 
 /* Fill slot k of the spare arrays for member `id`: its progress carried
- * over from the configuration in force, or fresh. */
+ * over from the configuration in force, or fresh. A member removed lately
+ * and added back starts afresh: the id may now name a new, empty node (a
+ * host replacing a machine), which holds nothing the old match says. */
 static void place(struct raft *r, size_t k, raft_id id, uint8_t flags)
 {
     size_t w = r->cfg.max_inflight;
@@ -321,6 +329,10 @@ static void place(struct raft *r, size_t k, raft_id id, uint8_t flags)
     struct raft__infl *ring = r->infl_spare + k * w;
     const struct raft__progress *old = raft__member(r, id);
     r->mflags_spare[k] = flags;
+    if (old != NULL && flags != 0 && id != r->cfg.id &&
+        r->mflags[old - r->prs] == 0) {
+        old = NULL;
+    }
     if (old != NULL) {
         *np = *old;
         memcpy(ring, old->infl, w * sizeof(*ring));
@@ -338,8 +350,6 @@ static void place(struct raft *r, size_t k, raft_id id, uint8_t flags)
     }
 }
 
-/* Make buf[0..len) (checked; len 0: no configuration) the configuration
- * in force, from the entry at `index`. Room was reserved. */
 /* Is `id` among the members encoded in buf (n of them)? */
 static bool has_member(const uint8_t *buf, size_t n, raft_id id)
 {
@@ -356,8 +366,9 @@ static bool has_member(const uint8_t *buf, size_t n, raft_id id)
  * in force, from the entry at `index`. Room was reserved. A leader keeps
  * the slots of members the change removes (flags 0, "departing") when
  * `departing` is set and there is room: it goes on sending them the log
- * until the change is committed, so that they learn they were removed
- * and do not campaign (thesis 4.2.2); raft__conf_tick drops them then. */
+ * until an election timeout after the change committed, so that they
+ * learn they were removed and do not campaign (thesis 4.2.2);
+ * raft__conf_tick drops them then. */
 static void install(struct raft *r, const uint8_t *buf, size_t len,
                     raft_index index, bool departing)
 {
@@ -423,8 +434,10 @@ static void install(struct raft *r, const uint8_t *buf, size_t len,
 
 /* The last configuration entry at or below hi and above the snapshot, or
  * 0. Bounded by hi - snap_index: configuration entries are rare, and the
- * callers ask from where one was just appended, or after a truncation or
- * for a compaction (both rare, and linear in entries the call handles). */
+ * callers ask from where one was just appended, after a truncation or for
+ * a compaction (both rare, and linear in entries the call handles), or
+ * for the configuration before an uncommitted one (raft__conf_was_voter,
+ * once per election timeout while a node holds such a configuration). */
 static raft_index find(const struct raft *r, raft_index hi)
 {
     raft_index i;
@@ -437,29 +450,35 @@ static raft_index find(const struct raft *r, raft_index hi)
     return 0;
 }
 
-static void reload(struct raft *r, bool force)
+/* Take the configuration the log (or the base) now ends with: if it is
+ * not the one in force, or always with `force`. `keep_departing`: see
+ * install(). */
+static void reload(struct raft *r, bool force, bool keep_departing)
 {
     raft_index i = find(r, raft__log_last(&r->log));
     if (i == 0) {
         if (force || r->conf_index > r->snap_index || r->conf_version == 0) {
-            install(r, r->base_conf, r->base_conf_len, r->snap_index, !force);
+            install(r, r->base_conf, r->base_conf_len, r->snap_index,
+                    keep_departing);
         }
         return;
     }
     if (force || i != r->conf_index || r->conf_version == 0) {
         const struct raft__log_ent *e = raft__log_ent_at(&r->log, i);
-        install(r, e->buf, e->len, i, !force);
+        install(r, e->buf, e->len, i, keep_departing);
     }
 }
 
 void raft__conf_reload(struct raft *r)
 {
-    reload(r, false);
+    reload(r, false, true);
 }
 
 void raft__conf_reload_force(struct raft *r)
 {
-    reload(r, true);
+    /* A new base (a snapshot installed or a start): slots of members
+     * removed before it are not kept. */
+    reload(r, true, false);
 }
 
 raft_index raft__conf_at(const struct raft *r, raft_index index,
@@ -501,15 +520,14 @@ size_t raft__conf_members(const struct raft *r, struct raft_member *out,
 
 /* ---- changes ----------------------------------------------------------- */
 
-/* Apply one change to ids/flags[0..*n) (flags 0: removed). */
+/* Apply one change to ids/flags[0..*n) (flags 0: removed), of which *live
+ * are members. The caller refused a second change of the same id, so an
+ * id removed here is never seen again. */
 static int apply_change(const struct raft_change *c, raft_id *ids,
-                        uint8_t *flags, size_t *n)
+                        uint8_t *flags, size_t *n, size_t *live)
 {
     size_t i;
     for (i = 0; i < *n && ids[i] != c->id; i++) {
-    }
-    if (i < *n && flags[i] == 0) {
-        return RAFT_EBADCONF; /* a second change of an id this one removed */
     }
     switch (c->type) {
     case RAFT_CHANGE_ADD_VOTER:
@@ -527,14 +545,16 @@ static int apply_change(const struct raft_change *c, raft_id *ids,
             return RAFT_EBADCONF;
         }
         flags[i] = 0;
+        (*live)--;
         return 0;
     }
     if (i == *n) {
-        if (*n == RAFT_MAX_MEMBERS) {
+        if (*live == RAFT_MAX_MEMBERS) {
             return RAFT_EINVAL;
         }
         ids[i] = c->id;
         (*n)++;
+        (*live)++;
     }
     flags[i] = c->type == RAFT_CHANGE_ADD_VOTER ? RAFT_MEMBER_VOTER
                                                 : RAFT_MEMBER_LEARNER;
@@ -544,11 +564,13 @@ static int apply_change(const struct raft_change *c, raft_id *ids,
 int raft__conf_propose(struct raft *r, const struct raft_change *changes,
                        size_t n, int joint, raft_index *index)
 {
+    /* The members, then the ids the changes add: removed ones keep their
+     * place (flags 0), so at most twice the limit. */
     uint8_t buf[RAFT__CONF_MAX_BYTES];
-    raft_id ids[RAFT_MAX_MEMBERS];
-    uint8_t flags[RAFT_MAX_MEMBERS];
+    raft_id ids[2 * RAFT_MAX_MEMBERS];
+    uint8_t flags[2 * RAFT_MAX_MEMBERS];
     uint8_t old[RAFT_MAX_MEMBERS];
-    size_t m = 0, i, j, changed = 0, voters = 0, len;
+    size_t m = 0, live, members, i, j, changed = 0, voters = 0, len;
     bool to_joint;
     int rc;
     if (n > 0) {
@@ -587,6 +609,7 @@ int raft__conf_propose(struct raft *r, const struct raft_change *changes,
             m++;
         }
     }
+    members = live = m;
     if (n == 0) {
         len = encode(buf, ids, flags, m, false); /* leave the joint one */
         goto propose;
@@ -598,7 +621,7 @@ int raft__conf_propose(struct raft *r, const struct raft_change *changes,
                 return RAFT_EBADCONF;
             }
         }
-        rc = apply_change(&changes[i], ids, flags, &m);
+        rc = apply_change(&changes[i], ids, flags, &m, &live);
         if (rc != 0) {
             return rc;
         }
@@ -624,8 +647,9 @@ int raft__conf_propose(struct raft *r, const struct raft_change *changes,
     }
     len = encode(buf, ids, flags, m, to_joint && joint != RAFT_JOINT_EXPLICIT);
 propose:
-    /* Room for the new configuration and the members it removes. */
-    rc = raft__conf_reserve(r, m + r->n);
+    /* Room for the slots in use (members, this node, members removed
+     * lately) and one for each id added: what install() may need. */
+    rc = reserve_slots(r, r->n + (m - members));
     if (rc != 0) {
         return rc;
     }
@@ -665,7 +689,9 @@ int raft__conf_transfer(struct raft *r, raft_id id)
         return RAFT_EINVAL;
     }
     pr = raft__member(r, id);
-    if (pr == NULL || !raft__is_voter(r, (size_t)(pr - r->prs))) {
+    if (pr == NULL || (r->mflags[pr - r->prs] & RAFT_MEMBER_VOTER) == 0) {
+        /* A member only the outgoing group of a joint configuration counts
+         * is on its way out: it would have to hand over again. */
         return RAFT_EBADCONF;
     }
     if (r->transfer_to != 0) {
@@ -725,7 +751,7 @@ void raft__conf_drop_departing(struct raft *r)
     r->conf_simple = simple;
     r->ack_need = simple ? raft__quorum_majority(r->n) : 0;
     if (r->role == RAFT_LEADER) {
-        raft__repl_conf_changed(r);
+        raft__repl_slots_changed(r); /* the voters, and the lease, stay */
     }
 }
 
@@ -740,16 +766,22 @@ int raft__conf_tick(struct raft *r)
     }
     if (r->transfer_to != 0) {
         const struct raft__progress *pr = raft__member(r, r->transfer_to);
-        if (++r->transfer_elapsed >= r->cfg.election_ticks || pr == NULL) {
-            raft_id to = r->transfer_to;
-            r->transfer_to = 0;
-            r->lead_open = true;
-            raft__emit(r, RAFT_EVENT_TRANSFER_ABORTED, to, 0,
-                       "no election within an election timeout");
-        } else if (r->transfer_elapsed % r->cfg.heartbeat_ticks == 0) {
-            raft__conf_transfer_check(r, pr); /* in case it was lost */
+        if (++r->transfer_elapsed < r->cfg.election_ticks && pr != NULL) {
+            if (r->transfer_elapsed % r->cfg.heartbeat_ticks == 0) {
+                raft__conf_transfer_check(r, pr); /* in case it was lost */
+            }
+            return 0;
         }
-        return 0;
+        raft__emit(r, RAFT_EVENT_TRANSFER_ABORTED, r->transfer_to, 0,
+                   "no election within an election timeout");
+        r->transfer_to = 0;
+        r->lead_open = true;
+        if (!r->transfer_removal) {
+            return 0;
+        }
+        /* The handover of a leader no longer a voter failed: it steps
+         * down now, below, rather than take proposals until the next
+         * tick. */
     }
     if (r->conf_index > r->commit) {
         return 0;

@@ -68,7 +68,7 @@ void raft__conf_reload(struct raft *r);
 void raft__conf_reload_force(struct raft *r);
 
 /* Forget the slots of members removed by the configuration in force
- * (kept by a leader until the change commits). */
+ * (kept by a leader until an election timeout after the change commits). */
 void raft__conf_drop_departing(struct raft *r);
 
 /* The log was cut back to from - 1: reload if that removed the entry of

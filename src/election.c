@@ -124,7 +124,8 @@ static int prevote_start(struct raft *r)
 
 int raft__election_timeout(struct raft *r)
 {
-    if (!raft__is_voter(r, r->self) && !raft__conf_was_voter(r)) {
+    bool voter = raft__is_voter(r, r->self);
+    if (!voter && !raft__conf_was_voter(r)) {
         /* Learners, removed nodes and nodes waiting to join never
          * campaign (thesis 4.2.1, 4.2.2); a node that a change not yet
          * committed here removes still does, since it may hold the only
@@ -138,9 +139,15 @@ int raft__election_timeout(struct raft *r)
         raft__reset_election_timer(r);
         return 0;
     }
-    if (r->cfg.disable_pre_vote) {
+    if (r->cfg.disable_pre_vote && voter) {
         return raft__election_start(r);
     }
+    /* A node that may campaign only as a voter of the previous
+     * configuration pre-votes even with PreVote off: most likely its
+     * removal did commit and it missed the news, and a campaign raising
+     * the term would depose the leader of a cluster it is no longer in.
+     * The pre-vote leaves the term alone, and a leader answers it by
+     * telling the node the change committed (raft__repl_tell_removed). */
     return prevote_start(r);
 }
 

@@ -181,11 +181,11 @@ struct raft {
     raft_term ev_term;
 
     /* Members (conf.h): slots 0..n, in the order of the configuration in
-     * force, then this node if it is not a member; prs[self] is this
-     * node. */
+     * force, then this node if it is not a member, then on a leader the
+     * members removed lately (n_departing); prs[self] is this node. */
     struct raft__progress *prs;
     uint8_t *mflags;            /* RAFT_MEMBER_* of each slot (0: this
-                                   node, not a member) */
+                                   node, not a member, or a removed one) */
     size_t n;
     size_t self;
     size_t slots_cap;           /* room in every slot array */

@@ -83,6 +83,13 @@ bool raft__progress_reject(struct raft__progress *pr, raft_index rejected,
     if (next_hint <= pr->match) {
         next_hint = pr->match + 1;
     }
+    if (next_hint == pr->next) {
+        /* Refused at match: the follower lacks what it acknowledged (its
+         * disk lost it, or a new node took the id). Sending the same probe
+         * again at once would loop at network speed; it waits for the
+         * heartbeat, which repeats it once per interval. */
+        return false;
+    }
     pr->next = next_hint;
     pr->probe_sent = false;
     return true;

@@ -134,7 +134,8 @@ static inline bool raft__progress_update(struct raft__progress *pr, raft_index m
 /*
  * A rejection of prev index `rejected`, with next_hint the leader's chosen
  * next index from the follower's hint. Returns false if the rejection is
- * stale (answers an older probe, or an index already known to match).
+ * stale (answers an older probe, or an index already known to match) or
+ * would only repeat the probe outstanding (a follower refusing its match).
  */
 bool raft__progress_reject(struct raft__progress *pr, raft_index rejected,
                            raft_index next_hint);

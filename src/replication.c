@@ -18,16 +18,16 @@
 /* ---- leader ---------------------------------------------------------------- */
 
 /* An empty AppendEntries, queued: it leaves at the flush. */
-static void queue_heartbeat(struct raft *r, const struct raft__progress *pr,
-                            raft_index prev, raft_index commit)
+static void queue_heartbeat(struct raft *r, raft_id to, raft_index prev,
+                            raft_index commit)
 {
-    struct raft_msg *m = raft__queue_slot(r, pr->id, RAFT__AFTER_NOTHING);
+    struct raft_msg *m = raft__queue_slot(r, to, RAFT__AFTER_NOTHING);
     if (m == NULL) {
         return;
     }
     m->type = RAFT_MSG_APPEND;
     m->from = r->cfg.id;
-    m->to = pr->id;
+    m->to = to;
     m->term = r->term;
     m->u.append.prev_index = prev;
     m->u.append.prev_term = raft__log_term(&r->log, prev);
@@ -448,7 +448,27 @@ int raft__repl_propose_conf(struct raft *r, const void *buf, size_t len,
     return 0;
 }
 
+void raft__repl_tell_removed(struct raft *r, raft_id to)
+{
+    /* Anchored at the entry of the configuration in force, or at the
+     * log's base if that was compacted: a node holding it learns that the
+     * commit index covers it. */
+    raft_index at = r->conf_index > r->log.base ? r->conf_index : r->log.base;
+    if (r->role == RAFT_LEADER && at > 0 && r->conf_index <= r->commit &&
+        at <= r->commit) {
+        queue_heartbeat(r, to, at, at);
+    }
+}
+
 void raft__repl_conf_changed(struct raft *r)
+{
+    /* A lease rests on the voters that confirmed it: those of another
+     * configuration must confirm it again (read.c). */
+    r->lease_until = 0;
+    raft__repl_slots_changed(r);
+}
+
+void raft__repl_slots_changed(struct raft *r)
 {
     size_t i;
     /* The fast counts of commit_after_ack need a bound on the matches of
@@ -462,9 +482,6 @@ void raft__repl_conf_changed(struct raft *r)
             }
         }
     }
-    /* A lease rests on the voters that confirmed it: those of another
-     * configuration must confirm it again (read.c). */
-    r->lease_until = 0;
     /* A majority may hold more now (a lagging voter left). */
     if (r->lead_first <= raft__log_last(&r->log)) {
         maybe_commit(r);
@@ -499,7 +516,7 @@ int raft__repl_tick(struct raft *r)
 {
     raft_index last;
     size_t i;
-    int rc;
+    int rc = 0;
     if (!r->cfg.disable_check_quorum && !quorum_active(r)) {
         r->metrics.quorum_lost++;
         raft__become_follower(r, r->term, 0); /* same term: cannot fail */
@@ -508,13 +525,16 @@ int raft__repl_tick(struct raft *r)
         return 0;
     }
     if (!r->conf_simple || r->transfer_to != 0) {
+        /* A failure (the automatic leave of a joint configuration could
+         * not be proposed; it is tried again at the next tick) is
+         * returned after the heartbeats, which must not wait for it. */
         rc = raft__conf_tick(r);
-        if (rc != 0 || r->role != RAFT_LEADER) {
+        if (r->role != RAFT_LEADER) {
             return rc;
         }
     }
     if (++r->heartbeat_elapsed < r->cfg.heartbeat_ticks) {
-        return 0;
+        return rc;
     }
     r->heartbeat_elapsed = 0;
     raft__read_heartbeat(r);
@@ -537,7 +557,7 @@ int raft__repl_tick(struct raft *r)
              * log's base, keeps the follower from campaigning meanwhile
              * (it lacks the base and rejects it, which is ignored). */
             raft__snapshot_tick(r, pr);
-            queue_heartbeat(r, pr, r->log.base,
+            queue_heartbeat(r, pr->id, r->log.base,
                             r->commit < r->log.base ? r->commit : r->log.base);
             continue;
         }
@@ -554,7 +574,7 @@ int raft__repl_tick(struct raft *r)
          * empty message anchored at the last index sent: if the tail was
          * lost the follower rejects it and its hint says where it stands.
          * Either way commit goes no further than the anchor. */
-        queue_heartbeat(r, pr, pr->next - 1,
+        queue_heartbeat(r, pr->id, pr->next - 1,
                         r->commit < pr->next - 1 ? r->commit : pr->next - 1);
         if (pr->state == RAFT_PROGRESS_PROBE) {
             pr->probe_sent = true;
@@ -564,7 +584,7 @@ int raft__repl_tick(struct raft *r)
             want_replicate(r, pr); /* e.g. after a failed send */
         }
     }
-    return 0;
+    return rc;
 }
 
 int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,

@@ -27,8 +27,17 @@ int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
  * reserved. Errors as raft__repl_propose_one. */
 int raft__repl_propose_conf(struct raft *r, const void *buf, size_t len,
                             raft_index *index);
+/* Leader: a vote or pre-vote request came from `to`, a node outside the
+ * configuration in force and without a slot. If that configuration is
+ * committed, tell `to` so with an empty AppendEntries whose commit index
+ * covers it: a node removed by it that never learned the change committed
+ * (it missed the heartbeats that said so, or restarted, forgetting its
+ * commit index) stops campaigning (raft__conf_was_voter). */
+void raft__repl_tell_removed(struct raft *r, raft_id to);
 /* Leader: the configuration in force changed (conf.c). */
 void raft__repl_conf_changed(struct raft *r);
+/* Leader: the slots changed, not the voters (departing ones dropped). */
+void raft__repl_slots_changed(struct raft *r);
 /* raft__repl_flush (declared in node.h, used by the flush): send what flow
  * control allows to every follower marked by a handler, round robin. */
 

@@ -430,6 +430,9 @@ RAFT__NOINLINE static int step_other(struct raft *r, struct raft__progress *pr,
         /* A transfer's campaign was asked for by the leader itself. */
         if (m->term > r->term && !m->u.vote.transfer &&
             raft__election_in_lease(r)) {
+            if (pr == NULL) {
+                raft__repl_tell_removed(r, m->from);
+            }
             return ignore_in_lease(r, m);
         }
         /* A higher term and a vote are persisted together there. */
@@ -442,6 +445,9 @@ RAFT__NOINLINE static int step_other(struct raft *r, struct raft__progress *pr,
         return raft__election_recv_vote_resp(r, pr, m);
     case RAFT_MSG_PREVOTE:
         r->metrics.recv[RAFT_MSG_PREVOTE]++;
+        if (pr == NULL) {
+            raft__repl_tell_removed(r, m->from); /* changes nothing here */
+        }
         if (m->term > r->term && raft__election_in_lease(r)) {
             return ignore_in_lease(r, m);
         }

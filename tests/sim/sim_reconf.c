@@ -229,7 +229,8 @@ int sim_conf_transfer(struct sim_node *nd, raft_id to)
     sim_conf_of(nd, &c);
     int exp = st.role != RAFT_LEADER          ? RAFT_ENOTLEADER
               : to == 0 || to == nd->id       ? RAFT_EINVAL
-              : !sim_conf_is_voter(&c, to)    ? RAFT_EBADCONF
+              : to > SIM_MAX_NODES ||
+                !(c.fl[to] & RAFT_MEMBER_VOTER) ? RAFT_EBADCONF
               : nd->xfer != 0                 ? RAFT_ETRANSFER
                                               : 0;
     bool may_xfer = sim_conf_may_transfer(nd, &st);

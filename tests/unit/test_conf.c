@@ -681,6 +681,237 @@ START_TEST(test_joined_node_without_configuration_cannot_compact)
 }
 END_TEST
 
+/* ---- removed members ------------------------------------------------------ */
+
+/* Tick every node of 1..n once, then deliver. */
+static void tick_round(struct harness *h, raft_id n)
+{
+    for (raft_id id = 1; id <= n; id++) {
+        ck_assert_int_eq(raft_tick(h_raft(h, id)), 0);
+    }
+    h_deliver_all(h);
+}
+
+/* Node 3 holds its removal but never hears that it committed: cut off
+ * while the leader's heartbeats said so, and behind by then. With PreVote
+ * and CheckQuorum off it used to campaign at ever higher terms and depose
+ * the leader of the remaining voters again and again. It now pre-votes
+ * (its term stays), and the leader answers by telling it the change
+ * committed, after which it never campaigns again. */
+START_TEST(test_removed_node_learns_commit_from_leader)
+{
+    struct harness *h = cluster(0, NULL);
+    raft_index idx;
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    h_deliver_all(h);
+    ck_assert_uint_lt(h_status(h, 3).commit, idx);
+    h->strict = false; /* node 3's replies are refused once its slot goes */
+    h_partition(h, 1u << 3);
+    ck_assert_int_eq(h_propose(h, 1, "x", NULL), 0);
+    h_heartbeat(h, 1, 2 * E); /* the removed member's slot is dropped */
+    h_drop(h, 0, 3, 0);
+    h_drop(h, 3, 0, 0);
+    h_partition(h, 0);
+    raft_term t0 = h_status(h, 1).term;
+    for (unsigned i = 0; i < 20 * E; i++) {
+        tick_round(h, 3);
+        ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    }
+    ck_assert_uint_eq(h_status(h, 1).term, t0);
+    ck_assert_uint_eq(h_status(h, 3).term, t0);
+    ck_assert_uint_ge(h_status(h, 3).commit, idx);
+    ck_assert_uint_eq(h_nevents(h, 3, RAFT_EVENT_PREVOTE_START), 1);
+    ck_assert_uint_eq(h_nevents(h, 3, RAFT_EVENT_ELECTION_START), 0);
+    h_free(h);
+}
+END_TEST
+
+/* A removed node that learned of the commit, then restarted (its commit
+ * index is not persisted), pre-votes once and stops. */
+START_TEST(test_removed_node_restarted_stops_prevoting)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 43,
+                       .pre_vote = true, .check_quorum = true};
+    struct harness *h = cluster(0, &o);
+    raft_index idx;
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    h->strict = false;
+    h_deliver_all(h);
+    h_heartbeat(h, 1, 2 * E);
+    ck_assert_uint_ge(h_status(h, 3).commit, idx);
+    ck_assert_int_eq(h_restart(h, 3), 0);
+    ck_assert_uint_lt(h_status(h, 3).commit, idx);
+    for (unsigned i = 0; i < 10 * E; i++) {
+        tick_round(h, 3);
+    }
+    ck_assert_uint_eq(h_nevents(h, 3, RAFT_EVENT_PREVOTE_START), 1);
+    ck_assert_uint_ge(h_status(h, 3).commit, idx);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    h_free(h);
+}
+END_TEST
+
+/* Replace node `id` by an empty node that joins (a host that wiped the
+ * machine and reuses its id). */
+static void wipe_and_join(struct harness *h, raft_id id)
+{
+    struct h_node *nd = h_node(h, id);
+    struct raft_callbacks cbs = h_callbacks(h);
+    raft_destroy(nd->r);
+    nd->r = NULL;
+    nd->disk.n = 0;
+    nd->d_term = 0;
+    nd->d_vote = 0;
+    nd->sm_index = 0;
+    nd->sm_term = 0;
+    nd->sm_hash = 0;
+    ck_assert_int_eq(raft_create(&nd->cfg, &cbs, nd, &nd->r), 0);
+    ck_assert_int_eq(raft_join(nd->r), 0);
+}
+
+/* A member removed and, before its slot was dropped, added back as a new
+ * empty node: it starts afresh and catches up. It used to keep its old
+ * match, refuse the probe there, and have it sent again at once, forever
+ * (a message storm). */
+START_TEST(test_member_added_back_empty_catches_up)
+{
+    struct harness *h = cluster(1, NULL);
+    h->strict = false;
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    settle(h, 1);
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
+    }
+    settle(h, 1);
+    ck_assert_uint_eq(h_progress(h, 1, 4).match, h_status(h, 1).last_index);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 4, NULL), 0);
+    h_deliver_all(h);
+    h_heartbeat(h, 1, 1); /* committed; its slot is kept a while */
+    wipe_and_join(h, 4);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    ck_assert_uint_eq(h_progress(h, 1, 4).match, 0);
+    h_deliver_all(h);
+    h_heartbeat(h, 1, 5);
+    ck_assert_uint_eq(h_status(h, 4).last_index, h_status(h, 1).last_index);
+    ASSERT_CONF(h, 4, "1V 2V 3V 4L");
+    h_free(h);
+}
+END_TEST
+
+/* Messages of `type` node `from` handed to its send callback for `to`
+ * since its calls were last reset. */
+static size_t sent(const struct harness *h, raft_id from, raft_id to, int type)
+{
+    const struct h_call *c;
+    size_t k, n = 0;
+    for (k = 0; (c = h_call(h, from, H_CB_SEND, k)) != NULL; k++) {
+        n += c->to == to && c->msg_type == type;
+    }
+    return n;
+}
+
+/* A follower that lost what it acknowledged (its disk was wiped, its id
+ * kept) refuses the probe at its match: the leader repeats it once per
+ * heartbeat interval, not at network speed. */
+START_TEST(test_follower_refusing_its_match_probed_once_per_heartbeat)
+{
+    struct harness *h = cluster(0, NULL);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
+    }
+    settle(h, 1);
+    raft_index m3 = h_progress(h, 1, 3).match;
+    ck_assert_uint_eq(m3, h_status(h, 1).last_index);
+    h->strict = false;
+    wipe_and_join(h, 3);
+    h_reset_all_calls(h);
+    ck_assert_int_eq(h_propose(h, 1, "d", NULL), 0);
+    ck_assert_uint_lt(h_deliver_all(h), 20); /* no storm */
+    h_heartbeat(h, 1, 2);
+    h_reset_all_calls(h);
+    h_heartbeat(h, 1, 10);
+    /* one probe per heartbeat; the others commit as usual */
+    ck_assert_uint_eq(sent(h, 1, 3, RAFT_MSG_APPEND), 10);
+    ck_assert_uint_eq(h_progress(h, 1, 3).match, m3);
+    ck_assert_uint_eq(h_status(h, 2).commit, h_status(h, 1).last_index);
+    h_free(h);
+}
+END_TEST
+
+/* A joint configuration left automatically takes no allocation: the
+ * slots in use are all it needs (an allocation failure there used to fail
+ * the tick before its heartbeats). */
+START_TEST(test_auto_leave_allocates_nothing)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 45,
+                       .counting_alloc = true};
+    struct harness *h = cluster(1, &o);
+    struct raft_change c = {RAFT_CHANGE_ADD_VOTER, 4};
+    raft_index j;
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), &c, 1,
+                                         RAFT_JOINT_IMPLICIT, &j), 0);
+    h_deliver_all(h);
+    ck_assert_uint_ge(h_status(h, 1).commit, j);
+    ck_assert(h_status(h, 1).joint);
+    h_reset_all_calls(h);
+    h->alloc.fail_at = h->alloc.calls + 1;
+    ck_assert_int_eq(raft_tick(h_raft(h, 1)), 0);
+    h->alloc.fail_at = 0;
+    ck_assert_uint_gt(h_ncalls(h, 1, H_CB_SEND), 0);
+    ck_assert(!h_status(h, 1).joint);
+    settle(h, 1);
+    ASSERT_CONF(h, 2, "1V 2V 3V 4V");
+    h_free(h);
+}
+END_TEST
+
+/* While joint, a voter of the outgoing group only is being removed: no
+ * leadership transfer to it. */
+START_TEST(test_no_transfer_to_outgoing_only_member)
+{
+    struct harness *h = cluster(1, NULL);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    settle(h, 1);
+    struct raft_change sw[] = {{RAFT_CHANGE_ADD_VOTER, 4}, {RAFT_CHANGE_REMOVE, 3}};
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), sw, 2,
+                                         RAFT_JOINT_EXPLICIT, NULL), 0);
+    settle(h, 1);
+    ASSERT_CONF(h, 1, "1VO 2VO 3O 4V");
+    ck_assert_int_eq(raft_transfer_leadership(h_raft(h, 1), 3), RAFT_EBADCONF);
+    ck_assert_int_eq(raft_transfer_leadership(h_raft(h, 1), 4), 0);
+    h_free(h);
+}
+END_TEST
+
+/* At RAFT_MAX_MEMBERS, one member out and another in in the same change
+ * leaves RAFT_MAX_MEMBERS: taken. One more would not be. */
+START_TEST(test_max_members_remove_and_add)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 49,
+                       .n_boot = 1};
+    struct harness *h = h_new(1, &o);
+    static struct raft_change c[RAFT_MAX_MEMBERS];
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h->strict = false; /* the learners do not exist */
+    for (size_t i = 0; i < RAFT_MAX_MEMBERS - 1; i++) {
+        c[i] = (struct raft_change){RAFT_CHANGE_ADD_LEARNER, 100 + i};
+    }
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), c, RAFT_MAX_MEMBERS - 1,
+                                         RAFT_JOINT_AUTO, NULL), 0);
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_status(h, 1).n_members, RAFT_MAX_MEMBERS);
+    struct raft_change two[] = {{RAFT_CHANGE_REMOVE, 100},
+                                {RAFT_CHANGE_ADD_LEARNER, 9999},
+                                {RAFT_CHANGE_ADD_LEARNER, 9998}};
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), two, 3, RAFT_JOINT_AUTO, NULL),
+                     RAFT_EINVAL);
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), two, 2, RAFT_JOINT_AUTO, NULL), 0);
+    ck_assert_uint_eq(h_status(h, 1).n_members, RAFT_MAX_MEMBERS);
+    h_free(h);
+}
+END_TEST
+
 Suite *raft_conf_suite(void)
 {
     Suite *s = suite_create("membership");
@@ -711,6 +942,17 @@ Suite *raft_conf_suite(void)
     tcase_add_test(tc, test_transfer_leadership);
     tcase_add_test(tc, test_transfer_abandoned_after_election_timeout);
     tcase_add_test(tc, test_leader_removing_itself_hands_over);
+    tcase_add_test(tc, test_no_transfer_to_outgoing_only_member);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("removed members");
+    h_tcase_cleanup(tc);
+    tcase_add_test(tc, test_removed_node_learns_commit_from_leader);
+    tcase_add_test(tc, test_removed_node_restarted_stops_prevoting);
+    tcase_add_test(tc, test_member_added_back_empty_catches_up);
+    tcase_add_test(tc, test_follower_refusing_its_match_probed_once_per_heartbeat);
+    tcase_add_test(tc, test_auto_leave_allocates_nothing);
+    tcase_add_test(tc, test_max_members_remove_and_add);
     suite_add_tcase(s, tc);
     return s;
 }
