@@ -201,6 +201,7 @@ struct world {
                             configurations and ids beyond the bootstrap
                             list from the input */
     bool in_timeout_now; /* stepping a TimeoutNow */
+    raft_id vote_from;   /* stepping a vote or pre-vote request from it */
     bool in_last_chunk;  /* stepping the last chunk of a snapshot */
     /* Configurations of the messages built (alive until stepped). */
     uint8_t msg_conf[FZ_CONF_MAX + 1];
@@ -815,7 +816,16 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
                      m->u.vote.transfer);
         } else if (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_SNAPSHOT ||
                    m->type == RAFT_MSG_HEARTBEAT || m->type == RAFT_MSG_TIMEOUT_NOW) {
-            FZ_CHECK(st.role == RAFT_LEADER && has_slot(w, m->to),
+            /* To a node with no slot only in answer to its vote request:
+             * an empty AppendEntries telling it the configuration in force
+             * (which leaves it out) committed. */
+            bool tells = m->type == RAFT_MSG_APPEND && w->vote_from == m->to &&
+                         m->u.append.n_entries == 0 &&
+                         m->u.append.commit == m->u.append.prev_index &&
+                         m->u.append.prev_index >= 1 &&
+                         m->u.append.prev_index <= st.commit &&
+                         st.conf_index <= st.commit && f == 0;
+            FZ_CHECK(st.role == RAFT_LEADER && (has_slot(w, m->to) || tells),
                      "leader's message (type %d) to %llu, not a member (role %d)",
                      m->type, (ull)m->to, st.role);
         }
@@ -1047,9 +1057,12 @@ static void cb_event(struct raft *r, void *ctx, const struct raft_event *ev)
     if (ev->type == RAFT_EVENT_TRANSFER_ABORTED) {
         struct raft_status st;
         raft_status(r, &st);
-        FZ_CHECK(st.role == RAFT_LEADER &&
-                     ((w->xfer_to != 0 && st.term == w->xfer_term) ||
-                      may_self_transfer(&st)),
+        /* A leader no longer a voter whose hand-over failed steps down in
+         * the same tick. */
+        FZ_CHECK((st.role == RAFT_LEADER &&
+                  ((w->xfer_to != 0 && st.term == w->xfer_term) ||
+                   may_self_transfer(&st))) ||
+                     (st.role == RAFT_FOLLOWER && !st.is_voter),
                  "transfer aborted, none under way (to %llu in term %llu)",
                  (ull)w->xfer_to, (ull)w->xfer_term);
         w->xfer_to = 0;
@@ -1464,7 +1477,9 @@ static void check_after(struct world *w, int kind, int rc,
     FZ_CHECK(st.id == w->self, "status identity");
     FZ_CHECK(st.role >= RAFT_FOLLOWER && st.role <= RAFT_PRECANDIDATE, "role %d",
              st.role);
-    FZ_CHECK(st.role != RAFT_PRECANDIDATE || !w->cfg.disable_pre_vote,
+    /* With PreVote off, only a node that may campaign as a voter of the
+     * configuration before the one in force pre-votes. */
+    FZ_CHECK(st.role != RAFT_PRECANDIDATE || !w->cfg.disable_pre_vote || !st.is_voter,
              "pre-candidate with PreVote off");
     FZ_CHECK(st.term == w->d.term && st.vote == w->d.vote,
              "node term %llu vote %llu, persisted %llu %llu", (ull)st.term,
@@ -2039,11 +2054,13 @@ static void do_step(struct world *w, const struct raft_msg *m)
     begin(w, &b);
     w->einval_ok = m->type == RAFT_MSG_SNAPSHOT && !w->snap_cbs;
     w->in_timeout_now = m->type == RAFT_MSG_TIMEOUT_NOW;
+    w->vote_from = m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE ? m->from : 0;
     w->in_last_chunk = m->type == RAFT_MSG_SNAPSHOT && m->u.snapshot.last;
     FZ_CHECK(raft_metrics(w->r, &m0, sizeof(m0)) == 0, "raft_metrics");
     rc = raft_step(w->r, m);
     FZ_CHECK(raft_metrics(w->r, &m1, sizeof(m1)) == 0, "raft_metrics");
     w->in_timeout_now = false;
+    w->vote_from = 0;
     w->in_last_chunk = false;
     ignored = m1.rejected[RAFT_REJECT_IN_LEASE] > m0.rejected[RAFT_REJECT_IN_LEASE];
     /* (RAFT_EAPPLY: an earlier entry failed to apply again on the way
@@ -2704,7 +2721,8 @@ static void op_transfer(struct world *w, struct fz *in)
     bool voter, active;
     int rc;
     node_conf(w, &cur);
-    voter = (conf_flags(&cur, id) & (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING)) != 0;
+    /* A member of the outgoing group only is on its way out: refused. */
+    voter = (conf_flags(&cur, id) & RAFT_MEMBER_VOTER) != 0;
     begin(w, &b);
     active = w->xfer_to != 0;
     if (b.role == RAFT_LEADER && !active) {
