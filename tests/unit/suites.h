@@ -15,7 +15,8 @@ Suite *raft_async_suite(void);       /* test_async.c */
 Suite *raft_flow_suite(void);        /* test_flow.c */
 Suite *raft_metrics_suite(void);     /* test_metrics.c */
 Suite *raft_snapshot_suite(void);    /* test_snapshot.c */
-Suite *raft_reads_suite(void);
-Suite *raft_conf_suite(void);          /* test_conf.c */       /* test_reads.c */
+Suite *raft_reads_suite(void);       /* test_reads.c */
+Suite *raft_conf_suite(void);        /* test_conf.c */
+Suite *raft_known_suite(void);       /* test_known.c */
 
 #endif
