@@ -281,6 +281,26 @@ static void assert_caught_up(struct harness *h, raft_id id, raft_id leader)
     h_assert_logs_equal(h, id, leader);
 }
 
+/* The host of node id loses its disk and starts it again empty, under
+ * the same id, with raft_join (a replaced machine). */
+static void wipe_and_join(struct harness *h, raft_id id)
+{
+    struct h_node *nd = h_node(h, id);
+    raft_destroy(nd->r);
+    nd->r = NULL;
+    for (size_t i = 0; i < nd->disk.n; i++) {
+        free(nd->disk.e[i].buf);
+    }
+    nd->disk.n = 0;
+    nd->disk_base = 0;
+    nd->d_term = 0;
+    nd->d_vote = 0;
+    nd->pending = 0;
+    struct raft_callbacks cbs = h_callbacks(h);
+    ck_assert_int_eq(raft_create(&nd->cfg, &cbs, nd, &nd->r), 0);
+    ck_assert_int_eq(raft_join(nd->r), 0);
+}
+
 /* ---- removed and demoted members ------------------------------------------- */
 
 /*
@@ -430,6 +450,41 @@ START_TEST(test_snapshot_demotes_voter)
     ck_assert_uint_eq(metrics(h, 3).elections_started, el);
     ck_assert_uint_eq(w_leader(&w), 1);
     ck_assert_uint_eq(h_status(h, 1).term, t);
+    assert_caught_up(h, 3, 1);
+    h_free(h);
+}
+END_TEST
+
+/*
+ * etcd-io/etcd #21178 (PR #21271) and the reports of etcd-raft and raft-rs
+ * users it matches (formancehq/ledger PR #1476, nexi-lab/nexus PR #3939):
+ * a member whose disk was lost rejoins empty under its old id while the
+ * leader still holds its old progress (match far above the empty log),
+ * which breaks the node (a panic there). Their remedy is to remove the
+ * member and add it back, which starts its progress afresh. Here the
+ * empty node is added back an election timeout after its removal
+ * committed: it must start from nothing and catch up from index 1.
+ */
+START_TEST(test_member_re_added_empty_after_departure_catches_up)
+{
+    struct h_opts o = opts(211, true);
+    struct harness *h = cluster(0, &o);
+    struct world w;
+    w_init(&w, h);
+    h->strict = false;
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
+    }
+    w_run(&w, 2);
+    raft_index idx;
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    w_run(&w, 2 * E);
+    ck_assert_uint_ge(h_status(h, 1).commit, idx);
+    wipe_and_join(h, 3);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
+    ck_assert_uint_eq(h_progress(h, 1, 3).match, 0);
+    w_run(&w, 3);
+    ASSERT_CONF(h, 3, "1V 2V 3L");
     assert_caught_up(h, 3, 1);
     h_free(h);
 }
@@ -1165,6 +1220,7 @@ Suite *raft_known_suite(void)
     tcase_add_test(tc, test_removed_node_restarted_does_not_disrupt);
     tcase_add_test(tc, test_learner_unaware_of_promotion_votes);
     tcase_add_test(tc, test_snapshot_demotes_voter);
+    tcase_add_test(tc, test_member_re_added_empty_after_departure_catches_up);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("in_force");
