@@ -24,6 +24,7 @@ int main(void)
     srunner_add_suite(sr, raft_snapshot_suite());
     srunner_add_suite(sr, raft_reads_suite());
     srunner_add_suite(sr, raft_conf_suite());
+    srunner_add_suite(sr, raft_known_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -17,5 +17,6 @@ Suite *raft_metrics_suite(void);     /* test_metrics.c */
 Suite *raft_snapshot_suite(void);    /* test_snapshot.c */
 Suite *raft_reads_suite(void);       /* test_reads.c */
 Suite *raft_conf_suite(void);        /* test_conf.c */
+Suite *raft_known_suite(void);       /* test_known.c */
 
 #endif
