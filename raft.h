@@ -226,7 +226,9 @@ struct raft_msg_vote {
     raft_term last_term;   /* term of that entry, 0 if the log is empty */
     bool transfer;         /* RAFT_MSG_VOTE only: the campaign of a
                               leadership transfer, which voters do not
-                              ignore under leader stickiness */
+                              ignore under leader stickiness (unless the
+                              candidate is no voter of their
+                              configuration in force) */
 };
 
 /* Reply to RequestVote. The voter's last entry tells a losing candidate
@@ -887,7 +889,10 @@ RAFT_API int raft_tick(struct raft *r);
  *                     would update its progress or count as its vote
  *                     (requests from non-members are taken: a leader or
  *                     candidate may be in a configuration this node has
- *                     not seen yet);
+ *                     not seen yet), or, on a leader, is a member a change
+ *                     removed and sent such a reply of a later term (its
+ *                     slot is kept only so that it learns of its removal:
+ *                     its term deposes nobody);
  *   RAFT_EBADMSG      the message is impossible from a correct node:
  *                     - an unknown type, a recipient other than this node,
  *                       a term of 0 or UINT64_MAX;
@@ -1173,7 +1178,10 @@ RAFT_API int raft_leave_joint(struct raft *r, raft_index *index);
  * every heartbeat while the transfer lasts), on which `id` campaigns at
  * once, at the next term,
  * without a pre-vote; the voters do not ignore that campaign under leader
- * stickiness. The transfer ends when this node stops leading, or is
+ * stickiness (those whose configuration in force does not count `id` as
+ * a voter do: a TimeoutNow that arrives late, after the transfer was
+ * abandoned and `id` removed, disrupts nothing). The transfer ends when
+ * this node stops leading, or is
  * abandoned after an election timeout (RAFT_EVENT_TRANSFER_ABORTED), and
  * the node leads on. A leader with cfg.lease_reads gives up its lease at
  * once, and takes none for the rest of its term. Returns 0,

@@ -2044,8 +2044,12 @@ static void do_step(struct world *w, const struct raft_msg *m)
     size_t i, bytes = 0;
     int rc;
     struct raft_metrics m0, m1;
-    bool ignored;
+    bool ignored, sender_votes;
+    struct fconf fc;
     member = m->from != w->self && m->from != 0 && has_slot(w, m->from);
+    node_conf(w, &fc);
+    sender_votes = (conf_flags(&fc, m->from) &
+                    (RAFT_MEMBER_VOTER | RAFT_MEMBER_OUTGOING)) != 0;
     heard_from(w, m->from);
     if (tracing()) {
         fprintf(stderr, "  recv %d from %llu to %llu term %llu\n", m->type,
@@ -2064,10 +2068,13 @@ static void do_step(struct world *w, const struct raft_msg *m)
     w->in_last_chunk = false;
     ignored = m1.rejected[RAFT_REJECT_IN_LEASE] > m0.rejected[RAFT_REJECT_IN_LEASE];
     /* (RAFT_EAPPLY: an earlier entry failed to apply again on the way
-     * out, as after any call.) A transfer's campaign is not ignored. */
+     * out, as after any call.) A transfer's campaign is not ignored,
+     * unless its candidate is no voter here (a late TimeoutNow reached a
+     * node removed since). */
     FZ_CHECK(!ignored || ((rc == 0 || rc == RAFT_EAPPLY) && !w->cfg.disable_check_quorum &&
                           m->term > b.term &&
-                          ((m->type == RAFT_MSG_VOTE && !m->u.vote.transfer) ||
+                          ((m->type == RAFT_MSG_VOTE &&
+                            (!m->u.vote.transfer || !sender_votes)) ||
                            m->type == RAFT_MSG_PREVOTE)),
              "message type %d of term %llu ignored at term %llu (rc %d)", m->type,
              (ull)m->term, (ull)b.term, rc);

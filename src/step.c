@@ -427,9 +427,13 @@ RAFT__NOINLINE static int step_other(struct raft *r, struct raft__progress *pr,
     switch (m->type) {
     case RAFT_MSG_VOTE:
         r->metrics.recv[RAFT_MSG_VOTE]++;
-        /* A transfer's campaign was asked for by the leader itself. */
-        if (m->term > r->term && !m->u.vote.transfer &&
-            raft__election_in_lease(r)) {
+        /* A transfer's campaign was asked for by the leader itself, of
+         * a voter: a late one (the transfer was abandoned, then the
+         * target removed) from a node that is no voter here is held
+         * back like any other. */
+        if (m->term > r->term && raft__election_in_lease(r) &&
+            (!m->u.vote.transfer || pr == NULL ||
+             !raft__is_voter(r, (size_t)(pr - r->prs)))) {
             if (pr == NULL) {
                 raft__repl_tell_removed(r, m->from);
             }
@@ -511,6 +515,13 @@ static int step(struct raft *r, const struct raft_msg *m)
     }
     /* Valid from here on, so m->type is known. Counted per case below, a
      * constant slot each. */
+    if (m->term > r->term && pr != NULL && !from_anyone(m->type) &&
+        r->mflags[pr - r->prs] == 0) {
+        /* A member a change removed, kept only to learn of its removal
+         * (a late TimeoutNow may have made it campaign): its newer term
+         * does not depose this leader. */
+        return reject(r, m, RAFT_ENOTMEMBER, "sender was removed");
+    }
     if (m->term < r->term) {
         r->metrics.recv[m->type]++;
         if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_APPEND ||

@@ -568,6 +568,59 @@ START_TEST(test_transfer_abandoned_after_election_timeout)
 }
 END_TEST
 
+/* Hold TimeoutNow, and every message to node 3. */
+static bool hold_timeout_now_and_3(const struct raft_msg *m, void *arg)
+{
+    (void)arg;
+    return m->type == RAFT_MSG_TIMEOUT_NOW || m->to == 3;
+}
+
+/* A transfer to 3 is abandoned while its TimeoutNow is still in flight,
+ * then 3 is removed before it hears of anything. The late TimeoutNow
+ * makes 3 campaign with the transfer flag (its configuration still
+ * counts it as a voter), but it is no voter of 1's or 2's: they hold its
+ * requests back under stickiness, and the leader is not deposed by the
+ * newer term of its replies either (its slot is only kept so that it
+ * learns of its removal). Found by build/sim --seed 102641 --nodes 1
+ * --persist mixed --reconf on (Stability). */
+START_TEST(test_late_timeout_now_to_removed_node_disrupts_nothing)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 9,
+                       .pre_vote = true, .check_quorum = true};
+    struct harness *h = cluster(0, &o);
+    struct raft *r = h_raft(h, 1);
+    raft_term t = h_status(h, 1).term;
+    raft_index idx;
+    h->hold = hold_timeout_now_and_3;
+    ck_assert_int_eq(raft_transfer_leadership(r, 3), 0);
+    ck_assert_uint_eq(h_count(h, 1, 3, RAFT_MSG_TIMEOUT_NOW), 1);
+    h_heartbeat(h, 1, E);
+    ck_assert_uint_eq(events(h, 1, RAFT_EVENT_TRANSFER_ABORTED, 0), 1);
+    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    settle(h, 1);
+    ck_assert_uint_ge(h_status(h, 1).commit, idx);
+    ck_assert(h_status(h, 3).is_voter); /* it knows nothing of it */
+    /* The late TimeoutNow: 3 campaigns at t + 1, transfer flag set. */
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_TIMEOUT_NOW), 0);
+    ck_assert_uint_eq(h_status(h, 3).term, t + 1);
+    ck_assert_uint_eq(h_count(h, 3, 1, RAFT_MSG_VOTE), 1);
+    ck_assert(h_find(h, 3, 1, RAFT_MSG_VOTE, 0)->u.vote.transfer);
+    h->hold = NULL;
+    h->strict = false; /* 3's replies of its newer term are refused */
+    h_heartbeat(h, 1, 2);
+    ck_assert_int_eq(raft_role(r), RAFT_LEADER);
+    ck_assert_uint_eq(h_status(h, 1).term, t);
+    ck_assert_uint_eq(h_status(h, 2).term, t);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 2)), 1);
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_STEP_DOWN), 0);
+    raft_index x;
+    ck_assert_int_eq(h_propose(h, 1, "x", &x), 0);
+    settle(h, 1);
+    ck_assert_uint_eq(h_status(h, 2).commit, x);
+    h_free(h);
+}
+END_TEST
+
 /* The leader removes itself: it leads until the change is committed,
  * then hands over to a remaining voter, which wins at once. */
 START_TEST(test_leader_removing_itself_hands_over)
@@ -941,6 +994,7 @@ Suite *raft_conf_suite(void)
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_transfer_leadership);
     tcase_add_test(tc, test_transfer_abandoned_after_election_timeout);
+    tcase_add_test(tc, test_late_timeout_now_to_removed_node_disrupts_nothing);
     tcase_add_test(tc, test_leader_removing_itself_hands_over);
     tcase_add_test(tc, test_no_transfer_to_outgoing_only_member);
     suite_add_tcase(s, tc);
