@@ -1,12 +1,12 @@
 /*
- * test_known.c - membership, leadership-transfer and snapshot bugs that
- * other Raft implementations had, replayed against this library.
+ * test_known.c - scenarios known to break Raft implementations around
+ * membership changes, leadership transfer and snapshots.
  *
- * Each test names the report it comes from (repository and number) and
- * says in a line what went wrong there. The scenarios are driven through
- * the harness deterministically; most of them run a small "world" on top
- * of it: every live node ticks once per round, then the network is
- * drained, and after every round the safety checks run:
+ * Each test says what can go wrong in its scenario and what this library
+ * must do instead. The scenarios are driven through the harness
+ * deterministically; most of them run a small "world" on top of it: every
+ * live node ticks once per round, then the network is drained, and after
+ * every round the safety checks run:
  *   - at most one leader per term, over the whole run;
  *   - no committed entry is ever lost or changed: the first time any node
  *     reports index i committed, its term is recorded, and every node that
@@ -304,12 +304,12 @@ static void wipe_and_join(struct harness *h, raft_id id)
 /* ---- removed and demoted members ------------------------------------------- */
 
 /*
- * hashicorp/raft #524 (fixed by #526), canonical/raft #137: a voter removed
- * while cut off never learns it, keeps electing itself at ever higher
- * terms, and on its return deposes the healthy leader, again when it is
- * added back as a non-voter. Here, with PreVote and CheckQuorum (the
- * defaults), its term never rises and the leader keeps its term
- * throughout; added back as a learner it catches up and never campaigns.
+ * A voter removed while cut off never learns it, keeps electing itself at
+ * ever higher terms, and on its return deposes the healthy leader, again
+ * when it is added back as a non-voter. Here, with PreVote and
+ * CheckQuorum (the defaults), its term never rises and the leader keeps
+ * its term throughout; added back as a learner it catches up and never
+ * campaigns.
  */
 START_TEST(test_removed_unaware_voter_does_not_disrupt)
 {
@@ -346,9 +346,8 @@ START_TEST(test_removed_unaware_voter_does_not_disrupt)
 END_TEST
 
 /*
- * hashicorp/raft #524, restart variant (and the start-up half of
- * canonical/raft #250: after a restart a node cannot know whether the
- * last configuration in its log is committed). A removed member restarts
+ * The same, after a restart: a restarted node cannot know whether the
+ * last configuration in its log is committed. A removed member restarts
  * with commit index 0, so its own removal looks uncommitted and it may
  * campaign; with PreVote and CheckQuorum that must not depose the leader
  * or raise anyone's term.
@@ -383,8 +382,7 @@ START_TEST(test_removed_node_restarted_does_not_disrupt)
 END_TEST
 
 /*
- * etcd-io/etcd #10998 ("raft: let learners vote"), tikv/raft-rs #57: a
- * learner promoted while cut off still thinks it is a learner; when the
+ * A learner promoted while cut off still thinks it is a learner; when the
  * leader dies, the only voter with the promotion needs its vote, and a
  * learner that refuses to vote leaves the cluster without a leader.
  */
@@ -417,10 +415,9 @@ START_TEST(test_learner_unaware_of_promotion_votes)
 END_TEST
 
 /*
- * etcd-io/etcd PR #10864 ("raft: allow voter to become learner through
- * snapshot"): a voter demoted while cut off learns of it only from a
- * snapshot; it must take the learner role from the snapshot's
- * configuration and stop campaigning.
+ * A voter demoted while cut off learns of it only from a snapshot; it
+ * must take the learner role from the snapshot's configuration and stop
+ * campaigning.
  */
 START_TEST(test_snapshot_demotes_voter)
 {
@@ -456,14 +453,13 @@ START_TEST(test_snapshot_demotes_voter)
 END_TEST
 
 /*
- * etcd-io/etcd #21178 (PR #21271) and the reports of etcd-raft and raft-rs
- * users it matches (formancehq/ledger PR #1476, nexi-lab/nexus PR #3939):
- * a member whose disk was lost rejoins empty under its old id while the
- * leader still holds its old progress (match far above the empty log),
- * which breaks the node (a panic there). Their remedy is to remove the
- * member and add it back, which starts its progress afresh. Here the
- * empty node is added back an election timeout after its removal
- * committed: it must start from nothing and catch up from index 1.
+ * A member whose disk was lost rejoins empty under its old id while the
+ * leader still holds its old progress (match far above the empty log); a
+ * leader that trusts that progress can crash the node. The way out is to
+ * remove the member and add it back, which must start its progress
+ * afresh. Here the empty node is added back an election timeout after
+ * its removal committed: it must start from nothing and catch up from
+ * index 1.
  */
 START_TEST(test_member_re_added_empty_after_departure_catches_up)
 {
@@ -491,7 +487,7 @@ START_TEST(test_member_re_added_empty_after_departure_catches_up)
 END_TEST
 
 /*
- * The same report, within the departure: the member is removed and added
+ * The same, within the departure: the member is removed and added
  * back at once, before the election timeout after its removal commits
  * (during which the leader keeps its slot to tell it of the removal).
  * The leader must not take the new, empty node for the old one: it
@@ -546,12 +542,11 @@ END_TEST
 /* ---- configurations in force on append ------------------------------------- */
 
 /*
- * etcd-io/etcd #7280 ("async apply ConfChange is not safe") and #11284:
- * where a configuration takes effect only once applied, a node that
- * holds the entry adding a fourth voter still counts majorities of three,
- * so two nodes elect a leader that a majority of four never agreed to.
- * Here the entry is in force once appended: 2 and 3, cut off from 1 and
- * the new voter 4, cannot elect anyone.
+ * Where a configuration takes effect only once applied, a node that holds
+ * the entry adding a fourth voter still counts majorities of three, so
+ * two nodes elect a leader that a majority of four never agreed to. Here
+ * the entry is in force once appended: 2 and 3, cut off from 1 and the
+ * new voter 4, cannot elect anyone.
  */
 START_TEST(test_added_voter_counts_once_appended)
 {
@@ -588,11 +583,11 @@ START_TEST(test_added_voter_counts_once_appended)
 END_TEST
 
 /*
- * etcd-io/etcd #11284, example 1: A removes C, then B; both commit on A
- * while B and C have not taken the changes in. With changes taken on
- * apply, B and C (still counting {A, B, C}) elect a second leader. Here B
- * has the first removal in force ({A, B}: it needs A) and C's log is
- * behind B's: neither can lead, and A, sole voter, goes on alone.
+ * A removes C, then B; both commit on A while B and C have not taken the
+ * changes in. With changes taken on apply, B and C (still counting
+ * {A, B, C}) elect a second leader. Here B has the first removal in
+ * force ({A, B}: it needs A) and C's log is behind B's: neither can
+ * lead, and A, sole voter, goes on alone.
  */
 START_TEST(test_two_removals_leave_no_second_majority)
 {
@@ -627,10 +622,11 @@ START_TEST(test_two_removals_leave_no_second_majority)
 END_TEST
 
 /*
- * etcd-io/etcd #12133 and #1136 (pending configuration index after a
- * leader change), eBay/NuRaft #67: a new leader must take in the change
- * its predecessor left uncommitted: count the majorities it sets, and
- * refuse another change until it is committed under the new term.
+ * A new leader that loses track of the change its predecessor left
+ * uncommitted counts the wrong majorities and may accept a second change
+ * on top of it. It must take that change in: count the majorities it
+ * sets, and refuse another change until it is committed under the new
+ * term.
  */
 START_TEST(test_new_leader_inherits_uncommitted_change)
 {
@@ -685,10 +681,10 @@ END_TEST
 /* ---- joint consensus -------------------------------------------------------- */
 
 /*
- * etcd-io/etcd #12136: a leader that steps down after the joint entry
- * commits but before it proposes leaving leaves the cluster joint for
- * good: the new leader never leaves it on its own. Here the leader dies
- * right after the joint entry commits; whoever leads next must leave.
+ * A leader that steps down after the joint entry commits but before it
+ * proposes leaving can leave the cluster joint for good, if the new
+ * leader never leaves it on its own. Here the leader dies right after the
+ * joint entry commits; whoever leads next must leave.
  */
 START_TEST(test_auto_leave_after_leader_change)
 {
@@ -723,12 +719,12 @@ START_TEST(test_auto_leave_after_leader_change)
 END_TEST
 
 /*
- * etcd-io/etcd PR #13436 (replacing the leader through a joint
- * configuration), canonical/raft #234/#235 (a leader that is not a voter
- * of the committed configuration must step down): {1, 2, 3} -> {2, 3, 4}.
- * While joint, the leader counts in the outgoing majority only; the
- * entry leaving the joint configuration needs two of {2, 3, 4}, the
- * leader not counting; then leadership goes to one of them.
+ * Replacing the leader through a joint configuration, where a leader
+ * that is not a voter of the committed configuration must step down:
+ * {1, 2, 3} -> {2, 3, 4}. While joint, the leader counts in the outgoing
+ * majority only; the entry leaving the joint configuration needs two of
+ * {2, 3, 4}, the leader not counting; then leadership goes to one of
+ * them.
  */
 START_TEST(test_joint_change_replacing_the_leader)
 {
@@ -779,12 +775,12 @@ START_TEST(test_joint_change_replacing_the_leader)
 END_TEST
 
 /*
- * baidu/braft #432 (and hashicorp/raft #635, which asks why a node that
- * is not a voter of its latest configuration stops campaigning): a
- * leader replacing C with D writes the entry leaving the joint
- * configuration, which reaches only C, and dies. C alone holds the
- * latest log but is no member of it; B and D cannot win without C's
- * vote. C must still campaign (thesis 4.2.2), win, and hand over.
+ * A node that is not a voter of its latest configuration may still be the
+ * only one that can lead, so it must not stop campaigning: a leader
+ * replacing C with D writes the entry leaving the joint configuration,
+ * which reaches only C, and dies. C alone holds the latest log but is no
+ * member of it; B and D cannot win without C's vote. C must still
+ * campaign (thesis 4.2.2), win, and hand over.
  */
 START_TEST(test_removed_node_holding_latest_log_campaigns)
 {
@@ -821,12 +817,12 @@ START_TEST(test_removed_node_holding_latest_log_campaigns)
 END_TEST
 
 /*
- * scylladb/scylladb #10618: a single voter A makes itself a non-voter and
- * B a voter through a joint configuration, then loses leadership before
- * it commits. A is the only node that can lead (B never saw the change),
- * and needs its own vote in the outgoing group and B's in the incoming
- * one; a candidate that skips its own vote because it is no voter of the
- * incoming group leaves the cluster leaderless for good.
+ * A single voter A makes itself a non-voter and B a voter through a joint
+ * configuration, then loses leadership before it commits. A is the only
+ * node that can lead (B never saw the change), and needs its own vote in
+ * the outgoing group and B's in the incoming one; a candidate that skips
+ * its own vote because it is no voter of the incoming group leaves the
+ * cluster leaderless for good.
  */
 START_TEST(test_demoted_voter_in_joint_votes_for_itself)
 {
@@ -867,10 +863,10 @@ START_TEST(test_demoted_voter_in_joint_votes_for_itself)
 END_TEST
 
 /*
- * etcd-io/etcd PR #10864 (tbg: ReadIndex counted acknowledgements of
- * nodes that could then be removed): while joint, a read must be
- * confirmed by a majority of each voter group; the incoming voters alone
- * do not confirm it.
+ * A read confirmed by acknowledgements of nodes that could then be
+ * removed is not safe: while joint, a read must be confirmed by a
+ * majority of each voter group; the incoming voters alone do not confirm
+ * it.
  */
 START_TEST(test_read_index_in_joint_needs_both_majorities)
 {
@@ -906,12 +902,11 @@ END_TEST
 /* ---- the leader removing itself -------------------------------------------- */
 
 /*
- * canonical/raft #231/#233 (a removed leader goes on replicating, thesis
- * 4.2.2: "it replicates log entries but does not count itself in
- * majorities") and hashicorp/raft #398 (leadership handed to a non-voter):
- * the removal of the leader commits only with both remaining voters, and
- * the hand-over goes to a voter, never to the learner, however far ahead
- * the learner is.
+ * A leader being removed goes on replicating (thesis 4.2.2: "it
+ * replicates log entries but does not count itself in majorities") and
+ * must not hand leadership to a non-voter: the removal of the leader
+ * commits only with both remaining voters, and the hand-over goes to a
+ * voter, never to the learner, however far ahead the learner is.
  */
 START_TEST(test_removed_leader_does_not_count_itself)
 {
@@ -944,11 +939,11 @@ END_TEST
 /* ---- leadership transfer ----------------------------------------------------- */
 
 /*
- * etcd-io/etcd #11326 (a transfer to a target being demoted went on),
- * hashicorp/raft #398 (TimeoutNow sent to a non-voter), eBay/NuRaft #553
- * (a learner became leader through a transfer): no transfer to a learner
- * or to a voter that an appended change demotes; no change while a
- * transfer lasts; and a TimeoutNow reaching a learner starts nothing.
+ * A transfer that goes on while its target is being demoted, or a
+ * TimeoutNow sent to a non-voter, can make a learner leader. Here: no
+ * transfer to a learner or to a voter that an appended change demotes; no
+ * change while a transfer lasts; and a TimeoutNow reaching a learner
+ * starts nothing.
  */
 START_TEST(test_transfer_never_reaches_a_non_voter)
 {
@@ -1000,11 +995,10 @@ START_TEST(test_transfer_never_reaches_a_non_voter)
 END_TEST
 
 /*
- * canonical/raft #203: with PreVote on, the target of a transfer ran a
- * pre-vote first, at its old term, so the old leader's next heartbeat
- * turned it back into a follower and the transfer came to nothing. The
- * target must campaign at once at the next term, where that heartbeat is
- * stale.
+ * With PreVote on, a transfer target that runs a pre-vote first, at its
+ * old term, is turned back into a follower by the old leader's next
+ * heartbeat, and the transfer comes to nothing. The target must campaign
+ * at once at the next term, where that heartbeat is stale.
  */
 START_TEST(test_transfer_target_ignores_old_leaders_heartbeat)
 {
@@ -1033,11 +1027,10 @@ START_TEST(test_transfer_target_ignores_old_leaders_heartbeat)
 END_TEST
 
 /*
- * tikv/raft-rs #234 (fixed by PR #369, "let transfer leader message be
- * stale after election timeout"): a TimeoutNow delayed past the end of
- * its transfer reaches the target after the leader went on committing
- * without it; the target campaigns with a stale log. Nothing committed
- * may be lost, it must not win, and the cluster must get a leader again.
+ * A TimeoutNow delayed past the end of its transfer reaches the target
+ * after the leader went on committing without it; the target campaigns
+ * with a stale log. Nothing committed may be lost, it must not win, and
+ * the cluster must get a leader again.
  */
 START_TEST(test_stale_timeout_now_after_abort)
 {
@@ -1076,11 +1069,11 @@ START_TEST(test_stale_timeout_now_after_abort)
 END_TEST
 
 /*
- * hashicorp/raft PR #487 ("Leadership transfer gaps": the target was told
- * to campaign before it had caught up, and lost to a longer log): a
- * target so far behind that it needs the leader's snapshot is brought up
- * to date first, snapshot and log, and only then told to campaign; it
- * wins, with every committed entry.
+ * A transfer target told to campaign before it has caught up loses to a
+ * longer log, and the transfer fails. A target so far behind that it
+ * needs the leader's snapshot is brought up to date first, snapshot and
+ * log, and only then told to campaign; it wins, with every committed
+ * entry.
  */
 START_TEST(test_transfer_to_target_needing_a_snapshot)
 {
@@ -1115,12 +1108,11 @@ END_TEST
 /* ---- snapshots and configurations ------------------------------------------ */
 
 /*
- * tikv/raft-rs PR #269 and etcd-io/etcd PR #8751 (the configuration a
- * snapshot restores, learners and joint members included): a voter cut
- * off while the cluster replaces it through an explicit joint
- * configuration gets the joint configuration from the snapshot, keeps it
- * across a restart from that snapshot, and learns the final one when the
- * joint configuration is left.
+ * A snapshot must restore the whole configuration, learners and joint
+ * members included: a voter cut off while the cluster replaces it through
+ * an explicit joint configuration gets the joint configuration from the
+ * snapshot, keeps it across a restart from that snapshot, and learns the
+ * final one when the joint configuration is left.
  */
 START_TEST(test_snapshot_carries_joint_configuration)
 {
@@ -1166,12 +1158,11 @@ START_TEST(test_snapshot_carries_joint_configuration)
 END_TEST
 
 /*
- * canonical/raft #250 (fixed by PR #354, "Config rollback"): the
- * configuration before an uncommitted one was compacted into a snapshot;
- * when the uncommitted one is truncated away, the node must go back to
- * the snapshot's configuration (there, an assertion failed, or the
- * uncommitted configuration stuck). Checked without and with a restart
- * from the snapshot in between.
+ * The configuration before an uncommitted one was compacted into a
+ * snapshot; when the uncommitted one is truncated away, the node must go
+ * back to the snapshot's configuration (a node that looks for it in the
+ * log fails an assertion, or keeps the uncommitted configuration).
+ * Checked without and with a restart from the snapshot in between.
  */
 static void rollback_after_compaction(bool restart)
 {
@@ -1218,12 +1209,12 @@ START_TEST(test_config_rollback_after_compaction_and_restart)
 END_TEST
 
 /*
- * hashicorp/raft PR #704 (issue #697): a follower whose entry at the
- * snapshot's index has another term kept it after installing the
- * snapshot, then rejected every AppendEntries and asked for the snapshot
- * again, forever. Here the follower's divergent suffix also holds a
- * configuration change: the whole log goes, the snapshot's configuration
- * is in force, and one snapshot suffices.
+ * A follower that keeps its entry at the snapshot's index, of another
+ * term, after installing the snapshot rejects every AppendEntries and
+ * asks for the snapshot again, forever. Here the
+ * follower's divergent suffix also holds a configuration change: the
+ * whole log goes, the snapshot's configuration is in force, and one
+ * snapshot suffices.
  */
 START_TEST(test_snapshot_replaces_conflicting_suffix)
 {
