@@ -1,6 +1,6 @@
 /*
  * conf.c - configurations and membership changes (Raft thesis ch. 4; the
- * joint consensus of 4.3 in the general form of etcd's ConfChangeV2): the
+ * joint consensus of 4.3, generalized to any set of changes at once): the
  * encoding of a configuration, the changes a leader accepts, and the
  * node's member slots, rebuilt whenever the configuration in force
  * changes.
