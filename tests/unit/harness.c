@@ -1529,10 +1529,17 @@ const struct h_call *h_call(const struct harness *h, raft_id id, int kind,
 
 size_t h_nevents(const struct harness *h, raft_id id, int type)
 {
+    return h_nevents_error(h, id, type, 0);
+}
+
+size_t h_nevents_error(const struct harness *h, raft_id id, int type,
+                       int error)
+{
     const struct h_node *nd = &h->nodes[id];
     size_t k = 0;
     for (size_t i = 0; i < nd->n_events; i++) {
-        k += type == 0 || nd->events[i].type == type;
+        k += (type == 0 || nd->events[i].type == type) &&
+             (error == 0 || nd->events[i].error == error);
     }
     return k;
 }
@@ -1547,6 +1554,65 @@ const struct h_event *h_event(const struct harness *h, raft_id id, int type,
         }
     }
     return NULL;
+}
+
+/* ---- membership ------------------------------------------------------------------ */
+
+struct harness *h_conf_cluster(size_t spare, const struct h_opts *o)
+{
+    struct h_opts d = {.election_ticks = 10, .heartbeat_ticks = 1, .seed = 7};
+    if (o != NULL) {
+        d = *o;
+    }
+    d.n_boot = 3;
+    struct harness *h = h_new(3 + spare, &d);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_heartbeat(h, 1, 1);
+    ck_assert_uint_eq(h_status(h, 1).commit, 1);
+    return h;
+}
+
+const char *h_conf_str(struct harness *h, raft_id id, char *buf, size_t cap)
+{
+    struct raft_member m[16];
+    size_t n = 0, used = 0;
+    ck_assert_int_eq(raft_conf(h_raft(h, id), m, H_ARRAY_LEN(m), &n), 0);
+    buf[0] = 0;
+    for (size_t i = 0; i < n && used + 8 < cap; i++) {
+        used += (size_t)snprintf(buf + used, cap - used, "%s%llu%s%s%s",
+                                 i ? " " : "", (unsigned long long)m[i].id,
+                                 m[i].flags & RAFT_MEMBER_VOTER ? "V" : "",
+                                 m[i].flags & RAFT_MEMBER_OUTGOING ? "O" : "",
+                                 m[i].flags & RAFT_MEMBER_LEARNER ? "L" : "");
+    }
+    return buf;
+}
+
+int h_change1(struct harness *h, raft_id leader, int type, raft_id id,
+              raft_index *idx)
+{
+    struct raft_change c = {type, id};
+    return raft_propose_change(h_raft(h, leader), &c, 1, RAFT_JOINT_AUTO, idx);
+}
+
+void h_wipe_and_join(struct harness *h, raft_id id)
+{
+    struct h_node *nd = h_node(h, id);
+    raft_destroy(nd->r);
+    nd->r = NULL;
+    log_truncate(&nd->disk, 0);
+    nd->disk_base = 0;
+    nd->d_term = 0;
+    nd->d_vote = 0;
+    nd->pending = 0;
+    snap_free(&nd->snap);
+    rx_clear(nd);
+    sm_reset(nd);
+    sm_conf_voters(nd);
+    struct raft_callbacks cbs = h_callbacks(h);
+    ck_assert_int_eq(raft_create(&nd->cfg, &cbs, nd, &nd->r), 0);
+    ck_assert_int_eq(raft_join(nd->r), 0);
 }
 
 /* ---- message builders ---------------------------------------------------------- */

@@ -453,8 +453,48 @@ const struct h_call *h_call(const struct harness *h, raft_id id, int kind,
                             size_t k);
 /* Number of recorded events of a type (0 = any). */
 size_t h_nevents(const struct harness *h, raft_id id, int type);
+/* The same, counting only those whose error is `error` (0 = any). */
+size_t h_nevents_error(const struct harness *h, raft_id id, int type,
+                       int error);
 const struct h_event *h_event(const struct harness *h, raft_id id, int type,
                               size_t k);
+
+/* ---- membership ---------------------------------------------------------- */
+
+/*
+ * Nodes 1..3 bootstrapped as voters and `spare` more (4..) started with
+ * raft_join; node 1 is elected and its first entry (the configuration) is
+ * committed everywhere. `o` is borrowed and copied with n_boot set to 3;
+ * NULL means election_ticks 10, heartbeat_ticks 1, seed 7.
+ */
+struct harness *h_conf_cluster(size_t spare, const struct h_opts *o);
+
+/* Node id's configuration as "1V 2VO 3L" (a member's id, then V, O and L
+ * for its RAFT_MEMBER_* flags), "" if it has none, written into buf (cap
+ * bytes; members that do not fit are left out); returns buf. */
+const char *h_conf_str(struct harness *h, raft_id id, char *buf, size_t cap);
+
+/* Fail the test unless h_conf_str(h, id) is `want`. */
+#define H_ASSERT_CONF(h, id, want)                                        \
+    do {                                                                  \
+        char b_[128];                                                     \
+        ck_assert_str_eq(h_conf_str((h), (id), b_, sizeof(b_)), (want));  \
+    } while (0)
+
+/* Propose the single change (type, id) on `leader`, joint mode
+ * RAFT_JOINT_AUTO; *idx (out, may be NULL) as raft_propose_change.
+ * Returns raft_propose_change's code. */
+int h_change1(struct harness *h, raft_id leader, int type, raft_id id,
+              raft_index *idx);
+
+/*
+ * The host of node `id` loses its disk and starts the node again empty,
+ * under the same id, with raft_join (a replaced machine): its log, term,
+ * vote, pending writes, snapshot store and state machine are forgotten;
+ * its recorded calls, events and applied entries are kept. Fails the test
+ * if raft_create or raft_join does.
+ */
+void h_wipe_and_join(struct harness *h, raft_id id);
 
 /* ---- message builders ---------------------------------------------------- */
 

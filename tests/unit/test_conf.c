@@ -7,9 +7,8 @@
  * and a leader that removes itself.
  *
  * Clusters here are nodes 1..3 bootstrapped as voters, plus spare nodes
- * started with raft_join (h_opts.n_boot).
+ * started with raft_join (h_conf_cluster).
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,68 +94,12 @@ END_TEST
 
 /* ---- helpers -------------------------------------------------------------- */
 
-/* Nodes 1..3 voters and `spare` joining nodes; node 1 leads with its
- * first entry (the configuration) committed everywhere. */
-static struct harness *cluster(size_t spare, struct h_opts *o)
-{
-    struct h_opts d = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 7};
-    if (o == NULL) {
-        o = &d;
-    }
-    o->n_boot = 3;
-    struct harness *h = h_new(3 + spare, o);
-    h_bootstrap_all(h);
-    h_elect(h, 1);
-    h_heartbeat(h, 1, 1);
-    ck_assert_uint_eq(h_status(h, 1).commit, 1);
-    return h;
-}
-
-/* Node id's configuration as "1V 2V 3L ..." (flags V, O, L). */
-static const char *conf_str(struct harness *h, raft_id id, char *buf, size_t cap)
-{
-    struct raft_member m[16];
-    size_t n = 0, used = 0;
-    ck_assert_int_eq(raft_conf(h_raft(h, id), m, 16, &n), 0);
-    buf[0] = 0;
-    for (size_t i = 0; i < n && used + 8 < cap; i++) {
-        used += (size_t)snprintf(buf + used, cap - used, "%s%llu%s%s%s",
-                                 i ? " " : "", (unsigned long long)m[i].id,
-                                 m[i].flags & V ? "V" : "", m[i].flags & O ? "O" : "",
-                                 m[i].flags & L ? "L" : "");
-    }
-    return buf;
-}
-
-#define ASSERT_CONF(h, id, want)                                          \
-    do {                                                                  \
-        char b_[128];                                                     \
-        ck_assert_str_eq(conf_str((h), (id), b_, sizeof(b_)), (want));    \
-    } while (0)
-
-static int change1(struct harness *h, raft_id leader, int type, raft_id id,
-                   raft_index *idx)
-{
-    struct raft_change c = {type, id};
-    return raft_propose_change(h_raft(h, leader), &c, 1, RAFT_JOINT_AUTO, idx);
-}
-
 /* Deliver, then heartbeat rounds until the commit index reaches the
  * followers. */
 static void settle(struct harness *h, raft_id leader)
 {
     h_deliver_all(h);
     h_heartbeat(h, leader, 2);
-}
-
-static size_t events(struct harness *h, raft_id id, int type, int error)
-{
-    const struct h_node *nd = h_node(h, id);
-    size_t k = 0;
-    for (size_t i = 0; i < nd->n_events; i++) {
-        k += nd->events[i].type == type && (error == 0 || nd->events[i].error == error);
-    }
-    return k;
 }
 
 /* ---- learners and single-server changes ----------------------------------- */
@@ -166,18 +109,18 @@ static size_t events(struct harness *h, raft_id id, int type, int error)
  * never campaigns, and the leader shows how far behind it is. */
 START_TEST(test_add_learner_catches_up_never_campaigns)
 {
-    struct harness *h = cluster(1, NULL);
-    ASSERT_CONF(h, 4, ""); /* joined: no configuration yet */
+    struct harness *h = h_conf_cluster(1, NULL);
+    H_ASSERT_CONF(h, 4, ""); /* joined: no configuration yet */
     ck_assert_int_eq(h_propose(h, 1, "a", NULL), 0);
     raft_index idx = 0;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, &idx), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, &idx), 0);
     ck_assert_uint_eq(idx, 3);
     /* in force on the leader at once, before it commits */
-    ASSERT_CONF(h, 1, "1V 2V 3V 4L");
+    H_ASSERT_CONF(h, 1, "1V 2V 3V 4L");
     ck_assert_uint_eq(h_status(h, 1).conf_index, 3);
     ck_assert_uint_lt(h_status(h, 1).commit, 3);
     settle(h, 1);
-    ASSERT_CONF(h, 4, "1V 2V 3V 4L");
+    H_ASSERT_CONF(h, 4, "1V 2V 3V 4L");
     struct raft_status st = h_status(h, 4);
     ck_assert_uint_eq(st.last_index, 3);
     ck_assert_uint_eq(st.commit, 3);
@@ -200,13 +143,13 @@ END_TEST
  * 3, so two followers cut off hold commitment back. */
 START_TEST(test_promoted_learner_counts_toward_commit)
 {
-    struct harness *h = cluster(1, NULL);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    struct harness *h = h_conf_cluster(1, NULL);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
     settle(h, 1);
     raft_index idx;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_VOTER, 4, &idx), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_VOTER, 4, &idx), 0);
     settle(h, 1);
-    ASSERT_CONF(h, 4, "1V 2V 3V 4V");
+    H_ASSERT_CONF(h, 4, "1V 2V 3V 4V");
     ck_assert(h_status(h, 4).is_voter);
     ck_assert_uint_eq(h_status(h, 1).commit, idx);
     /* nodes 3 and 4 cut off: 1 and 2 are not a majority of 4 */
@@ -228,10 +171,10 @@ END_TEST
  * its commit) and never campaigns. The cluster of two goes on. */
 START_TEST(test_removed_voter_stops_campaigning)
 {
-    struct harness *h = cluster(0, NULL);
+    struct harness *h = h_conf_cluster(0, NULL);
     raft_index idx;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
-    ASSERT_CONF(h, 1, "1V 2V");
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    H_ASSERT_CONF(h, 1, "1V 2V");
     struct raft_progress p = h_progress(h, 1, 3);
     ck_assert_uint_eq(p.flags, 0); /* departing */
     settle(h, 1);
@@ -241,7 +184,7 @@ START_TEST(test_removed_voter_stops_campaigning)
     h_heartbeat(h, 1, E);
     ck_assert_int_eq(raft_progress(h_raft(h, 1), 2, &p), RAFT_EINVAL);
     ck_assert_uint_eq(h_status(h, 1).commit, idx);
-    ASSERT_CONF(h, 3, "1V 2V");
+    H_ASSERT_CONF(h, 3, "1V 2V");
     ck_assert(!h_status(h, 3).is_voter);
     ck_assert_int_eq(h_tick(h, 3, 10 * E), 0);
     ck_assert_uint_eq(h_count(h, 3, 0, 0), 0);
@@ -264,7 +207,7 @@ END_TEST
  * joint entry commits, the leader leaves it at its next tick. */
 START_TEST(test_joint_change_needs_both_majorities)
 {
-    struct harness *h = cluster(2, NULL);
+    struct harness *h = h_conf_cluster(2, NULL);
     struct raft_change add[] = {{RAFT_CHANGE_ADD_LEARNER, 4}, {RAFT_CHANGE_ADD_LEARNER, 5}};
     ck_assert_int_eq(raft_propose_change(h_raft(h, 1), add, 2, RAFT_JOINT_AUTO, NULL), 0);
     /* learners only: no voter changes, so no joint configuration */
@@ -276,7 +219,7 @@ START_TEST(test_joint_change_needs_both_majorities)
                                  {RAFT_CHANGE_REMOVE, 3}};
     raft_index j;
     ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 4, RAFT_JOINT_AUTO, &j), 0);
-    ASSERT_CONF(h, 1, "1VO 2O 3O 4V 5V");
+    H_ASSERT_CONF(h, 1, "1VO 2O 3O 4V 5V");
     ck_assert(h_status(h, 1).joint);
     ck_assert_uint_eq(h_status(h, 1).n_voters, 3);
     /* old voters 2 and 3 cut off: the new majority (1, 4, 5) is not
@@ -284,7 +227,7 @@ START_TEST(test_joint_change_needs_both_majorities)
     h_partition(h, 1u << 2 | 1u << 3);
     settle(h, 1);
     ck_assert_uint_lt(h_status(h, 1).commit, j);
-    ASSERT_CONF(h, 4, "1VO 2O 3O 4V 5V");
+    H_ASSERT_CONF(h, 4, "1VO 2O 3O 4V 5V");
     /* node 2 back: 1 and 2 are a majority of the old voters */
     h_partition(h, 1u << 3);
     h_deliver_all(h);
@@ -293,12 +236,12 @@ START_TEST(test_joint_change_needs_both_majorities)
     h_partition(h, 1u << 2 | 1u << 3);
     h->strict = false;
     h_heartbeat(h, 1, 3);
-    ASSERT_CONF(h, 1, "1V 4V 5V");
+    H_ASSERT_CONF(h, 1, "1V 4V 5V");
     struct raft_status st = h_status(h, 1);
     ck_assert(!st.joint);
     ck_assert_uint_gt(st.conf_index, j);
     ck_assert_uint_eq(st.commit, st.last_index);
-    ASSERT_CONF(h, 5, "1V 4V 5V");
+    H_ASSERT_CONF(h, 5, "1V 4V 5V");
     h_partition(h, 0);
     h_free(h);
 }
@@ -308,12 +251,12 @@ END_TEST
  * single-voter change can go through joint on request. */
 START_TEST(test_joint_explicit_stays_until_left)
 {
-    struct harness *h = cluster(1, NULL);
+    struct harness *h = h_conf_cluster(1, NULL);
     struct raft_change add = {RAFT_CHANGE_ADD_VOTER, 4};
     raft_index j, l;
     ck_assert_int_eq(raft_leave_joint(h_raft(h, 1), NULL), RAFT_EBADCONF);
     ck_assert_int_eq(raft_propose_change(h_raft(h, 1), &add, 1, RAFT_JOINT_EXPLICIT, &j), 0);
-    ASSERT_CONF(h, 1, "1VO 2VO 3VO 4V");
+    H_ASSERT_CONF(h, 1, "1VO 2VO 3VO 4V");
     /* not committed yet: leaving is refused for now */
     ck_assert_int_eq(raft_leave_joint(h_raft(h, 1), NULL), RAFT_ECONFBUSY);
     settle(h, 1);
@@ -325,9 +268,9 @@ START_TEST(test_joint_explicit_stays_until_left)
                      RAFT_ECONFBUSY);
     ck_assert_int_eq(raft_leave_joint(h_raft(h, 1), &l), 0);
     ck_assert_uint_gt(l, j);
-    ASSERT_CONF(h, 1, "1V 2V 3V 4V");
+    H_ASSERT_CONF(h, 1, "1V 2V 3V 4V");
     settle(h, 1);
-    ASSERT_CONF(h, 4, "1V 2V 3V 4V");
+    H_ASSERT_CONF(h, 4, "1V 2V 3V 4V");
     ck_assert_uint_eq(h_status(h, 4).commit, l);
     h_free(h);
 }
@@ -337,24 +280,24 @@ END_TEST
 
 START_TEST(test_one_change_at_a_time)
 {
-    struct harness *h = cluster(2, NULL);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    struct harness *h = h_conf_cluster(2, NULL);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
     /* the first is not committed: a second is refused */
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 5, NULL), RAFT_ECONFBUSY);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 5, NULL), RAFT_ECONFBUSY);
     settle(h, 1);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 5, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 5, NULL), 0);
     settle(h, 1);
     /* a new leader refuses until an entry of its term is committed */
     h_partition(h, 1u << 1);
     h_drop_all(h);
     h_make_leader_scripted(h, 2); /* its first entry not replicated yet */
     ck_assert_uint_lt(h_status(h, 2).commit, h_status(h, 2).last_index);
-    ck_assert_int_eq(change1(h, 2, RAFT_CHANGE_REMOVE, 5, NULL), RAFT_ECONFBUSY);
+    ck_assert_int_eq(h_change1(h, 2, RAFT_CHANGE_REMOVE, 5, NULL), RAFT_ECONFBUSY);
     h_heartbeat(h, 2, 1);
     ck_assert_uint_eq(h_status(h, 2).commit, h_status(h, 2).last_index);
-    ck_assert_int_eq(change1(h, 2, RAFT_CHANGE_REMOVE, 5, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 2, RAFT_CHANGE_REMOVE, 5, NULL), 0);
     /* followers refuse */
-    ck_assert_int_eq(change1(h, 3, RAFT_CHANGE_REMOVE, 4, NULL), RAFT_ENOTLEADER);
+    ck_assert_int_eq(h_change1(h, 3, RAFT_CHANGE_REMOVE, 4, NULL), RAFT_ENOTLEADER);
     h_partition(h, 0);
     h_free(h);
 }
@@ -362,7 +305,7 @@ END_TEST
 
 START_TEST(test_invalid_changes_refused)
 {
-    struct harness *h = cluster(1, NULL);
+    struct harness *h = h_conf_cluster(1, NULL);
     struct raft *r = h_raft(h, 1);
     struct raft_status before = h_status(h, 1);
     struct raft_change c[3];
@@ -393,7 +336,7 @@ START_TEST(test_invalid_changes_refused)
     struct raft_status after = h_status(h, 1);
     h_assert_status_eq(&before, &after, "refused changes");
     ck_assert_uint_eq(after.conf_index, before.conf_index);
-    ASSERT_CONF(h, 1, "1V 2V 3V");
+    H_ASSERT_CONF(h, 1, "1V 2V 3V");
     h_free(h);
 }
 END_TEST
@@ -413,8 +356,8 @@ START_TEST(test_truncated_change_rolls_back)
     h_elect(h, 1);
     h_heartbeat(h, 1, 1);
     h_partition(h, 1u << 2 | 1u << 3);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, NULL), 0);
-    ASSERT_CONF(h, 1, "1V 2V");
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, NULL), 0);
+    H_ASSERT_CONF(h, 1, "1V 2V");
     h_drop_all(h);
     /* 2 and 3 elect 2 in term 2; 2's first entry overwrites the change */
     h_partition(h, 1u << 1);
@@ -423,7 +366,7 @@ START_TEST(test_truncated_change_rolls_back)
     h_partition(h, 0);
     h_reset_all_calls(h);
     h_heartbeat(h, 2, 3);
-    ASSERT_CONF(h, 1, "1V 2V 3V");
+    H_ASSERT_CONF(h, 1, "1V 2V 3V");
     ck_assert_uint_eq(h_status(h, 1).conf_index, 1);
     ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_CONF), 1);
     h_assert_logs_equal(h, 1, 2);
@@ -435,17 +378,17 @@ END_TEST
  * list it was bootstrapped with. */
 START_TEST(test_restart_finds_configuration_in_log)
 {
-    struct harness *h = cluster(1, NULL);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    struct harness *h = h_conf_cluster(1, NULL);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
     settle(h, 1);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_VOTER, 4, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_VOTER, 4, NULL), 0);
     settle(h, 1);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 2, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 2, NULL), 0);
     h->strict = false;
     settle(h, 1);
     for (raft_id id = 1; id <= 4; id++) {
         ck_assert_int_eq(h_restart(h, id), 0);
-        ASSERT_CONF(h, id, "1V 3V 4V");
+        H_ASSERT_CONF(h, id, "1V 3V 4V");
     }
     h_free(h);
 }
@@ -458,9 +401,9 @@ START_TEST(test_learner_gets_configuration_with_snapshot)
     struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 5,
                        .snapshots = true, .snapshot_trailing = 1,
                        .snapshot_size = 100};
-    struct harness *h = cluster(1, &o);
+    struct harness *h = h_conf_cluster(1, &o);
     h_partition(h, 1u << 4); /* node 4 hears nothing yet */
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
     for (int i = 0; i < 5; i++) {
         ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
     }
@@ -473,11 +416,11 @@ START_TEST(test_learner_gets_configuration_with_snapshot)
     struct raft_metrics m;
     ck_assert_int_eq(raft_metrics(h_raft(h, 4), &m, sizeof(m)), 0);
     ck_assert_uint_eq(m.snapshots_installed, 1);
-    ASSERT_CONF(h, 4, "1V 2V 3V 4L");
+    H_ASSERT_CONF(h, 4, "1V 2V 3V 4L");
     ck_assert_uint_eq(h_status(h, 4).commit, h_status(h, 1).commit);
     /* and keeps it across a restart from that snapshot */
     ck_assert_int_eq(h_restart(h, 4), 0);
-    ASSERT_CONF(h, 4, "1V 2V 3V 4L");
+    H_ASSERT_CONF(h, 4, "1V 2V 3V 4L");
     h_free(h);
 }
 END_TEST
@@ -488,10 +431,10 @@ START_TEST(test_config_entry_larger_than_message_limit)
 {
     struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 17,
                        .max_msg_bytes = 40};
-    struct harness *h = cluster(1, &o);
+    struct harness *h = h_conf_cluster(1, &o);
     h_partition(h, 1u << 2); /* node 2 lags: it gets the entries together */
     raft_index idx;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, &idx), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, &idx), 0);
     ck_assert_int_eq(h_propose(h, 1, "after", NULL), 0);
     ck_assert_int_eq(h_propose(h, 1, "after", NULL), 0);
     h_deliver_all(h);
@@ -512,7 +455,7 @@ START_TEST(test_config_entry_larger_than_message_limit)
     }
     ck_assert_uint_eq(with_conf, 1);
     ck_assert_uint_eq(h_status(h, 2).last_index, idx + 2);
-    ASSERT_CONF(h, 2, "1V 2V 3V 4L");
+    H_ASSERT_CONF(h, 2, "1V 2V 3V 4L");
     h_free(h);
 }
 END_TEST
@@ -523,7 +466,7 @@ START_TEST(test_transfer_leadership)
 {
     struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 9,
                        .pre_vote = true, .check_quorum = true};
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     struct raft *r = h_raft(h, 1);
     ck_assert_int_eq(raft_transfer_leadership(r, 0), RAFT_EINVAL);
     ck_assert_int_eq(raft_transfer_leadership(r, 1), RAFT_EINVAL);
@@ -554,14 +497,14 @@ END_TEST
 
 START_TEST(test_transfer_abandoned_after_election_timeout)
 {
-    struct harness *h = cluster(0, NULL);
+    struct harness *h = h_conf_cluster(0, NULL);
     struct raft *r = h_raft(h, 1);
     h_partition(h, 1u << 3);
     ck_assert_int_eq(raft_transfer_leadership(r, 3), 0);
     ck_assert_int_eq(h_propose(h, 1, "y", NULL), RAFT_ETRANSFER);
     h_heartbeat(h, 1, E);
     ck_assert_int_eq(raft_role(r), RAFT_LEADER);
-    ck_assert_uint_eq(events(h, 1, RAFT_EVENT_TRANSFER_ABORTED, 0), 1);
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_TRANSFER_ABORTED), 1);
     ck_assert_int_eq(h_propose(h, 1, "y", NULL), 0);
     h_partition(h, 0);
     h_free(h);
@@ -587,7 +530,7 @@ START_TEST(test_late_timeout_now_to_removed_node_disrupts_nothing)
 {
     struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 9,
                        .pre_vote = true, .check_quorum = true};
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     struct raft *r = h_raft(h, 1);
     raft_term t = h_status(h, 1).term;
     raft_index idx;
@@ -595,8 +538,8 @@ START_TEST(test_late_timeout_now_to_removed_node_disrupts_nothing)
     ck_assert_int_eq(raft_transfer_leadership(r, 3), 0);
     ck_assert_uint_eq(h_count(h, 1, 3, RAFT_MSG_TIMEOUT_NOW), 1);
     h_heartbeat(h, 1, E);
-    ck_assert_uint_eq(events(h, 1, RAFT_EVENT_TRANSFER_ABORTED, 0), 1);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_TRANSFER_ABORTED), 1);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
     settle(h, 1);
     ck_assert_uint_ge(h_status(h, 1).commit, idx);
     ck_assert(h_status(h, 3).is_voter); /* it knows nothing of it */
@@ -627,10 +570,10 @@ START_TEST(test_leader_removing_itself_hands_over)
 {
     struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 13,
                        .pre_vote = true, .check_quorum = true};
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     raft_index idx;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 1, &idx), 0);
-    ASSERT_CONF(h, 1, "2V 3V");
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 1, &idx), 0);
+    H_ASSERT_CONF(h, 1, "2V 3V");
     ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
     h_deliver_all(h);
     ck_assert_uint_eq(h_status(h, 1).commit, idx);
@@ -698,7 +641,7 @@ START_TEST(test_enomem_before_adopting_a_term)
     ck_assert_int_eq(raft_step(h_raft(h, 3), &sn), 0);
     ck_assert_uint_eq(h_status(h, 3).term, 9);
     ck_assert_uint_eq(h_status(h, 3).snapshot_index, 1);
-    ASSERT_CONF(h, 3, "1V"); /* the snapshot's configuration */
+    H_ASSERT_CONF(h, 3, "1V"); /* the snapshot's configuration */
     free(data);
     h_free(h);
 }
@@ -753,9 +696,9 @@ static void tick_round(struct harness *h, raft_id n)
  * committed, after which it never campaigns again. */
 START_TEST(test_removed_node_learns_commit_from_leader)
 {
-    struct harness *h = cluster(0, NULL);
+    struct harness *h = h_conf_cluster(0, NULL);
     raft_index idx;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
     h_deliver_all(h);
     ck_assert_uint_lt(h_status(h, 3).commit, idx);
     h->strict = false; /* node 3's replies are refused once its slot goes */
@@ -785,9 +728,9 @@ START_TEST(test_removed_node_restarted_stops_prevoting)
 {
     struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 43,
                        .pre_vote = true, .check_quorum = true};
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     raft_index idx;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
     h->strict = false;
     h_deliver_all(h);
     h_heartbeat(h, 1, 2 * E);
@@ -800,53 +743,6 @@ START_TEST(test_removed_node_restarted_stops_prevoting)
     ck_assert_uint_eq(h_nevents(h, 3, RAFT_EVENT_PREVOTE_START), 1);
     ck_assert_uint_ge(h_status(h, 3).commit, idx);
     ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
-    h_free(h);
-}
-END_TEST
-
-/* Replace node `id` by an empty node that joins (a host that wiped the
- * machine and reuses its id). */
-static void wipe_and_join(struct harness *h, raft_id id)
-{
-    struct h_node *nd = h_node(h, id);
-    struct raft_callbacks cbs = h_callbacks(h);
-    raft_destroy(nd->r);
-    nd->r = NULL;
-    nd->disk.n = 0;
-    nd->d_term = 0;
-    nd->d_vote = 0;
-    nd->sm_index = 0;
-    nd->sm_term = 0;
-    nd->sm_hash = 0;
-    ck_assert_int_eq(raft_create(&nd->cfg, &cbs, nd, &nd->r), 0);
-    ck_assert_int_eq(raft_join(nd->r), 0);
-}
-
-/* A member removed and, before its slot was dropped, added back as a new
- * empty node: it starts afresh and catches up. It used to keep its old
- * match, refuse the probe there, and have it sent again at once, forever
- * (a message storm). */
-START_TEST(test_member_added_back_empty_catches_up)
-{
-    struct harness *h = cluster(1, NULL);
-    h->strict = false;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
-    settle(h, 1);
-    for (int i = 0; i < 5; i++) {
-        ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
-    }
-    settle(h, 1);
-    ck_assert_uint_eq(h_progress(h, 1, 4).match, h_status(h, 1).last_index);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 4, NULL), 0);
-    h_deliver_all(h);
-    h_heartbeat(h, 1, 1); /* committed; its slot is kept a while */
-    wipe_and_join(h, 4);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
-    ck_assert_uint_eq(h_progress(h, 1, 4).match, 0);
-    h_deliver_all(h);
-    h_heartbeat(h, 1, 5);
-    ck_assert_uint_eq(h_status(h, 4).last_index, h_status(h, 1).last_index);
-    ASSERT_CONF(h, 4, "1V 2V 3V 4L");
     h_free(h);
 }
 END_TEST
@@ -868,7 +764,7 @@ static size_t sent(const struct harness *h, raft_id from, raft_id to, int type)
  * heartbeat interval, not at network speed. */
 START_TEST(test_follower_refusing_its_match_probed_once_per_heartbeat)
 {
-    struct harness *h = cluster(0, NULL);
+    struct harness *h = h_conf_cluster(0, NULL);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
     }
@@ -876,7 +772,7 @@ START_TEST(test_follower_refusing_its_match_probed_once_per_heartbeat)
     raft_index m3 = h_progress(h, 1, 3).match;
     ck_assert_uint_eq(m3, h_status(h, 1).last_index);
     h->strict = false;
-    wipe_and_join(h, 3);
+    h_wipe_and_join(h, 3);
     h_reset_all_calls(h);
     ck_assert_int_eq(h_propose(h, 1, "d", NULL), 0);
     ck_assert_uint_lt(h_deliver_all(h), 20); /* no storm */
@@ -898,7 +794,7 @@ START_TEST(test_auto_leave_allocates_nothing)
 {
     struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 45,
                        .counting_alloc = true};
-    struct harness *h = cluster(1, &o);
+    struct harness *h = h_conf_cluster(1, &o);
     struct raft_change c = {RAFT_CHANGE_ADD_VOTER, 4};
     raft_index j;
     ck_assert_int_eq(raft_propose_change(h_raft(h, 1), &c, 1,
@@ -913,7 +809,7 @@ START_TEST(test_auto_leave_allocates_nothing)
     ck_assert_uint_gt(h_ncalls(h, 1, H_CB_SEND), 0);
     ck_assert(!h_status(h, 1).joint);
     settle(h, 1);
-    ASSERT_CONF(h, 2, "1V 2V 3V 4V");
+    H_ASSERT_CONF(h, 2, "1V 2V 3V 4V");
     h_free(h);
 }
 END_TEST
@@ -922,14 +818,14 @@ END_TEST
  * leadership transfer to it. */
 START_TEST(test_no_transfer_to_outgoing_only_member)
 {
-    struct harness *h = cluster(1, NULL);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    struct harness *h = h_conf_cluster(1, NULL);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
     settle(h, 1);
     struct raft_change sw[] = {{RAFT_CHANGE_ADD_VOTER, 4}, {RAFT_CHANGE_REMOVE, 3}};
     ck_assert_int_eq(raft_propose_change(h_raft(h, 1), sw, 2,
                                          RAFT_JOINT_EXPLICIT, NULL), 0);
     settle(h, 1);
-    ASSERT_CONF(h, 1, "1VO 2VO 3O 4V");
+    H_ASSERT_CONF(h, 1, "1VO 2VO 3O 4V");
     ck_assert_int_eq(raft_transfer_leadership(h_raft(h, 1), 3), RAFT_EBADCONF);
     ck_assert_int_eq(raft_transfer_leadership(h_raft(h, 1), 4), 0);
     h_free(h);
@@ -1003,7 +899,6 @@ Suite *raft_conf_suite(void)
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_removed_node_learns_commit_from_leader);
     tcase_add_test(tc, test_removed_node_restarted_stops_prevoting);
-    tcase_add_test(tc, test_member_added_back_empty_catches_up);
     tcase_add_test(tc, test_follower_refusing_its_match_probed_once_per_heartbeat);
     tcase_add_test(tc, test_auto_leave_allocates_nothing);
     tcase_add_test(tc, test_max_members_remove_and_add);

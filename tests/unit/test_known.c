@@ -15,18 +15,12 @@
  * come back), split into two sides (traffic across is held), or crashed
  * (not ticked, their traffic dropped).
  */
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 #include "suites.h"
 
 #define E 10u /* election_ticks */
-
-#define V RAFT_MEMBER_VOTER
-#define O RAFT_MEMBER_OUTGOING
-#define L RAFT_MEMBER_LEARNER
 
 /* Terms and log indexes the safety records cover; the scenarios stay far
  * below both. */
@@ -223,48 +217,6 @@ static struct h_opts snap_opts(uint64_t seed)
     return o;
 }
 
-/* Nodes 1..3 voters and `spare` joining nodes; node 1 leads with its
- * first entry committed everywhere. */
-static struct harness *cluster(size_t spare, struct h_opts *o)
-{
-    o->n_boot = 3;
-    struct harness *h = h_new(3 + spare, o);
-    h_bootstrap_all(h);
-    h_elect(h, 1);
-    h_heartbeat(h, 1, 1);
-    ck_assert_uint_eq(h_status(h, 1).commit, 1);
-    return h;
-}
-
-/* Node id's configuration as "1V 2V 3L ..." (flags V, O, L). */
-static const char *conf_str(struct harness *h, raft_id id, char *buf, size_t cap)
-{
-    struct raft_member m[16];
-    size_t n = 0, used = 0;
-    ck_assert_int_eq(raft_conf(h_raft(h, id), m, 16, &n), 0);
-    buf[0] = 0;
-    for (size_t i = 0; i < n && used + 8 < cap; i++) {
-        used += (size_t)snprintf(buf + used, cap - used, "%s%llu%s%s%s",
-                                 i ? " " : "", (unsigned long long)m[i].id,
-                                 m[i].flags & V ? "V" : "", m[i].flags & O ? "O" : "",
-                                 m[i].flags & L ? "L" : "");
-    }
-    return buf;
-}
-
-#define ASSERT_CONF(h, id, want)                                          \
-    do {                                                                  \
-        char b_[128];                                                     \
-        ck_assert_str_eq(conf_str((h), (id), b_, sizeof(b_)), (want));    \
-    } while (0)
-
-static int change1(struct harness *h, raft_id leader, int type, raft_id id,
-                   raft_index *idx)
-{
-    struct raft_change c = {type, id};
-    return raft_propose_change(h_raft(h, leader), &c, 1, RAFT_JOINT_AUTO, idx);
-}
-
 static struct raft_metrics metrics(struct harness *h, raft_id id)
 {
     struct raft_metrics m;
@@ -281,24 +233,41 @@ static void assert_caught_up(struct harness *h, raft_id id, raft_id leader)
     h_assert_logs_equal(h, id, leader);
 }
 
-/* The host of node id loses its disk and starts it again empty, under
- * the same id, with raft_join (a replaced machine). */
-static void wipe_and_join(struct harness *h, raft_id id)
+/* A world over h_conf_cluster(1, o), lenient (h->strict off), in which
+ * node 4 was added as a learner and had 3 rounds to catch up. */
+static struct harness *w_cluster_with_learner(struct world *w,
+                                              const struct h_opts *o)
 {
-    struct h_node *nd = h_node(h, id);
-    raft_destroy(nd->r);
-    nd->r = NULL;
-    for (size_t i = 0; i < nd->disk.n; i++) {
-        free(nd->disk.e[i].buf);
+    struct harness *h = h_conf_cluster(1, o);
+    w_init(w, h);
+    h->strict = false;
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    w_run(w, 3);
+    return h;
+}
+
+/* A world over h_conf_cluster(0, o), lenient, holding five commands, from
+ * which node 3 is removed; `rounds` rounds later (its removal committed by
+ * then) it is wiped and added back empty as a learner, with fresh
+ * progress. */
+static struct harness *w_re_added_empty(struct world *w, const struct h_opts *o,
+                                        unsigned rounds)
+{
+    struct harness *h = h_conf_cluster(0, o);
+    w_init(w, h);
+    h->strict = false;
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
     }
-    nd->disk.n = 0;
-    nd->disk_base = 0;
-    nd->d_term = 0;
-    nd->d_vote = 0;
-    nd->pending = 0;
-    struct raft_callbacks cbs = h_callbacks(h);
-    ck_assert_int_eq(raft_create(&nd->cfg, &cbs, nd, &nd->r), 0);
-    ck_assert_int_eq(raft_join(nd->r), 0);
+    w_run(w, 2);
+    raft_index idx;
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    w_run(w, rounds);
+    ck_assert_uint_ge(h_status(h, 1).commit, idx);
+    h_wipe_and_join(h, 3);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
+    ck_assert_uint_eq(h_progress(h, 1, 3).match, 0);
+    return h;
 }
 
 /* ---- removed and demoted members ------------------------------------------- */
@@ -314,26 +283,26 @@ static void wipe_and_join(struct harness *h, raft_id id)
 START_TEST(test_removed_unaware_voter_does_not_disrupt)
 {
     struct h_opts o = opts(101, true);
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     struct world w;
     w_init(&w, h);
     h->strict = false; /* replies of the removed node are refused */
     raft_term t = h_status(h, 1).term;
     w.cut = 1u << 3;
     raft_index idx;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
     w_run(&w, 10 * E);
     ck_assert_uint_ge(h_status(h, 1).commit, idx);
-    ASSERT_CONF(h, 3, "1V 2V 3V"); /* it does not know */
+    H_ASSERT_CONF(h, 3, "1V 2V 3V"); /* it does not know */
     ck_assert_uint_eq(h_status(h, 3).term, t);
     ck_assert_uint_gt(metrics(h, 3).prevotes_started, 0);
     w.cut = 0;
     w_run(&w, 5 * E);
     ck_assert_uint_eq(w_leader(&w), 1);
     ck_assert_uint_eq(h_status(h, 1).term, t);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
     w_run(&w, 5 * E);
-    ASSERT_CONF(h, 3, "1V 2V 3L");
+    H_ASSERT_CONF(h, 3, "1V 2V 3L");
     ck_assert(!h_status(h, 3).is_voter);
     assert_caught_up(h, 3, 1);
     uint64_t pv = metrics(h, 3).prevotes_started;
@@ -355,18 +324,18 @@ END_TEST
 START_TEST(test_removed_node_restarted_does_not_disrupt)
 {
     struct h_opts o = opts(103, true);
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     struct world w;
     w_init(&w, h);
     h->strict = false;
     raft_index idx;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
     w_run(&w, 3 * E);
     ck_assert_uint_ge(h_status(h, 3).commit, idx);
-    ASSERT_CONF(h, 3, "1V 2V");
+    H_ASSERT_CONF(h, 3, "1V 2V");
     raft_term t = h_status(h, 1).term;
     ck_assert_int_eq(h_restart(h, 3), 0);
-    ASSERT_CONF(h, 3, "1V 2V");
+    H_ASSERT_CONF(h, 3, "1V 2V");
     w_run(&w, 15 * E);
     ck_assert_uint_eq(w_leader(&w), 1);
     ck_assert_uint_eq(h_status(h, 1).term, t);
@@ -389,26 +358,26 @@ END_TEST
 START_TEST(test_learner_unaware_of_promotion_votes)
 {
     struct h_opts o = opts(107, true);
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     struct world w;
     w_init(&w, h);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
     w_run(&w, 3);
-    ASSERT_CONF(h, 3, "1V 2V 3L");
+    H_ASSERT_CONF(h, 3, "1V 2V 3L");
     w.cut = 1u << 3;
     raft_index p;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_VOTER, 3, &p), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_VOTER, 3, &p), 0);
     w_run(&w, 2);
     ck_assert_uint_ge(h_status(h, 1).commit, p); /* 1 and 2 of {1, 2, 3} */
-    ASSERT_CONF(h, 2, "1V 2V 3V");
-    ASSERT_CONF(h, 3, "1V 2V 3L");
+    H_ASSERT_CONF(h, 2, "1V 2V 3V");
+    H_ASSERT_CONF(h, 3, "1V 2V 3L");
     /* the leader dies; 3 comes back without ever hearing of the change */
     w.dead = 1u << 1;
     w.cut = 0;
     raft_id l = w_until_leader(&w, 40 * E);
     ck_assert_uint_eq(l, 2);
     w_run(&w, 3);
-    ASSERT_CONF(h, 3, "1V 2V 3V");
+    H_ASSERT_CONF(h, 3, "1V 2V 3V");
     assert_caught_up(h, 3, 2);
     h_free(h);
 }
@@ -422,23 +391,23 @@ END_TEST
 START_TEST(test_snapshot_demotes_voter)
 {
     struct h_opts o = snap_opts(109);
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     struct world w;
     w_init(&w, h);
     w.cut = 1u << 3;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
     }
     w_run(&w, 3);
     ck_assert_int_eq(h_snapshot_take(h, 1), 0);
     ck_assert_uint_gt(h_status(h, 1).first_index, h_status(h, 3).last_index + 1);
-    ASSERT_CONF(h, 3, "1V 2V 3V");
+    H_ASSERT_CONF(h, 3, "1V 2V 3V");
     raft_term t = h_status(h, 1).term;
     w_rejoin_lossy(&w, 3);
     w_run(&w, 5);
     ck_assert_uint_eq(metrics(h, 3).snapshots_installed, 1);
-    ASSERT_CONF(h, 3, "1V 2V 3L");
+    H_ASSERT_CONF(h, 3, "1V 2V 3L");
     ck_assert(!h_status(h, 3).is_voter);
     uint64_t pv = metrics(h, 3).prevotes_started;
     uint64_t el = metrics(h, 3).elections_started;
@@ -464,23 +433,10 @@ END_TEST
 START_TEST(test_member_re_added_empty_after_departure_catches_up)
 {
     struct h_opts o = opts(211, true);
-    struct harness *h = cluster(0, &o);
     struct world w;
-    w_init(&w, h);
-    h->strict = false;
-    for (int i = 0; i < 5; i++) {
-        ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
-    }
-    w_run(&w, 2);
-    raft_index idx;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
-    w_run(&w, 2 * E);
-    ck_assert_uint_ge(h_status(h, 1).commit, idx);
-    wipe_and_join(h, 3);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
-    ck_assert_uint_eq(h_progress(h, 1, 3).match, 0);
+    struct harness *h = w_re_added_empty(&w, &o, 2 * E);
     w_run(&w, 3);
-    ASSERT_CONF(h, 3, "1V 2V 3L");
+    H_ASSERT_CONF(h, 3, "1V 2V 3L");
     assert_caught_up(h, 3, 1);
     h_free(h);
 }
@@ -494,29 +450,19 @@ END_TEST
  * starts it from nothing, as raft_join promises ("takes whatever a
  * leader sends it: the log from index 1, or a snapshot"), and it does
  * not report a match the node does not hold (raft_progress: "highest
- * index known replicated there"). Fails: the leader reuses the departed
- * slot's progress (match 7); the empty node rejects the probe at 7, the
- * leader cannot go below match + 1 and resends the same probe at once,
- * forever: a message storm within one tick, and the learner never
- * catches up.
+ * index known replicated there"). A leader that reused the departed
+ * slot's progress would probe the empty node at its old match, and, unable
+ * to go below match + 1, resend the refused probe at once, forever: a
+ * message storm within one tick. Checked here: the re-added member gets
+ * fresh progress (match 0); the traffic of one tick comes to an end (a
+ * probe refused at match waits for the next heartbeat); the leader never
+ * reports a match above the node's log; and the learner catches up.
  */
 START_TEST(test_member_re_added_empty_within_departure_catches_up)
 {
     struct h_opts o = opts(223, true);
-    struct harness *h = cluster(0, &o);
     struct world w;
-    w_init(&w, h);
-    h->strict = false;
-    for (int i = 0; i < 5; i++) {
-        ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
-    }
-    w_run(&w, 2);
-    raft_index idx;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
-    w_run(&w, 2);
-    ck_assert_uint_ge(h_status(h, 1).commit, idx);
-    wipe_and_join(h, 3);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
+    struct harness *h = w_re_added_empty(&w, &o, 2);
     /* one tick's worth of traffic must come to an end */
     ck_assert_int_eq(h_tick(h, 1, 1), 0);
     size_t n = 0;
@@ -533,7 +479,7 @@ START_TEST(test_member_re_added_empty_within_departure_catches_up)
             (unsigned long long)h_status(h, 3).last_index);
     ck_assert_uint_le(p.match, h_status(h, 3).last_index);
     w_run(&w, 3);
-    ASSERT_CONF(h, 3, "1V 2V 3L");
+    H_ASSERT_CONF(h, 3, "1V 2V 3L");
     assert_caught_up(h, 3, 1);
     h_free(h);
 }
@@ -551,17 +497,17 @@ END_TEST
 START_TEST(test_added_voter_counts_once_appended)
 {
     struct h_opts o = opts(113, true);
-    struct harness *h = cluster(1, &o);
+    struct harness *h = h_conf_cluster(1, &o);
     struct world w;
     w_init(&w, h);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
     w_run(&w, 3);
     w.cut = 1u << 4;
     raft_index p;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_VOTER, 4, &p), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_VOTER, 4, &p), 0);
     w_run(&w, 2);
-    ASSERT_CONF(h, 2, "1V 2V 3V 4V");
-    ASSERT_CONF(h, 3, "1V 2V 3V 4V");
+    H_ASSERT_CONF(h, 2, "1V 2V 3V 4V");
+    H_ASSERT_CONF(h, 3, "1V 2V 3V 4V");
     raft_term t = h_status(h, 1).term;
     /* {1, 4} | {2, 3} */
     w.cut = 0;
@@ -575,7 +521,7 @@ START_TEST(test_added_voter_counts_once_appended)
     raft_id l = w_until_leader(&w, 40 * E);
     w_run(&w, 3);
     for (raft_id id = 1; id <= 4; id++) {
-        ASSERT_CONF(h, id, "1V 2V 3V 4V");
+        H_ASSERT_CONF(h, id, "1V 2V 3V 4V");
         assert_caught_up(h, id, l);
     }
     h_free(h);
@@ -592,20 +538,20 @@ END_TEST
 START_TEST(test_two_removals_leave_no_second_majority)
 {
     struct h_opts o = opts(127, true);
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     struct world w;
     w_init(&w, h);
     h->strict = false;
     w.cut = 1u << 3;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 3, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, NULL), 0);
     w_net(&w);
     w.cut = 1u << 2 | 1u << 3;
     raft_index r2;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 2, &r2), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 2, &r2), 0);
     ck_assert_uint_eq(h_status(h, 1).commit, r2); /* a majority of {1} */
-    ASSERT_CONF(h, 1, "1V");
-    ASSERT_CONF(h, 2, "1V 2V");
-    ASSERT_CONF(h, 3, "1V 2V 3V");
+    H_ASSERT_CONF(h, 1, "1V");
+    H_ASSERT_CONF(h, 2, "1V 2V");
+    H_ASSERT_CONF(h, 3, "1V 2V 3V");
     /* 1 on one side, 2 and 3 on the other */
     w.cut = 0;
     w.side = 1u << 1;
@@ -631,17 +577,17 @@ END_TEST
 START_TEST(test_new_leader_inherits_uncommitted_change)
 {
     struct h_opts o = opts(131, false);
-    struct harness *h = cluster(1, &o);
+    struct harness *h = h_conf_cluster(1, &o);
     struct world w;
     w_init(&w, h);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
     w_run(&w, 3);
     w.cut = 1u << 3 | 1u << 4;
     raft_index p;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_VOTER, 4, &p), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_VOTER, 4, &p), 0);
     w_net(&w); /* 2 gets it; 1 and 2 are not 3 of 4 */
     ck_assert_uint_lt(h_status(h, 1).commit, p);
-    ASSERT_CONF(h, 2, "1V 2V 3V 4V");
+    H_ASSERT_CONF(h, 2, "1V 2V 3V 4V");
     /* 1 dies; 2 wins with votes of 1 (cast before it died) and 3 */
     w.dead = 1u << 1;
     w.cut = 0;
@@ -651,7 +597,7 @@ START_TEST(test_new_leader_inherits_uncommitted_change)
     struct raft_status st = h_status(h, 2);
     ck_assert_uint_eq(st.n_voters, 4);
     ck_assert_uint_eq(st.conf_index, p);
-    ck_assert_int_eq(change1(h, 2, RAFT_CHANGE_REMOVE, 1, NULL), RAFT_ECONFBUSY);
+    ck_assert_int_eq(h_change1(h, 2, RAFT_CHANGE_REMOVE, 1, NULL), RAFT_ECONFBUSY);
     /* 2 and 3 alone are not a majority of four: nothing commits */
     w.cut = 1u << 4;
     for (int i = 0; i < 3; i++) {
@@ -659,7 +605,7 @@ START_TEST(test_new_leader_inherits_uncommitted_change)
         w_net(&w);
     }
     ck_assert_uint_lt(h_status(h, 2).commit, p);
-    ck_assert_int_eq(change1(h, 2, RAFT_CHANGE_REMOVE, 1, NULL), RAFT_ECONFBUSY);
+    ck_assert_int_eq(h_change1(h, 2, RAFT_CHANGE_REMOVE, 1, NULL), RAFT_ECONFBUSY);
     w.cut = 0;
     for (int i = 0; i < 3; i++) {
         h_tick(h, 2, 1);
@@ -667,13 +613,13 @@ START_TEST(test_new_leader_inherits_uncommitted_change)
     }
     ck_assert_uint_eq(h_status(h, 2).commit, h_status(h, 2).last_index);
     raft_index rm;
-    ck_assert_int_eq(change1(h, 2, RAFT_CHANGE_REMOVE, 1, &rm), 0);
+    ck_assert_int_eq(h_change1(h, 2, RAFT_CHANGE_REMOVE, 1, &rm), 0);
     for (int i = 0; i < 3; i++) {
         h_tick(h, 2, 1);
         w_net(&w);
     }
     ck_assert_uint_ge(h_status(h, 2).commit, rm);
-    ASSERT_CONF(h, 4, "2V 3V 4V");
+    H_ASSERT_CONF(h, 4, "2V 3V 4V");
     h_free(h);
 }
 END_TEST
@@ -689,12 +635,8 @@ END_TEST
 START_TEST(test_auto_leave_after_leader_change)
 {
     struct h_opts o = opts(137, true);
-    struct harness *h = cluster(1, &o);
     struct world w;
-    w_init(&w, h);
-    h->strict = false;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
-    w_run(&w, 3);
+    struct harness *h = w_cluster_with_learner(&w, &o);
     struct raft_change swap[] = {{RAFT_CHANGE_ADD_VOTER, 4}, {RAFT_CHANGE_REMOVE, 3}};
     raft_index j;
     ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 2, RAFT_JOINT_AUTO, &j), 0);
@@ -712,8 +654,8 @@ START_TEST(test_auto_leave_after_leader_change)
     ck_assert(!st.joint);
     ck_assert_uint_gt(st.conf_index, j);
     ck_assert_uint_ge(st.commit, st.conf_index);
-    ASSERT_CONF(h, 2, "1V 2V 4V");
-    ASSERT_CONF(h, 4, "1V 2V 4V");
+    H_ASSERT_CONF(h, 2, "1V 2V 4V");
+    H_ASSERT_CONF(h, 4, "1V 2V 4V");
     h_free(h);
 }
 END_TEST
@@ -729,17 +671,13 @@ END_TEST
 START_TEST(test_joint_change_replacing_the_leader)
 {
     struct h_opts o = opts(139, true);
-    struct harness *h = cluster(1, &o);
     struct world w;
-    w_init(&w, h);
-    h->strict = false;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
-    w_run(&w, 3);
+    struct harness *h = w_cluster_with_learner(&w, &o);
     struct raft_change swap[] = {{RAFT_CHANGE_ADD_VOTER, 4}, {RAFT_CHANGE_REMOVE, 1}};
     raft_index j;
     w.cut = 1u << 3 | 1u << 4;
     ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 2, RAFT_JOINT_AUTO, &j), 0);
-    ASSERT_CONF(h, 1, "1O 2VO 3VO 4V");
+    H_ASSERT_CONF(h, 1, "1O 2VO 3VO 4V");
     w_run(&w, 2);
     /* {1, 2, 3} has a majority (1, 2); {2, 3, 4} has only 2, 1 not
      * counting there */
@@ -751,7 +689,7 @@ START_TEST(test_joint_change_replacing_the_leader)
      * {2, 3, 4} */
     w.cut = 1u << 2 | 1u << 3;
     w_run(&w, 1);
-    ASSERT_CONF(h, 1, "2V 3V 4V");
+    H_ASSERT_CONF(h, 1, "2V 3V 4V");
     raft_index leave = h_status(h, 1).conf_index;
     ck_assert_uint_gt(leave, j);
     w_run(&w, 2);
@@ -763,7 +701,7 @@ START_TEST(test_joint_change_replacing_the_leader)
     ck_assert(l == 2 || l == 3 || l == 4);
     ck_assert_uint_ge(h_status(h, l).commit, leave);
     for (raft_id id = 1; id <= 4; id++) {
-        ASSERT_CONF(h, id, "2V 3V 4V");
+        H_ASSERT_CONF(h, id, "2V 3V 4V");
     }
     /* 1 is out for good */
     raft_term t = h_status(h, l).term;
@@ -785,12 +723,8 @@ END_TEST
 START_TEST(test_removed_node_holding_latest_log_campaigns)
 {
     struct h_opts o = opts(149, true);
-    struct harness *h = cluster(1, &o);
     struct world w;
-    w_init(&w, h);
-    h->strict = false;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
-    w_run(&w, 3);
+    struct harness *h = w_cluster_with_learner(&w, &o);
     struct raft_change swap[] = {{RAFT_CHANGE_ADD_VOTER, 4}, {RAFT_CHANGE_REMOVE, 3}};
     raft_index j;
     ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 2, RAFT_JOINT_AUTO, &j), 0);
@@ -800,7 +734,7 @@ START_TEST(test_removed_node_holding_latest_log_campaigns)
     w_run(&w, 1); /* the leave entry, to 3 only */
     raft_index leave = h_status(h, 1).conf_index;
     ck_assert_uint_gt(leave, j);
-    ASSERT_CONF(h, 3, "1V 2V 4V");
+    H_ASSERT_CONF(h, 3, "1V 2V 4V");
     ck_assert(!h_status(h, 3).is_voter);
     ck_assert_uint_lt(h_status(h, 1).commit, leave);
     w.dead = 1u << 1;
@@ -810,8 +744,8 @@ START_TEST(test_removed_node_holding_latest_log_campaigns)
     raft_id l = w_leader(&w);
     ck_assert(l == 2 || l == 4);
     ck_assert_uint_ge(h_status(h, l).commit, leave);
-    ASSERT_CONF(h, 2, "1V 2V 4V");
-    ASSERT_CONF(h, 4, "1V 2V 4V");
+    H_ASSERT_CONF(h, 2, "1V 2V 4V");
+    H_ASSERT_CONF(h, 4, "1V 2V 4V");
     h_free(h);
 }
 END_TEST
@@ -833,18 +767,18 @@ START_TEST(test_demoted_voter_in_joint_votes_for_itself)
     h_elect(h, 1);
     struct world w;
     w_init(&w, h);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 2, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 2, NULL), 0);
     w_run(&w, 3);
-    ASSERT_CONF(h, 2, "1V 2L");
+    H_ASSERT_CONF(h, 2, "1V 2L");
     w.cut = 1u << 2;
     struct raft_change swap[] = {{RAFT_CHANGE_ADD_LEARNER, 1}, {RAFT_CHANGE_ADD_VOTER, 2}};
     raft_index j;
     ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 2, RAFT_JOINT_AUTO, &j), 0);
-    ASSERT_CONF(h, 1, "1OL 2V");
+    H_ASSERT_CONF(h, 1, "1OL 2V");
     w_run(&w, 3 * E);
     ck_assert_int_ne(raft_role(h_raft(h, 1)), RAFT_LEADER); /* CheckQuorum */
     ck_assert_uint_lt(h_status(h, 1).commit, j);
-    ASSERT_CONF(h, 2, "1V 2L"); /* it never saw the change */
+    H_ASSERT_CONF(h, 2, "1V 2L"); /* it never saw the change */
     raft_term t = h_status(h, 1).term;
     w_rejoin_lossy(&w, 2);
     w_run(&w, 20 * E);
@@ -855,8 +789,8 @@ START_TEST(test_demoted_voter_in_joint_votes_for_itself)
     }
     ck_assert(led);
     ck_assert_uint_eq(w_leader(&w), 2);
-    ASSERT_CONF(h, 1, "1L 2V");
-    ASSERT_CONF(h, 2, "1L 2V");
+    H_ASSERT_CONF(h, 1, "1L 2V");
+    H_ASSERT_CONF(h, 2, "1L 2V");
     ck_assert_uint_ge(h_status(h, 2).commit, h_status(h, 2).conf_index);
     h_free(h);
 }
@@ -871,7 +805,7 @@ END_TEST
 START_TEST(test_read_index_in_joint_needs_both_majorities)
 {
     struct h_opts o = opts(157, false);
-    struct harness *h = cluster(2, &o);
+    struct harness *h = h_conf_cluster(2, &o);
     struct world w;
     w_init(&w, h);
     struct raft_change add[] = {{RAFT_CHANGE_ADD_LEARNER, 4}, {RAFT_CHANGE_ADD_LEARNER, 5}};
@@ -883,7 +817,7 @@ START_TEST(test_read_index_in_joint_needs_both_majorities)
                                  {RAFT_CHANGE_REMOVE, 3}};
     ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 4, RAFT_JOINT_EXPLICIT, NULL), 0);
     w_run(&w, 3);
-    ASSERT_CONF(h, 1, "1VO 2O 3O 4V 5V");
+    H_ASSERT_CONF(h, 1, "1VO 2O 3O 4V 5V");
     ck_assert_uint_eq(h_status(h, 1).commit, h_status(h, 1).last_index);
     w.cut = 1u << 2 | 1u << 3;
     int req = 1;
@@ -911,18 +845,14 @@ END_TEST
 START_TEST(test_removed_leader_does_not_count_itself)
 {
     struct h_opts o = opts(163, true);
-    struct harness *h = cluster(1, &o);
     struct world w;
-    w_init(&w, h);
-    h->strict = false;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
-    w_run(&w, 3);
+    struct harness *h = w_cluster_with_learner(&w, &o);
     w.cut = 1u << 3;
     raft_index idx;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 1, &idx), 0);
-    ASSERT_CONF(h, 1, "2V 3V 4L");
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 1, &idx), 0);
+    H_ASSERT_CONF(h, 1, "2V 3V 4L");
     w_run(&w, 3);
-    ASSERT_CONF(h, 2, "2V 3V 4L");
+    H_ASSERT_CONF(h, 2, "2V 3V 4L");
     ck_assert_uint_lt(h_status(h, 1).commit, idx); /* 1 and 2 are not 2 of {2, 3} */
     ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
     w.cut = 0;
@@ -931,7 +861,7 @@ START_TEST(test_removed_leader_does_not_count_itself)
     ck_assert(l == 2 || l == 3);
     ck_assert(!w_ever_led(&w, 4));
     ck_assert_uint_ge(h_status(h, l).commit, idx);
-    ASSERT_CONF(h, 4, "2V 3V 4L");
+    H_ASSERT_CONF(h, 4, "2V 3V 4L");
     h_free(h);
 }
 END_TEST
@@ -948,24 +878,24 @@ END_TEST
 START_TEST(test_transfer_never_reaches_a_non_voter)
 {
     struct h_opts o = opts(167, true);
-    struct harness *h = cluster(1, &o);
+    struct harness *h = h_conf_cluster(1, &o);
     struct world w;
     w_init(&w, h);
     struct raft *r = h_raft(h, 1);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
     w_run(&w, 3);
     ck_assert_int_eq(raft_transfer_leadership(r, 4), RAFT_EBADCONF);
     /* demoting 3, not committed yet: already in force */
     w.cut = 1u << 2 | 1u << 3;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
     ck_assert_int_eq(raft_transfer_leadership(r, 3), RAFT_EBADCONF);
     w.cut = 0;
     w_run(&w, 3);
-    ASSERT_CONF(h, 3, "1V 2V 3L 4L");
+    H_ASSERT_CONF(h, 3, "1V 2V 3L 4L");
     ck_assert_int_eq(raft_transfer_leadership(r, 3), RAFT_EBADCONF);
     /* no change, joint or not, while a transfer lasts */
     ck_assert_int_eq(raft_transfer_leadership(r, 2), 0);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_VOTER, 3, NULL), RAFT_ETRANSFER);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_VOTER, 3, NULL), RAFT_ETRANSFER);
     ck_assert_int_eq(raft_leave_joint(r, NULL), RAFT_ETRANSFER);
     /* a TimeoutNow of this term, from the leader, reaching a learner (sent
      * by mistake, or stale) */
@@ -987,9 +917,9 @@ START_TEST(test_transfer_never_reaches_a_non_voter)
     ck_assert_uint_eq(w_leader(&w), 2);
     ck_assert_uint_eq(h_status(h, 2).term, tn.term + 1);
     ck_assert(!w_ever_led(&w, 3) && !w_ever_led(&w, 4));
-    ck_assert_int_eq(change1(h, 2, RAFT_CHANGE_ADD_VOTER, 3, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 2, RAFT_CHANGE_ADD_VOTER, 3, NULL), 0);
     w_run(&w, 3);
-    ASSERT_CONF(h, 3, "1V 2V 3V 4L");
+    H_ASSERT_CONF(h, 3, "1V 2V 3V 4L");
     h_free(h);
 }
 END_TEST
@@ -1003,7 +933,7 @@ END_TEST
 START_TEST(test_transfer_target_ignores_old_leaders_heartbeat)
 {
     struct h_opts o = opts(173, true);
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     raft_term t = h_status(h, 1).term;
     ck_assert_int_eq(raft_transfer_leadership(h_raft(h, 1), 3), 0);
     ck_assert_uint_eq(h_count(h, 1, 3, RAFT_MSG_TIMEOUT_NOW), 1);
@@ -1035,7 +965,7 @@ END_TEST
 START_TEST(test_stale_timeout_now_after_abort)
 {
     struct h_opts o = opts(179, true);
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     struct world w;
     w_init(&w, h);
     raft_term t = h_status(h, 1).term;
@@ -1078,7 +1008,7 @@ END_TEST
 START_TEST(test_transfer_to_target_needing_a_snapshot)
 {
     struct h_opts o = snap_opts(181);
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     struct world w;
     w_init(&w, h);
     w.cut = 1u << 3;
@@ -1117,12 +1047,8 @@ END_TEST
 START_TEST(test_snapshot_carries_joint_configuration)
 {
     struct h_opts o = snap_opts(191);
-    struct harness *h = cluster(1, &o);
     struct world w;
-    w_init(&w, h);
-    h->strict = false;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
-    w_run(&w, 3);
+    struct harness *h = w_cluster_with_learner(&w, &o);
     w.cut = 1u << 3;
     struct raft_change swap[] = {{RAFT_CHANGE_ADD_VOTER, 4}, {RAFT_CHANGE_REMOVE, 3}};
     raft_index j;
@@ -1134,21 +1060,21 @@ START_TEST(test_snapshot_carries_joint_configuration)
     ck_assert_uint_gt(h_status(h, 1).commit, j);
     ck_assert_int_eq(h_snapshot_take(h, 1), 0);
     ck_assert_uint_gt(h_status(h, 1).first_index, j);
-    ASSERT_CONF(h, 3, "1V 2V 3V 4L");
+    H_ASSERT_CONF(h, 3, "1V 2V 3V 4L");
     w_rejoin_lossy(&w, 3);
     w_run(&w, 5);
     ck_assert_uint_eq(metrics(h, 3).snapshots_installed, 1);
-    ASSERT_CONF(h, 3, "1VO 2VO 3O 4V");
+    H_ASSERT_CONF(h, 3, "1VO 2VO 3O 4V");
     ck_assert(h_status(h, 3).joint);
     ck_assert_int_eq(h_restart(h, 3), 0);
-    ASSERT_CONF(h, 3, "1VO 2VO 3O 4V");
+    H_ASSERT_CONF(h, 3, "1VO 2VO 3O 4V");
     ck_assert(h_status(h, 3).joint);
     w_run(&w, 3);
     raft_term t = h_status(h, 1).term;
     raft_index leave;
     ck_assert_int_eq(raft_leave_joint(h_raft(h, 1), &leave), 0);
     w_run(&w, 3);
-    ASSERT_CONF(h, 3, "1V 2V 4V");
+    H_ASSERT_CONF(h, 3, "1V 2V 4V");
     ck_assert_uint_ge(h_status(h, 3).commit, leave);
     w_run(&w, 10 * E);
     ck_assert_uint_eq(w_leader(&w), 1);
@@ -1167,10 +1093,10 @@ END_TEST
 static void rollback_after_compaction(bool restart)
 {
     struct h_opts o = snap_opts(restart ? 197 : 193);
-    struct harness *h = cluster(1, &o);
+    struct harness *h = h_conf_cluster(1, &o);
     struct world w;
     w_init(&w, h);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
     }
@@ -1180,17 +1106,17 @@ static void rollback_after_compaction(bool restart)
     ck_assert_uint_gt(h_status(h, 1).first_index, 2); /* the entry of 4L is gone */
     w.cut = 1u << 1;
     raft_index x;
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_REMOVE, 4, &x), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 4, &x), 0);
     ck_assert_uint_eq(x, snap + 1);
-    ASSERT_CONF(h, 1, "1V 2V 3V");
+    H_ASSERT_CONF(h, 1, "1V 2V 3V");
     if (restart) {
         ck_assert_int_eq(h_restart(h, 1), 0);
-        ASSERT_CONF(h, 1, "1V 2V 3V");
+        H_ASSERT_CONF(h, 1, "1V 2V 3V");
     }
     w_until_leader_in(&w, 1u << 2 | 1u << 3, 40 * E);
     w.cut = 0;
     w_run(&w, 2 * E);
-    ASSERT_CONF(h, 1, "1V 2V 3V 4L");
+    H_ASSERT_CONF(h, 1, "1V 2V 3V 4L");
     ck_assert_uint_le(h_status(h, 1).conf_index, snap);
     assert_caught_up(h, 1, w_leader(&w));
     h_free(h);
@@ -1219,7 +1145,7 @@ END_TEST
 START_TEST(test_snapshot_replaces_conflicting_suffix)
 {
     struct h_opts o = snap_opts(199);
-    struct harness *h = cluster(0, &o);
+    struct harness *h = h_conf_cluster(0, &o);
     struct world w;
     w_init(&w, h);
     ck_assert_int_eq(h_propose(h, 1, "a", NULL), 0);
@@ -1229,9 +1155,9 @@ START_TEST(test_snapshot_replaces_conflicting_suffix)
     /* 1, cut off, writes a divergent suffix with a change in it */
     w.cut = 1u << 1;
     ck_assert_int_eq(h_propose(h, 1, "d1", NULL), 0);
-    ck_assert_int_eq(change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 9, NULL), 0);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 9, NULL), 0);
     ck_assert_int_eq(h_propose(h, 1, "d2", NULL), 0);
-    ASSERT_CONF(h, 1, "1V 2V 3V 9L");
+    H_ASSERT_CONF(h, 1, "1V 2V 3V 9L");
     raft_id l = w_until_leader_in(&w, 1u << 2 | 1u << 3, 40 * E);
     ck_assert_int_eq(h_propose(h, l, "e", NULL), 0);
     w_run(&w, 2);
@@ -1249,7 +1175,7 @@ START_TEST(test_snapshot_replaces_conflicting_suffix)
     const struct h_call *c = h_call(h, 1, H_CB_SNAPSHOT_INSTALL, 0);
     ck_assert_ptr_nonnull(c);
     ck_assert(!c->keep);
-    ASSERT_CONF(h, 1, "1V 2V 3V");
+    H_ASSERT_CONF(h, 1, "1V 2V 3V");
     assert_caught_up(h, 1, w_leader(&w));
     h_free(h);
 }

@@ -25,17 +25,6 @@ static struct raft_metrics metrics(struct harness *h, raft_id id)
     return m;
 }
 
-/* Number of events of a type (and error, if non-zero) node id reported. */
-static size_t n_events(struct harness *h, raft_id id, int type, int error)
-{
-    const struct h_node *nd = h_node(h, id);
-    size_t k = 0;
-    for (size_t i = 0; i < nd->n_events; i++) {
-        k += nd->events[i].type == type && (error == 0 || nd->events[i].error == error);
-    }
-    return k;
-}
-
 /* A 3-node cluster with node 1 leader and one command committed and applied
  * everywhere; returns its index. */
 static raft_index leader_with_commit(struct harness *h)
@@ -186,7 +175,7 @@ START_TEST(test_prevote_majority_starts_real_election)
     ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_PREVOTE), 2);
     ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 0);
     ck_assert_uint_eq(h_ncalls(h, 1, H_CB_PERSIST_STATE), 0);
-    ck_assert_uint_eq(n_events(h, 1, RAFT_EVENT_PREVOTE_START, 0), 1);
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_PREVOTE_START), 1);
     ck_assert_uint_eq(h_find(h, 1, 2, RAFT_MSG_PREVOTE, 0)->term, 1);
 
     /* One grant (with its own vote) is a majority of 3. */
@@ -236,7 +225,7 @@ START_TEST(test_prevote_lost_and_refusal_from_later_term)
     h_deliver_all(g);
     ck_assert_int_eq(raft_role(h_raft(g, 1)), RAFT_FOLLOWER);
     ck_assert_uint_eq(raft_current_term(h_raft(g, 1)), 2);
-    ck_assert_uint_eq(n_events(g, 1, RAFT_EVENT_ELECTION_LOST, 0), 1);
+    ck_assert_uint_eq(h_nevents(g, 1, RAFT_EVENT_ELECTION_LOST), 1);
     h_free(g);
     h_free(h);
 }
@@ -260,7 +249,7 @@ START_TEST(test_check_quorum_cut_off_leader_steps_down)
     }
     ck_assert_uint_ge(t, E - 1);
     ck_assert_int_eq(h_propose(h, 1, "z", NULL), RAFT_ENOTLEADER);
-    ck_assert_uint_eq(n_events(h, 1, RAFT_EVENT_STEP_DOWN, RAFT_ENOQUORUM), 1);
+    ck_assert_uint_eq(h_nevents_error(h, 1, RAFT_EVENT_STEP_DOWN, RAFT_ENOQUORUM), 1);
     ck_assert_uint_eq(metrics(h, 1).quorum_lost, 1);
     ck_assert_uint_eq(raft_leader(h_raft(h, 1)), 0);
     h_free(h);
