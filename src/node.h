@@ -230,8 +230,9 @@ struct raft {
     raft_term rx_term;          /* that entry's term */
     raft_term rx_leader_term;   /* term of the leader streaming it */
     uint64_t rx_offset;         /* next byte expected */
-    bool rx_first_again;        /* the last chunk was a copy of the first,
-                                   answered with rx_offset */
+    bool rx_first_again;        /* a copy of the first chunk came, answered
+                                   with rx_offset, and no chunk was taken
+                                   since */
     struct raft__infl *infl_store; /* n * max_inflight ring slots */
     raft_index *match_scratch;  /* n slots for commit computation */
     struct raft_entry *ents;    /* max_msg_entries slots for messages */

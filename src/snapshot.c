@@ -339,15 +339,16 @@ int raft__snapshot_recv(struct raft *r, const struct raft_msg *m)
            r->rx_leader_term == m->term;
     /* Offset 0 starts over, except a copy of the first chunk of the stream
      * being received, which is answered like any chunk it already has;
-     * any other offset must continue the stream. */
-    /* A copy of the first chunk is answered like any chunk it already
-     * has, once: a second one in a row means the leader starts over (its
-     * stream state went with a member removed and added back, and it
-     * ignores an answer beyond what it sent), so this node does too. */
+     * any other offset must continue the stream. Once: a second copy of
+     * the first chunk with no chunk taken in between means the leader
+     * starts over (its stream state was reset, as for a member removed and
+     * added back, and it ignores an answer beyond what it sent), so this
+     * node does too. Chunks it cannot take in between (the rest of the
+     * leader's window) do not count. */
     if ((s->offset == 0 && same && r->rx_offset > 0 && !r->rx_first_again) ||
         (s->offset != 0 && (!same || s->offset != r->rx_offset))) {
         raft__heap_free(&r->cfg.allocator, conf);
-        r->rx_first_again = s->offset == 0;
+        r->rx_first_again |= s->offset == 0;
         reply(r, m, same ? r->rx_offset : 0, false, RAFT__AFTER_STATE);
         return 0;
     }

@@ -1054,6 +1054,42 @@ START_TEST(test_snapshot_follower_restarts_before_tail)
 }
 END_TEST
 
+/* The leader starts its stream over while node 3 holds all but the last
+ * chunk of it: node 3 is removed and added back at once, which gives it
+ * fresh progress. The new stream's window (chunk 0, then the next ones)
+ * reaches a node expecting the last chunk: it answers the first copy of
+ * chunk 0 with what it holds (more than the leader sent, so ignored),
+ * cannot take the rest of the window, and starts over at the leader's
+ * next copy of chunk 0, no chunk having been taken in between. */
+START_TEST(test_snapshot_stream_started_over_by_the_leader)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = behind(&o);
+    raft_index idx;
+    start_stream(h);
+    deliver_until_last_chunk(h);
+    h_drop(h, 1, 3, 0);
+    h_drop(h, 3, 1, 0);
+    h->strict = false; /* node 3's late answers once it is removed */
+    h_partition(h, BIT(3));
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    h_deliver_all(h);
+    h_heartbeat(h, 1, 1);
+    ck_assert_uint_ge(h_status(h, 1).commit, idx);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 3, NULL), 0);
+    ck_assert_uint_eq(h_progress(h, 1, 3).match, 0);
+    h_deliver_all(h);
+    h_partition(h, 0);
+    h_drop(h, 1, 3, 0);
+    h_drop(h, 3, 1, 0);
+    unsigned ticks = finish(h, SNAP_INDEX, 10 * E);
+    ck_assert_msg(ticks <= 3 * E, "took %u ticks", ticks);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_INSTALL), 1);
+    assert_same_snapshot(h, 1);
+    h_free(h);
+}
+END_TEST
+
 /* The leader changes mid-stream. Node 1 streams its snapshot at 22; node
  * 2, elected in term 2, streams its own (at 21): node 3 starts over at
  * offset 0 and installs node 2's. Node 1's chunks, arriving late, carry a
@@ -2004,6 +2040,7 @@ Suite *raft_snapshot_suite(void)
     tcase_add_test(tc, test_snapshot_reordered_chunks);
     tcase_add_test(tc, test_snapshot_follower_restarts_mid_stream);
     tcase_add_test(tc, test_snapshot_follower_restarts_before_tail);
+    tcase_add_test(tc, test_snapshot_stream_started_over_by_the_leader);
     tcase_add_test(tc, test_snapshot_late_answer_after_restart);
     tcase_add_test(tc, test_snapshot_leader_changes_mid_stream);
     suite_add_tcase(s, tc);
