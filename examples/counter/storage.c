@@ -35,6 +35,14 @@
 #define RECV_PREFIX "snap.recv-"
 #define LEGACY_LOG "log"         /* the single log file of the old layout */
 #define SEGMENT_BYTES_MIN 4096u
+/* The last segment is filled with zeros this far ahead of its records at
+ * most (and never past the segment size), so that one fill costs a bounded
+ * write whatever --segment-bytes is. */
+#define FILL_STEP (1u << 20)
+#define ZEROS_BYTES 65536u
+
+/* Written to fill the last segment; never modified. */
+static const uint8_t zeros[ZEROS_BYTES];
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -89,6 +97,20 @@ static int pwrite_full(int fd, const uint8_t *p, size_t len, uint64_t off)
         p += n;
         len -= (size_t)n;
         off += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Write zeros over [from, to) of fd. Bounded by (to - from) / ZEROS_BYTES
+ * writes. */
+static int write_zeros(int fd, uint64_t from, uint64_t to)
+{
+    while (from < to) {
+        size_t n = to - from < ZEROS_BYTES ? (size_t)(to - from) : ZEROS_BYTES;
+        if (pwrite_full(fd, zeros, n, from) != 0) {
+            return -1;
+        }
+        from += n;
     }
     return 0;
 }
@@ -852,8 +874,21 @@ static int check_content(struct loader *l, size_t off, raft_index want)
     return 0;
 }
 
-/* The record at `off` of the last segment is bad: a torn write if nothing
- * valid follows (cut it), else damage (fail). */
+/* The end of the non-zero bytes of d[from..size): just past the last one,
+ * or `from` if they are all zero. Bounded by size - from. */
+static size_t nonzero_end(const uint8_t *d, size_t size, size_t from)
+{
+    while (size > from && d[size - 1] == 0) {
+        size--;
+    }
+    return size;
+}
+
+/* The record at `off` of the last segment is bad and not followed by the
+ * zero fill alone: a torn write if nothing valid follows (cut it), else
+ * damage (fail). The cut is a real truncation, made durable: the file then
+ * ends at `off`, as an append-only segment would, and the next write fills
+ * it with zeros again. */
 static int torn_tail(struct loader *l, int fd, size_t off, raft_index want,
                      const char *why)
 {
@@ -872,7 +907,8 @@ static int torn_tail(struct loader *l, int fd, size_t off, raft_index want,
     l->out->torn = true;
     snprintf(l->out->torn_file, sizeof(l->out->torn_file), "%s", l->name);
     l->out->torn_offset = off;
-    l->out->torn_bytes = l->size - off;
+    /* The zeros after the torn bytes were the fill, not part of the write. */
+    l->out->torn_bytes = nonzero_end(l->d, l->size, off) - off;
     return 0;
 }
 
@@ -921,6 +957,9 @@ static int seg_load(struct loader *l, size_t k)
     }
     while (off < l->size) {
         int rc = rec_check(l->d + off, l->size - off, s->max_payload, &len, &why);
+        if (rc != REC_OK && last && nonzero_end(l->d, l->size, off) == off) {
+            break; /* only the zero fill is left: the records end here */
+        }
         if (rc != REC_OK && !last) {
             return fail(s, "%s/%s: %s at byte offset %zu (where index %" PRIu64
                            " should be), in a segment that is not the last: "
@@ -941,6 +980,9 @@ static int seg_load(struct loader *l, size_t k)
     }
     g->last = want - 1;
     g->size = off;
+    if (last) {
+        s->fill = l->out->torn ? off : l->size;
+    }
     return 0;
 }
 
@@ -962,11 +1004,14 @@ static int drop_empty_last(struct storage *s)
         return -1;
     }
     if (s->n_segs > 0) {
+        /* It was trimmed to its records before the removed one was
+         * created: its size is theirs. */
         st_seg_name(s, s->n_segs - 1, name);
         s->log_fd = openat(s->dir_fd, name, O_RDWR | O_CLOEXEC);
         if (s->log_fd < 0) {
             return fail_errno(s, "%s/%s: open", s->dir, name);
         }
+        s->fill = s->segs[s->n_segs - 1].size;
     }
     return 0;
 }
@@ -1077,7 +1122,10 @@ static size_t seg_of(const struct storage *s, raft_index i)
 /* Drop records from index `first` on, durably: without the fsyncs, a crash
  * could mix surviving old records with the new ones written after them.
  * Later segments go first (then the directory is fsynced), so a crash in
- * between leaves a prefix of the old log. */
+ * between leaves a prefix of the old log. The segment is cut by a real
+ * truncation, never by zeroing a header: the old records after the cut
+ * leave the file (see storage.h), and the next write fills it with fresh
+ * zeros. */
 static int truncate_at(struct storage *s, raft_index first)
 {
     size_t k = seg_of(s, first), j;
@@ -1110,6 +1158,7 @@ static int truncate_at(struct storage *s, raft_index first)
     }
     s->segs[k].last = first - 1;
     s->segs[k].size = off;
+    s->fill = off;
     s->last = first - 1;
     if (fdatasync(s->log_fd) != 0) {
         s->broken = true;
@@ -1120,12 +1169,25 @@ static int truncate_at(struct storage *s, raft_index first)
 }
 
 /* Start segment log-<first> for the records from `first` on. The current
- * one is made durable first and the new name before any record goes in,
- * so that only the last segment can ever end in a torn write. */
+ * one is trimmed to its records and made durable first, and the new name
+ * before any record goes in, so that only the last segment can ever end in
+ * a torn write or hold the zero fill. */
 static int roll(struct storage *s, raft_index first)
 {
     char name[ST_NAME_MAX];
     int fd;
+    if (s->n_segs > 0 && s->log_fd >= 0 &&
+        s->fill > s->segs[s->n_segs - 1].size) {
+        uint64_t size = s->segs[s->n_segs - 1].size;
+        if (ftruncate(s->log_fd, (off_t)size) != 0) {
+            st_seg_name(s, s->n_segs - 1, name);
+            s->broken = true;
+            return fail_errno(s, "%s/%s: trimming the zero fill at offset %"
+                              PRIu64, s->dir, name, size);
+        }
+        s->fill = size;
+        s->dirty = true; /* the fdatasync below makes the trim durable */
+    }
     if (st_log_sync(s) != 0 || segs_reserve(s) != 0) {
         return -1;
     }
@@ -1148,6 +1210,29 @@ static int roll(struct storage *s, raft_index first)
     s->segs[s->n_segs].first = first;
     s->segs[s->n_segs].last = first - 1;
     s->segs[s->n_segs++].size = 0;
+    s->fill = 0;
+    return 0;
+}
+
+/* The records of a write end at `end` of the last segment: if that is past
+ * the zero fill and the fill is short of the segment size, write zeros
+ * after them up to the segment size, at most FILL_STEP past the old fill.
+ * The batch's fdatasync makes them durable with the records; from then on
+ * a write inside the fill overwrites allocated blocks inside the file
+ * size, which needs no journal commit. */
+static int fill_ahead(struct storage *s, uint64_t end)
+{
+    uint64_t to = s->fill + FILL_STEP;
+    if (to > s->segment_bytes) {
+        to = s->segment_bytes;
+    }
+    if (end > s->fill && to > end &&
+        write_zeros(s->log_fd, end, to) != 0) {
+        return -1;
+    }
+    if (end > s->fill) {
+        s->fill = to > end ? to : end;
+    }
     return 0;
 }
 
@@ -1207,7 +1292,8 @@ int st_log_write(struct storage *s, raft_index first,
         build_records(s, first, g->size, e, n, &total) != 0) {
         return -1;
     }
-    if (pwrite_full(s->log_fd, s->scratch, total, g->size) != 0) {
+    if (pwrite_full(s->log_fd, s->scratch, total, g->size) != 0 ||
+        fill_ahead(s, g->size + total) != 0) {
         st_seg_name(s, s->n_segs - 1, name);
         fail_errno(s, "%s/%s: write of %zu bytes at offset %" PRIu64, s->dir,
                    name, total, g->size);
@@ -1215,6 +1301,7 @@ int st_log_write(struct storage *s, raft_index first,
         if (ftruncate(s->log_fd, (off_t)g->size) != 0) {
             s->broken = true;
         }
+        s->fill = g->size;
         return -1;
     }
     g->size += total;

@@ -10,11 +10,13 @@
  *                 configuration itself is in the log and the snapshots;
  *   state         the current term and vote (28 bytes, replaced atomically:
  *                 write state.tmp, fsync, rename, fsync the directory);
- *   log-<first>   the Raft log, in segments: append-only files of
- *                 checksummed records, each named by the index of its first
- *                 record (20 decimal digits). Together the segments hold
- *                 consecutive indexes; a new one is started once the last
- *                 one reaches the segment size;
+ *   log-<first>   the Raft log, in segments: files of checksummed
+ *                 records written in order, each named by the index of its
+ *                 first record (20 decimal digits). Together the segments
+ *                 hold consecutive indexes; a new one is started once the
+ *                 last one reaches the segment size. The last one is
+ *                 filled with zeros after its records (see "The zero
+ *                 fill");
  *   snap-<index>  the latest snapshot: the state machine after applying
  *                 every entry up to <index> (20 decimal digits). Written as
  *                 snap.tmp, fsynced, renamed, directory fsynced; older ones
@@ -45,14 +47,63 @@
  *   ..  B bytes of body: the state machine, opaque here (see server.c)
  *   ..  u32 crc32 of every byte before it
  *
- * Crash safety. Only the last segment can end in a torn write: a segment
- * is fdatasynced before the next one is created, and a new segment's name
- * is made durable (directory fsync) before any record goes into it. So a
- * bad or short record anywhere but at the end of the last segment, a
- * segment that does not start right after the previous one, or a log that
- * does not reach back to its snapshot is lost durable data, and startup
- * refuses with the file and byte offset. Segments are deleted (front
- * first) only when entirely covered by a durable snapshot.
+ * The zero fill. The last segment's file goes on past its records with
+ * zeros, up to the segment size: written zeros (neither a hole nor an
+ * fallocate'd range), so that its blocks are allocated and initialised.
+ * The write whose records pass the end of the fill writes the zeros after
+ * them (at most 1 MiB past the old end, and not past the segment size) and
+ * the batch's fdatasync makes them durable with the records; for a new
+ * segment that is its first write. Every later write overwrites blocks
+ * inside the file size, and its fdatasync needs no journal commit, which
+ * a size change would: the three nodes' fdatasyncs then run side by side
+ * instead of queueing behind one journal (ext4). A record's length is
+ * never 0: where the next record would start, zeros to the end of the file
+ * end the records. Before the next segment is created, the last one is
+ * trimmed (ftruncate) to its records and fdatasynced, so every segment but
+ * the last holds exactly its records, and is checked exactly as before
+ * the fill existed. A data directory written before it (no segment
+ * filled) loads as it is; its last segment is filled by the next write.
+ *
+ * Crash safety. Only the last segment can end in a torn write or hold the
+ * fill: a segment is trimmed and fdatasynced before the next one is
+ * created, and a new segment's name is made durable (directory fsync)
+ * before any record goes into it. So a bad or short record anywhere but at
+ * the end of the last segment, a segment that does not start right after
+ * the previous one, or a log that does not reach back to its snapshot is
+ * lost durable data, and startup refuses with the file and byte offset.
+ * In the last segment, the first record that does not check out is the
+ * end of the records if only zeros follow (the fill); else a torn write if
+ * no valid record follows it at any byte offset (cut, see below); else
+ * damage: refused, naming both offsets. Segments are deleted (front first)
+ * only when entirely covered by a durable snapshot.
+ *
+ * A crash during a write leaves, where the records' end was, the new
+ * bytes over the zeros in any mix, and nothing else. A killed process
+ * leaves a prefix of its write (the page cache keeps what the write
+ * call copied; the kernel writes it back): a torn record before zeros,
+ * cut. A power cut during the fdatasync of a write spanning several
+ * blocks can also keep a later block without an earlier one: zeros, then
+ * bytes; cut as torn unless a whole valid record is among them, which is
+ * refused as damage (the node is replaced, see README). That refusal is
+ * the price of writing in place: an append became visible with its new
+ * size only, so a power cut kept all of it or none (ext4 data=ordered).
+ * It refuses rather than guess; no entry is lost either way, since none of
+ * that write was acknowledged.
+ *
+ * Cutting and truncating never zero a header. Were a truncation at index
+ * i done by zeroing record i's header, a new record i of the same length
+ * followed by a crash before record i + 1's write reached the disk would
+ * put old record i + 1 right after it: a valid record, the next index, a
+ * term that may fit, read back as part of the log. Instead the file is cut
+ * with ftruncate at record i's offset and fdatasynced before anything else
+ * is written: the old records are then durably out of the file, which
+ * ends at the cut. New records and fresh zeros go after it into blocks the
+ * file system allocates anew, and a crash can leave there only those
+ * records, whole or torn, and zeros. (This relies, as appending always
+ * did, on the file system never showing a freed block's old content in a
+ * file's new blocks after a crash: true of ext4's default data=ordered,
+ * XFS and btrfs.) The loader cuts a torn tail the same way: ftruncate at
+ * the bad record and fdatasync; the next write fills the segment again.
  *
  * Every function returning int returns 0 on success and -1 on failure,
  * with a message naming the file in s->err. Only libc and POSIX.
@@ -88,6 +139,8 @@ struct storage {
     int dir_fd;
     int lock_fd;
     int log_fd;           /* the last segment, -1 if there is none */
+    uint64_t fill;        /* the last segment's file size: its records,
+                           * then zeros up to here (see above) */
     size_t max_payload;   /* largest payload a record may hold */
     uint64_t segment_bytes; /* a segment this large is not appended to */
     struct st_seg *segs;  /* in index order */
@@ -119,7 +172,9 @@ struct st_loaded {
     bool torn;            /* a torn tail was cut ... */
     char torn_file[ST_NAME_MAX]; /* ... in this segment */
     uint64_t torn_offset; /* ... at this offset */
-    uint64_t torn_bytes;  /* how many bytes were cut */
+    uint64_t torn_bytes;  /* how many bytes were cut, up to the last
+                           * non-zero one (the fill after it was no part
+                           * of the write) */
 };
 
 /* A snapshot file read and checked (st_snapshot_parse). */
@@ -158,8 +213,9 @@ int st_state_write(struct storage *s, raft_term term, raft_id vote);
 /* A missing state file reads as term 0, no vote (nothing persisted yet). */
 int st_state_read(struct storage *s, raft_term *term, raft_id *vote);
 
-/* Read and check every segment, cutting a torn tail of the last one. Fails
- * on what a crash cannot explain: a bad or short record in a segment that
+/* Read and check every segment, cutting a torn tail of the last one
+ * (zeros after its records are its fill, not a torn tail). Fails on what
+ * a crash cannot explain: a bad or short record in a segment that
  * is not the last, or followed by a valid record; a segment that does not
  * start right after the previous one; indexes not consecutive, decreasing
  * terms, an unknown type. The error names the file and the byte offset.

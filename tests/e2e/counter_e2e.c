@@ -1058,10 +1058,21 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
     return 0;
 }
 
+/* Do the rest of f hold zeros only? */
+static bool rest_zero(FILE *f)
+{
+    int c;
+    while ((c = getc(f)) == 0) {
+    }
+    return c == EOF;
+}
+
 /* Append every record of `path` (a log segment, or a node's
  * --record-applied file) to *out. A record cut short at the very end is a
- * torn write (of a killed process): ignored. Anything else that does not
- * check out is an error. */
+ * torn write (of a killed process): ignored. A zero length where a record
+ * would start, with only zeros after it, ends the records (the zero fill
+ * of a last segment, see storage.h). Anything else that does not check
+ * out is an error. */
 static int read_records(const char *path, struct recs *out, char *why,
                         size_t wlen)
 {
@@ -1081,6 +1092,10 @@ static int read_records(const char *path, struct recs *out, char *why,
             break;
         }
         blen = ctr_get32(hdr);
+        if (blen == 0 && ctr_get32(hdr + 4) == 0 && rest_zero(f)) {
+            rc = 0;
+            break;
+        }
         if (blen < REC_FIXED || blen > REC_FIXED + CONF_MAX) {
             lin_fail(why, wlen, "%s: record of %" PRIu32 " bytes at offset %"
                      PRIu64, path, blen, off);
