@@ -3,15 +3,16 @@
  *
  *   counter-bench --bin DIR [--seconds 10] [--warmup 2] [--clients 1,32]
  *                 [--read-clients 32] [--reads readindex,lease,log]
- *                 [--runs 1] [--dir D] [--server-flag F]... [--quantiles]
+ *                 [--runs 1] [--threads 4] [--dir D] [--server-flag F]...
+ *                 [--quantiles]
  *
  * Starts three DIR/counter-server processes on loopback (default flags:
  * fsync on, default tick) with their data in a temp dir under --dir
  * (default: DIR, the build directory, so that fsync hits a real disk rather
  * than a tmpfs /tmp), then for each client count runs a closed loop - each
  * client one outstanding INCR on its own connection, following leader
- * hints, all clients driven by one thread over poll() - for the warm-up
- * and then the measured period, and prints
+ * hints; --threads threads (default 4) drive the clients, each over
+ * poll() - for the warm-up and then the measured period, and prints
  *
  *   counter 3 nodes fsync, 1 client: 412 incr/s, latency median 2.31 ms, p99 4.90 ms
  *
@@ -64,7 +65,11 @@
 #include "cluster.h"
 #include "flags.h"
 
+#define LOOP_THREADS 4 /* threads driving a configuration's clients */
+#define LOOP_THREADS_MAX 64
+
 static int opt_quantiles; /* --quantiles: print more latency quantiles */
+static int opt_threads = LOOP_THREADS; /* --threads: closed-loop threads */
 static double g_fsync_ms;  /* median raw fdatasync of a small append */
 
 static int cmp_i64(const void *x, const void *y);
@@ -105,6 +110,7 @@ struct result {
     double ops, p50, p99; /* per second; ms */
     double cpu_us;        /* CPU of the servers and the bench per operation,
                            * in us (0: unknown) */
+    double srv_us;        /* the servers' part of it */
     double per_round;     /* GETs per heartbeat round on the leader (0: none
                            * or unknown) */
 };
@@ -117,7 +123,7 @@ struct result {
 struct spent {
     double user[CL_MAX], sys[CL_MAX], self_user, self_sys;
     int have_proc, have_metrics;
-    uint64_t reads, rounds, lease;
+    uint64_t reads, rounds, lease, entries, appends;
 };
 
 /* utime and stime of a process from /proc/PID/stat; -1 if unreadable. */
@@ -174,6 +180,8 @@ static void spent_sample(const struct cluster *c, int leader, struct spent *u)
         u->reads = p.metrics[CTR_M_reads_served];
         u->rounds = p.metrics[CTR_M_reads_rounds];
         u->lease = p.metrics[CTR_M_reads_lease];
+        u->entries = p.metrics[CTR_M__entries_proposed];
+        u->appends = p.metrics[CTR_M__persist_entries_calls];
     }
 }
 
@@ -187,7 +195,7 @@ static void spent_report(const struct cluster *c, int leader,
                          double secs, double ops, int reads,
                          struct result *res)
 {
-    double all = 0, u, s;
+    double all = 0, srv, u, s;
     int i;
     if (!a->have_proc || !b->have_proc || secs <= 0 || ops <= 0) {
         return;
@@ -201,13 +209,24 @@ static void spent_report(const struct cluster *c, int leader,
                i == leader ? " (leader)" : "", 100 * (u + s) / secs,
                100 * u / secs, 100 * s / secs);
     }
+    srv = all;
     u = b->self_user - a->self_user;
     s = b->self_sys - a->self_sys;
     all += u + s;
-    printf(" counter-bench %.0f%% (%.0f + %.0f); in all %.0f%%, %.1f us per "
-           "operation\n", 100 * (u + s) / secs, 100 * u / secs,
-           100 * s / secs, 100 * all / secs, 1e6 * all / ops);
+    printf(" counter-bench %.0f%% (%.0f + %.0f); in all %.0f%%; per "
+           "operation %.1f us, %.1f of them in the servers\n",
+           100 * (u + s) / secs, 100 * u / secs, 100 * s / secs,
+           100 * all / secs, 1e6 * all / ops, 1e6 * srv / ops);
     res->cpu_us = 1e6 * all / ops;
+    res->srv_us = 1e6 * srv / ops;
+    if (!reads && a->have_metrics && b->have_metrics &&
+        b->appends > a->appends) {
+        printf("  the leader: %" PRIu64 " entries proposed, %" PRIu64
+               " appends to its log (%.1f entries each)\n",
+               b->entries - a->entries, b->appends - a->appends,
+               (double)(b->entries - a->entries) /
+                   (double)(b->appends - a->appends));
+    }
     if (reads && a->have_metrics && b->have_metrics && b->reads > a->reads) {
         uint64_t rounds = b->rounds - a->rounds, lease = b->lease - a->lease;
         uint64_t asked = b->reads - a->reads;
@@ -253,8 +272,11 @@ struct lclient {
     uint8_t in[CTR_RESP_MAX];
 };
 
+/* A loop thread (loop_main) and its clients. */
 struct loop {
     struct cluster *c;
+    struct lclient *cl;
+    int ncl;
     uint8_t op; /* CTR_OP_INCR or CTR_OP_GET */
     int64_t measure_from, end;
     int64_t *lat; /* microseconds, measured period only */
@@ -398,42 +420,37 @@ static void lc_read(struct loop *l, struct lclient *lc)
 }
 
 /*
- * Run nclients closed-loop clients for the warm-up and the measured
- * period, all in this thread: one poll() over their connections, each
- * answer read and the next request sent as soon as poll() reports it. One
- * thread rather than one per client, so that the load generator, which
- * shares the machine's cores with the servers, costs little more than
- * the two system calls per operation that it cannot avoid (a blocking
- * thread per client spent more CPU than the leader: a wake-up and a
- * context switch per answer). a and b get the usage at the start and
- * the end of the measured period.
+ * One loop thread: its share of the clients, for the warm-up and the
+ * measured period, one poll() over their connections, each answer read
+ * and the next request sent as soon as poll() reports it. A few threads
+ * rather than one per client, so that the load generator, which shares
+ * the machine's cores with the servers, costs little more than the two
+ * system calls per operation that it cannot avoid (a blocking thread per
+ * client spent more CPU than the leader: a wake-up and a context switch
+ * per answer); more than one, so that a thread the scheduler holds back
+ * holds back only its share of the clients.
  */
-static void loop_run(struct loop *l, struct lclient *cl, int nclients,
-                     int leader, struct spent *a, struct spent *b)
+static void *loop_main(void *arg)
 {
-    struct pollfd *pfd = calloc((size_t)nclients, sizeof(*pfd));
-    int *who = calloc((size_t)nclients, sizeof(*who));
-    int sampled = 0, k, np;
+    struct loop *l = arg;
+    struct pollfd *pfd = calloc((size_t)l->ncl, sizeof(*pfd));
+    int *who = calloc((size_t)l->ncl, sizeof(*who));
+    int k, np;
     if (pfd == NULL || who == NULL) {
         l->errors++;
         free(pfd);
         free(who);
-        return;
+        return NULL;
     }
     for (;;) {
         int64_t now = cl_now_us(), wake = l->end, ms;
         if (now >= l->end) {
             break;
         }
-        if (!sampled && now >= l->measure_from) {
-            spent_sample(l->c, leader, a);
-            sampled = 1;
-            now = cl_now_us();
-        }
         np = 0;
         /* Bounded by the client count. */
-        for (k = 0; k < nclients; k++) {
-            struct lclient *lc = &cl[k];
+        for (k = 0; k < l->ncl; k++) {
+            struct lclient *lc = &l->cl[k];
             if (lc->state == LC_BACKOFF && lc->until <= now) {
                 lc_send(l, lc, now);
             }
@@ -451,9 +468,6 @@ static void loop_run(struct loop *l, struct lclient *cl, int nclients,
                 wake = lc->until;
             }
         }
-        if (!sampled && l->measure_from < wake) {
-            wake = l->measure_from;
-        }
         ms = wake > now ? (wake - now + 999) / 1000 : 0;
         if (poll(pfd, (nfds_t)np, (int)ms) < 0 && errno != EINTR) {
             l->errors++;
@@ -461,16 +475,25 @@ static void loop_run(struct loop *l, struct lclient *cl, int nclients,
         }
         for (k = 0; k < np; k++) {
             if (pfd[k].revents != 0) {
-                lc_read(l, &cl[who[k]]);
+                lc_read(l, &l->cl[who[k]]);
             }
         }
     }
-    if (!sampled) {
-        spent_sample(l->c, leader, a);
+    for (k = 0; k < l->ncl; k++) {
+        lc_close(&l->cl[k]);
     }
-    spent_sample(l->c, leader, b);
     free(pfd);
     free(who);
+    return NULL;
+}
+
+/* Sleep until cl_now_us() reaches t. */
+static void sleep_until_us(int64_t t)
+{
+    int64_t now;
+    while ((now = cl_now_us()) < t) {
+        cl_sleep_ms((t - now + 999) / 1000);
+    }
 }
 
 static int cmp_i64(const void *x, const void *y)
@@ -483,21 +506,24 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
                       int warmup_s, int seconds, const char *label,
                       uint64_t *rng, struct result *res)
 {
+    int nt = nclients < opt_threads ? nclients : opt_threads;
     struct lclient *cl = calloc((size_t)nclients, sizeof(*cl));
+    struct loop *lt = calloc((size_t)nt, sizeof(*lt));
+    pthread_t *t = calloc((size_t)nt, sizeof(*t));
     struct spent ua, ub;
     struct loop l;
     size_t k;
-    int i, rc = 0, leader = cl_find_leader(c, NULL);
+    int i, rc = 0, started = 0, leader = cl_find_leader(c, NULL);
+    int64_t from = cl_now_us() + (int64_t)warmup_s * 1000000;
 
     memset(res, 0, sizeof(*res));
-    if (cl == NULL) {
+    memset(&l, 0, sizeof(l));
+    if (cl == NULL || lt == NULL || t == NULL) {
+        free(cl);
+        free(lt);
+        free(t);
         return -1;
     }
-    memset(&l, 0, sizeof(l));
-    l.c = c;
-    l.op = op;
-    l.measure_from = cl_now_us() + (int64_t)warmup_s * 1000000;
-    l.end = l.measure_from + (int64_t)seconds * 1000000;
     for (i = 0; i < nclients; i++) {
         cl[i].fd = -1;
         cl[i].node = i % c->n;
@@ -509,11 +535,57 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
         cl[i].state = LC_BACKOFF; /* sent at the loop's first iteration */
         cl[i].until = 0;
     }
-    loop_run(&l, cl, nclients, leader, &ua, &ub);
-    for (i = 0; i < nclients; i++) {
-        lc_close(&cl[i]);
+    /* Thread i drives clients i*nclients/nt .. (i+1)*nclients/nt - 1. */
+    for (i = 0; i < nt; i++) {
+        int lo = i * nclients / nt, hi = (i + 1) * nclients / nt;
+        lt[i].c = c;
+        lt[i].cl = cl + lo;
+        lt[i].ncl = hi - lo;
+        lt[i].op = op;
+        lt[i].measure_from = from;
+        lt[i].end = from + (int64_t)seconds * 1000000;
+    }
+    for (i = 0; i < nt; i++) {
+        if (pthread_create(&t[i], NULL, loop_main, &lt[i]) != 0) {
+            fprintf(stderr, "counter-bench: pthread_create failed\n");
+            rc = -1;
+            break;
+        }
+        started++;
+    }
+    /* The threads stop by themselves at the end. */
+    if (rc == 0) {
+        sleep_until_us(from);
+        spent_sample(c, leader, &ua);
+        sleep_until_us(lt[0].end);
+        spent_sample(c, leader, &ub);
+    }
+    for (i = 0; i < started; i++) {
+        pthread_join(t[i], NULL);
+    }
+    /* One loop with every thread's figures. */
+    for (i = 0; i < started; i++) {
+        l.errors += lt[i].errors;
+        l.timeouts += lt[i].timeouts;
+        l.retries += lt[i].retries;
+        l.redirects += lt[i].redirects;
+        l.n += lt[i].n;
+    }
+    l.lat = malloc((l.n + 1) * sizeof(*l.lat));
+    if (l.lat == NULL) {
+        l.errors++;
+        l.n = 0;
+    }
+    for (i = 0, k = 0; i < started; i++) {
+        if (l.lat != NULL && lt[i].n > 0) {
+            memcpy(l.lat + k, lt[i].lat, lt[i].n * sizeof(*l.lat));
+            k += lt[i].n;
+        }
+        free(lt[i].lat);
     }
     free(cl);
+    free(lt);
+    free(t);
     if (l.n > 0) {
         double med, p99, secs = (double)seconds;
         int64_t *all = l.lat;
@@ -630,7 +702,8 @@ static void reads_row(const char *what, const struct result *r, size_t stride,
                       const struct result *incr, int runs)
 {
     double ops[RUNS_MAX], p50[RUNS_MAX], p99[RUNS_MAX], cpu[RUNS_MAX];
-    double per[RUNS_MAX], ratio[RUNS_MAX], lo, hi, rlo = 0, rhi = 0;
+    double srv[RUNS_MAX], per[RUNS_MAX], ratio[RUNS_MAX], lo, hi;
+    double rlo = 0, rhi = 0;
     int k, n = 0, nc = 0, np = 0, nr = 0;
     for (k = 0; k < runs; k++) {
         const struct result *x = &r[k * stride];
@@ -642,6 +715,7 @@ static void reads_row(const char *what, const struct result *r, size_t stride,
         p50[n] = x->p50;
         p99[n++] = x->p99;
         if (x->cpu_us > 0) {
+            srv[nc] = x->srv_us;
             cpu[nc++] = x->cpu_us;
         }
         if (x->per_round > 0) {
@@ -669,9 +743,9 @@ static void reads_row(const char *what, const struct result *r, size_t stride,
         printf(" %8s", "");
     }
     if (nc > 0) {
-        printf(" %9.1f", median_of(cpu, nc));
+        printf(" %7.1f %7.1f", median_of(srv, nc), median_of(cpu, nc));
     } else {
-        printf(" %9s", "");
+        printf(" %7s %7s", "", "");
     }
     if (np > 0) {
         printf(" %10.1f", median_of(per, np));
@@ -703,7 +777,7 @@ static int reads_bench(struct cluster *c, int nextra, int n, int warmup,
                        int seconds, const char *label, uint64_t *rng,
                        const struct result *incr, unsigned modes, int runs)
 {
-    static struct result res[RUNS_MAX][1 + M_COUNT];
+    struct result res[RUNS_MAX][1 + M_COUNT];
     const char *flags_now = NULL; /* the servers run with default flags */
     char lab[160];
     int m, k, failed = 0;
@@ -742,8 +816,10 @@ static int reads_bench(struct cluster *c, int nextra, int n, int warmup,
         printf(", medians of %d runs", runs);
     }
     printf(" (target: ReadIndex GETs at least 3x the INCR throughput)\n");
-    printf("  %-26s %9s %8s %8s %8s %9s %10s%s\n", "operation", "ops/s",
-           "p50 ms", "p99 ms", "vs INCR", "cpu us/op", "GETs/round",
+    printf("  %-26s %9s %8s %8s %8s %15s %10s\n", "", "", "", "", "",
+           "cpu us per op", "");
+    printf("  %-26s %9s %8s %8s %8s %7s %7s %10s%s\n", "operation", "ops/s",
+           "p50 ms", "p99 ms", "vs INCR", "servers", "all", "GETs/round",
            runs > 1 ? "   ops/s min .. max (vs INCR)" : "");
     reads_row("INCR (through the log)", &res[0][0], 1 + M_COUNT, NULL, runs);
     for (m = 0; m < M_COUNT; m++) {
@@ -1305,7 +1381,8 @@ static void usage(FILE *f)
             "usage: counter-bench --bin DIR [--seconds 10] [--warmup 2] "
             "[--clients 1,32] [--read-clients 32] [--dir D]\n"
             "                     [--reads readindex,lease,log] [--runs 1] "
-            "[--server-flag F]... [--quantiles]\n"
+            "[--threads 4] [--server-flag F]...\n"
+            "                     [--quantiles]\n"
             "       counter-bench -h | --help | --version\n"
             "  --bin          directory holding counter-server (required)\n"
             "  --seconds      measured period per configuration, 1..86400 "
@@ -1321,6 +1398,8 @@ static void usage(FILE *f)
             "  --runs         INCR and those GETs take turns this many times, "
             "1..%d;\n"
             "                 the table gives medians (default 1)\n"
+            "  --threads      threads driving the clients of a closed loop, "
+            "1..%d (default %d)\n"
             "  --server-flag  extra flag for every server (repeatable, max %d)\n"
             "  --quantiles    also print p10..p99.9 and max latency\n"
             "  --restart N,.. measure restart time after N increments of "
@@ -1329,7 +1408,7 @@ static void usage(FILE *f)
             "  --unavailability N  measure the time without a commit during\n"
             "                 membership changes and transfers instead, N runs\n"
             "                 each (1..64)\n",
-            RUNS_MAX, MAX_SERVER_FLAGS);
+            RUNS_MAX, LOOP_THREADS_MAX, LOOP_THREADS, MAX_SERVER_FLAGS);
 }
 
 /* --reads: a comma-separated list of g_modes keys; the M_* bits. */
@@ -1406,6 +1485,8 @@ int main(int argc, char **argv)
             read_clients = (int)ctr_flag_u64(&f, v, 0, 1024);
         } else if ((v = ctr_flag_value(&f, "--reads")) != NULL) {
             modes = parse_modes(&f, v);
+        } else if ((v = ctr_flag_value(&f, "--threads")) != NULL) {
+            opt_threads = (int)ctr_flag_u64(&f, v, 1, LOOP_THREADS_MAX);
         } else if ((v = ctr_flag_value(&f, "--runs")) != NULL) {
             runs = (int)ctr_flag_u64(&f, v, 1, RUNS_MAX);
         } else if ((v = ctr_flag_value(&f, "--restart")) != NULL) {
