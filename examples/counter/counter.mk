@@ -1,6 +1,6 @@
 # Build rules for the replicated counter example, included by the Makefile.
 # Targets: examples, demo, test-e2e (counter-storage-test, then counter-e2e),
-# bench-counter, bench-membership.
+# bench-counter, bench-reads, bench-membership.
 
 CTR_DIR        := examples/counter
 CTR_COMMON     := $(CTR_DIR)/proto.c $(CTR_DIR)/handshake.c $(CTR_DIR)/flags.c
@@ -10,7 +10,7 @@ CTR_HDRS        = $(wildcard $(CTR_DIR)/*.h)
 EX_CFLAGS       = $(CSTD) -Wall -Wextra -Wpedantic $(WERROR) -Wshadow $(OPT) $(CPPFLAGS) $(CFLAGS) -I. -I$(CTR_DIR)
 E2E_SECONDS    ?= 30
 
-.PHONY: examples demo demo-run test-e2e bench-counter bench-membership
+.PHONY: examples demo demo-run test-e2e bench-counter bench-reads bench-membership
 
 $(B)/counter-server: $(CTR_SERVER_SRC) $(CTR_HDRS) $(LIBA)
 	$(CC) $(EX_CFLAGS) $(CTR_SERVER_SRC) $(LIBA) $(LDFLAGS) -lpthread -o $@
@@ -46,6 +46,13 @@ test-e2e: examples $(B)/counter-e2e $(B)/counter-storage-test
 bench-counter: examples $(B)/counter-bench
 	$(B)/counter-bench --bin $(B)
 	$(B)/counter-bench --bin $(B) --restart 100000,1000000
+
+# INCR against GETs with 32 clients only, READ_RUNS turns (default 3) on
+# one cluster, medians: the README's reads table. READS picks the GETs
+# (default readindex,lease,log; readindex alone is the quickest).
+bench-reads: examples $(B)/counter-bench
+	$(B)/counter-bench --bin $(B) --clients 32 --reads $${READS:-readindex,lease,log} \
+	    --runs $${READ_RUNS:-3}
 
 # Time without a committed write while a dead voter is replaced and while
 # leadership is transferred: UA_RUNS runs of each scenario, medians.

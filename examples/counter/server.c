@@ -15,10 +15,14 @@
  * majority. Sessions (client_id -> last seq and result) make retries
  * exactly-once. See README.md for the flags and the file formats.
  *
- * A GET on the leader writes nothing: raft_read_index() confirms the
- * leadership (a heartbeat round shared by the GETs waiting for it, or the
- * lease with --lease-reads) and the read callback answers with the counter
- * once this node has applied everything committed before the GET arrived.
+ * A GET on the leader writes nothing: one raft_read_index() call for all
+ * the GETs read in a loop iteration confirms the leadership (a heartbeat
+ * round shared by the reads waiting for it, or the lease with
+ * --lease-reads) and the read callback answers each of them with the
+ * counter once this node has applied everything committed before they
+ * arrived. Peer messages are stepped after the clients' requests of the
+ * same iteration are taken (take_requests, step_peers), and each
+ * connection gets one write per iteration (answer_clients, flush_peers).
  *
  * Persistence is asynchronous (unless --sync-persist): the persist
  * callbacks hand each write to a writer thread (writer.c), which batches
@@ -310,12 +314,14 @@ struct pending {
     unsigned slot;
 };
 
-/* A GET waiting for its read callback: the `req` given to
- * raft_read_index(), retained by the library until that callback. */
+/* A GET waiting for its read callback. The GETs read in one loop
+ * iteration form a batch, chained by `next`, and the first one is the
+ * `req` given to raft_read_index() for all of them, retained by the library
+ * until that callback. Unused records are chained on the free list. */
 struct read_req {
     struct conn *c; /* NULL once the connection is gone */
     unsigned slot;
-    struct read_req *next_free;
+    struct read_req *next;
 };
 
 struct session {
@@ -414,9 +420,11 @@ struct server {
     /* Pending requests in index order: absolute positions head..tail. */
     struct pending pend[MAX_PENDING];
     uint64_t pend_head, pend_tail;
-    /* GETs waiting for the read callback; unused ones on a free list. */
+    /* GETs waiting for the read callback; unused ones on a free list;
+     * this iteration's batch, not yet given to the library. */
     struct read_req reads[MAX_READS];
     struct read_req *reads_free;
+    struct read_req *batch_reads, **batch_reads_end;
     /* This iteration's batch of commands. */
     uint8_t cmd[MAX_ENTRIES][CMD_LEN];
     struct raft_buf bufs[MAX_ENTRIES];
@@ -776,9 +784,11 @@ static void reads_init(struct server *s)
     size_t i;
     s->reads_free = NULL;
     for (i = MAX_READS; i-- > 0;) {
-        s->reads[i].next_free = s->reads_free;
+        s->reads[i].next = s->reads_free;
         s->reads_free = &s->reads[i];
     }
+    s->batch_reads = NULL;
+    s->batch_reads_end = &s->batch_reads;
 }
 
 static void read_release(struct server *s, struct read_req *q)
@@ -787,8 +797,23 @@ static void read_release(struct server *s, struct read_req *q)
         q->c->reads--;
         q->c = NULL;
     }
-    q->next_free = s->reads_free;
+    q->next = s->reads_free;
     s->reads_free = q;
+}
+
+/* Answer every GET of the batch that starts at q, and free the records:
+ * with the counter (status 0) or CTR_RETRY. Bounded by MAX_READS. */
+static void reads_settle(struct server *s, struct read_req *q, uint8_t status)
+{
+    while (q != NULL) {
+        struct read_req *next = q->next;
+        if (q->c != NULL) {
+            slot_done(q->c, q->slot, status,
+                      status == CTR_OK ? s->sm.counter : 0);
+        }
+        read_release(s, q);
+        q = next;
+    }
 }
 
 /* The connection is going away: its reads are still settled by the
@@ -804,23 +829,18 @@ static void reads_forget(struct server *s, struct conn *c)
     }
 }
 
-/* The read callback: status 0 means this node has applied everything that
- * was committed when the GET was asked for, and the leadership behind it
- * was confirmed (by a heartbeat round, or by the lease): the counter as it
- * is now is a linearizable answer. RAFT_ELEADERLOST: ask again (the client
- * retries with the same seq and finds the new leader). */
+/* The read callback, for a batch of GETs: status 0 means this node has
+ * applied everything that was committed when the batch was asked for,
+ * after every GET of it arrived, and the leadership behind it was
+ * confirmed (by a heartbeat round, or by the lease): the counter as it is
+ * now is a linearizable answer to each. RAFT_ELEADERLOST: ask again (the
+ * client retries with the same seq and finds the new leader). */
 static void on_read(struct raft *r, void *ctx, void *req, raft_index index,
                     int status)
 {
-    struct server *s = ctx;
-    struct read_req *q = req;
     (void)r;
     (void)index;
-    if (q->c != NULL) {
-        slot_done(q->c, q->slot, status == 0 ? CTR_OK : CTR_RETRY,
-                  status == 0 ? s->sm.counter : 0);
-    }
-    read_release(s, q);
+    reads_settle(ctx, req, status == 0 ? CTR_OK : CTR_RETRY);
 }
 
 /* ---- peers: outbound links ---------------------------------------------- */
@@ -1951,10 +1971,7 @@ static void conn_read(struct server *s, struct conn *c)
     if (c->kind == CONN_NEW) {
         conn_hello(s, c);
     }
-    if (c->kind == CONN_PEER) {
-        peer_input(s, c); /* consumes every whole frame */
-        conn_track_partial(s, c, buf_used(&c->in));
-    } else if (c->kind == CONN_CLIENT) {
+    if (c->kind == CONN_CLIENT) {
         /* Requests are consumed whole, so any remainder is the last one. */
         c->served |= buf_used(&c->in) >= CTR_REQ_LEN;
         conn_track_partial(s, c, buf_used(&c->in) % CTR_REQ_LEN);
@@ -2221,18 +2238,38 @@ static int classify(struct server *s, const struct ctr_req *q, uint8_t *status,
     return ANSWER_NOW;
 }
 
-/* Ask the library to confirm a read for the GET in c's slot. The record
- * is registered before the call: the callback may run inside it (a
- * one-voter cluster, or a lease). Reads asked for in one loop iteration
- * share a heartbeat round. */
-static void read_start(struct server *s, struct conn *c, unsigned slot)
+/* Add the GET in c's slot to this iteration's batch (reads_start). */
+static void read_add(struct server *s, struct conn *c, unsigned slot)
 {
     struct read_req *q = s->reads_free;
-    int rc;
-    s->reads_free = q->next_free;
+    s->reads_free = q->next;
     q->c = c;
     q->slot = slot;
+    q->next = NULL;
     c->reads++;
+    *s->batch_reads_end = q;
+    s->batch_reads_end = &q->next;
+}
+
+/*
+ * Ask the library to confirm one read for every GET read in this loop
+ * iteration: one raft_read_index() call, so they all share the next
+ * heartbeat round. (One call per GET would put the first alone in a
+ * round whenever none is in flight, and the others in the round after
+ * it.) The read index the library takes now is at least the commit index
+ * at each GET's arrival, so one answer serves them all. The records are
+ * registered before the call: the callback may run inside it (a one-voter
+ * cluster, or a lease).
+ */
+static void reads_start(struct server *s)
+{
+    struct read_req *q = s->batch_reads;
+    int rc;
+    if (q == NULL) {
+        return;
+    }
+    s->batch_reads = NULL;
+    s->batch_reads_end = &s->batch_reads;
     run_ticks(s); /* the lease is judged after every tick up to now */
     rc = raft_read_index(s->raft, q);
     if (rc == RAFT_EAPPLY) {
@@ -2243,9 +2280,7 @@ static void read_start(struct server *s, struct conn *c, unsigned slot)
         logm(rc == RAFT_ENOTLEADER || rc == RAFT_EFULL || rc == RAFT_ETRANSFER
                  ? L_DEBUG : L_ERR,
              "read: %s", raft_strerror(rc));
-        slot_done(c, slot, rc == RAFT_ENOTLEADER ? CTR_NOT_LEADER : CTR_RETRY,
-                  0);
-        read_release(s, q);
+        reads_settle(s, q, rc == RAFT_ENOTLEADER ? CTR_NOT_LEADER : CTR_RETRY);
     }
 }
 
@@ -2377,7 +2412,7 @@ static bool client_next(struct server *s, struct conn *c)
         return true;
     }
     if (how == ANSWER_AFTER_READ) {
-        read_start(s, c, slot);
+        read_add(s, c, slot);
         return true;
     }
     if (how == ANSWER_AFTER_CHANGE) {
@@ -2540,12 +2575,12 @@ static bool client_ready(const struct conn *c)
            buf_used(&c->in) >= CTR_REQ_LEN;
 }
 
-/* Read every buffered request (starting with a different connection each
- * time, for fairness), propose the batch, queue the answers. */
-static void serve_clients(struct server *s)
+/* Take every buffered request (starting with a different connection each
+ * time, for fairness): propose the INCRs as one batch, ask for one read
+ * for the GETs. */
+static void take_requests(struct server *s)
 {
     size_t k, n = s->n_conns;
-    s->more_work = false;
     for (k = 0; k < n; k++) {
         struct conn *c = s->conns[(s->rr + k) % n];
         while (client_ready(c) && client_next(s, c)) {
@@ -2555,6 +2590,31 @@ static void serve_clients(struct server *s)
     if (s->batch_n > 0) {
         propose_batch(s);
     }
+    reads_start(s);
+}
+
+/* Step the messages that peers' connections brought in this iteration.
+ * After take_requests: the GETs that arrived with a heartbeat reply then
+ * join the round that reply lets the leader start, rather than the one
+ * after it. */
+static void step_peers(struct server *s)
+{
+    size_t k;
+    for (k = 0; k < s->n_conns; k++) {
+        struct conn *c = s->conns[k];
+        if (c->kind == CONN_PEER && !c->dead) {
+            peer_input(s, c); /* consumes every whole frame */
+            conn_track_partial(s, c, buf_used(&c->in));
+        }
+    }
+}
+
+/* Queue every answer that is ready, in order, and write each client's
+ * answers with one send. */
+static void answer_clients(struct server *s)
+{
+    size_t k, n = s->n_conns;
+    s->more_work = false;
     for (k = 0; k < n; k++) {
         struct conn *c = s->conns[k];
         if (c->kind == CONN_CLIENT && !c->dead) {
@@ -2675,7 +2735,9 @@ static int run(struct server *s)
         }
         poll_dispatch(s);
         run_ticks(s);
-        serve_clients(s);
+        take_requests(s);
+        step_peers(s);
+        answer_clients(s);
         snapshot_flush_sync(s);
         flush_peers(s);
         show_leader(s);

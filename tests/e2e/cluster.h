@@ -665,6 +665,21 @@ static inline int cl_status(const struct cluster *c, int i, struct ctr_resp *p,
     return rc == 0 && p->status == CTR_OK ? 0 : -1;
 }
 
+/* METRICS of node i over a fresh connection: STATUS and its library
+ * counters (p->metrics, CTR_METRICS_MAP order). */
+static inline int cl_metrics(const struct cluster *c, int i, struct ctr_resp *p,
+                             int64_t timeout_ms)
+{
+    struct ctr_req q = {CTR_OP_METRICS, 0x4d4554524943u, 1, 0};
+    int rc, fd = cl_dial_client(c, c->addr[i], timeout_ms);
+    if (fd < 0) {
+        return -1;
+    }
+    rc = cl_exchange(fd, &q, p, timeout_ms);
+    close(fd);
+    return rc == 0 && p->status == CTR_OK && p->has_metrics ? 0 : -1;
+}
+
 /* Index of the node that says it is leader with the highest term, or -1. */
 static inline int cl_find_leader(const struct cluster *c, uint64_t *term_out)
 {

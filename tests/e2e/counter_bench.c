@@ -2,7 +2,8 @@
  * counter_bench.c - throughput and latency of the replicated counter.
  *
  *   counter-bench --bin DIR [--seconds 10] [--warmup 2] [--clients 1,32]
- *                 [--read-clients 32] [--dir D] [--server-flag F]...
+ *                 [--read-clients 32] [--reads readindex,lease,log]
+ *                 [--runs 1] [--threads 4] [--dir D] [--server-flag F]...
  *                 [--quantiles]
  *
  * Starts three DIR/counter-server processes on loopback (default flags:
@@ -10,16 +11,22 @@
  * (default: DIR, the build directory, so that fsync hits a real disk rather
  * than a tmpfs /tmp), then for each client count runs a closed loop - each
  * client one outstanding INCR on its own connection, following leader
- * hints - for the warm-up and then the measured period, and prints
+ * hints; --threads threads (default 4) drive the clients, each over
+ * poll() - for the warm-up and then the measured period, and prints
  *
  *   counter 3 nodes fsync, 1 client: 412 incr/s, latency median 2.31 ms, p99 4.90 ms
  *
- * Latency is from sending the request to reading the answer, retries
- * included. Then, with --read-clients clients (default 32), the same loop
- * with GETs: answered by ReadIndex (the servers' default), then from the
- * leader's lease and through the log (the servers restarted on the same
- * data with --lease-reads, then --log-reads), and a table of the GET
- * figures against INCR's. Stops every server and removes the temp dir at
+ * and where the CPU went meanwhile: each server's and this process's
+ * user and system time (from /proc and getrusage), in % of one core and
+ * in all per operation. Latency is from sending the request to reading
+ * the answer, retries included. Then, with --read-clients clients
+ * (default 32), the same loop with GETs: answered by ReadIndex (the
+ * servers' default), from the leader's lease and through the log (the
+ * servers restarted on the same data with --lease-reads, then
+ * --log-reads), or those of them --reads names, with the leader's
+ * heartbeat rounds per GET, and a table of the GET figures against
+ * INCR's; with --runs N, INCR and the GETs take turns N times and the
+ * table gives medians. Stops every server and removes the temp dir at
  * the end.
  *
  *   counter-bench --bin DIR --restart N[,N...] [--dir D]
@@ -54,10 +61,15 @@
  * (the noise floor).
  */
 #include <dirent.h>
+#include <sys/resource.h>
 #include "cluster.h"
 #include "flags.h"
 
+#define LOOP_THREADS 4 /* threads driving a configuration's clients */
+#define LOOP_THREADS_MAX 64
+
 static int opt_quantiles; /* --quantiles: print more latency quantiles */
+static int opt_threads = LOOP_THREADS; /* --threads: closed-loop threads */
 static double g_fsync_ms;  /* median raw fdatasync of a small append */
 
 static int cmp_i64(const void *x, const void *y);
@@ -92,71 +104,396 @@ static double raw_fdatasync_ms(const char *dir)
     return (double)t[N / 2] / 1000.0;
 }
 
-struct bench {
-    struct cluster *c;
-    uint8_t op; /* CTR_OP_INCR or CTR_OP_GET */
-    int64_t measure_from, end;
-    volatile int stop;
-};
-
 /* One configuration's figures, for the reads table. */
 struct result {
     int ok;
     double ops, p50, p99; /* per second; ms */
+    double cpu_us;        /* CPU of the servers and the bench per operation,
+                           * in us (0: unknown) */
+    double srv_us;        /* the servers' part of it */
+    double per_round;     /* GETs per heartbeat round on the leader (0: none
+                           * or unknown) */
 };
 
-struct worker {
-    struct bench *b;
-    int idx;
-    uint64_t client_id;
+/* ---- CPU and the leader's counters over the measured period ------------ */
+
+/* CPU time consumed so far, in seconds: each server process (all its
+ * threads, from /proc/PID/stat; have_proc 0 where there is none) and this
+ * one (getrusage), and the leader's read counters (METRICS). */
+struct spent {
+    double user[CL_MAX], sys[CL_MAX], self_user, self_sys;
+    int have_proc, have_metrics;
+    uint64_t reads, rounds, lease, entries, appends;
+};
+
+/* utime and stime of a process from /proc/PID/stat; -1 if unreadable. */
+static int proc_cpu(pid_t pid, double *user, double *sys)
+{
+    char path[64], buf[1024], *p;
+    unsigned long ut, st;
+    long hz = sysconf(_SC_CLK_TCK);
+    size_t n;
+    FILE *f;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if (hz <= 0 || (f = fopen(path, "r")) == NULL) {
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name, in parentheses, may hold anything: fields 3 (state)
+     * to 13 follow its closing parenthesis, then utime and stime. */
+    p = strrchr(buf, ')');
+    if (p == NULL || sscanf(p + 1, " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                            "%*s %lu %lu", &ut, &st) != 2) {
+        return -1;
+    }
+    *user = (double)ut / (double)hz;
+    *sys = (double)st / (double)hz;
+    return 0;
+}
+
+static double tv_s(struct timeval tv)
+{
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void spent_sample(const struct cluster *c, int leader, struct spent *u)
+{
+    struct rusage ru;
+    struct ctr_resp p;
+    int i;
+    memset(u, 0, sizeof(*u));
+    u->have_proc = 1;
+    for (i = 0; i < c->n; i++) {
+        if (cl_pids[i] <= 0 || proc_cpu(cl_pids[i], &u->user[i], &u->sys[i])) {
+            u->have_proc = 0;
+        }
+    }
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        u->self_user = tv_s(ru.ru_utime);
+        u->self_sys = tv_s(ru.ru_stime);
+    }
+    if (leader >= 0 && cl_metrics(c, leader, &p, 1000) == 0 &&
+        p.n_metrics > CTR_M_reads_lease) {
+        u->have_metrics = 1;
+        u->reads = p.metrics[CTR_M_reads_served];
+        u->rounds = p.metrics[CTR_M_reads_rounds];
+        u->lease = p.metrics[CTR_M_reads_lease];
+        u->entries = p.metrics[CTR_M__entries_proposed];
+        u->appends = p.metrics[CTR_M__persist_entries_calls];
+    }
+}
+
+/*
+ * Where the CPU went between a and b, `ops` operations: each server and
+ * this process, in % of one core (user + system), and in all per
+ * operation; for GETs, how many the leader confirmed per heartbeat round.
+ */
+static void spent_report(const struct cluster *c, int leader,
+                         const struct spent *a, const struct spent *b,
+                         double secs, double ops, int reads,
+                         struct result *res)
+{
+    double all = 0, srv, u, s;
+    int i;
+    if (!a->have_proc || !b->have_proc || secs <= 0 || ops <= 0) {
+        return;
+    }
+    printf("  cpu, %% of one core (user + system):");
+    for (i = 0; i < c->n; i++) {
+        u = b->user[i] - a->user[i];
+        s = b->sys[i] - a->sys[i];
+        all += u + s;
+        printf(" n%d%s %.0f%% (%.0f + %.0f),", i + 1,
+               i == leader ? " (leader)" : "", 100 * (u + s) / secs,
+               100 * u / secs, 100 * s / secs);
+    }
+    srv = all;
+    u = b->self_user - a->self_user;
+    s = b->self_sys - a->self_sys;
+    all += u + s;
+    printf(" counter-bench %.0f%% (%.0f + %.0f); in all %.0f%%; per "
+           "operation %.1f us, %.1f of them in the servers\n",
+           100 * (u + s) / secs, 100 * u / secs, 100 * s / secs,
+           100 * all / secs, 1e6 * all / ops, 1e6 * srv / ops);
+    res->cpu_us = 1e6 * all / ops;
+    res->srv_us = 1e6 * srv / ops;
+    if (!reads && a->have_metrics && b->have_metrics &&
+        b->appends > a->appends) {
+        printf("  the leader: %" PRIu64 " entries proposed, %" PRIu64
+               " appends to its log (%.1f entries each)\n",
+               b->entries - a->entries, b->appends - a->appends,
+               (double)(b->entries - a->entries) /
+                   (double)(b->appends - a->appends));
+    }
+    if (reads && a->have_metrics && b->have_metrics && b->reads > a->reads) {
+        uint64_t rounds = b->rounds - a->rounds, lease = b->lease - a->lease;
+        uint64_t asked = b->reads - a->reads;
+        /* The server asks the library once for all the GETs it read in
+         * one loop iteration: a read there is a batch of GETs. */
+        printf("  the leader: %" PRIu64 " reads confirmed (%.1f GETs each), "
+               "%" PRIu64 " from its lease; %" PRIu64 " heartbeat rounds "
+               "(%.0f/s", asked, ops / (double)asked, lease, rounds,
+               (double)rounds / secs);
+        if (rounds > 0 && lease == 0) {
+            res->per_round = ops / (double)rounds;
+            printf(", %.1f GETs per round", res->per_round);
+        }
+        printf(")\n");
+    }
+}
+
+/* ---- the closed loop ---------------------------------------------------- */
+
+#define ATTEMPT_MS 1000 /* no answer by then: try the next node */
+#define BACKOFF_FIRST_MS 10
+#define BACKOFF_MAX_MS 100
+
+enum { LC_WAIT, LC_BACKOFF, LC_FAILED };
+
+/*
+ * One closed-loop client: its own connection (non-blocking once dialled),
+ * one request outstanding, retried with the same seq after CTR_RETRY, a
+ * timeout or a lost connection, following leader hints, as cl_client_do
+ * does. Every client runs in the one thread of run_config's loop.
+ */
+struct lclient {
+    int fd; /* -1: not connected */
+    int node;
+    int state;
+    uint64_t id, seq;
+    int64_t t0;    /* when seq was first sent, us */
+    int64_t until; /* LC_WAIT: the attempt's deadline; LC_BACKOFF: when to
+                    * send again */
+    int64_t backoff_ms;
+    uint64_t rng;
+    size_t have; /* bytes of the answer read so far */
+    uint8_t in[CTR_RESP_MAX];
+};
+
+/* A loop thread (loop_main) and its clients. */
+struct loop {
+    struct cluster *c;
+    struct lclient *cl;
+    int ncl;
+    uint8_t op; /* CTR_OP_INCR or CTR_OP_GET */
+    int64_t measure_from, end;
     int64_t *lat; /* microseconds, measured period only */
     size_t n, cap;
-    uint64_t warm_ops, errors;
-    struct cl_client cc;
+    uint64_t errors, redirects, retries, timeouts;
 };
 
-static void *worker_main(void *arg)
+static void lc_close(struct lclient *lc)
 {
-    struct worker *w = arg;
-    struct bench *b = w->b;
-    uint64_t seq = 1;
-    cl_client_init(&w->cc, b->c, w->idx, w->client_id);
-    while (!b->stop) {
-        struct ctr_req q = {b->op, w->client_id, seq,
-                            b->op == CTR_OP_INCR ? 1 : 0};
-        struct ctr_resp p;
-        int64_t t0 = cl_now_us(), t1;
-        int rc = cl_client_do(&w->cc, &q, &p, b->end, &b->stop);
-        t1 = cl_now_us();
-        if (rc == 1) {
-            break; /* the end (an unfinished request is not counted) */
+    if (lc->fd >= 0) {
+        close(lc->fd);
+        lc->fd = -1;
+    }
+}
+
+/* Try again after a backoff that doubles up to BACKOFF_MAX_MS, on the
+ * next node if next_node. */
+static void lc_backoff(const struct loop *l, struct lclient *lc, int64_t now,
+                       int next_node)
+{
+    if (next_node) {
+        lc_close(lc);
+        lc->node = (lc->node + 1) % l->c->n;
+    }
+    lc->state = LC_BACKOFF;
+    lc->until = now + 1000 * (lc->backoff_ms +
+                              (int64_t)cl_rand_range(&lc->rng, 0, 10));
+    if (lc->backoff_ms < BACKOFF_MAX_MS) {
+        lc->backoff_ms *= 2;
+    }
+}
+
+/* Send the client's request, dialling first if it has no connection (a
+ * blocking dial: it happens at the start and after leader changes only). */
+static void lc_send(struct loop *l, struct lclient *lc, int64_t now)
+{
+    struct ctr_req q = {l->op, lc->id, lc->seq, l->op == CTR_OP_INCR ? 1 : 0};
+    uint8_t req[CTR_REQ_LEN];
+    if (lc->fd < 0) {
+        lc->fd = cl_dial_client(l->c, l->c->addr[lc->node], ATTEMPT_MS);
+        if (lc->fd < 0 || fcntl(lc->fd, F_SETFL, O_NONBLOCK) != 0) {
+            lc_backoff(l, lc, now, 1);
+            return;
         }
-        if (rc < 0) {
-            w->errors++;
+    }
+    ctr_req_encode(&q, req);
+    /* An empty send buffer (one request at a time) takes it whole. */
+    if (send(lc->fd, req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req)) {
+        lc_backoff(l, lc, now, 1);
+        return;
+    }
+    lc->state = LC_WAIT;
+    lc->until = now + 1000 * ATTEMPT_MS;
+    lc->have = 0;
+}
+
+/* The answer to the outstanding request, read at `now`. */
+static void lc_answer(struct loop *l, struct lclient *lc,
+                      const struct ctr_resp *p, int64_t now)
+{
+    int next;
+    switch (p->status) {
+    case CTR_OK:
+        if (lc->t0 >= l->measure_from && now <= l->end) {
+            if (l->n == l->cap) {
+                size_t ncap = l->cap ? l->cap * 2 : 65536;
+                int64_t *nl = realloc(l->lat, ncap * sizeof(*nl));
+                if (nl == NULL) {
+                    l->errors++;
+                    lc->state = LC_FAILED;
+                    return;
+                }
+                l->lat = nl;
+                l->cap = ncap;
+            }
+            l->lat[l->n++] = now - lc->t0;
+        }
+        lc->seq++;
+        lc->t0 = now;
+        lc->backoff_ms = BACKOFF_FIRST_MS;
+        lc_send(l, lc, now);
+        return;
+    case CTR_NOT_LEADER:
+        next = p->addr[0] != '\0' ? cl_node_of(l->c, p->addr) : -1;
+        if (next >= 0 && next != lc->node) {
+            l->redirects++;
+            lc_close(lc);
+            lc->node = next;
+            lc_send(l, lc, now); /* follow the hint at once */
+            return;
+        }
+        lc_backoff(l, lc, now, 1);
+        return;
+    case CTR_RETRY:
+        l->retries++;
+        /* Still the leader: the same node, after a backoff. */
+        lc_backoff(l, lc, now, p->role != CL_ROLE_LEADER);
+        return;
+    default: /* CTR_BAD_REQUEST: a server bug for a well-formed request */
+        l->errors++;
+        lc_close(lc);
+        lc->state = LC_FAILED;
+        return;
+    }
+}
+
+/* The connection is readable: read what there is of the answer. */
+static void lc_read(struct loop *l, struct lclient *lc)
+{
+    size_t want = lc->have >= 4 ? ctr_get32(lc->in) : sizeof(lc->in);
+    ssize_t n = read(lc->fd, lc->in + lc->have, want - lc->have);
+    struct ctr_resp p;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return;
+    }
+    if (n <= 0) {
+        lc_backoff(l, lc, cl_now_us(), 1); /* closed or broken */
+        return;
+    }
+    lc->have += (size_t)n;
+    if (lc->have < 4) {
+        return;
+    }
+    want = ctr_get32(lc->in);
+    if (want < CTR_RESP_FIXED || want > sizeof(lc->in) || lc->have > want) {
+        l->errors++; /* malformed: nothing follows an answer here */
+        lc_close(lc);
+        lc->state = LC_FAILED;
+        return;
+    }
+    if (lc->have < want) {
+        return;
+    }
+    if (ctr_resp_decode(lc->in, want, &p) != 0) {
+        l->errors++;
+        lc_close(lc);
+        lc->state = LC_FAILED;
+        return;
+    }
+    lc_answer(l, lc, &p, cl_now_us());
+}
+
+/*
+ * One loop thread: its share of the clients, for the warm-up and the
+ * measured period, one poll() over their connections, each answer read
+ * and the next request sent as soon as poll() reports it. A few threads
+ * rather than one per client, so that the load generator, which shares
+ * the machine's cores with the servers, costs little more than the two
+ * system calls per operation that it cannot avoid (a blocking thread per
+ * client spent more CPU than the leader: a wake-up and a context switch
+ * per answer); more than one, so that a thread the scheduler holds back
+ * holds back only its share of the clients.
+ */
+static void *loop_main(void *arg)
+{
+    struct loop *l = arg;
+    struct pollfd *pfd = calloc((size_t)l->ncl, sizeof(*pfd));
+    int *who = calloc((size_t)l->ncl, sizeof(*who));
+    int k, np;
+    if (pfd == NULL || who == NULL) {
+        l->errors++;
+        free(pfd);
+        free(who);
+        return NULL;
+    }
+    for (;;) {
+        int64_t now = cl_now_us(), wake = l->end, ms;
+        if (now >= l->end) {
             break;
         }
-        seq++;
-        if (t0 < b->measure_from) {
-            w->warm_ops++;
-            continue;
-        }
-        if (t1 > b->end) {
-            break; /* straddles the end of the measured period */
-        }
-        if (w->n == w->cap) {
-            size_t ncap = w->cap ? w->cap * 2 : 4096;
-            int64_t *nl = realloc(w->lat, ncap * sizeof(*nl));
-            if (nl == NULL) {
-                w->errors++;
-                break;
+        np = 0;
+        /* Bounded by the client count. */
+        for (k = 0; k < l->ncl; k++) {
+            struct lclient *lc = &l->cl[k];
+            if (lc->state == LC_BACKOFF && lc->until <= now) {
+                lc_send(l, lc, now);
             }
-            w->lat = nl;
-            w->cap = ncap;
+            if (lc->state == LC_WAIT && lc->until <= now) {
+                l->timeouts++;
+                lc_backoff(l, lc, now, 1);
+            }
+            if (lc->state == LC_WAIT) {
+                pfd[np].fd = lc->fd;
+                pfd[np].events = POLLIN;
+                pfd[np].revents = 0;
+                who[np++] = k;
+            }
+            if (lc->state != LC_FAILED && lc->until < wake) {
+                wake = lc->until;
+            }
         }
-        w->lat[w->n++] = t1 - t0;
+        ms = wake > now ? (wake - now + 999) / 1000 : 0;
+        if (poll(pfd, (nfds_t)np, (int)ms) < 0 && errno != EINTR) {
+            l->errors++;
+            break;
+        }
+        for (k = 0; k < np; k++) {
+            if (pfd[k].revents != 0) {
+                lc_read(l, &l->cl[who[k]]);
+            }
+        }
     }
-    cl_client_close(&w->cc);
+    for (k = 0; k < l->ncl; k++) {
+        lc_close(&l->cl[k]);
+    }
+    free(pfd);
+    free(who);
     return NULL;
+}
+
+/* Sleep until cl_now_us() reaches t. */
+static void sleep_until_us(int64_t t)
+{
+    int64_t now;
+    while ((now = cl_now_us()) < t) {
+        cl_sleep_ms((t - now + 999) / 1000);
+    }
 }
 
 static int cmp_i64(const void *x, const void *y)
@@ -169,62 +506,90 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
                       int warmup_s, int seconds, const char *label,
                       uint64_t *rng, struct result *res)
 {
-    struct bench b;
-    struct worker *w = calloc((size_t)nclients, sizeof(*w));
-    pthread_t *t = calloc((size_t)nclients, sizeof(*t));
-    int64_t *all = NULL;
-    size_t total = 0, k;
-    uint64_t errors = 0, redirects = 0, retries = 0, timeouts = 0;
-    int i, started = 0, rc = 0;
+    int nt = nclients < opt_threads ? nclients : opt_threads;
+    struct lclient *cl = calloc((size_t)nclients, sizeof(*cl));
+    struct loop *lt = calloc((size_t)nt, sizeof(*lt));
+    pthread_t *t = calloc((size_t)nt, sizeof(*t));
+    struct spent ua, ub;
+    struct loop l;
+    size_t k;
+    int i, rc = 0, started = 0, leader = cl_find_leader(c, NULL);
+    int64_t from = cl_now_us() + (int64_t)warmup_s * 1000000;
 
-    if (w == NULL || t == NULL) {
-        free(w);
+    memset(res, 0, sizeof(*res));
+    memset(&l, 0, sizeof(l));
+    if (cl == NULL || lt == NULL || t == NULL) {
+        free(cl);
+        free(lt);
         free(t);
         return -1;
     }
-    memset(&b, 0, sizeof(b));
-    memset(res, 0, sizeof(*res));
-    b.c = c;
-    b.op = op;
-    b.measure_from = cl_now_us() + (int64_t)warmup_s * 1000000;
-    b.end = b.measure_from + (int64_t)seconds * 1000000;
     for (i = 0; i < nclients; i++) {
-        w[i].b = &b;
-        w[i].idx = i;
-        w[i].client_id = (cl_rand(rng) & ~(uint64_t)0xFFFF) | (uint64_t)(i + 1);
-        if (pthread_create(&t[i], NULL, worker_main, &w[i]) != 0) {
+        cl[i].fd = -1;
+        cl[i].node = i % c->n;
+        cl[i].id = (cl_rand(rng) & ~(uint64_t)0xFFFF) | (uint64_t)(i + 1);
+        cl[i].rng = cl[i].id;
+        cl[i].seq = 1;
+        cl[i].t0 = cl_now_us();
+        cl[i].backoff_ms = BACKOFF_FIRST_MS;
+        cl[i].state = LC_BACKOFF; /* sent at the loop's first iteration */
+        cl[i].until = 0;
+    }
+    /* Thread i drives clients i*nclients/nt .. (i+1)*nclients/nt - 1. */
+    for (i = 0; i < nt; i++) {
+        int lo = i * nclients / nt, hi = (i + 1) * nclients / nt;
+        lt[i].c = c;
+        lt[i].cl = cl + lo;
+        lt[i].ncl = hi - lo;
+        lt[i].op = op;
+        lt[i].measure_from = from;
+        lt[i].end = from + (int64_t)seconds * 1000000;
+    }
+    for (i = 0; i < nt; i++) {
+        if (pthread_create(&t[i], NULL, loop_main, &lt[i]) != 0) {
             fprintf(stderr, "counter-bench: pthread_create failed\n");
-            b.stop = 1;
             rc = -1;
             break;
         }
         started++;
     }
+    /* The threads stop by themselves at the end. */
+    if (rc == 0) {
+        sleep_until_us(from);
+        spent_sample(c, leader, &ua);
+        sleep_until_us(lt[0].end);
+        spent_sample(c, leader, &ub);
+    }
     for (i = 0; i < started; i++) {
         pthread_join(t[i], NULL);
     }
+    /* One loop with every thread's figures. */
     for (i = 0; i < started; i++) {
-        total += w[i].n;
+        l.errors += lt[i].errors;
+        l.timeouts += lt[i].timeouts;
+        l.retries += lt[i].retries;
+        l.redirects += lt[i].redirects;
+        l.n += lt[i].n;
     }
-    all = malloc((total + 1) * sizeof(*all));
-    if (all == NULL) {
-        rc = -1;
-        total = 0;
+    l.lat = malloc((l.n + 1) * sizeof(*l.lat));
+    if (l.lat == NULL) {
+        l.errors++;
+        l.n = 0;
     }
-    total = 0;
-    for (i = 0; i < started; i++) {
-        if (all != NULL) {
-            memcpy(all + total, w[i].lat, w[i].n * sizeof(*all));
-            total += w[i].n;
+    for (i = 0, k = 0; i < started; i++) {
+        if (l.lat != NULL && lt[i].n > 0) {
+            memcpy(l.lat + k, lt[i].lat, lt[i].n * sizeof(*l.lat));
+            k += lt[i].n;
         }
-        errors += w[i].errors;
-        redirects += w[i].cc.redirects;
-        retries += w[i].cc.retries;
-        timeouts += w[i].cc.timeouts;
-        free(w[i].lat);
+        free(lt[i].lat);
     }
-    if (rc == 0 && total > 0) {
-        double med, p99;
+    free(cl);
+    free(lt);
+    free(t);
+    if (l.n > 0) {
+        double med, p99, secs = (double)seconds;
+        int64_t *all = l.lat;
+        size_t total = l.n;
         qsort(all, total, sizeof(*all), cmp_i64);
         med = (double)all[total / 2] / 1000.0;
         k = (size_t)((double)total * 0.99);
@@ -233,7 +598,7 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
         }
         p99 = (double)all[k] / 1000.0;
         res->ok = 1;
-        res->ops = (double)total / (double)seconds;
+        res->ops = (double)total / secs;
         res->p50 = med;
         res->p99 = p99;
         printf("counter 3 nodes %s, %d client%s: %.0f %s/s, latency median "
@@ -256,25 +621,25 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
             }
             printf(" max=%.2f\n", (double)all[total - 1] / 1000.0);
         }
-        if (errors > 0 || timeouts > 0 || retries > 0) {
+        spent_report(c, leader, &ua, &ub, secs, (double)total,
+                     op == CTR_OP_GET, res);
+        if (l.errors > 0 || l.timeouts > 0 || l.retries > 0) {
             printf("  (%" PRIu64 " errors, %" PRIu64 " timeouts, %" PRIu64
                    " CTR_RETRY, %" PRIu64 " redirects)\n",
-                   errors, timeouts, retries, redirects);
+                   l.errors, l.timeouts, l.retries, l.redirects);
         }
-    } else if (rc == 0) {
+    } else {
         printf("counter 3 nodes %s, %d client%s: no %s completed "
                "(%" PRIu64 " errors)\n",
                label, nclients, nclients == 1 ? "" : "s",
-               op == CTR_OP_INCR ? "increment" : "read", errors);
+               op == CTR_OP_INCR ? "increment" : "read", l.errors);
         rc = -1;
     }
-    if (errors > 0) {
+    if (l.errors > 0) {
         rc = -1;
     }
     fflush(stdout);
-    free(all);
-    free(w);
-    free(t);
+    free(l.lat);
     return rc;
 }
 
@@ -304,63 +669,164 @@ static int restart_with(struct cluster *c, int nextra, const char *mode)
     return 0;
 }
 
-/* The figures of one row of the reads table. */
-static void reads_row(const char *what, const struct result *r,
-                      const struct result *incr)
+#define RUNS_MAX 15
+
+/* The ways a server can answer a GET, for --reads. */
+enum { M_READINDEX, M_LEASE, M_LOG, M_COUNT };
+static const struct {
+    const char *key, *flag, *name;
+} g_modes[M_COUNT] = {{"readindex", NULL, "GET by ReadIndex"},
+                      {"lease", "--lease-reads", "GET from the lease"},
+                      {"log", "--log-reads", "GET through the log"}};
+
+static int cmp_dbl(const void *x, const void *y)
 {
-    if (!r->ok) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* The median of v[0..n), n > 0 (sorts v). */
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_dbl);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * One row of the reads table: the medians over the runs that completed
+ * (r[k] of run k; incr[k] the same run's INCR figure, NULL for the INCR
+ * row itself), and with several runs the spread of the throughput and of
+ * its ratio to INCR.
+ */
+static void reads_row(const char *what, const struct result *r, size_t stride,
+                      const struct result *incr, int runs)
+{
+    double ops[RUNS_MAX], p50[RUNS_MAX], p99[RUNS_MAX], cpu[RUNS_MAX];
+    double srv[RUNS_MAX], per[RUNS_MAX], ratio[RUNS_MAX], lo, hi;
+    double rlo = 0, rhi = 0;
+    int k, n = 0, nc = 0, np = 0, nr = 0;
+    for (k = 0; k < runs; k++) {
+        const struct result *x = &r[k * stride];
+        const struct result *in = incr != NULL ? &incr[k * stride] : NULL;
+        if (!x->ok) {
+            continue;
+        }
+        ops[n] = x->ops;
+        p50[n] = x->p50;
+        p99[n++] = x->p99;
+        if (x->cpu_us > 0) {
+            srv[nc] = x->srv_us;
+            cpu[nc++] = x->cpu_us;
+        }
+        if (x->per_round > 0) {
+            per[np++] = x->per_round;
+        }
+        if (in != NULL && in->ok && in->ops > 0) {
+            ratio[nr++] = x->ops / in->ops;
+        }
+    }
+    if (n == 0) {
         printf("  %-26s %9s\n", what, "failed");
         return;
     }
-    printf("  %-26s %9.0f %8.2f %8.2f", what, r->ops, r->p50, r->p99);
-    if (incr->ok && incr->ops > 0 && r != incr) {
-        printf(" %7.1fx", r->ops / incr->ops);
+    qsort(ops, (size_t)n, sizeof(*ops), cmp_dbl);
+    lo = ops[0];
+    hi = ops[n - 1];
+    printf("  %-26s %9.0f %8.2f %8.2f", what, median_of(ops, n),
+           median_of(p50, n), median_of(p99, n));
+    if (nr > 0) {
+        qsort(ratio, (size_t)nr, sizeof(*ratio), cmp_dbl);
+        rlo = ratio[0];
+        rhi = ratio[nr - 1];
+        printf(" %7.2fx", median_of(ratio, nr));
+    } else {
+        printf(" %8s", "");
+    }
+    if (nc > 0) {
+        printf(" %7.1f %7.1f", median_of(srv, nc), median_of(cpu, nc));
+    } else {
+        printf(" %7s %7s", "", "");
+    }
+    if (np > 0) {
+        printf(" %10.1f", median_of(per, np));
+    } else {
+        printf(" %10s", "");
+    }
+    if (runs > 1) {
+        printf("   %.0f .. %.0f", lo, hi);
+        if (nr > 0) {
+            printf(" (%.2fx .. %.2fx)", rlo, rhi);
+        }
+        if (n < runs) {
+            printf(", %d of %d runs", n, runs);
+        }
     }
     printf("\n");
 }
 
 /*
- * GET throughput and latency with n clients, by each way the server can
- * answer it, against INCR on the same cluster: ReadIndex (the default),
- * the leader's lease (--lease-reads) and, for comparison, the log
- * (--log-reads). The servers are restarted on the same data for each mode;
- * *incr is the INCR figure if already measured with n clients.
+ * GET throughput and latency with n clients, by each way of answering it
+ * in `modes` (bits of M_*), against INCR on the same cluster: ReadIndex
+ * (the default), the leader's lease (--lease-reads) and, for comparison,
+ * the log (--log-reads). The servers are restarted on the same data
+ * whenever the mode changes. With runs > 1, INCR and the GETs take turns
+ * that many times and the table gives medians. *incr is the INCR figure of
+ * the first run if already measured with n clients.
  */
 static int reads_bench(struct cluster *c, int nextra, int n, int warmup,
                        int seconds, const char *label, uint64_t *rng,
-                       struct result *incr)
+                       const struct result *incr, unsigned modes, int runs)
 {
-    static const struct {
-        const char *flag, *name;
-    } modes[] = {{NULL, "GET by ReadIndex"},
-                 {"--lease-reads", "GET from the lease"},
-                 {"--log-reads", "GET through the log"}};
-    struct result res[3];
+    struct result res[RUNS_MAX][1 + M_COUNT];
+    const char *flags_now = NULL; /* the servers run with default flags */
     char lab[160];
-    size_t m;
-    int failed = 0;
-    if (!incr->ok) {
-        failed |= run_config(c, CTR_OP_INCR, n, warmup, seconds, label, rng,
-                             incr) != 0;
-    }
-    for (m = 0; m < 3; m++) {
-        memset(&res[m], 0, sizeof(res[m]));
-        if (m > 0 && restart_with(c, nextra, modes[m].flag) != 0) {
-            failed = 1;
-            continue;
+    int m, k, failed = 0;
+    memset(res, 0, sizeof(res));
+    for (k = 0; k < runs; k++) {
+        if (k == 0 && incr->ok) {
+            res[0][0] = *incr;
+        } else {
+            if (flags_now != NULL && restart_with(c, nextra, NULL) != 0) {
+                failed = 1;
+                continue;
+            }
+            flags_now = NULL;
+            failed |= run_config(c, CTR_OP_INCR, n, warmup, seconds, label,
+                                 rng, &res[k][0]) != 0;
         }
-        snprintf(lab, sizeof(lab), "%s, %s", label, modes[m].name);
-        failed |= run_config(c, CTR_OP_GET, n, warmup, seconds, lab, rng,
-                             &res[m]) != 0;
+        for (m = 0; m < M_COUNT; m++) {
+            if (!(modes & (1u << m))) {
+                continue;
+            }
+            if (g_modes[m].flag != flags_now) {
+                if (restart_with(c, nextra, g_modes[m].flag) != 0) {
+                    failed = 1;
+                    continue;
+                }
+                flags_now = g_modes[m].flag;
+            }
+            snprintf(lab, sizeof(lab), "%s, %s", label, g_modes[m].name);
+            failed |= run_config(c, CTR_OP_GET, n, warmup, seconds, lab, rng,
+                                 &res[k][1 + m]) != 0;
+        }
     }
-    printf("counter-bench: reads against increments, %d clients, 3 nodes, %s "
-           "(target: ReadIndex GETs at least 3x the INCR throughput)\n",
+    printf("counter-bench: reads against increments, %d clients, 3 nodes, %s",
            n, label);
-    printf("  %-26s %9s %8s %8s %8s\n", "operation", "ops/s", "p50 ms",
-           "p99 ms", "vs INCR");
-    reads_row("INCR (through the log)", incr, incr);
-    for (m = 0; m < 3; m++) {
-        reads_row(modes[m].name, &res[m], incr);
+    if (runs > 1) {
+        printf(", medians of %d runs", runs);
+    }
+    printf(" (target: ReadIndex GETs at least 3x the INCR throughput)\n");
+    printf("  %-26s %9s %8s %8s %8s %15s %10s\n", "", "", "", "", "",
+           "cpu us per op", "");
+    printf("  %-26s %9s %8s %8s %8s %7s %7s %10s%s\n", "operation", "ops/s",
+           "p50 ms", "p99 ms", "vs INCR", "servers", "all", "GETs/round",
+           runs > 1 ? "   ops/s min .. max (vs INCR)" : "");
+    reads_row("INCR (through the log)", &res[0][0], 1 + M_COUNT, NULL, runs);
+    for (m = 0; m < M_COUNT; m++) {
+        if (modes & (1u << m)) {
+            reads_row(g_modes[m].name, &res[0][1 + m], 1 + M_COUNT, &res[0][0],
+                      runs);
+        }
     }
     fflush(stdout);
     return failed ? -1 : 0;
@@ -914,7 +1380,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: counter-bench --bin DIR [--seconds 10] [--warmup 2] "
             "[--clients 1,32] [--read-clients 32] [--dir D]\n"
-            "                     [--server-flag F]... [--quantiles]\n"
+            "                     [--reads readindex,lease,log] [--runs 1] "
+            "[--threads 4] [--server-flag F]...\n"
+            "                     [--quantiles]\n"
             "       counter-bench -h | --help | --version\n"
             "  --bin          directory holding counter-server (required)\n"
             "  --seconds      measured period per configuration, 1..86400 "
@@ -926,6 +1394,12 @@ static void usage(FILE *f)
             "  --read-clients GET throughput with this many clients, by\n"
             "                 ReadIndex, lease and log, against INCR (default "
             "32, 0: skip)\n"
+            "  --reads        which of those GET figures (default: all three)\n"
+            "  --runs         INCR and those GETs take turns this many times, "
+            "1..%d;\n"
+            "                 the table gives medians (default 1)\n"
+            "  --threads      threads driving the clients of a closed loop, "
+            "1..%d (default %d)\n"
             "  --server-flag  extra flag for every server (repeatable, max %d)\n"
             "  --quantiles    also print p10..p99.9 and max latency\n"
             "  --restart N,.. measure restart time after N increments of "
@@ -934,7 +1408,32 @@ static void usage(FILE *f)
             "  --unavailability N  measure the time without a commit during\n"
             "                 membership changes and transfers instead, N runs\n"
             "                 each (1..64)\n",
-            MAX_SERVER_FLAGS);
+            RUNS_MAX, LOOP_THREADS_MAX, LOOP_THREADS, MAX_SERVER_FLAGS);
+}
+
+/* --reads: a comma-separated list of g_modes keys; the M_* bits. */
+static unsigned parse_modes(struct ctr_flags *f, const char *list)
+{
+    const char *p = list;
+    unsigned modes = 0;
+    int m;
+    do {
+        size_t len = strcspn(p, ",");
+        for (m = 0; m < M_COUNT; m++) {
+            if (strlen(g_modes[m].key) == len &&
+                strncmp(p, g_modes[m].key, len) == 0) {
+                break;
+            }
+        }
+        if (m == M_COUNT) {
+            ctr_flag_fail(f, "--reads: must be a comma-separated list of "
+                          "readindex, lease and log (got '%s')", list);
+        }
+        modes |= 1u << m;
+        p += len;
+        p += *p == ',';
+    } while (*p != '\0');
+    return modes;
 }
 
 /* --clients: a comma-separated list of counts, each 1..1024. */
@@ -958,7 +1457,8 @@ int main(int argc, char **argv)
     const char *bin = NULL, *dir = NULL, *clients = "1,32", *restart = NULL;
     const char *extra[8] = {NULL}, *v;
     int seconds = 10, warmup = 2, i, nextra = 0, failed = 0, leader;
-    int read_clients = 32, unavail = 0;
+    int read_clients = 32, unavail = 0, runs = 1;
+    unsigned modes = (1u << M_COUNT) - 1;
     struct result res, incr_at_reads;
     char tmpl[CL_PATH_MAX], label[128], *list, *tok, *save = NULL;
     struct ctr_flags f;
@@ -983,6 +1483,12 @@ int main(int argc, char **argv)
             dir = v;
         } else if ((v = ctr_flag_value(&f, "--read-clients")) != NULL) {
             read_clients = (int)ctr_flag_u64(&f, v, 0, 1024);
+        } else if ((v = ctr_flag_value(&f, "--reads")) != NULL) {
+            modes = parse_modes(&f, v);
+        } else if ((v = ctr_flag_value(&f, "--threads")) != NULL) {
+            opt_threads = (int)ctr_flag_u64(&f, v, 1, LOOP_THREADS_MAX);
+        } else if ((v = ctr_flag_value(&f, "--runs")) != NULL) {
+            runs = (int)ctr_flag_u64(&f, v, 1, RUNS_MAX);
         } else if ((v = ctr_flag_value(&f, "--restart")) != NULL) {
             restart = v;
         } else if ((v = ctr_flag_value(&f, "--unavailability")) != NULL) {
@@ -1070,7 +1576,7 @@ int main(int argc, char **argv)
     free(list);
     if (read_clients > 0 &&
         reads_bench(&c, nextra, read_clients, warmup, seconds, label, &rng,
-                    &incr_at_reads) != 0) {
+                    &incr_at_reads, modes, runs) != 0) {
         failed = 1;
     }
     for (i = 0; i < c.n; i++) {
