@@ -3,7 +3,7 @@
  *
  *   counter-bench --bin DIR [--seconds 10] [--warmup 2] [--clients 1,32]
  *                 [--read-clients 32] [--reads readindex,lease,log]
- *                 [--runs 1] [--threads 4] [--dir D] [--server-flag F]...
+ *                 [--runs 1] [--threads 1] [--dir D] [--server-flag F]...
  *                 [--quantiles]
  *
  * Starts three DIR/counter-server processes on loopback (default flags:
@@ -11,8 +11,9 @@
  * (default: DIR, the build directory, so that fsync hits a real disk rather
  * than a tmpfs /tmp), then for each client count runs a closed loop - each
  * client one outstanding INCR on its own connection, following leader
- * hints; --threads threads (default 4) drive the clients, each over
- * poll() - for the warm-up and then the measured period, and prints
+ * hints; one thread drives all the clients over poll(), or --threads
+ * threads a share each - for the warm-up and then the measured period,
+ * and prints
  *
  *   counter 3 nodes fsync, 1 client: 412 incr/s, latency median 2.31 ms, p99 4.90 ms
  *
@@ -65,7 +66,7 @@
 #include "cluster.h"
 #include "flags.h"
 
-#define LOOP_THREADS 4 /* threads driving a configuration's clients */
+#define LOOP_THREADS 1 /* threads driving a configuration's clients */
 #define LOOP_THREADS_MAX 64
 
 static int opt_quantiles; /* --quantiles: print more latency quantiles */
@@ -256,7 +257,7 @@ enum { LC_WAIT, LC_BACKOFF, LC_FAILED };
  * One closed-loop client: its own connection (non-blocking once dialled),
  * one request outstanding, retried with the same seq after CTR_RETRY, a
  * timeout or a lost connection, following leader hints, as cl_client_do
- * does. Every client runs in the one thread of run_config's loop.
+ * does, in a loop thread (loop_main) with other clients.
  */
 struct lclient {
     int fd; /* -1: not connected */
@@ -422,13 +423,15 @@ static void lc_read(struct loop *l, struct lclient *lc)
 /*
  * One loop thread: its share of the clients, for the warm-up and the
  * measured period, one poll() over their connections, each answer read
- * and the next request sent as soon as poll() reports it. A few threads
- * rather than one per client, so that the load generator, which shares
- * the machine's cores with the servers, costs little more than the two
- * system calls per operation that it cannot avoid (a blocking thread per
- * client spent more CPU than the leader: a wake-up and a context switch
- * per answer); more than one, so that a thread the scheduler holds back
- * holds back only its share of the clients.
+ * and the next request sent as soon as poll() reports it. One thread for
+ * all the clients by default rather than one per client, so that the
+ * load generator, which shares the machine's cores with the servers,
+ * costs little more than the two system calls per operation that it
+ * cannot avoid: a blocking thread per client spent more CPU than the
+ * leader, a wake-up and a context switch per answer. More threads
+ * (--threads) cost more wake-ups; on a machine loaded by other jobs they
+ * keep one thread that the scheduler holds back from holding back every
+ * client.
  */
 static void *loop_main(void *arg)
 {
@@ -1381,7 +1384,7 @@ static void usage(FILE *f)
             "usage: counter-bench --bin DIR [--seconds 10] [--warmup 2] "
             "[--clients 1,32] [--read-clients 32] [--dir D]\n"
             "                     [--reads readindex,lease,log] [--runs 1] "
-            "[--threads 4] [--server-flag F]...\n"
+            "[--threads 1] [--server-flag F]...\n"
             "                     [--quantiles]\n"
             "       counter-bench -h | --help | --version\n"
             "  --bin          directory holding counter-server (required)\n"
