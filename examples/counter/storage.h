@@ -53,8 +53,9 @@
  * The write whose records pass the end of the fill writes the zeros after
  * them (at most 1 MiB past the old end, and not past the segment size) and
  * the batch's fdatasync makes them durable with the records; for a new
- * segment that is its first write. Every later write overwrites blocks
- * inside the file size, and its fdatasync needs no journal commit, which
+ * segment that is its first write. Every later write inside the fill
+ * overwrites blocks inside the file size, and its fdatasync needs no
+ * journal commit, which
  * a size change would: the three nodes' fdatasyncs then run side by side
  * instead of queueing behind one journal (ext4). A record's length is
  * never 0: where the next record would start, zeros to the end of the file
@@ -91,10 +92,10 @@
  * that write was acknowledged.
  *
  * Cutting and truncating never zero a header. Were a truncation at index
- * i done by zeroing record i's header, a new record i of the same length
- * followed by a crash before record i + 1's write reached the disk would
- * put old record i + 1 right after it: a valid record, the next index, a
- * term that may fit, read back as part of the log. Instead the file is cut
+ * i done by zeroing record i's header, a new record i of the same length,
+ * then a restart before a new record i + 1 was durable, would find old
+ * record i + 1 right after it: a valid record, the next index, a term
+ * that may fit, read back as part of the log. Instead the file is cut
  * with ftruncate at record i's offset and fdatasynced before anything else
  * is written: the old records are then durably out of the file, which
  * ends at the cut. New records and fresh zeros go after it into blocks the
