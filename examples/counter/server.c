@@ -2719,6 +2719,9 @@ static int run(struct server *s)
 {
     while (!g_stop) {
         size_t n = poll_build(s);
+        if (!s->o.sync_persist) {
+            wr_kick(&s->wr); /* after flush_peers: our messages left first */
+        }
         if (poll(s->pfd, (nfds_t)n, poll_timeout(s)) < 0) {
             if (errno == EINTR) {
                 continue;

@@ -60,9 +60,21 @@ static int queue_push(struct writer *w, struct wr_job *j)
         w->q_cap = cap;
     }
     w->q[w->q_len++] = *j;
-    pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+    w->kick = true; /* the thread is woken by wr_kick() */
     return 0;
+}
+
+void wr_kick(struct writer *w)
+{
+    if (w->kick) {
+        w->kick = false;
+        /* q_len changed under mu before, so the thread either waits and
+         * gets this signal or has yet to look at q_len: signalling
+         * without holding mu loses nothing, and the thread does not wake
+         * into a mutex still held here. */
+        pthread_cond_signal(&w->cv);
+    }
 }
 
 int wr_state(struct writer *w, raft_term term, raft_id vote)
@@ -347,7 +359,8 @@ int wr_collect(struct writer *w, size_t *n, raft_index *snap_taken,
 {
     char buf[256];
     int rc = 0;
-    while (read(w->pipe_rd, buf, sizeof(buf)) > 0) {
+    /* One byte per batch: a short read emptied the pipe. */
+    while (read(w->pipe_rd, buf, sizeof(buf)) == (ssize_t)sizeof(buf)) {
     }
     pthread_mutex_lock(&w->mu);
     *n = (size_t)w->done;

@@ -9,8 +9,9 @@
  * from the persist callbacks with wr_state() and wr_entries(), and the
  * installation of a received snapshot from the snapshot_install callback
  * with wr_install() (a raft write too, completed in order with the
- * others). It polls wr_fd() and calls wr_collect() when it is readable,
- * and reports what wr_collect() returns to raft_persisted().
+ * others). It wakes the thread with wr_kick() once per loop iteration,
+ * polls wr_fd() and calls wr_collect() when it is readable, and reports
+ * what wr_collect() returns to raft_persisted().
  *
  * The same queue carries two jobs that are not raft writes and so are not
  * counted in what wr_collect() reports: wr_snapshot() (write a snapshot
@@ -54,6 +55,8 @@ struct writer {
     bool failed;      /* a write or fdatasync failed */
     bool stop;
     char err[ST_ERR_MAX];
+    /* Loop thread only: jobs queued since the last wr_kick(). */
+    bool kick;
     /* Writer thread only: */
     struct wr_job *batch;
     size_t batch_cap;
@@ -83,6 +86,13 @@ int wr_install(struct writer *w, raft_index index, bool keep, int fd,
 int wr_snapshot(struct writer *w, raft_index index, uint8_t *file, size_t len);
 /* Queue st_log_drop(upto). Not a raft write. */
 int wr_drop(struct writer *w, raft_index upto);
+
+/* Wake the thread for the jobs queued since the last call, if any. The
+ * wr_* calls above only queue: the loop calls this once per iteration,
+ * after its messages went out and before it polls, so a leader's
+ * AppendEntries leave before its own write starts, and one wake-up
+ * covers every job of the iteration. */
+void wr_kick(struct writer *w);
 
 /* The descriptor to poll for POLLIN: readable once a batch finished. */
 int wr_fd(const struct writer *w);

@@ -2015,26 +2015,12 @@ static int run_pick(struct run *r, uint64_t *rng, int except)
     return n > 0 ? cand[cl_rand_range(rng, 0, (uint64_t)n - 1)] : -1;
 }
 
-/* METRICS of node i over a fresh connection. */
-static int node_metrics(const struct cluster *c, int i, struct ctr_resp *p,
-                        int64_t timeout_ms)
-{
-    struct ctr_req q = {CTR_OP_METRICS, 0x5747415455530002u, 1, 0};
-    int rc, fd = cl_dial_client(c, c->addr[i], timeout_ms);
-    if (fd < 0) {
-        return -1;
-    }
-    rc = cl_exchange(fd, &q, p, timeout_ms);
-    close(fd);
-    return rc == 0 && p->status == CTR_OK && p->has_metrics ? 0 : -1;
-}
-
 /* Add node i's read counters (since it started) to the run's: called
  * before the node is killed, and for every node at the end of the run. */
 static void count_reads(struct run *r, int i)
 {
     struct ctr_resp p;
-    if (cl_running(r->c, i) && node_metrics(r->c, i, &p, 300) == 0) {
+    if (cl_running(r->c, i) && cl_metrics(r->c, i, &p, 300) == 0) {
         r->reads_served += p.metrics[CTR_M_reads_served];
         r->reads_failed += p.metrics[CTR_M_reads_failed];
         r->lease_reads += p.metrics[CTR_M_reads_lease];

@@ -546,6 +546,44 @@ static void truncate_case(const char *name, raft_index first, size_t k)
     st_close(&st);
 }
 
+/* Open dir (its log loaded) and append entry `index` to it: whether both
+ * worked; *n_segs (out, unless NULL) the segments after the append. */
+static bool append_one(const char *dir, raft_index index, size_t *n_segs)
+{
+    struct storage st;
+    struct st_loaded l;
+    struct raft_entry e;
+    uint8_t cmd[32];
+    bool ok;
+    reload(dir, &l, &st, 0, &ok);
+    e = incr_entry(cmd, 1, 77, index);
+    ok = ok && st_log_append(&st, index, &e, 1) == 0;
+    if (n_segs != NULL) {
+        *n_segs = st.n_segs;
+    }
+    if (l.entries != NULL) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+    return ok;
+}
+
+/* Reload dir and expect n entries and no torn tail. */
+static void expect_reloaded(const char *dir, size_t n, const char *name)
+{
+    struct storage st;
+    struct st_loaded l;
+    bool ok;
+    reload(dir, &l, &st, 0, &ok);
+    expect(ok && l.n == n && !l.torn, "%s: reloaded: %zu entries (want %zu), "
+           "no torn tail%s%s", name, ok ? l.n : 0, n, ok ? "" : "; error: ",
+           ok ? "" : st.err);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+}
+
 static void part1_fill(void)
 {
     static char off_zero[64], off_valid[64], off_mid[64];
@@ -558,8 +596,6 @@ static void part1_fill(void)
     struct seginfo segs[32];
     struct storage st;
     struct st_loaded l;
-    struct raft_entry e;
-    uint8_t cmd[32];
     size_t nseg = 0, j;
     bool ok, exact = true;
 
@@ -603,22 +639,15 @@ static void part1_fill(void)
            "fill-torn: a torn record in the zero fill is cut: %" PRIu64
            " bytes at offset %" PRIu64 ", the file ends there",
            l.torn_bytes, l.torn_offset);
-    e = incr_entry(cmd, 1, 77, N_ENTRIES + 1);
-    ok = ok && st_log_append(&st, N_ENTRIES + 1, &e, 1) == 0;
     if (ok) {
         st_loaded_free(&l);
     }
     st_close(&st);
+    ok = append_one(dir, N_ENTRIES + 1, NULL);
     expect(ok && file_size(dir, segs[nseg - 1].name) == SEG_BYTES &&
            zeros_after(dir, segs[nseg - 1].name, segs[nseg - 1].size + REC_BYTES),
            "fill-torn: the next append fills the segment with zeros again");
-    reload(dir, &l, &st, 0, &ok);
-    expect(ok && l.n == N_ENTRIES + 1 && !l.torn,
-           "fill-torn: reloaded: %zu entries, no torn tail", ok ? l.n : 0);
-    if (ok) {
-        st_loaded_free(&l);
-    }
-    st_close(&st);
+    expect_reloaded(dir, N_ENTRIES + 1, "fill-torn");
 
     /* Zeros then garbage: a torn write whose first block is missing. Zeros
      * then a valid record: refused, as a bad record before a valid one. */
@@ -650,24 +679,12 @@ static void part1_fill(void)
         expect(0, "fill-roll-trims: setting up (%zu segments)", nseg);
         return;
     }
-    reload(dir, &l, &st, 0, &ok);
-    e = incr_entry(cmd, 1, 77, 101);
-    ok = ok && st_log_append(&st, 101, &e, 1) == 0 && st.n_segs == 2;
-    if (l.entries != NULL) {
-        st_loaded_free(&l);
-    }
-    st_close(&st);
-    expect(ok && file_size(dir, segs[0].name) == segs[0].size,
+    ok = append_one(dir, 101, &nseg);
+    expect(ok && nseg == 2 && file_size(dir, segs[0].name) == segs[0].size,
            "fill-roll-trims: a new segment started with a smaller segment "
            "size: the previous one is trimmed to its %" PRIu64 " bytes of "
            "records (%" PRIu64 ")", segs[0].size, file_size(dir, segs[0].name));
-    reload(dir, &l, &st, 0, &ok);
-    expect(ok && l.n == 101 && !l.torn, "fill-roll-trims: reloaded: %zu "
-           "entries%s%s", ok ? l.n : 0, ok ? "" : "; error: ", ok ? "" : st.err);
-    if (ok) {
-        st_loaded_free(&l);
-    }
-    st_close(&st);
+    expect_reloaded(dir, 101, "fill-roll-trims");
 
     /* A last segment of the old format loads, and is filled with zeros at
      * the next append. */
@@ -677,25 +694,13 @@ static void part1_fill(void)
         expect(0, "fill-old-format: setting up");
         return;
     }
-    reload(dir, &l, &st, 0, &ok);
-    ok = ok && l.n == N_ENTRIES && !l.torn;
-    e = incr_entry(cmd, 1, 77, N_ENTRIES + 1);
-    ok = ok && st_log_append(&st, N_ENTRIES + 1, &e, 1) == 0;
-    if (l.entries != NULL) {
-        st_loaded_free(&l);
-    }
-    st_close(&st);
+    expect_reloaded(dir, N_ENTRIES, "fill-old-format (before the append)");
+    ok = append_one(dir, N_ENTRIES + 1, NULL);
     expect(ok && file_size(dir, segs[nseg - 1].name) == SEG_BYTES,
            "fill-old-format: a last segment without fill loads, and the next "
            "append fills it (%" PRIu64 " bytes)",
            file_size(dir, segs[nseg - 1].name));
-    reload(dir, &l, &st, 0, &ok);
-    expect(ok && l.n == N_ENTRIES + 1 && !l.torn,
-           "fill-old-format: reloaded: %zu entries", ok ? l.n : 0);
-    if (ok) {
-        st_loaded_free(&l);
-    }
-    st_close(&st);
+    expect_reloaded(dir, N_ENTRIES + 1, "fill-old-format");
 }
 
 /* The exact file names must be in the messages: check one case by name. */
