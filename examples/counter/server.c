@@ -25,13 +25,19 @@
  * connection gets one write per iteration (answer_clients, flush_peers).
  *
  * Persistence is asynchronous (unless --sync-persist): the persist
- * callbacks hand each write to a writer thread (writer.c), which batches
- * everything queued into one write and one fdatasync and then wakes the
- * loop through a pipe; the loop reports the completed writes with
- * raft_persisted(). So the leader's AppendEntries leave before its own
- * fsync, followers accept more entries while a write is in flight, and
- * the loop keeps serving meanwhile. The loop thread is the only one that
- * calls the raft library; the writer thread owns the files while it runs.
+ * callbacks queue each write (writer.c), and at the end of the loop
+ * iteration, once its messages left, the queued writes start. On the
+ * leader a writer thread batches everything queued into one write and
+ * one fdatasync and then wakes the loop through a pipe; the loop reports
+ * the completed writes with raft_persisted(). So the leader's
+ * AppendEntries leave before its own fsync, and it keeps taking requests
+ * and acknowledgements while its write is in flight. A node that does
+ * not lead makes the batch durable on the loop thread instead (its
+ * acknowledgements wait for the write anyway, and the two thread
+ * hand-offs cost about as much as a fast fdatasync): what arrives
+ * meanwhile waits in the socket and goes into the next write, all of it
+ * in one. The loop thread is the only one that calls the raft library;
+ * the writer thread owns the files while it runs a batch.
  *
  * Membership lives in the raft log: configuration entries, applied like
  * no-ops except that the last one applied is kept, because a snapshot
@@ -413,6 +419,7 @@ struct server {
     int last_tick_rc;
     raft_id shown_leader;
     bool more_work; /* parsed requests wait: poll without sleeping */
+    bool wrote_here; /* writes ran on this thread: collect them next */
     struct conn *conns[MAX_CONNS];
     size_t n_conns, n_polled, rr;
     uint64_t next_conn_no;
@@ -1660,15 +1667,17 @@ static void snapshot_flush_sync(struct server *s)
     snapshot_durable(s, index, index);
 }
 
-/* The writer finished a batch: report what became durable. A failed write
- * stops the node (what reached the disk is unknown) and so the process:
- * restarting re-reads the files. */
-static int collect_writes(struct server *s)
+/* A batch finished (on the writer thread, which woke us, or on this one):
+ * report what became durable. A failed write stops the node (what reached
+ * the disk is unknown) and so the process: restarting re-reads the
+ * files. */
+static int collect_writes(struct server *s, bool woken)
 {
     char err[ST_ERR_MAX];
     size_t n = 0;
     raft_index taken = 0, latest = 0;
-    int failed = wr_collect(&s->wr, &n, &taken, &latest, err, sizeof(err));
+    int failed = wr_collect(&s->wr, woken, &n, &taken, &latest, err,
+                            sizeof(err));
     int rc = raft_persisted(s->raft, n, 0);
     if (rc != 0 && rc != RAFT_EAPPLY) {
         logm(L_ERR, "raft_persisted(%zu): %s", n, raft_strerror(rc));
@@ -2668,7 +2677,7 @@ static size_t poll_build(struct server *s)
 static int poll_timeout(const struct server *s)
 {
     uint64_t now = tick_clock_ms();
-    if (s->more_work || now >= s->next_tick) {
+    if (s->more_work || s->wrote_here || now >= s->next_tick) {
         return 0;
     }
     /* At least every POLL_MAX_MS, for the connection deadlines in reap(). */
@@ -2715,12 +2724,24 @@ static void flush_peers(struct server *s)
     }
 }
 
+/* Start the writes the iteration queued, once its messages left. A node
+ * that does not lead makes them durable here, on this thread (see
+ * wr_run_here), and the next iteration collects them without sleeping;
+ * a leader's go to the writer thread while it goes on serving. */
+static void start_writes(struct server *s)
+{
+    s->wrote_here = raft_role(s->raft) != RAFT_LEADER &&
+                    wr_run_here(&s->wr) != 0;
+    wr_kick(&s->wr);
+}
+
 static int run(struct server *s)
 {
     while (!g_stop) {
         size_t n = poll_build(s);
+        bool woken;
         if (!s->o.sync_persist) {
-            wr_kick(&s->wr); /* after flush_peers: our messages left first */
+            start_writes(s); /* after flush_peers: our messages left first */
         }
         if (poll(s->pfd, (nfds_t)n, poll_timeout(s)) < 0) {
             if (errno == EINTR) {
@@ -2732,8 +2753,8 @@ static int run(struct server *s)
         s->now = ctr_now_ms();
         conn_clock(s);
         /* Durability first: it releases acknowledgements and commits. */
-        if (s->wr_polled && (s->pfd[n - 1].revents & POLLIN) &&
-            collect_writes(s) != 0) {
+        woken = s->wr_polled && (s->pfd[n - 1].revents & POLLIN);
+        if ((woken || s->wrote_here) && collect_writes(s, woken) != 0) {
             return -1;
         }
         poll_dispatch(s);

@@ -217,12 +217,74 @@ static int run_batch(struct writer *w, struct wr_job *b, size_t k,
     return st_log_sync(w->st);
 }
 
+/* Take every queued job into *buf (grown to fit; *cap its room), under
+ * mu; returns how many, 0 when out of memory for them (nothing taken). */
+static size_t take_jobs(struct writer *w, struct wr_job **buf, size_t *cap)
+{
+    size_t k = w->q_len;
+    if (k > *cap) {
+        struct wr_job *b = realloc(*buf, k * sizeof(*b));
+        if (b == NULL) {
+            k = *cap; /* work with what fits, if anything */
+        } else {
+            *buf = b;
+            *cap = k;
+        }
+    }
+    memcpy(*buf, w->q, k * sizeof(*w->q));
+    memmove(w->q, w->q + k, (w->q_len - k) * sizeof(*w->q));
+    w->q_len -= k;
+    return k;
+}
+
+/* Carry out the k jobs taken into b, free them, and record the outcome
+ * (under mu, taken here). Returns 0 or -1. */
+static int run_taken(struct writer *w, struct wr_job *b, size_t k)
+{
+    struct batch_result res;
+    size_t i;
+    int rc;
+    memset(&res, 0, sizeof(res));
+    if (k == 0) {
+        rc = -1; /* out of memory for the batch */
+        snprintf(w->st->err, sizeof(w->st->err), "writer: out of memory");
+    } else {
+        if (w->delay_ms > 0) {
+            struct timespec ts = {(time_t)(w->delay_ms / 1000),
+                                  (long)(w->delay_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        rc = run_batch(w, b, k, &res);
+    }
+    for (i = 0; i < k; i++) {
+        job_free(&b[i]);
+    }
+    pthread_mutex_lock(&w->mu);
+    if (rc != 0) {
+        w->failed = true;
+        snprintf(w->err, sizeof(w->err), "%s", w->st->err);
+    } else {
+        w->done += res.writes;
+        w->batches++;
+        w->writes += res.writes;
+        w->syncs += res.syncs;
+        if (res.snap_taken > w->snap_taken) {
+            w->snap_taken = res.snap_taken;
+        }
+        if (res.snap_latest > w->snap_latest) {
+            w->snap_latest = res.snap_latest;
+        }
+    }
+    w->busy = false;
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
     for (;;) {
-        size_t k, i;
-        struct batch_result res;
+        size_t k;
         int rc;
         pthread_mutex_lock(&w->mu);
         while (w->q_len == 0 && !w->stop) {
@@ -233,52 +295,10 @@ static void *writer_main(void *arg)
             break;
         }
         /* Take everything queued: the batch. */
-        k = w->q_len;
-        if (k > w->batch_cap) {
-            struct wr_job *b = realloc(w->batch, k * sizeof(*b));
-            if (b == NULL) {
-                k = w->batch_cap; /* work with what fits, if anything */
-            } else {
-                w->batch = b;
-                w->batch_cap = k;
-            }
-        }
-        memcpy(w->batch, w->q, k * sizeof(*w->q));
-        memmove(w->q, w->q + k, (w->q_len - k) * sizeof(*w->q));
-        w->q_len -= k;
+        k = take_jobs(w, &w->batch, &w->batch_cap);
+        w->busy = true;
         pthread_mutex_unlock(&w->mu);
-        memset(&res, 0, sizeof(res));
-        if (k == 0) {
-            rc = -1; /* out of memory for the batch */
-            snprintf(w->st->err, sizeof(w->st->err), "writer: out of memory");
-        } else {
-            if (w->delay_ms > 0) {
-                struct timespec ts = {(time_t)(w->delay_ms / 1000),
-                                      (long)(w->delay_ms % 1000) * 1000000L};
-                nanosleep(&ts, NULL);
-            }
-            rc = run_batch(w, w->batch, k, &res);
-        }
-        for (i = 0; i < k; i++) {
-            job_free(&w->batch[i]);
-        }
-        pthread_mutex_lock(&w->mu);
-        if (rc != 0) {
-            w->failed = true;
-            snprintf(w->err, sizeof(w->err), "%s", w->st->err);
-        } else {
-            w->done += res.writes;
-            w->batches++;
-            w->writes += res.writes;
-            w->syncs += res.syncs;
-            if (res.snap_taken > w->snap_taken) {
-                w->snap_taken = res.snap_taken;
-            }
-            if (res.snap_latest > w->snap_latest) {
-                w->snap_latest = res.snap_latest;
-            }
-        }
-        pthread_mutex_unlock(&w->mu);
+        rc = run_taken(w, w->batch, k);
         /* Wake the loop. A full pipe (EAGAIN) already wakes it, so the
          * result does not matter. */
         ssize_t woke = write(w->pipe_wr, "x", 1);
@@ -288,6 +308,28 @@ static void *writer_main(void *arg)
         }
     }
     return NULL;
+}
+
+int wr_run_here(struct writer *w)
+{
+    size_t i, k;
+    bool here;
+    pthread_mutex_lock(&w->mu);
+    /* Idle means every earlier job is done, so these come next in order;
+     * and nothing else is queued while this thread writes. */
+    here = !w->busy && !w->failed && w->q_len > 0;
+    for (i = 0; here && i < w->q_len; i++) {
+        here = w->q[i].kind == JOB_STATE || w->q[i].kind == JOB_ENTRIES;
+    }
+    if (!here) {
+        pthread_mutex_unlock(&w->mu);
+        return 0;
+    }
+    k = take_jobs(w, &w->here, &w->here_cap);
+    w->busy = true;
+    w->kick = false; /* nothing queued is left to wake the thread for */
+    pthread_mutex_unlock(&w->mu);
+    return run_taken(w, w->here, k) == 0 ? 1 : -1;
 }
 
 int wr_start(struct writer *w, struct storage *st, unsigned delay_ms)
@@ -342,6 +384,7 @@ void wr_stop(struct writer *w)
     }
     free(w->q);
     free(w->batch);
+    free(w->here);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     close(w->pipe_rd);
@@ -354,13 +397,14 @@ int wr_fd(const struct writer *w)
     return w->pipe_rd;
 }
 
-int wr_collect(struct writer *w, size_t *n, raft_index *snap_taken,
-               raft_index *snap_latest, char *err, size_t errlen)
+int wr_collect(struct writer *w, bool woken, size_t *n,
+               raft_index *snap_taken, raft_index *snap_latest, char *err,
+               size_t errlen)
 {
     char buf[256];
     int rc = 0;
     /* One byte per batch: a short read emptied the pipe. */
-    while (read(w->pipe_rd, buf, sizeof(buf)) == (ssize_t)sizeof(buf)) {
+    while (woken && read(w->pipe_rd, buf, sizeof(buf)) == (ssize_t)sizeof(buf)) {
     }
     pthread_mutex_lock(&w->mu);
     *n = (size_t)w->done;

@@ -20,8 +20,14 @@
  * (delete log segments a durable snapshot covers). Being in the queue,
  * they are ordered with the raft writes: a snapshot queued before an
  * installation is written before it, so the newest snapshot file always
- * wins. The writer thread owns the storage while it runs: the loop thread
- * must not touch it.
+ * wins. The writer thread owns the storage while it runs a batch: the loop
+ * thread must not touch it then.
+ *
+ * A follower may instead run a batch on the loop thread (wr_run_here):
+ * its acknowledgements wait for the write anyway, and the two hand-offs
+ * between threads cost about as much as the write itself on a fast disk
+ * (see wr_run_here). A leader never does: it keeps taking requests and
+ * acknowledgements while its own write is in flight.
  *
  * Needs POSIX threads.
  */
@@ -49,14 +55,18 @@ struct writer {
     struct wr_job *q; /* queued jobs, oldest first */
     size_t q_len, q_cap;
     uint64_t done;    /* raft writes durable, not yet collected */
+    bool busy;        /* a batch is running (on either thread) */
     raft_index snap_taken; /* wr_snapshot: the latest one durable */
     raft_index snap_latest; /* latest snapshot file durable, own or
                                installed */
     bool failed;      /* a write or fdatasync failed */
     bool stop;
     char err[ST_ERR_MAX];
-    /* Loop thread only: jobs queued since the last wr_kick(). */
+    /* Loop thread only: jobs queued since the last wr_kick(), and the
+     * batch of wr_run_here(). */
     bool kick;
+    struct wr_job *here;
+    size_t here_cap;
     /* Writer thread only: */
     struct wr_job *batch;
     size_t batch_cap;
@@ -94,16 +104,29 @@ int wr_drop(struct writer *w, raft_index upto);
  * covers every job of the iteration. */
 void wr_kick(struct writer *w);
 
+/* Run the queued jobs on the calling (loop) thread instead, if the
+ * thread is idle (so every earlier job is done and these come next in
+ * order) and they are all term/vote and entries writes. Returns 1 when
+ * they ran (wr_collect() then reports them, with any batch of the thread
+ * not yet collected; the pipe is not written), 0 when the thread is left
+ * to do them (call wr_kick()), -1 when they failed (wr_collect() then
+ * says why). It blocks for the write and its fdatasync: for a follower,
+ * whose acknowledgements wait for them anyway, this saves waking the
+ * thread and being woken by it (see README.md, "How it works"). */
+int wr_run_here(struct writer *w);
+
 /* The descriptor to poll for POLLIN: readable once a batch finished. */
 int wr_fd(const struct writer *w);
 
 /* Take the number of raft writes that became durable since the last call
+ * (woken: wr_fd() polled readable, its bytes are read here)
  * into *n (out), the index of the latest wr_snapshot() made durable into
  * *snap_taken and of the latest snapshot file durable (taken or
  * installed) into *snap_latest (both 0 if none yet). Returns 0, or -1 if
  * a job failed (err then says why; *n writes before it may be durable or
  * not, report them as failed). */
-int wr_collect(struct writer *w, size_t *n, raft_index *snap_taken,
-               raft_index *snap_latest, char *err, size_t errlen);
+int wr_collect(struct writer *w, bool woken, size_t *n,
+               raft_index *snap_taken, raft_index *snap_latest, char *err,
+               size_t errlen);
 
 #endif

@@ -71,38 +71,50 @@
 
 static int opt_quantiles; /* --quantiles: print more latency quantiles */
 static int opt_threads = LOOP_THREADS; /* --threads: closed-loop threads */
-static double g_fsync_ms;  /* median raw fdatasync of a small append */
 
 static int cmp_i64(const void *x, const void *y);
 
 /* The disk's own latency for what a commit needs: append 64 bytes to a
- * file in dir and fdatasync, 200 times; the median in ms (0 on error). */
-static double raw_fdatasync_ms(const char *dir)
+ * file in dir and fdatasync, PROBE_N times; the times in us into t[]
+ * (out). Returns 0, or -1 on error. */
+#define PROBE_N 200
+static int raw_fdatasync_us(const char *dir, int64_t t[PROBE_N])
 {
-    enum { N = 200 };
-    int64_t t[N];
     char path[CL_PATH_MAX], buf[64];
     int fd, i;
     snprintf(path, sizeof(path), "%s/fdatasync-probe", dir);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) {
-        return 0;
+        return -1;
     }
     memset(buf, 'x', sizeof(buf));
-    for (i = 0; i < N; i++) {
+    for (i = 0; i < PROBE_N; i++) {
         int64_t t0 = cl_now_us();
         if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) ||
             fdatasync(fd) != 0) {
             close(fd);
             unlink(path);
-            return 0;
+            return -1;
         }
         t[i] = cl_now_us() - t0;
     }
     close(fd);
     unlink(path);
-    qsort(t, N, sizeof(t[0]), cmp_i64);
-    return (double)t[N / 2] / 1000.0;
+    return 0;
+}
+
+/* The median of n samples in us, in ms (sorts t). */
+static double median_ms(int64_t *t, size_t n)
+{
+    qsort(t, n, sizeof(t[0]), cmp_i64);
+    return (double)t[n / 2] / 1000.0;
+}
+
+/* The probe once, its median in ms (0 on error). */
+static double raw_fdatasync_ms(const char *dir)
+{
+    int64_t t[PROBE_N];
+    return raw_fdatasync_us(dir, t) == 0 ? median_ms(t, PROBE_N) : 0;
 }
 
 /* One configuration's figures, for the reads table. */
@@ -517,7 +529,8 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
     struct loop l;
     size_t k;
     int i, rc = 0, started = 0, leader = cl_find_leader(c, NULL);
-    int64_t from = cl_now_us() + (int64_t)warmup_s * 1000000;
+    int64_t from, probe[2 * PROBE_N];
+    bool probe_ok;
 
     memset(res, 0, sizeof(*res));
     memset(&l, 0, sizeof(l));
@@ -545,6 +558,13 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
         lt[i].cl = cl + lo;
         lt[i].ncl = hi - lo;
         lt[i].op = op;
+    }
+    /* The disk drifts (other tenants of the host): the probe brackets
+     * this configuration, just before its clients start and just after
+     * they stop, and its ratio is against the median of both. */
+    probe_ok = raw_fdatasync_us(c->dir, probe) == 0;
+    from = cl_now_us() + (int64_t)warmup_s * 1000000;
+    for (i = 0; i < nt; i++) {
         lt[i].measure_from = from;
         lt[i].end = from + (int64_t)seconds * 1000000;
     }
@@ -566,6 +586,7 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
     for (i = 0; i < started; i++) {
         pthread_join(t[i], NULL);
     }
+    probe_ok = probe_ok && raw_fdatasync_us(c->dir, probe + PROBE_N) == 0;
     /* One loop with every thread's figures. */
     for (i = 0; i < started; i++) {
         l.errors += lt[i].errors;
@@ -608,8 +629,10 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
                "%.2f ms, p99 %.2f ms",
                label, nclients, nclients == 1 ? "" : "s", res->ops,
                op == CTR_OP_INCR ? "incr" : "get", med, p99);
-        if (g_fsync_ms > 0) {
-            printf(" (median = %.1f raw fdatasyncs)", med / g_fsync_ms);
+        if (probe_ok) {
+            double raw = median_ms(probe, 2 * PROBE_N);
+            printf(" (median = %.1f raw fdatasyncs of %.3f ms, probed just "
+                   "before and after)", med / raw, raw);
         }
         printf("\n");
         if (opt_quantiles) {
@@ -1555,10 +1578,9 @@ int main(int argc, char **argv)
     printf("counter-bench: 3 servers on %s, data in %s, %d s warm-up + %d s "
            "per configuration\n",
            c.peers, c.dir, warmup, seconds);
-    g_fsync_ms = raw_fdatasync_ms(c.dir);
     printf("counter-bench: raw fdatasync of a 64-byte append in %s: median "
            "%.3f ms (200 samples, while the idle cluster runs)\n",
-           c.dir, g_fsync_ms);
+           c.dir, raw_fdatasync_ms(c.dir));
     list = strdup(clients);
     for (tok = list != NULL ? strtok_r(list, ",", &save) : NULL; tok != NULL;
          tok = strtok_r(NULL, ",", &save)) {
