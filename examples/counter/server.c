@@ -360,7 +360,7 @@ struct opts {
     uint64_t seed;
     bool have_seed;
     bool sync_persist;       /* persist in the loop thread, synchronously */
-    unsigned write_delay_ms; /* test knob: the writer sleeps before a batch */
+    unsigned write_delay_ms; /* test knob: sleep before each batch of writes */
     uint64_t snapshot_every; /* applied entries between snapshots, 0: never */
     unsigned snapshot_trailing; /* entries kept behind a snapshot */
     uint64_t segment_bytes;  /* log segment size */
@@ -420,6 +420,8 @@ struct server {
     raft_id shown_leader;
     bool more_work; /* parsed requests wait: poll without sleeping */
     bool wrote_here; /* writes ran on this thread: collect them next */
+    size_t unreported; /* durable writes raft_persisted() refused for lack
+                          of memory: reported again with the next ones */
     struct conn *conns[MAX_CONNS];
     size_t n_conns, n_polled, rr;
     uint64_t next_conn_no;
@@ -1678,7 +1680,13 @@ static int collect_writes(struct server *s, bool woken)
     raft_index taken = 0, latest = 0;
     int failed = wr_collect(&s->wr, woken, &n, &taken, &latest, err,
                             sizeof(err));
-    int rc = raft_persisted(s->raft, n, 0);
+    int rc;
+    s->wrote_here = false;
+    n += s->unreported;
+    rc = raft_persisted(s->raft, n, 0);
+    /* RAFT_ENOMEM leaves the node unchanged: report them again soon (the
+     * next iteration, at the latest the next tick). */
+    s->unreported = rc == RAFT_ENOMEM ? n : 0;
     if (rc != 0 && rc != RAFT_EAPPLY) {
         logm(L_ERR, "raft_persisted(%zu): %s", n, raft_strerror(rc));
     }
@@ -2730,8 +2738,9 @@ static void flush_peers(struct server *s)
  * a leader's go to the writer thread while it goes on serving. */
 static void start_writes(struct server *s)
 {
-    s->wrote_here = raft_role(s->raft) != RAFT_LEADER &&
-                    wr_run_here(&s->wr) != 0;
+    if (raft_role(s->raft) != RAFT_LEADER && wr_run_here(&s->wr) != 0) {
+        s->wrote_here = true; /* cleared once collected */
+    }
     wr_kick(&s->wr);
 }
 
@@ -2754,7 +2763,8 @@ static int run(struct server *s)
         conn_clock(s);
         /* Durability first: it releases acknowledgements and commits. */
         woken = s->wr_polled && (s->pfd[n - 1].revents & POLLIN);
-        if ((woken || s->wrote_here) && collect_writes(s, woken) != 0) {
+        if ((woken || s->wrote_here || s->unreported > 0) &&
+            collect_writes(s, woken) != 0) {
             return -1;
         }
         poll_dispatch(s);
@@ -3208,8 +3218,8 @@ static void usage(FILE *f)
         "  newline is ignored); every node and client needs the same one.\n"
         "  --listen defaults to this node's --peers address.\n"
         "  --tick-ms 1..10000; --election-ticks above --heartbeat-ticks.\n"
-        "  --sync-persist writes and fsyncs inside the loop instead of in the\n"
-        "  writer thread; --write-delay-ms (testing) delays every batch.\n"
+        "  --sync-persist writes and fsyncs inside the persist callbacks\n"
+        "  instead of in batches; --write-delay-ms (testing) delays every batch.\n"
         "  --snapshot-every N: snapshot the state machine and compact the log\n"
         "  every N applied entries (0: never); --snapshot-trailing N: entries\n"
         "  kept behind a snapshot for followers slightly behind; --segment-bytes\n"

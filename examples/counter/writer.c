@@ -321,13 +321,24 @@ int wr_run_here(struct writer *w)
     for (i = 0; here && i < w->q_len; i++) {
         here = w->q[i].kind == JOB_STATE || w->q[i].kind == JOB_ENTRIES;
     }
+    /* All of them or none: a job left queued could be taken by the thread
+     * (woken spuriously) while this one writes. */
+    if (here && w->q_len > w->here_cap) {
+        struct wr_job *b = realloc(w->here, w->q_len * sizeof(*b));
+        if (b == NULL) {
+            here = false; /* out of memory: the thread does them */
+        } else {
+            w->here = b;
+            w->here_cap = w->q_len;
+        }
+    }
     if (!here) {
         pthread_mutex_unlock(&w->mu);
         return 0;
     }
-    k = take_jobs(w, &w->here, &w->here_cap);
+    k = take_jobs(w, &w->here, &w->here_cap); /* all of them: they fit */
     w->busy = true;
-    w->kick = false; /* nothing queued is left to wake the thread for */
+    w->kick = false; /* nothing is left queued to wake the thread for */
     pthread_mutex_unlock(&w->mu);
     return run_taken(w, w->here, k) == 0 ? 1 : -1;
 }

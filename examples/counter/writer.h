@@ -10,8 +10,9 @@
  * installation of a received snapshot from the snapshot_install callback
  * with wr_install() (a raft write too, completed in order with the
  * others). It wakes the thread with wr_kick() once per loop iteration,
- * polls wr_fd() and calls wr_collect() when it is readable, and reports
- * what wr_collect() returns to raft_persisted().
+ * polls wr_fd(), calls wr_collect() when it is readable or after
+ * wr_run_here() ran a batch, and reports what wr_collect() returns to
+ * raft_persisted().
  *
  * The same queue carries two jobs that are not raft writes and so are not
  * counted in what wr_collect() reports: wr_snapshot() (write a snapshot
@@ -23,10 +24,10 @@
  * wins. The writer thread owns the storage while it runs a batch: the loop
  * thread must not touch it then.
  *
- * A follower may instead run a batch on the loop thread (wr_run_here):
- * its acknowledgements wait for the write anyway, and the two hand-offs
- * between threads cost about as much as the write itself on a fast disk
- * (see wr_run_here). A leader never does: it keeps taking requests and
+ * A node that does not lead may instead run a batch on the loop thread
+ * (wr_run_here): its acknowledgements wait for the write anyway, and the
+ * two hand-offs between threads cost about as much as the write itself
+ * on a fast disk. A leader never does: it keeps taking requests and
  * acknowledgements while its own write is in flight.
  *
  * Needs POSIX threads.
@@ -110,9 +111,10 @@ void wr_kick(struct writer *w);
  * they ran (wr_collect() then reports them, with any batch of the thread
  * not yet collected; the pipe is not written), 0 when the thread is left
  * to do them (call wr_kick()), -1 when they failed (wr_collect() then
- * says why). It blocks for the write and its fdatasync: for a follower,
- * whose acknowledgements wait for them anyway, this saves waking the
- * thread and being woken by it (see README.md, "How it works"). */
+ * says why). It blocks for the write and its fdatasync: for a node that
+ * does not lead, whose acknowledgements wait for them anyway, this saves
+ * waking the thread and being woken by it (see README.md, "How it
+ * works"). */
 int wr_run_here(struct writer *w);
 
 /* The descriptor to poll for POLLIN: readable once a batch finished. */

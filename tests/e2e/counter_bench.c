@@ -1579,8 +1579,8 @@ int main(int argc, char **argv)
            "per configuration\n",
            c.peers, c.dir, warmup, seconds);
     printf("counter-bench: raw fdatasync of a 64-byte append in %s: median "
-           "%.3f ms (200 samples, while the idle cluster runs)\n",
-           c.dir, raw_fdatasync_ms(c.dir));
+           "%.3f ms (%d samples, while the idle cluster runs)\n",
+           c.dir, raw_fdatasync_ms(c.dir), PROBE_N);
     list = strdup(clients);
     for (tok = list != NULL ? strtok_r(list, ",", &save) : NULL; tok != NULL;
          tok = strtok_r(NULL, ",", &save)) {
