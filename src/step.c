@@ -504,6 +504,30 @@ RAFT__NOINLINE static int step_other(struct raft *r, struct raft__progress *pr,
     }
 }
 
+/* A valid message of a term other than ours: 0 if it goes on to be
+ * stepped (a newer term, adopted by its handler), or the code of its
+ * rejection. Out of line: the common messages carry our term. */
+RAFT__NOINLINE static int other_term(struct raft *r, struct raft__progress *pr,
+                                     const struct raft_msg *m)
+{
+    if (m->term > r->term) {
+        if (pr != NULL && !from_anyone(m->type) && r->mflags[pr - r->prs] == 0) {
+            /* A member a change removed, kept only to learn of its
+             * removal (a late TimeoutNow may have made it campaign): its
+             * newer term does not depose this leader. */
+            return reject(r, m, RAFT_ENOTMEMBER, "sender was removed");
+        }
+        return 0;
+    }
+    r->metrics.recv[m->type]++;
+    if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_APPEND ||
+        m->type == RAFT_MSG_SNAPSHOT || m->type == RAFT_MSG_PREVOTE ||
+        m->type == RAFT_MSG_HEARTBEAT || m->type == RAFT_MSG_READ) {
+        reply_stale(r, m);
+    }
+    return reject(r, m, RAFT_ESTALE, "stale term");
+}
+
 static int step(struct raft *r, const struct raft_msg *m)
 {
     struct raft__progress *pr = NULL;
@@ -515,21 +539,11 @@ static int step(struct raft *r, const struct raft_msg *m)
     }
     /* Valid from here on, so m->type is known. Counted per case below, a
      * constant slot each. */
-    if (m->term > r->term && pr != NULL && !from_anyone(m->type) &&
-        r->mflags[pr - r->prs] == 0) {
-        /* A member a change removed, kept only to learn of its removal
-         * (a late TimeoutNow may have made it campaign): its newer term
-         * does not depose this leader. */
-        return reject(r, m, RAFT_ENOTMEMBER, "sender was removed");
-    }
-    if (m->term < r->term) {
-        r->metrics.recv[m->type]++;
-        if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_APPEND ||
-            m->type == RAFT_MSG_SNAPSHOT || m->type == RAFT_MSG_PREVOTE ||
-            m->type == RAFT_MSG_HEARTBEAT || m->type == RAFT_MSG_READ) {
-            reply_stale(r, m);
+    if (m->term != r->term) {
+        int orc = other_term(r, pr, m);
+        if (orc != 0) {
+            return orc;
         }
-        return reject(r, m, RAFT_ESTALE, "stale term");
     }
     switch (m->type) {
     case RAFT_MSG_APPEND:
