@@ -651,11 +651,13 @@ static inline int cl_exchange(int fd, const struct ctr_req *q,
     return cl_read_resp(fd, p);
 }
 
-/* STATUS of node i over a fresh connection. */
-static inline int cl_status(const struct cluster *c, int i, struct ctr_resp *p,
-                            int64_t timeout_ms)
+/* One request of type op (as client `client`) to node i over a fresh
+ * connection: 0 if it was answered CTR_OK, -1 otherwise. */
+static inline int cl_ask(const struct cluster *c, int i, uint8_t op,
+                         uint64_t client, struct ctr_resp *p,
+                         int64_t timeout_ms)
 {
-    struct ctr_req q = {CTR_OP_STATUS, 0x5747415455530001u, 1, 0};
+    struct ctr_req q = {op, client, 1, 0};
     int rc, fd = cl_dial_client(c, c->addr[i], timeout_ms);
     if (fd < 0) {
         return -1;
@@ -665,19 +667,22 @@ static inline int cl_status(const struct cluster *c, int i, struct ctr_resp *p,
     return rc == 0 && p->status == CTR_OK ? 0 : -1;
 }
 
+/* STATUS of node i over a fresh connection. */
+static inline int cl_status(const struct cluster *c, int i, struct ctr_resp *p,
+                            int64_t timeout_ms)
+{
+    return cl_ask(c, i, CTR_OP_STATUS, 0x5747415455530001u, p, timeout_ms);
+}
+
 /* METRICS of node i over a fresh connection: STATUS and its library
  * counters (p->metrics, CTR_METRICS_MAP order). */
 static inline int cl_metrics(const struct cluster *c, int i, struct ctr_resp *p,
                              int64_t timeout_ms)
 {
-    struct ctr_req q = {CTR_OP_METRICS, 0x4d4554524943u, 1, 0};
-    int rc, fd = cl_dial_client(c, c->addr[i], timeout_ms);
-    if (fd < 0) {
-        return -1;
-    }
-    rc = cl_exchange(fd, &q, p, timeout_ms);
-    close(fd);
-    return rc == 0 && p->status == CTR_OK && p->has_metrics ? 0 : -1;
+    return cl_ask(c, i, CTR_OP_METRICS, 0x4d4554524943u, p, timeout_ms) == 0 &&
+                   p->has_metrics
+               ? 0
+               : -1;
 }
 
 /* Index of the node that says it is leader with the highest term, or -1. */
