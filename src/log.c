@@ -157,8 +157,8 @@ int raft__log_reserve_slow(struct raft__log *l, size_t n, size_t bytes,
     return reserve_bytes(l, bytes);
 }
 
-void raft__log_append(struct raft__log *l, raft_term term, int type,
-                      const void *buf, size_t len)
+const void *raft__log_append(struct raft__log *l, raft_term term, int type,
+                             const void *buf, size_t len)
 {
     struct raft__log_ent *e;
     uint8_t *dst = NULL;
@@ -177,10 +177,12 @@ void raft__log_append(struct raft__log *l, raft_term term, int type,
     }
     e->buf = dst; /* NULL only before the first chunk: empty payloads */
     l->last = i;
-    /* The copy comes last, so that the call needs nothing kept. */
+    /* The copy comes last, so that the call needs nothing kept (memcpy
+     * returns dst). */
     if (len > 0) {
-        memcpy(dst, buf, len);
+        return memcpy(dst, buf, len);
     }
+    return dst;
 }
 
 void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,

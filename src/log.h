@@ -134,9 +134,11 @@ static inline int raft__log_reserve(struct raft__log *l, size_t n, size_t bytes,
     return raft__log_reserve_slow(l, n, bytes, runs);
 }
 
-/* Append one entry at last+1, copying the payload. Needs a reservation. */
-void raft__log_append(struct raft__log *l, raft_term term, int type,
-                      const void *buf, size_t len);
+/* Append one entry at last+1, copying the payload. Needs a reservation.
+ * Returns the log's copy of the payload (NULL when len is 0 and no chunk
+ * exists yet), valid until the entry is truncated or compacted away. */
+const void *raft__log_append(struct raft__log *l, raft_term term, int type,
+                             const void *buf, size_t len);
 
 /* Append e[0..n) at last+1.., copying the payloads; the same as n calls
  * of raft__log_append, in one pass. Needs a reservation. */

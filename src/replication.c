@@ -36,30 +36,49 @@ static void queue_heartbeat(struct raft *r, raft_id to, raft_index prev,
     m->u.append.entries = NULL;
 }
 
+/* The AppendEntries carrying r->ents[0 .. n), entries from lo on, in
+ * r->ents_msg but for its recipient. */
+static void slice_msg(struct raft *r, raft_index lo, size_t n)
+{
+    struct raft_msg *m = &r->ents_msg;
+    m->type = RAFT_MSG_APPEND;
+    m->from = r->cfg.id;
+    m->term = r->term;
+    m->u.append.prev_index = lo - 1;
+    m->u.append.prev_term = raft__log_term(&r->log, lo - 1);
+    m->u.append.commit = r->commit;
+    m->u.append.n_entries = n;
+    m->u.append.entries = n > 0 ? r->ents : NULL;
+}
+
 /* Entries from lo on (base < lo <= last), as many as one message may
- * carry, in r->ents, and the AppendEntries carrying them in r->ents_msg
- * but for its recipient. Followers in step ask for the same slice: it and
- * its message are built once per flush, during which term and commit stay
- * as they are. */
+ * carry, in r->ents, and their message (slice_msg). Followers in step ask
+ * for the same slice: it and its message are built once per call, during
+ * whose flush term and commit stay as they are; a proposal leaves its
+ * entry there already (prime_slice). leave() empties the cache at the end
+ * of every call. */
 static size_t slice(struct raft *r, raft_index lo)
 {
     if (r->ents_n == 0 || r->ents_lo != lo) {
-        struct raft_msg *m = &r->ents_msg;
         size_t n = raft__log_slice(&r->log, lo, r->cfg.max_msg_entries,
                                    r->cfg.max_msg_bytes, r->ents,
                                    &r->ents_bytes);
         r->ents_n = n;
         r->ents_lo = lo;
-        m->type = RAFT_MSG_APPEND;
-        m->from = r->cfg.id;
-        m->term = r->term;
-        m->u.append.prev_index = lo - 1;
-        m->u.append.prev_term = raft__log_term(&r->log, lo - 1);
-        m->u.append.commit = r->commit;
-        m->u.append.n_entries = n;
-        m->u.append.entries = n > 0 ? r->ents : NULL;
+        slice_msg(r, lo, n);
     }
     return r->ents_n;
+}
+
+/* r->ents[0] describes entry lo, just appended as the log's last, with its
+ * payload in the log (len bytes): exactly what slice(r, lo) would build.
+ * Called once nothing before the flush can change the term or commit. */
+static void prime_slice(struct raft *r, raft_index lo, size_t len)
+{
+    r->ents_n = 1;
+    r->ents_lo = lo;
+    r->ents_bytes = len;
+    slice_msg(r, lo, 1);
 }
 
 /* Send one AppendEntries with entries to a follower if flow control allows:
@@ -130,7 +149,6 @@ void raft__repl_flush(struct raft *r)
         }
         return;
     }
-    r->ents_n = 0; /* the log may have changed since the last flush */
     /* Round robin, one message per follower per round, so followers in step
      * share each slice. A follower leaves the rounds (its flag cleared) once
      * flow control or the end of the log stops it, so no flag survives.
@@ -391,10 +409,9 @@ int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
     if (rc != 0) {
         return rc;
     }
-    raft__log_append(&r->log, r->term, RAFT_ENTRY_COMMAND, buf, len);
+    e->buf = raft__log_append(&r->log, r->term, RAFT_ENTRY_COMMAND, buf, len);
     e->term = r->term;
     e->type = RAFT_ENTRY_COMMAND;
-    e->buf = buf;
     e->len = len;
     r->metrics.persist_entries_calls++;
     if (r->cb.persist_entries(r, r->ctx, i, e, 1) != 0) {
@@ -409,6 +426,7 @@ int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
         maybe_commit(r); /* the leader's own copy is a majority */
     }
     replicate_all(r);
+    prime_slice(r, i, len);
     return 0;
 }
 

@@ -50,10 +50,12 @@ static inline int enter(struct raft *r, size_t writes)
 
 /* Leave a mutating call: carry out its effects. The call's own error wins
  * over a failure to apply (applying is retried at the next call). A node
- * that stopped during the call stays stopped. */
-static int leave(struct raft *r, int rc)
+ * that stopped during the call stays stopped. The slice cache
+ * (replication.c) lives for one call: the log may change before the next. */
+static RAFT__ALWAYS_INLINE int leave(struct raft *r, int rc)
 {
     int frc = raft__effects_flush(r);
+    r->ents_n = 0;
     r->gate &= (uint8_t)~RAFT__GATE_BUSY;
     return rc != 0 ? rc : frc;
 }
