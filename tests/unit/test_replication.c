@@ -564,6 +564,43 @@ START_TEST(test_leader_send_entries_from_next_index_when_last_log_ge_next_index)
 END_TEST
 
 /* ------------------------------------------------------------------------
+ * A proposal's AppendEntries (built from the proposal itself, not sliced
+ * from the log again) carry what a slice of the log would: the new entry
+ * alone for followers in step, with its predecessor and the leader's
+ * current commit; the next proposal, a call later, carries its own.
+ * ------------------------------------------------------------------------ */
+
+START_TEST(test_proposal_appends_carry_the_new_entry_and_current_commit)
+{
+    struct harness *h = leader_with_followers(3);
+    h_deliver_all(h); /* the no-op commits; followers in step */
+    const char *payloads[] = {"x", "yz", ""};
+    for (size_t k = 0; k < 3; k++) {
+        raft_index idx;
+        h_drop_all(h);
+        raft_index commit = h_status(h, 1).commit;
+        ck_assert_int_eq(h_propose(h, 1, payloads[k], &idx), 0);
+        ck_assert_uint_eq(idx, 3 + k);
+        for (raft_id to = 2; to <= 3; to++) {
+            const struct raft_msg *a = only(h, 1, to, RAFT_MSG_APPEND);
+            ck_assert_uint_eq(a->u.append.prev_index, idx - 1);
+            ck_assert_uint_eq(a->u.append.prev_term, term_at(h, 1, idx - 1));
+            ck_assert_uint_eq(a->u.append.commit, commit);
+            ck_assert_uint_eq(a->u.append.n_entries, 1);
+            ck_assert_uint_eq(a->u.append.entries[0].term, h_status(h, 1).term);
+            ck_assert_int_eq(a->u.append.entries[0].type, RAFT_ENTRY_COMMAND);
+            ck_assert_uint_eq(a->u.append.entries[0].len, strlen(payloads[k]));
+            ck_assert(memcmp(a->u.append.entries[0].buf, payloads[k],
+                             strlen(payloads[k])) == 0);
+        }
+        h_deliver_all(h);
+        ck_assert_uint_eq(h_status(h, 1).commit, idx);
+    }
+    h_free(h);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
  * Leaders: if AppendEntries fails because of log inconsistency: decrement
  * nextIndex and retry (here: straight to the follower's hint).
  * ------------------------------------------------------------------------ */
@@ -1477,6 +1514,7 @@ Suite *raft_replication_suite(void)
     tcase_add_test(tc, test_leader_append_command_and_respond_after_applied);
     tcase_add_test(tc, test_leader_on_success_update_next_and_match);
     tcase_add_test(tc, test_leader_send_entries_from_next_index_when_last_log_ge_next_index);
+    tcase_add_test(tc, test_proposal_appends_carry_the_new_entry_and_current_commit);
     tcase_add_test(tc, test_leader_on_inconsistency_decrement_next_and_retry);
     tcase_add_test(tc, test_leader_commit_n_when_majority_match_and_term_is_current);
     suite_add_tcase(s, tc);
