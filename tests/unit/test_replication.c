@@ -590,12 +590,136 @@ START_TEST(test_proposal_appends_carry_the_new_entry_and_current_commit)
             ck_assert_uint_eq(a->u.append.entries[0].term, h_status(h, 1).term);
             ck_assert_int_eq(a->u.append.entries[0].type, RAFT_ENTRY_COMMAND);
             ck_assert_uint_eq(a->u.append.entries[0].len, strlen(payloads[k]));
-            ck_assert(memcmp(a->u.append.entries[0].buf, payloads[k],
+            ck_assert(strlen(payloads[k]) == 0 ||
+                      memcmp(a->u.append.entries[0].buf, payloads[k],
                              strlen(payloads[k])) == 0);
         }
         h_deliver_all(h);
         ck_assert_uint_eq(h_status(h, 1).commit, idx);
     }
+    h_free(h);
+}
+END_TEST
+
+/* The proposal's slice on edge paths. Every AppendEntries in flight from
+ * `from` must match `from`'s log: term, predecessor, entries, and a commit
+ * no higher than its own. */
+static void check_appends_match_log(struct harness *h, raft_id from)
+{
+    struct raft *r = h_raft(h, from);
+    struct raft_status st = h_status(h, from);
+    for (size_t k = 0;; k++) {
+        const struct raft_msg *a = h_find(h, from, 0, RAFT_MSG_APPEND, k);
+        if (a == NULL) {
+            break;
+        }
+        ck_assert_uint_eq(a->term, st.term);
+        ck_assert_uint_le(a->u.append.commit, st.commit);
+        if (a->u.append.prev_index > 0) {
+            ck_assert_uint_eq(a->u.append.prev_term,
+                              term_at(h, from, a->u.append.prev_index));
+        }
+        for (size_t j = 0; j < a->u.append.n_entries; j++) {
+            struct raft_entry e;
+            const struct raft_entry *m = &a->u.append.entries[j];
+            ck_assert_int_eq(raft_entry_at(r, a->u.append.prev_index + 1 + j, &e), 0);
+            ck_assert_uint_eq(m->term, e.term);
+            ck_assert_int_eq(m->type, e.type);
+            ck_assert_uint_eq(m->len, e.len);
+            if (e.len > 0) {
+                ck_assert(memcmp(m->buf, e.buf, e.len) == 0);
+            }
+        }
+    }
+}
+
+/* A lone voter with a learner: the proposal commits in its own call, and
+ * the learner's AppendEntries carries that commit. */
+START_TEST(test_lone_voter_learner_append_carries_commit_of_same_call)
+{
+    struct h_opts o = opts;
+    o.n_boot = 1;
+    struct harness *h = h_new(2, &o);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_deliver_all(h);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 2, NULL), 0);
+    for (int i = 0; i < 5; i++) {
+        h_heartbeat(h, 1, 1);
+    }
+    ck_assert_uint_eq(h_status(h, 2).commit, h_status(h, 1).commit);
+    for (int k = 0; k < 3; k++) {
+        raft_index idx;
+        h_drop_all(h);
+        ck_assert_int_eq(h_propose(h, 1, "abc", &idx), 0);
+        ck_assert_uint_eq(h_status(h, 1).commit, idx);
+        const struct raft_msg *a = only(h, 1, 2, RAFT_MSG_APPEND);
+        ck_assert_uint_eq(a->u.append.prev_index, idx - 1);
+        ck_assert_uint_eq(a->u.append.n_entries, 1);
+        ck_assert_uint_eq(a->u.append.commit, idx);
+        check_appends_match_log(h, 1);
+        h_deliver_all(h);
+        ck_assert_uint_eq(h_status(h, 2).last_index, idx);
+    }
+    h_free(h);
+}
+END_TEST
+
+/* One follower's send fails: at the next proposal it needs two entries
+ * (a slice of the log) while the other needs only the new one (the primed
+ * slice), whichever comes first in the round. */
+START_TEST(test_proposal_after_failed_send_slices_per_follower)
+{
+    for (raft_id bad = 2; bad <= 3; bad++) {
+        struct harness *h = leader_with_followers(3);
+        h_deliver_all(h);
+        raft_id good = bad == 2 ? 3 : 2;
+        for (int k = 0; k < 4; k++) {
+            raft_index idx;
+            h_drop_all(h);
+            h_node(h, 1)->fail_send_to[bad] = 1;
+            ck_assert_int_eq(h_propose(h, 1, "first", &idx), 0);
+            ck_assert_uint_eq(h_count(h, 1, bad, RAFT_MSG_APPEND), 0);
+            check_appends_match_log(h, 1);
+            h_drop_all(h);
+            ck_assert_int_eq(h_propose(h, 1, "second!", &idx), 0);
+            const struct raft_msg *a = only(h, 1, good, RAFT_MSG_APPEND);
+            ck_assert_uint_eq(a->u.append.prev_index, idx - 1);
+            ck_assert_uint_eq(a->u.append.n_entries, 1);
+            const struct raft_msg *b = only(h, 1, bad, RAFT_MSG_APPEND);
+            ck_assert_uint_eq(b->u.append.prev_index, idx - 2);
+            ck_assert_uint_eq(b->u.append.n_entries, 2);
+            check_appends_match_log(h, 1);
+            h_deliver_all(h);
+            h_heartbeat(h, 1, 1);
+            ck_assert_uint_eq(h_status(h, 1).commit, idx);
+            h_assert_logs_equal(h, 1, bad);
+        }
+        h_free(h);
+    }
+}
+END_TEST
+
+/* The first payload bytes of a log: an empty proposal after an empty
+ * no-op (no chunk yet). */
+START_TEST(test_empty_proposal_before_any_payload)
+{
+    struct harness *h = h_new(3, &opts);
+    for (raft_id id = 1; id <= 3; id++) {
+        ck_assert_int_eq(h_restore(h, id, 0, 0, NULL, 0), 0);
+    }
+    h_make_leader_keep_appends(h, 1);
+    h_deliver_all(h);
+    raft_index idx;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_propose(h_raft(h, 1), NULL, 0, &idx), 0);
+    check_appends_match_log(h, 1);
+    h_deliver_all(h);
+    ck_assert_int_eq(h_propose(h, 1, "after", &idx), 0);
+    check_appends_match_log(h, 1);
+    h_deliver_all(h);
+    h_heartbeat(h, 1, 2);
+    h_assert_logs_equal(h, 1, 2);
     h_free(h);
 }
 END_TEST
@@ -1515,6 +1639,9 @@ Suite *raft_replication_suite(void)
     tcase_add_test(tc, test_leader_on_success_update_next_and_match);
     tcase_add_test(tc, test_leader_send_entries_from_next_index_when_last_log_ge_next_index);
     tcase_add_test(tc, test_proposal_appends_carry_the_new_entry_and_current_commit);
+    tcase_add_test(tc, test_lone_voter_learner_append_carries_commit_of_same_call);
+    tcase_add_test(tc, test_proposal_after_failed_send_slices_per_follower);
+    tcase_add_test(tc, test_empty_proposal_before_any_payload);
     tcase_add_test(tc, test_leader_on_inconsistency_decrement_next_and_retry);
     tcase_add_test(tc, test_leader_commit_n_when_majority_match_and_term_is_current);
     suite_add_tcase(s, tc);
