@@ -18,7 +18,10 @@ int raft__repl_propose(struct raft *r, const struct raft_buf *bufs, size_t n,
                        raft_index *first);
 
 /* The same for one command (raft_propose): what raft__repl_propose does
- * with n == 1, without the loops over pieces and buffers. */
+ * with n == 1, without the loops over pieces and buffers, except that
+ * persist_entries is given the log's copy of the payload (NULL when it is
+ * empty and the log holds no payload yet), and that the entry is left as
+ * the flush's slice for followers in step (replication.c, prime_slice). */
 int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
                            raft_index *index);
 
