@@ -40,6 +40,9 @@
  * write whatever --segment-bytes is. */
 #define FILL_STEP (1u << 20)
 #define ZEROS_BYTES 65536u
+/* The prepared segment (see storage.h) is filled this much per step. */
+#define PREP_STEP (1u << 18)
+#define PREP_NAME "log.prep"
 
 /* Written to fill the last segment; never modified. */
 static const uint8_t zeros[ZEROS_BYTES];
@@ -503,8 +506,9 @@ static int recover(struct storage *s)
     struct stat st;
     bool segs = false;
     int rc = 0;
-    /* Temporary files: a snapshot being written or received. */
-    if (unlink_name(s, "snap.tmp") != 0 ||
+    /* Temporary files: a snapshot being written or received, a segment
+     * being prepared (never part of the log). */
+    if (unlink_name(s, "snap.tmp") != 0 || unlink_name(s, PREP_NAME) != 0 ||
         list_numbered(s->dir, RECV_PREFIX, "", &v, &n, s->err,
                       sizeof(s->err)) != 0) {
         return -1;
@@ -553,6 +557,7 @@ int st_open(struct storage *s, const char *dir, size_t max_payload,
     s->dir_fd = -1;
     s->lock_fd = -1;
     s->log_fd = -1;
+    s->prep_fd = -1;
     s->max_payload = max_payload;
     s->segment_bytes = segment_bytes == 0 ? ST_SEGMENT_BYTES_DEFAULT
                        : segment_bytes < SEGMENT_BYTES_MIN ? SEGMENT_BYTES_MIN
@@ -587,6 +592,10 @@ void st_close(struct storage *s)
 {
     if (s->log_fd >= 0) {
         close(s->log_fd);
+    }
+    if (s->prep_fd >= 0) {
+        close(s->prep_fd); /* log.prep stays: st_open deletes it */
+        s->prep_fd = -1;
     }
     if (s->dir_fd >= 0) {
         close(s->dir_fd);
@@ -1172,9 +1181,58 @@ static int truncate_at(struct storage *s, raft_index first)
  * one is trimmed to its records and made durable first, and the new name
  * before any record goes in, so that only the last segment can ever end in
  * a torn write or hold the zero fill. */
+/* Bytes of zeros a prepared segment holds: a new segment's first fill. */
+static uint64_t prep_target(const struct storage *s)
+{
+    return s->segment_bytes < FILL_STEP ? s->segment_bytes : FILL_STEP;
+}
+
+/* Close and delete the prepared segment, if any. */
+static void prep_drop(struct storage *s)
+{
+    if (s->prep_fd >= 0) {
+        close(s->prep_fd);
+        s->prep_fd = -1;
+    }
+    s->prep_size = 0;
+    (void)unlinkat(s->dir_fd, PREP_NAME, 0); /* else st_open deletes it */
+}
+
+bool st_log_prepare(struct storage *s)
+{
+    uint64_t to;
+    if (s->prep_off || s->broken || s->dir_fd < 0 ||
+        (s->prep_fd >= 0 && s->prep_size >= prep_target(s))) {
+        return false;
+    }
+    if (s->prep_fd < 0) {
+        s->prep_fd = openat(s->dir_fd, PREP_NAME,
+                            O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (s->prep_fd < 0) {
+            s->prep_off = true;
+            return false;
+        }
+        s->prep_size = 0;
+    }
+    to = s->prep_size + PREP_STEP;
+    if (to > prep_target(s)) {
+        to = prep_target(s);
+    }
+    if (write_zeros(s->prep_fd, s->prep_size, to) != 0 ||
+        fdatasync(s->prep_fd) != 0) {
+        prep_drop(s);
+        s->prep_off = true; /* no part of the log: only the roll is slower */
+        return false;
+    }
+    s->prep_size = to;
+    return s->prep_size < prep_target(s);
+}
+
 static int roll(struct storage *s, raft_index first)
 {
     char name[ST_NAME_MAX];
+    uint64_t fill;
+    bool stuck = s->prep_stuck;
     int fd;
     if (s->n_segs > 0 && s->log_fd >= 0 &&
         s->fill > s->segs[s->n_segs - 1].size) {
@@ -1192,9 +1250,28 @@ static int roll(struct storage *s, raft_index first)
         return -1;
     }
     numbered(name, SEG_PREFIX, first, "");
-    fd = openat(s->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return fail_errno(s, "%s/%s: create", s->dir, name);
+    fill = 0;
+    if (s->prep_fd >= 0 && s->prep_size >= prep_target(s) &&
+        linkat(s->dir_fd, PREP_NAME, s->dir_fd, name, 0) == 0) {
+        /* The prepared segment: durable zeros, now under its name. */
+        fd = s->prep_fd;
+        fill = s->prep_size;
+        s->prep_fd = -1;
+        s->prep_size = 0;
+        if (unlinkat(s->dir_fd, PREP_NAME, 0) != 0) {
+            /* Still a name of the new segment: never prepare (O_TRUNC)
+             * under it again in this run; st_open deletes it. */
+            stuck = s->prep_stuck = true;
+        }
+    } else {
+        if (s->prep_fd >= 0) {
+            prep_drop(s); /* unfinished, or the link failed */
+        }
+        fd = openat(s->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                    0644);
+        if (fd < 0) {
+            return fail_errno(s, "%s/%s: create", s->dir, name);
+        }
     }
     if (fsync_dir(s) != 0) {
         close(fd);
@@ -1210,7 +1287,8 @@ static int roll(struct storage *s, raft_index first)
     s->segs[s->n_segs].first = first;
     s->segs[s->n_segs].last = first - 1;
     s->segs[s->n_segs++].size = 0;
-    s->fill = 0;
+    s->fill = fill;
+    s->prep_off = stuck; /* a new segment: prepare the next one */
     return 0;
 }
 

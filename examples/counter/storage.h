@@ -65,6 +65,22 @@
  * the fill existed. A data directory written before it (no segment
  * filled) loads as it is; its last segment is filled by the next write.
  *
+ * The prepared segment. A new segment's first fill (write up to 1 MiB of
+ * zeros, then an fdatasync that flushes them and the size change) used to
+ * delay the batch that started it by several fdatasyncs. The writer
+ * prepares the next segment ahead instead, when it has nothing else to do
+ * (st_log_prepare): a file named log.prep, filled with zeros in steps of
+ * PREP_STEP, each step fdatasynced, up to the first fill's size. The roll
+ * then trims and fdatasyncs the old segment as before, gives the prepared
+ * file its name (link, which fails rather than replace an existing file,
+ * then unlink log.prep) and fsyncs the directory, and records go into its
+ * already durable zeros. log.prep is never part of the log: its name is no
+ * segment's, st_open deletes it, and it becomes a segment only by the link,
+ * after its zeros are durable. A crash between the link and the unlink
+ * leaves both names: log.prep is deleted at startup. A crash after the
+ * link leaves a last segment of zeros only, which loads as an empty last
+ * segment (removed), exactly as a crash just after a roll always could.
+ *
  * Crash safety. Only the last segment can end in a torn write or hold the
  * fill: a segment is trimmed and fdatasynced before the next one is
  * created, and a new segment's name is made durable (directory fsync)
@@ -153,6 +169,13 @@ struct storage {
     uint64_t *offs;
     size_t offs_cap;
     bool dirty;       /* records written since the last fdatasync */
+    /* The prepared segment (log.prep, see above): open, -1 if none; bytes
+     * of zeros written and fdatasynced; prep_off after a failure, until
+     * the next roll. */
+    int prep_fd;
+    uint64_t prep_size;
+    bool prep_off;
+    bool prep_stuck; /* log.prep could not be unlinked after the roll */
     uint8_t *scratch; /* records of one append, built for a single write */
     size_t scratch_cap;
     /* Set after an fsync failed: what is durable is then unknown (Linux may
@@ -243,6 +266,13 @@ int st_log_append(struct storage *s, raft_index first,
 int st_log_write(struct storage *s, raft_index first,
                  const struct raft_entry *e, size_t n);
 int st_log_sync(struct storage *s);
+
+/* One step of preparing the next segment (see "The prepared segment"): at
+ * most one write of zeros and one fdatasync, on the writer's thread when
+ * it is idle. Returns true while more steps remain. A failure only drops
+ * the prepared file (the next roll then creates and fills the segment as
+ * before): it is no part of the log. */
+bool st_log_prepare(struct storage *s);
 
 /* Delete the segments whose entries are all at or below `upto` (never the
  * last one), front first, then fsync the directory. Call it only once a

@@ -276,6 +276,7 @@ static int run_taken(struct writer *w, struct wr_job *b, size_t k)
         }
     }
     w->busy = false;
+    w->prepare = true; /* a roll may have used the prepared segment */
     pthread_mutex_unlock(&w->mu);
     return rc;
 }
@@ -288,6 +289,20 @@ static void *writer_main(void *arg)
         int rc;
         pthread_mutex_lock(&w->mu);
         while (w->q_len == 0 && !w->stop) {
+            if (w->prepare && !w->failed && !w->busy) {
+                /* Idle: one step of preparing the next log segment (see
+                 * storage.h). busy keeps the loop thread's wr_run_here()
+                 * off the storage meanwhile; what it queues waits for this
+                 * step only. */
+                bool more;
+                w->busy = true;
+                pthread_mutex_unlock(&w->mu);
+                more = st_log_prepare(w->st);
+                pthread_mutex_lock(&w->mu);
+                w->prepare = more;
+                w->busy = false;
+                continue;
+            }
             pthread_cond_wait(&w->cv, &w->mu);
         }
         if (w->q_len == 0 || w->failed) {
@@ -375,6 +390,7 @@ int wr_start(struct writer *w, struct storage *st, unsigned delay_ms)
         close(fds[1]);
         return -1;
     }
+    w->prepare = true;
     w->started = true;
     return 0;
 }

@@ -24,6 +24,10 @@
  * wins. The writer thread owns the storage while it runs a batch: the loop
  * thread must not touch it then.
  *
+ * When it has nothing queued, the thread prepares the next log segment
+ * in steps (st_log_prepare, see storage.h), each under `busy` like a
+ * batch: a job queued meanwhile waits for one step at most.
+ *
  * A node that does not lead may instead run a batch on the loop thread
  * (wr_run_here): its acknowledgements wait for the write anyway, and the
  * two hand-offs between threads cost about as much as the write itself
@@ -61,6 +65,7 @@ struct writer {
     raft_index snap_latest; /* latest snapshot file durable, own or
                                installed */
     bool failed;      /* a write or fdatasync failed */
+    bool prepare;     /* st_log_prepare() may have a step to do */
     bool stop;
     char err[ST_ERR_MAX];
     /* Loop thread only: jobs queued since the last wr_kick(), and the

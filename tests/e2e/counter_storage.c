@@ -30,7 +30,12 @@
  *     (before membership changes: refused, saying so), the configuration
  *     stored with a snapshot read back, a configuration entry in the log,
  *     the config file of format 1 read as the bootstrap list, a second
- *     opener of the directory (refused while the first holds it).
+ *     opener of the directory (refused while the first holds it);
+ *   - the prepared segment (log.prep): used by the roll (the old segment
+ *     trimmed, the new one its zeros then records); a crash with it
+ *     prepared but unused, half prepared, linked under the new segment's
+ *     name but not yet unlinked, or holding a valid record: the log loads
+ *     as it was and log.prep is deleted.
  * Part 2 (with --bin) starts DIR/counter-server on crafted directories and
  * checks that it exits 1 with an error naming the files: a segment
  * truncated in the middle, a snapshot the log does not continue (a gap, a
@@ -966,6 +971,186 @@ static void part1_membership(void)
            "a snapshot of format 1 is refused: %s", why);
 }
 
+/* ---- part 1: the prepared segment ---------------------------------------- */
+
+/* Open dir with segments of seg_bytes, load it, run st_log_prepare()
+ * `steps` times (0: until it is done); leaves it open in *st (the caller
+ * closes it, as a crash would leave the files). *n the entries loaded. */
+static bool open_prepared(const char *dir, uint64_t seg_bytes, int steps,
+                          struct storage *st, size_t *n)
+{
+    struct st_loaded l;
+    bool fresh, ok;
+    int i;
+    ok = st_open(st, dir, 65536, seg_bytes, &fresh) == 0 &&
+         st_log_load(st, 0, &l) == 0;
+    if (!ok) {
+        return false;
+    }
+    *n = l.n;
+    st_loaded_free(&l);
+    for (i = 0; steps == 0 || i < steps; i++) {
+        if (!st_log_prepare(st)) {
+            break;
+        }
+    }
+    return true;
+}
+
+/* Append entries from `index` on to an open storage until a new segment
+ * starts; the index after the last appended into *next. */
+static bool append_until_roll(struct storage *st, raft_index index,
+                              raft_index *next)
+{
+    size_t before = st->n_segs;
+    while (st->n_segs == before) {
+        uint8_t cmd[32];
+        struct raft_entry e = incr_entry(cmd, 1, 77, index);
+        if (st_log_append(st, index, &e, 1) != 0) {
+            return false;
+        }
+        index++;
+    }
+    *next = index;
+    return true;
+}
+
+static void part1_prepare(void)
+{
+    char dir[CL_PATH_MAX], name[ST_NAME_MAX];
+    struct seginfo segs[32];
+    struct storage st;
+    size_t nseg = 0, n = 0, k;
+    raft_index next = 0;
+    bool ok;
+
+    /* Prepared, then used by the roll: log.prep is gone, the new segment
+     * holds the record then zeros to the segment size, all of it loads. */
+    case_dir(dir, sizeof(dir), "prep-used");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 ||
+        !open_prepared(dir, SEG_BYTES, 0, &st, &n)) {
+        expect(0, "prep-used: setting up");
+        return;
+    }
+    expect(exists(dir, "log.prep") && file_size(dir, "log.prep") == SEG_BYTES &&
+           zeros_after(dir, "log.prep", 0) && !st_log_prepare(&st),
+           "prep-used: the next segment is prepared: log.prep, %" PRIu64
+           " bytes of zeros, nothing more to do",
+           file_size(dir, "log.prep"));
+    ok = append_until_roll(&st, N_ENTRIES + 1, &next);
+    k = st.n_segs - 1;
+    if (ok) {
+        char prev[ST_NAME_MAX];
+        st_seg_name(&st, k - 1, prev);
+        st_seg_name(&st, k, name);
+        ok = file_size(dir, prev) == st.segs[k - 1].size; /* trimmed */
+    }
+    expect(ok && !exists(dir, "log.prep") && st.segs[k].first == next - 1 &&
+           st.fill == SEG_BYTES && file_size(dir, name) == SEG_BYTES &&
+           zeros_after(dir, name, st.segs[k].size),
+           "prep-used: the roll trimmed the old segment and took the "
+           "prepared file as %s (filled to %" PRIu64 ", records then zeros), "
+           "log.prep is gone",
+           ok ? name : "?", ok ? file_size(dir, name) : 0);
+    ok = ok && st_log_prepare(&st) == false && exists(dir, "log.prep");
+    expect(ok, "prep-used: after the roll the following segment is "
+           "prepared again");
+    st_close(&st);
+    expect_reloaded(dir, (size_t)(next - 1), "prep-used");
+
+    /* A crash with a prepared, unused segment: it is no part of the log;
+     * the next open deletes it and the log loads as it was. */
+    case_dir(dir, sizeof(dir), "prep-unused-crash");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 ||
+        !open_prepared(dir, SEG_BYTES, 0, &st, &n)) {
+        expect(0, "prep-unused-crash: setting up");
+        return;
+    }
+    st_close(&st); /* the crash: log.prep stays */
+    ok = exists(dir, "log.prep");
+    expect_reloaded(dir, N_ENTRIES, "prep-unused-crash");
+    expect(ok && !exists(dir, "log.prep"),
+           "prep-unused-crash: the prepared file left by the crash was "
+           "deleted at the next open");
+    ok = append_one(dir, N_ENTRIES + 1, NULL);
+    expect(ok, "prep-unused-crash: the next append works");
+    expect_reloaded(dir, N_ENTRIES + 1, "prep-unused-crash");
+
+    /* A crash halfway through preparing (1 MiB of fill, one 256 KiB step
+     * done): the same. */
+    case_dir(dir, sizeof(dir), "prep-partial-crash");
+    if (build_seg(dir, N_ENTRIES, 1, 4u << 20, segs, 32, &nseg) != 0 ||
+        !open_prepared(dir, 4u << 20, 1, &st, &n)) {
+        expect(0, "prep-partial-crash: setting up");
+        return;
+    }
+    ok = exists(dir, "log.prep") && file_size(dir, "log.prep") < (1u << 20);
+    st_close(&st);
+    {
+        struct st_loaded l;
+        bool fresh;
+        bool lok = st_open(&st, dir, 65536, 4u << 20, &fresh) == 0 &&
+                   st_log_load(&st, 0, &l) == 0;
+        expect(ok && lok && l.n == N_ENTRIES && !l.torn &&
+               !exists(dir, "log.prep"),
+               "prep-partial-crash: a partly prepared file is deleted at the "
+               "next open, the log loads (%zu entries)", lok ? l.n : 0);
+        if (lok) {
+            st_loaded_free(&l);
+        }
+        st_close(&st);
+    }
+
+    /* A crash in the roll between the link and the unlink of log.prep:
+     * both names; or after it, before any record: a last segment of
+     * zeros only. It loads as an empty last segment (removed), log.prep is
+     * deleted, and appending goes on from the same index. */
+    case_dir(dir, sizeof(dir), "prep-link-crash");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 ||
+        !open_prepared(dir, SEG_BYTES, 0, &st, &n)) {
+        expect(0, "prep-link-crash: setting up");
+        return;
+    }
+    st_close(&st);
+    {
+        char a[CL_PATH_MAX + ST_NAME_MAX], b[CL_PATH_MAX + ST_NAME_MAX];
+        snprintf(name, sizeof(name), "log-%020u", N_ENTRIES + 1);
+        path_of(a, sizeof(a), dir, "log.prep");
+        path_of(b, sizeof(b), dir, name);
+        /* The roll trims the last segment before the link. */
+        ok = truncate_file(dir, segs[nseg - 1].name, segs[nseg - 1].size) == 0 &&
+             link(a, b) == 0;
+    }
+    expect_reloaded(dir, N_ENTRIES, "prep-link-crash");
+    expect(ok && !exists(dir, "log.prep") && !exists(dir, name),
+           "prep-link-crash: the linked segment of zeros only was removed as "
+           "an empty last segment, log.prep deleted");
+    ok = append_one(dir, N_ENTRIES + 1, NULL);
+    expect(ok, "prep-link-crash: the next append works");
+    expect_reloaded(dir, N_ENTRIES + 1, "prep-link-crash");
+
+    /* Whatever log.prep holds (garbage: not a file this code wrote) it is
+     * never read as part of the log. */
+    case_dir(dir, sizeof(dir), "prep-garbage");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 ||
+        !open_prepared(dir, SEG_BYTES, 0, &st, &n)) {
+        expect(0, "prep-garbage: setting up");
+        return;
+    }
+    st_close(&st);
+    {
+        /* A valid record of the next index at its start. */
+        uint8_t rec[REC_BYTES], cmd[32];
+        struct raft_entry e = incr_entry(cmd, 1, 77, N_ENTRIES + 1);
+        size_t len = st_rec_encode(rec, N_ENTRIES + 1, &e);
+        ok = patch_file(dir, "log.prep", 0, rec, len, false) == 0;
+    }
+    expect_reloaded(dir, N_ENTRIES, "prep-garbage");
+    expect(ok && !exists(dir, "log.prep"),
+           "prep-garbage: a log.prep holding a valid record of the next "
+           "index is not read, and deleted");
+}
+
 static void part1_lock(void)
 {
     char dir[CL_PATH_MAX], msg[ST_ERR_MAX];
@@ -1242,6 +1427,7 @@ int main(int argc, char **argv)
     part1_loads();
     part1_names();
     part1_fill();
+    part1_prepare();
     part1_truncate_and_drop();
     part1_snapshots();
     part1_membership();
