@@ -1177,10 +1177,6 @@ static int truncate_at(struct storage *s, raft_index first)
     return 0;
 }
 
-/* Start segment log-<first> for the records from `first` on. The current
- * one is trimmed to its records and made durable first, and the new name
- * before any record goes in, so that only the last segment can ever end in
- * a torn write or hold the zero fill. */
 /* Bytes of zeros a prepared segment holds: a new segment's first fill. */
 static uint64_t prep_target(const struct storage *s)
 {
@@ -1228,6 +1224,16 @@ bool st_log_prepare(struct storage *s)
     return s->prep_size < prep_target(s);
 }
 
+bool st_log_prepare_wanted(const struct storage *s)
+{
+    return !s->prep_off && !s->broken && s->dir_fd >= 0 &&
+           (s->prep_fd < 0 || s->prep_size < prep_target(s));
+}
+
+/* Start segment log-<first> for the records from `first` on. The current
+ * one is trimmed to its records and made durable first, and the new name
+ * before any record goes in, so that only the last segment can ever end in
+ * a torn write or hold the zero fill. */
 static int roll(struct storage *s, raft_index first)
 {
     char name[ST_NAME_MAX];

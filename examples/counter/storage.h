@@ -274,6 +274,10 @@ int st_log_sync(struct storage *s);
  * before): it is no part of the log. */
 bool st_log_prepare(struct storage *s);
 
+/* Whether st_log_prepare() has a step to do: false once the next segment
+ * is prepared, or after a failure until the next roll. */
+bool st_log_prepare_wanted(const struct storage *s);
+
 /* Delete the segments whose entries are all at or below `upto` (never the
  * last one), front first, then fsync the directory. Call it only once a
  * durable snapshot covers `upto`. */

@@ -275,8 +275,14 @@ static int run_taken(struct writer *w, struct wr_job *b, size_t k)
             w->snap_latest = res.snap_latest;
         }
     }
+    /* A roll may have used the prepared segment: the thread prepares the
+     * next one when idle, woken for it if this batch ran on the loop
+     * thread (a follower's usually do), once per segment. */
+    if (rc == 0 && !w->prepare && st_log_prepare_wanted(w->st)) {
+        w->prepare = true;
+        pthread_cond_signal(&w->cv);
+    }
     w->busy = false;
-    w->prepare = true; /* a roll may have used the prepared segment */
     pthread_mutex_unlock(&w->mu);
     return rc;
 }
@@ -383,6 +389,7 @@ int wr_start(struct writer *w, struct storage *st, unsigned delay_ms)
         close(fds[1]);
         return -1;
     }
+    w->prepare = true; /* before the thread reads it */
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);
@@ -390,7 +397,6 @@ int wr_start(struct writer *w, struct storage *st, unsigned delay_ms)
         close(fds[1]);
         return -1;
     }
-    w->prepare = true;
     w->started = true;
     return 0;
 }
