@@ -108,7 +108,7 @@ struct cluster {
 };
 
 /* pids for the cleanup handlers; 0 = not running. */
-static volatile pid_t cl_pids[CL_MAX];
+static _Atomic pid_t cl_pids[CL_MAX];
 static char cl_dir_for_handler[CL_DIR_MAX]; /* reported on interruption */
 static volatile sig_atomic_t cl_handlers_installed;
 
@@ -786,7 +786,7 @@ static inline int cl_request(struct cl_client *cc, const struct ctr_req *q,
 
 static inline int cl_client_do(struct cl_client *cc, const struct ctr_req *q,
                                struct ctr_resp *p, int64_t give_up_us,
-                               volatile int *stop)
+                               _Atomic int *stop)
 {
     int64_t backoff = 10;
     for (;;) {

@@ -1115,7 +1115,7 @@ static int restart_bench(const char *bin, const char *dir, const char *sizes)
 
 struct ua_client {
     struct cluster *c;
-    volatile int *stop;
+    _Atomic int *stop;
     int idx;
     uint64_t rng, client_id;
     pthread_mutex_t *mu; /* guards the times of all clients */
@@ -1128,7 +1128,7 @@ struct ua_client {
  * grows to 100 ms: the time without a commit is then the cluster's, not
  * the client's backoff. 0 on CTR_OK, 1 if it gave up. */
 static int ua_do(struct cl_client *cc, const struct ctr_req *q,
-                 struct ctr_resp *p, int64_t give_up_us, volatile int *stop)
+                 struct ctr_resp *p, int64_t give_up_us, _Atomic int *stop)
 {
     while (cl_now_us() < give_up_us && !*stop) {
         int next;
@@ -1243,7 +1243,7 @@ static int ua_run(const char *bin, const char *tmpl, int sc, uint64_t *rng,
     struct ua_client x[UA_CLIENTS];
     pthread_t tid[UA_CLIENTS];
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    volatile int stop = 0;
+    _Atomic int stop = 0;
     int64_t *t = NULL, t_quiet = 0, t_event = 0, t_done = 0;
     size_t n = 0, cap = 0;
     int i, leader, victim, started = 0, rc = -1;

@@ -1969,7 +1969,7 @@ static int test_bad_input(struct cluster *c, uint64_t *rng)
 struct run {
     struct cluster *c;
     int64_t t0, end;
-    volatile int stop;
+    _Atomic int stop;
     uint64_t nemesis_seed;
     int kills, leader_kills, double_kills, pauses;
     uint64_t reads_served, reads_failed, lease_reads; /* library counters,
@@ -3150,7 +3150,7 @@ static int test_nemesis(struct cluster *c, uint64_t *rng, int mode, int kills_on
 
 struct honest {
     struct cluster *c;
-    volatile int stop;
+    _Atomic int stop;
     uint64_t client_id, rng;
     pthread_mutex_t mu; /* guards done and err */
     uint64_t done;      /* requests answered exactly as expected */
