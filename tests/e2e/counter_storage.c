@@ -1088,9 +1088,8 @@ static void part1_prepare(void)
     st_close(&st);
     {
         struct st_loaded l;
-        bool fresh;
-        bool lok = st_open(&st, dir, 65536, 4u << 20, &fresh) == 0 &&
-                   st_log_load(&st, 0, &l) == 0;
+        bool lok;
+        reload(dir, &l, &st, 0, &lok);
         expect(ok && lok && l.n == N_ENTRIES && !l.torn &&
                !exists(dir, "log.prep"),
                "prep-partial-crash: a partly prepared file is deleted at the "
