@@ -277,8 +277,11 @@ static int run_taken(struct writer *w, struct wr_job *b, size_t k)
     }
     /* A roll may have used the prepared segment: the thread prepares the
      * next one when idle, woken for it if this batch ran on the loop
-     * thread (a follower's usually do), once per segment. */
-    if (rc == 0 && !w->prepare && st_log_prepare_wanted(w->st)) {
+     * thread (a follower's usually do). Woken whatever the flag says: the
+     * thread may have found the storage busy with this batch and gone
+     * back to sleep with the flag set. Only until the next segment is
+     * prepared, a few batches per segment. */
+    if (rc == 0 && st_log_prepare_wanted(w->st)) {
         w->prepare = true;
         pthread_cond_signal(&w->cv);
     }
