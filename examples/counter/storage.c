@@ -1194,11 +1194,16 @@ static void prep_drop(struct storage *s)
     (void)unlinkat(s->dir_fd, PREP_NAME, 0); /* else st_open deletes it */
 }
 
+bool st_log_prepare_wanted(const struct storage *s)
+{
+    return !s->prep_off && !s->broken && s->dir_fd >= 0 &&
+           (s->prep_fd < 0 || s->prep_size < prep_target(s));
+}
+
 bool st_log_prepare(struct storage *s)
 {
     uint64_t to;
-    if (s->prep_off || s->broken || s->dir_fd < 0 ||
-        (s->prep_fd >= 0 && s->prep_size >= prep_target(s))) {
+    if (!st_log_prepare_wanted(s)) {
         return false;
     }
     if (s->prep_fd < 0) {
@@ -1222,12 +1227,6 @@ bool st_log_prepare(struct storage *s)
     }
     s->prep_size = to;
     return s->prep_size < prep_target(s);
-}
-
-bool st_log_prepare_wanted(const struct storage *s)
-{
-    return !s->prep_off && !s->broken && s->dir_fd >= 0 &&
-           (s->prep_fd < 0 || s->prep_size < prep_target(s));
 }
 
 /* Start segment log-<first> for the records from `first` on. The current

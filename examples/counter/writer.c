@@ -276,13 +276,10 @@ static int run_taken(struct writer *w, struct wr_job *b, size_t k)
         }
     }
     /* A roll may have used the prepared segment: the thread prepares the
-     * next one when idle, woken for it if this batch ran on the loop
-     * thread (a follower's usually do). Woken whatever the flag says: the
-     * thread may have found the storage busy with this batch and gone
-     * back to sleep with the flag set. Only until the next segment is
-     * prepared, a few batches per segment. */
+     * next one when idle, woken for it in case this batch ran on the loop
+     * thread (a follower's usually do) while the thread slept. Only until
+     * the next segment is prepared, a few batches per segment. */
     if (rc == 0 && st_log_prepare_wanted(w->st)) {
-        w->prepare = true;
         pthread_cond_signal(&w->cv);
     }
     w->busy = false;
@@ -298,17 +295,17 @@ static void *writer_main(void *arg)
         int rc;
         pthread_mutex_lock(&w->mu);
         while (w->q_len == 0 && !w->stop) {
-            if (w->prepare && !w->failed && !w->busy) {
+            /* Not busy: nobody else touches the storage, which this
+             * thread may read under mu. */
+            if (!w->failed && !w->busy && st_log_prepare_wanted(w->st)) {
                 /* Idle: one step of preparing the next log segment (see
                  * storage.h). busy keeps the loop thread's wr_run_here()
                  * off the storage meanwhile; what it queues waits for this
                  * step only. */
-                bool more;
                 w->busy = true;
                 pthread_mutex_unlock(&w->mu);
-                more = st_log_prepare(w->st);
+                (void)st_log_prepare(w->st);
                 pthread_mutex_lock(&w->mu);
-                w->prepare = more;
                 w->busy = false;
                 continue;
             }
@@ -392,7 +389,6 @@ int wr_start(struct writer *w, struct storage *st, unsigned delay_ms)
         close(fds[1]);
         return -1;
     }
-    w->prepare = true; /* before the thread reads it */
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         pthread_cond_destroy(&w->cv);
         pthread_mutex_destroy(&w->mu);

@@ -65,7 +65,6 @@ struct writer {
     raft_index snap_latest; /* latest snapshot file durable, own or
                                installed */
     bool failed;      /* a write or fdatasync failed */
-    bool prepare;     /* st_log_prepare() may have a step to do */
     bool stop;
     char err[ST_ERR_MAX];
     /* Loop thread only: jobs queued since the last wr_kick(), and the
