@@ -21,8 +21,8 @@ $(B)/counter-cli: $(CTR_CLI_SRC) $(CTR_HDRS) $(FLAGS)
 $(B)/counter-e2e: tests/e2e/counter_e2e.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h) $(LIBA)
 	$(CC) $(EX_CFLAGS) tests/e2e/counter_e2e.c $(CTR_COMMON) $(LIBA) $(LDFLAGS) -lpthread -o $@
 
-$(B)/counter-storage-test: tests/e2e/counter_storage.c $(CTR_DIR)/storage.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
-	$(CC) $(EX_CFLAGS) tests/e2e/counter_storage.c $(CTR_DIR)/storage.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@
+$(B)/counter-storage-test: tests/e2e/counter_storage.c $(CTR_DIR)/storage.c $(CTR_DIR)/writer.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
+	$(CC) $(EX_CFLAGS) tests/e2e/counter_storage.c $(CTR_DIR)/storage.c $(CTR_DIR)/writer.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@
 
 $(B)/counter-bench: tests/e2e/counter_bench.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
 	$(CC) $(EX_CFLAGS) tests/e2e/counter_bench.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@

@@ -35,7 +35,9 @@
  *     trimmed, the new one its zeros then records); a crash with it
  *     prepared but unused, half prepared, linked under the new segment's
  *     name but not yet unlinked, or holding a valid record: the log loads
- *     as it was and log.prep is deleted.
+ *     as it was and log.prep is deleted; and the writer thread, asleep
+ *     while every batch runs on the calling thread (as a follower's do),
+ *     prepares the next segment after each roll.
  * Part 2 (with --bin) starts DIR/counter-server on crafted directories and
  * checks that it exits 1 with an error naming the files: a segment
  * truncated in the middle, a snapshot the log does not continue (a gap, a
@@ -46,6 +48,7 @@
  */
 #include "cluster.h"
 #include "storage.h"
+#include "writer.h"
 
 #include <dirent.h>
 
@@ -1150,6 +1153,100 @@ static void part1_prepare(void)
            "index is not read, and deleted");
 }
 
+/* ---- part 1: the writer thread prepares after loop-thread batches -------- */
+
+/* Wait (polling, at most 30 s: a bound on a wait that normally takes
+ * milliseconds, not a timing assertion) until log.prep in dir holds a
+ * whole segment of zeros and the thread is done with it: idle, with
+ * nothing more to prepare (read under the writer's mutex while no batch
+ * runs, as the thread itself reads it). */
+static bool wait_prepared(const char *dir, struct writer *w)
+{
+    int64_t until = cl_now_us() + 30000000;
+    for (;;) {
+        bool done;
+        pthread_mutex_lock(&w->mu);
+        done = !w->busy && !st_log_prepare_wanted(w->st);
+        pthread_mutex_unlock(&w->mu);
+        if (done && file_size(dir, "log.prep") == SEG_BYTES) {
+            return true;
+        }
+        if (cl_now_us() >= until) {
+            return false;
+        }
+        cl_sleep_ms(2);
+    }
+}
+
+/* A follower runs its batches on the loop thread (wr_run_here) while the
+ * writer thread sleeps; a roll there must still get the next segment
+ * prepared by the thread, or every roll of a follower writes its 1 MiB of
+ * zeros in the batch again. */
+static void part1_writer_prepare(void)
+{
+    char dir[CL_PATH_MAX];
+    struct seginfo segs[32];
+    struct storage st;
+    struct st_loaded l;
+    struct writer w;
+    size_t nseg = 0, before, done = 0;
+    raft_index index = N_ENTRIES + 1, snap_taken, snap_latest;
+    char err[ST_ERR_MAX];
+    bool fresh, ok;
+    int round;
+
+    case_dir(dir, sizeof(dir), "prep-writer");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 ||
+        st_open(&st, dir, 65536, SEG_BYTES, &fresh) != 0) {
+        expect(0, "prep-writer: setting up");
+        return;
+    }
+    if (st_log_load(&st, 0, &l) != 0) {
+        expect(0, "prep-writer: loading: %s", st.err);
+        st_close(&st);
+        return;
+    }
+    st_loaded_free(&l);
+    if (wr_start(&w, &st, 0) != 0) {
+        expect(0, "prep-writer: starting the writer");
+        st_close(&st);
+        return;
+    }
+    /* At start the thread prepares on its own (it was never asleep). */
+    ok = wait_prepared(dir, &w);
+    expect(ok, "prep-writer: the thread prepared the next segment at start");
+    /* Two rolls, every batch run here as a follower's are; after each,
+     * the thread (asleep meanwhile) prepares the following segment. */
+    for (round = 1; ok && round <= 2; round++) {
+        before = st.n_segs;
+        done = 0;
+        while (ok && st.n_segs == before) {
+            /* The thread has nothing to do (the segment is prepared), so
+             * each batch runs here (wr_run_here returns 1). */
+            uint8_t cmd[32];
+            struct raft_entry e = incr_entry(cmd, 1, 77, index);
+            size_t n = 0;
+            ok = wr_entries(&w, index, &e, 1) == 0 && wr_run_here(&w) == 1 &&
+                 wr_collect(&w, false, &n, &snap_taken, &snap_latest, err,
+                            sizeof(err)) == 0 &&
+                 n == 1;
+            index++;
+            done++;
+        }
+        expect(ok && st.n_segs == before + 1,
+               "prep-writer: roll %d after %zu batches, each run on the "
+               "calling thread", round, done);
+        ok = ok && wait_prepared(dir, &w);
+        expect(ok, "prep-writer: after roll %d the sleeping thread was woken "
+               "and prepared the next segment (log.prep: %s)", round,
+               !exists(dir, "log.prep") ? "absent"
+               : ok ? "a whole segment of zeros" : "partly written");
+    }
+    wr_stop(&w);
+    st_close(&st);
+    expect_reloaded(dir, (size_t)(index - 1), "prep-writer");
+}
+
 static void part1_lock(void)
 {
     char dir[CL_PATH_MAX], msg[ST_ERR_MAX];
@@ -1427,6 +1524,7 @@ int main(int argc, char **argv)
     part1_names();
     part1_fill();
     part1_prepare();
+    part1_writer_prepare();
     part1_truncate_and_drop();
     part1_snapshots();
     part1_membership();
