@@ -1181,6 +1181,740 @@ START_TEST(test_snapshot_replaces_conflicting_suffix)
 }
 END_TEST
 
+/* ---- elections: PreVote, stale and duplicated answers ----------------------- */
+
+/*
+ * PreVote can deadlock an election: a node cut off at a low term comes
+ * back while the leader of the higher term crashes. Its pre-votes carry a
+ * term older than the other survivor's; dropped without an answer, they
+ * never teach it the higher term, while the other survivor's pre-votes
+ * are refused because its log is behind. Neither could win, for ever. Here the lagging-term node holds the more up-to-date
+ * log (3: term 2, last entry of term 2; 1: term 5, last entry of term 1):
+ * 1 must answer the stale pre-vote with its term, 3 must take it, and 3
+ * must then win.
+ */
+START_TEST(test_prevote_lower_term_node_with_longest_log_wins)
+{
+    struct h_opts o = opts(229, true);
+    struct harness *h = h_new(3, &o);
+    const raft_term a[] = {1, 1};
+    const raft_term c[] = {1, 1, 2};
+    ck_assert_int_eq(h_restore(h, 1, 5, 0, a, H_ARRAY_LEN(a)), 0);
+    ck_assert_int_eq(h_restore(h, 3, 2, 0, c, H_ARRAY_LEN(c)), 0);
+    struct world w;
+    w_init(&w, h);
+    w.dead = 1u << 2; /* the leader of term 5 crashed for good */
+    raft_id l = w_until_leader(&w, 20 * E);
+    ck_assert_uint_eq(l, 3);
+    ck_assert_uint_gt(h_status(h, 3).term, 5);
+    ck_assert(!w_ever_led(&w, 1));
+    w_run(&w, 3);
+    assert_caught_up(h, 1, 3);
+    h_free(h);
+}
+END_TEST
+
+/* Holds traffic between nodes 1 and 3 while *(bool *)arg. */
+static bool hold_1_3(const struct raft_msg *m, void *arg)
+{
+    return *(const bool *)arg && ((m->from == 1 && m->to == 3) ||
+                                  (m->from == 3 && m->to == 1));
+}
+
+/*
+ * A pre-vote grant carries the term the pre-candidate asked about (one
+ * above its own); a node that adopts the term of any message above its
+ * own takes that future term from a grant that arrives after it went back
+ * to following its leader, and with it deposes a healthy leader, which is
+ * what PreVote exists to prevent: a granted pre-vote answer must never
+ * raise a term. Here 3, cut off from leader 1 only, pre-votes; 2 grants,
+ * but the grant is late: 3 hears from 1 first. The late grant must change
+ * nothing: 3 stays at 1's term, following 1, and 1 keeps leading at its
+ * term.
+ */
+START_TEST(test_late_prevote_grant_changes_no_term)
+{
+    struct h_opts o = opts(233, false);
+    o.pre_vote = true; /* no CheckQuorum: 2 answers pre-votes at once */
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_heartbeat(h, 1, 2);
+    raft_term t = h_status(h, 1).term;
+    bool cut = true;
+    h->hold = hold_1_3;
+    h->hold_arg = &cut;
+    ck_assert_uint_gt(h_tick_until_role(h, 3, RAFT_PRECANDIDATE, 3 * E), 0);
+    ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_PREVOTE), 0);
+    const struct raft_msg *g = h_find(h, 2, 3, RAFT_MSG_PREVOTE_RESP, 0);
+    ck_assert_ptr_nonnull(g);
+    ck_assert(g->u.vote_resp.granted);
+    ck_assert_uint_eq(g->term, t + 1);
+    /* take the grant out of the network: it arrives last */
+    struct h_msg late;
+    size_t k = 0;
+    while (h->net[k].m.type != RAFT_MSG_PREVOTE_RESP) {
+        k++;
+    }
+    late = h->net[k];
+    memmove(&h->net[k], &h->net[k + 1], (h->n_net - k - 1) * sizeof(h->net[0]));
+    h->n_net--;
+    /* the link heals (3's pre-vote to 1 was lost): 1's heartbeat turns 3
+     * back into its follower */
+    h_drop(h, 3, 1, RAFT_MSG_PREVOTE);
+    cut = false;
+    h_heartbeat(h, 1, 1);
+    ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_FOLLOWER);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 3)), 1);
+    ck_assert_uint_eq(h_status(h, 3).term, t);
+    /* the late grant */
+    (void)raft_step(h_raft(h, 3), &late.m);
+    h_msg_free(&late);
+    ck_assert_uint_eq(h_status(h, 3).term, t);
+    ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_FOLLOWER);
+    h_heartbeat(h, 1, 3);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    for (raft_id id = 1; id <= 3; id++) {
+        ck_assert_uint_eq(h_status(h, id).term, t);
+    }
+    ck_assert_uint_eq(metrics(h, 3).elections_started, 0);
+    h_free(h);
+}
+END_TEST
+
+/*
+ * A candidate that counts granted answers rather than the voters who
+ * granted becomes leader without a majority when the network duplicates
+ * one voter's answer. Here, in a cluster of five, one
+ * voter's grant delivered three times (pre-vote, then vote) counts once;
+ * and a follower's acknowledgement delivered three times does not commit
+ * an entry either.
+ */
+START_TEST(test_duplicated_grants_and_acks_count_once)
+{
+    for (int pre = 0; pre <= 1; pre++) {
+        struct h_opts o = opts(239 + (uint64_t)pre, pre != 0);
+        struct harness *h = h_new(5, &o);
+        h_bootstrap_all(h);
+        struct raft *r = h_raft(h, 1);
+        int want = pre ? RAFT_PRECANDIDATE : RAFT_CANDIDATE;
+        ck_assert_uint_gt(h_tick_until_role(h, 1, want, 3 * E), 0);
+        h_drop_all(h);
+        struct raft_status st = h_status(h, 1);
+        raft_term asked = pre ? st.term + 1 : st.term;
+        struct raft_msg g = h_msg_vote_resp(2, 1, asked, true, st.last_index, st.last_term);
+        if (pre) {
+            g.type = RAFT_MSG_PREVOTE_RESP;
+        }
+        for (int i = 0; i < 3; i++) {
+            (void)raft_step(r, &g);
+            ck_assert_int_eq(raft_role(r), want);
+        }
+        if (pre) {
+            /* a third voter: the pre-vote is won, the real one starts */
+            g.from = 3;
+            ck_assert_int_eq(raft_step(r, &g), 0);
+            ck_assert_int_eq(raft_role(r), RAFT_CANDIDATE);
+            h_drop_all(h);
+            st = h_status(h, 1);
+            g = h_msg_vote_resp(2, 1, st.term, true, st.last_index, st.last_term);
+            for (int i = 0; i < 3; i++) {
+                (void)raft_step(r, &g);
+                ck_assert_int_eq(raft_role(r), RAFT_CANDIDATE);
+            }
+        }
+        g.from = 3;
+        ck_assert_int_eq(raft_step(r, &g), 0);
+        ck_assert_int_eq(raft_role(r), RAFT_LEADER);
+        h_drop_all(h);
+        /* acknowledgements: 1 and 2 are not 3 of 5 */
+        raft_index x;
+        ck_assert_int_eq(h_propose(h, 1, "x", &x), 0);
+        h_drop_all(h);
+        st = h_status(h, 1);
+        struct raft_msg ack = h_msg_append_resp(2, 1, st.term, true, x, 0, 0);
+        for (int i = 0; i < 3; i++) {
+            (void)raft_step(r, &ack);
+            ck_assert_uint_lt(h_status(h, 1).commit, x);
+        }
+        ack.from = 3;
+        ck_assert_int_eq(raft_step(r, &ack), 0);
+        ck_assert_uint_eq(h_status(h, 1).commit, x);
+        h_free(h);
+    }
+}
+END_TEST
+
+/* ---- snapshots: what the log no longer holds -------------------------------- */
+
+/* The vote or pre-vote answer from `from` to `to` in flight, or NULL. */
+static const struct raft_msg *vote_answer(struct harness *h, raft_id from, raft_id to)
+{
+    const struct raft_msg *m = h_find(h, from, to, RAFT_MSG_VOTE_RESP, 0);
+    return m != NULL ? m : h_find(h, from, to, RAFT_MSG_PREVOTE_RESP, 0);
+}
+
+/* Node `id` is asked for its vote (or pre-vote) by 2 at term t, for a log
+ * ending at (li, lt); returns whether it granted. */
+static bool asked_vote(struct harness *h, raft_id id, int type, raft_term t,
+                       raft_index li, raft_term lt)
+{
+    h_drop_all(h);
+    struct raft_msg m = h_msg_vote(2, id, t, li, lt);
+    m.type = type;
+    ck_assert_int_eq(raft_step(h_raft(h, id), &m), 0);
+    const struct raft_msg *a = vote_answer(h, id, 2);
+    ck_assert_ptr_nonnull(a);
+    bool g = a->u.vote_resp.granted;
+    h_drop_all(h);
+    return g;
+}
+
+/*
+ * A node whose log holds nothing after its snapshot can take the term of
+ * its last entry to be 0 (the empty log's), and so lose elections it
+ * should win and grant its vote to candidates missing committed
+ * entries. Here node 3 installs its leader's snapshot and holds nothing
+ * after it; its pre-votes and votes must name the snapshot's last entry,
+ * and it must refuse candidates whose log ends before that entry, or
+ * ends at its index with an older term; the same after a restart from
+ * the snapshot.
+ */
+START_TEST(test_vote_freshness_of_a_log_that_is_only_a_snapshot)
+{
+    struct h_opts o = snap_opts(241);
+    o.check_quorum = false; /* votes are answered at once */
+    struct harness *h = h_conf_cluster(0, &o);
+    struct world w;
+    /* Two more elections, so that the snapshot's last term is above 1 and
+     * a candidate's log can end later with an older term. */
+    h_elect(h, 2);
+    h_elect(h, 1);
+    w_init(&w, h);
+    w.cut = 1u << 3;
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
+    }
+    w_run(&w, 2);
+    ck_assert_int_eq(h_snapshot_take(h, 1), 0);
+    raft_index s = h_status(h, 1).snapshot_index;
+    raft_term st = h_status(h, 1).term;
+    ck_assert_uint_gt(st, 1);
+    ck_assert_uint_eq(h_status(h, 1).last_index, s);
+    ck_assert_uint_gt(s, 2);
+    w_rejoin_lossy(&w, 3);
+    w_run(&w, 3);
+    ck_assert_uint_eq(metrics(h, 3).snapshots_installed, 1);
+    struct raft_status s3 = h_status(h, 3);
+    ck_assert_uint_eq(s3.snapshot_index, s);
+    ck_assert_uint_eq(s3.last_index, s);
+    ck_assert_uint_eq(s3.last_term, st);
+    h->hold = NULL;
+    h_drop_all(h);
+    for (int restart = 0; restart <= 1; restart++) {
+        if (restart) {
+            ck_assert_int_eq(h_restart(h, 3), 0);
+            ck_assert_uint_eq(h_status(h, 3).last_index, s);
+            ck_assert_uint_eq(h_status(h, 3).last_term, st);
+        }
+        for (int pre = 0; pre <= 1; pre++) {
+            int type = pre ? RAFT_MSG_PREVOTE : RAFT_MSG_VOTE;
+            raft_term t = h_status(h, 3).term + 1;
+            ck_assert(!asked_vote(h, 3, type, t, s - 1, st));
+            t = h_status(h, 3).term + 1;
+            ck_assert(!asked_vote(h, 3, type, t, s + 5, st - 1));
+            t = h_status(h, 3).term + 1;
+            ck_assert(asked_vote(h, 3, type, t, s, st));
+        }
+        /* its own campaign names the snapshot's last entry */
+        ck_assert_uint_gt(h_tick_until_role(h, 3, RAFT_PRECANDIDATE, 3 * E), 0);
+        const struct raft_msg *pv = h_find(h, 3, 1, RAFT_MSG_PREVOTE, 0);
+        ck_assert_ptr_nonnull(pv);
+        ck_assert_uint_eq(pv->u.vote.last_index, s);
+        ck_assert_uint_eq(pv->u.vote.last_term, st);
+        h_drop_all(h);
+    }
+    h_free(h);
+}
+END_TEST
+
+/*
+ * A late AppendEntries that starts inside, or before, what a follower has
+ * compacted into its snapshot (prev_index 0, or an index whose term the
+ * follower no longer has) must neither append its compacted entries a
+ * second time after the snapshot nor be refused for good. The entries the
+ * snapshot covers are committed: they must be skipped, the rest checked
+ * and appended as usual, and nothing the follower holds rewritten.
+ */
+START_TEST(test_append_reaching_into_the_snapshot)
+{
+    struct h_opts o = snap_opts(251);
+    o.check_quorum = false;
+    o.pre_vote = false;
+    struct harness *h = h_new(3, &o);
+    /* snapshot of 1..5 (last term 1), then 6..7 of term 2; term 2 */
+    const raft_term after[] = {2, 2};
+    ck_assert_int_eq(h_restore_snapshot(h, 1, 5, 1, 2, 0, 6, after, 2), 0);
+    struct raft *r = h_raft(h, 1);
+    const raft_term all[] = {1, 1, 1, 1, 1, 2, 2, 2, 2, 2};
+    struct raft_entry ents[10];
+    char bufs[10 * 48];
+    h_mk_entries(ents, bufs, 1, all, 10);
+    struct {
+        raft_index prev; /* entries prev+1 .. last */
+        raft_index last;
+    } cases[] = {{0, 8}, {3, 9}, {0, 3}, {5, 10}, {2, 7}};
+    for (size_t c = 0; c < H_ARRAY_LEN(cases); c++) {
+        raft_index prev = cases[c].prev, last = cases[c].last;
+        raft_index had = h_status(h, 1).last_index;
+        h_reset_calls(h, 1);
+        h_drop_all(h);
+        struct raft_msg m = h_msg_append(2, 1, 2, prev, prev ? all[prev - 1] : 0, 5,
+                                         &ents[prev], (size_t)(last - prev));
+        ck_assert_int_eq(raft_step(r, &m), 0);
+        const struct raft_msg *a = h_find(h, 1, 2, RAFT_MSG_APPEND_RESP, 0);
+        ck_assert_ptr_nonnull(a);
+        H_CHECK(a->u.append_resp.success, "case %zu (prev %llu): refused", c,
+                (unsigned long long)prev);
+        /* prev_index + n_entries, or the commit index (5) if the whole
+         * request lay at or below it (raft.h) */
+        ck_assert_uint_eq(a->u.append_resp.index, last > 5 ? last : 5);
+        raft_index want = last > had ? last : had;
+        struct raft_status st = h_status(h, 1);
+        ck_assert_uint_eq(st.last_index, want);
+        ck_assert_uint_eq(st.snapshot_index, 5);
+        /* only what the follower lacked was written */
+        for (size_t k = 0; k < h_ncalls(h, 1, H_CB_PERSIST_ENTRIES); k++) {
+            ck_assert_uint_gt(h_call(h, 1, H_CB_PERSIST_ENTRIES, k)->index, had);
+        }
+        raft_term terms[16];
+        size_t n = h_log_terms(h, 1, terms, 16);
+        ck_assert_uint_eq(n, want - st.first_index + 1);
+        for (size_t k = 0; k < n; k++) {
+            ck_assert_uint_eq(terms[k], all[st.first_index - 1 + k]);
+        }
+        for (raft_index i = 6; i <= want; i++) {
+            struct raft_entry e;
+            ck_assert_int_eq(raft_entry_at(r, i, &e), 0);
+            char b[48];
+            size_t len = h_payload(b, i, all[i - 1]);
+            ck_assert_uint_eq(e.len, len);
+            ck_assert(memcmp(e.buf, b, len) == 0);
+        }
+    }
+    h_assert_disk_matches(h, 1);
+    h_free(h);
+}
+END_TEST
+
+/* Holds: everything to or from node 2 (crashed), AppendEntries and their
+ * replies (heartbeats lost), and every snapshot chunk but one per tick
+ * (*(int *)arg chunks may still pass). */
+static bool hold_slow_stream(const struct raft_msg *m, void *arg)
+{
+    int *left = arg;
+    if (m->from == 2 || m->to == 2 || m->type == RAFT_MSG_APPEND ||
+        m->type == RAFT_MSG_APPEND_RESP) {
+        return true;
+    }
+    if (m->type == RAFT_MSG_SNAPSHOT) {
+        if (*left == 0) {
+            return true;
+        }
+        (*left)--;
+    }
+    return false;
+}
+
+/*
+ * CheckQuorum must not depose a leader whose only live follower is busy
+ * receiving its snapshot. More generally, a snapshot stream that
+ * lasts longer than an election timeout must count as contact both ways:
+ * the leader, hearing only the answers to its chunks, keeps its quorum,
+ * and the follower, hearing only chunks, does not campaign. Here node 2 has
+ * crashed and node 3 takes a snapshot of 40 chunks at one chunk per tick,
+ * over four election timeouts, while every heartbeat between them is lost:
+ * the stream alone must keep both.
+ */
+START_TEST(test_slow_snapshot_stream_keeps_leader_and_follower)
+{
+    struct h_opts o = snap_opts(257);
+    o.snapshot_size = 4000;
+    o.max_msg_bytes = 100;
+    o.max_inflight = 1;
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_partition(h, 1u << 3);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
+    }
+    h_deliver_all(h);
+    h_heartbeat(h, 1, 1);
+    ck_assert_int_eq(h_snapshot_take(h, 1), 0);
+    ck_assert_uint_gt(h_status(h, 1).first_index, h_status(h, 3).last_index + 1);
+    h_drop(h, 1, 3, 0);
+    h_drop(h, 3, 1, 0);
+    raft_term t = h_status(h, 1).term;
+    int left = 0;
+    h->hold = hold_slow_stream;
+    h->hold_arg = &left;
+    unsigned ticks = 0;
+    while (metrics(h, 3).snapshots_installed == 0) {
+        H_CHECK(ticks < 8 * E, "no snapshot installed after %u ticks", ticks);
+        ck_assert_int_eq(raft_tick(h_raft(h, 1)), 0);
+        ck_assert_int_eq(raft_tick(h_raft(h, 3)), 0);
+        ticks++;
+        left = 1;
+        h_deliver_all(h);
+        h_drop(h, 1, 2, 0);
+        h_drop(h, 1, 3, RAFT_MSG_APPEND);
+        h_drop(h, 3, 1, RAFT_MSG_APPEND_RESP);
+        H_CHECK(raft_role(h_raft(h, 1)) == RAFT_LEADER,
+                "tick %u: the leader stepped down while streaming", ticks);
+        H_CHECK(raft_role(h_raft(h, 3)) == RAFT_FOLLOWER &&
+                    metrics(h, 3).prevotes_started == 0,
+                "tick %u: the follower campaigned while receiving", ticks);
+    }
+    ck_assert_uint_ge(ticks, 4 * E);
+    ck_assert_uint_eq(h_status(h, 1).term, t);
+    ck_assert_uint_eq(h_status(h, 3).term, t);
+    ck_assert_uint_eq(h_status(h, 3).snapshot_index, h_status(h, 1).snapshot_index);
+    h_free(h);
+}
+END_TEST
+
+/* ---- reads, transfers and quorums ------------------------------------------ */
+
+/* Is any read of node `id` served (status 0) from position `from` of its
+ * settled reads on? */
+static bool served_since(struct harness *h, raft_id id, size_t from)
+{
+    struct h_node *nd = h_node(h, id);
+    for (size_t k = from; k < nd->n_reads; k++) {
+        if (nd->reads[k].status == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * A leader that transfers leadership and goes on renewing its lease, from rounds its
+ * followers acknowledge until one of them votes for the target, can take
+ * up leading again when the transfer times out and serve reads from that
+ * lease, while the target, elected meanwhile, commits writes: stale reads.
+ * Here the TimeoutNow is delayed until just before the transfer times
+ * out; 3 acknowledges every round of 1 until it votes for 2, which then
+ * commits a write; 1, cut off, times the transfer out: no read may be
+ * served on 1 after the transfer started.
+ */
+START_TEST(test_no_lease_read_after_a_transfer)
+{
+    struct h_opts o = opts(263, true);
+    o.lease_reads = true;
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+    h_tick(h, 2, E); /* a node holds back its vote for E ticks after start */
+    h_tick(h, 3, E);
+    h_drop_all(h);
+    h_elect(h, 1);
+    ck_assert_int_eq(h_propose(h, 1, "x", NULL), 0);
+    h_deliver_all(h);
+    h_heartbeat(h, 1, 2);
+    struct raft *r1 = h_raft(h, 1);
+    int req[64];
+    int nreq = 0;
+    ck_assert_int_eq(raft_read_index(r1, &req[nreq++]), 0);
+    ck_assert_uint_eq(metrics(h, 1).lease_reads, 1); /* the lease holds */
+    size_t before = h_node(h, 1)->n_reads;
+    raft_term t = h_status(h, 1).term;
+    ck_assert_int_eq(raft_transfer_leadership(r1, 2), 0);
+    ck_assert_int_eq(raft_read_index(r1, &req[nreq++]), RAFT_ETRANSFER);
+    nreq--;
+    /* rounds go on, acknowledged, while the TimeoutNow is late */
+    struct h_msg tn;
+    memset(&tn, 0, sizeof(tn));
+    unsigned k;
+    for (k = 0; k < E - 2; k++) {
+        ck_assert_int_eq(raft_tick(r1), 0);
+        for (size_t i = 0; i < h->n_net;) {
+            if (h->net[i].m.type == RAFT_MSG_TIMEOUT_NOW) {
+                if (tn.m.type == 0) {
+                    tn = h->net[i];
+                } else {
+                    h_msg_free(&h->net[i]);
+                }
+                memmove(&h->net[i], &h->net[i + 1], (h->n_net - i - 1) * sizeof(h->net[0]));
+                h->n_net--;
+            } else {
+                i++;
+            }
+        }
+        h_deliver_all(h);
+    }
+    ck_assert_int_eq(tn.m.type, RAFT_MSG_TIMEOUT_NOW);
+    ck_assert_int_eq(raft_role(r1), RAFT_LEADER);
+    /* 1 is cut off; 2 campaigns, 3 votes for it, 2 commits a write */
+    h_partition(h, 1u << 1);
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &tn.m), 0);
+    h_msg_free(&tn);
+    h_deliver_all(h);
+    ck_assert_int_eq(raft_role(h_raft(h, 2)), RAFT_LEADER);
+    ck_assert_uint_eq(h_status(h, 2).term, t + 1);
+    raft_index y;
+    ck_assert_int_eq(h_propose(h, 2, "y", &y), 0);
+    h_deliver_all(h);
+    ck_assert_uint_ge(h_status(h, 2).commit, y);
+    /* 1 times the transfer out and leads on until CheckQuorum */
+    unsigned accepted = 0;
+    for (k = 0; k < 2 * E && raft_role(r1) == RAFT_LEADER; k++) {
+        ck_assert_int_eq(raft_tick(r1), 0);
+        if (nreq < 64 && raft_read_index(r1, &req[nreq]) == 0) {
+            nreq++;
+            accepted++;
+        }
+        H_CHECK(!served_since(h, 1, before),
+                "tick %u after the election of 2: node 1 served a read "
+                "(index %llu) while 2 had committed %llu",
+                k, (unsigned long long)h_node(h, 1)->reads[h_node(h, 1)->n_reads - 1].index,
+                (unsigned long long)y);
+    }
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_TRANSFER_ABORTED), 1);
+    ck_assert_uint_gt(accepted, 0); /* it did lead on, taking reads */
+    ck_assert_int_ne(raft_role(r1), RAFT_LEADER);
+    ck_assert(!served_since(h, 1, before));
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, before + accepted); /* failed */
+    h_free(h);
+}
+END_TEST
+
+/*
+ * A new leader, asked for a read index by a follower, does not know the commit index of its
+ * predecessor until it commits an entry of its own term; answering a read
+ * index before that gives an index below a write already acknowledged to
+ * a client. Here 1 commits x (2 and 3 hold it, neither knows it is
+ * committed) and crashes; 2 is elected; 3 asks 2 for a read index before
+ * 2's no-op commits: the read must settle at an index covering x, once x
+ * is applied on 3.
+ */
+START_TEST(test_forwarded_read_waits_for_the_new_leaders_term)
+{
+    struct h_opts o = opts(269, false); /* 3 votes at once */
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_heartbeat(h, 1, 2);
+    raft_index x;
+    ck_assert_int_eq(h_propose(h, 1, "x", &x), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_APPEND), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_APPEND), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_APPEND_RESP), 0);
+    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_APPEND_RESP), 0);
+    ck_assert_uint_ge(h_status(h, 1).commit, x); /* acknowledged to the client */
+    h_drop_all(h);
+    ck_assert_uint_lt(h_status(h, 2).commit, x);
+    ck_assert_uint_lt(h_status(h, 3).commit, x);
+    /* 1 crashes; 2 wins with 3's vote */
+    h_partition(h, 1u << 1);
+    ck_assert_uint_gt(h_tick_until_role(h, 2, RAFT_CANDIDATE, 3 * E), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 3, RAFT_MSG_VOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_VOTE_RESP), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 2)), RAFT_LEADER);
+    /* 3 hears of its leader (the no-op arrives); the ack is held */
+    ck_assert_int_eq(h_deliver_one(h, 2, 3, RAFT_MSG_APPEND), 0);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 3)), 2);
+    ck_assert_uint_lt(h_status(h, 2).commit, x);
+    int req = 1;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 3), &req), 0);
+    ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_READ), 0);
+    /* whatever 2 answers now, and then everything */
+    h_deliver_all(h);
+    h_heartbeat(h, 2, 2);
+    struct h_node *n3 = h_node(h, 3);
+    ck_assert_uint_eq(n3->n_reads, 1);
+    ck_assert_int_eq(n3->reads[0].status, 0);
+    H_CHECK(n3->reads[0].index >= x && n3->reads[0].applied >= x,
+            "read served at index %llu with %llu applied; x, committed before "
+            "the read was asked for, is at %llu",
+            (unsigned long long)n3->reads[0].index,
+            (unsigned long long)n3->reads[0].applied, (unsigned long long)x);
+    h_free(h);
+}
+END_TEST
+
+/*
+ * If the entry leaving a joint configuration were written only once, when
+ * the joint entry commits, a leader kept from writing it then would never
+ * try again, and the cluster would stay joint for good. A leader that
+ * stepped down is covered above by test_auto_leave_after_leader_change;
+ * here the leader is busy with a leadership
+ * transfer, which refuses proposals, when the joint entry commits. The
+ * transfer is abandoned (its target is cut off): the leader must then
+ * leave the joint configuration.
+ */
+START_TEST(test_auto_leave_after_an_abandoned_transfer)
+{
+    struct h_opts o = opts(271, true);
+    struct world w;
+    struct harness *h = w_cluster_with_learner(&w, &o);
+    struct raft_change swap[] = {{RAFT_CHANGE_ADD_VOTER, 4}, {RAFT_CHANGE_REMOVE, 3}};
+    raft_index j;
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 2, RAFT_JOINT_AUTO, &j), 0);
+    w.cut = 1u << 2;
+    w_net(&w); /* committed on 1 ({1, 3} and {1, 4}); no tick yet */
+    struct raft_status st = h_status(h, 1);
+    ck_assert(st.joint);
+    ck_assert_uint_eq(st.commit, j);
+    ck_assert_uint_eq(st.last_index, j);
+    ck_assert_int_eq(raft_transfer_leadership(h_raft(h, 1), 2), 0);
+    w_run(&w, 3 * E);
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_TRANSFER_ABORTED), 1);
+    ck_assert_uint_eq(w_leader(&w), 1);
+    st = h_status(h, 1);
+    ck_assert(!st.joint);
+    ck_assert_uint_gt(st.conf_index, j);
+    ck_assert_uint_ge(st.commit, st.conf_index);
+    H_ASSERT_CONF(h, 1, "1V 2V 4V");
+    H_ASSERT_CONF(h, 4, "1V 2V 4V");
+    w.cut = 0;
+    w_run(&w, 3);
+    H_ASSERT_CONF(h, 2, "1V 2V 4V");
+    h_free(h);
+}
+END_TEST
+
+/*
+ * CheckQuorum must count what a majority counts: a leader that hears only
+ * from learners, or, while joint, from a majority of one voter group
+ * only, has lost its quorum and must step down. Here: voters {1, 2, 3} with learners 4 and
+ * 5, 2 and 3 cut off; then the joint {1, 2, 3} -> {1, 4, 5}, 2 and 3 cut
+ * off (4 and 5 are a majority of the incoming group with 1).
+ */
+START_TEST(test_check_quorum_counts_voters_of_each_group)
+{
+    for (int joint = 0; joint <= 1; joint++) {
+        struct h_opts o = opts(277 + (uint64_t)joint, true);
+        struct harness *h = h_conf_cluster(2, &o);
+        struct world w;
+        w_init(&w, h);
+        h->strict = false;
+        struct raft_change add[] = {{RAFT_CHANGE_ADD_LEARNER, 4}, {RAFT_CHANGE_ADD_LEARNER, 5}};
+        ck_assert_int_eq(raft_propose_change(h_raft(h, 1), add, 2, RAFT_JOINT_AUTO, NULL), 0);
+        w_run(&w, 3);
+        if (joint) {
+            struct raft_change swap[] = {{RAFT_CHANGE_ADD_VOTER, 4},
+                                         {RAFT_CHANGE_ADD_VOTER, 5},
+                                         {RAFT_CHANGE_REMOVE, 2},
+                                         {RAFT_CHANGE_REMOVE, 3}};
+            ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 4, RAFT_JOINT_EXPLICIT, NULL), 0);
+            w_run(&w, 3);
+            H_ASSERT_CONF(h, 1, "1VO 2O 3O 4V 5V");
+        } else {
+            H_ASSERT_CONF(h, 1, "1V 2V 3V 4L 5L");
+        }
+        ck_assert_uint_eq(h_status(h, 1).commit, h_status(h, 1).last_index);
+        w.cut = 1u << 2 | 1u << 3;
+        w_run(&w, 2 * E + 2);
+        H_CHECK(raft_role(h_raft(h, 1)) != RAFT_LEADER,
+                "%s: node 1 still leads two election timeouts after 2 and 3 "
+                "were cut off", joint ? "joint" : "learners");
+        ck_assert_uint_eq(metrics(h, 1).quorum_lost, 1);
+        h_free(h);
+    }
+}
+END_TEST
+
+/* ---- reordered and duplicated replies ---------------------------------------- */
+
+/* Position in the network of the k-th message from -> to of `type`. */
+static size_t net_pos(struct harness *h, raft_id from, raft_id to, int type, size_t k)
+{
+    for (size_t i = 0; i < h->n_net; i++) {
+        const struct raft_msg *m = &h->net[i].m;
+        if (m->from == from && m->to == to && m->type == type && k-- == 0) {
+            return i;
+        }
+    }
+    ck_abort_msg("no %s %llu -> %llu in flight", h_msg_type_name(type),
+                 (unsigned long long)from, (unsigned long long)to);
+    return 0;
+}
+
+/*
+ * Stale replies must not move a leader's progress back: a duplicated
+ * rejection must not lower the follower's next index a second time, a
+ * rejection overtaken by later traffic must not send the follower entries
+ * again, and an acknowledgement arriving after a later one must not lower
+ * match and next. Here, for follower 2 of
+ * leader 1: a rejection duplicated by the network arrives again once 2 has
+ * caught up, and acknowledgements of two pipelined messages arrive in
+ * reverse order. The leader's progress for 2 must neither go back nor
+ * leave pipelining, and it must send 2 no entry a second time.
+ */
+START_TEST(test_stale_and_reordered_append_replies)
+{
+    struct h_opts o = opts(281, false);
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_heartbeat(h, 1, 2);
+    /* 2 misses three entries */
+    h_partition(h, 1u << 2);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
+    }
+    h_deliver_all(h);
+    h_drop(h, 1, 2, 0);
+    h_partition(h, 0);
+    raft_index last = h_status(h, 1).last_index;
+    /* the heartbeat is refused, and the refusal duplicated */
+    ck_assert_int_eq(h_tick(h, 1, 1), 0);
+    h_drop(h, 1, 3, 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_APPEND), 0);
+    size_t i = net_pos(h, 2, 1, RAFT_MSG_APPEND_RESP, 0);
+    ck_assert(!h->net[i].m.u.append_resp.success);
+    h_duplicate_at(h, i);
+    ck_assert_int_eq(h_deliver_at(h, net_pos(h, 2, 1, RAFT_MSG_APPEND_RESP, 0)), 0);
+    /* the missing entries, and their acknowledgement */
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_APPEND), 0);
+    size_t ack = net_pos(h, 2, 1, RAFT_MSG_APPEND_RESP, 1);
+    ck_assert(h->net[ack].m.u.append_resp.success);
+    ck_assert_int_eq(h_deliver_at(h, ack), 0);
+    struct raft_progress p = h_progress(h, 1, 2);
+    ck_assert_uint_eq(p.match, last);
+    ck_assert_int_eq(p.state, RAFT_PROGRESS_REPLICATE);
+    /* the duplicate of the refusal, late */
+    h_reset_calls(h, 1);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_APPEND_RESP), 0);
+    p = h_progress(h, 1, 2);
+    ck_assert_uint_eq(p.match, last);
+    ck_assert_uint_eq(p.next, last + 1);
+    ck_assert_int_eq(p.state, RAFT_PROGRESS_REPLICATE);
+    ck_assert_uint_eq(h_count(h, 1, 2, RAFT_MSG_APPEND), 0);
+    /* two pipelined messages, acknowledged in reverse order */
+    h_drop_all(h);
+    raft_index a, b;
+    ck_assert_int_eq(h_propose(h, 1, "a", &a), 0);
+    ck_assert_int_eq(h_propose(h, 1, "b", &b), 0);
+    h_drop(h, 1, 3, 0);
+    ck_assert_uint_eq(h_count(h, 1, 2, RAFT_MSG_APPEND), 2);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_APPEND), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_APPEND), 0);
+    ck_assert_int_eq(h_deliver_at(h, net_pos(h, 2, 1, RAFT_MSG_APPEND_RESP, 1)), 0);
+    p = h_progress(h, 1, 2);
+    ck_assert_uint_eq(p.match, b);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_APPEND_RESP), 0);
+    p = h_progress(h, 1, 2);
+    ck_assert_uint_eq(p.match, b);
+    ck_assert_uint_eq(p.next, b + 1);
+    ck_assert_int_eq(p.state, RAFT_PROGRESS_REPLICATE);
+    ck_assert_uint_eq(h_count(h, 1, 2, RAFT_MSG_APPEND), 0);
+    ck_assert_uint_eq(h_status(h, 1).commit, b);
+    h_free(h);
+}
+END_TEST
+
 Suite *raft_known_suite(void)
 {
     Suite *s = suite_create("known");
@@ -1225,6 +1959,33 @@ Suite *raft_known_suite(void)
     tcase_add_test(tc, test_config_rollback_after_compaction);
     tcase_add_test(tc, test_config_rollback_after_compaction_and_restart);
     tcase_add_test(tc, test_snapshot_replaces_conflicting_suffix);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("elections");
+    h_tcase_cleanup(tc);
+    tcase_add_test(tc, test_prevote_lower_term_node_with_longest_log_wins);
+    tcase_add_test(tc, test_late_prevote_grant_changes_no_term);
+    tcase_add_test(tc, test_duplicated_grants_and_acks_count_once);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("snapshots2");
+    h_tcase_cleanup(tc);
+    tcase_add_test(tc, test_vote_freshness_of_a_log_that_is_only_a_snapshot);
+    tcase_add_test(tc, test_append_reaching_into_the_snapshot);
+    tcase_add_test(tc, test_slow_snapshot_stream_keeps_leader_and_follower);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("reads_quorums");
+    h_tcase_cleanup(tc);
+    tcase_add_test(tc, test_no_lease_read_after_a_transfer);
+    tcase_add_test(tc, test_forwarded_read_waits_for_the_new_leaders_term);
+    tcase_add_test(tc, test_auto_leave_after_an_abandoned_transfer);
+    tcase_add_test(tc, test_check_quorum_counts_voters_of_each_group);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("replies");
+    h_tcase_cleanup(tc);
+    tcase_add_test(tc, test_stale_and_reordered_append_replies);
     suite_add_tcase(s, tc);
     return s;
 }
