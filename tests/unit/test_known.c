@@ -1,6 +1,7 @@
 /*
  * test_known.c - scenarios known to break Raft implementations around
- * membership changes, leadership transfer and snapshots.
+ * membership changes, leadership transfer, snapshots, PreVote and vote
+ * counting, reads, and stale or reordered replies.
  *
  * Each test says what can go wrong in its scenario and what this library
  * must do instead. The scenarios are driven through the harness
