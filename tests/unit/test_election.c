@@ -566,6 +566,11 @@ START_TEST(test_candidate_convert_to_follower_on_append_from_new_leader)
     ck_assert_uint_eq(st.leader, 2);
     /* the vote of term 3 was given (to itself) and must stay */
     ck_assert_uint_eq(st.vote, 1);
+    /* the role change is reported in this call, though the term stays */
+    const struct h_event *ev = h_event(h, 1, RAFT_EVENT_ROLE, 0);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(ev->role, RAFT_FOLLOWER);
+    ck_assert_uint_eq(ev->term, 3);
     const struct raft_msg *resp = h_find(h, 1, 2, RAFT_MSG_APPEND_RESP, 0);
     ck_assert(resp != NULL);
     ck_assert(resp->u.append_resp.success);
@@ -678,11 +683,14 @@ END_TEST
 
 /* The term space is finite: a node at term UINT64_MAX - 1 cannot start an
  * election (a message of term UINT64_MAX is malformed, raft.h), must not
- * send one, and stays a sane follower. */
+ * send one, and stays a sane follower. With PreVote (_i == 1) not even a
+ * pre-vote: it asks for a term that could not be taken. */
 START_TEST(test_term_space_exhausted)
 {
     const raft_term log[] = {1};
-    struct harness *h = h_new(3, &opts5);
+    struct h_opts o = opts5;
+    o.pre_vote = _i == 1;
+    struct harness *h = h_new(3, &o);
     ck_assert_int_eq(h_restore(h, 1, UINT64_MAX - 1, 0, log, 1), 0);
     /* raft_restore of term UINT64_MAX is not a possible state */
     ck_assert_int_eq(h_restore(h, 2, UINT64_MAX, 0, log, 1), RAFT_EINVAL);
@@ -705,6 +713,29 @@ START_TEST(test_term_space_exhausted)
     struct raft_msg m = h_msg_append(3, 1, UINT64_MAX - 1, 1, 1, 1, NULL, 0);
     ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
     ck_assert_uint_eq(h_status(h, 1).commit, 1);
+    h_free(h);
+}
+END_TEST
+
+/* TIMEOUT_NOW of term UINT64_MAX - 2 still leaves one term to campaign
+ * in: the node adopts it and starts the election of term UINT64_MAX - 1,
+ * the last one (the bound is exact, as in test_term_space_exhausted). */
+START_TEST(test_timeout_now_at_last_usable_term)
+{
+    const raft_term log[] = {1};
+    struct harness *h = h_new(3, &opts5);
+    ck_assert_int_eq(h_restore(h, 1, UINT64_MAX - 3, 0, log, 1), 0);
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_TIMEOUT_NOW;
+    m.from = 2;
+    m.to = 1;
+    m.term = UINT64_MAX - 2;
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_int_eq(st.role, RAFT_CANDIDATE);
+    ck_assert_uint_eq(st.term, UINT64_MAX - 1);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 2);
     h_free(h);
 }
 END_TEST
@@ -738,7 +769,8 @@ Suite *raft_election_suite(void)
     tcase_add_test(tc, test_candidate_start_new_election_on_timeout);
     tcase_add_test(tc, test_election_in_cluster_all_agree);
     tcase_add_test(tc, test_election_liveness_with_simultaneous_timeouts);
-    tcase_add_test(tc, test_term_space_exhausted);
+    tcase_add_loop_test(tc, test_term_space_exhausted, 0, 2);
+    tcase_add_test(tc, test_timeout_now_at_last_usable_term);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
