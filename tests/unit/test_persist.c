@@ -98,7 +98,9 @@ END_TEST
 
 /* A leader that sees a higher term but cannot persist it: the call fails
  * and leaves the node as it was (raft.h: the node keeps its previous term
- * and vote) - still leading its own term; the next attempt steps down. */
+ * and vote) - still leading its own term; the next attempt steps down.
+ * The higher term comes in an AppendEntries reply (_i == 0) or in a
+ * follower's read request (_i == 1), which the leader must not take. */
 START_TEST(test_persist_state_failure_on_leader_seeing_higher_term)
 {
     const raft_term log[] = {1};
@@ -108,6 +110,14 @@ START_TEST(test_persist_state_failure_on_leader_seeing_higher_term)
     struct raft_status before = h_status(h, 1);
     struct raft_msg m = h_msg_append_resp(2, 1, 9, false, before.last_index,
                                           1, 1);
+    if (_i == 1) {
+        memset(&m, 0, sizeof(m));
+        m.type = RAFT_MSG_READ;
+        m.from = 2;
+        m.to = 1;
+        m.term = 9;
+        m.u.read.id = 1;
+    }
     h_node(h, 1)->fail_persist_state = 1;
     ck_assert_int_eq(raft_step(r, &m), RAFT_EPERSIST);
     struct raft_status after = h_status(h, 1);
@@ -536,7 +546,7 @@ Suite *raft_persist_suite(void)
     tcase_add_loop_test(tc, test_persist_state_failure_when_granting_vote, 0,
                         (int)H_ARRAY_LEN(vote_fail_cases));
     tcase_add_test(tc, test_persist_state_failure_on_new_term_from_leader);
-    tcase_add_test(tc, test_persist_state_failure_on_leader_seeing_higher_term);
+    tcase_add_loop_test(tc, test_persist_state_failure_on_leader_seeing_higher_term, 0, 2);
     tcase_add_test(tc, test_persist_state_failure_when_starting_election);
     tcase_add_loop_test(tc, test_persist_entries_failure_on_follower, 0,
                         (int)H_ARRAY_LEN(entries_fail_cases));
