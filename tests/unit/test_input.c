@@ -308,6 +308,23 @@ static void b_second_leader(struct raft_msg *m, struct raft_entry *e)
     m->from = 3; /* node 2 is the leader of term 5 */
     m->term = 5;
 }
+/* A snapshot chunk is a leader's message too: from a node other than the
+ * known leader of our term it is refused before anything else is looked
+ * at (here the node has no snapshot callbacks, which would give
+ * RAFT_EINVAL). */
+static void b_second_leader_snapshot(struct raft_msg *m, struct raft_entry *e)
+{
+    (void)e;
+    memset(m, 0, sizeof(*m));
+    m->type = RAFT_MSG_SNAPSHOT;
+    m->from = 3; /* node 2 is the leader of term 5 */
+    m->to = 1;
+    m->term = 5;
+    m->u.snapshot.index = 3;
+    m->u.snapshot.index_term = 2;
+    m->u.snapshot.len = sizeof(pay40);
+    m->u.snapshot.data = pay40;
+}
 static void b_leader_other_leader(struct raft_msg *m, struct raft_entry *e)
 {
     base_append(m, e, 0);
@@ -381,6 +398,8 @@ static const struct bad_case cases[] = {
      RAFT_EBADMSG, false, b_term_with_sum},
     {"second leader in the same term", FOLLOWER, RAFT_EBADMSG, false,
      b_second_leader},
+    {"snapshot from a second leader in the same term", FOLLOWER, RAFT_EBADMSG,
+     false, b_second_leader_snapshot},
     {"another leader in the leader's own term", LEADER, RAFT_EBADMSG, false,
      b_leader_other_leader},
     {"ack of an index past the leader's log", LEADER, RAFT_EBADMSG, false,
