@@ -1268,6 +1268,42 @@ START_TEST(test_chunk_at_or_below_commit_is_done)
 }
 END_TEST
 
+/* The first chunk of another snapshot whose write fails ends the stream
+ * being received: the host was told to start over, so what it held of the
+ * old stream is gone. A later chunk of the old stream must not be taken
+ * as its continuation: it is answered with offset 0, nothing written. */
+START_TEST(test_failed_first_chunk_ends_the_stream)
+{
+    struct h_opts o = snap_opts();
+    raft_term log[30];
+    for (size_t i = 0; i < 30; i++) {
+        log[i] = 1;
+    }
+    struct harness *h = h_single(3, &o, 1, 0, log, 30);
+    unsigned char *a = h_snapshot_encode(21, 1, 0x5eed, 250);
+    unsigned char *b = h_snapshot_encode(25, 1, 0x5eed, 250);
+    struct raft_msg m = chunk_msg(2, 1, 1, 21, 1, a, 250, 0, CHUNK);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    h_drop_all(h);
+    h_node(h, 1)->fail_snapshot_write = 1;
+    m = chunk_msg(2, 1, 1, 25, 1, b, 250, 0, CHUNK);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), RAFT_EPERSIST);
+    h_drop_all(h);
+    size_t writes = h_ncalls(h, 1, H_CB_SNAPSHOT_WRITE);
+    m = chunk_msg(2, 1, 1, 21, 1, a, 250, CHUNK, CHUNK);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    ck_assert_uint_eq(h_ncalls(h, 1, H_CB_SNAPSHOT_WRITE), writes);
+    const struct raft_msg *r = h_find(h, 1, 2, RAFT_MSG_SNAPSHOT_RESP, 0);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->u.snapshot_resp.index, 21);
+    ck_assert_uint_eq(r->u.snapshot_resp.offset, 0);
+    ck_assert(!r->u.snapshot_resp.done);
+    free(a);
+    free(b);
+    h_free(h);
+}
+END_TEST
+
 /* keep: node 1's log holds the snapshot's last entry (21, term 1) and nine
  * more; none is committed. The entries after the snapshot stay. */
 START_TEST(test_install_keeps_matching_suffix)
@@ -1552,6 +1588,57 @@ static const struct restore_case restore_cases[] = {
     {"entries ending at it", 3, {2, 2, 2}, 3, 0, 5, 2},
     {"no entries", 6, {0}, 0, 0, 5, 2},
 };
+
+/* Only a snapshot brings the log index near UINT64_MAX (raft.h, raft_tick):
+ * a node whose log ends at UINT64_MAX - 2 still wins an election (its
+ * no-op takes UINT64_MAX - 1, the last index a follower accepts), and then
+ * refuses every proposal, one entry or a batch, with RAFT_ENOSPACE. */
+START_TEST(test_index_space_nearly_exhausted)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = h_new(1, &o);
+    const raft_term none[] = {0};
+    ck_assert_int_eq(h_restore_snapshot(h, 1, UINT64_MAX - 2, 2, 3, 0,
+                                        UINT64_MAX - 1, none, 0), 0);
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_LEADER, 3 * E), 0);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_uint_eq(st.last_index, UINT64_MAX - 1);
+    ck_assert_uint_eq(st.commit, UINT64_MAX - 1);
+    struct raft_buf b = {.base = "x", .len = 1};
+    raft_index idx = 0;
+    ck_assert_int_eq(raft_propose_batch(h_raft(h, 1), &b, 1, &idx), RAFT_ENOSPACE);
+    ck_assert_int_eq(h_propose(h, 1, "x", &idx), RAFT_ENOSPACE);
+    ck_assert_uint_eq(h_status(h, 1).last_index, UINT64_MAX - 1);
+    h_free(h);
+}
+END_TEST
+
+/* A node whose log ends at UINT64_MAX - 1 has no index left for a new
+ * term's no-op: raft_tick reports RAFT_ENOSPACE and no election, nor
+ * pre-vote (_i == 1), is started. */
+START_TEST(test_index_space_exhausted_no_election)
+{
+    struct h_opts o = snap_opts();
+    o.pre_vote = _i == 1;
+    struct harness *h = h_new(3, &o);
+    const raft_term none[] = {0};
+    ck_assert_int_eq(h_restore_snapshot(h, 1, UINT64_MAX - 1, 2, 3, 0,
+                                        UINT64_MAX, none, 0), 0);
+    int last_rc = 0;
+    for (unsigned i = 0; i < 5 * E; i++) {
+        int rc = raft_tick(h_raft(h, 1));
+        ck_assert_msg(rc == 0 || rc == RAFT_ENOSPACE, "raft_tick = %d (%s)", rc,
+                      raft_strerror(rc));
+        last_rc = rc ? rc : last_rc;
+    }
+    ck_assert_int_eq(last_rc, RAFT_ENOSPACE);
+    ck_assert_uint_eq(h_count(h, 1, 0, 0), 0);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_int_eq(st.role, RAFT_FOLLOWER);
+    ck_assert_uint_eq(st.term, 3);
+    h_free(h);
+}
+END_TEST
 
 START_TEST(test_restore_snapshot_cases)
 {
@@ -2048,6 +2135,7 @@ Suite *raft_snapshot_suite(void)
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_chunk_at_or_below_commit_is_done);
     tcase_add_test(tc, test_install_keeps_matching_suffix);
+    tcase_add_test(tc, test_failed_first_chunk_ends_the_stream);
     tcase_add_test(tc, test_install_drops_conflicting_log);
     suite_add_tcase(s, tc);
     tc = tcase_create("failures");
@@ -2060,6 +2148,8 @@ Suite *raft_snapshot_suite(void)
     tc = tcase_create("restore");
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_restore_snapshot_cases);
+    tcase_add_test(tc, test_index_space_nearly_exhausted);
+    tcase_add_loop_test(tc, test_index_space_exhausted_no_election, 0, 2);
     tcase_add_test(tc, test_restore_snapshot_einval);
     tcase_add_test(tc, test_restore_snapshot_applies_after_it);
     suite_add_tcase(s, tc);
