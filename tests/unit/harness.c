@@ -64,12 +64,32 @@ static uint64_t get64le(const unsigned char *p)
 /* ---- counting allocator --------------------------------------------------- */
 
 /* Every block carries a header with its size and a magic number, so frees
- * of foreign pointers are caught and outstanding bytes are exact. */
+ * of foreign pointers are caught and outstanding bytes are exact, and a
+ * guard after its last byte, checked when it is freed or resized, so a
+ * write past its end (the library under-reserving an array) fails the
+ * test at the latest when the node is destroyed. */
 #define H_MAGIC 0x52414654u
+#define H_GUARD_LEN 32u
+#define H_GUARD_BYTE 0xa5
 struct h_hdr {
     alignas(max_align_t) size_t size;
     unsigned magic;
 };
+
+static void guard_set(struct h_hdr *hd)
+{
+    memset((unsigned char *)(hd + 1) + hd->size, H_GUARD_BYTE, H_GUARD_LEN);
+}
+
+static void guard_check(const struct h_hdr *hd)
+{
+    const unsigned char *g = (const unsigned char *)(hd + 1) + hd->size;
+    for (size_t i = 0; i < H_GUARD_LEN; i++) {
+        H_CHECK(g[i] == H_GUARD_BYTE,
+                "heap block of %zu bytes written past its end (byte %zu)",
+                hd->size, hd->size + i);
+    }
+}
 
 static bool alloc_should_fail(struct h_alloc *a)
 {
@@ -87,12 +107,13 @@ static void *h_alloc_alloc(void *ctx, size_t size)
     if (alloc_should_fail(a)) {
         return NULL;
     }
-    struct h_hdr *hd = malloc(sizeof(*hd) + (size ? size : 1));
+    struct h_hdr *hd = malloc(sizeof(*hd) + size + H_GUARD_LEN);
     if (hd == NULL) {
         return NULL;
     }
     hd->size = size;
     hd->magic = H_MAGIC;
+    guard_set(hd);
     a->blocks++;
     a->bytes += size;
     return hd + 1;
@@ -110,6 +131,7 @@ static void h_alloc_free(void *ctx, void *ptr)
         a->bad_free++;
         return;
     }
+    guard_check(hd);
     hd->magic = 0;
     a->blocks--;
     a->bytes -= hd->size;
@@ -130,12 +152,14 @@ static void *h_alloc_realloc(void *ctx, void *ptr, size_t size)
     if (alloc_should_fail(a)) {
         return NULL; /* the old block stays valid, as with realloc(3) */
     }
+    guard_check(hd);
     size_t old = hd->size;
-    struct h_hdr *nh = realloc(hd, sizeof(*nh) + (size ? size : 1));
+    struct h_hdr *nh = realloc(hd, sizeof(*nh) + size + H_GUARD_LEN);
     if (nh == NULL) {
         return NULL;
     }
     nh->size = size;
+    guard_set(nh);
     a->bytes = a->bytes - old + size;
     return nh + 1;
 }

@@ -1618,6 +1618,33 @@ START_TEST(test_random_walk_preserves_safety_properties)
 }
 END_TEST
 
+/* A follower makes room for every term run of the entries it appends
+ * before it appends them. Its log holds 7 runs (the run array's first
+ * allocation has room for 8); entries of terms 8, 8, 9 add two more, so
+ * the array must grow (the counting allocator's guard catches a write past
+ * its end when the node is destroyed). */
+START_TEST(test_append_reserves_every_term_run)
+{
+    struct h_opts o = opts;
+    o.counting_alloc = true;
+    struct harness *h = h_new(3, &o);
+    const raft_term log[] = {1, 2, 3, 4, 5, 6, 7};
+    ck_assert_int_eq(h_restore(h, 1, 7, 0, log, 7), 0);
+    const raft_term ts[] = {8, 8, 9};
+    struct raft_entry ents[3];
+    char bufs[3 * 48];
+    h_mk_entries(ents, bufs, 8, ts, 3);
+    struct raft_msg m = h_msg_append(2, 1, 9, 7, 7, 0, ents, 3);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_uint_eq(st.last_index, 10);
+    ck_assert_uint_eq(st.last_term, 9);
+    raft_term want[] = {1, 2, 3, 4, 5, 6, 7, 8, 8, 9};
+    h_assert_log_terms(h, 1, want, 10);
+    h_free(h);
+}
+END_TEST
+
 Suite *raft_replication_suite(void)
 {
     Suite *s = suite_create("replication");
@@ -1627,6 +1654,7 @@ Suite *raft_replication_suite(void)
     tcase_add_loop_test(tc, test_append_entries_reply_false_if_log_lacks_prev_entry,
                         0, (int)H_ARRAY_LEN(lacks_cases));
     tcase_add_test(tc, test_append_entries_delete_conflicting_entry_and_all_that_follow);
+    tcase_add_test(tc, test_append_reserves_every_term_run);
     tcase_add_test(tc, test_append_entries_stale_matching_append_does_not_truncate);
     tcase_add_test(tc, test_append_entries_append_new_entries_not_in_log);
     tcase_add_test(tc, test_append_entries_request_below_commit_is_acked_without_change);
