@@ -519,8 +519,6 @@ START_TEST(test_read_index_on_follower)
 }
 END_TEST
 
-/* A follower resends its unanswered reads every heartbeat interval; a node
- * that no longer leads refuses them, and the follower fails them. */
 /* Reads forwarded by two followers at once are both served: each
  * follower numbers its own reads, so one follower's waiting request covers
  * only that follower's later ones, whatever the numbers. */
@@ -596,6 +594,8 @@ START_TEST(test_read_index_follower_settled_when_applied)
 }
 END_TEST
 
+/* A follower resends its unanswered reads every heartbeat interval; a node
+ * that no longer leads refuses them, and the follower fails them. */
 START_TEST(test_read_index_follower_resend_and_refusal)
 {
     struct harness *h = h_new(3, &on3);
@@ -891,9 +891,10 @@ END_TEST
  * the latest message it had from its leader, whichever path took it: here
  * an AppendEntries in order, with entries (_i == 0, the common case under
  * load) or without (_i == 1), both taken without the general path,
- * received long after the last heartbeat. Counting from the heartbeat instead would let another node be
- * elected while the leader still serves reads from a lease this follower's
- * acknowledgement of those entries renewed. */
+ * received long after the last heartbeat. Counting from the heartbeat
+ * instead would let another node be elected while the leader still serves
+ * reads from a lease this follower's acknowledgement of those entries
+ * renewed. */
 START_TEST(test_lease_append_in_order_renews_vote_hold_back)
 {
     struct h_opts o = on3;
