@@ -887,15 +887,16 @@ START_TEST(test_lease_restarted_node_holds_back_its_vote)
 }
 END_TEST
 
-/* With leases, a follower holds back its vote for election_ticks after
- * the latest message it had from its leader, whichever path took it: here
- * an AppendEntries in order, with entries (_i == 0, the common case under
+/* With lease reads on, a follower's leader stickiness counts from the
+ * latest message it had from its leader, whichever path took it: here an
+ * AppendEntries in order, with entries (_i == 0, the common case under
  * load) or without (_i == 1), both taken without the general path,
  * received long after the last heartbeat. Counting from the heartbeat
- * instead would let another node be elected while the leader still serves
- * reads from a lease this follower's acknowledgement of those entries
- * renewed. */
-START_TEST(test_lease_append_in_order_renews_vote_hold_back)
+ * only would let a node that cannot hear the leader force an election on
+ * a follower that is being replicated to all along. (No lease read would
+ * turn stale: leases rest on heartbeat rounds, and the follower holds back
+ * from the heartbeat it echoed either way.) */
+START_TEST(test_lease_stickiness_renewed_by_append_in_order)
 {
     struct h_opts o = on3;
     o.lease_reads = true;
@@ -1181,7 +1182,7 @@ Suite *raft_reads_suite(void)
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_lease_read_without_round_until_lease_expires);
     tcase_add_test(tc, test_lease_restarted_node_holds_back_its_vote);
-    tcase_add_loop_test(tc, test_lease_append_in_order_renews_vote_hold_back, 0, 2);
+    tcase_add_loop_test(tc, test_lease_stickiness_renewed_by_append_in_order, 0, 2);
     tcase_add_test(tc, test_lease_config_checked);
     suite_add_tcase(s, tc);
 
