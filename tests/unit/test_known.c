@@ -1749,10 +1749,9 @@ END_TEST
  * the joint entry commits, a leader kept from writing it then would never
  * try again, and the cluster would stay joint for good. A leader that
  * stepped down is covered above by test_auto_leave_after_leader_change;
- * here the leader is busy with a leadership
- * transfer, which refuses proposals, when the joint entry commits. The
- * transfer is abandoned (its target is cut off): the leader must then
- * leave the joint configuration.
+ * here the leader is busy with a leadership transfer, which refuses
+ * proposals, when the joint entry commits. The transfer is abandoned (its
+ * target is cut off): the leader must then leave the joint configuration.
  */
 START_TEST(test_auto_leave_after_an_abandoned_transfer)
 {
