@@ -700,6 +700,74 @@ START_TEST(test_proposal_after_failed_send_slices_per_follower)
 }
 END_TEST
 
+/* A follower in step whose AppendEntries could not be sent lacks only the
+ * newest entry: the next heartbeat interval sends it that entry at once,
+ * besides the heartbeat, rather than wait for the heartbeat's reply. */
+START_TEST(test_heartbeat_resends_entry_after_failed_send)
+{
+    struct harness *h = leader_with_followers(3);
+    h_deliver_all(h);
+    ck_assert_int_eq(h_progress(h, 1, 2).state, RAFT_PROGRESS_REPLICATE);
+    raft_index idx;
+    h_drop_all(h);
+    h_node(h, 1)->fail_send_to[2] = 1;
+    ck_assert_int_eq(h_propose(h, 1, "x", &idx), 0);
+    ck_assert_uint_eq(h_count(h, 1, 2, RAFT_MSG_APPEND), 0);
+    ck_assert_uint_eq(h_progress(h, 1, 2).next, idx);
+    h_drop_all(h);
+    ck_assert_int_eq(h_tick(h, 1, 1), 0);
+    size_t with_entries = 0;
+    for (size_t k = 0; k < h_count(h, 1, 2, RAFT_MSG_APPEND); k++) {
+        const struct raft_msg *a = h_find(h, 1, 2, RAFT_MSG_APPEND, k);
+        if (a->u.append.n_entries > 0) {
+            ck_assert_uint_eq(a->u.append.prev_index, idx - 1);
+            ck_assert_uint_eq(a->u.append.n_entries, 1);
+            with_entries++;
+        }
+    }
+    ck_assert_uint_eq(with_entries, 1);
+    check_appends_match_log(h, 1);
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_status(h, 2).last_index, idx);
+    h_free(h);
+}
+END_TEST
+
+/* A probe is refused with a hint below what the follower acknowledged:
+ * the leader never probes below its match index, which the follower
+ * stored, but resumes one past it. */
+START_TEST(test_probe_hint_below_match_resumes_past_match)
+{
+    struct harness *h = leader_with_followers(3);
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_progress(h, 1, 2).match, 2);
+    raft_index idx = 0;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(h_propose(h, 1, "x", &idx), 0);
+    }
+    ck_assert_uint_eq(idx, 5);
+    h_drop_all(h);
+    /* the tail was lost: probe from where the hint says the log ends */
+    struct raft_msg m = h_msg_append_resp(2, 1, 2, false, 5, 4, 2);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    struct raft_progress p = h_progress(h, 1, 2);
+    ck_assert_int_eq(p.state, RAFT_PROGRESS_PROBE);
+    ck_assert_uint_eq(p.next, 5);
+    ck_assert_uint_eq(only(h, 1, 2, RAFT_MSG_APPEND)->u.append.prev_index, 4);
+    h_drop_all(h);
+    /* refused again, the hint now below match */
+    m = h_msg_append_resp(2, 1, 2, false, 4, 1, 1);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    p = h_progress(h, 1, 2);
+    ck_assert_uint_eq(p.match, 2);
+    ck_assert_uint_eq(p.next, 3);
+    const struct raft_msg *a = only(h, 1, 2, RAFT_MSG_APPEND);
+    ck_assert_uint_eq(a->u.append.prev_index, 2);
+    ck_assert_uint_eq(a->u.append.n_entries, 3);
+    h_free(h);
+}
+END_TEST
+
 /* The first payload bytes of a log: an empty proposal after an empty
  * no-op (no chunk yet). */
 START_TEST(test_empty_proposal_before_any_payload)
@@ -1622,7 +1690,8 @@ END_TEST
  * before it appends them. Its log holds 7 runs (the run array's first
  * allocation has room for 8); entries of terms 8, 8, 9 add two more, so
  * the array must grow (the counting allocator's guard catches a write past
- * its end when the node is destroyed). */
+ * its end when the node is destroyed). Only the entries the message
+ * carries count: the array holds one more, of term 8, past them. */
 START_TEST(test_append_reserves_every_term_run)
 {
     struct h_opts o = opts;
@@ -1630,10 +1699,10 @@ START_TEST(test_append_reserves_every_term_run)
     struct harness *h = h_new(3, &o);
     const raft_term log[] = {1, 2, 3, 4, 5, 6, 7};
     ck_assert_int_eq(h_restore(h, 1, 7, 0, log, 7), 0);
-    const raft_term ts[] = {8, 8, 9};
-    struct raft_entry ents[3];
-    char bufs[3 * 48];
-    h_mk_entries(ents, bufs, 8, ts, 3);
+    const raft_term ts[] = {8, 8, 9, 8};
+    struct raft_entry ents[4];
+    char bufs[4 * 48];
+    h_mk_entries(ents, bufs, 8, ts, 4);
     struct raft_msg m = h_msg_append(2, 1, 9, 7, 7, 0, ents, 3);
     ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
     struct raft_status st = h_status(h, 1);
@@ -1641,6 +1710,35 @@ START_TEST(test_append_reserves_every_term_run)
     ck_assert_uint_eq(st.last_term, 9);
     raft_term want[] = {1, 2, 3, 4, 5, 6, 7, 8, 8, 9};
     h_assert_log_terms(h, 1, want, 10);
+    h_free(h);
+}
+END_TEST
+
+/* The same for the usual message, from the known leader of the term and
+ * anchored at the follower's last entry: entries of terms 8 and 9 are
+ * two runs. Only the entries the message carries are read: in the
+ * array they sit between two others (terms 9 before, 8 after). */
+START_TEST(test_append_in_order_reserves_every_term_run)
+{
+    struct h_opts o = opts;
+    o.counting_alloc = true;
+    struct harness *h = h_new(3, &o);
+    const raft_term log[] = {1, 2, 3, 4, 5, 6, 7};
+    ck_assert_int_eq(h_restore(h, 1, 9, 0, log, 7), 0);
+    struct raft_msg hb = h_msg_append(2, 1, 9, 7, 7, 0, NULL, 0);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &hb), 0);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 1)), 2);
+    const raft_term ts[] = {9, 8, 9, 8};
+    struct raft_entry ents[4];
+    char bufs[4 * 48];
+    h_mk_entries(ents, bufs, 7, ts, 4);
+    struct raft_msg m = h_msg_append(2, 1, 9, 7, 7, 0, ents + 1, 2);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_uint_eq(st.last_index, 9);
+    ck_assert_uint_eq(st.last_term, 9);
+    raft_term want[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    h_assert_log_terms(h, 1, want, 9);
     h_free(h);
 }
 END_TEST
@@ -1655,6 +1753,7 @@ Suite *raft_replication_suite(void)
                         0, (int)H_ARRAY_LEN(lacks_cases));
     tcase_add_test(tc, test_append_entries_delete_conflicting_entry_and_all_that_follow);
     tcase_add_test(tc, test_append_reserves_every_term_run);
+    tcase_add_test(tc, test_append_in_order_reserves_every_term_run);
     tcase_add_test(tc, test_append_entries_stale_matching_append_does_not_truncate);
     tcase_add_test(tc, test_append_entries_append_new_entries_not_in_log);
     tcase_add_test(tc, test_append_entries_request_below_commit_is_acked_without_change);
@@ -1669,8 +1768,10 @@ Suite *raft_replication_suite(void)
     tcase_add_test(tc, test_proposal_appends_carry_the_new_entry_and_current_commit);
     tcase_add_test(tc, test_lone_voter_learner_append_carries_commit_of_same_call);
     tcase_add_test(tc, test_proposal_after_failed_send_slices_per_follower);
+    tcase_add_test(tc, test_heartbeat_resends_entry_after_failed_send);
     tcase_add_test(tc, test_empty_proposal_before_any_payload);
     tcase_add_test(tc, test_leader_on_inconsistency_decrement_next_and_retry);
+    tcase_add_test(tc, test_probe_hint_below_match_resumes_past_match);
     tcase_add_test(tc, test_leader_commit_n_when_majority_match_and_term_is_current);
     suite_add_tcase(s, tc);
 
