@@ -511,6 +511,38 @@ START_TEST(test_transfer_abandoned_after_election_timeout)
 }
 END_TEST
 
+/* A transfer starts afresh after an abandoned one: the earlier TimeoutNow
+ * (sent, then lost) does not count for it. The target lags, and the call
+ * taking the acknowledgement that brings it up to date sends TimeoutNow,
+ * as for a first transfer. */
+START_TEST(test_transfer_after_abandoned_one_sends_timeout_now_on_catch_up)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 9,
+                       .pre_vote = true, .check_quorum = true};
+    struct harness *h = h_conf_cluster(0, &o);
+    struct raft *r = h_raft(h, 1);
+    h_partition(h, 1u << 3);
+    ck_assert_int_eq(raft_transfer_leadership(r, 3), 0);
+    ck_assert_uint_eq(h_count(h, 1, 3, RAFT_MSG_TIMEOUT_NOW), 1);
+    h_heartbeat(h, 1, E);
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_TRANSFER_ABORTED), 1);
+    /* node 3 misses an entry; what was held for it is lost */
+    ck_assert_int_eq(h_propose(h, 1, "x", NULL), 0);
+    h_deliver_all(h);
+    h_drop(h, 0, 3, 0);
+    h_drop(h, 3, 0, 0);
+    h_partition(h, 0);
+    raft_term t = h_status(h, 1).term;
+    ck_assert_int_eq(raft_transfer_leadership(r, 3), 0);
+    ck_assert_uint_eq(h_count(h, 1, 3, RAFT_MSG_TIMEOUT_NOW), 0);
+    h_heartbeat(h, 1, 1);
+    ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_LEADER);
+    ck_assert_uint_eq(h_status(h, 3).term, t + 1);
+    ck_assert_uint_eq(raft_leader(r), 3);
+    h_free(h);
+}
+END_TEST
+
 /* Hold TimeoutNow, and every message to node 3. */
 static bool hold_timeout_now_and_3(const struct raft_msg *m, void *arg)
 {
@@ -747,6 +779,79 @@ START_TEST(test_removed_node_restarted_stops_prevoting)
 }
 END_TEST
 
+/* Progress entries node `id` (a leader) reports: its slots. */
+static size_t n_slots(struct harness *h, raft_id id)
+{
+    struct raft_progress p;
+    size_t i = 0;
+    while (raft_progress(h_raft(h, id), i, &p) == 0) {
+        i++;
+    }
+    return i;
+}
+
+/* The removed member's slot is kept for exactly election_ticks ticks
+ * after its removal committed (its heartbeats tell it so), then dropped. */
+START_TEST(test_removed_slot_dropped_after_election_ticks)
+{
+    struct harness *h = h_conf_cluster(0, NULL);
+    raft_index idx;
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    h_deliver_all(h);
+    ck_assert_uint_ge(h_status(h, 1).commit, idx);
+    ck_assert_uint_eq(n_slots(h, 1), 3);
+    ck_assert_int_eq(h_tick(h, 1, E - 1), 0);
+    ck_assert_uint_eq(n_slots(h, 1), 3);
+    ck_assert_int_eq(h_tick(h, 1, 1), 0);
+    ck_assert_uint_eq(n_slots(h, 1), 2);
+    h_free(h);
+}
+END_TEST
+
+/* With CheckQuorum and without PreVote, a removed node that never heard
+ * its removal committed campaigns at a higher term. The leader holds the
+ * request back (it leads), and, the node being no member, answers it with
+ * a heartbeat anchored at the committed configuration, from which it
+ * learns that its removal is committed. A member's request held back gets
+ * no such heartbeat. */
+START_TEST(test_removed_node_vote_in_lease_answered_with_commit)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 47,
+                       .check_quorum = true};
+    struct harness *h = h_conf_cluster(0, &o);
+    raft_index idx;
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    h_deliver_all(h);
+    ck_assert_uint_lt(h_status(h, 3).commit, idx);
+    h->strict = false;
+    h_partition(h, 1u << 3);
+    h_heartbeat(h, 1, 2 * E); /* the removed member's slot is dropped */
+    h_drop_all(h);
+    h_partition(h, 0);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_uint_ge(st.commit, idx);
+    H_ASSERT_CONF(h, 1, "1V 2V");
+    struct raft_msg m = h_msg_vote(2, 1, st.term + 1, st.last_index,
+                                   st.last_term);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    ck_assert_uint_eq(h_count(h, 1, 0, 0), 0);
+    m = h_msg_vote(3, 1, st.term + 1, st.last_index, st.last_term);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    ck_assert_uint_eq(h_status(h, 1).term, st.term);
+    ck_assert_uint_eq(h_count(h, 1, 0, 0), 1);
+    const struct raft_msg *a = h_find(h, 1, 3, RAFT_MSG_APPEND, 0);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_uint_eq(a->u.append.prev_index, idx);
+    ck_assert_uint_eq(a->u.append.commit, idx);
+    ck_assert_uint_eq(a->u.append.n_entries, 0);
+    ck_assert_uint_lt(h_status(h, 3).commit, idx);
+    h_deliver_all(h);
+    ck_assert_uint_ge(h_status(h, 3).commit, idx);
+    h_free(h);
+}
+END_TEST
+
 /* Messages of `type` node `from` handed to its send callback for `to`
  * since its calls were last reset. */
 static size_t sent(const struct harness *h, raft_id from, raft_id to, int type)
@@ -890,6 +995,7 @@ Suite *raft_conf_suite(void)
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_transfer_leadership);
     tcase_add_test(tc, test_transfer_abandoned_after_election_timeout);
+    tcase_add_test(tc, test_transfer_after_abandoned_one_sends_timeout_now_on_catch_up);
     tcase_add_test(tc, test_late_timeout_now_to_removed_node_disrupts_nothing);
     tcase_add_test(tc, test_leader_removing_itself_hands_over);
     tcase_add_test(tc, test_no_transfer_to_outgoing_only_member);
@@ -899,6 +1005,8 @@ Suite *raft_conf_suite(void)
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_removed_node_learns_commit_from_leader);
     tcase_add_test(tc, test_removed_node_restarted_stops_prevoting);
+    tcase_add_test(tc, test_removed_slot_dropped_after_election_ticks);
+    tcase_add_test(tc, test_removed_node_vote_in_lease_answered_with_commit);
     tcase_add_test(tc, test_follower_refusing_its_match_probed_once_per_heartbeat);
     tcase_add_test(tc, test_auto_leave_allocates_nothing);
     tcase_add_test(tc, test_max_members_remove_and_add);
