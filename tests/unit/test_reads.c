@@ -453,6 +453,98 @@ START_TEST(test_read_index_fails_when_leadership_lost)
 }
 END_TEST
 
+/* A configuration change can leave the voters' echoes short of the round
+ * already confirmed (here voter 4, added, echoed none). A late echo of an
+ * old round then confirms nothing new, and what was confirmed stays so:
+ * the next read starts its round at once, as after any confirmed round. */
+START_TEST(test_read_index_late_echo_after_voter_added_keeps_confirmed_round)
+{
+    struct harness *h = h_conf_cluster(1, &on3);
+    struct raft *l = h_raft(h, 1);
+    ck_assert_int_eq(h_propose(h, 1, "x", NULL), 0);
+    h_deliver_all(h);
+    h_heartbeat(h, 1, 1);
+    int a, b, c;
+    h_drop_all(h);
+    /* round 1: both echo, node 3's echo is held back */
+    ck_assert_int_eq(raft_read_index(l, &a), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_HEARTBEAT), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_HEARTBEAT), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_HEARTBEAT_RESP), 0);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 1);
+    struct h_msg late;
+    ck_assert(h_pop(h, &late));
+    ck_assert_int_eq(late.m.type, RAFT_MSG_HEARTBEAT_RESP);
+    ck_assert_uint_eq(late.m.from, 3);
+    ck_assert_uint_eq(late.m.u.heartbeat.round, 1);
+    /* round 2: confirmed by node 2 alone */
+    ck_assert_int_eq(raft_read_index(l, &b), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_HEARTBEAT), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_HEARTBEAT_RESP), 0);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 2);
+    ck_assert_uint_eq(metrics(h, 1).read_rounds, 2);
+    /* voter 4 joins: the leader counts it at once */
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_VOTER, 4, NULL), 0);
+    H_ASSERT_CONF(h, 1, "1V 2V 3V 4V");
+    h_drop_all(h);
+    ck_assert_int_eq(raft_step(l, &late.m), 0);
+    h_msg_free(&late);
+    /* a new read starts round 3 in the same call */
+    ck_assert_int_eq(raft_read_index(l, &c), 0);
+    ck_assert_uint_eq(metrics(h, 1).read_rounds, 3);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_HEARTBEAT), 3);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 2);
+    h_free(h);
+}
+END_TEST
+
+/* A round started again at a heartbeat is the one in flight: a read asked
+ * for meanwhile waits for it to be confirmed, like any other. */
+START_TEST(test_read_index_retried_round_is_the_one_in_flight)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    int a, b;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    h_drop_all(h); /* round 1 is lost */
+    ck_assert_int_eq(h_tick(h, 1, 1), 0);
+    ck_assert_uint_eq(metrics(h, 1).read_rounds, 2);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_HEARTBEAT), 2);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &b), 0);
+    ck_assert_uint_eq(metrics(h, 1).read_rounds, 2);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_HEARTBEAT), 2);
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 2);
+    ck_assert_uint_eq(metrics(h, 1).read_rounds, 3);
+    h_free(h);
+}
+END_TEST
+
+/* A read answer of a later term is news of that term, like any message:
+ * a leader that gets one adopts the term and steps down. */
+START_TEST(test_read_answer_of_later_term_deposes_leader)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    raft_term t = raft_current_term(h_raft(h, 1));
+    h_drop_all(h);
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_READ_RESP;
+    m.from = 2;
+    m.to = 1;
+    m.term = t + 1;
+    m.u.read.id = 1; /* a refusal: index 0, not ok */
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_FOLLOWER);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 1)), t + 1);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 1)), 0);
+    ck_assert_uint_eq(h_node(h, 1)->d_term, t + 1);
+    h_free(h);
+}
+END_TEST
+
 /* A round that goes unanswered is started again at the next heartbeat. */
 START_TEST(test_read_index_lost_round_retried)
 {
@@ -895,16 +987,20 @@ START_TEST(test_lease_restarted_node_holds_back_its_vote)
 }
 END_TEST
 
-/* With lease reads on, a follower's leader stickiness counts from the
- * latest message it had from its leader, whichever path took it: here an
- * AppendEntries in order, with entries (_i == 0, the common case under
- * load) or without (_i == 1), both taken without the general path,
- * received long after the last heartbeat. Counting from the heartbeat
- * only would let a node that cannot hear the leader force an election on
- * a follower that is being replicated to all along. (No lease read would
- * turn stale: leases rest on heartbeat rounds, and the follower holds back
- * from the heartbeat it echoed either way.) */
-START_TEST(test_lease_stickiness_renewed_by_append_in_order)
+/* With lease reads on, a follower holds back its vote for election_ticks
+ * after the latest message it had from its leader, whichever path took
+ * it: an AppendEntries in order, with entries (_i == 0, the common case
+ * under load) or without (_i == 1), both taken without the general path;
+ * a read round's heartbeat (_i == 2); an AppendEntries taken by the
+ * general path, anchored below the follower's last entry (_i == 3). Each
+ * is received long after the previous heartbeat. For the heartbeat this
+ * is the lease's safety: the leader's lease rests on that echo, and a
+ * vote granted within election_ticks of it could elect another leader
+ * while the lease runs. For the appends it is leader stickiness (the
+ * lease rests on heartbeat rounds only): counting from the heartbeat
+ * would let a node that cannot hear the leader force an election on a
+ * follower that is replicated to all along. */
+START_TEST(test_lease_hold_back_renewed_by_every_leader_message)
 {
     struct h_opts o = on3;
     o.lease_reads = true;
@@ -919,16 +1015,33 @@ START_TEST(test_lease_stickiness_renewed_by_append_in_order)
         /* An entry arrives in order, and node 2 acknowledges it. */
         ck_assert_int_eq(h_propose(h, 1, "y", NULL), 0);
         ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_APPEND), 0);
-    } else {
+    } else if (_i == 1) {
         /* An AppendEntries without entries, anchored at its last entry. */
         struct raft_status s2 = h_status(h, 2);
         struct raft_msg ae = h_msg_append(1, 2, s2.term, s2.last_index,
                                           s2.last_term, s2.commit, NULL, 0);
         ck_assert_int_eq(raft_step(h_raft(h, 2), &ae), 0);
+    } else if (_i == 2) {
+        struct raft_msg hb;
+        memset(&hb, 0, sizeof(hb));
+        hb.type = RAFT_MSG_HEARTBEAT;
+        hb.from = 1;
+        hb.to = 2;
+        hb.term = raft_current_term(h_raft(h, 2));
+        hb.u.heartbeat.round = 1;
+        ck_assert_int_eq(raft_step(h_raft(h, 2), &hb), 0);
+    } else {
+        struct raft_status s2 = h_status(h, 2);
+        struct raft_entry prev;
+        ck_assert_int_eq(raft_entry_at(h_raft(h, 2), s2.last_index - 1, &prev), 0);
+        struct raft_msg ae = h_msg_append(1, 2, s2.term, s2.last_index - 1,
+                                          prev.term, s2.commit, NULL, 0);
+        ck_assert_int_eq(raft_step(h_raft(h, 2), &ae), 0);
     }
-    ck_assert_uint_eq(h_count(h, 2, 1, RAFT_MSG_APPEND_RESP), 1);
+    ck_assert_uint_eq(h_count(h, 2, 1, _i == 2 ? RAFT_MSG_HEARTBEAT_RESP
+                                               : RAFT_MSG_APPEND_RESP), 1);
     h_drop_all(h);
-    /* election_ticks since the heartbeat, 2 since the entry. */
+    /* election_ticks since the first heartbeat, 2 since the message. */
     h_tick(h, 2, 2);
     ck_assert_int_eq(raft_role(h_raft(h, 2)), RAFT_FOLLOWER);
     h_drop_all(h);
@@ -1163,6 +1276,9 @@ Suite *raft_reads_suite(void)
     tcase_add_test(tc, test_read_index_new_leader_waits_for_its_term);
     tcase_add_test(tc, test_read_index_fails_when_leadership_lost);
     tcase_add_test(tc, test_read_index_lost_round_retried);
+    tcase_add_test(tc, test_read_answer_of_later_term_deposes_leader);
+    tcase_add_test(tc, test_read_index_retried_round_is_the_one_in_flight);
+    tcase_add_test(tc, test_read_index_late_echo_after_voter_added_keeps_confirmed_round);
     tcase_add_test(tc, test_read_index_on_follower);
     tcase_add_test(tc, test_read_index_follower_settled_when_applied);
     tcase_add_test(tc, test_read_index_two_followers_at_once);
@@ -1179,7 +1295,7 @@ Suite *raft_reads_suite(void)
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_lease_read_without_round_until_lease_expires);
     tcase_add_test(tc, test_lease_restarted_node_holds_back_its_vote);
-    tcase_add_loop_test(tc, test_lease_stickiness_renewed_by_append_in_order, 0, 2);
+    tcase_add_loop_test(tc, test_lease_hold_back_renewed_by_every_leader_message, 0, 4);
     tcase_add_test(tc, test_lease_config_checked);
     suite_add_tcase(s, tc);
 
