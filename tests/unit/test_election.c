@@ -740,6 +740,74 @@ START_TEST(test_timeout_now_at_last_usable_term)
 }
 END_TEST
 
+/* Only the campaign TIMEOUT_NOW starts carries the transfer flag (voters
+ * hear it despite stickiness): when it fails, the node's next campaign, on
+ * its own timeout, is an ordinary one. */
+START_TEST(test_transfer_flag_only_on_the_campaign_timeout_now_starts)
+{
+    const raft_term log[] = {1};
+    struct harness *h = h_single(3, &opts5, 1, 0, log, 1);
+    struct raft_msg hb = h_msg_append(2, 1, 1, 1, 1, 0, NULL, 0);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &hb), 0);
+    h_drop_all(h);
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_TIMEOUT_NOW;
+    m.from = 2;
+    m.to = 1;
+    m.term = 1;
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    ck_assert_uint_eq(h_status(h, 1).term, 2);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 2);
+    ck_assert(h_find(h, 1, 3, RAFT_MSG_VOTE, 0)->u.vote.transfer);
+    h_drop_all(h);
+    for (unsigned i = 0; i < 3 * E && h_status(h, 1).term == 2; i++) {
+        ck_assert_int_eq(raft_tick(h_raft(h, 1)), 0);
+    }
+    ck_assert_uint_eq(h_status(h, 1).term, 3);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 2);
+    ck_assert(!h_find(h, 1, 2, RAFT_MSG_VOTE, 0)->u.vote.transfer);
+    ck_assert(!h_find(h, 1, 3, RAFT_MSG_VOTE, 0)->u.vote.transfer);
+    h_free(h);
+}
+END_TEST
+
+/* Split votes: a candidate that meets another candidate of its term with
+ * a less up-to-date log (or, the logs equal, a higher id) is preferred and
+ * retries one heartbeat interval later (_i == 0). One that then meets a
+ * candidate it is not preferred to yields: it waits out its full timeout
+ * again, however it was shortened before (_i == 1). */
+START_TEST(test_split_vote_order)
+{
+    const raft_term log[] = {1};
+    struct harness *h = h_single(5, &opts5, 1, 0, log, 1);
+    struct raft *r = h_raft(h, 1);
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_CANDIDATE, 3 * E), 0);
+    raft_term t = raft_current_term(r);
+    h_drop_all(h);
+    struct raft_msg v = h_msg_vote(4, 1, t, 1, 1);
+    ck_assert_int_eq(raft_step(r, &v), 0);
+    ck_assert(!h_find(h, 1, 4, RAFT_MSG_VOTE_RESP, 0)->u.vote_resp.granted);
+    if (_i == 1) {
+        v = h_msg_vote(2, 1, t, 5, 1);
+        ck_assert_int_eq(raft_step(r, &v), 0);
+        ck_assert(!h_find(h, 1, 2, RAFT_MSG_VOTE_RESP, 0)->u.vote_resp.granted);
+    }
+    unsigned ticks = 0;
+    while (raft_current_term(r) == t && ticks < 3 * E) {
+        ck_assert_int_eq(raft_tick(r), 0);
+        ticks++;
+    }
+    ck_assert_uint_eq(raft_current_term(r), t + 1);
+    if (_i == 0) {
+        ck_assert_uint_eq(ticks, opts5.heartbeat_ticks);
+    } else {
+        ck_assert_uint_ge(ticks, E);
+    }
+    h_free(h);
+}
+END_TEST
+
 Suite *raft_election_suite(void)
 {
     Suite *s = suite_create("election");
@@ -771,6 +839,8 @@ Suite *raft_election_suite(void)
     tcase_add_test(tc, test_election_liveness_with_simultaneous_timeouts);
     tcase_add_loop_test(tc, test_term_space_exhausted, 0, 2);
     tcase_add_test(tc, test_timeout_now_at_last_usable_term);
+    tcase_add_test(tc, test_transfer_flag_only_on_the_campaign_timeout_now_starts);
+    tcase_add_loop_test(tc, test_split_vote_order, 0, 2);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
