@@ -1592,10 +1592,13 @@ static const struct restore_case restore_cases[] = {
 /* Only a snapshot brings the log index near UINT64_MAX (raft.h, raft_tick):
  * a node whose log ends at UINT64_MAX - 2 still wins an election (its
  * no-op takes UINT64_MAX - 1, the last index a follower accepts), and then
- * refuses every proposal, one entry or a batch, with RAFT_ENOSPACE. */
+ * refuses every proposal, one entry or a batch, with RAFT_ENOSPACE. The
+ * same with a pre-vote first (_i == 1): it asks nothing of the index space
+ * the election after it does not. */
 START_TEST(test_index_space_nearly_exhausted)
 {
     struct h_opts o = snap_opts();
+    o.pre_vote = _i == 1;
     struct harness *h = h_new(1, &o);
     const raft_term none[] = {0};
     ck_assert_int_eq(h_restore_snapshot(h, 1, UINT64_MAX - 2, 2, 3, 0,
@@ -1609,6 +1612,32 @@ START_TEST(test_index_space_nearly_exhausted)
     ck_assert_int_eq(raft_propose_batch(h_raft(h, 1), &b, 1, &idx), RAFT_ENOSPACE);
     ck_assert_int_eq(h_propose(h, 1, "x", &idx), RAFT_ENOSPACE);
     ck_assert_uint_eq(h_status(h, 1).last_index, UINT64_MAX - 1);
+    h_free(h);
+}
+END_TEST
+
+/* A batch may end exactly at UINT64_MAX - 1, the last usable index: from
+ * a log ending at UINT64_MAX - 2 (the no-op), a batch of two is refused
+ * with RAFT_ENOSPACE and a batch of one takes UINT64_MAX - 1. */
+START_TEST(test_batch_may_end_at_last_usable_index)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = h_new(1, &o);
+    const raft_term none[] = {0};
+    ck_assert_int_eq(h_restore_snapshot(h, 1, UINT64_MAX - 3, 2, 3, 0,
+                                        UINT64_MAX - 2, none, 0), 0);
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_LEADER, 3 * E), 0);
+    ck_assert_uint_eq(h_status(h, 1).last_index, UINT64_MAX - 2);
+    struct raft_buf b[2] = {{.base = "x", .len = 1}, {.base = "y", .len = 1}};
+    raft_index idx = 0;
+    ck_assert_int_eq(raft_propose_batch(h_raft(h, 1), b, 2, &idx), RAFT_ENOSPACE);
+    ck_assert_uint_eq(h_status(h, 1).last_index, UINT64_MAX - 2);
+    ck_assert_int_eq(raft_propose_batch(h_raft(h, 1), b, 1, &idx), 0);
+    ck_assert_uint_eq(idx, UINT64_MAX - 1);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_uint_eq(st.last_index, UINT64_MAX - 1);
+    ck_assert_uint_eq(st.commit, UINT64_MAX - 1);
+    ck_assert_int_eq(h_propose(h, 1, "z", &idx), RAFT_ENOSPACE);
     h_free(h);
 }
 END_TEST
@@ -2148,7 +2177,8 @@ Suite *raft_snapshot_suite(void)
     tc = tcase_create("restore");
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_restore_snapshot_cases);
-    tcase_add_test(tc, test_index_space_nearly_exhausted);
+    tcase_add_loop_test(tc, test_index_space_nearly_exhausted, 0, 2);
+    tcase_add_test(tc, test_batch_may_end_at_last_usable_index);
     tcase_add_loop_test(tc, test_index_space_exhausted_no_election, 0, 2);
     tcase_add_test(tc, test_restore_snapshot_einval);
     tcase_add_test(tc, test_restore_snapshot_applies_after_it);
