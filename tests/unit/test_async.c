@@ -252,6 +252,43 @@ START_TEST(test_truncation_is_not_durable_until_rewritten)
 }
 END_TEST
 
+/* The same while the write of the replaced entries is still pending:
+ * follower 1 started writing 2..3 of term 1 when a term-2 leader replaced
+ * index 3. The older write, once reported, makes only index 2 durable. */
+START_TEST(test_truncation_of_pending_write_is_not_durable)
+{
+    struct h_opts o = test_opts(true);
+    raft_term log1[] = {1};
+    struct harness *h = h_single(3, &o, 1, 0, log1, 1);
+    raft_term t1[] = {1, 1};
+    char bufs1[2 * 48];
+    struct raft_entry e1[2];
+    h_mk_entries(e1, bufs1, 2, t1, 2);
+    struct raft_msg m = h_msg_append(2, 1, 1, 1, 1, 0, e1, 2);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    ck_assert_uint_eq(h_node(h, 1)->pending, 1);
+    raft_term t2[] = {2};
+    char bufs2[48];
+    struct raft_entry e2;
+    h_mk_entries(&e2, bufs2, 3, t2, 1);
+    m = h_msg_append(3, 1, 2, 2, 1, 3, &e2, 1);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    /* Writes: entries 2..3 (term 1), the term (2), entry 3 (term 2). */
+    ck_assert_uint_eq(h_node(h, 1)->pending, 3);
+    ck_assert_uint_eq(h_status(h, 1).commit, 3);
+    ck_assert_uint_eq(h_status(h, 1).applied, 1);
+    ck_assert_int_eq(h_persisted(h, 1, 1, 0), 0);
+    ck_assert_uint_eq(h_status(h, 1).applied, 2);
+    ck_assert_int_eq(h_persisted(h, 1, 1, 0), 0);
+    ck_assert_uint_eq(h_status(h, 1).applied, 2);
+    ck_assert_int_eq(h_persisted(h, 1, 1, 0), 0);
+    ck_assert_uint_eq(h_status(h, 1).applied, 3);
+    ck_assert_uint_eq(h_count(h, 1, 3, RAFT_MSG_APPEND_RESP), 1);
+    ck_assert_uint_eq(h_find(h, 1, 3, RAFT_MSG_APPEND_RESP, 0)->u.append_resp.index, 3);
+    h_free(h);
+}
+END_TEST
+
 START_TEST(test_failed_write_stops_node)
 {
     struct harness *h = async_cluster();
@@ -425,6 +462,7 @@ Suite *raft_async_suite(void)
     tcase_add_test(tc, test_group_commit_one_ack);
     tcase_add_test(tc, test_follower_applies_only_durable);
     tcase_add_test(tc, test_truncation_is_not_durable_until_rewritten);
+    tcase_add_test(tc, test_truncation_of_pending_write_is_not_durable);
     tcase_add_test(tc, test_failed_write_stops_node);
     tcase_add_test(tc, test_failed_write_steps_leader_down);
     tcase_add_test(tc, test_persisted_misuse);
