@@ -223,6 +223,13 @@ START_TEST(test_calls_before_start_return_enotstarted)
     ck_assert_int_eq(raft_propose(r, "x", 1, NULL), RAFT_ENOTSTARTED);
     struct raft_buf b = {"x", 1};
     ck_assert_int_eq(raft_propose_batch(r, &b, 1, NULL), RAFT_ENOTSTARTED);
+    struct raft_change c = {RAFT_CHANGE_ADD_VOTER, 4};
+    ck_assert_int_eq(raft_propose_change(r, &c, 1, RAFT_JOINT_AUTO, NULL),
+                     RAFT_ENOTSTARTED);
+    ck_assert_int_eq(raft_leave_joint(r, NULL), RAFT_ENOTSTARTED);
+    ck_assert_int_eq(raft_transfer_leadership(r, 2), RAFT_ENOTSTARTED);
+    int req;
+    ck_assert_int_eq(raft_read_index(r, &req), RAFT_ENOTSTARTED);
     ck_assert_int_eq(raft_role(r), 0);
     ck_assert_uint_eq(raft_current_term(r), 0);
     ck_assert_uint_eq(raft_leader(r), 0);
