@@ -277,6 +277,35 @@ START_TEST(test_check_quorum_leader_with_majority_stays)
 }
 END_TEST
 
+static bool hold_appends(const struct raft_msg *m, void *arg)
+{
+    (void)arg;
+    return m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_APPEND_RESP;
+}
+
+/* CheckQuorum counts every reply: a leader whose AppendEntries traffic is
+ * lost, but whose followers echo its read rounds, still hears a majority
+ * and stays. */
+START_TEST(test_check_quorum_counts_read_round_echoes)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    struct raft *l = h_raft(h, 1);
+    int req;
+    h->hold = hold_appends;
+    for (unsigned i = 0; i < 3 * E; i++) {
+        ck_assert_int_eq(raft_read_index(l, &req), 0);
+        h_deliver_all(h);
+        h_drop_all(h);
+        ck_assert_int_eq(h_tick(h, 1, 1), 0);
+        ck_assert_int_eq(raft_role(l), RAFT_LEADER);
+    }
+    ck_assert_uint_eq(metrics(h, 1).quorum_lost, 0);
+    ck_assert_uint_ge(h_node(h, 1)->n_reads, 3 * E - 1);
+    h_free(h);
+}
+END_TEST
+
 /* A follower that heard from its leader within election_ticks ignores a
  * vote request of a higher term (no reply, no term change); once it has
  * not heard for that long, it answers. The leader ignores it too. */
@@ -1266,6 +1295,7 @@ Suite *raft_reads_suite(void)
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_check_quorum_cut_off_leader_steps_down);
     tcase_add_test(tc, test_check_quorum_leader_with_majority_stays);
+    tcase_add_test(tc, test_check_quorum_counts_read_round_echoes);
     tcase_add_test(tc, test_stickiness_ignores_disruptive_vote);
     suite_add_tcase(s, tc);
 
