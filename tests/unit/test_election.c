@@ -776,7 +776,8 @@ END_TEST
  * a less up-to-date log (or, the logs equal, a higher id) is preferred and
  * retries one heartbeat interval later (_i == 0). One that then meets a
  * candidate it is not preferred to yields: it waits out its full timeout
- * again, however it was shortened before (_i == 1). */
+ * again, however it was shortened before (_i == 1). One that hears the
+ * leader of its term instead follows it with a full timeout too (_i == 2). */
 START_TEST(test_split_vote_order)
 {
     const raft_term log[] = {1};
@@ -792,6 +793,11 @@ START_TEST(test_split_vote_order)
         v = h_msg_vote(2, 1, t, 5, 1);
         ck_assert_int_eq(raft_step(r, &v), 0);
         ck_assert(!h_find(h, 1, 2, RAFT_MSG_VOTE_RESP, 0)->u.vote_resp.granted);
+    } else if (_i == 2) {
+        struct raft_msg ae = h_msg_append(4, 1, t, 1, 1, 0, NULL, 0);
+        ck_assert_int_eq(raft_step(r, &ae), 0);
+        ck_assert_int_eq(raft_role(r), RAFT_FOLLOWER);
+        ck_assert_uint_eq(raft_leader(r), 4);
     }
     unsigned ticks = 0;
     while (raft_current_term(r) == t && ticks < 3 * E) {
@@ -840,7 +846,7 @@ Suite *raft_election_suite(void)
     tcase_add_loop_test(tc, test_term_space_exhausted, 0, 2);
     tcase_add_test(tc, test_timeout_now_at_last_usable_term);
     tcase_add_test(tc, test_transfer_flag_only_on_the_campaign_timeout_now_starts);
-    tcase_add_loop_test(tc, test_split_vote_order, 0, 2);
+    tcase_add_loop_test(tc, test_split_vote_order, 0, 3);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
