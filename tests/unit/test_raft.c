@@ -320,15 +320,17 @@ static const struct {
     int types[3];
     size_t n;
     size_t big; /* index+1 of an entry whose payload exceeds the limit */
+    bool null_entries; /* entries passed as NULL (with n above 0) */
 } bad_restores[] = {
-    {"malformed configuration entry", 2, 0, {1}, {RAFT_ENTRY_CONFIG}, 1, 0},
-    {"entry term 0", 2, 0, {1, 0}, {1, 1}, 2, 0},
-    {"entry terms decrease", 3, 0, {1, 3, 2}, {1, 1, 1}, 3, 0},
-    {"entry term above term", 2, 0, {1, 3}, {1, 1}, 2, 0},
-    {"unknown entry type", 2, 0, {1, 2}, {1, 99}, 2, 0},
-    {"entry type 0", 2, 0, {1}, {0}, 1, 0},
-    {"payload above UINT32_MAX bytes", 2, 0, {1, 2}, {1, 1}, 2, 2},
-    {"entries at term 0", 0, 0, {1}, {1}, 1, 0},
+    {"malformed configuration entry", 2, 0, {1}, {RAFT_ENTRY_CONFIG}, 1, 0, false},
+    {"entry term 0", 2, 0, {1, 0}, {1, 1}, 2, 0, false},
+    {"entry terms decrease", 3, 0, {1, 3, 2}, {1, 1, 1}, 3, 0, false},
+    {"entry term above term", 2, 0, {1, 3}, {1, 1}, 2, 0, false},
+    {"unknown entry type", 2, 0, {1, 2}, {1, 99}, 2, 0, false},
+    {"entry type 0", 2, 0, {1}, {0}, 1, 0, false},
+    {"payload above UINT32_MAX bytes", 2, 0, {1, 2}, {1, 1}, 2, 2, false},
+    {"entries at term 0", 0, 0, {1}, {1}, 1, 0, false},
+    {"entries NULL with a count", 2, 0, {1}, {1}, 1, 0, true},
 };
 
 START_TEST(test_restore_rejects_bad_state)
@@ -351,7 +353,9 @@ START_TEST(test_restore_rejects_bad_state)
         }
     }
     int rc = raft_restore(r, h->voters, 3, bad_restores[_i].term,
-                          bad_restores[_i].vote, ents, bad_restores[_i].n);
+                          bad_restores[_i].vote,
+                          bad_restores[_i].null_entries ? NULL : ents,
+                          bad_restores[_i].n);
     ck_assert_msg(rc == RAFT_EINVAL, "%s: raft_restore = %d (%s)",
                   bad_restores[_i].name, rc, raft_strerror(rc));
     ck_assert_int_eq(raft_role(r), 0);
@@ -655,6 +659,11 @@ START_TEST(test_queries_status_progress_entry_at)
         ck_assert_uint_eq(p.flags, RAFT_MEMBER_VOTER);
         ck_assert_uint_eq(p.match, 1);
         ck_assert_uint_gt(p.next, p.match);
+        if (p.self) {
+            /* the leader itself: replicating, next after its last entry */
+            ck_assert_int_eq(p.state, RAFT_PROGRESS_REPLICATE);
+            ck_assert_uint_eq(p.next, h_status(h, 1).last_index + 1);
+        }
     }
     /* the first leader writes the bootstrap configuration, not a no-op */
     ck_assert_int_eq(raft_entry_at(r, 1, &e), 0);
