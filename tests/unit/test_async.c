@@ -188,6 +188,35 @@ START_TEST(test_group_commit_one_ack)
 }
 END_TEST
 
+/* Acknowledgements that wait for the same write leave as one: a follower
+ * whose write is in flight and that gets two more AppendEntries without
+ * entries meanwhile sends one acknowledgement once the write is durable,
+ * not three. */
+START_TEST(test_waiting_acks_leave_as_one)
+{
+    struct harness *h = async_cluster();
+    raft_index a;
+    ck_assert_int_eq(h_propose(h, 1, "a", &a), 0);
+    h_deliver_one(h, 1, 2, RAFT_MSG_APPEND);
+    h_drop_all(h);
+    ck_assert_uint_eq(h_node(h, 2)->pending, 1);
+    struct raft_status s2 = h_status(h, 2);
+    ck_assert_uint_eq(s2.last_index, a);
+    for (int k = 0; k < 2; k++) {
+        struct raft_msg ae = h_msg_append(1, 2, s2.term, a, s2.last_term,
+                                          s2.commit, NULL, 0);
+        ck_assert_int_eq(raft_step(h_raft(h, 2), &ae), 0);
+    }
+    ck_assert_uint_eq(h_count(h, 2, 1, RAFT_MSG_APPEND_RESP), 0);
+    h_persisted(h, 2, 1, 0);
+    ck_assert_uint_eq(h_count(h, 2, 1, RAFT_MSG_APPEND_RESP), 1);
+    const struct raft_msg *r = h_find(h, 2, 1, RAFT_MSG_APPEND_RESP, 0);
+    ck_assert(r->u.append_resp.success);
+    ck_assert_uint_eq(r->u.append_resp.index, a);
+    h_free(h);
+}
+END_TEST
+
 START_TEST(test_follower_applies_only_durable)
 {
     struct harness *h = async_cluster();
@@ -460,6 +489,7 @@ Suite *raft_async_suite(void)
     tcase_add_test(tc, test_vote_grant_waits_for_durable_vote);
     tcase_add_test(tc, test_vote_requests_wait_for_durable_term);
     tcase_add_test(tc, test_group_commit_one_ack);
+    tcase_add_test(tc, test_waiting_acks_leave_as_one);
     tcase_add_test(tc, test_follower_applies_only_durable);
     tcase_add_test(tc, test_truncation_is_not_durable_until_rewritten);
     tcase_add_test(tc, test_truncation_of_pending_write_is_not_durable);
