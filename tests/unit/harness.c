@@ -1094,6 +1094,18 @@ int h_tick(struct harness *h, raft_id id, unsigned n)
     return first;
 }
 
+unsigned h_tick_count(struct harness *h, raft_id id, unsigned n, int rc)
+{
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int got = raft_tick(h_raft(h, id));
+        H_CHECK(got == 0 || got == rc, "raft_tick(%llu) = %d (%s)",
+                (unsigned long long)id, got, raft_strerror(got));
+        k += got == rc;
+    }
+    return k;
+}
+
 unsigned h_tick_until_role(struct harness *h, raft_id id, int role,
                            unsigned max)
 {

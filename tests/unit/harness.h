@@ -366,6 +366,9 @@ size_t h_chunks(size_t len, size_t max);
 
 /* Tick node id n times; returns the first non-zero code (or 0). */
 int h_tick(struct harness *h, raft_id id, unsigned n);
+/* Tick node id n times, each call returning 0 or `rc` (checked); returns
+ * how many returned `rc`. */
+unsigned h_tick_count(struct harness *h, raft_id id, unsigned n, int rc);
 /* Tick until raft_role(id) == role; returns the number of ticks it took,
  * or 0 if `max` ticks were not enough. */
 unsigned h_tick_until_role(struct harness *h, raft_id id, int role,

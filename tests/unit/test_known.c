@@ -627,6 +627,32 @@ END_TEST
 
 /* ---- joint consensus -------------------------------------------------------- */
 
+/* Node 1 proposes the joint change {+4 voter, -3} (left on its own), and
+ * the network drains: the joint entry is committed on 1 and is its last
+ * entry (the leave entry comes at 1's next tick). Returns its index. */
+static raft_index w_swap_committed(struct world *w)
+{
+    struct harness *h = w->h;
+    struct raft_change swap[] = {{RAFT_CHANGE_ADD_VOTER, 4}, {RAFT_CHANGE_REMOVE, 3}};
+    raft_index j;
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 2, RAFT_JOINT_AUTO, &j), 0);
+    w_net(w);
+    struct raft_status st = h_status(h, 1);
+    ck_assert(st.joint);
+    ck_assert_uint_eq(st.commit, j);
+    ck_assert_uint_eq(st.last_index, j);
+    return j;
+}
+
+/* Node id has left the joint configuration of entry j, and committed it. */
+static void assert_left_joint(struct harness *h, raft_id id, raft_index j)
+{
+    struct raft_status st = h_status(h, id);
+    ck_assert(!st.joint);
+    ck_assert_uint_gt(st.conf_index, j);
+    ck_assert_uint_ge(st.commit, st.conf_index);
+}
+
 /*
  * A leader that steps down after the joint entry commits but before it
  * proposes leaving can leave the cluster joint for good, if the new
@@ -638,23 +664,13 @@ START_TEST(test_auto_leave_after_leader_change)
     struct h_opts o = opts(137, true);
     struct world w;
     struct harness *h = w_cluster_with_learner(&w, &o);
-    struct raft_change swap[] = {{RAFT_CHANGE_ADD_VOTER, 4}, {RAFT_CHANGE_REMOVE, 3}};
-    raft_index j;
-    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 2, RAFT_JOINT_AUTO, &j), 0);
-    w_net(&w); /* committed on 1; the leave entry comes at its next tick */
-    struct raft_status st = h_status(h, 1);
-    ck_assert(st.joint);
-    ck_assert_uint_eq(st.commit, j);
-    ck_assert_uint_eq(st.last_index, j);
+    raft_index j = w_swap_committed(&w);
     w.dead = 1u << 1;
     w_until_leader(&w, 40 * E);
     w_run(&w, 5 * E);
     raft_id l = w_leader(&w);
     ck_assert(l == 2 || l == 4);
-    st = h_status(h, l);
-    ck_assert(!st.joint);
-    ck_assert_uint_gt(st.conf_index, j);
-    ck_assert_uint_ge(st.commit, st.conf_index);
+    assert_left_joint(h, l, j);
     H_ASSERT_CONF(h, 2, "1V 2V 4V");
     H_ASSERT_CONF(h, 4, "1V 2V 4V");
     h_free(h);
@@ -726,11 +742,7 @@ START_TEST(test_removed_node_holding_latest_log_campaigns)
     struct h_opts o = opts(149, true);
     struct world w;
     struct harness *h = w_cluster_with_learner(&w, &o);
-    struct raft_change swap[] = {{RAFT_CHANGE_ADD_VOTER, 4}, {RAFT_CHANGE_REMOVE, 3}};
-    raft_index j;
-    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 2, RAFT_JOINT_AUTO, &j), 0);
-    w_net(&w);
-    ck_assert_uint_eq(h_status(h, 1).commit, j);
+    raft_index j = w_swap_committed(&w);
     w.cut = 1u << 2 | 1u << 4;
     w_run(&w, 1); /* the leave entry, to 3 only */
     raft_index leave = h_status(h, 1).conf_index;
@@ -1758,23 +1770,14 @@ START_TEST(test_auto_leave_after_an_abandoned_transfer)
     struct h_opts o = opts(271, true);
     struct world w;
     struct harness *h = w_cluster_with_learner(&w, &o);
-    struct raft_change swap[] = {{RAFT_CHANGE_ADD_VOTER, 4}, {RAFT_CHANGE_REMOVE, 3}};
-    raft_index j;
-    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), swap, 2, RAFT_JOINT_AUTO, &j), 0);
     w.cut = 1u << 2;
-    w_net(&w); /* committed on 1 ({1, 3} and {1, 4}); no tick yet */
-    struct raft_status st = h_status(h, 1);
-    ck_assert(st.joint);
-    ck_assert_uint_eq(st.commit, j);
-    ck_assert_uint_eq(st.last_index, j);
+    /* committed on 1 ({1, 3} and {1, 4}); no tick yet */
+    raft_index j = w_swap_committed(&w);
     ck_assert_int_eq(raft_transfer_leadership(h_raft(h, 1), 2), 0);
     w_run(&w, 3 * E);
     ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_TRANSFER_ABORTED), 1);
     ck_assert_uint_eq(w_leader(&w), 1);
-    st = h_status(h, 1);
-    ck_assert(!st.joint);
-    ck_assert_uint_gt(st.conf_index, j);
-    ck_assert_uint_ge(st.commit, st.conf_index);
+    assert_left_joint(h, 1, j);
     H_ASSERT_CONF(h, 1, "1V 2V 4V");
     H_ASSERT_CONF(h, 4, "1V 2V 4V");
     w.cut = 0;
@@ -1787,9 +1790,10 @@ END_TEST
 /*
  * CheckQuorum must count what a majority counts: a leader that hears only
  * from learners, or, while joint, from a majority of one voter group
- * only, has lost its quorum and must step down. Here: voters {1, 2, 3} with learners 4 and
- * 5, 2 and 3 cut off; then the joint {1, 2, 3} -> {1, 4, 5}, 2 and 3 cut
- * off (4 and 5 are a majority of the incoming group with 1).
+ * only, has lost its quorum and must step down. Here: voters {1, 2, 3}
+ * with learners 4 and 5, 2 and 3 cut off; then the joint {1, 2, 3} ->
+ * {1, 4, 5}, 2 and 3 cut off (4 and 5 are a majority of the incoming
+ * group with 1).
  */
 START_TEST(test_check_quorum_counts_voters_of_each_group)
 {
