@@ -374,6 +374,12 @@ struct raft_allocator {
  * the lower id) retries after heartbeat_ticks if its election fails, while
  * the others keep their full timeout, so a split vote costs one heartbeat
  * interval rather than another election timeout.
+ * An election holds two writes in series: the candidate's vote requests
+ * leave once its new term and its own vote are durable, and each grant
+ * once the voter's term and vote are. election_ticks must therefore cover
+ * two such writes (with whatever the host queues ahead of them) plus a
+ * round trip, with room to spare: with slower writes every election times
+ * out before it can finish, and no leader is ever elected.
  *
  * async_persist selects asynchronous persistence (see "Persistence" below
  * the callbacks): persist callbacks start writes and the host reports them
