@@ -343,6 +343,8 @@ enum {
     SIM_STRETCH_MUTE,    /* a node can receive but not send */
     SIM_STRETCH_FLAP,    /* some links of a node go down and up every few steps */
     SIM_STRETCH_ISOLATE, /* a node is cut off from everyone */
+    SIM_STRETCH_SPLIT,   /* a follower is cut off from the leader, whose
+                            replication to the others stalls (lease runs) */
     SIM_STRETCH_COUNT
 };
 
@@ -352,6 +354,12 @@ struct sim_stretch {
     uint64_t next;       /* global step at which the next one starts */
     bool active;
     raft_id node;        /* the node it is aimed at */
+    raft_id leader;      /* SPLIT: the leader it is cut off from */
+    bool due;            /* SPLIT: the next one is due, links healed */
+    bool isolated;       /* SPLIT: the stall is over, the leader is cut
+                            off from everyone */
+    uint64_t after;      /* SPLIT: steps from then to the end */
+    uint64_t read_step;  /* SPLIT: the step of the last read it asked for */
     bool peer[SIM_MAX_NODES + 1]; /* FLAP: its flapping links */
     bool both_ways;      /* FLAP: both directions, else node -> peer */
     unsigned period;     /* FLAP: steps between a link change */
@@ -579,6 +587,21 @@ void sim_stretch_setup(struct sim *s);
 void sim_stretch_step(struct sim *s, bool may_start);
 bool sim_stretch_busy(const struct sim *s);
 bool sim_stretch_cut(const struct sim *s, raft_id from, raft_id to);
+/* Is a split under way, or due and waiting (a while) for a leader that
+ * is ready? Nemesis strikes wait meanwhile. */
+bool sim_stretch_quiet(const struct sim *s);
+/* Does a split (under way or due) hold back events of kind ev (SIM_EV_*):
+ * partitions, link cuts, crashes, clock pauses and membership requests,
+ * and client proposals until its old leader is cut off? */
+bool sim_stretch_holds(const struct sim *s, int ev);
+/* A node sends m: a vote granted to a split's cut-off follower ends the
+ * stall. */
+void sim_stretch_on_send(struct sim *s, const struct raft_msg *m);
+/* Is m lost by a split's stalled replication stream (its link is up)? */
+bool sim_stretch_stalled(const struct sim *s, const struct raft_msg *m);
+/* A split's client read at its old leader, due at this event; false if
+ * none. */
+bool sim_stretch_event(struct sim *s);
 void sim_stretch_stop(struct sim *s);
 
 /* ---- sim_nemesis.c ---- */

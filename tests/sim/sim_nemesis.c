@@ -296,7 +296,7 @@ bool sim_nemesis_step(struct sim *s)
         }
         nm->burst_left = 0;
     }
-    if (nm->target != 0 && s->event >= nm->at) {
+    if (nm->target != 0 && s->event >= nm->at && !sim_stretch_quiet(s)) {
         raft_id id = nm->target;
         nm->target = 0;
         if (sim_nem_leads(s, id, nm->term)) {

@@ -5,7 +5,8 @@
  * Delivery picks uniformly among the due messages, so any two due messages
  * may be reordered. Partitions and cut links are applied at delivery time:
  * a message crossing a cut link when it would arrive is lost, as is one
- * addressed to a crashed node.
+ * addressed to a crashed node, or one of a split's stalled replication
+ * stream (sim_stretch.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,7 @@ static void sim_net_put(struct sim *s, const struct raft_msg *m)
 
 void sim_net_send(struct sim *s, const struct raft_msg *m)
 {
+    sim_stretch_on_send(s, m);
     sim_net_put(s, m);
 }
 
@@ -231,15 +233,19 @@ void sim_net_describe(const struct raft_msg *m, char *buf, size_t len)
 static void sim_net_deliver(struct sim *s, struct sim_msg *sm)
 {
     struct sim_node *dst = &s->nodes[sm->m.to - 1];
-    bool lost = !sim_node_alive(dst) || sim_net_cut(s, sm->m.from, sm->m.to);
+    bool stalled = sim_stretch_stalled(s, &sm->m);
+    bool lost = !sim_node_alive(dst) || sim_net_cut(s, sm->m.from, sm->m.to) ||
+                stalled;
     s->event++;
     if (s->trace != NULL) {
         char d[160];
         sim_net_describe(&sm->m, d, sizeof d);
         sim_tracef(s, "deliver %s%s", d,
                    !sim_node_alive(dst) ? " (lost: node down)"
-                   : lost               ? " (lost: link cut)"
-                                        : "");
+                   : stalled && !sim_net_cut(s, sm->m.from, sm->m.to)
+                       ? " (lost: replication stalled)"
+                   : lost ? " (lost: link cut)"
+                          : "");
     }
     if (lost) {
         s->st.dropped++;

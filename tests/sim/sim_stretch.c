@@ -8,17 +8,47 @@
  *   - mute: the node can receive but not send;
  *   - flap: some of its links (one or both ways) go down and up every
  *     1..6 steps;
- *   - isolate: the node is cut off from everyone.
- * Half the runs have none. A run with a profile has 1..2 stretches; the
- * fault phase does not end while one is active. Stretch cuts are kept
- * apart from s->cut, so a classic heal does not end a stretch early.
+ *   - isolate: the node is cut off from everyone;
+ *   - split (lease runs only): a follower is cut off from the leader both
+ *     ways, and the leader's replication stream to the other followers
+ *     stalls (its AppendEntries and snapshot chunks are lost) while its
+ *     heartbeat rounds, and everything else, get through, as if the host
+ *     sent heartbeats on a connection of their own; once a follower votes
+ *     for the cut-off one (or after two to three election timeouts), the
+ *     leader is cut off from everyone instead, for two to three more.
+ * Half the runs have none (a quarter of the lease runs, whose other
+ * quarter gets the split). A run with a profile has 1..2 stretches (a
+ * split profile 2..4); the fault phase does not end while one is active.
+ * Stretch cuts are kept apart from s->cut, so a classic heal does not end
+ * a stretch early.
+ *
+ * The split aims at the lease's hold-back. The other followers echo the
+ * leader's rounds, on which its lease rests, and hear no AppendEntries;
+ * each must ignore the cut-off follower's vote requests for an election
+ * timeout after the latest round it echoed. One that counts from the last
+ * AppendEntries instead votes an election timeout after the stall began,
+ * while the leader's lease still runs: the cut-off follower wins and
+ * commits, and the old leader, cut off at that vote, hears nothing of it
+ * and serves a stale lease read. Clients ask the old leader for a read
+ * once a step while another node leads a later term.
+ *
+ * A split wants a settled cluster. When one falls due, classic cuts (the
+ * nemesis's too) heal and crashed nodes restart, and it begins once the
+ * leader has committed an entry of its term and a majority of the voters
+ * follow it with its whole log (sim_split_pick); after six election
+ * timeouts without such a leader it comes due again later. From the
+ * moment it is due until it ends, partitions, link cuts, crashes, clock
+ * pauses, membership requests and nemesis strikes wait, and so do client
+ * proposals until the old leader is cut off (sim_stretch_holds); an idle
+ * disk event does not make time pass (sim.c), so that deliveries keep up
+ * with the messages.
  */
 #include <string.h>
 
 #include "sim_int.h"
 
 static const char *const sim_stretch_names[SIM_STRETCH_COUNT] = {
-    "none", "deaf", "mute", "flap", "isolate"};
+    "none", "deaf", "mute", "flap", "isolate", "split"};
 
 static unsigned long long sim_ull(uint64_t x)
 {
@@ -30,23 +60,110 @@ void sim_stretch_setup(struct sim *s)
     struct sim_stretch *x = &s->stretch;
     memset(x, 0, sizeof *x);
     uint64_t k = sim_choose(s, 8);
-    if (s->n < 2 || k < 4)
+    if (s->lease && s->n >= 3 && (k == 2 || k == 3)) {
+        /* A quarter of the lease runs: their part of the runs without a
+         * profile (the other runs draw as before). */
+        x->kind = SIM_STRETCH_SPLIT;
+        x->left = 2 + (unsigned)sim_choose(s, 3);
+    } else if (s->n < 2 || k < 4) {
         return;
-    x->kind = SIM_STRETCH_DEAF + (int)(k - 4);
-    x->left = 1 + (unsigned)sim_choose(s, 2);
+    } else {
+        x->kind = SIM_STRETCH_DEAF + (int)(k - 4);
+        x->left = 1 + (unsigned)sim_choose(s, 2);
+    }
     x->next = s->now + sim_choose(s, 100);
     sim_tracef(s, "stretch profile: %s, %u stretches, the first at step %llu",
                sim_stretch_names[x->kind], x->left, sim_ull(x->next));
 }
 
+/*
+ * A split's leader and follower: the running leader of the highest term,
+ * once it has committed an entry of its term and a majority of the voters
+ * of its configuration (three or more, not joint) follow it and hold its
+ * whole log; and one of those followers. False until there are: the split
+ * waits, and the faults that would keep a leader from settling, and the
+ * client proposals that would keep its followers from catching up, wait
+ * with it (sim_stretch_holds).
+ */
+static bool sim_split_pick(struct sim *s)
+{
+    struct sim_stretch *x = &s->stretch;
+    struct sim_node *l = NULL;
+    for (unsigned i = 0; i < s->n; i++) {
+        struct sim_node *nd = &s->nodes[i];
+        if (sim_node_running(nd) && raft_role(nd->r) == RAFT_LEADER &&
+            (l == NULL || raft_current_term(nd->r) > raft_current_term(l->r)))
+            l = nd;
+    }
+    if (l == NULL)
+        return false;
+    /* A leader that serves reads: it has committed an entry of its term. */
+    raft_term t = raft_current_term(l->r);
+    struct raft_status ls;
+    raft_status(l->r, &ls);
+    if (ls.commit < sim_conf_first_of_term(l, t))
+        return false;
+    struct sim_conf c;
+    sim_conf_of(l, &c);
+    unsigned voters = sim_conf_count(&c, RAFT_MEMBER_VOTER);
+    if (voters < 3 || sim_conf_is_joint(&c))
+        return false;
+    raft_id pick[SIM_MAX_NODES];
+    unsigned k = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        struct sim_node *nd = &s->nodes[i];
+        struct raft_status st;
+        if (nd == l || !sim_conf_is_voter(&c, nd->id) || !sim_node_running(nd))
+            continue;
+        raft_status(nd->r, &st);
+        if (st.term == t && st.leader == l->id && st.last_term == t &&
+            st.last_index == ls.last_index)
+            pick[k++] = nd->id;
+    }
+    /* The leader and the others make a majority (its lease), and so do
+     * the cut-off follower and the others (its election). */
+    if (k < voters / 2 + 1)
+        return false;
+    x->leader = l->id;
+    x->node = pick[sim_choose(s, k)];
+    return true;
+}
+
 static void sim_stretch_begin(struct sim *s)
 {
     struct sim_stretch *x = &s->stretch;
+    uint64_t len;
+    if (x->kind == SIM_STRETCH_SPLIT) {
+        if (!sim_split_pick(s))
+            return; /* tried again at the next step */
+        /* The stall lasts until a follower grants the cut-off one its
+         * vote (sim_stretch_on_send), at most two to three election
+         * timeouts; then the leader is cut off from everyone for two to
+         * three more (of the slowest clock): room for an election or two. */
+        uint64_t e = s->cfg.election_ticks;
+        uint64_t stall = e * (2 + sim_choose(s, 2));
+        x->after = e * (2 + sim_choose(s, 2));
+        if (s->skewed) {
+            stall = stall * 3 / 2;
+            x->after = x->after * 3 / 2;
+        }
+        x->active = true;
+        x->due = false;
+        x->isolated = false;
+        x->left--;
+        x->end = s->now + stall + x->after;
+        s->st.stretches++;
+        sim_tracef(s, "stretch: node %llu split from leader %llu, whose "
+                   "replication to the others stalls until a follower "
+                   "votes for node %llu or step %llu", sim_ull(x->node),
+                   sim_ull(x->leader), sim_ull(x->node),
+                   sim_ull(s->now + stall));
+        return;
+    }
     x->active = true;
     x->left--;
     x->node = 1 + (raft_id)sim_choose(s, s->n);
     x->down = true;
-    uint64_t len;
     switch (x->kind) {
     case SIM_STRETCH_FLAP:
         memset(x->peer, 0, sizeof x->peer);
@@ -70,6 +187,32 @@ static void sim_stretch_begin(struct sim *s)
                sim_stretch_names[x->kind], sim_ull(x->end));
 }
 
+/* Steps a due split waits for a ready leader (sim_split_pick). */
+static uint64_t sim_split_wait(const struct sim *s)
+{
+    uint64_t w = 6 * (uint64_t)s->cfg.election_ticks;
+    return s->skewed ? w * 3 / 2 : w;
+}
+
+/* The split's second part: its leader is cut off from everyone. */
+static void sim_split_isolate(struct sim *s, const char *why)
+{
+    struct sim_stretch *x = &s->stretch;
+    x->isolated = true;
+    x->end = s->now + x->after;
+    sim_tracef(s, "stretch: %s: leader %llu cut off from everyone until "
+               "step %llu", why, sim_ull(x->leader), sim_ull(x->end));
+}
+
+void sim_stretch_on_send(struct sim *s, const struct raft_msg *m)
+{
+    struct sim_stretch *x = &s->stretch;
+    if (x->active && x->kind == SIM_STRETCH_SPLIT && !x->isolated &&
+        m->type == RAFT_MSG_VOTE_RESP && m->u.vote_resp.granted &&
+        m->to == x->node)
+        sim_split_isolate(s, "a follower grants its vote");
+}
+
 void sim_stretch_step(struct sim *s, bool may_start)
 {
     struct sim_stretch *x = &s->stretch;
@@ -77,12 +220,37 @@ void sim_stretch_step(struct sim *s, bool may_start)
         return;
     if (x->active && s->now >= x->end) {
         x->active = false;
-        x->next = s->now + 20 + sim_choose(s, 200);
+        /* Splits come closer together: each waits for a leader. */
+        x->next = s->now + (x->kind == SIM_STRETCH_SPLIT
+                                ? 10 + sim_choose(s, 50)
+                                : 20 + sim_choose(s, 200));
         sim_tracef(s, "stretch: node %llu rejoins", sim_ull(x->node));
     } else if (x->active && x->kind == SIM_STRETCH_FLAP &&
                s->now % x->period == 0) {
         x->down = !x->down;
+    } else if (x->active && x->kind == SIM_STRETCH_SPLIT && !x->isolated &&
+               s->now + x->after >= x->end) {
+        sim_split_isolate(s, "the stall is over");
+    } else if (x->due && s->now >= x->next + sim_split_wait(s)) {
+        /* No leader was ready: the faults resume, the split comes due
+         * again later. */
+        x->due = false;
+        x->next = s->now + 10 + sim_choose(s, 50);
+        sim_tracef(s, "stretch: no leader ready for the split, due again at "
+                   "step %llu", sim_ull(x->next));
     } else if (!x->active && x->left > 0 && s->now >= x->next && may_start) {
+        if (x->kind == SIM_STRETCH_SPLIT && !x->due) {
+            /* A split falls due: classic cuts (the nemesis's too) heal
+             * and crashed nodes restart, so that a leader can settle
+             * while it waits. */
+            x->due = true;
+            memset(s->cut, 0, sizeof s->cut);
+            sim_tracef(s, "stretch: a split is due: all links heal, crashed "
+                       "nodes restart");
+            for (unsigned i = 0; i < s->n && !s->failed && !s->oom; i++)
+                if (s->nodes[i].started && !sim_node_alive(&s->nodes[i]))
+                    sim_node_start(&s->nodes[i], true);
+        }
         sim_stretch_begin(s);
     }
 }
@@ -104,13 +272,76 @@ bool sim_stretch_cut(const struct sim *s, raft_id from, raft_id to)
     case SIM_STRETCH_FLAP:
         return x->down && ((from == x->node && x->peer[to]) ||
                            (x->both_ways && to == x->node && x->peer[from]));
+    case SIM_STRETCH_SPLIT:
+        if (x->isolated)
+            return from == x->leader || to == x->leader;
+        return (from == x->node && to == x->leader) ||
+               (from == x->leader && to == x->node);
     default:
         return false;
     }
 }
 
+bool sim_stretch_quiet(const struct sim *s)
+{
+    const struct sim_stretch *x = &s->stretch;
+    /* Active, or due and waiting for a leader that is ready. */
+    return x->kind == SIM_STRETCH_SPLIT && (x->active || x->due);
+}
+
+bool sim_stretch_holds(const struct sim *s, int ev)
+{
+    if (!sim_stretch_quiet(s))
+        return false;
+    switch (ev) {
+    case SIM_EV_PARTITION:
+    case SIM_EV_CUT:
+    case SIM_EV_CRASH:
+    case SIM_EV_PAUSE:
+    case SIM_EV_CONF:
+        return true;
+    case SIM_EV_PROPOSE: /* until the old leader is cut off */
+        return !s->stretch.active || !s->stretch.isolated;
+    default:
+        return false;
+    }
+}
+
+bool sim_stretch_stalled(const struct sim *s, const struct raft_msg *m)
+{
+    const struct sim_stretch *x = &s->stretch;
+    return x->active && x->kind == SIM_STRETCH_SPLIT && !x->isolated &&
+           m->from == x->leader &&
+           (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_SNAPSHOT);
+}
+
+bool sim_stretch_event(struct sim *s)
+{
+    struct sim_stretch *x = &s->stretch;
+    if (!x->active || x->kind != SIM_STRETCH_SPLIT || x->read_step == s->now)
+        return false;
+    struct sim_node *l = &s->nodes[x->leader - 1];
+    if (!sim_node_running(l) || raft_role(l->r) != RAFT_LEADER)
+        return false;
+    raft_term t = raft_current_term(l->r);
+    bool later = false;
+    for (unsigned i = 0; i < s->n; i++) {
+        const struct sim_node *nd = &s->nodes[i];
+        later |= sim_node_running(nd) && raft_role(nd->r) == RAFT_LEADER &&
+                 raft_current_term(nd->r) > t;
+    }
+    /* While a later leader writes, the old one is asked once a step: a
+     * stale read, if any, comes before it hears of that term. */
+    if (!later)
+        return false;
+    x->read_step = s->now;
+    sim_read_ask(l);
+    return true;
+}
+
 void sim_stretch_stop(struct sim *s)
 {
     s->stretch.active = false;
+    s->stretch.due = false;
     s->stretch.left = 0;
 }
