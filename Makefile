@@ -96,8 +96,15 @@ bench-elections: $(B)/sim
 	$(B)/sim --figures --seeds $${FIG_SEEDS:-20}
 
 # The timeline picture (sim --svg) of two runs, checked for shape; the
-# check must also reject a truncated picture.
+# check must also reject a truncated picture. The README's picture must be
+# what the simulator draws for its seed today (a change to the simulator
+# that changes that run changes the picture and its description).
 test-svg: $(B)/sim
+	$(B)/sim --seed 331 --svg $(B)/readme-timeline.svg > /dev/null
+	@if ! cmp -s docs/timeline.svg $(B)/readme-timeline.svg; then \
+	    echo "docs/timeline.svg is not what 'sim --seed 331 --svg' draws now:"; \
+	    echo "redraw it (README.md, 'A picture of a run') and check its description"; \
+	    exit 1; fi
 	$(B)/sim --seed 35 --svg $(B)/seed-35.svg > /dev/null
 	sh tests/sim/check_svg.sh $(B)/seed-35.svg 5
 	$(B)/sim --seed 1 --nodes 9 --events 20000 --svg $(B)/seed-1.svg > /dev/null
