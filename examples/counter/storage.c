@@ -455,9 +455,10 @@ static int unlink_name(struct storage *s, const char *name)
     return 0;
 }
 
-/* Unlink every prefix<digits>suffix file whose number is below `below`. */
-static int unlink_numbered_below(struct storage *s, const char *prefix,
-                                 const char *suffix, uint64_t below)
+/* Unlink every prefix<digits>suffix file whose number is below `below`,
+ * or every one of them with `all` (a number may be UINT64_MAX). */
+static int unlink_numbered(struct storage *s, const char *prefix,
+                           const char *suffix, uint64_t below, bool all)
 {
     char name[ST_NAME_MAX];
     uint64_t *v = NULL;
@@ -467,7 +468,7 @@ static int unlink_numbered_below(struct storage *s, const char *prefix,
                       sizeof(s->err)) != 0) {
         return -1;
     }
-    for (i = 0; i < n && v[i] < below && rc == 0; i++) {
+    for (i = 0; i < n && (all || v[i] < below) && rc == 0; i++) {
         numbered(name, prefix, v[i], suffix);
         rc = unlink_name(s, name);
     }
@@ -477,11 +478,14 @@ static int unlink_numbered_below(struct storage *s, const char *prefix,
 
 /* The rest of an installation that discards the log (st_snapshot_install),
  * from its commit point on: snap-<index>.install is durable. Idempotent,
- * so st_open can redo it after a crash. */
+ * so st_open can redo it after a crash. An older .install is superseded:
+ * it goes first, or a later open would finish it too and delete the log
+ * written after this one. */
 static int finish_install(struct storage *s, raft_index index)
 {
     char from[ST_NAME_MAX], to[ST_NAME_MAX];
-    if (unlink_numbered_below(s, SEG_PREFIX, "", UINT64_MAX) != 0 ||
+    if (unlink_numbered(s, SNAP_PREFIX, INSTALL_SUFFIX, index, false) != 0 ||
+        unlink_numbered(s, SEG_PREFIX, "", 0, true) != 0 ||
         fsync_dir(s) != 0) {
         return -1;
     }
@@ -494,7 +498,7 @@ static int finish_install(struct storage *s, raft_index index)
         return -1;
     }
     /* The older snapshots' only use was to continue into the log. */
-    return unlink_numbered_below(s, SNAP_PREFIX, "", index);
+    return unlink_numbered(s, SNAP_PREFIX, "", index, false);
 }
 
 /* Finish what a crash interrupted, before anything is read. */
@@ -863,6 +867,11 @@ static int check_content(struct loader *l, size_t off, raft_index want)
     const uint8_t *b = l->d + off + ST_REC_HDR;
     uint64_t index = ctr_get64(b), term = ctr_get64(b + 8);
     uint64_t prev = l->out->n ? l->out->entries[l->out->n - 1].term : 0;
+    if (want == 0) { /* the previous record was UINT64_MAX: no index follows */
+        return fail(l->s, "%s/%s: record at byte offset %zu follows index %"
+                          PRIu64 ", the last there is; refusing to start",
+                    l->s->dir, l->name, off, UINT64_MAX);
+    }
     if (index != want) {
         return fail(l->s, "%s/%s: record at byte offset %zu has index %" PRIu64
                           ", expected %" PRIu64 "; refusing to start",
@@ -1573,7 +1582,7 @@ int st_snapshot_write(struct storage *s, raft_index index, const uint8_t *file,
     if (write_atomic(s, "snap.tmp", name, file, len) != 0) {
         return -1;
     }
-    return unlink_numbered_below(s, SNAP_PREFIX, "", index);
+    return unlink_numbered(s, SNAP_PREFIX, "", index, false);
 }
 
 int st_snapshot_install(struct storage *s, raft_index index, bool keep, int fd,
@@ -1610,7 +1619,7 @@ int st_snapshot_install(struct storage *s, raft_index index, bool keep, int fd,
         return -1;
     }
     if (keep) {
-        return unlink_numbered_below(s, SNAP_PREFIX, "", index) != 0
+        return unlink_numbered(s, SNAP_PREFIX, "", index, false) != 0
                    ? -1
                    : st_log_drop(s, index);
     }

@@ -328,7 +328,9 @@ int st_snapshot_write(struct storage *s, raft_index index, const uint8_t *file,
  * snapshot appears, the segments go), made crash-safe by a redo step: the
  * file is first renamed to snap-<index>.install, which st_open finishes
  * (deletes the segments, renames it to snap-<index>) if a crash
- * interrupted the rest. */
+ * interrupted the rest. Of several such files (never left by the storage
+ * itself, which finishes one before another can start) st_open finishes
+ * the newest and deletes the others. */
 int st_snapshot_install(struct storage *s, raft_index index, bool keep, int fd,
                         const char *name);
 

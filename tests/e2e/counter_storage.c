@@ -31,6 +31,11 @@
  *     stored with a snapshot read back, a configuration entry in the log,
  *     the config file of format 1 read as the bootstrap list, a second
  *     opener of the directory (refused while the first holds it);
+ *   - files no crash leaves (found by fuzz/fuzz_storage.c): of two
+ *     interrupted installations the newest is finished and the older
+ *     deleted (the log written next survives the next start), a segment
+ *     log-<UINT64_MAX> is removed with the others, a record after index
+ *     UINT64_MAX is refused;
  *   - the prepared segment (log.prep): used by the roll (the old segment
  *     trimmed, the new one its zeros then records); a crash with it
  *     prepared but unused, half prepared, linked under the new segment's
@@ -899,6 +904,112 @@ static void part1_snapshots(void)
  * directory (fcntl locks are per process: a fork is needed). */
 /* Membership: a configuration entry in the log, the config file of
  * format 1, a snapshot of format 1. */
+/* Files of a directory no crash leaves, found by fuzz/fuzz_storage.c: two
+ * interrupted installations (the storage finishes one before another can
+ * start), a segment named after the last index there is, a record after
+ * it. */
+static int create_file(const char *dir, const char *name, const void *bytes,
+                       size_t n)
+{
+    char p[CL_PATH_MAX + ST_NAME_MAX];
+    FILE *f;
+    int rc;
+    path_of(p, sizeof(p), dir, name);
+    f = fopen(p, "wb");
+    if (f == NULL) {
+        return -1;
+    }
+    rc = fwrite(bytes, 1, n, f) == n ? 0 : -1;
+    return fclose(f) == 0 ? rc : -1;
+}
+
+static void part1_index_edges(void)
+{
+    static const char last_seg[] = "log-18446744073709551615";
+    char dir[CL_PATH_MAX];
+    struct seginfo segs[32];
+    struct storage st;
+    struct st_loaded l;
+    struct raft_entry e[10];
+    uint8_t cmd[10][32], rec[2][ST_REC_HDR + ST_REC_FIXED + 32];
+    size_t nseg = 0, n0, n1, i;
+    bool ok;
+
+    /* Two interrupted installations: the newest is finished and the
+     * older deleted, so that the next start does not finish it too,
+     * deleting the log written since. */
+    case_dir(dir, sizeof(dir), "install-redo-stale");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 ||
+        write_snapshot(dir, 400, 2, 41, ".install") != 0 ||
+        write_snapshot(dir, 500, 3, 42, ".install") != 0) {
+        expect(0, "install-redo-stale: setting up");
+        return;
+    }
+    reload(dir, &l, &st, 500, &ok);
+    expect(ok && l.n == 0 && st.base == 501 && !exists(dir, segs[0].name) &&
+           exists(dir, "snap-00000000000000000500") &&
+           !exists(dir, "snap-00000000000000000500.install") &&
+           !exists(dir, "snap-00000000000000000400.install"),
+           "of two interrupted installations the newest is finished, the "
+           "older deleted%s%s", ok ? "" : "; error: ", ok ? "" : st.err);
+    for (i = 0; i < 10; i++) {
+        e[i] = incr_entry(cmd[i], 4, 78, i + 1);
+    }
+    ok = ok && st_log_append(&st, 501, e, 10) == 0;
+    if (l.entries != NULL) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+    reload(dir, &l, &st, 500, &ok);
+    expect(ok && l.n == 10 && l.base == 501,
+           "the entries written after it survive the next start: %zu from %"
+           PRIu64 " (want 10 from 501)%s%s", ok ? l.n : 0, ok ? l.base : 0,
+           ok ? "" : "; error: ", ok ? "" : st.err);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+
+    /* An interrupted installation removes every segment, log-<UINT64_MAX>
+     * too. */
+    case_dir(dir, sizeof(dir), "install-redo-last-index");
+    n0 = st_rec_encode(rec[0], UINT64_MAX, &e[0]);
+    if (build(dir, 10, 1, segs, 32, &nseg) != 0 ||
+        write_snapshot(dir, 500, 3, 42, ".install") != 0 ||
+        create_file(dir, last_seg, rec[0], n0) != 0) {
+        expect(0, "install-redo-last-index: setting up");
+        return;
+    }
+    reload(dir, &l, &st, 500, &ok);
+    expect(ok && l.n == 0 && st.base == 501 && !exists(dir, segs[0].name) &&
+           !exists(dir, last_seg),
+           "an interrupted installation removes %s too%s%s", last_seg,
+           ok ? "" : "; error: ", ok ? "" : st.err);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+
+    /* Index UINT64_MAX, then a record of index 0: not consecutive. */
+    case_dir(dir, sizeof(dir), "index-past-the-end");
+    n1 = st_rec_encode(rec[1], 0, &e[0]);
+    if (build(dir, 0, 1, segs, 32, &nseg) != 0 ||
+        create_file(dir, last_seg, rec[0], n0) != 0 ||
+        patch_file(dir, last_seg, 0, rec[1], n1, true) != 0) {
+        expect(0, "index-past-the-end: setting up");
+        return;
+    }
+    reload(dir, &l, &st, 0, &ok);
+    expect(!ok && strstr(st.err, last_seg) != NULL &&
+           strstr(st.err, "follows index 18446744073709551615") != NULL,
+           "a record after index UINT64_MAX is refused: %s",
+           ok ? "(it loaded)" : st.err);
+    if (ok) {
+        st_loaded_free(&l);
+    }
+    st_close(&st);
+}
+
 static void part1_membership(void)
 {
     char dir[CL_PATH_MAX], why[256], p[CL_PATH_MAX + ST_NAME_MAX];
@@ -1527,6 +1638,7 @@ int main(int argc, char **argv)
     part1_writer_prepare();
     part1_truncate_and_drop();
     part1_snapshots();
+    part1_index_edges();
     part1_membership();
     part1_lock();
     if (g_bin != NULL) {
