@@ -227,7 +227,7 @@ bench: $(B)/bench
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 2
-FUZZ_TARGETS := fuzz_decode fuzz_roundtrip fuzz_node fuzz_sim
+FUZZ_TARGETS := fuzz_decode fuzz_roundtrip fuzz_node fuzz_sim fuzz_storage
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -Wall -Wextra -Wpedantic $(WERROR) -I. -Isrc
@@ -241,6 +241,13 @@ fuzz: $(FUZZ_BINS)
 $(B)/fuzz/fuzz_sim: fuzz/fuzz_sim.c $(FUZZ_DEPS) $(SIM_LIB_SRCS) $(wildcard tests/sim/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Itests/sim $< $(SIM_LIB_SRCS) $(SRCS) -o $@
+
+# The counter example's storage, with the helpers it uses (no library code).
+FUZZ_STORAGE_SRCS := examples/counter/storage.c examples/counter/proto.c
+$(B)/fuzz/fuzz_storage: fuzz/fuzz_storage.c $(FUZZ_DEPS) $(FUZZ_STORAGE_SRCS) \
+                        examples/counter/storage.h examples/counter/proto.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iexamples/counter $< $(FUZZ_STORAGE_SRCS) -o $@
 
 $(B)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_DEPS)
 	@mkdir -p $(dir $@)

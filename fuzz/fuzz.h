@@ -2,7 +2,7 @@
  * fuzz.h - helpers shared by the libFuzzer targets in fuzz/ and by the seed
  * corpus generator: a byte reader over the fuzzer input, a check macro that
  * reports and aborts, deep comparison of messages, and the op codes of
- * fuzz_node's input format.
+ * fuzz_node's and fuzz_storage's input formats.
  */
 #ifndef RAFT_FUZZ_H
 #define RAFT_FUZZ_H
@@ -333,5 +333,63 @@ enum {
                            any id 1-8, configurations from the input */
     FZ_OP_COUNT
 };
+
+/* ---- fuzz_storage input format --------------------------------------------
+ *
+ * Byte 0: bit 0 set: raw mode; bits 1-3: max_payload (FZS_MAX_PAYLOADS);
+ * bits 4-5: segment_bytes (FZS_SEGMENT_BYTES). See fuzz_storage.c for the
+ * rest. Structured mode: byte 1 the config and state written, byte 2 the
+ * payload seed, byte 3 the number of build operations (% 17), the build
+ * operations (FZS_B_*), one byte with the number of damage operations
+ * (% 9), the damage operations (FZS_D_*), then the append made after the
+ * second load. Raw mode: byte 1 (bit 0: a valid config, bit 1: a valid
+ * state), byte 2 the seed, then up to 12 files (FZS_D_NEWFILE's
+ * arguments), then the append.
+ */
+enum {
+    FZS_B_APPEND = 0, /* 1-8 entries after the last (st_log_append or
+                         st_log_write alone), or 9-1029 small ones */
+    FZS_B_REWRITE,    /* the same from an index inside the log */
+    FZS_B_SNAPSHOT,   /* st_snapshot_write at an index of the log, maybe
+                         st_log_drop */
+    FZS_B_PREPARE,    /* st_log_prepare until done */
+    FZS_B_STATE,      /* st_state_write */
+    FZS_B_INSTALL,    /* st_snapshot_install, keep or not */
+    FZS_B_SYNC,       /* st_log_sync */
+    FZS_B_COUNT
+};
+
+enum {
+    FZS_D_TRUNC = 0, /* truncate a file at an offset */
+    FZS_D_FLIP,      /* xor one byte */
+    FZS_D_OVERWRITE, /* 1-64 bytes of input at an offset */
+    FZS_D_ZERO,      /* 1-4096 zeros at an offset */
+    FZS_D_DELETE,    /* unlink a file */
+    FZS_D_APPEND,    /* 1-256 bytes (input or zeros) at the end */
+    FZS_D_RECORD,    /* a record (valid or not) written at an offset */
+    FZS_D_NEWFILE,   /* a file of kind FZS_F_* */
+    FZS_D_RENAME,    /* a segment under another first index */
+    FZS_D_COUNT
+};
+
+enum {
+    FZS_F_SEGMENT = 0, /* log-<n> */
+    FZS_F_SNAP,        /* snap-<n> */
+    FZS_F_INSTALL,     /* snap-<n>.install */
+    FZS_F_PREP,        /* log.prep */
+    FZS_F_LEGACY,      /* log (the single-file layout) */
+    FZS_F_SNAPTMP,     /* snap.tmp */
+    FZS_F_RECV,        /* snap.recv-<n> */
+    FZS_F_STATE,       /* state */
+    FZS_F_CONFIG,      /* config */
+    FZS_F_OTHERTMP,    /* state.tmp */
+    FZS_F_COUNT
+};
+
+/* FZS_D_NEWFILE's content (the byte after the name's, % FZS_C_COUNT). */
+enum { FZS_C_RAW = 0, FZS_C_RECORDS, FZS_C_SNAPSHOT, FZS_C_ZEROS, FZS_C_COUNT };
+
+#define FZS_MAX_PAYLOADS {0u, 16u, 64u, 200u, 512u, 1024u, 4096u, 65536u}
+#define FZS_SEGMENT_BYTES {4096u, 4096u, 6144u, 8192u}
 
 #endif

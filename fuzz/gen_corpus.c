@@ -15,6 +15,12 @@
  *                   membership changes (single, joint, explicit leave), a
  *                   leadership transfer either side, a joining node
  *   fuzz_sim        byte-chooser strings from a fixed PRNG
+ *   fuzz_storage    data directories in fuzz_storage's format (fuzz.h):
+ *                   a log of 3-4 segments with a snapshot, intact or
+ *                   damaged (torn tails, garbage over the zero fill, flipped
+ *                   or deleted records and segments, a valid record after
+ *                   the fill), installations, a crash in one, a prepared
+ *                   segment, truncations, the single-file log; raw files
  */
 #include <errno.h>
 #include <sys/stat.h>
@@ -1133,6 +1139,325 @@ static void gen_sim(void)
     save("fuzz_sim", "empty", &o); /* every choice 0 */
 }
 
+/* ---- fuzz_storage ------------------------------------------------------------ */
+
+/* Structured mode: max_payload 1024, segments of 4096 bytes (payloads of
+ * 300 bytes: 12 records a segment), config with 3 voters (conf_kind 0,
+ * or as given), state written. */
+static void st_head(struct out *o, unsigned conf_kind, unsigned n_build)
+{
+    u8(o, 5u << 1);                      /* structured, max_payload 1024 */
+    u8(o, conf_kind | 4u | (2u << 3));   /* state, 3 voters, id 1 */
+    u8(o, 7);                            /* seed */
+    u8(o, n_build);
+}
+
+/* k entries of `len` PRNG bytes after the last (a term step with step). */
+static void st_append(struct out *o, unsigned k, unsigned len, int step,
+                      int nosync)
+{
+    unsigned i;
+    u8(o, FZS_B_APPEND);
+    u8(o, step ? 4u : 0u); /* term + 1 */
+    u8(o, k - 1);
+    for (i = 0; i < k; i++) {
+        u8(o, 0); /* command */
+        u16(o, len);
+    }
+    u8(o, (unsigned)nosync);
+}
+
+/* Four segments: entries 1..60 (terms 1-3), a snapshot at 20 and the
+ * first segment dropped: log-17, log-33, log-49 (the last: 49..60 in 3900
+ * bytes, then zeros up to 4096). */
+static void st_base(struct out *o, unsigned conf_kind)
+{
+    int i;
+    st_head(o, conf_kind, 9);
+    for (i = 0; i < 7; i++) {
+        st_append(o, 8, 300, i == 3 || i == 5, 0);
+    }
+    u8(o, FZS_B_SNAPSHOT);
+    u8(o, 1);      /* and st_log_drop */
+    u16(o, 19);    /* index base + 19 = 20 */
+    u8(o, 16);     /* configuration bytes - 1 */
+    u8(o, 40);     /* body bytes */
+    st_append(o, 4, 300, 0, 0);
+}
+
+static void st_save(struct out *o, const char *name, unsigned append)
+{
+    u8(o, append);  /* the append after the second load */
+    u16(o, 0x0123);
+    save("fuzz_storage", name, o);
+}
+
+static void gen_storage(void)
+{
+    struct out o;
+    int i;
+
+    o.n = 0; /* no damage */
+    st_base(&o, 0);
+    u8(&o, 0);
+    st_save(&o, "intact", 0x80); /* then an append over the tail */
+
+    o.n = 0; /* the last segment cut 10 bytes into its 4th record */
+    st_base(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZS_D_TRUNC);
+    u8(&o, 0);            /* the last segment */
+    u8(&o, 1 | (10 << 2)); /* record start + 10 */
+    u16(&o, 3);
+    st_save(&o, "torn-record", 0);
+
+    o.n = 0; /* garbage written over the zero fill: a torn write */
+    st_base(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZS_D_OVERWRITE);
+    u8(&o, 0);
+    u8(&o, 2);            /* the end of the records + v % 64 */
+    u16(&o, 0);
+    u8(&o, 29);           /* 30 bytes */
+    put(&o, "a torn write over the zeros..", 30);
+    st_save(&o, "torn-over-fill", 0);
+
+    o.n = 0; /* a payload byte flipped in the last segment's 3rd record */
+    st_base(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZS_D_FLIP);
+    u8(&o, 0);
+    u8(&o, 1 | (30 << 2));
+    u16(&o, 2);
+    u8(&o, 0x40);
+    st_save(&o, "flip-last", 0);
+
+    o.n = 0; /* a valid next record 40 bytes into the zero fill */
+    st_base(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZS_D_RECORD);
+    u8(&o, 0);
+    u8(&o, 2);
+    u16(&o, 40);
+    u8(&o, 0);            /* next index, same term, good checksum */
+    u16(&o, 32);          /* payload */
+    u8(&o, 0);            /* type: command */
+    st_save(&o, "valid-after-zeros", 0);
+
+    o.n = 0; /* a record of the middle segment flipped (files: config,
+              * log-17, log-33, log-49, snap-20, state; 128 % 6 = 2) */
+    st_base(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZS_D_FLIP);
+    u8(&o, 128);
+    u8(&o, 1 | (12 << 2));
+    u16(&o, 5);
+    u8(&o, 1);
+    st_save(&o, "flip-middle", 0);
+
+    o.n = 0; /* the middle segment deleted */
+    st_base(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZS_D_DELETE);
+    u8(&o, 128);
+    st_save(&o, "delete-middle", 0);
+
+    o.n = 0; /* the last segment deleted */
+    st_base(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZS_D_DELETE);
+    u8(&o, 0);
+    st_save(&o, "delete-last", 0);
+
+    o.n = 0; /* the middle segment renamed one index on */
+    st_base(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZS_D_RENAME);
+    u8(&o, 128);
+    u8(&o, 0);
+    u8(&o, 1);
+    st_save(&o, "rename-middle", 0);
+
+    o.n = 0; /* the snapshot damaged (130 % 6 = 4) */
+    st_base(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZS_D_FLIP);
+    u8(&o, 130);
+    u8(&o, 0);
+    u16(&o, 100);
+    u8(&o, 4);
+    st_save(&o, "snapshot-flip", 0);
+
+    o.n = 0; /* a crash inside an installation that discards the log */
+    st_base(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZS_D_NEWFILE);
+    u8(&o, FZS_F_INSTALL);
+    u8(&o, 0);            /* the index after the last */
+    u8(&o, FZS_C_SNAPSHOT);
+    u8(&o, 8);
+    u8(&o, 20);
+    st_save(&o, "install-crash", 0);
+
+    o.n = 0; /* the state file cut */
+    st_base(&o, 0);
+    u8(&o, 1);
+    u8(&o, FZS_D_TRUNC);
+    u8(&o, 131);          /* 131 % 6 = 5 */
+    u8(&o, 0);
+    u16(&o, 20);
+    st_save(&o, "state-cut", 0);
+
+    o.n = 0; /* installations: keeping the log, then discarding it */
+    st_head(&o, 0, 8);
+    for (i = 0; i < 3; i++) {
+        st_append(&o, 8, 300, i == 1, 0);
+    }
+    u8(&o, FZS_B_INSTALL);
+    u8(&o, 1);            /* keep */
+    u16(&o, 17);
+    u8(&o, 8);
+    u8(&o, 8);
+    st_append(&o, 8, 300, 0, 0);
+    u8(&o, FZS_B_INSTALL);
+    u8(&o, 0);            /* discard */
+    u8(&o, 5);            /* last + 1 + 5 */
+    u8(&o, 8);
+    u8(&o, 8);
+    st_append(&o, 8, 300, 1, 0);
+    st_append(&o, 8, 300, 0, 1);
+    u8(&o, 0);
+    st_save(&o, "installs", 0);
+
+    o.n = 0; /* a prepared segment taken by the roll, a truncation into an
+              * earlier segment, a write left unsynced, then torn */
+    st_head(&o, 2, 8);    /* config of format 1 */
+    st_append(&o, 8, 300, 0, 0);
+    u8(&o, FZS_B_PREPARE);
+    st_append(&o, 8, 300, 0, 0);
+    st_append(&o, 8, 300, 1, 0);
+    u8(&o, FZS_B_REWRITE);
+    u16(&o, 12);          /* index 13 */
+    u8(&o, 4);
+    u8(&o, 4);            /* 5 entries */
+    for (i = 0; i < 5; i++) {
+        u8(&o, i == 0 ? 7 : 0); /* a configuration entry first */
+        u16(&o, 200);
+    }
+    u8(&o, 0);
+    u8(&o, FZS_B_PREPARE);
+    st_append(&o, 8, 300, 0, 1);
+    u8(&o, FZS_B_STATE);
+    u8(&o, 9);
+    u8(&o, 2);
+    u8(&o, 1);
+    u8(&o, FZS_D_TRUNC);
+    u8(&o, 0);
+    u8(&o, 3);            /* from the end of the file */
+    u16(&o, 3000);
+    st_save(&o, "prepared-rewrite-torn", 0x81);
+
+    o.n = 0; /* over 1024 entries: two bulk appends, a torn tail */
+    st_head(&o, 0, 2);
+    for (i = 0; i < 2; i++) {
+        u8(&o, FZS_B_APPEND);
+        u8(&o, 0x10 | (i ? 4 : 0)); /* bulk (the second of term 2) */
+        u8(&o, 200);                /* 9 + 4 * 200 entries */
+        u8(&o, 0);
+    }
+    u8(&o, 1);
+    u8(&o, FZS_D_TRUNC);
+    u8(&o, 0);
+    u8(&o, 3);
+    u16(&o, 7);
+    st_save(&o, "bulk-torn", 0);
+
+    o.n = 0; /* no config: a directory with a log is refused */
+    st_head(&o, 3, 2);
+    st_append(&o, 4, 16, 0, 0);
+    st_append(&o, 4, 16, 0, 0);
+    u8(&o, 0);
+    st_save(&o, "no-config", 0);
+
+    o.n = 0; /* raw: the single-file log of 6 records, config and state */
+    u8(&o, 1 | (2u << 1)); /* raw, max_payload 64 */
+    u8(&o, 3);
+    u8(&o, 9);
+    u8(&o, FZS_F_LEGACY);
+    u8(&o, 0);
+    u8(&o, FZS_C_RECORDS);
+    u8(&o, 5);            /* 6 records */
+    for (i = 0; i < 6; i++) {
+        u8(&o, i == 3 ? 4 : 0); /* the 4th starts term 2 */
+        u16(&o, 20);
+        u8(&o, 0);
+    }
+    save("fuzz_storage", "raw-legacy-log", &o);
+
+    o.n = 0; /* raw: two segments of records, a snapshot, a torn tail */
+    u8(&o, 1 | (2u << 1));
+    u8(&o, 3);
+    u8(&o, 9);
+    u8(&o, FZS_F_SEGMENT);
+    u8(&o, 2);
+    u8(&o, 1);            /* log-1 */
+    u8(&o, FZS_C_RECORDS);
+    u8(&o, 3);            /* 4 records */
+    for (i = 0; i < 4; i++) {
+        u8(&o, 0);
+        u16(&o, 10);
+        u8(&o, 0);
+    }
+    u8(&o, FZS_F_SEGMENT);
+    u8(&o, 2);
+    u8(&o, 5);            /* log-5 */
+    u8(&o, FZS_C_RECORDS);
+    u8(&o, 2);
+    for (i = 0; i < 3; i++) {
+        u8(&o, i == 2 ? 0x40 : 0); /* the last with a bad checksum */
+        u16(&o, 10);
+        u8(&o, 0);
+    }
+    u8(&o, FZS_F_SNAP);
+    u8(&o, 2);
+    u8(&o, 3);            /* snap-3 */
+    u8(&o, FZS_C_SNAPSHOT);
+    u8(&o, 4);
+    u8(&o, 12);
+    save("fuzz_storage", "raw-segments", &o);
+
+    o.n = 0; /* raw: junk config, state and segment */
+    u8(&o, 1);
+    u8(&o, 0);
+    u8(&o, 9);
+    u8(&o, FZS_F_CONFIG);
+    u8(&o, 0);
+    u8(&o, FZS_C_RAW);
+    u16(&o, 41);
+    put(&o, "counter-server-config 2\nid 7\nbootstrap 7\n", 41);
+    u8(&o, FZS_F_STATE);
+    u8(&o, 0);
+    u8(&o, FZS_C_RAW);
+    u16(&o, 28);
+    put(&o, "CTRS\1\0\0\0\3\0\0\0\0\0\0\0\7\0\0\0\0\0\0\0\0\0\0", 28);
+    u8(&o, FZS_F_SEGMENT);
+    u8(&o, 2);
+    u8(&o, 1);
+    u8(&o, FZS_C_RAW);
+    u16(&o, 40);
+    put(&o, "\x29\0\0\0 not a record, not zeros either....", 40);
+    u8(&o, FZS_F_SNAP);   /* a snapshot of format 1 */
+    u8(&o, 2);
+    u8(&o, 5);
+    u8(&o, FZS_C_RAW);
+    u16(&o, 44);
+    put(&o, "CTSN\1\0\0\0\5", 9);
+    for (i = 9; i < 44; i++) {
+        u8(&o, 0);
+    }
+    save("fuzz_storage", "raw-junk", &o);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1147,5 +1472,6 @@ int main(int argc, char **argv)
     gen_node_reads();
     gen_node_membership();
     gen_sim();
+    gen_storage();
     return 0;
 }
