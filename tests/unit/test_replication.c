@@ -1687,61 +1687,79 @@ START_TEST(test_random_walk_preserves_safety_properties)
 END_TEST
 
 /* A follower makes room for every term run of the entries it appends
- * before it appends them. Its log holds 7 runs (the run array's first
- * allocation has room for 8); entries of terms 8, 8, 9 add two more, so
- * the array must grow (the counting allocator's guard catches a write past
- * its end when the node is destroyed). Only the entries the message
- * carries count: the array holds one more, of term 8, past them. */
+ * before it appends them. Its log holds k runs (terms 1..k); entries of
+ * terms k+1, k+1, k+2 add two more. For every k up to 40, so that some k
+ * leaves the run array exactly one short whatever its capacities are: an
+ * under-reservation then writes past the array's end, which the counting
+ * allocator's guard catches when the node is destroyed. Only the entries
+ * the message carries count: the array holds one more, of term k+1, past
+ * them. */
+#define RUNS_MAX 40
 START_TEST(test_append_reserves_every_term_run)
 {
-    struct h_opts o = opts;
-    o.counting_alloc = true;
-    struct harness *h = h_new(3, &o);
-    const raft_term log[] = {1, 2, 3, 4, 5, 6, 7};
-    ck_assert_int_eq(h_restore(h, 1, 7, 0, log, 7), 0);
-    const raft_term ts[] = {8, 8, 9, 8};
-    struct raft_entry ents[4];
-    char bufs[4 * 48];
-    h_mk_entries(ents, bufs, 8, ts, 4);
-    struct raft_msg m = h_msg_append(2, 1, 9, 7, 7, 0, ents, 3);
-    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
-    struct raft_status st = h_status(h, 1);
-    ck_assert_uint_eq(st.last_index, 10);
-    ck_assert_uint_eq(st.last_term, 9);
-    raft_term want[] = {1, 2, 3, 4, 5, 6, 7, 8, 8, 9};
-    h_assert_log_terms(h, 1, want, 10);
-    h_free(h);
+    raft_term log[RUNS_MAX];
+    for (size_t k = 1; k <= RUNS_MAX; k++) {
+        struct h_opts o = opts;
+        o.counting_alloc = true;
+        struct harness *h = h_new(3, &o);
+        for (size_t i = 0; i < k; i++) {
+            log[i] = i + 1;
+        }
+        ck_assert_int_eq(h_restore(h, 1, k, 0, log, k), 0);
+        const raft_term ts[] = {k + 1, k + 1, k + 2, k + 1};
+        struct raft_entry ents[4];
+        char bufs[4 * 48];
+        h_mk_entries(ents, bufs, k + 1, ts, 4);
+        struct raft_msg m = h_msg_append(2, 1, k + 2, k, k, 0, ents, 3);
+        ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+        struct raft_status st = h_status(h, 1);
+        ck_assert_uint_eq(st.last_index, k + 3);
+        ck_assert_uint_eq(st.last_term, k + 2);
+        raft_term want[RUNS_MAX + 3];
+        memcpy(want, log, k * sizeof(raft_term));
+        memcpy(want + k, ts, 3 * sizeof(raft_term));
+        h_assert_log_terms(h, 1, want, k + 3);
+        h_free(h);
+    }
 }
 END_TEST
 
 /* The same for the usual message, from the known leader of the term and
- * anchored at the follower's last entry: entries of terms 8 and 9 are
- * two runs. Only the entries the message carries are read: in the
- * array they sit between two others (terms 9 before, 8 after). */
+ * anchored at the follower's last entry: entries of terms k+1 and k+2 are
+ * two runs. Only the entries the message carries are read: in the array
+ * they sit between two others (terms k+2 before, k+1 after). */
 START_TEST(test_append_in_order_reserves_every_term_run)
 {
-    struct h_opts o = opts;
-    o.counting_alloc = true;
-    struct harness *h = h_new(3, &o);
-    const raft_term log[] = {1, 2, 3, 4, 5, 6, 7};
-    ck_assert_int_eq(h_restore(h, 1, 9, 0, log, 7), 0);
-    struct raft_msg hb = h_msg_append(2, 1, 9, 7, 7, 0, NULL, 0);
-    ck_assert_int_eq(raft_step(h_raft(h, 1), &hb), 0);
-    ck_assert_uint_eq(raft_leader(h_raft(h, 1)), 2);
-    const raft_term ts[] = {9, 8, 9, 8};
-    struct raft_entry ents[4];
-    char bufs[4 * 48];
-    h_mk_entries(ents, bufs, 7, ts, 4);
-    struct raft_msg m = h_msg_append(2, 1, 9, 7, 7, 0, ents + 1, 2);
-    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
-    struct raft_status st = h_status(h, 1);
-    ck_assert_uint_eq(st.last_index, 9);
-    ck_assert_uint_eq(st.last_term, 9);
-    raft_term want[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-    h_assert_log_terms(h, 1, want, 9);
-    h_free(h);
+    raft_term log[RUNS_MAX];
+    for (size_t k = 1; k <= RUNS_MAX; k++) {
+        struct h_opts o = opts;
+        o.counting_alloc = true;
+        struct harness *h = h_new(3, &o);
+        for (size_t i = 0; i < k; i++) {
+            log[i] = i + 1;
+        }
+        ck_assert_int_eq(h_restore(h, 1, k + 2, 0, log, k), 0);
+        struct raft_msg hb = h_msg_append(2, 1, k + 2, k, k, 0, NULL, 0);
+        ck_assert_int_eq(raft_step(h_raft(h, 1), &hb), 0);
+        ck_assert_uint_eq(raft_leader(h_raft(h, 1)), 2);
+        const raft_term ts[] = {k + 2, k + 1, k + 2, k + 1};
+        struct raft_entry ents[4];
+        char bufs[4 * 48];
+        h_mk_entries(ents, bufs, k, ts, 4);
+        struct raft_msg m = h_msg_append(2, 1, k + 2, k, k, 0, ents + 1, 2);
+        ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+        struct raft_status st = h_status(h, 1);
+        ck_assert_uint_eq(st.last_index, k + 2);
+        ck_assert_uint_eq(st.last_term, k + 2);
+        raft_term want[RUNS_MAX + 2];
+        memcpy(want, log, k * sizeof(raft_term));
+        memcpy(want + k, ts + 1, 2 * sizeof(raft_term));
+        h_assert_log_terms(h, 1, want, k + 2);
+        h_free(h);
+    }
 }
 END_TEST
+#undef RUNS_MAX
 
 Suite *raft_replication_suite(void)
 {
