@@ -1695,17 +1695,26 @@ END_TEST
  * the message carries count: the array holds one more, of term k+1, past
  * them. */
 #define RUNS_MAX 40
+
+/* Node 1 restored at `term` with a log of k runs, terms 1..k (also left
+ * in log[0..k)), under the counting allocator and its guard bytes. */
+static struct harness *with_runs(size_t k, raft_term term, raft_term *log)
+{
+    struct h_opts o = opts;
+    o.counting_alloc = true;
+    struct harness *h = h_new(3, &o);
+    for (size_t i = 0; i < k; i++) {
+        log[i] = i + 1;
+    }
+    ck_assert_int_eq(h_restore(h, 1, term, 0, log, k), 0);
+    return h;
+}
+
 START_TEST(test_append_reserves_every_term_run)
 {
     raft_term log[RUNS_MAX];
     for (size_t k = 1; k <= RUNS_MAX; k++) {
-        struct h_opts o = opts;
-        o.counting_alloc = true;
-        struct harness *h = h_new(3, &o);
-        for (size_t i = 0; i < k; i++) {
-            log[i] = i + 1;
-        }
-        ck_assert_int_eq(h_restore(h, 1, k, 0, log, k), 0);
+        struct harness *h = with_runs(k, k, log);
         const raft_term ts[] = {k + 1, k + 1, k + 2, k + 1};
         struct raft_entry ents[4];
         char bufs[4 * 48];
@@ -1732,13 +1741,7 @@ START_TEST(test_append_in_order_reserves_every_term_run)
 {
     raft_term log[RUNS_MAX];
     for (size_t k = 1; k <= RUNS_MAX; k++) {
-        struct h_opts o = opts;
-        o.counting_alloc = true;
-        struct harness *h = h_new(3, &o);
-        for (size_t i = 0; i < k; i++) {
-            log[i] = i + 1;
-        }
-        ck_assert_int_eq(h_restore(h, 1, k + 2, 0, log, k), 0);
+        struct harness *h = with_runs(k, k + 2, log);
         struct raft_msg hb = h_msg_append(2, 1, k + 2, k, k, 0, NULL, 0);
         ck_assert_int_eq(raft_step(h_raft(h, 1), &hb), 0);
         ck_assert_uint_eq(raft_leader(h_raft(h, 1)), 2);
