@@ -17,6 +17,11 @@
  *
  *   counter 3 nodes fsync, 1 client: 412 incr/s, latency median 2.31 ms, p99 4.90 ms
  *
+ * with the median in fdatasyncs of a 64-byte append, probed just before
+ * and after the configuration: by one writer alone, and by three writers
+ * at once on files of their own (the three nodes share this disk, so a
+ * commit's fdatasyncs run beside each other's).
+ *
  * and where the CPU went meanwhile: each server's and this process's
  * user and system time (from /proc and getrusage), in % of one core and
  * in all per operation. Latency is from sending the request to reading
@@ -78,11 +83,11 @@ static int cmp_i64(const void *x, const void *y);
  * file in dir and fdatasync, PROBE_N times; the times in us into t[]
  * (out). Returns 0, or -1 on error. */
 #define PROBE_N 200
-static int raw_fdatasync_us(const char *dir, int64_t t[PROBE_N])
+static int probe_file_us(const char *dir, int k, int64_t t[PROBE_N])
 {
     char path[CL_PATH_MAX], buf[64];
     int fd, i;
-    snprintf(path, sizeof(path), "%s/fdatasync-probe", dir);
+    snprintf(path, sizeof(path), "%s/fdatasync-probe-%d", dir, k);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0) {
         return -1;
@@ -103,6 +108,54 @@ static int raw_fdatasync_us(const char *dir, int64_t t[PROBE_N])
     return 0;
 }
 
+static int raw_fdatasync_us(const char *dir, int64_t t[PROBE_N])
+{
+    return probe_file_us(dir, 0, t);
+}
+
+/* The same with PROBE_WRITERS threads at once, each on its own file, as
+ * the three nodes of a cluster on this one disk: a commit waits for
+ * fdatasyncs that run at the same time as others. The times of all the
+ * writers into t[] (out). Returns 0, or -1 on error. */
+#define PROBE_WRITERS 3
+struct probe_writer {
+    const char *dir;
+    int k;
+    int64_t *t;
+    int rc;
+};
+
+static void *probe_writer_main(void *arg)
+{
+    struct probe_writer *w = arg;
+    w->rc = probe_file_us(w->dir, w->k, w->t);
+    return NULL;
+}
+
+static int together_fdatasync_us(const char *dir,
+                                 int64_t t[PROBE_WRITERS * PROBE_N])
+{
+    struct probe_writer w[PROBE_WRITERS];
+    pthread_t th[PROBE_WRITERS];
+    int i, started = 0, rc = 0;
+    for (i = 0; i < PROBE_WRITERS; i++) {
+        w[i].dir = dir;
+        w[i].k = i + 1;
+        w[i].t = t + i * PROBE_N;
+        w[i].rc = -1;
+        if (pthread_create(&th[i], NULL, probe_writer_main, &w[i]) != 0) {
+            rc = -1;
+            break;
+        }
+        started++;
+    }
+    for (i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+        rc = w[i].rc != 0 ? -1 : rc;
+    }
+    return rc;
+}
+
 /* The median of n samples in us, in ms (sorts t). */
 static double median_ms(int64_t *t, size_t n)
 {
@@ -110,11 +163,35 @@ static double median_ms(int64_t *t, size_t n)
     return (double)t[n / 2] / 1000.0;
 }
 
-/* The probe once, its median in ms (0 on error). */
-static double raw_fdatasync_ms(const char *dir)
+/* The quantile q of n sorted samples in us, in ms. */
+static double quantile_ms(const int64_t *t, size_t n, double q)
 {
-    int64_t t[PROBE_N];
-    return raw_fdatasync_us(dir, t) == 0 ? median_ms(t, PROBE_N) : 0;
+    size_t at = (size_t)((double)n * q);
+    return (double)t[at < n ? at : n - 1] / 1000.0;
+}
+
+/* Both probes once, their medians and p99s. */
+static void print_probes(const char *dir)
+{
+    static int64_t t[PROBE_WRITERS * PROBE_N];
+    if (raw_fdatasync_us(dir, t) != 0) {
+        printf("counter-bench: the fdatasync probe failed in %s\n", dir);
+        return;
+    }
+    qsort(t, PROBE_N, sizeof(t[0]), cmp_i64);
+    printf("counter-bench: raw fdatasync of a 64-byte append in %s: median "
+           "%.3f ms, p99 %.3f ms (%d samples, while the idle cluster runs)\n",
+           dir, quantile_ms(t, PROBE_N, 0.5), quantile_ms(t, PROBE_N, 0.99),
+           PROBE_N);
+    if (together_fdatasync_us(dir, t) != 0) {
+        return;
+    }
+    qsort(t, PROBE_WRITERS * PROBE_N, sizeof(t[0]), cmp_i64);
+    printf("counter-bench: the same by %d writers at once, each on its own "
+           "file (as the nodes sharing this disk): median %.3f ms, p99 "
+           "%.3f ms\n",
+           PROBE_WRITERS, quantile_ms(t, PROBE_WRITERS * PROBE_N, 0.5),
+           quantile_ms(t, PROBE_WRITERS * PROBE_N, 0.99));
 }
 
 /* One configuration's figures, for the reads table. */
@@ -530,7 +607,8 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
     size_t k;
     int i, rc = 0, started = 0, leader = cl_find_leader(c, NULL);
     int64_t from, probe[2 * PROBE_N];
-    bool probe_ok;
+    static int64_t together[2 * PROBE_WRITERS * PROBE_N];
+    bool probe_ok, together_ok;
 
     memset(res, 0, sizeof(*res));
     memset(&l, 0, sizeof(l));
@@ -563,6 +641,7 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
      * this configuration, just before its clients start and just after
      * they stop, and its ratio is against the median of both. */
     probe_ok = raw_fdatasync_us(c->dir, probe) == 0;
+    together_ok = together_fdatasync_us(c->dir, together) == 0;
     from = cl_now_us() + (int64_t)warmup_s * 1000000;
     for (i = 0; i < nt; i++) {
         lt[i].measure_from = from;
@@ -587,6 +666,8 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
         pthread_join(t[i], NULL);
     }
     probe_ok = probe_ok && raw_fdatasync_us(c->dir, probe + PROBE_N) == 0;
+    together_ok = together_ok &&
+                  together_fdatasync_us(c->dir, together + PROBE_WRITERS * PROBE_N) == 0;
     /* One loop with every thread's figures. */
     for (i = 0; i < started; i++) {
         l.errors += lt[i].errors;
@@ -631,8 +712,13 @@ static int run_config(struct cluster *c, uint8_t op, int nclients,
                op == CTR_OP_INCR ? "incr" : "get", med, p99);
         if (probe_ok) {
             double raw = median_ms(probe, 2 * PROBE_N);
-            printf(" (median = %.1f raw fdatasyncs of %.3f ms, probed just "
-                   "before and after)", med / raw, raw);
+            printf(" (median = %.1f raw fdatasyncs of %.3f ms", med / raw, raw);
+            if (together_ok) {
+                raw = median_ms(together, 2 * PROBE_WRITERS * PROBE_N);
+                printf(", %.1f of %.3f ms by %d writers at once", med / raw,
+                       raw, PROBE_WRITERS);
+            }
+            printf(", probed just before and after)");
         }
         printf("\n");
         if (opt_quantiles) {
@@ -1578,9 +1664,7 @@ int main(int argc, char **argv)
     printf("counter-bench: 3 servers on %s, data in %s, %d s warm-up + %d s "
            "per configuration\n",
            c.peers, c.dir, warmup, seconds);
-    printf("counter-bench: raw fdatasync of a 64-byte append in %s: median "
-           "%.3f ms (%d samples, while the idle cluster runs)\n",
-           c.dir, raw_fdatasync_ms(c.dir), PROBE_N);
+    print_probes(c.dir);
     list = strdup(clients);
     for (tok = list != NULL ? strtok_r(list, ",", &save) : NULL; tok != NULL;
          tok = strtok_r(NULL, ",", &save)) {
