@@ -639,9 +639,8 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
         }
         /* Only a match above the commit index can raise it. */
         if (advanced && pr->match > r->commit) {
-                commit_after_ack(r, pr->match);
+            commit_after_ack(r, pr->match);
         }
-
     } else {
         /* Fast backtracking: skip every entry whose term shows it cannot
          * match the follower's hint. */
