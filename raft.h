@@ -966,6 +966,8 @@ RAFT_API int raft_step(struct raft *r, const struct raft_msg *msg);
  * gives the leader to redirect to, or 0 if unknown), RAFT_ETOOBIG if len
  * exceeds max_msg_bytes, RAFT_EINVAL if buf is NULL with len > 0,
  * RAFT_EPERSIST if persisting failed (the leader then steps down),
+ * RAFT_ETRANSFER (a leadership transfer is under way, see
+ * raft_transfer_leadership: retry once it ends, at whichever node leads),
  * RAFT_ENOSPACE, RAFT_ENOMEM, RAFT_EAPPLY (the entry was appended; an
  * earlier entry failed to apply), RAFT_ENOTSTARTED, RAFT_ESTOPPED,
  * RAFT_EBUSY.
@@ -1064,9 +1066,11 @@ RAFT_API int raft_compact(struct raft *r, raft_index index);
  * Returns 0, RAFT_EINVAL (no read callback), RAFT_ENOTLEADER (a follower
  * that knows no leader, or a candidate or pre-candidate: raft_leader()
  * tells whom to ask once one is known),
- * RAFT_EFULL (cfg.max_pending_reads reads already wait here), RAFT_ENOMEM,
- * RAFT_EAPPLY (the read was accepted; an earlier entry failed to apply
- * again on the way out), RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
+ * RAFT_EFULL (cfg.max_pending_reads reads already wait here),
+ * RAFT_ETRANSFER (on a leader transferring its leadership, as for
+ * raft_propose), RAFT_ENOMEM, RAFT_EAPPLY (the read was accepted; an
+ * earlier entry failed to apply again on the way out), RAFT_ENOTSTARTED,
+ * RAFT_ESTOPPED, RAFT_EBUSY.
  */
 RAFT_API int raft_read_index(struct raft *r, void *req);
 
