@@ -610,8 +610,11 @@ enum {
                                      the send callback failed, or the
                                      outgoing queue was full: peer, reason */
     RAFT_EVENT_STEP_DOWN = 9,     /* leader stepped down: error says why
-                                     (RAFT_EPERSIST, RAFT_ENOQUORUM) or 0
-                                     for a higher term */
+                                     (RAFT_EPERSIST, RAFT_ENOQUORUM,
+                                     RAFT_EREMOVED: removed from the
+                                     configuration and its handover
+                                     failed, see "Membership") or 0 for a
+                                     higher term */
     RAFT_EVENT_PREVOTE_START = 10,/* became pre-candidate: term (its
                                      current term; it asks for term + 1) */
     RAFT_EVENT_CONF = 11,         /* the configuration in force changed: a
