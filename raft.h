@@ -21,7 +21,8 @@
  *
  * Conventions used in this header:
  *   - Every function returning int returns 0 on success or a negative
- *     RAFT_E* code. A call that fails leaves the node as it was, except
+ *     RAFT_E* code, except raft_role() and raft_version_number(), which
+ *     return a value. A call that fails leaves the node as it was, except
  *     where the function's documentation says otherwise.
  *   - Pointers are labelled "borrowed" (read during the call only),
  *     "retained" (kept until a stated event) or "out" (written by the call).
