@@ -780,7 +780,9 @@ RAFT_API int raft_create(const struct raft_config *cfg,
                          struct raft **out);
 
 /*
- * Free the node and everything it allocated. No callback is invoked.
+ * Free the node and everything it allocated. No callback is invoked: in
+ * particular the read callback is not called for reads still pending (see
+ * raft_read_index), so the host frees their `req` itself.
  * raft_destroy(NULL) does nothing. Called from within a callback of the
  * same node, it does nothing.
  */
@@ -875,11 +877,13 @@ RAFT_API int raft_restore_snapshot(struct raft *r,
  * entry leaving a joint configuration could not be persisted, and the
  * leader stepped down), RAFT_ENOMEM (on a leader: the entry leaving a
  * joint configuration could not be proposed; heartbeats went out as
- * usual, and the next tick tries again), RAFT_ENOSPACE (the term
+ * usual, and the next tick tries again; on any other node: no room for
+ * the first entry of a term an election could win, so the election did
+ * not start and the next tick tries again), RAFT_ENOSPACE (the term
  * has reached UINT64_MAX - 1, or the log index UINT64_MAX - 1, which only
  * a snapshot can bring near: no further election is possible), RAFT_EAPPLY,
- * RAFT_ENOMEM, RAFT_ENOTSTARTED, RAFT_ESTOPPED (a failed asynchronous write
- * stopped the node, see raft_persisted) or RAFT_EBUSY.
+ * RAFT_ENOTSTARTED, RAFT_ESTOPPED (a failed asynchronous write stopped the
+ * node, see raft_persisted) or RAFT_EBUSY.
  */
 RAFT_API int raft_tick(struct raft *r);
 
@@ -946,7 +950,9 @@ RAFT_API int raft_tick(struct raft *r);
  * or faulty peer). RAFT_EPERSIST and RAFT_ENOMEM mean it was not processed
  * and nothing was acknowledged (see the persist callbacks for what a failed
  * write leaves); the sender retries on its own. RAFT_EAPPLY is
- * the host's own apply callback failing. RAFT_ESTOPPED means the node must
+ * the host's own apply callback failing: the message itself was
+ * processed (its replies sent, or queued as usual in asynchronous mode)
+ * and is not to be stepped again. RAFT_ESTOPPED means the node must
  * be destroyed and restarted from its disk. RAFT_EINVAL, RAFT_EBUSY and
  * RAFT_ENOTSTARTED are host bugs.
  */
@@ -1045,9 +1051,13 @@ RAFT_API int raft_compact(struct raft *r, raft_index index);
 
 /*
  * Ask for a linearizable read (Raft thesis 6.4, ReadIndex) without writing
- * to the log. `req` is the host's, passed back to the read callback, which
- * is called exactly once if this returns 0: when the read may be served
- * (status 0), or when it cannot be confirmed (RAFT_ELEADERLOST).
+ * to the log. `req` (retained: never dereferenced, kept until the read
+ * callback that passes it back, or raft_destroy) is the host's, passed
+ * back to the read callback, which is called exactly once if this returns
+ * 0: when the read may be served (status 0), or when it cannot be
+ * confirmed (RAFT_ELEADERLOST). If this returns an error other than
+ * RAFT_EAPPLY, the read was not taken and the callback is not called for
+ * `req`.
  *
  * On the leader the read index is the commit index when the read is asked
  * for (a new leader first commits an entry of its own term: reads wait for
