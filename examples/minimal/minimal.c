@@ -79,7 +79,9 @@ static void free_payloads(const struct raft_entry *e, size_t n)
 }
 
 /* README:begin */
-/* The message is borrowed: queue a copy, entries and payloads included. */
+/* The message is borrowed: queue a copy, entries and payloads included.
+ * (No snapshots here: a host that sends them copies a chunk's data and
+ * conf too.) */
 static int on_send(struct raft *r, void *ctx, const struct raft_msg *m)
 {
     struct cluster *c = ((struct node *)ctx)->cluster;
