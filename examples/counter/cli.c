@@ -98,7 +98,8 @@ static void usage(FILE *f)
             "mode 0600)\n"
             "  --servers      comma-separated server addresses (default %s)\n"
             "  --timeout-ms   per-attempt timeout, 1..3600000 (default 1000)\n"
-            "  --deadline-ms  overall deadline for incr/get (default 10000)\n"
+            "  --deadline-ms  overall deadline of a command, retries included\n"
+            "                 (default 10000)\n"
             "  --client-id    client id, > 0 (default: random)\n"
             "  --seq          request sequence number, > 0 (default 1); reuse\n"
             "                 the same client id and seq to retry a request\n",

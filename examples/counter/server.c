@@ -1389,9 +1389,10 @@ static int on_snapshot_install(struct raft *r, void *ctx,
     s->snap_base = meta->index;
     s->snaps_installed++;
     logm(L_INFO, "installed snapshot %" PRIu64 " (term %" PRIu64 ", %zu bytes) "
-         "from the leader, n%" PRIu64 ": value %" PRIu64 ", %zu sessions; log "
+         "from the leader, n%" PRIu64 ": value %" PRIu64 ", %zu session%s; log "
          "%s", meta->index, meta->term, len, raft_leader(r), s->sm.counter,
-         s->sm.n, keep ? "entries after it kept" : "discarded, continues after it");
+         s->sm.n, s->sm.n == 1 ? "" : "s",
+         keep ? "entries after it kept" : "discarded, continues after it");
     return 0;
 }
 
@@ -1627,6 +1628,7 @@ static void snapshot_durable(struct server *s, raft_index taken,
                              raft_index latest)
 {
     struct raft_status st;
+    raft_index first;
     int rc;
     if (latest > s->io.cur_index && st_io_set_current(&s->io, latest) != 0) {
         logm(L_ERR, "%s", s->io.err);
@@ -1637,16 +1639,21 @@ static void snapshot_durable(struct server *s, raft_index taken,
     s->snap_taken = taken;
     s->snap_busy = false;
     s->snaps_taken++;
+    raft_status(s->raft, &st);
+    first = st.first_index;
     rc = raft_compact(s->raft, taken);
     raft_status(s->raft, &st);
     if (rc != 0) {
         logm(L_ERR, "raft_compact(%" PRIu64 "): %s", taken, raft_strerror(rc));
         return;
     }
-    logm(L_INFO, "took snapshot %" PRIu64 " (%zu bytes, %zu sessions; "
-         "snapshots taken %" PRIu64 ", installed %" PRIu64 "): log compacted, "
-         "entries from %" PRIu64 " on kept", taken, s->snap_len,
-         s->snap_sessions, s->snaps_taken, s->snaps_installed, st.first_index);
+    logm(L_INFO, "took snapshot %" PRIu64 " (%zu bytes, %zu session%s; "
+         "snapshots taken %" PRIu64 ", installed %" PRIu64 "): %s %" PRIu64
+         " on kept", taken, s->snap_len, s->snap_sessions,
+         s->snap_sessions == 1 ? "" : "s", s->snaps_taken, s->snaps_installed,
+         st.first_index > first ? "log compacted, entries from"
+                                : "nothing compacted (the trailing entries stay), entries from",
+         st.first_index);
     log_drop(s);
 }
 
