@@ -267,7 +267,12 @@ static int install(struct raft *r, const struct raft_msg *m,
         /* Entries after the snapshot match the leader's: they may count
          * toward commitment already, so they stay. */
         raft__log_compact(&r->log, index);
-        raft__write_started(r, true, r->durable > index ? r->durable : index);
+        /* Every entry kept was written by an earlier write, so once this
+         * one is durable the whole log is. Its last is the log's last, not
+         * less: pending writes must end in non-decreasing order, or a
+         * later truncation (raft__durable_cut) stops at this write and
+         * leaves an earlier one claiming truncated entries durable. */
+        raft__write_started(r, true, raft__log_last(&r->log));
     } else {
         /* Entries above the commit index conflict or are missing: all go.
          * Those at or below it agree with the snapshot, so what was durable

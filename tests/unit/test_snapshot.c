@@ -1908,6 +1908,70 @@ START_TEST(test_snapshot_async_install_acknowledged_when_durable)
 }
 END_TEST
 
+/* Asynchronous mode: a snapshot installed with `keep` while an earlier
+ * write of entries past it is still pending, then a conflict truncates
+ * those entries. The truncation must lower what the pending write makes
+ * durable: the entries that replace the truncated ones are not durable
+ * until their own write is, so they are not applied before, and the node
+ * never counts as durable more than its log holds. */
+START_TEST(test_snapshot_async_keep_then_truncation)
+{
+    struct h_opts o = snap_opts();
+    o.async = true;
+    raft_term log[20];
+    for (size_t i = 0; i < 20; i++) {
+        log[i] = 1;
+    }
+    struct harness *h = h_single(3, &o, 1, 0, log, 20);
+    /* leader 2 of term 2: entries 21..30 of term 2 (writes 1: the term,
+     * 2: the entries, both pending) */
+    raft_term t2[10];
+    for (size_t i = 0; i < 10; i++) {
+        t2[i] = 2;
+    }
+    struct raft_entry ents[10];
+    char bufs[10 * 48];
+    h_mk_entries(ents, bufs, 21, t2, 10);
+    struct raft_msg m = h_msg_append(2, 1, 2, 20, 1, 0, ents, 10);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    ck_assert_uint_eq(h_node(h, 1)->pending, 2);
+    /* its snapshot at 20, in one chunk: kept suffix (write 3) */
+    unsigned char *data = h_snapshot_encode(20, 1, 0x5eed, 250);
+    m = chunk_msg(2, 1, 2, 20, 1, data, 250, 0, 250);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    free(data);
+    ck_assert_uint_eq(h_ncalls(h, 1, H_CB_SNAPSHOT_INSTALL), 1);
+    ck_assert(h_call(h, 1, H_CB_SNAPSHOT_INSTALL, 0)->keep);
+    ck_assert_uint_eq(h_node(h, 1)->pending, 3);
+    ck_assert_uint_eq(h_status(h, 1).applied, 20);
+    /* leader 3 of term 3: its log differs from 25 on; 25 and 26 replace
+     * 25..30 (writes 4: the term, 5: the entries), commit 26 */
+    raft_term t3[2] = {3, 3};
+    h_mk_entries(ents, bufs, 25, t3, 2);
+    m = h_msg_append(3, 1, 3, 24, 2, 26, ents, 2);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    ck_assert_uint_eq(h_node(h, 1)->pending, 5);
+    ck_assert_uint_eq(h_status(h, 1).last_index, 26);
+    ck_assert_uint_eq(h_status(h, 1).commit, 26);
+    /* writes 1..4 durable: entries up to 24 are on disk as in memory, 25
+     * and 26 are not */
+    for (size_t k = 0; k < 4; k++) {
+        ck_assert_int_eq(h_persisted(h, 1, 1, 0), 0);
+        ck_assert_uint_le(h_status(h, 1).applied, 24);
+    }
+    ck_assert_uint_eq(h_status(h, 1).applied, 24);
+    ck_assert_int_eq(h_persisted(h, 1, 1, 0), 0);
+    ck_assert_uint_eq(h_status(h, 1).applied, 26);
+    /* as leader, its own match is its durable index: no more than its log */
+    h_make_leader_scripted(h, 1);
+    ck_assert_uint_le(h_progress(h, 1, 1).match, h_status(h, 1).last_index);
+    h_settle(h);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_uint_eq(h_progress(h, 1, 1).match, st.last_index);
+    h_free(h);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Out of memory
  * ------------------------------------------------------------------------ */
@@ -2179,6 +2243,7 @@ Suite *raft_snapshot_suite(void)
     tc = tcase_create("async");
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_snapshot_async_install_acknowledged_when_durable);
+    tcase_add_test(tc, test_snapshot_async_keep_then_truncation);
     suite_add_tcase(s, tc);
     tc = tcase_create("oom");
     h_tcase_cleanup(tc);
