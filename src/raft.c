@@ -255,9 +255,9 @@ static int start(struct raft *r, const void *conf, size_t conf_len,
     if (n_entries > 0 && entries[0].term < base_term) {
         return RAFT_EINVAL;
     }
-    if (base > 0) {
-        raft__log_reset(&r->log, base, base_term); /* empty: frees nothing */
-    }
+    /* Also with base 0: an earlier start that ran out of memory may have
+     * left another base, and reserved room, in the log. */
+    raft__log_reset(&r->log, base, base_term);
     rc = raft__log_reserve(&r->log, n_entries, bytes, runs);
     if (rc != 0) {
         return rc;

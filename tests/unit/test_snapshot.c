@@ -1771,6 +1771,60 @@ START_TEST(test_restore_snapshot_einval)
 }
 END_TEST
 
+/* raft_restore_snapshot running out of memory leaves the node unstarted
+ * and as it was: a later start of another kind (raft_restore from a log
+ * at index 1, raft_join) must not inherit the snapshot's log base. Every
+ * allocation of the call fails in turn. */
+START_TEST(test_restore_snapshot_enomem_then_restore)
+{
+    struct h_opts o = snap_opts();
+    o.counting_alloc = true;
+    const raft_term t[] = {2, 2};
+    struct raft_entry ents[2];
+    char bufs[2 * 48];
+    h_mk_entries(ents, bufs, 6, t, 2);
+    size_t conf_len;
+    const raft_id voters[] = {1, 2, 3};
+    unsigned char *conf = h_conf_encode(voters, NULL, 3, false, &conf_len);
+    struct raft_snapshot_meta snap = {5, 2, conf, conf_len};
+    unsigned failed = 0;
+    for (unsigned long k = 1;; k++) {
+        struct harness *h = h_new(3, &o);
+        struct raft *r = h_raft(h, 1);
+        h->alloc.fail_at = h->alloc.calls + k;
+        int rc = raft_restore_snapshot(r, &snap, 3, 0, 6, ents, 2);
+        h->alloc.fail_at = 0;
+        if (rc == 0) {
+            h_free(h);
+            break;
+        }
+        ck_assert_int_eq(rc, RAFT_ENOMEM);
+        ck_assert_int_eq(raft_role(r), 0);
+        failed++;
+        /* the host falls back to a log from index 1 (odd k) or joins */
+        if (k % 2 == 1) {
+            h_mk_entries(ents, bufs, 1, t, 2);
+            ck_assert_int_eq(raft_restore(r, voters, 3, 3, 0, ents, 2), 0);
+            h_mk_entries(ents, bufs, 6, t, 2);
+        } else {
+            ck_assert_int_eq(raft_join(r), 0);
+        }
+        struct raft_status st = h_status(h, 1);
+        ck_assert_uint_eq(st.snapshot_index, 0);
+        ck_assert_uint_eq(st.first_index, 1);
+        ck_assert_uint_eq(st.last_index, k % 2 == 1 ? 2 : 0);
+        struct raft_entry e;
+        if (k % 2 == 1) {
+            ck_assert_int_eq(raft_entry_at(r, 1, &e), 0);
+            ck_assert_uint_eq(e.term, 2);
+        }
+        h_free(h);
+    }
+    ck_assert_uint_gt(failed, 0);
+    free(conf);
+}
+END_TEST
+
 /* Started from a snapshot at 5 with entries 6..8: a leader's heartbeat
  * with commit 8 applies 6, 7 and 8, and nothing else. */
 START_TEST(test_restore_snapshot_applies_after_it)
@@ -2238,6 +2292,7 @@ Suite *raft_snapshot_suite(void)
     tcase_add_test(tc, test_batch_may_end_at_last_usable_index);
     tcase_add_loop_test(tc, test_index_space_exhausted_no_election, 0, 2);
     tcase_add_test(tc, test_restore_snapshot_einval);
+    tcase_add_test(tc, test_restore_snapshot_enomem_then_restore);
     tcase_add_test(tc, test_restore_snapshot_applies_after_it);
     suite_add_tcase(s, tc);
     tc = tcase_create("async");
