@@ -680,11 +680,13 @@ struct raft_snapshot_meta {
 
 /*
  * Leader: read up to `max` bytes of the snapshot covering entries up to
- * `index` (the one last given to raft_compact or raft_restore_snapshot),
- * starting at byte `offset`. Set *data to the bytes (retained by the node
- * until the send callback that carries them returns; the node calls send
- * before any other callback), *len to their number (at most max; fewer only
- * at the end) and *last to whether they end the snapshot.
+ * `index` (the node's latest: the one last given to raft_compact or
+ * raft_restore_snapshot, or installed through snapshot_install while this
+ * node was a follower), starting at byte `offset`. Set *data to the bytes
+ * (retained by the node until the send callback that carries them returns;
+ * the node calls send before any other callback), *len to their number (at
+ * most max; fewer only at the end) and *last to whether they end the
+ * snapshot.
  * Return 0, or non-zero if that snapshot can no longer be read (for
  * instance the host replaced it with a newer one): the node then starts
  * the follower over with the snapshot it knows as the latest.
