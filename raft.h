@@ -850,7 +850,8 @@ RAFT_API int raft_restore(struct raft *r, const raft_id *voters,
  * with commit and applied at snap->index and applies from snap->index + 1.
  * Returns RAFT_ESNAPSHOT if the entries do not continue the snapshot: a
  * gap after it (first_index > snap->index + 1), a log that ends before it,
- * or a different term at snap->index; RAFT_EINVAL as raft_restore(), if
+ * a different term at snap->index, or a first entry after it whose term is
+ * below snap->term; RAFT_EINVAL as raft_restore(), if
  * raft_conf_decode() refuses snap->conf, or if snap is NULL, snap->index
  * is 0 or UINT64_MAX,
  * snap->term is 0 or above `term`, first_index is 0, entries is NULL with n_entries > 0,
