@@ -151,9 +151,14 @@ int raft__election_timeout(struct raft *r)
     return prevote_start(r);
 }
 
-bool raft__election_in_lease(const struct raft *r)
+bool raft__election_in_lease(const struct raft *r, raft_term term)
 {
     if (r->cfg.disable_check_quorum) {
+        return false;
+    }
+    if (term == r->term && (r->leader != 0 || !r->cfg.lease_reads)) {
+        /* A request of our own term, whose leader we know (who cannot
+         * lose it to a vote) or without leases: answered as usual. */
         return false;
     }
     if (r->role == RAFT_LEADER) {
@@ -165,7 +170,12 @@ bool raft__election_in_lease(const struct raft *r)
          * if a later term was adopted since (from a reply or a refusal,
          * which forgets the leader). A node that just started may have
          * acknowledged a round before it stopped: its start counts as
-         * hearing from a leader (leader_heard starts at 0). */
+         * hearing from a leader (leader_heard starts at 0). A request of
+         * our own term is held back too when we know no leader of it:
+         * the leader heard may be of an older term (this one adopted
+         * since from a reply or a refusal, with the vote still free, or
+         * before a restart), and a vote granted in it could elect
+         * another leader while that one's lease runs. */
         return r->now - r->leader_heard < r->cfg.election_ticks;
     }
     if (r->leader == 0) {

@@ -13,9 +13,10 @@ int raft__election_start(struct raft *r);
  * election if PreVote is off. Errors as raft__election_start. */
 int raft__election_timeout(struct raft *r);
 
-/* Leader stickiness: does this node ignore vote and pre-vote requests of a
- * higher term (see raft_config)? */
-bool raft__election_in_lease(const struct raft *r);
+/* Leader stickiness: does this node ignore a vote or pre-vote request of
+ * `term` (>= ours; see raft_config)? One of a higher term, or with leases
+ * one of our own term whose leader this node does not know. */
+bool raft__election_in_lease(const struct raft *r, raft_term term);
 
 /* A pre-vote request of a term >= ours, not ignored under stickiness:
  * answered, nothing else changes. */

@@ -375,8 +375,9 @@ RAFT__NOINLINE static void reply_stale(struct raft *r, const struct raft_msg *m)
     raft__queue(r, &out, RAFT__AFTER_STATE);
 }
 
-/* Leader stickiness: a vote or pre-vote request of a higher term, while
- * this node has a leader it heard from lately (or leads), is ignored. */
+/* Leader stickiness: a vote or pre-vote request of a higher term (with
+ * leases, or of our own term whose leader we do not know), while this
+ * node has heard from a leader lately (or leads), is ignored. */
 static int ignore_in_lease(struct raft *r, const struct raft_msg *m)
 {
     r->metrics.rejected[RAFT_REJECT_IN_LEASE]++;
@@ -433,7 +434,7 @@ RAFT__NOINLINE static int step_other(struct raft *r, struct raft__progress *pr,
          * a voter: a late one (the transfer was abandoned, then the
          * target removed) from a node that is no voter here is held
          * back like any other. */
-        if (m->term > r->term && raft__election_in_lease(r) &&
+        if (raft__election_in_lease(r, m->term) &&
             (!m->u.vote.transfer || pr == NULL ||
              !raft__is_voter(r, (size_t)(pr - r->prs)))) {
             if (pr == NULL) {
@@ -454,7 +455,7 @@ RAFT__NOINLINE static int step_other(struct raft *r, struct raft__progress *pr,
         if (pr == NULL) {
             raft__repl_tell_removed(r, m->from); /* changes nothing here */
         }
-        if (m->term > r->term && raft__election_in_lease(r)) {
+        if (raft__election_in_lease(r, m->term)) {
             return ignore_in_lease(r, m);
         }
         return raft__election_recv_prevote(r, m); /* changes nothing */

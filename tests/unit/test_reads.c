@@ -1219,6 +1219,110 @@ START_TEST(test_review_lease_survives_term_adoption_by_follower)
 }
 END_TEST
 
+/* The same hold-back at the term the follower adopted: a late pre-vote
+ * refusal brings node 2 to term 2 with its vote free and no leader known,
+ * and then a delayed vote request of that very term arrives. Holding back
+ * only requests of a term above its own would let node 2 vote, and node 3
+ * be elected and commit a write, while node 1 still serves reads from a
+ * lease that rests on node 2's echo. No node ticks after the lease is
+ * renewed, so the lease's timing assumption holds trivially. */
+START_TEST(test_review_lease_holds_back_vote_at_adopted_term)
+{
+    struct h_opts o = on3;
+    o.lease_reads = true;
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+
+    /* Node 2 runs a pre-vote at term 0 (asking for 1); its request to
+     * node 3 is delayed for the whole test. */
+    ck_assert_uint_gt(h_tick_until_role(h, 2, RAFT_PRECANDIDATE, 2 * E), 0);
+    struct raft_msg late = take(h, 2, 3, RAFT_MSG_PREVOTE);
+    h_drop_all(h);
+    h_tick(h, 3, E); /* out of its start-up window too */
+    h_drop_all(h);
+
+    /* Node 1 wins term 1 with node 2's vote; its AppendEntries are held. */
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_PRECANDIDATE, 2 * E), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_PREVOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_PREVOTE_RESP), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_VOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_VOTE_RESP), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    /* Node 3 receives the first entry (node 1 commits it with node 3's
+     * acknowledgement), then loses touch with node 1. */
+    h_drop(h, 1, 3, RAFT_MSG_PREVOTE);
+    h_drop(h, 1, 3, RAFT_MSG_VOTE);
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_APPEND), 0);
+    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_APPEND_RESP), 0);
+    h_drop(h, 3, 0, 0);
+    h_drop(h, 1, 3, 0);
+    /* Node 2 has voted but knows no leader yet: it grants node 3 a
+     * pre-vote for term 2, and node 3 becomes a candidate of term 2 whose
+     * vote request to node 2 is delayed (the one to node 1 is lost). */
+    ck_assert_uint_gt(h_tick_until_role(h, 3, RAFT_PRECANDIDATE, 2 * E), 0);
+    ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_PREVOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 3, RAFT_MSG_PREVOTE_RESP), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_CANDIDATE);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 3)), 2);
+    struct raft_msg vote3 = take(h, 3, 2, RAFT_MSG_VOTE);
+    h_drop(h, 3, 0, 0);
+
+    /* Node 3 is cut off and stays a candidate of term 2 (it does not
+     * tick); nodes 1 and 2 run in lock step, and node 1 renews its lease
+     * with node 2 at every heartbeat. */
+    h_partition(h, 1u << 3);
+    h_deliver_all(h);
+    for (unsigned i = 0; i < E; i++) {
+        h_tick(h, 1, 1);
+        h_tick(h, 2, 1);
+        h_deliver_all(h);
+    }
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 2)), 1);
+    int probe;
+    uint64_t lease_before = metrics(h, 1).lease_reads;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &probe), 0);
+    ck_assert_uint_eq(metrics(h, 1).lease_reads, lease_before + 1); /* lease holds */
+    h_drop_all(h);
+
+    /* From here on no node ticks. Node 1 is cut off. Node 2's late
+     * pre-vote reaches node 3, whose refusal brings node 2 to term 2;
+     * then node 3's vote request of term 2 arrives. */
+    h_partition(h, 1u << 1);
+    ck_assert_int_eq(raft_step(h_raft(h, 3), &late), RAFT_ESTALE);
+    ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_PREVOTE_RESP), 0);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 2)), 2);
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &vote3), 0);
+    h_deliver_all(h);
+    raft_index y = 0;
+    bool elected = raft_role(h_raft(h, 3)) == RAFT_LEADER;
+    if (elected) {
+        ck_assert_int_eq(h_propose(h, 3, "y", &y), 0);
+        h_deliver_all(h);
+        ck_assert_uint_ge(h_status(h, 3).commit, y);
+    }
+
+    /* Node 1 still leads term 1 and its clock has not moved since node 2
+     * acknowledged its last round. A read asked for now must not miss y. */
+    int q;
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    size_t before = h_node(h, 1)->n_reads;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &q), 0);
+    struct h_node *nd = h_node(h, 1);
+    for (size_t i = before; i < nd->n_reads; i++) {
+        if (nd->reads[i].req == &q && nd->reads[i].status == 0 && elected) {
+            ck_assert_msg(nd->reads[i].index >= y,
+                          "stale lease read: index %llu served by the term-1 "
+                          "leader after the term-2 leader committed index %llu",
+                          (unsigned long long)nd->reads[i].index,
+                          (unsigned long long)y);
+        }
+    }
+    ck_assert_msg(!elected, "node 2 voted within its hold-back");
+    h_free(h);
+}
+END_TEST
+
 /* raft_read_index promises exactly one callback per accepted read. A node
  * stopped by a failed asynchronous write refuses every later call and
  * raft_destroy calls nothing, so its pending reads must be settled (failed)
@@ -1332,6 +1436,7 @@ Suite *raft_reads_suite(void)
     tc = tcase_create("review");
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_review_lease_survives_term_adoption_by_follower);
+    tcase_add_test(tc, test_review_lease_holds_back_vote_at_adopted_term);
     tcase_add_test(tc, test_review_stopped_node_settles_pending_reads);
     suite_add_tcase(s, tc);
     return s;
