@@ -421,11 +421,13 @@ struct raft_allocator {
  * of heartbeats to the voters, shared by every read waiting for it.
  * lease_reads (which needs CheckQuorum) lets a leader answer reads without
  * a round while its lease holds: a majority acknowledged a heartbeat round
- * sent at tick t, so until tick t + election_ticks - lease_drift_ticks no
- * other node can have been elected (those voters ignore vote requests for
- * election_ticks ticks after hearing from the leader, even if they adopt
- * a later term meanwhile, and every node does so for election_ticks ticks
- * after it starts). Turning it on is accepting
+ * sent at tick t, so until tick t + election_ticks - lease_drift_ticks - 1
+ * no other node can have been elected (those voters ignore vote requests
+ * for election_ticks ticks after hearing from the leader, even if they
+ * adopt a later term meanwhile, and every node does so for election_ticks
+ * ticks after it starts; the tick taken off beside the drift is because a
+ * count of ticks measures an interval up to one tick short). Turning it
+ * on is accepting
  * a timing assumption: no node's ticks run faster than the leader's by
  * more than lease_drift_ticks per election_ticks of the leader's, and a
  * node paused (by the scheduler, a debugger, a VM migration) is given the
@@ -473,7 +475,8 @@ struct raft_config {
                                  above); needs CheckQuorum */
     unsigned lease_drift_ticks; /* clock-drift bound taken off the lease,
                                  default election_ticks / 4 (at least 1),
-                                 below election_ticks */
+                                 below election_ticks (election_ticks - 1
+                                 leaves no lease at all) */
     uint32_t max_pending_reads; /* reads waiting on this node (its own and,
                                  on a leader, those of followers), default
                                  1024, at most UINT32_MAX / 2 */

@@ -143,9 +143,13 @@ static void confirm(struct raft *r)
     r->read_confirmed = c;
     if (r->cfg.lease_reads && !r->lease_off && r->read_round - c < RAFT__ROUND_TICKS) {
         /* Those voters heard from us after round c started, and ignore
-         * vote requests for election_ticks of their ticks from then. */
+         * vote requests for election_ticks of their ticks from then. A
+         * count of ticks measures an interval up to one tick short (the
+         * round left just after one of our ticks, a voter heard it just
+         * before one of its own): one tick comes off for that, beside
+         * the drift. */
         uint64_t until = r->round_tick[c % RAFT__ROUND_TICKS] +
-                         r->cfg.election_ticks - r->cfg.lease_drift_ticks;
+                         r->cfg.election_ticks - r->cfg.lease_drift_ticks - 1;
         if (until > r->lease_until) {
             r->lease_until = until;
         }

@@ -950,7 +950,7 @@ END_TEST
 /* ---- lease reads ---------------------------------------------------------- */
 
 /* With a lease, the leader answers within the call, without a round; once
- * the lease ran out (no majority heard for election_ticks - drift ticks)
+ * the lease ran out (no majority heard for election_ticks - drift - 1 ticks)
  * reads need a round again. */
 START_TEST(test_lease_read_without_round_until_lease_expires)
 {
@@ -969,8 +969,8 @@ START_TEST(test_lease_read_without_round_until_lease_expires)
     ck_assert_uint_eq(metrics(h, 1).read_rounds, rounds);
     ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_HEARTBEAT), 0);
 
-    /* Cut off: the lease (election_ticks - drift after the last round a
-     * majority echoed) runs out before CheckQuorum deposes the leader. */
+    /* Cut off: the lease (election_ticks - drift - 1 after the last round
+     * a majority echoed) runs out before CheckQuorum deposes the leader. */
     h_partition(h, 1u << 1);
     unsigned drift = E / 4;
     h_tick(h, 1, E - drift);
@@ -1323,6 +1323,79 @@ START_TEST(test_review_lease_holds_back_vote_at_adopted_term)
 }
 END_TEST
 
+/* The lease within the documented clock assumption (election_ticks 10,
+ * lease_drift_ticks 2 by default: no node ticks more than 2 times faster
+ * per 10 of the leader's ticks). Node 1 ticks every 1.0 time units and
+ * starts a round right after one of its ticks, at time 0; node 2 gets the
+ * round just before one of its own ticks and ticks every 0.85 units (at
+ * most 12 ticks in any 10 units), so its 10th tick since the round comes
+ * at 7.65, when node 1 has ticked 7 times: a tick counter measures an
+ * interval up to one tick short, and the lease must allow for that on
+ * top of the drift. Node 2 then votes, node 3 is elected and commits a
+ * write, all at once (messages take no time), and node 1 must not answer
+ * a read from its lease any more. */
+START_TEST(test_review_lease_allows_for_tick_phase)
+{
+    struct h_opts o = on3;
+    o.lease_reads = true;
+    struct harness *h = h_new(3, &o);
+    leader_with_commit(h);
+
+    /* Node 3 is cut off from node 1 for good, out of its hold-back, and a
+     * pre-candidate whose request to node 2 is delayed. */
+    h_partition(h, 1u << 3);
+    h_drop_all(h);
+    ck_assert_uint_gt(h_tick_until_role(h, 3, RAFT_PRECANDIDATE, 2 * E), 0);
+    struct raft_msg pre3 = take(h, 3, 2, RAFT_MSG_PREVOTE);
+    h_drop_all(h);
+
+    /* Time 0: node 1 ticks, starts a round, and node 2 echoes it. */
+    h_heartbeat(h, 1, 1);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 2)), 1);
+    int probe;
+    uint64_t lease_before = metrics(h, 1).lease_reads;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &probe), 0);
+    ck_assert_uint_eq(metrics(h, 1).lease_reads, lease_before + 1); /* lease holds */
+    raft_index old_commit = h_status(h, 1).commit;
+    h_drop_all(h);
+
+    /* Node 1 is cut off. By time 7.65 it ticked 7 times, node 2 10 times
+     * (what node 2 sends meanwhile is lost). */
+    h_partition(h, 1u << 1);
+    h_tick(h, 1, 7);
+    h_tick(h, 2, E);
+    h_drop_all(h);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+
+    /* Node 3's pre-vote arrives: node 2 grants it and then its vote. */
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &pre3), 0);
+    h_deliver_all(h);
+    ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_LEADER);
+    raft_index y = 0;
+    ck_assert_int_eq(h_propose(h, 3, "y", &y), 0);
+    h_deliver_all(h);
+    ck_assert_uint_ge(h_status(h, 3).commit, y);
+    ck_assert_uint_gt(y, old_commit);
+
+    /* Still time 7.65: node 1 leads term 1, 7 ticks after its round. */
+    int q;
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    size_t before = h_node(h, 1)->n_reads;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &q), 0);
+    struct h_node *nd = h_node(h, 1);
+    for (size_t i = before; i < nd->n_reads; i++) {
+        if (nd->reads[i].req == &q && nd->reads[i].status == 0) {
+            ck_assert_msg(nd->reads[i].index >= y,
+                          "stale lease read: index %llu served by the term-1 "
+                          "leader after the term-2 leader committed index %llu",
+                          (unsigned long long)nd->reads[i].index,
+                          (unsigned long long)y);
+        }
+    }
+    h_free(h);
+}
+END_TEST
+
 /* raft_read_index promises exactly one callback per accepted read. A node
  * stopped by a failed asynchronous write refuses every later call and
  * raft_destroy calls nothing, so its pending reads must be settled (failed)
@@ -1437,6 +1510,7 @@ Suite *raft_reads_suite(void)
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_review_lease_survives_term_adoption_by_follower);
     tcase_add_test(tc, test_review_lease_holds_back_vote_at_adopted_term);
+    tcase_add_test(tc, test_review_lease_allows_for_tick_phase);
     tcase_add_test(tc, test_review_stopped_node_settles_pending_reads);
     suite_add_tcase(s, tc);
     return s;
