@@ -743,7 +743,8 @@ typedef int (*raft_snapshot_install_cb)(struct raft *r, void *ctx,
  * (this node has applied every entry up to `index`, and no entry committed
  * before the read was asked for is missing): the result is linearizable.
  * status RAFT_ELEADERLOST: leadership changed, or this node's leader could
- * not confirm it, or the node stopped, before the read was confirmed
+ * not confirm it or was not heard from for an election timeout (on a node
+ * that does not campaign), or the node stopped, before the read was confirmed
  * (`index` is 0): retry, possibly on the new leader. Must not call
  * mutating functions on the node.
  */
@@ -1080,9 +1081,11 @@ RAFT_API int raft_compact(struct raft *r, raft_index index);
  * applied up to the leader's index.
  *
  * Every pending read fails with RAFT_ELEADERLOST when the node's term or
- * role changes, when the leader refuses (it no longer leads), and when a
- * failed asynchronous write stops the node (in the raft_persisted() call
- * that stops it).
+ * role changes, when the leader refuses (it no longer leads), when a node
+ * that does not campaign (a learner, a node removed or waiting to join)
+ * forgets a leader it has not heard from for an election timeout, and
+ * when a failed asynchronous write stops the node (in the raft_persisted()
+ * call that stops it).
  * Returns 0, RAFT_EINVAL (no read callback), RAFT_ENOTLEADER (a follower
  * that knows no leader, or a candidate or pre-candidate: raft_leader()
  * tells whom to ask once one is known),

@@ -139,6 +139,32 @@ START_TEST(test_add_learner_catches_up_never_campaigns)
 }
 END_TEST
 
+/* A learner does not campaign, so no change of term or role fails its
+ * reads when its leader is gone: it forgets a leader it has not heard
+ * from for an election timeout, and a read it forwarded then fails
+ * (RAFT_ELEADERLOST) rather than wait for an answer that may never come. */
+START_TEST(test_learner_read_fails_when_leader_forgotten)
+{
+    struct harness *h = h_conf_cluster(1, NULL);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    settle(h, 1);
+    H_ASSERT_CONF(h, 4, "1V 2V 3V 4L");
+    ck_assert_uint_eq(raft_leader(h_raft(h, 4)), 1);
+    int q;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 4), &q), 0);
+    ck_assert_uint_eq(h_count(h, 4, 1, RAFT_MSG_READ), 1);
+    h_drop_all(h);
+    unsigned ticks = h_tick_count(h, 4, 2 * E, 0);
+    ck_assert_uint_eq(ticks, 2 * E);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 4)), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 4)), RAFT_FOLLOWER);
+    ck_assert_uint_eq(h_node(h, 4)->n_reads, 1);
+    ck_assert_ptr_eq(h_node(h, 4)->reads[0].req, &q);
+    ck_assert_int_eq(h_node(h, 4)->reads[0].status, RAFT_ELEADERLOST);
+    h_free(h);
+}
+END_TEST
+
 /* Once promoted, the former learner counts: with 4 voters a commit needs
  * 3, so two followers cut off hold commitment back. */
 START_TEST(test_promoted_learner_counts_toward_commit)
@@ -977,6 +1003,7 @@ Suite *raft_conf_suite(void)
     tc = tcase_create("changes");
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_add_learner_catches_up_never_campaigns);
+    tcase_add_test(tc, test_learner_read_fails_when_leader_forgotten);
     tcase_add_test(tc, test_promoted_learner_counts_toward_commit);
     tcase_add_test(tc, test_removed_voter_stops_campaigning);
     tcase_add_test(tc, test_joint_change_needs_both_majorities);
