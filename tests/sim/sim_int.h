@@ -187,6 +187,11 @@ struct sim_node {
      * running); `missed` counts the ticks its clock skipped meanwhile. */
     uint64_t paused_until;
     uint64_t missed;
+    /* Lease runs' clock (sim_read.c): it ticks every `period` units of
+     * s->clock, next at `tick_at`; a restart draws a new phase. */
+    uint64_t period, tick_at;
+    uint64_t ticks, heard; /* lease runs: ticks, and ticks when it last got
+                              a message from a split's leader */
     uint64_t reads_pending; /* accepted reads of this incarnation not yet
                                settled */
 
@@ -360,6 +365,9 @@ struct sim_stretch {
                             off from everyone */
     uint64_t after;      /* SPLIT: steps from then to the end */
     uint64_t read_step;  /* SPLIT: the step of the last read it asked for */
+    size_t read_chain;   /* SPLIT: the committed chain's length then */
+    bool isolate_due;    /* SPLIT: the stall is over, the leader is cut off
+                            after the next echo it gets */
     bool peer[SIM_MAX_NODES + 1]; /* FLAP: its flapping links */
     bool both_ways;      /* FLAP: both directions, else node -> peer */
     unsigned period;     /* FLAP: steps between a link change */
@@ -476,6 +484,9 @@ struct sim {
     struct sim_read *reads;
     size_t reads_len, reads_cap;
     bool lease;          /* every node has cfg.lease_reads */
+    uint64_t clock;      /* lease runs: global time in units of ... */
+    uint64_t clock_unit; /* ... which a step has this many */
+    uint64_t clock_fast, clock_slow; /* lease runs: the extreme periods */
     bool catchup;        /* a paused node gets its missed ticks at resume */
     raft_id rburst_id;   /* reads for a new leader, asked right away */
     raft_term rburst_term;
@@ -509,6 +520,8 @@ void *sim_grow(struct sim *s, void *p, size_t *cap, size_t need, size_t size);
 void sim_teardown(struct sim *s);
 /* Advance global time by one step (see sim.c). */
 void sim_time_step(struct sim *s);
+/* The start of a step: now++, stretch faults, resumes (see sim.c). */
+void sim_step_begin(struct sim *s);
 
 /* ---- sim_node.c ---- */
 /* Byte k of the snapshot sn in a run whose snapshots are `size` bytes. */
@@ -574,6 +587,9 @@ void sim_read_fail_pending(struct sim *s);
 /* Clock pauses: freeze a running node; resume those due (all if `all`). */
 void sim_pause_one(struct sim *s);
 void sim_pause_resume(struct sim *s, bool all);
+/* Lease runs: time passes to the next tick or step in the fault phase, by
+ * a whole step in the heal phase. */
+void sim_clock_step(struct sim *s);
 void sim_read_free(struct sim *s);
 
 /* ---- sim_figures.c ---- */
@@ -599,6 +615,12 @@ bool sim_stretch_holds(const struct sim *s, int ev);
 void sim_stretch_on_send(struct sim *s, const struct raft_msg *m);
 /* Is m lost by a split's stalled replication stream (its link is up)? */
 bool sim_stretch_stalled(const struct sim *s, const struct raft_msg *m);
+/* m is delivered (not lost). */
+void sim_stretch_on_deliver(struct sim *s, const struct raft_msg *m);
+/* SPLIT, leader cut off: m takes no time; m waits (a vote request of the
+ * cut-off node until its target's hold-back is over). */
+bool sim_stretch_fast(const struct sim *s, const struct raft_msg *m);
+bool sim_stretch_waits(const struct sim *s, const struct raft_msg *m);
 /* A split's client read at its old leader, due at this event; false if
  * none. */
 bool sim_stretch_event(struct sim *s);

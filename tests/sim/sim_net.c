@@ -110,6 +110,8 @@ static uint64_t sim_net_latency(struct sim *s, const struct raft_msg *m)
                         : 0;
     if (!s->faults_on)
         return slow + 1 + sim_choose(s, 2); /* heal phase: 1..2 steps */
+    if (sim_stretch_fast(s, m))
+        return slow;
     uint64_t lat = slow + sim_choose(s, (uint64_t)s->f.max_latency + 1);
     if (sim_one_in(s, s->f.long_delay))
         lat += 10 + sim_choose(s, 51);
@@ -251,6 +253,7 @@ static void sim_net_deliver(struct sim *s, struct sim_msg *sm)
         s->st.dropped++;
     } else {
         s->st.delivered++;
+        sim_stretch_on_deliver(s, &sm->m);
         sim_node_step(dst, &sm->m);
     }
     free(sm);
@@ -265,7 +268,7 @@ bool sim_net_cut(const struct sim *s, raft_id from, raft_id to)
 static bool sim_net_held(const struct sim *s, const struct raft_msg *m)
 {
     return s->nodes[m->from - 1].paused_until != 0 ||
-           s->nodes[m->to - 1].paused_until != 0;
+           s->nodes[m->to - 1].paused_until != 0 || sim_stretch_waits(s, m);
 }
 
 /* Indexes of the due messages into s->due; returns how many. */

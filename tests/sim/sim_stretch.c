@@ -150,6 +150,7 @@ static void sim_stretch_begin(struct sim *s)
         x->active = true;
         x->due = false;
         x->isolated = false;
+        x->isolate_due = false;
         x->left--;
         x->end = s->now + stall + x->after;
         s->st.stretches++;
@@ -199,6 +200,7 @@ static void sim_split_isolate(struct sim *s, const char *why)
 {
     struct sim_stretch *x = &s->stretch;
     x->isolated = true;
+    x->isolate_due = false;
     x->end = s->now + x->after;
     sim_tracef(s, "stretch: %s: leader %llu cut off from everyone until "
                "step %llu", why, sim_ull(x->leader), sim_ull(x->end));
@@ -230,7 +232,13 @@ void sim_stretch_step(struct sim *s, bool may_start)
         x->down = !x->down;
     } else if (x->active && x->kind == SIM_STRETCH_SPLIT && !x->isolated &&
                s->now + x->after >= x->end) {
-        sim_split_isolate(s, "the stall is over");
+        /* The cut comes right after an echo, so the round a follower
+         * heard last is the one the lease rests on; or an election
+         * timeout later if no echo comes. */
+        if (!x->isolate_due)
+            x->isolate_due = true;
+        else if (s->now + x->after >= x->end + s->cfg.election_ticks)
+            sim_split_isolate(s, "the stall is over");
     } else if (x->due && s->now >= x->next + sim_split_wait(s)) {
         /* No leader was ready: the faults resume, the split comes due
          * again later. */
@@ -315,10 +323,23 @@ bool sim_stretch_stalled(const struct sim *s, const struct raft_msg *m)
            (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_SNAPSHOT);
 }
 
+/* The old leader is asked for a read (see below); else, once the stall is
+ * over, due messages go before anything else: they take no time. */
+static bool sim_split_read(struct sim *s);
+
 bool sim_stretch_event(struct sim *s)
 {
     struct sim_stretch *x = &s->stretch;
-    if (!x->active || x->kind != SIM_STRETCH_SPLIT || x->read_step == s->now)
+    if (!x->active || x->kind != SIM_STRETCH_SPLIT)
+        return false;
+    return sim_split_read(s) ||
+           ((x->isolate_due || x->isolated) && sim_net_deliver_one(s));
+}
+
+static bool sim_split_read(struct sim *s)
+{
+    struct sim_stretch *x = &s->stretch;
+    if (x->read_step == s->now && x->read_chain == s->chain_len)
         return false;
     struct sim_node *l = &s->nodes[x->leader - 1];
     if (!sim_node_running(l) || raft_role(l->r) != RAFT_LEADER)
@@ -330,13 +351,56 @@ bool sim_stretch_event(struct sim *s)
         later |= sim_node_running(nd) && raft_role(nd->r) == RAFT_LEADER &&
                  raft_current_term(nd->r) > t;
     }
-    /* While a later leader writes, the old one is asked once a step: a
-     * stale read, if any, comes before it hears of that term. */
+    /* While a later leader writes, the old one is asked once a step, and
+     * again whenever the committed chain grows: a stale read, if any,
+     * comes before it hears of that term (or its lease ends). */
     if (!later)
         return false;
     x->read_step = s->now;
+    x->read_chain = s->chain_len;
     sim_read_ask(l);
     return true;
+}
+
+void sim_stretch_on_deliver(struct sim *s, const struct raft_msg *m)
+{
+    struct sim_stretch *x = &s->stretch;
+    if (!x->active || x->kind != SIM_STRETCH_SPLIT)
+        return;
+    if (m->from == x->leader)
+        s->nodes[m->to - 1].heard = s->nodes[m->to - 1].ticks;
+    if (x->isolate_due && m->to == x->leader &&
+        m->type == RAFT_MSG_HEARTBEAT_RESP)
+        sim_split_isolate(s, "the stall is over, the leader got an echo");
+}
+
+/*
+ * Once the stall is over, the split aims at the edge of the leader's
+ * lease: messages take no time (until the cut, which comes right after
+ * an echo, so also the last round before it; then among the others), and the cut-off node's vote
+ * requests reach a follower just after the tick that ends its hold-back
+ * (an election timeout after the last message it got from the leader), so
+ * that the election, and the new leader's first commit, fall within one
+ * tick of the end of the old leader's lease.
+ */
+bool sim_stretch_fast(const struct sim *s, const struct raft_msg *m)
+{
+    const struct sim_stretch *x = &s->stretch;
+    if (!x->active || x->kind != SIM_STRETCH_SPLIT)
+        return false;
+    if (!x->isolated) /* the round before the cut, and its echo */
+        return x->isolate_due;
+    return m->from != x->leader && m->to != x->leader;
+}
+
+bool sim_stretch_waits(const struct sim *s, const struct raft_msg *m)
+{
+    const struct sim_stretch *x = &s->stretch;
+    const struct sim_node *nd = &s->nodes[m->to - 1];
+    return x->active && x->kind == SIM_STRETCH_SPLIT && x->isolated &&
+           m->from == x->node &&
+           (m->type == RAFT_MSG_PREVOTE || m->type == RAFT_MSG_VOTE) &&
+           nd->ticks - nd->heard < s->cfg.election_ticks;
 }
 
 void sim_stretch_stop(struct sim *s)
