@@ -1186,7 +1186,8 @@ enum {
  * a voter that is a voter, or a learner that is a learner, removing a
  * non-member, two changes of one id, no voter left); RAFT_EINVAL if
  * changes is NULL, n is 0, a type is unknown, an id is 0, joint is
- * unknown, or the result would exceed RAFT_MAX_MEMBERS; and as
+ * unknown, or the result would exceed RAFT_MAX_MEMBERS (a joint
+ * configuration counts the voters it removes too); and as
  * raft_propose(): RAFT_EPERSIST (the leader steps down), RAFT_ENOSPACE,
  * RAFT_ENOMEM, RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
  */

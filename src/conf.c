@@ -638,11 +638,16 @@ int raft__conf_propose(struct raft *r, const struct raft_change *changes,
     to_joint = joint != RAFT_JOINT_AUTO || changed > 1;
     if (to_joint) {
         /* Thesis 4.3: the old voters keep a say until the joint
-         * configuration is left. */
+         * configuration is left; those removed stay in it as members, so
+         * it may hold more than the configuration that follows. */
         for (i = 0; i < r->n_members && i < m; i++) {
             if ((old[i] & RAFT_MEMBER_VOTER) != 0) {
+                live += flags[i] == 0;
                 flags[i] |= RAFT_MEMBER_OUTGOING;
             }
+        }
+        if (live > RAFT_MAX_MEMBERS) {
+            return RAFT_EINVAL;
         }
     }
     len = encode(buf, ids, flags, m, to_joint && joint != RAFT_JOINT_EXPLICIT);

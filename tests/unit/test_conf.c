@@ -992,6 +992,44 @@ START_TEST(test_max_members_remove_and_add)
 }
 END_TEST
 
+/* At RAFT_MAX_MEMBERS, a change that goes joint keeps the voters it
+ * removes in the joint configuration (RAFT_MEMBER_OUTGOING): removing a
+ * voter and adding a member leaves RAFT_MAX_MEMBERS members once the joint
+ * configuration is left, but the joint one would hold one more, which no
+ * node accepts (raft__conf_check) and which overran the encoding buffer.
+ * Refused, like any change whose result exceeds the limit. */
+START_TEST(test_max_members_joint_counts_outgoing)
+{
+    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 49,
+                       .n_boot = 1};
+    struct harness *h = h_new(1, &o);
+    static struct raft_change c[RAFT_MAX_MEMBERS];
+    struct raft_status before;
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h->strict = false; /* the learners do not exist */
+    for (size_t i = 0; i < RAFT_MAX_MEMBERS - 1; i++) {
+        c[i] = (struct raft_change){RAFT_CHANGE_ADD_LEARNER, 100 + i};
+    }
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), c, RAFT_MAX_MEMBERS - 1,
+                                         RAFT_JOINT_AUTO, NULL), 0);
+    h_deliver_all(h);
+    before = h_status(h, 1);
+    ck_assert_uint_eq(before.n_members, RAFT_MAX_MEMBERS);
+    ck_assert_uint_eq(before.commit, before.conf_index);
+    /* Node 1 out, learner 100 promoted, a new learner in: two voters
+     * change, so joint, with node 1 outgoing: RAFT_MAX_MEMBERS + 1. */
+    struct raft_change three[] = {{RAFT_CHANGE_REMOVE, 1},
+                                  {RAFT_CHANGE_ADD_VOTER, 100},
+                                  {RAFT_CHANGE_ADD_LEARNER, 9999}};
+    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), three, 3, RAFT_JOINT_AUTO, NULL),
+                     RAFT_EINVAL);
+    struct raft_status after = h_status(h, 1);
+    h_assert_status_eq(&before, &after, "refused change");
+    h_free(h);
+}
+END_TEST
+
 Suite *raft_conf_suite(void)
 {
     Suite *s = suite_create("membership");
@@ -1037,6 +1075,7 @@ Suite *raft_conf_suite(void)
     tcase_add_test(tc, test_follower_refusing_its_match_probed_once_per_heartbeat);
     tcase_add_test(tc, test_auto_leave_allocates_nothing);
     tcase_add_test(tc, test_max_members_remove_and_add);
+    tcase_add_test(tc, test_max_members_joint_counts_outgoing);
     suite_add_tcase(s, tc);
     return s;
 }
