@@ -154,7 +154,11 @@ int raft_conf_decode(const void *buf, size_t len, struct raft_member *out,
 static void *grow(const struct raft_allocator *a, void *old, size_t keep,
                   size_t cap, size_t size)
 {
-    void *p = raft__heap_alloc(a, cap * size);
+    void *p;
+    if (size != 0 && cap > SIZE_MAX / size) {
+        return NULL; /* only where size_t is narrower than 64 bits */
+    }
+    p = raft__heap_alloc(a, cap * size);
     if (p != NULL && keep > 0) {
         memcpy(p, old, keep * size);
     }
@@ -225,6 +229,9 @@ static int reserve_slots(struct raft *r, size_t cap)
     struct slot_arrays s;
     if (cap <= r->slots_cap) {
         return 0;
+    }
+    if (cap > SIZE_MAX / w) {
+        return RAFT_ENOMEM; /* cap * w below cannot be represented */
     }
     s.prs = grow(a, r->prs, r->n, cap, sizeof(*s.prs));
     s.prs_spare = grow(a, NULL, 0, cap, sizeof(*s.prs_spare));
