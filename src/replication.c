@@ -678,6 +678,15 @@ static inline void send_append_resp(struct raft *r, raft_id to, bool success,
     raft__queue_done(r);
 }
 
+/* Entries that contradict committed ones: only a faulty sender sends them. */
+static int reject_conflict(struct raft *r, const struct raft_msg *m)
+{
+    r->metrics.rejected[RAFT_REJECT_CONFLICT]++;
+    raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
+               "conflicts with a committed entry");
+    return RAFT_EBADMSG;
+}
+
 /* The general case of raft__repl_recv_append, out of line: its registers
  * would otherwise cost the in-order path below on every message. */
 RAFT__NOINLINE static int recv_append_any(struct raft *r,
@@ -704,6 +713,13 @@ RAFT__NOINLINE static int recv_append_any(struct raft *r,
     if (prev < r->commit) {
         raft_index skip = r->commit - prev;
         if (skip >= n) {
+            /* Every entry is at or below the commit index: the last one,
+             * unless compacted, must be ours (the ones before it then are
+             * too, by Log Matching). */
+            if (n > 0 && prev + n >= r->log.base &&
+                raft__log_term(&r->log, prev + n) != ents[n - 1].term) {
+                return reject_conflict(r, m);
+            }
             n = 0; /* ents is unused from here on (and may be NULL) */
             prev_term = raft__log_term(&r->log, r->commit); /* reply: commit */
         } else {
@@ -713,10 +729,7 @@ RAFT__NOINLINE static int recv_append_any(struct raft *r,
         }
         prev = r->commit;
         if (n > 0 && raft__log_term(&r->log, prev) != prev_term) {
-            r->metrics.rejected[RAFT_REJECT_CONFLICT]++;
-            raft__emit(r, RAFT_EVENT_MSG_REJECTED, m->from, RAFT_EBADMSG,
-                       "conflicts with a committed entry");
-            return RAFT_EBADMSG;
+            return reject_conflict(r, m);
         }
     }
     /* Figure 2, AppendEntries 2: the log must contain prev with its term. */

@@ -427,6 +427,13 @@ static struct raft_msg c_conflicts_with_commit(void)
     ents[1] = (struct raft_entry){2, RAFT_ENTRY_COMMAND, payload, 3};
     return h_msg_append(2, 1, 5, 0, 0, 1, ents, 2);
 }
+static struct raft_msg c_conflicts_below_commit(void)
+{
+    /* Commit is 1; entry 1 (term 1 here) claimed with term 2, and no
+     * entry above the commit index. */
+    ents[0] = (struct raft_entry){2, RAFT_ENTRY_COMMAND, payload, 3};
+    return h_msg_append(2, 1, 5, 0, 0, 1, ents, 1);
+}
 static struct raft_msg c_ack_past_log(void)
 {
     return h_msg_append_resp(2, 1, 6, true, 9, 0, 0);
@@ -464,6 +471,7 @@ static const struct reject_case reject_cases[] = {
     {"stale append reply", LEADER, RAFT_REJECT_STALE_TERM, RAFT_ESTALE, false, c_stale_append_resp},
     {"second leader in a term", FOLLOWER, RAFT_REJECT_CONFLICT, RAFT_EBADMSG, false, c_second_leader},
     {"conflicts with a committed entry", FOLLOWER, RAFT_REJECT_CONFLICT, RAFT_EBADMSG, false, c_conflicts_with_commit},
+    {"conflicts with committed entries only", FOLLOWER, RAFT_REJECT_CONFLICT, RAFT_EBADMSG, false, c_conflicts_below_commit},
     {"acknowledges past the log", LEADER, RAFT_REJECT_CONFLICT, RAFT_EBADMSG, false, c_ack_past_log},
     {"log mismatch: other term", FOLLOWER, RAFT_REJECT_LOG_MISMATCH, 0, true, c_log_mismatch},
     {"log mismatch: log too short", FOLLOWER, RAFT_REJECT_LOG_MISMATCH, 0, true, c_log_too_short},
