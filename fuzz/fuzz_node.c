@@ -2070,9 +2070,13 @@ static void do_step(struct world *w, const struct raft_msg *m)
     /* (RAFT_EAPPLY: an earlier entry failed to apply again on the way
      * out, as after any call.) A transfer's campaign is not ignored,
      * unless its candidate is no voter here (a late TimeoutNow reached a
-     * node removed since). */
+     * node removed since). Only requests of a later term are ignored, or,
+     * with leases, of the node's own term when it knows no leader of it
+     * (a term adopted without a vote). */
     FZ_CHECK(!ignored || ((rc == 0 || rc == RAFT_EAPPLY) && !w->cfg.disable_check_quorum &&
-                          m->term > b.term &&
+                          (m->term > b.term ||
+                           (m->term == b.term && w->cfg.lease_reads &&
+                            b.leader == 0)) &&
                           ((m->type == RAFT_MSG_VOTE &&
                             (!m->u.vote.transfer || !sender_votes)) ||
                            m->type == RAFT_MSG_PREVOTE)),
