@@ -924,7 +924,8 @@ RAFT_API int raft_tick(struct raft *r);
  *                     - an AppendEntries reply whose hint_index is above
  *                       its index;
  *                     - entries == NULL with n_entries > 0, an index range
- *                       past UINT64_MAX, an entry term of 0, below
+ *                       reaching UINT64_MAX (entries end at UINT64_MAX - 1),
+ *                       an entry term of 0, below
  *                       prev_term, below the previous entry's term or
  *                       above the message term, an unknown entry type, a
  *                       NULL payload with a non-zero length, a
@@ -973,7 +974,7 @@ RAFT_API int raft_step(struct raft *r, const struct raft_msg *msg);
  * first command has index 2.) On success
  * *index (if not NULL) receives the entry's index; the entry is applied
  * through the apply callback once committed, which may be during this call
- * in a one-voter cluster. Committed is not guaranteed: if leadership is
+ * in a one-voter cluster with synchronous persistence. Committed is not guaranteed: if leadership is
  * lost first, the entry may be overwritten. The entry's term is the
  * leader's current term, raft_current_term(r) right after a successful
  * call; a host that must know the outcome remembers (index, term) and
