@@ -425,18 +425,20 @@ static void sim_ev_durable(struct sim *s)
     unsigned k = 0;
     struct sim_node *cand[SIM_MAX_NODES];
     for (unsigned i = 0; i < s->n; i++)
-        if (sim_node_running(&s->nodes[i]) && s->nodes[i].pend_len > 0)
+        if (sim_node_running(&s->nodes[i]) &&
+            sim_stretch_disk_ready(s, &s->nodes[i]) > 0)
             cand[k++] = &s->nodes[i];
     if (k == 0) {
-        /* Nothing pending: time passes, except around a split, whose
-         * timing wants deliveries to keep up with the messages (an idle
-         * disk's turns would make time outrun them). */
+        /* Nothing pending: time passes, except around a split or a slow
+         * disk, whose timing wants deliveries to keep up with the messages
+         * (an idle disk's turns would make time outrun them). */
         if (!sim_stretch_quiet(s))
             sim_time_step(s);
         return;
     }
     struct sim_node *nd = cand[sim_choose(s, k)];
-    size_t n = sim_choose(s, 2) == 0 ? 1 : 1 + (size_t)sim_choose(s, nd->pend_len);
+    size_t ready = sim_stretch_disk_ready(s, nd);
+    size_t n = sim_choose(s, 2) == 0 ? 1 : 1 + (size_t)sim_choose(s, ready);
     sim_node_complete(nd, n, s->faults_on && sim_one_in(s, s->f.sync_fail));
 }
 

@@ -115,6 +115,7 @@ struct sim_write {
     raft_index first;
     struct sim_entry *ents; /* n owned copies */
     size_t n;
+    uint64_t at;            /* global step at which it was started */
 };
 
 struct sim;
@@ -219,6 +220,7 @@ struct sim_msg {
     struct raft_msg m;
     uint64_t deliver_at; /* global step from which it may be delivered */
     uint64_t seq;        /* send order */
+    uint64_t event;      /* the event in which it was sent */
 };
 
 /* Event kinds of the fault phase. */
@@ -350,7 +352,20 @@ enum {
     SIM_STRETCH_ISOLATE, /* a node is cut off from everyone */
     SIM_STRETCH_SPLIT,   /* a follower is cut off from the leader, whose
                             replication to the others stalls (lease runs) */
+    SIM_STRETCH_DISK,    /* a follower's disk stalls while its leader
+                            sends it a snapshot, then the leader is lost
+                            (runs with asynchronous nodes) */
     SIM_STRETCH_COUNT
+};
+
+/* Parts of a slow-disk stretch (sim_stretch.c). */
+enum {
+    SIM_DISK_GAP,      /* links of the leader slow, an AppendEntries to the
+                          follower held back */
+    SIM_DISK_STALL,    /* the follower's disk stalled, the leader's
+                          replication to the others too */
+    SIM_DISK_ISOLATED, /* the leader cut off from everyone */
+    SIM_DISK_SLOW      /* the follower's writes slow, the rest healed */
 };
 
 struct sim_stretch {
@@ -373,6 +388,22 @@ struct sim_stretch {
     unsigned period;     /* FLAP: steps between a link change */
     bool down;           /* FLAP: links currently down */
     uint64_t end;        /* global step at which the active one ends */
+    int part;            /* DISK: SIM_DISK_* */
+    uint64_t lag;        /* DISK: steps added to the leader's links, but
+                            the one to the node */
+    uint64_t hold;       /* DISK: steps the held-back message waits */
+    uint64_t slow;       /* DISK: steps a write of the follower takes in
+                            the last part */
+    bool held;           /* DISK: that message has been held back */
+    raft_index gap;      /* DISK: the index before its entries */
+    bool past[SIM_MAX_NODES + 1]; /* DISK: sent entries past the gap by
+                            more than the trailing window */
+    unsigned n_past, quorum; /* DISK: how many; how many make, with the
+                            leader, a majority of the voters */
+    unsigned burst;      /* DISK: client requests still to reach the
+                            leader once the follower's disk stalls */
+    uint64_t stall_event; /* DISK: the leader's AppendEntries to the others
+                            sent after this event are lost (0: none) */
 };
 
 /* Reconfiguration actions (sim_conf.c), drawn with per-run weights. */
@@ -613,14 +644,25 @@ bool sim_stretch_holds(const struct sim *s, int ev);
 /* A node sends m: a vote granted to a split's cut-off follower ends the
  * stall. */
 void sim_stretch_on_send(struct sim *s, const struct raft_msg *m);
-/* Is m lost by a split's stalled replication stream (its link is up)? */
-bool sim_stretch_stalled(const struct sim *s, const struct raft_msg *m);
+/* Is sm lost by a stalled replication stream (its link is up)? */
+bool sim_stretch_stalled(const struct sim *s, const struct sim_msg *sm);
 /* m is delivered (not lost). */
 void sim_stretch_on_deliver(struct sim *s, const struct raft_msg *m);
 /* SPLIT, leader cut off: m takes no time; m waits (a vote request of the
  * cut-off node until its target's hold-back is over). */
 bool sim_stretch_fast(const struct sim *s, const struct raft_msg *m);
 bool sim_stretch_waits(const struct sim *s, const struct raft_msg *m);
+/* Steps a slow-disk stretch adds to m's latency (0 for other runs: no
+ * draw). */
+uint64_t sim_stretch_delay(struct sim *s, const struct raft_msg *m);
+/* Does a slow-disk stretch keep m's link in order (its follower's
+ * answers to its leader)? */
+bool sim_stretch_ordered(const struct sim *s, const struct raft_msg *m);
+/* How many of nd's oldest pending writes its disk may complete now: all,
+ * unless a slow-disk stretch holds them back. */
+size_t sim_stretch_disk_ready(const struct sim *s, const struct sim_node *nd);
+/* nd's host installs a snapshot: a slow disk's leader is then lost. */
+void sim_stretch_on_install(struct sim *s, const struct sim_node *nd);
 /* A split's client read at its old leader, due at this event; false if
  * none. */
 bool sim_stretch_event(struct sim *s);

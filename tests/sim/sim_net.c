@@ -115,7 +115,7 @@ static uint64_t sim_net_latency(struct sim *s, const struct raft_msg *m)
     uint64_t lat = slow + sim_choose(s, (uint64_t)s->f.max_latency + 1);
     if (sim_one_in(s, s->f.long_delay))
         lat += 10 + sim_choose(s, 51);
-    return lat;
+    return lat + sim_stretch_delay(s, m);
 }
 
 /* Put a copy in the bag; a full bag or a failed allocation loses it. */
@@ -135,11 +135,19 @@ static void sim_net_put(struct sim *s, const struct raft_msg *m)
         return;
     sm->deliver_at = s->now + sim_net_latency(s, m);
     sm->seq = ++s->msg_seq;
+    sm->event = s->event;
     if (!s->faults_on) {
         /* Fault-free links keep order, as TCP does. */
         uint64_t *last = &s->link_due[m->from][m->to];
         if (sm->deliver_at < *last)
             sm->deliver_at = *last;
+        *last = sm->deliver_at;
+    } else if (sim_stretch_ordered(s, m)) {
+        /* One message a step, in send order (delivery picks at random
+         * among the messages due). */
+        uint64_t *last = &s->link_due[m->from][m->to];
+        if (sm->deliver_at <= *last)
+            sm->deliver_at = *last + 1;
         *last = sm->deliver_at;
     }
     s->bag[s->bag_len++] = sm;
@@ -235,7 +243,7 @@ void sim_net_describe(const struct raft_msg *m, char *buf, size_t len)
 static void sim_net_deliver(struct sim *s, struct sim_msg *sm)
 {
     struct sim_node *dst = &s->nodes[sm->m.to - 1];
-    bool stalled = sim_stretch_stalled(s, &sm->m);
+    bool stalled = sim_stretch_stalled(s, sm);
     bool lost = !sim_node_alive(dst) || sim_net_cut(s, sm->m.from, sm->m.to) ||
                 stalled;
     s->event++;

@@ -190,6 +190,7 @@ static bool sim_pend_push(struct sim_node *nd, const struct sim_write *w,
     nd->pend = p;
     struct sim_write *x = &nd->pend[nd->pend_len];
     *x = *w;
+    x->at = s->now;
     x->ents = NULL;
     if (w->n > 0) {
         x->ents = calloc(w->n, sizeof *x->ents);
@@ -726,6 +727,7 @@ static int sim_cb_snapshot_install(struct raft *r, void *ctx,
     sim_tracef(s, "  [%llu] snapshot_install %llu/%llu keep=%d%s",
                sim_ull(nd->id), sim_ull(meta->index), sim_ull(meta->term),
                (int)keep, nd->async ? " (started)" : "");
+    sim_stretch_on_install(s, nd);
     d->snap = sn;
     if (!keep) {
         sim_disk_reset(d, &sn);

@@ -15,10 +15,15 @@
  *     heartbeat rounds, and everything else, get through, as if the host
  *     sent heartbeats on a connection of their own; once a follower votes
  *     for the cut-off one (or after two to three election timeouts), the
- *     leader is cut off from everyone instead, for two to three more.
+ *     leader is cut off from everyone instead, for two to three more;
+ *   - slow disk (runs with asynchronous nodes, snapshots and five voters
+ *     or more): a follower's disk stalls while its leader decides it needs
+ *     a snapshot, then the leader is lost (below).
  * Half the runs have none (a quarter of the lease runs, whose other
- * quarter gets the split). A run with a profile has 1..2 stretches (a
- * split profile 2..4); the fault phase does not end while one is active.
+ * quarter gets the split; the runs that can have a slow disk get it
+ * instead of none, deaf or mute). A run with a profile has 1..2
+ * stretches (a split profile 2..4, a slow disk 3..7); the fault phase
+ * does not end while one is active.
  * Stretch cuts are kept apart from s->cut, so a classic heal does not end
  * a stretch early.
  *
@@ -42,17 +47,53 @@
  * proposals until the old leader is cut off (sim_stretch_holds); an idle
  * disk event does not make time pass (sim.c), so that deliveries keep up
  * with the messages.
+ *
+ * A slow disk aims at an installation that keeps a log whose tail is not
+ * yet on disk, then a truncation of that tail by a later leader: pending
+ * writes must then still end in order (raft__durable_cut), or an older
+ * write claims replaced entries durable and they are applied before they
+ * are written. It waits, as a split does, for a settled leader with five
+ * voters or more, and picks a follower with asynchronous writes holding
+ * its whole log; then, in parts:
+ *   1. gap: the leader's links but the one to the follower lag, and its
+ *      next AppendEntries with entries to the follower is held back a
+ *      few steps; once a majority has been sent more entries past it than
+ *      the leader keeps behind its snapshots, the leader's stream to the
+ *      others stalls, a burst of client requests reaches it, and its host
+ *      compacts as soon as it applies;
+ *   2. stall: from the follower's refusal of what followed the held-back
+ *      message, its disk stalls (its answers wait). The leader probes it
+ *      with the held-back entries and the burst, which only it gets,
+ *      commits the rest with the others, compacts past its probe, and
+ *      sends it the snapshot of an index it holds;
+ *   3. isolated: once the follower installs it (or after four election
+ *      timeouts), the leader is cut off from everyone for four to six
+ *      election timeouts; the others elect a leader without the burst,
+ *      which truncates the follower's tail while its writes still wait;
+ *   4. slow: the links heal, and for four election timeouts each write of
+ *      the follower takes a few heartbeat intervals, so that entries it
+ *      appends next are still pending when the new leader's commit index
+ *      reaches them (an entry applied before it is durable is caught).
+ * Faults wait as for a split, except client proposals once it begins.
  */
 #include <string.h>
 
 #include "sim_int.h"
 
 static const char *const sim_stretch_names[SIM_STRETCH_COUNT] = {
-    "none", "deaf", "mute", "flap", "isolate", "split"};
+    "none", "deaf", "mute", "flap", "isolate", "split", "slow disk"};
 
 static unsigned long long sim_ull(uint64_t x)
 {
     return (unsigned long long)x;
+}
+
+/* A slow disk's scenario needs a node with asynchronous writes, a leader
+ * that compacts, and a majority of voters without the leader and that
+ * node (five voters or more). */
+static bool sim_disk_fits(const struct sim *s)
+{
+    return s->any_async && s->snap_trailing > 0 && s->n_boot >= 5;
 }
 
 void sim_stretch_setup(struct sim *s)
@@ -65,6 +106,12 @@ void sim_stretch_setup(struct sim *s)
          * profile (the other runs draw as before). */
         x->kind = SIM_STRETCH_SPLIT;
         x->left = 2 + (unsigned)sim_choose(s, 3);
+    } else if (k < 6 && sim_disk_fits(s)) {
+        /* The runs that can have it (asynchronous nodes, snapshots, five
+         * voters or more): their part of the runs without a profile or
+         * with a deaf or mute one (the other runs draw as before). */
+        x->kind = SIM_STRETCH_DISK;
+        x->left = 3 + (unsigned)sim_choose(s, 5);
     } else if (s->n < 2 || k < 4) {
         return;
     } else {
@@ -129,6 +176,54 @@ static bool sim_split_pick(struct sim *s)
     return true;
 }
 
+/*
+ * A slow disk's leader and follower: a split's leader (sim_split_pick),
+ * with five voters or more in its configuration, and a voter with
+ * asynchronous writes that follows it holding its whole log. False until
+ * there are.
+ */
+static bool sim_disk_pick(struct sim *s)
+{
+    struct sim_stretch *x = &s->stretch;
+    /* A split's leader and follower, but for the follower's disk. */
+    if (!sim_split_pick(s))
+        return false;
+    struct sim_node *l = &s->nodes[x->leader - 1];
+    struct raft_status ls;
+    struct sim_conf c;
+    raft_status(l->r, &ls);
+    sim_conf_of(l, &c);
+    unsigned voters = sim_conf_count(&c, RAFT_MEMBER_VOTER);
+    if (voters < 5)
+        return false;
+    x->quorum = voters / 2;
+    raft_id pick[SIM_MAX_NODES];
+    unsigned k = 0;
+    for (unsigned i = 0; i < s->n; i++) {
+        struct sim_node *nd = &s->nodes[i];
+        struct raft_status st;
+        if (nd == l || !nd->async || !sim_node_running(nd) ||
+            !sim_conf_is_voter(&c, nd->id))
+            continue;
+        raft_status(nd->r, &st);
+        if (st.leader == l->id && st.last_index == ls.last_index)
+            pick[k++] = nd->id;
+    }
+    if (k == 0)
+        return false;
+    x->node = pick[sim_choose(s, k)];
+    return true;
+}
+
+/* Steps of the last part of a split or a slow disk, in which the leader
+ * is cut off from everyone: two to three election timeouts (of the
+ * slowest clock), room for an election or two. */
+static uint64_t sim_stretch_after(struct sim *s)
+{
+    uint64_t after = s->cfg.election_ticks * (2 + sim_choose(s, 2));
+    return s->skewed ? after * 3 / 2 : after;
+}
+
 static void sim_stretch_begin(struct sim *s)
 {
     struct sim_stretch *x = &s->stretch;
@@ -142,11 +237,9 @@ static void sim_stretch_begin(struct sim *s)
          * three more (of the slowest clock): room for an election or two. */
         uint64_t e = s->cfg.election_ticks;
         uint64_t stall = e * (2 + sim_choose(s, 2));
-        x->after = e * (2 + sim_choose(s, 2));
-        if (s->skewed) {
+        x->after = sim_stretch_after(s);
+        if (s->skewed)
             stall = stall * 3 / 2;
-            x->after = x->after * 3 / 2;
-        }
         x->active = true;
         x->due = false;
         x->isolated = false;
@@ -159,6 +252,37 @@ static void sim_stretch_begin(struct sim *s)
                    "votes for node %llu or step %llu", sim_ull(x->node),
                    sim_ull(x->leader), sim_ull(x->node),
                    sim_ull(s->now + stall));
+        return;
+    }
+    if (x->kind == SIM_STRETCH_DISK) {
+        if (!sim_disk_pick(s))
+            return; /* tried again at the next step */
+        /* The leader's links, but the one to the follower, lag 2..5
+         * steps, and its next AppendEntries with entries to the follower
+         * waits 1..lag steps: the follower refuses what follows it, and
+         * the held-back entries reach its disk after the refusal. In the
+         * last part each of its writes takes five heartbeat intervals and
+         * 5..15 steps. */
+        x->lag = 2 + sim_choose(s, 4);
+        x->hold = 1 + sim_choose(s, x->lag);
+        x->slow = 5 * (uint64_t)s->cfg.heartbeat_ticks + 5 + sim_choose(s, 11);
+        x->held = false;
+        x->stall_event = 0;
+        memset(x->past, 0, sizeof x->past);
+        x->n_past = 0;
+        x->burst = 0;
+        x->due = false;
+        x->part = SIM_DISK_GAP;
+        x->after = 2 * sim_stretch_after(s);
+        x->active = true;
+        x->isolated = false;
+        x->left--;
+        x->end = s->now + 8 * x->lag + x->after;
+        s->st.stretches++;
+        sim_tracef(s, "stretch: node %llu's leader %llu: its other links "
+                   "lag %llu steps, and its next entries to node %llu wait "
+                   "%llu steps", sim_ull(x->node), sim_ull(x->leader),
+                   sim_ull(x->lag), sim_ull(x->node), sim_ull(x->hold));
         return;
     }
     x->active = true;
@@ -201,6 +325,7 @@ static void sim_split_isolate(struct sim *s, const char *why)
     struct sim_stretch *x = &s->stretch;
     x->isolated = true;
     x->isolate_due = false;
+    x->part = SIM_DISK_ISOLATED;
     x->end = s->now + x->after;
     sim_tracef(s, "stretch: %s: leader %llu cut off from everyone until "
                "step %llu", why, sim_ull(x->leader), sim_ull(x->end));
@@ -209,6 +334,19 @@ static void sim_split_isolate(struct sim *s, const char *why)
 void sim_stretch_on_send(struct sim *s, const struct raft_msg *m)
 {
     struct sim_stretch *x = &s->stretch;
+    if (x->active && x->kind == SIM_STRETCH_DISK && x->part == SIM_DISK_GAP &&
+        x->held && m->type == RAFT_MSG_APPEND_RESP &&
+        !m->u.append_resp.success && m->from == x->node && m->to == x->leader) {
+        /* The follower refuses what followed the held-back message: its
+         * disk stalls (its answers wait for its writes from now on). */
+        x->part = SIM_DISK_STALL;
+        /* Until the follower installs a snapshot; at most four election
+         * timeouts, room for a stream of many chunks. */
+        x->end = s->now + 2 * sim_split_wait(s) / 3 + x->after;
+        sim_tracef(s, "stretch: node %llu refuses: its disk stalls",
+                   sim_ull(x->node));
+        return;
+    }
     if (x->active && x->kind == SIM_STRETCH_SPLIT && !x->isolated &&
         m->type == RAFT_MSG_VOTE_RESP && m->u.vote_resp.granted &&
         m->to == x->node)
@@ -220,7 +358,16 @@ void sim_stretch_step(struct sim *s, bool may_start)
     struct sim_stretch *x = &s->stretch;
     if (x->kind == SIM_STRETCH_NONE)
         return;
-    if (x->active && s->now >= x->end) {
+    if (x->active && x->kind == SIM_STRETCH_DISK &&
+        x->part == SIM_DISK_ISOLATED && s->now >= x->end) {
+        /* The leader rejoins; the follower's disk stays slow a while. */
+        x->part = SIM_DISK_SLOW;
+        x->isolated = false;
+        x->end = s->now + 2 * sim_split_wait(s) / 3;
+        sim_tracef(s, "stretch: leader %llu rejoins; node %llu's writes take "
+                   "%llu steps until step %llu", sim_ull(x->leader),
+                   sim_ull(x->node), sim_ull(x->slow), sim_ull(x->end));
+    } else if (x->active && s->now >= x->end) {
         x->active = false;
         /* Splits come closer together: each waits for a leader. */
         x->next = s->now + (x->kind == SIM_STRETCH_SPLIT
@@ -230,12 +377,17 @@ void sim_stretch_step(struct sim *s, bool may_start)
     } else if (x->active && x->kind == SIM_STRETCH_FLAP &&
                s->now % x->period == 0) {
         x->down = !x->down;
-    } else if (x->active && x->kind == SIM_STRETCH_SPLIT && !x->isolated &&
+    } else if (x->active && !x->isolated &&
+               (x->kind == SIM_STRETCH_SPLIT ||
+                (x->kind == SIM_STRETCH_DISK && x->part == SIM_DISK_STALL) ||
+                (x->kind == SIM_STRETCH_DISK && x->part == SIM_DISK_GAP)) &&
                s->now + x->after >= x->end) {
-        /* The cut comes right after an echo, so the round a follower
-         * heard last is the one the lease rests on; or an election
-         * timeout later if no echo comes. */
-        if (!x->isolate_due)
+        /* A split's cut comes right after an echo, so the round a
+         * follower heard last is the one the lease rests on; or an
+         * election timeout later if no echo comes. */
+        if (x->kind != SIM_STRETCH_SPLIT)
+            sim_split_isolate(s, "time is up");
+        else if (!x->isolate_due)
             x->isolate_due = true;
         else if (s->now + x->after >= x->end + s->cfg.election_ticks)
             sim_split_isolate(s, "the stall is over");
@@ -247,14 +399,15 @@ void sim_stretch_step(struct sim *s, bool may_start)
         sim_tracef(s, "stretch: no leader ready for the split, due again at "
                    "step %llu", sim_ull(x->next));
     } else if (!x->active && x->left > 0 && s->now >= x->next && may_start) {
-        if (x->kind == SIM_STRETCH_SPLIT && !x->due) {
+        if ((x->kind == SIM_STRETCH_SPLIT || x->kind == SIM_STRETCH_DISK) &&
+            !x->due) {
             /* A split falls due: classic cuts (the nemesis's too) heal
              * and crashed nodes restart, so that a leader can settle
              * while it waits. */
             x->due = true;
             memset(s->cut, 0, sizeof s->cut);
-            sim_tracef(s, "stretch: a split is due: all links heal, crashed "
-                       "nodes restart");
+            sim_tracef(s, "stretch: a %s is due: all links heal, crashed "
+                       "nodes restart", sim_stretch_names[x->kind]);
             for (unsigned i = 0; i < s->n && !s->failed && !s->oom; i++)
                 if (s->nodes[i].started && !sim_node_alive(&s->nodes[i]))
                     sim_node_start(&s->nodes[i], true);
@@ -280,6 +433,8 @@ bool sim_stretch_cut(const struct sim *s, raft_id from, raft_id to)
     case SIM_STRETCH_FLAP:
         return x->down && ((from == x->node && x->peer[to]) ||
                            (x->both_ways && to == x->node && x->peer[from]));
+    case SIM_STRETCH_DISK:
+        return x->isolated && (from == x->leader || to == x->leader);
     case SIM_STRETCH_SPLIT:
         if (x->isolated)
             return from == x->leader || to == x->leader;
@@ -294,7 +449,8 @@ bool sim_stretch_quiet(const struct sim *s)
 {
     const struct sim_stretch *x = &s->stretch;
     /* Active, or due and waiting for a leader that is ready. */
-    return x->kind == SIM_STRETCH_SPLIT && (x->active || x->due);
+    return (x->kind == SIM_STRETCH_SPLIT || x->kind == SIM_STRETCH_DISK) &&
+           (x->active || x->due);
 }
 
 bool sim_stretch_holds(const struct sim *s, int ev)
@@ -308,19 +464,48 @@ bool sim_stretch_holds(const struct sim *s, int ev)
     case SIM_EV_PAUSE:
     case SIM_EV_CONF:
         return true;
-    case SIM_EV_PROPOSE: /* until the old leader is cut off */
-        return !s->stretch.active || !s->stretch.isolated;
+    case SIM_EV_PROPOSE: /* until a split's old leader is cut off, until a
+                            slow disk begins */
+        return !s->stretch.active ||
+               (s->stretch.kind == SIM_STRETCH_SPLIT && !s->stretch.isolated);
     default:
         return false;
     }
 }
 
-bool sim_stretch_stalled(const struct sim *s, const struct raft_msg *m)
+bool sim_stretch_stalled(const struct sim *s, const struct sim_msg *sm)
 {
     const struct sim_stretch *x = &s->stretch;
-    return x->active && x->kind == SIM_STRETCH_SPLIT && !x->isolated &&
-           m->from == x->leader &&
-           (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_SNAPSHOT);
+    const struct raft_msg *m = &sm->m;
+    if (!x->active || x->isolated || m->from != x->leader ||
+        (m->type != RAFT_MSG_APPEND && m->type != RAFT_MSG_SNAPSHOT))
+        return false;
+    if (x->kind == SIM_STRETCH_SPLIT)
+        return true;
+    return x->kind == SIM_STRETCH_DISK && x->part <= SIM_DISK_STALL &&
+           x->stall_event != 0 && m->to != x->node &&
+           sm->event > x->stall_event;
+}
+
+/* Until a slow disk's follower refuses, its leader's clients send the
+ * requests of the burst one an event, and its host snapshots as soon as
+ * it has applied more (a host that keeps its log short). */
+static bool sim_disk_event(struct sim *s)
+{
+    struct sim_node *l = &s->nodes[s->stretch.leader - 1];
+    struct raft_status st;
+    if (s->stretch.part > SIM_DISK_STALL || !sim_node_running(l))
+        return false;
+    if (s->stretch.burst > 0) {
+        s->stretch.burst--;
+        sim_node_propose(l);
+        return true;
+    }
+    raft_status(l->r, &st);
+    if (st.applied <= st.snapshot_index)
+        return false;
+    sim_node_snapshot(l);
+    return true;
 }
 
 /* The old leader is asked for a read (see below); else, once the stall is
@@ -330,6 +515,8 @@ static bool sim_split_read(struct sim *s);
 bool sim_stretch_event(struct sim *s)
 {
     struct sim_stretch *x = &s->stretch;
+    if (x->active && x->kind == SIM_STRETCH_DISK)
+        return sim_disk_event(s);
     if (!x->active || x->kind != SIM_STRETCH_SPLIT)
         return false;
     return sim_split_read(s) ||
@@ -408,4 +595,69 @@ void sim_stretch_stop(struct sim *s)
     s->stretch.active = false;
     s->stretch.due = false;
     s->stretch.left = 0;
+}
+
+uint64_t sim_stretch_delay(struct sim *s, const struct raft_msg *m)
+{
+    struct sim_stretch *x = &s->stretch;
+    if (!x->active || x->kind != SIM_STRETCH_DISK || x->part > SIM_DISK_STALL ||
+        (m->from != x->leader && m->to != x->leader))
+        return 0;
+    if (m->from == x->node && x->part != SIM_DISK_GAP)
+        return 0; /* the follower's answers to the snapshot stream */
+    bool entries = m->type == RAFT_MSG_APPEND && m->u.append.n_entries > 0;
+    if (m->from != x->leader || m->to != x->node) {
+        /* Once a majority (with the leader) has been sent more entries
+         * past the gap than the leader keeps behind its snapshots, its
+         * stream to the others stalls: what it sends them after this call
+         * is lost, and a burst of client requests reaches it. Those
+         * entries reach the follower alone, with its next probe. */
+        if (x->held && x->stall_event == 0 && entries && m->from == x->leader &&
+            m->u.append.prev_index + m->u.append.n_entries >
+                x->gap + s->snap_trailing && !x->past[m->to]) {
+            x->past[m->to] = true;
+            if (++x->n_past >= x->quorum) {
+                x->stall_event = s->event;
+                x->burst = 4 + (unsigned)sim_choose(s, 6);
+                sim_tracef(s, "stretch: leader %llu's replication to the others "
+                           "stalls; %u client requests reach it",
+                           sim_ull(x->leader), x->burst);
+            }
+        }
+        return x->lag;
+    }
+    if (x->held || !entries)
+        return 0;
+    x->held = true;
+    x->gap = m->u.append.prev_index;
+    sim_tracef(s, "stretch: held back %llu steps", sim_ull(x->hold));
+    return x->hold;
+}
+
+size_t sim_stretch_disk_ready(const struct sim *s, const struct sim_node *nd)
+{
+    const struct sim_stretch *x = &s->stretch;
+    if (!x->active || x->kind != SIM_STRETCH_DISK || nd->id != x->node ||
+        x->part == SIM_DISK_GAP)
+        return nd->pend_len;
+    size_t k = 0;
+    while (x->part == SIM_DISK_SLOW && k < nd->pend_len &&
+           nd->pend[k].at + x->slow <= s->now)
+        k++;
+    return k;
+}
+
+void sim_stretch_on_install(struct sim *s, const struct sim_node *nd)
+{
+    const struct sim_stretch *x = &s->stretch;
+    if (x->active && x->kind == SIM_STRETCH_DISK && x->part == SIM_DISK_STALL &&
+        nd->id == x->node)
+        sim_split_isolate(s, "the follower installs a snapshot");
+}
+
+bool sim_stretch_ordered(const struct sim *s, const struct raft_msg *m)
+{
+    const struct sim_stretch *x = &s->stretch;
+    return x->active && x->kind == SIM_STRETCH_DISK &&
+           x->part <= SIM_DISK_STALL && m->from == x->node && m->to == x->leader;
 }
