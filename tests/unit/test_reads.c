@@ -1112,6 +1112,45 @@ static struct raft_msg take(struct harness *h, raft_id from, raft_id to, int typ
     return *m;
 }
 
+/* The opening of the two tests below, with leases on: node 2's pre-vote
+ * request to node 3 at term 0 is held in *late for later; node 1 wins
+ * term 1 with node 2's vote, its AppendEntries to node 2 held; node 3
+ * receives the no-op (node 1 commits it with node 3's acknowledgement),
+ * then loses touch with node 1; node 2, which has voted but knows no
+ * leader yet, grants node 3 a pre-vote for term 2, and node 3 becomes a
+ * candidate of term 2, its vote requests still in flight. */
+static struct harness *lease_term2_candidate(struct raft_msg *late)
+{
+    struct h_opts o = on3;
+    o.lease_reads = true;
+    struct harness *h = h_new(3, &o);
+    h_bootstrap_all(h);
+    ck_assert_uint_gt(h_tick_until_role(h, 2, RAFT_PRECANDIDATE, 2 * E), 0);
+    *late = take(h, 2, 3, RAFT_MSG_PREVOTE);
+    h_drop_all(h);
+    h_tick(h, 3, E); /* out of its start-up window too */
+    h_drop_all(h);
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_PRECANDIDATE, 2 * E), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_PREVOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_PREVOTE_RESP), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_VOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_VOTE_RESP), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    h_drop(h, 1, 3, RAFT_MSG_PREVOTE);
+    h_drop(h, 1, 3, RAFT_MSG_VOTE);
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_APPEND), 0);
+    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_APPEND_RESP), 0);
+    h_drop(h, 3, 0, 0);
+    h_drop(h, 1, 3, 0);
+    ck_assert_uint_eq(h_count(h, 1, 2, RAFT_MSG_APPEND), 1);
+    ck_assert_uint_gt(h_tick_until_role(h, 3, RAFT_PRECANDIDATE, 2 * E), 0);
+    ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_PREVOTE), 0);
+    ck_assert_int_eq(h_deliver_one(h, 2, 3, RAFT_MSG_PREVOTE_RESP), 0);
+    ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_CANDIDATE);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 3)), 2);
+    return h;
+}
+
 /* A follower whose acknowledgement holds up the leader's lease must keep
  * ignoring vote requests for election_ticks even if a message of a later
  * term (here a late pre-vote refusal) makes it adopt that term: otherwise
@@ -1120,44 +1159,9 @@ static struct raft_msg take(struct harness *h, raft_id from, raft_id to, int typ
  * the lease's timing assumption holds trivially. */
 START_TEST(test_review_lease_survives_term_adoption_by_follower)
 {
-    struct h_opts o = on3;
-    o.lease_reads = true;
-    struct harness *h = h_new(3, &o);
-    h_bootstrap_all(h);
-
-    /* Node 2 runs a pre-vote at term 0 (asking for 1); its request to
-     * node 3 is delayed for the whole test. */
-    ck_assert_uint_gt(h_tick_until_role(h, 2, RAFT_PRECANDIDATE, 2 * E), 0);
-    struct raft_msg late = take(h, 2, 3, RAFT_MSG_PREVOTE);
-    h_drop_all(h);
-    h_tick(h, 3, E); /* out of its start-up window too */
-    h_drop_all(h);
-
-    /* Node 1 wins term 1 with node 2's vote; its AppendEntries are held. */
-    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_PRECANDIDATE, 2 * E), 0);
-    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_PREVOTE), 0);
-    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_PREVOTE_RESP), 0);
-    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_VOTE), 0);
-    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_VOTE_RESP), 0);
-    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
-    /* Node 3 receives the no-op (node 1 commits it with node 3's
-     * acknowledgement), then loses touch with node 1. */
-    h_drop(h, 1, 3, RAFT_MSG_PREVOTE);
-    h_drop(h, 1, 3, RAFT_MSG_VOTE);
-    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_APPEND), 0);
-    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_APPEND_RESP), 0);
-    h_drop(h, 3, 0, 0);
-    h_drop(h, 1, 3, 0);
-    ck_assert_uint_eq(h_count(h, 1, 2, RAFT_MSG_APPEND), 1);
-    /* Node 2 has voted but knows no leader yet (node 1's AppendEntries to
-     * it is still in flight): it grants node 3 a pre-vote for term 2, and
-     * node 3 becomes a candidate of term 2 whose vote requests are lost. */
-    ck_assert_uint_gt(h_tick_until_role(h, 3, RAFT_PRECANDIDATE, 2 * E), 0);
-    ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_PREVOTE), 0);
-    ck_assert_int_eq(h_deliver_one(h, 2, 3, RAFT_MSG_PREVOTE_RESP), 0);
-    ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_CANDIDATE);
-    ck_assert_uint_eq(raft_current_term(h_raft(h, 3)), 2);
-    h_drop(h, 3, 0, 0);
+    struct raft_msg late;
+    struct harness *h = lease_term2_candidate(&late);
+    h_drop(h, 3, 0, 0); /* node 3's vote requests are lost */
 
     /* Node 3 is cut off; nodes 1 and 2 run in lock step, and node 1 renews
      * its lease with node 2 at every heartbeat, until node 3 times out and
@@ -1228,42 +1232,10 @@ END_TEST
  * renewed, so the lease's timing assumption holds trivially. */
 START_TEST(test_review_lease_holds_back_vote_at_adopted_term)
 {
-    struct h_opts o = on3;
-    o.lease_reads = true;
-    struct harness *h = h_new(3, &o);
-    h_bootstrap_all(h);
-
-    /* Node 2 runs a pre-vote at term 0 (asking for 1); its request to
-     * node 3 is delayed for the whole test. */
-    ck_assert_uint_gt(h_tick_until_role(h, 2, RAFT_PRECANDIDATE, 2 * E), 0);
-    struct raft_msg late = take(h, 2, 3, RAFT_MSG_PREVOTE);
-    h_drop_all(h);
-    h_tick(h, 3, E); /* out of its start-up window too */
-    h_drop_all(h);
-
-    /* Node 1 wins term 1 with node 2's vote; its AppendEntries are held. */
-    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_PRECANDIDATE, 2 * E), 0);
-    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_PREVOTE), 0);
-    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_PREVOTE_RESP), 0);
-    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_VOTE), 0);
-    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_VOTE_RESP), 0);
-    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
-    /* Node 3 receives the first entry (node 1 commits it with node 3's
-     * acknowledgement), then loses touch with node 1. */
-    h_drop(h, 1, 3, RAFT_MSG_PREVOTE);
-    h_drop(h, 1, 3, RAFT_MSG_VOTE);
-    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_APPEND), 0);
-    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_APPEND_RESP), 0);
-    h_drop(h, 3, 0, 0);
-    h_drop(h, 1, 3, 0);
-    /* Node 2 has voted but knows no leader yet: it grants node 3 a
-     * pre-vote for term 2, and node 3 becomes a candidate of term 2 whose
-     * vote request to node 2 is delayed (the one to node 1 is lost). */
-    ck_assert_uint_gt(h_tick_until_role(h, 3, RAFT_PRECANDIDATE, 2 * E), 0);
-    ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_PREVOTE), 0);
-    ck_assert_int_eq(h_deliver_one(h, 2, 3, RAFT_MSG_PREVOTE_RESP), 0);
-    ck_assert_int_eq(raft_role(h_raft(h, 3)), RAFT_CANDIDATE);
-    ck_assert_uint_eq(raft_current_term(h_raft(h, 3)), 2);
+    struct raft_msg late;
+    struct harness *h = lease_term2_candidate(&late);
+    /* Node 3's vote request to node 2 is delayed (the one to node 1 is
+     * lost). */
     struct raft_msg vote3 = take(h, 3, 2, RAFT_MSG_VOTE);
     h_drop(h, 3, 0, 0);
 
