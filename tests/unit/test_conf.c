@@ -963,9 +963,9 @@ START_TEST(test_no_transfer_to_outgoing_only_member)
 }
 END_TEST
 
-/* At RAFT_MAX_MEMBERS, one member out and another in in the same change
- * leaves RAFT_MAX_MEMBERS: taken. One more would not be. */
-START_TEST(test_max_members_remove_and_add)
+/* Voter 1 alone, leading, with learners 100.. up to RAFT_MAX_MEMBERS
+ * members (nodes that do not exist: the harness is lenient). */
+static struct harness *full_of_learners(void)
 {
     struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 49,
                        .n_boot = 1};
@@ -973,13 +973,21 @@ START_TEST(test_max_members_remove_and_add)
     static struct raft_change c[RAFT_MAX_MEMBERS];
     h_bootstrap_all(h);
     h_elect(h, 1);
-    h->strict = false; /* the learners do not exist */
+    h->strict = false;
     for (size_t i = 0; i < RAFT_MAX_MEMBERS - 1; i++) {
         c[i] = (struct raft_change){RAFT_CHANGE_ADD_LEARNER, 100 + i};
     }
     ck_assert_int_eq(raft_propose_change(h_raft(h, 1), c, RAFT_MAX_MEMBERS - 1,
                                          RAFT_JOINT_AUTO, NULL), 0);
     h_deliver_all(h);
+    return h;
+}
+
+/* At RAFT_MAX_MEMBERS, one member out and another in in the same change
+ * leaves RAFT_MAX_MEMBERS: taken. One more would not be. */
+START_TEST(test_max_members_remove_and_add)
+{
+    struct harness *h = full_of_learners();
     ck_assert_uint_eq(h_status(h, 1).n_members, RAFT_MAX_MEMBERS);
     struct raft_change two[] = {{RAFT_CHANGE_REMOVE, 100},
                                 {RAFT_CHANGE_ADD_LEARNER, 9999},
@@ -1000,20 +1008,8 @@ END_TEST
  * Refused, like any change whose result exceeds the limit. */
 START_TEST(test_max_members_joint_counts_outgoing)
 {
-    struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 49,
-                       .n_boot = 1};
-    struct harness *h = h_new(1, &o);
-    static struct raft_change c[RAFT_MAX_MEMBERS];
+    struct harness *h = full_of_learners();
     struct raft_status before;
-    h_bootstrap_all(h);
-    h_elect(h, 1);
-    h->strict = false; /* the learners do not exist */
-    for (size_t i = 0; i < RAFT_MAX_MEMBERS - 1; i++) {
-        c[i] = (struct raft_change){RAFT_CHANGE_ADD_LEARNER, 100 + i};
-    }
-    ck_assert_int_eq(raft_propose_change(h_raft(h, 1), c, RAFT_MAX_MEMBERS - 1,
-                                         RAFT_JOINT_AUTO, NULL), 0);
-    h_deliver_all(h);
     before = h_status(h, 1);
     ck_assert_uint_eq(before.n_members, RAFT_MAX_MEMBERS);
     ck_assert_uint_eq(before.commit, before.conf_index);
