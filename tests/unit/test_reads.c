@@ -1151,6 +1151,38 @@ static struct harness *lease_term2_candidate(struct raft_msg *late)
     return h;
 }
 
+/* The close of the two tests below: if node 3 was elected, it commits y;
+ * node 1 still leads term 1 and its clock has not moved since node 2
+ * acknowledged its last round, so a read asked of it now must not miss y.
+ * Returns whether node 3 was elected. */
+static bool no_stale_lease_read(struct harness *h)
+{
+    raft_index y = 0;
+    static int q; /* the read's req, retained by node 1 */
+    h_deliver_all(h);
+    bool elected = raft_role(h_raft(h, 3)) == RAFT_LEADER;
+    if (elected) {
+        ck_assert_int_eq(h_propose(h, 3, "y", &y), 0);
+        h_deliver_all(h);
+        ck_assert_uint_ge(h_status(h, 3).commit, y);
+    }
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    size_t before = h_node(h, 1)->n_reads;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &q), 0);
+    struct h_node *nd = h_node(h, 1);
+    for (size_t i = before; i < nd->n_reads; i++) {
+        if (nd->reads[i].req == &q && nd->reads[i].status == 0 && elected) {
+            ck_assert_msg(nd->reads[i].index >= y,
+                          "stale lease read: index %llu served by the term-1 "
+                          "leader after the term-%llu leader committed index %llu",
+                          (unsigned long long)nd->reads[i].index,
+                          (unsigned long long)raft_current_term(h_raft(h, 3)),
+                          (unsigned long long)y);
+        }
+    }
+    return elected;
+}
+
 /* A follower whose acknowledgement holds up the leader's lease must keep
  * ignoring vote requests for election_ticks even if a message of a later
  * term (here a late pre-vote refusal) makes it adopt that term: otherwise
@@ -1194,31 +1226,7 @@ START_TEST(test_review_lease_survives_term_adoption_by_follower)
     ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_PREVOTE_RESP), 0);
     /* Node 3's pre-vote for term 3 arrives at node 2. */
     ck_assert_int_eq(raft_step(h_raft(h, 2), &pre3), 0);
-    h_deliver_all(h);
-    raft_index y = 0;
-    bool elected = raft_role(h_raft(h, 3)) == RAFT_LEADER;
-    if (elected) {
-        ck_assert_int_eq(h_propose(h, 3, "y", &y), 0);
-        h_deliver_all(h);
-        ck_assert_uint_ge(h_status(h, 3).commit, y);
-    }
-
-    /* Node 1 still leads term 1 and its clock has not moved since node 2
-     * acknowledged its last round. A read asked for now must not miss y. */
-    int q;
-    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
-    size_t before = h_node(h, 1)->n_reads;
-    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &q), 0);
-    struct h_node *nd = h_node(h, 1);
-    for (size_t i = before; i < nd->n_reads; i++) {
-        if (nd->reads[i].req == &q && nd->reads[i].status == 0 && elected) {
-            ck_assert_msg(nd->reads[i].index >= y,
-                          "stale lease read: index %llu served by the term-1 "
-                          "leader after term-3 leader committed index %llu",
-                          (unsigned long long)nd->reads[i].index,
-                          (unsigned long long)y);
-        }
-    }
+    no_stale_lease_read(h);
     h_free(h);
 }
 END_TEST
@@ -1265,31 +1273,7 @@ START_TEST(test_review_lease_holds_back_vote_at_adopted_term)
     ck_assert_int_eq(h_deliver_one(h, 3, 2, RAFT_MSG_PREVOTE_RESP), 0);
     ck_assert_uint_eq(raft_current_term(h_raft(h, 2)), 2);
     ck_assert_int_eq(raft_step(h_raft(h, 2), &vote3), 0);
-    h_deliver_all(h);
-    raft_index y = 0;
-    bool elected = raft_role(h_raft(h, 3)) == RAFT_LEADER;
-    if (elected) {
-        ck_assert_int_eq(h_propose(h, 3, "y", &y), 0);
-        h_deliver_all(h);
-        ck_assert_uint_ge(h_status(h, 3).commit, y);
-    }
-
-    /* Node 1 still leads term 1 and its clock has not moved since node 2
-     * acknowledged its last round. A read asked for now must not miss y. */
-    int q;
-    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
-    size_t before = h_node(h, 1)->n_reads;
-    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &q), 0);
-    struct h_node *nd = h_node(h, 1);
-    for (size_t i = before; i < nd->n_reads; i++) {
-        if (nd->reads[i].req == &q && nd->reads[i].status == 0 && elected) {
-            ck_assert_msg(nd->reads[i].index >= y,
-                          "stale lease read: index %llu served by the term-1 "
-                          "leader after the term-2 leader committed index %llu",
-                          (unsigned long long)nd->reads[i].index,
-                          (unsigned long long)y);
-        }
-    }
+    bool elected = no_stale_lease_read(h);
     ck_assert_msg(!elected, "node 2 voted within its hold-back");
     h_free(h);
 }
