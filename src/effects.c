@@ -76,6 +76,15 @@ void raft__send_failed(struct raft *r, const struct raft_msg *m)
     }
 }
 
+void raft__snapshot_read_failed(struct raft *r, raft_id peer)
+{
+    /* As above: only the flush reads snapshot chunks. */
+    if (r->cb.event != NULL) {
+        emit_now(r, RAFT_EVENT_SEND_FAILED, peer, RAFT_EINVAL,
+                 "reading the snapshot failed");
+    }
+}
+
 /* A success reply to the same leader in the same term says everything an
  * older one does when it acknowledges at least as much. */
 static bool supersedes(const struct raft_msg *newer, const struct raft_msg *old)

@@ -375,6 +375,8 @@ static inline void raft__queue_done(struct raft *r)
 /* Send now (flush only), turning a failure into an event, emitted at once.
  * Returns true if the message was handed over. */
 void raft__send_failed(struct raft *r, const struct raft_msg *m);
+/* The same for a snapshot chunk the host could not read (flush only). */
+void raft__snapshot_read_failed(struct raft *r, raft_id peer);
 static inline bool raft__send(struct raft *r, const struct raft_msg *m)
 {
     if (r->cb.send(r, r->ctx, m) != 0) {

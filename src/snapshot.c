@@ -90,8 +90,7 @@ bool raft__snapshot_send(struct raft *r, struct raft__progress *pr)
         (len == 0 && !last) || len > UINT64_MAX - pr->snap_sent) {
         /* That snapshot is gone (or the host answered nonsense): start over
          * with the latest one, at the next heartbeat. */
-        raft__emit(r, RAFT_EVENT_SEND_FAILED, pr->id, RAFT_EINVAL,
-                   "reading the snapshot failed");
+        raft__snapshot_read_failed(r, pr->id);
         if (pr->snap_index != r->snap_index) {
             raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
         }

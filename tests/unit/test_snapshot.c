@@ -1486,7 +1486,8 @@ START_TEST(test_snapshot_install_fails)
 END_TEST
 
 /* snapshot_read fails once: the chunk is not sent, the leader retries at
- * the next heartbeat. */
+ * the next heartbeat. The failure is reported by the call that met it (the
+ * tick), not held back to the next one. */
 START_TEST(test_snapshot_read_fails_once)
 {
     struct h_opts o = snap_opts();
@@ -1494,6 +1495,8 @@ START_TEST(test_snapshot_read_fails_once)
     h_node(h, 1)->fail_snapshot_read = 1;
     h->hold = hold_chunks;
     h_tick(h, 1, 1);
+    ck_assert_uint_eq(h_ncalls(h, 1, H_CB_SNAPSHOT_READ), 1);
+    ck_assert_ptr_nonnull(h_event(h, 1, RAFT_EVENT_SEND_FAILED, 0));
     h_deliver_all(h);
     h->hold = NULL;
     ck_assert_uint_eq(h_count(h, 1, 3, RAFT_MSG_SNAPSHOT), 0);
