@@ -332,7 +332,14 @@ int raft__election_recv_prevote_resp(struct raft *r, struct raft__progress *pr,
     if (grant) {
         pr->vote = RAFT__VOTE_GRANTED;
         if (outcome(r) == RAFT__VOTE_WON) {
-            return raft__election_start(r);
+            /* A failed start (RAFT_EPERSIST, RAFT_ENOMEM) leaves the node
+             * unchanged, the grant untaken: delivered again, it starts
+             * the election then. */
+            int rc = raft__election_start(r);
+            if (rc != 0) {
+                pr->vote = RAFT__VOTE_NONE;
+            }
+            return rc;
         }
         return 0;
     }

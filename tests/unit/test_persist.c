@@ -176,6 +176,37 @@ START_TEST(test_persist_state_failure_when_starting_election)
 }
 END_TEST
 
+/* persist_state fails when the pre-vote grant that makes a majority starts
+ * the election: RAFT_EPERSIST, and the grant is not taken (raft.h: the
+ * message was not processed). Delivered again once the disk works, it
+ * starts the election; it must not be ignored as a duplicate of a grant
+ * already counted. */
+START_TEST(test_persist_state_failure_when_prevote_won)
+{
+    const raft_term log[] = {1};
+    struct h_opts o = opts;
+    o.pre_vote = true;
+    struct harness *h = h_single(3, &o, 5, 0, log, 1);
+    struct raft *r = h_raft(h, 1);
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_PRECANDIDATE, 3 * E), 0);
+    h_drop_all(h);
+    struct raft_status before = h_status(h, 1);
+    struct raft_msg g = h_msg_vote_resp(2, 1, 6, true, 1, 1);
+    g.type = RAFT_MSG_PREVOTE_RESP;
+    h_node(h, 1)->fail_persist_state = 1;
+    ck_assert_int_eq(raft_step(r, &g), RAFT_EPERSIST);
+    struct raft_status after = h_status(h, 1);
+    h_assert_status_eq(&before, &after, "pre-vote won, term not durable");
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 0);
+    ck_assert_int_eq(raft_step(r, &g), 0);
+    ck_assert_int_eq(raft_role(r), RAFT_CANDIDATE);
+    ck_assert_uint_eq(raft_current_term(r), 6);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 2);
+    h_assert_disk_matches(h, 1);
+    h_free(h);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * persist_entries fails on a follower: no success ack, entries at >= first
  * forgotten, RAFT_EPERSIST; the leader's retry succeeds.
@@ -548,6 +579,7 @@ Suite *raft_persist_suite(void)
     tcase_add_test(tc, test_persist_state_failure_on_new_term_from_leader);
     tcase_add_loop_test(tc, test_persist_state_failure_on_leader_seeing_higher_term, 0, 2);
     tcase_add_test(tc, test_persist_state_failure_when_starting_election);
+    tcase_add_test(tc, test_persist_state_failure_when_prevote_won);
     tcase_add_loop_test(tc, test_persist_entries_failure_on_follower, 0,
                         (int)H_ARRAY_LEN(entries_fail_cases));
     tcase_add_test(tc, test_persist_entries_failure_on_leader_propose_steps_down);
