@@ -94,17 +94,15 @@ int raft__election_start(struct raft *r)
 static int prevote_start(struct raft *r)
 {
     size_t i;
-    int rc;
     if (r->term >= UINT64_MAX - 1 || raft__log_last(&r->log) >= UINT64_MAX - 1) {
         return RAFT_ENOSPACE; /* as raft__election_start would find */
     }
     if (r->self_quorum) {
-        /* Won at once, and the election after it too: room for the new
-         * term's first entry before anything changes. */
-        rc = raft__log_reserve(&r->log, 1, raft__lead_entry_bytes(r), 1);
-        if (rc != 0) {
-            return rc;
-        }
+        /* Its own pre-vote is a majority (a one-voter cluster): won before
+         * it is asked, so the election starts at once, from the node as
+         * it is. A failed start (RAFT_EPERSIST, RAFT_ENOMEM) then leaves
+         * it so, and the next tick tries again (raft_tick). */
+        return raft__election_start(r);
     }
     r->metrics.prevotes_started++;
     r->leader = 0;
@@ -116,9 +114,6 @@ static int prevote_start(struct raft *r)
     r->prs[r->self].vote = RAFT__VOTE_GRANTED;
     raft__emit(r, RAFT_EVENT_PREVOTE_START, 0, 0, NULL);
     send_vote_requests(r, RAFT_MSG_PREVOTE);
-    if (outcome(r) == RAFT__VOTE_WON) {
-        return raft__election_start(r); /* a one-voter cluster */
-    }
     return 0;
 }
 

@@ -176,6 +176,43 @@ START_TEST(test_persist_state_failure_when_starting_election)
 }
 END_TEST
 
+/* The same in a one-voter cluster with PreVote on (the library's
+ * default): its own pre-vote wins at once and the election starts in the
+ * same tick. When that start fails the tick must leave the node as it was
+ * (no pre-candidate left behind with its timer restarted), and the next
+ * tick must try again, as raft.h says for raft_tick. */
+START_TEST(test_persist_state_failure_when_starting_election_one_voter)
+{
+    struct h_opts o = opts;
+    o.pre_vote = true;
+    struct harness *h = h_new(1, &o);
+    h_bootstrap_all(h);
+    struct raft *r = h_raft(h, 1);
+    struct h_node *nd = h_node(h, 1);
+    nd->fail_persist_state = -1;
+    unsigned t = 0;
+    int rc = 0;
+    while (rc == 0 && t < 3 * E) {
+        rc = raft_tick(r);
+        t++;
+    }
+    ck_assert_msg(rc == RAFT_EPERSIST, "raft_tick = %d after %u ticks", rc, t);
+    for (int k = 0; k < 3; k++) {
+        struct raft_status st = h_status(h, 1);
+        ck_assert_int_eq(st.role, RAFT_FOLLOWER);
+        ck_assert_uint_eq(st.term, 0);
+        ck_assert_uint_eq(st.vote, 0);
+        ck_assert_int_eq(raft_tick(r), RAFT_EPERSIST);
+    }
+    nd->fail_persist_state = 0;
+    ck_assert_int_eq(raft_tick(r), 0);
+    ck_assert_int_eq(raft_role(r), RAFT_LEADER);
+    ck_assert_uint_eq(raft_current_term(r), 1);
+    h_assert_disk_matches(h, 1);
+    h_free(h);
+}
+END_TEST
+
 /* persist_state fails when the pre-vote grant that makes a majority starts
  * the election: RAFT_EPERSIST, and the grant is not taken (raft.h: the
  * message was not processed). Delivered again once the disk works, it
@@ -579,6 +616,7 @@ Suite *raft_persist_suite(void)
     tcase_add_test(tc, test_persist_state_failure_on_new_term_from_leader);
     tcase_add_loop_test(tc, test_persist_state_failure_on_leader_seeing_higher_term, 0, 2);
     tcase_add_test(tc, test_persist_state_failure_when_starting_election);
+    tcase_add_test(tc, test_persist_state_failure_when_starting_election_one_voter);
     tcase_add_test(tc, test_persist_state_failure_when_prevote_won);
     tcase_add_loop_test(tc, test_persist_entries_failure_on_follower, 0,
                         (int)H_ARRAY_LEN(entries_fail_cases));
