@@ -471,6 +471,41 @@ START_TEST(test_oom_create_with_no_memory_at_all)
 }
 END_TEST
 
+/* A pre-candidate whose pre-vote is won by a grant, and which then finds no
+ * room for the first entry of the term it would campaign for, returns
+ * RAFT_ENOMEM: the grant must not stay counted. Stepped again with memory
+ * available, the same grant must start the election; were it kept, the
+ * retry would be ignored as a duplicate and the won pre-vote lost. */
+START_TEST(test_oom_prevote_grant_not_counted_on_enomem)
+{
+    struct h_opts opts = {.election_ticks = E, .seed = SEED,
+                          .counting_alloc = true, .pre_vote = true};
+    struct harness *h = h_new(3, &opts);
+    h_bootstrap_all(h);
+    struct raft *r = h_raft(h, 1);
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_PRECANDIDATE, 3 * E), 0);
+    h_drop_all(h);
+    /* node 2 grants the pre-vote for the next term: with node 1's own, a
+     * majority of three */
+    struct raft_msg g = h_msg_vote_resp(2, 1, raft_current_term(r) + 1, true,
+                                        0, 0);
+    g.type = RAFT_MSG_PREVOTE_RESP;
+    struct raft_status before = h_status(h, 1);
+    h->alloc.fail_at = h->alloc.calls + 1;
+    ck_assert_int_eq(raft_step(r, &g), RAFT_ENOMEM);
+    h->alloc.fail_at = 0;
+    struct raft_status after = h_status(h, 1);
+    h_assert_status_eq(&before, &after, "after RAFT_ENOMEM");
+    ck_assert_int_eq(raft_role(r), RAFT_PRECANDIDATE);
+    ck_assert_uint_eq(h_count(h, 1, 0, 0), 0);
+    /* the retry, with memory: the grant wins the pre-vote */
+    ck_assert_int_eq(raft_step(r, &g), 0);
+    ck_assert_int_eq(raft_role(r), RAFT_CANDIDATE);
+    ck_assert_uint_eq(raft_current_term(r), before.term + 1);
+    h_free(h);
+}
+END_TEST
+
 Suite *raft_oom_suite(void)
 {
     Suite *s = suite_create("oom");
@@ -479,6 +514,7 @@ Suite *raft_oom_suite(void)
     tcase_add_test(tc, test_oom_every_allocation_failure_is_clean);
     tcase_add_test(tc, test_oom_async_every_allocation_failure_is_clean);
     tcase_add_test(tc, test_oom_create_with_no_memory_at_all);
+    tcase_add_test(tc, test_oom_prevote_grant_not_counted_on_enomem);
     tcase_set_timeout(tc, 600);
     suite_add_tcase(s, tc);
     return s;
