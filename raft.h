@@ -400,8 +400,12 @@ struct raft_allocator {
  * whether they would vote for it at the next term (RAFT_MSG_PREVOTE),
  * without raising its own term or anyone's, and without persisting
  * anything. Only with a majority of yes does it start a real election. A
- * node cut off for a while therefore comes back at the term it left with
- * and does not depose a healthy leader. Every node of a cluster should
+ * node cut off for a while therefore comes back at the term it left with,
+ * not at a higher one that deposes the leader as soon as it is heard.
+ * PreVote alone does not refuse a pre-vote while a leader is heard from:
+ * a node whose log is as up to date as a majority's (an idle cluster) can
+ * still win one and depose a healthy leader; leader stickiness (below,
+ * with CheckQuorum) is what refuses it. Every node of a cluster should
  * have the same setting (a node without PreVote still answers pre-votes).
  *
  * CheckQuorum and leader stickiness, on unless disable_check_quorum:
