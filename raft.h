@@ -1030,8 +1030,9 @@ RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs,
  * holds: only the disk can say what the node may now claim.
  * Returns 0, RAFT_ESTOPPED (status non-zero, or the node was already
  * stopped), RAFT_EINVAL (synchronous mode, or n exceeds the writes
- * outstanding; the node is unchanged), RAFT_ENOMEM (the node is unchanged;
- * report again), RAFT_EPERSIST (the report completed a candidate's vote
+ * outstanding; the node is unchanged), RAFT_ENOMEM (only for status 0 on
+ * a candidate, whose completed vote needs room for the first entry of a
+ * won term; the node is unchanged: report again), RAFT_EPERSIST (the report completed a candidate's vote
  * and won it the election, but the new leader's no-op entry could not be
  * written: it stepped down; the report itself was taken), RAFT_EAPPLY,
  * RAFT_ENOTSTARTED, RAFT_EBUSY.

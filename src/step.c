@@ -635,15 +635,19 @@ int raft_read_index(struct raft *r, void *req)
 int raft_persisted(struct raft *r, size_t n, int status)
 {
     raft_index durable;
-    int rc = enter(r, 1);
+    /* No write slot is taken here: only a candidate's completion, which
+     * may win the election and append the term's first entry, starts a
+     * write, so a failure report never fails for want of memory. */
+    int rc = enter(r, 0);
     if (rc != 0) {
         return rc;
     }
     if (!r->cfg.async_persist || n > r->w_issued - r->w_done) {
         rc = RAFT_EINVAL;
     } else if (status == 0 && r->role == RAFT_CANDIDATE &&
-               (rc = raft__log_reserve(&r->log, 1, raft__lead_entry_bytes(r),
-                                       1)) != 0) {
+               ((rc = raft__writes_reserve(r, 1)) != 0 ||
+                (rc = raft__log_reserve(&r->log, 1, raft__lead_entry_bytes(r),
+                                        1)) != 0)) {
         /* Room for the no-op of an election won now is missing: the
          * report is refused and the node unchanged. */
     } else if (status != 0) {

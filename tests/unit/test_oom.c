@@ -506,6 +506,45 @@ START_TEST(test_oom_prevote_grant_not_counted_on_enomem)
 }
 END_TEST
 
+/* A failed write reported while the ring of pending writes is full and
+ * memory is out: the report needs no room (only a candidate's completion,
+ * which may win an election and start a write, does), so the node stops at
+ * once rather than answering RAFT_ENOMEM and going on as if it held what
+ * the failed write was to store. */
+START_TEST(test_oom_failed_write_reported_without_memory)
+{
+    struct h_opts opts = {.election_ticks = E, .seed = SEED,
+                          .counting_alloc = true, .async = true};
+    struct harness *h = h_new(1, &opts);
+    h_bootstrap_all(h);
+    h_elect(h, 1);
+    h_settle(h);
+    struct raft *r = h_raft(h, 1);
+    ck_assert_int_eq(raft_role(r), RAFT_LEADER);
+    /* Proposals until the next one would have to grow the ring. */
+    size_t pending = 0;
+    for (;;) {
+        raft_index before = h_status(h, 1).last_index;
+        h->alloc.fail_at = h->alloc.calls + 1;
+        int rc = h_propose(h, 1, "x", NULL);
+        h->alloc.fail_at = 0;
+        if (rc == RAFT_ENOMEM) {
+            ck_assert_uint_eq(h_status(h, 1).last_index, before);
+            break;
+        }
+        ck_assert_int_eq(rc, 0);
+        pending++;
+        ck_assert_uint_lt(pending, 1000);
+    }
+    ck_assert_uint_gt(pending, 0);
+    h->alloc.fail_at = h->alloc.calls + 1;
+    ck_assert_int_eq(h_persisted(h, 1, 1, -5), RAFT_ESTOPPED);
+    h->alloc.fail_at = 0;
+    ck_assert_int_eq(raft_propose(r, "y", 1, NULL), RAFT_ESTOPPED);
+    h_free(h);
+}
+END_TEST
+
 Suite *raft_oom_suite(void)
 {
     Suite *s = suite_create("oom");
@@ -515,6 +554,7 @@ Suite *raft_oom_suite(void)
     tcase_add_test(tc, test_oom_async_every_allocation_failure_is_clean);
     tcase_add_test(tc, test_oom_create_with_no_memory_at_all);
     tcase_add_test(tc, test_oom_prevote_grant_not_counted_on_enomem);
+    tcase_add_test(tc, test_oom_failed_write_reported_without_memory);
     tcase_set_timeout(tc, 600);
     suite_add_tcase(s, tc);
     return s;
