@@ -325,28 +325,6 @@ static int list_numbered(const char *dir, const char *prefix, const char *suffix
 
 /* ---- directory ---------------------------------------------------------- */
 
-/* mkdir -p: each missing component is created. */
-static int mkdir_p(struct storage *s, const char *dir)
-{
-    char path[PATH_BYTES];
-    size_t i, len = strlen(dir);
-    if (len == 0 || len >= sizeof(path)) {
-        return fail(s, "data directory path empty or too long");
-    }
-    memcpy(path, dir, len + 1);
-    for (i = 1; i <= len; i++) {
-        if (path[i] != '/' && path[i] != '\0') {
-            continue;
-        }
-        path[i] = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            return fail_errno(s, "%s: mkdir", path);
-        }
-        path[i] = dir[i];
-    }
-    return 0;
-}
-
 /* Make the directory's own entry durable in its parent. */
 static int fsync_parent(struct storage *s, const char *dir)
 {
@@ -372,6 +350,35 @@ static int fsync_parent(struct storage *s, const char *dir)
     rc = fsync(fd);
     close(fd);
     return rc == 0 ? 0 : fail_errno(s, "%s: fsync", path);
+}
+
+/* mkdir -p: each missing component is created, and its entry made durable
+ * in its parent at once: a power cut must not take away a level created
+ * here, and the data directory with it (the caller fsyncs the parent of
+ * the last level whether it created it or not). */
+static int mkdir_p(struct storage *s, const char *dir)
+{
+    char path[PATH_BYTES];
+    size_t i, len = strlen(dir);
+    if (len == 0 || len >= sizeof(path)) {
+        return fail(s, "data directory path empty or too long");
+    }
+    memcpy(path, dir, len + 1);
+    for (i = 1; i <= len; i++) {
+        if (path[i] != '/' && path[i] != '\0') {
+            continue;
+        }
+        path[i] = '\0';
+        if (mkdir(path, 0755) == 0) {
+            if (i < len && fsync_parent(s, path) != 0) {
+                return -1;
+            }
+        } else if (errno != EEXIST) {
+            return fail_errno(s, "%s: mkdir", path);
+        }
+        path[i] = dir[i];
+    }
+    return 0;
 }
 
 /* Take the directory's lock (a POSIX record lock on the whole lock file)
