@@ -168,7 +168,18 @@ static int run_job(struct writer *w, struct wr_job *j, struct batch_result *r)
     int rc = 0;
     switch (j->kind) {
     case JOB_STATE:
-        rc = st_state_write(w->st, j->term, j->vote);
+        /* Raft's writes are a write-ahead log: log records written earlier
+         * in this batch become durable first, not after the term/vote
+         * file (made durable by its own fsyncs) at the batch's end. A
+         * term/vote write follows entries in a batch only around an
+         * election, so the extra fdatasync is rare. */
+        if (w->st->dirty) {
+            r->syncs++;
+            rc = st_log_sync(w->st);
+        }
+        if (rc == 0) {
+            rc = st_state_write(w->st, j->term, j->vote);
+        }
         break;
     case JOB_ENTRIES:
         rc = st_log_write(w->st, j->first, j->ents, j->n);
@@ -201,7 +212,7 @@ static int run_job(struct writer *w, struct wr_job *j, struct batch_result *r)
 /* Carry out one batch: every job in order, then one fdatasync for the
  * log records written. Term/vote writes and snapshot files are made
  * durable on their own (the storage replaces those files atomically, with
- * their own fsyncs). */
+ * their own fsyncs), a term/vote write only after the records before it. */
 static int run_batch(struct writer *w, struct wr_job *b, size_t k,
                      struct batch_result *r)
 {

@@ -108,6 +108,13 @@ static struct {
     ino_t ino[FSYNC_REC_MAX];
 } g_fsyncs;
 
+/* The order of the syncs while `on`: sequence numbers of the first fsync
+ * and of the first fdatasync (0: none yet). */
+static struct {
+    bool on;
+    unsigned seq, first_fsync, first_fdatasync;
+} g_order;
+
 /* Takes the place of libc's fsync for the whole test program, the storage
  * code linked into it included: a crash test cannot see which directory
  * entries were made durable, so the cases that care record the inodes
@@ -119,7 +126,20 @@ int fsync(int fd)
         g_fsyncs.dev[g_fsyncs.n] = st.st_dev;
         g_fsyncs.ino[g_fsyncs.n++] = st.st_ino;
     }
+    if (g_order.on && g_order.first_fsync == 0) {
+        g_order.first_fsync = ++g_order.seq;
+    }
     return (int)syscall(SYS_fsync, fd);
+}
+
+/* And of fdatasync, for the order only (the storage syncs log segments
+ * with it, files it replaces whole with fsync). */
+int fdatasync(int fd)
+{
+    if (g_order.on && g_order.first_fdatasync == 0) {
+        g_order.first_fdatasync = ++g_order.seq;
+    }
+    return (int)syscall(SYS_fdatasync, fd);
 }
 
 /* Was the directory or file at `path` fsynced while recording? */
@@ -1406,6 +1426,64 @@ static void part1_writer_prepare(void)
     expect_reloaded(dir, (size_t)(index - 1), "prep-writer");
 }
 
+/* Raft's writes are a write-ahead log (raft.h, "Persistence"): a later
+ * write may become durable only with or after every earlier one. A batch
+ * holding entries and then a term/vote write must therefore sync the
+ * entries before the term/vote file replaced after them becomes durable,
+ * not leave them to the batch's closing fdatasync. */
+static void part1_writer_order(void)
+{
+    char dir[CL_PATH_MAX];
+    struct seginfo segs[32];
+    struct storage st;
+    struct st_loaded l;
+    struct writer w;
+    size_t nseg = 0, n = 0;
+    raft_index snap_taken, snap_latest;
+    char err[ST_ERR_MAX];
+    uint8_t cmd[32];
+    struct raft_entry e = incr_entry(cmd, 1, 78, N_ENTRIES + 1);
+    bool fresh, ok;
+
+    case_dir(dir, sizeof(dir), "order-writer");
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 ||
+        st_open(&st, dir, 65536, SEG_BYTES, &fresh) != 0) {
+        expect(0, "order-writer: setting up");
+        return;
+    }
+    if (st_log_load(&st, 0, &l) != 0) {
+        expect(0, "order-writer: loading: %s", st.err);
+        st_close(&st);
+        return;
+    }
+    st_loaded_free(&l);
+    if (wr_start(&w, &st, 0) != 0) {
+        expect(0, "order-writer: starting the writer");
+        st_close(&st);
+        return;
+    }
+    /* The thread idle (its next segment prepared): the batch runs here. */
+    ok = wait_prepared(dir, &w);
+    memset(&g_order, 0, sizeof(g_order));
+    g_order.on = true;
+    ok = ok && wr_entries(&w, N_ENTRIES + 1, &e, 1) == 0 &&
+         wr_state(&w, 2, 1) == 0 && wr_run_here(&w) == 1 &&
+         wr_collect(&w, false, &n, &snap_taken, &snap_latest, err,
+                    sizeof(err)) == 0 && n == 2;
+    g_order.on = false;
+    expect(ok, "order-writer: an entries write and a term/vote write ran "
+           "as one batch on the calling thread");
+    expect(ok && g_order.first_fdatasync != 0 &&
+           (g_order.first_fsync == 0 ||
+            g_order.first_fdatasync < g_order.first_fsync),
+           "order-writer: the entries were synced before the term/vote file "
+           "(first fdatasync #%u, first fsync #%u)", g_order.first_fdatasync,
+           g_order.first_fsync);
+    wr_stop(&w);
+    st_close(&st);
+    expect_reloaded(dir, N_ENTRIES + 1, "order-writer");
+}
+
 static void part1_lock(void)
 {
     char dir[CL_PATH_MAX], msg[ST_ERR_MAX];
@@ -1712,6 +1790,7 @@ int main(int argc, char **argv)
     part1_fill();
     part1_prepare();
     part1_writer_prepare();
+    part1_writer_order();
     part1_truncate_and_drop();
     part1_snapshots();
     part1_index_edges();
