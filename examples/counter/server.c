@@ -1295,10 +1295,10 @@ static int on_snapshot_write(struct raft *r, void *ctx,
  * order (both valid). */
 static bool conf_same(const void *a, size_t alen, const void *b, size_t blen)
 {
-    struct raft_member x[CTR_MEMBERS_MAX], y[CTR_MEMBERS_MAX];
+    struct raft_member x[RAFT_MAX_MEMBERS], y[RAFT_MAX_MEMBERS];
     size_t nx = 0, ny = 0, i, j;
-    if (raft_conf_decode(a, alen, x, CTR_MEMBERS_MAX, &nx) != 0 ||
-        raft_conf_decode(b, blen, y, CTR_MEMBERS_MAX, &ny) != 0 || nx != ny) {
+    if (raft_conf_decode(a, alen, x, RAFT_MAX_MEMBERS, &nx) != 0 ||
+        raft_conf_decode(b, blen, y, RAFT_MAX_MEMBERS, &ny) != 0 || nx != ny) {
         return false;
     }
     for (i = 0; i < nx; i++) {
@@ -1446,9 +1446,9 @@ static void conf_text(const struct raft *r, char *buf, size_t len)
 /* Is `id` a member of the configuration in force (flags in *flags)? */
 static bool conf_has(const struct raft *r, raft_id id, unsigned *flags)
 {
-    struct raft_member m[CTR_MEMBERS_MAX];
+    struct raft_member m[RAFT_MAX_MEMBERS];
     size_t n = 0, i;
-    if (raft_conf(r, m, CTR_MEMBERS_MAX, &n) != 0) {
+    if (raft_conf(r, m, RAFT_MAX_MEMBERS, &n) != 0) {
         n = 0;
     }
     for (i = 0; i < n; i++) {
@@ -2348,6 +2348,19 @@ static void change_start(struct server *s, struct conn *c, unsigned slot,
     } else {
         ch.type = RAFT_CHANGE_REMOVE;
         done = !in;
+    }
+    if (!in && q->op != CTR_OP_REMOVE) {
+        /* A CONF answer carries at most CTR_MEMBERS_MAX members: a
+         * cluster larger than that could not be shown to its clients. */
+        size_t members = 0;
+        (void)raft_conf(s->raft, NULL, 0, &members); /* RAFT_ENOBUFS */
+        if (members >= CTR_MEMBERS_MAX) {
+            logm(L_INFO, "membership change n%" PRIu64 " %s refused: the "
+                 "cluster has %zu members, the most this server supports",
+                 ch.id, change_text(q->op), members);
+            slot_done(c, slot, CTR_CHANGE_REFUSED, (uint64_t)-RAFT_EINVAL);
+            return;
+        }
     }
     if (done && !st.joint) {
         /* Not committed yet: the client asks again shortly. */

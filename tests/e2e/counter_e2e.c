@@ -3436,6 +3436,83 @@ static int64_t max_term(const struct cluster *c)
     return (int64_t)t;
 }
 
+
+/* A membership change through the client protocol, to any node (the
+ * client follows NOT_LEADER): 0 done, -1 refused, 1 no answer in 15 s. */
+static int member_op(struct cluster *c, uint64_t *rng, uint8_t op,
+                     uint64_t id, struct ctr_resp *p)
+{
+    struct cl_client cc;
+    struct ctr_req q = {0, 0, 0, 0};
+    int rc;
+    q.op = op;
+    q.amount = id;
+    cl_client_init(&cc, c, (int)cl_rand_range(rng, 0, (uint64_t)c->n - 1),
+                   cl_rand(rng));
+    rc = cl_client_do(&cc, &q, p, cl_now_us() + 15000000, NULL);
+    cl_client_close(&cc);
+    return rc;
+}
+
+/* A CONF answer carries at most CTR_MEMBERS_MAX members, so the servers
+ * refuse to add a member past that many. Learners that never run (ids
+ * 1001...) fill the configuration up to the cap; the next one must be
+ * refused, and a removal at the cap must really be made (a server that
+ * could not list the configuration once took every id for a non-member
+ * and answered a removal done without proposing it). All are removed
+ * again at the end. */
+static int test_member_cap(struct cluster *c, uint64_t *rng)
+{
+    struct ctr_resp p;
+    const uint64_t first = 1001;
+    uint64_t id, next = first, want = CTR_MEMBERS_MAX - (uint64_t)c->n;
+    int64_t until;
+    int failed = 0, rc, gone = 0;
+    uint32_t k;
+    do {
+        rc = member_op(c, rng, CTR_OP_ADD_LEARNER, next, &p);
+        next += rc == 0;
+    } while (rc == 0 && next - first <= want);
+    say("member cap: %" PRIu64 " learners added to %d voters, the next "
+        "one: %s", next - first, c->n,
+        rc == 0 ? "added" : rc < 0 ? "refused" : "no answer within 15 s");
+    if (rc >= 0 || next - first != want) {
+        say("FAIL: member cap: want %" PRIu64 " learners added (%u members), "
+            "then a refusal", want, CTR_MEMBERS_MAX);
+        failed = 1;
+    }
+    /* A removal at the cap is made: the member leaves the list (as the
+     * answering node sees it: retried while it may lag). */
+    if (next > first && member_op(c, rng, CTR_OP_REMOVE, first, &p) == 0) {
+        until = cl_now_us() + 5000000;
+        while (!gone && cl_now_us() < until) {
+            if (member_op(c, rng, CTR_OP_CONF, 0, &p) == 0) {
+                for (k = 0; k < p.n_members && p.members[k].id != first; k++) {
+                }
+                gone = k == p.n_members;
+            }
+            if (!gone) {
+                cl_sleep_ms(50);
+            }
+        }
+        if (!gone) {
+            say("FAIL: member cap: n%" PRIu64 ", removed at the cap, is still "
+                "a member 5 s later", first);
+            failed = 1;
+        }
+    } else if (next > first) {
+        say("FAIL: member cap: removing n%" PRIu64 " was not done", first);
+        failed = 1;
+    }
+    for (id = first + 1; id < next; id++) {
+        if (member_op(c, rng, CTR_OP_REMOVE, id, &p) != 0) {
+            say("FAIL: member cap: removing n%" PRIu64 " again failed", id);
+            failed = 1;
+            break;
+        }
+    }
+    return failed;
+}
 /* The control: the same heartbeat behind a correct hello is taken. */
 static int impostor_control(const struct cluster *c, int node)
 {
@@ -3693,6 +3770,7 @@ int main(int argc, char **argv)
     if (cluster_up(&c, "cluster start") == 0) {
         result("bad input", test_bad_input(&c, &rng));
         result("impostors", test_impostors(&c, &rng));
+        result("member cap", test_member_cap(&c, &rng));
         rc = test_nemesis(&c, &rng, RECONF_NONE, 1);
         result("nemesis run", rc);
     }
