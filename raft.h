@@ -1271,13 +1271,19 @@ RAFT_API int raft_conf_decode(const void *buf, size_t len, struct raft_member *o
 
 /* Decoder limits; zero in a field selects the default. Bytes from the
  * network are untrusted: these bound what one message may claim. They are
- * separate from the node's raft_config limits: set max_entries to at least
- * the senders' max_msg_entries and max_entry_bytes to at least their
- * max_msg_bytes, or a default decoder rejects their larger messages with
- * RAFT_ELIMIT. max_entry_bytes bounds every single payload: an entry's and
- * a snapshot chunk's (a leader's chunks are at most its max_msg_bytes, so
- * the same setting lets them through). Here max_msg_bytes bounds the whole
- * encoded message, not just its payloads. */
+ * separate from the node's raft_config limits. To take every message of
+ * senders whose raft_config has max_msg_entries E and max_msg_bytes B (the
+ * largest any node of the cluster leads with), set max_entries to at
+ * least E; max_entry_bytes to at least the larger of B and
+ * 8 + 9 * RAFT_MAX_MEMBERS (2303, the largest configuration entry, which a
+ * leader sends alone even when it exceeds B); and max_msg_bytes to at
+ * least 64 + 16 * E + B + 2303. With lower limits the decoder refuses some
+ * of their messages with RAFT_ELIMIT, and the follower never receives
+ * those entries. The defaults take what senders with the default limits
+ * send. max_entry_bytes bounds every single payload: an entry's and a
+ * snapshot chunk's data (a leader's chunks are at most B; a last chunk's
+ * configuration is bounded by the format, not by a limit). Here
+ * max_msg_bytes bounds the whole encoded message, not just its payloads. */
 struct raft_wire_limits {
     uint32_t max_entries;     /* entries per message, default 64 */
     uint32_t max_entry_bytes; /* payload bytes per entry or snapshot chunk,

@@ -3189,6 +3189,10 @@ struct wire_q {
     raft_index read_index;
     unsigned conf_entries; /* configuration entries delivered */
     unsigned transfer_votes; /* RequestVotes with the transfer flag */
+    const struct raft_wire_limits *lim; /* the decoder's (NULL: defaults) */
+    const struct raft_wire_limits *probe; /* if set, every frame is also
+                                             decoded with these */
+    unsigned probe_elimit; /* frames the probe limits refused (ELIMIT) */
 };
 
 static int w_send(struct raft *r, void *ctx, const struct raft_msg *msg)
@@ -3272,7 +3276,12 @@ static void w_deliver_all(struct wire_q *q)
               err_name(rc), mlen, flen);
         struct raft_msg m;
         struct raft_entry ents[64];
-        rc = raft_msg_decode(f, mlen, NULL, &m, ents, ARRAY_LEN(ents));
+        if (q->probe != NULL) {
+            rc = raft_msg_decode(f, mlen, q->probe, &m, ents, ARRAY_LEN(ents));
+            CHECK(rc == 0 || rc == RAFT_ELIMIT, "probe: %s", err_name(rc));
+            q->probe_elimit += rc == RAFT_ELIMIT;
+        }
+        rc = raft_msg_decode(f, mlen, q->lim, &m, ents, ARRAY_LEN(ents));
         CHECK(rc == 0, "decoding a frame the library sent: %s", err_name(rc));
         CHECK(m.to >= 1 && m.to <= 3, "message to %llu",
               (unsigned long long)m.to);
@@ -3635,6 +3644,73 @@ START_TEST(test_decoded_membership_change)
 }
 END_TEST
 
+/* Decoder limits set as raft.h advises for the senders' limits (struct
+ * raft_wire_limits) take every message the senders send. The advice used
+ * to be max_entry_bytes >= the senders' max_msg_bytes, but a leader sends
+ * a configuration entry alone whatever its size: here the bootstrap
+ * configuration (35 bytes) and the joint ones, above max_msg_bytes 16,
+ * which a decoder set that way refuses with RAFT_ELIMIT (the probe). */
+START_TEST(test_decoded_with_advised_limits)
+{
+    static struct wire_q q;
+    memset(&q, 0, sizeof(q));
+    enum { SEND_ENTRIES = 4, SEND_BYTES = 16 };
+    const struct raft_wire_limits advised = {
+        .max_entries = SEND_ENTRIES,
+        .max_entry_bytes = MAX_CONF, /* the larger of it and SEND_BYTES */
+        .max_msg_bytes = LEN_APPEND + LEN_ENTRY * SEND_ENTRIES + SEND_BYTES + MAX_CONF};
+    const struct raft_wire_limits old_advice = {.max_entries = SEND_ENTRIES,
+                                                .max_entry_bytes = SEND_BYTES};
+    q.lim = &advised;
+    q.probe = &old_advice;
+    const struct raft_callbacks cbs = {.send = w_send,
+                                       .persist_state = w_persist_state,
+                                       .persist_entries = w_persist_entries,
+                                       .apply = w_apply};
+    const raft_id voters[] = {1, 2, 3};
+    for (raft_id id = 1; id <= 3; id++) {
+        struct raft_config cfg = {.id = id, .election_ticks = 10,
+                                  .heartbeat_ticks = 1, .seed = 500 + id,
+                                  .max_msg_entries = SEND_ENTRIES,
+                                  .max_msg_bytes = SEND_BYTES};
+        ck_assert_int_eq(raft_create(&cfg, &cbs, &q, &wnode[id]), 0);
+        ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
+    }
+    unsigned ticks = 0;
+    while (raft_role(wnode[1]) != RAFT_LEADER) {
+        ck_assert_uint_lt(ticks++, 100);
+        ck_assert_int_eq(raft_tick(wnode[1]), 0);
+        w_deliver_all(&q);
+    }
+    static const char cmd[SEND_BYTES] = "sixteen bytes..";
+    for (unsigned i = 0; i < 6; i++) {
+        ck_assert_int_eq(raft_propose(wnode[1], cmd, sizeof(cmd), NULL), 0);
+    }
+    w_deliver_all(&q);
+    const struct raft_change demote = {.type = RAFT_CHANGE_ADD_LEARNER, .id = 3};
+    raft_index idx = 0;
+    ck_assert_int_eq(raft_propose_change(wnode[1], &demote, 1,
+                                         RAFT_JOINT_IMPLICIT, &idx),
+                     0);
+    for (unsigned t = 0; t < 10; t++) {
+        w_deliver_all(&q);
+        ck_assert_int_eq(raft_tick(wnode[1]), 0);
+    }
+    w_deliver_all(&q);
+    ck_assert_uint_eq(q.send_err, 0);
+    ck_assert_uint_ge(q.conf_entries, 6);
+    ck_assert_uint_gt(q.probe_elimit, 0);
+    for (raft_id id = 1; id <= 3; id++) {
+        struct raft_status st;
+        raft_status(wnode[id], &st);
+        CHECK(!st.joint && st.conf_index == idx + 1 && st.commit >= idx + 1,
+              "node %llu: joint %d, configuration from %llu, commit %llu",
+              (unsigned long long)id, st.joint,
+              (unsigned long long)st.conf_index, (unsigned long long)st.commit);
+    }
+}
+END_TEST
+
 Suite *raft_codec_suite(void)
 {
     Suite *s = suite_create("codec");
@@ -3709,6 +3785,7 @@ Suite *raft_codec_suite(void)
     tcase_add_test(tc, test_decoded_messages_drive_a_cluster);
     tcase_add_test(tc, test_decoded_snapshot_catches_up_a_follower);
     tcase_add_test(tc, test_decoded_membership_change);
+    tcase_add_test(tc, test_decoded_with_advised_limits);
     suite_add_tcase(s, tc);
     return s;
 }
