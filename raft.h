@@ -1247,7 +1247,8 @@ RAFT_API int raft_conf(const struct raft *r, struct raft_member *out,
 /*
  * Read an encoded configuration (a RAFT_ENTRY_CONFIG entry's payload, or a
  * snapshot's meta->conf) into out[0..cap) (out), its member count into *n
- * (out). Pure. Returns 0, RAFT_ENOBUFS (*n says how many are needed),
+ * (out). Pure; buf (borrowed) needs no alignment. Returns 0,
+ * RAFT_ENOBUFS (*n says how many are needed; out is untouched),
  * RAFT_EINVAL for a NULL argument (out may be NULL when cap is 0), or
  * RAFT_EFORMAT if the bytes are not a valid configuration (see
  * docs/wire-format.md).
@@ -1262,7 +1263,8 @@ RAFT_API int raft_conf_decode(const void *buf, size_t len, struct raft_member *o
  * a network: versioned, fixed little-endian, length-prefixed. The format is
  * specified byte by byte in docs/wire-format.md. These functions are pure:
  * they need no node, never allocate and never read outside the given
- * buffers.
+ * buffers. The byte buffers need no particular alignment (integers are
+ * read and written byte by byte).
  * ====================================================================== */
 
 #define RAFT_WIRE_VERSION 1
@@ -1310,25 +1312,28 @@ RAFT_API int raft_msg_encode(const struct raft_msg *msg, void *buf, size_t cap,
 /*
  * Read the total length of the encoded message starting at buf[0..len),
  * from its length prefix, into *msg_len (out), so a stream transport knows
- * how many bytes to collect. Returns RAFT_EINVAL if buf or msg_len is NULL,
- * RAFT_ESHORT if len < RAFT_WIRE_PREFIX, RAFT_EFORMAT if the prefix is
- * smaller than the smallest message.
+ * how many bytes to collect. Only the prefix is read: the length is not
+ * checked against any limit (it may be up to UINT32_MAX), so compare it
+ * with the decoder's max_msg_bytes before setting memory aside for it.
+ * Returns RAFT_EINVAL if buf or msg_len is NULL, RAFT_ESHORT if
+ * len < RAFT_WIRE_PREFIX, RAFT_EFORMAT if the prefix is smaller than the
+ * smallest message.
  */
 RAFT_API int raft_msg_peek_len(const void *buf, size_t len, size_t *msg_len);
 
 /*
  * Decode exactly one message from buf[0..len) (borrowed) into *msg (out),
  * with its entries in ents[0..ents_cap) (out). Zero copy: entry payload
- * pointers point into `buf` (NULL for empty payloads; entries is NULL when
- * there are none), so the decoded message is valid only while `buf` is
- * unchanged; raft_step() copies what it keeps, so decode, step,
- * then reuse the buffer. `limits` may be NULL for the defaults. Nothing is
+ * pointers and a snapshot chunk's `data` and `conf` point into `buf` (NULL
+ * when empty; entries is NULL when there are none), so the decoded message
+ * is valid only while `buf` is unchanged; raft_step() copies what it keeps,
+ * so decode, step, then reuse the buffer. `limits` may be NULL for the defaults. Nothing is
  * read outside buf[0..len). Returns 0, or:
  *   RAFT_EINVAL    a NULL argument (ents may be NULL when ents_cap is 0);
  *   RAFT_ESHORT    buf ends before the message does;
  *   RAFT_ETRAILING bytes follow the message, or follow its last entry (or
- *                  a snapshot chunk's data) within the length the prefix
- *                  states;
+ *                  a snapshot chunk's data and configuration) within the
+ *                  length the prefix states;
  *   RAFT_EVERSION  the version is not RAFT_WIRE_VERSION;
  *   RAFT_ETYPE     unknown message type or entry type;
  *   RAFT_ECOUNT    the entry count cannot fit in the message's length;
@@ -1336,8 +1341,10 @@ RAFT_API int raft_msg_peek_len(const void *buf, size_t len, size_t *msg_len);
  *                  chunk's data exceeds limits;
  *   RAFT_ENOBUFS   more entries than ents_cap;
  *   RAFT_EFORMAT   reserved bits or bytes are not zero, a flag is set on a
- *                  type that has none, or the length prefix disagrees with
- *                  the content.
+ *                  type that has none, the length prefix disagrees with
+ *                  the content, or a snapshot chunk's configuration is
+ *                  longer than 8 + 9 * RAFT_MAX_MEMBERS bytes or comes
+ *                  with a chunk that is not the last.
  * Decoding checks the encoding only; raft_step() checks the meaning (terms,
  * indexes, membership). On failure *msg and ents are unspecified.
  */
