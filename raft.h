@@ -942,6 +942,9 @@ RAFT_API int raft_tick(struct raft *r);
  *                       configuration raft_conf_decode() refuses, or a
  *                       configuration on any other chunk; a snapshot
  *                       reply for index 0;
+ *                     - a heartbeat round 0 (RAFT_MSG_HEARTBEAT), a read
+ *                       id 0, or a read answer whose ok disagrees with its
+ *                       index (ok with index 0, a refusal with another);
  *                     - a success reply acknowledging an index past this
  *                       leader's log, an AppendEntries or a snapshot chunk
  *                       from a second leader in the same term, or entries

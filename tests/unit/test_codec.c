@@ -3677,6 +3677,58 @@ START_TEST(test_decoded_membership_change)
 }
 END_TEST
 
+/* Values the decoder takes and raft_step() refuses, as the last table of
+ * docs/wire-format.md says: decoding checks the encoding only. */
+START_TEST(test_decoded_but_refused_by_step)
+{
+    static struct wire_q q;
+    memset(&q, 0, sizeof(q));
+    const struct raft_callbacks cbs = {.send = w_send,
+                                       .persist_state = w_persist_state,
+                                       .persist_entries = w_persist_entries,
+                                       .apply = w_apply};
+    const raft_id voters[] = {1, 2, 3};
+    for (raft_id id = 1; id <= 2; id++) {
+        struct raft_config cfg = {.id = id, .election_ticks = 10,
+                                  .heartbeat_ticks = 1, .seed = 700 + id};
+        ck_assert_int_eq(raft_create(&cfg, &cbs, &q, &wnode[id]), 0);
+        ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
+    }
+    const struct {
+        const char *name;
+        struct raft_msg m;
+    } cases[] = {
+        {"heartbeat round 0", {.type = RAFT_MSG_HEARTBEAT, .from = 1, .to = 2,
+                               .term = 1}},
+        {"read id 0", {.type = RAFT_MSG_READ, .from = 2, .to = 1, .term = 1}},
+        {"read answer id 0", {.type = RAFT_MSG_READ_RESP, .from = 1, .to = 2,
+                              .term = 1, .u.read = {.ok = true, .index = 1}}},
+        {"read answer ok with index 0",
+         {.type = RAFT_MSG_READ_RESP, .from = 1, .to = 2, .term = 1,
+          .u.read = {.id = 1, .ok = true}}},
+        {"read refusal with an index",
+         {.type = RAFT_MSG_READ_RESP, .from = 1, .to = 2, .term = 1,
+          .u.read = {.id = 1, .index = 1}}},
+        {"snapshot reply for index 0",
+         {.type = RAFT_MSG_SNAPSHOT_RESP, .from = 2, .to = 1, .term = 1}},
+        {"last chunk without configuration",
+         {.type = RAFT_MSG_SNAPSHOT, .from = 1, .to = 2, .term = 1,
+          .u.snapshot = {.index = 1, .index_term = 1, .last = true}}},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        size_t len = 0;
+        uint8_t *buf = enc_alloc(&cases[i].m, &len);
+        struct raft_msg d;
+        int rc = raft_msg_decode(buf, len, NULL, &d, NULL, 0);
+        CHECK(rc == 0, "%s: decode = %s", cases[i].name, err_name(rc));
+        rc = raft_step(wnode[d.to], &d);
+        CHECK(rc == RAFT_EBADMSG, "%s: raft_step = %s", cases[i].name,
+              err_name(rc));
+        xfree(buf);
+    }
+}
+END_TEST
+
 /* Decoder limits set as raft.h advises for the senders' limits (struct
  * raft_wire_limits) take every message the senders send. The advice used
  * to be max_entry_bytes >= the senders' max_msg_bytes, but a leader sends
@@ -3820,6 +3872,7 @@ Suite *raft_codec_suite(void)
     tcase_add_test(tc, test_decoded_snapshot_catches_up_a_follower);
     tcase_add_test(tc, test_decoded_membership_change);
     tcase_add_test(tc, test_decoded_with_advised_limits);
+    tcase_add_test(tc, test_decoded_but_refused_by_step);
     suite_add_tcase(s, tc);
     return s;
 }
