@@ -1313,8 +1313,8 @@ RAFT_API int raft_msg_encode(const struct raft_msg *msg, void *buf, size_t cap,
                              size_t *len);
 
 /*
- * Read the total length of the encoded message starting at buf[0..len),
- * from its length prefix, into *msg_len (out), so a stream transport knows
+ * Read the total length of the encoded message starting at buf[0..len)
+ * (borrowed), from its length prefix, into *msg_len (out), so a stream transport knows
  * how many bytes to collect. Only the prefix is read: the length is not
  * checked against any limit (it may be up to UINT32_MAX), so compare it
  * with the decoder's max_msg_bytes before setting memory aside for it.
@@ -1330,8 +1330,8 @@ RAFT_API int raft_msg_peek_len(const void *buf, size_t len, size_t *msg_len);
  * pointers and a snapshot chunk's `data` and `conf` point into `buf` (NULL
  * when empty; entries is NULL when there are none), so the decoded message
  * is valid only while `buf` is unchanged; raft_step() copies what it keeps,
- * so decode, step, then reuse the buffer. `limits` may be NULL for the defaults. Nothing is
- * read outside buf[0..len). Returns 0, or:
+ * so decode, step, then reuse the buffer. `limits` (borrowed) may be NULL
+ * for the defaults. Nothing is read outside buf[0..len). Returns 0, or:
  *   RAFT_EINVAL    a NULL argument (ents may be NULL when ents_cap is 0);
  *   RAFT_ESHORT    buf ends before the message does;
  *   RAFT_ETRAILING bytes follow the message, or follow its last entry (or
