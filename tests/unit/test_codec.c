@@ -2009,6 +2009,27 @@ START_TEST(test_decode_06_more_than_length)
 }
 END_TEST
 
+/* docs/wire-format.md, "Encoding": a Read carries its id only; the reply
+ * fields of struct raft_msg_read are not encoded. */
+START_TEST(test_read_request_carries_id_only)
+{
+    const struct raft_msg m = {.type = RAFT_MSG_READ, .from = 3, .to = 1,
+                               .term = 9,
+                               .u.read = {.id = 5, .index = 7, .ok = true}};
+    uint8_t buf[LEN_VOTE];
+    size_t len = 0;
+    struct raft_msg d;
+    ck_assert_int_eq(raft_msg_encode(&m, buf, sizeof(buf), &len), 0);
+    ck_assert_uint_eq(len, LEN_VOTE);
+    ck_assert_uint_eq(buf[O_FLAGS], 0);
+    ck_assert_uint_eq(rle(buf + 40, 8), 0);
+    ck_assert_int_eq(raft_msg_decode(buf, len, NULL, &d, NULL, 0), 0);
+    ck_assert_uint_eq(d.u.read.id, 5);
+    ck_assert_uint_eq(d.u.read.index, 0);
+    ck_assert(!d.u.read.ok);
+}
+END_TEST
+
 /* The PreVote, heartbeat-round, read and TimeoutNow messages: 48 bytes
  * each, flag bit 0 only where it means something, bit 1 never, reserved
  * u64s zero. */
@@ -3833,6 +3854,7 @@ Suite *raft_codec_suite(void)
     tcase_add_test(tc, test_decode_06_more_than_length);
     tcase_add_test(tc, test_decode_07_message_type);
     tcase_add_test(tc, test_codec_prevote_and_read_types);
+    tcase_add_test(tc, test_read_request_carries_id_only);
     tcase_add_test(tc, test_decode_08_flags);
     tcase_add_test(tc, test_decode_09_fixed_length);
     tcase_add_test(tc, test_decode_10_append_reserved_u32);
