@@ -944,7 +944,8 @@ RAFT_API int raft_tick(struct raft *r);
  *                       reply for index 0;
  *                     - a heartbeat round 0 (RAFT_MSG_HEARTBEAT), a read
  *                       id 0, or a read answer whose ok disagrees with its
- *                       index (ok with index 0, a refusal with another);
+ *                       index (ok with index 0, a refusal with a
+ *                       non-zero one);
  *                     - a success reply acknowledging an index past this
  *                       leader's log, an AppendEntries or a snapshot chunk
  *                       from a second leader in the same term, or entries
@@ -1314,10 +1315,11 @@ RAFT_API int raft_msg_encode(const struct raft_msg *msg, void *buf, size_t cap,
 
 /*
  * Read the total length of the encoded message starting at buf[0..len)
- * (borrowed), from its length prefix, into *msg_len (out), so a stream transport knows
- * how many bytes to collect. Only the prefix is read: the length is not
- * checked against any limit (it may be up to UINT32_MAX), so compare it
- * with the decoder's max_msg_bytes before setting memory aside for it.
+ * (borrowed), from its length prefix, into *msg_len (out), so a stream
+ * transport knows how many bytes to collect. Only the prefix is read: the
+ * length is not checked against any limit (it may be up to UINT32_MAX),
+ * so compare it with the decoder's max_msg_bytes before setting memory
+ * aside for it.
  * Returns RAFT_EINVAL if buf or msg_len is NULL, RAFT_ESHORT if
  * len < RAFT_WIRE_PREFIX, RAFT_EFORMAT if the prefix is smaller than the
  * smallest message.
