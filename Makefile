@@ -142,10 +142,12 @@ test-clang:
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
 
-# The unit tests and VALGRIND_SEEDS simulator seeds under memcheck.
-valgrind: $(B)/test-unit $(B)/sim
+# The unit tests and VALGRIND_SEEDS simulator seeds under memcheck, and
+# counter-cli's commands against servers that cannot be reached.
+valgrind: $(B)/test-unit $(B)/sim $(B)/counter-cli
 	CK_FORK=no $(VALGRIND) $(B)/test-unit
 	$(VALGRIND) $(B)/sim --seeds $(VALGRIND_SEEDS)
+	bash tests/e2e/cli_unreachable.sh $(B) "$(VALGRIND)"
 
 # The README's test command: installs what is missing (or says how), then
 # builds everything with warnings as errors and runs every check.

@@ -598,9 +598,12 @@ static int conf_ask(char **servers, int n, uint64_t timeout_ms,
     for (i = 0; i < n && ctr_now_ms() < deadline; i++) {
         snprintf(target, sizeof(target), "%s", servers[i]);
         for (hops = 0; hops < 4; hops++) {
-            if (call(target, &q, &p, timeout_ms, &why) != 0 ||
-                p.status != CTR_OK || !p.has_conf) {
-                why = p.status == CTR_REFUSED ? "refused the connection" : why;
+            if (call(target, &q, &p, timeout_ms, &why) != 0) {
+                break; /* p holds no answer: why says what failed */
+            }
+            if (p.status != CTR_OK || !p.has_conf) {
+                why = p.status == CTR_REFUSED ? "refused the connection"
+                                              : "no configuration in the answer";
                 break;
             }
             if (!have) {
