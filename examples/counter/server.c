@@ -1643,6 +1643,11 @@ static void snapshot_durable(struct server *s, raft_index taken,
     first = st.first_index;
     rc = raft_compact(s->raft, taken);
     raft_status(s->raft, &st);
+    if (rc == RAFT_EAPPLY) {
+        /* Compacted; an apply that failed earlier failed again on the
+         * way out (logged where it happens). */
+        rc = 0;
+    }
     if (rc != 0) {
         logm(L_ERR, "raft_compact(%" PRIu64 "): %s", taken, raft_strerror(rc));
         return;
