@@ -598,9 +598,10 @@ enum {
     RAFT_EVENT_TERM = 2,          /* term changed: term (one per call) */
     RAFT_EVENT_ELECTION_START = 3,/* became candidate: term */
     RAFT_EVENT_ELECTION_WON = 4,  /* term */
-    RAFT_EVENT_ELECTION_LOST = 5, /* a majority rejected us: term, peer (the
-                                     last rejecter), reason (split vote or a
-                                     more up-to-date log). The node stays a
+    RAFT_EVENT_ELECTION_LOST = 5, /* a majority rejected us (once per
+                                     election): term, peer (the rejecter
+                                     that decided it), reason (split vote
+                                     or a more up-to-date log). The node stays a
                                      candidate until its election timer
                                      fires again (then it campaigns at the
                                      next term) or it hears from a leader of

@@ -356,8 +356,11 @@ int raft__election_recv_vote_resp(struct raft *r, struct raft__progress *pr,
         return 0; /* late or duplicated reply */
     }
     if (!m->u.vote_resp.granted) {
+        /* Reported once, by the rejection that decides the election: the
+         * node stays a candidate, and later ones change nothing. */
+        bool lost = outcome(r) == RAFT__VOTE_LOST;
         pr->vote = RAFT__VOTE_REJECTED;
-        if (outcome(r) == RAFT__VOTE_LOST) {
+        if (!lost && outcome(r) == RAFT__VOTE_LOST) {
             raft__emit(r, RAFT_EVENT_ELECTION_LOST, m->from, 0,
                        log_newer(r, m->u.vote_resp.last_index, m->u.vote_resp.last_term)
                            ? "a voter's log is more up-to-date"

@@ -502,6 +502,26 @@ START_TEST(test_candidate_election_lost_event)
 }
 END_TEST
 
+/* RAFT_EVENT_ELECTION_LOST comes once per election, from the rejection
+ * that decides it: in a 5-node cluster, rejections after the third do not
+ * report the loss again. */
+START_TEST(test_candidate_election_lost_reported_once)
+{
+    const raft_term log[] = {1};
+    struct harness *h = h_single(5, &opts5, 1, 0, log, 1);
+    struct raft *r = h_raft(h, 1);
+    ck_assert_uint_gt(h_tick_until_role(h, 1, RAFT_CANDIDATE, 2 * E), 0);
+    raft_term t = raft_current_term(r);
+    for (raft_id id = 2; id <= 5; id++) {
+        struct raft_msg d = h_msg_vote_resp(id, 1, t, false, 2, 1);
+        ck_assert_int_eq(raft_step(r, &d), 0);
+        ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_ELECTION_LOST), id < 4 ? 0 : 1);
+    }
+    ck_assert_uint_eq(h_event(h, 1, RAFT_EVENT_ELECTION_LOST, 0)->peer, 4);
+    h_free(h);
+}
+END_TEST
+
 /* raft_bootstrap invokes no callback (raft.h). */
 START_TEST(test_bootstrap_invokes_no_callback)
 {
@@ -831,6 +851,7 @@ Suite *raft_election_suite(void)
     tcase_add_test(tc, test_candidate_become_leader_on_majority);
     tcase_add_test(tc, test_candidate_ignores_votes_of_older_term);
     tcase_add_test(tc, test_candidate_election_lost_event);
+    tcase_add_test(tc, test_candidate_election_lost_reported_once);
     tcase_add_test(tc, test_bootstrap_invokes_no_callback);
     tcase_add_test(tc, test_candidate_convert_to_follower_on_append_from_new_leader);
     tcase_add_test(tc, test_candidate_start_new_election_on_timeout);
