@@ -523,6 +523,9 @@ struct sim {
     raft_term rburst_term;
     unsigned rburst_left;
     unsigned rburst_max; /* a new leader gets 0..rburst_max reads */
+    raft_id stale_id;    /* the stale leader last asked (sim_read_step) */
+    uint64_t stale_step; /* the step it was asked at */
+    size_t stale_chain;  /* the committed chain's length then */
 
     struct sim_stretch stretch;
 

@@ -325,8 +325,47 @@ void sim_read_on_leader(struct sim_node *nd, raft_term term)
     s->rburst_left = 1 + (unsigned)sim_choose(s, s->rburst_max);
 }
 
+/*
+ * A node that still leads term t while another running node leads a later
+ * one: its clients have not heard of the change and keep asking it. It is
+ * asked once a step, and again whenever the committed chain grows, until
+ * it learns of the later term (or CheckQuorum deposes it). A read it
+ * answers meanwhile without a round that a majority echoed misses what
+ * the later leader committed. A split (sim_stretch.c) asks its old leader
+ * itself. No draw: runs without two leaders at once are as before.
+ */
+static bool sim_read_stale_leader(struct sim *s)
+{
+    struct sim_node *old = NULL;
+    raft_term hi = 0;
+    if (s->f.weight[SIM_EV_READ] == 0 ||
+        (s->stretch.kind == SIM_STRETCH_SPLIT && s->stretch.active))
+        return false;
+    for (unsigned i = 0; i < s->n; i++) {
+        struct sim_node *nd = &s->nodes[i];
+        if (!sim_node_running(nd) || raft_role(nd->r) != RAFT_LEADER)
+            continue;
+        raft_term t = raft_current_term(nd->r);
+        if (t > hi)
+            hi = t;
+        if (old == NULL || t < raft_current_term(old->r))
+            old = nd;
+    }
+    if (old == NULL || raft_current_term(old->r) == hi ||
+        (s->stale_id == old->id && s->stale_step == s->now &&
+         s->stale_chain == s->chain_len))
+        return false;
+    s->stale_id = old->id;
+    s->stale_step = s->now;
+    s->stale_chain = s->chain_len;
+    sim_read_ask(old);
+    return true;
+}
+
 bool sim_read_step(struct sim *s)
 {
+    if (sim_read_stale_leader(s))
+        return true;
     if (s->rburst_left == 0)
         return false;
     struct sim_node *nd = &s->nodes[s->rburst_id - 1];
@@ -418,18 +457,31 @@ void sim_pause_one(struct sim *s)
 }
 
 /* The host resumes nd: first the ticks it missed (unless catch-up is
- * off), then, half the time, a read a client queued meanwhile. */
+ * off), then, half the time, a read a client queued meanwhile.
+ *
+ * Only the lease needs the missed ticks (raft.h: its timing assumption).
+ * Without leases a read must be safe whatever the clocks do, so half the
+ * resumes of those runs skip them: a paused leader then comes back still
+ * leading, its CheckQuorum count where it stopped, while the others have
+ * elected a leader and committed more, and a read asked of it at once
+ * must wait for a round that a majority echoes (a ReadIndex read answered
+ * without one is stale). With catch-up ticks it steps down first, and the
+ * read is refused. The draw is made at a resume, so runs without clock
+ * pauses draw as before. */
 static void sim_resume(struct sim *s, struct sim_node *nd)
 {
     uint64_t missed = nd->missed;
+    bool catchup = s->catchup;
     nd->paused_until = 0;
     nd->missed = 0;
     s->event++;
+    if (catchup && !s->lease && s->faults_on && sim_choose(s, 2) == 0)
+        catchup = false;
     sim_tracef(s, "resume node %llu: %s %llu missed ticks", sim_ull(nd->id),
-               s->catchup ? "catching up" : "skipping", sim_ull(missed));
+               catchup ? "catching up" : "skipping", sim_ull(missed));
     if (s->svg != NULL)
         sim_svg_mark(s, nd->id, SIM_SVG_MARK_RESUME);
-    for (uint64_t i = 0; s->catchup && i < missed && !s->failed && !s->oom &&
+    for (uint64_t i = 0; catchup && i < missed && !s->failed && !s->oom &&
                          sim_node_alive(nd);
          i++)
         sim_node_tick(nd);
