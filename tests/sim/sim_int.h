@@ -355,6 +355,9 @@ enum {
     SIM_STRETCH_DISK,    /* a follower's disk stalls while its leader
                             sends it a snapshot, then the leader is lost
                             (runs with asynchronous nodes) */
+    SIM_STRETCH_FREEZE,  /* a settled leader's clock and process stop, and
+                            it resumes without the ticks it missed while
+                            the others lead on (runs without leases) */
     SIM_STRETCH_COUNT
 };
 
@@ -644,6 +647,8 @@ bool sim_stretch_quiet(const struct sim *s);
  * partitions, link cuts, crashes, clock pauses and membership requests,
  * and client proposals until its old leader is cut off? */
 bool sim_stretch_holds(const struct sim *s, int ev);
+/* False for a node a freeze stretch resumes without its missed ticks. */
+bool sim_stretch_catchup(const struct sim *s, const struct sim_node *nd);
 /* A node sends m: a vote granted to a split's cut-off follower ends the
  * stall. */
 void sim_stretch_on_send(struct sim *s, const struct raft_msg *m);

@@ -471,7 +471,7 @@ void sim_pause_one(struct sim *s)
 static void sim_resume(struct sim *s, struct sim_node *nd)
 {
     uint64_t missed = nd->missed;
-    bool catchup = s->catchup;
+    bool catchup = s->catchup && sim_stretch_catchup(s, nd);
     nd->paused_until = 0;
     nd->missed = 0;
     s->event++;

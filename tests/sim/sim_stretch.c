@@ -18,12 +18,22 @@
  *     leader is cut off from everyone instead, for two to three more;
  *   - slow disk (runs with asynchronous nodes, snapshots and five voters
  *     or more): a follower's disk stalls while its leader decides it needs
- *     a snapshot, then the leader is lost (below).
+ *     a snapshot, then the leader is lost (below);
+ *   - freeze (runs without leases): a settled leader stops (a clock
+ *     pause) for two to four election timeouts while the others elect a
+ *     leader and commit, then resumes without the ticks it missed (raft.h
+ *     asks for them only for the lease), still leading; its clients keep
+ *     asking it for reads (sim_read.c) until it hears of the later term,
+ *     and a ReadIndex read answered without a round a majority echoed is
+ *     stale.
  * Half the runs have none (a quarter of the lease runs, whose other
- * quarter gets the split; the runs that can have a slow disk get it
- * instead of none, deaf or mute). A run with a profile has 1..2
- * stretches (a split profile 2..4, a slow disk 3..7); the fault phase
- * does not end while one is active.
+ * quarter gets the split; a quarter of the others, whose other quarter
+ * gets the freeze; the runs that can have a slow disk get it instead of
+ * none, deaf or mute). A run with a profile has 1..2 stretches (a split
+ * profile 2..4, a freeze 2..4, a slow disk 3..7); the fault phase does
+ * not end while one is active. A freeze waits for a settled leader and
+ * holds the same faults back as a split (sim_split_pick,
+ * sim_stretch_holds), client proposals only until it begins.
  * Stretch cuts are kept apart from s->cut, so a classic heal does not end
  * a stretch early.
  *
@@ -81,7 +91,8 @@
 #include "sim_int.h"
 
 static const char *const sim_stretch_names[SIM_STRETCH_COUNT] = {
-    "none", "deaf", "mute", "flap", "isolate", "split", "slow disk"};
+    "none", "deaf", "mute", "flap", "isolate", "split", "slow disk",
+    "freeze"};
 
 static unsigned long long sim_ull(uint64_t x)
 {
@@ -112,6 +123,12 @@ void sim_stretch_setup(struct sim *s)
          * with a deaf or mute one (the other runs draw as before). */
         x->kind = SIM_STRETCH_DISK;
         x->left = 3 + (unsigned)sim_choose(s, 5);
+    } else if (!s->lease && s->n >= 3 && (k == 2 || k == 3)) {
+        /* A quarter of the runs without leases and without a slow disk:
+         * their part of the runs without a profile (the other runs draw
+         * as before). */
+        x->kind = SIM_STRETCH_FREEZE;
+        x->left = 2 + (unsigned)sim_choose(s, 3);
     } else if (s->n < 2 || k < 4) {
         return;
     } else {
@@ -254,6 +271,34 @@ static void sim_stretch_begin(struct sim *s)
                    sim_ull(s->now + stall));
         return;
     }
+    if (x->kind == SIM_STRETCH_FREEZE) {
+        if (!sim_split_pick(s))
+            return; /* tried again at the next step */
+        /* The leader stops for two to four election timeouts (of the
+         * slowest clock), like a clock pause (sim_read.c), but it resumes
+         * without the ticks it missed (sim_stretch_catchup): without
+         * leases no read may depend on them. The stretch goes on for an
+         * election timeout after the resume, while clients still ask it
+         * (sim_read_step). */
+        struct sim_node *l = &s->nodes[x->leader - 1];
+        uint64_t e = s->cfg.election_ticks;
+        uint64_t span = e * (2 + sim_choose(s, 3));
+        if (s->skewed)
+            span = span * 3 / 2;
+        l->paused_until = s->now + span;
+        l->missed = 0;
+        x->active = true;
+        x->due = false;
+        x->left--;
+        x->end = l->paused_until + (s->skewed ? e * 3 / 2 : e);
+        s->st.stretches++;
+        sim_tracef(s, "stretch: leader %llu freezes until step %llu, then "
+                   "resumes without the ticks it missed",
+                   sim_ull(x->leader), sim_ull(l->paused_until));
+        if (s->svg != NULL)
+            sim_svg_mark(s, l->id, SIM_SVG_MARK_PAUSE);
+        return;
+    }
     if (x->kind == SIM_STRETCH_DISK) {
         if (!sim_disk_pick(s))
             return; /* tried again at the next step */
@@ -370,7 +415,8 @@ void sim_stretch_step(struct sim *s, bool may_start)
     } else if (x->active && s->now >= x->end) {
         x->active = false;
         /* Splits come closer together: each waits for a leader. */
-        x->next = s->now + (x->kind == SIM_STRETCH_SPLIT
+        x->next = s->now + (x->kind == SIM_STRETCH_SPLIT ||
+                                    x->kind == SIM_STRETCH_FREEZE
                                 ? 10 + sim_choose(s, 50)
                                 : 20 + sim_choose(s, 200));
         sim_tracef(s, "stretch: node %llu rejoins", sim_ull(x->node));
@@ -399,7 +445,8 @@ void sim_stretch_step(struct sim *s, bool may_start)
         sim_tracef(s, "stretch: no leader ready for the split, due again at "
                    "step %llu", sim_ull(x->next));
     } else if (!x->active && x->left > 0 && s->now >= x->next && may_start) {
-        if ((x->kind == SIM_STRETCH_SPLIT || x->kind == SIM_STRETCH_DISK) &&
+        if ((x->kind == SIM_STRETCH_SPLIT || x->kind == SIM_STRETCH_DISK ||
+             x->kind == SIM_STRETCH_FREEZE) &&
             !x->due) {
             /* A split falls due: classic cuts (the nemesis's too) heal
              * and crashed nodes restart, so that a leader can settle
@@ -449,8 +496,15 @@ bool sim_stretch_quiet(const struct sim *s)
 {
     const struct sim_stretch *x = &s->stretch;
     /* Active, or due and waiting for a leader that is ready. */
-    return (x->kind == SIM_STRETCH_SPLIT || x->kind == SIM_STRETCH_DISK) &&
+    return (x->kind == SIM_STRETCH_SPLIT || x->kind == SIM_STRETCH_DISK ||
+            x->kind == SIM_STRETCH_FREEZE) &&
            (x->active || x->due);
+}
+
+bool sim_stretch_catchup(const struct sim *s, const struct sim_node *nd)
+{
+    const struct sim_stretch *x = &s->stretch;
+    return !(x->active && x->kind == SIM_STRETCH_FREEZE && nd->id == x->leader);
 }
 
 bool sim_stretch_holds(const struct sim *s, int ev)
