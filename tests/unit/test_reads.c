@@ -259,6 +259,29 @@ START_TEST(test_check_quorum_cut_off_leader_steps_down)
 }
 END_TEST
 
+/* The same boundary where the configuration is not a plain voter list
+ * (a learner, node 4): CheckQuorum then counts per voter group, and must
+ * still step down exactly election_ticks ticks after the last answers. */
+START_TEST(test_check_quorum_with_learner_steps_down_on_time)
+{
+    struct harness *h = h_conf_cluster(1, &on3);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    h_heartbeat(h, 1, 3);
+    H_ASSERT_CONF(h, 1, "1V 2V 3V 4L");
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    h_partition(h, 1u << 1);
+    unsigned t = 0;
+    while (raft_role(h_raft(h, 1)) == RAFT_LEADER) {
+        ck_assert_uint_le(t, E);
+        ck_assert_int_eq(raft_tick(h_raft(h, 1)), 0);
+        t++;
+    }
+    ck_assert_uint_eq(t, E);
+    ck_assert_uint_eq(h_nevents_error(h, 1, RAFT_EVENT_STEP_DOWN, RAFT_ENOQUORUM), 1);
+    h_free(h);
+}
+END_TEST
+
 /* A leader that hears from a majority keeps leading, with one follower
  * gone for good. */
 START_TEST(test_check_quorum_leader_with_majority_stays)
@@ -1112,6 +1135,84 @@ static struct raft_msg take(struct harness *h, raft_id from, raft_id to, int typ
     return *m;
 }
 
+/* raft.h: a leader with cfg.lease_reads "gives up its lease at once" when
+ * it starts a leadership transfer. Its own reads are refused meanwhile,
+ * but a follower's read can still reach it. Here node 3's read is delayed
+ * until node 2, the target, has won the next term and committed a write
+ * with node 3; node 1, cut off and still leading, is within the lease it
+ * held before the transfer, and must not answer the read from it. */
+START_TEST(test_lease_given_up_when_a_transfer_starts)
+{
+    struct h_opts o = on3;
+    o.lease_reads = true;
+    struct harness *h = h_new(3, &o);
+    leader_with_commit(h);
+    h_heartbeat(h, 1, 2); /* rounds acknowledged: the lease is set */
+    h_drop_all(h);
+    struct raft *r1 = h_raft(h, 1);
+    int a, b;
+    ck_assert_int_eq(raft_read_index(r1, &a), 0);
+    ck_assert_uint_eq(metrics(h, 1).lease_reads, 1); /* the lease holds */
+    ck_assert_int_eq(raft_read_index(h_raft(h, 3), &b), 0);
+    struct raft_msg late = take(h, 3, 1, RAFT_MSG_READ);
+    h_drop(h, 3, 1, RAFT_MSG_READ);
+
+    ck_assert_int_eq(raft_transfer_leadership(r1, 2), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_TIMEOUT_NOW), 0);
+    h_partition(h, 1u << 1);
+    h_deliver_all(h);
+    ck_assert_int_eq(raft_role(h_raft(h, 2)), RAFT_LEADER);
+    raft_index y;
+    ck_assert_int_eq(h_propose(h, 2, "y", &y), 0);
+    h_deliver_all(h);
+    ck_assert_uint_ge(h_status(h, 2).commit, y);
+
+    ck_assert_int_eq(raft_role(r1), RAFT_LEADER);
+    ck_assert_int_eq(raft_step(r1, &late), 0);
+    const struct raft_msg *resp = h_find(h, 1, 3, RAFT_MSG_READ_RESP, 0);
+    ck_assert_msg(resp == NULL || !resp->u.read.ok,
+                  "node 1 answered a read from its lease after starting a "
+                  "transfer: index %llu, while node 2 had committed %llu",
+                  (unsigned long long)(resp ? resp->u.read.index : 0),
+                  (unsigned long long)y);
+    ck_assert_uint_eq(metrics(h, 1).lease_reads, 1);
+    h_free(h);
+}
+END_TEST
+
+/* raft.h: after starting a transfer a leader takes no lease "for the rest
+ * of its term": only that term. Node 1 hands over to node 2 and gets the
+ * leadership back in a later term; there it reads from a lease again. */
+START_TEST(test_lease_taken_again_in_a_later_term_after_a_transfer)
+{
+    struct h_opts o = on3;
+    o.lease_reads = true;
+    struct harness *h = h_new(3, &o);
+    leader_with_commit(h);
+    raft_term t = raft_current_term(h_raft(h, 1));
+    ck_assert_int_eq(raft_transfer_leadership(h_raft(h, 1), 2), 0);
+    h_deliver_all(h);
+    ck_assert_int_eq(raft_role(h_raft(h, 2)), RAFT_LEADER);
+    h_heartbeat(h, 2, 1);
+    ck_assert_int_eq(raft_transfer_leadership(h_raft(h, 2), 1), 0);
+    h_deliver_all(h);
+    ck_assert_int_eq(raft_role(h_raft(h, 1)), RAFT_LEADER);
+    ck_assert_uint_eq(raft_current_term(h_raft(h, 1)), t + 2);
+
+    h_heartbeat(h, 1, 2); /* rounds acknowledged: the lease is set */
+    h_drop_all(h);
+    uint64_t lease = metrics(h, 1).lease_reads;
+    uint64_t rounds = metrics(h, 1).read_rounds;
+    int a;
+    ck_assert_int_eq(raft_read_index(h_raft(h, 1), &a), 0);
+    ck_assert_uint_eq(h_node(h, 1)->n_reads, 1);
+    ck_assert_int_eq(h_node(h, 1)->reads[0].status, 0);
+    ck_assert_uint_eq(metrics(h, 1).lease_reads, lease + 1);
+    ck_assert_uint_eq(metrics(h, 1).read_rounds, rounds);
+    h_free(h);
+}
+END_TEST
+
 /* The opening of the two tests below, with leases on: node 2's pre-vote
  * request to node 3 at term 0 is held in *late for later; node 1 wins
  * term 1 with node 2's vote, its AppendEntries to node 2 held; node 3
@@ -1427,6 +1528,7 @@ Suite *raft_reads_suite(void)
     tc = tcase_create("check_quorum");
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_check_quorum_cut_off_leader_steps_down);
+    tcase_add_test(tc, test_check_quorum_with_learner_steps_down_on_time);
     tcase_add_test(tc, test_check_quorum_leader_with_majority_stays);
     tcase_add_test(tc, test_check_quorum_counts_read_round_echoes);
     tcase_add_test(tc, test_stickiness_ignores_disruptive_vote);
@@ -1460,6 +1562,8 @@ Suite *raft_reads_suite(void)
     tcase_add_test(tc, test_lease_restarted_node_holds_back_its_vote);
     tcase_add_loop_test(tc, test_lease_hold_back_renewed_by_every_leader_message, 0, 4);
     tcase_add_test(tc, test_lease_config_checked);
+    tcase_add_test(tc, test_lease_given_up_when_a_transfer_starts);
+    tcase_add_test(tc, test_lease_taken_again_in_a_later_term_after_a_transfer);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("review");
