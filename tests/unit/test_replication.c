@@ -866,6 +866,44 @@ START_TEST(test_leader_commit_n_when_majority_match_and_term_is_current)
 }
 END_TEST
 
+/* Raft 5.3: an acknowledgement that raises a follower's match commits the
+ * highest index a majority holds, even when no majority holds the index
+ * acknowledged. Five voters, the first entry of the term (2) not yet
+ * committed: node 2 holds 2; node 3 gets 2..3 in one AppendEntries (the
+ * probe of 2 alone was lost) and acknowledges 3. The leader, 2 and 3
+ * hold 2 then: it commits at that answer. */
+START_TEST(test_leader_commit_below_the_index_acknowledged)
+{
+    struct harness *h = leader_with_followers(5); /* no-op at 2, term 2 */
+    h_partition(h, BIT(3) | BIT(4) | BIT(5));
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_progress(h, 1, 2).match, 2);
+    ck_assert_uint_eq(h_status(h, 1).commit, 0); /* 2 of 5 */
+    raft_index idx;
+    ck_assert_int_eq(h_propose(h, 1, "a", &idx), 0);
+    ck_assert_uint_eq(idx, 3);
+    h_drop(h, 1, 0, 0);
+    h_partition(h, 0);
+    struct raft_entry e[2];
+    char bufs[2][64];
+    for (raft_index i = 2; i <= 3; i++) {
+        ck_assert_int_eq(raft_entry_at(h_raft(h, 1), i, &e[i - 2]), 0);
+        ck_assert_uint_le(e[i - 2].len, sizeof(bufs[0]));
+        memcpy(bufs[i - 2], e[i - 2].buf, e[i - 2].len);
+        e[i - 2].buf = bufs[i - 2];
+    }
+    struct raft_msg m = h_msg_append(1, 3, 2, 1, 1, 0, e, 2);
+    ck_assert_int_eq(raft_step(h_raft(h, 3), &m), 0);
+    ck_assert_uint_eq(h_count(h, 3, 1, RAFT_MSG_APPEND_RESP), 1);
+    ck_assert_uint_eq(h_find(h, 3, 1, RAFT_MSG_APPEND_RESP, 0)->u.append_resp.index, 3);
+    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_APPEND_RESP), 0);
+    ck_assert_uint_eq(h_progress(h, 1, 3).match, 3);
+    ck_assert_uint_eq(h_progress(h, 1, 2).match, 2);
+    ck_assert_uint_eq(h_status(h, 1).commit, 2); /* 3 of 5 hold 2 */
+    h_free(h);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * Figure 7: a leader of term 8 and followers (a)-(f). Whatever their logs,
  * the leader brings each follower's log to its own.
@@ -1794,6 +1832,7 @@ Suite *raft_replication_suite(void)
     tcase_add_test(tc, test_leader_on_inconsistency_decrement_next_and_retry);
     tcase_add_test(tc, test_probe_hint_below_match_resumes_past_match);
     tcase_add_test(tc, test_leader_commit_n_when_majority_match_and_term_is_current);
+    tcase_add_test(tc, test_leader_commit_below_the_index_acknowledged);
     suite_add_tcase(s, tc);
 
     TCase *sc = tcase_create("scenarios");
