@@ -318,6 +318,39 @@ START_TEST(test_truncation_of_pending_write_is_not_durable)
 }
 END_TEST
 
+/* A write the persist_entries callback refuses forgets only what it was
+ * to write: follower 1 started writing 2..3, then refused the in-order
+ * write of 4. Once the first write is reported, 2..3 are durable, and
+ * applied when committed. */
+START_TEST(test_refused_write_keeps_earlier_pending_write)
+{
+    struct h_opts o = test_opts(true);
+    raft_term log1[] = {1};
+    struct harness *h = h_single(3, &o, 1, 0, log1, 1);
+    raft_term t1[] = {1, 1};
+    char bufs1[2 * 48];
+    struct raft_entry e1[2];
+    h_mk_entries(e1, bufs1, 2, t1, 2);
+    struct raft_msg m = h_msg_append(2, 1, 1, 1, 1, 0, e1, 2);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    ck_assert_uint_eq(h_node(h, 1)->pending, 1);
+    char bufs2[48];
+    struct raft_entry e2;
+    h_mk_entries(&e2, bufs2, 4, t1, 1);
+    h_node(h, 1)->fail_persist_entries = 1;
+    m = h_msg_append(2, 1, 1, 3, 1, 0, &e2, 1);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), RAFT_EPERSIST);
+    ck_assert_uint_eq(h_node(h, 1)->pending, 1);
+    ck_assert_uint_eq(h_status(h, 1).last_index, 3);
+    ck_assert_int_eq(h_persisted(h, 1, 1, 0), 0);
+    m = h_msg_append(2, 1, 1, 3, 1, 3, NULL, 0);
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    ck_assert_uint_eq(h_status(h, 1).commit, 3);
+    ck_assert_uint_eq(h_status(h, 1).applied, 3);
+    h_free(h);
+}
+END_TEST
+
 START_TEST(test_failed_write_stops_node)
 {
     struct harness *h = async_cluster();
@@ -493,6 +526,7 @@ Suite *raft_async_suite(void)
     tcase_add_test(tc, test_follower_applies_only_durable);
     tcase_add_test(tc, test_truncation_is_not_durable_until_rewritten);
     tcase_add_test(tc, test_truncation_of_pending_write_is_not_durable);
+    tcase_add_test(tc, test_refused_write_keeps_earlier_pending_write);
     tcase_add_test(tc, test_failed_write_stops_node);
     tcase_add_test(tc, test_failed_write_steps_leader_down);
     tcase_add_test(tc, test_persisted_misuse);
