@@ -1515,6 +1515,41 @@ START_TEST(test_snapshot_read_fails_once)
 }
 END_TEST
 
+/* A chunk the send callback refuses did not leave (raft.h, metrics:
+ * snapshot_chunks_sent counts the chunks the callback took): the stream
+ * stops there rather than run ahead of a hole, and the idle timer sends
+ * it again from the same offset. Here every send to node 3 fails for one
+ * leader tick. */
+START_TEST(test_snapshot_chunk_refused_by_send)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = behind(&o);
+    h_node(h, 1)->fail_send_to[3] = -1;
+    h_tick(h, 1, 1);
+    h_node(h, 1)->fail_send_to[3] = 0;
+    size_t chunks = 0;
+    for (size_t i = 0; i < h_ncalls(h, 1, H_CB_SEND); i++) {
+        const struct h_call *c = h_call(h, 1, H_CB_SEND, i);
+        if (c->to == 3 && c->msg_type == RAFT_MSG_SNAPSHOT) {
+            ck_assert_int_ne(c->rc, 0);
+            ck_assert_uint_eq(c->offset, 0);
+            chunks++;
+        }
+    }
+    ck_assert_uint_eq(chunks, 1); /* the first, refused: no more */
+    struct raft_metrics m;
+    ck_assert_int_eq(raft_metrics(h_raft(h, 1), &m, sizeof(m)), 0);
+    ck_assert_uint_eq(m.snapshot_chunks_sent, 0);
+    ck_assert_uint_eq(m.snapshot_bytes_sent, 0);
+    ck_assert_int_eq(h_progress(h, 1, 3).state, RAFT_PROGRESS_SNAPSHOT);
+    finish(h, SNAP_INDEX, 3 * E);
+    ck_assert_uint_eq(h_call(h, 3, H_CB_SNAPSHOT_WRITE, 0)->offset, 0);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_WRITE), NCHUNKS);
+    assert_installed_once(h);
+    h_free(h);
+}
+END_TEST
+
 /* The leader's host replaces the snapshot mid-stream (a later one, at 23):
  * reading the old one fails, and node 3 gets the new one from offset 0. */
 START_TEST(test_snapshot_read_fails_newer_snapshot)
@@ -2286,6 +2321,7 @@ Suite *raft_snapshot_suite(void)
     tcase_add_test(tc, test_snapshot_write_fails);
     tcase_add_test(tc, test_snapshot_install_fails);
     tcase_add_test(tc, test_snapshot_read_fails_once);
+    tcase_add_test(tc, test_snapshot_chunk_refused_by_send);
     tcase_add_test(tc, test_snapshot_read_fails_newer_snapshot);
     suite_add_tcase(s, tc);
     tc = tcase_create("restore");
