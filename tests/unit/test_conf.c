@@ -521,6 +521,32 @@ START_TEST(test_transfer_leadership)
 }
 END_TEST
 
+/* A TimeoutNow starts a campaign only from this node's leader, or with a
+ * later term (step.c, recv_timeout_now). One of this node's own term
+ * from a node it does not follow (it knows no leader of that term, as
+ * after a restart) changes nothing: no campaign, no term, no write. */
+START_TEST(test_timeout_now_of_own_term_not_from_its_leader)
+{
+    const struct h_opts o = {.election_ticks = E, .heartbeat_ticks = 1, .seed = 3};
+    const raft_term log[] = {1, 2};
+    struct harness *h = h_single(3, &o, 2, 0, log, 2);
+    struct raft *r = h_raft(h, 1);
+    ck_assert_uint_eq(raft_leader(r), 0);
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_TIMEOUT_NOW;
+    m.from = 2;
+    m.to = 1;
+    m.term = 2;
+    ck_assert_int_eq(raft_step(r, &m), 0);
+    ck_assert_int_eq(raft_role(r), RAFT_FOLLOWER);
+    ck_assert_uint_eq(raft_current_term(r), 2);
+    ck_assert_uint_eq(h_ncalls(h, 1, H_CB_PERSIST_STATE), 0);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 0);
+    h_free(h);
+}
+END_TEST
+
 START_TEST(test_transfer_abandoned_after_election_timeout)
 {
     struct harness *h = h_conf_cluster(0, NULL);
@@ -1056,6 +1082,7 @@ Suite *raft_conf_suite(void)
     h_tcase_cleanup(tc);
     tcase_add_test(tc, test_transfer_leadership);
     tcase_add_test(tc, test_transfer_abandoned_after_election_timeout);
+    tcase_add_test(tc, test_timeout_now_of_own_term_not_from_its_leader);
     tcase_add_test(tc, test_transfer_after_abandoned_one_sends_timeout_now_on_catch_up);
     tcase_add_test(tc, test_late_timeout_now_to_removed_node_disrupts_nothing);
     tcase_add_test(tc, test_leader_removing_itself_hands_over);
