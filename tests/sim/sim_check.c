@@ -305,6 +305,22 @@ static void sim_check_metrics(struct sim_node *nd)
             return;
         }
     }
+    /* Every message type, and the snapshot chunks among them: what the
+     * send callback took, not what the node meant to send. */
+    for (int type = RAFT_MSG_VOTE; type <= RAFT_MSG_TIMEOUT_NOW; type++) {
+        if (m.sent[type] != t->sent[type]) {
+            sim_fail(nd->sim, "Metrics", "node %llu counts sent[%d] = %llu, "
+                     "the host counted %llu", sim_ull(nd->id), type,
+                     sim_ull(m.sent[type]), sim_ull(t->sent[type]));
+            return;
+        }
+    }
+    if (m.snapshot_chunks_sent != t->sent[RAFT_MSG_SNAPSHOT]) {
+        sim_fail(nd->sim, "Metrics", "node %llu counts snapshot_chunks_sent "
+                 "= %llu, the host took %llu chunks", sim_ull(nd->id),
+                 sim_ull(m.snapshot_chunks_sent),
+                 sim_ull(t->sent[RAFT_MSG_SNAPSHOT]));
+    }
 }
 
 void sim_check_node(struct sim_node *nd)
