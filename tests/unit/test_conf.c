@@ -860,6 +860,39 @@ START_TEST(test_removed_slot_dropped_after_election_ticks)
 }
 END_TEST
 
+/* The count starts afresh at every change: after one removal's slot was
+ * dropped, a later removal's slot is kept for its own election_ticks
+ * ticks, not dropped at the first tick because the earlier count ran
+ * out. */
+START_TEST(test_second_removed_slot_kept_for_its_own_election_ticks)
+{
+    struct harness *h = h_conf_cluster(1, NULL);
+    raft_index idx;
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_ADD_LEARNER, 4, NULL), 0);
+    settle(h, 1);
+    H_ASSERT_CONF(h, 1, "1V 2V 3V 4L");
+    h->strict = false; /* replies of removed members are refused */
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 4, &idx), 0);
+    h_deliver_all(h);
+    ck_assert_uint_ge(h_status(h, 1).commit, idx);
+    ck_assert_uint_eq(n_slots(h, 1), 4);
+    ck_assert_int_eq(h_tick(h, 1, E), 0);
+    ck_assert_uint_eq(n_slots(h, 1), 3);
+    h_deliver_all(h);
+    ck_assert_int_eq(h_change1(h, 1, RAFT_CHANGE_REMOVE, 3, &idx), 0);
+    h_deliver_all(h);
+    ck_assert_uint_ge(h_status(h, 1).commit, idx);
+    ck_assert_uint_eq(n_slots(h, 1), 3);
+    ck_assert_int_eq(h_tick(h, 1, E - 1), 0);
+    ck_assert_msg(n_slots(h, 1) == 3, "the second removed member's slot was "
+                  "dropped %u ticks after its removal committed, not %u",
+                  E - 1, E);
+    ck_assert_int_eq(h_tick(h, 1, 1), 0);
+    ck_assert_uint_eq(n_slots(h, 1), 2);
+    h_free(h);
+}
+END_TEST
+
 /* With CheckQuorum and without PreVote, a removed node that never heard
  * its removal committed campaigns at a higher term. The leader holds the
  * request back (it leads), and, the node being no member, answers it with
@@ -1094,6 +1127,7 @@ Suite *raft_conf_suite(void)
     tcase_add_test(tc, test_removed_node_learns_commit_from_leader);
     tcase_add_test(tc, test_removed_node_restarted_stops_prevoting);
     tcase_add_test(tc, test_removed_slot_dropped_after_election_ticks);
+    tcase_add_test(tc, test_second_removed_slot_kept_for_its_own_election_ticks);
     tcase_add_test(tc, test_removed_node_vote_in_lease_answered_with_commit);
     tcase_add_test(tc, test_follower_refusing_its_match_probed_once_per_heartbeat);
     tcase_add_test(tc, test_auto_leave_allocates_nothing);
