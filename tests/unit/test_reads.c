@@ -770,6 +770,35 @@ START_TEST(test_read_index_follower_resend_and_refusal)
 }
 END_TEST
 
+/* Between heartbeat intervals a follower does not resend its unanswered
+ * reads (raft.h: "resent every heartbeat_ticks until answered"): the
+ * leader's messages it receives meanwhile, each a call of its own, send
+ * no READ; its next tick does. */
+START_TEST(test_read_index_follower_resends_only_at_its_ticks)
+{
+    struct harness *h = h_new(3, &on3);
+    leader_with_commit(h);
+    int a;
+    h_drop_all(h);
+    ck_assert_int_eq(raft_read_index(h_raft(h, 2), &a), 0);
+    ck_assert_uint_eq(h_count(h, 2, 1, RAFT_MSG_READ), 1);
+    h_drop_all(h); /* the READ is lost */
+    ck_assert_int_eq(h_propose(h, 1, "y", NULL), 0);
+    h_tick(h, 1, 1);
+    ck_assert_uint_gt(h_count(h, 1, 2, 0), 0);
+    while (h_count(h, 1, 2, 0) > 0) {
+        ck_assert_int_eq(h_deliver_one(h, 1, 2, 0), 0);
+        ck_assert_msg(h_count(h, 2, 1, RAFT_MSG_READ) == 0,
+                      "the follower resent its read on a message from "
+                      "the leader, before a heartbeat interval passed");
+    }
+    ck_assert_uint_eq(h_node(h, 2)->n_reads, 0);
+    h_tick(h, 2, 1);
+    ck_assert_uint_eq(h_count(h, 2, 1, RAFT_MSG_READ), 1);
+    h_free(h);
+}
+END_TEST
+
 /* An answer to a read of the follower's previous incarnation, arriving
  * after its restart, settles none of the new incarnation's reads: read
  * numbers start afresh from the seed (the host gives a new one at every
@@ -1548,6 +1577,7 @@ Suite *raft_reads_suite(void)
     tcase_add_test(tc, test_read_index_follower_settled_when_applied);
     tcase_add_test(tc, test_read_index_two_followers_at_once);
     tcase_add_test(tc, test_read_index_follower_resend_and_refusal);
+    tcase_add_test(tc, test_read_index_follower_resends_only_at_its_ticks);
     tcase_add_test(tc, test_read_index_refusals_and_single_voter);
     tcase_add_test(tc, test_read_index_answer_to_earlier_incarnation_ignored);
     tcase_add_test(tc, test_stale_round_answer_confirms_nothing);
