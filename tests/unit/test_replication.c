@@ -540,6 +540,51 @@ START_TEST(test_leader_on_success_update_next_and_match)
 }
 END_TEST
 
+/* A probe ends with news only: a late success at the match already known
+ * (a duplicate of an old acknowledgement) leaves a follower being probed
+ * above its match in PROBE, and sends nothing (pipelining from match would
+ * resend what the outstanding probe carries). */
+START_TEST(test_leader_probe_not_ended_by_late_ack_at_match)
+{
+    struct harness *h = leader_with_followers(3);
+    struct raft *r = h_raft(h, 1);
+    h_partition(h, BIT(3));
+    h_deliver_all(h);
+    ck_assert_uint_eq(h_progress(h, 1, 2).match, 2);
+    /* node 2 takes 3 and 4, its acknowledgements are lost */
+    ck_assert_int_eq(h_propose(h, 1, "a", NULL), 0);
+    ck_assert_int_eq(h_propose(h, 1, "b", NULL), 0);
+    while (h_count(h, 1, 2, RAFT_MSG_APPEND) > 0) {
+        ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_APPEND), 0);
+    }
+    h_drop_all(h);
+    ck_assert_uint_eq(h_status(h, 2).last_index, 4);
+    /* 5 is lost; node 2 refuses 6, hinting at its last entry, 4 */
+    ck_assert_int_eq(h_propose(h, 1, "c", NULL), 0);
+    h_drop_all(h);
+    ck_assert_int_eq(h_propose(h, 1, "d", NULL), 0);
+    ck_assert_int_eq(h_deliver_one(h, 1, 2, RAFT_MSG_APPEND), 0);
+    const struct raft_msg *rej = h_find(h, 2, 1, RAFT_MSG_APPEND_RESP, 0);
+    ck_assert_ptr_nonnull(rej);
+    ck_assert(!rej->u.append_resp.success);
+    ck_assert_int_eq(h_deliver_one(h, 2, 1, RAFT_MSG_APPEND_RESP), 0);
+    struct raft_progress p = h_progress(h, 1, 2);
+    ck_assert_int_eq(p.state, RAFT_PROGRESS_PROBE);
+    ck_assert_uint_eq(p.match, 2);
+    ck_assert_uint_eq(p.next, 5);
+    h_drop_all(h);
+    /* the network delivers a copy of node 2's first acknowledgement */
+    struct raft_msg late = h_msg_append_resp(2, 1, 2, true, 2, 0, 0);
+    ck_assert_int_eq(raft_step(r, &late), 0);
+    p = h_progress(h, 1, 2);
+    ck_assert_int_eq(p.state, RAFT_PROGRESS_PROBE);
+    ck_assert_uint_eq(p.match, 2);
+    ck_assert_uint_eq(p.next, 5);
+    ck_assert_uint_eq(h_count(h, 1, 2, RAFT_MSG_APPEND), 0);
+    h_free(h);
+}
+END_TEST
+
 START_TEST(test_leader_send_entries_from_next_index_when_last_log_ge_next_index)
 {
     struct harness *h = leader_with_followers(3);
@@ -1823,6 +1868,7 @@ Suite *raft_replication_suite(void)
     tcase_add_test(tc, test_leader_appends_noop_at_start_of_term);
     tcase_add_test(tc, test_leader_append_command_and_respond_after_applied);
     tcase_add_test(tc, test_leader_on_success_update_next_and_match);
+    tcase_add_test(tc, test_leader_probe_not_ended_by_late_ack_at_match);
     tcase_add_test(tc, test_leader_send_entries_from_next_index_when_last_log_ge_next_index);
     tcase_add_test(tc, test_proposal_appends_carry_the_new_entry_and_current_commit);
     tcase_add_test(tc, test_lone_voter_learner_append_carries_commit_of_same_call);
