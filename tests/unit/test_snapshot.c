@@ -740,6 +740,58 @@ START_TEST(test_snapshot_lost_middle_chunk_new_leader)
 }
 END_TEST
 
+/* Node 1's chunk to node 3 at `offset` in flight: its position, or
+ * h->n_net if there is none. */
+static size_t chunk_at(struct harness *h, uint64_t offset)
+{
+    size_t i;
+    for (i = 0; i < h->n_net; i++) {
+        const struct raft_msg *m = &h->net[i].m;
+        if (m->type == RAFT_MSG_SNAPSHOT && m->from == 1 && m->to == 3 &&
+            m->u.snapshot.offset == offset) {
+            break;
+        }
+    }
+    return i;
+}
+
+/* Rewinds are held back only within a heartbeat interval of the previous
+ * one. Chunk 1 is lost and the follower's answer to chunk 2 makes the
+ * leader send again from it; a heartbeat interval later the resent chunk 1
+ * is lost too: the answer showing it makes the leader send chunk 1 again
+ * in the very call that receives it, not a heartbeat later. */
+START_TEST(test_snapshot_rewind_a_heartbeat_after_the_last_is_at_once)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = behind(&o);
+    start_stream(h);
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT), 0); /* 0 */
+    h_drop_at(h, chunk_at(h, CHUNK));
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT), 0); /* 2 */
+    h_drop(h, 1, 3, RAFT_MSG_SNAPSHOT); /* the rest of the window too */
+    ck_assert_uint_eq(h_count(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP), 2);
+    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP), 0);
+    ck_assert_uint_eq(h_progress(h, 1, 3).snapshot_acked, CHUNK);
+    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP), 0);
+    /* the first rewind: at once */
+    ck_assert_uint_lt(chunk_at(h, CHUNK), h->n_net);
+    h_tick(h, 1, 1); /* a heartbeat interval passes */
+    h_drop_at(h, chunk_at(h, CHUNK)); /* the resent chunk 1 is lost */
+    ck_assert_uint_eq(chunk_at(h, CHUNK), h->n_net);
+    ck_assert_int_eq(h_deliver_one(h, 1, 3, RAFT_MSG_SNAPSHOT), 0);
+    ck_assert_uint_eq(h_count(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP), 1);
+    ck_assert_uint_eq(h_find(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP, 0)
+                          ->u.snapshot_resp.offset, CHUNK);
+    ck_assert_int_eq(h_deliver_one(h, 3, 1, RAFT_MSG_SNAPSHOT_RESP), 0);
+    ck_assert_msg(chunk_at(h, CHUNK) < h->n_net,
+                  "a rewind a heartbeat interval after the previous one "
+                  "waited for the next heartbeat");
+    ck_assert_uint_eq(finish(h, SNAP_INDEX, 3 * E), 0);
+    assert_installed_once(h);
+    h_free(h);
+}
+END_TEST
+
 /* Index in the network of the answer from node 3 with this offset. */
 static size_t find_answer(struct harness *h, uint64_t offset)
 {
@@ -2297,6 +2349,7 @@ Suite *raft_snapshot_suite(void)
     tcase_add_test(tc, test_snapshot_stale_answer);
     tcase_add_test(tc, test_snapshot_stale_answer_completes);
     tcase_add_test(tc, test_snapshot_lost_middle_chunk);
+    tcase_add_test(tc, test_snapshot_rewind_a_heartbeat_after_the_last_is_at_once);
     tcase_add_test(tc, test_snapshot_lost_middle_chunk_new_leader);
     tcase_add_test(tc, test_snapshot_lost_tail);
     tcase_add_test(tc, test_snapshot_lost_done_answer);
