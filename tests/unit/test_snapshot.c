@@ -792,6 +792,27 @@ START_TEST(test_snapshot_rewind_a_heartbeat_after_the_last_is_at_once)
 }
 END_TEST
 
+/* raft.h: a chunk's data "may be NULL when len is 0". Such a chunk is
+ * taken, not refused as malformed, and the stream goes on. */
+START_TEST(test_snapshot_empty_chunk_with_null_data_taken)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = behind(&o);
+    start_stream(h);
+    struct raft_msg m = *h_find(h, 1, 3, RAFT_MSG_SNAPSHOT, 0);
+    ck_assert_uint_eq(m.u.snapshot.offset, 0);
+    m.u.snapshot.len = 0;
+    m.u.snapshot.data = NULL;
+    ck_assert_int_eq(raft_step(h_raft(h, 3), &m), 0);
+    ck_assert_uint_eq(h_nevents(h, 3, RAFT_EVENT_MSG_REJECTED), 0);
+    ck_assert_uint_eq(h_ncalls(h, 3, H_CB_SNAPSHOT_WRITE), 1);
+    ck_assert_uint_eq(h_call(h, 3, H_CB_SNAPSHOT_WRITE, 0)->n, 0);
+    finish(h, SNAP_INDEX, 3 * E);
+    assert_installed_once(h);
+    h_free(h);
+}
+END_TEST
+
 /* Index in the network of the answer from node 3 with this offset. */
 static size_t find_answer(struct harness *h, uint64_t offset)
 {
@@ -2350,6 +2371,7 @@ Suite *raft_snapshot_suite(void)
     tcase_add_test(tc, test_snapshot_stale_answer_completes);
     tcase_add_test(tc, test_snapshot_lost_middle_chunk);
     tcase_add_test(tc, test_snapshot_rewind_a_heartbeat_after_the_last_is_at_once);
+    tcase_add_test(tc, test_snapshot_empty_chunk_with_null_data_taken);
     tcase_add_test(tc, test_snapshot_lost_middle_chunk_new_leader);
     tcase_add_test(tc, test_snapshot_lost_tail);
     tcase_add_test(tc, test_snapshot_lost_done_answer);
