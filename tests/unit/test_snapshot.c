@@ -1773,6 +1773,35 @@ START_TEST(test_index_space_exhausted_no_election)
 }
 END_TEST
 
+/* A TimeoutNow of a later term reaching a node whose log ends at
+ * UINT64_MAX - 1 (no index left for a new term's no-op) starts no
+ * election: the node adopts the term, follows the sender, and raft_step
+ * returns 0 (the message is well formed; only the campaign is not
+ * possible). */
+START_TEST(test_index_space_exhausted_timeout_now_ignored)
+{
+    struct h_opts o = snap_opts();
+    struct harness *h = h_new(3, &o);
+    const raft_term none[] = {0};
+    ck_assert_int_eq(h_restore_snapshot(h, 1, UINT64_MAX - 1, 2, 3, 0,
+                                        UINT64_MAX, none, 0), 0);
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_TIMEOUT_NOW;
+    m.from = 2;
+    m.to = 1;
+    m.term = 4;
+    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_int_eq(st.role, RAFT_FOLLOWER);
+    ck_assert_uint_eq(st.term, 4);
+    ck_assert_uint_eq(raft_leader(h_raft(h, 1)), 2);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 0);
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_ELECTION_START), 0);
+    h_free(h);
+}
+END_TEST
+
 START_TEST(test_restore_snapshot_cases)
 {
     struct h_opts o = snap_opts();
@@ -2405,6 +2434,7 @@ Suite *raft_snapshot_suite(void)
     tcase_add_loop_test(tc, test_index_space_nearly_exhausted, 0, 2);
     tcase_add_test(tc, test_batch_may_end_at_last_usable_index);
     tcase_add_loop_test(tc, test_index_space_exhausted_no_election, 0, 2);
+    tcase_add_test(tc, test_index_space_exhausted_timeout_now_ignored);
     tcase_add_test(tc, test_restore_snapshot_einval);
     tcase_add_test(tc, test_restore_snapshot_enomem_then_restore);
     tcase_add_test(tc, test_restore_snapshot_applies_after_it);
