@@ -3228,7 +3228,7 @@ static void usage(FILE *f)
         "                      [--heartbeat-ticks 1] [--seed N]\n"
         "                      [--quiet | --verbose] [--sync-persist]\n"
         "                      [--write-delay-ms N]\n"
-        "                      [--snapshot-every 10000] [--snapshot-trailing 1024]\n"
+        "                      [--snapshot-every 100000] [--snapshot-trailing 1024]\n"
         "                      [--segment-bytes 1048576] [--record-applied]\n"
         "                      [--lease-reads | --log-reads]\n"
         "       " PROG " -h | --help | --version\n"
@@ -3467,7 +3467,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
     o->tick_ms = 50;
     o->election_ticks = 10;
     o->heartbeat_ticks = 1;
-    o->snapshot_every = 10000;
+    o->snapshot_every = 100000;
     o->snapshot_trailing = 1024;
     o->segment_bytes = ST_SEGMENT_BYTES_DEFAULT;
     ctr_flags_init(&f, PROG, usage, argc, argv);

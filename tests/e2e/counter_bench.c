@@ -38,7 +38,7 @@
  *   counter-bench --bin DIR --restart N[,N...] [--dir D]
  *
  * measures restart time instead, for each history size N, with snapshots
- * off (--snapshot-every 0) and on (the default, every 10000 entries): a
+ * off (--snapshot-every 0) and on (every 10000 entries): a
  * fresh one-node cluster (10 ms ticks) takes N increments (pipelined,
  * from 8 connections), then is stopped and started again three times,
  * and it prints how long the process took to be back at its applied index
