@@ -3362,6 +3362,34 @@ static void w_deliver_all(struct wire_q *q)
     q->head = q->tail = 0;
 }
 
+/* Create nodes 1..n of a 3-voter cluster on q's wire with callbacks cbs:
+ * proto's limits, election 10 and heartbeat 1 ticks, seed seed0 + id. */
+static void w_start(struct wire_q *q, const struct raft_callbacks *cbs,
+                    struct raft_config proto, raft_id n, uint64_t seed0)
+{
+    const raft_id voters[] = {1, 2, 3};
+    for (raft_id id = 1; id <= n; id++) {
+        struct raft_config cfg = proto;
+        cfg.id = id;
+        cfg.election_ticks = 10;
+        cfg.heartbeat_ticks = 1;
+        cfg.seed = seed0 + id;
+        ck_assert_int_eq(raft_create(&cfg, cbs, q, &wnode[id]), 0);
+        ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
+    }
+}
+
+/* Tick node 1 until it leads, delivering everything over the wire. */
+static void w_elect_1(struct wire_q *q)
+{
+    unsigned ticks = 0;
+    while (raft_role(wnode[1]) != RAFT_LEADER) {
+        ck_assert_uint_lt(ticks++, 100);
+        ck_assert_int_eq(raft_tick(wnode[1]), 0);
+        w_deliver_all(q);
+    }
+}
+
 START_TEST(test_decoded_messages_drive_a_cluster)
 {
     static struct wire_q q;
@@ -3371,13 +3399,7 @@ START_TEST(test_decoded_messages_drive_a_cluster)
                                        .persist_entries = w_persist_entries,
                                        .apply = w_apply,
                                        .read = w_read};
-    const raft_id voters[] = {1, 2, 3};
-    for (raft_id id = 1; id <= 3; id++) {
-        struct raft_config cfg = {.id = id, .election_ticks = 10,
-                                  .heartbeat_ticks = 1, .seed = 100 + id};
-        ck_assert_int_eq(raft_create(&cfg, &cbs, &q, &wnode[id]), 0);
-        ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
-    }
+    w_start(&q, &cbs, (struct raft_config){0}, 3, 100);
 
     /* Node 1 campaigns (a pre-vote, then the vote: PreVote is on by
      * default); the votes travel as bytes. */
@@ -3513,25 +3535,14 @@ START_TEST(test_decoded_snapshot_catches_up_a_follower)
         .snapshot_read = w_snapshot_read,
         .snapshot_write = w_snapshot_write,
         .snapshot_install = w_snapshot_install};
-    const raft_id voters[] = {1, 2, 3};
-    for (raft_id id = 1; id <= 3; id++) {
-        /* 16-byte chunks, one trailing entry kept after compaction. */
-        struct raft_config cfg = {.id = id, .election_ticks = 10,
-                                  .heartbeat_ticks = 1, .seed = 200 + id,
-                                  .max_msg_bytes = 16,
-                                  .snapshot_trailing = 1};
-        ck_assert_int_eq(raft_create(&cfg, &cbs, &q, &wnode[id]), 0);
-        ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
-    }
+    /* 16-byte chunks, one trailing entry kept after compaction. */
+    w_start(&q, &cbs,
+            (struct raft_config){.max_msg_bytes = 16, .snapshot_trailing = 1},
+            3, 200);
 
     /* Node 3 is cut off while node 1 is elected and commits 6 commands. */
     q.down = 3;
-    unsigned ticks = 0;
-    while (raft_role(wnode[1]) != RAFT_LEADER) {
-        ck_assert_uint_lt(ticks++, 100);
-        ck_assert_int_eq(raft_tick(wnode[1]), 0);
-        w_deliver_all(&q);
-    }
+    w_elect_1(&q);
     raft_index idx = 0;
     for (unsigned i = 0; i < 6; i++) {
         char cmd[8] = "cmd ";
@@ -3629,19 +3640,8 @@ START_TEST(test_decoded_membership_change)
                                        .persist_state = w_persist_state,
                                        .persist_entries = w_persist_entries,
                                        .apply = w_apply};
-    const raft_id voters[] = {1, 2, 3};
-    for (raft_id id = 1; id <= 3; id++) {
-        struct raft_config cfg = {.id = id, .election_ticks = 10,
-                                  .heartbeat_ticks = 1, .seed = 300 + id};
-        ck_assert_int_eq(raft_create(&cfg, &cbs, &q, &wnode[id]), 0);
-        ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
-    }
-    unsigned ticks = 0;
-    while (raft_role(wnode[1]) != RAFT_LEADER) {
-        ck_assert_uint_lt(ticks++, 100);
-        ck_assert_int_eq(raft_tick(wnode[1]), 0);
-        w_deliver_all(&q);
-    }
+    w_start(&q, &cbs, (struct raft_config){0}, 3, 300);
+    w_elect_1(&q);
     ck_assert_int_eq(raft_tick(wnode[1]), 0); /* commit the first entry */
     w_deliver_all(&q);
     /* The first leader's first entry: the bootstrap configuration. */
@@ -3708,13 +3708,7 @@ START_TEST(test_decoded_but_refused_by_step)
                                        .persist_state = w_persist_state,
                                        .persist_entries = w_persist_entries,
                                        .apply = w_apply};
-    const raft_id voters[] = {1, 2, 3};
-    for (raft_id id = 1; id <= 2; id++) {
-        struct raft_config cfg = {.id = id, .election_ticks = 10,
-                                  .heartbeat_ticks = 1, .seed = 700 + id};
-        ck_assert_int_eq(raft_create(&cfg, &cbs, &q, &wnode[id]), 0);
-        ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
-    }
+    w_start(&q, &cbs, (struct raft_config){0}, 2, 700);
     const struct {
         const char *name;
         struct raft_msg m;
@@ -3773,21 +3767,11 @@ START_TEST(test_decoded_with_advised_limits)
                                        .persist_state = w_persist_state,
                                        .persist_entries = w_persist_entries,
                                        .apply = w_apply};
-    const raft_id voters[] = {1, 2, 3};
-    for (raft_id id = 1; id <= 3; id++) {
-        struct raft_config cfg = {.id = id, .election_ticks = 10,
-                                  .heartbeat_ticks = 1, .seed = 500 + id,
-                                  .max_msg_entries = SEND_ENTRIES,
-                                  .max_msg_bytes = SEND_BYTES};
-        ck_assert_int_eq(raft_create(&cfg, &cbs, &q, &wnode[id]), 0);
-        ck_assert_int_eq(raft_bootstrap(wnode[id], voters, 3), 0);
-    }
-    unsigned ticks = 0;
-    while (raft_role(wnode[1]) != RAFT_LEADER) {
-        ck_assert_uint_lt(ticks++, 100);
-        ck_assert_int_eq(raft_tick(wnode[1]), 0);
-        w_deliver_all(&q);
-    }
+    w_start(&q, &cbs,
+            (struct raft_config){.max_msg_entries = SEND_ENTRIES,
+                                 .max_msg_bytes = SEND_BYTES},
+            3, 500);
+    w_elect_1(&q);
     static const char cmd[SEND_BYTES] = "sixteen bytes..";
     for (unsigned i = 0; i < 6; i++) {
         ck_assert_int_eq(raft_propose(wnode[1], cmd, sizeof(cmd), NULL), 0);
