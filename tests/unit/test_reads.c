@@ -48,6 +48,17 @@ static raft_index leader_with_commit(struct harness *h)
     return idx;
 }
 
+/* A 3-node cluster with lease reads on, node 1 leading with an entry of
+ * its term committed (leader_with_commit). */
+static struct harness *lease_cluster(void)
+{
+    struct h_opts o = on3;
+    o.lease_reads = true;
+    struct harness *h = h_new(3, &o);
+    leader_with_commit(h);
+    return h;
+}
+
 /* ---- PreVote ---------------------------------------------------------------- */
 
 /* A node cut off for many election timeouts keeps its term with PreVote
@@ -1058,10 +1069,7 @@ static void assert_vote_held_back(struct harness *h, raft_id id, raft_id from)
  * still runs. */
 START_TEST(test_lease_restarted_node_holds_back_its_vote)
 {
-    struct h_opts o = on3;
-    o.lease_reads = true;
-    struct harness *h = h_new(3, &o);
-    leader_with_commit(h);
+    struct harness *h = lease_cluster();
     ck_assert_int_eq(h_restart(h, 2), 0);
     assert_vote_held_back(h, 2, 3);
     h_free(h);
@@ -1083,10 +1091,7 @@ END_TEST
  * follower that is replicated to all along. */
 START_TEST(test_lease_hold_back_renewed_by_every_leader_message)
 {
-    struct h_opts o = on3;
-    o.lease_reads = true;
-    struct harness *h = h_new(3, &o);
-    leader_with_commit(h);
+    struct harness *h = lease_cluster();
     h_drop_all(h);
     /* Node 2 last heard node 1 at the heartbeat; time passes on it. */
     h_tick(h, 2, E - 2);
@@ -1172,10 +1177,7 @@ static struct raft_msg take(struct harness *h, raft_id from, raft_id to, int typ
  * held before the transfer, and must not answer the read from it. */
 START_TEST(test_lease_given_up_when_a_transfer_starts)
 {
-    struct h_opts o = on3;
-    o.lease_reads = true;
-    struct harness *h = h_new(3, &o);
-    leader_with_commit(h);
+    struct harness *h = lease_cluster();
     h_heartbeat(h, 1, 2); /* rounds acknowledged: the lease is set */
     h_drop_all(h);
     struct raft *r1 = h_raft(h, 1);
@@ -1214,10 +1216,7 @@ END_TEST
  * leadership back in a later term; there it reads from a lease again. */
 START_TEST(test_lease_taken_again_in_a_later_term_after_a_transfer)
 {
-    struct h_opts o = on3;
-    o.lease_reads = true;
-    struct harness *h = h_new(3, &o);
-    leader_with_commit(h);
+    struct harness *h = lease_cluster();
     raft_term t = raft_current_term(h_raft(h, 1));
     ck_assert_int_eq(raft_transfer_leadership(h_raft(h, 1), 2), 0);
     h_deliver_all(h);
@@ -1422,10 +1421,7 @@ END_TEST
  * a read from its lease any more. */
 START_TEST(test_review_lease_allows_for_tick_phase)
 {
-    struct h_opts o = on3;
-    o.lease_reads = true;
-    struct harness *h = h_new(3, &o);
-    leader_with_commit(h);
+    struct harness *h = lease_cluster();
 
     /* Node 3 is cut off from node 1 for good, out of its hold-back, and a
      * pre-candidate whose request to node 2 is delayed. */
