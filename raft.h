@@ -601,14 +601,14 @@ enum {
     RAFT_EVENT_ELECTION_LOST = 5, /* a majority rejected us (once per
                                      election): term, peer (the rejecter
                                      that decided it), reason (split vote
-                                     or a more up-to-date log). The node stays a
-                                     candidate until its election timer
-                                     fires again (then it campaigns at the
-                                     next term) or it hears from a leader of
-                                     its term or a later one (then it
-                                     follows). A pre-candidate that loses
-                                     its pre-vote follows again, at the
-                                     same term. */
+                                     or a more up-to-date log). The node
+                                     stays a candidate until its election
+                                     timer fires again (then it campaigns
+                                     at the next term) or it hears from a
+                                     leader of its term or a later one
+                                     (then it follows). A pre-candidate
+                                     that loses its pre-vote follows
+                                     again, at the same term. */
     RAFT_EVENT_MSG_REJECTED = 6,  /* raft_step refused a message: peer, error,
                                      reason (error 0: a vote request ignored
                                      under leader stickiness, for which
@@ -1037,10 +1037,10 @@ RAFT_API int raft_propose_batch(struct raft *r, const struct raft_buf *bufs,
  * stopped), RAFT_EINVAL (synchronous mode, or n exceeds the writes
  * outstanding; the node is unchanged), RAFT_ENOMEM (only for status 0 on
  * a candidate, whose completed vote needs room for the first entry of a
- * won term; the node is unchanged: report again), RAFT_EPERSIST (the report completed a candidate's vote
- * and won it the election, but the new leader's no-op entry could not be
- * written: it stepped down; the report itself was taken), RAFT_EAPPLY,
- * RAFT_ENOTSTARTED, RAFT_EBUSY.
+ * won term; the node is unchanged: report again), RAFT_EPERSIST (the
+ * report completed a candidate's vote and won it the election, but the new
+ * leader's no-op entry could not be written: it stepped down; the report
+ * itself was taken), RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_EBUSY.
  */
 RAFT_API int raft_persisted(struct raft *r, size_t n, int status);
 
