@@ -281,10 +281,9 @@ START_TEST(test_truncation_is_not_durable_until_rewritten)
 }
 END_TEST
 
-/* The same while the write of the replaced entries is still pending:
- * follower 1 started writing 2..3 of term 1 when a term-2 leader replaced
- * index 3. The older write, once reported, makes only index 2 durable. */
-START_TEST(test_truncation_of_pending_write_is_not_durable)
+/* Follower 1 of an asynchronous 3-node cluster, holding entry 1 (term 1),
+ * has started writing 2..3 of term 1 from leader 2: one write pending. */
+static struct harness *follower_writing_2_3(void)
 {
     struct h_opts o = test_opts(true);
     raft_term log1[] = {1};
@@ -296,11 +295,20 @@ START_TEST(test_truncation_of_pending_write_is_not_durable)
     struct raft_msg m = h_msg_append(2, 1, 1, 1, 1, 0, e1, 2);
     ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
     ck_assert_uint_eq(h_node(h, 1)->pending, 1);
+    return h;
+}
+
+/* The same while the write of the replaced entries is still pending:
+ * follower 1 started writing 2..3 of term 1 when a term-2 leader replaced
+ * index 3. The older write, once reported, makes only index 2 durable. */
+START_TEST(test_truncation_of_pending_write_is_not_durable)
+{
+    struct harness *h = follower_writing_2_3();
     raft_term t2[] = {2};
     char bufs2[48];
     struct raft_entry e2;
     h_mk_entries(&e2, bufs2, 3, t2, 1);
-    m = h_msg_append(3, 1, 2, 2, 1, 3, &e2, 1);
+    struct raft_msg m = h_msg_append(3, 1, 2, 2, 1, 3, &e2, 1);
     ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
     /* Writes: entries 2..3 (term 1), the term (2), entry 3 (term 2). */
     ck_assert_uint_eq(h_node(h, 1)->pending, 3);
@@ -324,21 +332,13 @@ END_TEST
  * applied when committed. */
 START_TEST(test_refused_write_keeps_earlier_pending_write)
 {
-    struct h_opts o = test_opts(true);
-    raft_term log1[] = {1};
-    struct harness *h = h_single(3, &o, 1, 0, log1, 1);
-    raft_term t1[] = {1, 1};
-    char bufs1[2 * 48];
-    struct raft_entry e1[2];
-    h_mk_entries(e1, bufs1, 2, t1, 2);
-    struct raft_msg m = h_msg_append(2, 1, 1, 1, 1, 0, e1, 2);
-    ck_assert_int_eq(raft_step(h_raft(h, 1), &m), 0);
-    ck_assert_uint_eq(h_node(h, 1)->pending, 1);
+    struct harness *h = follower_writing_2_3();
+    raft_term t1[] = {1};
     char bufs2[48];
     struct raft_entry e2;
     h_mk_entries(&e2, bufs2, 4, t1, 1);
     h_node(h, 1)->fail_persist_entries = 1;
-    m = h_msg_append(2, 1, 1, 3, 1, 0, &e2, 1);
+    struct raft_msg m = h_msg_append(2, 1, 1, 3, 1, 0, &e2, 1);
     ck_assert_int_eq(raft_step(h_raft(h, 1), &m), RAFT_EPERSIST);
     ck_assert_uint_eq(h_node(h, 1)->pending, 1);
     ck_assert_uint_eq(h_status(h, 1).last_index, 3);
