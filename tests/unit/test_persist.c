@@ -131,6 +131,20 @@ START_TEST(test_persist_state_failure_on_leader_seeing_higher_term)
 }
 END_TEST
 
+/* Tick r until its election timer fires and the start fails with
+ * RAFT_EPERSIST (within 3 election timeouts); returns the ticks taken. */
+static unsigned tick_until_start_fails(struct raft *r)
+{
+    unsigned t = 0;
+    int rc = 0;
+    while (rc == 0 && t < 3 * E) {
+        rc = raft_tick(r);
+        t++;
+    }
+    ck_assert_msg(rc == RAFT_EPERSIST, "raft_tick = %d after %u ticks", rc, t);
+    return t;
+}
+
 /* ------------------------------------------------------------------------
  * persist_state fails when starting an election: still follower at the old
  * term, nothing sent, raft_tick returns RAFT_EPERSIST, and the election is
@@ -144,14 +158,7 @@ START_TEST(test_persist_state_failure_when_starting_election)
     struct raft *r = h_raft(h, 1);
     struct h_node *nd = h_node(h, 1);
     nd->fail_persist_state = -1; /* the disk is broken for a while */
-    unsigned t = 0;
-    int rc = 0;
-    while (rc == 0 && t < 3 * E) {
-        rc = raft_tick(r);
-        t++;
-    }
-    ck_assert_msg(rc == RAFT_EPERSIST, "raft_tick = %d after %u ticks", rc, t);
-    ck_assert_uint_ge(t, E);
+    ck_assert_uint_ge(tick_until_start_fails(r), E);
     for (int k = 0; k < 3; k++) {
         struct raft_status st = h_status(h, 1);
         ck_assert_int_eq(st.role, RAFT_FOLLOWER);
@@ -190,13 +197,7 @@ START_TEST(test_persist_state_failure_when_starting_election_one_voter)
     struct raft *r = h_raft(h, 1);
     struct h_node *nd = h_node(h, 1);
     nd->fail_persist_state = -1;
-    unsigned t = 0;
-    int rc = 0;
-    while (rc == 0 && t < 3 * E) {
-        rc = raft_tick(r);
-        t++;
-    }
-    ck_assert_msg(rc == RAFT_EPERSIST, "raft_tick = %d after %u ticks", rc, t);
+    tick_until_start_fails(r);
     for (int k = 0; k < 3; k++) {
         struct raft_status st = h_status(h, 1);
         ck_assert_int_eq(st.role, RAFT_FOLLOWER);
