@@ -1357,6 +1357,35 @@ static bool wait_prepared(const char *dir, struct writer *w)
     }
 }
 
+/* A directory `name` with N_ENTRIES entries in its log, opened and
+ * loaded, with a writer started on it; -1 (reported) if that fails. */
+static int writer_open(char *dir, size_t dirlen, const char *name,
+                       struct storage *st, struct writer *w)
+{
+    struct seginfo segs[32];
+    struct st_loaded l;
+    size_t nseg = 0;
+    bool fresh;
+    case_dir(dir, dirlen, name);
+    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 ||
+        st_open(st, dir, 65536, SEG_BYTES, &fresh) != 0) {
+        expect(0, "%s: setting up", name);
+        return -1;
+    }
+    if (st_log_load(st, 0, &l) != 0) {
+        expect(0, "%s: loading: %s", name, st->err);
+        st_close(st);
+        return -1;
+    }
+    st_loaded_free(&l);
+    if (wr_start(w, st, 0) != 0) {
+        expect(0, "%s: starting the writer", name);
+        st_close(st);
+        return -1;
+    }
+    return 0;
+}
+
 /* A follower runs its batches on the loop thread (wr_run_here) while the
  * writer thread sleeps; a roll there must still get the next segment
  * prepared by the thread, or every roll of a follower writes its 1 MiB of
@@ -1364,31 +1393,15 @@ static bool wait_prepared(const char *dir, struct writer *w)
 static void part1_writer_prepare(void)
 {
     char dir[CL_PATH_MAX];
-    struct seginfo segs[32];
     struct storage st;
-    struct st_loaded l;
     struct writer w;
-    size_t nseg = 0, before, done = 0;
+    size_t before, done = 0;
     raft_index index = N_ENTRIES + 1, snap_taken, snap_latest;
     char err[ST_ERR_MAX];
-    bool fresh, ok;
+    bool ok;
     int round;
 
-    case_dir(dir, sizeof(dir), "prep-writer");
-    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 ||
-        st_open(&st, dir, 65536, SEG_BYTES, &fresh) != 0) {
-        expect(0, "prep-writer: setting up");
-        return;
-    }
-    if (st_log_load(&st, 0, &l) != 0) {
-        expect(0, "prep-writer: loading: %s", st.err);
-        st_close(&st);
-        return;
-    }
-    st_loaded_free(&l);
-    if (wr_start(&w, &st, 0) != 0) {
-        expect(0, "prep-writer: starting the writer");
-        st_close(&st);
+    if (writer_open(dir, sizeof(dir), "prep-writer", &st, &w) != 0) {
         return;
     }
     /* At start the thread prepares on its own (it was never asleep). */
@@ -1434,32 +1447,16 @@ static void part1_writer_prepare(void)
 static void part1_writer_order(void)
 {
     char dir[CL_PATH_MAX];
-    struct seginfo segs[32];
     struct storage st;
-    struct st_loaded l;
     struct writer w;
-    size_t nseg = 0, n = 0;
+    size_t n = 0;
     raft_index snap_taken, snap_latest;
     char err[ST_ERR_MAX];
     uint8_t cmd[32];
     struct raft_entry e = incr_entry(cmd, 1, 78, N_ENTRIES + 1);
-    bool fresh, ok;
+    bool ok;
 
-    case_dir(dir, sizeof(dir), "order-writer");
-    if (build(dir, N_ENTRIES, 1, segs, 32, &nseg) != 0 ||
-        st_open(&st, dir, 65536, SEG_BYTES, &fresh) != 0) {
-        expect(0, "order-writer: setting up");
-        return;
-    }
-    if (st_log_load(&st, 0, &l) != 0) {
-        expect(0, "order-writer: loading: %s", st.err);
-        st_close(&st);
-        return;
-    }
-    st_loaded_free(&l);
-    if (wr_start(&w, &st, 0) != 0) {
-        expect(0, "order-writer: starting the writer");
-        st_close(&st);
+    if (writer_open(dir, sizeof(dir), "order-writer", &st, &w) != 0) {
         return;
     }
     /* The thread idle (its next segment prepared): the batch runs here. */
