@@ -2454,18 +2454,19 @@ static void reconf_fail(struct run *r, const char *fmt, ...)
     }
 }
 
-/* A membership op (CTR_OP_ADD_LEARNER ... CTR_OP_TRANSFER) on node `id`
- * through the client protocol: 0 done, -1 refused, 1 no answer within
- * 15 s. */
-static int reconf_op(struct run *r, uint64_t *rng, uint8_t op, uint64_t id,
-                     struct ctr_resp *p)
+/* A client request `op` with amount `id` (a membership op, CTR_OP_ADD_LEARNER
+ * ... CTR_OP_TRANSFER on node `id`, or CTR_OP_CONF) through the client
+ * protocol, starting at a random node (the client follows NOT_LEADER): 0
+ * done, -1 refused, 1 no answer within 15 s. */
+static int member_op(struct cluster *c, uint64_t *rng, uint8_t op,
+                     uint64_t id, struct ctr_resp *p)
 {
     struct cl_client cc;
     struct ctr_req q = {0, 0, 0, 0};
     int rc;
     q.op = op;
     q.amount = id;
-    cl_client_init(&cc, r->c, (int)cl_rand_range(rng, 0, (uint64_t)r->c->n - 1),
+    cl_client_init(&cc, c, (int)cl_rand_range(rng, 0, (uint64_t)c->n - 1),
                    cl_rand(rng));
     rc = cl_client_do(&cc, &q, p, cl_now_us() + 15000000, NULL);
     cl_client_close(&cc);
@@ -2484,7 +2485,7 @@ static const char *op_name(uint8_t op)
 static int reconf_do(struct run *r, uint64_t *rng, uint8_t op, int node)
 {
     struct ctr_resp p;
-    int rc = reconf_op(r, rng, op, (uint64_t)node + 1, &p);
+    int rc = member_op(r->c, rng, op, (uint64_t)node + 1, &p);
     printf("  reconf  t=%5.1fs: %s %d: %s\n",
            (double)(cl_now_us() - r->t0) / 1e6, op_name(op), node + 1,
            rc == 0 ? "done" : rc < 0 ? "REFUSED" : "no answer within 15 s");
@@ -3436,23 +3437,6 @@ static int64_t max_term(const struct cluster *c)
     return (int64_t)t;
 }
 
-
-/* A membership change through the client protocol, to any node (the
- * client follows NOT_LEADER): 0 done, -1 refused, 1 no answer in 15 s. */
-static int member_op(struct cluster *c, uint64_t *rng, uint8_t op,
-                     uint64_t id, struct ctr_resp *p)
-{
-    struct cl_client cc;
-    struct ctr_req q = {0, 0, 0, 0};
-    int rc;
-    q.op = op;
-    q.amount = id;
-    cl_client_init(&cc, c, (int)cl_rand_range(rng, 0, (uint64_t)c->n - 1),
-                   cl_rand(rng));
-    rc = cl_client_do(&cc, &q, p, cl_now_us() + 15000000, NULL);
-    cl_client_close(&cc);
-    return rc;
-}
 
 /* A CONF answer carries at most CTR_MEMBERS_MAX members, so the servers
  * refuse to add a member past that many. Learners that never run (ids
