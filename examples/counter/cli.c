@@ -814,10 +814,11 @@ static int load_one(char **servers, int n, int *target, char *hint,
 {
     struct ctr_resp p;
     uint64_t backoff = 5;
-    while (ctr_now_ms() < deadline && !g_load_stop) {
+    uint64_t now;
+    while ((now = ctr_now_ms()) < deadline && !g_load_stop) {
         const char *why;
         const char *addr = hint[0] != '\0' ? hint : servers[*target];
-        uint64_t left = deadline - ctr_now_ms();
+        uint64_t left = deadline - now;
         if (call(addr, q, &p, timeout_ms < left ? timeout_ms : left, &why) == 0) {
             if (p.status == CTR_OK) {
                 *value = p.value;

@@ -308,7 +308,7 @@ static int connect_wait(int fd, uint64_t timeout_ms, const char **text)
     pfd.fd = fd;
     pfd.events = POLLOUT;
     do {
-        rc = poll(&pfd, 1, timeout_ms > 0 ? (int)timeout_ms : 1);
+        rc = poll(&pfd, 1, (int)timeout_ms);
     } while (rc < 0 && errno == EINTR);
     if (rc <= 0) {
         *text = rc == 0 ? "connect timed out" : strerror(errno);
@@ -321,6 +321,9 @@ static int connect_wait(int fd, uint64_t timeout_ms, const char **text)
     return 0;
 }
 
+/* The longest timeout ctr_dial() sets: one day. */
+#define DIAL_MS_MAX (24u * 3600u * 1000u)
+
 int ctr_dial(const char *addr, uint64_t timeout_ms, const char **why)
 {
     struct sockaddr_in sa;
@@ -330,6 +333,12 @@ int ctr_dial(const char *addr, uint64_t timeout_ms, const char **why)
     if (ctr_parse_addr(addr, &sa) != 0) {
         return dial_fail(-1, why, "bad address");
     }
+    /* 0 would mean "no timeout" to SO_RCVTIMEO, and past INT_MAX poll()'s
+     * int turns negative (no timeout either): a caller whose deadline just
+     * passed must not block forever. */
+    timeout_ms = timeout_ms == 0           ? 1
+                 : timeout_ms > DIAL_MS_MAX ? DIAL_MS_MAX
+                                            : timeout_ms;
     fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) {
         return dial_fail(-1, why, strerror(errno));

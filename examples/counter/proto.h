@@ -252,7 +252,8 @@ int ctr_write_full(int fd, const void *buf, size_t len);
 /*
  * Connect over TCP to "host:port" within timeout_ms (close-on-exec socket,
  * TCP_NODELAY) and leave it blocking with send and receive timeouts of
- * timeout_ms. Sends nothing: see ctr_dial_client() in handshake.h. Returns
+ * timeout_ms (taken as 1 if 0, and as one day if longer: never "no
+ * timeout"). Sends nothing: see ctr_dial_client() in handshake.h. Returns
  * the fd, or -1 with *why (if not NULL) set to a static or strerror() text.
  */
 int ctr_dial(const char *addr, uint64_t timeout_ms, const char **why);
