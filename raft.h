@@ -1290,7 +1290,11 @@ RAFT_API int raft_conf_decode(const void *buf, size_t len, struct raft_member *o
  * send. max_entry_bytes bounds every single payload: an entry's and a
  * snapshot chunk's data (a leader's chunks are at most B; a last chunk's
  * configuration is bounded by the format, not by a limit). Here
- * max_msg_bytes bounds the whole encoded message, not just its payloads. */
+ * max_msg_bytes bounds the whole encoded message, not just its payloads.
+ * Limits above the node's safety caps take nothing more in: raft_step()
+ * refuses a message of more than RAFT_MAX_ACCEPT_ENTRIES entries or
+ * RAFT_MAX_ACCEPT_BYTES payload bytes with RAFT_ETOOBIG, whatever the
+ * decoder took. */
 struct raft_wire_limits {
     uint32_t max_entries;     /* entries per message, default 64 */
     uint32_t max_entry_bytes; /* payload bytes per entry or snapshot chunk,

@@ -3744,6 +3744,48 @@ START_TEST(test_decoded_but_refused_by_step)
 }
 END_TEST
 
+/* Decoder limits above the node's safety caps: the decoder takes a
+ * message of RAFT_MAX_ACCEPT_ENTRIES + 1 entries, and raft_step() refuses
+ * it with RAFT_ETOOBIG (raft.h, struct raft_wire_limits). */
+START_TEST(test_decoded_above_accept_caps)
+{
+    static struct wire_q q;
+    memset(&q, 0, sizeof(q));
+    const struct raft_callbacks cbs = {.send = w_send,
+                                       .persist_state = w_persist_state,
+                                       .persist_entries = w_persist_entries,
+                                       .apply = w_apply};
+    w_start(&q, &cbs, (struct raft_config){0}, 2, 750);
+    const size_t n = (size_t)RAFT_MAX_ACCEPT_ENTRIES + 1;
+    struct raft_entry *ents = xmalloc(n * sizeof(*ents));
+    memset(ents, 0, n * sizeof(*ents));
+    for (size_t i = 0; i < n; i++) {
+        ents[i].term = 1;
+        ents[i].type = RAFT_ENTRY_NOOP;
+    }
+    const struct raft_msg m = {
+        .type = RAFT_MSG_APPEND, .from = 1, .to = 2, .term = 1,
+        .u.append = {.entries = ents, .n_entries = n}};
+    size_t len = 0;
+    uint8_t *buf = enc_alloc(&m, &len);
+    const struct raft_wire_limits above = {.max_entries = UINT32_MAX,
+                                           .max_entry_bytes = UINT32_MAX,
+                                           .max_msg_bytes = UINT32_MAX};
+    struct raft_msg d;
+    memset(ents, 0, n * sizeof(*ents));
+    ck_assert_int_eq(raft_msg_decode(buf, len, &above, &d, ents, n), 0);
+    ck_assert_uint_eq(d.u.append.n_entries, n);
+    struct raft_status before, after;
+    raft_status(wnode[2], &before);
+    ck_assert_int_eq(raft_step(wnode[2], &d), RAFT_ETOOBIG);
+    raft_status(wnode[2], &after);
+    ck_assert_uint_eq(after.last_index, before.last_index);
+    ck_assert_uint_eq(after.term, before.term);
+    xfree(buf);
+    xfree(ents);
+}
+END_TEST
+
 /* Decoder limits set as raft.h advises for the senders' limits (struct
  * raft_wire_limits) take every message the senders send. The advice used
  * to be max_entry_bytes >= the senders' max_msg_bytes, but a leader sends
@@ -3879,6 +3921,7 @@ Suite *raft_codec_suite(void)
     tcase_add_test(tc, test_decoded_membership_change);
     tcase_add_test(tc, test_decoded_with_advised_limits);
     tcase_add_test(tc, test_decoded_but_refused_by_step);
+    tcase_add_test(tc, test_decoded_above_accept_caps);
     suite_add_tcase(s, tc);
     return s;
 }
