@@ -63,7 +63,8 @@
 /* A write started and not yet reported durable (asynchronous mode). */
 struct raft__write {
     raft_index last; /* entries write: last index it makes durable, lowered
-                        when a later write truncates below it */
+                        when a later write truncates below it (so never
+                        above the log's last index) */
     bool entries;    /* false: a term/vote write */
 };
 

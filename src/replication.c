@@ -844,13 +844,15 @@ static int append_in_order(struct raft *r, const struct raft_msg *m,
         }
         r->election_elapsed = 0;
         r->leader_heard = r->now;
-        /* Durable before acknowledged; on failure nothing was appended. */
+        /* Durable before acknowledged; on failure nothing was appended.
+         * Nothing at or above prev + 1 is durable or being written (the
+         * durable index and every pending write end at or below the last
+         * index, which is prev), so unlike the general path there is
+         * nothing to cut (raft__durable_cut) either way. */
         r->metrics.persist_entries_calls++;
         if (r->cb.persist_entries(r, r->ctx, prev + 1, ents, n) != 0) {
-            raft__durable_cut(r, prev + 1);
             return RAFT_EPERSIST;
         }
-        raft__durable_cut(r, prev + 1);
         raft__log_append_n(&r->log, ents, n);
         raft__write_started(r, true, prev + n);
         r->metrics.entries_replicated += n;
