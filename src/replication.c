@@ -202,28 +202,37 @@ static void maybe_commit(struct raft *r)
 /* A voter's match just rose to m > commit. If a majority already holds m,
  * m is the new majority index (nothing above m can have gained a replica);
  * if no majority holds anything above commit, the majority index has not
- * moved; otherwise fall back to the full computation. */
-static inline void commit_after_ack(struct raft *r, raft_index m)
+ * moved; otherwise fall back to the full computation. `acked` is 1 when
+ * the rise is a voter's acknowledgement of m (it holds m without being
+ * looked at), else 0. */
+static inline void commit_after_ack(struct raft *r, raft_index m, size_t acked)
 {
     const struct raft__progress *prs = r->prs;
     raft_index self = r->durable;
     raft_index commit = r->commit;
     size_t need = r->ack_need;
-    size_t have = self >= m, above = self > commit;
+    size_t have = (self >= m) + acked, above = 0;
     size_t i;
     if (need == 0) {
         maybe_commit(r); /* the counts below assume every slot votes */
         return;
     }
-    /* The leader's own slot counts its durable index (match_of): taken
-     * first, and its progress entry taken back out after the loop, which
-     * then needs no test per voter. Bounded by the number of voters. */
-    for (i = 0; i < r->n; i++) {
-        have += prs[i].match >= m;
-        above += prs[i].match > commit;
+    if (have < need) {
+        /* The leader and the voter that acknowledged, which settle it in
+         * a cluster of three, are not enough: count every voter. The
+         * leader's own slot counts its durable index (match_of): taken
+         * first, and its progress entry taken back out after the loop,
+         * which then needs no test per voter. Bounded by the number of
+         * voters. */
+        have = self >= m;
+        above = self > commit;
+        for (i = 0; i < r->n; i++) {
+            have += prs[i].match >= m;
+            above += prs[i].match > commit;
+        }
+        have -= prs[r->self].match >= m;
+        above -= prs[r->self].match > commit;
     }
-    have -= prs[r->self].match >= m;
-    above -= prs[r->self].match > commit;
     if (have >= need) {
         if (raft__log_term(&r->log, m) == r->term) {
             r->commit = m;
@@ -246,7 +255,7 @@ void raft__repl_installed(struct raft *r, struct raft__progress *pr,
     }
     raft__progress_become_probe(pr, index + 1);
     if (pr->match > r->commit) {
-        commit_after_ack(r, pr->match);
+        commit_after_ack(r, pr->match, 0); /* pr may be a departing slot */
     }
     want_replicate(r, pr);
 }
@@ -255,7 +264,7 @@ void raft__repl_durable_advanced_slow(struct raft *r)
 {
     /* The leader's own match rose, as a follower's does on an ack. */
     if (r->role == RAFT_LEADER && r->durable > r->commit) {
-        commit_after_ack(r, r->durable);
+        commit_after_ack(r, r->durable, 0);
     }
 }
 
@@ -639,7 +648,7 @@ int raft__repl_recv_append_resp(struct raft *r, struct raft__progress *pr,
         }
         /* Only a match above the commit index can raise it. */
         if (advanced && pr->match > r->commit) {
-            commit_after_ack(r, pr->match);
+            commit_after_ack(r, pr->match, 1);
         }
     } else {
         /* Fast backtracking: skip every entry whose term shows it cannot
