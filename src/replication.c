@@ -100,8 +100,7 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
         raft__progress_become_snapshot(pr, r->snap_index, r->snap_term);
         return raft__snapshot_send(r, pr);
     }
-    prev = pr->next - 1;
-    n = slice(r, pr->next);
+    slice(r, pr->next);
     r->ents_msg.to = pr->id;
     if (!raft__send(r, &r->ents_msg)) {
         /* The message never left: nothing changes (next stays where
@@ -109,6 +108,11 @@ static bool replicate_one(struct raft *r, struct raft__progress *pr)
          * rather than a loop now. */
         return false;
     }
+    /* What the message carried is read back from the node (the send
+     * callback cannot change it): fewer values live across the call. */
+    n = r->ents_n;
+    prev = pr->next - 1;
+    w = r->cfg.max_inflight;
     r->metrics.entries_sent += n;
     r->metrics.entry_bytes_sent += r->ents_bytes;
     raft__progress_sent(pr, prev + n, r->ents_bytes, w);
@@ -126,14 +130,18 @@ static void want_replicate(struct raft *r, struct raft__progress *pr)
     r->any_dirty = true;
 }
 
+/* Mark every follower: every slot, then this node's taken back out, so
+ * the loop needs no test per slot. */
 static void replicate_all(struct raft *r)
 {
+    struct raft__progress *prs = r->prs;
+    size_t n = r->n;
     size_t i;
-    for (i = 0; i < r->n; i++) {
-        if (i != r->self) {
-            want_replicate(r, &r->prs[i]);
-        }
+    for (i = 0; i < n; i++) {
+        prs[i].dirty = true;
     }
+    prs[r->self].dirty = false;
+    r->any_dirty = true;
 }
 
 void raft__repl_flush(struct raft *r)
