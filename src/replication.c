@@ -242,7 +242,10 @@ static inline void commit_after_ack(struct raft *r, raft_index m, size_t acked)
         above -= prs[r->self].match > commit;
     }
     if (have >= need) {
-        if (raft__log_term(&r->log, m) == r->term) {
+        /* Raft 5.4.2: only an entry of the current term commits by
+         * counting replicas; in a leader's log those are the entries
+         * from lead_first on (m <= last). */
+        if (m >= r->lead_first) {
             r->commit = m;
             return;
         }
