@@ -65,6 +65,12 @@ size_t raft__log_run_of(const struct raft__log *l, raft_index i)
     return lo;
 }
 
+/* Set last_term from the runs, which changed. */
+static void set_last_term(struct raft__log *l)
+{
+    l->last_term = l->nruns == 0 ? l->base_term : l->runs[l->nruns - 1].term;
+}
+
 raft_term raft__log_term_slow(const struct raft__log *l, raft_index i)
 {
     if (i > l->last || i <= l->base) {
@@ -163,10 +169,11 @@ const void *raft__log_append(struct raft__log *l, raft_term term, int type,
     struct raft__log_ent *e;
     uint8_t *dst = NULL;
     raft_index i = l->last + 1;
-    if (l->nruns == 0 || l->runs[l->nruns - 1].term != term) {
+    if (l->nruns == 0 || l->last_term != term) {
         l->runs[l->nruns].start = i;
         l->runs[l->nruns].term = term;
         l->nruns++;
+        l->last_term = term;
     }
     e = ent_at(l, i);
     e->len = (uint32_t)len;
@@ -206,6 +213,7 @@ void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
             l->runs[l->nruns].start = i;
             l->runs[l->nruns].term = run_term;
             l->nruns++;
+            l->last_term = run_term;
         }
         if (room == 0) {
             d = ent_at(l, i);
@@ -265,6 +273,7 @@ void raft__log_truncate_slow(struct raft__log *l, raft_index from)
     while (l->nruns > 0 && l->runs[l->nruns - 1].start >= from) {
         l->nruns--;
     }
+    set_last_term(l);
     l->last = from - 1;
 }
 
@@ -386,7 +395,7 @@ void raft__log_compact(struct raft__log *l, raft_index upto)
         l->runs[0].start = upto + 1;
     }
     l->base = upto;
-    drop_blocks(l, upto);
+    drop_blocks(l, upto); /* last and last_term stay */
 }
 
 void raft__log_reset(struct raft__log *l, raft_index index, raft_term term)
@@ -402,5 +411,6 @@ void raft__log_reset(struct raft__log *l, raft_index index, raft_term term)
     l->base = index;
     l->base_term = term;
     l->last = index;
+    l->last_term = term;
     l->slot0 = (index & ~(raft_index)(BLOCK_SIZE - 1)) + 1;
 }

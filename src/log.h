@@ -71,6 +71,8 @@ struct raft__log {
                                        otherwise */
     size_t nruns;
     size_t runs_cap;
+    raft_term last_term;            /* term of entry last: the last run's,
+                                       base_term when there is none */
     struct raft__log_chunk *tail;   /* newest payload chunk, or NULL */
 };
 
@@ -105,7 +107,7 @@ static inline raft_term raft__log_term(const struct raft__log *l, raft_index i)
 /* Term of the last entry (base_term if none is retained). */
 static inline raft_term raft__log_last_term(const struct raft__log *l)
 {
-    return l->nruns == 0 ? l->base_term : l->runs[l->nruns - 1].term;
+    return l->last_term;
 }
 
 /*
