@@ -305,7 +305,9 @@ static bool from_anyone(int type)
            type != RAFT_MSG_HEARTBEAT_RESP;
 }
 
-/* Returns a negative code, 0, or validate_append's count. */
+/* Returns a negative code, 0, or validate_append's count. *pr (out) is
+ * the sender's slot, NULL if it has none or is not looked up, set unless
+ * the message is refused before its sender is checked. */
 static int validate(struct raft *r, const struct raft_msg *m,
                     struct raft__progress **pr, size_t *bytes, const char **why)
 {
@@ -317,7 +319,9 @@ static int validate(struct raft *r, const struct raft_msg *m,
         *why = "sent by this node";
         return RAFT_ENOTMEMBER;
     }
-    *pr = raft__member(r, m->from);
+    /* An AppendEntries, taken from anyone, is handled without a slot:
+     * no lookup. */
+    *pr = m->type == RAFT_MSG_APPEND ? NULL : raft__member(r, m->from);
     if (*pr == NULL && (m->from == 0 || !from_anyone(m->type))) {
         *why = m->from == 0 ? "sender id 0" : "sender is not a member";
         return RAFT_ENOTMEMBER;
@@ -533,9 +537,9 @@ RAFT__NOINLINE static int other_term(struct raft *r, struct raft__progress *pr,
 
 static int step(struct raft *r, const struct raft_msg *m)
 {
-    struct raft__progress *pr = NULL;
-    size_t bytes = 0; /* AppendEntries: its payload bytes */
-    const char *why = NULL;
+    struct raft__progress *pr;
+    size_t bytes; /* AppendEntries: its payload bytes (set if valid) */
+    const char *why; /* set if not valid */
     int rc = validate(r, m, &pr, &bytes, &why);
     if (rc < 0) {
         return reject(r, m, rc, why);
