@@ -163,35 +163,6 @@ int raft__log_reserve_slow(struct raft__log *l, size_t n, size_t bytes,
     return reserve_bytes(l, bytes);
 }
 
-const void *raft__log_append(struct raft__log *l, raft_term term, int type,
-                             const void *buf, size_t len)
-{
-    struct raft__log_ent *e;
-    uint8_t *dst = NULL;
-    raft_index i = l->last + 1;
-    if (l->nruns == 0 || l->last_term != term) {
-        l->runs[l->nruns].start = i;
-        l->runs[l->nruns].term = term;
-        l->nruns++;
-        l->last_term = term;
-    }
-    e = ent_at(l, i);
-    e->len = (uint32_t)len;
-    e->type = (uint8_t)type;
-    if (l->tail != NULL) {
-        dst = l->tail->data + l->tail->used;
-        l->tail->used += len;
-    }
-    e->buf = dst; /* NULL only before the first chunk: empty payloads */
-    l->last = i;
-    /* The copy comes last, so that the call needs nothing kept (memcpy
-     * returns dst). */
-    if (len > 0) {
-        return memcpy(dst, buf, len);
-    }
-    return dst;
-}
-
 void raft__log_append_many(struct raft__log *l, const struct raft_entry *e,
                            size_t n)
 {

@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../raft.h"
 
@@ -136,11 +137,48 @@ static inline int raft__log_reserve(struct raft__log *l, size_t n, size_t bytes,
     return raft__log_reserve_slow(l, n, bytes, runs);
 }
 
+/* Descriptor of the entry at index i, base < i <= last (or a reserved slot
+ * up to last + n). */
+static inline struct raft__log_ent *raft__log_ent_at(const struct raft__log *l,
+                                                     raft_index i)
+{
+    size_t p = (size_t)(i - l->slot0);
+    return &l->blocks[p >> RAFT__LOG_BLOCK_SHIFT]
+                     [p & (((size_t)1 << RAFT__LOG_BLOCK_SHIFT) - 1)];
+}
+
 /* Append one entry at last+1, copying the payload. Needs a reservation.
  * Returns the log's copy of the payload (NULL when len is 0 and no chunk
- * exists yet), valid until the entry is truncated or compacted away. */
-const void *raft__log_append(struct raft__log *l, raft_term term, int type,
-                             const void *buf, size_t len);
+ * exists yet), valid until the entry is truncated or compacted away.
+ * Inline: it is a few stores on the path of every entry, which a call
+ * would cost as much as (measured on W1). */
+static inline const void *raft__log_append(struct raft__log *l, raft_term term,
+                                           int type, const void *buf,
+                                           size_t len)
+{
+    struct raft__log_ent *e;
+    uint8_t *dst = NULL;
+    raft_index i = l->last + 1;
+    if (l->nruns == 0 || l->last_term != term) {
+        l->runs[l->nruns].start = i;
+        l->runs[l->nruns].term = term;
+        l->nruns++;
+        l->last_term = term;
+    }
+    e = raft__log_ent_at(l, i);
+    e->len = (uint32_t)len;
+    e->type = (uint8_t)type;
+    if (l->tail != NULL) {
+        dst = l->tail->data + l->tail->used;
+        l->tail->used += len;
+    }
+    e->buf = dst; /* NULL only before the first chunk: empty payloads */
+    l->last = i;
+    if (len > 0) {
+        return memcpy(dst, buf, len);
+    }
+    return dst;
+}
 
 /* Append e[0..n) at last+1.., copying the payloads; the same as n calls
  * of raft__log_append, in one pass. Needs a reservation. */
@@ -174,16 +212,6 @@ void raft__log_compact(struct raft__log *l, raft_index upto);
 /* Drop every entry and start over after (index, term), an installed
  * snapshot's last entry: base = last = index. Never allocates. */
 void raft__log_reset(struct raft__log *l, raft_index index, raft_term term);
-
-/* Descriptor of the entry at index i, base < i <= last (or a reserved slot
- * up to last + n). */
-static inline struct raft__log_ent *raft__log_ent_at(const struct raft__log *l,
-                                                     raft_index i)
-{
-    size_t p = (size_t)(i - l->slot0);
-    return &l->blocks[p >> RAFT__LOG_BLOCK_SHIFT]
-                     [p & (((size_t)1 << RAFT__LOG_BLOCK_SHIFT) - 1)];
-}
 
 /* Fill *e with the entry at index i, base < i <= last (payload borrowed). */
 static inline void raft__log_get(const struct raft__log *l, raft_index i,
