@@ -37,15 +37,17 @@ static void queue_heartbeat(struct raft *r, raft_id to, raft_index prev,
 }
 
 /* The AppendEntries carrying r->ents[0 .. n), entries from lo on, in
- * r->ents_msg but for its recipient. */
-static void slice_msg(struct raft *r, raft_index lo, size_t n)
+ * r->ents_msg but for its recipient; prev_term is the term of entry
+ * lo - 1. */
+static void slice_msg(struct raft *r, raft_index lo, raft_term prev_term,
+                      size_t n)
 {
     struct raft_msg *m = &r->ents_msg;
     m->type = RAFT_MSG_APPEND;
     m->from = r->cfg.id;
     m->term = r->term;
     m->u.append.prev_index = lo - 1;
-    m->u.append.prev_term = raft__log_term(&r->log, lo - 1);
+    m->u.append.prev_term = prev_term;
     m->u.append.commit = r->commit;
     m->u.append.n_entries = n;
     m->u.append.entries = n > 0 ? r->ents : NULL;
@@ -65,20 +67,22 @@ static size_t slice(struct raft *r, raft_index lo)
                                    &r->ents_bytes);
         r->ents_n = n;
         r->ents_lo = lo;
-        slice_msg(r, lo, n);
+        slice_msg(r, lo, raft__log_term(&r->log, lo - 1), n);
     }
     return r->ents_n;
 }
 
 /* r->ents[0] describes entry lo, just appended as the log's last, with its
- * payload in the log (len bytes): exactly what slice(r, lo) would build.
- * Called once nothing before the flush can change the term or commit. */
-static void prime_slice(struct raft *r, raft_index lo, size_t len)
+ * payload in the log (len bytes), after an entry of term prev_term:
+ * exactly what slice(r, lo) would build. Called once nothing before the
+ * flush can change the term or commit. */
+static void prime_slice(struct raft *r, raft_index lo, raft_term prev_term,
+                        size_t len)
 {
     r->ents_n = 1;
     r->ents_lo = lo;
     r->ents_bytes = len;
-    slice_msg(r, lo, 1);
+    slice_msg(r, lo, prev_term, 1);
 }
 
 /* Send one AppendEntries with entries to a follower if flow control allows:
@@ -414,6 +418,7 @@ int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
                            raft_index *index)
 {
     raft_index i = raft__log_last(&r->log) + 1;
+    raft_term prev_term = raft__log_last_term(&r->log);
     struct raft_entry *e = &r->ents[0];
     int rc;
     if (buf == NULL && len > 0) {
@@ -446,7 +451,7 @@ int raft__repl_propose_one(struct raft *r, const void *buf, size_t len,
         maybe_commit(r); /* the leader's own copy is a majority */
     }
     replicate_all(r);
-    prime_slice(r, i, len);
+    prime_slice(r, i, prev_term, len);
     return 0;
 }
 
