@@ -18,6 +18,7 @@ void raft__log_init(struct raft__log *l, const struct raft_allocator *a)
     memset(l, 0, sizeof(*l));
     l->a = a;
     l->slot0 = 1;
+    l->slots_end = 1;
 }
 
 /* Free chunk c and every older one. */
@@ -115,6 +116,7 @@ static int reserve_blocks(struct raft__log *l, size_t n)
             return RAFT_ENOMEM; /* blocks already added are kept: harmless */
         }
         l->blocks[l->nblocks++] = b;
+        l->slots_end += BLOCK_SIZE;
     }
     return 0;
 }
@@ -332,7 +334,7 @@ static void drop_blocks(struct raft__log *l, raft_index upto)
     }
     memmove(l->blocks, l->blocks + k, (l->nblocks - k) * sizeof(*l->blocks));
     l->nblocks -= k;
-    l->slot0 += (raft_index)k << BLOCK_SHIFT;
+    l->slot0 += (raft_index)k << BLOCK_SHIFT; /* slots_end stays */
 }
 
 void raft__log_compact(struct raft__log *l, raft_index upto)
@@ -384,4 +386,5 @@ void raft__log_reset(struct raft__log *l, raft_index index, raft_term term)
     l->last = index;
     l->last_term = term;
     l->slot0 = (index & ~(raft_index)(BLOCK_SIZE - 1)) + 1;
+    l->slots_end = l->slot0;
 }

@@ -66,6 +66,8 @@ struct raft__log {
     raft_index slot0;
     struct raft__log_ent **blocks;  /* directory of descriptor blocks */
     size_t nblocks;                 /* blocks allocated */
+    raft_index slots_end;           /* slot0 + nblocks * block size: the
+                                       first index without a slot */
     size_t blocks_cap;              /* directory capacity */
     struct raft__log_run *runs;     /* ascending start; runs[0].start ==
                                        base + 1 when last > base; none
@@ -130,7 +132,7 @@ static inline int raft__log_reserve(struct raft__log *l, size_t n, size_t bytes,
 {
     /* Fast path, taken by almost every append: everything already fits. */
     if (l->nruns + runs <= l->runs_cap &&
-        l->last + 1 - l->slot0 + n <= ((raft_index)l->nblocks << RAFT__LOG_BLOCK_SHIFT) &&
+        l->last + n < l->slots_end &&
         (bytes == 0 || raft__log_tail_room(l) >= bytes)) {
         return 0;
     }
