@@ -564,6 +564,7 @@ static inline size_t raft__lead_entry_bytes(const struct raft *r)
 }
 
 /* raft__apply (declared above, with the flush): apply committed, durable
- * entries in order; RAFT_EAPPLY if the callback failed. */
+ * entries in order, of which there must be one at least (applied below
+ * both commit and durable); RAFT_EAPPLY if the callback failed. */
 
 #endif

@@ -100,14 +100,16 @@ int raft__apply(struct raft *r)
 {
     /* Only entries this node holds durably are applied: in asynchronous
      * mode a follower may learn that an entry is committed before its own
-     * copy is on disk. Bounded by commit - applied; each entry is offered
-     * exactly once per incarnation unless the host's callback fails.
+     * copy is on disk. The caller (the flush) found applied below both
+     * commit and durable, so there is at least one. Bounded by
+     * min(commit, durable) - applied; each entry is offered exactly once
+     * per incarnation unless the host's callback fails.
      * The bounds are read from the node at each turn, not kept in locals
      * (the callback cannot move them: it may not re-enter): fewer values
      * live across the call make the usual call, one entry, cheaper. */
     struct raft_entry e;
     raft_index run_end = 0; /* e.term holds for indexes below run_end */
-    while (r->applied < r->commit && r->applied < r->durable) {
+    do {
         raft_index i = r->applied + 1;
         const struct raft__log_ent *d;
         if (i >= run_end) {
@@ -131,6 +133,6 @@ int raft__apply(struct raft *r)
             return RAFT_EAPPLY;
         }
         r->applied = i;
-    }
+    } while (r->applied < r->commit && r->applied < r->durable);
     return 0;
 }
