@@ -4,7 +4,8 @@
 
 CTR_DIR        := examples/counter
 CTR_COMMON     := $(CTR_DIR)/proto.c $(CTR_DIR)/handshake.c $(CTR_DIR)/flags.c
-CTR_SERVER_SRC := $(CTR_DIR)/server.c $(CTR_DIR)/storage.c $(CTR_DIR)/writer.c $(CTR_COMMON)
+CTR_SERVER_SRC := $(CTR_DIR)/server.c $(CTR_DIR)/sessions.c $(CTR_DIR)/storage.c $(CTR_DIR)/writer.c \
+                  $(CTR_COMMON)
 CTR_CLI_SRC    := $(CTR_DIR)/cli.c $(CTR_COMMON)
 CTR_HDRS        = $(wildcard $(CTR_DIR)/*.h)
 EX_CFLAGS       = $(CSTD) -Wall -Wextra -Wpedantic $(WERROR) -Wshadow $(OPT) $(CPPFLAGS) $(CFLAGS) -I. -I$(CTR_DIR)

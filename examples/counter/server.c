@@ -69,6 +69,7 @@
 #include "handshake.h"
 #include "proto.h"
 #include "raft.h"
+#include "sessions.h"
 #include "storage.h"
 #include "writer.h"
 
@@ -330,18 +331,10 @@ struct read_req {
     struct read_req *next;
 };
 
-struct session {
-    uint64_t client; /* 0: free bucket */
-    uint64_t seq;    /* last applied seq */
-    uint64_t value;  /* its result */
-    raft_index index; /* last touched at this log index (for eviction) */
-};
-
 /* The replicated state machine. */
 struct sm {
     uint64_t counter;
-    struct session *tab; /* open addressing, linear probing */
-    size_t cap, n;
+    struct ses_table ses; /* at most SESSIONS_MAX */
 };
 
 struct opts {
@@ -444,112 +437,6 @@ struct server {
     struct raft_entry ents[MAX_ENTRIES]; /* decoder output */
 };
 
-/* ---- state machine: sessions -------------------------------------------- */
-
-static size_t home(const struct sm *m, uint64_t client)
-{
-    uint64_t x = client; /* splitmix64 finalizer: ids need not be random */
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    x ^= x >> 31;
-    return (size_t)(x & (m->cap - 1));
-}
-
-static struct session *sm_find(const struct sm *m, uint64_t client)
-{
-    size_t i;
-    if (m->cap == 0) {
-        return NULL;
-    }
-    for (i = home(m, client); m->tab[i].client != 0; i = (i + 1) & (m->cap - 1)) {
-        if (m->tab[i].client == client) {
-            return &m->tab[i];
-        }
-    }
-    return NULL;
-}
-
-static void sm_put(struct sm *m, const struct session *se)
-{
-    size_t i = home(m, se->client);
-    while (m->tab[i].client != 0) {
-        i = (i + 1) & (m->cap - 1);
-    }
-    m->tab[i] = *se;
-}
-
-static int sm_grow(struct sm *m)
-{
-    struct sm bigger = *m;
-    size_t i;
-    bigger.cap = m->cap ? m->cap * 2 : 64;
-    bigger.tab = calloc(bigger.cap, sizeof(*bigger.tab));
-    if (bigger.tab == NULL) {
-        return -1;
-    }
-    for (i = 0; i < m->cap; i++) {
-        if (m->tab[i].client != 0) {
-            sm_put(&bigger, &m->tab[i]);
-        }
-    }
-    free(m->tab);
-    *m = bigger;
-    return 0;
-}
-
-/* Remove bucket i, shifting later members of its probe run back so that
- * lookups never stop at the hole. */
-static void sm_delete(struct sm *m, size_t i)
-{
-    size_t mask = m->cap - 1, j = i, k;
-    for (;;) {
-        j = (j + 1) & mask;
-        if (m->tab[j].client == 0) {
-            break;
-        }
-        k = home(m, m->tab[j].client);
-        /* The member at j may move to i unless its home lies in (i, j]. */
-        if ((i <= j) ? (k <= i || k > j) : (k <= i && k > j)) {
-            m->tab[i] = m->tab[j];
-            i = j;
-        }
-    }
-    m->tab[i].client = 0;
-    m->n--;
-}
-
-/* The table is full: forget the session touched longest ago. Every node
- * applies the same log, so every node evicts the same session. */
-static void sm_evict_oldest(struct sm *m)
-{
-    size_t i, oldest = m->cap;
-    for (i = 0; i < m->cap; i++) {
-        if (m->tab[i].client != 0 &&
-            (oldest == m->cap || m->tab[i].index < m->tab[oldest].index)) {
-            oldest = i;
-        }
-    }
-    sm_delete(m, oldest);
-}
-
-/* Find or create the session of `client`; NULL if memory runs out. */
-static struct session *sm_session(struct sm *m, uint64_t client)
-{
-    struct session *se = sm_find(m, client);
-    struct session fresh = {client, 0, 0, 0};
-    if (se != NULL) {
-        return se;
-    }
-    if (m->n == SESSIONS_MAX) {
-        sm_evict_oldest(m);
-    } else if ((m->n + 1) * 4 > m->cap * 3 && sm_grow(m) != 0) {
-        return NULL;
-    }
-    sm_put(m, &fresh);
-    m->n++;
-    return sm_find(m, client);
-}
-
 /* ---- state machine: snapshots ------------------------------------------- */
 
 /* Snapshot body (the state machine; storage.h has the file around it),
@@ -560,14 +447,7 @@ static struct session *sm_session(struct sm *m, uint64_t client)
  * Sorted, so that nodes snapshotting the same index write the same bytes.
  * `index` is kept: eviction picks the session touched longest ago. */
 #define SNAP_BODY_FIXED 16u
-#define SNAP_SESSION_BYTES 32u
-
-static int cmp_session(const void *a, const void *b)
-{
-    uint64_t x = ((const struct session *)a)->client;
-    uint64_t y = ((const struct session *)b)->client;
-    return x < y ? -1 : x > y;
-}
+_Static_assert(SES_RECORD_BYTES == 32u, "the snapshot format's session size");
 
 /* The whole snapshot file of the state machine as it is, covering `index`
  * of `term`, in a fresh buffer of *len bytes; NULL if memory runs out. */
@@ -575,31 +455,19 @@ static uint8_t *sm_snapshot(const struct sm *m, raft_index index,
                             raft_term term, const uint8_t *conf,
                             size_t conf_len, size_t *len)
 {
-    size_t body = SNAP_BODY_FIXED + SNAP_SESSION_BYTES * m->n, i, k = 0;
-    struct session *v = malloc((m->n ? m->n : 1) * sizeof(*v));
+    size_t body = SNAP_BODY_FIXED + SES_RECORD_BYTES * m->ses.n;
     uint8_t *file = malloc(st_snapshot_size(conf_len, body)), *p;
-    if (v == NULL || file == NULL) {
-        free(v);
+    if (file == NULL) {
+        return NULL;
+    }
+    p = file + st_snapshot_body_offset(conf_len);
+    ctr_put64(p, m->counter);
+    ctr_put64(p + 8, m->ses.n);
+    if (ses_encode(&m->ses, p + SNAP_BODY_FIXED) != 0) {
         free(file);
         return NULL;
     }
-    for (i = 0; i < m->cap; i++) {
-        if (m->tab[i].client != 0) {
-            v[k++] = m->tab[i];
-        }
-    }
-    qsort(v, k, sizeof(*v), cmp_session);
-    p = file + st_snapshot_body_offset(conf_len);
-    ctr_put64(p, m->counter);
-    ctr_put64(p + 8, k);
-    for (i = 0, p += SNAP_BODY_FIXED; i < k; i++, p += SNAP_SESSION_BYTES) {
-        ctr_put64(p, v[i].client);
-        ctr_put64(p + 8, v[i].seq);
-        ctr_put64(p + 16, v[i].value);
-        ctr_put64(p + 24, v[i].index);
-    }
     st_snapshot_seal(file, index, term, conf, conf_len, body);
-    free(v);
     *len = st_snapshot_size(conf_len, body);
     return file;
 }
@@ -612,35 +480,18 @@ static int sm_restore(struct sm *m, const uint8_t *p, size_t len,
 {
     struct sm fresh;
     uint64_t n;
-    size_t i;
     if (len < SNAP_BODY_FIXED ||
         (n = ctr_get64(p + 8)) > SESSIONS_MAX ||
-        len != SNAP_BODY_FIXED + SNAP_SESSION_BYTES * n) {
+        len != SNAP_BODY_FIXED + SES_RECORD_BYTES * n) {
         *why = "state machine: lengths do not add up";
         return -1;
     }
-    memset(&fresh, 0, sizeof(fresh));
     fresh.counter = ctr_get64(p);
-    /* Room for n sessions below sm_session()'s growth threshold. */
-    for (fresh.cap = 64; (n + 1) * 4 > fresh.cap * 3; fresh.cap *= 2) {
-    }
-    fresh.tab = calloc(fresh.cap, sizeof(*fresh.tab));
-    if (fresh.tab == NULL) {
-        *why = "out of memory";
+    if (ses_decode(&fresh.ses, SESSIONS_MAX, p + SNAP_BODY_FIXED, (size_t)n,
+                   why) != 0) {
         return -1;
     }
-    for (i = 0, p += SNAP_BODY_FIXED; i < n; i++, p += SNAP_SESSION_BYTES) {
-        struct session se = {ctr_get64(p), ctr_get64(p + 8), ctr_get64(p + 16),
-                             ctr_get64(p + 24)};
-        if (se.client == 0 || sm_find(&fresh, se.client) != NULL) {
-            free(fresh.tab);
-            *why = "state machine: a session with client id 0 or twice";
-            return -1;
-        }
-        sm_put(&fresh, &se);
-        fresh.n++;
-    }
-    free(m->tab);
+    ses_free(&m->ses);
     *m = fresh;
     return 0;
 }
@@ -688,7 +539,7 @@ static int cmd_decode(const struct raft_entry *e, struct cmd *c)
 static int sm_apply(struct sm *m, raft_index index, const struct cmd *c,
                     struct slot *res)
 {
-    struct session *se = sm_session(m, c->client);
+    struct ses *se = ses_touch(&m->ses, c->client, index);
     if (se == NULL) {
         return -1;
     }
@@ -710,7 +561,6 @@ static int sm_apply(struct sm *m, raft_index index, const struct cmd *c,
         res->status = CTR_OK; /* a retry already applied: same answer */
         res->value = se->value;
     }
-    se->index = index;
     return 0;
 }
 
@@ -1190,7 +1040,7 @@ static void snapshot_take(struct server *s, raft_index index, raft_term term)
     s->snap_busy = true;
     s->snap_base = s->snap_pending = index;
     s->snap_len = len;
-    s->snap_sessions = s->sm.n;
+    s->snap_sessions = s->sm.ses.n;
 }
 
 /* --record-applied: the entry, as a log record, appended to DATA/applied
@@ -1372,10 +1222,10 @@ static int on_snapshot_install(struct raft *r, void *ctx,
     }
     if (rc != 0) {
         logm(L_ERR, "installing snapshot %" PRIu64 ": %s", meta->index, s->st.err);
-        free(fresh.tab);
+        ses_free(&fresh.ses);
         return -1;
     }
-    free(s->sm.tab);
+    ses_free(&s->sm.ses);
     s->sm = fresh;
     conf_remember(s, meta->conf, meta->conf_len, meta->index);
     pending_fail_all(s); /* their entries may be in the snapshot: unknown */
@@ -1391,7 +1241,7 @@ static int on_snapshot_install(struct raft *r, void *ctx,
     logm(L_INFO, "installed snapshot %" PRIu64 " (term %" PRIu64 ", %zu bytes) "
          "from the leader, n%" PRIu64 ": value %" PRIu64 ", %zu session%s; log "
          "%s", meta->index, meta->term, len, raft_leader(r), s->sm.counter,
-         s->sm.n, s->sm.n == 1 ? "" : "s",
+         s->sm.ses.n, s->sm.ses.n == 1 ? "" : "s",
          keep ? "entries after it kept" : "discarded, continues after it");
     return 0;
 }
@@ -2229,7 +2079,7 @@ static bool is_change(uint8_t op)
 static int classify(struct server *s, const struct ctr_req *q, uint8_t *status,
                     uint64_t *value)
 {
-    const struct session *se;
+    const struct ses *se;
     *status = CTR_OK;
     *value = s->sm.counter;
     if (q->op == CTR_OP_STATUS || q->op == CTR_OP_METRICS ||
@@ -2257,7 +2107,7 @@ static int classify(struct server *s, const struct ctr_req *q, uint8_t *status,
         /* A read changes nothing: no session, no log entry, and a retry
          * simply reads again. */
         return ANSWER_AFTER_READ;
-    } else if ((se = sm_find(&s->sm, q->client_id)) != NULL && q->seq <= se->seq) {
+    } else if ((se = ses_find(&s->sm.ses, q->client_id)) != NULL && q->seq <= se->seq) {
         /* Already applied: a retry. Only the latest result is kept. */
         *status = q->seq == se->seq ? CTR_OK : CTR_BAD_REQUEST;
         *value = se->value;
@@ -3000,7 +2850,7 @@ static int restore(struct server *s, const raft_id *voters, size_t n)
         char from[96] = "no snapshot";
         if (found) {
             snprintf(from, sizeof(from), "snapshot %" PRIu64 " (value %" PRIu64
-                     ", %zu sessions)", snap.index, s->sm.counter, s->sm.n);
+                     ", %zu sessions)", snap.index, s->sm.counter, s->sm.ses.n);
             s->snap_base = s->snap_taken = snap.index;
         }
         logm(L_INFO, "restored from %s in %" PRIu64 " ms: %s, term %" PRIu64
@@ -3098,6 +2948,7 @@ static void server_init(struct server *s)
     s->st.lock_fd = -1;
     s->io.dir_fd = s->io.cur_fd = s->io.recv_fd = -1;
     s->applied_fd = -1;
+    ses_init(&s->sm.ses, SESSIONS_MAX);
     reads_init(s);
     for (i = 0; i < MAX_PEERS; i++) {
         s->o.peers[i].fd = -1;
@@ -3210,7 +3061,7 @@ static void server_stop(struct server *s)
         close(s->applied_fd);
     }
     free(s->snap_file);
-    free(s->sm.tab);
+    ses_free(&s->sm.ses);
 }
 
 /* ---- flags -------------------------------------------------------------- */
