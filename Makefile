@@ -138,7 +138,8 @@ test-clang:
 	$(MAKE) B=build/clang CC=clang build/clang/libraft.a build/clang/libraft.so.$(VERSION) \
 	    build/clang/test-unit build/clang/sim build/clang/bench \
 	    build/clang/counter-server build/clang/counter-cli build/clang/counter-e2e \
-	    build/clang/counter-bench build/clang/counter-storage-test build/clang/minimal
+	    build/clang/counter-bench build/clang/counter-storage-test build/clang/counter-sessions-test \
+	    build/clang/minimal
 
 VALGRIND := valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all
 

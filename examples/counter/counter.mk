@@ -1,6 +1,6 @@
 # Build rules for the replicated counter example, included by the Makefile.
-# Targets: examples, demo, test-e2e (counter-storage-test, then counter-e2e),
-# bench-counter, bench-reads, bench-membership.
+# Targets: examples, demo, test-e2e (counter-sessions-test, counter-storage-test,
+# then counter-e2e), bench-counter, bench-reads, bench-membership.
 
 CTR_DIR        := examples/counter
 CTR_COMMON     := $(CTR_DIR)/proto.c $(CTR_DIR)/handshake.c $(CTR_DIR)/flags.c
@@ -25,6 +25,9 @@ $(B)/counter-e2e: tests/e2e/counter_e2e.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(w
 $(B)/counter-storage-test: tests/e2e/counter_storage.c $(CTR_DIR)/storage.c $(CTR_DIR)/writer.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
 	$(CC) $(EX_CFLAGS) tests/e2e/counter_storage.c $(CTR_DIR)/storage.c $(CTR_DIR)/writer.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@
 
+$(B)/counter-sessions-test: tests/e2e/counter_sessions.c $(CTR_DIR)/sessions.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS)
+	$(CC) $(EX_CFLAGS) tests/e2e/counter_sessions.c $(CTR_DIR)/sessions.c $(CTR_COMMON) $(LDFLAGS) -o $@
+
 $(B)/counter-bench: tests/e2e/counter_bench.c $(CTR_COMMON) $(CTR_HDRS) $(FLAGS) $(wildcard tests/e2e/*.h)
 	$(CC) $(EX_CFLAGS) tests/e2e/counter_bench.c $(CTR_COMMON) $(LDFLAGS) -lpthread -o $@
 
@@ -38,7 +41,8 @@ demo:
 demo-run: examples
 	bash $(CTR_DIR)/demo.sh $(B)
 
-test-e2e: examples $(B)/counter-e2e $(B)/counter-storage-test
+test-e2e: examples $(B)/counter-e2e $(B)/counter-storage-test $(B)/counter-sessions-test
+	$(B)/counter-sessions-test
 	$(B)/counter-storage-test --bin $(B)
 	$(B)/counter-e2e --bin $(B) --seconds $(E2E_SECONDS)
 

@@ -445,7 +445,8 @@ struct server {
  *   8   u64 number of sessions N (at most SESSIONS_MAX)
  *   16  N x {u64 client_id, u64 seq, u64 value, u64 index}, by client_id
  * Sorted, so that nodes snapshotting the same index write the same bytes.
- * `index` is kept: eviction picks the session touched longest ago. */
+ * `index` is kept: eviction picks the session touched longest ago, and a
+ * node restoring the snapshot rebuilds that order from it (sessions.h). */
 #define SNAP_BODY_FIXED 16u
 _Static_assert(SES_RECORD_BYTES == 32u, "the snapshot format's session size");
 
