@@ -216,6 +216,8 @@ static void sim_add_stats(struct sim_totals *t, const struct sim_stats *st,
     u->async_nodes += st->async_nodes;
     u->completions += st->completions;
     u->sync_failures += st->sync_failures;
+    u->ghost_writes += st->ghost_writes;
+    u->ghost_landed += st->ghost_landed;
     u->n_nodes += st->n_nodes;
     u->wire_bytes += st->wire_bytes;
     u->slow_runs += st->slow_runs;
@@ -277,11 +279,14 @@ static void sim_print_stats(const struct sim_totals *t, uint64_t runs)
            (unsigned long long)u->send_failures,
            (unsigned long long)u->apply_failures);
     printf("  nodes %llu (asynchronous persistence %llu), raft_persisted "
-           "calls %llu (failed %llu), runs with a slow node %llu, bytes "
+           "calls %llu (failed %llu), writes that failed to start %llu (part "
+           "of them landed %llu), runs with a slow node %llu, bytes "
            "through the wire codec %llu\n",
            (unsigned long long)u->n_nodes, (unsigned long long)u->async_nodes,
            (unsigned long long)u->completions,
            (unsigned long long)u->sync_failures,
+           (unsigned long long)u->ghost_writes,
+           (unsigned long long)u->ghost_landed,
            (unsigned long long)u->slow_runs,
            (unsigned long long)u->wire_bytes);
     printf("  snapshots taken %llu (in %llu runs), installed from a leader "

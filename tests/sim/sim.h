@@ -79,6 +79,10 @@ struct sim_stats {
     uint64_t async_nodes;   /* nodes in asynchronous mode */
     uint64_t completions;   /* raft_persisted calls */
     uint64_t sync_failures; /* failed completions (node stopped) */
+    uint64_t ghost_writes;  /* asynchronous persist_entries calls that
+                               failed to start, leaving part of the write
+                               queued behind the node's own */
+    uint64_t ghost_landed;  /* ... of which reached the durable disk */
     uint64_t wire_bytes;    /* encoded bytes of every message sent */
     uint64_t slow_runs;     /* runs with a slow node */
     uint64_t snapshots;     /* raft_compact calls (snapshots taken) */

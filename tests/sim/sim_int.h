@@ -106,6 +106,11 @@ static inline raft_term sim_disk_term(const struct sim_disk *d, raft_index i)
 /* A write a node in asynchronous mode started and the simulated disk has
  * not yet made durable. */
 struct sim_write {
+    bool ghost;             /* what a persist_entries call that failed to
+                               start left behind (a prefix of its entries,
+                               or a cut of the old tail): it lands in order
+                               with the others, but the node does not know
+                               of it (raft_persisted does not count it) */
     bool state;             /* term/vote write, else entries */
     bool install;           /* snapshot installation (snap, keep) */
     bool keep;
@@ -585,7 +590,9 @@ int sim_node_propose_probe(struct sim_node *nd, raft_index *index,
                            uint64_t *hash);
 bool sim_node_alive(const struct sim_node *nd);
 /* Make the oldest k pending writes durable (asynchronous mode), or fail
- * them: the node then stops and the host crashes it. */
+ * them: the node then stops and the host crashes it. Ghost writes among
+ * them land (or fail) with the others; raft_persisted() is told of the
+ * node's own writes only. */
 void sim_node_complete(struct sim_node *nd, size_t k, bool fail);
 /* What survives a crash of the node. */
 const struct sim_disk *sim_durable(const struct sim_node *nd);

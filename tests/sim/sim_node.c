@@ -225,6 +225,7 @@ static void sim_write_land(struct sim_node *nd, const struct sim_write *w,
                            size_t keep)
 {
     struct sim_disk *d = &nd->dur;
+    nd->sim->st.ghost_landed += w->ghost;
     if (w->state) {
         d->term = w->term;
         d->vote = w->vote;
@@ -266,7 +267,7 @@ static void sim_pend_crash(struct sim_node *nd)
     for (size_t i = 0; i < j; i++)
         sim_write_land(nd, &nd->pend[i], SIZE_MAX);
     if (j < nd->pend_len && !nd->pend[j].state && !nd->pend[j].install &&
-        sim_choose(s, 2) == 0)
+        nd->pend[j].n > 0 && sim_choose(s, 2) == 0)
         sim_write_land(nd, &nd->pend[j], (size_t)sim_choose(s, nd->pend[j].n));
     sim_tracef(s, "  [%llu] crash: %zu of %zu pending writes landed",
                sim_ull(nd->id), j, nd->pend_len);
@@ -401,26 +402,39 @@ static int sim_cb_persist_state(struct raft *r, void *ctx, raft_term term,
 
 /* Injected failure: the disk keeps an arbitrary part of the write, as the
  * header allows: either the truncation happened and a prefix (possibly
- * empty) of the new entries landed, or only part of the old tail went. */
+ * empty) of the new entries landed, or only part of the old tail went.
+ * An asynchronous node's call failed to start its write, which the header
+ * treats as a failed synchronous write: the same part of it is queued as
+ * a ghost write, behind the writes already pending (a crash may lose it
+ * with them), and the node's disk view (dur + pend) shows it at once. */
 static void sim_persist_partial(struct sim_node *nd, raft_index first,
                                 const struct raft_entry *e, size_t n)
 {
     struct sim *s = nd->sim;
     struct sim_disk *d = &nd->disk;
     size_t base = (size_t)(first - 1 - d->base); /* stored entries kept */
+    struct sim_write w = {.ghost = true};
+    const char *how = nd->async ? "FAILS to start" : "FAILS";
     if (d->len <= base || sim_choose(s, 2) == 0) {
         sim_disk_cut(d, first - 1);
         size_t k = (size_t)sim_choose(s, n);
         sim_disk_append(nd, e, k);
-        sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu FAILS "
+        w.first = first;
+        w.n = k;
+        sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu %s "
                    "(injected), %zu new entries stored", sim_ull(nd->id),
-                   sim_ull(first), n, k);
+                   sim_ull(first), n, how, k);
     } else {
         size_t keep = (size_t)sim_choose(s, d->len - base + 1);
         sim_disk_cut(d, first - 1 + keep);
-        sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu FAILS "
+        w.first = first + keep; /* a cut, no entry */
+        sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu %s "
                    "(injected), %zu old entries kept", sim_ull(nd->id),
-                   sim_ull(first), n, keep);
+                   sim_ull(first), n, how, keep);
+    }
+    if (nd->async) {
+        s->st.ghost_writes++;
+        sim_pend_push(nd, &w, e);
     }
 }
 
@@ -438,12 +452,7 @@ static int sim_cb_persist_entries(struct raft *r, void *ctx, raft_index first,
     if (s->faults_on && sim_one_in(s, s->f.persist_fail)) {
         s->inj_persist = true;
         s->st.persist_failures++;
-        if (nd->async) /* the write could not even start: nothing lands */
-            sim_tracef(s, "  [%llu] persist_entries first=%llu n=%zu FAILS "
-                       "to start (injected)", sim_ull(nd->id),
-                       sim_ull(first), n);
-        else
-            sim_persist_partial(nd, first, e, n);
+        sim_persist_partial(nd, first, e, n);
         nd->log_last = first - 1;
         return -1;
     }
@@ -1097,6 +1106,9 @@ void sim_node_complete(struct sim_node *nd, size_t k, bool fail)
     struct sim *s = nd->sim;
     if (k > nd->pend_len)
         k = nd->pend_len;
+    size_t own = 0; /* the node's writes among them: ghosts are not its */
+    for (size_t i = 0; i < k; i++)
+        own += !nd->pend[i].ghost;
     sim_call_begin(s);
     s->st.completions++;
     if (fail) {
@@ -1105,8 +1117,8 @@ void sim_node_complete(struct sim_node *nd, size_t k, bool fail)
         s->st.sync_failures++;
         s->inj_persist = true;
         sim_tracef(s, "persisted node %llu n=%zu FAILS (injected)",
-                   sim_ull(nd->id), k);
-        int rc = raft_persisted(nd->r, k, -1);
+                   sim_ull(nd->id), own);
+        int rc = raft_persisted(nd->r, own, -1);
         if (rc != RAFT_ESTOPPED)
             sim_fail(s, "Return code", "raft_persisted(failure) on node %llu "
                      "returned %d (%s), not RAFT_ESTOPPED", sim_ull(nd->id),
@@ -1121,11 +1133,12 @@ void sim_node_complete(struct sim_node *nd, size_t k, bool fail)
     for (size_t i = 0; i < k; i++)
         sim_write_land(nd, &nd->pend[i], SIZE_MAX);
     sim_pend_pop(nd, k);
-    sim_tracef(s, "persisted node %llu n=%zu (%zu still pending)",
-               sim_ull(nd->id), k, nd->pend_len);
-    int rc = raft_persisted(nd->r, k, 0);
+    sim_tracef(s, "persisted node %llu n=%zu%s (%zu still pending)",
+               sim_ull(nd->id), own, own < k ? " and ghost writes" : "",
+               nd->pend_len);
+    int rc = raft_persisted(nd->r, own, 0);
     if (rc != RAFT_EINVAL && rc != RAFT_ENOMEM) /* the report was taken */
-        nd->tally.writes_completed += k;
+        nd->tally.writes_completed += own;
     nd->cut_in_call = UINT64_MAX;
     sim_check_rc(nd, "raft_persisted", rc, 0);
     sim_check_node(nd);
