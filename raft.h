@@ -957,8 +957,9 @@ RAFT_API int raft_tick(struct raft *r);
  *                     max_msg_* limits do not apply to what it receives);
  *   RAFT_ESTALE       msg->term is older than the node's term (a request is
  *                     answered with the current term first);
- *   RAFT_EPERSIST     persisting term/vote or entries failed (nothing that
- *                     depends on it was acknowledged);
+ *   RAFT_EPERSIST     persisting term/vote or entries, or writing or
+ *                     installing a snapshot chunk, failed (nothing that
+ *                     depends on it was acknowledged; see below);
  *   RAFT_ENOMEM, RAFT_EAPPLY, RAFT_ENOTSTARTED, RAFT_ESTOPPED, RAFT_EBUSY.
  * Every rejection is also reported as RAFT_EVENT_MSG_REJECTED.
  * What a host does with the result: RAFT_ENOTMEMBER, RAFT_EBADMSG,
@@ -966,7 +967,16 @@ RAFT_API int raft_tick(struct raft *r);
  * unchanged: drop it and go on (count them, they hint at a misconfigured
  * or faulty peer). RAFT_EPERSIST and RAFT_ENOMEM mean it was not processed
  * and nothing was acknowledged (see the persist callbacks for what a failed
- * write leaves); the sender retries on its own. RAFT_EAPPLY is
+ * write leaves); the sender retries on its own. What a failed write may
+ * leave of the message: a later term it carried, adopted in a write of
+ * its own that succeeded (an AppendEntries or a snapshot chunk whose
+ * entries, chunk or installation could not then be written leaves the
+ * node at the sender's term, following it: the term is durable before
+ * anything of that term is written); and a vote that won the election whose first entry could
+ * not be written (the node stepped down at once, RAFT_EVENT_STEP_DOWN).
+ * A failed write of a term or vote itself, an election's start included
+ * (a timeout's, a won pre-vote's, a TimeoutNow's), leaves term, vote and
+ * role as they were. RAFT_EAPPLY is
  * the host's own apply callback failing: the message itself was
  * processed (its replies sent, or queued as usual in asynchronous mode)
  * and is not to be stepped again. RAFT_ESTOPPED means the node must

@@ -56,11 +56,22 @@ static int outcome(const struct raft *r)
 
 int raft__election_start(struct raft *r)
 {
+    /* No term left (the new one must stay below UINT64_MAX, which no
+     * message may carry). */
+    if (r->term >= UINT64_MAX - 1) {
+        return RAFT_ENOSPACE;
+    }
+    return raft__election_start_at(r, r->term + 1);
+}
+
+int raft__election_start_at(struct raft *r, raft_term term)
+{
+    bool was_leader = r->role == RAFT_LEADER;
     size_t i;
     int rc;
-    /* No term left, or no index left for the new term's no-op (entries
-     * end at UINT64_MAX - 1: no follower accepts one beyond). */
-    if (r->term >= UINT64_MAX - 1 || raft__log_last(&r->log) >= UINT64_MAX - 1) {
+    /* No index left for the new term's no-op (entries end at
+     * UINT64_MAX - 1: no follower accepts one beyond). */
+    if (raft__log_last(&r->log) >= UINT64_MAX - 1) {
         return RAFT_ENOSPACE;
     }
     /* Room for the no-op of a term we may win during this very call, so
@@ -71,9 +82,13 @@ int raft__election_start(struct raft *r)
     }
     /* Raft 5.2: increment the term and vote for self, durably and in one
      * write, before asking anyone. */
-    rc = raft__set_term_vote(r, r->term + 1, r->cfg.id);
+    rc = raft__set_term_vote(r, term, r->cfg.id);
     if (rc != 0) {
         return rc;
+    }
+    if (was_leader) {
+        /* A leader of an older term told to campaign (TimeoutNow). */
+        raft__emit(r, RAFT_EVENT_STEP_DOWN, 0, 0, "saw a higher term");
     }
     r->metrics.elections_started++;
     r->w_vote = r->w_state;

@@ -9,6 +9,12 @@
  * unchanged; the election is then retried at the next tick. */
 int raft__election_start(struct raft *r);
 
+/* The same at `term` (above the current term, below UINT64_MAX), which
+ * may skip terms: a TimeoutNow of a later term campaigns at the term after
+ * the sender's in one write, so a failure leaves the node as it was. A
+ * leader (of an older term) steps down. */
+int raft__election_start_at(struct raft *r, raft_term term);
+
 /* The election timer fired: start a pre-vote (thesis 9.6), or an
  * election if PreVote is off. Errors as raft__election_start. */
 int raft__election_timeout(struct raft *r);

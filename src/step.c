@@ -403,25 +403,17 @@ static int recv_timeout_now(struct raft *r, const struct raft_msg *m)
                     raft__is_voter(r, r->self) && m->term < UINT64_MAX - 1 &&
                     raft__log_last(&r->log) < UINT64_MAX - 1;
     int rc;
-    if (campaign) {
-        /* Room for the first entry of a term it may win in this call,
-         * before anything changes (raft__election_start then needs none). */
-        rc = raft__log_reserve(&r->log, 1, raft__lead_entry_bytes(r), 1);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    if (m->term > r->term) {
-        rc = raft__become_follower(r, m->term, m->from);
-        if (rc != 0) {
-            return rc;
-        }
-    }
     if (!campaign) {
-        return 0;
+        return m->term > r->term ? raft__become_follower(r, m->term, m->from)
+                                 : 0;
     }
+    /* Straight to the term after the sender's, in one write (Raft 5.2: the
+     * term and the self-vote together), not through the sender's term
+     * first: a failed write then leaves the node as it was, as a failed
+     * election start does everywhere else, and delivered again the
+     * message campaigns. */
     r->campaign_transfer = true;
-    rc = raft__election_start(r);
+    rc = raft__election_start_at(r, m->term + 1);
     r->campaign_transfer = false;
     return rc;
 }

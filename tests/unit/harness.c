@@ -348,7 +348,8 @@ static int cb_persist_state(struct raft *r, void *ctx, raft_term term,
     struct h_call *c = push_call(nd, H_CB_PERSIST_STATE);
     c->term = term;
     c->vote = vote;
-    if (take_fault(&nd->fail_persist_state)) {
+    if (take_fault(&nd->fail_persist_state) ||
+        (vote == nd->id && take_fault(&nd->fail_persist_campaign))) {
         c->rc = -1;
         return -1; /* nothing written: the old pair stays */
     }

@@ -205,6 +205,8 @@ struct h_node {
 
     /* fault injection: each counter fails that many next calls (-1: all) */
     int fail_persist_state;
+    int fail_persist_campaign; /* only persist_state calls that vote for
+                                  the node itself (a campaign's write) */
     int fail_persist_entries;
     int fail_apply;
     int fail_send_to[H_MAX_NODES + 1];

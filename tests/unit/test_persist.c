@@ -246,6 +246,74 @@ START_TEST(test_persist_state_failure_when_prevote_won)
 END_TEST
 
 /* ------------------------------------------------------------------------
+ * A TimeoutNow of a later term whose campaign cannot be persisted: like
+ * any other failed start of an election (a timeout, a won pre-vote, a
+ * vote request of a later term), the node is left as it was - not at the
+ * sender's term following it - sends nothing, and delivered again the
+ * message starts the campaign at the term after the sender's.
+ * ------------------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    bool async;
+    bool leader; /* node 1 leads an older term */
+} timeout_now_fail_cases[] = {
+    {"follower", false, false},
+    {"follower, asynchronous writes", true, false},
+    {"leader of an older term", false, true},
+};
+
+START_TEST(test_persist_state_failure_when_timeout_now_campaigns)
+{
+    const raft_term log[] = {1};
+    const char *name = timeout_now_fail_cases[_i].name;
+    struct h_opts o = opts;
+    o.async = timeout_now_fail_cases[_i].async;
+    struct harness *h = h_single(3, &o, 5, 0, log, 1);
+    struct raft *r = h_raft(h, 1);
+    if (timeout_now_fail_cases[_i].leader) {
+        h_make_leader_scripted(h, 1);
+    }
+    h_reset_calls(h, 1);
+    struct raft_status before = h_status(h, 1);
+    struct raft_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RAFT_MSG_TIMEOUT_NOW;
+    m.from = 2;
+    m.to = 1;
+    m.term = before.term + 2;
+    h_node(h, 1)->fail_persist_campaign = 1;
+    int rc = raft_step(r, &m);
+    ck_assert_msg(rc == RAFT_EPERSIST, "%s: raft_step = %d (%s)", name, rc,
+                  raft_strerror(rc));
+    struct raft_status after = h_status(h, 1);
+    h_assert_status_eq(&before, &after, name);
+    ck_assert_msg(h_nevents(h, 1, 0) == 0, "%s: %zu events reported", name,
+                  h_nevents(h, 1, 0));
+    h_assert_disk_matches(h, 1);
+    if (o.async) {
+        ck_assert_int_eq(h_persisted(h, 1, h_node(h, 1)->pending, 0), 0);
+    }
+    ck_assert_uint_eq(h_count(h, 1, 0, 0), 0);
+    /* delivered again, the disk working: the campaign starts */
+    ck_assert_int_eq(raft_step(r, &m), 0);
+    if (o.async) {
+        ck_assert_int_eq(h_persisted(h, 1, h_node(h, 1)->pending, 0), 0);
+    }
+    after = h_status(h, 1);
+    ck_assert_int_eq(after.role, RAFT_CANDIDATE);
+    ck_assert_uint_eq(after.term, m.term + 1);
+    ck_assert_uint_eq(after.vote, 1);
+    ck_assert_uint_eq(h_count(h, 1, 0, RAFT_MSG_VOTE), 2);
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_ELECTION_START), 1);
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_STEP_DOWN),
+                      timeout_now_fail_cases[_i].leader);
+    h_assert_disk_matches(h, 1);
+    h_free(h);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
  * persist_entries fails on a follower: no success ack, entries at >= first
  * forgotten, RAFT_EPERSIST; the leader's retry succeeds.
  * Follower: term 3, log [1,1,2].
@@ -619,6 +687,8 @@ Suite *raft_persist_suite(void)
     tcase_add_test(tc, test_persist_state_failure_when_starting_election);
     tcase_add_test(tc, test_persist_state_failure_when_starting_election_one_voter);
     tcase_add_test(tc, test_persist_state_failure_when_prevote_won);
+    tcase_add_loop_test(tc, test_persist_state_failure_when_timeout_now_campaigns,
+                        0, (int)H_ARRAY_LEN(timeout_now_fail_cases));
     tcase_add_loop_test(tc, test_persist_entries_failure_on_follower, 0,
                         (int)H_ARRAY_LEN(entries_fail_cases));
     tcase_add_test(tc, test_persist_entries_failure_on_leader_propose_steps_down);
