@@ -374,6 +374,40 @@ START_TEST(test_persist_entries_failure_on_follower)
 }
 END_TEST
 
+/* The one trace raft.h lets a failed write leave of a message: the later
+ * term of an AppendEntries, adopted in a write of its own before its
+ * entries fail. The node follows the sender at that term, acknowledges
+ * nothing, and takes the entries when they come again. */
+START_TEST(test_persist_entries_failure_after_new_term_keeps_the_term)
+{
+    const raft_term log[] = {1, 1, 2};
+    struct harness *h = h_single(3, &opts, 3, 0, log, 3);
+    struct raft *r = h_raft(h, 1);
+    raft_term ts[] = {4, 4};
+    struct raft_entry ents[2];
+    char bufs[96];
+    h_mk_entries(ents, bufs, 4, ts, 2);
+    struct raft_msg m = h_msg_append(2, 1, 4, 3, 2, 0, ents, 2);
+    h_node(h, 1)->fail_persist_entries = 1;
+    ck_assert_int_eq(raft_step(r, &m), RAFT_EPERSIST);
+    struct raft_status st = h_status(h, 1);
+    ck_assert_uint_eq(st.term, 4);
+    ck_assert_uint_eq(st.vote, 0);
+    ck_assert_uint_eq(st.leader, 2);
+    ck_assert_int_eq(st.role, RAFT_FOLLOWER);
+    ck_assert_uint_eq(st.last_index, 3);
+    ck_assert(!sent_ok(h, 1, RAFT_MSG_APPEND_RESP));
+    ck_assert_uint_eq(h_node(h, 1)->d_term, 4);
+    ck_assert_uint_eq(h_nevents(h, 1, RAFT_EVENT_TERM), 1);
+    h_drop_all(h);
+    ck_assert_int_eq(raft_step(r, &m), 0);
+    ck_assert(sent_ok(h, 1, RAFT_MSG_APPEND_RESP));
+    ck_assert_uint_eq(h_status(h, 1).last_index, 5);
+    h_assert_disk_matches(h, 1);
+    h_free(h);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------
  * persist_entries fails on the leader's propose: RAFT_EPERSIST, the leader
  * steps down, and the same index never later holds a different entry at
@@ -691,6 +725,7 @@ Suite *raft_persist_suite(void)
                         0, (int)H_ARRAY_LEN(timeout_now_fail_cases));
     tcase_add_loop_test(tc, test_persist_entries_failure_on_follower, 0,
                         (int)H_ARRAY_LEN(entries_fail_cases));
+    tcase_add_test(tc, test_persist_entries_failure_after_new_term_keeps_the_term);
     tcase_add_test(tc, test_persist_entries_failure_on_leader_propose_steps_down);
     tcase_add_test(tc, test_persist_entries_failure_one_voter);
     tcase_add_test(tc, test_persist_entries_failure_mid_batch_keeps_durable_pieces);
