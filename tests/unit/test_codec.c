@@ -3379,6 +3379,12 @@ static void w_start(struct wire_q *q, const struct raft_callbacks *cbs,
     }
 }
 
+/* The callbacks of the wire tests that need no read callback. */
+static const struct raft_callbacks w_cbs = {.send = w_send,
+                                            .persist_state = w_persist_state,
+                                            .persist_entries = w_persist_entries,
+                                            .apply = w_apply};
+
 /* Tick node 1 until it leads, delivering everything over the wire. */
 static void w_elect_1(struct wire_q *q)
 {
@@ -3636,11 +3642,7 @@ START_TEST(test_decoded_membership_change)
 {
     static struct wire_q q;
     memset(&q, 0, sizeof(q));
-    const struct raft_callbacks cbs = {.send = w_send,
-                                       .persist_state = w_persist_state,
-                                       .persist_entries = w_persist_entries,
-                                       .apply = w_apply};
-    w_start(&q, &cbs, (struct raft_config){0}, 3, 300);
+    w_start(&q, &w_cbs, (struct raft_config){0}, 3, 300);
     w_elect_1(&q);
     ck_assert_int_eq(raft_tick(wnode[1]), 0); /* commit the first entry */
     w_deliver_all(&q);
@@ -3704,11 +3706,7 @@ START_TEST(test_decoded_but_refused_by_step)
 {
     static struct wire_q q;
     memset(&q, 0, sizeof(q));
-    const struct raft_callbacks cbs = {.send = w_send,
-                                       .persist_state = w_persist_state,
-                                       .persist_entries = w_persist_entries,
-                                       .apply = w_apply};
-    w_start(&q, &cbs, (struct raft_config){0}, 2, 700);
+    w_start(&q, &w_cbs, (struct raft_config){0}, 2, 700);
     const struct {
         const char *name;
         struct raft_msg m;
@@ -3751,11 +3749,7 @@ START_TEST(test_decoded_above_accept_caps)
 {
     static struct wire_q q;
     memset(&q, 0, sizeof(q));
-    const struct raft_callbacks cbs = {.send = w_send,
-                                       .persist_state = w_persist_state,
-                                       .persist_entries = w_persist_entries,
-                                       .apply = w_apply};
-    w_start(&q, &cbs, (struct raft_config){0}, 2, 750);
+    w_start(&q, &w_cbs, (struct raft_config){0}, 2, 750);
     const size_t n = (size_t)RAFT_MAX_ACCEPT_ENTRIES + 1;
     struct raft_entry *ents = xmalloc(n * sizeof(*ents));
     memset(ents, 0, n * sizeof(*ents));
@@ -3805,11 +3799,7 @@ START_TEST(test_decoded_with_advised_limits)
                                                 .max_entry_bytes = SEND_BYTES};
     q.lim = &advised;
     q.probe = &old_advice;
-    const struct raft_callbacks cbs = {.send = w_send,
-                                       .persist_state = w_persist_state,
-                                       .persist_entries = w_persist_entries,
-                                       .apply = w_apply};
-    w_start(&q, &cbs,
+    w_start(&q, &w_cbs,
             (struct raft_config){.max_msg_entries = SEND_ENTRIES,
                                  .max_msg_bytes = SEND_BYTES},
             3, 500);
