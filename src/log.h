@@ -116,7 +116,10 @@ static inline raft_term raft__log_last_term(const struct raft__log *l)
 /*
  * Make room to append n entries with `bytes` payload bytes in total, whose
  * terms form at most `runs` runs, after an optional truncation. Returns 0 or
- * RAFT_ENOMEM (the log is unchanged either way).
+ * RAFT_ENOMEM (the log is unchanged either way). Descriptor slots are
+ * counted from last: n is how far the log may then end past last (entries
+ * that replace truncated ones take their slots), and last + n must not
+ * exceed UINT64_MAX, which the fast test below needs (it does not wrap).
  */
 int raft__log_reserve_slow(struct raft__log *l, size_t n, size_t bytes,
                           size_t runs);

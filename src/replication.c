@@ -786,7 +786,12 @@ RAFT__NOINLINE static int recv_append_any(struct raft *r,
                     runs += ents[j].term != ents[j - 1].term;
                 }
             }
-            rc = raft__log_reserve(&r->log, n - i, bytes, runs);
+            /* Slots past our last index only: the entries end at
+             * prev + n, in the index space (validated), while last + n - i
+             * may not be, after a truncation near its end. */
+            rc = raft__log_reserve(&r->log,
+                                   prev + n > last ? (size_t)(prev + n - last) : 0,
+                                   bytes, runs);
             if (rc != 0) {
                 return rc;
             }

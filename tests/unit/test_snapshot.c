@@ -1802,6 +1802,46 @@ START_TEST(test_index_space_exhausted_timeout_now_ignored)
 }
 END_TEST
 
+/* A follower whose log ends near UINT64_MAX takes an AppendEntries that
+ * replaces its tail with more entries than it drops: the message ends
+ * below UINT64_MAX - 1, but the log's last index plus the number of
+ * entries does not fit in 64 bits. The room reserved before the
+ * truncation must still cover the new entries (a descriptor block beyond
+ * the one the log holds). */
+START_TEST(test_index_space_conflict_near_end)
+{
+    enum { KEEP = 424, NEW = 650, BACK = 100 };
+    struct h_opts o = snap_opts();
+    struct harness *h = h_new(3, &o);
+    const raft_index base = UINT64_MAX - 1023; /* 1 + a multiple of 512 */
+    static raft_term terms[KEEP];
+    static struct raft_entry ents[NEW];
+    for (size_t i = 0; i < KEEP; i++) {
+        terms[i] = 1;
+    }
+    for (size_t i = 0; i < NEW; i++) {
+        ents[i].term = 2;
+        ents[i].type = RAFT_ENTRY_COMMAND;
+        ents[i].buf = NULL;
+        ents[i].len = 0;
+    }
+    ck_assert_int_eq(h_restore_snapshot(h, 2, base, 1, 1, 0, base + 1, terms,
+                                        KEEP), 0);
+    raft_index last = base + KEEP;
+    ck_assert_uint_eq(h_status(h, 2).last_index, last);
+    /* prev + NEW stays in the index space; last + NEW wraps around. */
+    raft_index prev = last - BACK;
+    ck_assert_uint_lt(prev + NEW, UINT64_MAX - 1);
+    ck_assert_uint_lt(last + NEW, last);
+    struct raft_msg m = h_msg_append(1, 2, 2, prev, 1, base, ents, NEW);
+    ck_assert_int_eq(raft_step(h_raft(h, 2), &m), 0);
+    struct raft_status st = h_status(h, 2);
+    ck_assert_uint_eq(st.term, 2);
+    ck_assert_uint_eq(st.last_index, prev + NEW);
+    h_free(h);
+}
+END_TEST
+
 START_TEST(test_restore_snapshot_cases)
 {
     struct h_opts o = snap_opts();
@@ -2435,6 +2475,7 @@ Suite *raft_snapshot_suite(void)
     tcase_add_test(tc, test_batch_may_end_at_last_usable_index);
     tcase_add_loop_test(tc, test_index_space_exhausted_no_election, 0, 2);
     tcase_add_test(tc, test_index_space_exhausted_timeout_now_ignored);
+    tcase_add_test(tc, test_index_space_conflict_near_end);
     tcase_add_test(tc, test_restore_snapshot_einval);
     tcase_add_test(tc, test_restore_snapshot_enomem_then_restore);
     tcase_add_test(tc, test_restore_snapshot_applies_after_it);
