@@ -972,11 +972,11 @@ RAFT_API int raft_tick(struct raft *r);
  * its own that succeeded (an AppendEntries or a snapshot chunk whose
  * entries, chunk or installation could not then be written leaves the
  * node at the sender's term, following it: the term is durable before
- * anything of that term is written); and a vote that won the election whose first entry could
- * not be written (the node stepped down at once, RAFT_EVENT_STEP_DOWN).
- * A failed write of a term or vote itself, an election's start included
- * (a timeout's, a won pre-vote's, a TimeoutNow's), leaves term, vote and
- * role as they were. RAFT_EAPPLY is
+ * anything of that term is written); and a vote that won the election
+ * whose first entry could not be written (the node stepped down at once,
+ * RAFT_EVENT_STEP_DOWN). A failed write of a term or vote itself, an
+ * election's start included (a timeout's, a won pre-vote's, a
+ * TimeoutNow's), leaves term, vote and role as they were. RAFT_EAPPLY is
  * the host's own apply callback failing: the message itself was
  * processed (its replies sent, or queued as usual in asynchronous mode)
  * and is not to be stepped again. RAFT_ESTOPPED means the node must
