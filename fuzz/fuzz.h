@@ -296,6 +296,20 @@ static inline bool fz_decode_rc_ok(int rc)
  * when neither existed, keep running classic Raft; bit 7 set: the node
  * joins (raft_join, or raft_restore without voters with bit 0) as node
  * 1 + the cluster size, outside the bootstrap list).
+ * With bit 0 of byte 2, byte 3 is the restored log's count byte: bits 0-2
+ * the number of entries (up to 7); bits 3-7 meant nothing before, and the
+ * value FZ_NEAR_END (count byte 0x40-0x47, which no committed input has)
+ * starts the node near the end of the index space instead: a u16 (K =
+ * u16 % FZ_NEAR_END_SPAN) and a byte (the snapshot's size / 3) follow,
+ * and the node is restored from a host snapshot at UINT64_MAX - 1 - K
+ * (term 1, the bootstrap list as its configuration, the snapshot
+ * callbacks on whatever bit 1 says) and the entries after it, at most K
+ * of them (entries end at UINT64_MAX - 1). In that mode an AppendEntries
+ * whose count is 7 (5 entries otherwise) is a bulk one of up to
+ * FZ_BULK_MAX entries, its length chosen relative to the end of the index
+ * space or to the node's last index (see fuzz_node.c, bulk_entries): a
+ * wrap there needs more new entries than the distance to the end, which
+ * is more than a descriptor block (512) before the last block.
  * Then a stream of operations until the input ends: one op byte
  * (op % FZ_OP_COUNT selects the operation, and bit 0 of op / FZ_OP_COUNT
  * is a variant flag) followed by its arguments. Operations are only ever
@@ -303,6 +317,10 @@ static inline bool fz_decode_rc_ok(int rc)
  * (the committed regression inputs were written with 13, 16 or 18
  * operations; see fuzz/README.md).
  */
+#define FZ_NEAR_END 0x40u        /* count byte & 0xf8: see above */
+#define FZ_NEAR_END_SPAN 2048u   /* snapshot at UINT64_MAX - 1 - (0..2047) */
+#define FZ_BULK_MAX 2048u        /* entries of a bulk AppendEntries */
+
 enum {
     FZ_OP_TICK = 0,     /* 1 byte: 1 + b % 4 ticks */
     FZ_OP_STEP,         /* a message built structurally from the bytes */

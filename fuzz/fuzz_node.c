@@ -26,6 +26,11 @@
  * from ids beyond the bootstrap list with configurations of its own
  * (entries and a snapshot's), valid or not; the node may also join
  * (raft_join) instead of being in the bootstrap list.
+ * The end of the index space: a setup value (fuzz.h, FZ_NEAR_END) restores
+ * the node from a host snapshot at most FZ_NEAR_END_SPAN indexes below
+ * UINT64_MAX - 1, so that every index it then sees is near the end, and
+ * lets AppendEntries carry up to FZ_BULK_MAX entries, often exactly up to
+ * the end of the index space or just past it.
  *
  * Checked in the callbacks, as they happen:
  *   - persist_state: terms never decrease, the vote of a term never changes
@@ -209,6 +214,8 @@ struct world {
     struct disk d;
     struct heap h;
     bool snap_cbs;   /* the snapshot callbacks are set */
+    bool near_end;   /* started near the end of the index space (fuzz.h,
+                        FZ_NEAR_END): bulk AppendEntries on */
     struct hsnap hs, hs_prev; /* the host's latest snapshot and the one
                                  before it (still readable) */
     size_t snap_len_max; /* the largest snapshot the host ever held (a
@@ -702,14 +709,19 @@ static int cb_persist_entries(struct raft *r, void *ctx, raft_index first,
     raft_status(r, &st);
     w->persist_calls++;
     /* A follower stores what a leader sent, which may exceed its own
-     * sending limits (MSG_ENTRIES is the most this harness sends). */
-    FZ_CHECK(n >= 1 && ents != NULL && n <= MSG_ENTRIES,
+     * sending limits (MSG_ENTRIES is the most this harness sends, but for
+     * bulk messages). */
+    FZ_CHECK(n >= 1 && ents != NULL &&
+                 n <= (w->near_end ? FZ_BULK_MAX : MSG_ENTRIES),
              "persist_entries of %zu entries", n);
     FZ_CHECK(first > st.commit, "persist_entries at %llu rewrites committed "
              "entries (commit %llu)", (ull)first, (ull)st.commit);
     FZ_CHECK(first > d->base && first <= dlast(w) + 1, "persist_entries at %llu "
              "outside the log after %llu (last %llu)", (ull)first,
              (ull)d->base, (ull)dlast(w));
+    /* Entries end at UINT64_MAX - 1 (raft.h): the last is first + n - 1. */
+    FZ_CHECK(n <= UINT64_MAX - first, "persist_entries of %zu at %llu passes "
+             "the end of the index space", n, (ull)first);
     FZ_CHECK(st.role != RAFT_LEADER || first == dlast(w) + 1,
              "leader rewrites its own log from %llu (log ends at %llu)",
              (ull)first, (ull)dlast(w));
@@ -929,7 +941,7 @@ static int cb_send(struct raft *r, void *ctx, const struct raft_msg *m)
                  (ull)st.first_index);
         FZ_CHECK(a->n_entries <= CFG_MAX_ENTRIES && (a->n_entries == 0 || a->entries),
                  "AppendEntries with %zu entries", a->n_entries);
-        FZ_CHECK(a->prev_index + a->n_entries <= dlast(w),
+        FZ_CHECK(a->n_entries <= dlast(w) - a->prev_index, /* no wrap */
                  "AppendEntries sends unpersisted entries up to %llu (log %llu)",
                  (ull)(a->prev_index + a->n_entries), (ull)dlast(w));
         for (i = 0; i < a->n_entries; i++) {
@@ -1642,15 +1654,62 @@ static void node_stop(struct world *w)
     FZ_CHECK(w->h.blocks == 0, "%zu blocks leaked by raft_destroy", w->h.blocks);
 }
 
-/* An initial log for raft_restore: up to 7 entries with non-decreasing
- * terms (per entry one byte: bits 0-3 payload length, bits 4-5 term
- * increment, bit 6 no-op, bit 7 a configuration (build_conf's bytes
- * follow instead of a payload); then the payload), then the term (last
- * entry's plus 0..2) and the vote (0 or a voter). */
+/* The bootstrap list as a configuration of voters: its length. */
+static size_t boot_list(const struct world *w, uint8_t *out)
+{
+    struct fconf boot;
+    size_t i;
+    memset(&boot, 0, sizeof(boot));
+    for (i = 0; i < w->n; i++) {
+        boot.id[i] = w->ids[i];
+        boot.f[i] = RAFT_MEMBER_VOTER;
+    }
+    boot.n = w->n;
+    return conf_encode(&boot, out);
+}
+
+/* Near the end of the index space (fuzz.h, FZ_NEAR_END): the host holds a
+ * snapshot at UINT64_MAX - 1 - K (K = u16 % FZ_NEAR_END_SPAN; term 1; the
+ * next byte times 3 its size; the bootstrap list its configuration, which
+ * leaves a joining node out) and the disk's log starts after it. The
+ * snapshot callbacks are on whatever the setup says: raft_restore_snapshot
+ * needs them. Returns K, the most entries that fit after the snapshot. */
+static raft_index near_end_snapshot(struct world *w, struct fz *in)
+{
+    uint8_t data[255 * 3], conf[8 + 9 * MAX_VOTERS];
+    raft_index k = fz_u16(in) % FZ_NEAR_END_SPAN, index = UINT64_MAX - 1 - k;
+    size_t size = (size_t)fz_u8(in) * 3, clen = boot_list(w, conf), i;
+    for (i = 0; i < size; i++) {
+        data[i] = (uint8_t)(index * 31 + i * 7);
+    }
+    w->near_end = true;
+    w->snap_cbs = true;
+    hsnap_push(w, index, 1, data, size, conf, clen);
+    w->base_conf = fz_dup(conf, clen);
+    w->base_conf_len = clen;
+    w->d.base = index;
+    w->d.base_term = 1;
+    return k;
+}
+
+/* An initial log for raft_restore: a count byte (bits 0-2: up to 7
+ * entries; bits 3-7 FZ_NEAR_END: after a snapshot near the end of the
+ * index space, whose bytes follow), the entries with non-decreasing terms
+ * (per entry one byte: bits 0-3 payload length, bits 4-5 term increment,
+ * bit 6 no-op, bit 7 a configuration (build_conf's bytes follow instead
+ * of a payload); then the payload), then the term (last entry's, or the
+ * snapshot's, plus 0..2) and the vote (0 or a voter). */
 static void initial_log(struct world *w, struct fz *in)
 {
-    size_t i, k = fz_u8(in) % 8, got;
+    uint8_t count = fz_u8(in);
+    size_t i, k = count % 8, got;
     raft_term t = 1;
+    if ((count & 0xf8) == FZ_NEAR_END) {
+        raft_index room = near_end_snapshot(w, in);
+        if (k > room) {
+            k = (size_t)room; /* entries end at UINT64_MAX - 1 */
+        }
+    }
     for (i = 0; i < k; i++) {
         uint8_t b = fz_u8(in);
         size_t len = b % 16;
@@ -1666,7 +1725,7 @@ static void initial_log(struct world *w, struct fz *in)
         disk_append(&w->d, t, b & 0x40 ? RAFT_ENTRY_NOOP : RAFT_ENTRY_COMMAND,
                     got == len ? p : zeros, len);
     }
-    w->d.term = (k > 0 ? t : 0) + fz_u8(in) % 3;
+    w->d.term = (k > 0 || w->near_end ? t : 0) + fz_u8(in) % 3;
     i = fz_u8(in) % (w->n + 1);
     w->d.vote = w->d.term > 0 && i < w->n ? w->ids[i] : 0;
 }
@@ -1856,6 +1915,55 @@ static void build_chunk_resp(struct world *w, struct fz *in, struct raft_msg *m)
     a->done = (b >> 4) & 1;
 }
 
+/* A bulk AppendEntries' entries (near-end mode): a length byte c, bits
+ * 0-1 how the count is chosen: 0, u16 % (FZ_BULK_MAX + 1); 1, ending c >> 2
+ * entries before the last usable index, UINT64_MAX - 1 (0 if prev is
+ * there already); 2, ending c >> 2 entries past it (refused: the range
+ * reaches UINT64_MAX); 3, ending c >> 2 entries past the node's last
+ * index. At most FZ_BULK_MAX (a longer one is cut). Then a split byte s:
+ * the first count * s / 256 entries have term t (the previous entry's),
+ * the others the message's; and a byte p: payloads of p % 4 zero bytes,
+ * no-ops with bit 2. Returns the count. */
+static size_t bulk_entries(struct fz *in, const struct raft_status *st,
+                           raft_index prev, raft_term t, raft_term mterm,
+                           struct raft_entry *ents)
+{
+    const raft_index end = UINT64_MAX - 1;
+    uint8_t c = fz_u8(in), s, p;
+    uint64_t d = c >> 2, want;
+    size_t n, i, split;
+    switch (c & 3) {
+    case 0:
+        want = fz_u16(in) % (FZ_BULK_MAX + 1);
+        break;
+    case 1:
+        want = prev < end && end - prev > d ? end - prev - d : 0;
+        break;
+    case 2:
+        want = prev <= end ? end - prev : 0;
+        want = want >= FZ_BULK_MAX ? FZ_BULK_MAX : want + 1 + d;
+        break;
+    default:
+        want = st->last_index >= prev ? st->last_index - prev : 0;
+        want = want >= FZ_BULK_MAX ? FZ_BULK_MAX : want + d;
+        break;
+    }
+    n = want > FZ_BULK_MAX ? FZ_BULK_MAX : (size_t)want;
+    s = fz_u8(in);
+    p = fz_u8(in);
+    split = n * s / 256;
+    /* Bounded by FZ_BULK_MAX. */
+    for (i = 0; i < n; i++) {
+        ents[i].term = i < split ? t : mterm;
+        ents[i].type = p & 4 ? RAFT_ENTRY_NOOP : RAFT_ENTRY_COMMAND;
+        ents[i].buf = zeros;
+        ents[i].len = p % 4;
+    }
+    return n;
+}
+
+/* A message of the given type built from the input; ents has room for
+ * FZ_BULK_MAX entries. */
 static void build_msg(struct world *w, struct fz *in, int type,
                       const struct raft_status *st, struct raft_msg *m,
                       struct raft_entry *ents)
@@ -1947,13 +2055,18 @@ static void build_msg(struct world *w, struct fz *in, int type,
         struct raft_msg_append *a = &m->u.append;
         raft_term t;
         size_t n;
+        bool bulk;
         a->prev_index = pick_index(in, st);
         a->prev_term = pick_term_at(w, in, a->prev_index, m->term);
         b = fz_u8(in);
         n = b % 8 <= CFG_MAX_ENTRIES ? b % 8u : b % 8 == 5 ? 1 : b % 8 == 6 ? 2
                                                                    : CFG_MAX_ENTRIES + 1;
         t = a->prev_term > 0 ? a->prev_term : 1;
-        for (i = 0; i < n; i++) {
+        bulk = w->near_end && b % 8 == 7;
+        if (bulk) {
+            n = bulk_entries(in, st, a->prev_index, t, m->term, ents);
+        }
+        for (i = 0; !bulk && i < n; i++) {
             uint8_t eb = fz_u8(in), lb = fz_u8(in);
             size_t len = lb < 0xf8 ? lb % 24 : CFG_MAX_BYTES / 2 + (lb & 7), got;
             const uint8_t *p = fz_bytes(in, len, &got);
@@ -2154,7 +2267,8 @@ static void do_step(struct world *w, const struct raft_msg *m)
 static void op_step_x(struct world *w, struct fz *in, int type, bool via_wire,
                       bool transfer, bool conf_mode)
 {
-    struct raft_entry ents[MSG_ENTRIES], dents[MSG_ENTRIES];
+    static struct raft_entry ents[FZ_BULK_MAX];
+    struct raft_entry dents[MSG_ENTRIES];
     struct raft_status st;
     struct raft_msg m, d;
     static uint8_t buf[64 + 512 + FZ_CONF_MAX + MSG_ENTRIES * (16 + 128)];
@@ -2295,7 +2409,10 @@ static void op_compact(struct world *w, struct fz *in)
         idx = b.applied > (raft_index)(x >> 2) ? b.applied - (x >> 2) : 0;
         break;
     case 2:
-        idx = b.applied + 1 + (x >> 2);
+        /* Saturated: near the end of the index space it would wrap to an
+         * index the node may take. */
+        idx = b.applied <= UINT64_MAX - 1 - (x >> 2) ? b.applied + 1 + (x >> 2)
+                                                     : UINT64_MAX;
         break;
     default:
         idx = b.snapshot_index;
@@ -2899,14 +3016,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         w.joined = true; /* not in the bootstrap list, which it never sees */
         w.self = w.n + 1;
     } else {
-        struct fconf boot;
-        memset(&boot, 0, sizeof(boot));
-        for (i = 0; i < w.n; i++) {
-            boot.id[i] = w.ids[i];
-            boot.f[i] = RAFT_MEMBER_VOTER;
-        }
-        boot.n = w.n;
-        w.boot_conf_len = conf_encode(&boot, w.boot_conf);
+        w.boot_conf_len = boot_list(&w, w.boot_conf);
     }
     w.cfg.id = w.self;
     w.snap_cbs = !(start & 2);

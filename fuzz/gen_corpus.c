@@ -13,7 +13,9 @@
  *                   and install a snapshot, compact and stream one, the
  *                   snapshot callbacks failing, a node without them;
  *                   membership changes (single, joint, explicit leave), a
- *                   leadership transfer either side, a joining node
+ *                   leadership transfer either side, a joining node;
+ *                   a follower and a leader near the end of the index
+ *                   space (bulk appends up to it, past it, compaction)
  *   fuzz_sim        byte-chooser strings from a fixed PRNG
  *   fuzz_storage    data directories in fuzz_storage's format (fuzz.h):
  *                   a log of 3-4 segments with a snapshot, intact or
@@ -1112,6 +1114,99 @@ static void gen_node_reads(void)
     save("fuzz_node", "follower_prevote_reads", &o);
 }
 
+/* A bulk AppendEntries (near-end mode, see bulk_entries in fuzz_node.c)
+ * from voter 1 to voter 2: prev (pick_index's byte), count mode byte c,
+ * commit mode (build_msg's bits 6-7), all entries of the message term. */
+static void node_bulk(struct out *o, unsigned term_pick, unsigned prev_pick,
+                      unsigned c, unsigned commit_mode)
+{
+    u8(o, FZ_OP_STEP_APPEND);
+    u8(o, 0);         /* from ids[0] = 1 */
+    u8(o, term_pick);
+    u8(o, prev_pick);
+    u8(o, 0);         /* prev term: the node's own */
+    u8(o, 7 | (commit_mode << 6)); /* count 7: bulk */
+    u8(o, c);
+    u8(o, 0);         /* split: every entry of the message term */
+    u8(o, 1);         /* 1-byte commands */
+}
+
+/* Near the end of the index space (fuzz.h, FZ_NEAR_END): restored from a
+ * snapshot at UINT64_MAX - 1 - K and `entries` 1-byte entries of term 1. */
+static void near_end_head(struct out *o, unsigned self, unsigned k,
+                          unsigned entries)
+{
+    unsigned i;
+    u8(o, self << 1); /* 3 voters */
+    u8(o, 5);
+    u8(o, 1);         /* restore, snapshot callbacks */
+    u8(o, FZ_NEAR_END | entries);
+    u16(o, k);
+    u8(o, 10);        /* a 30-byte snapshot */
+    for (i = 0; i < entries; i++) {
+        u8(o, 0x01);
+        put(o, "e", 1);
+    }
+    u8(o, 0);         /* term 1 */
+    u8(o, 3);         /* no vote */
+}
+
+static void gen_node_near_end(void)
+{
+    struct out o;
+
+    /* Node 2 of 3, 1,000 indexes before the end: a leader of term 2
+     * extends its log by 63 entries (nothing committed), then fills it up
+     * to 3 entries before the last usable index and commits it all; the
+     * host compacts; an append past the end is refused; the node
+     * restarts, campaigns and leads until no index is left. */
+    o.n = 0;
+    near_end_head(&o, 1, 1000, 7);
+    node_bulk(&o, 3, 0, 3 | (63u << 2), 2);
+    node_bulk(&o, 0, 0, 1 | (3u << 2), 0);
+    u8(&o, FZ_OP_COMPACT);
+    u8(&o, 0);        /* at the applied index */
+    u8(&o, 5);
+    node_bulk(&o, 0, 0, 2 | (1u << 2), 2);
+    u8(&o, FZ_OP_RESTART);
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_BATCH);
+    u8(&o, 2);
+    u8(&o, 1); put(&o, "x", 1);
+    u8(&o, 1); put(&o, "y", 1);
+    u8(&o, FZ_OP_PROPOSE);
+    u8(&o, 1); put(&o, "z", 1);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0x80);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    save("fuzz_node", "near_end_follower", &o);
+
+    /* Node 1 of 3, 3 indexes before the end with 1 entry: it wins, its
+     * proposal takes the last usable index, node 2 acknowledges, it
+     * compacts and streams its snapshot to node 3, which has nothing. */
+    o.n = 0;
+    near_end_head(&o, 0, 3, 1);
+    u8(&o, FZ_OP_ELECT);
+    u8(&o, FZ_OP_PROPOSE);
+    u8(&o, 1); put(&o, "x", 1);
+    u8(&o, FZ_OP_ACK);
+    u8(&o, 0);        /* node 2: committed */
+    u8(&o, FZ_OP_COMPACT);
+    u8(&o, 0);
+    u8(&o, 60);       /* 180 bytes: two chunks */
+    u8(&o, FZ_OP_STEP_ARESP);
+    u8(&o, 2);        /* from node 3 */
+    u8(&o, 0);        /* the node's term */
+    u8(&o, 0);        /* a rejection */
+    u8(&o, 0);        /* of the leader's last index */
+    u8(&o, 5);        /* hint 0: it has nothing */
+    u8(&o, 0);
+    u8(&o, FZ_OP_TICK);
+    u8(&o, 3);
+    save("fuzz_node", "near_end_leader", &o);
+}
+
 static uint64_t splitmix(uint64_t *x)
 {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
@@ -1471,6 +1566,7 @@ int main(int argc, char **argv)
     gen_node_snapshots();
     gen_node_reads();
     gen_node_membership();
+    gen_node_near_end();
     gen_sim();
     gen_storage();
     return 0;
