@@ -230,8 +230,9 @@ static inline void commit_after_ack(struct raft *r, raft_index m, size_t acked)
         return;
     }
     if (have < need) {
-        /* The leader and the voter that acknowledged, which settle it in
-         * a cluster of three, are not enough: count every voter. The
+        /* The leader and the voter that acknowledged (a majority of
+         * three when the leader's copy is durable) are not enough:
+         * count every voter. The
          * leader's own slot counts its durable index (match_of): taken
          * first, and its progress entry taken back out after the loop,
          * which then needs no test per voter. Bounded by the number of
